@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	include/netlink/ringgate.yaml */
+/* YNL-GEN uapi header */
+
+#ifndef _UAPI_LINUX_RINGGATE_H
+#define _UAPI_LINUX_RINGGATE_H
+
+#define RINGGATE_FAMILY_NAME	"ringgate"
+#define RINGGATE_FAMILY_VERSION	1
+
+/**
+ * enum ringgate_hook - The netfilter hook points ringgate attaches to, one
+ *   counter set each.
+ */
+enum ringgate_hook {
+	RINGGATE_HOOK_PRE_ROUTING,
+	RINGGATE_HOOK_LOCAL_IN,
+	RINGGATE_HOOK_FORWARD,
+	RINGGATE_HOOK_LOCAL_OUT,
+	RINGGATE_HOOK_POST_ROUTING,
+	RINGGATE_HOOK_ARP_IN,
+	RINGGATE_HOOK_ARP_OUT,
+};
+
+enum {
+	RINGGATE_A_HOOK_STATS_HOOK = 1,
+	RINGGATE_A_HOOK_STATS_PACKETS,
+	RINGGATE_A_HOOK_STATS_BYTES,
+
+	__RINGGATE_A_HOOK_STATS_MAX,
+	RINGGATE_A_HOOK_STATS_MAX = (__RINGGATE_A_HOOK_STATS_MAX - 1)
+};
+
+enum {
+	RINGGATE_A_STATUS_VERSION = 1,
+	RINGGATE_A_STATUS_HOOKS,
+	RINGGATE_A_STATUS_HOOK,
+
+	__RINGGATE_A_STATUS_MAX,
+	RINGGATE_A_STATUS_MAX = (__RINGGATE_A_STATUS_MAX - 1)
+};
+
+enum {
+	RINGGATE_CMD_STATUS_GET = 1,
+	RINGGATE_CMD_COUNTERS_RESET,
+
+	__RINGGATE_CMD_MAX,
+	RINGGATE_CMD_MAX = (__RINGGATE_CMD_MAX - 1)
+};
+
+#define RINGGATE_MCGRP_EVENTS	"events"
+
+#endif /* _UAPI_LINUX_RINGGATE_H */

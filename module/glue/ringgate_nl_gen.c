@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause)
+/* Do not edit directly, auto-generated from: */
+/*	include/netlink/ringgate.yaml */
+/* YNL-GEN kernel source */
+
+#include <net/netlink.h>
+#include <net/genetlink.h>
+
+#include "ringgate_nl_gen.h"
+
+#include <uapi/linux/ringgate.h>
+
+/* RINGGATE_CMD_STATUS_GET - do */
+static const struct nla_policy ringgate_status_get_nl_policy[RINGGATE_A_STATUS_HOOK + 1] = {
+	[RINGGATE_A_STATUS_HOOK] = NLA_POLICY_MAX(NLA_U32, 6),
+};
+
+/* RINGGATE_CMD_COUNTERS_RESET - do */
+static const struct nla_policy ringgate_counters_reset_nl_policy[RINGGATE_A_STATUS_HOOK + 1] = {
+	[RINGGATE_A_STATUS_HOOK] = NLA_POLICY_MAX(NLA_U32, 6),
+};
+
+/* Ops table for ringgate */
+static const struct genl_split_ops ringgate_nl_ops[] = {
+	{
+		.cmd		= RINGGATE_CMD_STATUS_GET,
+		.pre_doit	= ringgate_nl_pre_doit,
+		.doit		= ringgate_nl_status_get_doit,
+		.policy		= ringgate_status_get_nl_policy,
+		.maxattr	= RINGGATE_A_STATUS_HOOK,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_COUNTERS_RESET,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_counters_reset_doit,
+		.policy		= ringgate_counters_reset_nl_policy,
+		.maxattr	= RINGGATE_A_STATUS_HOOK,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+};
+
+static const struct genl_multicast_group ringgate_nl_mcgrps[] = {
+	[RINGGATE_NLGRP_EVENTS] = { "events", },
+};
+
+struct genl_family ringgate_nl_family __ro_after_init = {
+	.name		= RINGGATE_FAMILY_NAME,
+	.version	= RINGGATE_FAMILY_VERSION,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.split_ops	= ringgate_nl_ops,
+	.n_split_ops	= ARRAY_SIZE(ringgate_nl_ops),
+	.mcgrps		= ringgate_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(ringgate_nl_mcgrps),
+};

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	include/netlink/ringgate.yaml */
+/* YNL-GEN kernel header */
+
+#ifndef _LINUX_RINGGATE_GEN_H
+#define _LINUX_RINGGATE_GEN_H
+
+#include <net/netlink.h>
+#include <net/genetlink.h>
+
+#include <uapi/linux/ringgate.h>
+
+int ringgate_nl_pre_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
+			 struct genl_info *info);
+int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops,
+			       struct sk_buff *skb, struct genl_info *info);
+
+int ringgate_nl_status_get_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_counters_reset_doit(struct sk_buff *skb,
+				    struct genl_info *info);
+
+enum {
+	RINGGATE_NLGRP_EVENTS,
+};
+
+extern struct genl_family ringgate_nl_family;
+
+#endif /* _LINUX_RINGGATE_GEN_H */

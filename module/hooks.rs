@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What ringgate does with a packet at each netfilter hook.
+//!
+//! For now every hook counts what it sees and lets it pass; the NAT and ARP
+//! logic of later issues lands here.
+
+use crate::glue::{self, Packet};
+use crate::netns::NetState;
+
+/// The hook points, numbered as `enum ringgate_hook` in the UAPI header.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Hook {
+    PreRouting,
+    LocalIn,
+    Forward,
+    LocalOut,
+    PostRouting,
+    ArpIn,
+    ArpOut,
+}
+
+/// How many hook points there are; every per-hook array has this length.
+pub(crate) const HOOK_COUNT: usize = Hook::ALL.len();
+
+impl Hook {
+    /// Every hook, in UAPI order.
+    pub(crate) const ALL: [Hook; 7] = [
+        Hook::PreRouting,
+        Hook::LocalIn,
+        Hook::Forward,
+        Hook::LocalOut,
+        Hook::PostRouting,
+        Hook::ArpIn,
+        Hook::ArpOut,
+    ];
+
+    /// The hook with UAPI number `raw`, if there is one.
+    pub(crate) fn from_uapi(raw: u32) -> Option<Hook> {
+        Hook::ALL.iter().copied().find(|hook| hook.uapi() == raw)
+    }
+
+    /// The UAPI number of this hook.
+    pub(crate) fn uapi(self) -> u32 {
+        match self {
+            Hook::PreRouting => glue::uapi::RINGGATE_HOOK_PRE_ROUTING,
+            Hook::LocalIn => glue::uapi::RINGGATE_HOOK_LOCAL_IN,
+            Hook::Forward => glue::uapi::RINGGATE_HOOK_FORWARD,
+            Hook::LocalOut => glue::uapi::RINGGATE_HOOK_LOCAL_OUT,
+            Hook::PostRouting => glue::uapi::RINGGATE_HOOK_POST_ROUTING,
+            Hook::ArpIn => glue::uapi::RINGGATE_HOOK_ARP_IN,
+            Hook::ArpOut => glue::uapi::RINGGATE_HOOK_ARP_OUT,
+        }
+    }
+
+    /// Position of this hook in per-hook arrays.
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What the hook tells netfilter to do with the packet.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Verdict {
+    Accept,
+}
+
+/// Runs for every packet at every hook of a namespace; bounded, allocation-free work.
+pub(crate) fn inspect(net: &NetState, hook: Hook, packet: &Packet<'_>) -> Verdict {
+    net.counters.count(glue::this_cpu(), hook, packet.len());
+    Verdict::Accept
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and testing ringgate needs, from Debian's packages
+# and crates.io only. Idempotent: installs only what is missing, never asks.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/toolchain.sh"
+
+packages=(
+  # The kernel with CONFIG_RUST=y and the module.
+  linux-source-6.12 rustc-web rust-web-src libclang-dev clang lld llvm
+  bc bison flex libelf-dev libssl-dev cpio kmod make gcc
+  # The netlink code generator and client from the kernel tree (tools/net/ynl).
+  python3 python3-yaml python3-jsonschema
+  # The VM and what the tests run inside it (the guest uses the host's root
+  # filesystem read-only over 9p).
+  qemu-system-x86 iproute2 iputils-ping busybox-static util-linux procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if ! "$RG_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RG_BINDGEN_VERSION"; then
+  echo "deps: installing bindgen-cli $RG_BINDGEN_VERSION" >&2
+  cargo install --locked --quiet bindgen-cli --version "$RG_BINDGEN_VERSION" >&2
+fi
+
+# The kernel's rustc must be exactly the one `rustc-web` installed; a rustup
+# toolchain of another version cannot build the kernel crate the module links.
+"$RG_RUSTC" --version >/dev/null

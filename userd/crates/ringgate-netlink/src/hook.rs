@@ -1,0 +1,79 @@
+//! The hook points, named and numbered as the UAPI header defines them.
+
+use std::{fmt, str::FromStr};
+
+use ringgate_uapi as uapi;
+
+/// A netfilter hook point of the module, identified by its UAPI number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hook(u32);
+
+impl Hook {
+    /// Every hook, in UAPI order.
+    pub fn all() -> impl Iterator<Item = Hook> {
+        uapi::RINGGATE_HOOK_NAMES.iter().map(|(_, n)| Hook(*n))
+    }
+
+    /// The hook with UAPI number `n`, if the header defines one.
+    pub fn from_uapi(n: u32) -> Option<Hook> {
+        Hook::all().find(|h| h.0 == n)
+    }
+
+    /// The UAPI number.
+    pub fn uapi(self) -> u32 {
+        self.0
+    }
+
+    /// The spec name, e.g. `pre-routing`.
+    pub fn name(self) -> &'static str {
+        uapi::RINGGATE_HOOK_NAMES
+            .iter()
+            .find(|(_, n)| *n == self.0)
+            .map(|(name, _)| *name)
+            .unwrap_or("unknown")
+    }
+}
+
+impl fmt::Display for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A hook name that is not one of the module's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown hook {given:?}; the hooks are: {}", uapi::RINGGATE_HOOK_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))]
+pub struct UnknownHook {
+    pub given: String,
+}
+
+impl FromStr for Hook {
+    type Err = UnknownHook;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        uapi::RINGGATE_HOOK_NAMES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, n)| Hook(*n))
+            .ok_or_else(|| UnknownHook { given: s.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for hook in Hook::all() {
+            assert_eq!(hook.name().parse::<Hook>().unwrap(), hook);
+        }
+        assert_eq!("local-in".parse::<Hook>().unwrap().uapi(), uapi::RINGGATE_HOOK_LOCAL_IN);
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_list() {
+        let err = "prerouting".parse::<Hook>().unwrap_err();
+        assert!(err.to_string().contains("pre-routing, local-in"), "{err}");
+    }
+}

@@ -1,0 +1,61 @@
+//! `ringgatectl`: the operator's command line. Each subcommand is one small
+//! function; the kernel is reached through `ringgate-netlink`.
+
+mod status;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ringgate_netlink::Hook;
+
+#[derive(Parser)]
+#[command(name = "ringgatectl", version, about = "Control a ringgate gateway node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Module version and this network namespace's per-hook counters.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Show only this hook (pre-routing, local-in, forward, local-out, post-routing, arp-in, arp-out).
+        #[arg(long)]
+        hook: Option<Hook>,
+    },
+    /// Manage this network namespace's counters.
+    Counters {
+        #[command(subcommand)]
+        action: CountersAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum CountersAction {
+    /// Zero the counters (needs CAP_NET_ADMIN in the namespace).
+    Reset {
+        /// Reset only this hook.
+        #[arg(long)]
+        hook: Option<Hook>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Status { json, hook } => status::show(json, hook),
+        Command::Counters {
+            action: CountersAction::Reset { hook },
+        } => status::reset(hook),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ringgatectl: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

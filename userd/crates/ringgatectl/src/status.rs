@@ -1,0 +1,49 @@
+//! `ringgatectl status` and `ringgatectl counters reset`.
+
+use std::fmt::Write as _;
+
+use ringgate_netlink::{Client, Error, Hook, Status};
+
+pub(crate) fn show(json: bool, hook: Option<Hook>) -> Result<(), Error> {
+    let status = Client::connect()?.status(hook)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status).expect("Status serializes"));
+    } else {
+        print!("{}", table(&status));
+    }
+    Ok(())
+}
+
+pub(crate) fn reset(hook: Option<Hook>) -> Result<(), Error> {
+    Client::connect()?.reset_counters(hook)
+}
+
+fn table(status: &Status) -> String {
+    let mut out = format!("ringgate {}\n{:<14}{:>14}{:>18}\n", status.version, "hook", "packets", "bytes");
+    for h in &status.hooks {
+        let _ = writeln!(out, "{:<14}{:>14}{:>18}", h.hook.name(), h.packets, h.bytes);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringgate_netlink::HookStats;
+
+    #[test]
+    fn table_lists_every_hook_with_its_numbers() {
+        let status = Status {
+            version: "9.9".into(),
+            hooks: vec![HookStats {
+                hook: "arp-in".parse().unwrap(),
+                packets: 3,
+                bytes: 126,
+            }],
+        };
+        let text = table(&status);
+        assert!(text.starts_with("ringgate 9.9\n"));
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["arp-in", "3", "126"]);
+    }
+}
