@@ -235,7 +235,8 @@ struct sk_buff *rg_reply_new(struct genl_info *info)
 
 int rg_reply_send(struct sk_buff *msg, struct genl_info *info)
 {
-	genlmsg_end(msg, nlmsg_data(nlmsg_hdr(msg)));
+	/* A reply holds exactly one message, starting at skb->data. */
+	nlmsg_end(msg, nlmsg_hdr(msg));
 	return genlmsg_reply(msg, info);
 }
 

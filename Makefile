@@ -1,0 +1,58 @@
+# ringgate — see README.md.
+#
+#   make demo    boot the VM and show the module at work (the main job)
+#   make test    every test: generated-code check, cargo test, VM tests
+#
+# Other targets: deps, kernel, module, userd, generate, check-generated,
+# test-userd, test-vm (TESTS="load-unload ..." picks VM tests), clean.
+# KDIR=<kernel build dir> builds the module against another CONFIG_RUST=y kernel.
+
+SHELL := /bin/bash
+TOOLS := qemu-tests/tools
+RG_RUSTC := /usr/bin/rustc
+RG_BINDGEN = $(shell . $(TOOLS)/toolchain.sh && echo $$RG_BINDGEN)
+# The kernel the VM boots; built (or found in the cache) on demand.
+TEST_KDIR = $$($(TOOLS)/build-kernel.sh)
+TESTS ?=
+
+.PHONY: all deps kernel module userd generate check-generated demo test test-userd test-vm clean
+
+all: module userd
+
+deps:
+	@$(TOOLS)/deps.sh
+
+kernel: deps
+	@$(TOOLS)/build-kernel.sh >/dev/null
+
+module: deps
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$(TEST_KDIR); \
+	$(MAKE) -C "$$kdir" M=$(CURDIR) RUSTC=$(RG_RUSTC) BINDGEN=$(RG_BINDGEN) modules
+
+userd: deps
+	cd userd && cargo build --locked
+
+generate: deps
+	include/netlink/regen.sh
+
+check-generated: deps
+	include/netlink/regen.sh --check
+
+test-userd: deps
+	cd userd && cargo test --locked
+
+test-vm: module userd
+	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
+	  --ksrc "$$($(TOOLS)/kernel-source.sh)" test $(TESTS)
+
+test: check-generated test-userd test-vm
+
+demo: module userd
+	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
+	  --ksrc "$$($(TOOLS)/kernel-source.sh)" demo
+
+clean:
+	rm -rf *.o *.ko *.mod *.mod.c .*.cmd modules.order Module.symvers .module-common.o \
+	  module/*.o module/.*.cmd module/glue/*.o module/glue/.*.cmd module/glue/bindings.rs \
+	  module/*.d qemu-tests/out
+	cd userd && cargo clean

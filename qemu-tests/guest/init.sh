@@ -1,0 +1,32 @@
+#!/bin/bash
+# PID 1 of the test VM. The root filesystem is the host's, read-only over 9p;
+# everything the guest writes goes to tmpfs. Hands over to the test runner or
+# the demo, then reboots, which ends QEMU (-no-reboot).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp TERM=dumb LANG=C.UTF-8
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+for dir in /tmp /run /var/tmp /var/log; do mount -t tmpfs tmpfs "$dir"; done
+mount -t debugfs debugfs /sys/kernel/debug
+ip link set lo up
+
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    rg.repo=*) export RG_REPO=${arg#rg.repo=} ;;
+    rg.ksrc=*) export RG_KSRC=${arg#rg.ksrc=} ;;
+    rg.mode=*) mode=${arg#rg.mode=} ;;
+    rg.tests=*) tests=${arg#rg.tests=} ;;
+  esac
+done
+
+case "$mode" in
+  test) bash "$RG_REPO/qemu-tests/guest/run-tests.sh" ${tests//,/ } ;;
+  demo) bash "$RG_REPO/qemu-tests/demo.sh" ;;
+esac
+echo "RINGGATE-VM-DONE"
+/bin/busybox reboot -f

@@ -1,0 +1,28 @@
+# Sourced by every test and the demo: small helpers in the WireGuard netns.sh
+# style. Tests are `set -e` scripts; a failing command fails the test.
+set -e
+
+ringgatectl() { "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+load_module() { insmod "$RG_REPO/ringgate.ko"; }
+unload_module() { rmmod ringgate; }
+module_loaded() { grep -q '^ringgate ' /proc/modules; }
+
+# The kernel tree's own YNL client, driven by our spec: a client we did not write.
+ynl() {
+  /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
+    --spec "$RG_REPO/include/netlink/ringgate.yaml" "$@"
+}
+
+# counter NETNS HOOK packets|bytes: one counter of `ringgatectl status --json` in NETNS.
+counter() {
+  ip netns exec "$1" "$RG_REPO/userd/target/debug/ringgatectl" status --json --hook "$2" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["hooks"][0][sys.argv[1]])' "$3"
+}
+
+# How many netfilter hooks ringgate has registered in this namespace, as
+# `nft list hooks` (which names each hook's module) reports them.
+ringgate_hooks() { { nft list hooks ip; nft list hooks arp; } 2>/dev/null | grep -c 'ringgate' || true; }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
+expect_ge() { [ "$1" -ge "$2" ] || fail "${3:-value too small}: expected >= $2, got $1"; }

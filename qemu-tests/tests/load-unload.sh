@@ -1,0 +1,26 @@
+#!/bin/bash
+# Loads and unloads the module three times. While it is loaded, its generic
+# netlink family answers and its netfilter hooks are registered (seen through
+# `nft list hooks`, which lists every hook with its owner); after rmmod both
+# are gone and the CLI says, in one line, that the module is not loaded.
+. "$RG_REPO/qemu-tests/lib.sh"
+
+for round in 1 2 3; do
+  if msg=$(ringgatectl status 2>&1); then fail "status succeeded without the module"; fi
+  case "$msg" in
+    "ringgatectl: the ringgate kernel module is not loaded"*insmod*) ;;
+    *) fail "unclear error without the module: $msg" ;;
+  esac
+  expect_eq "$(printf '%s\n' "$msg" | wc -l)" 1 "the error is one line"
+  expect_eq "$(ringgate_hooks)" 0 "hooks before load (round $round)"
+
+  load_module
+  version=$(ringgatectl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "bad version '$version'"
+  # Five IPv4 hooks and two ARP hooks in the initial namespace.
+  expect_eq "$(ringgate_hooks)" 7 "hooks while loaded (round $round)"
+
+  unload_module
+  expect_eq "$(ringgate_hooks)" 0 "hooks after rmmod (round $round)"
+  [ ! -e /sys/module/ringgate ] || fail "module still present in sysfs"
+done
