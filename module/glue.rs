@@ -199,8 +199,8 @@ impl Reply<'_> {
     /// Appends a NUL-terminated string attribute.
     pub(crate) fn put_str(&mut self, attr: u32, value: &str) -> Result {
         let len = u32::try_from(value.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `msg` is an unsent reply owned by `self`; the glue copies
-        // exactly `len` bytes from `value`.
+        // The glue copies exactly `len` bytes from `value`.
+        // SAFETY: `msg` is an unsent reply owned by `self`; `value` has `len` bytes.
         to_result(unsafe { bindings::rg_put_string(self.msg()?, attr, value.as_ptr(), len) })
     }
 
@@ -257,8 +257,9 @@ unsafe fn run_doit(
     if state.is_null() {
         return ENODEV.to_errno();
     }
-    // SAFETY: The state outlives the request: the requesting socket holds its
-    // namespace alive, and module unload unregisters the family first.
+    // The requesting socket holds its namespace alive, and module unload
+    // unregisters the family before any namespace state is freed.
+    // SAFETY: So the state outlives this request.
     let net = unsafe { &*state.cast::<NetState>() };
     match handler(&Request { info, net }) {
         Ok(()) => 0,

@@ -8,21 +8,15 @@
 #   └─────────────────┘           └─────────────────┘
 #   left pings right 10 times; right sends left 2 MB over TCP.
 . "$RG_REPO/qemu-tests/lib.sh"
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n== %s\n' "$*"; }
 left() { ip netns exec left "$@"; }
 right() { ip netns exec right "$@"; }
 
 say "insmod ringgate.ko"
 load_module
-dmesg | grep 'ringgate' | tail -n 1
+dmesg | grep 'ringgate' | tail -n 1 | sed 's/^\[[^]]*\] //'
 
-ip netns add left
-ip netns add right
-ip link add veth-l netns left type veth peer name veth-r netns right
-left ip addr add 10.9.0.1/24 dev veth-l
-right ip addr add 10.9.0.2/24 dev veth-r
-left ip link set veth-l up
-right ip link set veth-r up
+link_namespaces left veth-l 10.9.0.1/24 right veth-r 10.9.0.2/24
 
 say "left: ping -c 10 10.9.0.2"
 left ping -c 10 -i 0.1 10.9.0.2 | tail -n 2

@@ -23,6 +23,20 @@ counter() {
 # `nft list hooks` (which names each hook's module) reports them.
 ringgate_hooks() { { nft list hooks ip; nft list hooks arp; } 2>/dev/null | grep -c 'ringgate' || true; }
 
+# link_namespaces NS1 IF1 ADDR1 NS2 IF2 ADDR2: creates both namespaces and a
+# veth pair between them, addressed and up, with loopback up on both sides.
+link_namespaces() {
+  ip netns add "$1"
+  ip netns add "$4"
+  ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+  ip -n "$1" addr add "$3" dev "$2"
+  ip -n "$4" addr add "$6" dev "$5"
+  ip -n "$1" link set "$2" up
+  ip -n "$4" link set "$5" up
+  ip -n "$1" link set lo up
+  ip -n "$4" link set lo up
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
 expect_ge() { [ "$1" -ge "$2" ] || fail "${3:-value too small}: expected >= $2, got $1"; }

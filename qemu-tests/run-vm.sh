@@ -62,8 +62,16 @@ cmdline=(
   root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro
   init="$here/guest/init.sh"
   panic_on_warn=1 panic=-1 oops=panic kmemleak=on
-  rg.repo="$repo" rg.ksrc="$ksrc" rg.mode="$mode" rg.tests="$tests"
+  rg.mode="$mode" rg.tests="$tests"
 )
+# The repository and the kernel source are also exported on their own, and
+# the guest mounts them at fixed paths: wherever they live on the host (a CI
+# clone under /tmp, say), the guest's own tmpfs mounts cannot hide them.
+share() { # tag path
+  echo "-fsdev local,id=$1,path=$2,security_model=none,readonly=on,multidevs=remap"
+  echo "-device virtio-9p-pci,fsdev=$1,mount_tag=$1"
+}
+shares=($(share rgrepo "$repo") $(share rgksrc "$ksrc"))
 
 : > "$log"
 echo "run-vm: booting ($([ "${accel[1]}" = kvm ] && echo KVM || echo TCG)), serial log in $log" >&2
@@ -73,7 +81,7 @@ timeout --foreground "$timeout_s" qemu-system-x86_64 "${accel[@]}" -smp 2 -m 2G 
   -serial stdio -kernel "$kernel" -append "${cmdline[*]}" \
   -fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
   -device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
-  -device virtio-rng-pci </dev/null >"$log" 2>&1 &
+  "${shares[@]}" -device virtio-rng-pci </dev/null >"$log" 2>&1 &
 qemu=$!
 # Show progress as it happens: test verdicts in test mode, everything in demo mode.
 tail -n +1 -F --pid=$qemu "$log" 2>/dev/null | if [ "$mode" = test ]; then
@@ -96,10 +104,14 @@ fi
 
 passed=$(grep -c '^RINGGATE-TEST PASS' "$log" || true)
 failed=$(grep -c '^RINGGATE-TEST FAIL' "$log" || true)
-if [ "$done_marker" -lt 1 ]; then
-  echo "run-vm: the guest did not finish (qemu exit $status: a kernel panic, WARN or timeout); last lines of $log:" >&2
+# Every requested test and the final kmemleak check must report a verdict;
+# a test that never reported (the guest died, or never ran it) has failed.
+expected=$(( $(tr ',' '\n' <<<"$tests" | grep -c .) + 1 ))
+missing=$(( expected - passed - failed ))
+if [ "$done_marker" -lt 1 ] || [ "$missing" -gt 0 ]; then
+  echo "run-vm: $missing of $expected verdicts missing (qemu exit $status: a kernel panic, WARN, timeout or a broken guest); last lines of $log:" >&2
   tail -n 60 "$log" >&2
-  failed=$((failed + 1))
+  failed=$((failed + (missing > 0 ? missing : 1)))
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,10 +15,16 @@ for dir in /tmp /run /var/tmp /var/log; do mount -t tmpfs tmpfs "$dir"; done
 mount -t debugfs debugfs /sys/kernel/debug
 ip link set lo up
 
+# The repository and the kernel source arrive as 9p shares of their own.
+mount -t tmpfs tmpfs /mnt
+mkdir -p /mnt/repo /mnt/ksrc
+opts=trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro
+mount -t 9p -o $opts rgrepo /mnt/repo
+mount -t 9p -o $opts rgksrc /mnt/ksrc
+export RG_REPO=/mnt/repo RG_KSRC=/mnt/ksrc
+
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
-    rg.repo=*) export RG_REPO=${arg#rg.repo=} ;;
-    rg.ksrc=*) export RG_KSRC=${arg#rg.ksrc=} ;;
     rg.mode=*) mode=${arg#rg.mode=} ;;
     rg.tests=*) tests=${arg#rg.tests=} ;;
   esac

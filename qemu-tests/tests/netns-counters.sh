@@ -14,15 +14,10 @@ a() { ip netns exec a "$@"; }
 b() { ip netns exec b "$@"; }
 
 load_module
-ip netns add a
-ip netns add b
+link_namespaces a veth-a 10.9.0.1/24 b veth-b 10.9.0.2/24
 ip netns add idle
-ip link add veth-a netns a type veth peer name veth-b netns b
-a ip addr add 10.9.0.1/24 dev veth-a
-b ip addr add 10.9.0.2/24 dev veth-b
-a ip link set veth-a up
-b ip link set veth-b up
-for ns in a b idle; do ip netns exec $ns ip link set lo up; ip netns exec $ns "$RG_REPO/userd/target/debug/ringgatectl" counters reset; done
+ip -n idle link set lo up
+for ns in a b idle; do ip netns exec $ns "$RG_REPO/userd/target/debug/ringgatectl" counters reset; done
 ringgatectl counters reset
 
 a ping -c 5 -i 0.2 -W 2 10.9.0.2 >/dev/null

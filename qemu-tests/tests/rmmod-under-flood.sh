@@ -13,13 +13,7 @@
 a() { ip netns exec a "$@"; }
 b() { ip netns exec b "$@"; }
 
-ip netns add a
-ip netns add b
-ip link add veth-a netns a type veth peer name veth-b netns b
-a ip addr add 10.9.0.1/24 dev veth-a
-b ip addr add 10.9.0.2/24 dev veth-b
-a ip link set veth-a up
-b ip link set veth-b up
+link_namespaces a veth-a 10.9.0.1/24 b veth-b 10.9.0.2/24
 
 b busybox nc -l -p 5000 >/dev/null &
 for _ in $(seq 50); do b ss -ltn | grep -q ':5000' && break; sleep 0.1; done

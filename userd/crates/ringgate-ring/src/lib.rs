@@ -1,0 +1,11 @@
+//! The token-ring reliable messaging protocol that ringgated nodes share
+//! state over, as a pure library: no sockets, no threads, no clock reads.
+//!
+//! This crate grows in layers. Present so far:
+//! - [`auth`]: every datagram is authenticated with HMAC-SHA256 under the
+//!   cluster key; nothing unauthenticated reaches the protocol.
+//! - [`envelope`]: the versioned, typed envelope of the application messages
+//!   the ring carries, readable by older and newer nodes alike.
+
+pub mod auth;
+pub mod envelope;
