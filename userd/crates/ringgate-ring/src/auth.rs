@@ -22,7 +22,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// Why a key could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("the cluster key must be {MIN_KEY_LEN} to {MAX_KEY_LEN} bytes, written as hex ({} to {} hex digits); got {0} bytes", MIN_KEY_LEN * 2, MAX_KEY_LEN * 2)]
+    #[error("the cluster key must be {MIN_KEY_LEN} to {MAX_KEY_LEN} bytes, written as twice as many hex digits; got {0} bytes")]
     Length(usize),
     #[error("the cluster key file must hold only hex digits (and surrounding white space); found {0:?}")]
     NotHex(char),
