@@ -9,7 +9,8 @@ mod header;
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let path = manifest.join("../../../include/uapi/linux/ringgate.h");
     println!("cargo:rerun-if-changed={}", path.display());
     let text = fs::read_to_string(&path)

@@ -55,7 +55,9 @@ impl FromStr for Hook {
             .iter()
             .find(|(name, _)| *name == s)
             .map(|(_, n)| Hook(*n))
-            .ok_or_else(|| UnknownHook { given: s.to_string() })
+            .ok_or_else(|| UnknownHook {
+                given: s.to_string(),
+            })
     }
 }
 
@@ -68,7 +70,10 @@ mod tests {
         for hook in Hook::all() {
             assert_eq!(hook.name().parse::<Hook>().unwrap(), hook);
         }
-        assert_eq!("local-in".parse::<Hook>().unwrap().uapi(), uapi::RINGGATE_HOOK_LOCAL_IN);
+        assert_eq!(
+            "local-in".parse::<Hook>().unwrap().uapi(),
+            uapi::RINGGATE_HOOK_LOCAL_IN
+        );
     }
 
     #[test]

@@ -68,7 +68,11 @@ impl Client {
 
     /// The module version and this namespace's hook counters (of one hook, or all).
     pub fn status(&self, hook: Option<Hook>) -> Result<Status, Error> {
-        let replies = self.request("status-get", uapi::RINGGATE_CMD_STATUS_GET, hook_attr(hook)?)?;
+        let replies = self.request(
+            "status-get",
+            uapi::RINGGATE_CMD_STATUS_GET,
+            hook_attr(hook)?,
+        )?;
         let reply = replies.first().ok_or_else(|| Error::Malformed {
             op: "status-get",
             why: "no reply message".into(),
@@ -78,11 +82,20 @@ impl Client {
 
     /// Zeroes this namespace's counters (of one hook, or all).
     pub fn reset_counters(&self, hook: Option<Hook>) -> Result<(), Error> {
-        self.request("counters-reset", uapi::RINGGATE_CMD_COUNTERS_RESET, hook_attr(hook)?)
-            .map(|_| ())
+        self.request(
+            "counters-reset",
+            uapi::RINGGATE_CMD_COUNTERS_RESET,
+            hook_attr(hook)?,
+        )
+        .map(|_| ())
     }
 
-    fn request(&self, op: &'static str, cmd: u8, attrs: Attrs) -> Result<Vec<Genlmsghdr<u8, u16>>, Error> {
+    fn request(
+        &self,
+        op: &'static str,
+        cmd: u8,
+        attrs: Attrs,
+    ) -> Result<Vec<Genlmsghdr<u8, u16>>, Error> {
         let genl = GenlmsghdrBuilder::default()
             .cmd(cmd)
             .version(uapi::RINGGATE_FAMILY_VERSION)
@@ -126,7 +139,10 @@ fn hook_attr(hook: Option<Hook>) -> Result<Attrs, Error> {
     Ok(attrs)
 }
 
-fn kernel_error<T: std::fmt::Debug, P: std::fmt::Debug>(op: &'static str, e: RouterError<T, P>) -> Error {
+fn kernel_error<T: std::fmt::Debug, P: std::fmt::Debug>(
+    op: &'static str,
+    e: RouterError<T, P>,
+) -> Error {
     match e {
         RouterError::Nlmsgerr(err) => {
             let errno = -*err.error();

@@ -37,7 +37,9 @@ fn malformed(why: impl Into<String>) -> Error {
 fn uint(payload: &[u8]) -> Result<u64, Error> {
     match payload.len() {
         4 => Ok(u32::from_ne_bytes(payload.try_into().map_err(|_| malformed("uint"))?).into()),
-        8 => Ok(u64::from_ne_bytes(payload.try_into().map_err(|_| malformed("uint"))?)),
+        8 => Ok(u64::from_ne_bytes(
+            payload.try_into().map_err(|_| malformed("uint"))?,
+        )),
         n => Err(malformed(format!("a uint attribute of {n} bytes"))),
     }
 }
@@ -61,8 +63,13 @@ impl Status {
                     let payload = inner.nla_payload().as_ref();
                     match *inner.nla_type().nla_type() {
                         uapi::RINGGATE_A_HOOK_STATS_HOOK => {
-                            let n = u32::from_ne_bytes(payload.try_into().map_err(|_| malformed("hook id"))?);
-                            hook = Some(Hook::from_uapi(n).ok_or_else(|| malformed(format!("unknown hook {n}")))?);
+                            let n = u32::from_ne_bytes(
+                                payload.try_into().map_err(|_| malformed("hook id"))?,
+                            );
+                            hook = Some(
+                                Hook::from_uapi(n)
+                                    .ok_or_else(|| malformed(format!("unknown hook {n}")))?,
+                            );
                         }
                         uapi::RINGGATE_A_HOOK_STATS_PACKETS => packets = Some(uint(payload)?),
                         uapi::RINGGATE_A_HOOK_STATS_BYTES => bytes = Some(uint(payload)?),

@@ -24,7 +24,9 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum KeyError {
     #[error("the cluster key must be {MIN_KEY_LEN} to {MAX_KEY_LEN} bytes, written as twice as many hex digits; got {0} bytes")]
     Length(usize),
-    #[error("the cluster key file must hold only hex digits (and surrounding white space); found {0:?}")]
+    #[error(
+        "the cluster key file must hold only hex digits (and surrounding white space); found {0:?}"
+    )]
     NotHex(char),
     #[error("the cluster key file holds an odd number of hex digits")]
     OddLength,
@@ -66,7 +68,7 @@ impl ClusterKey {
         if let Some(bad) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
             return Err(KeyError::NotHex(bad));
         }
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(KeyError::OddLength);
         }
         let bytes: Vec<u8> = (0..hex.len())
@@ -89,7 +91,10 @@ impl ClusterKey {
 
     /// Checks a datagram's tag and returns the packet it authenticates.
     pub fn open<'a>(&self, datagram: &'a [u8]) -> Result<&'a [u8], AuthError> {
-        let split = datagram.len().checked_sub(TAG_LEN).ok_or(AuthError::Truncated)?;
+        let split = datagram
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or(AuthError::Truncated)?;
         let (packet, tag) = datagram.split_at(split);
         let mut mac = self.mac();
         mac.update(packet);

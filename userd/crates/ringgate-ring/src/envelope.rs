@@ -190,12 +190,18 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut body = FieldWriter::default();
-        body.put(1, b"10.0.0.1").unwrap().put(2, &7u32.to_be_bytes()).unwrap();
+        body.put(1, b"10.0.0.1")
+            .unwrap()
+            .put(2, &7u32.to_be_bytes())
+            .unwrap();
         let env = Envelope::new(Kind::VipAssignment, 1, body.finish());
         let decoded = Envelope::decode(&env.encode().unwrap()).unwrap();
         assert_eq!(decoded, env);
         let got: Vec<_> = fields(&decoded.body).collect::<Result<_, _>>().unwrap();
-        assert_eq!(got, vec![(1, &b"10.0.0.1"[..]), (2, &7u32.to_be_bytes()[..])]);
+        assert_eq!(
+            got,
+            vec![(1, &b"10.0.0.1"[..]), (2, &7u32.to_be_bytes()[..])]
+        );
     }
 
     /// A message from a newer node: an unknown kind decodes (so it can be
@@ -208,27 +214,52 @@ mod tests {
         future.kind = None;
         future.critical = true;
         let decoded = Envelope::decode(&future.encode().unwrap()).unwrap();
-        assert_eq!((decoded.kind, decoded.raw_kind, decoded.critical), (None, 0x7777, true));
+        assert_eq!(
+            (decoded.kind, decoded.raw_kind, decoded.critical),
+            (None, 0x7777, true)
+        );
 
         let mut body = FieldWriter::default();
-        body.put(1, b"known").unwrap().put(999, b"added later").unwrap();
+        body.put(1, b"known")
+            .unwrap()
+            .put(999, b"added later")
+            .unwrap();
         let body = body.finish();
-        let known: Vec<_> = fields(&body).filter_map(Result::ok).filter(|(t, _)| *t == 1).collect();
+        let known: Vec<_> = fields(&body)
+            .filter_map(Result::ok)
+            .filter(|(t, _)| *t == 1)
+            .collect();
         assert_eq!(known, vec![(1, &b"known"[..])]);
     }
 
     #[test]
     fn malformed_envelopes_are_refused() {
-        let good = Envelope::new(Kind::Config, 1, b"abc".to_vec()).encode().unwrap();
-        assert_eq!(Envelope::decode(&good[..7]), Err(EnvelopeError::Truncated(7)));
-        assert!(matches!(Envelope::decode(&good[..10]), Err(EnvelopeError::LengthMismatch { .. })));
+        let good = Envelope::new(Kind::Config, 1, b"abc".to_vec())
+            .encode()
+            .unwrap();
+        assert_eq!(
+            Envelope::decode(&good[..7]),
+            Err(EnvelopeError::Truncated(7))
+        );
+        assert!(matches!(
+            Envelope::decode(&good[..10]),
+            Err(EnvelopeError::LengthMismatch { .. })
+        ));
         let mut flags = good.clone();
         flags[3] = 0x80;
-        assert_eq!(Envelope::decode(&flags), Err(EnvelopeError::UnknownFlags(0x80)));
+        assert_eq!(
+            Envelope::decode(&flags),
+            Err(EnvelopeError::UnknownFlags(0x80))
+        );
         let mut huge = good.clone();
         huge[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert_eq!(Envelope::decode(&huge), Err(EnvelopeError::Oversized(u32::MAX as usize)));
-        assert!(Envelope::new(Kind::Config, 1, vec![0; MAX_BODY_LEN + 1]).encode().is_none());
+        assert_eq!(
+            Envelope::decode(&huge),
+            Err(EnvelopeError::Oversized(u32::MAX as usize))
+        );
+        assert!(Envelope::new(Kind::Config, 1, vec![0; MAX_BODY_LEN + 1])
+            .encode()
+            .is_none());
     }
 
     #[test]

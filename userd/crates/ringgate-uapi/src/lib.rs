@@ -9,7 +9,10 @@
 
 include!(concat!(env!("OUT_DIR"), "/uapi.rs"));
 
+// The parser build.rs uses, compiled again here so its unit tests run; the
+// rendering half is only build.rs's business.
 #[cfg(test)]
+#[allow(dead_code)]
 #[path = "header.rs"]
 mod header;
 
@@ -44,10 +47,16 @@ enum {
     #[test]
     fn parses_what_ynl_gen_c_writes() {
         let h = parse(SAMPLE).unwrap();
-        assert_eq!(h.defines[0], ("X_FAMILY_NAME".into(), Value::Str("x".into())));
+        assert_eq!(
+            h.defines[0],
+            ("X_FAMILY_NAME".into(), Value::Str("x".into()))
+        );
         assert_eq!(h.defines[1], ("X_FAMILY_VERSION".into(), Value::Int(1)));
         assert_eq!(h.enums[0].name.as_deref(), Some("x_hook"));
-        assert_eq!(h.enums[0].entries, vec![("X_HOOK_A".into(), 0), ("X_HOOK_B".into(), 1)]);
+        assert_eq!(
+            h.enums[0].entries,
+            vec![("X_HOOK_A".into(), 0), ("X_HOOK_B".into(), 1)]
+        );
         let anon = &h.enums[1];
         assert_eq!(anon.name, None);
         assert_eq!(
@@ -71,14 +80,30 @@ enum {
     #[test]
     fn generated_constants_match_the_header() {
         let text = include_str!("../../../../include/uapi/linux/ringgate.h");
-        assert!(text.contains(&format!("#define RINGGATE_FAMILY_NAME\t\"{RINGGATE_FAMILY_NAME}\"")));
-        assert!(text.contains(&format!("RINGGATE_A_STATUS_VERSION = {RINGGATE_A_STATUS_VERSION},")));
-        assert!(text.contains(&format!("RINGGATE_CMD_STATUS_GET = {RINGGATE_CMD_STATUS_GET},")));
-        assert!(text.contains(&format!("#define RINGGATE_MCGRP_EVENTS\t\"{RINGGATE_MCGRP_EVENTS}\"")));
+        assert!(text.contains(&format!(
+            "#define RINGGATE_FAMILY_NAME\t\"{RINGGATE_FAMILY_NAME}\""
+        )));
+        assert!(text.contains(&format!(
+            "RINGGATE_A_STATUS_VERSION = {RINGGATE_A_STATUS_VERSION},"
+        )));
+        assert!(text.contains(&format!(
+            "RINGGATE_CMD_STATUS_GET = {RINGGATE_CMD_STATUS_GET},"
+        )));
+        assert!(text.contains(&format!(
+            "#define RINGGATE_MCGRP_EVENTS\t\"{RINGGATE_MCGRP_EVENTS}\""
+        )));
         let names: Vec<&str> = RINGGATE_HOOK_NAMES.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
-            ["pre-routing", "local-in", "forward", "local-out", "post-routing", "arp-in", "arp-out"]
+            [
+                "pre-routing",
+                "local-in",
+                "forward",
+                "local-out",
+                "post-routing",
+                "arp-in",
+                "arp-out"
+            ]
         );
         assert_eq!(RINGGATE_HOOK_ARP_OUT, 6);
     }
@@ -88,7 +113,10 @@ enum {
     fn hook_names_match_the_yaml_spec() {
         let spec = include_str!("../../../../include/netlink/ringgate.yaml");
         for (name, _) in RINGGATE_HOOK_NAMES {
-            assert!(spec.contains(&format!("      - {name}\n")), "{name} not in the spec");
+            assert!(
+                spec.contains(&format!("      - {name}\n")),
+                "{name} not in the spec"
+            );
         }
     }
 }

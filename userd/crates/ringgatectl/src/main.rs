@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use ringgate_netlink::Hook;
 
 #[derive(Parser)]
-#[command(name = "ringgatectl", version, about = "Control a ringgate gateway node")]
+#[command(
+    name = "ringgatectl",
+    version,
+    about = "Control a ringgate gateway node"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

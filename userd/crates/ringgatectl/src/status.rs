@@ -7,7 +7,10 @@ use ringgate_netlink::{Client, Error, Hook, Status};
 pub(crate) fn show(json: bool, hook: Option<Hook>) -> Result<(), Error> {
     let status = Client::connect()?.status(hook)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&status).expect("Status serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).expect("Status serializes")
+        );
     } else {
         print!("{}", table(&status));
     }
@@ -19,7 +22,10 @@ pub(crate) fn reset(hook: Option<Hook>) -> Result<(), Error> {
 }
 
 fn table(status: &Status) -> String {
-    let mut out = format!("ringgate {}\n{:<14}{:>14}{:>18}\n", status.version, "hook", "packets", "bytes");
+    let mut out = format!(
+        "ringgate {}\n{:<14}{:>14}{:>18}\n",
+        status.version, "hook", "packets", "bytes"
+    );
     for h in &status.hooks {
         let _ = writeln!(out, "{:<14}{:>14}{:>18}", h.hook.name(), h.packets, h.bytes);
     }
@@ -44,6 +50,9 @@ mod tests {
         let text = table(&status);
         assert!(text.starts_with("ringgate 9.9\n"));
         let row = text.lines().nth(2).unwrap();
-        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["arp-in", "3", "126"]);
+        assert_eq!(
+            row.split_whitespace().collect::<Vec<_>>(),
+            ["arp-in", "3", "126"]
+        );
     }
 }

@@ -29,7 +29,10 @@ fn main() -> ExitCode {
         }
     };
     match client.status(None) {
-        Ok(status) => log(&format!("module ringgate {} answers in this network namespace", status.version)),
+        Ok(status) => log(&format!(
+            "module ringgate {} answers in this network namespace",
+            status.version
+        )),
         Err(e) => {
             log(&format!("{e}"));
             return ExitCode::FAILURE;
