@@ -34,9 +34,8 @@ pub(crate) mod uapi {
     pub(crate) use super::bindings::{
         RINGGATE_A_HOOK_STATS_BYTES, RINGGATE_A_HOOK_STATS_HOOK, RINGGATE_A_HOOK_STATS_PACKETS,
         RINGGATE_A_STATUS_HOOK, RINGGATE_A_STATUS_HOOKS, RINGGATE_A_STATUS_VERSION,
-        RINGGATE_HOOK_ARP_IN, RINGGATE_HOOK_ARP_OUT, RINGGATE_HOOK_FORWARD,
-        RINGGATE_HOOK_LOCAL_IN, RINGGATE_HOOK_LOCAL_OUT, RINGGATE_HOOK_POST_ROUTING,
-        RINGGATE_HOOK_PRE_ROUTING,
+        RINGGATE_HOOK_ARP_IN, RINGGATE_HOOK_ARP_OUT, RINGGATE_HOOK_FORWARD, RINGGATE_HOOK_LOCAL_IN,
+        RINGGATE_HOOK_LOCAL_OUT, RINGGATE_HOOK_POST_ROUTING, RINGGATE_HOOK_PRE_ROUTING,
     };
 }
 
@@ -245,10 +244,7 @@ impl Drop for Reply<'_> {
 /// # Safety
 ///
 /// `info` is the request of a doit callback whose op ran the family's pre_doit.
-unsafe fn run_doit(
-    info: *mut bindings::genl_info,
-    handler: fn(&Request<'_>) -> Result,
-) -> c_int {
+unsafe fn run_doit(info: *mut bindings::genl_info, handler: fn(&Request<'_>) -> Result) -> c_int {
     let Some(info) = NonNull::new(info) else {
         return EINVAL.to_errno();
     };
