@@ -8,4 +8,6 @@
 //!   the ring carries, readable by older and newer nodes alike.
 
 pub mod auth;
+pub mod limits;
+pub mod wire;
 pub mod envelope;

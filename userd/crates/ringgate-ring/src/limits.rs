@@ -1,0 +1,43 @@
+//! Every bound of the protocol, in one place, with the relations between them
+//! checked at compile time.
+
+use crate::auth::TAG_LEN;
+
+/// Most members a ring may have.
+pub const MAX_NODES: usize = 32;
+/// Largest datagram the protocol sends, tag included; fits an Ethernet MTU
+/// after the IPv4 and UDP headers (1500 - 20 - 8).
+pub const MAX_DATAGRAM: usize = 1472;
+/// Bytes every packet spends on its header.
+pub const HEADER_LEN: usize = 16;
+/// Bytes a data-carriage packet spends on its own fields.
+pub const CARRIAGE_FIELDS_LEN: usize = 8 + 8 + 2 + 2 + 2 + 2;
+/// Payload bytes one data-carriage packet carries.
+pub const MAX_FRAGMENT: usize = MAX_DATAGRAM - TAG_LEN - HEADER_LEN - CARRIAGE_FIELDS_LEN;
+/// Largest application message; larger ones are refused at submit.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Carriage packets one message may need.
+pub const MAX_FRAGMENTS: usize = MAX_MESSAGE.div_ceil(MAX_FRAGMENT);
+/// Carriage packets in flight (assigned but not yet received by every
+/// member); also bounds what a node stores for retransmission and reassembly.
+pub const WINDOW: u64 = 1024;
+/// Carriage packets a node may broadcast per token visit (new and resent).
+pub const MAX_SEND_PER_VISIT: usize = 256;
+/// Retransmission requests the token carries.
+pub const MAX_RTR: usize = 128;
+/// Bytes of the token's fixed fields.
+pub const TOKEN_FIELDS_LEN: usize = 8 + 8 + 8 + 2 + 2;
+/// Application messages a node queues while waiting for the token.
+pub const MAX_PENDING: usize = 4096;
+
+// A full token and a full carriage packet each fit one datagram.
+const _: () = assert!(HEADER_LEN + TOKEN_FIELDS_LEN + MAX_RTR * 8 + TAG_LEN <= MAX_DATAGRAM);
+const _: () = assert!(HEADER_LEN + CARRIAGE_FIELDS_LEN + MAX_FRAGMENT + TAG_LEN == MAX_DATAGRAM);
+// A whole message can be sent in one visit, and fits the window.
+const _: () = assert!(MAX_FRAGMENTS <= MAX_SEND_PER_VISIT);
+const _: () = assert!((MAX_SEND_PER_VISIT as u64) <= WINDOW);
+// Fragment indexes and counts travel as u16, node ids too.
+const _: () = assert!(MAX_FRAGMENTS <= u16::MAX as usize);
+const _: () = assert!(MAX_NODES <= u16::MAX as usize);
+// The whole window can be requested within a few rotations.
+const _: () = assert!(MAX_RTR as u64 * 8 >= WINDOW);

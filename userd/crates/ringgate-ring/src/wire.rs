@@ -1,0 +1,275 @@
+//! The packets of the protocol and their encoding (big-endian throughout).
+//!
+//! ```text
+//! header   magic "RG" | version u8 | kind u8 | sender u16 | ring rep u16 | ring seq u64
+//! Token    token_seq u64 | seq u64 | aru u64 | aru_id u16 (0xffff: none) | rtr count u16 | rtr u64...
+//! TokenAck token_seq u64
+//! Data     seq u64 | first u64 | index u16 | count u16 | origin u16 | len u16 | payload
+//! ```
+//!
+//! A data-carriage packet names the first sequence number of its message and
+//! how many carriage packets form that message, so a receiver knows when it
+//! can reassemble. Decoding checks every length and bound and never panics;
+//! it is fuzzed (fuzz/) and tested with truncations of valid packets.
+
+use crate::limits::{HEADER_LEN, MAX_FRAGMENT, MAX_FRAGMENTS, MAX_RTR};
+
+const MAGIC: [u8; 2] = *b"RG";
+/// Protocol version; a node refuses packets of another version.
+pub const VERSION: u8 = 1;
+const NO_NODE: u16 = u16::MAX;
+
+/// A member's identity, configured per node.
+pub type NodeId = u16;
+
+/// Identifies one ring configuration: its representative and a sequence
+/// number that grows with every new ring, so packets of an older ring are
+/// recognised and refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RingId {
+    pub seq: u64,
+    pub rep: NodeId,
+}
+
+/// The token that circulates among members.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Token {
+    /// Grows by one per hop; lets a node drop duplicated tokens.
+    pub token_seq: u64,
+    /// Highest sequence number assigned so far.
+    pub seq: u64,
+    /// All-received-up-to: every member had everything up to here.
+    pub aru: u64,
+    /// Who last lowered `aru`; only that node raises it again.
+    pub aru_id: Option<NodeId>,
+    /// Sequence numbers some member is missing.
+    pub rtr: Vec<u64>,
+}
+
+/// One data-carriage packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carriage {
+    pub seq: u64,
+    /// Sequence number of the message's first carriage packet.
+    pub first: u64,
+    pub index: u16,
+    pub count: u16,
+    /// The node whose application submitted the message.
+    pub origin: NodeId,
+    pub payload: Vec<u8>,
+}
+
+/// What a packet carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Token(Token),
+    TokenAck { token_seq: u64 },
+    Data(Carriage),
+}
+
+/// A whole packet (before authentication is added).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    pub sender: NodeId,
+    pub ring: RingId,
+    pub body: Body,
+}
+
+/// Why bytes are not a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("truncated packet")]
+    Truncated,
+    #[error("bad magic")]
+    BadMagic,
+    #[error("protocol version {0} (this node speaks {VERSION})")]
+    Version(u8),
+    #[error("unknown packet kind {0}")]
+    Kind(u8),
+    #[error("field out of bounds")]
+    Bounds,
+    #[error("trailing bytes after the packet")]
+    Trailing,
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.0.len() < n {
+            return Err(DecodeError::Truncated);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let b = self.take(8)?;
+        Ok(u64::from_be_bytes(b.try_into().map_err(|_| DecodeError::Truncated)?))
+    }
+}
+
+const KIND_TOKEN: u8 = 1;
+const KIND_TOKEN_ACK: u8 = 2;
+const KIND_DATA: u8 = 3;
+
+impl Packet {
+    /// Encodes the packet (without the authentication tag).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + 64);
+        out.extend_from_slice(&MAGIC);
+        out.push(VERSION);
+        out.push(match self.body {
+            Body::Token(_) => KIND_TOKEN,
+            Body::TokenAck { .. } => KIND_TOKEN_ACK,
+            Body::Data(_) => KIND_DATA,
+        });
+        out.extend_from_slice(&self.sender.to_be_bytes());
+        out.extend_from_slice(&self.ring.rep.to_be_bytes());
+        out.extend_from_slice(&self.ring.seq.to_be_bytes());
+        match &self.body {
+            Body::Token(t) => {
+                out.extend_from_slice(&t.token_seq.to_be_bytes());
+                out.extend_from_slice(&t.seq.to_be_bytes());
+                out.extend_from_slice(&t.aru.to_be_bytes());
+                out.extend_from_slice(&t.aru_id.unwrap_or(NO_NODE).to_be_bytes());
+                let rtr = &t.rtr[..t.rtr.len().min(MAX_RTR)];
+                out.extend_from_slice(&(rtr.len() as u16).to_be_bytes());
+                for s in rtr {
+                    out.extend_from_slice(&s.to_be_bytes());
+                }
+            }
+            Body::TokenAck { token_seq } => out.extend_from_slice(&token_seq.to_be_bytes()),
+            Body::Data(c) => {
+                out.extend_from_slice(&c.seq.to_be_bytes());
+                out.extend_from_slice(&c.first.to_be_bytes());
+                out.extend_from_slice(&c.index.to_be_bytes());
+                out.extend_from_slice(&c.count.to_be_bytes());
+                out.extend_from_slice(&c.origin.to_be_bytes());
+                out.extend_from_slice(&(c.payload.len() as u16).to_be_bytes());
+                out.extend_from_slice(&c.payload);
+            }
+        }
+        out
+    }
+
+    /// Decodes one packet; refuses anything malformed or out of bounds.
+    pub fn decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
+        let mut r = Reader(bytes);
+        if r.take(2)? != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        let version = r.u8()?;
+        if version != VERSION {
+            return Err(DecodeError::Version(version));
+        }
+        let kind = r.u8()?;
+        let sender = r.u16()?;
+        let rep = r.u16()?;
+        let ring = RingId { seq: r.u64()?, rep };
+        let body = match kind {
+            KIND_TOKEN => {
+                let token_seq = r.u64()?;
+                let seq = r.u64()?;
+                let aru = r.u64()?;
+                let aru_id = Some(r.u16()?).filter(|id| *id != NO_NODE);
+                let n = r.u16()? as usize;
+                if n > MAX_RTR || aru > seq {
+                    return Err(DecodeError::Bounds);
+                }
+                let rtr = (0..n).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
+                Body::Token(Token { token_seq, seq, aru, aru_id, rtr })
+            }
+            KIND_TOKEN_ACK => Body::TokenAck { token_seq: r.u64()? },
+            KIND_DATA => {
+                let seq = r.u64()?;
+                let first = r.u64()?;
+                let index = r.u16()?;
+                let count = r.u16()?;
+                let origin = r.u16()?;
+                let len = r.u16()? as usize;
+                let consistent = count >= 1
+                    && (count as usize) <= MAX_FRAGMENTS
+                    && index < count
+                    && first.checked_add(u64::from(index)) == Some(seq)
+                    && len <= MAX_FRAGMENT
+                    && seq > 0;
+                if !consistent {
+                    return Err(DecodeError::Bounds);
+                }
+                let payload = r.take(len)?.to_vec();
+                Body::Data(Carriage { seq, first, index, count, origin, payload })
+            }
+            other => return Err(DecodeError::Kind(other)),
+        };
+        if !r.0.is_empty() {
+            return Err(DecodeError::Trailing);
+        }
+        Ok(Packet { sender, ring, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Packet> {
+        let ring = RingId { seq: 7, rep: 1 };
+        vec![
+            Packet {
+                sender: 1,
+                ring,
+                body: Body::Token(Token { token_seq: 9, seq: 40, aru: 38, aru_id: Some(2), rtr: vec![39, 40] }),
+            },
+            Packet { sender: 2, ring, body: Body::Token(Token::default()) },
+            Packet { sender: 3, ring, body: Body::TokenAck { token_seq: 10 } },
+            Packet {
+                sender: 3,
+                ring,
+                body: Body::Data(Carriage { seq: 12, first: 11, index: 1, count: 2, origin: 3, payload: b"hi".to_vec() }),
+            },
+        ]
+    }
+
+    #[test]
+    fn packets_round_trip() {
+        for p in samples() {
+            assert_eq!(Packet::decode(&p.encode()), Ok(p));
+        }
+    }
+
+    #[test]
+    fn every_truncation_and_extension_is_refused() {
+        for p in samples() {
+            let bytes = p.encode();
+            for len in 0..bytes.len() {
+                assert!(Packet::decode(&bytes[..len]).is_err(), "{p:?} cut at {len}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(Packet::decode(&longer), Err(DecodeError::Trailing));
+        }
+    }
+
+    #[test]
+    fn inconsistent_fields_are_refused() {
+        let mut bad = samples()[3].clone();
+        if let Body::Data(c) = &mut bad.body {
+            c.index = 2; // index >= count
+        }
+        assert_eq!(Packet::decode(&bad.encode()), Err(DecodeError::Bounds));
+        let mut bytes = samples()[0].encode();
+        bytes[2] = 2;
+        assert_eq!(Packet::decode(&bytes), Err(DecodeError::Version(2)));
+        bytes[2] = VERSION;
+        bytes[3] = 9;
+        assert_eq!(Packet::decode(&bytes), Err(DecodeError::Kind(9)));
+    }
+}
