@@ -9,5 +9,6 @@
 
 pub mod auth;
 pub mod limits;
+pub mod node;
 pub mod wire;
 pub mod envelope;
