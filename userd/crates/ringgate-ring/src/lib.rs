@@ -8,7 +8,7 @@
 //!   the ring carries, readable by older and newer nodes alike.
 
 pub mod auth;
+pub mod envelope;
 pub mod limits;
 pub mod node;
 pub mod wire;
-pub mod envelope;

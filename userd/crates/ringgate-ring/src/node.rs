@@ -17,7 +17,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::auth::ClusterKey;
-use crate::limits::{MAX_FRAGMENT, MAX_MESSAGE, MAX_NODES, MAX_PENDING, MAX_RTR, MAX_SEND_PER_VISIT, WINDOW};
+use crate::limits::{
+    MAX_FRAGMENT, MAX_MESSAGE, MAX_NODES, MAX_PENDING, MAX_RTR, MAX_SEND_PER_VISIT, WINDOW,
+};
 use crate::wire::{Body, Carriage, NodeId, Packet, RingId, Token};
 
 /// Time in microseconds on the caller's monotonic clock.
@@ -33,7 +35,9 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { token_retransmit_us: 5_000 }
+        Config {
+            token_retransmit_us: 5_000,
+        }
     }
 }
 
@@ -58,7 +62,12 @@ pub enum Event {
     /// A message in agreed order: every member delivers the same messages in
     /// the same order. `first` and `last` are the sequence numbers of its
     /// first and last carriage packets.
-    Deliver { first: u64, last: u64, origin: NodeId, payload: Vec<u8> },
+    Deliver {
+        first: u64,
+        last: u64,
+        origin: NodeId,
+        payload: Vec<u8>,
+    },
     /// Every message delivered so far whose `last` is at most `seq` is held
     /// by every member: it is safe. Never runs ahead of delivery.
     Safe { seq: u64 },
@@ -139,7 +148,13 @@ pub struct Node {
 impl Node {
     /// A member of the ring formed by `members` (in ring order, as given
     /// sorted). The lowest id starts the token.
-    pub fn new(id: NodeId, members: &[NodeId], key: ClusterKey, config: Config, now: Micros) -> Result<Node, SetupError> {
+    pub fn new(
+        id: NodeId,
+        members: &[NodeId],
+        key: ClusterKey,
+        config: Config,
+        now: Micros,
+    ) -> Result<Node, SetupError> {
         if members.is_empty() || members.len() > MAX_NODES {
             return Err(SetupError::Size(members.len()));
         }
@@ -148,7 +163,10 @@ impl Node {
         if let Some(pair) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return Err(SetupError::Duplicate(pair[0]));
         }
-        let position = sorted.iter().position(|m| *m == id).ok_or(SetupError::NotMember(id))?;
+        let position = sorted
+            .iter()
+            .position(|m| *m == id)
+            .ok_or(SetupError::NotMember(id))?;
         let successor = sorted[(position + 1) % sorted.len()];
         let rep = sorted[0];
         let mut node = Node {
@@ -174,7 +192,13 @@ impl Node {
         };
         if id == rep {
             node.last_token_seq = 1;
-            node.visit(Token { token_seq: 1, ..Token::default() }, now);
+            node.visit(
+                Token {
+                    token_seq: 1,
+                    ..Token::default()
+                },
+                now,
+            );
         }
         Ok(node)
     }
@@ -236,7 +260,12 @@ impl Node {
         match packet.body {
             Body::Token(token) => self.receive_token(packet.sender, token, now),
             Body::TokenAck { token_seq } => {
-                if packet.sender == self.successor && self.sent_token.as_ref().is_some_and(|s| s.token_seq == token_seq) {
+                if packet.sender == self.successor
+                    && self
+                        .sent_token
+                        .as_ref()
+                        .is_some_and(|s| s.token_seq == token_seq)
+                {
                     self.sent_token = None;
                 }
             }
@@ -253,7 +282,10 @@ impl Node {
             sent.resend_at = now + self.config.token_retransmit_us;
             let datagram = sent.datagram.clone();
             self.stats.token_retransmits += 1;
-            self.transmits.push_back(Transmit { destination: Destination::Node(self.successor), datagram });
+            self.transmits.push_back(Transmit {
+                destination: Destination::Node(self.successor),
+                datagram,
+            });
         }
     }
 
@@ -276,15 +308,28 @@ impl Node {
         if self.members.len() == 1 {
             return; // Nobody to send to.
         }
-        let mut datagram = Packet { sender: self.id, ring: self.ring, body }.encode();
+        let mut datagram = Packet {
+            sender: self.id,
+            ring: self.ring,
+            body,
+        }
+        .encode();
         self.key.seal(&mut datagram);
-        self.transmits.push_back(Transmit { destination, datagram });
+        self.transmits.push_back(Transmit {
+            destination,
+            datagram,
+        });
     }
 
     fn receive_token(&mut self, from: NodeId, token: Token, now: Micros) {
         // Acknowledge even a duplicate: the first acknowledgement may be the
         // packet that was lost.
-        self.send(Destination::Node(from), Body::TokenAck { token_seq: token.token_seq });
+        self.send(
+            Destination::Node(from),
+            Body::TokenAck {
+                token_seq: token.token_seq,
+            },
+        );
         if token.token_seq <= self.last_token_seq {
             self.stats.duplicate_tokens += 1;
             return;
@@ -411,7 +456,12 @@ impl Node {
                 }
             }
             self.delivered = first + count - 1;
-            self.events.push_back(Event::Deliver { first, last: self.delivered, origin, payload });
+            self.events.push_back(Event::Deliver {
+                first,
+                last: self.delivered,
+                origin,
+                payload,
+            });
             self.forget_stable();
             self.announce_safe();
         }

@@ -112,7 +112,9 @@ impl<'a> Reader<'a> {
     }
     fn u64(&mut self) -> Result<u64, DecodeError> {
         let b = self.take(8)?;
-        Ok(u64::from_be_bytes(b.try_into().map_err(|_| DecodeError::Truncated)?))
+        Ok(u64::from_be_bytes(
+            b.try_into().map_err(|_| DecodeError::Truncated)?,
+        ))
     }
 }
 
@@ -185,9 +187,17 @@ impl Packet {
                     return Err(DecodeError::Bounds);
                 }
                 let rtr = (0..n).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
-                Body::Token(Token { token_seq, seq, aru, aru_id, rtr })
+                Body::Token(Token {
+                    token_seq,
+                    seq,
+                    aru,
+                    aru_id,
+                    rtr,
+                })
             }
-            KIND_TOKEN_ACK => Body::TokenAck { token_seq: r.u64()? },
+            KIND_TOKEN_ACK => Body::TokenAck {
+                token_seq: r.u64()?,
+            },
             KIND_DATA => {
                 let seq = r.u64()?;
                 let first = r.u64()?;
@@ -205,7 +215,14 @@ impl Packet {
                     return Err(DecodeError::Bounds);
                 }
                 let payload = r.take(len)?.to_vec();
-                Body::Data(Carriage { seq, first, index, count, origin, payload })
+                Body::Data(Carriage {
+                    seq,
+                    first,
+                    index,
+                    count,
+                    origin,
+                    payload,
+                })
             }
             other => return Err(DecodeError::Kind(other)),
         };
@@ -226,14 +243,35 @@ mod tests {
             Packet {
                 sender: 1,
                 ring,
-                body: Body::Token(Token { token_seq: 9, seq: 40, aru: 38, aru_id: Some(2), rtr: vec![39, 40] }),
+                body: Body::Token(Token {
+                    token_seq: 9,
+                    seq: 40,
+                    aru: 38,
+                    aru_id: Some(2),
+                    rtr: vec![39, 40],
+                }),
             },
-            Packet { sender: 2, ring, body: Body::Token(Token::default()) },
-            Packet { sender: 3, ring, body: Body::TokenAck { token_seq: 10 } },
+            Packet {
+                sender: 2,
+                ring,
+                body: Body::Token(Token::default()),
+            },
             Packet {
                 sender: 3,
                 ring,
-                body: Body::Data(Carriage { seq: 12, first: 11, index: 1, count: 2, origin: 3, payload: b"hi".to_vec() }),
+                body: Body::TokenAck { token_seq: 10 },
+            },
+            Packet {
+                sender: 3,
+                ring,
+                body: Body::Data(Carriage {
+                    seq: 12,
+                    first: 11,
+                    index: 1,
+                    count: 2,
+                    origin: 3,
+                    payload: b"hi".to_vec(),
+                }),
             },
         ]
     }

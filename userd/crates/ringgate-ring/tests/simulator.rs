@@ -67,14 +67,16 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
     let mut rng = Rng(seed);
     let key = ClusterKey::from_bytes(&[7; 32]).unwrap();
     let ids: Vec<NodeId> = (1..=s.nodes as NodeId).collect();
-    let mut nodes: Vec<Node> =
-        ids.iter().map(|id| Node::new(*id, &ids, key.clone(), Config::default(), 0).unwrap()).collect();
+    let mut nodes: Vec<Node> = ids
+        .iter()
+        .map(|id| Node::new(*id, &ids, key.clone(), Config::default(), 0).unwrap())
+        .collect();
 
     // Every node submits its messages at random times in the first 50 ms.
     let mut plan: Vec<(Micros, usize, Vec<u8>)> = Vec::new();
-    for n in 0..s.nodes {
+    for (n, id) in ids.iter().enumerate() {
         for k in 0..s.messages_per_node {
-            let mut payload = format!("{}:{k}:", ids[n]).into_bytes();
+            let mut payload = format!("{id}:{k}:").into_bytes();
             let extra = rng.below(s.max_message as u64) as usize;
             payload.extend((0..extra).map(|i| (i % 251) as u8));
             plan.push((rng.below(50_000), n, payload));
@@ -97,7 +99,9 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
             while let Some(t) = nodes[from].poll_transmit() {
                 let targets: Vec<usize> = match t.destination {
                     Destination::AllOthers => (0..s.nodes).filter(|n| *n != from).collect(),
-                    Destination::Node(id) => ids.iter().position(|x| *x == id).into_iter().collect(),
+                    Destination::Node(id) => {
+                        ids.iter().position(|x| *x == id).into_iter().collect()
+                    }
                 };
                 for to in targets {
                     let copies = if rng.chance(s.dup_percent) { 2 } else { 1 };
@@ -107,19 +111,30 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
                         }
                         let at = now + 1 + rng.below(s.max_delay_us);
                         network.push(Reverse((at, packets.len() as u64, packets.len())));
-                        packets.push(Some(InFlight { to, datagram: t.datagram.clone() }));
+                        packets.push(Some(InFlight {
+                            to,
+                            datagram: t.datagram.clone(),
+                        }));
                     }
                 }
             }
             while let Some(event) = nodes[from].poll_event() {
                 match event {
-                    Event::Deliver { first, last, origin, payload } => {
+                    Event::Deliver {
+                        first,
+                        last,
+                        origin,
+                        payload,
+                    } => {
                         last_delivered[from] = last;
                         delivered[from].push((first, origin, payload));
                     }
                     Event::Safe { seq } => {
                         if seq <= safe[from] {
-                            return Err(format!("node {} safe notice did not advance: {} then {seq}", ids[from], safe[from]));
+                            return Err(format!(
+                                "node {} safe notice did not advance: {} then {seq}",
+                                ids[from], safe[from]
+                            ));
                         }
                         if seq > last_delivered[from] {
                             return Err(format!(
@@ -150,14 +165,20 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
         let next_packet = network.peek().map(|Reverse((at, _, _))| *at);
         let next_timer = nodes.iter().filter_map(Node::poll_timeout).min();
         let next_submit = plan.last().map(|p| p.0);
-        let Some(next) = [next_packet, next_timer, next_submit].into_iter().flatten().min() else {
+        let Some(next) = [next_packet, next_timer, next_submit]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
             return Err("nothing left to happen, yet not complete".into());
         };
         now = now.max(next);
 
         while plan.last().is_some_and(|p| p.0 <= now) {
             let (_, n, payload) = plan.pop().unwrap();
-            nodes[n].submit(payload).map_err(|e| format!("submit: {e}"))?;
+            nodes[n]
+                .submit(payload)
+                .map_err(|e| format!("submit: {e}"))?;
         }
         while network.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
             let Reverse((_, _, index)) = network.pop().unwrap();
@@ -175,15 +196,23 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
     // Agreed order: every member delivered exactly the same sequence.
     for n in 1..s.nodes {
         if delivered[n] != delivered[0] {
-            return Err(format!("node {} delivered a different sequence than node {}", ids[n], ids[0]));
+            return Err(format!(
+                "node {} delivered a different sequence than node {}",
+                ids[n], ids[0]
+            ));
         }
     }
     // No duplicates, and every submitted message arrived intact.
     let mut seen = HashSet::new();
     for (seq, origin, payload) in &delivered[0] {
-        let tag = String::from_utf8_lossy(&payload[..payload.iter().position(|b| *b == b':').unwrap_or(0) + 1]).to_string();
+        let tag = String::from_utf8_lossy(
+            &payload[..payload.iter().position(|b| *b == b':').unwrap_or(0) + 1],
+        )
+        .to_string();
         if !tag.starts_with(&format!("{origin}:")) {
-            return Err(format!("message {seq} claims origin {origin} but says {tag:?}"));
+            return Err(format!(
+                "message {seq} claims origin {origin} but says {tag:?}"
+            ));
         }
         if !seen.insert(payload.clone()) {
             return Err(format!("message {seq} delivered twice"));
@@ -207,7 +236,10 @@ fn static_rings_deliver_everything_in_one_order_despite_a_hostile_network() {
         check(seed.parse().expect("RINGGATE_SIM_SEED is a number"));
         return;
     }
-    let seeds: u64 = std::env::var("RINGGATE_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let seeds: u64 = std::env::var("RINGGATE_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
     for seed in 0..seeds {
         check(seed);
     }
@@ -219,7 +251,15 @@ fn a_single_member_ring_delivers_to_itself() {
     let mut node = Node::new(5, &[5], key, Config::default(), 0).unwrap();
     node.submit(b"alone".to_vec()).unwrap();
     let events: Vec<Event> = std::iter::from_fn(|| node.poll_event()).collect();
-    assert!(events.contains(&Event::Deliver { first: 1, last: 1, origin: 5, payload: b"alone".to_vec() }), "{events:?}");
+    assert!(
+        events.contains(&Event::Deliver {
+            first: 1,
+            last: 1,
+            origin: 5,
+            payload: b"alone".to_vec()
+        }),
+        "{events:?}"
+    );
     assert_eq!(node.poll_transmit(), None);
 }
 
@@ -235,7 +275,11 @@ fn foreign_and_forged_packets_change_nothing() {
     let forged = forger.poll_transmit().unwrap();
     b.handle_datagram(0, &forged.datagram);
     assert_eq!(b.stats().unauthenticated, 1);
-    assert_eq!(b.poll_transmit(), None, "a refused packet makes the node send nothing");
+    assert_eq!(
+        b.poll_transmit(),
+        None,
+        "a refused packet makes the node send nothing"
+    );
     b.handle_datagram(0, b"short");
     assert_eq!(b.stats().unauthenticated, 2);
     // The genuine token is taken and acknowledged.
