@@ -31,12 +31,17 @@ pub struct Config {
     /// How long a node waits for its successor to acknowledge the token
     /// before sending it again.
     pub token_retransmit_us: Micros,
+    /// How long the representative holds the token when a whole rotation
+    /// carried nothing, so an idle ring does not spin at full speed. A
+    /// message submitted there releases it at once.
+    pub token_hold_us: Micros,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             token_retransmit_us: 5_000,
+            token_hold_us: 1_000,
         }
     }
 }
@@ -139,6 +144,10 @@ pub struct Node {
     /// The token of a ring with this node as its only member, kept between
     /// visits instead of being sent to itself.
     solo_token: Option<Token>,
+    /// An idle ring's token, held by the representative until the time given.
+    held_token: Option<(Token, Micros)>,
+    /// The token's `seq` at this node's previous visit, to recognise idle rotations.
+    previous_visit_seq: u64,
     pending: VecDeque<Vec<u8>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -185,6 +194,8 @@ impl Node {
             last_token_seq: 0,
             sent_token: None,
             solo_token: None,
+            held_token: None,
+            previous_visit_seq: 0,
             pending: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -223,8 +234,9 @@ impl Node {
         &self.stats
     }
 
-    /// Queues an application message for broadcast at the next token visit.
-    pub fn submit(&mut self, payload: Vec<u8>) -> Result<(), SubmitError> {
+    /// Queues an application message for broadcast at the next token visit
+    /// (at once, if this node holds an idle token).
+    pub fn submit(&mut self, now: Micros, payload: Vec<u8>) -> Result<(), SubmitError> {
         if payload.len() > MAX_MESSAGE {
             return Err(SubmitError::TooLarge(payload.len()));
         }
@@ -233,7 +245,9 @@ impl Node {
         }
         self.pending.push_back(payload);
         if let Some(token) = self.solo_token.take() {
-            self.visit(token, 0);
+            self.visit(token, now);
+        } else if let Some((token, _)) = self.held_token.take() {
+            self.visit(token, now);
         }
         Ok(())
     }
@@ -273,8 +287,17 @@ impl Node {
         }
     }
 
-    /// Lets time pass: resends an unacknowledged token.
+    /// Lets time pass: releases a held token, resends an unacknowledged one.
     pub fn handle_timeout(&mut self, now: Micros) {
+        if self
+            .held_token
+            .as_ref()
+            .is_some_and(|(_, until)| now >= *until)
+        {
+            if let Some((token, _)) = self.held_token.take() {
+                self.forward(token, now);
+            }
+        }
         let Some(sent) = self.sent_token.as_mut() else {
             return;
         };
@@ -291,7 +314,9 @@ impl Node {
 
     /// When `handle_timeout` next has something to do.
     pub fn poll_timeout(&self) -> Option<Micros> {
-        self.sent_token.as_ref().map(|s| s.resend_at)
+        let resend = self.sent_token.as_ref().map(|s| s.resend_at);
+        let release = self.held_token.as_ref().map(|(_, until)| *until);
+        resend.into_iter().chain(release).min()
     }
 
     /// The next datagram to send.
@@ -406,11 +431,23 @@ impl Node {
             self.announce_safe();
         }
 
-        token.token_seq += 1;
         if self.successor == self.id {
             self.solo_token = Some(token);
             return;
         }
+        let idle =
+            token.seq == self.previous_visit_seq && token.aru == token.seq && token.rtr.is_empty();
+        self.previous_visit_seq = token.seq;
+        if idle && self.id == self.ring.rep && self.config.token_hold_us > 0 {
+            self.held_token = Some((token, now + self.config.token_hold_us));
+            return;
+        }
+        self.forward(token, now);
+    }
+
+    /// Passes the token to the successor and keeps it until acknowledged.
+    fn forward(&mut self, mut token: Token, now: Micros) {
+        token.token_seq += 1;
         let token_seq = token.token_seq;
         self.send(Destination::Node(self.successor), Body::Token(token));
         if let Some(last) = self.transmits.back() {

@@ -177,7 +177,7 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
         while plan.last().is_some_and(|p| p.0 <= now) {
             let (_, n, payload) = plan.pop().unwrap();
             nodes[n]
-                .submit(payload)
+                .submit(now, payload)
                 .map_err(|e| format!("submit: {e}"))?;
         }
         while network.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
@@ -249,7 +249,7 @@ fn static_rings_deliver_everything_in_one_order_despite_a_hostile_network() {
 fn a_single_member_ring_delivers_to_itself() {
     let key = ClusterKey::from_bytes(&[1; 32]).unwrap();
     let mut node = Node::new(5, &[5], key, Config::default(), 0).unwrap();
-    node.submit(b"alone".to_vec()).unwrap();
+    node.submit(0, b"alone".to_vec()).unwrap();
     let events: Vec<Event> = std::iter::from_fn(|| node.poll_event()).collect();
     assert!(
         events.contains(&Event::Deliver {
@@ -271,6 +271,10 @@ fn foreign_and_forged_packets_change_nothing() {
     let mut a = Node::new(1, &ids, good.clone(), Config::default(), 0).unwrap();
     let mut b = Node::new(2, &ids, good, Config::default(), 0).unwrap();
     let mut forger = Node::new(1, &ids, bad, Config::default(), 0).unwrap();
+    // An idle ring's first token is held for the hold time, then sent.
+    let hold = Config::default().token_hold_us;
+    a.handle_timeout(hold);
+    forger.handle_timeout(hold);
     // The forger (wrong key) sends the same kind of token a sends.
     let forged = forger.poll_transmit().unwrap();
     b.handle_datagram(0, &forged.datagram);
