@@ -109,6 +109,10 @@ pub struct Stats {
     pub out_of_window: u64,
     pub token_retransmits: u64,
     pub data_retransmits: u64,
+    /// Token visits (one per rotation); the runtime derives rotation time from it.
+    pub token_visits: u64,
+    /// Messages delivered to the application.
+    pub delivered_messages: u64,
 }
 
 /// A token this node passed on and keeps until its successor acknowledges it.
@@ -365,6 +369,7 @@ impl Node {
 
     /// Everything a node does while it holds the token.
     fn visit(&mut self, mut token: Token, now: Micros) {
+        self.stats.token_visits += 1;
         let mut budget = MAX_SEND_PER_VISIT;
 
         // Resend what others asked for and this node still has.
@@ -493,6 +498,7 @@ impl Node {
                 }
             }
             self.delivered = first + count - 1;
+            self.stats.delivered_messages += 1;
             self.events.push_back(Event::Deliver {
                 first,
                 last: self.delivered,

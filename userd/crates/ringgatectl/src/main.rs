@@ -1,8 +1,10 @@
 //! `ringgatectl`: the operator's command line. Each subcommand is one small
 //! function; the kernel is reached through `ringgate-netlink`.
 
+mod ring;
 mod status;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,23 @@ enum Command {
         #[command(subcommand)]
         action: CountersAction,
     },
+    /// The token ring as the local ringgated sees it.
+    Ring {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's control socket (its config's control_socket).
+        #[arg(long, default_value = "/run/ringgated.sock")]
+        socket: PathBuf,
+        #[command(subcommand)]
+        action: Option<RingAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RingAction {
+    /// Broadcast a one-line message on the ring (for tests and diagnostics).
+    Send { text: String },
 }
 
 #[derive(Subcommand)]
@@ -50,10 +69,18 @@ enum CountersAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Status { json, hook } => status::show(json, hook),
+        Command::Status { json, hook } => status::show(json, hook).map_err(|e| e.to_string()),
         Command::Counters {
             action: CountersAction::Reset { hook },
-        } => status::reset(hook),
+        } => status::reset(hook).map_err(|e| e.to_string()),
+        Command::Ring {
+            json,
+            socket,
+            action,
+        } => match action {
+            None => ring::show(&socket, json),
+            Some(RingAction::Send { text }) => ring::send(&socket, &text),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

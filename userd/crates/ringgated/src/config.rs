@@ -1,0 +1,240 @@
+//! The daemon's TOML configuration file, checked completely before anything
+//! starts: every error names the field it is about.
+//!
+//! ```toml
+//! node_id = 1
+//! listen = "127.0.0.1:5405"
+//! key_file = "cluster.key"          # relative to this file; hex, see `openssl rand -hex 32`
+//! control_socket = "/run/ringgated.sock"
+//! kernel_module = "required"        # or "optional": run the ring without ringgate.ko
+//!
+//! [[peers]]
+//! id = 2
+//! address = "127.0.0.2:5405"
+//!
+//! [timeouts]
+//! token_retransmit_ms = 5
+//! token_hold_ms = 1
+//! ```
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ringgate_ring::auth::ClusterKey;
+use ringgate_ring::limits::MAX_NODES;
+use ringgate_ring::node::Config as RingConfig;
+use ringgate_ring::wire::NodeId;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    node_id: NodeId,
+    listen: SocketAddr,
+    key_file: PathBuf,
+    control_socket: PathBuf,
+    #[serde(default)]
+    kernel_module: KernelModule,
+    #[serde(default)]
+    peers: Vec<Peer>,
+    #[serde(default)]
+    timeouts: Timeouts,
+}
+
+/// Whether the daemon insists on the kernel module being loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelModule {
+    #[default]
+    Required,
+    Optional,
+}
+
+/// Another member of the ring.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    pub id: NodeId,
+    pub address: SocketAddr,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Timeouts {
+    #[serde(default = "default_retransmit_ms")]
+    token_retransmit_ms: u64,
+    #[serde(default = "default_hold_ms")]
+    token_hold_ms: u64,
+}
+
+fn default_retransmit_ms() -> u64 {
+    RingConfig::default().token_retransmit_us / 1000
+}
+
+fn default_hold_ms() -> u64 {
+    RingConfig::default().token_hold_us / 1000
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            token_retransmit_ms: default_retransmit_ms(),
+            token_hold_ms: default_hold_ms(),
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node_id: NodeId,
+    pub listen: SocketAddr,
+    pub key: ClusterKey,
+    pub control_socket: PathBuf,
+    pub kernel_module: KernelModule,
+    pub peers: Vec<Peer>,
+    pub ring: RingConfig,
+}
+
+impl Config {
+    /// Every member's id, this node's included.
+    pub fn members(&self) -> Vec<NodeId> {
+        let mut ids: Vec<NodeId> = self.peers.iter().map(|p| p.id).collect();
+        ids.push(self.node_id);
+        ids
+    }
+
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, dir, |key_path| {
+            std::fs::read_to_string(key_path).map_err(|e| e.to_string())
+        })
+        .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses and checks configuration text; `read_key` reads the key file
+    /// (relative paths are taken from `dir`).
+    pub fn parse(
+        text: &str,
+        dir: &Path,
+        read_key: impl Fn(&Path) -> Result<String, String>,
+    ) -> Result<Config, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        if file.peers.len() + 1 > MAX_NODES {
+            return Err(format!(
+                "peers: a ring has at most {MAX_NODES} members, this one {}",
+                file.peers.len() + 1
+            ));
+        }
+        let mut ids = HashSet::from([file.node_id]);
+        let mut addresses = HashSet::from([file.listen]);
+        for (i, peer) in file.peers.iter().enumerate() {
+            if !ids.insert(peer.id) {
+                return Err(format!("peers[{i}].id: node id {} is used twice", peer.id));
+            }
+            if !addresses.insert(peer.address) {
+                return Err(format!(
+                    "peers[{i}].address: {} is used twice",
+                    peer.address
+                ));
+            }
+        }
+        if file.timeouts.token_retransmit_ms == 0 {
+            return Err("timeouts.token_retransmit_ms: must be at least 1".into());
+        }
+        let key_path = dir.join(&file.key_file);
+        let key_text =
+            read_key(&key_path).map_err(|e| format!("key_file: {}: {e}", key_path.display()))?;
+        let key = ClusterKey::from_key_file(&key_text)
+            .map_err(|e| format!("key_file: {}: {e}", key_path.display()))?;
+        Ok(Config {
+            node_id: file.node_id,
+            listen: file.listen,
+            key,
+            control_socket: file.control_socket,
+            kernel_module: file.kernel_module,
+            peers: file.peers,
+            ring: RingConfig {
+                token_retransmit_us: file.timeouts.token_retransmit_ms * 1000,
+                token_hold_us: file.timeouts.token_hold_ms * 1000,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/etc/ringgate"), |p| {
+            if p == Path::new("/etc/ringgate/cluster.key") {
+                Ok(KEY.to_string())
+            } else {
+                Err("No such file or directory".into())
+            }
+        })
+    }
+
+    const GOOD: &str = r#"
+node_id = 1
+listen = "127.0.0.1:5405"
+key_file = "cluster.key"
+control_socket = "/run/ringgated.sock"
+[[peers]]
+id = 2
+address = "127.0.0.2:5405"
+[timeouts]
+token_retransmit_ms = 7
+"#;
+
+    #[test]
+    fn a_good_file_parses_with_defaults_filled_in() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.members(), vec![2, 1]);
+        assert_eq!(c.ring.token_retransmit_us, 7000);
+        assert_eq!(c.ring.token_hold_us, RingConfig::default().token_hold_us);
+        assert_eq!(c.kernel_module, KernelModule::Required);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (GOOD.replace("node_id = 1", "node_id = 70000"), "node_id"),
+            (
+                GOOD.replace("listen = \"127.0.0.1:5405\"", "listen = \"nowhere\""),
+                "listen",
+            ),
+            (GOOD.replace("id = 2", "id = 1"), "peers[0].id"),
+            (
+                GOOD.replace("127.0.0.2:5405", "127.0.0.1:5405"),
+                "peers[0].address",
+            ),
+            (
+                GOOD.replace("cluster.key", "missing.key"),
+                "key_file: /etc/ringgate/missing.key",
+            ),
+            (
+                GOOD.replace("token_retransmit_ms = 7", "token_retransmit_ms = 0"),
+                "timeouts.token_retransmit_ms",
+            ),
+            (GOOD.replace("node_id", "nodeid"), "nodeid"),
+            (
+                format!("{GOOD}\nkernel_module = \"maybe\""),
+                "kernel_module",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = parse(&text).unwrap_err();
+            assert!(
+                err.contains(field),
+                "error for {field:?} does not name it: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Drives the sans-IO ring node with a UDP socket and the real clock.
+//!
+//! One thread owns the node: it sends what the node wants sent, sleeps in
+//! `recv_from` until the node's next timeout (at most `TICK`, so control
+//! requests and shutdown are noticed), and answers control requests between
+//! datagrams.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use ringgate_ring::limits::MAX_DATAGRAM;
+use ringgate_ring::node::{Destination, Event, Micros, Node};
+use ringgate_ring::wire::NodeId;
+use serde::Serialize;
+
+use crate::config::Config;
+
+/// The longest the loop sleeps before looking at control requests again.
+const TICK: Duration = Duration::from_millis(20);
+
+/// A request from the control socket, with where to send the answer.
+pub enum Control {
+    Status(Sender<RingStatus>),
+    Send(Vec<u8>, Sender<Result<(), String>>),
+}
+
+/// What `ringgatectl ring` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct RingStatus {
+    pub node_id: NodeId,
+    pub ring_seq: u64,
+    pub ring_rep: NodeId,
+    pub members: Vec<NodeId>,
+    /// Mean time between this node's token visits over the last second.
+    pub token_rotation_us: Option<u64>,
+    /// Messages delivered per second over the last second.
+    pub message_rate: f64,
+    pub delivered_messages: u64,
+    pub errors: ErrorCounters,
+}
+
+/// Packets refused and recovery work done, for operators.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorCounters {
+    pub unauthenticated: u64,
+    pub malformed: u64,
+    pub non_member: u64,
+    pub other_ring: u64,
+    pub duplicate_tokens: u64,
+    pub out_of_window: u64,
+    pub token_retransmits: u64,
+    pub data_retransmits: u64,
+    pub send_failures: u64,
+}
+
+/// Rates over the last completed one-second window.
+struct RateWindow {
+    started: Instant,
+    visits: u64,
+    delivered: u64,
+    rotation_us: Option<u64>,
+    message_rate: f64,
+}
+
+/// Runs the ring until `stop` is set; every delivery is written to stdout as
+/// one line, `deliver <first> <origin> <length> <text>`.
+pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Result<(), String> {
+    let socket =
+        UdpSocket::bind(config.listen).map_err(|e| format!("listen {}: {e}", config.listen))?;
+    let start = Instant::now();
+    let now = || start.elapsed().as_micros() as Micros;
+    let mut node = Node::new(
+        config.node_id,
+        &config.members(),
+        config.key.clone(),
+        config.ring.clone(),
+        now(),
+    )
+    .map_err(|e| format!("ring: {e}"))?;
+    let peers: HashMap<NodeId, SocketAddr> =
+        config.peers.iter().map(|p| (p.id, p.address)).collect();
+    let mut send_failures = 0u64;
+    let mut window = RateWindow {
+        started: Instant::now(),
+        visits: 0,
+        delivered: 0,
+        rotation_us: None,
+        message_rate: 0.0,
+    };
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+
+    while !stop.load(Ordering::Relaxed) {
+        while let Some(t) = node.poll_transmit() {
+            let targets: Vec<SocketAddr> = match t.destination {
+                Destination::AllOthers => peers.values().copied().collect(),
+                Destination::Node(id) => peers.get(&id).copied().into_iter().collect(),
+            };
+            for target in targets {
+                if socket.send_to(&t.datagram, target).is_err() {
+                    send_failures += 1;
+                }
+            }
+        }
+        while let Some(event) = node.poll_event() {
+            if let Event::Deliver {
+                first,
+                origin,
+                payload,
+                ..
+            } = event
+            {
+                println!(
+                    "deliver {first} {origin} {} {}",
+                    payload.len(),
+                    String::from_utf8_lossy(&payload).escape_debug()
+                );
+            }
+        }
+
+        let elapsed = window.started.elapsed();
+        if elapsed >= Duration::from_secs(1) {
+            let stats = node.stats();
+            let visits = stats.token_visits - window.visits;
+            window.rotation_us = (visits > 0).then(|| elapsed.as_micros() as u64 / visits);
+            window.message_rate =
+                (stats.delivered_messages - window.delivered) as f64 / elapsed.as_secs_f64();
+            window.visits = stats.token_visits;
+            window.delivered = stats.delivered_messages;
+            window.started = Instant::now();
+        }
+
+        while let Ok(request) = control.try_recv() {
+            match request {
+                Control::Status(reply) => {
+                    let s = node.stats();
+                    let _ = reply.send(RingStatus {
+                        node_id: node.id(),
+                        ring_seq: node.ring().seq,
+                        ring_rep: node.ring().rep,
+                        members: node.members().to_vec(),
+                        token_rotation_us: window.rotation_us,
+                        message_rate: window.message_rate,
+                        delivered_messages: s.delivered_messages,
+                        errors: ErrorCounters {
+                            unauthenticated: s.unauthenticated,
+                            malformed: s.malformed,
+                            non_member: s.non_member,
+                            other_ring: s.other_ring,
+                            duplicate_tokens: s.duplicate_tokens,
+                            out_of_window: s.out_of_window,
+                            token_retransmits: s.token_retransmits,
+                            data_retransmits: s.data_retransmits,
+                            send_failures,
+                        },
+                    });
+                }
+                Control::Send(payload, reply) => {
+                    let _ = reply.send(node.submit(now(), payload).map_err(|e| e.to_string()));
+                }
+            }
+        }
+
+        let wait = node
+            .poll_timeout()
+            .map(|at| Duration::from_micros(at.saturating_sub(now())))
+            .unwrap_or(TICK)
+            .clamp(Duration::from_micros(1), TICK);
+        socket
+            .set_read_timeout(Some(wait))
+            .map_err(|e| format!("socket: {e}"))?;
+        match socket.recv_from(&mut buf) {
+            Ok((len, _)) => node.handle_datagram(now(), &buf[..len]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
+            // ICMP port unreachable from a peer that is down surfaces here on Linux.
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
+            Err(e) => return Err(format!("receive: {e}")),
+        }
+        node.handle_timeout(now());
+    }
+    Ok(())
+}
