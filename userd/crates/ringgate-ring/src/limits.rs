@@ -22,7 +22,9 @@ pub const MAX_FRAGMENTS: usize = MAX_MESSAGE.div_ceil(MAX_FRAGMENT);
 /// member); also bounds what a node stores for retransmission and reassembly.
 pub const WINDOW: u64 = 1024;
 /// Carriage packets a node may broadcast per token visit (new and resent).
-pub const MAX_SEND_PER_VISIT: usize = 256;
+/// Kept near Totem's defaults: a larger burst overflows receivers' socket
+/// buffers, and every drop costs a retransmission round.
+pub const MAX_SEND_PER_VISIT: usize = 64;
 /// Retransmission requests the token carries.
 pub const MAX_RTR: usize = 128;
 /// Bytes of the token's fixed fields.

@@ -5,17 +5,14 @@
 //! joins the token ring the file describes and serves `ringgatectl ring` on
 //! its control socket.
 
-mod config;
-mod control;
-mod runtime;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 
-use config::{Config, KernelModule};
 use ringgate_netlink::Client;
+use ringgated::config::{Config, KernelModule};
+use ringgated::{control, runtime};
 use signal_hook::consts::TERM_SIGNALS;
 
 fn log(msg: &str) {

@@ -15,12 +15,15 @@ use std::time::{Duration, Instant};
 use ringgate_ring::limits::MAX_DATAGRAM;
 use ringgate_ring::node::{Destination, Event, Micros, Node};
 use ringgate_ring::wire::NodeId;
+use rustix::event::{PollFd, PollFlags};
 use serde::Serialize;
 
 use crate::config::Config;
 
 /// The longest the loop sleeps before looking at control requests again.
 const TICK: Duration = Duration::from_millis(20);
+/// Socket receive buffer requested, in bytes.
+const RECEIVE_BUFFER: usize = 4 << 20;
 
 /// A request from the control socket, with where to send the answer.
 pub enum Control {
@@ -66,24 +69,122 @@ struct RateWindow {
     message_rate: f64,
 }
 
+/// A ring node bound to a UDP socket: the I/O half of the daemon, shared
+/// with the benchmark so both measure the same code.
+pub struct UdpRing {
+    socket: UdpSocket,
+    node: Node,
+    peers: HashMap<NodeId, SocketAddr>,
+    start: Instant,
+    send_failures: u64,
+    buf: Vec<u8>,
+}
+
+impl UdpRing {
+    /// Binds the configured address and creates the node.
+    pub fn bind(config: &Config) -> Result<UdpRing, String> {
+        let socket =
+            UdpSocket::bind(config.listen).map_err(|e| format!("listen {}: {e}", config.listen))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| format!("socket: {e}"))?;
+        // A token visit may broadcast a burst of carriage packets; a receive
+        // buffer that holds several bursts turns scheduling hiccups into
+        // waiting instead of loss. The kernel caps this at net.core.rmem_max.
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECEIVE_BUFFER);
+        let start = Instant::now();
+        let node = Node::new(
+            config.node_id,
+            &config.members(),
+            config.key.clone(),
+            config.ring.clone(),
+            0,
+        )
+        .map_err(|e| format!("ring: {e}"))?;
+        Ok(UdpRing {
+            socket,
+            node,
+            peers: config.peers.iter().map(|p| (p.id, p.address)).collect(),
+            start,
+            send_failures: 0,
+            buf: vec![0u8; MAX_DATAGRAM + 1],
+        })
+    }
+
+    /// Microseconds since `bind`: the node's clock.
+    pub fn now(&self) -> Micros {
+        self.start.elapsed().as_micros() as Micros
+    }
+
+    /// The protocol state machine.
+    pub fn node(&mut self) -> &mut Node {
+        &mut self.node
+    }
+
+    /// Datagrams `send_to` could not send.
+    pub fn send_failures(&self) -> u64 {
+        self.send_failures
+    }
+
+    /// Sends everything the node has queued.
+    pub fn flush(&mut self) {
+        while let Some(t) = self.node.poll_transmit() {
+            let targets: Vec<SocketAddr> = match t.destination {
+                Destination::AllOthers => self.peers.values().copied().collect(),
+                Destination::Node(id) => self.peers.get(&id).copied().into_iter().collect(),
+            };
+            for target in targets {
+                if self.socket.send_to(&t.datagram, target).is_err() {
+                    self.send_failures += 1;
+                }
+            }
+        }
+    }
+
+    /// Waits for datagrams, the node's next timeout, or `max`, whichever
+    /// comes first, and lets the node handle what happened. Waiting is done
+    /// with poll(2), whose timeout is precise (a socket receive timeout is
+    /// rounded up to whole jiffies, several milliseconds).
+    pub fn wait(&mut self, max: Duration) -> Result<(), String> {
+        let now = self.now();
+        let wait = self
+            .node
+            .poll_timeout()
+            .map(|at| Duration::from_micros(at.saturating_sub(now)))
+            .unwrap_or(max)
+            .min(max);
+        // poll(2) counts milliseconds; round up so a wait is never cut short.
+        let wait_ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(&self.socket, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, wait_ms) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(format!("poll: {e}")),
+        }
+        // Take everything that is queued, a bounded number at a time.
+        for _ in 0..256 {
+            match self.socket.recv_from(&mut self.buf) {
+                Ok((len, _)) => {
+                    let now = self.now();
+                    self.node.handle_datagram(now, &self.buf[..len]);
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                    break
+                }
+                // ICMP port unreachable from a peer that is down surfaces here on Linux.
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
+                Err(e) => return Err(format!("receive: {e}")),
+            }
+        }
+        let now = self.now();
+        self.node.handle_timeout(now);
+        Ok(())
+    }
+}
+
 /// Runs the ring until `stop` is set; every delivery is written to stdout as
 /// one line, `deliver <first> <origin> <length> <text>`.
 pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Result<(), String> {
-    let socket =
-        UdpSocket::bind(config.listen).map_err(|e| format!("listen {}: {e}", config.listen))?;
-    let start = Instant::now();
-    let now = || start.elapsed().as_micros() as Micros;
-    let mut node = Node::new(
-        config.node_id,
-        &config.members(),
-        config.key.clone(),
-        config.ring.clone(),
-        now(),
-    )
-    .map_err(|e| format!("ring: {e}"))?;
-    let peers: HashMap<NodeId, SocketAddr> =
-        config.peers.iter().map(|p| (p.id, p.address)).collect();
-    let mut send_failures = 0u64;
+    let mut ring = UdpRing::bind(config)?;
     let mut window = RateWindow {
         started: Instant::now(),
         visits: 0,
@@ -91,21 +192,10 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
         rotation_us: None,
         message_rate: 0.0,
     };
-    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
 
     while !stop.load(Ordering::Relaxed) {
-        while let Some(t) = node.poll_transmit() {
-            let targets: Vec<SocketAddr> = match t.destination {
-                Destination::AllOthers => peers.values().copied().collect(),
-                Destination::Node(id) => peers.get(&id).copied().into_iter().collect(),
-            };
-            for target in targets {
-                if socket.send_to(&t.datagram, target).is_err() {
-                    send_failures += 1;
-                }
-            }
-        }
-        while let Some(event) = node.poll_event() {
+        ring.flush();
+        while let Some(event) = ring.node().poll_event() {
             if let Event::Deliver {
                 first,
                 origin,
@@ -123,7 +213,7 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
 
         let elapsed = window.started.elapsed();
         if elapsed >= Duration::from_secs(1) {
-            let stats = node.stats();
+            let stats = ring.node().stats().clone();
             let visits = stats.token_visits - window.visits;
             window.rotation_us = (visits > 0).then(|| elapsed.as_micros() as u64 / visits);
             window.message_rate =
@@ -136,6 +226,8 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
         while let Ok(request) = control.try_recv() {
             match request {
                 Control::Status(reply) => {
+                    let send_failures = ring.send_failures();
+                    let node = ring.node();
                     let s = node.stats();
                     let _ = reply.send(RingStatus {
                         node_id: node.id(),
@@ -159,31 +251,12 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                     });
                 }
                 Control::Send(payload, reply) => {
-                    let _ = reply.send(node.submit(now(), payload).map_err(|e| e.to_string()));
+                    let now = ring.now();
+                    let _ = reply.send(ring.node().submit(now, payload).map_err(|e| e.to_string()));
                 }
             }
         }
-
-        let wait = node
-            .poll_timeout()
-            .map(|at| Duration::from_micros(at.saturating_sub(now())))
-            .unwrap_or(TICK)
-            .clamp(Duration::from_micros(1), TICK);
-        socket
-            .set_read_timeout(Some(wait))
-            .map_err(|e| format!("socket: {e}"))?;
-        match socket.recv_from(&mut buf) {
-            Ok((len, _)) => node.handle_datagram(now(), &buf[..len]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
-            // ICMP port unreachable from a peer that is down surfaces here on Linux.
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
-            Err(e) => return Err(format!("receive: {e}")),
-        }
-        node.handle_timeout(now());
+        ring.wait(TICK)?;
     }
     Ok(())
 }

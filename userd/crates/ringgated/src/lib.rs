@@ -1,0 +1,6 @@
+//! The pieces of the `ringgated` daemon, as a library so that the benchmark
+//! (examples/ring_bench.rs) drives exactly the daemon's I/O code.
+
+pub mod config;
+pub mod control;
+pub mod runtime;
