@@ -98,8 +98,8 @@ pub enum SetupError {
     Duplicate(NodeId),
 }
 
-/// Counters of what the node refused, for operators.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Counters of what the node refused and did, for operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     pub unauthenticated: u64,
     pub malformed: u64,

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use ringgate_ring::limits::MAX_DATAGRAM;
-use ringgate_ring::node::{Destination, Event, Micros, Node};
+use ringgate_ring::node::{Destination, Event, Micros, Node, Stats};
 use ringgate_ring::wire::NodeId;
 use rustix::event::{PollFd, PollFlags};
 use serde::Serialize;
@@ -42,21 +42,14 @@ pub struct RingStatus {
     pub token_rotation_us: Option<u64>,
     /// Messages delivered per second over the last second.
     pub message_rate: f64,
-    pub delivered_messages: u64,
-    pub errors: ErrorCounters,
+    pub counters: Counters,
 }
 
-/// Packets refused and recovery work done, for operators.
+/// The node's own counters plus what the UDP side adds.
 #[derive(Debug, Clone, Serialize)]
-pub struct ErrorCounters {
-    pub unauthenticated: u64,
-    pub malformed: u64,
-    pub non_member: u64,
-    pub other_ring: u64,
-    pub duplicate_tokens: u64,
-    pub out_of_window: u64,
-    pub token_retransmits: u64,
-    pub data_retransmits: u64,
+pub struct Counters {
+    #[serde(flatten)]
+    pub ring: Stats,
     pub send_failures: u64,
 }
 
@@ -228,7 +221,6 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                 Control::Status(reply) => {
                     let send_failures = ring.send_failures();
                     let node = ring.node();
-                    let s = node.stats();
                     let _ = reply.send(RingStatus {
                         node_id: node.id(),
                         ring_seq: node.ring().seq,
@@ -236,16 +228,8 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                         members: node.members().to_vec(),
                         token_rotation_us: window.rotation_us,
                         message_rate: window.message_rate,
-                        delivered_messages: s.delivered_messages,
-                        errors: ErrorCounters {
-                            unauthenticated: s.unauthenticated,
-                            malformed: s.malformed,
-                            non_member: s.non_member,
-                            other_ring: s.other_ring,
-                            duplicate_tokens: s.duplicate_tokens,
-                            out_of_window: s.out_of_window,
-                            token_retransmits: s.token_retransmits,
-                            data_retransmits: s.data_retransmits,
+                        counters: Counters {
+                            ring: node.stats().clone(),
                             send_failures,
                         },
                     });

@@ -133,7 +133,7 @@ fn three_daemons_deliver_the_same_messages_in_the_same_order_and_refuse_a_wrong_
     let intruder = start(&dir, 0, port, &[0, 1, 2, 3], WRONG_KEY);
     wait_for("node 1 to refuse the intruder", || {
         ask(&daemons[0].socket, "status")
-            .is_some_and(|s| s["errors"]["unauthenticated"].as_u64() > Some(0))
+            .is_some_and(|s| s["counters"]["unauthenticated"].as_u64() > Some(0))
     });
     let status = ask(&daemons[0].socket, "status").unwrap();
     assert_eq!(status["members"], serde_json::json!([1, 2, 3]));
