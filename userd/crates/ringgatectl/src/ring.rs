@@ -32,30 +32,38 @@ pub(crate) fn show(socket: &Path, json: bool) -> Result<(), String> {
             "{}",
             serde_json::to_string_pretty(&status).unwrap_or_default()
         );
-        return Ok(());
+    } else {
+        print!("{}", render(&status));
     }
+    Ok(())
+}
+
+/// The human-readable view of the daemon's status answer.
+fn render(status: &Value) -> String {
     let field = |name: &str| status.get(name).cloned().unwrap_or(Value::Null);
-    println!(
-        "node {}  ring {}/{}  members {}",
+    let mut out = format!(
+        "node {}  ring {}/{}  members {}\n",
         field("node_id"),
         field("ring_rep"),
         field("ring_seq"),
         field("members")
     );
     match field("token_rotation_us").as_u64() {
-        Some(us) => println!("token rotation {us} us"),
-        None => println!("token rotation: not measured yet"),
+        Some(us) => out.push_str(&format!("token rotation {us} us\n")),
+        None => out.push_str("token rotation: not measured yet\n"),
     }
-    println!(
-        "messages {} delivered, {:.1}/s",
-        field("delivered_messages"),
-        field("message_rate").as_f64().unwrap_or(0.0)
-    );
-    if let Some(errors) = field("errors").as_object() {
-        let list: Vec<String> = errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("counters: {}", list.join(", "));
+    let counters = field("counters");
+    let delivered = counters
+        .get("delivered_messages")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let rate = field("message_rate").as_f64().unwrap_or(0.0);
+    out.push_str(&format!("messages {delivered} delivered, {rate:.1}/s\n"));
+    if let Some(all) = counters.as_object() {
+        let list: Vec<String> = all.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!("counters: {}\n", list.join(", ")));
     }
-    Ok(())
+    out
 }
 
 pub(crate) fn send(socket: &Path, text: &str) -> Result<(), String> {
@@ -63,4 +71,27 @@ pub(crate) fn send(socket: &Path, text: &str) -> Result<(), String> {
         return Err("a message sent from the command line is one line".into());
     }
     request(socket, &format!("send {text}")).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_shows_ring_rotation_rate_and_counters() {
+        let status = serde_json::json!({
+            "node_id": 2, "ring_rep": 1, "ring_seq": 4, "members": [1, 2, 3],
+            "token_rotation_us": 1200, "message_rate": 12.5,
+            "counters": { "delivered_messages": 40, "unauthenticated": 3 }
+        });
+        let text = render(&status);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "node 2  ring 1/4  members [1,2,3]");
+        assert_eq!(lines[1], "token rotation 1200 us");
+        assert_eq!(lines[2], "messages 40 delivered, 12.5/s");
+        assert_eq!(
+            lines[3],
+            "counters: delivered_messages 40, unauthenticated 3"
+        );
+    }
 }
