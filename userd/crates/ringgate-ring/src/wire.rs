@@ -5,6 +5,14 @@
 //! Token    token_seq u64 | seq u64 | aru u64 | aru_id u16 (0xffff: none) | rtr count u16 | rtr u64...
 //! TokenAck token_seq u64
 //! Data     seq u64 | first u64 | index u16 | count u16 | origin u16 | len u16 | payload
+//! Join     ring_seq u64 | proc count u16 | proc u16... | fail count u16 | fail u16...
+//! Commit   member count u16 | member u16...   (header ring = the new ring)
+//! ```
+//!
+//! Node-id lists travel in strictly ascending order, which the decoder
+//! checks, so a set has exactly one encoding.
+//!
+//! ```text
 //! ```
 //!
 //! A data-carriage packet names the first sequence number of its message and
@@ -12,7 +20,7 @@
 //! can reassemble. Decoding checks every length and bound and never panics;
 //! it is fuzzed (fuzz/) and tested with truncations of valid packets.
 
-use crate::limits::{HEADER_LEN, MAX_FRAGMENT, MAX_FRAGMENTS, MAX_RTR};
+use crate::limits::{HEADER_LEN, MAX_FRAGMENT, MAX_FRAGMENTS, MAX_NODES, MAX_RTR};
 
 const MAGIC: [u8; 2] = *b"RG";
 /// Protocol version; a node refuses packets of another version.
@@ -59,12 +67,32 @@ pub struct Carriage {
     pub payload: Vec<u8>,
 }
 
+/// A node's view during membership formation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Join {
+    /// Nodes the sender believes can form the next ring.
+    pub proc_set: Vec<NodeId>,
+    /// Nodes the sender has given up on.
+    pub fail_set: Vec<NodeId>,
+    /// Sequence number of the last ring the sender installed.
+    pub ring_seq: u64,
+}
+
 /// What a packet carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     Token(Token),
-    TokenAck { token_seq: u64 },
+    TokenAck {
+        token_seq: u64,
+    },
     Data(Carriage),
+    Join(Join),
+    /// The representative of a new ring (the one in the header) tells its
+    /// members to install it; any member repeats it to a successor that does
+    /// not acknowledge the ring's token.
+    Commit {
+        members: Vec<NodeId>,
+    },
 }
 
 /// A whole packet (before authentication is added).
@@ -121,6 +149,29 @@ impl<'a> Reader<'a> {
 const KIND_TOKEN: u8 = 1;
 const KIND_TOKEN_ACK: u8 = 2;
 const KIND_DATA: u8 = 3;
+const KIND_JOIN: u8 = 4;
+const KIND_COMMIT: u8 = 5;
+
+fn put_ids(out: &mut Vec<u8>, ids: &[NodeId]) {
+    let ids = &ids[..ids.len().min(MAX_NODES)];
+    out.extend_from_slice(&(ids.len() as u16).to_be_bytes());
+    for id in ids {
+        out.extend_from_slice(&id.to_be_bytes());
+    }
+}
+
+/// Reads a node-id list: at most `MAX_NODES`, strictly ascending.
+fn get_ids(r: &mut Reader<'_>) -> Result<Vec<NodeId>, DecodeError> {
+    let n = r.u16()? as usize;
+    if n > MAX_NODES {
+        return Err(DecodeError::Bounds);
+    }
+    let ids = (0..n).map(|_| r.u16()).collect::<Result<Vec<_>, _>>()?;
+    if ids.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(DecodeError::Bounds);
+    }
+    Ok(ids)
+}
 
 impl Packet {
     /// Encodes the packet (without the authentication tag).
@@ -132,6 +183,8 @@ impl Packet {
             Body::Token(_) => KIND_TOKEN,
             Body::TokenAck { .. } => KIND_TOKEN_ACK,
             Body::Data(_) => KIND_DATA,
+            Body::Join(_) => KIND_JOIN,
+            Body::Commit { .. } => KIND_COMMIT,
         });
         out.extend_from_slice(&self.sender.to_be_bytes());
         out.extend_from_slice(&self.ring.rep.to_be_bytes());
@@ -158,6 +211,12 @@ impl Packet {
                 out.extend_from_slice(&(c.payload.len() as u16).to_be_bytes());
                 out.extend_from_slice(&c.payload);
             }
+            Body::Join(j) => {
+                out.extend_from_slice(&j.ring_seq.to_be_bytes());
+                put_ids(&mut out, &j.proc_set);
+                put_ids(&mut out, &j.fail_set);
+            }
+            Body::Commit { members } => put_ids(&mut out, members),
         }
         out
     }
@@ -224,6 +283,23 @@ impl Packet {
                     payload,
                 })
             }
+            KIND_JOIN => {
+                let ring_seq = r.u64()?;
+                let proc_set = get_ids(&mut r)?;
+                let fail_set = get_ids(&mut r)?;
+                Body::Join(Join {
+                    proc_set,
+                    fail_set,
+                    ring_seq,
+                })
+            }
+            KIND_COMMIT => {
+                let members = get_ids(&mut r)?;
+                if members.is_empty() {
+                    return Err(DecodeError::Bounds);
+                }
+                Body::Commit { members }
+            }
             other => return Err(DecodeError::Kind(other)),
         };
         if !r.0.is_empty() {
@@ -273,6 +349,22 @@ mod tests {
                     payload: b"hi".to_vec(),
                 }),
             },
+            Packet {
+                sender: 4,
+                ring,
+                body: Body::Join(Join {
+                    proc_set: vec![1, 2, 4],
+                    fail_set: vec![3],
+                    ring_seq: 6,
+                }),
+            },
+            Packet {
+                sender: 1,
+                ring,
+                body: Body::Commit {
+                    members: vec![1, 2, 4],
+                },
+            },
         ]
     }
 
@@ -298,7 +390,10 @@ mod tests {
 
     #[test]
     fn inconsistent_fields_are_refused() {
-        let mut bad = samples()[3].clone();
+        let mut bad = samples()
+            .into_iter()
+            .find(|p| matches!(p.body, Body::Data(_)))
+            .unwrap();
         if let Body::Data(c) = &mut bad.body {
             c.index = 2; // index >= count
         }
@@ -309,5 +404,32 @@ mod tests {
         bytes[2] = VERSION;
         bytes[3] = 9;
         assert_eq!(Packet::decode(&bytes), Err(DecodeError::Kind(9)));
+    }
+
+    #[test]
+    fn node_lists_must_be_ascending_and_commits_non_empty() {
+        let join = |proc_set: Vec<NodeId>| Packet {
+            sender: 1,
+            ring: RingId::default(),
+            body: Body::Join(Join {
+                proc_set,
+                fail_set: vec![],
+                ring_seq: 0,
+            }),
+        };
+        assert_eq!(
+            Packet::decode(&join(vec![2, 1]).encode()),
+            Err(DecodeError::Bounds)
+        );
+        assert_eq!(
+            Packet::decode(&join(vec![2, 2]).encode()),
+            Err(DecodeError::Bounds)
+        );
+        let empty = Packet {
+            sender: 1,
+            ring: RingId::default(),
+            body: Body::Commit { members: vec![] },
+        };
+        assert_eq!(Packet::decode(&empty.encode()), Err(DecodeError::Bounds));
     }
 }

@@ -5,7 +5,7 @@
 
 use ringgate_ring::auth::ClusterKey;
 use ringgate_ring::node::{Config, Node};
-use ringgate_ring::wire::{Body, Carriage, Packet, RingId, Token};
+use ringgate_ring::wire::{Body, Carriage, Join, Packet, RingId, Token};
 
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -47,7 +47,38 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
                 payload: vec![9; 40],
             }),
         },
+        Packet {
+            sender: 1,
+            ring,
+            body: Body::Join(Join {
+                proc_set: vec![1, 2, 3],
+                fail_set: vec![],
+                ring_seq: 0,
+            }),
+        },
+        Packet {
+            sender: 1,
+            ring: RingId { seq: 2, rep: 1 },
+            body: Body::Commit {
+                members: vec![1, 2, 3],
+            },
+        },
     ];
+    // The node under test is in ring 1 (from node 1's Commit), so mutated
+    // tokens and carriage packets reach the ring's logic, not just the
+    // wrong-ring check.
+    let commit = |key: &ClusterKey| {
+        let mut datagram = Packet {
+            sender: 1,
+            ring,
+            body: Body::Commit {
+                members: vec![1, 2, 3],
+            },
+        }
+        .encode();
+        key.seal(&mut datagram);
+        datagram
+    };
     let mut state = 0x1234_5678_9ABC_DEF0u64;
     for round in 0..20_000 {
         let mut bytes = seeds[round % seeds.len()].encode();
@@ -65,6 +96,9 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
         let decoded = Packet::decode(&bytes);
 
         let mut node = Node::new(2, &[1, 2, 3], key.clone(), Config::default(), 0).unwrap();
+        node.handle_datagram(0, &commit(&key));
+        assert_eq!(node.members(), &[1, 2, 3]);
+        while node.poll_transmit().is_some() {}
         let before = node.stats().clone();
         let mut datagram = bytes.clone();
         key.seal(&mut datagram);

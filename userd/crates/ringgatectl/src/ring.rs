@@ -41,8 +41,12 @@ pub(crate) fn show(socket: &Path, json: bool) -> Result<(), String> {
 /// The human-readable view of the daemon's status answer.
 fn render(status: &Value) -> String {
     let field = |name: &str| status.get(name).cloned().unwrap_or(Value::Null);
+    let state = match field("operational").as_bool() {
+        Some(false) => "  (forming a new ring)",
+        _ => "",
+    };
     let mut out = format!(
-        "node {}  ring {}/{}  members {}\n",
+        "node {}  ring {}/{}  members {}{state}\n",
         field("node_id"),
         field("ring_rep"),
         field("ring_seq"),
@@ -81,7 +85,7 @@ mod tests {
     fn render_shows_ring_rotation_rate_and_counters() {
         let status = serde_json::json!({
             "node_id": 2, "ring_rep": 1, "ring_seq": 4, "members": [1, 2, 3],
-            "token_rotation_us": 1200, "message_rate": 12.5,
+            "operational": true, "token_rotation_us": 1200, "message_rate": 12.5,
             "counters": { "delivered_messages": 40, "unauthenticated": 3 }
         });
         let text = render(&status);
@@ -92,6 +96,13 @@ mod tests {
         assert_eq!(
             lines[3],
             "counters: delivered_messages 40, unauthenticated 3"
+        );
+        let forming = serde_json::json!({
+            "node_id": 2, "ring_rep": 0, "ring_seq": 4, "members": [], "operational": false
+        });
+        assert_eq!(
+            render(&forming).lines().next(),
+            Some("node 2  ring 0/4  members []  (forming a new ring)")
         );
     }
 }

@@ -12,9 +12,15 @@
 //! id = 2
 //! address = "127.0.0.2:5405"
 //!
-//! [timeouts]
+//! [timeouts]                       # all optional; these are the defaults
 //! token_retransmit_ms = 5
 //! token_hold_ms = 1
+//! token_loss_ms = 24                # plus token_loss_per_member_ms per member
+//! token_loss_per_member_ms = 2
+//! join_interval_ms = 5
+//! gather_settle_ms = 10
+//! consensus_ms = 20
+//! merge_probe_ms = 50
 //! ```
 
 use std::collections::HashSet;
@@ -59,29 +65,54 @@ pub struct Peer {
     pub address: SocketAddr,
 }
 
-#[derive(Debug, Deserialize)]
+/// Protocol timeouts in milliseconds; any left out take the defaults of
+/// `ringgate_ring::node::Config`, which suit a LAN.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Timeouts {
-    #[serde(default = "default_retransmit_ms")]
-    token_retransmit_ms: u64,
-    #[serde(default = "default_hold_ms")]
-    token_hold_ms: u64,
+    token_retransmit_ms: Option<u64>,
+    token_hold_ms: Option<u64>,
+    token_loss_ms: Option<u64>,
+    token_loss_per_member_ms: Option<u64>,
+    join_interval_ms: Option<u64>,
+    gather_settle_ms: Option<u64>,
+    consensus_ms: Option<u64>,
+    merge_probe_ms: Option<u64>,
 }
 
-fn default_retransmit_ms() -> u64 {
-    RingConfig::default().token_retransmit_us / 1000
-}
-
-fn default_hold_ms() -> u64 {
-    RingConfig::default().token_hold_us / 1000
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            token_retransmit_ms: default_retransmit_ms(),
-            token_hold_ms: default_hold_ms(),
+impl Timeouts {
+    /// The ring's configuration, or an error naming the first bad field.
+    fn ring_config(&self) -> Result<RingConfig, String> {
+        let d = RingConfig::default();
+        let us = |v: Option<u64>, default: u64| v.map_or(default, |ms| ms.saturating_mul(1000));
+        let c = RingConfig {
+            token_retransmit_us: us(self.token_retransmit_ms, d.token_retransmit_us),
+            token_hold_us: us(self.token_hold_ms, d.token_hold_us),
+            token_loss_us: us(self.token_loss_ms, d.token_loss_us),
+            token_loss_per_member_us: us(self.token_loss_per_member_ms, d.token_loss_per_member_us),
+            join_interval_us: us(self.join_interval_ms, d.join_interval_us),
+            gather_settle_us: us(self.gather_settle_ms, d.gather_settle_us),
+            consensus_us: us(self.consensus_ms, d.consensus_us),
+            merge_probe_us: us(self.merge_probe_ms, d.merge_probe_us),
+        };
+        let at_least_1 = [
+            ("token_retransmit_ms", c.token_retransmit_us),
+            ("join_interval_ms", c.join_interval_us),
+            ("gather_settle_ms", c.gather_settle_us),
+            ("consensus_ms", c.consensus_us),
+            ("merge_probe_ms", c.merge_probe_us),
+        ];
+        if let Some((name, _)) = at_least_1.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("timeouts.{name}: must be at least 1"));
         }
+        // One lost token must cost a retransmission, not the ring.
+        if c.token_loss_us < 2 * c.token_retransmit_us {
+            return Err(format!(
+                "timeouts.token_loss_ms: must be at least twice token_retransmit_ms ({} ms)",
+                c.token_retransmit_us / 1000
+            ));
+        }
+        Ok(c)
     }
 }
 
@@ -142,9 +173,7 @@ impl Config {
                 ));
             }
         }
-        if file.timeouts.token_retransmit_ms == 0 {
-            return Err("timeouts.token_retransmit_ms: must be at least 1".into());
-        }
+        let ring = file.timeouts.ring_config()?;
         let key_path = dir.join(&file.key_file);
         let key_text =
             read_key(&key_path).map_err(|e| format!("key_file: {}: {e}", key_path.display()))?;
@@ -157,10 +186,7 @@ impl Config {
             control_socket: file.control_socket,
             kernel_module: file.kernel_module,
             peers: file.peers,
-            ring: RingConfig {
-                token_retransmit_us: file.timeouts.token_retransmit_ms * 1000,
-                token_hold_us: file.timeouts.token_hold_ms * 1000,
-            },
+            ring,
         })
     }
 }
@@ -222,6 +248,20 @@ token_retransmit_ms = 7
             (
                 GOOD.replace("token_retransmit_ms = 7", "token_retransmit_ms = 0"),
                 "timeouts.token_retransmit_ms",
+            ),
+            (
+                GOOD.replace(
+                    "token_retransmit_ms = 7",
+                    "token_retransmit_ms = 7\ntoken_loss_ms = 10",
+                ),
+                "timeouts.token_loss_ms",
+            ),
+            (
+                GOOD.replace(
+                    "token_retransmit_ms = 7",
+                    "token_retransmit_ms = 7\ntoken_lost_ms = 100",
+                ),
+                "token_lost_ms",
             ),
             (GOOD.replace("node_id", "nodeid"), "nodeid"),
             (

@@ -38,6 +38,8 @@ pub struct RingStatus {
     pub ring_seq: u64,
     pub ring_rep: NodeId,
     pub members: Vec<NodeId>,
+    /// Whether the ring is formed and recovered (false while forming one).
+    pub operational: bool,
     /// Mean time between this node's token visits over the last second.
     pub token_rotation_us: Option<u64>,
     /// Messages delivered per second over the last second.
@@ -86,12 +88,19 @@ impl UdpRing {
         // waiting instead of loss. The kernel caps this at net.core.rmem_max.
         let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECEIVE_BUFFER);
         let start = Instant::now();
-        let node = Node::new(
+        // Rings this process forms must be numbered above any it formed in
+        // an earlier life; the wall clock in milliseconds grows faster than
+        // rings are formed.
+        let ring_floor = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let node = Node::with_ring_floor(
             config.node_id,
             &config.members(),
             config.key.clone(),
             config.ring.clone(),
             0,
+            ring_floor,
         )
         .map_err(|e| format!("ring: {e}"))?;
         Ok(UdpRing {
@@ -174,8 +183,9 @@ impl UdpRing {
     }
 }
 
-/// Runs the ring until `stop` is set; every delivery is written to stdout as
-/// one line, `deliver <first> <origin> <length> <text>`.
+/// Runs the ring until `stop` is set. Every delivery is written to stdout as
+/// one line, `deliver <first> <origin> <length> <text>`, and every new ring as
+/// `membership <seq> <representative> <member,member,...>`.
 pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Result<(), String> {
     let mut ring = UdpRing::bind(config)?;
     let mut window = RateWindow {
@@ -189,18 +199,28 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
     while !stop.load(Ordering::Relaxed) {
         ring.flush();
         while let Some(event) = ring.node().poll_event() {
-            if let Event::Deliver {
-                first,
-                origin,
-                payload,
-                ..
-            } = event
-            {
-                println!(
+            match event {
+                Event::Deliver {
+                    first,
+                    origin,
+                    payload,
+                    ..
+                } => println!(
                     "deliver {first} {origin} {} {}",
                     payload.len(),
                     String::from_utf8_lossy(&payload).escape_debug()
-                );
+                ),
+                Event::Membership { ring, members } => {
+                    let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
+                    println!("membership {} {} {}", ring.seq, ring.rep, list.join(","));
+                    eprintln!(
+                        "ringgated: ring {}/{} installed with members {}",
+                        ring.seq,
+                        ring.rep,
+                        list.join(", ")
+                    );
+                }
+                Event::Safe { .. } => {}
             }
         }
 
@@ -226,6 +246,7 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                         ring_seq: node.ring().seq,
                         ring_rep: node.ring().rep,
                         members: node.members().to_vec(),
+                        operational: node.is_operational(),
                         token_rotation_us: window.rotation_us,
                         message_rate: window.message_rate,
                         counters: Counters {

@@ -4,8 +4,9 @@
 //! ```text
 //!   127.0.0.1 node 1 ─┐
 //!   127.0.0.2 node 2 ─┼─ token ring, key K
-//!   127.0.0.3 node 3 ─┘
-//!   127.0.0.4 node 0 ── "intruder": same peers, wrong key
+//!   127.0.0.3 node 3 ─┤
+//!   127.0.0.4 node 4 ─┘  (second test: killed, then restarted)
+//!   127.0.0.4 node 0 ── "intruder" of the first test: same peers, wrong key
 //! ```
 
 use std::fs;
@@ -78,12 +79,52 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn delivered(d: &Daemon) -> Vec<String> {
+/// The daemon's output lines: `deliver ...` and `membership ...`.
+fn output(d: &Daemon) -> Vec<String> {
     fs::read_to_string(&d.deliveries)
         .unwrap_or_default()
         .lines()
         .map(String::from)
         .collect()
+}
+
+/// The messages the daemon delivered, in order.
+fn delivered(d: &Daemon) -> Vec<String> {
+    output(d)
+        .into_iter()
+        .filter(|l| l.starts_with("deliver "))
+        .collect()
+}
+
+/// The messages delivered since the daemon's latest membership change.
+fn delivered_in_current_ring(d: &Daemon) -> Vec<String> {
+    let lines = output(d);
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with("membership "))
+        .map_or(0, |p| p + 1);
+    lines[start..]
+        .iter()
+        .filter(|l| l.starts_with("deliver "))
+        .cloned()
+        .collect()
+}
+
+/// Whether the daemon is operational in a ring of exactly `members`.
+fn in_ring(d: &Daemon, members: &[u16]) -> bool {
+    ask(&d.socket, "status")
+        .is_some_and(|s| s["operational"] == true && s["members"] == serde_json::json!(members))
+}
+
+fn terminate(mut d: Daemon) {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    let status = d.child.wait().unwrap();
+    assert!(status.success(), "daemon exit status {status}");
+    assert!(!d.socket.exists(), "control socket left behind");
 }
 
 #[test]
@@ -98,7 +139,7 @@ fn three_daemons_deliver_the_same_messages_in_the_same_order_and_refuse_a_wrong_
         .map(|id| start(&dir, *id, port, &members, KEY))
         .collect();
     for d in &daemons {
-        wait_for("control sockets", || ask(&d.socket, "status").is_some());
+        wait_for("one ring of all three", || in_ring(d, &members));
     }
 
     for k in 0..10 {
@@ -144,15 +185,106 @@ fn three_daemons_deliver_the_same_messages_in_the_same_order_and_refuse_a_wrong_
     drop(intruder);
 
     // SIGTERM stops every daemon cleanly.
-    for mut d in daemons {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(d.child.id().to_string())
-            .status()
-            .unwrap();
-        let status = d.child.wait().unwrap();
-        assert!(status.success(), "daemon exit status {status}");
-        assert!(!d.socket.exists(), "control socket left behind");
+    for d in daemons {
+        terminate(d);
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn killing_a_daemon_forms_a_ring_of_the_rest_and_a_restart_joins_it_back() {
+    let dir = std::env::temp_dir().join(format!("ringgate-rejoin-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let port = 10000 + (std::process::id() % 20000) as u16;
+    let all = [1, 2, 3, 4];
+    let mut daemons: Vec<Daemon> = all
+        .iter()
+        .map(|id| start(&dir, *id, port, &all, KEY))
+        .collect();
+    for d in &daemons {
+        wait_for("one ring of all four", || in_ring(d, &all));
+    }
+    for (i, d) in daemons.iter().enumerate() {
+        assert_eq!(
+            ask(&d.socket, &format!("send before-{}", i + 1)).unwrap()["ok"],
+            true
+        );
+    }
+    wait_for("4 deliveries everywhere", || {
+        daemons.iter().all(|d| delivered(d).len() == 4)
+    });
+
+    // Node 4 dies without a word; the others notice the lost token and form
+    // a ring of three, which goes on delivering.
+    let killed_at = Instant::now();
+    drop(daemons.pop());
+    let survivors = [1, 2, 3];
+    for d in &daemons {
+        wait_for("a ring of the three survivors", || in_ring(d, &survivors));
+    }
+    eprintln!(
+        "ring of survivors operational {:?} after the kill",
+        killed_at.elapsed()
+    );
+    for (i, d) in daemons.iter().enumerate() {
+        assert_eq!(
+            ask(&d.socket, &format!("send without-4-from-{}", i + 1)).unwrap()["ok"],
+            true
+        );
+    }
+    wait_for("the survivors to deliver", || {
+        daemons
+            .iter()
+            .all(|d| delivered_in_current_ring(d).len() == 3)
+    });
+    let reference = delivered_in_current_ring(&daemons[0]);
+    for d in &daemons[1..] {
+        assert_eq!(
+            delivered_in_current_ring(d),
+            reference,
+            "survivors disagree on order"
+        );
+    }
+    // Everything delivered before the kill is still there, once.
+    for d in &daemons {
+        let all_delivered = delivered(d);
+        for n in 1..=4 {
+            let text = format!(" before-{n}");
+            assert_eq!(
+                all_delivered.iter().filter(|l| l.ends_with(&text)).count(),
+                1,
+                "{text}"
+            );
+        }
+    }
+
+    // A restarted node 4 joins back without stopping the others.
+    daemons.push(start(&dir, 4, port, &all, KEY));
+    for d in &daemons {
+        wait_for("node 4 back in the ring", || in_ring(d, &all));
+    }
+    for (i, d) in daemons.iter().enumerate() {
+        assert_eq!(
+            ask(&d.socket, &format!("send rejoined-{}", i + 1)).unwrap()["ok"],
+            true
+        );
+    }
+    wait_for("all four to deliver after the rejoin", || {
+        daemons
+            .iter()
+            .all(|d| delivered_in_current_ring(d).len() == 4)
+    });
+    let reference = delivered_in_current_ring(&daemons[3]);
+    for d in &daemons[..3] {
+        assert_eq!(
+            delivered_in_current_ring(d),
+            reference,
+            "order differs after the rejoin"
+        );
+    }
+    for d in daemons {
+        terminate(d);
     }
     let _ = fs::remove_dir_all(&dir);
 }

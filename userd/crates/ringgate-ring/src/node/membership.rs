@@ -1,0 +1,395 @@
+//! Forming new rings and recovering the old ring's messages.
+//!
+//! A node that loses the token, hears a Join from a member that left its
+//! ring, or hears from a configured node outside its ring starts to gather:
+//! it repeats a Join (the nodes it believes can form a ring, those it gave up
+//! on, and the last ring it installed) to every configured node and merges
+//! the Joins it hears. When every live node's latest Join states the same
+//! sets (consensus), the lowest live node becomes representative: it picks a
+//! ring sequence number above every member's last ring and sends a Commit
+//! naming the members; each member installs the ring on receipt. Nodes that
+//! do not agree within the consensus timeout are given up on, and so is a
+//! representative that agreed but never committed.
+//!
+//! In recovery, each member re-broadcasts, as messages of the new ring, every
+//! packet of its last operational ring that is not known to be held by all,
+//! then a marker. Delivery is in sequence order, so once every member's
+//! marker is delivered, every member holds all that any member held of its
+//! old ring. The survivors of one old ring then hold the same packets of it
+//! above what each delivered and deliver the same remaining messages,
+//! skipping only messages of nodes that did not survive. Then the
+//! membership change is delivered, in order with the messages, and the ring
+//! is operational.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Destination, Event, Micros, Node, Phase};
+use crate::limits::WINDOW;
+use crate::wire::{Body, Join, NodeId, Packet, RingId, Token};
+
+/// The kind of a ring-level message, its first byte. Applications only ever
+/// see `MSG_APP` messages, without the byte.
+pub(super) const MSG_APP: u8 = 0;
+/// A carriage packet of the sender's previous ring, re-broadcast in recovery.
+const MSG_RECOVERED: u8 = 1;
+/// The sender has re-broadcast everything it had of its previous ring.
+const MSG_RECOVERY_DONE: u8 = 2;
+
+/// How far above what it delivered a node accepts recovered packets of its
+/// old ring. A holder never assigns more than `WINDOW` packets above the
+/// token's aru, and every member's delivery trails its own aru by less than
+/// one message, so legitimate packets are well inside this bound; it only
+/// bounds memory.
+const RECOVERY_SPAN: u64 = 4 * WINDOW;
+
+/// State while forming a ring.
+pub(super) struct Gather {
+    /// The latest Join of every node heard from in this round.
+    heard: BTreeMap<NodeId, Join>,
+    /// Nodes given up on as representative in this round: they agreed to
+    /// nothing within the consensus timeout. They may still be members.
+    passed_over: BTreeSet<NodeId>,
+    /// When the set of nodes heard has been unchanged long enough to decide.
+    pub(super) settle_at: Micros,
+    /// When a node that is not the representative stops waiting for it.
+    pub(super) consensus_at: Micros,
+    pub(super) resend_at: Micros,
+}
+
+impl Gather {
+    /// When this node next decides something: commits as representative,
+    /// or gives up waiting for the representative.
+    pub(super) fn decide_at(&self, me: NodeId) -> Micros {
+        if self.representative(me) == me {
+            self.settle_at
+        } else {
+            self.consensus_at
+        }
+    }
+
+    /// Who is expected to commit the ring: the lowest node heard (or this
+    /// one) that has not been passed over.
+    fn representative(&self, me: NodeId) -> NodeId {
+        self.heard
+            .keys()
+            .copied()
+            .chain([me])
+            .filter(|n| !self.passed_over.contains(n))
+            .min()
+            .unwrap_or(me)
+    }
+}
+
+impl Node {
+    /// Leaves the installed ring, keeping it for recovery if it was
+    /// operational. A ring that failed during its own recovery holds nothing
+    /// of value: the ring before it is still the one to recover.
+    fn leave_ring(&mut self) {
+        if let Some(ring) = self.ring.take() {
+            if matches!(self.phase, Phase::Operational) {
+                self.old = Some(ring);
+            }
+        }
+        self.token_deadline = None;
+        self.probe_at = None;
+        self.recovery_queue.clear();
+    }
+
+    /// Starts forming a new ring: from now on the node repeats a Join that
+    /// names every node it hears from, and the representative decides once
+    /// that set has settled.
+    pub(super) fn start_gather(&mut self, now: Micros) {
+        self.leave_ring();
+        self.phase = Phase::Gather(Gather {
+            heard: BTreeMap::new(),
+            passed_over: BTreeSet::new(),
+            settle_at: now + self.config.gather_settle_us,
+            consensus_at: now + self.config.gather_settle_us + self.config.consensus_us,
+            resend_at: now,
+        });
+        self.send_join(now);
+        self.commit_if_complete(now);
+    }
+
+    /// Commits at once, without waiting for the set of nodes heard to settle,
+    /// when it cannot grow: this node is the representative, it has heard
+    /// every configured node, and each names it.
+    fn commit_if_complete(&mut self, now: Micros) {
+        let Phase::Gather(g) = &self.phase else {
+            return;
+        };
+        let complete = g.representative(self.id) == self.id
+            && g.heard.len() + 1 == self.universe.len()
+            && g.heard.values().all(|j| j.proc_set.contains(&self.id));
+        if complete {
+            self.commit(now);
+        }
+    }
+
+    fn send_join(&mut self, now: Micros) {
+        let me = self.id;
+        let Phase::Gather(g) = &mut self.phase else {
+            return;
+        };
+        g.resend_at = now + self.config.join_interval_us;
+        let mut proc_set: Vec<NodeId> = g.heard.keys().copied().chain([me]).collect();
+        proc_set.sort_unstable();
+        let join = Join {
+            proc_set,
+            fail_set: g.passed_over.iter().copied().collect(),
+            ring_seq: self.installed_seq,
+        };
+        let ring = self.ring();
+        self.send(ring, Destination::AllOthers, Body::Join(join));
+    }
+
+    pub(super) fn gather_timeout(&mut self, now: Micros) {
+        let me = self.id;
+        let Phase::Gather(g) = &mut self.phase else {
+            return;
+        };
+        if now >= g.settle_at {
+            let rep = g.representative(me);
+            if rep == me {
+                self.commit(now);
+                return;
+            }
+            if now >= g.consensus_at {
+                // The expected representative committed nothing that
+                // reached this node: try the next one.
+                g.passed_over.insert(rep);
+                g.settle_at = now;
+                g.consensus_at = now + self.config.consensus_us;
+                if g.representative(me) == me {
+                    self.commit(now);
+                    return;
+                }
+            }
+        }
+        let Phase::Gather(g) = &mut self.phase else {
+            return;
+        };
+        if now >= g.resend_at {
+            self.send_join(now);
+        }
+    }
+
+    pub(super) fn receive_join(&mut self, from: NodeId, join: Join, now: Micros) {
+        if let Some(ring) = &self.ring {
+            let member = ring.members.contains(&from);
+            if member && join.ring_seq < ring.id.seq {
+                // Sent before this ring formed (a member that restarted shows
+                // up as token loss instead).
+                return;
+            }
+            // A member left this ring, or a node outside it wants in.
+            self.start_gather(now);
+        }
+        let Phase::Gather(g) = &mut self.phase else {
+            return;
+        };
+        let new = g.heard.insert(from, join).is_none();
+        if new {
+            // One more node to wait for: let the set settle again, and tell
+            // the newcomer at once that this node hears it.
+            g.settle_at = now + self.config.gather_settle_us;
+            g.consensus_at = g.settle_at + self.config.consensus_us;
+            self.send_join(now);
+        }
+        self.commit_if_complete(now);
+    }
+
+    /// As representative: installs the ring of every node heard whose latest
+    /// Join names this node, and tells them.
+    fn commit(&mut self, now: Micros) {
+        let Phase::Gather(g) = &self.phase else {
+            return;
+        };
+        let mut members = vec![self.id];
+        let mut seq = self.installed_seq;
+        for (node, join) in &g.heard {
+            if join.proc_set.contains(&self.id) {
+                members.push(*node);
+                seq = seq.max(join.ring_seq);
+            }
+        }
+        members.sort_unstable();
+        let id = RingId {
+            seq: seq + 1,
+            rep: self.id,
+        };
+        self.install(id, members, now);
+    }
+
+    pub(super) fn receive_commit(
+        &mut self,
+        from: NodeId,
+        id: RingId,
+        members: Vec<NodeId>,
+        now: Micros,
+    ) {
+        if self.ring.as_ref().is_some_and(|r| r.id == id) {
+            return; // A repeat of the Commit of the installed ring.
+        }
+        // Only a forming node accepts a ring: one that is in a ring already
+        // would break it, and the new ring's token loss brings its members
+        // back to forming, with this node among those they hear.
+        let valid = matches!(self.phase, Phase::Gather(_))
+            && id.seq > self.installed_seq
+            && members.first() == Some(&id.rep)
+            && members.contains(&self.id)
+            && members.contains(&from)
+            && members.iter().all(|m| self.universe.contains(m));
+        if !valid {
+            self.stats.other_ring += 1;
+            return;
+        }
+        self.install(id, members, now);
+    }
+
+    /// Installs a new ring and starts recovering the previous one.
+    fn install(&mut self, id: RingId, members: Vec<NodeId>, now: Micros) {
+        self.leave_ring();
+        self.installed_seq = id.seq;
+        self.stats.rings_installed += 1;
+        let mut old_id = RingId::default();
+        if let Some(old) = &self.old {
+            old_id = old.id;
+            for carriage in old.store.values().filter(|c| c.seq > old.stable) {
+                let packet = Packet {
+                    sender: self.id,
+                    ring: old.id,
+                    body: Body::Data(carriage.clone()),
+                };
+                let mut message = vec![MSG_RECOVERED];
+                message.extend_from_slice(&packet.encode());
+                self.recovery_queue.push_back(message);
+            }
+        }
+        let mut marker = vec![MSG_RECOVERY_DONE];
+        marker.extend_from_slice(&old_id.seq.to_be_bytes());
+        marker.extend_from_slice(&old_id.rep.to_be_bytes());
+        self.recovery_queue.push_back(marker);
+
+        self.ring = Some(super::RingState::new(id, members.clone(), self.id));
+        self.phase = Phase::Recovery(BTreeSet::new());
+        let first_token = Token {
+            token_seq: 1,
+            ..Token::default()
+        };
+        if members.len() == 1 {
+            // Alone, this node already holds all that survived.
+            self.recovery_queue.clear();
+            self.finish_recovery(now);
+            self.visit(first_token, now);
+            return;
+        }
+        self.token_deadline = Some(now + self.token_loss_timeout());
+        if id.rep == self.id {
+            let me = self.id;
+            for member in members.iter().filter(|m| **m != me) {
+                let body = Body::Commit {
+                    members: members.clone(),
+                };
+                self.send(id, Destination::Node(*member), body);
+            }
+            if let Some(ring) = self.ring.as_mut() {
+                ring.last_token_seq = 1;
+            }
+            self.visit(first_token, now);
+        }
+    }
+
+    /// Delivers what the previous ring's survivors hold in common, then the
+    /// membership change, and makes the ring operational.
+    fn finish_recovery(&mut self, now: Micros) {
+        if let Some(mut old) = self.old.take() {
+            for (first, last, origin, message) in old.drain_survivors() {
+                if message.first() == Some(&MSG_APP) {
+                    self.deliver(first, last, origin, message[1..].to_vec());
+                }
+            }
+        }
+        self.phase = Phase::Operational;
+        let Some(ring) = &self.ring else {
+            return;
+        };
+        self.events.push_back(Event::Membership {
+            ring: ring.id,
+            members: ring.members.clone(),
+        });
+        if ring.id.rep == self.id && ring.members.len() < self.universe.len() {
+            self.probe_at = Some(now + self.config.merge_probe_us);
+        }
+    }
+
+    /// Handles a complete message of the installed ring.
+    pub(super) fn handle_message(
+        &mut self,
+        now: Micros,
+        (first, last, origin, message): super::ring::Complete,
+    ) {
+        match message.first().copied() {
+            Some(MSG_APP) if self.is_operational() => {
+                self.deliver(first, last, origin, message[1..].to_vec());
+            }
+            Some(MSG_RECOVERED) => self.receive_recovered(&message[1..]),
+            Some(MSG_RECOVERY_DONE) => {
+                let all_done = match (&mut self.phase, &self.ring) {
+                    (Phase::Recovery(markers), Some(ring)) => {
+                        markers.insert(origin);
+                        ring.members.iter().all(|m| markers.contains(m))
+                    }
+                    _ => false,
+                };
+                if all_done {
+                    self.finish_recovery(now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Stores a packet of this node's old ring that another survivor held.
+    fn receive_recovered(&mut self, bytes: &[u8]) {
+        let Some(old) = self.old.as_mut() else {
+            return; // This node comes from no ring, or from another one.
+        };
+        let Ok(Packet {
+            ring,
+            body: Body::Data(carriage),
+            ..
+        }) = Packet::decode(bytes)
+        else {
+            return;
+        };
+        let wanted = ring == old.id
+            && carriage.seq > old.delivered
+            && carriage.seq <= old.delivered + RECOVERY_SPAN;
+        if wanted {
+            old.store.entry(carriage.seq).or_insert(carriage);
+        }
+    }
+
+    /// The representative of a ring that lacks configured nodes asks them,
+    /// now and then, to merge: after a partition heals or a node restarts,
+    /// this is what brings the rings together.
+    pub(super) fn probe_timeout(&mut self, now: Micros) {
+        if self.probe_at.is_none_or(|at| now < at) {
+            return;
+        }
+        self.probe_at = Some(now + self.config.merge_probe_us);
+        let members = self.members().to_vec();
+        let probe = Join {
+            proc_set: members.clone(),
+            fail_set: Vec::new(),
+            ring_seq: self.installed_seq,
+        };
+        let ring = self.ring();
+        for node in self.universe.clone() {
+            if !members.contains(&node) {
+                self.send(ring, Destination::Node(node), Body::Join(probe.clone()));
+            }
+        }
+    }
+}

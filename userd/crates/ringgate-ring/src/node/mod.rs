@@ -1,0 +1,419 @@
+//! One ring member as a deterministic state machine.
+//!
+//! The caller feeds it datagrams (`handle_datagram`) and the passage of time
+//! (`handle_timeout`), and drains what it wants sent (`poll_transmit`), what
+//! it delivers (`poll_event`) and when it next needs the clock
+//! (`poll_timeout`). Nothing here reads a clock, opens a socket or spawns a
+//! thread, so a simulator can run many nodes in one process, reproducibly.
+//!
+//! Ordering follows Totem SRP: only the token holder broadcasts; it gives each
+//! carriage packet the next sequence number, so every member delivers in
+//! sequence order (agreed delivery). Members that miss a packet ask for it in
+//! the token's retransmission list; the token's all-received-up-to field
+//! tells when every member has a packet, which makes it safe (safe delivery)
+//! and lets senders forget it. `ring.rs` holds that operational part;
+//! `membership.rs` forms new rings when the token is lost, a member falls
+//! silent or a node joins, and recovers the old ring's messages so that
+//! survivors agree on them.
+
+mod membership;
+mod ring;
+
+use std::collections::VecDeque;
+
+use crate::auth::ClusterKey;
+use crate::limits::{MAX_MESSAGE, MAX_NODES, MAX_PENDING};
+use crate::wire::{Body, NodeId, Packet, RingId};
+
+use membership::{Gather, MSG_APP};
+use ring::RingState;
+
+/// Time in microseconds on the caller's monotonic clock.
+pub type Micros = u64;
+
+/// Tunables; the defaults suit a LAN and bring a new ring up within about
+/// 60 ms of a member's death.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long a node waits for its successor to acknowledge the token
+    /// before sending it again.
+    pub token_retransmit_us: Micros,
+    /// How long the representative holds the token when a whole rotation
+    /// carried nothing, so an idle ring does not spin at full speed. A
+    /// message submitted there releases it at once.
+    pub token_hold_us: Micros,
+    /// No token visit for this long (plus `token_loss_per_member_us` for
+    /// each member, as a rotation takes longer in a larger ring) means the
+    /// token or a member is lost: the node starts forming a new ring.
+    pub token_loss_us: Micros,
+    pub token_loss_per_member_us: Micros,
+    /// How long the set of nodes a forming node hears from must stay
+    /// unchanged before the representative (the lowest of them) commits.
+    pub gather_settle_us: Micros,
+    /// How much longer a forming node waits for the representative's Commit
+    /// before it tries the next lowest node.
+    pub consensus_us: Micros,
+    /// How often a forming node repeats its Join.
+    pub join_interval_us: Micros,
+    /// How often the representative of a ring that lacks some configured
+    /// nodes asks them to merge (after a partition heals or a node restarts).
+    pub merge_probe_us: Micros,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            token_retransmit_us: 5_000,
+            token_hold_us: 1_000,
+            token_loss_us: 24_000,
+            token_loss_per_member_us: 2_000,
+            gather_settle_us: 10_000,
+            consensus_us: 20_000,
+            join_interval_us: 5_000,
+            merge_probe_us: 50_000,
+        }
+    }
+}
+
+/// Where a datagram goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// Every other configured node.
+    AllOthers,
+    Node(NodeId),
+}
+
+/// A datagram to send, already authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub destination: Destination,
+    pub datagram: Vec<u8>,
+}
+
+/// What the node hands to its application, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message in agreed order: every member delivers the same messages in
+    /// the same order. `first` and `last` are the sequence numbers, in the
+    /// ring of the latest `Membership` event, of its first and last carriage
+    /// packets.
+    Deliver {
+        first: u64,
+        last: u64,
+        origin: NodeId,
+        payload: Vec<u8>,
+    },
+    /// Every message of the current ring delivered so far whose `last` is
+    /// at most `seq` is held by every member. Never runs ahead of delivery.
+    Safe { seq: u64 },
+    /// A new ring is installed. Every message delivered before this event
+    /// belongs to the previous ring, and the members that came from the same
+    /// previous ring delivered exactly the same messages of it.
+    Membership { ring: RingId, members: Vec<NodeId> },
+}
+
+/// Why a message was not accepted for sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    #[error("message of {0} bytes exceeds the {MAX_MESSAGE}-byte limit")]
+    TooLarge(usize),
+    #[error("{MAX_PENDING} messages are already waiting for the token")]
+    Backlog,
+}
+
+/// Why a node could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    #[error("a ring has 1 to {MAX_NODES} configured nodes; got {0}")]
+    Size(usize),
+    #[error("node {0} is not among the configured nodes")]
+    NotMember(NodeId),
+    #[error("node {0} is listed twice")]
+    Duplicate(NodeId),
+}
+
+/// Counters of what the node refused and did, for operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub unauthenticated: u64,
+    pub malformed: u64,
+    pub non_member: u64,
+    pub other_ring: u64,
+    pub duplicate_tokens: u64,
+    pub out_of_window: u64,
+    pub token_retransmits: u64,
+    pub data_retransmits: u64,
+    /// Token visits (one per rotation); the runtime derives rotation time from it.
+    pub token_visits: u64,
+    /// Messages delivered to the application.
+    pub delivered_messages: u64,
+    /// Rings this node installed.
+    pub rings_installed: u64,
+    /// Times no token came for `token_loss_us`.
+    pub token_losses: u64,
+}
+
+/// Where the node is in the life of a ring.
+enum Phase {
+    /// Forming a new ring; no ring is installed.
+    Gather(Gather),
+    /// In a new ring, exchanging the previous ring's packets; holds the
+    /// members whose end-of-recovery marker has been delivered.
+    Recovery(std::collections::BTreeSet<NodeId>),
+    Operational,
+}
+
+/// One node of a ring.
+pub struct Node {
+    id: NodeId,
+    key: ClusterKey,
+    config: Config,
+    /// Every configured node, this one included, ascending.
+    universe: Vec<NodeId>,
+    phase: Phase,
+    /// The installed ring (none while forming one).
+    ring: Option<RingState>,
+    /// The last operational ring, kept until a new ring has recovered it.
+    old: Option<RingState>,
+    /// Sequence number of the last ring installed; never decreases.
+    installed_seq: u64,
+    /// When the ring counts as lost if no token has come by then.
+    token_deadline: Option<Micros>,
+    /// When the representative next asks missing nodes to merge.
+    probe_at: Option<Micros>,
+    /// Ring-level messages (kind byte first) waiting for the token: recovery
+    /// messages, which go before any application message.
+    recovery_queue: VecDeque<Vec<u8>>,
+    /// Application messages (kind byte first) waiting for the token.
+    pending: VecDeque<Vec<u8>>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: Stats,
+}
+
+impl Node {
+    /// A node among the configured `universe` of nodes that has never been
+    /// in a ring; it starts forming a ring with whichever of them answer.
+    pub fn new(
+        id: NodeId,
+        universe: &[NodeId],
+        key: ClusterKey,
+        config: Config,
+        now: Micros,
+    ) -> Result<Node, SetupError> {
+        Node::with_ring_floor(id, universe, key, config, now, 0)
+    }
+
+    /// Like `new`, for a node that may have been in rings before (a
+    /// restarted process): every ring it forms is numbered above
+    /// `ring_seq_floor`. A ring is named by its representative and sequence
+    /// number, so a restarted representative that numbered from zero again
+    /// would reuse the name of a ring it formed before, and stale packets of
+    /// that ring would be taken as current. The caller passes a value that
+    /// grows across restarts (ringgated uses the wall clock in milliseconds).
+    pub fn with_ring_floor(
+        id: NodeId,
+        universe: &[NodeId],
+        key: ClusterKey,
+        config: Config,
+        now: Micros,
+        ring_seq_floor: u64,
+    ) -> Result<Node, SetupError> {
+        if universe.is_empty() || universe.len() > MAX_NODES {
+            return Err(SetupError::Size(universe.len()));
+        }
+        let mut sorted = universe.to_vec();
+        sorted.sort_unstable();
+        if let Some(pair) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(SetupError::Duplicate(pair[0]));
+        }
+        if !sorted.contains(&id) {
+            return Err(SetupError::NotMember(id));
+        }
+        let mut node = Node {
+            id,
+            key,
+            config,
+            universe: sorted,
+            phase: Phase::Operational,
+            ring: None,
+            old: None,
+            installed_seq: ring_seq_floor,
+            token_deadline: None,
+            probe_at: None,
+            recovery_queue: VecDeque::new(),
+            pending: VecDeque::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        };
+        // The node forms a ring with whichever configured nodes it hears.
+        node.start_gather(now);
+        Ok(node)
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The installed ring, or while forming one, the last one installed
+    /// (with representative 0).
+    pub fn ring(&self) -> RingId {
+        match &self.ring {
+            Some(r) => r.id,
+            None => RingId {
+                seq: self.installed_seq,
+                rep: 0,
+            },
+        }
+    }
+
+    /// The members of the installed ring (empty while forming one).
+    pub fn members(&self) -> &[NodeId] {
+        self.ring.as_ref().map_or(&[], |r| &r.members)
+    }
+
+    /// Whether the node is in an operational ring (formed and recovered).
+    pub fn is_operational(&self) -> bool {
+        matches!(self.phase, Phase::Operational) && self.ring.is_some()
+    }
+
+    /// What the node has refused and done so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Queues an application message for broadcast at a later token visit
+    /// (at once, if this node holds an idle token). Messages queued while no
+    /// ring is operational wait for the next one.
+    pub fn submit(&mut self, now: Micros, payload: Vec<u8>) -> Result<(), SubmitError> {
+        if payload.len() > MAX_MESSAGE {
+            return Err(SubmitError::TooLarge(payload.len()));
+        }
+        if self.pending.len() >= MAX_PENDING {
+            return Err(SubmitError::Backlog);
+        }
+        let mut message = Vec::with_capacity(payload.len() + 1);
+        message.push(MSG_APP);
+        message.extend_from_slice(&payload);
+        self.pending.push_back(message);
+        if self.is_operational() {
+            self.use_idle_token(now);
+        }
+        Ok(())
+    }
+
+    /// Processes one received datagram. Anything unauthenticated, malformed,
+    /// from an unconfigured node or of another ring is counted and changes
+    /// nothing.
+    pub fn handle_datagram(&mut self, now: Micros, datagram: &[u8]) {
+        let Ok(bytes) = self.key.open(datagram) else {
+            self.stats.unauthenticated += 1;
+            return;
+        };
+        let Ok(packet) = Packet::decode(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if !self.universe.contains(&packet.sender) || packet.sender == self.id {
+            self.stats.non_member += 1;
+            return;
+        }
+        match packet.body {
+            Body::Join(join) => self.receive_join(packet.sender, join, now),
+            Body::Commit { members } => {
+                self.receive_commit(packet.sender, packet.ring, members, now)
+            }
+            body => {
+                let Some(ring) = self.ring.as_mut() else {
+                    self.stats.other_ring += 1;
+                    return;
+                };
+                if packet.ring != ring.id || !ring.members.contains(&packet.sender) {
+                    self.stats.other_ring += 1;
+                    return;
+                }
+                match body {
+                    Body::Token(token) => self.receive_token(packet.sender, token, now),
+                    Body::TokenAck { token_seq } => {
+                        self.receive_token_ack(packet.sender, token_seq)
+                    }
+                    Body::Data(carriage) => self.receive_carriage(carriage, now),
+                    Body::Join(_) | Body::Commit { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// Lets time pass: releases a held token, resends an unacknowledged one,
+    /// notices token loss, repeats Joins, gives up on silent nodes and asks
+    /// missing nodes to merge.
+    pub fn handle_timeout(&mut self, now: Micros) {
+        if matches!(self.phase, Phase::Gather(_)) {
+            self.gather_timeout(now);
+            return;
+        }
+        if self.token_deadline.is_some_and(|d| now >= d) {
+            self.stats.token_losses += 1;
+            self.start_gather(now);
+            return;
+        }
+        self.probe_timeout(now);
+        self.ring_timeout(now);
+    }
+
+    /// When `handle_timeout` next has something to do.
+    pub fn poll_timeout(&self) -> Option<Micros> {
+        let mut earliest = self.token_deadline;
+        let mut consider = |t: Option<Micros>| {
+            earliest = match (earliest, t) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
+        if let Phase::Gather(g) = &self.phase {
+            consider(Some(g.decide_at(self.id).min(g.resend_at)));
+        }
+        consider(self.probe_at);
+        if let Some(ring) = &self.ring {
+            consider(ring.sent_token.as_ref().map(|s| s.resend_at));
+            consider(ring.held_token.as_ref().map(|(_, until)| *until));
+        }
+        earliest
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next delivery, safety notice or membership change.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// How long this node waits for the token before declaring it lost.
+    fn token_loss_timeout(&self) -> Micros {
+        let members = self.ring.as_ref().map_or(1, |r| r.members.len()) as Micros;
+        self.config.token_loss_us + self.config.token_loss_per_member_us * members
+    }
+
+    /// Queues an authenticated packet for sending.
+    fn send(&mut self, ring: RingId, destination: Destination, body: Body) {
+        if self.universe.len() == 1 {
+            return; // Nobody to send to.
+        }
+        let mut datagram = Packet {
+            sender: self.id,
+            ring,
+            body,
+        }
+        .encode();
+        self.key.seal(&mut datagram);
+        self.transmits.push_back(Transmit {
+            destination,
+            datagram,
+        });
+    }
+}

@@ -1,0 +1,426 @@
+//! The operational ring: token passing, broadcast, retransmission, agreed
+//! and safe delivery within one ring configuration.
+
+use std::collections::BTreeMap;
+
+use super::{Destination, Event, Micros, Node, Phase, Transmit};
+use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, WINDOW};
+use crate::wire::{Body, Carriage, NodeId, RingId, Token};
+
+/// A token this node passed on and keeps until its successor acknowledges it.
+pub(super) struct SentToken {
+    pub(super) token_seq: u64,
+    pub(super) datagram: Vec<u8>,
+    pub(super) resend_at: Micros,
+}
+
+/// A complete message taken from the store: first and last sequence
+/// numbers, origin, and the message (kind byte first).
+pub(super) type Complete = (u64, u64, NodeId, Vec<u8>);
+
+/// Everything that starts afresh with each ring.
+pub(super) struct RingState {
+    pub(super) id: RingId,
+    /// Ascending; the token goes from each member to the next.
+    pub(super) members: Vec<NodeId>,
+    pub(super) successor: NodeId,
+    /// Carriage packets above what is stable and delivered, by sequence
+    /// number: for reassembly, delivery, retransmission and recovery.
+    pub(super) store: BTreeMap<u64, Carriage>,
+    /// Everything up to here has been received.
+    pub(super) my_aru: u64,
+    /// Everything up to here has been delivered.
+    pub(super) delivered: u64,
+    /// Everything up to here is held by every member.
+    pub(super) stable: u64,
+    /// The token's aru and seq at this node's previous visit.
+    previous_visit_aru: u64,
+    previous_visit_seq: u64,
+    /// The last `Safe` notice given.
+    announced_safe: u64,
+    pub(super) last_token_seq: u64,
+    pub(super) sent_token: Option<SentToken>,
+    /// The token of a ring with this node as its only member.
+    pub(super) solo_token: Option<Token>,
+    /// An idle ring's token, held by the representative until the time given.
+    pub(super) held_token: Option<(Token, Micros)>,
+}
+
+impl RingState {
+    pub(super) fn new(id: RingId, members: Vec<NodeId>, me: NodeId) -> RingState {
+        let position = members.iter().position(|m| *m == me).unwrap_or(0);
+        let successor = members[(position + 1) % members.len()];
+        RingState {
+            id,
+            members,
+            successor,
+            store: BTreeMap::new(),
+            my_aru: 0,
+            delivered: 0,
+            stable: 0,
+            previous_visit_aru: 0,
+            previous_visit_seq: 0,
+            announced_safe: 0,
+            last_token_seq: 0,
+            sent_token: None,
+            solo_token: None,
+            held_token: None,
+        }
+    }
+
+    /// Drops packets every member has and this node has delivered.
+    fn forget_stable(&mut self) {
+        let keep_from = self.stable.min(self.delivered) + 1;
+        self.store = self.store.split_off(&keep_from);
+    }
+
+    /// Takes the message starting directly after `delivered` if it is
+    /// complete.
+    fn next_complete(&mut self) -> Option<Complete> {
+        let head = self.store.get(&(self.delivered + 1))?;
+        if head.index != 0 {
+            return None;
+        }
+        let message = self.assemble(head.first, head.count, head.origin)?;
+        self.delivered = message.1;
+        Some(message)
+    }
+
+    /// The message whose first packet is `first`, if every packet is here.
+    fn assemble(&self, first: u64, count: u16, origin: NodeId) -> Option<Complete> {
+        let last = first + u64::from(count) - 1;
+        let mut payload = Vec::new();
+        for seq in first..=last {
+            payload.extend_from_slice(&self.store.get(&seq)?.payload);
+        }
+        Some((first, last, origin, payload))
+    }
+
+    /// After recovery: every complete message above `delivered`, in order,
+    /// skipping gaps. Survivors of this ring hold the same packets above
+    /// what each delivered (recovery made it so), and a gap can only be a
+    /// message of a node that did not survive, so every survivor takes the
+    /// same messages here.
+    pub(super) fn drain_survivors(&mut self) -> Vec<Complete> {
+        let mut out = Vec::new();
+        let mut next = self.delivered + 1;
+        let heads: Vec<(u64, u16, NodeId)> = self
+            .store
+            .range(next..)
+            .filter(|(_, c)| c.index == 0)
+            .map(|(_, c)| (c.first, c.count, c.origin))
+            .collect();
+        for (first, count, origin) in heads {
+            if first < next {
+                continue;
+            }
+            if let Some(message) = self.assemble(first, count, origin) {
+                next = message.1 + 1;
+                out.push(message);
+            }
+        }
+        self.delivered = next - 1;
+        out
+    }
+}
+
+impl Node {
+    pub(super) fn receive_token(&mut self, from: NodeId, token: Token, now: Micros) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        let ring_id = ring.id;
+        let duplicate = token.token_seq <= ring.last_token_seq;
+        if !duplicate {
+            ring.last_token_seq = token.token_seq;
+        }
+        // Acknowledge even a duplicate: the first acknowledgement may be the
+        // packet that was lost.
+        self.send(
+            ring_id,
+            Destination::Node(from),
+            Body::TokenAck {
+                token_seq: token.token_seq,
+            },
+        );
+        if duplicate {
+            self.stats.duplicate_tokens += 1;
+            return;
+        }
+        self.visit(token, now);
+    }
+
+    pub(super) fn receive_token_ack(&mut self, from: NodeId, token_seq: u64) {
+        if let Some(ring) = self.ring.as_mut() {
+            if from == ring.successor
+                && ring
+                    .sent_token
+                    .as_ref()
+                    .is_some_and(|s| s.token_seq == token_seq)
+            {
+                ring.sent_token = None;
+            }
+        }
+    }
+
+    /// Uses a token this node holds idle (alone, or the representative of a
+    /// quiet ring) to send what was just queued.
+    pub(super) fn use_idle_token(&mut self, now: Micros) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        let token = ring
+            .solo_token
+            .take()
+            .or_else(|| ring.held_token.take().map(|(t, _)| t));
+        if let Some(token) = token {
+            self.visit(token, now);
+        }
+    }
+
+    /// Releases a held token and resends an unacknowledged one.
+    pub(super) fn ring_timeout(&mut self, now: Micros) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        if ring
+            .held_token
+            .as_ref()
+            .is_some_and(|(_, until)| now >= *until)
+        {
+            if let Some((token, _)) = ring.held_token.take() {
+                self.forward(token, now);
+            }
+        }
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        let (ring_id, successor, members) = (ring.id, ring.successor, ring.members.clone());
+        let Some(sent) = ring.sent_token.as_mut() else {
+            return;
+        };
+        if now < sent.resend_at {
+            return;
+        }
+        sent.resend_at = now + self.config.token_retransmit_us;
+        let datagram = sent.datagram.clone();
+        self.stats.token_retransmits += 1;
+        // A successor still forming may have missed the Commit; without it
+        // the token means nothing to it.
+        if matches!(self.phase, Phase::Recovery(_)) {
+            self.send(
+                ring_id,
+                Destination::Node(successor),
+                Body::Commit { members },
+            );
+        }
+        self.transmits.push_back(Transmit {
+            destination: Destination::Node(successor),
+            datagram,
+        });
+    }
+
+    /// The number of carriage packets of the next message to broadcast, if
+    /// the window and this visit's budget allow it.
+    fn next_message(&self, token: &Token, budget: usize) -> Option<usize> {
+        let message = match self.recovery_queue.front() {
+            Some(m) => m,
+            None if self.is_operational() => self.pending.front()?,
+            None => return None,
+        };
+        let count = message.len().div_ceil(MAX_FRAGMENT).max(1);
+        let fits = count <= budget && token.seq + count as u64 - token.aru <= WINDOW;
+        fits.then_some(count)
+    }
+
+    /// Everything a node does while it holds the token.
+    pub(super) fn visit(&mut self, mut token: Token, now: Micros) {
+        self.stats.token_visits += 1;
+        let Some(ring) = self.ring.as_ref() else {
+            return;
+        };
+        let ring_id = ring.id;
+        if ring.members.len() > 1 {
+            self.token_deadline = Some(now + self.token_loss_timeout());
+        }
+        let mut budget = MAX_SEND_PER_VISIT;
+
+        // Resend what others asked for and this node still has.
+        let mut still_missing = Vec::new();
+        for seq in std::mem::take(&mut token.rtr) {
+            let have = self.ring.as_ref().and_then(|r| r.store.get(&seq).cloned());
+            match have {
+                Some(carriage) if budget > 0 => {
+                    budget -= 1;
+                    self.stats.data_retransmits += 1;
+                    self.send(ring_id, Destination::AllOthers, Body::Data(carriage));
+                }
+                _ => still_missing.push(seq),
+            }
+        }
+
+        // Broadcast queued messages, recovery first, while the window has room.
+        while let Some(count) = self.next_message(&token, budget) {
+            let message = match self.recovery_queue.pop_front() {
+                Some(m) => m,
+                None => self.pending.pop_front().unwrap_or_default(),
+            };
+            let first = token.seq + 1;
+            for (index, chunk) in fragments(&message, count).enumerate() {
+                let carriage = Carriage {
+                    seq: first + index as u64,
+                    first,
+                    index: index as u16,
+                    count: count as u16,
+                    origin: self.id,
+                    payload: chunk.to_vec(),
+                };
+                self.send(
+                    ring_id,
+                    Destination::AllOthers,
+                    Body::Data(carriage.clone()),
+                );
+                self.receive_carriage(carriage, now);
+            }
+            token.seq += count as u64;
+            budget -= count;
+        }
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+
+        // Totem's aru rule: lower it to what this node has, and only the node
+        // that lowered it may raise it again.
+        if ring.my_aru < token.aru || token.aru_id == Some(self.id) || token.aru_id.is_none() {
+            token.aru = ring.my_aru.min(token.seq);
+            token.aru_id = (token.aru < token.seq).then_some(self.id);
+        }
+
+        // Ask for what this node is missing.
+        let mut seq = ring.my_aru + 1;
+        while seq <= token.seq && still_missing.len() < MAX_RTR {
+            if !ring.store.contains_key(&seq) && !still_missing.contains(&seq) {
+                still_missing.push(seq);
+            }
+            seq += 1;
+        }
+        token.rtr = still_missing;
+
+        // A packet the token's aru covered at two successive visits is held
+        // by every member.
+        let safe = ring.previous_visit_aru.min(token.aru);
+        ring.previous_visit_aru = token.aru;
+        if safe > ring.stable {
+            ring.stable = safe;
+            ring.forget_stable();
+            self.announce_safe();
+        }
+
+        let operational = self.is_operational();
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        if ring.successor == self.id {
+            ring.solo_token = Some(token);
+            return;
+        }
+        let idle =
+            token.seq == ring.previous_visit_seq && token.aru == token.seq && token.rtr.is_empty();
+        ring.previous_visit_seq = token.seq;
+        if idle && operational && self.id == ring.id.rep && self.config.token_hold_us > 0 {
+            ring.held_token = Some((token, now + self.config.token_hold_us));
+            return;
+        }
+        self.forward(token, now);
+    }
+
+    /// Passes the token to the successor and keeps it until acknowledged.
+    fn forward(&mut self, mut token: Token, now: Micros) {
+        let Some(ring) = self.ring.as_ref() else {
+            return;
+        };
+        let (ring_id, successor) = (ring.id, ring.successor);
+        token.token_seq += 1;
+        let token_seq = token.token_seq;
+        self.send(ring_id, Destination::Node(successor), Body::Token(token));
+        let datagram = self.transmits.back().map(|t| t.datagram.clone());
+        if let (Some(ring), Some(datagram)) = (self.ring.as_mut(), datagram) {
+            ring.sent_token = Some(SentToken {
+                token_seq,
+                datagram,
+                resend_at: now + self.config.token_retransmit_us,
+            });
+        }
+    }
+
+    pub(super) fn receive_carriage(&mut self, carriage: Carriage, now: Micros) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        if carriage.seq <= ring.my_aru || ring.store.contains_key(&carriage.seq) {
+            return; // Already have it.
+        }
+        // The holder bounds what is in flight by the token's aru; this node's
+        // `stable` may trail that by a rotation, hence the second window.
+        if carriage.seq > ring.stable + 2 * WINDOW {
+            self.stats.out_of_window += 1;
+            return;
+        }
+        ring.store.insert(carriage.seq, carriage);
+        while ring.store.contains_key(&(ring.my_aru + 1)) {
+            ring.my_aru += 1;
+        }
+        self.deliver_ready(now);
+    }
+
+    /// Delivers every complete message directly after `delivered`.
+    fn deliver_ready(&mut self, now: Micros) {
+        loop {
+            let Some(ring) = self.ring.as_mut() else {
+                return;
+            };
+            let Some(message) = ring.next_complete() else {
+                return;
+            };
+            ring.forget_stable();
+            self.handle_message(now, message);
+            self.announce_safe();
+        }
+    }
+
+    /// Hands an application message to the application.
+    pub(super) fn deliver(&mut self, first: u64, last: u64, origin: NodeId, payload: Vec<u8>) {
+        self.stats.delivered_messages += 1;
+        self.events.push_back(Event::Deliver {
+            first,
+            last,
+            origin,
+            payload,
+        });
+    }
+
+    /// Tells the application how far delivered messages are safe.
+    fn announce_safe(&mut self) {
+        if !self.is_operational() {
+            return;
+        }
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        let safe = ring.stable.min(ring.delivered);
+        if safe > ring.announced_safe {
+            ring.announced_safe = safe;
+            self.events.push_back(Event::Safe { seq: safe });
+        }
+    }
+}
+
+/// Splits a message into `count` carriage payloads (one empty payload for an
+/// empty message).
+fn fragments(message: &[u8], count: usize) -> impl Iterator<Item = &[u8]> {
+    (0..count).map(move |i| {
+        let start = (i * MAX_FRAGMENT).min(message.len());
+        let end = ((i + 1) * MAX_FRAGMENT).min(message.len());
+        &message[start..end]
+    })
+}
