@@ -4,7 +4,8 @@
 #   make test    every test: generated-code check, cargo test, VM tests
 #
 # Other targets: deps, kernel, module, userd, generate, check-generated,
-# test-userd, test-vm (TESTS="load-unload ..." picks VM tests), clean.
+# test-userd, fuzz (FUZZ_SECONDS=n), test-vm (TESTS="load-unload ..." picks VM
+# tests), clean.
 # KDIR=<kernel build dir> builds the module against another CONFIG_RUST=y kernel.
 
 SHELL := /bin/bash
@@ -14,8 +15,9 @@ RG_BINDGEN = $(shell . $(TOOLS)/toolchain.sh && echo $$RG_BINDGEN)
 # The kernel the VM boots; built (or found in the cache) on demand.
 TEST_KDIR = $$($(TOOLS)/build-kernel.sh)
 TESTS ?=
+FUZZ_SECONDS ?= 30
 
-.PHONY: all deps kernel module userd generate check-generated demo test test-userd test-vm clean
+.PHONY: all deps kernel module userd generate check-generated demo test test-userd fuzz test-vm clean
 
 all: module userd
 
@@ -38,17 +40,26 @@ generate: deps
 check-generated: deps
 	include/netlink/regen.sh --check
 
-# The ring simulator runs 300 seeds in the debug build (overflow checks on)
-# and 3000 more in release; a failing seed prints how to rerun it alone.
+# The ring simulator runs 40 seeds in the debug build (overflow checks on)
+# and 3000 in release; a failing seed prints how to rerun it alone.
 test-userd: deps
 	cd userd && cargo test --locked
 	cd userd && RINGGATE_SIM_SEEDS=3000 cargo test --locked --release -p ringgate-ring --test simulator
+
+# A bounded libFuzzer run of the packet decoder and the node behind it.
+# cargo-fuzz needs nightly's -Z flags: a nightly toolchain is used when
+# present, else the stable compiler with RUSTC_BOOTSTRAP=1. No sanitizer:
+# the fuzzed crate has no unsafe code, and a panic is what we look for.
+fuzz: deps
+	cd userd/fuzz && if rustup run nightly rustc --version >/dev/null 2>&1; then tc=+nightly; \
+	  else tc=; export RUSTC_BOOTSTRAP=1; fi; \
+	  cargo $$tc fuzz run --sanitizer none packet -- -max_total_time=$(FUZZ_SECONDS)
 
 test-vm: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
 	  --ksrc "$$($(TOOLS)/kernel-source.sh)" test $(TESTS)
 
-test: check-generated test-userd test-vm
+test: check-generated test-userd fuzz test-vm
 
 demo: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \

@@ -32,6 +32,13 @@ if ! "$RG_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RG_BINDGEN_VERSION
   cargo install --locked --quiet bindgen-cli --version "$RG_BINDGEN_VERSION" >&2
 fi
 
+# The packet decoder's fuzz target (userd/fuzz) runs under cargo-fuzz.
+RG_CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "cargo-fuzz $RG_CARGO_FUZZ_VERSION"; then
+  echo "deps: installing cargo-fuzz $RG_CARGO_FUZZ_VERSION" >&2
+  cargo install --locked --quiet cargo-fuzz --version "$RG_CARGO_FUZZ_VERSION" >&2
+fi
+
 # The kernel's rustc must be exactly the one `rustc-web` installed; a rustup
 # toolchain of another version cannot build the kernel crate the module links.
 "$RG_RUSTC" --version >/dev/null

@@ -116,3 +116,20 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
         }
     }
 }
+
+#[test]
+fn oversized_datagrams_are_counted_and_change_nothing() {
+    let key = ClusterKey::from_bytes(&[3; 32]).unwrap();
+    let mut node = Node::new(2, &[1, 2, 3], key.clone(), Config::default(), 0).unwrap();
+    while node.poll_transmit().is_some() {}
+    let mut datagram = vec![0u8; ringgate_ring::limits::MAX_DATAGRAM];
+    key.seal(&mut datagram);
+    node.handle_datagram(1, &datagram);
+    assert_eq!(node.stats().oversized, 1);
+    assert_eq!(
+        node.stats().unauthenticated,
+        0,
+        "refused before the tag is checked"
+    );
+    assert!(node.poll_transmit().is_none() && node.poll_event().is_none());
+}

@@ -7,11 +7,13 @@
 //! For 3, 5 and 8 nodes and 64 B, 1 KB and 8 KB messages: the delivered
 //! message rate at the slowest node when every node sends as fast as the ring
 //! takes messages; then delivery latency (submit to delivery, at every node)
-//! p50/p99 at half that rate; and the idle token rotation time.
+//! p50/p99 at half that rate; the idle token rotation time; and the time
+//! from one node's death (its thread stops answering) to the survivors'
+//! new ring delivering a message, over several trials.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -112,6 +114,63 @@ fn run(n: u16, size: usize, rate: Option<f64>, duration: Duration) -> Vec<NodeRe
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
+/// Kills node `n` of an `n`-node ring after it has run a while and returns,
+/// for each survivor, the microseconds from the death to the first message
+/// it delivers in the new ring (None if that did not happen within 3 s).
+fn death(n: u16) -> Vec<Option<u64>> {
+    let barrier = Arc::new(Barrier::new(n as usize));
+    let epoch = Instant::now();
+    let killed_at_us = Arc::new(AtomicU64::new(u64::MAX));
+    let handles: Vec<_> = ring_configs(n)
+        .into_iter()
+        .map(|config| {
+            let barrier = Arc::clone(&barrier);
+            let killed_at_us = Arc::clone(&killed_at_us);
+            thread::spawn(move || {
+                let victim = config.node_id == n;
+                let mut ring = UdpRing::bind(&config).expect("bind");
+                barrier.wait();
+                let start = Instant::now();
+                let mut sent = 0u64;
+                let mut new_ring = false;
+                while start.elapsed() < Duration::from_secs(4) {
+                    if victim && start.elapsed() > Duration::from_millis(500) {
+                        killed_at_us.store(epoch.elapsed().as_micros() as u64, Ordering::SeqCst);
+                        return None; // The socket closes: the node is gone.
+                    }
+                    // A steady trickle, so the new ring has something to deliver.
+                    let due = (2000.0 * start.elapsed().as_secs_f64()) as u64;
+                    while sent < due {
+                        let now = ring.now();
+                        if ring.node().submit(now, vec![0u8; 64]).is_err() {
+                            break;
+                        }
+                        sent += 1;
+                    }
+                    ring.flush();
+                    while let Some(event) = ring.node().poll_event() {
+                        let killed = killed_at_us.load(Ordering::SeqCst);
+                        match event {
+                            Event::Membership { members, .. } if killed != u64::MAX => {
+                                new_ring = members.len() == usize::from(n) - 1;
+                            }
+                            Event::Deliver { .. } if new_ring => {
+                                return Some(epoch.elapsed().as_micros() as u64 - killed);
+                            }
+                            _ => {}
+                        }
+                    }
+                    ring.wait(Duration::from_millis(1)).expect("ring");
+                }
+                None
+            })
+        })
+        .collect();
+    let mut results: Vec<Option<u64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    results.pop(); // The victim's own.
+    results
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -157,5 +216,34 @@ fn main() {
             RingConfig::default().token_hold_us
         );
     }
-    println!("node death -> new ring delivering: not measurable yet (ring reformation is not implemented)");
+    let d = RingConfig::default();
+    println!(
+        "node death -> survivors' new ring delivering (token loss {} us + {} us/member, settle {} us), {} trials:",
+        d.token_loss_us,
+        d.token_loss_per_member_us,
+        d.gather_settle_us,
+        if quick { 3 } else { 10 }
+    );
+    for n in [3u16, 5, 8] {
+        let mut worst: Vec<u64> = Vec::new();
+        let mut failed = 0;
+        for _ in 0..if quick { 3 } else { 10 } {
+            let survivors = death(n);
+            match survivors.iter().copied().collect::<Option<Vec<u64>>>() {
+                Some(times) => worst.push(times.into_iter().max().unwrap_or(0)),
+                None => failed += 1,
+            }
+        }
+        worst.sort_unstable();
+        println!(
+            "{n:>5} nodes: slowest survivor p50 {} us, max {} us{}",
+            percentile(&worst, 0.5),
+            worst.last().copied().unwrap_or(0),
+            if failed > 0 {
+                format!(", {failed} trials without a new ring in 3 s")
+            } else {
+                String::new()
+            }
+        );
+    }
 }

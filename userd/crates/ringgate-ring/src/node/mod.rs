@@ -22,7 +22,7 @@ mod ring;
 use std::collections::VecDeque;
 
 use crate::auth::ClusterKey;
-use crate::limits::{MAX_MESSAGE, MAX_NODES, MAX_PENDING};
+use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_PENDING};
 use crate::wire::{Body, NodeId, Packet, RingId};
 
 use membership::{Gather, MSG_APP};
@@ -135,6 +135,8 @@ pub enum SetupError {
 /// Counters of what the node refused and did, for operators.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
+    /// Datagrams longer than the protocol ever sends.
+    pub oversized: u64,
     pub unauthenticated: u64,
     pub malformed: u64,
     pub non_member: u64,
@@ -308,6 +310,10 @@ impl Node {
     /// from an unconfigured node or of another ring is counted and changes
     /// nothing.
     pub fn handle_datagram(&mut self, now: Micros, datagram: &[u8]) {
+        if datagram.len() > MAX_DATAGRAM {
+            self.stats.oversized += 1;
+            return;
+        }
         let Ok(bytes) = self.key.open(datagram) else {
             self.stats.unauthenticated += 1;
             return;
