@@ -12,11 +12,10 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use kernel::error::to_result;
-use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::ffi::{c_uint, c_void};
 use kernel::prelude::*;
 
 use crate::hooks::{self, Hook, Verdict};
-use crate::netlink;
 use crate::netns::NetState;
 
 #[allow(
@@ -28,14 +27,22 @@ use crate::netns::NetState;
     clippy::all
 )]
 mod bindings;
+mod nl;
+mod rcu;
+
+pub(crate) use nl::{Attrs, Dump, Request};
+pub(crate) use rcu::{RcuBox, RcuSection};
 
 /// Constants of the UAPI header, as bindgen generated them from it.
 pub(crate) mod uapi {
     pub(crate) use super::bindings::{
         RINGGATE_A_HOOK_STATS_BYTES, RINGGATE_A_HOOK_STATS_HOOK, RINGGATE_A_HOOK_STATS_PACKETS,
-        RINGGATE_A_STATUS_HOOK, RINGGATE_A_STATUS_HOOKS, RINGGATE_A_STATUS_VERSION,
-        RINGGATE_HOOK_ARP_IN, RINGGATE_HOOK_ARP_OUT, RINGGATE_HOOK_FORWARD, RINGGATE_HOOK_LOCAL_IN,
+        RINGGATE_A_STATUS_ARP_SUPPRESSED, RINGGATE_A_STATUS_GARP_SENT, RINGGATE_A_STATUS_HOOK,
+        RINGGATE_A_STATUS_HOOKS, RINGGATE_A_STATUS_VERSION, RINGGATE_A_VIP_ADDR,
+        RINGGATE_A_VIP_GARP_COUNT, RINGGATE_A_VIP_OWNED, RINGGATE_HOOK_ARP_IN,
+        RINGGATE_HOOK_ARP_OUT, RINGGATE_HOOK_FORWARD, RINGGATE_HOOK_LOCAL_IN,
         RINGGATE_HOOK_LOCAL_OUT, RINGGATE_HOOK_POST_ROUTING, RINGGATE_HOOK_PRE_ROUTING,
+        RINGGATE_MAX_VIPS,
     };
 }
 
@@ -79,11 +86,41 @@ pub(crate) struct Packet<'a> {
     _hook_call: PhantomData<&'a bindings::sk_buff>,
 }
 
+/// The fields of an Ethernet/IPv4 ARP packet that ringgate decides on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arp {
+    /// `ARP_REQUEST`, a reply (2), or another opcode.
+    pub(crate) op: u32,
+    /// Sender and target protocol addresses, network byte order.
+    pub(crate) sender_ip: u32,
+    pub(crate) target_ip: u32,
+}
+
+/// The ARP request opcode (`ARPOP_REQUEST`).
+pub(crate) const ARP_REQUEST: u32 = 1;
+
 impl Packet<'_> {
     /// Length of the packet's data (`skb->len`).
     pub(crate) fn len(&self) -> u32 {
         // SAFETY: `skb` is valid for the lifetime of `self` (see `ringgate_rs_hook`).
         unsafe { bindings::rg_skb_len(self.skb.as_ptr()) }
+    }
+
+    /// The packet as Ethernet/IPv4 ARP, if it is one (at the ARP hooks).
+    pub(crate) fn arp(&self) -> Option<Arp> {
+        let mut raw = bindings::rg_arp {
+            op: 0,
+            sip: 0,
+            tip: 0,
+        };
+        // SAFETY: `skb` is valid for the lifetime of `self`; the glue reads
+        // the header with `skb_header_pointer`, within the packet.
+        let is_arp = unsafe { bindings::rg_skb_arp(self.skb.as_ptr(), &mut raw) };
+        (is_arp == 1).then_some(Arp {
+            op: raw.op,
+            sender_ip: raw.sip,
+            target_ip: raw.tip,
+        })
     }
 }
 
@@ -133,160 +170,11 @@ pub(crate) unsafe extern "C" fn ringgate_rs_hook(
         skb,
         _hook_call: PhantomData,
     };
-    match hooks::inspect(net, hook, &packet) {
+    // SAFETY: Netfilter runs hooks inside an RCU read-side section.
+    let rcu = unsafe { RcuSection::assume_held() };
+    match hooks::inspect(net, hook, &packet, &rcu) {
         Verdict::Accept => bindings::RG_VERDICT_ACCEPT,
+        Verdict::Drop => bindings::RG_VERDICT_DROP,
     }
 }
 
-/// A generic netlink request, borrowed for the duration of the doit call.
-pub(crate) struct Request<'a> {
-    info: NonNull<bindings::genl_info>,
-    net: &'a NetState,
-}
-
-impl<'a> Request<'a> {
-    /// The state of the namespace the request arrived in.
-    pub(crate) fn net(&self) -> &'a NetState {
-        self.net
-    }
-
-    /// A u32 attribute of the request, if present (the policy has validated it).
-    pub(crate) fn get_u32(&self, attr: u32) -> Option<u32> {
-        let mut value: c_uint = 0;
-        // SAFETY: `info` is valid for the lifetime of `self`; the glue bounds-checks `attr`.
-        let present = unsafe { bindings::rg_genl_get_u32(self.info.as_ptr(), attr, &mut value) };
-        (present == 1).then_some(value)
-    }
-
-    /// Starts the reply to this request.
-    pub(crate) fn reply(&self) -> Result<Reply<'_>> {
-        // SAFETY: `info` is valid for the lifetime of `self`.
-        let msg = unsafe { bindings::rg_reply_new(self.info.as_ptr()) };
-        let msg = NonNull::new(msg).ok_or(ENOMEM)?;
-        Ok(Reply {
-            msg: Some(msg),
-            info: self.info,
-            _request: PhantomData,
-        })
-    }
-}
-
-/// A reply message under construction; freed unless sent.
-pub(crate) struct Reply<'a> {
-    msg: Option<NonNull<bindings::sk_buff>>,
-    info: NonNull<bindings::genl_info>,
-    _request: PhantomData<&'a Request<'a>>,
-}
-
-impl Reply<'_> {
-    fn msg(&self) -> Result<*mut bindings::sk_buff> {
-        self.msg.map(NonNull::as_ptr).ok_or(EINVAL)
-    }
-
-    /// Appends a u32 attribute.
-    pub(crate) fn put_u32(&mut self, attr: u32, value: u32) -> Result {
-        // SAFETY: `msg` is an unsent reply owned by `self`.
-        to_result(unsafe { bindings::rg_put_u32(self.msg()?, attr, value) })
-    }
-
-    /// Appends a variable-width unsigned attribute (`NLA_UINT`).
-    pub(crate) fn put_uint(&mut self, attr: u32, value: u64) -> Result {
-        // SAFETY: `msg` is an unsent reply owned by `self`.
-        to_result(unsafe { bindings::rg_put_uint(self.msg()?, attr, value) })
-    }
-
-    /// Appends a NUL-terminated string attribute.
-    pub(crate) fn put_str(&mut self, attr: u32, value: &str) -> Result {
-        let len = u32::try_from(value.len()).map_err(|_| EINVAL)?;
-        // The glue copies exactly `len` bytes from `value`.
-        // SAFETY: `msg` is an unsent reply owned by `self`; `value` has `len` bytes.
-        to_result(unsafe { bindings::rg_put_string(self.msg()?, attr, value.as_ptr(), len) })
-    }
-
-    /// Appends a nested attribute whose content `fill` writes; on error the
-    /// nest is removed again so the reply stays well-formed.
-    pub(crate) fn nest(&mut self, attr: u32, fill: impl FnOnce(&mut Self) -> Result) -> Result {
-        let msg = self.msg()?;
-        let mut nest = core::ptr::null_mut();
-        // SAFETY: `msg` is an unsent reply owned by `self`.
-        to_result(unsafe { bindings::rg_nest_start(msg, attr, &mut nest) })?;
-        let filled = fill(self);
-        // SAFETY: `nest` was opened on `msg` above and nothing after it was closed.
-        unsafe {
-            if filled.is_ok() {
-                bindings::rg_nest_end(msg, nest)
-            } else {
-                bindings::rg_nest_cancel(msg, nest)
-            }
-        };
-        filled
-    }
-
-    /// Sends the reply to the requester.
-    pub(crate) fn send(mut self) -> Result {
-        let msg = self.msg.take().ok_or(EINVAL)?;
-        // SAFETY: `msg` is an unsent reply to `info`; the glue consumes it.
-        to_result(unsafe { bindings::rg_reply_send(msg.as_ptr(), self.info.as_ptr()) })
-    }
-}
-
-impl Drop for Reply<'_> {
-    fn drop(&mut self) {
-        if let Some(msg) = self.msg.take() {
-            // SAFETY: `msg` was never sent, so `self` still owns it.
-            unsafe { bindings::rg_reply_free(msg.as_ptr()) }
-        }
-    }
-}
-
-/// Runs a handler for a doit callback and turns its result into an errno.
-///
-/// # Safety
-///
-/// `info` is the request of a doit callback whose op ran the family's pre_doit.
-unsafe fn run_doit(info: *mut bindings::genl_info, handler: fn(&Request<'_>) -> Result) -> c_int {
-    let Some(info) = NonNull::new(info) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: pre_doit stored the namespace's live state in the request.
-    let state = unsafe { bindings::rg_genl_net_state(info.as_ptr()) };
-    if state.is_null() {
-        return ENODEV.to_errno();
-    }
-    // The requesting socket holds its namespace alive, and module unload
-    // unregisters the family before any namespace state is freed.
-    // SAFETY: So the state outlives this request.
-    let net = unsafe { &*state.cast::<NetState>() };
-    match handler(&Request { info, net }) {
-        Ok(()) => 0,
-        Err(err) => err.to_errno(),
-    }
-}
-
-/// The doit callback of `status-get` (declared in `ringgate_nl_gen.h`).
-///
-/// # Safety
-///
-/// Called by generic netlink with a valid request.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ringgate_nl_status_get_doit(
-    _skb: *mut bindings::sk_buff,
-    info: *mut bindings::genl_info,
-) -> c_int {
-    // SAFETY: The op's pre_doit is `ringgate_nl_pre_doit` (see the YAML spec).
-    unsafe { run_doit(info, netlink::status_get) }
-}
-
-/// The doit callback of `counters-reset` (declared in `ringgate_nl_gen.h`).
-///
-/// # Safety
-///
-/// Called by generic netlink with a valid request.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ringgate_nl_counters_reset_doit(
-    _skb: *mut bindings::sk_buff,
-    info: *mut bindings::genl_info,
-) -> c_int {
-    // SAFETY: The op's pre_doit is `ringgate_nl_pre_doit_admin` (see the YAML spec).
-    unsafe { run_doit(info, netlink::counters_reset) }
-}

@@ -2,10 +2,11 @@
 
 //! What ringgate does with a packet at each netfilter hook.
 //!
-//! For now every hook counts what it sees and lets it pass; the NAT and ARP
-//! logic of later issues lands here.
+//! Every hook counts what it sees. The ARP hooks enforce VIP ownership
+//! (`arp`); the IPv4 hooks let everything pass until NAT lands here.
 
-use crate::glue::{self, Packet};
+use crate::arp;
+use crate::glue::{self, Packet, RcuSection};
 use crate::netns::NetState;
 
 /// The hook points, numbered as `enum ringgate_hook` in the UAPI header.
@@ -63,10 +64,22 @@ impl Hook {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Verdict {
     Accept,
+    Drop,
 }
 
-/// Runs for every packet at every hook of a namespace; bounded, allocation-free work.
-pub(crate) fn inspect(net: &NetState, hook: Hook, packet: &Packet<'_>) -> Verdict {
+/// Runs for every packet at every hook of a namespace; bounded, allocation-free
+/// work (an ARP packet costs one binary search of the VIP pool).
+pub(crate) fn inspect(net: &NetState, hook: Hook, packet: &Packet<'_>, rcu: &RcuSection) -> Verdict {
     net.counters.count(glue::this_cpu(), hook, packet.len());
-    Verdict::Accept
+    if !matches!(hook, Hook::ArpIn | Hook::ArpOut) {
+        return Verdict::Accept;
+    }
+    let Some(request) = packet.arp() else {
+        return Verdict::Accept;
+    };
+    let verdict = arp::verdict(net.vips.read(rcu), hook, &request);
+    if verdict == Verdict::Drop {
+        net.count_arp_suppressed();
+    }
+    verdict
 }

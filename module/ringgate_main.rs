@@ -5,16 +5,19 @@
 //! This crate root only wires the pieces together. `glue` is the single layer
 //! that touches C (and holds every `unsafe` block); the other modules are safe
 //! Rust: `netns` is one network namespace's state, `hooks` decides what happens
-//! to a packet, `counters` counts it, and `netlink` answers the generic netlink
-//! family.
+//! to a packet, `counters` counts it, `vips` is the pool of virtual IPs and
+//! `arp` enforces which of them this node answers for, and `netlink` answers
+//! the generic netlink family.
 
 use kernel::prelude::*;
 
+mod arp;
 mod counters;
 mod glue;
 mod hooks;
 mod netlink;
 mod netns;
+mod vips;
 
 module! {
     type: Ringgate,

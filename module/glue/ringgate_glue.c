@@ -8,12 +8,17 @@
 
 #include <linux/capability.h>
 #include <linux/cpumask.h>
+#include <linux/if_arp.h>
+#include <linux/inetdevice.h>
+#include <linux/mutex.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_arp.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/skbuff.h>
+#include <net/arp.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
 #include <net/netns/generic.h>
 
 #include "ringgate_glue.h"
@@ -170,6 +175,60 @@ unsigned int rg_skb_len(const struct sk_buff *skb)
 }
 
 /*
+ * The ARP header as it follows struct arphdr for Ethernet and IPv4. Read
+ * with skb_header_pointer, so nonlinear and short packets are handled.
+ */
+struct rg_arp_eth_ipv4 {
+	struct arphdr hdr;
+	u8 sha[ETH_ALEN];
+	__be32 sip;
+	u8 tha[ETH_ALEN];
+	__be32 tip;
+} __packed;
+
+int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp)
+{
+	struct rg_arp_eth_ipv4 buf;
+	const struct rg_arp_eth_ipv4 *p;
+
+	p = skb_header_pointer(skb, 0, sizeof(buf), &buf);
+	if (!p || p->hdr.ar_hrd != htons(ARPHRD_ETHER) || p->hdr.ar_pro != htons(ETH_P_IP) ||
+	    p->hdr.ar_hln != ETH_ALEN || p->hdr.ar_pln != 4)
+		return 0;
+	arp->op = ntohs(p->hdr.ar_op);
+	arp->sip = (__force unsigned int)p->sip;
+	arp->tip = (__force unsigned int)p->tip;
+	return 1;
+}
+
+void rg_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void rg_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void rg_synchronize_rcu(void)
+{
+	synchronize_rcu();
+}
+
+static DEFINE_MUTEX(rg_config_mutex);
+
+void rg_config_lock(void)
+{
+	mutex_lock(&rg_config_mutex);
+}
+
+void rg_config_unlock(void)
+{
+	mutex_unlock(&rg_config_mutex);
+}
+
+/*
  * Every op runs one of these pre_doit callbacks (named in the YAML spec).
  * genl_info does not say how large its attrs array is, so the op's maxattr is
  * kept in user_ptr[1] for rg_genl_get_u32's bounds check, next to the
@@ -219,6 +278,97 @@ int rg_genl_get_u32(struct genl_info *info, unsigned int type, unsigned int *val
 	return 1;
 }
 
+int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *value)
+{
+	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
+	const struct nlattr *attr;
+
+	if (type > maxattr)
+		return 0;
+	attr = info->attrs[type];
+	if (!attr || nla_len(attr) < sizeof(u8))
+		return 0;
+	*value = nla_get_u8(attr);
+	return 1;
+}
+
+int rg_genl_missing(struct genl_info *info, unsigned int type)
+{
+	NL_SET_ERR_ATTR_MISS(info->extack, NULL, type);
+	NL_SET_ERR_MSG(info->extack, "required attribute missing");
+	return -EINVAL;
+}
+
+void rg_genl_set_err_msg(struct genl_info *info, const char *msg)
+{
+	/* NL_SET_ERR_MSG wants a literal; the Rust caller passes a static string. */
+	if (info->extack)
+		info->extack->_msg = msg;
+}
+
+int rg_genl_send_garp(struct genl_info *info, unsigned int addr, unsigned int count)
+{
+	__be32 ip = (__force __be32)addr;
+	struct net_device *dev;
+	unsigned int i;
+
+	/* Takes a reference, so the device cannot go away while we send. */
+	dev = ip_dev_find(genl_info_net(info), ip);
+	if (!dev)
+		return -EADDRNOTAVAIL;
+	for (i = 0; i < count; i++) {
+		/* Request form: "who has VIP? tell VIP", broadcast. */
+		arp_send(ARPOP_REQUEST, ETH_P_ARP, ip, dev, ip, NULL, dev->dev_addr, NULL);
+		/* Reply form, for neighbours that only learn from replies. */
+		arp_send(ARPOP_REPLY, ETH_P_ARP, ip, dev, ip, NULL, dev->dev_addr, dev->dev_addr);
+	}
+	dev_put(dev);
+	return count * 2;
+}
+
+void *rg_dump_net_state(struct netlink_callback *cb)
+{
+	struct rg_net *rn = net_generic(sock_net(cb->skb->sk), rg_net_id);
+
+	return rn->state;
+}
+
+unsigned long rg_dump_cursor(struct netlink_callback *cb)
+{
+	return cb->args[0];
+}
+
+void rg_dump_set_cursor(struct netlink_callback *cb, unsigned long cursor)
+{
+	cb->args[0] = cursor;
+}
+
+void rg_dump_set_generation(struct netlink_callback *cb, unsigned int generation)
+{
+	cb->seq = generation;
+}
+
+void *rg_dump_entry_start(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	void *hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				&ringgate_nl_family, NLM_F_MULTI,
+				genl_info_dump(cb)->genlhdr->cmd);
+
+	if (hdr)
+		genl_dump_check_consistent(cb, hdr);
+	return hdr;
+}
+
+void rg_dump_entry_end(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_end(skb, hdr);
+}
+
+void rg_dump_entry_cancel(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_cancel(skb, hdr);
+}
+
 struct sk_buff *rg_reply_new(struct genl_info *info)
 {
 	struct sk_buff *msg;
@@ -248,6 +398,16 @@ void rg_reply_free(struct sk_buff *msg)
 int rg_put_u32(struct sk_buff *msg, unsigned int type, unsigned int value)
 {
 	return nla_put_u32(msg, type, value);
+}
+
+int rg_err_msgsize(void)
+{
+	return -EMSGSIZE;
+}
+
+int rg_put_u8(struct sk_buff *msg, unsigned int type, unsigned char value)
+{
+	return nla_put_u8(msg, type, value);
 }
 
 int rg_put_uint(struct sk_buff *msg, unsigned int type, unsigned long long value)

@@ -22,6 +22,7 @@
 struct sk_buff;
 struct genl_info;
 struct nlattr;
+struct netlink_callback;
 
 /* What a hook decided about a packet; the glue maps it to NF_* verdicts. */
 enum rg_verdict {
@@ -43,6 +44,24 @@ unsigned int rg_raw_smp_processor_id(void);
 
 unsigned int rg_skb_len(const struct sk_buff *skb);
 
+/* The fields of an Ethernet/IPv4 ARP packet; addresses in network byte order. */
+struct rg_arp {
+	unsigned int op;	/* ARPOP_REQUEST (1) or ARPOP_REPLY (2), host order */
+	unsigned int sip;	/* sender protocol address */
+	unsigned int tip;	/* target protocol address */
+};
+/* Reads @skb's ARP header: 1 for Ethernet/IPv4 ARP, 0 for anything else. */
+int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp);
+
+/* RCU: the hooks run inside a read-side section; netlink code opens one. */
+void rg_rcu_read_lock(void);
+void rg_rcu_read_unlock(void);
+/* Waits until every read-side section that began before the call has ended. */
+void rg_synchronize_rcu(void);
+/* Serializes changes to the tables netlink configures (process context). */
+void rg_config_lock(void);
+void rg_config_unlock(void);
+
 /* The Rust state of the network namespace a netlink request arrived in. */
 void *rg_genl_net_state(struct genl_info *info);
 /*
@@ -50,6 +69,18 @@ void *rg_genl_net_state(struct genl_info *info);
  * validated. Returns 1 and stores it if present, 0 if absent.
  */
 int rg_genl_get_u32(struct genl_info *info, unsigned int type, unsigned int *value);
+int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *value);
+/* Reports a missing required attribute through extack; returns -EINVAL. */
+int rg_genl_missing(struct genl_info *info, unsigned int type);
+/* Sets the extack message of a failing request; @msg must be static. */
+void rg_genl_set_err_msg(struct genl_info *info, const char *msg);
+/*
+ * Sends @count gratuitous ARP pairs (request and reply form) for @addr
+ * (network order) from the device of the request's namespace that holds
+ * @addr. Returns the number of packets sent, or -EADDRNOTAVAIL if no device
+ * holds the address.
+ */
+int rg_genl_send_garp(struct genl_info *info, unsigned int addr, unsigned int count);
 
 /* Starts a reply to @info; NULL when out of memory. */
 struct sk_buff *rg_reply_new(struct genl_info *info);
@@ -59,7 +90,9 @@ int rg_reply_send(struct sk_buff *msg, struct genl_info *info);
 void rg_reply_free(struct sk_buff *msg);
 
 /* Attribute writers: 0, or -EMSGSIZE when the message is full. */
+int rg_err_msgsize(void); /* -EMSGSIZE, whose number the kernel crate does not name */
 int rg_put_u32(struct sk_buff *msg, unsigned int type, unsigned int value);
+int rg_put_u8(struct sk_buff *msg, unsigned int type, unsigned char value);
 int rg_put_uint(struct sk_buff *msg, unsigned int type, unsigned long long value);
 /* Puts @len bytes of @s followed by a NUL, as NLA_NUL_STRING expects. */
 int rg_put_string(struct sk_buff *msg, unsigned int type, const char *s, unsigned int len);
@@ -67,6 +100,22 @@ int rg_put_string(struct sk_buff *msg, unsigned int type, const char *s, unsigne
 int rg_nest_start(struct sk_buff *msg, unsigned int type, struct nlattr **nest);
 void rg_nest_end(struct sk_buff *msg, struct nlattr *nest);
 void rg_nest_cancel(struct sk_buff *msg, struct nlattr *nest);
+
+/*
+ * Dumps. The Rust state of the dump's namespace (NULL if none), the cursor
+ * kept between the parts of a dump, and the start and end of one entry's
+ * message. @generation names the table version being dumped: a part that
+ * sees another version than the part before marks its messages
+ * NLM_F_DUMP_INTR, so userspace knows to retry.
+ */
+void *rg_dump_net_state(struct netlink_callback *cb);
+unsigned long rg_dump_cursor(struct netlink_callback *cb);
+void rg_dump_set_cursor(struct netlink_callback *cb, unsigned long cursor);
+void rg_dump_set_generation(struct netlink_callback *cb, unsigned int generation);
+/* Opens one NLM_F_MULTI message in @skb; NULL when @skb is full. */
+void *rg_dump_entry_start(struct sk_buff *skb, struct netlink_callback *cb);
+void rg_dump_entry_end(struct sk_buff *skb, void *hdr);
+void rg_dump_entry_cancel(struct sk_buff *skb, void *hdr);
 
 /*
  * Implemented in Rust. A namespace's state is created before its hooks are

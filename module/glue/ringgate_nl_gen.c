@@ -20,6 +20,28 @@ static const struct nla_policy ringgate_counters_reset_nl_policy[RINGGATE_A_STAT
 	[RINGGATE_A_STATUS_HOOK] = NLA_POLICY_MAX(NLA_U32, 6),
 };
 
+/* RINGGATE_CMD_VIP_ADD - do */
+static const struct nla_policy ringgate_vip_add_nl_policy[RINGGATE_A_VIP_GARP_COUNT + 1] = {
+	[RINGGATE_A_VIP_ADDR] = { .type = NLA_U32, },
+	[RINGGATE_A_VIP_GARP_COUNT] = NLA_POLICY_RANGE(NLA_U32, 1, RINGGATE_MAX_GARP_COUNT),
+};
+
+/* RINGGATE_CMD_VIP_DEL - do */
+static const struct nla_policy ringgate_vip_del_nl_policy[RINGGATE_A_VIP_ADDR + 1] = {
+	[RINGGATE_A_VIP_ADDR] = { .type = NLA_U32, },
+};
+
+/* RINGGATE_CMD_VIP_SET - do */
+static const struct nla_policy ringgate_vip_set_nl_policy[RINGGATE_A_VIP_OWNED + 1] = {
+	[RINGGATE_A_VIP_ADDR] = { .type = NLA_U32, },
+	[RINGGATE_A_VIP_OWNED] = NLA_POLICY_MAX(NLA_U8, 1),
+};
+
+/* RINGGATE_CMD_VIP_GET - do */
+static const struct nla_policy ringgate_vip_get_nl_policy[RINGGATE_A_VIP_ADDR + 1] = {
+	[RINGGATE_A_VIP_ADDR] = { .type = NLA_U32, },
+};
+
 /* Ops table for ringgate */
 static const struct genl_split_ops ringgate_nl_ops[] = {
 	{
@@ -37,6 +59,43 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.policy		= ringgate_counters_reset_nl_policy,
 		.maxattr	= RINGGATE_A_STATUS_HOOK,
 		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_VIP_ADD,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_vip_add_doit,
+		.policy		= ringgate_vip_add_nl_policy,
+		.maxattr	= RINGGATE_A_VIP_GARP_COUNT,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_VIP_DEL,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_vip_del_doit,
+		.policy		= ringgate_vip_del_nl_policy,
+		.maxattr	= RINGGATE_A_VIP_ADDR,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_VIP_SET,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_vip_set_doit,
+		.policy		= ringgate_vip_set_nl_policy,
+		.maxattr	= RINGGATE_A_VIP_OWNED,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_VIP_GET,
+		.pre_doit	= ringgate_nl_pre_doit,
+		.doit		= ringgate_nl_vip_get_doit,
+		.policy		= ringgate_vip_get_nl_policy,
+		.maxattr	= RINGGATE_A_VIP_ADDR,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= RINGGATE_CMD_VIP_GET,
+		.dumpit	= ringgate_nl_vip_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
 	},
 };
 

@@ -19,6 +19,12 @@ int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops,
 int ringgate_nl_status_get_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_counters_reset_doit(struct sk_buff *skb,
 				    struct genl_info *info);
+int ringgate_nl_vip_add_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_vip_del_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_vip_set_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_vip_get_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_vip_get_dumpit(struct sk_buff *skb,
+			       struct netlink_callback *cb);
 
 enum {
 	RINGGATE_NLGRP_EVENTS,

@@ -13,7 +13,8 @@ packages=(
   python3 python3-yaml python3-jsonschema
   # The VM and what the tests run inside it (the guest uses the host's root
   # filesystem read-only over 9p).
-  qemu-system-x86 iproute2 iputils-ping busybox-static util-linux procps nftables
+  qemu-system-x86 iproute2 iputils-ping iputils-arping tcpdump busybox-static util-linux
+  procps nftables
 )
 
 missing=()

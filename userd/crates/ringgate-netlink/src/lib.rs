@@ -5,9 +5,13 @@
 
 mod hook;
 mod status;
+mod vip;
 
 use neli::{
-    consts::{nl::NlmF, socket::NlFamily},
+    consts::{
+        nl::{NlmF, NlmsgerrAttr},
+        socket::NlFamily,
+    },
     err::RouterError,
     genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder},
     nl::{NlPayload, Nlmsghdr},
@@ -19,6 +23,9 @@ use ringgate_uapi as uapi;
 
 pub use hook::{Hook, UnknownHook};
 pub use status::{HookStats, Status};
+pub use vip::Vip;
+
+use std::net::Ipv4Addr;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +36,22 @@ pub enum Error {
     ModuleNotLoaded,
     #[error("permission denied: {0} needs CAP_NET_ADMIN in this network namespace")]
     PermissionDenied(&'static str),
+    #[error("no such VIP {0} in this network namespace's pool")]
+    NoSuchVip(Ipv4Addr),
+    #[error("VIP {0} is not configured on any interface of this network namespace (add it with `ip addr add {0}/32 dev <interface>` first)")]
+    VipNotConfigured(Ipv4Addr),
+    #[error("the VIP pool is full ({max} VIPs per network namespace)", max = uapi::RINGGATE_MAX_VIPS)]
+    PoolFull,
+    #[error("{0} cannot be a VIP: a VIP is a unicast IPv4 address (not 0, loopback, multicast or broadcast)")]
+    NotUnicast(Ipv4Addr),
     #[error("the kernel refused {op}: {message} (errno {errno})")]
     Kernel {
         op: &'static str,
         errno: i32,
         message: String,
     },
+    #[error("the VIP pool kept changing while it was being listed")]
+    DumpInterrupted,
     #[error("netlink socket: {0}")]
     Socket(String),
     #[error("malformed reply to {op}: {why}")]
@@ -63,7 +80,92 @@ impl Client {
                 RouterError::Msg(_) => Error::ModuleNotLoaded,
                 other => Error::Socket(other.to_string()),
             })?;
+        // Ask for the kernel's explanation (extack) along with errors.
+        router
+            .enable_ext_ack(true)
+            .map_err(|e| Error::Socket(e.to_string()))?;
         Ok(Client { router, family })
+    }
+
+    /// Adds a VIP to the pool (not owned); `garp_count` sets how many
+    /// gratuitous ARP pairs announce it when taken.
+    pub fn vip_add(&self, addr: Ipv4Addr, garp_count: Option<u32>) -> Result<(), Error> {
+        if addr.is_unspecified()
+            || addr.is_loopback()
+            || addr.is_multicast()
+            || addr.is_broadcast()
+            || addr.octets()[0] >= 240
+        {
+            return Err(Error::NotUnicast(addr));
+        }
+        let mut attrs = vip_attrs(addr)?;
+        if let Some(count) = garp_count {
+            attrs.push(attr(uapi::RINGGATE_A_VIP_GARP_COUNT, count)?);
+        }
+        self.request("vip-add", uapi::RINGGATE_CMD_VIP_ADD, attrs, false)
+            .map(|_| ())
+            .map_err(|e| match e {
+                Error::Kernel { errno: ENOSPC, .. } => Error::PoolFull,
+                other => other,
+            })
+    }
+
+    /// Removes a VIP from the pool.
+    pub fn vip_del(&self, addr: Ipv4Addr) -> Result<(), Error> {
+        self.request(
+            "vip-del",
+            uapi::RINGGATE_CMD_VIP_DEL,
+            vip_attrs(addr)?,
+            false,
+        )
+        .map(|_| ())
+        .map_err(|e| no_such_vip(e, addr))
+    }
+
+    /// Takes (`owned`) or releases a VIP of the pool.
+    pub fn vip_set_owned(&self, addr: Ipv4Addr, owned: bool) -> Result<(), Error> {
+        let mut attrs = vip_attrs(addr)?;
+        attrs.push(attr(uapi::RINGGATE_A_VIP_OWNED, u8::from(owned))?);
+        self.request("vip-set", uapi::RINGGATE_CMD_VIP_SET, attrs, false)
+            .map(|_| ())
+            .map_err(|e| no_such_vip(e, addr))
+    }
+
+    /// One VIP of the pool.
+    pub fn vip_get(&self, addr: Ipv4Addr) -> Result<Vip, Error> {
+        let replies = self
+            .request(
+                "vip-get",
+                uapi::RINGGATE_CMD_VIP_GET,
+                vip_attrs(addr)?,
+                false,
+            )
+            .map_err(|e| no_such_vip(e, addr))?;
+        let reply = replies.first().ok_or_else(|| Error::Malformed {
+            op: "vip-get",
+            why: "no reply message".into(),
+        })?;
+        Vip::from_reply("vip-get", reply)
+    }
+
+    /// Every VIP of the pool, sorted by address. A dump the kernel flags as
+    /// interrupted by a concurrent change is retried.
+    pub fn vip_list(&self) -> Result<Vec<Vip>, Error> {
+        for _ in 0..3 {
+            match self.request("vip-get", uapi::RINGGATE_CMD_VIP_GET, Attrs::new(), true) {
+                Ok(replies) => {
+                    let mut vips = replies
+                        .iter()
+                        .map(|r| Vip::from_reply("vip-get", r))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    vips.sort_by_key(|v| v.addr);
+                    return Ok(vips);
+                }
+                Err(Error::DumpInterrupted) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::DumpInterrupted)
     }
 
     /// The module version and this namespace's hook counters (of one hook, or all).
@@ -72,6 +174,7 @@ impl Client {
             "status-get",
             uapi::RINGGATE_CMD_STATUS_GET,
             hook_attr(hook)?,
+            false,
         )?;
         let reply = replies.first().ok_or_else(|| Error::Malformed {
             op: "status-get",
@@ -86,6 +189,7 @@ impl Client {
             "counters-reset",
             uapi::RINGGATE_CMD_COUNTERS_RESET,
             hook_attr(hook)?,
+            false,
         )
         .map(|_| ())
     }
@@ -95,6 +199,7 @@ impl Client {
         op: &'static str,
         cmd: u8,
         attrs: Attrs,
+        dump: bool,
     ) -> Result<Vec<Genlmsghdr<u8, u16>>, Error> {
         let genl = GenlmsghdrBuilder::default()
             .cmd(cmd)
@@ -106,18 +211,70 @@ impl Client {
             .router
             .send::<u16, Genlmsghdr<u8, u16>, u16, Genlmsghdr<u8, u16>>(
                 self.family,
-                NlmF::ACK,
+                if dump {
+                    NlmF::DUMP | NlmF::ACK
+                } else {
+                    NlmF::ACK
+                },
                 NlPayload::Payload(genl),
             )
             .map_err(|e| kernel_error(op, e))?;
         let mut payloads = Vec::new();
         for reply in replies {
             let reply: Reply = reply.map_err(|e| kernel_error(op, e))?;
+            if reply.nl_flags().contains(NlmF::DUMP_INTR) {
+                return Err(Error::DumpInterrupted);
+            }
             if let NlPayload::Payload(p) = reply.nl_payload() {
                 payloads.push(p.clone());
             }
         }
         Ok(payloads)
+    }
+}
+
+/// One attribute of a request.
+fn attr<P: neli::Size + neli::ToBytes + std::fmt::Debug>(
+    kind: u16,
+    payload: P,
+) -> Result<neli::genl::Nlattr<u16, Buffer>, Error> {
+    NlattrBuilder::default()
+        .nla_type(
+            AttrTypeBuilder::default()
+                .nla_type(kind)
+                .build()
+                .map_err(|e| Error::Socket(e.to_string()))?,
+        )
+        .nla_payload(payload)
+        .build()
+        .map_err(|e| Error::Socket(e.to_string()))
+}
+
+/// The address attribute every VIP request carries, in network byte order.
+fn vip_attrs(addr: Ipv4Addr) -> Result<Attrs, Error> {
+    let mut attrs = Attrs::new();
+    attrs.push(attr(
+        uapi::RINGGATE_A_VIP_ADDR,
+        u32::from_ne_bytes(addr.octets()),
+    )?);
+    Ok(attrs)
+}
+
+const ENOENT: i32 = 2;
+const ENOSPC: i32 = 28;
+const EADDRNOTAVAIL: i32 = 99;
+
+/// Names the VIP when the kernel says it is not in the pool, or not on any
+/// interface. (The kernel explains its refusals in extack too, but neli
+/// drops extack when it types an error.)
+fn no_such_vip(e: Error, addr: Ipv4Addr) -> Error {
+    match e {
+        Error::Kernel { errno: ENOENT, .. } => Error::NoSuchVip(addr),
+        Error::Kernel {
+            errno: EADDRNOTAVAIL,
+            ..
+        } => Error::VipNotConfigured(addr),
+        other => other,
     }
 }
 
@@ -148,11 +305,25 @@ fn kernel_error<T: std::fmt::Debug, P: std::fmt::Debug>(
             let errno = -*err.error();
             match errno {
                 libc_errno::EPERM => Error::PermissionDenied(op),
-                _ => Error::Kernel {
-                    op,
-                    errno,
-                    message: std::io::Error::from_raw_os_error(errno).to_string(),
-                },
+                _ => {
+                    // Prefer the kernel's own explanation (extack) when it gave one.
+                    let explained = err
+                        .ext_ack()
+                        .iter()
+                        .find(|a| *a.nla_type().nla_type() == NlmsgerrAttr::Msg)
+                        .map(|a| {
+                            let raw = a.nla_payload().as_ref();
+                            String::from_utf8_lossy(raw.strip_suffix(&[0]).unwrap_or(raw))
+                                .into_owned()
+                        });
+                    Error::Kernel {
+                        op,
+                        errno,
+                        message: explained.unwrap_or_else(|| {
+                            std::io::Error::from_raw_os_error(errno).to_string()
+                        }),
+                    }
+                }
             }
         }
         other => Error::Socket(format!("{other:?}")),

@@ -24,6 +24,10 @@ fn hook_name<S: serde::Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error>
 pub struct Status {
     pub version: String,
     pub hooks: Vec<HookStats>,
+    /// ARP packets dropped for VIPs this node does not own.
+    pub arp_suppressed: u64,
+    /// Gratuitous ARP packets sent on taking VIPs.
+    pub garp_sent: u64,
 }
 
 fn malformed(why: impl Into<String>) -> Error {
@@ -34,7 +38,7 @@ fn malformed(why: impl Into<String>) -> Error {
 }
 
 /// Decodes an `NLA_UINT`, which the kernel sends as 4 or 8 bytes.
-fn uint(payload: &[u8]) -> Result<u64, Error> {
+pub(crate) fn uint(payload: &[u8]) -> Result<u64, Error> {
     match payload.len() {
         4 => Ok(u32::from_ne_bytes(payload.try_into().map_err(|_| malformed("uint"))?).into()),
         8 => Ok(u64::from_ne_bytes(
@@ -48,12 +52,17 @@ impl Status {
     pub(crate) fn from_reply(reply: &Genlmsghdr<u8, u16>) -> Result<Status, Error> {
         let mut version = None;
         let mut hooks = Vec::new();
+        let (mut arp_suppressed, mut garp_sent) = (0, 0);
         for attr in reply.attrs().iter() {
             let kind = *attr.nla_type().nla_type();
             if kind == uapi::RINGGATE_A_STATUS_VERSION {
                 let raw = attr.nla_payload().as_ref();
                 let text = raw.strip_suffix(&[0]).unwrap_or(raw);
                 version = Some(String::from_utf8_lossy(text).into_owned());
+            } else if kind == uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED {
+                arp_suppressed = uint(attr.nla_payload().as_ref())?;
+            } else if kind == uapi::RINGGATE_A_STATUS_GARP_SENT {
+                garp_sent = uint(attr.nla_payload().as_ref())?;
             } else if kind == uapi::RINGGATE_A_STATUS_HOOKS {
                 let nested = attr
                     .get_attr_handle::<u16>()
@@ -87,6 +96,8 @@ impl Status {
         Ok(Status {
             version: version.ok_or_else(|| malformed("no version"))?,
             hooks,
+            arp_suppressed,
+            garp_sent,
         })
     }
 }

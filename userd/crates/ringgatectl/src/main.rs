@@ -3,7 +3,9 @@
 
 mod ring;
 mod status;
+mod vip;
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         action: CountersAction,
     },
+    /// The pool of virtual IPs of this network namespace.
+    Vip {
+        #[command(subcommand)]
+        action: VipAction,
+    },
     /// The token ring as the local ringgated sees it.
     Ring {
         /// Print JSON instead of text.
@@ -48,6 +55,30 @@ enum Command {
         #[command(subcommand)]
         action: Option<RingAction>,
     },
+}
+
+#[derive(Subcommand)]
+enum VipAction {
+    /// Add a VIP to the pool, not owned (the address must also be configured
+    /// on an interface before it can be owned).
+    Add {
+        addr: Ipv4Addr,
+        /// Gratuitous ARP pairs sent when this node takes the VIP (1-16, default 3).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
+        garp_count: Option<u32>,
+    },
+    /// Remove a VIP from the pool.
+    Del { addr: Ipv4Addr },
+    /// List the pool.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a VIP: answer ARP for it, announced by gratuitous ARP.
+    Own { addr: Ipv4Addr },
+    /// Release a VIP: stop answering ARP for it.
+    Release { addr: Ipv4Addr },
 }
 
 #[derive(Subcommand)]
@@ -73,6 +104,14 @@ fn main() -> ExitCode {
         Command::Counters {
             action: CountersAction::Reset { hook },
         } => status::reset(hook).map_err(|e| e.to_string()),
+        Command::Vip { action } => match action {
+            VipAction::Add { addr, garp_count } => vip::add(addr, garp_count),
+            VipAction::Del { addr } => vip::del(addr),
+            VipAction::List { json } => vip::list(json),
+            VipAction::Own { addr } => vip::set_owned(addr, true),
+            VipAction::Release { addr } => vip::set_owned(addr, false),
+        }
+        .map_err(|e| e.to_string()),
         Command::Ring {
             json,
             socket,

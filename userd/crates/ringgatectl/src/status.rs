@@ -29,6 +29,11 @@ fn table(status: &Status) -> String {
     for h in &status.hooks {
         let _ = writeln!(out, "{:<14}{:>14}{:>18}", h.hook.name(), h.packets, h.bytes);
     }
+    let _ = writeln!(
+        out,
+        "arp suppressed {}, gratuitous arp sent {}",
+        status.arp_suppressed, status.garp_sent
+    );
     out
 }
 
@@ -46,6 +51,8 @@ mod tests {
                 packets: 3,
                 bytes: 126,
             }],
+            arp_suppressed: 4,
+            garp_sent: 6,
         };
         let text = table(&status);
         assert!(text.starts_with("ringgate 9.9\n"));
@@ -53,6 +60,10 @@ mod tests {
         assert_eq!(
             row.split_whitespace().collect::<Vec<_>>(),
             ["arp-in", "3", "126"]
+        );
+        assert_eq!(
+            text.lines().nth(3),
+            Some("arp suppressed 4, gratuitous arp sent 6")
         );
     }
 }

@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Handlers of the `ringgate` generic netlink family.
-//!
-//! Each handler translates request attributes into calls on the namespace's
-//! state and the results into reply attributes; the policy tables generated
-//! from the YAML spec have already refused unknown, mistyped and out-of-range
-//! attributes before a handler runs.
+//! `status-get` and `counters-reset`.
 
 use kernel::prelude::*;
 
-use crate::glue::{uapi, Reply, Request};
+use crate::glue::{uapi, Attrs, Request};
 use crate::hooks::Hook;
 
 /// The hooks a request names: the one in `attr`, or all of them.
@@ -23,19 +18,24 @@ fn selected_hooks(req: &Request<'_>, attr: u32) -> Result<impl Iterator<Item = H
         .filter(move |hook| only.map_or(true, |only| only == *hook)))
 }
 
-/// `status-get`: module version and per-hook counters of this namespace.
+/// `status-get`: module version, per-hook counters and ARP counters of this
+/// namespace.
 pub(crate) fn status_get(req: &Request<'_>) -> Result {
     let hooks = selected_hooks(req, uapi::RINGGATE_A_STATUS_HOOK)?;
+    let net = req.net();
     let mut reply = req.reply()?;
-    reply.put_str(uapi::RINGGATE_A_STATUS_VERSION, crate::VERSION)?;
+    let attrs = reply.attrs()?;
+    attrs.put_str(uapi::RINGGATE_A_STATUS_VERSION, crate::VERSION)?;
     for hook in hooks {
-        let totals = req.net().counters.totals(hook);
-        reply.nest(uapi::RINGGATE_A_STATUS_HOOKS, |stats: &mut Reply<'_>| {
+        let totals = net.counters.totals(hook);
+        attrs.nest(uapi::RINGGATE_A_STATUS_HOOKS, |stats: &mut Attrs<'_>| {
             stats.put_u32(uapi::RINGGATE_A_HOOK_STATS_HOOK, hook.uapi())?;
             stats.put_uint(uapi::RINGGATE_A_HOOK_STATS_PACKETS, totals.packets)?;
             stats.put_uint(uapi::RINGGATE_A_HOOK_STATS_BYTES, totals.bytes)
         })?;
     }
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED, net.arp_suppressed())?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_GARP_SENT, net.garp_sent())?;
     reply.send()
 }
 

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ARP ownership of VIPs: every node has every VIP configured, so the
+//! kernel of each would answer ARP for all of them; only the owner may.
+
+use crate::glue::{Arp, ARP_REQUEST};
+use crate::hooks::{Hook, Verdict};
+use crate::vips::VipTable;
+
+/// Whether an ARP packet may pass, given the pool.
+///
+/// - Arriving requests for a VIP this node does not own are dropped, so the
+///   kernel never answers them. That includes another node's gratuitous
+///   ARP request for a shared VIP, which the kernel would otherwise answer
+///   as a conflict.
+/// - Leaving packets that speak for a VIP this node does not own (a reply
+///   or an announcement with the VIP as sender) are dropped, whatever made
+///   the kernel send them.
+pub(crate) fn verdict(vips: &VipTable, hook: Hook, arp: &Arp) -> Verdict {
+    let not_owned = |addr: u32| vips.find(addr).is_some_and(|vip| !vip.owned);
+    let drop = match hook {
+        Hook::ArpIn => arp.op == ARP_REQUEST && not_owned(arp.target_ip),
+        Hook::ArpOut => not_owned(arp.sender_ip),
+        _ => false,
+    };
+    if drop {
+        Verdict::Drop
+    } else {
+        Verdict::Accept
+    }
+}

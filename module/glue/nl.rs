@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Generic netlink for the safe handlers in `crate::netlink`: requests,
+//! reply and dump messages, and the doit/dumpit entry points the generated
+//! ops table (`ringgate_nl_gen.c`) calls.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use kernel::error::to_result;
+use kernel::ffi::{c_int, c_uint};
+use kernel::prelude::*;
+use kernel::str::CStr;
+
+use super::bindings;
+use crate::netlink;
+use crate::netns::NetState;
+
+/// A generic netlink request, borrowed for the duration of the doit call.
+pub(crate) struct Request<'a> {
+    info: NonNull<bindings::genl_info>,
+    net: &'a NetState,
+}
+
+impl<'a> Request<'a> {
+    /// The state of the namespace the request arrived in.
+    pub(crate) fn net(&self) -> &'a NetState {
+        self.net
+    }
+
+    /// A u32 attribute of the request, if present (the policy has validated it).
+    pub(crate) fn get_u32(&self, attr: u32) -> Option<u32> {
+        let mut value: c_uint = 0;
+        // SAFETY: `info` is valid for the lifetime of `self`; the glue bounds-checks `attr`.
+        let present = unsafe { bindings::rg_genl_get_u32(self.info.as_ptr(), attr, &mut value) };
+        (present == 1).then_some(value)
+    }
+
+    /// A u8 attribute of the request, if present (the policy has validated it).
+    pub(crate) fn get_u8(&self, attr: u32) -> Option<u8> {
+        let mut value: u8 = 0;
+        // SAFETY: `info` is valid for the lifetime of `self`; the glue bounds-checks `attr`.
+        let present = unsafe { bindings::rg_genl_get_u8(self.info.as_ptr(), attr, &mut value) };
+        (present == 1).then_some(value)
+    }
+
+    /// Fails with `EINVAL`, telling the requester through extack which
+    /// attribute is missing.
+    pub(crate) fn missing(&self, attr: u32) -> Error {
+        // SAFETY: `info` is valid for the lifetime of `self`.
+        Error::from_errno(unsafe { bindings::rg_genl_missing(self.info.as_ptr(), attr) })
+    }
+
+    /// A u32 attribute the request must carry.
+    pub(crate) fn require_u32(&self, attr: u32) -> Result<u32> {
+        self.get_u32(attr).ok_or_else(|| self.missing(attr))
+    }
+
+    /// A u8 attribute the request must carry.
+    pub(crate) fn require_u8(&self, attr: u32) -> Result<u8> {
+        self.get_u8(attr).ok_or_else(|| self.missing(attr))
+    }
+
+    /// Fails with `err`, explaining why in the extack message.
+    pub(crate) fn fail(&self, err: Error, why: &'static CStr) -> Error {
+        // SAFETY: `info` is valid; `why` is static, as extack keeps the pointer.
+        unsafe { bindings::rg_genl_set_err_msg(self.info.as_ptr(), why.as_char_ptr()) };
+        err
+    }
+
+    /// Sends `count` gratuitous ARP pairs for `addr` (network byte order)
+    /// from the interface of this namespace that holds it; the number of
+    /// packets sent. `count` 0 only checks that an interface holds it.
+    pub(crate) fn send_garp(&self, addr: u32, count: u8) -> Result<u32> {
+        // SAFETY: `info` is valid for the lifetime of `self`.
+        let sent = unsafe {
+            bindings::rg_genl_send_garp(self.info.as_ptr(), addr, c_uint::from(count))
+        };
+        to_result(sent.min(0))?;
+        Ok(sent.unsigned_abs())
+    }
+
+    /// Starts the reply to this request.
+    pub(crate) fn reply(&self) -> Result<Reply<'_>> {
+        // SAFETY: `info` is valid for the lifetime of `self`.
+        let msg = unsafe { bindings::rg_reply_new(self.info.as_ptr()) };
+        let msg = NonNull::new(msg).ok_or(ENOMEM)?;
+        Ok(Reply {
+            attrs: Some(Attrs {
+                skb: msg,
+                _message: PhantomData,
+            }),
+            info: self.info,
+        })
+    }
+}
+
+/// Writes attributes into a netlink message under construction.
+pub(crate) struct Attrs<'a> {
+    skb: NonNull<bindings::sk_buff>,
+    _message: PhantomData<&'a mut bindings::sk_buff>,
+}
+
+impl Attrs<'_> {
+    /// Appends a u32 attribute.
+    pub(crate) fn put_u32(&mut self, attr: u32, value: u32) -> Result {
+        // SAFETY: `skb` is a message under construction that `self` borrows.
+        to_result(unsafe { bindings::rg_put_u32(self.skb.as_ptr(), attr, value) })
+    }
+
+    /// Appends a u8 attribute.
+    pub(crate) fn put_u8(&mut self, attr: u32, value: u8) -> Result {
+        // SAFETY: `skb` is a message under construction that `self` borrows.
+        to_result(unsafe { bindings::rg_put_u8(self.skb.as_ptr(), attr, value) })
+    }
+
+    /// Appends a variable-width unsigned attribute (`NLA_UINT`).
+    pub(crate) fn put_uint(&mut self, attr: u32, value: u64) -> Result {
+        // SAFETY: `skb` is a message under construction that `self` borrows.
+        to_result(unsafe { bindings::rg_put_uint(self.skb.as_ptr(), attr, value) })
+    }
+
+    /// Appends a NUL-terminated string attribute.
+    pub(crate) fn put_str(&mut self, attr: u32, value: &str) -> Result {
+        let len = u32::try_from(value.len()).map_err(|_| EINVAL)?;
+        // The glue copies exactly `len` bytes from `value`.
+        // SAFETY: `skb` is a message under construction; `value` has `len` bytes.
+        to_result(unsafe { bindings::rg_put_string(self.skb.as_ptr(), attr, value.as_ptr(), len) })
+    }
+
+    /// Appends a nested attribute whose content `fill` writes; on error the
+    /// nest is removed again so the message stays well-formed.
+    pub(crate) fn nest(&mut self, attr: u32, fill: impl FnOnce(&mut Self) -> Result) -> Result {
+        let skb = self.skb.as_ptr();
+        let mut nest = core::ptr::null_mut();
+        // SAFETY: `skb` is a message under construction that `self` borrows.
+        to_result(unsafe { bindings::rg_nest_start(skb, attr, &mut nest) })?;
+        let filled = fill(self);
+        // SAFETY: `nest` was opened on `skb` above and nothing after it was closed.
+        unsafe {
+            if filled.is_ok() {
+                bindings::rg_nest_end(skb, nest)
+            } else {
+                bindings::rg_nest_cancel(skb, nest)
+            }
+        };
+        filled
+    }
+}
+
+/// A reply message under construction; freed unless sent.
+pub(crate) struct Reply<'a> {
+    attrs: Option<Attrs<'a>>,
+    info: NonNull<bindings::genl_info>,
+}
+
+impl<'a> Reply<'a> {
+    /// The reply's attribute writer.
+    pub(crate) fn attrs(&mut self) -> Result<&mut Attrs<'a>> {
+        self.attrs.as_mut().ok_or(EINVAL)
+    }
+
+    /// Sends the reply to the requester.
+    pub(crate) fn send(mut self) -> Result {
+        let attrs = self.attrs.take().ok_or(EINVAL)?;
+        // SAFETY: `skb` is an unsent reply to `info`; the glue consumes it.
+        to_result(unsafe { bindings::rg_reply_send(attrs.skb.as_ptr(), self.info.as_ptr()) })
+    }
+}
+
+impl Drop for Reply<'_> {
+    fn drop(&mut self) {
+        if let Some(attrs) = self.attrs.take() {
+            // SAFETY: The reply was never sent, so `self` still owns it.
+            unsafe { bindings::rg_reply_free(attrs.skb.as_ptr()) }
+        }
+    }
+}
+
+/// One part of a dump: the message buffer to fill and the cursor that says
+/// where the previous part stopped.
+pub(crate) struct Dump<'a> {
+    skb: NonNull<bindings::sk_buff>,
+    cb: NonNull<bindings::netlink_callback>,
+    net: &'a NetState,
+}
+
+impl<'a> Dump<'a> {
+    /// The state of the namespace the dump runs in.
+    pub(crate) fn net(&self) -> &'a NetState {
+        self.net
+    }
+
+    /// Where the previous part stopped (0 at the start).
+    pub(crate) fn cursor(&self) -> usize {
+        // SAFETY: `cb` is valid for the lifetime of `self`.
+        unsafe { bindings::rg_dump_cursor(self.cb.as_ptr()) as usize }
+    }
+
+    pub(crate) fn set_cursor(&mut self, cursor: usize) {
+        // SAFETY: `cb` is valid for the lifetime of `self`.
+        unsafe { bindings::rg_dump_set_cursor(self.cb.as_ptr(), cursor as _) }
+    }
+
+    /// Names the version of the table this part dumps (see the glue).
+    pub(crate) fn set_generation(&mut self, generation: u32) {
+        // SAFETY: `cb` is valid for the lifetime of `self`.
+        unsafe { bindings::rg_dump_set_generation(self.cb.as_ptr(), generation) }
+    }
+
+    /// Adds one message that `fill` writes. `Ok(false)`: this part is full
+    /// and the message was left out, to go into the next part.
+    pub(crate) fn entry(&mut self, fill: impl FnOnce(&mut Attrs<'_>) -> Result) -> Result<bool> {
+        let (skb, cb) = (self.skb.as_ptr(), self.cb.as_ptr());
+        // SAFETY: `skb` and `cb` are this dump part's, valid for `self`'s lifetime.
+        let hdr = unsafe { bindings::rg_dump_entry_start(skb, cb) };
+        if hdr.is_null() {
+            return Ok(false);
+        }
+        let mut attrs = Attrs {
+            skb: self.skb,
+            _message: PhantomData,
+        };
+        match fill(&mut attrs) {
+            Ok(()) => {
+                // SAFETY: `hdr` was opened on `skb` above.
+                unsafe { bindings::rg_dump_entry_end(skb, hdr) };
+                Ok(true)
+            }
+            Err(err) => {
+                // SAFETY: `hdr` was opened on `skb` above.
+                unsafe { bindings::rg_dump_entry_cancel(skb, hdr) };
+                // SAFETY: Returns a constant.
+                let full = err.to_errno() == unsafe { bindings::rg_err_msgsize() };
+                if full {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// What a dumpit callback returns after this part: the bytes written
+    /// (more parts follow while that is not 0).
+    fn written(&self) -> c_int {
+        // SAFETY: `skb` is valid for the lifetime of `self`.
+        unsafe { bindings::rg_skb_len(self.skb.as_ptr()) as c_int }
+    }
+}
+
+/// Runs a handler for a doit callback and turns its result into an errno.
+///
+/// # Safety
+///
+/// `info` is the request of a doit callback whose op ran the family's pre_doit.
+unsafe fn run_doit(info: *mut bindings::genl_info, handler: fn(&Request<'_>) -> Result) -> c_int {
+    let Some(info) = NonNull::new(info) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: pre_doit stored the namespace's live state in the request.
+    let state = unsafe { bindings::rg_genl_net_state(info.as_ptr()) };
+    if state.is_null() {
+        return ENODEV.to_errno();
+    }
+    // The requesting socket holds its namespace alive, and module unload
+    // unregisters the family before any namespace state is freed.
+    // SAFETY: So the state outlives this request.
+    let net = unsafe { &*state.cast::<NetState>() };
+    match handler(&Request { info, net }) {
+        Ok(()) => 0,
+        Err(err) => err.to_errno(),
+    }
+}
+
+/// Runs a handler for one part of a dump.
+///
+/// # Safety
+///
+/// `skb` and `cb` are a dumpit callback's arguments.
+unsafe fn run_dumpit(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+    handler: fn(&mut Dump<'_>) -> Result,
+) -> c_int {
+    let (Some(skb), Some(cb)) = (NonNull::new(skb), NonNull::new(cb)) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: `cb` is the dump's callback state, valid during the call.
+    let state = unsafe { bindings::rg_dump_net_state(cb.as_ptr()) };
+    if state.is_null() {
+        return ENODEV.to_errno();
+    }
+    // SAFETY: As for doit: the dumping socket holds the namespace, and the
+    // family is unregistered before any namespace state is freed.
+    let net = unsafe { &*state.cast::<NetState>() };
+    let mut dump = Dump { skb, cb, net };
+    match handler(&mut dump) {
+        Ok(()) => dump.written(),
+        Err(err) => err.to_errno(),
+    }
+}
+
+/// Declares the doit callbacks of `ringgate_nl_gen.h`, each with the
+/// pre_doit its op runs (see the YAML spec).
+macro_rules! doit {
+    ($($name:ident => $handler:path;)*) => {$(
+        /// A doit callback declared in `ringgate_nl_gen.h`.
+        ///
+        /// # Safety
+        ///
+        /// Called by generic netlink with a valid request whose op ran
+        /// `ringgate_nl_pre_doit` or `ringgate_nl_pre_doit_admin`.
+        #[no_mangle]
+        pub(crate) unsafe extern "C" fn $name(
+            _skb: *mut bindings::sk_buff,
+            info: *mut bindings::genl_info,
+        ) -> c_int {
+            // SAFETY: Every op of the spec runs one of the two pre_doits.
+            unsafe { run_doit(info, $handler) }
+        }
+    )*};
+}
+
+doit! {
+    ringgate_nl_status_get_doit => netlink::status_get;
+    ringgate_nl_counters_reset_doit => netlink::counters_reset;
+    ringgate_nl_vip_add_doit => netlink::vip_add;
+    ringgate_nl_vip_del_doit => netlink::vip_del;
+    ringgate_nl_vip_set_doit => netlink::vip_set;
+    ringgate_nl_vip_get_doit => netlink::vip_get;
+}
+
+/// The dumpit callback of `vip-get` (declared in `ringgate_nl_gen.h`).
+///
+/// # Safety
+///
+/// Called by generic netlink with a valid dump state.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ringgate_nl_vip_get_dumpit(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    // SAFETY: These are the dumpit callback's own arguments.
+    unsafe { run_dumpit(skb, cb, netlink::vip_dump) }
+}

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Read-copy-update for tables that packets read and netlink rarely changes.
+
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kernel::prelude::*;
+
+use super::bindings;
+
+/// Proof that the code holding it runs inside an RCU read-side section: a
+/// netfilter hook (the glue creates one for each hook call) or a `read_lock`.
+pub(crate) struct RcuSection {
+    /// Sections are not `Send`: they end on the CPU they began on.
+    _not_send: PhantomData<*mut ()>,
+    unlock: bool,
+}
+
+impl RcuSection {
+    /// Opens a read-side section that lasts until the value is dropped.
+    pub(crate) fn read_lock() -> RcuSection {
+        // SAFETY: `rcu_read_lock` has no preconditions; `Drop` unlocks.
+        unsafe { bindings::rg_rcu_read_lock() };
+        RcuSection {
+            _not_send: PhantomData,
+            unlock: true,
+        }
+    }
+
+    /// The section a netfilter hook already runs in.
+    ///
+    /// # Safety
+    ///
+    /// The caller runs inside an RCU read-side section for the lifetime of
+    /// the value.
+    pub(super) unsafe fn assume_held() -> RcuSection {
+        RcuSection {
+            _not_send: PhantomData,
+            unlock: false,
+        }
+    }
+}
+
+impl Drop for RcuSection {
+    fn drop(&mut self) {
+        if self.unlock {
+            // SAFETY: `read_lock` locked, and this is the matching unlock.
+            unsafe { bindings::rg_rcu_read_unlock() };
+        }
+    }
+}
+
+/// A heap value that readers see without a lock and writers replace whole:
+/// a writer copies the current value, changes the copy, publishes it, and
+/// frees the value it replaced after an RCU grace period, when no reader can
+/// still see it. Writers take the glue's configuration mutex, so each works
+/// on the latest value (netlink ops of the family run in parallel).
+pub(crate) struct RcuBox<T: Copy> {
+    /// Never null; owned (as a `KBox`) by this `RcuBox`.
+    current: AtomicPtr<T>,
+}
+
+/// The configuration mutex, held while alive.
+struct ConfigLock;
+
+impl ConfigLock {
+    fn lock() -> ConfigLock {
+        // SAFETY: Process context (netlink); `Drop` unlocks.
+        unsafe { bindings::rg_config_lock() };
+        ConfigLock
+    }
+}
+
+impl Drop for ConfigLock {
+    fn drop(&mut self) {
+        // SAFETY: `lock` locked, and this is the matching unlock.
+        unsafe { bindings::rg_config_unlock() };
+    }
+}
+
+impl<T: Copy> RcuBox<T> {
+    pub(crate) fn new(value: KBox<T>) -> RcuBox<T> {
+        RcuBox {
+            current: AtomicPtr::new(KBox::into_raw(value)),
+        }
+    }
+
+    /// The current value, for as long as the read-side section lasts.
+    pub(crate) fn read<'a>(&'a self, _section: &'a RcuSection) -> &'a T {
+        // The acquire load pairs with the release store of `update`, so the
+        // value's contents are visible before its address.
+        // SAFETY: `current` is never null; a replaced value is freed only
+        // after a grace period, and `_section` keeps this one from ending.
+        unsafe { &*self.current.load(Ordering::Acquire) }
+    }
+
+    /// Publishes `change` applied to a copy of the current value. If
+    /// `change` fails, nothing is published and the error is returned.
+    /// Sleeps (lock, allocation, grace period): process context only.
+    pub(crate) fn update<R>(&self, change: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
+        let _lock = ConfigLock::lock();
+        let mut fresh = KBox::<T>::new_uninit(GFP_KERNEL)?;
+        let old = self.current.load(Ordering::Acquire);
+        // SAFETY: Only writers replace `current`, and they hold the lock, so
+        // `old` stays live; `fresh` is a separate allocation of the same type.
+        unsafe { core::ptr::copy_nonoverlapping(old, fresh.as_mut_ptr(), 1) };
+        // SAFETY: The copy above initialised every byte of a `Copy` value.
+        let mut fresh = unsafe { KBox::<MaybeUninit<T>>::assume_init(fresh) };
+        let result = change(&mut fresh)?;
+        self.current.store(KBox::into_raw(fresh), Ordering::Release);
+        // SAFETY: `synchronize_rcu` sleeps; callers are in process context.
+        unsafe { bindings::rg_synchronize_rcu() };
+        // SAFETY: `old` came from `KBox::into_raw`, was replaced above, and
+        // after the grace period no reader holds it.
+        drop(unsafe { KBox::from_raw(old) });
+        Ok(result)
+    }
+}
+
+impl<T: Copy> Drop for RcuBox<T> {
+    fn drop(&mut self) {
+        // The namespace's hooks are gone and a grace period has passed
+        // before its state is dropped (see the glue's pernet exit).
+        // SAFETY: `current` came from `KBox::into_raw` and nobody reads it now.
+        drop(unsafe { KBox::from_raw(*self.current.get_mut()) });
+    }
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The pool of virtual IPs of one network namespace.
+//!
+//! Packets read the pool on every ARP packet and netlink changes it now and
+//! then, so it is read-copy-update: readers see an immutable table without
+//! taking a lock, and a writer changes a private copy and publishes it (see
+//! `glue::RcuBox`). The table is a sorted array of bounded size, so a lookup
+//! is a binary search over at most `MAX_VIPS` entries.
+
+use kernel::prelude::*;
+
+use crate::glue::uapi;
+
+/// The most VIPs a pool holds (`RINGGATE_MAX_VIPS` of the UAPI header).
+pub(crate) const MAX_VIPS: usize = uapi::RINGGATE_MAX_VIPS as usize;
+/// Gratuitous ARP pairs sent on taking a VIP when none was configured.
+pub(crate) const DEFAULT_GARP_COUNT: u8 = 3;
+
+/// One VIP of the pool.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Vip {
+    /// The IPv4 address in network byte order, as it appears in packets.
+    pub(crate) addr: u32,
+    /// Whether this node owns the VIP: answers ARP for it and announces it.
+    pub(crate) owned: bool,
+    /// Gratuitous ARP pairs sent when this node takes the VIP.
+    pub(crate) garp_count: u8,
+}
+
+/// One immutable version of the pool.
+#[derive(Clone, Copy)]
+pub(crate) struct VipTable {
+    /// Grows with every published change; dumps use it to notice changes
+    /// between their parts. Starts at 1 (netlink reads 0 as "unset").
+    generation: u32,
+    len: usize,
+    /// Sorted by `addr`; only the first `len` entries are used.
+    vips: [Vip; MAX_VIPS],
+}
+
+/// What a change to a VIP did, so the caller knows what to announce.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Change {
+    Unchanged,
+    Changed,
+}
+
+impl VipTable {
+    /// An empty pool.
+    pub(crate) const EMPTY: VipTable = VipTable {
+        generation: 1,
+        len: 0,
+        vips: [Vip {
+            addr: 0,
+            owned: false,
+            garp_count: 0,
+        }; MAX_VIPS],
+    };
+
+    /// Every VIP, sorted by address.
+    pub(crate) fn entries(&self) -> &[Vip] {
+        &self.vips[..self.len]
+    }
+
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The VIP with address `addr` (network byte order).
+    pub(crate) fn find(&self, addr: u32) -> Option<&Vip> {
+        let entries = self.entries();
+        entries
+            .binary_search_by_key(&addr, |vip| vip.addr)
+            .ok()
+            .and_then(|i| entries.get(i))
+    }
+
+    /// Marks this copy as the next version.
+    pub(crate) fn advance_generation(&mut self) {
+        // Wrapping past zero would read as "unset" to netlink.
+        self.generation = self.generation.checked_add(1).unwrap_or(1);
+    }
+
+    /// Adds `addr` (not owned). An address already present keeps its state
+    /// and takes `garp_count` if one is given.
+    pub(crate) fn add(&mut self, addr: u32, garp_count: Option<u8>) -> Result<Change> {
+        match self.entries().binary_search_by_key(&addr, |vip| vip.addr) {
+            Ok(i) => {
+                let vip = &mut self.vips[i];
+                match garp_count {
+                    Some(count) if count != vip.garp_count => {
+                        vip.garp_count = count;
+                        Ok(Change::Changed)
+                    }
+                    _ => Ok(Change::Unchanged),
+                }
+            }
+            Err(i) => {
+                if self.len == MAX_VIPS {
+                    return Err(ENOSPC);
+                }
+                self.vips.copy_within(i..self.len, i + 1);
+                self.vips[i] = Vip {
+                    addr,
+                    owned: false,
+                    garp_count: garp_count.unwrap_or(DEFAULT_GARP_COUNT),
+                };
+                self.len += 1;
+                Ok(Change::Changed)
+            }
+        }
+    }
+
+    /// Removes `addr`; `ENOENT` if it is not in the pool.
+    pub(crate) fn remove(&mut self, addr: u32) -> Result {
+        let i = self
+            .entries()
+            .binary_search_by_key(&addr, |vip| vip.addr)
+            .map_err(|_| ENOENT)?;
+        self.vips.copy_within(i + 1..self.len, i);
+        self.len -= 1;
+        Ok(())
+    }
+
+    /// Takes or releases `addr`; `ENOENT` if it is not in the pool.
+    pub(crate) fn set_owned(&mut self, addr: u32, owned: bool) -> Result<Change> {
+        let i = self
+            .entries()
+            .binary_search_by_key(&addr, |vip| vip.addr)
+            .map_err(|_| ENOENT)?;
+        let vip = &mut self.vips[i];
+        if vip.owned == owned {
+            return Ok(Change::Unchanged);
+        }
+        vip.owned = owned;
+        Ok(Change::Changed)
+    }
+}
