@@ -49,5 +49,7 @@ for hook in pre-routing local-in forward local-out post-routing arp-in arp-out; 
     python3 -c 'import json,sys; print(json.load(sys.stdin)["hooks"][0]["packets"])')" 0 "initial namespace: $hook"
 done
 
-# The human-readable table lists all seven hooks.
-expect_eq "$(a "$RG_REPO/userd/target/debug/ringgatectl" status | tail -n +3 | wc -l)" 7 "table rows"
+# The human-readable table lists all seven hooks, then the ARP counters.
+expect_eq "$(a "$RG_REPO/userd/target/debug/ringgatectl" status | tail -n +3 | grep -c '^[a-z-]* *[0-9]* *[0-9]*$')" 7 "table rows"
+a "$RG_REPO/userd/target/debug/ringgatectl" status | tail -n 1 | grep -q '^arp suppressed 0, gratuitous arp sent 0$' ||
+  fail "ARP counters line"
