@@ -27,9 +27,11 @@ use crate::netns::NetState;
     clippy::all
 )]
 mod bindings;
+mod buckets;
 mod nl;
 mod rcu;
 
+pub(crate) use buckets::LockedBuckets;
 pub(crate) use nl::{Attrs, Dump, Request};
 pub(crate) use rcu::{RcuBox, RcuSection};
 
@@ -42,9 +44,19 @@ pub(crate) mod uapi {
         RINGGATE_A_VIP_GARP_COUNT, RINGGATE_A_VIP_OWNED, RINGGATE_HOOK_ARP_IN,
         RINGGATE_HOOK_ARP_OUT, RINGGATE_HOOK_FORWARD, RINGGATE_HOOK_LOCAL_IN,
         RINGGATE_HOOK_LOCAL_OUT, RINGGATE_HOOK_POST_ROUTING, RINGGATE_HOOK_PRE_ROUTING,
-        RINGGATE_MAX_VIPS,
+        RINGGATE_A_BACKEND_ADDR, RINGGATE_A_BACKEND_PORT, RINGGATE_A_BACKEND_UP,
+        RINGGATE_A_BACKEND_WEIGHT, RINGGATE_A_SERVICE_BACKEND, RINGGATE_A_SERVICE_BACKENDS,
+        RINGGATE_A_SERVICE_PORT, RINGGATE_A_SERVICE_PROTO, RINGGATE_A_SERVICE_SCHEDULER,
+        RINGGATE_A_SERVICE_VIP, RINGGATE_A_STATUS_NO_BACKEND, RINGGATE_A_STATUS_SESSIONS,
+        RINGGATE_A_STATUS_SESSIONS_DROPPED, RINGGATE_MAX_BACKENDS, RINGGATE_MAX_SERVICES,
+        RINGGATE_MAX_VIPS, RINGGATE_SCHEDULER_WRR,
     };
 }
+
+// SAFETY: A `ServiceTable` holds only integers, bools and arrays of structs
+// of them, for which all-zero bytes are valid values (see `services.rs`); it
+// is allocated zeroed because it is too large to build on the stack.
+unsafe impl kernel::init::Zeroable for crate::services::ServiceTable {}
 
 /// The registration of ringgate's pernet operations (and through them its
 /// netfilter hooks in every namespace) and of its generic netlink family.
@@ -99,7 +111,80 @@ pub(crate) struct Arp {
 /// The ARP request opcode (`ARPOP_REQUEST`).
 pub(crate) const ARP_REQUEST: u32 = 1;
 
+/// The addresses and ports of an IPv4 TCP/UDP packet (network byte order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Flow {
+    pub(crate) saddr: u32,
+    pub(crate) daddr: u32,
+    pub(crate) sport: u16,
+    pub(crate) dport: u16,
+    pub(crate) proto: u8,
+    pub(crate) tcp_flags: u8,
+}
+
+/// Which end of a packet a NAT rewrite changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    Source,
+    Destination,
+}
+
+/// The kernel's tick counter (`jiffies`).
+pub(crate) fn jiffies() -> u64 {
+    // SAFETY: Reads a counter; no preconditions.
+    unsafe { bindings::rg_jiffies() as u64 }
+}
+
+/// Random bits, for hash keys.
+pub(crate) fn random_u64() -> u64 {
+    // SAFETY: No preconditions.
+    unsafe { bindings::rg_random_u64() }
+}
+
+/// Ticks per second (`HZ`).
+pub(crate) fn hz() -> u64 {
+    // SAFETY: Returns a constant.
+    u64::from(unsafe { bindings::rg_hz() })
+}
+
 impl Packet<'_> {
+    /// The packet's IPv4 TCP/UDP addresses and ports, if it has them.
+    pub(crate) fn flow(&self) -> Option<Flow> {
+        let mut raw = bindings::rg_flow {
+            saddr: 0,
+            daddr: 0,
+            sport: 0,
+            dport: 0,
+            proto: 0,
+            tcp_flags: 0,
+        };
+        // SAFETY: `skb` is valid for the lifetime of `self`; the glue reads
+        // headers with `skb_header_pointer`, within the packet.
+        let ok = unsafe { bindings::rg_skb_flow(self.skb.as_ptr(), &mut raw) };
+        (ok == 1).then_some(Flow {
+            saddr: raw.saddr,
+            daddr: raw.daddr,
+            sport: raw.sport,
+            dport: raw.dport,
+            proto: raw.proto,
+            tcp_flags: raw.tcp_flags,
+        })
+    }
+
+    /// Keeps conntrack from tracking the packet (after a NAT rewrite).
+    pub(crate) fn untrack(&mut self) {
+        // SAFETY: `skb` is valid and exclusively ours for the hook call.
+        unsafe { bindings::rg_skb_untrack(self.skb.as_ptr()) }
+    }
+
+    /// Rewrites one end's address and port (network byte order), fixing
+    /// the checksums. Only for a packet `flow` parsed.
+    pub(crate) fn nat(&mut self, end: End, addr: u32, port: u16) -> Result {
+        let source = i32::from(end == End::Source);
+        // SAFETY: `skb` is valid and exclusively ours for the hook call; the
+        // glue makes the headers writable before changing them.
+        to_result(unsafe { bindings::rg_skb_nat(self.skb.as_ptr(), source, addr, port) })
+    }
     /// Length of the packet's data (`skb->len`).
     pub(crate) fn len(&self) -> u32 {
         // SAFETY: `skb` is valid for the lifetime of `self` (see `ringgate_rs_hook`).
@@ -172,7 +257,8 @@ pub(crate) unsafe extern "C" fn ringgate_rs_hook(
     };
     // SAFETY: Netfilter runs hooks inside an RCU read-side section.
     let rcu = unsafe { RcuSection::assume_held() };
-    match hooks::inspect(net, hook, &packet, &rcu) {
+    let mut packet = packet;
+    match hooks::inspect(net, hook, &mut packet, &rcu) {
         Verdict::Accept => bindings::RG_VERDICT_ACCEPT,
         Verdict::Drop => bindings::RG_VERDICT_DROP,
     }

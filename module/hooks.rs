@@ -3,9 +3,11 @@
 //! What ringgate does with a packet at each netfilter hook.
 //!
 //! Every hook counts what it sees. The ARP hooks enforce VIP ownership
-//! (`arp`); the IPv4 hooks let everything pass until NAT lands here.
+//! (`arp`); pre-routing and forward NAT VIP traffic to back-ends and back
+//! (`nat`).
 
 use crate::arp;
+use crate::nat;
 use crate::glue::{self, Packet, RcuSection};
 use crate::netns::NetState;
 
@@ -68,9 +70,15 @@ pub(crate) enum Verdict {
 }
 
 /// Runs for every packet at every hook of a namespace; bounded, allocation-free
-/// work (an ARP packet costs one binary search of the VIP pool).
-pub(crate) fn inspect(net: &NetState, hook: Hook, packet: &Packet<'_>, rcu: &RcuSection) -> Verdict {
+/// work (an ARP packet costs one binary search of the VIP pool; see `nat` for
+/// pre-routing).
+pub(crate) fn inspect(net: &NetState, hook: Hook, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
     net.counters.count(glue::this_cpu(), hook, packet.len());
+    match hook {
+        Hook::PreRouting => return nat::pre_routing(net, packet, rcu),
+        Hook::Forward => return nat::forward(net, packet),
+        _ => {}
+    }
     if !matches!(hook, Hook::ArpIn | Hook::ArpOut) {
         return Verdict::Accept;
     }

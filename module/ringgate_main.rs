@@ -6,8 +6,9 @@
 //! that touches C (and holds every `unsafe` block); the other modules are safe
 //! Rust: `netns` is one network namespace's state, `hooks` decides what happens
 //! to a packet, `counters` counts it, `vips` is the pool of virtual IPs and
-//! `arp` enforces which of them this node answers for, and `netlink` answers
-//! the generic netlink family.
+//! `arp` enforces which of them this node answers for, `services` and
+//! `sessions` with `nat` translate VIP traffic to back-ends, and `netlink`
+//! answers the generic netlink family.
 
 use kernel::prelude::*;
 
@@ -15,8 +16,11 @@ mod arp;
 mod counters;
 mod glue;
 mod hooks;
+mod nat;
 mod netlink;
 mod netns;
+mod services;
+mod sessions;
 mod vips;
 
 module! {

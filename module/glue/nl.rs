@@ -44,6 +44,45 @@ impl<'a> Request<'a> {
         (present == 1).then_some(value)
     }
 
+    /// A u32 attribute nested (backend policy) in attribute `outer`.
+    pub(crate) fn nested_u32(&self, outer: u32, inner: u32) -> Option<u32> {
+        let mut value: u32 = 0;
+        // SAFETY: `info` is valid; the glue writes at most 4 bytes to `value`.
+        let present = unsafe {
+            bindings::rg_genl_nested_get(self.info.as_ptr(), outer, inner, 4, (&mut value as *mut u32).cast())
+        };
+        (present == 1).then_some(value)
+    }
+
+    /// A u16 attribute nested (backend policy) in attribute `outer`.
+    pub(crate) fn nested_u16(&self, outer: u32, inner: u32) -> Option<u16> {
+        let mut value: u16 = 0;
+        // SAFETY: `info` is valid; the glue writes at most 2 bytes to `value`.
+        let present = unsafe {
+            bindings::rg_genl_nested_get(self.info.as_ptr(), outer, inner, 2, (&mut value as *mut u16).cast())
+        };
+        (present == 1).then_some(value)
+    }
+
+    /// A u8 attribute nested (backend policy) in attribute `outer`.
+    pub(crate) fn nested_u8(&self, outer: u32, inner: u32) -> Option<u8> {
+        let mut value: u8 = 0;
+        // SAFETY: `info` is valid; the glue writes at most 1 byte to `value`.
+        let present =
+            unsafe { bindings::rg_genl_nested_get(self.info.as_ptr(), outer, inner, 1, (&mut value as *mut u8).cast()) };
+        (present == 1).then_some(value)
+    }
+
+    /// A u16 attribute of the request, if present.
+    pub(crate) fn get_u16(&self, attr: u32) -> Option<u16> {
+        let mut value: u32 = 0;
+        // u16 attributes are read through the u32 reader's bounds check; the
+        // policy guarantees 2 bytes, so read them as such.
+        // SAFETY: `info` is valid for the lifetime of `self`.
+        let present = unsafe { bindings::rg_genl_get_u16(self.info.as_ptr(), attr, &mut value) };
+        (present == 1).then_some(value as u16)
+    }
+
     /// Fails with `EINVAL`, telling the requester through extack which
     /// attribute is missing.
     pub(crate) fn missing(&self, attr: u32) -> Error {
@@ -106,6 +145,12 @@ impl Attrs<'_> {
     pub(crate) fn put_u32(&mut self, attr: u32, value: u32) -> Result {
         // SAFETY: `skb` is a message under construction that `self` borrows.
         to_result(unsafe { bindings::rg_put_u32(self.skb.as_ptr(), attr, value) })
+    }
+
+    /// Appends a u16 attribute.
+    pub(crate) fn put_u16(&mut self, attr: u32, value: u16) -> Result {
+        // SAFETY: `skb` is a message under construction that `self` borrows.
+        to_result(unsafe { bindings::rg_put_u16(self.skb.as_ptr(), attr, value) })
     }
 
     /// Appends a u8 attribute.
@@ -329,6 +374,24 @@ doit! {
     ringgate_nl_vip_del_doit => netlink::vip_del;
     ringgate_nl_vip_set_doit => netlink::vip_set;
     ringgate_nl_vip_get_doit => netlink::vip_get;
+    ringgate_nl_service_set_doit => netlink::service_set;
+    ringgate_nl_service_del_doit => netlink::service_del;
+    ringgate_nl_backend_set_doit => netlink::backend_set;
+    ringgate_nl_backend_del_doit => netlink::backend_del;
+}
+
+/// The dumpit callback of `service-get` (declared in `ringgate_nl_gen.h`).
+///
+/// # Safety
+///
+/// Called by generic netlink with a valid dump state.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ringgate_nl_service_get_dumpit(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    // SAFETY: These are the dumpit callback's own arguments.
+    unsafe { run_dumpit(skb, cb, netlink::service_dump) }
 }
 
 /// The dumpit callback of `vip-get` (declared in `ringgate_nl_gen.h`).

@@ -10,7 +10,17 @@
 #include <linux/cpumask.h>
 #include <linux/if_arp.h>
 #include <linux/inetdevice.h>
+#include <linux/ip.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/random.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <linux/spinlock.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <net/checksum.h>
+#include <net/ip.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_arp.h>
 #include <linux/netfilter_ipv4.h>
@@ -201,6 +211,161 @@ int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp)
 	return 1;
 }
 
+int rg_skb_flow(const struct sk_buff *skb, struct rg_flow *flow)
+{
+	struct iphdr iph_buf, *iph;
+	unsigned int thoff;
+	__be16 ports_buf[2], *ports;
+	u8 flags_buf, *flags;
+
+	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(iph_buf), &iph_buf);
+	if (!iph || iph->version != 4 || iph->ihl < 5)
+		return 0;
+	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
+		return 0;
+	/* Only the first fragment carries the ports (pre-routing runs after
+	 * defragmentation, so this is rare). */
+	if (ntohs(iph->frag_off) & IP_OFFSET)
+		return 0;
+	thoff = skb_network_offset(skb) + iph->ihl * 4;
+	ports = skb_header_pointer(skb, thoff, sizeof(ports_buf), ports_buf);
+	if (!ports)
+		return 0;
+	flow->saddr = (__force unsigned int)iph->saddr;
+	flow->daddr = (__force unsigned int)iph->daddr;
+	flow->sport = (__force unsigned short)ports[0];
+	flow->dport = (__force unsigned short)ports[1];
+	flow->proto = iph->protocol;
+	flow->tcp_flags = 0;
+	if (iph->protocol == IPPROTO_TCP) {
+		/* The flags byte: offset 13 of the TCP header. */
+		flags = skb_header_pointer(skb, thoff + 13, 1, &flags_buf);
+		if (!flags)
+			return 0;
+		flow->tcp_flags = *flags;
+	}
+	return 1;
+}
+
+int rg_skb_nat(struct sk_buff *skb, int source, unsigned int addr, unsigned short port)
+{
+	struct iphdr *iph;
+	unsigned int thoff, l4len;
+	__be32 *old_addr, new_addr = (__force __be32)addr;
+	__be16 *old_port, new_port = (__force __be16)port;
+	__sum16 *check = NULL;
+
+	iph = ip_hdr(skb);
+	thoff = skb_network_offset(skb) + iph->ihl * 4;
+	l4len = iph->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr);
+	if (skb_ensure_writable(skb, thoff + l4len))
+		return -ENOMEM;
+	/* skb_ensure_writable may have moved the data. */
+	iph = ip_hdr(skb);
+	if (iph->protocol == IPPROTO_TCP) {
+		struct tcphdr *th = (struct tcphdr *)(skb_network_header(skb) + iph->ihl * 4);
+
+		check = &th->check;
+		old_port = source ? &th->source : &th->dest;
+	} else {
+		struct udphdr *uh = (struct udphdr *)(skb_network_header(skb) + iph->ihl * 4);
+
+		/* A zero UDP checksum means "none" and must stay zero. */
+		if (uh->check || skb->ip_summed == CHECKSUM_PARTIAL)
+			check = &uh->check;
+		old_port = source ? &uh->source : &uh->dest;
+	}
+	old_addr = source ? &iph->saddr : &iph->daddr;
+	if (check) {
+		inet_proto_csum_replace4(check, skb, *old_addr, new_addr, true);
+		inet_proto_csum_replace2(check, skb, *old_port, new_port, false);
+		if (iph->protocol == IPPROTO_UDP && !*check)
+			*check = CSUM_MANGLED_0;
+	}
+	csum_replace4(&iph->check, *old_addr, new_addr);
+	*old_addr = new_addr;
+	*old_port = new_port;
+	return 0;
+}
+
+void rg_skb_untrack(struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	nf_reset_ct(skb);
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+#endif
+}
+
+unsigned long long rg_random_u64(void)
+{
+	return get_random_u64();
+}
+
+unsigned long rg_jiffies(void)
+{
+	return jiffies;
+}
+
+unsigned int rg_hz(void)
+{
+	return HZ;
+}
+
+struct rg_locks {
+	unsigned int n;
+	spinlock_t lock[];
+};
+
+void *rg_locks_new(unsigned int n)
+{
+	struct rg_locks *locks;
+	unsigned int i;
+
+	locks = kvmalloc(struct_size(locks, lock, n), GFP_KERNEL);
+	if (!locks)
+		return NULL;
+	locks->n = n;
+	for (i = 0; i < n; i++)
+		spin_lock_init(&locks->lock[i]);
+	return locks;
+}
+
+void rg_locks_free(void *locks)
+{
+	kvfree(locks);
+}
+
+void rg_lock(void *locks, unsigned int i)
+{
+	struct rg_locks *l = locks;
+
+	spin_lock_bh(&l->lock[i % l->n]);
+}
+
+void rg_unlock(void *locks, unsigned int i)
+{
+	struct rg_locks *l = locks;
+
+	spin_unlock_bh(&l->lock[i % l->n]);
+}
+
+int rg_genl_nested_get(struct genl_info *info, unsigned int outer, unsigned int inner,
+		       unsigned int size, void *value)
+{
+	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
+	struct nlattr *tb[RINGGATE_A_BACKEND_MAX + 1];
+
+	if (outer > maxattr || !info->attrs[outer] || inner > RINGGATE_A_BACKEND_MAX)
+		return 0;
+	if (nla_parse_nested(tb, RINGGATE_A_BACKEND_MAX, info->attrs[outer],
+			     ringgate_backend_nl_policy, info->extack))
+		return 0;
+	if (!tb[inner] || nla_len(tb[inner]) < size)
+		return 0;
+	memcpy(value, nla_data(tb[inner]), size);
+	return 1;
+}
+
 void rg_rcu_read_lock(void)
 {
 	rcu_read_lock();
@@ -289,6 +454,20 @@ int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *val
 	if (!attr || nla_len(attr) < sizeof(u8))
 		return 0;
 	*value = nla_get_u8(attr);
+	return 1;
+}
+
+int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *value)
+{
+	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
+	const struct nlattr *attr;
+
+	if (type > maxattr)
+		return 0;
+	attr = info->attrs[type];
+	if (!attr || nla_len(attr) < sizeof(u16))
+		return 0;
+	*value = nla_get_u16(attr);
 	return 1;
 }
 
@@ -408,6 +587,11 @@ int rg_err_msgsize(void)
 int rg_put_u8(struct sk_buff *msg, unsigned int type, unsigned char value)
 {
 	return nla_put_u8(msg, type, value);
+}
+
+int rg_put_u16(struct sk_buff *msg, unsigned int type, unsigned short value)
+{
+	return nla_put_u16(msg, type, value);
 }
 
 int rg_put_uint(struct sk_buff *msg, unsigned int type, unsigned long long value)

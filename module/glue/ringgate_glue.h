@@ -53,6 +53,55 @@ struct rg_arp {
 /* Reads @skb's ARP header: 1 for Ethernet/IPv4 ARP, 0 for anything else. */
 int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp);
 
+/*
+ * The addresses and ports of an IPv4 TCP or UDP packet, in network byte
+ * order as on the wire, and the TCP flags byte (0 for UDP).
+ */
+struct rg_flow {
+	unsigned int saddr;
+	unsigned int daddr;
+	unsigned short sport;
+	unsigned short dport;
+	unsigned char proto;
+	unsigned char tcp_flags;
+};
+/* Reads @skb's IPv4 and TCP/UDP headers: 1 if it is such a packet (and not
+ * a non-first fragment), 0 otherwise. */
+int rg_skb_flow(const struct sk_buff *skb, struct rg_flow *flow);
+/*
+ * Rewrites the destination (@source 0) or source (@source 1) address and
+ * port of a TCP/UDP packet (network order) and fixes the IPv4 and TCP/UDP
+ * checksums incrementally, as nf_nat does, so offloaded (GSO/GRO) packets
+ * stay correct. Returns 0, or -errno if the packet cannot be made writable.
+ */
+int rg_skb_nat(struct sk_buff *skb, int source, unsigned int addr, unsigned short port);
+
+/* Marks @skb untracked for conntrack (a no-op without conntrack). */
+void rg_skb_untrack(struct sk_buff *skb);
+/* Random bits for hash keys. */
+unsigned long long rg_random_u64(void);
+
+/* The kernel's tick counter and its rate. */
+unsigned long rg_jiffies(void);
+unsigned int rg_hz(void);
+
+/*
+ * An array of @n spinlocks for the session table's buckets, taken with
+ * bottom halves disabled (hooks run in softirq and in process context).
+ * NULL when out of memory.
+ */
+void *rg_locks_new(unsigned int n);
+void rg_locks_free(void *locks);
+void rg_lock(void *locks, unsigned int i);
+void rg_unlock(void *locks, unsigned int i);
+
+/*
+ * Reads a u32/u16/u8 attribute nested in attribute @outer of a request,
+ * validated by the backend policy: 1 and stores it if present, 0 if not.
+ */
+int rg_genl_nested_get(struct genl_info *info, unsigned int outer, unsigned int inner,
+		       unsigned int size, void *value);
+
 /* RCU: the hooks run inside a read-side section; netlink code opens one. */
 void rg_rcu_read_lock(void);
 void rg_rcu_read_unlock(void);
@@ -70,6 +119,7 @@ void *rg_genl_net_state(struct genl_info *info);
  */
 int rg_genl_get_u32(struct genl_info *info, unsigned int type, unsigned int *value);
 int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *value);
+int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *value);
 /* Reports a missing required attribute through extack; returns -EINVAL. */
 int rg_genl_missing(struct genl_info *info, unsigned int type);
 /* Sets the extack message of a failing request; @msg must be static. */
@@ -93,6 +143,7 @@ void rg_reply_free(struct sk_buff *msg);
 int rg_err_msgsize(void); /* -EMSGSIZE, whose number the kernel crate does not name */
 int rg_put_u32(struct sk_buff *msg, unsigned int type, unsigned int value);
 int rg_put_u8(struct sk_buff *msg, unsigned int type, unsigned char value);
+int rg_put_u16(struct sk_buff *msg, unsigned int type, unsigned short value);
 int rg_put_uint(struct sk_buff *msg, unsigned int type, unsigned long long value);
 /* Puts @len bytes of @s followed by a NUL, as NLA_NUL_STRING expects. */
 int rg_put_string(struct sk_buff *msg, unsigned int type, const char *s, unsigned int len);

@@ -10,6 +10,14 @@
 
 #include <uapi/linux/ringgate.h>
 
+/* Common nested types */
+const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_UP + 1] = {
+	[RINGGATE_A_BACKEND_ADDR] = { .type = NLA_U32, },
+	[RINGGATE_A_BACKEND_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_BACKEND_WEIGHT] = NLA_POLICY_RANGE(NLA_U32, 1, 1000),
+	[RINGGATE_A_BACKEND_UP] = NLA_POLICY_MAX(NLA_U8, 1),
+};
+
 /* RINGGATE_CMD_STATUS_GET - do */
 static const struct nla_policy ringgate_status_get_nl_policy[RINGGATE_A_STATUS_HOOK + 1] = {
 	[RINGGATE_A_STATUS_HOOK] = NLA_POLICY_MAX(NLA_U32, 6),
@@ -40,6 +48,37 @@ static const struct nla_policy ringgate_vip_set_nl_policy[RINGGATE_A_VIP_OWNED +
 /* RINGGATE_CMD_VIP_GET - do */
 static const struct nla_policy ringgate_vip_get_nl_policy[RINGGATE_A_VIP_ADDR + 1] = {
 	[RINGGATE_A_VIP_ADDR] = { .type = NLA_U32, },
+};
+
+/* RINGGATE_CMD_SERVICE_SET - do */
+static const struct nla_policy ringgate_service_set_nl_policy[RINGGATE_A_SERVICE_SCHEDULER + 1] = {
+	[RINGGATE_A_SERVICE_VIP] = { .type = NLA_U32, },
+	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
+	[RINGGATE_A_SERVICE_SCHEDULER] = NLA_POLICY_MAX(NLA_U32, 0),
+};
+
+/* RINGGATE_CMD_SERVICE_DEL - do */
+static const struct nla_policy ringgate_service_del_nl_policy[RINGGATE_A_SERVICE_PROTO + 1] = {
+	[RINGGATE_A_SERVICE_VIP] = { .type = NLA_U32, },
+	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
+};
+
+/* RINGGATE_CMD_BACKEND_SET - do */
+static const struct nla_policy ringgate_backend_set_nl_policy[RINGGATE_A_SERVICE_BACKEND + 1] = {
+	[RINGGATE_A_SERVICE_VIP] = { .type = NLA_U32, },
+	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
+	[RINGGATE_A_SERVICE_BACKEND] = NLA_POLICY_NESTED(ringgate_backend_nl_policy),
+};
+
+/* RINGGATE_CMD_BACKEND_DEL - do */
+static const struct nla_policy ringgate_backend_del_nl_policy[RINGGATE_A_SERVICE_BACKEND + 1] = {
+	[RINGGATE_A_SERVICE_VIP] = { .type = NLA_U32, },
+	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
+	[RINGGATE_A_SERVICE_BACKEND] = NLA_POLICY_NESTED(ringgate_backend_nl_policy),
 };
 
 /* Ops table for ringgate */
@@ -95,6 +134,43 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 	{
 		.cmd	= RINGGATE_CMD_VIP_GET,
 		.dumpit	= ringgate_nl_vip_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= RINGGATE_CMD_SERVICE_SET,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_service_set_doit,
+		.policy		= ringgate_service_set_nl_policy,
+		.maxattr	= RINGGATE_A_SERVICE_SCHEDULER,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_SERVICE_DEL,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_service_del_doit,
+		.policy		= ringgate_service_del_nl_policy,
+		.maxattr	= RINGGATE_A_SERVICE_PROTO,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_BACKEND_SET,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_backend_set_doit,
+		.policy		= ringgate_backend_set_nl_policy,
+		.maxattr	= RINGGATE_A_SERVICE_BACKEND,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_BACKEND_DEL,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_backend_del_doit,
+		.policy		= ringgate_backend_del_nl_policy,
+		.maxattr	= RINGGATE_A_SERVICE_BACKEND,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= RINGGATE_CMD_SERVICE_GET,
+		.dumpit	= ringgate_nl_service_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
 };

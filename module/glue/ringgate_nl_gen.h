@@ -11,6 +11,9 @@
 
 #include <uapi/linux/ringgate.h>
 
+/* Common nested types */
+extern const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_UP + 1];
+
 int ringgate_nl_pre_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
 			 struct genl_info *info);
 int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops,
@@ -25,6 +28,12 @@ int ringgate_nl_vip_set_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_vip_get_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_vip_get_dumpit(struct sk_buff *skb,
 			       struct netlink_callback *cb);
+int ringgate_nl_service_set_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_service_del_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_backend_set_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_backend_del_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_service_get_dumpit(struct sk_buff *skb,
+				   struct netlink_callback *cb);
 
 enum {
 	RINGGATE_NLGRP_EVENTS,

@@ -6,10 +6,12 @@
 //! state and the results into reply attributes; the policy tables generated
 //! from the YAML spec have already refused unknown, mistyped and out-of-range
 //! attributes before a handler runs. `status` holds the counters' commands,
-//! `vip` the pool's.
+//! `vip` the pool's, `service` the services' and back-ends'.
 
+mod service;
 mod status;
 mod vip;
 
+pub(crate) use service::{backend_del, backend_set, service_del, service_dump, service_set};
 pub(crate) use status::{counters_reset, status_get};
 pub(crate) use vip::{vip_add, vip_del, vip_dump, vip_get, vip_set};

@@ -36,6 +36,9 @@ pub(crate) fn status_get(req: &Request<'_>) -> Result {
     }
     attrs.put_uint(uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED, net.arp_suppressed())?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_GARP_SENT, net.garp_sent())?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS, net.sessions.count())?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, net.sessions.dropped())?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_NO_BACKEND, net.no_backend())?;
     reply.send()
 }
 

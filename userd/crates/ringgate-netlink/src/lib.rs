@@ -4,6 +4,7 @@
 //! kernel module keeps its state per namespace.
 
 mod hook;
+mod service;
 mod status;
 mod vip;
 
@@ -22,10 +23,11 @@ use neli::{
 use ringgate_uapi as uapi;
 
 pub use hook::{Hook, UnknownHook};
+pub use service::{Backend, Proto, Service, ServiceKey};
 pub use status::{HookStats, Status};
 pub use vip::Vip;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,14 @@ pub enum Error {
         errno: i32,
         message: String,
     },
+    #[error("no such service {0}")]
+    NoSuchService(ServiceKey),
+    #[error("no back-end {1} in service {0}")]
+    NoSuchBackend(ServiceKey, SocketAddrV4),
+    #[error("VIP {0} is not in this network namespace's pool (add it with `ringgatectl vip add {0}` first)")]
+    VipNotInPool(Ipv4Addr),
+    #[error("the table is full ({services} services, {backends} back-ends each, per network namespace)", services = uapi::RINGGATE_MAX_SERVICES, backends = uapi::RINGGATE_MAX_BACKENDS)]
+    ServiceTableFull,
     #[error("the VIP pool kept changing while it was being listed")]
     DumpInterrupted,
     #[error("netlink socket: {0}")]
@@ -146,6 +156,96 @@ impl Client {
             why: "no reply message".into(),
         })?;
         Vip::from_reply("vip-get", reply)
+    }
+
+    /// Creates a service of a VIP in the pool (idempotent).
+    pub fn service_set(&self, key: ServiceKey) -> Result<(), Error> {
+        let mut attrs = service_attrs(key)?;
+        attrs.push(attr(
+            uapi::RINGGATE_A_SERVICE_SCHEDULER,
+            uapi::RINGGATE_SCHEDULER_WRR,
+        )?);
+        self.request("service-set", uapi::RINGGATE_CMD_SERVICE_SET, attrs, false)
+            .map(|_| ())
+            .map_err(|e| match e {
+                Error::Kernel { errno: ENOENT, .. } => Error::VipNotInPool(key.vip),
+                Error::Kernel { errno: ENOSPC, .. } => Error::ServiceTableFull,
+                other => other,
+            })
+    }
+
+    /// Removes a service.
+    pub fn service_del(&self, key: ServiceKey) -> Result<(), Error> {
+        self.request(
+            "service-del",
+            uapi::RINGGATE_CMD_SERVICE_DEL,
+            service_attrs(key)?,
+            false,
+        )
+        .map(|_| ())
+        .map_err(|e| match e {
+            Error::Kernel { errno: ENOENT, .. } => Error::NoSuchService(key),
+            other => other,
+        })
+    }
+
+    /// Adds a back-end to a service, or changes its weight or state.
+    pub fn backend_set(
+        &self,
+        key: ServiceKey,
+        backend: SocketAddrV4,
+        weight: Option<u32>,
+        up: Option<bool>,
+    ) -> Result<(), Error> {
+        let mut attrs = service_attrs(key)?;
+        let mut nest = backend_nest(backend)?;
+        if let Some(weight) = weight {
+            nest = nest
+                .nest(&attr(uapi::RINGGATE_A_BACKEND_WEIGHT, weight)?)
+                .map_err(|e| Error::Socket(e.to_string()))?;
+        }
+        if let Some(up) = up {
+            nest = nest
+                .nest(&attr(uapi::RINGGATE_A_BACKEND_UP, u8::from(up))?)
+                .map_err(|e| Error::Socket(e.to_string()))?;
+        }
+        attrs.push(nest);
+        self.request("backend-set", uapi::RINGGATE_CMD_BACKEND_SET, attrs, false)
+            .map(|_| ())
+            .map_err(|e| match e {
+                Error::Kernel { errno: ENOENT, .. } => Error::NoSuchService(key),
+                Error::Kernel { errno: ENOSPC, .. } => Error::ServiceTableFull,
+                other => other,
+            })
+    }
+
+    /// Removes a back-end from a service.
+    pub fn backend_del(&self, key: ServiceKey, backend: SocketAddrV4) -> Result<(), Error> {
+        let mut attrs = service_attrs(key)?;
+        attrs.push(backend_nest(backend)?);
+        self.request("backend-del", uapi::RINGGATE_CMD_BACKEND_DEL, attrs, false)
+            .map(|_| ())
+            .map_err(|e| match e {
+                Error::Kernel { errno: ENOENT, .. } => Error::NoSuchBackend(key, backend),
+                other => other,
+            })
+    }
+
+    /// Every service with its back-ends.
+    pub fn services(&self) -> Result<Vec<Service>, Error> {
+        for _ in 0..3 {
+            match self.request(
+                "service-get",
+                uapi::RINGGATE_CMD_SERVICE_GET,
+                Attrs::new(),
+                true,
+            ) {
+                Ok(replies) => return replies.iter().map(Service::from_reply).collect(),
+                Err(Error::DumpInterrupted) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::DumpInterrupted)
     }
 
     /// Every VIP of the pool, sorted by address. A dump the kernel flags as
@@ -263,6 +363,39 @@ fn vip_attrs(addr: Ipv4Addr) -> Result<Attrs, Error> {
 const ENOENT: i32 = 2;
 const ENOSPC: i32 = 28;
 const EADDRNOTAVAIL: i32 = 99;
+
+fn service_attrs(key: ServiceKey) -> Result<Attrs, Error> {
+    let mut attrs = Attrs::new();
+    attrs.push(attr(
+        uapi::RINGGATE_A_SERVICE_VIP,
+        u32::from_ne_bytes(key.vip.octets()),
+    )?);
+    attrs.push(attr(uapi::RINGGATE_A_SERVICE_PORT, key.port)?);
+    attrs.push(attr(uapi::RINGGATE_A_SERVICE_PROTO, key.proto.number())?);
+    Ok(attrs)
+}
+
+fn backend_nest(backend: SocketAddrV4) -> Result<neli::genl::Nlattr<u16, Buffer>, Error> {
+    let nest = NlattrBuilder::default()
+        .nla_type(
+            AttrTypeBuilder::default()
+                .nla_type(uapi::RINGGATE_A_SERVICE_BACKEND)
+                .nla_nested(true)
+                .build()
+                .map_err(|e| Error::Socket(e.to_string()))?,
+        )
+        .nla_payload(Buffer::new())
+        .build()
+        .map_err(|e| Error::Socket(e.to_string()))?;
+    let addr = attr(
+        uapi::RINGGATE_A_BACKEND_ADDR,
+        u32::from_ne_bytes(backend.ip().octets()),
+    )?;
+    let port = attr(uapi::RINGGATE_A_BACKEND_PORT, backend.port())?;
+    nest.nest(&addr)
+        .and_then(|n| n.nest(&port))
+        .map_err(|e| Error::Socket(e.to_string()))
+}
 
 /// Names the VIP when the kernel says it is not in the pool, or not on any
 /// interface. (The kernel explains its refusals in extack too, but neli

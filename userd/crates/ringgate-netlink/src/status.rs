@@ -28,6 +28,12 @@ pub struct Status {
     pub arp_suppressed: u64,
     /// Gratuitous ARP packets sent on taking VIPs.
     pub garp_sent: u64,
+    /// NAT sessions in the table.
+    pub sessions: u64,
+    /// New connections dropped because the session table was full.
+    pub sessions_dropped: u64,
+    /// New connections dropped because no back-end was up.
+    pub no_backend: u64,
 }
 
 fn malformed(why: impl Into<String>) -> Error {
@@ -53,6 +59,7 @@ impl Status {
         let mut version = None;
         let mut hooks = Vec::new();
         let (mut arp_suppressed, mut garp_sent) = (0, 0);
+        let (mut sessions, mut sessions_dropped, mut no_backend) = (0, 0, 0);
         for attr in reply.attrs().iter() {
             let kind = *attr.nla_type().nla_type();
             if kind == uapi::RINGGATE_A_STATUS_VERSION {
@@ -63,6 +70,12 @@ impl Status {
                 arp_suppressed = uint(attr.nla_payload().as_ref())?;
             } else if kind == uapi::RINGGATE_A_STATUS_GARP_SENT {
                 garp_sent = uint(attr.nla_payload().as_ref())?;
+            } else if kind == uapi::RINGGATE_A_STATUS_SESSIONS {
+                sessions = uint(attr.nla_payload().as_ref())?;
+            } else if kind == uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED {
+                sessions_dropped = uint(attr.nla_payload().as_ref())?;
+            } else if kind == uapi::RINGGATE_A_STATUS_NO_BACKEND {
+                no_backend = uint(attr.nla_payload().as_ref())?;
             } else if kind == uapi::RINGGATE_A_STATUS_HOOKS {
                 let nested = attr
                     .get_attr_handle::<u16>()
@@ -98,6 +111,9 @@ impl Status {
             hooks,
             arp_suppressed,
             garp_sent,
+            sessions,
+            sessions_dropped,
+            no_backend,
         })
     }
 }

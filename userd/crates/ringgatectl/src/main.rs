@@ -1,11 +1,14 @@
 //! `ringgatectl`: the operator's command line. Each subcommand is one small
 //! function; the kernel is reached through `ringgate-netlink`.
 
+mod backend;
 mod ring;
 mod status;
 mod vip;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use ringgate_netlink::Proto;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,6 +47,16 @@ enum Command {
         #[command(subcommand)]
         action: VipAction,
     },
+    /// Services: a VIP, port and protocol NAT'd to back-ends.
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
+    /// The back-end servers of services.
+    Backend {
+        #[command(subcommand)]
+        action: BackendAction,
+    },
     /// The token ring as the local ringgated sees it.
     Ring {
         /// Print JSON instead of text.
@@ -81,6 +94,70 @@ enum VipAction {
     Release { addr: Ipv4Addr },
 }
 
+/// The service a command is about.
+#[derive(clap::Args)]
+struct ServiceArgs {
+    /// The VIP (in the pool).
+    vip: Ipv4Addr,
+    /// The port clients connect to.
+    port: u16,
+    /// tcp or udp.
+    #[arg(long, default_value = "tcp")]
+    proto: Proto,
+}
+
+#[derive(Subcommand)]
+enum ServiceAction {
+    /// Create a service (weighted round-robin).
+    Add(ServiceArgs),
+    /// Remove a service.
+    Del(ServiceArgs),
+    /// List services and their back-ends.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackendAction {
+    /// Add a back-end (creating the service if needed).
+    Add {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// The back-end's address and port, e.g. 10.1.0.2:8080.
+        backend: SocketAddrV4,
+        /// Its share of new connections (1-1000, default 1).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        weight: Option<u32>,
+    },
+    /// Change a back-end's weight or state.
+    Set {
+        #[command(flatten)]
+        service: ServiceArgs,
+        backend: SocketAddrV4,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        weight: Option<u32>,
+        /// Take it out of scheduling (its sessions go on).
+        #[arg(long, conflicts_with = "up")]
+        down: bool,
+        /// Put it back into scheduling.
+        #[arg(long)]
+        up: bool,
+    },
+    /// Remove a back-end.
+    Del {
+        #[command(flatten)]
+        service: ServiceArgs,
+        backend: SocketAddrV4,
+    },
+    /// List services and their back-ends.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Subcommand)]
 enum RingAction {
     /// Broadcast a one-line message on the ring (for tests and diagnostics).
@@ -110,6 +187,41 @@ fn main() -> ExitCode {
             VipAction::List { json } => vip::list(json),
             VipAction::Own { addr } => vip::set_owned(addr, true),
             VipAction::Release { addr } => vip::set_owned(addr, false),
+        }
+        .map_err(|e| e.to_string()),
+        Command::Service { action } => match action {
+            ServiceAction::Add(s) => backend::service_add(backend::key(s.vip, s.port, s.proto)),
+            ServiceAction::Del(s) => backend::service_del(backend::key(s.vip, s.port, s.proto)),
+            ServiceAction::List { json } => backend::list(json),
+        }
+        .map_err(|e| e.to_string()),
+        Command::Backend { action } => match action {
+            BackendAction::Add {
+                service: s,
+                backend,
+                weight,
+            } => backend::add(backend::key(s.vip, s.port, s.proto), backend, weight),
+            BackendAction::Set {
+                service: s,
+                backend,
+                weight,
+                down,
+                up,
+            } => {
+                let state = if down {
+                    Some(false)
+                } else if up {
+                    Some(true)
+                } else {
+                    None
+                };
+                backend::set(backend::key(s.vip, s.port, s.proto), backend, weight, state)
+            }
+            BackendAction::Del {
+                service: s,
+                backend,
+            } => backend::del(backend::key(s.vip, s.port, s.proto), backend),
+            BackendAction::List { json } => backend::list(json),
         }
         .map_err(|e| e.to_string()),
         Command::Ring {

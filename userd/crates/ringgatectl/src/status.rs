@@ -31,6 +31,11 @@ fn table(status: &Status) -> String {
     }
     let _ = writeln!(
         out,
+        "sessions {}, dropped (table full) {}, dropped (no back-end) {}",
+        status.sessions, status.sessions_dropped, status.no_backend
+    );
+    let _ = writeln!(
+        out,
         "arp suppressed {}, gratuitous arp sent {}",
         status.arp_suppressed, status.garp_sent
     );
@@ -53,6 +58,9 @@ mod tests {
             }],
             arp_suppressed: 4,
             garp_sent: 6,
+            sessions: 0,
+            sessions_dropped: 0,
+            no_backend: 0,
         };
         let text = table(&status);
         assert!(text.starts_with("ringgate 9.9\n"));
@@ -62,7 +70,7 @@ mod tests {
             ["arp-in", "3", "126"]
         );
         assert_eq!(
-            text.lines().nth(3),
+            text.lines().nth(4),
             Some("arp suppressed 4, gratuitous arp sent 6")
         );
     }

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! NAT of VIP traffic to back-ends.
+//!
+//! Client to back-end: at pre-routing, before the routing decision, so the
+//! rewritten destination is what gets routed. A packet opening a connection
+//! to a service of a VIP this node owns gets a back-end from the scheduler
+//! and a new session; later packets follow their session.
+//!
+//! Back-end to client: at forward, after routing. Rewriting the source to
+//! the VIP before routing would make the kernel drop the reply as a martian
+//! (a packet arriving from outside with one of the node's own addresses as
+//! its source), which is why IPVS translates replies there too.
+//!
+//! Both directions are marked untracked at pre-routing (which runs before
+//! conntrack), so conntrack, if loaded, never tracks them as a second
+//! connection. Everything else passes untouched.
+
+use crate::glue::{Flow, Packet, RcuSection};
+use crate::hooks::Verdict;
+use crate::netns::NetState;
+use crate::services::{ServiceKey, TCP};
+use crate::sessions::FlowKey;
+
+const TCP_SYN: u8 = 0x02;
+const TCP_ACK: u8 = 0x10;
+
+fn key_of(flow: &Flow) -> FlowKey {
+    FlowKey {
+        proto: flow.proto,
+        saddr: flow.saddr,
+        sport: flow.sport,
+        daddr: flow.daddr,
+        dport: flow.dport,
+    }
+}
+
+/// Bounded work: one session lookup; for a new connection one scan of the
+/// service table, one pick and two inserts.
+pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+    let Some(flow) = packet.flow() else {
+        return Verdict::Accept;
+    };
+    let key = key_of(&flow);
+    let rewrite = match net.sessions.touch(&key, flow.tcp_flags) {
+        Some(reply) if reply.source => {
+            // A reply: translated at forward, once routed.
+            packet.untrack();
+            return Verdict::Accept;
+        }
+        Some(rewrite) => rewrite,
+        None => {
+            let services = net.services.read(rcu);
+            let service = ServiceKey {
+                vip: flow.daddr,
+                port: flow.dport,
+                proto: flow.proto,
+            };
+            let Some(slot) = services.find(&service) else {
+                return Verdict::Accept;
+            };
+            // Only the owner serves a VIP (the others never see its traffic
+            // once ARP points at the owner).
+            if !net.vips.read(rcu).find(flow.daddr).is_some_and(|vip| vip.owned) {
+                return Verdict::Accept;
+            }
+            // Only a SYN opens a TCP connection; anything else without a
+            // session is left to the kernel, which answers with a reset.
+            if flow.proto == TCP && flow.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
+                return Verdict::Accept;
+            }
+            let Some(pick) = services.pick(slot, net.turn(slot)) else {
+                net.count_no_backend();
+                return Verdict::Drop;
+            };
+            match net.sessions.create(key, pick.addr, pick.port, flow.tcp_flags) {
+                Ok(rewrite) => rewrite,
+                Err(_) => return Verdict::Drop,
+            }
+        }
+    };
+    if packet.nat(rewrite.end(), rewrite.addr, rewrite.port).is_err() {
+        return Verdict::Drop;
+    }
+    packet.untrack();
+    Verdict::Accept
+}
+
+/// Translates replies back to the VIP, after routing: one session lookup.
+pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>) -> Verdict {
+    let Some(flow) = packet.flow() else {
+        return Verdict::Accept;
+    };
+    match net.sessions.touch(&key_of(&flow), flow.tcp_flags) {
+        Some(reply) if reply.source => {
+            if packet.nat(reply.end(), reply.addr, reply.port).is_err() {
+                return Verdict::Drop;
+            }
+            Verdict::Accept
+        }
+        _ => Verdict::Accept,
+    }
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `service-set`, `service-del`, `backend-set`, `backend-del` and the
+//! `service-get` dump.
+
+use kernel::c_str;
+use kernel::prelude::*;
+
+use crate::glue::{uapi, Attrs, Dump, RcuSection, Request};
+use crate::services::{Service, ServiceKey, SCHEDULER_WRR, TCP, UDP};
+
+const SERVICE: u32 = uapi::RINGGATE_A_SERVICE_BACKEND;
+
+/// The service a request names; its VIP must be in the pool.
+fn service_key(req: &Request<'_>) -> Result<ServiceKey> {
+    let vip = req.require_u32(uapi::RINGGATE_A_SERVICE_VIP)?;
+    let port = req
+        .get_u16(uapi::RINGGATE_A_SERVICE_PORT)
+        .ok_or_else(|| req.missing(uapi::RINGGATE_A_SERVICE_PORT))?;
+    let proto = req.require_u8(uapi::RINGGATE_A_SERVICE_PROTO)?;
+    if proto != TCP && proto != UDP {
+        return Err(req.fail(EINVAL, c_str!("proto must be 6 (TCP) or 17 (UDP)")));
+    }
+    Ok(ServiceKey {
+        vip,
+        port: port.to_be(),
+        proto,
+    })
+}
+
+fn explain(req: &Request<'_>, err: Error, missing: &'static kernel::str::CStr) -> Error {
+    if err == ENOENT {
+        req.fail(err, missing)
+    } else if err == ENOSPC {
+        req.fail(err, c_str!("the table is full (RINGGATE_MAX_SERVICES / RINGGATE_MAX_BACKENDS)"))
+    } else {
+        err
+    }
+}
+
+/// `service-set`: creates the service or sets its scheduler.
+pub(crate) fn service_set(req: &Request<'_>) -> Result {
+    let key = service_key(req)?;
+    let net = req.net();
+    let in_pool = {
+        let rcu = RcuSection::read_lock();
+        net.vips.read(&rcu).find(key.vip).is_some()
+    };
+    if !in_pool {
+        return Err(req.fail(ENOENT, c_str!("the service's VIP is not in this namespace's pool")));
+    }
+    let scheduler = req
+        .get_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER)
+        .map_or(SCHEDULER_WRR, |s| s as u8);
+    net.services
+        .update(|table| {
+            table.set(key, scheduler)?;
+            table.advance_generation();
+            Ok(())
+        })
+        .map_err(|err| explain(req, err, c_str!("no such service")))
+}
+
+/// `service-del`: removes the service.
+pub(crate) fn service_del(req: &Request<'_>) -> Result {
+    let key = service_key(req)?;
+    req.net()
+        .services
+        .update(|table| {
+            table.remove(&key)?;
+            table.advance_generation();
+            Ok(())
+        })
+        .map_err(|err| explain(req, err, c_str!("no such service")))
+}
+
+/// The back-end a request names (address, port in network byte order).
+fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
+    let addr = req
+        .nested_u32(SERVICE, uapi::RINGGATE_A_BACKEND_ADDR)
+        .ok_or_else(|| req.missing(SERVICE))?;
+    let port = req
+        .nested_u16(SERVICE, uapi::RINGGATE_A_BACKEND_PORT)
+        .ok_or_else(|| req.missing(SERVICE))?;
+    Ok((addr, port.to_be()))
+}
+
+/// `backend-set`: adds the back-end, or changes its weight and state.
+pub(crate) fn backend_set(req: &Request<'_>) -> Result {
+    let key = service_key(req)?;
+    let (addr, port) = backend_of(req)?;
+    // The policy bounds the weight to 1..=1000.
+    let weight = req
+        .nested_u32(SERVICE, uapi::RINGGATE_A_BACKEND_WEIGHT)
+        .map(|w| w.min(u32::from(u16::MAX)) as u16);
+    let up = req.nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP).map(|u| u == 1);
+    req.net()
+        .services
+        .update(|table| {
+            table.set_backend(&key, addr, port, weight, up)?;
+            table.advance_generation();
+            Ok(())
+        })
+        .map_err(|err| explain(req, err, c_str!("no such service")))
+}
+
+/// `backend-del`: removes the back-end.
+pub(crate) fn backend_del(req: &Request<'_>) -> Result {
+    let key = service_key(req)?;
+    let (addr, port) = backend_of(req)?;
+    req.net()
+        .services
+        .update(|table| {
+            table.remove_backend(&key, addr, port)?;
+            table.advance_generation();
+            Ok(())
+        })
+        .map_err(|err| explain(req, err, c_str!("no such service or back-end")))
+}
+
+fn put_service(attrs: &mut Attrs<'_>, service: &Service) -> Result {
+    attrs.put_u32(uapi::RINGGATE_A_SERVICE_VIP, service.key.vip)?;
+    attrs.put_u16(uapi::RINGGATE_A_SERVICE_PORT, u16::from_be(service.key.port))?;
+    attrs.put_u8(uapi::RINGGATE_A_SERVICE_PROTO, service.key.proto)?;
+    attrs.put_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER, u32::from(service.scheduler))?;
+    for backend in service.backends.iter().filter(|b| b.used) {
+        attrs.nest(uapi::RINGGATE_A_SERVICE_BACKENDS, |b: &mut Attrs<'_>| {
+            b.put_u32(uapi::RINGGATE_A_BACKEND_ADDR, backend.addr)?;
+            b.put_u16(uapi::RINGGATE_A_BACKEND_PORT, u16::from_be(backend.port))?;
+            b.put_u32(uapi::RINGGATE_A_BACKEND_WEIGHT, u32::from(backend.weight))?;
+            b.put_u8(uapi::RINGGATE_A_BACKEND_UP, u8::from(backend.up))
+        })?;
+    }
+    Ok(())
+}
+
+/// `service-get` (dump): every service; the cursor is a service slot.
+pub(crate) fn service_dump(dump: &mut Dump<'_>) -> Result {
+    let net = dump.net();
+    let rcu = RcuSection::read_lock();
+    let table = net.services.read(&rcu);
+    dump.set_generation(table.generation());
+    let start = dump.cursor();
+    let mut cursor = start;
+    for (slot, service) in table.services().filter(|(slot, _)| *slot >= start) {
+        if !dump.entry(|attrs| put_service(attrs, service))? {
+            break;
+        }
+        cursor = slot + 1;
+    }
+    dump.set_cursor(cursor);
+    Ok(())
+}

@@ -1,0 +1,126 @@
+#!/bin/bash
+# NAT of VIP traffic to back-ends: connections to the VIP are spread over the
+# back-ends by weight, replies come back from the VIP, UDP works, and a
+# back-end taken down gets no new connections.
+#
+#   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ──────────┐
+#   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │  ┌───┤ e0 10.8.0.2/24    │
+#   └─────────────────┘      │    10.9.0.100/32 (VIP)    │  │   │ httpd :8080, udp  │
+#                            │ b0 10.8.0.1/24  (forward) ├──┤   └───────────────────┘
+#                            └───────────────────────────┘  │   ┌─ ns be2 ──────────┐
+#                                 ns back: bridge br1 ──────┴───┤ e0 10.8.0.3/24    │
+#                                                               │ httpd :8080       │
+#                                                               └───────────────────┘
+. "$RG_REPO/qemu-tests/lib.sh"
+
+VIP=10.9.0.100
+gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+status_field() { gw status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# Which back-end answered each of N HTTP requests to the VIP, one line each.
+fetch() {
+  for _ in $(seq "$1"); do
+    ip netns exec cl curl -s --max-time 5 "http://$VIP/" || echo "no-answer"
+  done
+}
+
+load_module
+link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
+ip -n gw addr add "$VIP/32" dev g0
+ip netns add back
+ip -n back link add br1 type bridge
+ip -n back link set br1 up
+ip link add b0 netns gw type veth peer name pgw netns back
+ip -n gw addr add 10.8.0.1/24 dev b0
+ip -n gw link set b0 up
+ip -n back link set pgw master br1 up
+ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
+for n in 1 2; do
+  ns=be$n
+  ip netns add $ns
+  ip link add e0 netns $ns type veth peer name p$ns netns back
+  ip -n back link set p$ns master br1 up
+  ip -n $ns addr add 10.8.0.$((n + 1))/24 dev e0
+  ip -n $ns link set e0 up
+  ip -n $ns link set lo up
+  ip -n $ns route add default via 10.8.0.1
+  mkdir -p /tmp/www-$ns
+  echo "$ns" >/tmp/www-$ns/index.html
+  ip netns exec $ns busybox httpd -f -p 8080 -h /tmp/www-$ns &
+done
+# A UDP echo server on be1.
+ip netns exec be1 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9000))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(b"echo:" + data, peer)
+' &
+
+gw vip add "$VIP"
+gw vip own "$VIP"
+gw backend add "$VIP" 80 10.8.0.2:8080 --weight 3
+gw backend add "$VIP" 80 10.8.0.3:8080 --weight 1
+gw backend add "$VIP" 9000 --proto udp 10.8.0.2:9000
+gw backend list --json | python3 -c '
+import json, sys
+services = {(s["vip"], s["port"], s["proto"]): s for s in json.load(sys.stdin)}
+web = services[("10.9.0.100", 80, "tcp")]
+assert [(b["addr"], b["weight"], b["up"]) for b in web["backends"]] == [("10.8.0.2:8080", 3, True), ("10.8.0.3:8080", 1, True)], web
+assert services[("10.9.0.100", 9000, "udp")]["backends"][0]["addr"] == "10.8.0.2:9000"
+'
+for n in 2 3; do
+  for _ in $(seq 50); do ip netns exec gw curl -s --max-time 1 "http://10.8.0.$n:8080/" >/dev/null && break; sleep 0.1; done
+done
+
+# Weighted round-robin: 40 connections split 30:10, every one answered.
+fetch 40 >/tmp/answers
+expect_eq "$(grep -c '^be1$' /tmp/answers)" 30 "connections to be1 (weight 3)"
+expect_eq "$(grep -c '^be2$' /tmp/answers)" 10 "connections to be2 (weight 1)"
+expect_ge "$(status_field sessions)" 40 "sessions in the table"
+
+# UDP: the reply comes back from the VIP's address and port.
+ip netns exec cl python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"ping", ("10.9.0.100", 9000))
+data, peer = s.recvfrom(2048)
+assert data == b"echo:ping", data
+assert peer == ("10.9.0.100", 9000), peer
+'
+
+# ICMP echo to the VIP is answered by the gateway itself.
+ip netns exec cl ping -c 2 -i 0.2 -W 2 "$VIP" >/dev/null || fail "ICMP echo to the VIP"
+
+# A back-end taken down gets no new connections.
+gw backend set "$VIP" 80 10.8.0.3:8080 --down
+fetch 8 >/tmp/answers
+expect_eq "$(grep -c '^be1$' /tmp/answers)" 8 "all connections to be1 while be2 is down"
+
+# With no back-end up, new connections are dropped and counted.
+gw backend set "$VIP" 80 10.8.0.2:8080 --down
+before=$(status_field no_backend)
+ip netns exec cl curl -s --max-time 2 "http://$VIP/" && fail "a connection got through with every back-end down"
+expect_ge "$(status_field no_backend)" $((before + 1)) "no-back-end drops counted"
+gw backend set "$VIP" 80 10.8.0.2:8080 --up
+expect_eq "$(fetch 1)" be1 "back in service"
+
+# Bad input: clear errors, nothing changed.
+before=$(gw backend list --json)
+expect_refused() {
+  local want=$1; shift
+  local out
+  if out=$(gw "$@" 2>&1); then fail "accepted: ringgatectl $*"; fi
+  case "$out" in *"$want"*) ;; *) fail "unclear refusal of '$*': $out" ;; esac
+}
+expect_refused "not in this network namespace's pool" backend add 10.9.0.99 80 10.8.0.2:8080
+expect_refused "no back-end" backend set "$VIP" 80 10.8.0.9:8080 --down
+expect_refused "no such service" service del "$VIP" 81
+expect_refused "unknown protocol" backend add "$VIP" 80 --proto sctp 10.8.0.2:8080
+expect_refused "invalid value" backend add "$VIP" 80 10.8.0.2:8080 --weight 0
+expect_eq "$(gw backend list --json)" "$before" "refused requests changed the services"
+
+# Unloading with live sessions leaves nothing behind (the harness checks the
+# kernel log and kmemleak).
+unload_module

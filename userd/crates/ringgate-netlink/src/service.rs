@@ -1,0 +1,148 @@
+//! Services and their back-ends: requests and the decoding of the dump.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use neli::genl::Genlmsghdr;
+use ringgate_uapi as uapi;
+use serde::Serialize;
+
+use crate::Error;
+
+/// TCP or UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub(crate) fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+        }
+    }
+
+    fn from_number(n: u8) -> Option<Proto> {
+        match n {
+            6 => Some(Proto::Tcp),
+            17 => Some(Proto::Udp),
+            _ => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Proto {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Proto, String> {
+        match s {
+            "tcp" => Ok(Proto::Tcp),
+            "udp" => Ok(Proto::Udp),
+            other => Err(format!("unknown protocol {other:?} (tcp or udp)")),
+        }
+    }
+}
+
+/// What names a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ServiceKey {
+    pub vip: Ipv4Addr,
+    pub port: u16,
+    pub proto: Proto,
+}
+
+impl std::fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proto = match self.proto {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        };
+        write!(f, "{}:{}/{proto}", self.vip, self.port)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backend {
+    pub addr: SocketAddrV4,
+    pub weight: u32,
+    pub up: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Service {
+    #[serde(flatten)]
+    pub key: ServiceKey,
+    pub scheduler: &'static str,
+    pub backends: Vec<Backend>,
+}
+
+fn u32_of(payload: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(payload.try_into().ok()?))
+}
+
+fn u16_of(payload: &[u8]) -> Option<u16> {
+    Some(u16::from_ne_bytes(payload.try_into().ok()?))
+}
+
+impl Service {
+    pub(crate) fn from_reply(reply: &Genlmsghdr<u8, u16>) -> Result<Service, Error> {
+        let malformed = |why: &str| Error::Malformed {
+            op: "service-get",
+            why: why.to_string(),
+        };
+        let (mut vip, mut port, mut proto) = (None, None, None);
+        let mut backends = Vec::new();
+        for attr in reply.attrs().iter() {
+            let payload = attr.nla_payload().as_ref();
+            match *attr.nla_type().nla_type() {
+                uapi::RINGGATE_A_SERVICE_VIP => {
+                    let octets: [u8; 4] = payload.try_into().map_err(|_| malformed("vip"))?;
+                    vip = Some(Ipv4Addr::from(octets));
+                }
+                uapi::RINGGATE_A_SERVICE_PORT => port = u16_of(payload),
+                uapi::RINGGATE_A_SERVICE_PROTO => {
+                    proto = payload.first().and_then(|p| Proto::from_number(*p))
+                }
+                uapi::RINGGATE_A_SERVICE_BACKENDS => {
+                    let nested = attr
+                        .get_attr_handle::<u16>()
+                        .map_err(|e| malformed(&format!("backends: {e}")))?;
+                    let (mut addr, mut bport, mut weight, mut up) = (None, None, 1, true);
+                    for inner in nested.iter() {
+                        let p = inner.nla_payload().as_ref();
+                        match *inner.nla_type().nla_type() {
+                            uapi::RINGGATE_A_BACKEND_ADDR => {
+                                let octets: [u8; 4] =
+                                    p.try_into().map_err(|_| malformed("backend addr"))?;
+                                addr = Some(Ipv4Addr::from(octets));
+                            }
+                            uapi::RINGGATE_A_BACKEND_PORT => bport = u16_of(p),
+                            uapi::RINGGATE_A_BACKEND_WEIGHT => weight = u32_of(p).unwrap_or(1),
+                            uapi::RINGGATE_A_BACKEND_UP => up = p.first() == Some(&1),
+                            _ => {}
+                        }
+                    }
+                    backends.push(Backend {
+                        addr: SocketAddrV4::new(
+                            addr.ok_or_else(|| malformed("backend without addr"))?,
+                            bport.ok_or_else(|| malformed("backend without port"))?,
+                        ),
+                        weight,
+                        up,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(Service {
+            key: ServiceKey {
+                vip: vip.ok_or_else(|| malformed("no vip"))?,
+                port: port.ok_or_else(|| malformed("no port"))?,
+                proto: proto.ok_or_else(|| malformed("no proto"))?,
+            },
+            scheduler: "wrr",
+            backends,
+        })
+    }
+}
