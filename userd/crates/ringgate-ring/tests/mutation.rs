@@ -133,3 +133,21 @@ fn oversized_datagrams_are_counted_and_change_nothing() {
     );
     assert!(node.poll_transmit().is_none() && node.poll_event().is_none());
 }
+
+/// Inputs the cargo-fuzz target once crashed on, kept as regression tests.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    // A Join whose ring number is u64::MAX made the representative's next
+    // ring number overflow.
+    let join_at_the_top = [
+        0x52, 0x47, 0x01, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x42, 0x25, 0x20, 0x00, 0x05,
+        0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00,
+    ];
+    let key = ClusterKey::from_bytes(&[9; 32]).unwrap();
+    let mut node = Node::new(2, &[1, 2, 3], key.clone(), Config::default(), 0).unwrap();
+    let mut datagram = join_at_the_top.to_vec();
+    key.seal(&mut datagram);
+    node.handle_datagram(1, &datagram);
+    node.handle_timeout(10_000_000);
+    while node.poll_transmit().is_some() {}
+}

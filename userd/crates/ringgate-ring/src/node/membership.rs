@@ -214,8 +214,10 @@ impl Node {
             }
         }
         members.sort_unstable();
+        // Ring numbers come from the wire; a number at the top of the range
+        // (only a key holder could send one) must not wrap around.
         let id = RingId {
-            seq: seq + 1,
+            seq: seq.saturating_add(1),
             rep: self.id,
         };
         self.install(id, members, now);

@@ -130,6 +130,13 @@ impl Node {
             return;
         };
         let ring_id = ring.id;
+        // A token can only be ahead of what this node has by what is in
+        // flight; anything beyond is refused, so sequence arithmetic on it
+        // cannot overflow.
+        if token.seq > ring.my_aru.saturating_add(4 * WINDOW) {
+            self.stats.out_of_window += 1;
+            return;
+        }
         let duplicate = token.token_seq <= ring.last_token_seq;
         if !duplicate {
             ring.last_token_seq = token.token_seq;
@@ -229,7 +236,8 @@ impl Node {
             None => return None,
         };
         let count = message.len().div_ceil(MAX_FRAGMENT).max(1);
-        let fits = count <= budget && token.seq + count as u64 - token.aru <= WINDOW;
+        let fits = count <= budget
+            && (token.seq + count as u64).saturating_sub(token.aru) <= WINDOW;
         fits.then_some(count)
     }
 
