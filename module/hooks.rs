@@ -76,7 +76,7 @@ pub(crate) fn inspect(net: &NetState, hook: Hook, packet: &mut Packet<'_>, rcu: 
     net.counters.count(glue::this_cpu(), hook, packet.len());
     match hook {
         Hook::PreRouting => return nat::pre_routing(net, packet, rcu),
-        Hook::Forward => return nat::forward(net, packet),
+        Hook::Forward => return nat::forward(net, packet, rcu),
         _ => {}
     }
     if !matches!(hook, Hook::ArpIn | Hook::ArpOut) {

@@ -42,7 +42,9 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
         return Verdict::Accept;
     };
     let key = key_of(&flow);
-    let rewrite = match net.sessions.touch(&key, flow.tcp_flags) {
+    let sessions = net.sessions.read(rcu);
+    let timeouts = net.timeouts();
+    let rewrite = match sessions.touch(&key, flow.tcp_flags, &timeouts) {
         Some(reply) if reply.source => {
             // A reply: translated at forward, once routed.
             packet.untrack();
@@ -73,7 +75,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
                 net.count_no_backend();
                 return Verdict::Drop;
             };
-            match net.sessions.create(key, pick.addr, pick.port, flow.tcp_flags) {
+            match sessions.create(key, pick.addr, pick.port, flow.tcp_flags, &timeouts, net.node_id()) {
                 Ok(rewrite) => rewrite,
                 Err(_) => return Verdict::Drop,
             }
@@ -87,11 +89,11 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
 }
 
 /// Translates replies back to the VIP, after routing: one session lookup.
-pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>) -> Verdict {
+pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
     let Some(flow) = packet.flow() else {
         return Verdict::Accept;
     };
-    match net.sessions.touch(&key_of(&flow), flow.tcp_flags) {
+    match net.sessions.read(rcu).touch(&key_of(&flow), flow.tcp_flags, &net.timeouts()) {
         Some(reply) if reply.source => {
             if packet.nat(reply.end(), reply.addr, reply.port).is_err() {
                 return Verdict::Drop;

@@ -2,14 +2,14 @@
 
 //! The state ringgate keeps for one network namespace.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
 use crate::counters::HookCounters;
 use crate::glue::{self, RcuBox};
 use crate::services::{ServiceTable, MAX_SERVICES};
-use crate::sessions::{SessionTable, DEFAULT_MAX_SESSIONS};
+use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
 use crate::vips::VipTable;
 
 /// Everything one namespace owns. Created before the namespace's hooks are
@@ -18,7 +18,12 @@ pub(crate) struct NetState {
     pub(crate) counters: HookCounters,
     pub(crate) vips: RcuBox<VipTable>,
     pub(crate) services: RcuBox<ServiceTable>,
-    pub(crate) sessions: SessionTable,
+    /// Replaced whole when its size is configured (see `resize_sessions`).
+    pub(crate) sessions: RcuBox<SessionTable>,
+    max_sessions: AtomicU32,
+    node_id: AtomicU16,
+    /// Seconds, in the order syn, established, closing, udp.
+    timeouts: [AtomicU32; 4],
     /// Each service slot's connection counter, for its scheduler.
     turns: [AtomicU32; MAX_SERVICES],
     no_backend: AtomicU64,
@@ -34,13 +39,25 @@ impl NetState {
         let counters = HookCounters::new(glue::nr_cpu_ids())?;
         let vips = RcuBox::new(KBox::new(VipTable::EMPTY, GFP_KERNEL)?);
         let services = RcuBox::new(ServiceTable::new_empty()?);
-        let sessions = SessionTable::new(DEFAULT_MAX_SESSIONS, glue::random_u64())?;
+        let sessions = RcuBox::new(KBox::new(
+            SessionTable::new(DEFAULT_MAX_SESSIONS, glue::random_u64())?,
+            GFP_KERNEL,
+        )?);
+        let d = Timeouts::DEFAULT;
         Ok(KBox::new(
             NetState {
                 counters,
                 vips,
                 services,
                 sessions,
+                max_sessions: AtomicU32::new(DEFAULT_MAX_SESSIONS as u32),
+                node_id: AtomicU16::new(0),
+                timeouts: [
+                    AtomicU32::new(d.syn),
+                    AtomicU32::new(d.established),
+                    AtomicU32::new(d.closing),
+                    AtomicU32::new(d.udp),
+                ],
                 turns: [const { AtomicU32::new(0) }; MAX_SERVICES],
                 no_backend: AtomicU64::new(0),
                 arp_suppressed: AtomicU64::new(0),
@@ -56,6 +73,49 @@ impl NetState {
 
     pub(crate) fn count_garp_sent(&self, packets: u32) {
         self.garp_sent.fetch_add(u64::from(packets), Ordering::Relaxed);
+    }
+
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        let t = |i: usize| self.timeouts[i].load(Ordering::Relaxed);
+        Timeouts {
+            syn: t(0),
+            established: t(1),
+            closing: t(2),
+            udp: t(3),
+        }
+    }
+
+    /// Sets the timeouts given; the others stay.
+    pub(crate) fn set_timeouts(&self, syn: Option<u32>, established: Option<u32>, closing: Option<u32>, udp: Option<u32>) {
+        for (i, value) in [syn, established, closing, udp].into_iter().enumerate() {
+            if let Some(value) = value {
+                self.timeouts[i].store(value, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn node_id(&self) -> u16 {
+        self.node_id.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_node_id(&self, id: u16) {
+        self.node_id.store(id, Ordering::Relaxed);
+    }
+
+    pub(crate) fn max_sessions(&self) -> u32 {
+        self.max_sessions.load(Ordering::Relaxed)
+    }
+
+    /// Starts a new, empty session table for `max` sessions (if that is a
+    /// change). Sleeps.
+    pub(crate) fn resize_sessions(&self, max: u32) -> Result {
+        if max == self.max_sessions() {
+            return Ok(());
+        }
+        let table = SessionTable::new(max as usize, glue::random_u64())?;
+        self.sessions.replace(KBox::new(table, GFP_KERNEL)?);
+        self.max_sessions.store(max, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The connection counter of service slot `slot`.

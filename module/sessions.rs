@@ -43,17 +43,41 @@ pub(crate) enum Stage {
     Reset,
 }
 
+/// Idle timeouts in seconds, per stage: short while a TCP connection opens
+/// or closes, long while it is established (as IPVS and conntrack do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    pub(crate) syn: u32,
+    pub(crate) established: u32,
+    pub(crate) closing: u32,
+    pub(crate) udp: u32,
+}
+
+impl Timeouts {
+    pub(crate) const DEFAULT: Timeouts = Timeouts {
+        syn: 30,
+        established: 900,
+        closing: 60,
+        udp: 30,
+    };
+
+    /// Seconds a session in `stage` lives idle. A reset connection is gone
+    /// for both ends; its entry only lingers for stray packets.
+    fn secs(&self, stage: Stage) -> u64 {
+        u64::from(match stage {
+            Stage::Udp => self.udp,
+            Stage::Syn => self.syn,
+            Stage::Established => self.established,
+            Stage::Closing => self.closing,
+            Stage::Reset => self.closing.min(5),
+        })
+    }
+}
+
 impl Stage {
-    /// Timeout in seconds: short while a TCP connection opens or closes,
-    /// long while it is established (as IPVS and conntrack do).
-    fn timeout_secs(self) -> u64 {
-        match self {
-            Stage::Udp => 30,
-            Stage::Syn => 30,
-            Stage::Established => 900,
-            Stage::Closing => 60,
-            Stage::Reset => 5,
-        }
+    /// The number `enum ringgate_session_stage` gives this stage.
+    pub(crate) fn uapi(self) -> u32 {
+        self as u32
     }
 
     /// The stage after a packet with TCP flags `flags` (0 for UDP).
@@ -103,6 +127,19 @@ struct Entry {
     expires: u64,
     stage: Stage,
     rewrite: Rewrite,
+    /// The node that owns the session.
+    owner: u16,
+}
+
+/// One live session as the dump shows it (network byte order).
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct SessionView {
+    pub(crate) client: FlowKey,
+    pub(crate) backend_addr: u32,
+    pub(crate) backend_port: u16,
+    pub(crate) stage: Stage,
+    pub(crate) expires_ms: u32,
+    pub(crate) owner: u16,
 }
 
 impl Entry {
@@ -152,32 +189,27 @@ impl SessionTable {
 
     /// The rewrite of a known flow, refreshing its timeout by the packet's
     /// TCP flags.
-    pub(crate) fn touch(&self, key: &FlowKey, flags: u8) -> Option<Rewrite> {
+    pub(crate) fn touch(&self, key: &FlowKey, flags: u8, timeouts: &Timeouts) -> Option<Rewrite> {
         let now = glue::jiffies();
         let hz = glue::hz();
         self.buckets.with(self.bucket_of(key), |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
             entry.stage = entry.stage.after(key.proto, flags);
-            entry.expires = now + entry.stage.timeout_secs() * hz;
+            entry.expires = now + timeouts.secs(entry.stage) * hz;
             Some(entry.rewrite)
         })
     }
 
     /// Puts one direction's entry in its bucket (or finds it there, if a
     /// packet on another CPU got there first).
-    fn insert_one(&self, key: FlowKey, stage: Stage, rewrite: Rewrite, now: u64) -> Result<(), Refused> {
-        let expires = now + stage.timeout_secs() * glue::hz();
+    fn insert_one(&self, entry: Entry, now: u64) -> Result<(), Refused> {
+        let key = entry.key;
         self.buckets.with(self.bucket_of(&key), |bucket| {
             if bucket.iter().any(|e| e.live(now) && e.key == key) {
                 return Ok(());
             }
             let free = bucket.iter_mut().find(|e| !e.live(now)).ok_or(Refused::Full)?;
-            *free = Entry {
-                key,
-                expires,
-                stage,
-                rewrite,
-            };
+            *free = entry;
             Ok(())
         })
     }
@@ -193,9 +225,25 @@ impl SessionTable {
     /// Creates the session of a new connection: `forward` is the client's
     /// flow to the VIP, `backend` where it goes. Returns the rewrite of the
     /// first packet.
-    pub(crate) fn create(&self, forward: FlowKey, backend_addr: u32, backend_port: u16, flags: u8) -> Result<Rewrite, Refused> {
+    pub(crate) fn create(
+        &self,
+        forward: FlowKey,
+        backend_addr: u32,
+        backend_port: u16,
+        flags: u8,
+        timeouts: &Timeouts,
+        owner: u16,
+    ) -> Result<Rewrite, Refused> {
         let now = glue::jiffies();
         let stage = Stage::default().after(forward.proto, flags);
+        let expires = now + timeouts.secs(stage) * glue::hz();
+        let entry = |key, rewrite| Entry {
+            key,
+            expires,
+            stage,
+            rewrite,
+            owner,
+        };
         let to_backend = Rewrite {
             source: false,
             addr: backend_addr,
@@ -214,9 +262,10 @@ impl SessionTable {
             port: forward.dport,
         };
         let created = self
-            .insert_one(forward, stage, to_backend, now)
+            .insert_one(entry(forward, to_backend), now)
             .and_then(|()| {
-                self.insert_one(reply, stage, to_client, now).inspect_err(|_| self.remove_one(&forward))
+                self.insert_one(entry(reply, to_client), now)
+                    .inspect_err(|_| self.remove_one(&forward))
             });
         if created.is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -233,6 +282,32 @@ impl SessionTable {
                     .with(i, |b| b.iter().filter(|e| e.live(now) && !e.rewrite.source).count() as u64)
             })
             .sum()
+    }
+
+    pub(crate) fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// The live sessions of bucket `i` (their client-side entries), copied
+    /// out under the bucket's lock; the number written to `out`.
+    pub(crate) fn snapshot(&self, i: usize, out: &mut [SessionView; WAYS]) -> usize {
+        let now = glue::jiffies();
+        let hz = glue::hz().max(1);
+        self.buckets.with(i, |bucket| {
+            let mut n = 0;
+            for e in bucket.iter().filter(|e| e.live(now) && !e.rewrite.source) {
+                out[n] = SessionView {
+                    client: e.key,
+                    backend_addr: e.rewrite.addr,
+                    backend_port: e.rewrite.port,
+                    stage: e.stage,
+                    expires_ms: ((e.expires - now) * 1000 / hz).min(u64::from(u32::MAX)) as u32,
+                    owner: e.owner,
+                };
+                n += 1;
+            }
+            n
+        })
     }
 
     pub(crate) fn dropped(&self) -> u64 {

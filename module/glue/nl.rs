@@ -378,6 +378,22 @@ doit! {
     ringgate_nl_service_del_doit => netlink::service_del;
     ringgate_nl_backend_set_doit => netlink::backend_set;
     ringgate_nl_backend_del_doit => netlink::backend_del;
+    ringgate_nl_config_set_doit => netlink::config_set;
+    ringgate_nl_config_get_doit => netlink::config_get;
+}
+
+/// The dumpit callback of `session-get` (declared in `ringgate_nl_gen.h`).
+///
+/// # Safety
+///
+/// Called by generic netlink with a valid dump state.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ringgate_nl_session_get_dumpit(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    // SAFETY: These are the dumpit callback's own arguments.
+    unsafe { run_dumpit(skb, cb, netlink::session_dump) }
 }
 
 /// The dumpit callback of `service-get` (declared in `ringgate_nl_gen.h`).

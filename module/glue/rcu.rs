@@ -57,7 +57,7 @@ impl Drop for RcuSection {
 /// frees the value it replaced after an RCU grace period, when no reader can
 /// still see it. Writers take the glue's configuration mutex, so each works
 /// on the latest value (netlink ops of the family run in parallel).
-pub(crate) struct RcuBox<T: Copy> {
+pub(crate) struct RcuBox<T> {
     /// Never null; owned (as a `KBox`) by this `RcuBox`.
     current: AtomicPtr<T>,
 }
@@ -80,11 +80,23 @@ impl Drop for ConfigLock {
     }
 }
 
-impl<T: Copy> RcuBox<T> {
+impl<T> RcuBox<T> {
     pub(crate) fn new(value: KBox<T>) -> RcuBox<T> {
         RcuBox {
             current: AtomicPtr::new(KBox::into_raw(value)),
         }
+    }
+
+    /// Publishes `value` in place of the current one, which is dropped
+    /// after a grace period. Sleeps: process context only.
+    pub(crate) fn replace(&self, value: KBox<T>) {
+        let _lock = ConfigLock::lock();
+        let old = self.current.swap(KBox::into_raw(value), Ordering::AcqRel);
+        // SAFETY: `synchronize_rcu` sleeps; callers are in process context.
+        unsafe { bindings::rg_synchronize_rcu() };
+        // SAFETY: `old` came from `KBox::into_raw`, was replaced above, and
+        // after the grace period no reader holds it.
+        drop(unsafe { KBox::from_raw(old) });
     }
 
     /// The current value, for as long as the read-side section lasts.
@@ -96,6 +108,9 @@ impl<T: Copy> RcuBox<T> {
         unsafe { &*self.current.load(Ordering::Acquire) }
     }
 
+}
+
+impl<T: Copy> RcuBox<T> {
     /// Publishes `change` applied to a copy of the current value. If
     /// `change` fails, nothing is published and the error is returned.
     /// Sleeps (lock, allocation, grace period): process context only.
@@ -119,7 +134,7 @@ impl<T: Copy> RcuBox<T> {
     }
 }
 
-impl<T: Copy> Drop for RcuBox<T> {
+impl<T> Drop for RcuBox<T> {
     fn drop(&mut self) {
         // The namespace's hooks are gone and a grace period has passed
         // before its state is dropped (see the glue's pernet exit).

@@ -10,6 +10,32 @@
 
 #include <uapi/linux/ringgate.h>
 
+/* Integer value ranges */
+static const struct netlink_range_validation ringgate_a_config_max_sessions_range = {
+	.min	= 64ULL,
+	.max	= 1048576ULL,
+};
+
+static const struct netlink_range_validation ringgate_a_config_timeout_syn_range = {
+	.min	= 1ULL,
+	.max	= 86400ULL,
+};
+
+static const struct netlink_range_validation ringgate_a_config_timeout_established_range = {
+	.min	= 1ULL,
+	.max	= 86400ULL,
+};
+
+static const struct netlink_range_validation ringgate_a_config_timeout_closing_range = {
+	.min	= 1ULL,
+	.max	= 86400ULL,
+};
+
+static const struct netlink_range_validation ringgate_a_config_timeout_udp_range = {
+	.min	= 1ULL,
+	.max	= 86400ULL,
+};
+
 /* Common nested types */
 const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_UP + 1] = {
 	[RINGGATE_A_BACKEND_ADDR] = { .type = NLA_U32, },
@@ -79,6 +105,16 @@ static const struct nla_policy ringgate_backend_del_nl_policy[RINGGATE_A_SERVICE
 	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
 	[RINGGATE_A_SERVICE_BACKEND] = NLA_POLICY_NESTED(ringgate_backend_nl_policy),
+};
+
+/* RINGGATE_CMD_CONFIG_SET - do */
+static const struct nla_policy ringgate_config_set_nl_policy[RINGGATE_A_CONFIG_TIMEOUT_UDP + 1] = {
+	[RINGGATE_A_CONFIG_NODE_ID] = { .type = NLA_U16, },
+	[RINGGATE_A_CONFIG_MAX_SESSIONS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_max_sessions_range),
+	[RINGGATE_A_CONFIG_TIMEOUT_SYN] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_syn_range),
+	[RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_established_range),
+	[RINGGATE_A_CONFIG_TIMEOUT_CLOSING] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_closing_range),
+	[RINGGATE_A_CONFIG_TIMEOUT_UDP] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_udp_range),
 };
 
 /* Ops table for ringgate */
@@ -171,6 +207,25 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 	{
 		.cmd	= RINGGATE_CMD_SERVICE_GET,
 		.dumpit	= ringgate_nl_service_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= RINGGATE_CMD_CONFIG_SET,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_config_set_doit,
+		.policy		= ringgate_config_set_nl_policy,
+		.maxattr	= RINGGATE_A_CONFIG_TIMEOUT_UDP,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_CONFIG_GET,
+		.pre_doit	= ringgate_nl_pre_doit,
+		.doit		= ringgate_nl_config_get_doit,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= RINGGATE_CMD_SESSION_GET,
+		.dumpit	= ringgate_nl_session_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
 };

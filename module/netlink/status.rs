@@ -4,7 +4,7 @@
 
 use kernel::prelude::*;
 
-use crate::glue::{uapi, Attrs, Request};
+use crate::glue::{uapi, Attrs, RcuSection, Request};
 use crate::hooks::Hook;
 
 /// The hooks a request names: the one in `attr`, or all of them.
@@ -36,8 +36,13 @@ pub(crate) fn status_get(req: &Request<'_>) -> Result {
     }
     attrs.put_uint(uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED, net.arp_suppressed())?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_GARP_SENT, net.garp_sent())?;
-    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS, net.sessions.count())?;
-    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, net.sessions.dropped())?;
+    let (sessions, dropped) = {
+        let rcu = RcuSection::read_lock();
+        let table = net.sessions.read(&rcu);
+        (table.count(), table.dropped())
+    };
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS, sessions)?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, dropped)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_NO_BACKEND, net.no_backend())?;
     reply.send()
 }

@@ -5,6 +5,7 @@
 
 mod hook;
 mod service;
+mod session;
 mod status;
 mod vip;
 
@@ -24,6 +25,7 @@ use ringgate_uapi as uapi;
 
 pub use hook::{Hook, UnknownHook};
 pub use service::{Backend, Proto, Service, ServiceKey};
+pub use session::{Config, ConfigChange, Session};
 pub use status::{HookStats, Status};
 pub use vip::Vip;
 
@@ -246,6 +248,59 @@ impl Client {
             }
         }
         Err(Error::DumpInterrupted)
+    }
+
+    /// The data plane's settings.
+    pub fn config(&self) -> Result<Config, Error> {
+        let replies = self.request(
+            "config-get",
+            uapi::RINGGATE_CMD_CONFIG_GET,
+            Attrs::new(),
+            false,
+        )?;
+        let reply = replies.first().ok_or_else(|| Error::Malformed {
+            op: "config-get",
+            why: "no reply message".into(),
+        })?;
+        Config::from_reply(reply)
+    }
+
+    /// Changes the settings given.
+    pub fn config_set(&self, change: &ConfigChange) -> Result<(), Error> {
+        let mut attrs = Attrs::new();
+        if let Some(id) = change.node_id {
+            attrs.push(attr(uapi::RINGGATE_A_CONFIG_NODE_ID, id)?);
+        }
+        for (kind, value) in [
+            (uapi::RINGGATE_A_CONFIG_MAX_SESSIONS, change.max_sessions),
+            (uapi::RINGGATE_A_CONFIG_TIMEOUT_SYN, change.timeout_syn),
+            (
+                uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED,
+                change.timeout_established,
+            ),
+            (
+                uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING,
+                change.timeout_closing,
+            ),
+            (uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP, change.timeout_udp),
+        ] {
+            if let Some(value) = value {
+                attrs.push(attr(kind, value)?);
+            }
+        }
+        self.request("config-set", uapi::RINGGATE_CMD_CONFIG_SET, attrs, false)
+            .map(|_| ())
+    }
+
+    /// Every live NAT session (a sample: sessions come and go meanwhile).
+    pub fn sessions(&self) -> Result<Vec<Session>, Error> {
+        let replies = self.request(
+            "session-get",
+            uapi::RINGGATE_CMD_SESSION_GET,
+            Attrs::new(),
+            true,
+        )?;
+        replies.iter().map(Session::from_reply).collect()
     }
 
     /// Every VIP of the pool, sorted by address. A dump the kernel flags as

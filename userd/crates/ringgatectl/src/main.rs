@@ -3,12 +3,13 @@
 
 mod backend;
 mod ring;
+mod sessions;
 mod status;
 mod vip;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use ringgate_netlink::Proto;
+use ringgate_netlink::{ConfigChange, Proto};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,6 +57,16 @@ enum Command {
     Backend {
         #[command(subcommand)]
         action: BackendAction,
+    },
+    /// The NAT sessions of this network namespace.
+    Sessions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The data plane's settings in this network namespace.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// The token ring as the local ringgated sees it.
     Ring {
@@ -159,6 +170,36 @@ enum BackendAction {
 }
 
 #[derive(Subcommand)]
+enum ConfigAction {
+    /// Show the settings.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change settings (those not given keep their values).
+    Set {
+        /// This node's id; sessions record it as their owner.
+        #[arg(long)]
+        node_id: Option<u16>,
+        /// Sessions the table holds (64-1048576). Changing it empties the table.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+        max_sessions: Option<u32>,
+        /// Seconds a TCP handshake may take.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+        timeout_syn: Option<u32>,
+        /// Seconds an established TCP session lives idle.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+        timeout_established: Option<u32>,
+        /// Seconds a TCP session lives after a FIN.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+        timeout_closing: Option<u32>,
+        /// Seconds a UDP session lives idle.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+        timeout_udp: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
 enum RingAction {
     /// Broadcast a one-line message on the ring (for tests and diagnostics).
     Send { text: String },
@@ -222,6 +263,26 @@ fn main() -> ExitCode {
                 backend,
             } => backend::del(backend::key(s.vip, s.port, s.proto), backend),
             BackendAction::List { json } => backend::list(json),
+        }
+        .map_err(|e| e.to_string()),
+        Command::Sessions { json } => sessions::show(json).map_err(|e| e.to_string()),
+        Command::Config { action } => match action {
+            ConfigAction::Show { json } => sessions::config_show(json),
+            ConfigAction::Set {
+                node_id,
+                max_sessions,
+                timeout_syn,
+                timeout_established,
+                timeout_closing,
+                timeout_udp,
+            } => sessions::config_set(&ConfigChange {
+                node_id,
+                max_sessions,
+                timeout_syn,
+                timeout_established,
+                timeout_closing,
+                timeout_udp,
+            }),
         }
         .map_err(|e| e.to_string()),
         Command::Ring {

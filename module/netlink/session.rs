@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `session-get` dump.
+
+use kernel::prelude::*;
+
+use crate::glue::{uapi, Attrs, Dump, RcuSection};
+use crate::sessions::{SessionView, WAYS};
+
+fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
+    attrs.put_u8(uapi::RINGGATE_A_SESSION_PROTO, s.client.proto)?;
+    attrs.put_u32(uapi::RINGGATE_A_SESSION_CLIENT_ADDR, s.client.saddr)?;
+    attrs.put_u16(uapi::RINGGATE_A_SESSION_CLIENT_PORT, u16::from_be(s.client.sport))?;
+    attrs.put_u32(uapi::RINGGATE_A_SESSION_VIP, s.client.daddr)?;
+    attrs.put_u16(uapi::RINGGATE_A_SESSION_VIP_PORT, u16::from_be(s.client.dport))?;
+    attrs.put_u32(uapi::RINGGATE_A_SESSION_BACKEND_ADDR, s.backend_addr)?;
+    attrs.put_u16(uapi::RINGGATE_A_SESSION_BACKEND_PORT, u16::from_be(s.backend_port))?;
+    attrs.put_u32(uapi::RINGGATE_A_SESSION_STAGE, s.stage.uapi())?;
+    attrs.put_u32(uapi::RINGGATE_A_SESSION_EXPIRES_MS, s.expires_ms)?;
+    attrs.put_u16(uapi::RINGGATE_A_SESSION_OWNER, s.owner)
+}
+
+/// `session-get` (dump): the cursor is a bucket index. A bucket's sessions
+/// are copied out under its lock and written after; a bucket that does not
+/// fit in this part is dumped again, whole, in the next. Sessions change all
+/// the time, so the dump is a sample of the table, not a snapshot.
+pub(crate) fn session_dump(dump: &mut Dump<'_>) -> Result {
+    let net = dump.net();
+    let rcu = RcuSection::read_lock();
+    let table = net.sessions.read(&rcu);
+    let mut bucket = dump.cursor();
+    let mut views = [SessionView::default(); WAYS];
+    'buckets: while bucket < table.buckets() {
+        let n = table.snapshot(bucket, &mut views);
+        for view in &views[..n] {
+            if !dump.entry(|attrs| put_session(attrs, view))? {
+                break 'buckets;
+            }
+        }
+        bucket += 1;
+    }
+    dump.set_cursor(bucket);
+    Ok(())
+}

@@ -1,0 +1,108 @@
+#!/bin/bash
+# The session table: sessions are listed with their owner, a full table
+# refuses new sessions and counts them (no crash, live sessions untouched),
+# and sessions expire by their timeouts.
+#
+#   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ─────────┐
+#   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
+#   └─────────────────┘      │    10.9.0.100/32 (VIP)    │      │ UDP echo :9000   │
+#                            │ b0 10.8.0.1/24  (forward) ├──────┤                  │
+#                            └───────────────────────────┘      └──────────────────┘
+. "$RG_REPO/qemu-tests/lib.sh"
+
+VIP=10.9.0.100
+gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+status_field() { gw status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# Sends one datagram from each of N client ports; prints how many were echoed.
+udp_flows() {
+  ip netns exec cl python3 - "$1" <<'PY'
+import select, socket, sys, time
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    s.sendto(b"x", ("10.9.0.100", 9000))
+    socks.append(s)
+waiting, answered = set(socks), 0
+deadline = time.monotonic() + 2
+while waiting and time.monotonic() < deadline:
+    ready, _, _ = select.select(list(waiting), [], [], max(0, deadline - time.monotonic()))
+    for s in ready:
+        s.recvfrom(64)
+        answered += 1
+        waiting.discard(s)
+print(answered)
+PY
+}
+
+load_module
+link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
+ip netns add be1
+ip link add b0 netns gw type veth peer name e0 netns be1
+ip -n gw addr add 10.8.0.1/24 dev b0
+ip -n be1 addr add 10.8.0.2/24 dev e0
+ip -n gw link set b0 up
+ip -n be1 link set e0 up
+ip -n be1 link set lo up
+ip -n gw addr add "$VIP/32" dev g0
+ip -n be1 route add default via 10.8.0.1
+ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
+ip netns exec be1 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9000))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+' &
+gw vip add "$VIP"
+gw vip own "$VIP"
+gw backend add "$VIP" 9000 --proto udp 10.8.0.2:9000
+
+# The smallest table (64 sessions), short UDP timeout, a node id to record.
+gw config set --node-id 7 --max-sessions 64 --timeout-udp 8
+gw config show --json | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+assert (c["node_id"], c["max_sessions"], c["timeout_udp"]) == (7, 64, 8), c
+assert (c["timeout_syn"], c["timeout_established"], c["timeout_closing"]) == (30, 900, 60), c
+'
+sleep 1   # let the echo server start
+
+# A few flows: each is a session owned by node 7, listed with its back-end.
+expect_eq "$(udp_flows 5)" 5 "echoes of 5 flows"
+gw sessions --json | python3 -c '
+import json, sys
+sessions = json.load(sys.stdin)
+assert len(sessions) == 5, sessions
+for s in sessions:
+    assert s["proto"] == "udp" and s["stage"] == "udp", s
+    assert s["vip"] == "10.9.0.100:9000" and s["backend"] == "10.8.0.2:9000", s
+    assert s["client"].startswith("10.9.0.1:") and s["owner"] == 7, s
+    assert 0 < s["expires_ms"] <= 8000, s
+'
+expect_eq "$(status_field sessions)" 5 "sessions in the status"
+
+# 300 more flows overflow the table: what is refused is counted, what got in
+# is answered, and nothing else happens.
+answered=$(udp_flows 300)
+sessions=$(status_field sessions)
+dropped=$(status_field sessions_dropped)
+echo "300 flows into a 64-session table: $sessions sessions, $dropped refused, $answered answered"
+[ "$sessions" -le 64 ] || fail "$sessions sessions in a table of 64"
+expect_ge "$dropped" 200 "refused sessions counted"
+expect_eq "$((sessions - 5 + dropped))" 300 "every new flow is either a session or a counted refusal"
+expect_eq "$answered" "$((sessions - 5))" "every admitted flow answered"
+
+# Sessions expire by their timeout; then the table takes new ones again.
+sleep 9
+expect_eq "$(status_field sessions)" 0 "sessions after the UDP timeout"
+expect_eq "$(gw sessions --json)" "[]" "the dump after the timeout"
+expect_eq "$(udp_flows 10)" 10 "the expired table takes new flows"
+
+# A bad setting is refused and changes nothing.
+if out=$(gw config set --max-sessions 10 2>&1); then fail "accepted 10 sessions"; fi
+case "$out" in *"64..=1048576"*|*"invalid value"*) ;; *) fail "unclear refusal: $out" ;; esac
+expect_eq "$(gw config show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_sessions"])')" 64 "max sessions after a refused change"
+
+unload_module
