@@ -79,6 +79,26 @@ expect_eq "$(grep -c '^be1$' /tmp/answers)" 30 "connections to be1 (weight 3)"
 expect_eq "$(grep -c '^be2$' /tmp/answers)" 10 "connections to be2 (weight 1)"
 expect_ge "$(status_field sessions)" 40 "sessions in the table"
 
+# With conntrack in use and an nftables ruleset that drops what conntrack
+# finds invalid, NAT'd traffic still flows: ringgate translates at
+# pre-routing before conntrack (priority -399 < -200) and marks both
+# directions untracked, so conntrack neither tracks nor invalidates them.
+ip netns exec gw nft -f - <<'NFT'
+table inet filter {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    ct state invalid counter drop
+    ct state untracked counter accept
+  }
+}
+NFT
+fetch 4 >/tmp/answers
+expect_eq "$(grep -c '^be[12]$' /tmp/answers)" 4 "connections answered with conntrack and nftables rules present"
+ip netns exec gw nft list chain inet filter forward | grep -q 'ct state invalid counter packets 0 ' ||
+  fail "conntrack found NAT'd packets invalid: $(ip netns exec gw nft list chain inet filter forward)"
+ip netns exec gw nft list chain inet filter forward | grep 'ct state untracked' | grep -vq 'packets 0 ' ||
+  fail "NAT'd packets were not untracked"
+
 # UDP: the reply comes back from the VIP's address and port.
 ip netns exec cl python3 -c '
 import socket
