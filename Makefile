@@ -3,7 +3,7 @@
 #   make demo    boot the VM and show the module at work (the main job)
 #   make test    every test: generated-code check, cargo test, VM tests
 #
-# Other targets: deps, kernel, module, userd, generate, check-generated,
+# Other targets: deps, kernel, module, userd, generate, check-generated, bench,
 # test-userd, fuzz (FUZZ_SECONDS=n), test-vm (TESTS="load-unload ..." picks VM
 # tests), clean.
 # KDIR=<kernel build dir> builds the module against another CONFIG_RUST=y kernel.
@@ -17,7 +17,7 @@ TEST_KDIR = $$($(TOOLS)/build-kernel.sh)
 TESTS ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps kernel module userd generate check-generated demo test test-userd fuzz test-vm clean
+.PHONY: all deps kernel module userd generate check-generated demo bench test test-userd fuzz test-vm clean
 
 all: module userd
 
@@ -64,6 +64,11 @@ test: check-generated test-userd fuzz test-vm
 demo: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
 	  --ksrc "$$($(TOOLS)/kernel-source.sh)" demo
+
+# NAT cost of ringgate, IPVS and nftables in the same VM (prints numbers).
+bench: module userd
+	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
+	  --ksrc "$$($(TOOLS)/kernel-source.sh)" bench
 
 clean:
 	rm -rf *.o *.ko *.mod *.mod.c .*.cmd modules.order Module.symvers .module-common.o \

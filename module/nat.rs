@@ -71,7 +71,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
             if flow.proto == TCP && flow.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
                 return Verdict::Accept;
             }
-            let Some(pick) = services.pick(slot, net.turn(slot)) else {
+            let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr) else {
                 net.count_no_backend();
                 return Verdict::Drop;
             };

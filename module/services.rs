@@ -41,13 +41,85 @@ pub(crate) struct ServiceKey {
 /// The scheduler of a service, as `enum ringgate_scheduler` numbers it (a
 /// plain number, so an all-zero table is valid).
 pub(crate) const SCHEDULER_WRR: u8 = uapi::RINGGATE_SCHEDULER_WRR as u8;
+pub(crate) const SCHEDULER_HASH: u8 = uapi::RINGGATE_SCHEDULER_HASH as u8;
+/// Slots of a service's consistent-hash lookup table (a prime, as Maglev
+/// wants, well above `MAX_BACKENDS`).
+pub(crate) const HASH_SLOTS: usize = 251;
+/// A lookup-table slot that names no back-end.
+const NO_BACKEND: u8 = u8::MAX;
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub(crate) struct Service {
     pub(crate) used: bool,
     pub(crate) key: ServiceKey,
     pub(crate) scheduler: u8,
     pub(crate) backends: [Backend; MAX_BACKENDS],
+    /// For `SCHEDULER_HASH`: each slot names a back-end index (or
+    /// `NO_BACKEND`); rebuilt whenever the back-ends change.
+    lookup: [u8; HASH_SLOTS],
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            used: false,
+            key: ServiceKey::default(),
+            scheduler: SCHEDULER_WRR,
+            backends: [Backend::default(); MAX_BACKENDS],
+            lookup: [NO_BACKEND; HASH_SLOTS],
+        }
+    }
+}
+
+/// A 64-bit mix (SplitMix64's finaliser): spreads nearby inputs apart.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Service {
+    /// Rebuilds the consistent-hash lookup table (Maglev): every eligible
+    /// back-end walks its own permutation of the slots, taking the next free
+    /// one, `weight` slots per round, until all are taken. A back-end's
+    /// permutation depends only on its address, so adding or removing one
+    /// back-end moves few slots of the others.
+    fn rebuild_lookup(&mut self) {
+        self.lookup = [NO_BACKEND; HASH_SLOTS];
+        let slots = HASH_SLOTS as u64;
+        let mut next = [0u64; MAX_BACKENDS];
+        let eligible: [bool; MAX_BACKENDS] =
+            core::array::from_fn(|i| self.backends[i].used && self.backends[i].up && self.backends[i].weight > 0);
+        if !eligible.iter().any(|e| *e) {
+            return;
+        }
+        let mut filled = 0;
+        while filled < HASH_SLOTS {
+            for (i, backend) in self.backends.iter().enumerate() {
+                if !eligible[i] {
+                    continue;
+                }
+                let id = (u64::from(backend.addr) << 16) | u64::from(backend.port);
+                let offset = mix(id) % slots;
+                let skip = mix(id ^ 0x5bd1_e995) % (slots - 1) + 1;
+                for _ in 0..backend.weight {
+                    if filled == HASH_SLOTS {
+                        break;
+                    }
+                    // Some slot is free, and a full permutation visits all.
+                    loop {
+                        let slot = ((offset + next[i] * skip) % slots) as usize;
+                        next[i] += 1;
+                        if self.lookup[slot] == NO_BACKEND {
+                            self.lookup[slot] = i as u8;
+                            filled += 1;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -104,6 +176,7 @@ impl ServiceTable {
             }
         };
         self.services[slot].scheduler = scheduler;
+        self.services[slot].rebuild_lookup();
         Ok(())
     }
 
@@ -145,6 +218,7 @@ impl ServiceTable {
         if let Some(up) = up {
             backend.up = up;
         }
+        self.services[slot].rebuild_lookup();
         Ok(())
     }
 
@@ -156,15 +230,25 @@ impl ServiceTable {
             .position(|b| b.used && b.addr == addr && b.port == port)
             .ok_or(ENOENT)?;
         backends[index] = Backend::default();
+        self.services[slot].rebuild_lookup();
         Ok(())
     }
 
-    /// Picks the back-end of a new connection to the service in `slot`, or
-    /// `None` if no back-end is up. `turn` is the service's connection
-    /// counter (advanced here): weighted round-robin gives each back-end
-    /// `weight` of every `total weight` consecutive connections.
-    pub(crate) fn pick(&self, slot: usize, turn: &AtomicU32) -> Option<Pick> {
+    /// Picks the back-end of a new connection from `client` to the service
+    /// in `slot`, or `None` if no back-end is up. Weighted round-robin uses
+    /// `turn`, the service's connection counter (advanced here), and gives
+    /// each back-end `weight` of every `total weight` connections; hash looks
+    /// the client's address up in the service's table.
+    pub(crate) fn pick(&self, slot: usize, turn: &AtomicU32, client: u32) -> Option<Pick> {
         let service = self.services.get(slot)?;
+        if service.scheduler == SCHEDULER_HASH {
+            let index = service.lookup[(mix(u64::from(client)) % HASH_SLOTS as u64) as usize];
+            let backend = service.backends.get(usize::from(index))?;
+            return Some(Pick {
+                addr: backend.addr,
+                port: backend.port,
+            });
+        }
         let eligible = || service.backends.iter().filter(|b| b.used && b.up && b.weight > 0);
         let total: u32 = eligible().map(|b| u32::from(b.weight)).sum();
         if total == 0 {

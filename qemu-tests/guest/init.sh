@@ -33,6 +33,7 @@ done
 case "$mode" in
   test) bash "$RG_REPO/qemu-tests/guest/run-tests.sh" ${tests//,/ } ;;
   demo) bash "$RG_REPO/qemu-tests/demo.sh" ;;
+  bench) bash "$RG_REPO/qemu-tests/bench/nat-bench.sh" ;;
 esac
 echo "RINGGATE-VM-DONE"
 /bin/busybox reboot -f

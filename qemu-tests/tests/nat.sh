@@ -118,6 +118,28 @@ gw backend set "$VIP" 80 10.8.0.3:8080 --down
 fetch 8 >/tmp/answers
 expect_eq "$(grep -c '^be1$' /tmp/answers)" 8 "all connections to be1 while be2 is down"
 
+# Consistent hashing: 16 client addresses each keep their back-end; taking
+# be2 down moves only be2's clients, and bringing it back restores the map.
+gw service add "$VIP" 81 --scheduler hash
+gw backend add "$VIP" 81 10.8.0.2:8080
+gw backend add "$VIP" 81 10.8.0.3:8080
+for i in $(seq 21 36); do ip -n cl addr add 10.9.0.$i/24 dev cl0; done
+client_map() {
+  for i in $(seq 21 36); do
+    echo "10.9.0.$i $(ip netns exec cl curl -s --max-time 5 --interface 10.9.0.$i "http://$VIP:81/" || echo none)"
+  done
+}
+client_map >/tmp/map-before
+grep -q ' be1$' /tmp/map-before && grep -q ' be2$' /tmp/map-before || fail "hash used one back-end only: $(cat /tmp/map-before)"
+expect_eq "$(client_map)" "$(cat /tmp/map-before)" "the same clients map to the same back-ends again"
+gw backend set "$VIP" 81 10.8.0.3:8080 --down
+client_map >/tmp/map-down
+while read -r client backend; do
+  expect_eq "$(awk -v c="$client" '$1 == c {print $2}' /tmp/map-down)" be1 "client $client with be2 down"
+done </tmp/map-before
+gw backend set "$VIP" 81 10.8.0.3:8080 --up
+expect_eq "$(client_map)" "$(cat /tmp/map-before)" "the map after be2 came back"
+
 # With no back-end up, new connections are dropped and counted.
 gw backend set "$VIP" 80 10.8.0.2:8080 --down
 before=$(status_field no_backend)
@@ -136,7 +158,7 @@ expect_refused() {
 }
 expect_refused "not in this network namespace's pool" backend add 10.9.0.99 80 10.8.0.2:8080
 expect_refused "no back-end" backend set "$VIP" 80 10.8.0.9:8080 --down
-expect_refused "no such service" service del "$VIP" 81
+expect_refused "no such service" service del "$VIP" 82
 expect_refused "unknown protocol" backend add "$VIP" 80 --proto sctp 10.8.0.2:8080
 expect_refused "invalid value" backend add "$VIP" 80 10.8.0.2:8080 --weight 0
 expect_eq "$(gw backend list --json)" "$before" "refused requests changed the services"

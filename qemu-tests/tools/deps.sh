@@ -15,6 +15,8 @@ packages=(
   # filesystem read-only over 9p).
   qemu-system-x86 iproute2 iputils-ping iputils-arping tcpdump busybox-static util-linux
   procps nftables
+  # What the NAT benchmark compares against and drives traffic with.
+  ipvsadm iperf3 wrk
 )
 
 missing=()

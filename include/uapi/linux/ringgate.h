@@ -28,9 +28,13 @@ enum ringgate_hook {
  *   connection.
  * @RINGGATE_SCHEDULER_WRR: Weighted round-robin over the back-ends that are
  *   up.
+ * @RINGGATE_SCHEDULER_HASH: Consistent hashing of the client address (Maglev):
+ *   a client keeps its back-end while that back-end is up, and a back-end
+ *   change moves only about its share of clients. Weights apply.
  */
 enum ringgate_scheduler {
 	RINGGATE_SCHEDULER_WRR,
+	RINGGATE_SCHEDULER_HASH,
 };
 
 /**

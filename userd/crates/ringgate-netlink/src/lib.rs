@@ -24,7 +24,7 @@ use neli::{
 use ringgate_uapi as uapi;
 
 pub use hook::{Hook, UnknownHook};
-pub use service::{Backend, Proto, Service, ServiceKey};
+pub use service::{Backend, Proto, Scheduler, Service, ServiceKey};
 pub use session::{Config, ConfigChange, Session};
 pub use status::{HookStats, Status};
 pub use vip::Vip;
@@ -161,12 +161,9 @@ impl Client {
     }
 
     /// Creates a service of a VIP in the pool (idempotent).
-    pub fn service_set(&self, key: ServiceKey) -> Result<(), Error> {
+    pub fn service_set(&self, key: ServiceKey, scheduler: Scheduler) -> Result<(), Error> {
         let mut attrs = service_attrs(key)?;
-        attrs.push(attr(
-            uapi::RINGGATE_A_SERVICE_SCHEDULER,
-            uapi::RINGGATE_SCHEDULER_WRR,
-        )?);
+        attrs.push(attr(uapi::RINGGATE_A_SERVICE_SCHEDULER, scheduler.uapi())?);
         self.request("service-set", uapi::RINGGATE_CMD_SERVICE_SET, attrs, false)
             .map(|_| ())
             .map_err(|e| match e {

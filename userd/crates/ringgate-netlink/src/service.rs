@@ -44,6 +44,43 @@ impl std::str::FromStr for Proto {
     }
 }
 
+/// How a service picks the back-end of a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduler {
+    /// Weighted round-robin.
+    #[default]
+    Wrr,
+    /// Consistent hashing of the client address (Maglev).
+    Hash,
+}
+
+impl Scheduler {
+    pub(crate) fn uapi(self) -> u32 {
+        match self {
+            Scheduler::Wrr => uapi::RINGGATE_SCHEDULER_WRR,
+            Scheduler::Hash => uapi::RINGGATE_SCHEDULER_HASH,
+        }
+    }
+
+    fn from_uapi(n: u32) -> Option<Scheduler> {
+        [Scheduler::Wrr, Scheduler::Hash]
+            .into_iter()
+            .find(|s| s.uapi() == n)
+    }
+}
+
+impl std::str::FromStr for Scheduler {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scheduler, String> {
+        match s {
+            "wrr" => Ok(Scheduler::Wrr),
+            "hash" => Ok(Scheduler::Hash),
+            other => Err(format!("unknown scheduler {other:?} (wrr or hash)")),
+        }
+    }
+}
+
 /// What names a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ServiceKey {
@@ -73,7 +110,7 @@ pub struct Backend {
 pub struct Service {
     #[serde(flatten)]
     pub key: ServiceKey,
-    pub scheduler: &'static str,
+    pub scheduler: Scheduler,
     pub backends: Vec<Backend>,
 }
 
@@ -92,6 +129,7 @@ impl Service {
             why: why.to_string(),
         };
         let (mut vip, mut port, mut proto) = (None, None, None);
+        let mut scheduler = Scheduler::Wrr;
         let mut backends = Vec::new();
         for attr in reply.attrs().iter() {
             let payload = attr.nla_payload().as_ref();
@@ -103,6 +141,11 @@ impl Service {
                 uapi::RINGGATE_A_SERVICE_PORT => port = u16_of(payload),
                 uapi::RINGGATE_A_SERVICE_PROTO => {
                     proto = payload.first().and_then(|p| Proto::from_number(*p))
+                }
+                uapi::RINGGATE_A_SERVICE_SCHEDULER => {
+                    scheduler = u32_of(payload)
+                        .and_then(Scheduler::from_uapi)
+                        .ok_or_else(|| malformed("scheduler"))?
                 }
                 uapi::RINGGATE_A_SERVICE_BACKENDS => {
                     let nested = attr
@@ -141,7 +184,7 @@ impl Service {
                 port: port.ok_or_else(|| malformed("no port"))?,
                 proto: proto.ok_or_else(|| malformed("no proto"))?,
             },
-            scheduler: "wrr",
+            scheduler,
             backends,
         })
     }

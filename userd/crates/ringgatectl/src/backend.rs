@@ -3,14 +3,14 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use ringgate_netlink::{Client, Error, Proto, Service, ServiceKey};
+use ringgate_netlink::{Client, Error, Proto, Scheduler, Service, ServiceKey};
 
 pub(crate) fn key(vip: Ipv4Addr, port: u16, proto: Proto) -> ServiceKey {
     ServiceKey { vip, port, proto }
 }
 
-pub(crate) fn service_add(key: ServiceKey) -> Result<(), Error> {
-    Client::connect()?.service_set(key)
+pub(crate) fn service_add(key: ServiceKey, scheduler: Scheduler) -> Result<(), Error> {
+    Client::connect()?.service_set(key, scheduler)
 }
 
 pub(crate) fn service_del(key: ServiceKey) -> Result<(), Error> {
@@ -25,7 +25,7 @@ pub(crate) fn add(
 ) -> Result<(), Error> {
     let client = Client::connect()?;
     if !client.services()?.iter().any(|s| s.key == key) {
-        client.service_set(key)?;
+        client.service_set(key, Scheduler::Wrr)?;
     }
     client.backend_set(key, backend, weight, Some(true))
 }
@@ -68,7 +68,11 @@ pub(crate) fn list(json: bool) -> Result<(), Error> {
 fn table(services: &[Service]) -> String {
     let mut out = String::new();
     for service in services {
-        let _ = writeln!(out, "{}  {}", service.key, service.scheduler);
+        let scheduler = match service.scheduler {
+            Scheduler::Wrr => "wrr",
+            Scheduler::Hash => "hash",
+        };
+        let _ = writeln!(out, "{}  {scheduler}", service.key);
         for b in &service.backends {
             let state = if b.up { "up" } else { "down" };
             let _ = writeln!(
@@ -91,7 +95,7 @@ mod tests {
     fn table_lists_services_and_their_backends() {
         let services = [Service {
             key: key(Ipv4Addr::new(10, 0, 0, 100), 80, Proto::Tcp),
-            scheduler: "wrr",
+            scheduler: Scheduler::Wrr,
             backends: vec![
                 Backend {
                     addr: "10.1.0.2:8080".parse().unwrap(),

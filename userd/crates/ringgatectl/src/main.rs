@@ -9,7 +9,7 @@ mod vip;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use ringgate_netlink::{ConfigChange, Proto};
+use ringgate_netlink::{ConfigChange, Proto, Scheduler};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -119,8 +119,14 @@ struct ServiceArgs {
 
 #[derive(Subcommand)]
 enum ServiceAction {
-    /// Create a service (weighted round-robin).
-    Add(ServiceArgs),
+    /// Create a service, or change its scheduler.
+    Add {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// wrr (weighted round-robin) or hash (consistent hashing of the client address).
+        #[arg(long, default_value = "wrr")]
+        scheduler: Scheduler,
+    },
     /// Remove a service.
     Del(ServiceArgs),
     /// List services and their back-ends.
@@ -231,7 +237,10 @@ fn main() -> ExitCode {
         }
         .map_err(|e| e.to_string()),
         Command::Service { action } => match action {
-            ServiceAction::Add(s) => backend::service_add(backend::key(s.vip, s.port, s.proto)),
+            ServiceAction::Add {
+                service: s,
+                scheduler,
+            } => backend::service_add(backend::key(s.vip, s.port, s.proto), scheduler),
             ServiceAction::Del(s) => backend::service_del(backend::key(s.vip, s.port, s.proto)),
             ServiceAction::List { json } => backend::list(json),
         }

@@ -236,8 +236,8 @@ impl Node {
             None => return None,
         };
         let count = message.len().div_ceil(MAX_FRAGMENT).max(1);
-        let fits = count <= budget
-            && (token.seq + count as u64).saturating_sub(token.aru) <= WINDOW;
+        let fits =
+            count <= budget && (token.seq + count as u64).saturating_sub(token.aru) <= WINDOW;
         fits.then_some(count)
     }
 

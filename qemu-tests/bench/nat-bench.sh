@@ -1,0 +1,104 @@
+#!/bin/bash
+# NAT cost, measured rather than guessed: the same client, gateway and
+# back-end namespaces in the same VM, with the gateway translating VIP
+# traffic by ringgate, then IPVS (ipvsadm, NAT mode), then nftables DNAT.
+# Prints TCP throughput (iperf3), small-packet UDP packets/s (iperf3, 64-byte
+# payloads, as fast as the client can send) and HTTP requests/s (wrk against
+# busybox httpd), each also as a ratio to IPVS. It asserts nothing.
+#
+#   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be ──────────┐
+#   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
+#   │ iperf3 -c, wrk  │      │    10.9.0.100/32 (VIP)    │      │ iperf3 -s :5201  │
+#   └─────────────────┘      │ b0 10.8.0.1/24  (forward) ├──────┤ httpd :8080      │
+#                            └───────────────────────────┘      └──────────────────┘
+. "$RG_REPO/qemu-tests/lib.sh"
+set +e
+
+VIP=10.9.0.100
+SECONDS_PER_FIGURE=${RG_BENCH_SECONDS:-5}
+gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+
+link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
+ip netns add be
+ip link add b0 netns gw type veth peer name e0 netns be
+ip -n gw addr add 10.8.0.1/24 dev b0
+ip -n be addr add 10.8.0.2/24 dev e0
+ip -n gw link set b0 up
+ip -n be link set e0 up
+ip -n be link set lo up
+ip -n be route add default via 10.8.0.1
+ip -n gw addr add "$VIP/32" dev g0
+ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
+mkdir -p /tmp/www && echo hello >/tmp/www/index.html
+ip netns exec be busybox httpd -f -p 8080 -h /tmp/www &
+ip netns exec be iperf3 -s -D >/dev/null 2>&1
+sleep 1
+
+tcp_gbits() {
+  ip netns exec cl iperf3 -c "$VIP" -t "$SECONDS_PER_FIGURE" -J 2>/dev/null |
+    python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null || echo 0
+}
+udp_pps() {
+  ip netns exec cl iperf3 -c "$VIP" -u -l 64 -b 0 -t "$SECONDS_PER_FIGURE" -J 2>/dev/null |
+    python3 -c '
+import json, sys
+s = json.load(sys.stdin)["end"]["sum"]
+print("%.0f" % ((s["packets"] - s["lost_packets"]) / s["seconds"]))' 2>/dev/null || echo 0
+}
+http_rps() {
+  ip netns exec cl wrk -t1 -c8 -d"${SECONDS_PER_FIGURE}s" "http://$VIP/" 2>/dev/null |
+    awk '/Requests\/sec/ {print $2}' | grep . || echo 0
+}
+measure() {
+  echo "$1 $(tcp_gbits) $(udp_pps) $(http_rps)" | tee -a /tmp/bench-results
+}
+
+: >/tmp/bench-results
+# ringgate
+load_module
+gw vip add "$VIP" && gw vip own "$VIP"
+gw backend add "$VIP" 5201 10.8.0.2:5201
+gw backend add "$VIP" 5201 --proto udp 10.8.0.2:5201
+gw backend add "$VIP" 80 10.8.0.2:8080
+measure ringgate
+unload_module
+
+# IPVS, NAT (masquerading) mode
+ip netns exec gw ipvsadm -A -t "$VIP:5201" -s rr
+ip netns exec gw ipvsadm -a -t "$VIP:5201" -r 10.8.0.2:5201 -m
+ip netns exec gw ipvsadm -A -u "$VIP:5201" -s rr
+ip netns exec gw ipvsadm -a -u "$VIP:5201" -r 10.8.0.2:5201 -m
+ip netns exec gw ipvsadm -A -t "$VIP:80" -s rr
+ip netns exec gw ipvsadm -a -t "$VIP:80" -r 10.8.0.2:8080 -m
+measure ipvs
+ip netns exec gw ipvsadm -C
+
+# nftables DNAT (conntrack un-NATs the replies)
+ip netns exec gw nft -f - <<NFT
+table ip bench {
+  chain pre {
+    type nat hook prerouting priority dstnat;
+    ip daddr $VIP tcp dport 5201 dnat to 10.8.0.2:5201
+    ip daddr $VIP udp dport 5201 dnat to 10.8.0.2:5201
+    ip daddr $VIP tcp dport 80 dnat to 10.8.0.2:8080
+  }
+}
+NFT
+measure nftables
+ip netns exec gw nft delete table ip bench
+
+python3 - <<'PY'
+rows = {}
+for line in open("/tmp/bench-results"):
+    name, *values = line.split()
+    rows[name] = [float(v) for v in values]
+base = rows.get("ipvs", [0, 0, 0])
+def ratio(v, b):
+    return "%.2fx" % (v / b) if b else "n/a"
+print("NAT benchmark (same VM, TCG; one client, one back-end)")
+print("%-10s %14s %14s %14s" % ("", "TCP Gbit/s", "UDP 64B pkt/s", "HTTP req/s"))
+for name in ("ringgate", "ipvs", "nftables"):
+    v = rows.get(name, [0, 0, 0])
+    print("%-10s %14.3f %14.0f %14.0f" % (name, *v))
+    print("%-10s %14s %14s %14s" % ("  vs IPVS", *(ratio(a, b) for a, b in zip(v, base))))
+PY
