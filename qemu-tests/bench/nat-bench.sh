@@ -16,6 +16,9 @@ set +e
 
 VIP=10.9.0.100
 SECONDS_PER_FIGURE=${RG_BENCH_SECONDS:-5}
+# The three set-ups run in turn this many times; the medians are reported
+# (TCG timing is noisy, and interleaving spreads its drift over all three).
+ROUNDS=${RG_BENCH_ROUNDS:-3}
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 
 link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
@@ -54,27 +57,27 @@ measure() {
 }
 
 : >/tmp/bench-results
-# ringgate
-load_module
-gw vip add "$VIP" && gw vip own "$VIP"
-gw backend add "$VIP" 5201 10.8.0.2:5201
-gw backend add "$VIP" 5201 --proto udp 10.8.0.2:5201
-gw backend add "$VIP" 80 10.8.0.2:8080
-measure ringgate
-unload_module
-
-# IPVS, NAT (masquerading) mode
-ip netns exec gw ipvsadm -A -t "$VIP:5201" -s rr
-ip netns exec gw ipvsadm -a -t "$VIP:5201" -r 10.8.0.2:5201 -m
-ip netns exec gw ipvsadm -A -u "$VIP:5201" -s rr
-ip netns exec gw ipvsadm -a -u "$VIP:5201" -r 10.8.0.2:5201 -m
-ip netns exec gw ipvsadm -A -t "$VIP:80" -s rr
-ip netns exec gw ipvsadm -a -t "$VIP:80" -r 10.8.0.2:8080 -m
-measure ipvs
-ip netns exec gw ipvsadm -C
-
-# nftables DNAT (conntrack un-NATs the replies)
-ip netns exec gw nft -f - <<NFT
+ringgate_on() {
+  load_module
+  gw vip add "$VIP" && gw vip own "$VIP"
+  gw backend add "$VIP" 5201 10.8.0.2:5201
+  gw backend add "$VIP" 5201 --proto udp 10.8.0.2:5201
+  gw backend add "$VIP" 80 10.8.0.2:8080
+}
+ringgate_off() { unload_module; }
+# IPVS, NAT (masquerading) mode.
+ipvs_on() {
+  ip netns exec gw ipvsadm -A -t "$VIP:5201" -s rr
+  ip netns exec gw ipvsadm -a -t "$VIP:5201" -r 10.8.0.2:5201 -m
+  ip netns exec gw ipvsadm -A -u "$VIP:5201" -s rr
+  ip netns exec gw ipvsadm -a -u "$VIP:5201" -r 10.8.0.2:5201 -m
+  ip netns exec gw ipvsadm -A -t "$VIP:80" -s rr
+  ip netns exec gw ipvsadm -a -t "$VIP:80" -r 10.8.0.2:8080 -m
+}
+ipvs_off() { ip netns exec gw ipvsadm -C; }
+# nftables DNAT; conntrack un-NATs the replies.
+nftables_on() {
+  ip netns exec gw nft -f - <<NFT
 table ip bench {
   chain pre {
     type nat hook prerouting priority dstnat;
@@ -84,18 +87,28 @@ table ip bench {
   }
 }
 NFT
-measure nftables
-ip netns exec gw nft delete table ip bench
+}
+nftables_off() { ip netns exec gw nft delete table ip bench; }
+
+for round in $(seq "$ROUNDS"); do
+  for setup in ringgate ipvs nftables; do
+    ${setup}_on
+    measure "$setup"
+    ${setup}_off
+  done
+done
 
 python3 - <<'PY'
-rows = {}
+import statistics
+runs = {}
 for line in open("/tmp/bench-results"):
     name, *values = line.split()
-    rows[name] = [float(v) for v in values]
+    runs.setdefault(name, []).append([float(v) for v in values])
+rows = {name: [statistics.median(col) for col in zip(*r)] for name, r in runs.items()}
 base = rows.get("ipvs", [0, 0, 0])
 def ratio(v, b):
     return "%.2fx" % (v / b) if b else "n/a"
-print("NAT benchmark (same VM, TCG; one client, one back-end)")
+print("NAT benchmark (same VM, TCG; one client, one back-end; median of %d rounds)" % len(runs.get("ipvs", [])))
 print("%-10s %14s %14s %14s" % ("", "TCP Gbit/s", "UDP 64B pkt/s", "HTTP req/s"))
 for name in ("ringgate", "ipvs", "nftables"):
     v = rows.get(name, [0, 0, 0])
