@@ -178,6 +178,38 @@ impl Packet<'_> {
         })
     }
 
+    /// The flow an ICMP error quotes, if the packet is one quoting TCP/UDP.
+    pub(crate) fn icmp_quoted(&self) -> Option<Flow> {
+        let mut raw = bindings::rg_flow {
+            saddr: 0,
+            daddr: 0,
+            sport: 0,
+            dport: 0,
+            proto: 0,
+            tcp_flags: 0,
+        };
+        // SAFETY: `skb` is valid for the lifetime of `self`; the glue reads
+        // headers with `skb_header_pointer`, within the packet.
+        let ok = unsafe { bindings::rg_skb_icmp_quoted(self.skb.as_ptr(), &mut raw) };
+        (ok == 1).then_some(Flow {
+            saddr: raw.saddr,
+            daddr: raw.daddr,
+            sport: raw.sport,
+            dport: raw.dport,
+            proto: raw.proto,
+            tcp_flags: 0,
+        })
+    }
+
+    /// Rewrites one end of the packet an ICMP error quotes (network byte
+    /// order), fixing the checksums. Only for a packet `icmp_quoted` parsed.
+    pub(crate) fn nat_quoted(&mut self, end: End, addr: u32, port: u16) -> Result {
+        let source = i32::from(end == End::Source);
+        // SAFETY: `skb` is valid and exclusively ours for the hook call; the
+        // glue makes the headers writable before changing them.
+        to_result(unsafe { bindings::rg_skb_icmp_nat_quoted(self.skb.as_ptr(), source, addr, port) })
+    }
+
     /// Keeps conntrack from tracking the packet (after a NAT rewrite).
     pub(crate) fn untrack(&mut self) {
         // SAFETY: `skb` is valid and exclusively ours for the hook call.

@@ -77,6 +77,7 @@ pub(crate) fn inspect(net: &NetState, hook: Hook, packet: &mut Packet<'_>, rcu: 
     match hook {
         Hook::PreRouting => return nat::pre_routing(net, packet, rcu),
         Hook::Forward => return nat::forward(net, packet, rcu),
+        Hook::LocalOut => return nat::local_out(net, packet, rcu),
         _ => {}
     }
     if !matches!(hook, Hook::ArpIn | Hook::ArpOut) {

@@ -103,3 +103,36 @@ pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection)
         _ => Verdict::Accept,
     }
 }
+
+/// ICMP errors this node sends about a translated packet (fragmentation
+/// needed on the way to a back-end, say) quote it as translated: client to
+/// back-end. The client knows only its connection to the VIP, so the quoted
+/// destination is put back to the VIP's address and port, or the client
+/// would ignore the error (and a path-MTU problem would stall the
+/// connection). Runs at local-out: one session lookup per ICMP error.
+pub(crate) fn local_out(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+    let Some(quoted) = packet.icmp_quoted() else {
+        return Verdict::Accept;
+    };
+    // The quoted packet went client -> back-end; its session's back-end-side
+    // entry has the opposite flow and knows the VIP.
+    let reply = FlowKey {
+        proto: quoted.proto,
+        saddr: quoted.daddr,
+        sport: quoted.dport,
+        daddr: quoted.saddr,
+        dport: quoted.sport,
+    };
+    match net.sessions.read(rcu).peek(&reply) {
+        Some(to_client) if to_client.source => {
+            if packet
+                .nat_quoted(crate::glue::End::Destination, to_client.addr, to_client.port)
+                .is_err()
+            {
+                return Verdict::Drop;
+            }
+            Verdict::Accept
+        }
+        _ => Verdict::Accept,
+    }
+}

@@ -200,6 +200,15 @@ impl SessionTable {
         })
     }
 
+    /// The rewrite of a known flow, without refreshing it (for ICMP errors
+    /// about the flow, which say nothing about the connection's life).
+    pub(crate) fn peek(&self, key: &FlowKey) -> Option<Rewrite> {
+        let now = glue::jiffies();
+        self.buckets.with(self.bucket_of(key), |bucket| {
+            bucket.iter().find(|e| e.live(now) && e.key == *key).map(|e| e.rewrite)
+        })
+    }
+
     /// Puts one direction's entry in its bucket (or finds it there, if a
     /// packet on another CPU got there first).
     fn insert_one(&self, entry: Entry, now: u64) -> Result<(), Refused> {

@@ -10,6 +10,7 @@
 #include <linux/cpumask.h>
 #include <linux/if_arp.h>
 #include <linux/inetdevice.h>
+#include <linux/icmp.h>
 #include <linux/ip.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
@@ -299,6 +300,85 @@ void rg_skb_untrack(struct sk_buff *skb)
 unsigned long long rg_random_u64(void)
 {
 	return get_random_u64();
+}
+
+/* Offset of the quoted IPv4 header of an ICMP error, or -1 if it is none. */
+static int rg_icmp_quoted_offset(const struct sk_buff *skb)
+{
+	struct iphdr iph_buf, *iph;
+	struct icmphdr icmph_buf, *icmph;
+	unsigned int thoff;
+
+	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(iph_buf), &iph_buf);
+	if (!iph || iph->version != 4 || iph->ihl < 5 || iph->protocol != IPPROTO_ICMP ||
+	    (ntohs(iph->frag_off) & IP_OFFSET))
+		return -1;
+	thoff = skb_network_offset(skb) + iph->ihl * 4;
+	icmph = skb_header_pointer(skb, thoff, sizeof(icmph_buf), &icmph_buf);
+	if (!icmph || (icmph->type != ICMP_DEST_UNREACH && icmph->type != ICMP_TIME_EXCEEDED &&
+		       icmph->type != ICMP_PARAMETERPROB))
+		return -1;
+	return thoff + sizeof(struct icmphdr);
+}
+
+int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted)
+{
+	struct iphdr iph_buf, *iph;
+	__be16 ports_buf[2], *ports;
+	int off = rg_icmp_quoted_offset(skb);
+
+	if (off < 0)
+		return 0;
+	iph = skb_header_pointer(skb, off, sizeof(iph_buf), &iph_buf);
+	if (!iph || iph->version != 4 || iph->ihl < 5 ||
+	    (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP))
+		return 0;
+	ports = skb_header_pointer(skb, off + iph->ihl * 4, sizeof(ports_buf), ports_buf);
+	if (!ports)
+		return 0;
+	quoted->saddr = (__force unsigned int)iph->saddr;
+	quoted->daddr = (__force unsigned int)iph->daddr;
+	quoted->sport = (__force unsigned short)ports[0];
+	quoted->dport = (__force unsigned short)ports[1];
+	quoted->proto = iph->protocol;
+	quoted->tcp_flags = 0;
+	return 1;
+}
+
+int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
+			   unsigned short port)
+{
+	struct iphdr *outer, *inner;
+	struct icmphdr *icmph;
+	__be16 *ports;
+	__be32 *old_addr, new_addr = (__force __be32)addr;
+	unsigned int thoff;
+	int off = rg_icmp_quoted_offset(skb);
+
+	if (off < 0)
+		return -EINVAL;
+	if (skb_ensure_writable(skb, off + sizeof(struct iphdr)))
+		return -ENOMEM;
+	inner = (struct iphdr *)(skb->data + off);
+	if (skb_ensure_writable(skb, off + inner->ihl * 4 + 4))
+		return -ENOMEM;
+	/* skb_ensure_writable may have moved the data. */
+	outer = ip_hdr(skb);
+	thoff = skb_network_offset(skb) + outer->ihl * 4;
+	inner = (struct iphdr *)(skb->data + off);
+	ports = (__be16 *)((u8 *)inner + inner->ihl * 4);
+	old_addr = source ? &inner->saddr : &inner->daddr;
+	csum_replace4(&inner->check, *old_addr, new_addr);
+	*old_addr = new_addr;
+	ports[source ? 0 : 1] = (__force __be16)port;
+	/* The quoted transport checksum may be cut off; the ICMP checksum,
+	 * which covers everything quoted, is recomputed whole. */
+	icmph = (struct icmphdr *)(skb->data + thoff);
+	icmph->checksum = 0;
+	icmph->checksum = csum_fold(skb_checksum(skb, thoff, skb->len - thoff, 0));
+	if (skb->ip_summed == CHECKSUM_PARTIAL || skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+	return 0;
 }
 
 unsigned long rg_jiffies(void)

@@ -81,6 +81,20 @@ void rg_skb_untrack(struct sk_buff *skb);
 /* Random bits for hash keys. */
 unsigned long long rg_random_u64(void);
 
+/*
+ * The flow quoted by an ICMP error (destination unreachable, time exceeded,
+ * parameter problem) in @skb: 1 and stores it if @skb is such an error
+ * quoting an IPv4 TCP/UDP packet, 0 otherwise.
+ */
+int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted);
+/*
+ * Rewrites the destination (@source 0) or source (@source 1) address and
+ * port of the packet an ICMP error quotes, fixes the quoted IPv4 header's
+ * checksum and recomputes the ICMP checksum. 0, or -errno.
+ */
+int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
+			   unsigned short port);
+
 /* The kernel's tick counter and its rate. */
 unsigned long rg_jiffies(void);
 unsigned int rg_hz(void);
