@@ -56,7 +56,7 @@ pub(crate) mod uapi {
         RINGGATE_A_SESSION_BACKEND_PORT, RINGGATE_A_SESSION_CLIENT_ADDR,
         RINGGATE_A_SESSION_CLIENT_PORT, RINGGATE_A_SESSION_EXPIRES_MS, RINGGATE_A_SESSION_OWNER,
         RINGGATE_A_SESSION_PROTO, RINGGATE_A_SESSION_STAGE, RINGGATE_A_SESSION_VIP,
-        RINGGATE_A_SESSION_VIP_PORT,
+        RINGGATE_A_SESSION_VIP_PORT, RINGGATE_CMD_SESSIONS_FULL_NTF, RINGGATE_CMD_VIP_OWNER_NTF,
     };
 }
 
@@ -248,10 +248,66 @@ impl Packet<'_> {
     }
 }
 
+/// The network namespace a `NetState` belongs to, for sending it
+/// notifications. The namespace outlives its state (the state is freed in
+/// the namespace's pernet exit).
+#[derive(Clone, Copy)]
+pub(crate) struct NetHandle(NonNull<bindings::net>);
+
+// SAFETY: The handle is only passed back to the glue, which may use a
+// namespace from any context while the namespace is alive.
+unsafe impl Send for NetHandle {}
+// SAFETY: As above; the handle itself is immutable.
+unsafe impl Sync for NetHandle {}
+
+/// A notification to a namespace's "events" group under construction;
+/// freed unless sent.
+pub(crate) struct Notification {
+    attrs: Option<Attrs<'static>>,
+    net: NetHandle,
+}
+
+impl Notification {
+    /// A notification of command `cmd`; allocates atomically, so it may be
+    /// built in packet context.
+    pub(crate) fn new(net: NetHandle, cmd: u32) -> Result<Notification> {
+        // SAFETY: No preconditions; the result is owned by `Notification`.
+        let msg = NonNull::new(unsafe { bindings::rg_event_new(cmd) }).ok_or(ENOMEM)?;
+        Ok(Notification {
+            attrs: Some(Attrs::new(msg)),
+            net,
+        })
+    }
+
+    pub(crate) fn attrs(&mut self) -> Result<&mut Attrs<'static>> {
+        self.attrs.as_mut().ok_or(EINVAL)
+    }
+
+    /// Sends it to the namespace's listeners (if any).
+    pub(crate) fn send(mut self) {
+        if let Some(attrs) = self.attrs.take() {
+            // SAFETY: An unsent message owned by `self`; the glue consumes it.
+            unsafe { bindings::rg_event_send(attrs.skb(), self.net.0.as_ptr()) }
+        }
+    }
+}
+
+impl Drop for Notification {
+    fn drop(&mut self) {
+        if let Some(attrs) = self.attrs.take() {
+            // SAFETY: Never sent, so `self` still owns it.
+            unsafe { bindings::rg_event_free(attrs.skb()) }
+        }
+    }
+}
+
 /// Creates a namespace's state; called by the glue's pernet init.
 #[no_mangle]
-pub(crate) extern "C" fn ringgate_rs_net_init() -> *mut c_void {
-    match NetState::new() {
+pub(crate) extern "C" fn ringgate_rs_net_init(net: *mut bindings::net) -> *mut c_void {
+    let Some(net) = NonNull::new(net) else {
+        return core::ptr::null_mut();
+    };
+    match NetState::new(NetHandle(net)) {
         Ok(state) => KBox::into_raw(state).cast(),
         Err(_) => core::ptr::null_mut(),
     }

@@ -77,7 +77,10 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
             };
             match sessions.create(key, pick.addr, pick.port, flow.tcp_flags, &timeouts, net.node_id()) {
                 Ok(rewrite) => rewrite,
-                Err(_) => return Verdict::Drop,
+                Err(_) => {
+                    net.notify_table_full(sessions.dropped());
+                    return Verdict::Drop;
+                }
             }
         }
     };

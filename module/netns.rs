@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
 use crate::counters::HookCounters;
-use crate::glue::{self, RcuBox};
+use crate::glue::{self, uapi, NetHandle, Notification, RcuBox};
 use crate::services::{ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
 use crate::vips::VipTable;
@@ -15,7 +15,10 @@ use crate::vips::VipTable;
 /// Everything one namespace owns. Created before the namespace's hooks are
 /// registered and dropped only after they are gone (see `glue`).
 pub(crate) struct NetState {
+    net: NetHandle,
     pub(crate) counters: HookCounters,
+    /// When (jiffies) the last table-full notification went out.
+    last_full_notice: AtomicU64,
     pub(crate) vips: RcuBox<VipTable>,
     pub(crate) services: RcuBox<ServiceTable>,
     /// Replaced whole when its size is configured (see `resize_sessions`).
@@ -35,7 +38,7 @@ pub(crate) struct NetState {
 
 impl NetState {
     /// Allocates the state of a new namespace.
-    pub(crate) fn new() -> Result<KBox<NetState>> {
+    pub(crate) fn new(net: NetHandle) -> Result<KBox<NetState>> {
         let counters = HookCounters::new(glue::nr_cpu_ids())?;
         let vips = RcuBox::new(KBox::new(VipTable::EMPTY, GFP_KERNEL)?);
         let services = RcuBox::new(ServiceTable::new_empty()?);
@@ -46,6 +49,8 @@ impl NetState {
         let d = Timeouts::DEFAULT;
         Ok(KBox::new(
             NetState {
+                net,
+                last_full_notice: AtomicU64::new(0),
                 counters,
                 vips,
                 services,
@@ -116,6 +121,45 @@ impl NetState {
         self.sessions.replace(KBox::new(table, GFP_KERNEL)?);
         self.max_sessions.store(max, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Tells listeners that a VIP was taken or released.
+    pub(crate) fn notify_owner(&self, addr: u32, owned: bool) {
+        let Ok(mut n) = Notification::new(self.net, uapi::RINGGATE_CMD_VIP_OWNER_NTF) else {
+            return;
+        };
+        let filled = n.attrs().and_then(|a| {
+            a.put_u32(uapi::RINGGATE_A_VIP_ADDR, addr)?;
+            a.put_u8(uapi::RINGGATE_A_VIP_OWNED, u8::from(owned))
+        });
+        if filled.is_ok() {
+            n.send();
+        }
+    }
+
+    /// Tells listeners the session table refused a connection, at most once
+    /// a second (this runs in packet context).
+    pub(crate) fn notify_table_full(&self, dropped: u64) {
+        let now = glue::jiffies();
+        let last = self.last_full_notice.load(Ordering::Relaxed);
+        if now.wrapping_sub(last) < glue::hz()
+            || self
+                .last_full_notice
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let Ok(mut n) = Notification::new(self.net, uapi::RINGGATE_CMD_SESSIONS_FULL_NTF) else {
+            return;
+        };
+        if n
+            .attrs()
+            .and_then(|a| a.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, dropped))
+            .is_ok()
+        {
+            n.send();
+        }
     }
 
     /// The connection counter of service slot `slot`.

@@ -141,6 +141,17 @@ pub(crate) struct Attrs<'a> {
 }
 
 impl Attrs<'_> {
+    pub(super) fn new(skb: NonNull<bindings::sk_buff>) -> Self {
+        Attrs {
+            skb,
+            _message: PhantomData,
+        }
+    }
+
+    pub(super) fn skb(&self) -> *mut bindings::sk_buff {
+        self.skb.as_ptr()
+    }
+
     /// Appends a u32 attribute.
     pub(crate) fn put_u32(&mut self, attr: u32, value: u32) -> Result {
         // SAFETY: `skb` is a message under construction that `self` borrows.

@@ -106,7 +106,7 @@ static int __net_init rg_net_init(struct net *net)
 	struct rg_net *rn = net_generic(net, rg_net_id);
 	int i, err;
 
-	rn->state = ringgate_rs_net_init();
+	rn->state = ringgate_rs_net_init(net);
 	if (!rn->state)
 		return -ENOMEM;
 	for (i = 0; i < ARRAY_SIZE(rn->ops); i++) {
@@ -583,6 +583,32 @@ int rg_genl_send_garp(struct genl_info *info, unsigned int addr, unsigned int co
 	}
 	dev_put(dev);
 	return count * 2;
+}
+
+struct sk_buff *rg_event_new(unsigned int cmd)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
+
+	if (!msg)
+		return NULL;
+	if (!genlmsg_put(msg, 0, 0, &ringgate_nl_family, 0, cmd)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+void rg_event_send(struct sk_buff *msg, struct net *net)
+{
+	nlmsg_end(msg, nlmsg_hdr(msg));
+	/* -ESRCH (nobody listening) is the common case, not a failure. */
+	genlmsg_multicast_netns(&ringgate_nl_family, net, msg, 0, RINGGATE_NLGRP_EVENTS,
+				GFP_ATOMIC);
+}
+
+void rg_event_free(struct sk_buff *msg)
+{
+	nlmsg_free(msg);
 }
 
 void *rg_dump_net_state(struct netlink_callback *cb)

@@ -23,6 +23,7 @@ struct sk_buff;
 struct genl_info;
 struct nlattr;
 struct netlink_callback;
+struct net;
 
 /* What a hook decided about a packet; the glue maps it to NF_* verdicts. */
 enum rg_verdict {
@@ -167,6 +168,16 @@ void rg_nest_end(struct sk_buff *msg, struct nlattr *nest);
 void rg_nest_cancel(struct sk_buff *msg, struct nlattr *nest);
 
 /*
+ * Notifications to the "events" multicast group of a namespace: a message
+ * for command @cmd (NULL when out of memory; atomic allocation, so packet
+ * context may send), sent (consumed in every case; no listener is not an
+ * error), or freed unsent.
+ */
+struct sk_buff *rg_event_new(unsigned int cmd);
+void rg_event_send(struct sk_buff *msg, struct net *net);
+void rg_event_free(struct sk_buff *msg);
+
+/*
  * Dumps. The Rust state of the dump's namespace (NULL if none), the cursor
  * kept between the parts of a dump, and the start and end of one entry's
  * message. @generation names the table version being dumped: a part that
@@ -187,7 +198,7 @@ void rg_dump_entry_cancel(struct sk_buff *skb, void *hdr);
  * registered and dropped after they are unregistered (and synchronized), so
  * a hook never sees freed state.
  */
-void *ringgate_rs_net_init(void);
+void *ringgate_rs_net_init(struct net *net);
 void ringgate_rs_net_exit(void *state);
 enum rg_verdict ringgate_rs_hook(void *state, struct sk_buff *skb, enum ringgate_hook hook);
 

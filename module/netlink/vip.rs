@@ -98,6 +98,9 @@ pub(crate) fn vip_set(req: &Request<'_>) -> Result {
             Ok((change, garp_count))
         })
         .map_err(|err| not_in_pool(req, err))?;
+    if change == Change::Changed {
+        net.notify_owner(addr, owned);
+    }
     if owned && change == Change::Changed {
         let sent = req.send_garp(addr, garp_count)?;
         net.count_garp_sent(sent);

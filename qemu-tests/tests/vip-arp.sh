@@ -64,6 +64,18 @@ vips = json.load(sys.stdin)
 assert vips == [{"addr": "10.9.0.100", "owned": True, "garp_count": 3}], vips
 '
 
+# Ownership changes are announced on the "events" multicast group, to a
+# client we did not write (the kernel's YNL, subscribed from the spec).
+ip netns exec gw1 python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
+  --spec "$RG_REPO/include/netlink/ringgate.yaml" --subscribe events --sleep 8 >/tmp/events.txt 2>&1 &
+listener=$!
+sleep 4
+gw gw1 vip release "$VIP"
+gw gw1 vip release "$VIP"   # no change: no event
+gw gw1 vip own "$VIP"
+wait $listener || fail "the YNL listener failed: $(cat /tmp/events.txt)"
+expect_eq "$(grep -c "vip-owner-ntf" /tmp/events.txt)" 2 "ownership events (release, own): $(cat /tmp/events.txt)"
+
 # The VIP moves to gw2: its gratuitous ARP repoints the client at once.
 # Process start-up under TCG takes a large part of a second, so the latency
 # is measured from kernel timestamps: the first gratuitous ARP on gw2's
