@@ -19,14 +19,14 @@ pub(crate) fn show(json: bool) -> Result<(), Error> {
 
 fn table(sessions: &[Session]) -> String {
     let mut out = format!(
-        "{:<5}{:<22}{:<22}{:<22}{:<12}{:>10}{:>7}\n",
+        "{:<6}{:<22}{:<22}{:<22}{:<12}{:>10}{:>7}\n",
         "proto", "client", "vip", "backend", "stage", "expires", "owner"
     );
     for s in sessions {
         let proto = if s.proto == Proto::Tcp { "tcp" } else { "udp" };
         let _ = writeln!(
             out,
-            "{proto:<5}{:<22}{:<22}{:<22}{:<12}{:>9.1}s{:>7}",
+            "{proto:<6}{:<22}{:<22}{:<22}{:<12}{:>9.1}s{:>7}",
             s.client.to_string(),
             s.vip.to_string(),
             s.backend.to_string(),
