@@ -38,6 +38,9 @@ fn key_of(flow: &Flow) -> FlowKey {
 /// Bounded work: one session lookup; for a new connection one scan of the
 /// service table, one pick and two inserts.
 pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+    if !net.nat_active() {
+        return Verdict::Accept;
+    }
     let Some(flow) = packet.flow() else {
         return Verdict::Accept;
     };
@@ -93,6 +96,9 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
 
 /// Translates replies back to the VIP, after routing: one session lookup.
 pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+    if !net.nat_active() {
+        return Verdict::Accept;
+    }
     let Some(flow) = packet.flow() else {
         return Verdict::Accept;
     };
@@ -114,6 +120,9 @@ pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection)
 /// would ignore the error (and a path-MTU problem would stall the
 /// connection). Runs at local-out: one session lookup per ICMP error.
 pub(crate) fn local_out(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+    if !net.nat_active() {
+        return Verdict::Accept;
+    }
     let Some(quoted) = packet.icmp_quoted() else {
         return Verdict::Accept;
     };

@@ -2,7 +2,7 @@
 
 //! The state ringgate keeps for one network namespace.
 
-use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
@@ -17,6 +17,9 @@ use crate::vips::VipTable;
 pub(crate) struct NetState {
     net: NetHandle,
     pub(crate) counters: HookCounters,
+    /// Set once the namespace has had a service: until then the NAT path
+    /// has nothing to do, and skips even parsing the packet.
+    nat_active: AtomicBool,
     /// When (jiffies) the last table-full notification went out.
     last_full_notice: AtomicU64,
     pub(crate) vips: RcuBox<VipTable>,
@@ -51,6 +54,7 @@ impl NetState {
             NetState {
                 net,
                 last_full_notice: AtomicU64::new(0),
+                nat_active: AtomicBool::new(false),
                 counters,
                 vips,
                 services,
@@ -121,6 +125,15 @@ impl NetState {
         self.sessions.replace(KBox::new(table, GFP_KERNEL)?);
         self.max_sessions.store(max, Ordering::Relaxed);
         Ok(())
+    }
+
+    pub(crate) fn nat_active(&self) -> bool {
+        self.nat_active.load(Ordering::Relaxed)
+    }
+
+    /// Turns the NAT path on for good (sessions outlive their service).
+    pub(crate) fn activate_nat(&self) {
+        self.nat_active.store(true, Ordering::Relaxed);
     }
 
     /// Tells listeners that a VIP was taken or released.

@@ -58,7 +58,9 @@ pub(crate) fn service_set(req: &Request<'_>) -> Result {
             table.advance_generation();
             Ok(())
         })
-        .map_err(|err| explain(req, err, c_str!("no such service")))
+        .map_err(|err| explain(req, err, c_str!("no such service")))?;
+    net.activate_nat();
+    Ok(())
 }
 
 /// `service-del`: removes the service.
