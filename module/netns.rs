@@ -17,6 +17,8 @@ use crate::vips::VipTable;
 pub(crate) struct NetState {
     net: NetHandle,
     pub(crate) counters: HookCounters,
+    /// `enum ringgate_down_policy`: what happens to a down back-end's sessions.
+    down_policy: AtomicU32,
     /// Set once the namespace has had a service: until then the NAT path
     /// has nothing to do, and skips even parsing the packet.
     nat_active: AtomicBool,
@@ -55,6 +57,7 @@ impl NetState {
                 net,
                 last_full_notice: AtomicU64::new(0),
                 nat_active: AtomicBool::new(false),
+                down_policy: AtomicU32::new(0),
                 counters,
                 vips,
                 services,
@@ -125,6 +128,22 @@ impl NetState {
         self.sessions.replace(KBox::new(table, GFP_KERNEL)?);
         self.max_sessions.store(max, Ordering::Relaxed);
         Ok(())
+    }
+
+    pub(crate) fn down_policy(&self) -> u32 {
+        self.down_policy.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_down_policy(&self, policy: u32) {
+        self.down_policy.store(policy, Ordering::Relaxed);
+    }
+
+    /// Applies the down policy to a back-end just taken down or removed.
+    pub(crate) fn backend_gone(&self, addr: u32, port: u16) {
+        if self.down_policy() == uapi::RINGGATE_DOWN_POLICY_DROP {
+            let rcu = glue::RcuSection::read_lock();
+            self.sessions.read(&rcu).purge_backend(addr, port);
+        }
     }
 
     pub(crate) fn nat_active(&self) -> bool {

@@ -282,6 +282,28 @@ impl SessionTable {
         created.map(|()| to_backend)
     }
 
+    /// Removes every session to the back-end at `addr`:`port` (network
+    /// byte order), both its entries; the number of sessions removed. A
+    /// scan of the whole table, bucket by bucket: process context only.
+    pub(crate) fn purge_backend(&self, addr: u32, port: u16) -> u64 {
+        let mut removed = 0;
+        for i in 0..self.buckets.len() {
+            removed += self.buckets.with(i, |bucket| {
+                let mut n = 0;
+                for e in bucket.iter_mut() {
+                    let to_backend = !e.rewrite.source && e.rewrite.addr == addr && e.rewrite.port == port;
+                    let from_backend = e.rewrite.source && e.key.saddr == addr && e.key.sport == port;
+                    if e.expires != 0 && (to_backend || from_backend) {
+                        n += u64::from(to_backend);
+                        e.expires = 0;
+                    }
+                }
+                n
+            });
+        }
+        removed
+    }
+
     /// Live sessions (client-side entries), by a scan of every bucket.
     pub(crate) fn count(&self) -> u64 {
         let now = glue::jiffies();

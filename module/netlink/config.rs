@@ -16,6 +16,9 @@ pub(crate) fn config_set(req: &Request<'_>) -> Result {
     if let Some(id) = req.get_u16(uapi::RINGGATE_A_CONFIG_NODE_ID) {
         net.set_node_id(id);
     }
+    if let Some(policy) = req.get_u32(uapi::RINGGATE_A_CONFIG_DOWN_POLICY) {
+        net.set_down_policy(policy);
+    }
     net.set_timeouts(
         req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_SYN),
         req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED),
@@ -37,5 +40,6 @@ pub(crate) fn config_get(req: &Request<'_>) -> Result {
     attrs.put_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED, t.established)?;
     attrs.put_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING, t.closing)?;
     attrs.put_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP, t.udp)?;
+    attrs.put_u32(uapi::RINGGATE_A_CONFIG_DOWN_POLICY, net.down_policy())?;
     reply.send()
 }

@@ -96,28 +96,34 @@ pub(crate) fn backend_set(req: &Request<'_>) -> Result {
         .nested_u32(SERVICE, uapi::RINGGATE_A_BACKEND_WEIGHT)
         .map(|w| w.min(u32::from(u16::MAX)) as u16);
     let up = req.nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP).map(|u| u == 1);
-    req.net()
-        .services
+    let net = req.net();
+    net.services
         .update(|table| {
             table.set_backend(&key, addr, port, weight, up)?;
             table.advance_generation();
             Ok(())
         })
-        .map_err(|err| explain(req, err, c_str!("no such service")))
+        .map_err(|err| explain(req, err, c_str!("no such service")))?;
+    if up == Some(false) {
+        net.backend_gone(addr, port);
+    }
+    Ok(())
 }
 
 /// `backend-del`: removes the back-end.
 pub(crate) fn backend_del(req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
-    req.net()
-        .services
+    let net = req.net();
+    net.services
         .update(|table| {
             table.remove_backend(&key, addr, port)?;
             table.advance_generation();
             Ok(())
         })
-        .map_err(|err| explain(req, err, c_str!("no such service or back-end")))
+        .map_err(|err| explain(req, err, c_str!("no such service or back-end")))?;
+    net.backend_gone(addr, port);
+    Ok(())
 }
 
 fn put_service(attrs: &mut Attrs<'_>, service: &Service) -> Result {

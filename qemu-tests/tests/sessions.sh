@@ -110,6 +110,18 @@ expect_eq "$(status_field sessions)" 0 "sessions after the UDP timeout"
 expect_eq "$(gw sessions --json)" "[]" "the dump after the timeout"
 expect_eq "$(udp_flows 10)" 10 "the expired table takes new flows"
 
+# A back-end taken down: under the default policy (keep) its sessions go on;
+# under drop they are removed at once.
+expect_ge "$(status_field sessions)" 10 "sessions before the back-end goes down"
+gw backend set "$VIP" 9000 --proto udp 10.8.0.2:9000 --down
+expect_ge "$(status_field sessions)" 10 "sessions kept with the back-end down"
+gw backend set "$VIP" 9000 --proto udp 10.8.0.2:9000 --up
+gw config set --down-policy drop
+gw config show | grep -qx 'down policy drop' || fail "config show: $(gw config show)"
+gw backend set "$VIP" 9000 --proto udp 10.8.0.2:9000 --down
+expect_eq "$(status_field sessions)" 0 "sessions dropped with the back-end"
+gw backend set "$VIP" 9000 --proto udp 10.8.0.2:9000 --up
+
 # A bad setting is refused and changes nothing.
 if out=$(gw config set --max-sessions 10 2>&1); then fail "accepted 10 sessions"; fi
 case "$out" in *"64..=1048576"*|*"invalid value"*) ;; *) fail "unclear refusal: $out" ;; esac

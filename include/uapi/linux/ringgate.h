@@ -49,6 +49,20 @@ enum ringgate_session_stage {
 	RINGGATE_SESSION_STAGE_RESET,
 };
 
+/**
+ * enum ringgate_down_policy - What happens to the sessions of a back-end taken
+ *   down or removed.
+ * @RINGGATE_DOWN_POLICY_KEEP: They go on until they end or expire (new
+ *   connections go elsewhere).
+ * @RINGGATE_DOWN_POLICY_DROP: They are removed at once, so the client's next
+ *   packet opens a new session to a back-end that is up (TCP clients see a
+ *   reset).
+ */
+enum ringgate_down_policy {
+	RINGGATE_DOWN_POLICY_KEEP,
+	RINGGATE_DOWN_POLICY_DROP,
+};
+
 #define RINGGATE_MAX_SERVICES	32
 #define RINGGATE_MAX_BACKENDS	32
 #define RINGGATE_MAX_VIPS	256
@@ -115,6 +129,7 @@ enum {
 	RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED,
 	RINGGATE_A_CONFIG_TIMEOUT_CLOSING,
 	RINGGATE_A_CONFIG_TIMEOUT_UDP,
+	RINGGATE_A_CONFIG_DOWN_POLICY,
 
 	__RINGGATE_A_CONFIG_MAX,
 	RINGGATE_A_CONFIG_MAX = (__RINGGATE_A_CONFIG_MAX - 1)

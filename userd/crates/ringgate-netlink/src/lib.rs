@@ -25,7 +25,7 @@ use ringgate_uapi as uapi;
 
 pub use hook::{Hook, UnknownHook};
 pub use service::{Backend, Proto, Scheduler, Service, ServiceKey};
-pub use session::{Config, ConfigChange, Session};
+pub use session::{Config, ConfigChange, DownPolicy, Session};
 pub use status::{HookStats, Status};
 pub use vip::Vip;
 
@@ -284,6 +284,9 @@ impl Client {
             if let Some(value) = value {
                 attrs.push(attr(kind, value)?);
             }
+        }
+        if let Some(policy) = change.down_policy {
+            attrs.push(attr(uapi::RINGGATE_A_CONFIG_DOWN_POLICY, policy.uapi())?);
         }
         self.request("config-set", uapi::RINGGATE_CMD_CONFIG_SET, attrs, false)
             .map(|_| ())

@@ -8,6 +8,37 @@ use serde::Serialize;
 
 use crate::{Error, Proto};
 
+/// What happens to the sessions of a back-end taken down or removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DownPolicy {
+    /// They go on until they end or expire.
+    #[default]
+    Keep,
+    /// They are removed at once.
+    Drop,
+}
+
+impl DownPolicy {
+    pub(crate) fn uapi(self) -> u32 {
+        match self {
+            DownPolicy::Keep => uapi::RINGGATE_DOWN_POLICY_KEEP,
+            DownPolicy::Drop => uapi::RINGGATE_DOWN_POLICY_DROP,
+        }
+    }
+}
+
+impl std::str::FromStr for DownPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DownPolicy, String> {
+        match s {
+            "keep" => Ok(DownPolicy::Keep),
+            "drop" => Ok(DownPolicy::Drop),
+            other => Err(format!("unknown policy {other:?} (keep or drop)")),
+        }
+    }
+}
+
 /// The data plane's settings in a namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Config {
@@ -17,6 +48,7 @@ pub struct Config {
     pub timeout_established: u32,
     pub timeout_closing: u32,
     pub timeout_udp: u32,
+    pub down_policy: DownPolicy,
 }
 
 /// Settings to change; `None` keeps a setting.
@@ -28,6 +60,7 @@ pub struct ConfigChange {
     pub timeout_established: Option<u32>,
     pub timeout_closing: Option<u32>,
     pub timeout_udp: Option<u32>,
+    pub down_policy: Option<DownPolicy>,
 }
 
 /// One NAT session.
@@ -71,6 +104,13 @@ impl Config {
                     c.timeout_closing = u32_of(p).unwrap_or(0)
                 }
                 uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP => c.timeout_udp = u32_of(p).unwrap_or(0),
+                uapi::RINGGATE_A_CONFIG_DOWN_POLICY => {
+                    c.down_policy = if u32_of(p) == Some(uapi::RINGGATE_DOWN_POLICY_DROP) {
+                        DownPolicy::Drop
+                    } else {
+                        DownPolicy::Keep
+                    }
+                }
                 _ => {}
             }
         }

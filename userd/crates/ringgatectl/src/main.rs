@@ -9,7 +9,7 @@ mod vip;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use ringgate_netlink::{ConfigChange, Proto, Scheduler};
+use ringgate_netlink::{ConfigChange, DownPolicy, Proto, Scheduler};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -202,6 +202,9 @@ enum ConfigAction {
         /// Seconds a UDP session lives idle.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
         timeout_udp: Option<u32>,
+        /// Sessions of a back-end taken down or removed: keep or drop.
+        #[arg(long)]
+        down_policy: Option<DownPolicy>,
     },
 }
 
@@ -284,6 +287,7 @@ fn main() -> ExitCode {
                 timeout_established,
                 timeout_closing,
                 timeout_udp,
+                down_policy,
             } => sessions::config_set(&ConfigChange {
                 node_id,
                 max_sessions,
@@ -291,6 +295,7 @@ fn main() -> ExitCode {
                 timeout_established,
                 timeout_closing,
                 timeout_udp,
+                down_policy,
             }),
         }
         .map_err(|e| e.to_string()),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use ringgate_netlink::{Client, ConfigChange, Error, Proto, Session};
+use ringgate_netlink::{Client, ConfigChange, DownPolicy, Error, Proto, Session};
 
 pub(crate) fn show(json: bool) -> Result<(), Error> {
     let sessions = Client::connect()?.sessions()?;
@@ -52,6 +52,11 @@ pub(crate) fn config_show(json: bool) -> Result<(), Error> {
             "timeouts: syn {} s, established {} s, closing {} s, udp {} s",
             c.timeout_syn, c.timeout_established, c.timeout_closing, c.timeout_udp
         );
+        let policy = match c.down_policy {
+            DownPolicy::Keep => "keep",
+            DownPolicy::Drop => "drop",
+        };
+        println!("down policy {policy}");
     }
     Ok(())
 }
