@@ -38,5 +38,11 @@ link_namespaces() {
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# wait_listening LOG: waits until the tcpdump writing its messages to LOG
+# captures (under TCG on a busy host that can take seconds).
+wait_listening() {
+  for _ in $(seq 600); do grep -q listening "$1" && return 0; sleep 0.1; done
+  fail "tcpdump did not start: $(cat "$1")"
+}
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
 expect_ge() { [ "$1" -ge "$2" ] || fail "${3:-value too small}: expected >= $2, got $1"; }

@@ -51,8 +51,7 @@ sleep 1
 
 ip netns exec cl tcpdump -U -nn -i cl0 -w /tmp/icmp.pcap icmp 2>/tmp/tcpdump.log &
 capture=$!
-# tcpdump says when it listens; under TCG that takes a while.
-for _ in $(seq 100); do grep -q listening /tmp/tcpdump.log && break; sleep 0.1; done
+wait_listening /tmp/tcpdump.log   # the capture must run before the upload
 received=$(ip netns exec cl python3 -c '
 import socket
 s = socket.create_connection(("10.9.0.100", 7000), timeout=20)

@@ -86,9 +86,9 @@ expect_eq "$(status_field sessions)" 5 "sessions in the status"
 # 300 more flows overflow the table: what is refused is counted, what got in
 # is answered, and nothing else happens.
 ip netns exec gw python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
-  --spec "$RG_REPO/include/netlink/ringgate.yaml" --subscribe events --sleep 10 >/tmp/events.txt 2>&1 &
+  --spec "$RG_REPO/include/netlink/ringgate.yaml" --subscribe events --sleep 14 >/tmp/events.txt 2>&1 &
 listener=$!
-sleep 4
+sleep 7   # Python starting and subscribing
 answered=$(udp_flows 300)
 sessions=$(status_field sessions)
 dropped=$(status_field sessions_dropped)

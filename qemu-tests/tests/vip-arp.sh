@@ -67,9 +67,9 @@ assert vips == [{"addr": "10.9.0.100", "owned": True, "garp_count": 3}], vips
 # Ownership changes are announced on the "events" multicast group, to a
 # client we did not write (the kernel's YNL, subscribed from the spec).
 ip netns exec gw1 python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
-  --spec "$RG_REPO/include/netlink/ringgate.yaml" --subscribe events --sleep 8 >/tmp/events.txt 2>&1 &
+  --spec "$RG_REPO/include/netlink/ringgate.yaml" --subscribe events --sleep 14 >/tmp/events.txt 2>&1 &
 listener=$!
-sleep 4
+sleep 7   # Python starting and subscribing; the changes below fit in the rest
 gw gw1 vip release "$VIP"
 gw gw1 vip release "$VIP"   # no change: no event
 gw gw1 vip own "$VIP"
@@ -83,9 +83,9 @@ expect_eq "$(grep -c "vip-owner-ntf" /tmp/events.txt)" 2 "ownership events (rele
 gw gw1 vip release "$VIP"
 ip netns exec cl ip -ts monitor neigh >/tmp/neigh.log 2>&1 &
 monitor=$!
-ip netns exec lan tcpdump -nn -i pg2 -w /tmp/garp.pcap "arp and ether src $MAC2" 2>/dev/null &
+ip netns exec lan tcpdump -U -nn -i pg2 -w /tmp/garp.pcap "arp and ether src $MAC2" 2>/tmp/garp.log &
 capture=$!
-sleep 1
+wait_listening /tmp/garp.log
 gw gw2 vip own "$VIP"
 for _ in $(seq 100); do [ "$(client_neighbour)" = "$MAC2" ] && break; sleep 0.01; done
 expect_eq "$(client_neighbour)" "$MAC2" "client repointed to gw2"
@@ -112,12 +112,13 @@ cl ping -c 2 -i 0.2 -W 2 "$VIP" >/dev/null || fail "ICMP echo after the move"
 # Another announcement by gw2 draws nothing from gw1: not a reply, not a
 # conflict answer; gw1 drops the requests, and the client stays at gw2.
 suppressed=$(status_field gw1 arp_suppressed)
-ip netns exec lan timeout 3 tcpdump -nn -i pg1 -w /tmp/gw1-arp.pcap "arp and ether src $MAC1" 2>/dev/null &
+ip netns exec lan tcpdump -U -nn -i pg1 -w /tmp/gw1-arp.pcap "arp and ether src $MAC1" 2>/tmp/gw1-arp.log &
 capture=$!
-sleep 1
+wait_listening /tmp/gw1-arp.log
 gw gw2 vip release "$VIP"
 gw gw2 vip own "$VIP"
-wait $capture || true
+sleep 1
+kill $capture; wait $capture 2>/dev/null || true
 expect_eq "$(tcpdump -nn -r /tmp/gw1-arp.pcap 2>/dev/null | wc -l)" 0 "ARP packets from gw1 during gw2's announcement"
 expect_ge "$(status_field gw1 arp_suppressed)" $((suppressed + 3)) "gw1 dropped gw2's gratuitous requests"
 sleep 0.5
