@@ -163,6 +163,25 @@ expect_refused "unknown protocol" backend add "$VIP" 80 --proto sctp 10.8.0.2:80
 expect_refused "invalid value" backend add "$VIP" 80 10.8.0.2:8080 --weight 0
 expect_eq "$(gw backend list --json)" "$before" "refused requests changed the services"
 
-# Unloading with live sessions leaves nothing behind (the harness checks the
-# kernel log and kmemleak).
+# Unloading under NAT traffic, with live sessions, leaves nothing behind (the
+# harness checks the kernel log and kmemleak); new connections then reach
+# the gateway itself, which has nothing on port 80 and refuses them.
+(while :; do ip netns exec cl curl -s --max-time 2 "http://$VIP/" >/dev/null || true; done) &
+load=$!
+ip netns exec cl python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.time() + 3
+while time.time() < end:
+    s.sendto(b"flood", ("10.9.0.100", 9000))
+' &
+flood=$!
+sleep 1
 unload_module
+wait $flood
+kill $load 2>/dev/null || fail "the request loop ended early"
+wait $load 2>/dev/null || true
+module_loaded && fail "ringgate still loaded"
+expect_eq "$(ringgate_hooks)" 0 "hooks left after rmmod"
+ip netns exec cl curl -s --max-time 3 "http://$VIP/" && fail "NAT still happening after rmmod"
+true
