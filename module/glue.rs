@@ -12,7 +12,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use kernel::error::to_result;
-use kernel::ffi::{c_uint, c_void};
+use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 
 use crate::hooks::{self, Hook, Verdict};
@@ -156,8 +156,11 @@ pub(crate) fn hz() -> u64 {
 }
 
 impl Packet<'_> {
-    /// The packet's IPv4 TCP/UDP addresses and ports, if it has them.
-    pub(crate) fn flow(&self) -> Option<Flow> {
+    /// Runs a glue reader that fills an `rg_flow` from the packet.
+    fn read_flow(
+        &self,
+        read: unsafe extern "C" fn(*const bindings::sk_buff, *mut bindings::rg_flow) -> c_int,
+    ) -> Option<Flow> {
         let mut raw = bindings::rg_flow {
             saddr: 0,
             daddr: 0,
@@ -166,9 +169,9 @@ impl Packet<'_> {
             proto: 0,
             tcp_flags: 0,
         };
-        // SAFETY: `skb` is valid for the lifetime of `self`; the glue reads
-        // headers with `skb_header_pointer`, within the packet.
-        let ok = unsafe { bindings::rg_skb_flow(self.skb.as_ptr(), &mut raw) };
+        // The glue reads headers with `skb_header_pointer`, within the packet.
+        // SAFETY: `skb` is valid for the lifetime of `self`; `raw` is ours.
+        let ok = unsafe { read(self.skb.as_ptr(), &mut raw) };
         (ok == 1).then_some(Flow {
             saddr: raw.saddr,
             daddr: raw.daddr,
@@ -179,35 +182,22 @@ impl Packet<'_> {
         })
     }
 
+    /// The packet's IPv4 TCP/UDP addresses and ports, if it has them.
+    pub(crate) fn flow(&self) -> Option<Flow> {
+        self.read_flow(bindings::rg_skb_flow)
+    }
+
     /// The flow an ICMP error quotes, if the packet is one quoting TCP/UDP.
     pub(crate) fn icmp_quoted(&self) -> Option<Flow> {
-        let mut raw = bindings::rg_flow {
-            saddr: 0,
-            daddr: 0,
-            sport: 0,
-            dport: 0,
-            proto: 0,
-            tcp_flags: 0,
-        };
-        // SAFETY: `skb` is valid for the lifetime of `self`; the glue reads
-        // headers with `skb_header_pointer`, within the packet.
-        let ok = unsafe { bindings::rg_skb_icmp_quoted(self.skb.as_ptr(), &mut raw) };
-        (ok == 1).then_some(Flow {
-            saddr: raw.saddr,
-            daddr: raw.daddr,
-            sport: raw.sport,
-            dport: raw.dport,
-            proto: raw.proto,
-            tcp_flags: 0,
-        })
+        self.read_flow(bindings::rg_skb_icmp_quoted)
     }
 
     /// Rewrites one end of the packet an ICMP error quotes (network byte
     /// order), fixing the checksums. Only for a packet `icmp_quoted` parsed.
     pub(crate) fn nat_quoted(&mut self, end: End, addr: u32, port: u16) -> Result {
         let source = i32::from(end == End::Source);
-        // SAFETY: `skb` is valid and exclusively ours for the hook call; the
-        // glue makes the headers writable before changing them.
+        // The glue makes the headers writable before changing them.
+        // SAFETY: `skb` is valid and exclusively ours for the hook call.
         to_result(unsafe { bindings::rg_skb_icmp_nat_quoted(self.skb.as_ptr(), source, addr, port) })
     }
 
@@ -221,8 +211,8 @@ impl Packet<'_> {
     /// the checksums. Only for a packet `flow` parsed.
     pub(crate) fn nat(&mut self, end: End, addr: u32, port: u16) -> Result {
         let source = i32::from(end == End::Source);
-        // SAFETY: `skb` is valid and exclusively ours for the hook call; the
-        // glue makes the headers writable before changing them.
+        // The glue makes the headers writable before changing them.
+        // SAFETY: `skb` is valid and exclusively ours for the hook call.
         to_result(unsafe { bindings::rg_skb_nat(self.skb.as_ptr(), source, addr, port) })
     }
     /// Length of the packet's data (`skb->len`).
@@ -238,8 +228,8 @@ impl Packet<'_> {
             sip: 0,
             tip: 0,
         };
-        // SAFETY: `skb` is valid for the lifetime of `self`; the glue reads
-        // the header with `skb_header_pointer`, within the packet.
+        // The glue reads the header with `skb_header_pointer`, within the packet.
+        // SAFETY: `skb` is valid for the lifetime of `self`; `raw` is ours.
         let is_arp = unsafe { bindings::rg_skb_arp(self.skb.as_ptr(), &mut raw) };
         (is_arp == 1).then_some(Arp {
             op: raw.op,

@@ -94,7 +94,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
     Verdict::Accept
 }
 
-/// Translates replies back to the VIP, after routing: one session lookup.
+/// Translates replies back to the VIP, after routing: one read-only lookup.
 pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
@@ -102,7 +102,8 @@ pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection)
     let Some(flow) = packet.flow() else {
         return Verdict::Accept;
     };
-    match net.sessions.read(rcu).touch(&key_of(&flow), flow.tcp_flags, &net.timeouts()) {
+    // Pre-routing already refreshed this flow's entry; only read it here.
+    match net.sessions.read(rcu).peek(&key_of(&flow)) {
         Some(reply) if reply.source => {
             if packet.nat(reply.end(), reply.addr, reply.port).is_err() {
                 return Verdict::Drop;

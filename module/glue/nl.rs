@@ -44,33 +44,27 @@ impl<'a> Request<'a> {
         (present == 1).then_some(value)
     }
 
-    /// A u32 attribute nested (backend policy) in attribute `outer`.
+    /// An integer attribute nested (backend policy) in attribute `outer`.
+    fn nested<T: Copy + Default>(&self, outer: u32, inner: u32) -> Option<T> {
+        let mut value = T::default();
+        let size = core::mem::size_of::<T>() as c_uint;
+        // SAFETY: `info` is valid; the glue writes at most `size` bytes to `value`.
+        let present = unsafe {
+            bindings::rg_genl_nested_get(self.info.as_ptr(), outer, inner, size, (&mut value as *mut T).cast())
+        };
+        (present == 1).then_some(value)
+    }
+
     pub(crate) fn nested_u32(&self, outer: u32, inner: u32) -> Option<u32> {
-        let mut value: u32 = 0;
-        // SAFETY: `info` is valid; the glue writes at most 4 bytes to `value`.
-        let present = unsafe {
-            bindings::rg_genl_nested_get(self.info.as_ptr(), outer, inner, 4, (&mut value as *mut u32).cast())
-        };
-        (present == 1).then_some(value)
+        self.nested(outer, inner)
     }
 
-    /// A u16 attribute nested (backend policy) in attribute `outer`.
     pub(crate) fn nested_u16(&self, outer: u32, inner: u32) -> Option<u16> {
-        let mut value: u16 = 0;
-        // SAFETY: `info` is valid; the glue writes at most 2 bytes to `value`.
-        let present = unsafe {
-            bindings::rg_genl_nested_get(self.info.as_ptr(), outer, inner, 2, (&mut value as *mut u16).cast())
-        };
-        (present == 1).then_some(value)
+        self.nested(outer, inner)
     }
 
-    /// A u8 attribute nested (backend policy) in attribute `outer`.
     pub(crate) fn nested_u8(&self, outer: u32, inner: u32) -> Option<u8> {
-        let mut value: u8 = 0;
-        // SAFETY: `info` is valid; the glue writes at most 1 byte to `value`.
-        let present =
-            unsafe { bindings::rg_genl_nested_get(self.info.as_ptr(), outer, inner, 1, (&mut value as *mut u8).cast()) };
-        (present == 1).then_some(value)
+        self.nested(outer, inner)
     }
 
     /// A u16 attribute of the request, if present.
@@ -347,8 +341,9 @@ unsafe fn run_dumpit(
     if state.is_null() {
         return ENODEV.to_errno();
     }
-    // SAFETY: As for doit: the dumping socket holds the namespace, and the
-    // family is unregistered before any namespace state is freed.
+    // As for doit: the dumping socket holds the namespace, and the family is
+    // unregistered before any namespace state is freed.
+    // SAFETY: So the state outlives this dump part.
     let net = unsafe { &*state.cast::<NetState>() };
     let mut dump = Dump { skb, cb, net };
     match handler(&mut dump) {

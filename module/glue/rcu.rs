@@ -94,8 +94,8 @@ impl<T> RcuBox<T> {
         let old = self.current.swap(KBox::into_raw(value), Ordering::AcqRel);
         // SAFETY: `synchronize_rcu` sleeps; callers are in process context.
         unsafe { bindings::rg_synchronize_rcu() };
-        // SAFETY: `old` came from `KBox::into_raw`, was replaced above, and
-        // after the grace period no reader holds it.
+        // After the grace period no reader holds `old`.
+        // SAFETY: `old` came from `KBox::into_raw` and was replaced above.
         drop(unsafe { KBox::from_raw(old) });
     }
 
@@ -103,8 +103,9 @@ impl<T> RcuBox<T> {
     pub(crate) fn read<'a>(&'a self, _section: &'a RcuSection) -> &'a T {
         // The acquire load pairs with the release store of `update`, so the
         // value's contents are visible before its address.
-        // SAFETY: `current` is never null; a replaced value is freed only
-        // after a grace period, and `_section` keeps this one from ending.
+        // A replaced value is freed only after a grace period, and `_section`
+        // keeps this one from ending.
+        // SAFETY: `current` is never null and points to a live value.
         unsafe { &*self.current.load(Ordering::Acquire) }
     }
 
@@ -118,8 +119,8 @@ impl<T: Copy> RcuBox<T> {
         let _lock = ConfigLock::lock();
         let mut fresh = KBox::<T>::new_uninit(GFP_KERNEL)?;
         let old = self.current.load(Ordering::Acquire);
-        // SAFETY: Only writers replace `current`, and they hold the lock, so
-        // `old` stays live; `fresh` is a separate allocation of the same type.
+        // Only writers replace `current`, and they hold the lock.
+        // SAFETY: So `old` stays live; `fresh` is a separate allocation of `T`.
         unsafe { core::ptr::copy_nonoverlapping(old, fresh.as_mut_ptr(), 1) };
         // SAFETY: The copy above initialised every byte of a `Copy` value.
         let mut fresh = unsafe { KBox::<MaybeUninit<T>>::assume_init(fresh) };
@@ -127,8 +128,8 @@ impl<T: Copy> RcuBox<T> {
         self.current.store(KBox::into_raw(fresh), Ordering::Release);
         // SAFETY: `synchronize_rcu` sleeps; callers are in process context.
         unsafe { bindings::rg_synchronize_rcu() };
-        // SAFETY: `old` came from `KBox::into_raw`, was replaced above, and
-        // after the grace period no reader holds it.
+        // After the grace period no reader holds `old`.
+        // SAFETY: `old` came from `KBox::into_raw` and was replaced above.
         drop(unsafe { KBox::from_raw(old) });
         Ok(result)
     }
