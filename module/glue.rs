@@ -193,12 +193,16 @@ impl Packet<'_> {
     }
 
     /// Rewrites one end of the packet an ICMP error quotes (network byte
-    /// order), fixing the checksums. Only for a packet `icmp_quoted` parsed.
-    pub(crate) fn nat_quoted(&mut self, end: End, addr: u32, port: u16) -> Result {
+    /// order), fixing the checksums; with `outer`, the error's own address
+    /// at the other end becomes `addr` too. Only for a packet `icmp_quoted`
+    /// parsed.
+    pub(crate) fn nat_quoted(&mut self, end: End, addr: u32, port: u16, outer: bool) -> Result {
         let source = i32::from(end == End::Source);
         // The glue makes the headers writable before changing them.
         // SAFETY: `skb` is valid and exclusively ours for the hook call.
-        to_result(unsafe { bindings::rg_skb_icmp_nat_quoted(self.skb.as_ptr(), source, addr, port) })
+        to_result(unsafe {
+            bindings::rg_skb_icmp_nat_quoted(self.skb.as_ptr(), source, addr, port, i32::from(outer))
+        })
     }
 
     /// Keeps conntrack from tracking the packet (after a NAT rewrite).

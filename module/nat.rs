@@ -14,9 +14,10 @@
 //!
 //! Both directions are marked untracked at pre-routing (which runs before
 //! conntrack), so conntrack, if loaded, never tracks them as a second
-//! connection. Everything else passes untouched.
+//! connection. ICMP errors quoting a translated packet are translated too,
+//! whichever side they come from. Everything else passes untouched.
 
-use crate::glue::{Flow, Packet, RcuSection};
+use crate::glue::{End, Flow, Packet, RcuSection};
 use crate::hooks::Verdict;
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
@@ -42,7 +43,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
         return Verdict::Accept;
     }
     let Some(flow) = packet.flow() else {
-        return Verdict::Accept;
+        return icmp_error_in(net, packet, rcu);
     };
     let key = key_of(&flow);
     let sessions = net.sessions.read(rcu);
@@ -95,12 +96,14 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
 }
 
 /// Translates replies back to the VIP, after routing: one read-only lookup.
+/// ICMP errors from the back side about client packets are translated here
+/// too (see `translate_error_to_client`).
 pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
     }
     let Some(flow) = packet.flow() else {
-        return Verdict::Accept;
+        return translate_error_to_client(net, packet, rcu, true);
     };
     // Pre-routing already refreshed this flow's entry; only read it here.
     match net.sessions.read(rcu).peek(&key_of(&flow)) {
@@ -116,30 +119,76 @@ pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection)
 
 /// ICMP errors this node sends about a translated packet (fragmentation
 /// needed on the way to a back-end, say) quote it as translated: client to
-/// back-end. The client knows only its connection to the VIP, so the quoted
-/// destination is put back to the VIP's address and port, or the client
-/// would ignore the error (and a path-MTU problem would stall the
-/// connection). Runs at local-out: one session lookup per ICMP error.
+/// back-end. Runs at local-out: one session lookup per ICMP error.
 pub(crate) fn local_out(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
     }
+    translate_error_to_client(net, packet, rcu, false)
+}
+
+/// The flow in the other direction.
+fn reversed(flow: &Flow) -> FlowKey {
+    FlowKey {
+        proto: flow.proto,
+        saddr: flow.daddr,
+        sport: flow.dport,
+        daddr: flow.saddr,
+        dport: flow.sport,
+    }
+}
+
+/// An ICMP error arriving at pre-routing that quotes a translated packet.
+///
+/// From the client side, about a reply (the client's path cannot carry the
+/// back-end's segments, say): it is addressed to the VIP and quotes
+/// VIP -> client. Only the back-end can act on it, so it goes there: its
+/// destination and the quoted source become the back-end's. From the back
+/// side, about a client packet: translated at forward, once routed.
+///
+/// Either way it is marked untracked, as the packets it quotes are:
+/// conntrack, finding no connection for the quoted packet, would call the
+/// error invalid, and a common `ct state invalid drop` rule would drop it.
+fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+    let Some(quoted) = packet.icmp_quoted() else {
+        return Verdict::Accept;
+    };
+    match net.sessions.read(rcu).peek(&reversed(&quoted)) {
+        Some(to_backend) if !to_backend.source => {
+            if packet
+                .nat_quoted(End::Source, to_backend.addr, to_backend.port, true)
+                .is_err()
+            {
+                return Verdict::Drop;
+            }
+            packet.untrack();
+            Verdict::Accept
+        }
+        Some(_) => {
+            packet.untrack();
+            Verdict::Accept
+        }
+        None => Verdict::Accept,
+    }
+}
+
+/// An ICMP error quoting a client packet as translated (client to
+/// back-end). The client knows only its connection to the VIP, so the
+/// quoted destination is put back to the VIP's address and port, or the
+/// client would ignore the error (and a path-MTU problem would stall the
+/// connection). With `from_back_side`, the error came from a back-end or a
+/// router behind this node, and its source becomes the VIP too, as IPVS
+/// does: the client sees neither back-end nor internal router addresses.
+fn translate_error_to_client(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection, from_back_side: bool) -> Verdict {
     let Some(quoted) = packet.icmp_quoted() else {
         return Verdict::Accept;
     };
     // The quoted packet went client -> back-end; its session's back-end-side
     // entry has the opposite flow and knows the VIP.
-    let reply = FlowKey {
-        proto: quoted.proto,
-        saddr: quoted.daddr,
-        sport: quoted.dport,
-        daddr: quoted.saddr,
-        dport: quoted.sport,
-    };
-    match net.sessions.read(rcu).peek(&reply) {
+    match net.sessions.read(rcu).peek(&reversed(&quoted)) {
         Some(to_client) if to_client.source => {
             if packet
-                .nat_quoted(crate::glue::End::Destination, to_client.addr, to_client.port)
+                .nat_quoted(End::Destination, to_client.addr, to_client.port, from_back_side)
                 .is_err()
             {
                 return Verdict::Drop;

@@ -346,7 +346,7 @@ int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted)
 }
 
 int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
-			   unsigned short port)
+			   unsigned short port, int rewrite_outer)
 {
 	struct iphdr *outer, *inner;
 	struct icmphdr *icmph;
@@ -371,6 +371,12 @@ int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
 	csum_replace4(&inner->check, *old_addr, new_addr);
 	*old_addr = new_addr;
 	ports[source ? 0 : 1] = (__force __be16)port;
+	if (rewrite_outer) {
+		/* ICMP has no pseudo-header: only the IP checksum covers it. */
+		old_addr = source ? &outer->daddr : &outer->saddr;
+		csum_replace4(&outer->check, *old_addr, new_addr);
+		*old_addr = new_addr;
+	}
 	/* The quoted transport checksum may be cut off; the ICMP checksum,
 	 * which covers everything quoted, is recomputed whole. */
 	icmph = (struct icmphdr *)(skb->data + thoff);

@@ -91,10 +91,12 @@ int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted);
 /*
  * Rewrites the destination (@source 0) or source (@source 1) address and
  * port of the packet an ICMP error quotes, fixes the quoted IPv4 header's
- * checksum and recomputes the ICMP checksum. 0, or -errno.
+ * checksum and recomputes the ICMP checksum. With @rewrite_outer, the error's own
+ * address at the other end (its source when the quoted destination changes,
+ * and the other way round) becomes @addr too. 0, or -errno.
  */
 int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
-			   unsigned short port);
+			   unsigned short port, int rewrite_outer);
 
 /* The kernel's tick counter and its rate. */
 unsigned long rg_jiffies(void);

@@ -83,7 +83,7 @@ expect_eq "$(grep -c "vip-owner-ntf" /tmp/events.txt)" 2 "ownership events (rele
 gw gw1 vip release "$VIP"
 ip netns exec cl ip -ts monitor neigh >/tmp/neigh.log 2>&1 &
 monitor=$!
-ip netns exec lan tcpdump -U -nn -i pg2 -w /tmp/garp.pcap "arp and ether src $MAC2" 2>/tmp/garp.log &
+ip netns exec lan tcpdump -U --immediate-mode -nn -i pg2 -w /tmp/garp.pcap "arp and ether src $MAC2" 2>/tmp/garp.log &
 capture=$!
 wait_listening /tmp/garp.log
 gw gw2 vip own "$VIP"
@@ -112,7 +112,7 @@ cl ping -c 2 -i 0.2 -W 2 "$VIP" >/dev/null || fail "ICMP echo after the move"
 # Another announcement by gw2 draws nothing from gw1: not a reply, not a
 # conflict answer; gw1 drops the requests, and the client stays at gw2.
 suppressed=$(status_field gw1 arp_suppressed)
-ip netns exec lan tcpdump -U -nn -i pg1 -w /tmp/gw1-arp.pcap "arp and ether src $MAC1" 2>/tmp/gw1-arp.log &
+ip netns exec lan tcpdump -U --immediate-mode -nn -i pg1 -w /tmp/gw1-arp.pcap "arp and ether src $MAC1" 2>/tmp/gw1-arp.log &
 capture=$!
 wait_listening /tmp/gw1-arp.log
 gw gw2 vip release "$VIP"
