@@ -57,7 +57,8 @@ pub(crate) mod uapi {
         RINGGATE_A_SESSION_CLIENT_PORT, RINGGATE_A_SESSION_EXPIRES_MS, RINGGATE_A_SESSION_OWNER,
         RINGGATE_A_SESSION_PROTO, RINGGATE_A_SESSION_STAGE, RINGGATE_A_SESSION_VIP,
         RINGGATE_A_SESSION_VIP_PORT, RINGGATE_CMD_SESSIONS_FULL_NTF, RINGGATE_CMD_VIP_OWNER_NTF,
-        RINGGATE_A_CONFIG_DOWN_POLICY, RINGGATE_DOWN_POLICY_DROP,
+        RINGGATE_A_CONFIG_DOWN_POLICY, RINGGATE_DOWN_POLICY_DROP, RINGGATE_SCHEDULER_LC,
+        RINGGATE_A_BACKEND_ACTIVE_CONNS, RINGGATE_A_BACKEND_INACTIVE_CONNS,
     };
 }
 
@@ -321,6 +322,21 @@ pub(crate) unsafe extern "C" fn ringgate_rs_net_exit(state: *mut c_void) {
         // SAFETY: Per the contract above, `state` is an unused pointer from `KBox::into_raw`.
         drop(unsafe { KBox::from_raw(state.cast::<NetState>()) });
     }
+}
+
+/// Sweeps the next stretch of a namespace's session table; the jiffies
+/// until the glue should call again. Called from the namespace's delayed
+/// work, in process context.
+///
+/// # Safety
+///
+/// `state` is a live `ringgate_rs_net_init` pointer: the glue cancels the
+/// work (synchronously) before the state is freed.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ringgate_rs_sweep(state: *mut c_void) -> core::ffi::c_ulong {
+    // SAFETY: Per the contract above, `state` points to a live `NetState`.
+    let net = unsafe { &*state.cast::<NetState>() };
+    net.sweep_sessions() as core::ffi::c_ulong
 }
 
 /// The netfilter hook of every namespace.

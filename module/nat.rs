@@ -75,11 +75,12 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
             if flow.proto == TCP && flow.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
                 return Verdict::Accept;
             }
-            let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr) else {
+            let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads()) else {
                 net.count_no_backend();
                 return Verdict::Drop;
             };
-            match sessions.create(key, pick.addr, pick.port, flow.tcp_flags, &timeouts, net.node_id()) {
+            let counted_under = (slot, pick.slot);
+            match sessions.create(key, pick.addr, pick.port, counted_under, flow.tcp_flags, &timeouts, net.node_id()) {
                 Ok(rewrite) => rewrite,
                 Err(_) => {
                     net.notify_table_full(sessions.dropped());

@@ -2,13 +2,14 @@
 
 //! The state ringgate keeps for one network namespace.
 
-use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use kernel::prelude::*;
 
 use crate::counters::HookCounters;
 use crate::glue::{self, uapi, NetHandle, Notification, RcuBox};
-use crate::services::{ServiceTable, MAX_SERVICES};
+use crate::load::LoadRef;
+use crate::services::{BackendSlot, ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
 use crate::vips::VipTable;
 
@@ -29,6 +30,8 @@ pub(crate) struct NetState {
     /// Replaced whole when its size is configured (see `resize_sessions`).
     pub(crate) sessions: RcuBox<SessionTable>,
     max_sessions: AtomicU32,
+    /// The bucket the next sweep starts at.
+    sweep_cursor: AtomicUsize,
     node_id: AtomicU16,
     /// Seconds, in the order syn, established, closing, udp.
     timeouts: [AtomicU32; 4],
@@ -63,6 +66,7 @@ impl NetState {
                 services,
                 sessions,
                 max_sessions: AtomicU32::new(DEFAULT_MAX_SESSIONS as u32),
+                sweep_cursor: AtomicUsize::new(0),
                 node_id: AtomicU16::new(0),
                 timeouts: [
                     AtomicU32::new(d.syn),
@@ -138,11 +142,43 @@ impl NetState {
         self.down_policy.store(policy, Ordering::Relaxed);
     }
 
-    /// Applies the down policy to a back-end just taken down or removed.
-    pub(crate) fn backend_gone(&self, addr: u32, port: u16) {
+    /// Applies the down policy to a back-end just taken down or removed
+    /// from its slot.
+    pub(crate) fn backend_gone(&self, slot: BackendSlot) {
         if self.down_policy() == uapi::RINGGATE_DOWN_POLICY_DROP {
             let rcu = glue::RcuSection::read_lock();
-            self.sessions.read(&rcu).purge_backend(addr, port);
+            let sessions = self.sessions.read(&rcu);
+            sessions.purge_backend(LoadRef {
+                service: slot.service as u8,
+                backend: slot.backend as u8,
+                generation: sessions.loads().generation(slot.service, slot.backend),
+            });
+        }
+    }
+
+    /// A slot got a new back-end: its connection counts start anew (the
+    /// sessions of the slot's previous back-end no longer count there).
+    pub(crate) fn backend_placed(&self, slot: BackendSlot) {
+        if slot.new {
+            let rcu = glue::RcuSection::read_lock();
+            self.sessions.read(&rcu).loads().reset(slot.service, slot.backend);
+        }
+    }
+
+    /// Sweeps the next stretch of the session table for expired entries
+    /// (see `SessionTable::sweep`); the jiffies until the next stretch:
+    /// soon while a pass is under way, a second after a pass ends. Bounded
+    /// work per call, so a large table never holds the CPU long.
+    pub(crate) fn sweep_sessions(&self) -> u64 {
+        const BUCKETS_PER_CALL: usize = 1024;
+        let rcu = glue::RcuSection::read_lock();
+        let start = self.sweep_cursor.load(Ordering::Relaxed);
+        let next = self.sessions.read(&rcu).sweep(start, BUCKETS_PER_CALL);
+        self.sweep_cursor.store(next, Ordering::Relaxed);
+        if next == 0 {
+            glue::hz()
+        } else {
+            1
         }
     }
 

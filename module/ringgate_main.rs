@@ -16,6 +16,7 @@ mod arp;
 mod counters;
 mod glue;
 mod hooks;
+mod load;
 mod nat;
 mod netlink;
 mod netns;

@@ -14,6 +14,7 @@ use kernel::init::InPlaceInit;
 use kernel::prelude::*;
 
 use crate::glue::uapi;
+use crate::load::BackendLoads;
 
 pub(crate) const MAX_SERVICES: usize = uapi::RINGGATE_MAX_SERVICES as usize;
 pub(crate) const MAX_BACKENDS: usize = uapi::RINGGATE_MAX_BACKENDS as usize;
@@ -42,6 +43,7 @@ pub(crate) struct ServiceKey {
 /// plain number, so an all-zero table is valid).
 pub(crate) const SCHEDULER_WRR: u8 = uapi::RINGGATE_SCHEDULER_WRR as u8;
 pub(crate) const SCHEDULER_HASH: u8 = uapi::RINGGATE_SCHEDULER_HASH as u8;
+pub(crate) const SCHEDULER_LC: u8 = uapi::RINGGATE_SCHEDULER_LC as u8;
 /// Slots of a service's consistent-hash lookup table (a prime, as Maglev
 /// wants, well above `MAX_BACKENDS`).
 pub(crate) const HASH_SLOTS: usize = 251;
@@ -128,11 +130,21 @@ pub(crate) struct ServiceTable {
     services: [Service; MAX_SERVICES],
 }
 
-/// A picked back-end: where to send, and the slots to count it under.
+/// A picked back-end: where to send, and its slot in the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pick {
     pub(crate) addr: u32,
     pub(crate) port: u16,
+    pub(crate) slot: usize,
+}
+
+/// Where `set_backend` put a back-end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BackendSlot {
+    pub(crate) service: usize,
+    pub(crate) backend: usize,
+    /// The back-end was not there before (its slot's counts start anew).
+    pub(crate) new: bool,
 }
 
 impl ServiceTable {
@@ -194,10 +206,11 @@ impl ServiceTable {
         port: u16,
         weight: Option<u16>,
         up: Option<bool>,
-    ) -> Result {
+    ) -> Result<BackendSlot> {
         let slot = self.find(key).ok_or(ENOENT)?;
         let backends = &mut self.services[slot].backends;
-        let index = match backends.iter().position(|b| b.used && b.addr == addr && b.port == port) {
+        let existing = backends.iter().position(|b| b.used && b.addr == addr && b.port == port);
+        let index = match existing {
             Some(index) => index,
             None => {
                 let free = backends.iter().position(|b| !b.used).ok_or(ENOSPC)?;
@@ -219,10 +232,15 @@ impl ServiceTable {
             backend.up = up;
         }
         self.services[slot].rebuild_lookup();
-        Ok(())
+        Ok(BackendSlot {
+            service: slot,
+            backend: index,
+            new: existing.is_none(),
+        })
     }
 
-    pub(crate) fn remove_backend(&mut self, key: &ServiceKey, addr: u32, port: u16) -> Result {
+    /// Removes the back-end; the slot it had.
+    pub(crate) fn remove_backend(&mut self, key: &ServiceKey, addr: u32, port: u16) -> Result<BackendSlot> {
         let slot = self.find(key).ok_or(ENOENT)?;
         let backends = &mut self.services[slot].backends;
         let index = backends
@@ -231,40 +249,71 @@ impl ServiceTable {
             .ok_or(ENOENT)?;
         backends[index] = Backend::default();
         self.services[slot].rebuild_lookup();
-        Ok(())
+        Ok(BackendSlot {
+            service: slot,
+            backend: index,
+            new: false,
+        })
     }
 
     /// Picks the back-end of a new connection from `client` to the service
-    /// in `slot`, or `None` if no back-end is up. Weighted round-robin uses
-    /// `turn`, the service's connection counter (advanced here), and gives
-    /// each back-end `weight` of every `total weight` connections; hash looks
-    /// the client's address up in the service's table.
-    pub(crate) fn pick(&self, slot: usize, turn: &AtomicU32, client: u32) -> Option<Pick> {
+    /// in `slot`, or `None` if no back-end is up. Bounded: one pass over the
+    /// service's `MAX_BACKENDS` slots at most.
+    ///
+    /// - wrr: `turn`, the service's connection counter (advanced here), gives
+    ///   each back-end `weight` of every `total weight` connections;
+    /// - hash: the client's address looked up in the service's table;
+    /// - lc: the back-end with the least connections per unit of weight
+    ///   (active ones weighing 256 inactive ones, as IPVS's wlc), the first
+    ///   such on a tie.
+    pub(crate) fn pick(&self, slot: usize, turn: &AtomicU32, client: u32, loads: &BackendLoads) -> Option<Pick> {
         let service = self.services.get(slot)?;
-        if service.scheduler == SCHEDULER_HASH {
-            let index = service.lookup[(mix(u64::from(client)) % HASH_SLOTS as u64) as usize];
-            let backend = service.backends.get(usize::from(index))?;
-            return Some(Pick {
-                addr: backend.addr,
-                port: backend.port,
-            });
-        }
-        let eligible = || service.backends.iter().filter(|b| b.used && b.up && b.weight > 0);
-        let total: u32 = eligible().map(|b| u32::from(b.weight)).sum();
-        if total == 0 {
-            return None;
-        }
-        let mut position = turn.fetch_add(1, Ordering::Relaxed) % total;
-        for backend in eligible() {
-            let weight = u32::from(backend.weight);
-            if position < weight {
-                return Some(Pick {
-                    addr: backend.addr,
-                    port: backend.port,
-                });
+        let picked = |index: usize| {
+            service.backends.get(index).map(|b| Pick {
+                addr: b.addr,
+                port: b.port,
+                slot: index,
+            })
+        };
+        let eligible = || {
+            service
+                .backends
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.used && b.up && b.weight > 0)
+        };
+        match service.scheduler {
+            SCHEDULER_HASH => {
+                let index = service.lookup[(mix(u64::from(client)) % HASH_SLOTS as u64) as usize];
+                picked(usize::from(index))
             }
-            position -= weight;
+            SCHEDULER_LC => {
+                let mut best: Option<(usize, u64, u64)> = None;
+                for (index, backend) in eligible() {
+                    let overhead = loads.load(slot, index).overhead();
+                    let weight = u64::from(backend.weight);
+                    // overhead / weight < best overhead / best weight, without division.
+                    if best.is_none_or(|(_, o, w)| overhead * w < o * weight) {
+                        best = Some((index, overhead, weight));
+                    }
+                }
+                picked(best?.0)
+            }
+            _ => {
+                let total: u32 = eligible().map(|(_, b)| u32::from(b.weight)).sum();
+                if total == 0 {
+                    return None;
+                }
+                let mut position = turn.fetch_add(1, Ordering::Relaxed) % total;
+                for (index, backend) in eligible() {
+                    let weight = u32::from(backend.weight);
+                    if position < weight {
+                        return picked(index);
+                    }
+                    position -= weight;
+                }
+                None
+            }
         }
-        None
     }
 }

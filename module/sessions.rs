@@ -7,15 +7,24 @@
 //! back-end answers (rewrite the source back to the VIP). Each copy lives in
 //! a bucket of `WAYS` entries chosen by a keyed hash of its flow, guarded by
 //! that bucket's own spinlock, so work per packet is one lock and at most
-//! `WAYS` comparisons. Expired entries are free; there is no garbage
-//! collector to run. A new session whose bucket is full of live sessions is
-//! refused and counted, never evicting a live one.
+//! `WAYS` comparisons. Expired entries are free for new sessions at once; a
+//! sweep in process context (`sweep`) releases the back-end counts of the
+//! expired ones nobody reused. A new session whose bucket is full of live
+//! sessions is refused and counted, never evicting a live one.
+//!
+//! The client-side entry of a session carries its count in the back-end's
+//! `Load`: the session is counted from `create` until its entry is freed
+//! (expired and swept or reused, purged), as active until either side
+//! starts closing. Stage changes (rare: a handful per connection) are copied
+//! to the session's other entry, so a reset from the back-end ends the
+//! client-side entry too.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
 use crate::glue::{self, End, LockedBuckets};
+use crate::load::{BackendLoads, LoadRef};
 
 /// Entries per bucket.
 pub(crate) const WAYS: usize = 8;
@@ -75,6 +84,11 @@ impl Timeouts {
 }
 
 impl Stage {
+    /// Whether a connection in this stage counts as active (else inactive).
+    pub(crate) fn is_active(self) -> bool {
+        !matches!(self, Stage::Closing | Stage::Reset)
+    }
+
     /// The number `enum ringgate_session_stage` gives this stage.
     pub(crate) fn uapi(self) -> u32 {
         self as u32
@@ -129,6 +143,9 @@ struct Entry {
     rewrite: Rewrite,
     /// The node that owns the session.
     owner: u16,
+    /// The back-end slot the session is counted under (in both entries;
+    /// only the client-side one holds the count).
+    load: LoadRef,
 }
 
 /// One live session as the dump shows it (network byte order).
@@ -146,6 +163,34 @@ impl Entry {
     fn live(&self, now: u64) -> bool {
         self.expires > now
     }
+
+    /// Whether this is the client-side entry (which holds the count).
+    fn counted(&self) -> bool {
+        !self.rewrite.source
+    }
+
+    /// The key of the session's other entry.
+    fn partner(&self) -> FlowKey {
+        if self.rewrite.source {
+            // Back-end -> client, rewritten from the VIP: client -> VIP.
+            FlowKey {
+                proto: self.key.proto,
+                saddr: self.key.daddr,
+                sport: self.key.dport,
+                daddr: self.rewrite.addr,
+                dport: self.rewrite.port,
+            }
+        } else {
+            // Client -> VIP, sent to the back-end: back-end -> client.
+            FlowKey {
+                proto: self.key.proto,
+                saddr: self.rewrite.addr,
+                sport: self.rewrite.port,
+                daddr: self.key.saddr,
+                dport: self.key.sport,
+            }
+        }
+    }
 }
 
 type Bucket = [Entry; WAYS];
@@ -154,6 +199,7 @@ pub(crate) struct SessionTable {
     buckets: LockedBuckets<Bucket>,
     seed: u64,
     dropped: AtomicU64,
+    loads: BackendLoads,
 }
 
 /// Why a new session was not created.
@@ -170,7 +216,35 @@ impl SessionTable {
             buckets: LockedBuckets::new(buckets, [Entry::default(); WAYS])?,
             seed,
             dropped: AtomicU64::new(0),
+            loads: BackendLoads::new()?,
         })
+    }
+
+    /// The connection counts of this table's sessions.
+    pub(crate) fn loads(&self) -> &BackendLoads {
+        &self.loads
+    }
+
+    /// Frees an entry that was in use, releasing its count. Under its
+    /// bucket's lock.
+    fn free(&self, entry: &mut Entry) {
+        if entry.expires != 0 && entry.counted() {
+            self.loads.close(entry.load, entry.stage.is_active());
+        }
+        entry.expires = 0;
+    }
+
+    /// Moves `entry` on to `stage` (never back), with that stage's timeout,
+    /// moving its count from active to inactive if it starts closing. Under
+    /// its bucket's lock; whether the stage changed.
+    fn advance(&self, entry: &mut Entry, stage: Stage, now: u64, timeouts: &Timeouts) -> bool {
+        let before = entry.stage;
+        entry.stage = before.max(stage);
+        entry.expires = now + timeouts.secs(entry.stage) * glue::hz();
+        if entry.counted() && before.is_active() && !entry.stage.is_active() {
+            self.loads.deactivate(entry.load);
+        }
+        entry.stage != before
     }
 
     /// A keyed hash, so clients cannot aim their flows at one bucket.
@@ -191,13 +265,21 @@ impl SessionTable {
     /// TCP flags.
     pub(crate) fn touch(&self, key: &FlowKey, flags: u8, timeouts: &Timeouts) -> Option<Rewrite> {
         let now = glue::jiffies();
-        let hz = glue::hz();
-        self.buckets.with(self.bucket_of(key), |bucket| {
+        let (rewrite, changed) = self.buckets.with(self.bucket_of(key), |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
-            entry.stage = entry.stage.after(key.proto, flags);
-            entry.expires = now + timeouts.secs(entry.stage) * hz;
-            Some(entry.rewrite)
-        })
+            let stage = entry.stage.after(key.proto, flags);
+            let changed = self.advance(entry, stage, now, timeouts).then(|| (entry.partner(), entry.stage));
+            Some((entry.rewrite, changed))
+        })?;
+        // One lock at a time: the partner's bucket only after this one's.
+        if let Some((partner, stage)) = changed {
+            self.buckets.with(self.bucket_of(&partner), |bucket| {
+                if let Some(entry) = bucket.iter_mut().find(|e| e.live(now) && e.key == partner) {
+                    self.advance(entry, stage, now, timeouts);
+                }
+            });
+        }
+        Some(rewrite)
     }
 
     /// The rewrite of a known flow, without refreshing it (for ICMP errors
@@ -209,21 +291,30 @@ impl SessionTable {
         })
     }
 
-    /// Puts one direction's entry in its bucket (or finds it there, if a
-    /// packet on another CPU got there first).
-    fn insert_one(&self, entry: Entry, now: u64) -> Result<(), Refused> {
+    /// Puts one direction's entry in its bucket, or finds it there (a packet
+    /// on another CPU got there first: its rewrite). A client-side entry is
+    /// counted under its bucket's lock, so a purge cannot come between.
+    fn insert_one(&self, mut entry: Entry, now: u64) -> Result<Option<Rewrite>, Refused> {
         let key = entry.key;
         self.buckets.with(self.bucket_of(&key), |bucket| {
-            if bucket.iter().any(|e| e.live(now) && e.key == key) {
-                return Ok(());
+            if let Some(existing) = bucket.iter().find(|e| e.live(now) && e.key == key) {
+                return Ok(Some(existing.rewrite));
             }
             let free = bucket.iter_mut().find(|e| !e.live(now)).ok_or(Refused::Full)?;
+            self.free(free);
+            if entry.counted() {
+                let at = entry.load;
+                entry.load = self
+                    .loads
+                    .open(usize::from(at.service), usize::from(at.backend), entry.stage.is_active());
+            }
             *free = entry;
-            Ok(())
+            Ok(None)
         })
     }
 
-    fn remove_one(&self, key: &FlowKey) {
+    /// Takes back an entry `create` just inserted, before it was counted.
+    fn remove_uncounted(&self, key: &FlowKey) {
         self.buckets.with(self.bucket_of(key), |bucket| {
             if let Some(entry) = bucket.iter_mut().find(|e| e.key == *key) {
                 entry.expires = 0;
@@ -232,13 +323,16 @@ impl SessionTable {
     }
 
     /// Creates the session of a new connection: `forward` is the client's
-    /// flow to the VIP, `backend` where it goes. Returns the rewrite of the
-    /// first packet.
+    /// flow to the VIP, `backend` where it goes, counted under slot
+    /// `backend_slot` of service `service`. Returns the rewrite of the first
+    /// packet.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn create(
         &self,
         forward: FlowKey,
         backend_addr: u32,
         backend_port: u16,
+        (service, backend_slot): (usize, usize),
         flags: u8,
         timeouts: &Timeouts,
         owner: u16,
@@ -246,12 +340,18 @@ impl SessionTable {
         let now = glue::jiffies();
         let stage = Stage::default().after(forward.proto, flags);
         let expires = now + timeouts.secs(stage) * glue::hz();
+        let load = LoadRef {
+            service: service as u8,
+            backend: backend_slot as u8,
+            generation: self.loads.generation(service, backend_slot),
+        };
         let entry = |key, rewrite| Entry {
             key,
             expires,
             stage,
             rewrite,
             owner,
+            load,
         };
         let to_backend = Rewrite {
             source: false,
@@ -270,38 +370,71 @@ impl SessionTable {
             addr: forward.daddr,
             port: forward.dport,
         };
-        let created = self
-            .insert_one(entry(forward, to_backend), now)
-            .and_then(|()| {
-                self.insert_one(entry(reply, to_client), now)
-                    .inspect_err(|_| self.remove_one(&forward))
-            });
+        // The reply entry first: once the client-side entry is in, packets
+        // on other CPUs follow it and expect their replies translated.
+        let created = self.insert_one(entry(reply, to_client), now).and_then(|found| {
+            let reply_inserted = found.is_none();
+            match self.insert_one(entry(forward, to_backend), now) {
+                Ok(None) => Ok(to_backend),
+                // Another CPU created this session first, maybe to another
+                // back-end: its choice stands, and our reply entry goes.
+                Ok(Some(existing)) => {
+                    if reply_inserted && existing != to_backend {
+                        self.remove_uncounted(&reply);
+                    }
+                    Ok(existing)
+                }
+                Err(refused) => {
+                    if reply_inserted {
+                        self.remove_uncounted(&reply);
+                    }
+                    Err(refused)
+                }
+            }
+        });
         if created.is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        created.map(|()| to_backend)
+        created
     }
 
-    /// Removes every session to the back-end at `addr`:`port` (network
-    /// byte order), both its entries; the number of sessions removed. A
-    /// scan of the whole table, bucket by bucket: process context only.
-    pub(crate) fn purge_backend(&self, addr: u32, port: u16) -> u64 {
+    /// Removes every session counted under `slot` (service, back-end and
+    /// generation: the sessions of that one back-end of that one service),
+    /// both their entries; the number of sessions removed. A scan of the
+    /// whole table, bucket by bucket: process context only.
+    pub(crate) fn purge_backend(&self, slot: LoadRef) -> u64 {
         let mut removed = 0;
         for i in 0..self.buckets.len() {
             removed += self.buckets.with(i, |bucket| {
                 let mut n = 0;
-                for e in bucket.iter_mut() {
-                    let to_backend = !e.rewrite.source && e.rewrite.addr == addr && e.rewrite.port == port;
-                    let from_backend = e.rewrite.source && e.key.saddr == addr && e.key.sport == port;
-                    if e.expires != 0 && (to_backend || from_backend) {
-                        n += u64::from(to_backend);
-                        e.expires = 0;
-                    }
+                for e in bucket.iter_mut().filter(|e| e.expires != 0 && e.load == slot) {
+                    n += u64::from(e.counted());
+                    self.free(e);
                 }
                 n
             });
         }
         removed
+    }
+
+    /// Frees the expired entries of up to `count` buckets from `start` on,
+    /// releasing their counts; where the next sweep starts (0 after the last
+    /// bucket). Process context: each bucket is locked on its own.
+    pub(crate) fn sweep(&self, start: usize, count: usize) -> usize {
+        let now = glue::jiffies();
+        let end = start.saturating_add(count).min(self.buckets.len());
+        for i in start..end {
+            self.buckets.with(i, |bucket| {
+                for e in bucket.iter_mut().filter(|e| e.expires != 0 && !e.live(now)) {
+                    self.free(e);
+                }
+            });
+        }
+        if end >= self.buckets.len() {
+            0
+        } else {
+            end
+        }
     }
 
     /// Live sessions (client-side entries), by a scan of every bucket.

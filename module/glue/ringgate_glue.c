@@ -20,6 +20,7 @@
 #include <linux/spinlock.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+#include <linux/workqueue.h>
 #include <net/checksum.h>
 #include <net/ip.h>
 #include <linux/netfilter.h>
@@ -70,6 +71,8 @@ static const struct nf_hook_ops rg_hook_templates[] = {
 struct rg_net {
 	void *state;
 	struct nf_hook_ops ops[ARRAY_SIZE(rg_hook_templates)];
+	/* Frees expired sessions' back-end counts; re-arms itself. */
+	struct delayed_work sweep;
 };
 
 static unsigned int rg_net_id __read_mostly;
@@ -101,6 +104,13 @@ static unsigned int rg_nf_hook(void *priv, struct sk_buff *skb,
 	return ringgate_rs_hook(priv, skb, hook) == RG_VERDICT_DROP ? NF_DROP : NF_ACCEPT;
 }
 
+static void rg_sweep(struct work_struct *work)
+{
+	struct rg_net *rn = container_of(to_delayed_work(work), struct rg_net, sweep);
+
+	queue_delayed_work(system_power_efficient_wq, &rn->sweep, ringgate_rs_sweep(rn->state));
+}
+
 static int __net_init rg_net_init(struct net *net)
 {
 	struct rg_net *rn = net_generic(net, rg_net_id);
@@ -119,8 +129,11 @@ static int __net_init rg_net_init(struct net *net)
 		synchronize_net();
 		ringgate_rs_net_exit(rn->state);
 		rn->state = NULL;
+		return err;
 	}
-	return err;
+	INIT_DELAYED_WORK(&rn->sweep, rg_sweep);
+	queue_delayed_work(system_power_efficient_wq, &rn->sweep, HZ);
+	return 0;
 }
 
 /*
@@ -133,6 +146,8 @@ static void __net_exit rg_net_pre_exit(struct net *net)
 	struct rg_net *rn = net_generic(net, rg_net_id);
 
 	nf_unregister_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
+	/* The work re-arms itself; this waits for a running one and stops it. */
+	cancel_delayed_work_sync(&rn->sweep);
 }
 
 static void __net_exit rg_net_exit(struct net *net)

@@ -202,6 +202,7 @@ void rg_dump_entry_cancel(struct sk_buff *skb, void *hdr);
  */
 void *ringgate_rs_net_init(struct net *net);
 void ringgate_rs_net_exit(void *state);
+unsigned long ringgate_rs_sweep(void *state);
 enum rg_verdict ringgate_rs_hook(void *state, struct sk_buff *skb, enum ringgate_hook hook);
 
 #endif /* RINGGATE_GLUE_H */

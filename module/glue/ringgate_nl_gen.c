@@ -37,11 +37,13 @@ static const struct netlink_range_validation ringgate_a_config_timeout_udp_range
 };
 
 /* Common nested types */
-const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_UP + 1] = {
+const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_INACTIVE_CONNS + 1] = {
 	[RINGGATE_A_BACKEND_ADDR] = { .type = NLA_U32, },
 	[RINGGATE_A_BACKEND_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[RINGGATE_A_BACKEND_WEIGHT] = NLA_POLICY_RANGE(NLA_U32, 1, 1000),
 	[RINGGATE_A_BACKEND_UP] = NLA_POLICY_MAX(NLA_U8, 1),
+	[RINGGATE_A_BACKEND_ACTIVE_CONNS] = { .type = NLA_U32, },
+	[RINGGATE_A_BACKEND_INACTIVE_CONNS] = { .type = NLA_U32, },
 };
 
 /* RINGGATE_CMD_STATUS_GET - do */
@@ -81,7 +83,7 @@ static const struct nla_policy ringgate_service_set_nl_policy[RINGGATE_A_SERVICE
 	[RINGGATE_A_SERVICE_VIP] = { .type = NLA_U32, },
 	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
-	[RINGGATE_A_SERVICE_SCHEDULER] = NLA_POLICY_MAX(NLA_U32, 1),
+	[RINGGATE_A_SERVICE_SCHEDULER] = NLA_POLICY_MAX(NLA_U32, 2),
 };
 
 /* RINGGATE_CMD_SERVICE_DEL - do */

@@ -7,6 +7,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use crate::glue::{uapi, Attrs, Dump, RcuSection, Request};
+use crate::load::BackendLoads;
 use crate::services::{Service, ServiceKey, SCHEDULER_WRR, TCP, UDP};
 
 const SERVICE: u32 = uapi::RINGGATE_A_SERVICE_BACKEND;
@@ -91,21 +92,29 @@ fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
 pub(crate) fn backend_set(req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
+    let counts = [uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS, uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS];
+    if counts.iter().any(|&count| req.nested_u32(SERVICE, count).is_some()) {
+        return Err(req.fail(EINVAL, c_str!("active-conns and inactive-conns are read-only")));
+    }
     // The policy bounds the weight to 1..=1000.
     let weight = req
         .nested_u32(SERVICE, uapi::RINGGATE_A_BACKEND_WEIGHT)
         .map(|w| w.min(u32::from(u16::MAX)) as u16);
     let up = req.nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP).map(|u| u == 1);
     let net = req.net();
-    net.services
+    let slot = net
+        .services
         .update(|table| {
-            table.set_backend(&key, addr, port, weight, up)?;
+            let slot = table.set_backend(&key, addr, port, weight, up)?;
             table.advance_generation();
-            Ok(())
+            // Before the table is published: no packet can pick the new
+            // back-end and be counted under the slot's previous one.
+            net.backend_placed(slot);
+            Ok(slot)
         })
         .map_err(|err| explain(req, err, c_str!("no such service")))?;
     if up == Some(false) {
-        net.backend_gone(addr, port);
+        net.backend_gone(slot);
     }
     Ok(())
 }
@@ -115,28 +124,32 @@ pub(crate) fn backend_del(req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
     let net = req.net();
-    net.services
+    let slot = net
+        .services
         .update(|table| {
-            table.remove_backend(&key, addr, port)?;
+            let slot = table.remove_backend(&key, addr, port)?;
             table.advance_generation();
-            Ok(())
+            Ok(slot)
         })
         .map_err(|err| explain(req, err, c_str!("no such service or back-end")))?;
-    net.backend_gone(addr, port);
+    net.backend_gone(slot);
     Ok(())
 }
 
-fn put_service(attrs: &mut Attrs<'_>, service: &Service) -> Result {
+fn put_service(attrs: &mut Attrs<'_>, slot: usize, service: &Service, loads: &BackendLoads) -> Result {
     attrs.put_u32(uapi::RINGGATE_A_SERVICE_VIP, service.key.vip)?;
     attrs.put_u16(uapi::RINGGATE_A_SERVICE_PORT, u16::from_be(service.key.port))?;
     attrs.put_u8(uapi::RINGGATE_A_SERVICE_PROTO, service.key.proto)?;
     attrs.put_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER, u32::from(service.scheduler))?;
-    for backend in service.backends.iter().filter(|b| b.used) {
+    for (index, backend) in service.backends.iter().enumerate().filter(|(_, b)| b.used) {
         attrs.nest(uapi::RINGGATE_A_SERVICE_BACKENDS, |b: &mut Attrs<'_>| {
             b.put_u32(uapi::RINGGATE_A_BACKEND_ADDR, backend.addr)?;
             b.put_u16(uapi::RINGGATE_A_BACKEND_PORT, u16::from_be(backend.port))?;
             b.put_u32(uapi::RINGGATE_A_BACKEND_WEIGHT, u32::from(backend.weight))?;
-            b.put_u8(uapi::RINGGATE_A_BACKEND_UP, u8::from(backend.up))
+            b.put_u8(uapi::RINGGATE_A_BACKEND_UP, u8::from(backend.up))?;
+            let load = loads.load(slot, index);
+            b.put_u32(uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS, load.active)?;
+            b.put_u32(uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS, load.inactive)
         })?;
     }
     Ok(())
@@ -147,11 +160,12 @@ pub(crate) fn service_dump(dump: &mut Dump<'_>) -> Result {
     let net = dump.net();
     let rcu = RcuSection::read_lock();
     let table = net.services.read(&rcu);
+    let loads = net.sessions.read(&rcu).loads();
     dump.set_generation(table.generation());
     let start = dump.cursor();
     let mut cursor = start;
     for (slot, service) in table.services().filter(|(slot, _)| *slot >= start) {
-        if !dump.entry(|attrs| put_service(attrs, service))? {
+        if !dump.entry(|attrs| put_service(attrs, slot, service, loads))? {
             break;
         }
         cursor = slot + 1;

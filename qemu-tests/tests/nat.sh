@@ -47,6 +47,24 @@ for n in 1 2; do
   echo "$ns" >/tmp/www-$ns/index.html
   ip netns exec $ns busybox httpd -f -p 8080 -h /tmp/www-$ns &
 done
+# On both back-ends, a TCP server on 7000 that greets with its name and
+# holds the connection until the client closes it (for least-connections).
+for ns in be1 be2; do
+  ip netns exec $ns python3 -c '
+import socket, sys, threading
+def hold(conn):
+    conn.sendall(sys.argv[1].encode())
+    while conn.recv(64):
+        pass
+    conn.close()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 7000))
+srv.listen(16)
+while True:
+    threading.Thread(target=hold, args=(srv.accept()[0],), daemon=True).start()
+' $ns &
+done
 # A UDP echo server on be1.
 ip netns exec be1 python3 -c '
 import socket
@@ -140,6 +158,58 @@ done </tmp/map-before
 gw backend set "$VIP" 81 10.8.0.3:8080 --up
 expect_eq "$(client_map)" "$(cat /tmp/map-before)" "the map after be2 came back"
 
+# Weighted least-connections: each new connection goes to the back-end with
+# the fewest per unit of weight, a closing connection counting 1/256 of an
+# open one; counts are visible per back-end and drop to zero once the
+# closed sessions expire (the sweep frees expired sessions' counts).
+gw config set --timeout-closing 2
+gw service add "$VIP" 82 --scheduler lc
+gw backend add "$VIP" 82 10.8.0.2:7000
+gw backend add "$VIP" 82 10.8.0.3:7000
+ip netns exec cl python3 - "$RG_REPO/userd/target/debug/ringgatectl" <<'PY' || fail "least-connections"
+import json, socket, subprocess, sys, time
+
+def counts():
+    out = subprocess.run(["ip", "netns", "exec", "gw", sys.argv[1], "backend", "list", "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    service = next(s for s in json.loads(out) if s["port"] == 82)
+    name = {"10.8.0.2:7000": "be1", "10.8.0.3:7000": "be2"}
+    return {name[b["addr"]]: (b["active_conns"], b["inactive_conns"]) for b in service["backends"]}
+
+def expect(what, got, want):
+    if got != want:
+        sys.exit(f"{what}: expected {want}, got {got}")
+
+def connect():
+    s = socket.create_connection(("10.9.0.100", 82), timeout=5)
+    return s, s.recv(16).decode()
+
+def settle(want, seconds):
+    end = time.time() + seconds
+    while counts() != want and time.time() < end:
+        time.sleep(0.2)
+    expect(f"counts within {seconds} s", counts(), want)
+
+held = [connect() for _ in range(4)]
+expect("back-ends of 4 connections, weights 1:1", [b for _, b in held], ["be1", "be2", "be1", "be2"])
+expect("counts with 4 open", counts(), {"be1": (2, 0), "be2": (2, 0)})
+for s, b in held:
+    if b == "be1":
+        s.close()
+settle({"be1": (0, 2), "be2": (2, 0)}, 2)
+more = [connect() for _ in range(2)]
+expect("back-ends after be1's connections closed", [b for _, b in more], ["be1", "be1"])
+for s, _ in held + more:
+    s.close()
+settle({"be1": (0, 0), "be2": (0, 0)}, 10)
+subprocess.run(["ip", "netns", "exec", "gw", sys.argv[1], "backend", "set", "10.9.0.100", "82",
+                "10.8.0.3:7000", "--weight", "3"], check=True)
+weighted = [connect() for _ in range(4)]
+expect("back-ends of 4 connections, weights 1:3", [b for _, b in weighted], ["be1", "be2", "be2", "be2"])
+expect("counts, weights 1:3", counts(), {"be1": (1, 0), "be2": (3, 0)})
+PY
+gw config set --timeout-closing 60
+
 # With no back-end up, new connections are dropped and counted.
 gw backend set "$VIP" 80 10.8.0.2:8080 --down
 before=$(status_field no_backend)
@@ -148,8 +218,18 @@ expect_ge "$(status_field no_backend)" $((before + 1)) "no-back-end drops counte
 gw backend set "$VIP" 80 10.8.0.2:8080 --up
 expect_eq "$(fetch 1)" be1 "back in service"
 
-# Bad input: clear errors, nothing changed.
-before=$(gw backend list --json)
+# Bad input: clear errors, nothing changed (connection counts aside: they
+# move as sessions expire).
+services() {
+  gw backend list --json | python3 -c '
+import json, sys
+services = json.load(sys.stdin)
+for service in services:
+    for backend in service["backends"]:
+        del backend["active_conns"], backend["inactive_conns"]
+print(json.dumps(services))'
+}
+before=$(services)
 expect_refused() {
   local want=$1; shift
   local out
@@ -158,10 +238,11 @@ expect_refused() {
 }
 expect_refused "not in this network namespace's pool" backend add 10.9.0.99 80 10.8.0.2:8080
 expect_refused "no back-end" backend set "$VIP" 80 10.8.0.9:8080 --down
-expect_refused "no such service" service del "$VIP" 82
+expect_refused "no such service" service del "$VIP" 84
 expect_refused "unknown protocol" backend add "$VIP" 80 --proto sctp 10.8.0.2:8080
 expect_refused "invalid value" backend add "$VIP" 80 10.8.0.2:8080 --weight 0
-expect_eq "$(gw backend list --json)" "$before" "refused requests changed the services"
+expect_refused "unknown scheduler" service add "$VIP" 83 --scheduler fifo
+expect_eq "$(services)" "$before" "refused requests changed the services"
 
 # Unloading under NAT traffic, with live sessions, leaves nothing behind (the
 # harness checks the kernel log and kmemleak); new connections then reach

@@ -31,10 +31,14 @@ enum ringgate_hook {
  * @RINGGATE_SCHEDULER_HASH: Consistent hashing of the client address (Maglev):
  *   a client keeps its back-end while that back-end is up, and a back-end
  *   change moves only about its share of clients. Weights apply.
+ * @RINGGATE_SCHEDULER_LC: Weighted least-connections: the back-end with the
+ *   fewest connections per unit of weight, an active connection weighing as
+ *   much as 256 inactive (closing) ones, as IPVS's wlc.
  */
 enum ringgate_scheduler {
 	RINGGATE_SCHEDULER_WRR,
 	RINGGATE_SCHEDULER_HASH,
+	RINGGATE_SCHEDULER_LC,
 };
 
 /**
@@ -105,6 +109,8 @@ enum {
 	RINGGATE_A_BACKEND_PORT,
 	RINGGATE_A_BACKEND_WEIGHT,
 	RINGGATE_A_BACKEND_UP,
+	RINGGATE_A_BACKEND_ACTIVE_CONNS,
+	RINGGATE_A_BACKEND_INACTIVE_CONNS,
 
 	__RINGGATE_A_BACKEND_MAX,
 	RINGGATE_A_BACKEND_MAX = (__RINGGATE_A_BACKEND_MAX - 1)

@@ -53,6 +53,8 @@ pub enum Scheduler {
     Wrr,
     /// Consistent hashing of the client address (Maglev).
     Hash,
+    /// Weighted least-connections.
+    Lc,
 }
 
 impl Scheduler {
@@ -60,24 +62,33 @@ impl Scheduler {
         match self {
             Scheduler::Wrr => uapi::RINGGATE_SCHEDULER_WRR,
             Scheduler::Hash => uapi::RINGGATE_SCHEDULER_HASH,
+            Scheduler::Lc => uapi::RINGGATE_SCHEDULER_LC,
         }
     }
 
+    const ALL: [Scheduler; 3] = [Scheduler::Wrr, Scheduler::Hash, Scheduler::Lc];
+
     fn from_uapi(n: u32) -> Option<Scheduler> {
-        [Scheduler::Wrr, Scheduler::Hash]
-            .into_iter()
-            .find(|s| s.uapi() == n)
+        Scheduler::ALL.into_iter().find(|s| s.uapi() == n)
+    }
+
+    /// The name the CLI and the JSON output use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheduler::Wrr => "wrr",
+            Scheduler::Hash => "hash",
+            Scheduler::Lc => "lc",
+        }
     }
 }
 
 impl std::str::FromStr for Scheduler {
     type Err = String;
     fn from_str(s: &str) -> Result<Scheduler, String> {
-        match s {
-            "wrr" => Ok(Scheduler::Wrr),
-            "hash" => Ok(Scheduler::Hash),
-            other => Err(format!("unknown scheduler {other:?} (wrr or hash)")),
-        }
+        Scheduler::ALL
+            .into_iter()
+            .find(|scheduler| scheduler.name() == s)
+            .ok_or_else(|| format!("unknown scheduler {s:?} (wrr, hash or lc)"))
     }
 }
 
@@ -104,6 +115,10 @@ pub struct Backend {
     pub addr: SocketAddrV4,
     pub weight: u32,
     pub up: bool,
+    /// Sessions opening, established or UDP.
+    pub active_conns: u32,
+    /// Sessions closing or reset, not yet expired.
+    pub inactive_conns: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,6 +167,7 @@ impl Service {
                         .get_attr_handle::<u16>()
                         .map_err(|e| malformed(&format!("backends: {e}")))?;
                     let (mut addr, mut bport, mut weight, mut up) = (None, None, 1, true);
+                    let (mut active_conns, mut inactive_conns) = (0, 0);
                     for inner in nested.iter() {
                         let p = inner.nla_payload().as_ref();
                         match *inner.nla_type().nla_type() {
@@ -163,6 +179,12 @@ impl Service {
                             uapi::RINGGATE_A_BACKEND_PORT => bport = u16_of(p),
                             uapi::RINGGATE_A_BACKEND_WEIGHT => weight = u32_of(p).unwrap_or(1),
                             uapi::RINGGATE_A_BACKEND_UP => up = p.first() == Some(&1),
+                            uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS => {
+                                active_conns = u32_of(p).unwrap_or(0)
+                            }
+                            uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS => {
+                                inactive_conns = u32_of(p).unwrap_or(0)
+                            }
                             _ => {}
                         }
                     }
@@ -173,6 +195,8 @@ impl Service {
                         ),
                         weight,
                         up,
+                        active_conns,
+                        inactive_conns,
                     });
                 }
                 _ => {}

@@ -68,18 +68,16 @@ pub(crate) fn list(json: bool) -> Result<(), Error> {
 fn table(services: &[Service]) -> String {
     let mut out = String::new();
     for service in services {
-        let scheduler = match service.scheduler {
-            Scheduler::Wrr => "wrr",
-            Scheduler::Hash => "hash",
-        };
-        let _ = writeln!(out, "{}  {scheduler}", service.key);
+        let _ = writeln!(out, "{}  {}", service.key, service.scheduler.name());
         for b in &service.backends {
             let state = if b.up { "up" } else { "down" };
             let _ = writeln!(
                 out,
-                "  -> {:<22} weight {:<5} {state}",
+                "  -> {:<22} weight {:<5} {state:<5} active {:<6} inactive {}",
                 b.addr.to_string(),
-                b.weight
+                b.weight,
+                b.active_conns,
+                b.inactive_conns
             );
         }
     }
@@ -101,11 +99,15 @@ mod tests {
                     addr: "10.1.0.2:8080".parse().unwrap(),
                     weight: 3,
                     up: true,
+                    active_conns: 12,
+                    inactive_conns: 4,
                 },
                 Backend {
                     addr: "10.1.0.3:8080".parse().unwrap(),
                     weight: 1,
                     up: false,
+                    active_conns: 0,
+                    inactive_conns: 0,
                 },
             ],
         }];
@@ -114,8 +116,18 @@ mod tests {
         assert_eq!(lines[0], "10.0.0.100:80/tcp  wrr");
         assert_eq!(
             lines[1].split_whitespace().collect::<Vec<_>>(),
-            ["->", "10.1.0.2:8080", "weight", "3", "up"]
+            [
+                "->",
+                "10.1.0.2:8080",
+                "weight",
+                "3",
+                "up",
+                "active",
+                "12",
+                "inactive",
+                "4"
+            ]
         );
-        assert_eq!(lines[2].split_whitespace().last(), Some("down"));
+        assert_eq!(lines[2].split_whitespace().nth(4), Some("down"));
     }
 }

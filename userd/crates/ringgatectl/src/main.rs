@@ -123,7 +123,8 @@ enum ServiceAction {
     Add {
         #[command(flatten)]
         service: ServiceArgs,
-        /// wrr (weighted round-robin) or hash (consistent hashing of the client address).
+        /// wrr (weighted round-robin), hash (consistent hashing of the client
+        /// address) or lc (weighted least-connections).
         #[arg(long, default_value = "wrr")]
         scheduler: Scheduler,
     },
