@@ -9,8 +9,13 @@
 //! that bucket's own spinlock, so work per packet is one lock and at most
 //! `WAYS` comparisons. Expired entries are free for new sessions at once; a
 //! sweep in process context (`sweep`) releases the back-end counts of the
-//! expired ones nobody reused. A new session whose bucket is full of live
-//! sessions is refused and counted, never evicting a live one.
+//! expired ones nobody reused. When a new session's bucket is full of live
+//! entries, the one nearest expiry among those not carrying traffic (a TCP
+//! handshake not completed, or a connection closing or reset) is evicted
+//! with its other entry and counted, as conntrack's early drop does, so a
+//! flood of half-open connections cannot lock clients out; established
+//! connections and UDP flows are never evicted: then the new session is
+//! refused and counted.
 //!
 //! The client-side entry of a session carries its count in the back-end's
 //! `Load`: the session is counted from `create` until its entry is freed
@@ -164,6 +169,11 @@ impl Entry {
         self.expires > now
     }
 
+    /// Whether a full bucket may give this entry's place to a new session.
+    fn evictable(&self) -> bool {
+        matches!(self.stage, Stage::Syn | Stage::Closing | Stage::Reset)
+    }
+
     /// Whether this is the client-side entry (which holds the count).
     fn counted(&self) -> bool {
         !self.rewrite.source
@@ -199,7 +209,17 @@ pub(crate) struct SessionTable {
     buckets: LockedBuckets<Bucket>,
     seed: u64,
     dropped: AtomicU64,
+    evicted: AtomicU64,
     loads: BackendLoads,
+}
+
+/// What `insert_one` did.
+enum Inserted {
+    /// A live entry of the flow was there already, with this rewrite.
+    Found(Rewrite),
+    /// The entry is in; it took the place of an evicted session, whose
+    /// other entry (this key) is still to be removed.
+    New { evicted_partner: Option<FlowKey> },
 }
 
 /// Why a new session was not created.
@@ -216,6 +236,7 @@ impl SessionTable {
             buckets: LockedBuckets::new(buckets, [Entry::default(); WAYS])?,
             seed,
             dropped: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
             loads: BackendLoads::new()?,
         })
     }
@@ -294,13 +315,26 @@ impl SessionTable {
     /// Puts one direction's entry in its bucket, or finds it there (a packet
     /// on another CPU got there first: its rewrite). A client-side entry is
     /// counted under its bucket's lock, so a purge cannot come between.
-    fn insert_one(&self, mut entry: Entry, now: u64) -> Result<Option<Rewrite>, Refused> {
+    fn insert_one(&self, mut entry: Entry, now: u64) -> Result<Inserted, Refused> {
         let key = entry.key;
-        self.buckets.with(self.bucket_of(&key), |bucket| {
+        let inserted = self.buckets.with(self.bucket_of(&key), |bucket| {
             if let Some(existing) = bucket.iter().find(|e| e.live(now) && e.key == key) {
-                return Ok(Some(existing.rewrite));
+                return Ok(Inserted::Found(existing.rewrite));
             }
-            let free = bucket.iter_mut().find(|e| !e.live(now)).ok_or(Refused::Full)?;
+            let mut evicted_partner = None;
+            let free = match bucket.iter().position(|e| !e.live(now)) {
+                Some(free) => &mut bucket[free],
+                None => {
+                    // Never the other half of the session being created.
+                    let victim = bucket
+                        .iter_mut()
+                        .filter(|e| e.evictable() && e.partner() != key)
+                        .min_by_key(|e| e.expires)
+                        .ok_or(Refused::Full)?;
+                    evicted_partner = Some(victim.partner());
+                    victim
+                }
+            };
             self.free(free);
             if entry.counted() {
                 let at = entry.load;
@@ -309,8 +343,22 @@ impl SessionTable {
                     .open(usize::from(at.service), usize::from(at.backend), entry.stage.is_active());
             }
             *free = entry;
-            Ok(None)
-        })
+            Ok(Inserted::New { evicted_partner })
+        })?;
+        // One lock at a time: the evicted session's other entry after this
+        // bucket's lock is released.
+        if let Inserted::New {
+            evicted_partner: Some(partner),
+        } = inserted
+        {
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+            self.buckets.with(self.bucket_of(&partner), |bucket| {
+                if let Some(entry) = bucket.iter_mut().find(|e| e.expires != 0 && e.key == partner) {
+                    self.free(entry);
+                }
+            });
+        }
+        Ok(inserted)
     }
 
     /// Takes back an entry `create` just inserted, before it was counted.
@@ -373,12 +421,12 @@ impl SessionTable {
         // The reply entry first: once the client-side entry is in, packets
         // on other CPUs follow it and expect their replies translated.
         let created = self.insert_one(entry(reply, to_client), now).and_then(|found| {
-            let reply_inserted = found.is_none();
+            let reply_inserted = matches!(found, Inserted::New { .. });
             match self.insert_one(entry(forward, to_backend), now) {
-                Ok(None) => Ok(to_backend),
+                Ok(Inserted::New { .. }) => Ok(to_backend),
                 // Another CPU created this session first, maybe to another
                 // back-end: its choice stands, and our reply entry goes.
-                Ok(Some(existing)) => {
+                Ok(Inserted::Found(existing)) => {
                     if reply_inserted && existing != to_backend {
                         self.remove_uncounted(&reply);
                     }
@@ -476,5 +524,10 @@ impl SessionTable {
 
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Sessions evicted to make room for new ones.
+    pub(crate) fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
     }
 }

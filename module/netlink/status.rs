@@ -36,13 +36,14 @@ pub(crate) fn status_get(req: &Request<'_>) -> Result {
     }
     attrs.put_uint(uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED, net.arp_suppressed())?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_GARP_SENT, net.garp_sent())?;
-    let (sessions, dropped) = {
+    let (sessions, dropped, evicted) = {
         let rcu = RcuSection::read_lock();
         let table = net.sessions.read(&rcu);
-        (table.count(), table.dropped())
+        (table.count(), table.dropped(), table.evicted())
     };
     attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS, sessions)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, dropped)?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED, evicted)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_NO_BACKEND, net.no_backend())?;
     reply.send()
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The session table: sessions are listed with their owner, a full table
 # refuses new sessions and counts them (no crash, live sessions untouched),
-# and sessions expire by their timeouts.
+# half-open sessions are evicted for new ones, and sessions expire by their
+# timeouts.
 #
 #   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ─────────┐
 #   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
@@ -121,6 +122,27 @@ gw config show | grep -qx 'down policy drop' || fail "config show: $(gw config s
 gw backend set "$VIP" 9000 --proto udp 10.8.0.2:9000 --down
 expect_eq "$(status_field sessions)" 0 "sessions dropped with the back-end"
 gw backend set "$VIP" 9000 --proto udp 10.8.0.2:9000 --up
+
+# A flood of half-open TCP connections (their back-end never answers) fills
+# the table; half-open sessions are evicted, nearest expiry first, to make
+# room for new ones, so the flood refuses nobody and UDP flows still get in.
+gw backend add "$VIP" 80 10.8.0.99:80   # no such host: SYNs go unanswered
+dropped_before=$(status_field sessions_dropped)
+ip netns exec cl python3 -c '
+import socket
+socks = []
+for _ in range(200):
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex(("10.9.0.100", 80))
+    socks.append(s)
+' 
+evicted=$(status_field sessions_evicted)
+echo "200 half-open connections into a 64-session table: $evicted evicted, $(status_field sessions) sessions"
+expect_ge "$evicted" 136 "half-open sessions evicted (200 into a table of 64)"
+expect_eq "$(status_field sessions_dropped)" "$dropped_before" "connections refused during the half-open flood"
+expect_eq "$(udp_flows 20)" 20 "UDP flows admitted into a table full of half-open sessions"
+gw status | grep -q "evicted $(status_field sessions_evicted)," || fail "status does not show evictions: $(gw status)"
 
 # A bad setting is refused and changes nothing.
 if out=$(gw config set --max-sessions 10 2>&1); then fail "accepted 10 sessions"; fi

@@ -32,6 +32,8 @@ pub struct Status {
     pub sessions: u64,
     /// New connections dropped because the session table was full.
     pub sessions_dropped: u64,
+    /// Half-open or closing sessions evicted to make room for new ones.
+    pub sessions_evicted: u64,
     /// New connections dropped because no back-end was up.
     pub no_backend: u64,
 }
@@ -60,6 +62,7 @@ impl Status {
         let mut hooks = Vec::new();
         let (mut arp_suppressed, mut garp_sent) = (0, 0);
         let (mut sessions, mut sessions_dropped, mut no_backend) = (0, 0, 0);
+        let mut sessions_evicted = 0;
         for attr in reply.attrs().iter() {
             let kind = *attr.nla_type().nla_type();
             if kind == uapi::RINGGATE_A_STATUS_VERSION {
@@ -74,6 +77,8 @@ impl Status {
                 sessions = uint(attr.nla_payload().as_ref())?;
             } else if kind == uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED {
                 sessions_dropped = uint(attr.nla_payload().as_ref())?;
+            } else if kind == uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED {
+                sessions_evicted = uint(attr.nla_payload().as_ref())?;
             } else if kind == uapi::RINGGATE_A_STATUS_NO_BACKEND {
                 no_backend = uint(attr.nla_payload().as_ref())?;
             } else if kind == uapi::RINGGATE_A_STATUS_HOOKS {
@@ -113,6 +118,7 @@ impl Status {
             garp_sent,
             sessions,
             sessions_dropped,
+            sessions_evicted,
             no_backend,
         })
     }

@@ -31,8 +31,8 @@ fn table(status: &Status) -> String {
     }
     let _ = writeln!(
         out,
-        "sessions {}, dropped (table full) {}, dropped (no back-end) {}",
-        status.sessions, status.sessions_dropped, status.no_backend
+        "sessions {}, evicted {}, dropped (table full) {}, dropped (no back-end) {}",
+        status.sessions, status.sessions_evicted, status.sessions_dropped, status.no_backend
     );
     let _ = writeln!(
         out,
@@ -60,6 +60,7 @@ mod tests {
             garp_sent: 6,
             sessions: 0,
             sessions_dropped: 0,
+            sessions_evicted: 0,
             no_backend: 0,
         };
         let text = table(&status);
