@@ -1,0 +1,111 @@
+#!/bin/bash
+# Offloaded packets through the NAT: the same 4 MB upload and download
+# through the VIP arrive intact (SHA-256 compared end to end) whether the
+# gateway sees TSO super-packets with partial checksums (veth's default),
+# GRO-merged packets (GRO on the gateway's interfaces), or plain MTU-sized
+# packets with full checksums (offloads off at the senders). The gateway
+# must have seen packets larger than the MTU in the first two cases, or the
+# test would prove nothing about them.
+#
+#   ┌─ ns cl ──────────┐     ┌──────── ns gw ────────────┐     ┌─ ns be ────────────┐
+#   │ cl0 10.9.0.1/24  ├─────┤ g0 10.9.0.11/24           │     │ e0 10.8.0.2/24     │
+#   │                  │     │    10.9.0.100/32 (VIP)    │     │ :7000 sha256 of    │
+#   │                  │     │ b0 10.8.0.1/24            ├─────┤ upload / 4 MB down │
+#   └──────────────────┘     └───────────────────────────┘     └────────────────────┘
+. "$RG_REPO/qemu-tests/lib.sh"
+
+VIP=10.9.0.100
+gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+
+load_module
+link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
+ip netns add be
+ip link add b0 netns gw type veth peer name e0 netns be
+ip -n gw addr add 10.8.0.1/24 dev b0
+ip -n be addr add 10.8.0.2/24 dev e0
+ip -n gw link set b0 up
+ip -n be link set e0 up
+ip -n be link set lo up
+ip -n be route add default via 10.8.0.1
+ip -n gw addr add "$VIP/32" dev g0
+ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
+# The back-end: the first byte says what to do; "u" answers the SHA-256 of
+# the rest, "d" sends 4 MB of a fixed pattern.
+ip netns exec be python3 -c '
+import hashlib, socket, threading
+PATTERN = bytes(range(256)) * 16384
+def serve(conn):
+    if conn.recv(1) == b"u":
+        digest = hashlib.sha256()
+        while data := conn.recv(65536):
+            digest.update(data)
+        conn.sendall(digest.hexdigest().encode())
+    else:
+        conn.sendall(PATTERN)
+    conn.close()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 7000))
+srv.listen(4)
+while True:
+    threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()
+' &
+gw vip add "$VIP"
+gw vip own "$VIP"
+gw backend add "$VIP" 7000 10.8.0.2:7000
+sleep 1
+
+# Uploads 4 MB and downloads 4 MB through the VIP; fails unless both arrive
+# exactly.
+transfer() {
+  ip netns exec cl python3 -c '
+import hashlib, socket, sys
+PATTERN = bytes(range(256)) * 16384
+up = socket.create_connection(("10.9.0.100", 7000), timeout=20)
+up.sendall(b"u" + PATTERN)
+up.shutdown(socket.SHUT_WR)
+answer = up.recv(64).decode()
+if answer != hashlib.sha256(PATTERN).hexdigest():
+    sys.exit(f"upload digest {answer!r} differs")
+down = socket.create_connection(("10.9.0.100", 7000), timeout=20)
+down.sendall(b"d")
+got = b""
+while data := down.recv(65536):
+    got += data
+if got != PATTERN:
+    sys.exit(f"download differs: {len(got)} bytes")
+' || fail "transfer with $1"
+}
+
+# The largest IPv4 packet seen on gateway interface $2 during "transfer $1".
+largest_seen() {
+  ip netns exec gw tcpdump -U --immediate-mode -nn -i "$2" -w /tmp/offload.pcap "tcp port 7000" 2>/tmp/offload.log &
+  local capture=$!
+  wait_listening /tmp/offload.log
+  transfer "$1"
+  sleep 0.5
+  kill $capture; wait $capture 2>/dev/null || true
+  tcpdump -nn -r /tmp/offload.pcap 2>/dev/null | grep -o 'length [0-9]*' | awk '$2 > max {max = $2} END {print max + 0}'
+}
+
+# 1. veth's defaults: TSO at the senders, super-packets forwarded as they are.
+expect_ge "$(largest_seen "TSO super-packets" g0)" 2000 "largest TCP payload from the client with TSO"
+expect_ge "$(largest_seen "TSO super-packets" b0)" 2000 "largest TCP payload from the back-end with TSO"
+
+# 2. GRO on the gateway's interfaces, senders segmenting in software.
+ip netns exec cl ethtool -K cl0 tso off gso off >/dev/null
+ip netns exec be ethtool -K e0 tso off gso off >/dev/null
+ip netns exec gw ethtool -K g0 gro on >/dev/null
+ip netns exec gw ethtool -K b0 gro on >/dev/null
+expect_ge "$(largest_seen "GRO" g0)" 2000 "largest TCP payload from the client after GRO"
+expect_ge "$(largest_seen "GRO" b0)" 2000 "largest TCP payload from the back-end after GRO"
+
+# 3. No offloads at all: full checksums computed by the senders.
+ip netns exec gw ethtool -K g0 gro off >/dev/null
+ip netns exec gw ethtool -K b0 gro off >/dev/null
+ip netns exec cl ethtool -K cl0 tx off >/dev/null
+ip netns exec be ethtool -K e0 tx off >/dev/null
+largest=$(largest_seen "no offloads" g0)
+[ "$largest" -le 1448 ] || fail "a $largest-byte payload with offloads off"
+
+unload_module
