@@ -65,7 +65,8 @@ demo: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
 	  --ksrc "$$($(TOOLS)/kernel-source.sh)" demo
 
-# NAT cost of ringgate, IPVS and nftables in the same VM (prints numbers).
+# NAT cost of ringgate, IPVS and nftables in the same VM (prints numbers);
+# RG_BENCH_ROUNDS=n interleaved rounds (default 3), medians reported.
 bench: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
 	  --ksrc "$$($(TOOLS)/kernel-source.sh)" bench

@@ -62,7 +62,7 @@ cmdline=(
   root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro
   init="$here/guest/init.sh"
   panic_on_warn=1 panic=-1 oops=panic kmemleak=on
-  rg.mode="$mode" rg.tests="$tests"
+  rg.mode="$mode" rg.tests="$tests" rg.bench_rounds="${RG_BENCH_ROUNDS:-3}"
 )
 # The repository and the kernel source are also exported on their own, and
 # the guest mounts them at fixed paths: wherever they live on the host (a CI

@@ -27,6 +27,7 @@ for arg in $(cat /proc/cmdline); do
   case "$arg" in
     rg.mode=*) mode=${arg#rg.mode=} ;;
     rg.tests=*) tests=${arg#rg.tests=} ;;
+    rg.bench_rounds=*) export RG_BENCH_ROUNDS=${arg#rg.bench_rounds=} ;;
   esac
 done
 
