@@ -23,11 +23,11 @@ counter() {
 # `nft list hooks` (which names each hook's module) reports them.
 ringgate_hooks() { { nft list hooks ip; nft list hooks arp; } 2>/dev/null | grep -c 'ringgate' || true; }
 
-# link_namespaces NS1 IF1 ADDR1 NS2 IF2 ADDR2: creates both namespaces and a
-# veth pair between them, addressed and up, with loopback up on both sides.
+# link_namespaces NS1 IF1 ADDR1 NS2 IF2 ADDR2: creates both namespaces (if
+# they do not exist yet) and a veth pair between them, addressed and up, with loopback up on both sides.
 link_namespaces() {
-  ip netns add "$1"
-  ip netns add "$4"
+  [ -e "/run/netns/$1" ] || ip netns add "$1"
+  [ -e "/run/netns/$4" ] || ip netns add "$4"
   ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
   ip -n "$1" addr add "$3" dev "$2"
   ip -n "$4" addr add "$6" dev "$5"
@@ -35,6 +35,18 @@ link_namespaces() {
   ip -n "$4" link set "$5" up
   ip -n "$1" link set lo up
   ip -n "$4" link set lo up
+}
+
+# gateway_line BACKEND_NS: the most common topology. The client `cl`
+# (cl0 10.9.0.1) and the back-end BACKEND_NS (e0 10.8.0.2, routed through
+# the gateway) on either side of the gateway `gw`, which forwards and has
+# g0 10.9.0.11 with the VIP 10.9.0.100/32, and b0 10.8.0.1.
+gateway_line() {
+  link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
+  link_namespaces gw b0 10.8.0.1/24 "$1" e0 10.8.0.2/24
+  ip -n gw addr add 10.9.0.100/32 dev g0
+  ip -n "$1" route add default via 10.8.0.1
+  ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

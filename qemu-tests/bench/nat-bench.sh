@@ -21,17 +21,7 @@ SECONDS_PER_FIGURE=${RG_BENCH_SECONDS:-5}
 ROUNDS=${RG_BENCH_ROUNDS:-3}
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 
-link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
-ip netns add be
-ip link add b0 netns gw type veth peer name e0 netns be
-ip -n gw addr add 10.8.0.1/24 dev b0
-ip -n be addr add 10.8.0.2/24 dev e0
-ip -n gw link set b0 up
-ip -n be link set e0 up
-ip -n be link set lo up
-ip -n be route add default via 10.8.0.1
-ip -n gw addr add "$VIP/32" dev g0
-ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
+gateway_line be
 mkdir -p /tmp/www && echo hello >/tmp/www/index.html
 ip netns exec be busybox httpd -f -p 8080 -h /tmp/www &
 ip netns exec be iperf3 -s -D >/dev/null 2>&1

@@ -32,15 +32,8 @@ VIP=10.9.0.100
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 
 load_module
-link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
-ip netns add be
-ip link add b0 netns gw type veth peer name e0 netns be
-ip -n gw addr add 10.8.0.1/24 dev b0
-ip -n be addr add 10.8.0.2/24 dev e0
-ip -n gw link set b0 mtu 1280 up
-ip -n be link set e0 up
-ip -n be link set lo up
-ip -n be route add default via 10.8.0.1
+gateway_line be
+ip -n gw link set b0 mtu 1280
 link_namespaces far f0 10.7.0.1/24 rt r0 10.7.0.254/24
 ip -n rt link set r0 mtu 1280
 ip link add r1 netns rt type veth peer name g1 netns gw
@@ -51,8 +44,6 @@ ip -n gw link set g1 up
 ip -n far route add default via 10.7.0.254
 ip -n rt route add default via 10.6.0.1
 ip -n gw route add 10.7.0.0/24 via 10.6.0.2
-ip -n gw addr add "$VIP/32" dev g0
-ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
 ip netns exec rt sysctl -qw net.ipv4.ip_forward=1
 ip netns exec be python3 -c '
 import socket, threading

@@ -18,17 +18,7 @@ VIP=10.9.0.100
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 
 load_module
-link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
-ip netns add be
-ip link add b0 netns gw type veth peer name e0 netns be
-ip -n gw addr add 10.8.0.1/24 dev b0
-ip -n be addr add 10.8.0.2/24 dev e0
-ip -n gw link set b0 up
-ip -n be link set e0 up
-ip -n be link set lo up
-ip -n be route add default via 10.8.0.1
-ip -n gw addr add "$VIP/32" dev g0
-ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
+gateway_line be
 # The back-end: the first byte says what to do; "u" answers the SHA-256 of
 # the rest, "d" sends 4 MB of a fixed pattern.
 ip netns exec be python3 -c '

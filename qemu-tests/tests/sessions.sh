@@ -37,17 +37,7 @@ PY
 }
 
 load_module
-link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
-ip netns add be1
-ip link add b0 netns gw type veth peer name e0 netns be1
-ip -n gw addr add 10.8.0.1/24 dev b0
-ip -n be1 addr add 10.8.0.2/24 dev e0
-ip -n gw link set b0 up
-ip -n be1 link set e0 up
-ip -n be1 link set lo up
-ip -n gw addr add "$VIP/32" dev g0
-ip -n be1 route add default via 10.8.0.1
-ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
+gateway_line be1
 ip netns exec be1 python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
