@@ -27,7 +27,8 @@ pub(crate) struct NetState {
     last_full_notice: AtomicU64,
     pub(crate) vips: RcuBox<VipTable>,
     pub(crate) services: RcuBox<ServiceTable>,
-    /// Replaced whole when its size is configured (see `resize_sessions`).
+    /// A one-bucket placeholder until NAT is activated; replaced whole when
+    /// its size is configured (see `resize_sessions`).
     pub(crate) sessions: RcuBox<SessionTable>,
     max_sessions: AtomicU32,
     /// The bucket the next sweep starts at.
@@ -50,10 +51,8 @@ impl NetState {
         let counters = HookCounters::new(glue::nr_cpu_ids())?;
         let vips = RcuBox::new(KBox::new(VipTable::EMPTY, GFP_KERNEL)?);
         let services = RcuBox::new(ServiceTable::new_empty()?);
-        let sessions = RcuBox::new(KBox::new(
-            SessionTable::new(DEFAULT_MAX_SESSIONS, glue::random_u64())?,
-            GFP_KERNEL,
-        )?);
+        // A placeholder until the namespace's first service (`activate_nat`).
+        let sessions = RcuBox::new(Self::session_table(0)?);
         let d = Timeouts::DEFAULT;
         Ok(KBox::new(
             NetState {
@@ -122,15 +121,27 @@ impl NetState {
         self.max_sessions.load(Ordering::Relaxed)
     }
 
-    /// Starts a new, empty session table for `max` sessions (if that is a
-    /// change). Sleeps.
+    /// A new, empty session table for `max` sessions.
+    fn session_table(max: u32) -> Result<KBox<SessionTable>> {
+        Ok(KBox::new(SessionTable::new(max as usize, glue::random_u64())?, GFP_KERNEL)?)
+    }
+
+    /// Sizes the session table for `max` sessions: a new, empty table if
+    /// that is a change and NAT is active (else the table is allocated at
+    /// activation). Sleeps.
     pub(crate) fn resize_sessions(&self, max: u32) -> Result {
-        if max == self.max_sessions() {
-            return Ok(());
-        }
-        let table = SessionTable::new(max as usize, glue::random_u64())?;
-        self.sessions.replace(KBox::new(table, GFP_KERNEL)?);
-        self.max_sessions.store(max, Ordering::Relaxed);
+        self.sessions.replace_with(|_| {
+            if max == self.max_sessions() {
+                return Ok(None);
+            }
+            let table = if self.nat_active() {
+                Some(Self::session_table(max)?)
+            } else {
+                None
+            };
+            self.max_sessions.store(max, Ordering::Relaxed);
+            Ok(table)
+        })?;
         Ok(())
     }
 
@@ -171,6 +182,9 @@ impl NetState {
     /// work per call, so a large table never holds the CPU long.
     pub(crate) fn sweep_sessions(&self) -> u64 {
         const BUCKETS_PER_CALL: usize = 1024;
+        if !self.nat_active() {
+            return glue::hz();
+        }
         let rcu = glue::RcuSection::read_lock();
         let start = self.sweep_cursor.load(Ordering::Relaxed);
         let next = self.sessions.read(&rcu).sweep(start, BUCKETS_PER_CALL);
@@ -186,9 +200,24 @@ impl NetState {
         self.nat_active.load(Ordering::Relaxed)
     }
 
-    /// Turns the NAT path on for good (sessions outlive their service).
-    pub(crate) fn activate_nat(&self) {
-        self.nat_active.store(true, Ordering::Relaxed);
+    /// Turns the NAT path on for good (sessions outlive their service),
+    /// allocating the session table at its configured size: namespaces that
+    /// never have a service (most, on a host with containers) keep a
+    /// one-bucket table. Sleeps; called before the first service is
+    /// published, so no session is lost with the placeholder.
+    pub(crate) fn activate_nat(&self) -> Result {
+        if self.nat_active() {
+            return Ok(());
+        }
+        self.sessions.replace_with(|_| {
+            if self.nat_active() {
+                return Ok(None);
+            }
+            let table = Self::session_table(self.max_sessions())?;
+            self.nat_active.store(true, Ordering::Relaxed);
+            Ok(Some(table))
+        })?;
+        Ok(())
     }
 
     /// Tells listeners that a VIP was taken or released.

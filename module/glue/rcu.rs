@@ -87,16 +87,25 @@ impl<T> RcuBox<T> {
         }
     }
 
-    /// Publishes `value` in place of the current one, which is dropped
-    /// after a grace period. Sleeps: process context only.
-    pub(crate) fn replace(&self, value: KBox<T>) {
+    /// Publishes the value `make` returns, if any, in place of the current
+    /// one (which `make` sees), and frees the old one after a grace period; `make` runs under the
+    /// configuration mutex, so its decision cannot be overtaken by another
+    /// writer. Whether a value was published. Sleeps: process context only.
+    pub(crate) fn replace_with(&self, make: impl FnOnce(&T) -> Result<Option<KBox<T>>>) -> Result<bool> {
         let _lock = ConfigLock::lock();
-        let old = self.current.swap(KBox::into_raw(value), Ordering::AcqRel);
+        let old = self.current.load(Ordering::Acquire);
+        // Only writers replace `current`, and they hold the lock.
+        // SAFETY: So `old` stays live while `make` looks at it.
+        let Some(value) = make(unsafe { &*old })? else {
+            return Ok(false);
+        };
+        self.current.store(KBox::into_raw(value), Ordering::Release);
         // SAFETY: `synchronize_rcu` sleeps; callers are in process context.
         unsafe { bindings::rg_synchronize_rcu() };
         // After the grace period no reader holds `old`.
         // SAFETY: `old` came from `KBox::into_raw` and was replaced above.
         drop(unsafe { KBox::from_raw(old) });
+        Ok(true)
     }
 
     /// The current value, for as long as the read-side section lasts.

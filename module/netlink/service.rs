@@ -53,6 +53,8 @@ pub(crate) fn service_set(req: &Request<'_>) -> Result {
     let scheduler = req
         .get_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER)
         .map_or(SCHEDULER_WRR, |s| s as u8);
+    // Before the service exists: its first packets need the sized table.
+    net.activate_nat()?;
     net.services
         .update(|table| {
             table.set(key, scheduler)?;
@@ -60,7 +62,6 @@ pub(crate) fn service_set(req: &Request<'_>) -> Result {
             Ok(())
         })
         .map_err(|err| explain(req, err, c_str!("no such service")))?;
-    net.activate_nat();
     Ok(())
 }
 

@@ -48,7 +48,11 @@ while True:
 ' &
 gw vip add "$VIP"
 gw vip own "$VIP"
+# Sized before the namespace's first service (the table is allocated then),
+# and again after (a new table replaces the live one).
+gw config set --max-sessions 128
 gw backend add "$VIP" 9000 --proto udp 10.8.0.2:9000
+expect_eq "$(udp_flows 3)" 3 "echoes through the table allocated with the first service"
 
 # The smallest table (64 sessions), short UDP timeout, a node id to record.
 gw config set --node-id 7 --max-sessions 64 --timeout-udp 8
