@@ -143,6 +143,16 @@ impl BackendLoads {
         }
     }
 
+    /// Takes over `other`'s generations, with no connections counted: for a
+    /// table about to take over `other`'s sessions (which count again as
+    /// they move in).
+    pub(crate) fn adopt_generations(&self, other: &BackendLoads) {
+        for (mine, theirs) in self.words.iter().zip(other.words.iter()) {
+            let generation = generation_of(theirs.load(Ordering::Relaxed));
+            mine.store(u64::from(generation) << GENERATION_SHIFT, Ordering::Relaxed);
+        }
+    }
+
     /// The generation connections to the slot are counted under now.
     pub(crate) fn generation(&self, service: usize, backend: usize) -> u16 {
         self.word(service, backend)

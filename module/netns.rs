@@ -126,22 +126,35 @@ impl NetState {
         Ok(KBox::new(SessionTable::new(max as usize, glue::random_u64())?, GFP_KERNEL)?)
     }
 
-    /// Sizes the session table for `max` sessions: a new, empty table if
-    /// that is a change and NAT is active (else the table is allocated at
-    /// activation). Sleeps.
+    /// Sizes the session table for `max` sessions (if that is a change).
+    /// Before NAT is active only the setting changes (the table is allocated
+    /// at activation). After, a new table takes over the live sessions: they
+    /// are copied, the new table is published, and after a grace period,
+    /// when no packet can still be using the old one, what changed there
+    /// meanwhile (sessions opened during the copy) is copied too. Sessions a
+    /// smaller table has no room for are dropped and counted. Sleeps.
     pub(crate) fn resize_sessions(&self, max: u32) -> Result {
-        self.sessions.replace_with(|_| {
-            if max == self.max_sessions() {
-                return Ok(None);
-            }
-            let table = if self.nat_active() {
-                Some(Self::session_table(max)?)
-            } else {
-                None
-            };
-            self.max_sessions.store(max, Ordering::Relaxed);
-            Ok(table)
-        })?;
+        self.sessions.replace_with(
+            |old| {
+                if max == self.max_sessions() {
+                    return Ok(None);
+                }
+                let table = if self.nat_active() {
+                    let table = Self::session_table(max)?;
+                    table.loads().adopt_generations(old.loads());
+                    table.adopt(old);
+                    Some(table)
+                } else {
+                    None
+                };
+                self.max_sessions.store(max, Ordering::Relaxed);
+                Ok(table)
+            },
+            |old, new| {
+                new.adopt(old);
+                new.adopt_counters(old);
+            },
+        )?;
         Ok(())
     }
 
@@ -209,14 +222,17 @@ impl NetState {
         if self.nat_active() {
             return Ok(());
         }
-        self.sessions.replace_with(|_| {
-            if self.nat_active() {
-                return Ok(None);
-            }
-            let table = Self::session_table(self.max_sessions())?;
-            self.nat_active.store(true, Ordering::Relaxed);
-            Ok(Some(table))
-        })?;
+        self.sessions.replace_with(
+            |_| {
+                if self.nat_active() {
+                    return Ok(None);
+                }
+                let table = Self::session_table(self.max_sessions())?;
+                self.nat_active.store(true, Ordering::Relaxed);
+                Ok(Some(table))
+            },
+            |_, _| {},
+        )?;
         Ok(())
     }
 

@@ -361,7 +361,8 @@ impl SessionTable {
         Ok(inserted)
     }
 
-    /// Takes back an entry `create` just inserted, before it was counted.
+    /// Takes back an entry `create` or `adopt` just inserted, before it was
+    /// counted.
     fn remove_uncounted(&self, key: &FlowKey) {
         self.buckets.with(self.bucket_of(key), |bucket| {
             if let Some(entry) = bucket.iter_mut().find(|e| e.key == *key) {
@@ -483,6 +484,71 @@ impl SessionTable {
         } else {
             end
         }
+    }
+
+    /// Moves `old`'s live sessions into this table, both entries of each or
+    /// neither; the number that did not fit (this table is smaller, or
+    /// their buckets are full), counted as dropped. Sessions already here
+    /// are left as they are, so a second call after `old` stopped changing
+    /// moves only what changed in between. Process context: each bucket of
+    /// either table is locked on its own, one at a time.
+    pub(crate) fn adopt(&self, old: &SessionTable) -> u64 {
+        let now = glue::jiffies();
+        let mut lost = 0;
+        for i in 0..old.buckets.len() {
+            let bucket = old.buckets.with(i, |bucket| *bucket);
+            for entry in bucket.iter().filter(|e| e.live(now) && e.counted()) {
+                let partner_key = entry.partner();
+                let partner = old.buckets.with(old.bucket_of(&partner_key), |b| {
+                    b.iter().find(|e| e.live(now) && e.key == partner_key).copied()
+                });
+                let Some(partner) = partner else {
+                    // Half a session (its other entry was evicted): let it go.
+                    continue;
+                };
+                let Some(partner_inserted) = self.insert_moved(partner, now) else {
+                    lost += 1;
+                    continue;
+                };
+                if self.insert_moved(*entry, now).is_none() {
+                    if partner_inserted {
+                        self.remove_uncounted(&partner_key);
+                    }
+                    lost += 1;
+                }
+            }
+        }
+        self.dropped.fetch_add(lost, Ordering::Relaxed);
+        lost
+    }
+
+    /// Adds `old`'s drop and eviction counts to this table's, once `old`
+    /// has stopped changing, so a resize does not reset them.
+    pub(crate) fn adopt_counters(&self, old: &SessionTable) {
+        self.dropped.fetch_add(old.dropped(), Ordering::Relaxed);
+        self.evicted.fetch_add(old.evicted(), Ordering::Relaxed);
+    }
+
+    /// Puts an entry moved from another table into its bucket, counting it
+    /// if it was counted there under its slot's current generation; whether
+    /// it was inserted (`Some(false)`: already here), `None` if the bucket
+    /// has no room (nothing is evicted for a move).
+    fn insert_moved(&self, mut entry: Entry, now: u64) -> Option<bool> {
+        self.buckets.with(self.bucket_of(&entry.key), |bucket| {
+            if bucket.iter().any(|e| e.live(now) && e.key == entry.key) {
+                return Some(false);
+            }
+            let free = bucket.iter_mut().find(|e| !e.live(now))?;
+            self.free(free);
+            let at = entry.load;
+            let (service, backend) = (usize::from(at.service), usize::from(at.backend));
+            // A stale generation is never counted: releasing it changes nothing.
+            if entry.counted() && self.loads.generation(service, backend) == at.generation {
+                entry.load = self.loads.open(service, backend, entry.stage.is_active());
+            }
+            *free = entry;
+            Some(true)
+        })
     }
 
     /// Live sessions (client-side entries), by a scan of every bucket.

@@ -88,10 +88,16 @@ impl<T> RcuBox<T> {
     }
 
     /// Publishes the value `make` returns, if any, in place of the current
-    /// one (which `make` sees), and frees the old one after a grace period; `make` runs under the
-    /// configuration mutex, so its decision cannot be overtaken by another
-    /// writer. Whether a value was published. Sleeps: process context only.
-    pub(crate) fn replace_with(&self, make: impl FnOnce(&T) -> Result<Option<KBox<T>>>) -> Result<bool> {
+    /// one (which `make` sees). After a grace period, when no reader can
+    /// still see the old value, `settle` gets it and the new one, and then
+    /// the old one is freed. Both run under the configuration mutex, so no
+    /// other writer comes between. Whether a value was published. Sleeps:
+    /// process context only.
+    pub(crate) fn replace_with(
+        &self,
+        make: impl FnOnce(&T) -> Result<Option<KBox<T>>>,
+        settle: impl FnOnce(&T, &T),
+    ) -> Result<bool> {
         let _lock = ConfigLock::lock();
         let old = self.current.load(Ordering::Acquire);
         // Only writers replace `current`, and they hold the lock.
@@ -99,10 +105,14 @@ impl<T> RcuBox<T> {
         let Some(value) = make(unsafe { &*old })? else {
             return Ok(false);
         };
-        self.current.store(KBox::into_raw(value), Ordering::Release);
+        let new = KBox::into_raw(value);
+        self.current.store(new, Ordering::Release);
         // SAFETY: `synchronize_rcu` sleeps; callers are in process context.
         unsafe { bindings::rg_synchronize_rcu() };
-        // After the grace period no reader holds `old`.
+        // After the grace period no reader holds `old`; `new` is current, and
+        // only writers, which wait for the lock, could free it.
+        // SAFETY: So both are live, and nothing writes `old` any more.
+        settle(unsafe { &*old }, unsafe { &*new });
         // SAFETY: `old` came from `KBox::into_raw` and was replaced above.
         drop(unsafe { KBox::from_raw(old) });
         Ok(true)

@@ -1,12 +1,13 @@
 #!/bin/bash
 # The session table: sessions are listed with their owner, a full table
 # refuses new sessions and counts them (no crash, live sessions untouched),
-# half-open sessions are evicted for new ones, and sessions expire by their
-# timeouts.
+# half-open sessions are evicted for new ones, sessions expire by their
+# timeouts, and a resize keeps them.
 #
 #   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ─────────┐
 #   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
 #   └─────────────────┘      │    10.9.0.100/32 (VIP)    │      │ UDP echo :9000   │
+#                            │                           │      │ TCP echo :7000   │
 #                            │ b0 10.8.0.1/24  (forward) ├──────┤                  │
 #                            └───────────────────────────┘      └──────────────────┘
 . "$RG_REPO/qemu-tests/lib.sh"
@@ -40,6 +41,18 @@ load_module
 gateway_line be1
 ip netns exec be1 python3 -c '
 import socket
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 7000))
+srv.listen(4)
+while True:
+    conn = srv.accept()[0]
+    while data := conn.recv(64):
+        conn.sendall(data)
+    conn.close()
+' &
+ip netns exec be1 python3 -c '
+import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 9000))
 while True:
@@ -50,25 +63,28 @@ gw vip add "$VIP"
 gw vip own "$VIP"
 # Sized before the namespace's first service (the table is allocated then),
 # and again after (a new table replaces the live one).
-gw config set --max-sessions 128
+gw config set --max-sessions 128 --timeout-udp 8
 gw backend add "$VIP" 9000 --proto udp 10.8.0.2:9000
+sleep 1   # let the echo server start
 expect_eq "$(udp_flows 3)" 3 "echoes through the table allocated with the first service"
 
 # The smallest table (64 sessions), short UDP timeout, a node id to record.
-gw config set --node-id 7 --max-sessions 64 --timeout-udp 8
+# The 3 sessions move into the new table.
+gw config set --node-id 7 --max-sessions 64
+expect_eq "$(status_field sessions)" 3 "sessions moved into the resized table"
 gw config show --json | python3 -c '
 import json, sys
 c = json.load(sys.stdin)
 assert (c["node_id"], c["max_sessions"], c["timeout_udp"]) == (7, 64, 8), c
 assert (c["timeout_syn"], c["timeout_established"], c["timeout_closing"]) == (30, 900, 60), c
 '
-sleep 1   # let the echo server start
 
-# A few flows: each is a session owned by node 7, listed with its back-end.
+# A few flows: each is a session owned by node 7, listed with its back-end
+# (beside the 3 older ones, which node 0 owned).
 expect_eq "$(udp_flows 5)" 5 "echoes of 5 flows"
 gw sessions --json | python3 -c '
 import json, sys
-sessions = json.load(sys.stdin)
+sessions = [s for s in json.load(sys.stdin) if s["owner"] == 7]
 assert len(sessions) == 5, sessions
 for s in sessions:
     assert s["proto"] == "udp" and s["stage"] == "udp", s
@@ -76,7 +92,7 @@ for s in sessions:
     assert s["client"].startswith("10.9.0.1:") and s["owner"] == 7, s
     assert 0 < s["expires_ms"] <= 8000, s
 '
-expect_eq "$(status_field sessions)" 5 "sessions in the status"
+expect_ge "$(status_field sessions)" 5 "sessions in the status"
 
 # 300 more flows overflow the table: what is refused is counted, what got in
 # is answered, and nothing else happens.
@@ -138,9 +154,31 @@ expect_eq "$(status_field sessions_dropped)" "$dropped_before" "connections refu
 expect_eq "$(udp_flows 20)" 20 "UDP flows admitted into a table full of half-open sessions"
 gw status | grep -q "evicted $(status_field sessions_evicted)," || fail "status does not show evictions: $(gw status)"
 
+# Resizing the table under traffic keeps the sessions: an open TCP
+# connection sends, the table grows from 64 to 256 sessions, and the same
+# connection goes on (were its session lost, the gateway would answer its
+# next segment with a reset).
+gw backend add "$VIP" 7000 10.8.0.2:7000
+ip netns exec cl python3 - "$RG_REPO/userd/target/debug/ringgatectl" <<'PY' || fail "a connection across a resize"
+import json, socket, subprocess, sys
+ctl = ["ip", "netns", "exec", "gw", sys.argv[1]]
+s = socket.create_connection(("10.9.0.100", 7000), timeout=5)
+port = s.getsockname()[1]
+s.sendall(b"before")
+assert s.recv(64) == b"before"
+subprocess.run(ctl + ["config", "set", "--max-sessions", "256"], check=True)
+s.sendall(b"after")
+answer = s.recv(64)
+assert answer == b"after", f"after the resize the connection got {answer!r}"
+sessions = json.loads(subprocess.run(ctl + ["sessions", "--json"], capture_output=True, text=True, check=True).stdout)
+mine = [x for x in sessions if x["client"] == f"10.9.0.1:{port}"]
+assert len(mine) == 1 and mine[0]["stage"] == "established", mine
+PY
+expect_eq "$(gw config show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_sessions"])')" 256 "max sessions after the resize"
+
 # A bad setting is refused and changes nothing.
 if out=$(gw config set --max-sessions 10 2>&1); then fail "accepted 10 sessions"; fi
 case "$out" in *"64..=1048576"*|*"invalid value"*) ;; *) fail "unclear refusal: $out" ;; esac
-expect_eq "$(gw config show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_sessions"])')" 64 "max sessions after a refused change"
+expect_eq "$(gw config show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_sessions"])')" 256 "max sessions after a refused change"
 
 unload_module

@@ -188,7 +188,8 @@ enum ConfigAction {
         /// This node's id; sessions record it as their owner.
         #[arg(long)]
         node_id: Option<u16>,
-        /// Sessions the table holds (64-1048576). Changing it empties the table.
+        /// Sessions the table holds (64-1048576). Live sessions move into the
+        /// resized table; those a smaller one has no room for are dropped.
         #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
         max_sessions: Option<u32>,
         /// Seconds a TCP handshake may take.
