@@ -242,6 +242,13 @@ expect_refused "no such service" service del "$VIP" 84
 expect_refused "unknown protocol" backend add "$VIP" 80 --proto sctp 10.8.0.2:8080
 expect_refused "invalid value" backend add "$VIP" 80 10.8.0.2:8080 --weight 0
 expect_refused "unknown scheduler" service add "$VIP" 83 --scheduler fifo
+# Connection counts are the kernel's to keep: a request setting one is refused.
+if out=$(ip netns exec gw python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
+    --spec "$RG_REPO/include/netlink/ringgate.yaml" --do backend-set --json \
+    '{"vip": 168361060, "port": 80, "proto": 6, "backend": {"addr": 168296450, "port": 8080, "active-conns": 5}}' 2>&1); then
+  fail "the kernel accepted a connection count in backend-set"
+fi
+case "$out" in *"read-only"*) ;; *) fail "refusal of a connection count without its reason: $out" ;; esac
 expect_eq "$(services)" "$before" "refused requests changed the services"
 
 # Unloading under NAT traffic, with live sessions, leaves nothing behind (the
