@@ -11,11 +11,11 @@
 //! sweep in process context (`sweep`) releases the back-end counts of the
 //! expired ones nobody reused. When a new session's bucket is full of live
 //! entries, the one nearest expiry among those not carrying traffic (a TCP
-//! handshake not completed, or a connection closing or reset) is evicted
-//! with its other entry and counted, as conntrack's early drop does, so a
-//! flood of half-open connections cannot lock clients out; established
-//! connections and UDP flows are never evicted: then the new session is
-//! refused and counted.
+//! handshake not completed, a connection reset or closed by both sides) is
+//! evicted with its other entry and counted, as conntrack's early drop does,
+//! so a flood of half-open connections cannot lock clients out. Established
+//! and half-closed connections and UDP flows are never evicted: then the new
+//! session is refused and counted.
 //!
 //! The client-side entry of a session carries its count in the back-end's
 //! `Load`: the session is counted from `create` until its entry is freed
@@ -151,7 +151,14 @@ struct Entry {
     /// The back-end slot the session is counted under (in both entries;
     /// only the client-side one holds the count).
     load: LoadRef,
+    /// `FIN_SENT`: this entry's direction sent a FIN; `FIN_PEER`: the other
+    /// direction did. A connection with only one is half-closed: the other
+    /// side may still be sending.
+    fins: u8,
 }
+
+const FIN_SENT: u8 = 1;
+const FIN_PEER: u8 = 2;
 
 /// One live session as the dump shows it (network byte order).
 #[derive(Clone, Copy, Default, Debug)]
@@ -170,8 +177,16 @@ impl Entry {
     }
 
     /// Whether a full bucket may give this entry's place to a new session.
+    /// A handshake not completed, a reset connection, or one both sides
+    /// closed: never a connection that may still carry data, half-closed
+    /// ones included (an upload ends with the client's FIN and waits for
+    /// the answer).
     fn evictable(&self) -> bool {
-        matches!(self.stage, Stage::Syn | Stage::Closing | Stage::Reset)
+        match self.stage {
+            Stage::Syn | Stage::Reset => true,
+            Stage::Closing => self.fins == FIN_SENT | FIN_PEER,
+            Stage::Udp | Stage::Established => false,
+        }
     }
 
     /// Whether this is the client-side entry (which holds the count).
@@ -285,18 +300,27 @@ impl SessionTable {
     /// The rewrite of a known flow, refreshing its timeout by the packet's
     /// TCP flags.
     pub(crate) fn touch(&self, key: &FlowKey, flags: u8, timeouts: &Timeouts) -> Option<Rewrite> {
+        const FIN: u8 = 0x01;
         let now = glue::jiffies();
         let (rewrite, changed) = self.buckets.with(self.bucket_of(key), |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
             let stage = entry.stage.after(key.proto, flags);
-            let changed = self.advance(entry, stage, now, timeouts).then(|| (entry.partner(), entry.stage));
+            let first_fin = key.proto == crate::services::TCP && flags & FIN != 0 && entry.fins & FIN_SENT == 0;
+            if first_fin {
+                entry.fins |= FIN_SENT;
+            }
+            let staged = self.advance(entry, stage, now, timeouts);
+            let changed = (staged || first_fin).then(|| (entry.partner(), entry.stage, first_fin));
             Some((entry.rewrite, changed))
         })?;
         // One lock at a time: the partner's bucket only after this one's.
-        if let Some((partner, stage)) = changed {
+        if let Some((partner, stage, first_fin)) = changed {
             self.buckets.with(self.bucket_of(&partner), |bucket| {
                 if let Some(entry) = bucket.iter_mut().find(|e| e.live(now) && e.key == partner) {
                     self.advance(entry, stage, now, timeouts);
+                    if first_fin {
+                        entry.fins |= FIN_PEER;
+                    }
                 }
             });
         }
@@ -401,6 +425,7 @@ impl SessionTable {
             rewrite,
             owner,
             load,
+            fins: 0,
         };
         let to_backend = Rewrite {
             source: false,

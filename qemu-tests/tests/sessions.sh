@@ -8,6 +8,7 @@
 #   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
 #   └─────────────────┘      │    10.9.0.100/32 (VIP)    │      │ UDP echo :9000   │
 #                            │                           │      │ TCP echo :7000   │
+#                            │                           │      │ late answer :7001│
 #                            │ b0 10.8.0.1/24  (forward) ├──────┤                  │
 #                            └───────────────────────────┘      └──────────────────┘
 . "$RG_REPO/qemu-tests/lib.sh"
@@ -50,6 +51,22 @@ while True:
     while data := conn.recv(64):
         conn.sendall(data)
     conn.close()
+' &
+# On 7001: reads a question to its end, then answers once /tmp/answer-now
+# exists (the namespaces share the filesystem).
+ip netns exec be1 python3 -c '
+import os, socket, time
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 7001))
+srv.listen(4)
+conn = srv.accept()[0]
+while conn.recv(64):
+    pass
+while not os.path.exists("/tmp/answer-now"):
+    time.sleep(0.1)
+conn.sendall(b"late answer")
+conn.close()
 ' &
 ip netns exec be1 python3 -c '
 import socket
@@ -153,6 +170,40 @@ expect_ge "$evicted" 136 "half-open sessions evicted (200 into a table of 64)"
 expect_eq "$(status_field sessions_dropped)" "$dropped_before" "connections refused during the half-open flood"
 expect_eq "$(udp_flows 20)" 20 "UDP flows admitted into a table full of half-open sessions"
 gw status | grep -q "evicted $(status_field sessions_evicted)," || fail "status does not show evictions: $(gw status)"
+
+# A half-closed connection is never evicted: the client has sent its FIN
+# and waits for the answer. Closing entries expire before the flood's fresh
+# half-open ones (closing timeout 20 s < handshake 30 s), so were it
+# evictable it would go first once 1000 more half-open connections fill
+# every bucket, and the late answer would not reach the client.
+gw config set --timeout-closing 20
+gw backend add "$VIP" 7001 10.8.0.2:7001
+ip netns exec cl python3 -c '
+import socket
+s = socket.create_connection(("10.9.0.100", 7001), timeout=30)
+s.sendall(b"question")
+s.shutdown(socket.SHUT_WR)
+answer = b""
+while data := s.recv(64):
+    answer += data
+print(answer.decode())
+' >/tmp/half-closed.out &
+asker=$!
+sleep 2   # the question asked and half-closed
+evicted_before=$(status_field sessions_evicted)
+ip netns exec cl python3 -c '
+import socket
+for _ in range(1000):
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex(("10.9.0.100", 80))
+    s.close()
+'
+expect_ge "$(status_field sessions_evicted)" $((evicted_before + 500)) "evictions during the second flood"
+touch /tmp/answer-now
+wait $asker || fail "the half-closed connection failed"
+expect_eq "$(cat /tmp/half-closed.out)" "late answer" "the answer on the half-closed connection"
+gw config set --timeout-closing 60
 
 # Resizing the table under traffic keeps the sessions: an open TCP
 # connection sends, the table grows from 64 to 256 sessions, and the same
