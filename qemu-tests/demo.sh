@@ -79,6 +79,7 @@ echo "client: arping $VIP -> $(ip netns exec client arping -c 2 -w 2 -I eth0 $VI
 say "client: 8 requests to http://$VIP/ (weights 3:1)"
 fetch 8 | sort | uniq -c
 ctl gw1 sessions
+ctl gw1 backend list   # connections per back-end: active, and closing (inactive)
 ctl gw1 status
 
 say "the VIP moves to gw2"
