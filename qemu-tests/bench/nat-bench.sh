@@ -104,4 +104,11 @@ for name in ("ringgate", "ipvs", "nftables"):
     v = rows.get(name, [0, 0, 0])
     print("%-10s %14.3f %14.0f %14.0f" % (name, *v))
     print("%-10s %14s %14s %14s" % ("  vs IPVS", *(ratio(a, b) for a, b in zip(v, base))))
+# Each round runs the three back to back, so a round's ratio cancels the
+# drift of a TCG host between rounds; their median is the steadier figure.
+print("median of per-round ratios to IPVS:")
+for name in ("ringgate", "nftables"):
+    pairs = list(zip(runs.get(name, []), runs.get("ipvs", [])))
+    paired = [statistics.median(r[i] / b[i] for r, b in pairs if b[i]) if pairs else 0 for i in range(3)]
+    print("%-10s %14s %14s %14s" % (name, *("%.2fx" % p for p in paired)))
 PY
