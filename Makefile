@@ -3,7 +3,8 @@
 #   make demo    boot the VM and show the module at work (the main job)
 #   make test    every test: generated-code check, cargo test, VM tests
 #
-# Other targets: deps, kernel, module, userd, generate, check-generated, bench,
+# Other targets: deps, kernel, module, userd, generate, check-generated,
+# check-format, bench,
 # test-userd, fuzz (FUZZ_SECONDS=n), test-vm (TESTS="load-unload ..." picks VM
 # tests), clean.
 # KDIR=<kernel build dir> builds the module against another CONFIG_RUST=y kernel.
@@ -17,7 +18,7 @@ TEST_KDIR = $$($(TOOLS)/build-kernel.sh)
 TESTS ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps kernel module userd generate check-generated demo bench test test-userd fuzz test-vm clean
+.PHONY: all deps kernel module userd generate check-generated check-format demo bench test test-userd fuzz test-vm clean
 
 all: module userd
 
@@ -40,6 +41,19 @@ generate: deps
 check-generated: deps
 	include/netlink/regen.sh --check
 
+# Formatting, as the kernel's coding guidelines ask: the module with the
+# kernel tree's .rustfmt.toml, userd with cargo fmt. Prints the diff on failure.
+# Each module file goes through stdin, so rustfmt does not follow `mod
+# bindings;` into a file only the module build generates.
+check-format: deps
+	@ksrc=$$($(TOOLS)/kernel-source.sh); status=0; \
+	  for f in $$(git ls-files 'module/*.rs'); do \
+	    rustfmt --emit stdout --edition 2021 --config-path "$$ksrc/.rustfmt.toml" <"$$f" | \
+	      diff -u "$$f" - >/tmp/rustfmt.diff || \
+	      { echo "check-format: $$f is not formatted (rustfmt):"; cat /tmp/rustfmt.diff; status=1; }; \
+	  done; exit $$status
+	cd userd && cargo fmt --all --check
+
 # The ring simulator runs 40 seeds in the debug build (overflow checks on)
 # and 3000 in release; a failing seed prints how to rerun it alone.
 test-userd: deps
@@ -59,7 +73,7 @@ test-vm: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
 	  --ksrc "$$($(TOOLS)/kernel-source.sh)" test $(TESTS)
 
-test: check-generated test-userd fuzz test-vm
+test: check-generated check-format test-userd fuzz test-vm
 
 demo: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \

@@ -7,8 +7,8 @@
 //! (`nat`).
 
 use crate::arp;
-use crate::nat;
 use crate::glue::{self, Packet, RcuSection};
+use crate::nat;
 use crate::netns::NetState;
 
 /// The hook points, numbered as `enum ringgate_hook` in the UAPI header.
@@ -72,7 +72,12 @@ pub(crate) enum Verdict {
 /// Runs for every packet at every hook of a namespace; bounded, allocation-free
 /// work (an ARP packet costs one binary search of the VIP pool; see `nat` for
 /// pre-routing).
-pub(crate) fn inspect(net: &NetState, hook: Hook, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+pub(crate) fn inspect(
+    net: &NetState,
+    hook: Hook,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection,
+) -> Verdict {
     net.counters.count(glue::this_cpu(), hook, packet.len());
     match hook {
         Hook::PreRouting => return nat::pre_routing(net, packet, rcu),

@@ -96,9 +96,9 @@ impl BackendLoads {
 
     /// Counts a new connection; the reference to release it with.
     pub(crate) fn open(&self, service: usize, backend: usize, active: bool) -> LoadRef {
-        let generation = self
-            .word(service, backend)
-            .map_or(0, |w| generation_of(w.fetch_add(one(active), Ordering::Relaxed)));
+        let generation = self.word(service, backend).map_or(0, |w| {
+            generation_of(w.fetch_add(one(active), Ordering::Relaxed))
+        });
         LoadRef {
             service: service as u8,
             backend: backend as u8,

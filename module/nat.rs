@@ -67,7 +67,12 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
             };
             // Only the owner serves a VIP (the others never see its traffic
             // once ARP points at the owner).
-            if !net.vips.read(rcu).find(flow.daddr).is_some_and(|vip| vip.owned) {
+            if !net
+                .vips
+                .read(rcu)
+                .find(flow.daddr)
+                .is_some_and(|vip| vip.owned)
+            {
                 return Verdict::Accept;
             }
             // Only a SYN opens a TCP connection; anything else without a
@@ -75,12 +80,21 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
             if flow.proto == TCP && flow.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
                 return Verdict::Accept;
             }
-            let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads()) else {
+            let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads())
+            else {
                 net.count_no_backend();
                 return Verdict::Drop;
             };
             let counted_under = (slot, pick.slot);
-            match sessions.create(key, pick.addr, pick.port, counted_under, flow.tcp_flags, &timeouts, net.node_id()) {
+            match sessions.create(
+                key,
+                pick.addr,
+                pick.port,
+                counted_under,
+                flow.tcp_flags,
+                &timeouts,
+                net.node_id(),
+            ) {
                 Ok(rewrite) => rewrite,
                 Err(_) => {
                     net.notify_table_full(sessions.dropped());
@@ -89,7 +103,10 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
             }
         }
     };
-    if packet.nat(rewrite.end(), rewrite.addr, rewrite.port).is_err() {
+    if packet
+        .nat(rewrite.end(), rewrite.addr, rewrite.port)
+        .is_err()
+    {
         return Verdict::Drop;
     }
     packet.untrack();
@@ -180,7 +197,12 @@ fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> V
 /// connection). With `from_back_side`, the error came from a back-end or a
 /// router behind this node, and its source becomes the VIP too, as IPVS
 /// does: the client sees neither back-end nor internal router addresses.
-fn translate_error_to_client(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection, from_back_side: bool) -> Verdict {
+fn translate_error_to_client(
+    net: &NetState,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection,
+    from_back_side: bool,
+) -> Verdict {
     let Some(quoted) = packet.icmp_quoted() else {
         return Verdict::Accept;
     };
@@ -189,7 +211,12 @@ fn translate_error_to_client(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuS
     match net.sessions.read(rcu).peek(&reversed(&quoted)) {
         Some(to_client) if to_client.source => {
             if packet
-                .nat_quoted(End::Destination, to_client.addr, to_client.port, from_back_side)
+                .nat_quoted(
+                    End::Destination,
+                    to_client.addr,
+                    to_client.port,
+                    from_back_side,
+                )
                 .is_err()
             {
                 return Verdict::Drop;

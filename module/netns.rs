@@ -87,7 +87,8 @@ impl NetState {
     }
 
     pub(crate) fn count_garp_sent(&self, packets: u32) {
-        self.garp_sent.fetch_add(u64::from(packets), Ordering::Relaxed);
+        self.garp_sent
+            .fetch_add(u64::from(packets), Ordering::Relaxed);
     }
 
     pub(crate) fn timeouts(&self) -> Timeouts {
@@ -101,7 +102,13 @@ impl NetState {
     }
 
     /// Sets the timeouts given; the others stay.
-    pub(crate) fn set_timeouts(&self, syn: Option<u32>, established: Option<u32>, closing: Option<u32>, udp: Option<u32>) {
+    pub(crate) fn set_timeouts(
+        &self,
+        syn: Option<u32>,
+        established: Option<u32>,
+        closing: Option<u32>,
+        udp: Option<u32>,
+    ) {
         for (i, value) in [syn, established, closing, udp].into_iter().enumerate() {
             if let Some(value) = value {
                 self.timeouts[i].store(value, Ordering::Relaxed);
@@ -123,7 +130,10 @@ impl NetState {
 
     /// A new, empty session table for `max` sessions.
     fn session_table(max: u32) -> Result<KBox<SessionTable>> {
-        Ok(KBox::new(SessionTable::new(max as usize, glue::random_u64())?, GFP_KERNEL)?)
+        Ok(KBox::new(
+            SessionTable::new(max as usize, glue::random_u64())?,
+            GFP_KERNEL,
+        )?)
     }
 
     /// Sizes the session table for `max` sessions (if that is a change).
@@ -185,7 +195,10 @@ impl NetState {
     pub(crate) fn backend_placed(&self, slot: BackendSlot) {
         if slot.new {
             let rcu = glue::RcuSection::read_lock();
-            self.sessions.read(&rcu).loads().reset(slot.service, slot.backend);
+            self.sessions
+                .read(&rcu)
+                .loads()
+                .reset(slot.service, slot.backend);
         }
     }
 
@@ -266,8 +279,7 @@ impl NetState {
         let Ok(mut n) = Notification::new(self.net, uapi::RINGGATE_CMD_SESSIONS_FULL_NTF) else {
             return;
         };
-        if n
-            .attrs()
+        if n.attrs()
             .and_then(|a| a.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, dropped))
             .is_ok()
         {

@@ -90,8 +90,9 @@ impl Service {
         self.lookup = [NO_BACKEND; HASH_SLOTS];
         let slots = HASH_SLOTS as u64;
         let mut next = [0u64; MAX_BACKENDS];
-        let eligible: [bool; MAX_BACKENDS] =
-            core::array::from_fn(|i| self.backends[i].used && self.backends[i].up && self.backends[i].weight > 0);
+        let eligible: [bool; MAX_BACKENDS] = core::array::from_fn(|i| {
+            self.backends[i].used && self.backends[i].up && self.backends[i].weight > 0
+        });
         if !eligible.iter().any(|e| *e) {
             return;
         }
@@ -209,7 +210,9 @@ impl ServiceTable {
     ) -> Result<BackendSlot> {
         let slot = self.find(key).ok_or(ENOENT)?;
         let backends = &mut self.services[slot].backends;
-        let existing = backends.iter().position(|b| b.used && b.addr == addr && b.port == port);
+        let existing = backends
+            .iter()
+            .position(|b| b.used && b.addr == addr && b.port == port);
         let index = match existing {
             Some(index) => index,
             None => {
@@ -240,7 +243,12 @@ impl ServiceTable {
     }
 
     /// Removes the back-end; the slot it had.
-    pub(crate) fn remove_backend(&mut self, key: &ServiceKey, addr: u32, port: u16) -> Result<BackendSlot> {
+    pub(crate) fn remove_backend(
+        &mut self,
+        key: &ServiceKey,
+        addr: u32,
+        port: u16,
+    ) -> Result<BackendSlot> {
         let slot = self.find(key).ok_or(ENOENT)?;
         let backends = &mut self.services[slot].backends;
         let index = backends
@@ -266,7 +274,13 @@ impl ServiceTable {
     /// - lc: the back-end with the least connections per unit of weight
     ///   (active ones weighing 256 inactive ones, as IPVS's wlc), the first
     ///   such on a tie.
-    pub(crate) fn pick(&self, slot: usize, turn: &AtomicU32, client: u32, loads: &BackendLoads) -> Option<Pick> {
+    pub(crate) fn pick(
+        &self,
+        slot: usize,
+        turn: &AtomicU32,
+        client: u32,
+        loads: &BackendLoads,
+    ) -> Option<Pick> {
         let service = self.services.get(slot)?;
         let picked = |index: usize| {
             service.backends.get(index).map(|b| Pick {

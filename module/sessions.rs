@@ -305,7 +305,8 @@ impl SessionTable {
         let (rewrite, changed) = self.buckets.with(self.bucket_of(key), |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
             let stage = entry.stage.after(key.proto, flags);
-            let first_fin = key.proto == crate::services::TCP && flags & FIN != 0 && entry.fins & FIN_SENT == 0;
+            let first_fin =
+                key.proto == crate::services::TCP && flags & FIN != 0 && entry.fins & FIN_SENT == 0;
             if first_fin {
                 entry.fins |= FIN_SENT;
             }
@@ -332,7 +333,10 @@ impl SessionTable {
     pub(crate) fn peek(&self, key: &FlowKey) -> Option<Rewrite> {
         let now = glue::jiffies();
         self.buckets.with(self.bucket_of(key), |bucket| {
-            bucket.iter().find(|e| e.live(now) && e.key == *key).map(|e| e.rewrite)
+            bucket
+                .iter()
+                .find(|e| e.live(now) && e.key == *key)
+                .map(|e| e.rewrite)
         })
     }
 
@@ -362,9 +366,11 @@ impl SessionTable {
             self.free(free);
             if entry.counted() {
                 let at = entry.load;
-                entry.load = self
-                    .loads
-                    .open(usize::from(at.service), usize::from(at.backend), entry.stage.is_active());
+                entry.load = self.loads.open(
+                    usize::from(at.service),
+                    usize::from(at.backend),
+                    entry.stage.is_active(),
+                );
             }
             *free = entry;
             Ok(Inserted::New { evicted_partner })
@@ -377,7 +383,10 @@ impl SessionTable {
         {
             self.evicted.fetch_add(1, Ordering::Relaxed);
             self.buckets.with(self.bucket_of(&partner), |bucket| {
-                if let Some(entry) = bucket.iter_mut().find(|e| e.expires != 0 && e.key == partner) {
+                if let Some(entry) = bucket
+                    .iter_mut()
+                    .find(|e| e.expires != 0 && e.key == partner)
+                {
                     self.free(entry);
                 }
             });
@@ -446,26 +455,28 @@ impl SessionTable {
         };
         // The reply entry first: once the client-side entry is in, packets
         // on other CPUs follow it and expect their replies translated.
-        let created = self.insert_one(entry(reply, to_client), now).and_then(|found| {
-            let reply_inserted = matches!(found, Inserted::New { .. });
-            match self.insert_one(entry(forward, to_backend), now) {
-                Ok(Inserted::New { .. }) => Ok(to_backend),
-                // Another CPU created this session first, maybe to another
-                // back-end: its choice stands, and our reply entry goes.
-                Ok(Inserted::Found(existing)) => {
-                    if reply_inserted && existing != to_backend {
-                        self.remove_uncounted(&reply);
+        let created = self
+            .insert_one(entry(reply, to_client), now)
+            .and_then(|found| {
+                let reply_inserted = matches!(found, Inserted::New { .. });
+                match self.insert_one(entry(forward, to_backend), now) {
+                    Ok(Inserted::New { .. }) => Ok(to_backend),
+                    // Another CPU created this session first, maybe to another
+                    // back-end: its choice stands, and our reply entry goes.
+                    Ok(Inserted::Found(existing)) => {
+                        if reply_inserted && existing != to_backend {
+                            self.remove_uncounted(&reply);
+                        }
+                        Ok(existing)
                     }
-                    Ok(existing)
-                }
-                Err(refused) => {
-                    if reply_inserted {
-                        self.remove_uncounted(&reply);
+                    Err(refused) => {
+                        if reply_inserted {
+                            self.remove_uncounted(&reply);
+                        }
+                        Err(refused)
                     }
-                    Err(refused)
                 }
-            }
-        });
+            });
         if created.is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -481,7 +492,10 @@ impl SessionTable {
         for i in 0..self.buckets.len() {
             removed += self.buckets.with(i, |bucket| {
                 let mut n = 0;
-                for e in bucket.iter_mut().filter(|e| e.expires != 0 && e.load == slot) {
+                for e in bucket
+                    .iter_mut()
+                    .filter(|e| e.expires != 0 && e.load == slot)
+                {
                     n += u64::from(e.counted());
                     self.free(e);
                 }
@@ -525,7 +539,9 @@ impl SessionTable {
             for entry in bucket.iter().filter(|e| e.live(now) && e.counted()) {
                 let partner_key = entry.partner();
                 let partner = old.buckets.with(old.bucket_of(&partner_key), |b| {
-                    b.iter().find(|e| e.live(now) && e.key == partner_key).copied()
+                    b.iter()
+                        .find(|e| e.live(now) && e.key == partner_key)
+                        .copied()
                 });
                 let Some(partner) = partner else {
                     // Half a session (its other entry was evicted): let it go.
@@ -581,8 +597,11 @@ impl SessionTable {
         let now = glue::jiffies();
         (0..self.buckets.len())
             .map(|i| {
-                self.buckets
-                    .with(i, |b| b.iter().filter(|e| e.live(now) && !e.rewrite.source).count() as u64)
+                self.buckets.with(i, |b| {
+                    b.iter()
+                        .filter(|e| e.live(now) && !e.rewrite.source)
+                        .count() as u64
+                })
             })
             .sum()
     }

@@ -50,7 +50,13 @@ impl<'a> Request<'a> {
         let size = core::mem::size_of::<T>() as c_uint;
         // SAFETY: `info` is valid; the glue writes at most `size` bytes to `value`.
         let present = unsafe {
-            bindings::rg_genl_nested_get(self.info.as_ptr(), outer, inner, size, (&mut value as *mut T).cast())
+            bindings::rg_genl_nested_get(
+                self.info.as_ptr(),
+                outer,
+                inner,
+                size,
+                (&mut value as *mut T).cast(),
+            )
         };
         (present == 1).then_some(value)
     }
@@ -106,9 +112,8 @@ impl<'a> Request<'a> {
     /// packets sent. `count` 0 only checks that an interface holds it.
     pub(crate) fn send_garp(&self, addr: u32, count: u8) -> Result<u32> {
         // SAFETY: `info` is valid for the lifetime of `self`.
-        let sent = unsafe {
-            bindings::rg_genl_send_garp(self.info.as_ptr(), addr, c_uint::from(count))
-        };
+        let sent =
+            unsafe { bindings::rg_genl_send_garp(self.info.as_ptr(), addr, c_uint::from(count)) };
         to_result(sent.min(0))?;
         Ok(sent.unsigned_abs())
     }

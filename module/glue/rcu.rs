@@ -127,7 +127,6 @@ impl<T> RcuBox<T> {
         // SAFETY: `current` is never null and points to a live value.
         unsafe { &*self.current.load(Ordering::Acquire) }
     }
-
 }
 
 impl<T: Copy> RcuBox<T> {

@@ -15,7 +15,7 @@ mod status;
 mod vip;
 
 pub(crate) use config::{config_get, config_set};
-pub(crate) use session::session_dump;
 pub(crate) use service::{backend_del, backend_set, service_del, service_dump, service_set};
+pub(crate) use session::session_dump;
 pub(crate) use status::{counters_reset, status_get};
 pub(crate) use vip::{vip_add, vip_del, vip_dump, vip_get, vip_set};

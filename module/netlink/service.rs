@@ -33,7 +33,10 @@ fn explain(req: &Request<'_>, err: Error, missing: &'static kernel::str::CStr) -
     if err == ENOENT {
         req.fail(err, missing)
     } else if err == ENOSPC {
-        req.fail(err, c_str!("the table is full (RINGGATE_MAX_SERVICES / RINGGATE_MAX_BACKENDS)"))
+        req.fail(
+            err,
+            c_str!("the table is full (RINGGATE_MAX_SERVICES / RINGGATE_MAX_BACKENDS)"),
+        )
     } else {
         err
     }
@@ -48,7 +51,10 @@ pub(crate) fn service_set(req: &Request<'_>) -> Result {
         net.vips.read(&rcu).find(key.vip).is_some()
     };
     if !in_pool {
-        return Err(req.fail(ENOENT, c_str!("the service's VIP is not in this namespace's pool")));
+        return Err(req.fail(
+            ENOENT,
+            c_str!("the service's VIP is not in this namespace's pool"),
+        ));
     }
     let scheduler = req
         .get_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER)
@@ -93,15 +99,26 @@ fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
 pub(crate) fn backend_set(req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
-    let counts = [uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS, uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS];
-    if counts.iter().any(|&count| req.nested_u32(SERVICE, count).is_some()) {
-        return Err(req.fail(EINVAL, c_str!("active-conns and inactive-conns are read-only")));
+    let counts = [
+        uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS,
+        uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS,
+    ];
+    if counts
+        .iter()
+        .any(|&count| req.nested_u32(SERVICE, count).is_some())
+    {
+        return Err(req.fail(
+            EINVAL,
+            c_str!("active-conns and inactive-conns are read-only"),
+        ));
     }
     // The policy bounds the weight to 1..=1000.
     let weight = req
         .nested_u32(SERVICE, uapi::RINGGATE_A_BACKEND_WEIGHT)
         .map(|w| w.min(u32::from(u16::MAX)) as u16);
-    let up = req.nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP).map(|u| u == 1);
+    let up = req
+        .nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP)
+        .map(|u| u == 1);
     let net = req.net();
     let slot = net
         .services
@@ -137,11 +154,22 @@ pub(crate) fn backend_del(req: &Request<'_>) -> Result {
     Ok(())
 }
 
-fn put_service(attrs: &mut Attrs<'_>, slot: usize, service: &Service, loads: &BackendLoads) -> Result {
+fn put_service(
+    attrs: &mut Attrs<'_>,
+    slot: usize,
+    service: &Service,
+    loads: &BackendLoads,
+) -> Result {
     attrs.put_u32(uapi::RINGGATE_A_SERVICE_VIP, service.key.vip)?;
-    attrs.put_u16(uapi::RINGGATE_A_SERVICE_PORT, u16::from_be(service.key.port))?;
+    attrs.put_u16(
+        uapi::RINGGATE_A_SERVICE_PORT,
+        u16::from_be(service.key.port),
+    )?;
     attrs.put_u8(uapi::RINGGATE_A_SERVICE_PROTO, service.key.proto)?;
-    attrs.put_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER, u32::from(service.scheduler))?;
+    attrs.put_u32(
+        uapi::RINGGATE_A_SERVICE_SCHEDULER,
+        u32::from(service.scheduler),
+    )?;
     for (index, backend) in service.backends.iter().enumerate().filter(|(_, b)| b.used) {
         attrs.nest(uapi::RINGGATE_A_SERVICE_BACKENDS, |b: &mut Attrs<'_>| {
             b.put_u32(uapi::RINGGATE_A_BACKEND_ADDR, backend.addr)?;

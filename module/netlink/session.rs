@@ -10,11 +10,20 @@ use crate::sessions::{SessionView, WAYS};
 fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
     attrs.put_u8(uapi::RINGGATE_A_SESSION_PROTO, s.client.proto)?;
     attrs.put_u32(uapi::RINGGATE_A_SESSION_CLIENT_ADDR, s.client.saddr)?;
-    attrs.put_u16(uapi::RINGGATE_A_SESSION_CLIENT_PORT, u16::from_be(s.client.sport))?;
+    attrs.put_u16(
+        uapi::RINGGATE_A_SESSION_CLIENT_PORT,
+        u16::from_be(s.client.sport),
+    )?;
     attrs.put_u32(uapi::RINGGATE_A_SESSION_VIP, s.client.daddr)?;
-    attrs.put_u16(uapi::RINGGATE_A_SESSION_VIP_PORT, u16::from_be(s.client.dport))?;
+    attrs.put_u16(
+        uapi::RINGGATE_A_SESSION_VIP_PORT,
+        u16::from_be(s.client.dport),
+    )?;
     attrs.put_u32(uapi::RINGGATE_A_SESSION_BACKEND_ADDR, s.backend_addr)?;
-    attrs.put_u16(uapi::RINGGATE_A_SESSION_BACKEND_PORT, u16::from_be(s.backend_port))?;
+    attrs.put_u16(
+        uapi::RINGGATE_A_SESSION_BACKEND_PORT,
+        u16::from_be(s.backend_port),
+    )?;
     attrs.put_u32(uapi::RINGGATE_A_SESSION_STAGE, s.stage.uapi())?;
     attrs.put_u32(uapi::RINGGATE_A_SESSION_EXPIRES_MS, s.expires_ms)?;
     attrs.put_u16(uapi::RINGGATE_A_SESSION_OWNER, s.owner)

@@ -86,7 +86,10 @@ pub(crate) fn vip_set(req: &Request<'_>) -> Result {
     if owned {
         // Refuse before changing anything if no interface here holds it.
         req.send_garp(addr, 0).map_err(|err| {
-            req.fail(err, c_str!("the VIP is not configured on any interface of this namespace"))
+            req.fail(
+                err,
+                c_str!("the VIP is not configured on any interface of this namespace"),
+            )
         })?;
     }
     let (change, garp_count) = net

@@ -35,6 +35,12 @@ if ! "$RG_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RG_BINDGEN_VERSION
   cargo install --locked --quiet bindgen-cli --version "$RG_BINDGEN_VERSION" >&2
 fi
 
+# `make check-format` runs rustfmt; rustup's minimal profile leaves it out.
+if ! rustfmt --version >/dev/null 2>&1 && command -v rustup >/dev/null; then
+  echo "deps: installing rustfmt" >&2
+  rustup component add rustfmt >&2
+fi
+
 # The packet decoder's fuzz target (userd/fuzz) runs under cargo-fuzz.
 RG_CARGO_FUZZ_VERSION=0.13.2
 if ! cargo fuzz --version 2>/dev/null | grep -q "cargo-fuzz $RG_CARGO_FUZZ_VERSION"; then
