@@ -257,6 +257,15 @@ impl Packet<'_> {
 #[derive(Clone, Copy)]
 pub(crate) struct NetHandle(NonNull<bindings::net>);
 
+impl NetHandle {
+    /// Starts the namespace's session sweep (`ringgate_rs_sweep`).
+    pub(crate) fn start_sweep(&self) {
+        // SAFETY: The handle names a live namespace whose glue state was set
+        // up (the state holding the handle exists only then).
+        unsafe { bindings::rg_sweep_start(self.0.as_ptr()) }
+    }
+}
+
 // SAFETY: The handle is only passed back to the glue, which may use a
 // namespace from any context while the namespace is alive.
 unsafe impl Send for NetHandle {}

@@ -208,9 +208,6 @@ impl NetState {
     /// work per call, so a large table never holds the CPU long.
     pub(crate) fn sweep_sessions(&self) -> u64 {
         const BUCKETS_PER_CALL: usize = 1024;
-        if !self.nat_active() {
-            return glue::hz();
-        }
         let rcu = glue::RcuSection::read_lock();
         let start = self.sweep_cursor.load(Ordering::Relaxed);
         let next = self.sessions.read(&rcu).sweep(start, BUCKETS_PER_CALL);
@@ -246,6 +243,7 @@ impl NetState {
             },
             |_, _| {},
         )?;
+        self.net.start_sweep();
         Ok(())
     }
 

@@ -116,6 +116,8 @@ static int __net_init rg_net_init(struct net *net)
 	struct rg_net *rn = net_generic(net, rg_net_id);
 	int i, err;
 
+	/* Queued only once the namespace has NAT (rg_sweep_start). */
+	INIT_DELAYED_WORK(&rn->sweep, rg_sweep);
 	rn->state = ringgate_rs_net_init(net);
 	if (!rn->state)
 		return -ENOMEM;
@@ -131,9 +133,15 @@ static int __net_init rg_net_init(struct net *net)
 		rn->state = NULL;
 		return err;
 	}
-	INIT_DELAYED_WORK(&rn->sweep, rg_sweep);
-	queue_delayed_work(system_power_efficient_wq, &rn->sweep, HZ);
 	return 0;
+}
+
+void rg_sweep_start(struct net *net)
+{
+	struct rg_net *rn = net_generic(net, rg_net_id);
+
+	/* A no-op if it is queued already. */
+	queue_delayed_work(system_power_efficient_wq, &rn->sweep, HZ);
 }
 
 /*

@@ -38,6 +38,12 @@ enum rg_verdict {
 int rg_glue_register(void);
 /* Undoes rg_glue_register: the family first, so no request outlives the state. */
 void rg_glue_unregister(void);
+/*
+ * Starts the namespace's session sweep (ringgate_rs_sweep, re-armed at the
+ * interval it returns until the namespace goes). Once NAT is active: the
+ * other namespaces never wake up for it.
+ */
+void rg_sweep_start(struct net *net);
 
 /* Bounds of the CPU ids the per-CPU counters are indexed by. */
 unsigned int rg_nr_cpu_ids(void);
