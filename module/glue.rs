@@ -260,8 +260,9 @@ pub(crate) struct NetHandle(NonNull<bindings::net>);
 impl NetHandle {
     /// Starts the namespace's session sweep (`ringgate_rs_sweep`).
     pub(crate) fn start_sweep(&self) {
-        // SAFETY: The handle names a live namespace whose glue state was set
-        // up (the state holding the handle exists only then).
+        // The state holding the handle exists only while the glue's state
+        // of the namespace is set up.
+        // SAFETY: So the handle names a live namespace with that state.
         unsafe { bindings::rg_sweep_start(self.0.as_ptr()) }
     }
 }

@@ -153,9 +153,15 @@ impl BackendLoads {
         }
     }
 
-    /// The generation connections to the slot are counted under now.
-    pub(crate) fn generation(&self, service: usize, backend: usize) -> u16 {
-        self.word(service, backend)
-            .map_or(0, |w| generation_of(w.load(Ordering::Relaxed)))
+    /// The slot as connections to it are counted now (its current
+    /// generation).
+    pub(crate) fn current(&self, service: usize, backend: usize) -> LoadRef {
+        LoadRef {
+            service: service as u8,
+            backend: backend as u8,
+            generation: self
+                .word(service, backend)
+                .map_or(0, |w| generation_of(w.load(Ordering::Relaxed))),
+        }
     }
 }

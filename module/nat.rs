@@ -85,16 +85,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
                 net.count_no_backend();
                 return Verdict::Drop;
             };
-            let counted_under = (slot, pick.slot);
-            match sessions.create(
-                key,
-                pick.addr,
-                pick.port,
-                counted_under,
-                flow.tcp_flags,
-                &timeouts,
-                net.node_id(),
-            ) {
+            match sessions.create(key, slot, pick, flow.tcp_flags, &timeouts, net.node_id()) {
                 Ok(rewrite) => rewrite,
                 Err(_) => {
                     net.notify_table_full(sessions.dropped());
@@ -145,17 +136,6 @@ pub(crate) fn local_out(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSectio
     translate_error_to_client(net, packet, rcu, false)
 }
 
-/// The flow in the other direction.
-fn reversed(flow: &Flow) -> FlowKey {
-    FlowKey {
-        proto: flow.proto,
-        saddr: flow.daddr,
-        sport: flow.dport,
-        daddr: flow.saddr,
-        dport: flow.sport,
-    }
-}
-
 /// An ICMP error arriving at pre-routing that quotes a translated packet.
 ///
 /// From the client side, about a reply (the client's path cannot carry the
@@ -171,7 +151,7 @@ fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> V
     let Some(quoted) = packet.icmp_quoted() else {
         return Verdict::Accept;
     };
-    match net.sessions.read(rcu).peek(&reversed(&quoted)) {
+    match net.sessions.read(rcu).peek(&key_of(&quoted).reversed()) {
         Some(to_backend) if !to_backend.source => {
             if packet
                 .nat_quoted(End::Source, to_backend.addr, to_backend.port, true)
@@ -208,7 +188,7 @@ fn translate_error_to_client(
     };
     // The quoted packet went client -> back-end; its session's back-end-side
     // entry has the opposite flow and knows the VIP.
-    match net.sessions.read(rcu).peek(&reversed(&quoted)) {
+    match net.sessions.read(rcu).peek(&key_of(&quoted).reversed()) {
         Some(to_client) if to_client.source => {
             if packet
                 .nat_quoted(

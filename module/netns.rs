@@ -8,7 +8,6 @@ use kernel::prelude::*;
 
 use crate::counters::HookCounters;
 use crate::glue::{self, uapi, NetHandle, Notification, RcuBox};
-use crate::load::LoadRef;
 use crate::services::{BackendSlot, ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
 use crate::vips::VipTable;
@@ -182,11 +181,7 @@ impl NetState {
         if self.down_policy() == uapi::RINGGATE_DOWN_POLICY_DROP {
             let rcu = glue::RcuSection::read_lock();
             let sessions = self.sessions.read(&rcu);
-            sessions.purge_backend(LoadRef {
-                service: slot.service as u8,
-                backend: slot.backend as u8,
-                generation: sessions.loads().generation(slot.service, slot.backend),
-            });
+            sessions.purge_backend(sessions.loads().current(slot.service, slot.backend));
         }
     }
 

@@ -30,6 +30,7 @@ use kernel::prelude::*;
 
 use crate::glue::{self, End, LockedBuckets};
 use crate::load::{BackendLoads, LoadRef};
+use crate::services::Pick;
 
 /// Entries per bucket.
 pub(crate) const WAYS: usize = 8;
@@ -44,6 +45,19 @@ pub(crate) struct FlowKey {
     pub(crate) sport: u16,
     pub(crate) daddr: u32,
     pub(crate) dport: u16,
+}
+
+impl FlowKey {
+    /// The flow in the other direction.
+    pub(crate) fn reversed(&self) -> FlowKey {
+        FlowKey {
+            proto: self.proto,
+            saddr: self.daddr,
+            sport: self.dport,
+            daddr: self.saddr,
+            dport: self.sport,
+        }
+    }
 }
 
 /// Where a connection is in its life; each stage has its timeout.
@@ -130,6 +144,17 @@ pub(crate) struct Rewrite {
 }
 
 impl Rewrite {
+    /// `key` as this rewrite leaves it.
+    fn applied_to(&self, key: &FlowKey) -> FlowKey {
+        let mut key = *key;
+        if self.source {
+            (key.saddr, key.sport) = (self.addr, self.port);
+        } else {
+            (key.daddr, key.dport) = (self.addr, self.port);
+        }
+        key
+    }
+
     pub(crate) fn end(&self) -> End {
         if self.source {
             End::Source
@@ -194,27 +219,12 @@ impl Entry {
         !self.rewrite.source
     }
 
-    /// The key of the session's other entry.
+    /// The key of the session's other entry: the answer to a packet of
+    /// this flow as translated (client -> VIP goes to the back-end, which
+    /// answers back-end -> client; back-end -> client leaves as VIP ->
+    /// client, answered client -> VIP).
     fn partner(&self) -> FlowKey {
-        if self.rewrite.source {
-            // Back-end -> client, rewritten from the VIP: client -> VIP.
-            FlowKey {
-                proto: self.key.proto,
-                saddr: self.key.daddr,
-                sport: self.key.dport,
-                daddr: self.rewrite.addr,
-                dport: self.rewrite.port,
-            }
-        } else {
-            // Client -> VIP, sent to the back-end: back-end -> client.
-            FlowKey {
-                proto: self.key.proto,
-                saddr: self.rewrite.addr,
-                sport: self.rewrite.port,
-                daddr: self.key.saddr,
-                dport: self.key.sport,
-            }
-        }
+        self.rewrite.applied_to(&self.key).reversed()
     }
 }
 
@@ -341,9 +351,13 @@ impl SessionTable {
     }
 
     /// Puts one direction's entry in its bucket, or finds it there (a packet
-    /// on another CPU got there first: its rewrite). A client-side entry is
-    /// counted under its bucket's lock, so a purge cannot come between.
-    fn insert_one(&self, mut entry: Entry, now: u64) -> Result<Inserted, Refused> {
+    /// on another CPU got there first: its rewrite). With `may_evict`, a
+    /// full bucket gives up its most evictable entry (and that session's
+    /// other entry). A client-side entry is counted under its bucket's lock,
+    /// so a purge cannot come between, and only if its generation is the
+    /// slot's current one: a stale one is never counted, so releasing it
+    /// changes nothing.
+    fn insert_one(&self, mut entry: Entry, now: u64, may_evict: bool) -> Result<Inserted, Refused> {
         let key = entry.key;
         let inserted = self.buckets.with(self.bucket_of(&key), |bucket| {
             if let Some(existing) = bucket.iter().find(|e| e.live(now) && e.key == key) {
@@ -352,7 +366,7 @@ impl SessionTable {
             let mut evicted_partner = None;
             let free = match bucket.iter().position(|e| !e.live(now)) {
                 Some(free) => &mut bucket[free],
-                None => {
+                None if may_evict => {
                     // Never the other half of the session being created.
                     let victim = bucket
                         .iter_mut()
@@ -362,15 +376,13 @@ impl SessionTable {
                     evicted_partner = Some(victim.partner());
                     victim
                 }
+                None => return Err(Refused::Full),
             };
             self.free(free);
-            if entry.counted() {
-                let at = entry.load;
-                entry.load = self.loads.open(
-                    usize::from(at.service),
-                    usize::from(at.backend),
-                    entry.stage.is_active(),
-                );
+            let at = entry.load;
+            let (service, backend) = (usize::from(at.service), usize::from(at.backend));
+            if entry.counted() && self.loads.current(service, backend) == at {
+                entry.load = self.loads.open(service, backend, entry.stage.is_active());
             }
             *free = entry;
             Ok(Inserted::New { evicted_partner })
@@ -394,8 +406,35 @@ impl SessionTable {
         Ok(inserted)
     }
 
-    /// Takes back an entry `create` or `adopt` just inserted, before it was
-    /// counted.
+    /// Inserts both entries of a session, or neither; the client-side
+    /// entry's rewrite (another CPU's, if it created the session first: its
+    /// choice of back-end stands, and our back-end-side entry goes). The
+    /// back-end-side entry first: once the client-side one is in, packets
+    /// on other CPUs follow it and expect their replies translated.
+    fn insert_session(
+        &self,
+        reply: Entry,
+        client: Entry,
+        now: u64,
+        may_evict: bool,
+    ) -> Result<Rewrite, Refused> {
+        let reply_inserted = matches!(
+            self.insert_one(reply, now, may_evict)?,
+            Inserted::New { .. }
+        );
+        let rewrite = match self.insert_one(client, now, may_evict) {
+            Ok(Inserted::New { .. }) => Ok(client.rewrite),
+            Ok(Inserted::Found(existing)) => Ok(existing),
+            Err(refused) => Err(refused),
+        };
+        if reply_inserted && rewrite != Ok(client.rewrite) {
+            self.remove_uncounted(&reply.key);
+        }
+        rewrite
+    }
+
+    /// Takes back a back-end-side entry `insert_session` just inserted
+    /// (such entries are never counted).
     fn remove_uncounted(&self, key: &FlowKey) {
         self.buckets.with(self.bucket_of(key), |bucket| {
             if let Some(entry) = bucket.iter_mut().find(|e| e.key == *key) {
@@ -405,82 +444,45 @@ impl SessionTable {
     }
 
     /// Creates the session of a new connection: `forward` is the client's
-    /// flow to the VIP, `backend` where it goes, counted under slot
-    /// `backend_slot` of service `service`. Returns the rewrite of the first
-    /// packet.
-    #[allow(clippy::too_many_arguments)]
+    /// flow to the VIP, `pick` the back-end of service slot `service` it
+    /// goes to. Returns the rewrite of the first packet.
     pub(crate) fn create(
         &self,
         forward: FlowKey,
-        backend_addr: u32,
-        backend_port: u16,
-        (service, backend_slot): (usize, usize),
+        service: usize,
+        pick: Pick,
         flags: u8,
         timeouts: &Timeouts,
         owner: u16,
     ) -> Result<Rewrite, Refused> {
         let now = glue::jiffies();
         let stage = Stage::default().after(forward.proto, flags);
-        let expires = now + timeouts.secs(stage) * glue::hz();
-        let load = LoadRef {
-            service: service as u8,
-            backend: backend_slot as u8,
-            generation: self.loads.generation(service, backend_slot),
-        };
-        let entry = |key, rewrite| Entry {
-            key,
-            expires,
+        let client = Entry {
+            key: forward,
+            expires: now + timeouts.secs(stage) * glue::hz(),
             stage,
-            rewrite,
+            rewrite: Rewrite {
+                source: false,
+                addr: pick.addr,
+                port: pick.port,
+            },
             owner,
-            load,
+            load: self.loads.current(service, pick.slot),
             fins: 0,
         };
-        let to_backend = Rewrite {
-            source: false,
-            addr: backend_addr,
-            port: backend_port,
+        let reply = Entry {
+            key: client.partner(),
+            rewrite: Rewrite {
+                source: true,
+                addr: forward.daddr,
+                port: forward.dport,
+            },
+            ..client
         };
-        let reply = FlowKey {
-            proto: forward.proto,
-            saddr: backend_addr,
-            sport: backend_port,
-            daddr: forward.saddr,
-            dport: forward.sport,
-        };
-        let to_client = Rewrite {
-            source: true,
-            addr: forward.daddr,
-            port: forward.dport,
-        };
-        // The reply entry first: once the client-side entry is in, packets
-        // on other CPUs follow it and expect their replies translated.
-        let created = self
-            .insert_one(entry(reply, to_client), now)
-            .and_then(|found| {
-                let reply_inserted = matches!(found, Inserted::New { .. });
-                match self.insert_one(entry(forward, to_backend), now) {
-                    Ok(Inserted::New { .. }) => Ok(to_backend),
-                    // Another CPU created this session first, maybe to another
-                    // back-end: its choice stands, and our reply entry goes.
-                    Ok(Inserted::Found(existing)) => {
-                        if reply_inserted && existing != to_backend {
-                            self.remove_uncounted(&reply);
-                        }
-                        Ok(existing)
-                    }
-                    Err(refused) => {
-                        if reply_inserted {
-                            self.remove_uncounted(&reply);
-                        }
-                        Err(refused)
-                    }
-                }
-            });
-        if created.is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        created
+        self.insert_session(reply, client, now, true)
+            .inspect_err(|_| {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            })
     }
 
     /// Removes every session counted under `slot` (service, back-end and
@@ -547,14 +549,8 @@ impl SessionTable {
                     // Half a session (its other entry was evicted): let it go.
                     continue;
                 };
-                let Some(partner_inserted) = self.insert_moved(partner, now) else {
-                    lost += 1;
-                    continue;
-                };
-                if self.insert_moved(*entry, now).is_none() {
-                    if partner_inserted {
-                        self.remove_uncounted(&partner_key);
-                    }
+                // Nothing is evicted for a move.
+                if self.insert_session(partner, *entry, now, false).is_err() {
                     lost += 1;
                 }
             }
@@ -568,28 +564,6 @@ impl SessionTable {
     pub(crate) fn adopt_counters(&self, old: &SessionTable) {
         self.dropped.fetch_add(old.dropped(), Ordering::Relaxed);
         self.evicted.fetch_add(old.evicted(), Ordering::Relaxed);
-    }
-
-    /// Puts an entry moved from another table into its bucket, counting it
-    /// if it was counted there under its slot's current generation; whether
-    /// it was inserted (`Some(false)`: already here), `None` if the bucket
-    /// has no room (nothing is evicted for a move).
-    fn insert_moved(&self, mut entry: Entry, now: u64) -> Option<bool> {
-        self.buckets.with(self.bucket_of(&entry.key), |bucket| {
-            if bucket.iter().any(|e| e.live(now) && e.key == entry.key) {
-                return Some(false);
-            }
-            let free = bucket.iter_mut().find(|e| !e.live(now))?;
-            self.free(free);
-            let at = entry.load;
-            let (service, backend) = (usize::from(at.service), usize::from(at.backend));
-            // A stale generation is never counted: releasing it changes nothing.
-            if entry.counted() && self.loads.generation(service, backend) == at.generation {
-                entry.load = self.loads.open(service, backend, entry.stage.is_active());
-            }
-            *free = entry;
-            Some(true)
-        })
     }
 
     /// Live sessions (client-side entries), by a scan of every bucket.

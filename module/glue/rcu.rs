@@ -134,22 +134,22 @@ impl<T: Copy> RcuBox<T> {
     /// `change` fails, nothing is published and the error is returned.
     /// Sleeps (lock, allocation, grace period): process context only.
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
-        let _lock = ConfigLock::lock();
-        let mut fresh = KBox::<T>::new_uninit(GFP_KERNEL)?;
-        let old = self.current.load(Ordering::Acquire);
-        // Only writers replace `current`, and they hold the lock.
-        // SAFETY: So `old` stays live; `fresh` is a separate allocation of `T`.
-        unsafe { core::ptr::copy_nonoverlapping(old, fresh.as_mut_ptr(), 1) };
-        // SAFETY: The copy above initialised every byte of a `Copy` value.
-        let mut fresh = unsafe { KBox::<MaybeUninit<T>>::assume_init(fresh) };
-        let result = change(&mut fresh)?;
-        self.current.store(KBox::into_raw(fresh), Ordering::Release);
-        // SAFETY: `synchronize_rcu` sleeps; callers are in process context.
-        unsafe { bindings::rg_synchronize_rcu() };
-        // After the grace period no reader holds `old`.
-        // SAFETY: `old` came from `KBox::into_raw` and was replaced above.
-        drop(unsafe { KBox::from_raw(old) });
-        Ok(result)
+        let mut result = None;
+        self.replace_with(
+            |old| {
+                // Copied in place: some tables are too large for the stack.
+                let mut fresh = KBox::<T>::new_uninit(GFP_KERNEL)?;
+                // SAFETY: `old` is a live `T`, `fresh` a separate allocation of one.
+                unsafe { core::ptr::copy_nonoverlapping(old, fresh.as_mut_ptr(), 1) };
+                // SAFETY: The copy above initialised every byte of a `Copy` value.
+                let mut fresh = unsafe { KBox::<MaybeUninit<T>>::assume_init(fresh) };
+                result = Some(change(&mut fresh)?);
+                Ok(Some(fresh))
+            },
+            |_, _| {},
+        )?;
+        // `make` always publishes when it succeeds, having set `result`.
+        result.ok_or(EINVAL)
     }
 }
 
