@@ -265,6 +265,16 @@ impl NetHandle {
         // SAFETY: So the handle names a live namespace with that state.
         unsafe { bindings::rg_sweep_start(self.0.as_ptr()) }
     }
+
+    /// Has the kernel reassemble fragmented IPv4 datagrams in this
+    /// namespace before pre-routing (see `rg_defrag_enable`). Idempotent;
+    /// the caller holds the configuration mutex.
+    pub(crate) fn enable_defrag(&self) -> Result {
+        // SAFETY: The handle names a live namespace with the glue's state
+        // (as in `start_sweep`); the glue serialises on the configuration
+        // mutex, which every caller holds.
+        to_result(unsafe { bindings::rg_defrag_enable(self.0.as_ptr()) })
+    }
 }
 
 // SAFETY: The handle is only passed back to the glue, which may use a

@@ -51,7 +51,7 @@ impl NetState {
         let vips = RcuBox::new(KBox::new(VipTable::EMPTY, GFP_KERNEL)?);
         let services = RcuBox::new(ServiceTable::new_empty()?);
         // A placeholder until the namespace's first service (`activate_nat`).
-        let sessions = RcuBox::new(Self::session_table(0)?);
+        let sessions = RcuBox::new(Self::session_table(0, 1)?);
         let d = Timeouts::DEFAULT;
         Ok(KBox::new(
             NetState {
@@ -127,12 +127,17 @@ impl NetState {
         self.max_sessions.load(Ordering::Relaxed)
     }
 
-    /// A new, empty session table for `max` sessions.
-    fn session_table(max: u32) -> Result<KBox<SessionTable>> {
+    /// A new, empty session table for `max` sessions, numbered `generation`.
+    fn session_table(max: u32, generation: u32) -> Result<KBox<SessionTable>> {
         Ok(KBox::new(
-            SessionTable::new(max as usize, glue::random_u64())?,
+            SessionTable::new(max as usize, glue::random_u64(), generation)?,
             GFP_KERNEL,
         )?)
+    }
+
+    /// A new session table that replaces `old` (see `SessionTable::generation`).
+    fn next_session_table(max: u32, old: &SessionTable) -> Result<KBox<SessionTable>> {
+        Self::session_table(max, old.generation().wrapping_add(1).max(1))
     }
 
     /// Sizes the session table for `max` sessions (if that is a change).
@@ -149,7 +154,7 @@ impl NetState {
                     return Ok(None);
                 }
                 let table = if self.nat_active() {
-                    let table = Self::session_table(max)?;
+                    let table = Self::next_session_table(max, old)?;
                     table.loads().adopt_generations(old.loads());
                     table.adopt(old);
                     Some(table)
@@ -221,18 +226,21 @@ impl NetState {
     /// Turns the NAT path on for good (sessions outlive their service),
     /// allocating the session table at its configured size: namespaces that
     /// never have a service (most, on a host with containers) keep a
-    /// one-bucket table. Sleeps; called before the first service is
+    /// one-bucket table. IPv4 defragmentation is turned on with it, or a
+    /// fragmented datagram's later fragments (which carry no ports) would
+    /// reach the VIP untranslated. Sleeps; called before the first service is
     /// published, so no session is lost with the placeholder.
     pub(crate) fn activate_nat(&self) -> Result {
         if self.nat_active() {
             return Ok(());
         }
         self.sessions.replace_with(
-            |_| {
+            |old| {
                 if self.nat_active() {
                     return Ok(None);
                 }
-                let table = Self::session_table(self.max_sessions())?;
+                let table = Self::next_session_table(self.max_sessions(), old)?;
+                self.net.enable_defrag()?;
                 self.nat_active.store(true, Ordering::Relaxed);
                 Ok(Some(table))
             },

@@ -83,32 +83,48 @@ fn mix(mut z: u64) -> u64 {
 impl Service {
     /// Rebuilds the consistent-hash lookup table (Maglev): every eligible
     /// back-end walks its own permutation of the slots, taking the next free
-    /// one, `weight` slots per round, until all are taken. A back-end's
-    /// permutation depends only on its address, so adding or removing one
-    /// back-end moves few slots of the others.
+    /// one, until all are taken. A back-end's permutation depends only on
+    /// its address, so adding or removing one back-end moves few slots of
+    /// the others.
+    ///
+    /// Weights set how often a back-end takes a turn: in round `r` (from 1)
+    /// back-end `i` may have taken `r * weight_i / max_weight` slots in all,
+    /// so the heaviest takes one slot a round and the others in proportion.
+    /// Shares then follow the weights to within a slot each; taking `weight`
+    /// slots a round instead would give whoever is heaviest the table
+    /// before the others had their share (200:100 came out 200:51, and one
+    /// weight of `HASH_SLOTS` or more took every slot). Bounded work: at
+    /// most `HASH_SLOTS` rounds (the heaviest takes one in each), each slot
+    /// found in at most `HASH_SLOTS` steps of a permutation.
     fn rebuild_lookup(&mut self) {
         self.lookup = [NO_BACKEND; HASH_SLOTS];
         let slots = HASH_SLOTS as u64;
         let mut next = [0u64; MAX_BACKENDS];
-        let eligible: [bool; MAX_BACKENDS] = core::array::from_fn(|i| {
-            self.backends[i].used && self.backends[i].up && self.backends[i].weight > 0
+        let mut taken = [0u64; MAX_BACKENDS];
+        let weight: [u64; MAX_BACKENDS] = core::array::from_fn(|i| {
+            let b = &self.backends[i];
+            if b.used && b.up {
+                u64::from(b.weight)
+            } else {
+                0
+            }
         });
-        if !eligible.iter().any(|e| *e) {
+        let max_weight = weight.iter().copied().max().unwrap_or(0);
+        if max_weight == 0 {
             return;
         }
         let mut filled = 0;
+        let mut round = 0u64;
         while filled < HASH_SLOTS {
+            round += 1;
             for (i, backend) in self.backends.iter().enumerate() {
-                if !eligible[i] {
+                if weight[i] == 0 {
                     continue;
                 }
                 let id = (u64::from(backend.addr) << 16) | u64::from(backend.port);
                 let offset = mix(id) % slots;
                 let skip = mix(id ^ 0x5bd1_e995) % (slots - 1) + 1;
-                for _ in 0..backend.weight {
-                    if filled == HASH_SLOTS {
-                        break;
-                    }
+                while filled < HASH_SLOTS && taken[i] < round * weight[i] / max_weight {
                     // Some slot is free, and a full permutation visits all.
                     loop {
                         let slot = ((offset + next[i] * skip) % slots) as usize;
@@ -116,6 +132,7 @@ impl Service {
                         if self.lookup[slot] == NO_BACKEND {
                             self.lookup[slot] = i as u8;
                             filled += 1;
+                            taken[i] += 1;
                             break;
                         }
                     }

@@ -180,6 +180,9 @@ struct Entry {
     /// direction did. A connection with only one is half-closed: the other
     /// side may still be sending.
     fins: u8,
+    /// Jiffies at which this entry last extended its partner's expiry (see
+    /// `SessionTable::touch`).
+    pushed: u64,
 }
 
 const FIN_SENT: u8 = 1;
@@ -228,11 +231,32 @@ impl Entry {
     }
 }
 
+/// What a packet of one entry hands on to its session's other entry.
+struct Push {
+    partner: FlowKey,
+    stage: Stage,
+    first_fin: bool,
+    /// The other entry lives at least until then.
+    expires: u64,
+}
+
+/// How often (jiffies) a flow's packets extend its other entry's expiry: an
+/// eighth of the timeout, so a session outlives its last packet by at most
+/// that much more than its timeout.
+fn push_interval(timeout_secs: u64) -> u64 {
+    (timeout_secs * glue::hz() / 8).max(1)
+}
+
 type Bucket = [Entry; WAYS];
 
 pub(crate) struct SessionTable {
     buckets: LockedBuckets<Bucket>,
+    generation: u32,
     seed: u64,
+    /// Client-side entries in use: the live sessions, plus expired ones the
+    /// sweep has not freed yet (it passes every second). Kept so that
+    /// `status-get` need not lock every bucket to count.
+    held: AtomicU64,
     dropped: AtomicU64,
     evicted: AtomicU64,
     loads: BackendLoads,
@@ -254,12 +278,14 @@ pub(crate) enum Refused {
 }
 
 impl SessionTable {
-    pub(crate) fn new(max_sessions: usize, seed: u64) -> Result<SessionTable> {
+    pub(crate) fn new(max_sessions: usize, seed: u64, generation: u32) -> Result<SessionTable> {
         // Two entries per session, `WAYS` per bucket.
         let buckets = (max_sessions * 2).div_ceil(WAYS).max(1);
         Ok(SessionTable {
             buckets: LockedBuckets::new(buckets, [Entry::default(); WAYS])?,
+            generation,
             seed,
+            held: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             loads: BackendLoads::new()?,
@@ -276,6 +302,7 @@ impl SessionTable {
     fn free(&self, entry: &mut Entry) {
         if entry.expires != 0 && entry.counted() {
             self.loads.close(entry.load, entry.stage.is_active());
+            self.held.fetch_sub(1, Ordering::Relaxed);
         }
         entry.expires = 0;
     }
@@ -309,6 +336,15 @@ impl SessionTable {
 
     /// The rewrite of a known flow, refreshing its timeout by the packet's
     /// TCP flags.
+    ///
+    /// A session is one connection however its two entries are stored: it
+    /// lives until its timeout after the last packet in either direction.
+    /// So a packet also extends the other entry's expiry, but not on every
+    /// packet (that would take a second bucket lock each time): only when
+    /// the stage changes or `push_interval` has passed since this entry last
+    /// did it. The other entry is then given `push_interval` beyond this
+    /// one's expiry, which covers the packets until the next push: a flow
+    /// whose traffic goes one way only keeps both its entries.
     pub(crate) fn touch(&self, key: &FlowKey, flags: u8, timeouts: &Timeouts) -> Option<Rewrite> {
         const FIN: u8 = 0x01;
         let now = glue::jiffies();
@@ -321,15 +357,29 @@ impl SessionTable {
                 entry.fins |= FIN_SENT;
             }
             let staged = self.advance(entry, stage, now, timeouts);
-            let changed = (staged || first_fin).then(|| (entry.partner(), entry.stage, first_fin));
+            let interval = push_interval(timeouts.secs(entry.stage));
+            let due = now.wrapping_sub(entry.pushed) >= interval;
+            let changed = (staged || first_fin || due).then(|| {
+                entry.pushed = now;
+                Push {
+                    partner: entry.partner(),
+                    stage: entry.stage,
+                    first_fin,
+                    expires: entry.expires + interval,
+                }
+            });
             Some((entry.rewrite, changed))
         })?;
         // One lock at a time: the partner's bucket only after this one's.
-        if let Some((partner, stage, first_fin)) = changed {
-            self.buckets.with(self.bucket_of(&partner), |bucket| {
-                if let Some(entry) = bucket.iter_mut().find(|e| e.live(now) && e.key == partner) {
-                    self.advance(entry, stage, now, timeouts);
-                    if first_fin {
+        if let Some(push) = changed {
+            self.buckets.with(self.bucket_of(&push.partner), |bucket| {
+                if let Some(entry) = bucket
+                    .iter_mut()
+                    .find(|e| e.live(now) && e.key == push.partner)
+                {
+                    self.advance(entry, push.stage, now, timeouts);
+                    entry.expires = entry.expires.max(push.expires);
+                    if push.first_fin {
                         entry.fins |= FIN_PEER;
                     }
                 }
@@ -383,6 +433,9 @@ impl SessionTable {
             let (service, backend) = (usize::from(at.service), usize::from(at.backend));
             if entry.counted() && self.loads.current(service, backend) == at {
                 entry.load = self.loads.open(service, backend, entry.stage.is_active());
+            }
+            if entry.counted() {
+                self.held.fetch_add(1, Ordering::Relaxed);
             }
             *free = entry;
             Ok(Inserted::New { evicted_partner })
@@ -469,6 +522,7 @@ impl SessionTable {
             owner,
             load: self.loads.current(service, pick.slot),
             fins: 0,
+            pushed: now,
         };
         let reply = Entry {
             key: client.partner(),
@@ -566,44 +620,56 @@ impl SessionTable {
         self.evicted.fetch_add(old.evicted(), Ordering::Relaxed);
     }
 
-    /// Live sessions (client-side entries), by a scan of every bucket.
+    /// Sessions in the table: the live ones, and those expired since the
+    /// sweep last passed their bucket (at most about a second ago).
     pub(crate) fn count(&self) -> u64 {
-        let now = glue::jiffies();
-        (0..self.buckets.len())
-            .map(|i| {
-                self.buckets.with(i, |b| {
-                    b.iter()
-                        .filter(|e| e.live(now) && !e.rewrite.source)
-                        .count() as u64
-                })
-            })
-            .sum()
+        self.held.load(Ordering::Relaxed)
     }
 
     pub(crate) fn buckets(&self) -> usize {
         self.buckets.len()
     }
 
-    /// The live sessions of bucket `i` (their client-side entries), copied
-    /// out under the bucket's lock; the number written to `out`.
-    pub(crate) fn snapshot(&self, i: usize, out: &mut [SessionView; WAYS]) -> usize {
+    /// The live sessions of bucket `i` in ways `from..` (their client-side
+    /// entries), copied out under the bucket's lock with the way each is
+    /// in; the number written to `out`. Entries never move between ways,
+    /// so a dump that resumes at a (bucket, way) cursor never repeats a
+    /// session.
+    pub(crate) fn snapshot(
+        &self,
+        i: usize,
+        from: usize,
+        out: &mut [(usize, SessionView); WAYS],
+    ) -> usize {
         let now = glue::jiffies();
         let hz = glue::hz().max(1);
         self.buckets.with(i, |bucket| {
             let mut n = 0;
-            for e in bucket.iter().filter(|e| e.live(now) && !e.rewrite.source) {
-                out[n] = SessionView {
-                    client: e.key,
-                    backend_addr: e.rewrite.addr,
-                    backend_port: e.rewrite.port,
-                    stage: e.stage,
-                    expires_ms: ((e.expires - now) * 1000 / hz).min(u64::from(u32::MAX)) as u32,
-                    owner: e.owner,
-                };
+            for (way, e) in bucket.iter().enumerate().skip(from) {
+                if !e.live(now) || e.rewrite.source {
+                    continue;
+                }
+                out[n] = (
+                    way,
+                    SessionView {
+                        client: e.key,
+                        backend_addr: e.rewrite.addr,
+                        backend_port: e.rewrite.port,
+                        stage: e.stage,
+                        expires_ms: ((e.expires - now) * 1000 / hz).min(u64::from(u32::MAX)) as u32,
+                        owner: e.owner,
+                    },
+                );
                 n += 1;
             }
             n
         })
+    }
+
+    /// Which table this is: a new one (a resize) gets a new number, so a
+    /// dump whose cursor was set in another table is flagged as interrupted.
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
     }
 
     pub(crate) fn dropped(&self) -> u64 {

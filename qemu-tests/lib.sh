@@ -49,6 +49,34 @@ gateway_line() {
   ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
 }
 
+# gateway_backends N: the client `cl` (cl0 10.9.0.1) and the gateway `gw`
+# (g0 10.9.0.11 with the VIP 10.9.0.100/32, forwarding) as in gateway_line,
+# but with N back-ends be1..beN (e0 10.8.0.2, 10.8.0.3, ...) on a bridge br1
+# in namespace `back`, which gw reaches through b0 10.8.0.1.
+gateway_backends() {
+  link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
+  ip -n gw addr add 10.9.0.100/32 dev g0
+  ip netns add back
+  ip -n back link add br1 type bridge
+  ip -n back link set br1 up
+  ip link add b0 netns gw type veth peer name pgw netns back
+  ip -n gw addr add 10.8.0.1/24 dev b0
+  ip -n gw link set b0 up
+  ip -n back link set pgw master br1 up
+  ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
+  local n ns
+  for n in $(seq "$1"); do
+    ns=be$n
+    ip netns add $ns
+    ip link add e0 netns $ns type veth peer name p$ns netns back
+    ip -n back link set p$ns master br1 up
+    ip -n $ns addr add 10.8.0.$((n + 1))/24 dev e0
+    ip -n $ns link set e0 up
+    ip -n $ns link set lo up
+    ip -n $ns route add default via 10.8.0.1
+  done
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # wait_listening LOG: waits until the tcpdump writing its messages to LOG
 # captures (under TCG on a busy host that can take seconds).

@@ -366,13 +366,13 @@ macro_rules! doit {
         /// # Safety
         ///
         /// Called by generic netlink with a valid request whose op ran
-        /// `ringgate_nl_pre_doit` or `ringgate_nl_pre_doit_admin`.
+        /// `ringgate_nl_pre_doit_admin` (which sets up what `run_doit` reads).
         #[no_mangle]
         pub(crate) unsafe extern "C" fn $name(
             _skb: *mut bindings::sk_buff,
             info: *mut bindings::genl_info,
         ) -> c_int {
-            // SAFETY: Every op of the spec runs one of the two pre_doits.
+            // SAFETY: Every doit op of the spec runs the admin pre_doit.
             unsafe { run_doit(info, $handler) }
         }
     )*};

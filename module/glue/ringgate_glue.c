@@ -17,6 +17,7 @@
 #include <linux/mutex.h>
 #include <linux/random.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <linux/spinlock.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
@@ -73,6 +74,8 @@ struct rg_net {
 	struct nf_hook_ops ops[ARRAY_SIZE(rg_hook_templates)];
 	/* Frees expired sessions' back-end counts; re-arms itself. */
 	struct delayed_work sweep;
+	/* This namespace holds a reference on IPv4 defragmentation. */
+	bool defrag;
 };
 
 static unsigned int rg_net_id __read_mostly;
@@ -145,6 +148,26 @@ void rg_sweep_start(struct net *net)
 }
 
 /*
+ * NAT needs whole datagrams: only the first fragment carries the ports a
+ * session is found by. The kernel reassembles at pre-routing only in
+ * namespaces where something asked for it (conntrack does, when a rule uses
+ * it), so a namespace with a service asks too, as IPVS does. The reference
+ * is dropped when the namespace goes. Called under the configuration mutex.
+ */
+int rg_defrag_enable(struct net *net)
+{
+	struct rg_net *rn = net_generic(net, rg_net_id);
+	int err;
+
+	if (rn->defrag)
+		return 0;
+	err = nf_defrag_ipv4_enable(net);
+	if (!err)
+		rn->defrag = true;
+	return err;
+}
+
+/*
  * Unhooking happens in pre_exit because the netns core runs an RCU grace
  * period between pre_exit and exit: by the time exit frees the state, no
  * hook can still be running with it.
@@ -162,6 +185,9 @@ static void __net_exit rg_net_exit(struct net *net)
 {
 	struct rg_net *rn = net_generic(net, rg_net_id);
 
+	if (rn->defrag)
+		nf_defrag_ipv4_disable(net);
+	rn->defrag = false;
 	ringgate_rs_net_exit(rn->state);
 	rn->state = NULL;
 }
@@ -225,7 +251,11 @@ int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp)
 	struct rg_arp_eth_ipv4 buf;
 	const struct rg_arp_eth_ipv4 *p;
 
-	p = skb_header_pointer(skb, 0, sizeof(buf), &buf);
+	/*
+	 * The ARP header is at the network offset, not at skb->data: on the way
+	 * out (NF_ARP_OUT) the link-layer header has already been pushed.
+	 */
+	p = skb_header_pointer(skb, skb_network_offset(skb), sizeof(buf), &buf);
 	if (!p || p->hdr.ar_hrd != htons(ARPHRD_ETHER) || p->hdr.ar_pro != htons(ETH_P_IP) ||
 	    p->hdr.ar_hln != ETH_ALEN || p->hdr.ar_pln != 4)
 		return 0;
@@ -508,7 +538,7 @@ void rg_config_unlock(void)
  * kept in user_ptr[1] for rg_genl_get_u32's bounds check, next to the
  * namespace state in user_ptr[0].
  */
-int ringgate_nl_pre_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
+static int ringgate_nl_pre_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
 			 struct genl_info *info)
 {
 	struct rg_net *rn = net_generic(genl_info_net(info), rg_net_id);
@@ -517,6 +547,20 @@ int ringgate_nl_pre_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
 		return -ENODEV;
 	info->user_ptr[0] = rn->state;
 	info->user_ptr[1] = (void *)(uintptr_t)ops->maxattr;
+	return 0;
+}
+
+/*
+ * Dumps have no pre_doit; their start callback refuses a caller without
+ * CAP_NET_ADMIN in the namespace's user namespace, as the doit ops' admin
+ * pre_doit does.
+ */
+int ringgate_nl_dump_start_admin(struct netlink_callback *cb)
+{
+	struct net *net = sock_net(cb->skb->sk);
+
+	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
 	return 0;
 }
 

@@ -44,6 +44,8 @@ void rg_glue_unregister(void);
  * other namespaces never wake up for it.
  */
 void rg_sweep_start(struct net *net);
+/* Turns IPv4 defragmentation on for the namespace (once; undone at exit). */
+int rg_defrag_enable(struct net *net);
 
 /* Bounds of the CPU ids the per-CPU counters are indexed by. */
 unsigned int rg_nr_cpu_ids(void);

@@ -124,7 +124,7 @@ static const struct nla_policy ringgate_config_set_nl_policy[RINGGATE_A_CONFIG_D
 static const struct genl_split_ops ringgate_nl_ops[] = {
 	{
 		.cmd		= RINGGATE_CMD_STATUS_GET,
-		.pre_doit	= ringgate_nl_pre_doit,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
 		.doit		= ringgate_nl_status_get_doit,
 		.policy		= ringgate_status_get_nl_policy,
 		.maxattr	= RINGGATE_A_STATUS_HOOK,
@@ -164,7 +164,7 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 	},
 	{
 		.cmd		= RINGGATE_CMD_VIP_GET,
-		.pre_doit	= ringgate_nl_pre_doit,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
 		.doit		= ringgate_nl_vip_get_doit,
 		.policy		= ringgate_vip_get_nl_policy,
 		.maxattr	= RINGGATE_A_VIP_ADDR,
@@ -172,6 +172,7 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 	},
 	{
 		.cmd	= RINGGATE_CMD_VIP_GET,
+		.start	= ringgate_nl_dump_start_admin,
 		.dumpit	= ringgate_nl_vip_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
@@ -209,6 +210,7 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 	},
 	{
 		.cmd	= RINGGATE_CMD_SERVICE_GET,
+		.start	= ringgate_nl_dump_start_admin,
 		.dumpit	= ringgate_nl_service_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
@@ -222,12 +224,13 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 	},
 	{
 		.cmd		= RINGGATE_CMD_CONFIG_GET,
-		.pre_doit	= ringgate_nl_pre_doit,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
 		.doit		= ringgate_nl_config_get_doit,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{
 		.cmd	= RINGGATE_CMD_SESSION_GET,
+		.start	= ringgate_nl_dump_start_admin,
 		.dumpit	= ringgate_nl_session_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
 	},

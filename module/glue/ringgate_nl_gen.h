@@ -14,10 +14,9 @@
 /* Common nested types */
 extern const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_INACTIVE_CONNS + 1];
 
-int ringgate_nl_pre_doit(const struct genl_split_ops *ops, struct sk_buff *skb,
-			 struct genl_info *info);
 int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops,
 			       struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_dump_start_admin(struct netlink_callback *cb);
 
 int ringgate_nl_status_get_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_counters_reset_doit(struct sk_buff *skb,

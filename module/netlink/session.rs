@@ -29,25 +29,33 @@ fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
     attrs.put_u16(uapi::RINGGATE_A_SESSION_OWNER, s.owner)
 }
 
-/// `session-get` (dump): the cursor is a bucket index. A bucket's sessions
-/// are copied out under its lock and written after; a bucket that does not
-/// fit in this part is dumped again, whole, in the next. Sessions change all
-/// the time, so the dump is a sample of the table, not a snapshot.
+/// `session-get` (dump): the cursor is a (bucket, way) position,
+/// `bucket * WAYS + way`. A bucket's sessions are copied out under its lock
+/// and written after; when a part fills mid-bucket the next one resumes at
+/// the way that did not fit, so no session is sent twice. Sessions change
+/// all the time, so the dump is a sample of the table, not a snapshot; but a
+/// resize replaces the table, and a cursor into the old one means nothing in
+/// the new one, so each part names the table's generation and the dump is
+/// flagged `NLM_F_DUMP_INTR` when it changes.
 pub(crate) fn session_dump(dump: &mut Dump<'_>) -> Result {
     let net = dump.net();
     let rcu = RcuSection::read_lock();
     let table = net.sessions.read(&rcu);
-    let mut bucket = dump.cursor();
-    let mut views = [SessionView::default(); WAYS];
+    dump.set_generation(table.generation());
+    let cursor = dump.cursor();
+    let (mut bucket, mut way) = (cursor / WAYS, cursor % WAYS);
+    let mut views = [(0, SessionView::default()); WAYS];
     'buckets: while bucket < table.buckets() {
-        let n = table.snapshot(bucket, &mut views);
-        for view in &views[..n] {
+        let n = table.snapshot(bucket, way, &mut views);
+        for (at, view) in &views[..n] {
             if !dump.entry(|attrs| put_session(attrs, view))? {
+                way = *at;
                 break 'buckets;
             }
         }
         bucket += 1;
+        way = 0;
     }
-    dump.set_cursor(bucket);
+    dump.set_cursor(bucket * WAYS + way);
     Ok(())
 }

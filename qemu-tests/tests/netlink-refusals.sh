@@ -50,14 +50,29 @@ nlraw 99 --expect EOPNOTSUPP                          # unknown command
 nlraw $STATUS --version 0 --attr $A_HOOK:u32:1 --expect OK
 expect_ge "$(local_in)" "$kept" "malformed resets changed nothing"
 
-# Unprivileged: anyone may read, nobody without CAP_NET_ADMIN may reset.
+# Unprivileged: nobody without CAP_NET_ADMIN may change anything, nor read:
+# the session table names every client and its back-end (IPVS and
+# ctnetlink refuse such readers too). Dumps are refused by their start
+# callback, requests by their pre_doit; both are tried, with our client and
+# with raw netlink / the kernel's YNL client.
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"; }
-nobody "$RG_REPO/userd/target/debug/ringgatectl" status >/dev/null
-if msg=$(nobody "$RG_REPO/userd/target/debug/ringgatectl" counters reset 2>&1); then
-  fail "an unprivileged reset succeeded"
-fi
-case "$msg" in *"permission denied"*CAP_NET_ADMIN*) ;; *) fail "unclear refusal: $msg" ;; esac
+for args in "counters reset" "status" "sessions" "vip list" "backend list" "config show"; do
+  # shellcheck disable=SC2086
+  if msg=$(nobody "$RG_REPO/userd/target/debug/ringgatectl" $args 2>&1); then
+    fail "an unprivileged '$args' succeeded: $msg"
+  fi
+  case "$msg" in *"permission denied"*CAP_NET_ADMIN*) ;; *) fail "unclear refusal of '$args': $msg" ;; esac
+done
 nobody python3 "$RG_REPO/qemu-tests/guest/nlraw.py" $RESET --expect EPERM
+nobody python3 "$RG_REPO/qemu-tests/guest/nlraw.py" $STATUS --expect EPERM
+for dump in session-get vip-get service-get; do
+  if msg=$(nobody /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
+             --spec "$RG_REPO/include/netlink/ringgate.yaml" --dump $dump 2>&1); then
+    fail "an unprivileged $dump dump succeeded: $msg"
+  fi
+  case "$msg" in *"Operation not permitted"*) ;;
+    *) fail "unprivileged $dump dump: unclear refusal: $msg" ;; esac
+done
 expect_ge "$(local_in)" "$kept" "unprivileged resets changed nothing"
 
 # Root of a new user namespace has no CAP_NET_ADMIN over the initial network
@@ -68,5 +83,6 @@ fi
 expect_ge "$(local_in)" "$kept" "user-namespace reset changed nothing"
 unshare -U -r -n bash -c "ip link set lo up && ping -c 2 -i 0.2 127.0.0.1 >/dev/null &&
   '$RG_REPO/userd/target/debug/ringgatectl' counters reset &&
+  '$RG_REPO/userd/target/debug/ringgatectl' sessions >/dev/null &&
   '$RG_REPO/userd/target/debug/ringgatectl' status --json --hook local-in | grep -q '\"packets\": 0'" ||
   fail "namespace-local admin could not reset its own counters"
