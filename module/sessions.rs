@@ -249,6 +249,22 @@ fn push_interval(timeout_secs: u64) -> u64 {
 
 type Bucket = [Entry; WAYS];
 
+/// Where in `bucket` the entry of `key` is that a packet of its session's
+/// other direction may keep alive: the live one, or else one that expired
+/// but still holds the session (its place not reused and, for a client-side
+/// entry, its count not released; expiry is checked only at lookups, so an
+/// entry given a little less slack than its partner can lapse first).
+fn revivable(bucket: &Bucket, key: &FlowKey, now: u64) -> Option<usize> {
+    bucket
+        .iter()
+        .position(|e| e.live(now) && e.key == *key)
+        .or_else(|| {
+            bucket
+                .iter()
+                .position(|e| e.key == *key && (e.expires != 0 || !e.counted()))
+        })
+}
+
 pub(crate) struct SessionTable {
     buckets: LockedBuckets<Bucket>,
     generation: u32,
@@ -371,21 +387,33 @@ impl SessionTable {
             Some((entry.rewrite, changed))
         })?;
         // One lock at a time: the partner's bucket only after this one's.
-        if let Some(push) = changed {
-            self.buckets.with(self.bucket_of(&push.partner), |bucket| {
-                if let Some(entry) = bucket
-                    .iter_mut()
-                    .find(|e| e.live(now) && e.key == push.partner)
-                {
-                    self.advance(entry, push.stage, now, timeouts);
-                    entry.expires = entry.expires.max(push.expires);
-                    if push.first_fin {
-                        entry.fins |= FIN_PEER;
-                    }
-                }
-            });
+        let Some(push) = changed else {
+            return Some(rewrite);
+        };
+        let partner_kept = self.buckets.with(self.bucket_of(&push.partner), |bucket| {
+            let Some(at) = revivable(bucket, &push.partner, now) else {
+                return false;
+            };
+            let entry = &mut bucket[at];
+            self.advance(entry, push.stage, now, timeouts);
+            entry.expires = entry.expires.max(push.expires);
+            if push.first_fin {
+                entry.fins |= FIN_PEER;
+            }
+            true
+        });
+        if partner_kept {
+            return Some(rewrite);
         }
-        Some(rewrite)
+        // The other half is gone for good (its place reused, or its count
+        // released): this half alone would translate one direction only.
+        // Ended here, the packet is treated as a new flow.
+        self.buckets.with(self.bucket_of(key), |bucket| {
+            if let Some(entry) = bucket.iter_mut().find(|e| e.live(now) && e.key == *key) {
+                self.free(entry);
+            }
+        });
+        None
     }
 
     /// The rewrite of a known flow, without refreshing it (for ICMP errors

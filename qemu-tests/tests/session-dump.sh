@@ -46,7 +46,8 @@ print(f"{who}: {len(ports)} sessions, each once")
 ' "$FLOWS" "$1" "$2"
 }
 # The kernel's YNL client with a small receive buffer: about 40 sessions a part.
-ynl --dump session-get --output-json --dbg-small-recv | check_dump "YNL, small parts" client-port
+ip netns exec gw /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema --spec "$RG_REPO/include/netlink/ringgate.yaml" \
+  --dump session-get --output-json --dbg-small-recv 2>/dev/null | check_dump "YNL, small parts" client-port
 # Our client (the CLI prints the client as "addr:port").
 gw sessions --json | python3 -c '
 import json, sys
