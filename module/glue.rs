@@ -33,7 +33,7 @@ mod rcu;
 
 pub(crate) use buckets::LockedBuckets;
 pub(crate) use nl::{Attrs, Dump, Request};
-pub(crate) use rcu::{RcuBox, RcuSection};
+pub(crate) use rcu::{ConfigMutex, RcuBox, RcuSection, Versioned};
 
 /// Constants of the UAPI header, as bindgen generated them from it.
 pub(crate) mod uapi {

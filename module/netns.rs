@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsiz
 use kernel::prelude::*;
 
 use crate::counters::HookCounters;
-use crate::glue::{self, uapi, NetHandle, Notification, RcuBox};
+use crate::glue::{self, uapi, ConfigMutex, NetHandle, Notification, RcuBox};
 use crate::services::{BackendSlot, ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
 use crate::vips::VipTable;
@@ -48,10 +48,13 @@ impl NetState {
     /// Allocates the state of a new namespace.
     pub(crate) fn new(net: NetHandle) -> Result<KBox<NetState>> {
         let counters = HookCounters::new(glue::nr_cpu_ids())?;
-        let vips = RcuBox::new(KBox::new(VipTable::EMPTY, GFP_KERNEL)?);
-        let services = RcuBox::new(ServiceTable::new_empty()?);
+        // One mutex for all of the namespace's tables: a change to one may
+        // depend on another (a back-end's slot and its connection counts).
+        let writers = ConfigMutex::new()?;
+        let vips = RcuBox::new(KBox::new(VipTable::EMPTY, GFP_KERNEL)?, &writers);
+        let services = RcuBox::new(ServiceTable::new_empty()?, &writers);
         // A placeholder until the namespace's first service (`activate_nat`).
-        let sessions = RcuBox::new(Self::session_table(0, 1)?);
+        let sessions = RcuBox::new(Self::session_table(0, 1)?, &writers);
         let d = Timeouts::DEFAULT;
         Ok(KBox::new(
             NetState {

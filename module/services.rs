@@ -13,7 +13,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::init::InPlaceInit;
 use kernel::prelude::*;
 
-use crate::glue::uapi;
+use crate::glue::{uapi, Versioned};
 use crate::load::BackendLoads;
 
 pub(crate) const MAX_SERVICES: usize = uapi::RINGGATE_MAX_SERVICES as usize;
@@ -50,7 +50,7 @@ pub(crate) const HASH_SLOTS: usize = 251;
 /// A lookup-table slot that names no back-end.
 const NO_BACKEND: u8 = u8::MAX;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 pub(crate) struct Service {
     pub(crate) used: bool,
     pub(crate) key: ServiceKey,
@@ -142,7 +142,7 @@ impl Service {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 pub(crate) struct ServiceTable {
     generation: u32,
     services: [Service; MAX_SERVICES],
@@ -175,10 +175,6 @@ impl ServiceTable {
 
     pub(crate) fn generation(&self) -> u32 {
         self.generation
-    }
-
-    pub(crate) fn advance_generation(&mut self) {
-        self.generation = self.generation.checked_add(1).unwrap_or(1);
     }
 
     /// The services in use with their slots.
@@ -346,5 +342,13 @@ impl ServiceTable {
                 None
             }
         }
+    }
+}
+
+impl Versioned for ServiceTable {
+    /// Marks this copy as the next version. Wrapping past zero would read
+    /// as "unset" to netlink.
+    fn advance_generation(&mut self) {
+        self.generation = self.generation.checked_add(1).unwrap_or(1);
     }
 }

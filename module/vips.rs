@@ -10,7 +10,7 @@
 
 use kernel::prelude::*;
 
-use crate::glue::uapi;
+use crate::glue::{uapi, Versioned};
 
 /// The most VIPs a pool holds (`RINGGATE_MAX_VIPS` of the UAPI header).
 pub(crate) const MAX_VIPS: usize = uapi::RINGGATE_MAX_VIPS as usize;
@@ -29,7 +29,7 @@ pub(crate) struct Vip {
 }
 
 /// One immutable version of the pool.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 pub(crate) struct VipTable {
     /// Grows with every published change; dumps use it to notice changes
     /// between their parts. Starts at 1 (netlink reads 0 as "unset").
@@ -74,12 +74,6 @@ impl VipTable {
             .binary_search_by_key(&addr, |vip| vip.addr)
             .ok()
             .and_then(|i| entries.get(i))
-    }
-
-    /// Marks this copy as the next version.
-    pub(crate) fn advance_generation(&mut self) {
-        // Wrapping past zero would read as "unset" to netlink.
-        self.generation = self.generation.checked_add(1).unwrap_or(1);
     }
 
     /// Adds `addr` (not owned). An address already present keeps its state
@@ -135,5 +129,13 @@ impl VipTable {
         }
         vip.owned = owned;
         Ok(Change::Changed)
+    }
+}
+
+impl Versioned for VipTable {
+    /// Marks this copy as the next version. Wrapping past zero would read
+    /// as "unset" to netlink.
+    fn advance_generation(&mut self) {
+        self.generation = self.generation.checked_add(1).unwrap_or(1);
     }
 }

@@ -4,9 +4,12 @@
 
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use kernel::ffi::c_void;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use super::bindings;
 
@@ -52,38 +55,87 @@ impl Drop for RcuSection {
     }
 }
 
+/// The configuration mutex of one namespace: every writer of that
+/// namespace's `RcuBox`es holds it, so each works on the latest values and
+/// changes that span tables (a slot's counts and its back-end) are never
+/// interleaved. Namespaces have their own, so a VIP takeover in one never
+/// waits behind a resize in another.
+pub(crate) struct ConfigMutex(NonNull<c_void>);
+
+// SAFETY: A kernel mutex may be locked, unlocked and freed from any thread
+// (in process context, which `lock` requires).
+unsafe impl Send for ConfigMutex {}
+// SAFETY: As above; `&ConfigMutex` only allows locking it.
+unsafe impl Sync for ConfigMutex {}
+
+impl ConfigMutex {
+    pub(crate) fn new() -> Result<Arc<ConfigMutex>> {
+        // SAFETY: No preconditions; `Drop` frees what this allocates.
+        let mutex = NonNull::new(unsafe { bindings::rg_mutex_new() }).ok_or(ENOMEM)?;
+        Ok(Arc::new(ConfigMutex(mutex), GFP_KERNEL)?)
+    }
+
+    /// Locks until the guard is dropped. Sleeps: process context only.
+    fn lock(&self) -> ConfigGuard<'_> {
+        // SAFETY: The mutex is live while `self` is; `ConfigGuard::drop` unlocks.
+        unsafe { bindings::rg_mutex_lock(self.0.as_ptr()) };
+        ConfigGuard(self)
+    }
+}
+
+impl Drop for ConfigMutex {
+    fn drop(&mut self) {
+        // SAFETY: Allocated by `new`; no guard borrows it any more.
+        unsafe { bindings::rg_mutex_free(self.0.as_ptr()) };
+    }
+}
+
+/// A held `ConfigMutex`.
+struct ConfigGuard<'a>(&'a ConfigMutex);
+
+impl Drop for ConfigGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `lock` locked it, and this is the matching unlock.
+        unsafe { bindings::rg_mutex_unlock(self.0 .0.as_ptr()) };
+    }
+}
+
+/// A table whose changes get a new generation number, which dumps compare
+/// between their parts to flag a change.
+pub(crate) trait Versioned {
+    fn advance_generation(&mut self);
+}
+
 /// A heap value that readers see without a lock and writers replace whole:
 /// a writer copies the current value, changes the copy, publishes it, and
 /// frees the value it replaced after an RCU grace period, when no reader can
-/// still see it. Writers take the glue's configuration mutex, so each works
-/// on the latest value (netlink ops of the family run in parallel).
+/// still see it. Writers take the namespace's configuration mutex, so each
+/// works on the latest value (netlink ops of the family run in parallel).
+///
+/// Readers on any CPU see `&T`, and whichever writer replaces a value drops
+/// it, so sharing an `RcuBox` needs `T: Send + Sync`.
 pub(crate) struct RcuBox<T> {
     /// Never null; owned (as a `KBox`) by this `RcuBox`.
     current: AtomicPtr<T>,
+    writers: Arc<ConfigMutex>,
+    /// Owns a `T` (for drop check and the auto traits, which `AtomicPtr`
+    /// would grant for any `T`).
+    _owns: PhantomData<*mut T>,
 }
 
-/// The configuration mutex, held while alive.
-struct ConfigLock;
-
-impl ConfigLock {
-    fn lock() -> ConfigLock {
-        // SAFETY: Process context (netlink); `Drop` unlocks.
-        unsafe { bindings::rg_config_lock() };
-        ConfigLock
-    }
-}
-
-impl Drop for ConfigLock {
-    fn drop(&mut self) {
-        // SAFETY: `lock` locked, and this is the matching unlock.
-        unsafe { bindings::rg_config_unlock() };
-    }
-}
+// SAFETY: Sending an `RcuBox` sends the `T` it owns.
+unsafe impl<T: Send> Send for RcuBox<T> {}
+// SAFETY: A shared `RcuBox` hands out `&T` to any thread and lets any thread
+// replace (and so drop) the value.
+unsafe impl<T: Send + Sync> Sync for RcuBox<T> {}
 
 impl<T> RcuBox<T> {
-    pub(crate) fn new(value: KBox<T>) -> RcuBox<T> {
+    /// A box whose writers take `writers`.
+    pub(crate) fn new(value: KBox<T>, writers: &Arc<ConfigMutex>) -> RcuBox<T> {
         RcuBox {
             current: AtomicPtr::new(KBox::into_raw(value)),
+            writers: writers.clone(),
+            _owns: PhantomData,
         }
     }
 
@@ -98,7 +150,7 @@ impl<T> RcuBox<T> {
         make: impl FnOnce(&T) -> Result<Option<KBox<T>>>,
         settle: impl FnOnce(&T, &T),
     ) -> Result<bool> {
-        let _lock = ConfigLock::lock();
+        let _lock = self.writers.lock();
         let old = self.current.load(Ordering::Acquire);
         // Only writers replace `current`, and they hold the lock.
         // SAFETY: So `old` stays live while `make` looks at it.
@@ -129,10 +181,13 @@ impl<T> RcuBox<T> {
     }
 }
 
-impl<T: Copy> RcuBox<T> {
-    /// Publishes `change` applied to a copy of the current value. If
-    /// `change` fails, nothing is published and the error is returned.
-    /// Sleeps (lock, allocation, grace period): process context only.
+impl<T: Copy + PartialEq + Versioned> RcuBox<T> {
+    /// Applies `change` to a copy of the current value and publishes it
+    /// with a new generation, unless it changed nothing: then nothing is
+    /// published and nobody waits for a grace period (a repeated "take this
+    /// VIP" from a control plane costs a copy and a compare, not an RCU
+    /// synchronisation). If `change` fails, nothing is published and the
+    /// error is returned. Sleeps (lock, allocation): process context only.
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
         let mut result = None;
         self.replace_with(
@@ -144,11 +199,15 @@ impl<T: Copy> RcuBox<T> {
                 // SAFETY: The copy above initialised every byte of a `Copy` value.
                 let mut fresh = unsafe { KBox::<MaybeUninit<T>>::assume_init(fresh) };
                 result = Some(change(&mut fresh)?);
+                if *fresh == *old {
+                    return Ok(None);
+                }
+                fresh.advance_generation();
                 Ok(Some(fresh))
             },
             |_, _| {},
         )?;
-        // `make` always publishes when it succeeds, having set `result`.
+        // `make` sets `result` whenever it succeeds.
         result.ok_or(EINVAL)
     }
 }

@@ -520,16 +520,34 @@ void rg_synchronize_rcu(void)
 	synchronize_rcu();
 }
 
-static DEFINE_MUTEX(rg_config_mutex);
-
-void rg_config_lock(void)
+/*
+ * A namespace's configuration mutex, allocated here because the Rust side
+ * cannot describe struct mutex. Namespaces never take each other's, so one
+ * lockdep class for all of them is right.
+ */
+void *rg_mutex_new(void)
 {
-	mutex_lock(&rg_config_mutex);
+	struct mutex *m = kmalloc(sizeof(*m), GFP_KERNEL);
+
+	if (m)
+		mutex_init(m);
+	return m;
 }
 
-void rg_config_unlock(void)
+void rg_mutex_free(void *m)
 {
-	mutex_unlock(&rg_config_mutex);
+	mutex_destroy(m);
+	kfree(m);
+}
+
+void rg_mutex_lock(void *m)
+{
+	mutex_lock(m);
+}
+
+void rg_mutex_unlock(void *m)
+{
+	mutex_unlock(m);
 }
 
 /*

@@ -132,9 +132,14 @@ void rg_rcu_read_lock(void);
 void rg_rcu_read_unlock(void);
 /* Waits until every read-side section that began before the call has ended. */
 void rg_synchronize_rcu(void);
-/* Serializes changes to the tables netlink configures (process context). */
-void rg_config_lock(void);
-void rg_config_unlock(void);
+/*
+ * A mutex of its own for each namespace, serializing changes to the tables
+ * netlink configures there (process context); NULL when out of memory.
+ */
+void *rg_mutex_new(void);
+void rg_mutex_free(void *m);
+void rg_mutex_lock(void *m);
+void rg_mutex_unlock(void *m);
 
 /* The Rust state of the network namespace a netlink request arrived in. */
 void *rg_genl_net_state(struct genl_info *info);

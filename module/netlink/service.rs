@@ -64,7 +64,6 @@ pub(crate) fn service_set(req: &Request<'_>) -> Result {
     net.services
         .update(|table| {
             table.set(key, scheduler)?;
-            table.advance_generation();
             Ok(())
         })
         .map_err(|err| explain(req, err, c_str!("no such service")))?;
@@ -78,7 +77,6 @@ pub(crate) fn service_del(req: &Request<'_>) -> Result {
         .services
         .update(|table| {
             table.remove(&key)?;
-            table.advance_generation();
             Ok(())
         })
         .map_err(|err| explain(req, err, c_str!("no such service")))
@@ -124,7 +122,6 @@ pub(crate) fn backend_set(req: &Request<'_>) -> Result {
         .services
         .update(|table| {
             let slot = table.set_backend(&key, addr, port, weight, up)?;
-            table.advance_generation();
             // Before the table is published: no packet can pick the new
             // back-end and be counted under the slot's previous one.
             net.backend_placed(slot);
@@ -146,7 +143,6 @@ pub(crate) fn backend_del(req: &Request<'_>) -> Result {
         .services
         .update(|table| {
             let slot = table.remove_backend(&key, addr, port)?;
-            table.advance_generation();
             Ok(slot)
         })
         .map_err(|err| explain(req, err, c_str!("no such service or back-end")))?;

@@ -43,7 +43,6 @@ pub(crate) fn vip_add(req: &Request<'_>) -> Result {
         .vips
         .update(|table| {
             let change = table.add(addr, garp_count)?;
-            table.advance_generation();
             Ok(change)
         })
         .map(|_| ())
@@ -63,7 +62,6 @@ pub(crate) fn vip_del(req: &Request<'_>) -> Result {
         .vips
         .update(|table| {
             table.remove(addr)?;
-            table.advance_generation();
             Ok(())
         })
         .map_err(|err| not_in_pool(req, err))
@@ -96,7 +94,6 @@ pub(crate) fn vip_set(req: &Request<'_>) -> Result {
         .vips
         .update(|table| {
             let change = table.set_owned(addr, owned)?;
-            table.advance_generation();
             let garp_count = table.find(addr).map_or(0, |vip| vip.garp_count);
             Ok((change, garp_count))
         })

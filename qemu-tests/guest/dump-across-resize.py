@@ -32,9 +32,10 @@ def main():
     sock.send(struct.pack("=IHHII", 16 + len(body), family, NLM_F_REQUEST | NLM_F_DUMP, 7, 0) + body)
     sessions, interrupted, parts = 0, False, 0
     while True:
-        # A small buffer keeps each part small (the kernel sizes dump parts
-        # by what the reader asked for last), so the dump has many parts.
-        data = sock.recv(4096)
+        # A buffer large enough for any part (netlink truncates a datagram
+        # that does not fit); parts are about 32 KB, so thousands of
+        # sessions take a dozen of them.
+        data = sock.recv(1 << 20)
         parts += 1
         offset, done = 0, False
         while offset < len(data):

@@ -59,7 +59,7 @@ print(json.dumps([{"port": int(s["client"].rsplit(":", 1)[1])} for s in json.loa
 quiet=$(ip netns exec gw python3 "$RG_REPO/qemu-tests/guest/dump-across-resize.py" true)
 case "$quiet" in "sessions $FLOWS parts "*" interrupted 0") ;; *) fail "an undisturbed dump: $quiet" ;; esac
 raced=$(ip netns exec gw python3 "$RG_REPO/qemu-tests/guest/dump-across-resize.py" \
-  "$RG_REPO/userd/target/debug/ringgatectl" config set --max-sessions 8192)
+  "$RG_REPO/userd/target/debug/ringgatectl" config set --max-sessions 32768)
 echo "dump raced by a resize: $raced"
 case "$raced" in *" interrupted 1") ;; *) fail "a dump across a resize was not flagged: $raced" ;; esac
 # The sessions moved into the resized table, and a new dump lists them all.
