@@ -36,15 +36,26 @@ pub(crate) fn status_get(req: &Request<'_>) -> Result {
     }
     attrs.put_uint(uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED, net.arp_suppressed())?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_GARP_SENT, net.garp_sent())?;
-    let (sessions, dropped, evicted) = {
+    let (sessions, dropped, evicted, vip_generation, service_generation) = {
         let rcu = RcuSection::read_lock();
         let table = net.sessions.read(&rcu);
-        (table.count(), table.dropped(), table.evicted())
+        (
+            table.count(),
+            table.dropped(),
+            table.evicted(),
+            net.vips.read(&rcu).generation(),
+            net.services.read(&rcu).generation(),
+        )
     };
     attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS, sessions)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, dropped)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED, evicted)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_NO_BACKEND, net.no_backend())?;
+    attrs.put_u32(uapi::RINGGATE_A_STATUS_VIP_GENERATION, vip_generation)?;
+    attrs.put_u32(
+        uapi::RINGGATE_A_STATUS_SERVICE_GENERATION,
+        service_generation,
+    )?;
     reply.send()
 }
 

@@ -1,0 +1,67 @@
+#!/bin/bash
+# A request that changes nothing publishes nothing: no new table version, no
+# RCU grace period to wait for. A control plane repeats "take this VIP" and
+# "this back-end has weight 2" freely; failover must not queue behind such
+# no-ops. The status reports each table's version (vip-generation,
+# service-generation), which must move with every real change and only then.
+#
+#   ┌─ ns t ───────────────────────────────┐
+#   │ v0 10.9.0.11/24, 10.9.0.100/32 (VIP) ├── v1 (peer, ns t)
+#   └──────────────────────────────────────┘
+. "$RG_REPO/qemu-tests/lib.sh"
+
+VIP=10.9.0.100
+t() { ip netns exec t "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+# versions: "VIP-GENERATION SERVICE-GENERATION", read with the kernel's YNL client.
+versions() {
+  ip netns exec t /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
+    --spec "$RG_REPO/include/netlink/ringgate.yaml" --do status-get --json '{}' --output-json |
+    python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["vip-generation"], s["service-generation"])'
+}
+# expect_versions WHAT DVIP DSERVICE: the versions moved by exactly that much
+# since the last call.
+last=""
+expect_versions() {
+  local now v s lv ls
+  now=$(versions)
+  read -r v s <<<"$now"
+  read -r lv ls <<<"$last"
+  expect_eq "$((v - lv)) $((s - ls))" "$2 $3" "$1: versions went from '$last' to '$now'"
+  last=$now
+}
+
+load_module
+link_namespaces t v0 10.9.0.11/24 t v1 10.9.0.12/24
+ip -n t addr add "$VIP/32" dev v0
+last=$(versions)
+
+t vip add "$VIP"
+expect_versions "vip add" 1 0
+t vip add "$VIP"
+expect_versions "vip add again" 0 0
+t vip own "$VIP"
+expect_versions "vip own" 1 0
+garp=$(t status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["garp_sent"])')
+t vip own "$VIP"
+expect_versions "vip own again" 0 0
+expect_eq "$(t status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["garp_sent"])')" "$garp" \
+  "gratuitous ARPs for a VIP already owned"
+t vip release "$VIP"
+expect_versions "vip release" 1 0
+t vip release "$VIP"
+expect_versions "vip release again" 0 0
+
+t service add "$VIP" 80 --scheduler lc
+expect_versions "service add" 0 1
+t service add "$VIP" 80 --scheduler lc
+expect_versions "service add again" 0 0
+t backend add "$VIP" 80 10.9.0.12:8080 --weight 2
+expect_versions "backend add" 0 1
+t backend set "$VIP" 80 10.9.0.12:8080 --weight 2
+expect_versions "same weight" 0 0
+t backend set "$VIP" 80 10.9.0.12:8080 --weight 3
+expect_versions "new weight" 0 1
+t backend set "$VIP" 80 10.9.0.12:8080 --down
+expect_versions "down" 0 1
+t backend set "$VIP" 80 10.9.0.12:8080 --down
+expect_versions "down again" 0 0
