@@ -131,6 +131,11 @@ pub(crate) struct Flow {
     pub(crate) dport: u16,
     pub(crate) proto: u8,
     pub(crate) tcp_flags: u8,
+    /// TCP only (host order): sequence and acknowledgement numbers and the
+    /// payload length in bytes; 0 otherwise.
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    pub(crate) payload: u32,
 }
 
 /// Which end of a packet a NAT rewrite changes.
@@ -171,6 +176,9 @@ impl Packet<'_> {
             dport: 0,
             proto: 0,
             tcp_flags: 0,
+            seq: 0,
+            ack: 0,
+            payload: 0,
         };
         // The glue reads headers with `skb_header_pointer`, within the packet.
         // SAFETY: `skb` is valid for the lifetime of `self`; `raw` is ours.
@@ -182,6 +190,9 @@ impl Packet<'_> {
             dport: raw.dport,
             proto: raw.proto,
             tcp_flags: raw.tcp_flags,
+            seq: raw.seq,
+            ack: raw.ack,
+            payload: raw.payload,
         })
     }
 

@@ -22,6 +22,7 @@ use crate::hooks::Verdict;
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
 use crate::sessions::FlowKey;
+use crate::tcp::Segment;
 
 const TCP_SYN: u8 = 0x02;
 const TCP_ACK: u8 = 0x10;
@@ -48,7 +49,13 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
     let key = key_of(&flow);
     let sessions = net.sessions.read(rcu);
     let timeouts = net.timeouts();
-    let rewrite = match sessions.touch(&key, flow.tcp_flags, &timeouts) {
+    let segment = Segment {
+        flags: flow.tcp_flags,
+        seq: flow.seq,
+        ack: flow.ack,
+        payload: flow.payload,
+    };
+    let rewrite = match sessions.touch(&key, &segment, &timeouts) {
         Some(reply) if reply.source => {
             // A reply: translated at forward, once routed.
             packet.untrack();
@@ -85,7 +92,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
                 net.count_no_backend();
                 return Verdict::Drop;
             };
-            match sessions.create(key, slot, pick, flow.tcp_flags, &timeouts, net.node_id()) {
+            match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id()) {
                 Ok(rewrite) => rewrite,
                 Err(_) => {
                     net.notify_table_full(sessions.dropped());

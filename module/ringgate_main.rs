@@ -22,6 +22,7 @@ mod netlink;
 mod netns;
 mod services;
 mod sessions;
+mod tcp;
 mod vips;
 
 module! {

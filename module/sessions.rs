@@ -30,7 +30,8 @@ use kernel::prelude::*;
 
 use crate::glue::{self, End, LockedBuckets};
 use crate::load::{BackendLoads, LoadRef};
-use crate::services::Pick;
+use crate::services::{Pick, TCP};
+use crate::tcp::{Direction, Segment};
 
 /// Entries per bucket.
 pub(crate) const WAYS: usize = 8;
@@ -112,27 +113,6 @@ impl Stage {
     pub(crate) fn uapi(self) -> u32 {
         self as u32
     }
-
-    /// The stage after a packet with TCP flags `flags` (0 for UDP).
-    fn after(self, proto: u8, flags: u8) -> Stage {
-        const FIN: u8 = 0x01;
-        const SYN: u8 = 0x02;
-        const RST: u8 = 0x04;
-        if proto != crate::services::TCP {
-            return Stage::Udp;
-        }
-        let seen = if flags & RST != 0 {
-            Stage::Reset
-        } else if flags & FIN != 0 {
-            Stage::Closing
-        } else if flags & SYN != 0 {
-            Stage::Syn
-        } else {
-            Stage::Established
-        };
-        // A connection never goes back to an earlier stage.
-        self.max(seen)
-    }
 }
 
 /// What to do to a packet of a known flow.
@@ -183,6 +163,8 @@ struct Entry {
     /// Jiffies at which this entry last extended its partner's expiry (see
     /// `SessionTable::touch`).
     pushed: u64,
+    /// TCP: what this direction's segments said (see `tcp`).
+    tcp: Direction,
 }
 
 const FIN_SENT: u8 = 1;
@@ -236,6 +218,8 @@ struct Push {
     partner: FlowKey,
     stage: Stage,
     first_fin: bool,
+    /// The back-end's SYN-ACK passed just now.
+    synack: bool,
     /// The other entry lives at least until then.
     expires: u64,
 }
@@ -361,26 +345,41 @@ impl SessionTable {
     /// did it. The other entry is then given `push_interval` beyond this
     /// one's expiry, which covers the packets until the next push: a flow
     /// whose traffic goes one way only keeps both its entries.
-    pub(crate) fn touch(&self, key: &FlowKey, flags: u8, timeouts: &Timeouts) -> Option<Rewrite> {
+    pub(crate) fn touch(
+        &self,
+        key: &FlowKey,
+        seg: &Segment,
+        timeouts: &Timeouts,
+    ) -> Option<Rewrite> {
         const FIN: u8 = 0x01;
         let now = glue::jiffies();
         let (rewrite, changed) = self.buckets.with(self.bucket_of(key), |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
-            let stage = entry.stage.after(key.proto, flags);
-            let first_fin =
-                key.proto == crate::services::TCP && flags & FIN != 0 && entry.fins & FIN_SENT == 0;
+            let (stage, new_synack) = if key.proto == TCP {
+                let had_synack = entry.tcp.synack_seen();
+                let Some(stage) = entry.tcp.after(entry.stage, entry.counted(), seg) else {
+                    // A reset that does not fit the connection: passed on,
+                    // but the session is left as it was.
+                    return Some((entry.rewrite, None));
+                };
+                (stage, !had_synack && entry.tcp.synack_seen())
+            } else {
+                (Stage::Udp, false)
+            };
+            let first_fin = key.proto == TCP && seg.flags & FIN != 0 && entry.fins & FIN_SENT == 0;
             if first_fin {
                 entry.fins |= FIN_SENT;
             }
             let staged = self.advance(entry, stage, now, timeouts);
             let interval = push_interval(timeouts.secs(entry.stage));
             let due = now.wrapping_sub(entry.pushed) >= interval;
-            let changed = (staged || first_fin || due).then(|| {
+            let changed = (staged || first_fin || new_synack || due).then(|| {
                 entry.pushed = now;
                 Push {
                     partner: entry.partner(),
                     stage: entry.stage,
                     first_fin,
+                    synack: new_synack,
                     expires: entry.expires + interval,
                 }
             });
@@ -399,6 +398,9 @@ impl SessionTable {
             entry.expires = entry.expires.max(push.expires);
             if push.first_fin {
                 entry.fins |= FIN_PEER;
+            }
+            if push.synack {
+                entry.tcp.mark_synack();
             }
             true
         });
@@ -532,12 +534,17 @@ impl SessionTable {
         forward: FlowKey,
         service: usize,
         pick: Pick,
-        flags: u8,
+        first: &Segment,
         timeouts: &Timeouts,
         owner: u16,
     ) -> Result<Rewrite, Refused> {
         let now = glue::jiffies();
-        let stage = Stage::default().after(forward.proto, flags);
+        // Only a SYN opens a TCP session (see `nat`).
+        let stage = if forward.proto == TCP {
+            Stage::Syn
+        } else {
+            Stage::Udp
+        };
         let client = Entry {
             key: forward,
             expires: now + timeouts.secs(stage) * glue::hz(),
@@ -551,6 +558,7 @@ impl SessionTable {
             load: self.loads.current(service, pick.slot),
             fins: 0,
             pushed: now,
+            tcp: Direction::client(first),
         };
         let reply = Entry {
             key: client.partner(),
@@ -559,6 +567,7 @@ impl SessionTable {
                 addr: forward.daddr,
                 port: forward.dport,
             },
+            tcp: Direction::backend(first),
             ..client
         };
         self.insert_session(reply, client, now, true)

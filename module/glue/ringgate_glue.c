@@ -270,7 +270,7 @@ int rg_skb_flow(const struct sk_buff *skb, struct rg_flow *flow)
 	struct iphdr iph_buf, *iph;
 	unsigned int thoff;
 	__be16 ports_buf[2], *ports;
-	u8 flags_buf, *flags;
+	struct tcphdr th_buf, *th;
 
 	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(iph_buf), &iph_buf);
 	if (!iph || iph->version != 4 || iph->ihl < 5)
@@ -291,12 +291,20 @@ int rg_skb_flow(const struct sk_buff *skb, struct rg_flow *flow)
 	flow->dport = (__force unsigned short)ports[1];
 	flow->proto = iph->protocol;
 	flow->tcp_flags = 0;
+	flow->seq = 0;
+	flow->ack = 0;
+	flow->payload = 0;
 	if (iph->protocol == IPPROTO_TCP) {
-		/* The flags byte: offset 13 of the TCP header. */
-		flags = skb_header_pointer(skb, thoff + 13, 1, &flags_buf);
-		if (!flags)
+		th = skb_header_pointer(skb, thoff, sizeof(th_buf), &th_buf);
+		if (!th || th->doff < 5 || thoff + th->doff * 4 > skb->len)
 			return 0;
-		flow->tcp_flags = *flags;
+		/* The flags byte: offset 13 of the TCP header. */
+		flow->tcp_flags = ((u8 *)th)[13];
+		flow->seq = ntohl(th->seq);
+		flow->ack = ntohl(th->ack_seq);
+		/* skb->len, not tot_len: a GRO or TSO packet carries many
+		 * segments' payload (and big TCP's tot_len is 0). */
+		flow->payload = skb->len - thoff - th->doff * 4;
 	}
 	return 1;
 }
@@ -395,6 +403,9 @@ int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted)
 	quoted->dport = (__force unsigned short)ports[1];
 	quoted->proto = iph->protocol;
 	quoted->tcp_flags = 0;
+	quoted->seq = 0;
+	quoted->ack = 0;
+	quoted->payload = 0;
 	return 1;
 }
 

@@ -73,6 +73,11 @@ struct rg_flow {
 	unsigned short dport;
 	unsigned char proto;
 	unsigned char tcp_flags;
+	/* TCP only (host order): sequence and acknowledgement numbers, and
+	 * the payload's length in bytes. */
+	unsigned int seq;
+	unsigned int ack;
+	unsigned int payload;
 };
 /* Reads @skb's IPv4 and TCP/UDP headers: 1 if it is such a packet (and not
  * a non-first fragment), 0 otherwise. */

@@ -38,7 +38,6 @@ gw vip add "$VIP"
 gw vip own "$VIP"
 gw service add "$VIP" 9000 --proto udp
 gw backend add "$VIP" 9000 --proto udp 10.8.0.2:9000
-expect_ge "$(defrag_hooks)" 1 "defrag hooks once a service exists"
 
 # Three 4000-byte datagrams (three fragments each on a 1500-byte link): each
 # reaches the back-end whole, and its 4000-byte echo (fragmented by the
@@ -61,3 +60,5 @@ print(ok)
 ')
 expect_eq "$(sort -u /tmp/be1-lengths | tr '\n' ' ')" "4000 " "datagram lengths at the back-end"
 expect_eq "$echoed" 3 "whole echoes from the VIP"
+# It is the service that turned reassembly on.
+expect_ge "$(defrag_hooks)" 1 "defrag hooks once a service exists"

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! How a session follows its TCP connection: which stage it is in, judged
+//! from both directions' segments, not from flags alone.
+//!
+//! - A connection is established once the back-end's SYN-ACK has passed and
+//!   the client acknowledges after it. A client that sends a SYN and then a
+//!   bare ACK to a silent back-end has not opened anything: its session
+//!   keeps the short handshake timeout and stays evictable.
+//! - A reset counts only if it fits the connection: its sequence number
+//!   within `RST_WINDOW` of what its sender has sent (or, before the
+//!   back-end has sent anything, acknowledging the client's SYN, as a
+//!   refusal does). A reset from someone who does not see the connection
+//!   cannot make it evictable or cut its timeout; it still goes on to its
+//!   receiver, whose own check (RFC 5961) turns it away.
+
+use crate::sessions::Stage;
+
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+
+/// How far (bytes, either way) a reset's sequence number may be from the
+/// next one its sender's direction would use. A legitimate reset carries a
+/// number between the sender's oldest unacknowledged byte and its next one,
+/// so this bounds the data in flight that a connection can have and still
+/// be reset here; a blind reset hits it with a chance of 1 in 1024.
+pub(crate) const RST_WINDOW: u32 = 1 << 21;
+
+/// `Direction::marks`: this direction's next sequence number is known.
+const SEQ_KNOWN: u8 = 1;
+/// `Direction::marks`: the back-end's SYN-ACK has passed (kept in both of a
+/// session's entries).
+const SYNACK_SEEN: u8 = 2;
+
+/// One TCP segment's header fields that matter here (host order).
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Segment {
+    pub(crate) flags: u8,
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    pub(crate) payload: u32,
+}
+
+impl Segment {
+    /// The sequence number after this segment (SYN and FIN count one).
+    fn end(&self) -> u32 {
+        self.seq
+            .wrapping_add(self.payload)
+            .wrapping_add(u32::from(self.flags & SYN != 0))
+            .wrapping_add(u32::from(self.flags & FIN != 0))
+    }
+}
+
+/// What a session's entry knows of the segments its direction carries.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct Direction {
+    /// The sequence number after the last byte this direction sent.
+    next_seq: u32,
+    /// Before the back-end has sent anything: the acknowledgement its
+    /// answer to the client's SYN carries.
+    expected_ack: u32,
+    marks: u8,
+}
+
+impl Direction {
+    /// The client's direction, opened by `syn`.
+    pub(crate) fn client(syn: &Segment) -> Direction {
+        Direction {
+            next_seq: syn.end(),
+            expected_ack: 0,
+            marks: SEQ_KNOWN,
+        }
+    }
+
+    /// The back-end's direction of a connection the client opened with `syn`.
+    pub(crate) fn backend(syn: &Segment) -> Direction {
+        Direction {
+            next_seq: 0,
+            expected_ack: syn.end(),
+            marks: 0,
+        }
+    }
+
+    /// Whether the back-end's SYN-ACK has passed.
+    pub(crate) fn synack_seen(&self) -> bool {
+        self.marks & SYNACK_SEEN != 0
+    }
+
+    /// Records that the back-end's SYN-ACK passed (it did so in the
+    /// session's other direction).
+    pub(crate) fn mark_synack(&mut self) {
+        self.marks |= SYNACK_SEEN;
+    }
+
+    fn rst_fits(&self, seg: &Segment) -> bool {
+        if self.marks & SEQ_KNOWN != 0 {
+            let distance = seg.seq.wrapping_sub(self.next_seq) as i32;
+            distance.unsigned_abs() <= RST_WINDOW
+        } else {
+            seg.flags & ACK != 0 && seg.ack == self.expected_ack
+        }
+    }
+
+    /// Moves the next sequence number on, but only within a window of
+    /// where it was: a forged segment cannot drag it far.
+    fn saw(&mut self, seg: &Segment) {
+        let end = seg.end();
+        let ahead = end.wrapping_sub(self.next_seq) as i32;
+        if self.marks & SEQ_KNOWN == 0 || (ahead > 0 && ahead.unsigned_abs() <= RST_WINDOW) {
+            self.next_seq = end;
+            self.marks |= SEQ_KNOWN;
+        }
+    }
+
+    /// The stage of a connection in `stage` after `seg` passes in this
+    /// direction (`from_client`: the client's), updating what this
+    /// direction knows. `None`: a reset that does not fit the connection,
+    /// which changes nothing (not even the session's expiry).
+    pub(crate) fn after(
+        &mut self,
+        stage: Stage,
+        from_client: bool,
+        seg: &Segment,
+    ) -> Option<Stage> {
+        if seg.flags & RST != 0 {
+            return self.rst_fits(seg).then_some(stage.max(Stage::Reset));
+        }
+        self.saw(seg);
+        let seen = if seg.flags & FIN != 0 {
+            Stage::Closing
+        } else if seg.flags & SYN != 0 {
+            if seg.flags & ACK != 0 && !from_client {
+                self.mark_synack();
+            }
+            Stage::Syn
+        } else if from_client && self.synack_seen() {
+            Stage::Established
+        } else {
+            // A client's ACK before any SYN-ACK, or the back-end's data
+            // before the handshake ends: nothing has been established.
+            stage
+        };
+        // A connection never goes back to an earlier stage.
+        Some(stage.max(seen))
+    }
+}
