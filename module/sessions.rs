@@ -271,6 +271,17 @@ enum Inserted {
     New { evicted_partner: Option<FlowKey> },
 }
 
+/// How `insert_one` treats an entry of the same flow already there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Insert {
+    /// A new session: the first CPU to create it wins; a full bucket may
+    /// evict.
+    Create,
+    /// A session moved from a table being replaced: merged into the copy
+    /// moved before; nothing is evicted.
+    Move,
+}
+
 /// Why a new session was not created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
@@ -295,6 +306,23 @@ impl SessionTable {
     /// The connection counts of this table's sessions.
     pub(crate) fn loads(&self) -> &BackendLoads {
         &self.loads
+    }
+
+    /// Merges into `into` what `from`, a copy of the same entry taken from
+    /// the table being replaced, learnt meanwhile. Everything an entry
+    /// records only ever moves one way (stage forward, expiry later, FINs
+    /// and the SYN-ACK seen, sequence numbers ahead), so the merge is the
+    /// later of each, whichever table a packet updated. Under `into`'s
+    /// bucket's lock.
+    fn merge(&self, into: &mut Entry, from: &Entry) {
+        let before = into.stage;
+        into.stage = before.max(from.stage);
+        if into.counted() && before.is_active() && !into.stage.is_active() {
+            self.loads.deactivate(into.load);
+        }
+        into.expires = into.expires.max(from.expires);
+        into.fins |= from.fins;
+        into.tcp.merge(&from.tcp);
     }
 
     /// Frees an entry that was in use, releasing its count. Under its
@@ -430,17 +458,22 @@ impl SessionTable {
         })
     }
 
-    /// Puts one direction's entry in its bucket, or finds it there (a packet
-    /// on another CPU got there first: its rewrite). With `may_evict`, a
-    /// full bucket gives up its most evictable entry (and that session's
-    /// other entry). A client-side entry is counted under its bucket's lock,
+    /// Puts one direction's entry in its bucket, or finds it there: when
+    /// creating, a packet on another CPU got there first (its rewrite
+    /// stands); when moving, the entry was moved before and what `entry`
+    /// says since is merged in. Creating, a full bucket gives up its most
+    /// evictable entry (and that session's other entry). A client-side entry is counted under its bucket's lock,
     /// so a purge cannot come between, and only if its generation is the
     /// slot's current one: a stale one is never counted, so releasing it
     /// changes nothing.
-    fn insert_one(&self, mut entry: Entry, now: u64, may_evict: bool) -> Result<Inserted, Refused> {
+    fn insert_one(&self, mut entry: Entry, now: u64, how: Insert) -> Result<Inserted, Refused> {
         let key = entry.key;
+        let may_evict = how == Insert::Create;
         let inserted = self.buckets.with(self.bucket_of(&key), |bucket| {
-            if let Some(existing) = bucket.iter().find(|e| e.live(now) && e.key == key) {
+            if let Some(existing) = bucket.iter_mut().find(|e| e.live(now) && e.key == key) {
+                if how == Insert::Move {
+                    self.merge(existing, &entry);
+                }
                 return Ok(Inserted::Found(existing.rewrite));
             }
             let mut evicted_partner = None;
@@ -499,13 +532,10 @@ impl SessionTable {
         reply: Entry,
         client: Entry,
         now: u64,
-        may_evict: bool,
+        how: Insert,
     ) -> Result<Rewrite, Refused> {
-        let reply_inserted = matches!(
-            self.insert_one(reply, now, may_evict)?,
-            Inserted::New { .. }
-        );
-        let rewrite = match self.insert_one(client, now, may_evict) {
+        let reply_inserted = matches!(self.insert_one(reply, now, how)?, Inserted::New { .. });
+        let rewrite = match self.insert_one(client, now, how) {
             Ok(Inserted::New { .. }) => Ok(client.rewrite),
             Ok(Inserted::Found(existing)) => Ok(existing),
             Err(refused) => Err(refused),
@@ -570,7 +600,7 @@ impl SessionTable {
             tcp: Direction::backend(first),
             ..client
         };
-        self.insert_session(reply, client, now, true)
+        self.insert_session(reply, client, now, Insert::Create)
             .inspect_err(|_| {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             })
@@ -620,9 +650,11 @@ impl SessionTable {
 
     /// Moves `old`'s live sessions into this table, both entries of each or
     /// neither; the number that did not fit (this table is smaller, or
-    /// their buckets are full), counted as dropped. Sessions already here
-    /// are left as they are, so a second call after `old` stopped changing
-    /// moves only what changed in between. Process context: each bucket of
+    /// their buckets are full), counted as dropped. A session already here
+    /// takes what `old` says of it since (see `merge`), so a second call
+    /// after `old` stopped changing brings over everything that happened
+    /// there meanwhile: new sessions, and stage changes, FINs and refreshed
+    /// expiries of the ones moved before. Process context: each bucket of
     /// either table is locked on its own, one at a time.
     pub(crate) fn adopt(&self, old: &SessionTable) -> u64 {
         let now = glue::jiffies();
@@ -641,7 +673,10 @@ impl SessionTable {
                     continue;
                 };
                 // Nothing is evicted for a move.
-                if self.insert_session(partner, *entry, now, false).is_err() {
+                if self
+                    .insert_session(partner, *entry, now, Insert::Move)
+                    .is_err()
+                {
                     lost += 1;
                 }
             }

@@ -114,6 +114,17 @@ impl Direction {
         }
     }
 
+    /// Takes what `other`, a later copy of this direction, knows more.
+    pub(crate) fn merge(&mut self, other: &Direction) {
+        if other.marks & SEQ_KNOWN != 0 {
+            let ahead = other.next_seq.wrapping_sub(self.next_seq) as i32;
+            if self.marks & SEQ_KNOWN == 0 || ahead > 0 {
+                self.next_seq = other.next_seq;
+            }
+        }
+        self.marks |= other.marks;
+    }
+
     /// The stage of a connection in `stage` after `seg` passes in this
     /// direction (`from_client`: the client's), updating what this
     /// direction knows. `None`: a reset that does not fit the connection,
