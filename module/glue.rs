@@ -148,7 +148,7 @@ pub(crate) enum End {
 /// The kernel's tick counter (`jiffies`).
 pub(crate) fn jiffies() -> u64 {
     // SAFETY: Reads a counter; no preconditions.
-    unsafe { bindings::rg_jiffies() as u64 }
+    unsafe { bindings::rg_jiffies() }
 }
 
 /// Random bits, for hash keys.
@@ -372,10 +372,10 @@ pub(crate) unsafe extern "C" fn ringgate_rs_net_exit(state: *mut c_void) {
 /// `state` is a live `ringgate_rs_net_init` pointer: the glue cancels the
 /// work (synchronously) before the state is freed.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn ringgate_rs_sweep(state: *mut c_void) -> core::ffi::c_ulong {
+pub(crate) unsafe extern "C" fn ringgate_rs_sweep(state: *mut c_void) -> kernel::ffi::c_ulong {
     // SAFETY: Per the contract above, `state` points to a live `NetState`.
     let net = unsafe { &*state.cast::<NetState>() };
-    net.sweep_sessions() as core::ffi::c_ulong
+    net.sweep_sessions() as kernel::ffi::c_ulong
 }
 
 /// The netfilter hook of every namespace.
@@ -408,3 +408,11 @@ pub(crate) unsafe extern "C" fn ringgate_rs_hook(
         Verdict::Drop => bindings::RG_VERDICT_DROP,
     }
 }
+
+// The Rust definitions of the functions C calls have the types the C
+// prototypes are checked against (see `ringgate_glue.h`): a mismatch does not
+// compile.
+const _: bindings::rg_net_init_fn = Some(ringgate_rs_net_init);
+const _: bindings::rg_net_exit_fn = Some(ringgate_rs_net_exit);
+const _: bindings::rg_sweep_fn = Some(ringgate_rs_sweep);
+const _: bindings::rg_hook_fn = Some(ringgate_rs_hook);

@@ -27,6 +27,10 @@ unsafe impl<T: Copy + Send> Send for LockedBuckets<T> {}
 impl<T: Copy> LockedBuckets<T> {
     /// `n` buckets, each starting as `empty`.
     pub(crate) fn new(n: usize, empty: T) -> Result<Self> {
+        // `with` indexes modulo the count: there must be a bucket.
+        if n == 0 {
+            return Err(EINVAL);
+        }
         let count = u32::try_from(n).map_err(|_| EINVAL)?;
         let mut buckets = KVVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {

@@ -90,6 +90,15 @@ impl<'a> Request<'a> {
         Error::from_errno(unsafe { bindings::rg_genl_missing(self.info.as_ptr(), attr) })
     }
 
+    /// Fails with `EINVAL`, telling the requester through extack that
+    /// attribute `inner` of the nest `outer` is missing.
+    pub(crate) fn missing_nested(&self, outer: u32, inner: u32) -> Error {
+        // SAFETY: `info` is valid for the lifetime of `self`.
+        Error::from_errno(unsafe {
+            bindings::rg_genl_missing_nested(self.info.as_ptr(), outer, inner)
+        })
+    }
+
     /// A u32 attribute the request must carry.
     pub(crate) fn require_u32(&self, attr: u32) -> Result<u32> {
         self.get_u32(attr).ok_or_else(|| self.missing(attr))
@@ -434,3 +443,25 @@ pub(crate) unsafe extern "C" fn ringgate_nl_vip_get_dumpit(
     // SAFETY: These are the dumpit callback's own arguments.
     unsafe { run_dumpit(skb, cb, netlink::vip_dump) }
 }
+
+// As for the hooks in `glue`: each netlink callback has the type of its C
+// prototype in `ringgate_nl_gen.h`, or this does not compile.
+const _: [bindings::rg_doit_fn; 12] = [
+    Some(ringgate_nl_status_get_doit),
+    Some(ringgate_nl_counters_reset_doit),
+    Some(ringgate_nl_vip_add_doit),
+    Some(ringgate_nl_vip_del_doit),
+    Some(ringgate_nl_vip_set_doit),
+    Some(ringgate_nl_vip_get_doit),
+    Some(ringgate_nl_service_set_doit),
+    Some(ringgate_nl_service_del_doit),
+    Some(ringgate_nl_backend_set_doit),
+    Some(ringgate_nl_backend_del_doit),
+    Some(ringgate_nl_config_set_doit),
+    Some(ringgate_nl_config_get_doit),
+];
+const _: [bindings::rg_dumpit_fn; 3] = [
+    Some(ringgate_nl_vip_get_dumpit),
+    Some(ringgate_nl_service_get_dumpit),
+    Some(ringgate_nl_session_get_dumpit),
+];

@@ -451,9 +451,14 @@ int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
 	return 0;
 }
 
-unsigned long rg_jiffies(void)
+/*
+ * The 64-bit tick counter: it does not wrap (at 1000 Hz, not for 500 million
+ * years), so expiry times compare as plain integers on every architecture,
+ * where the native jiffies wraps after 49 days on 32-bit ones.
+ */
+unsigned long long rg_jiffies(void)
 {
-	return jiffies;
+	return get_jiffies_64();
 }
 
 unsigned int rg_hz(void)
@@ -471,6 +476,9 @@ void *rg_locks_new(unsigned int n)
 	struct rg_locks *locks;
 	unsigned int i;
 
+	/* rg_lock indexes modulo n. */
+	if (!n)
+		return NULL;
 	locks = kvmalloc(struct_size(locks, lock, n), GFP_KERNEL);
 	if (!locks)
 		return NULL;
@@ -505,7 +513,7 @@ int rg_genl_nested_get(struct genl_info *info, unsigned int outer, unsigned int 
 	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
 	struct nlattr *tb[RINGGATE_A_BACKEND_MAX + 1];
 
-	if (outer > maxattr || !info->attrs[outer] || inner > RINGGATE_A_BACKEND_MAX)
+	if (!info->attrs || outer > maxattr || !info->attrs[outer] || inner > RINGGATE_A_BACKEND_MAX)
 		return 0;
 	if (nla_parse_nested(tb, RINGGATE_A_BACKEND_MAX, info->attrs[outer],
 			     ringgate_backend_nl_policy, info->extack))
@@ -616,7 +624,8 @@ int rg_genl_get_u32(struct genl_info *info, unsigned int type, unsigned int *val
 	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
 	const struct nlattr *attr;
 
-	if (type > maxattr)
+	/* An op without a policy has no attribute array at all. */
+	if (!info->attrs || type > maxattr)
 		return 0;
 	attr = info->attrs[type];
 	if (!attr || nla_len(attr) < sizeof(u32))
@@ -630,7 +639,8 @@ int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *val
 	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
 	const struct nlattr *attr;
 
-	if (type > maxattr)
+	/* An op without a policy has no attribute array at all. */
+	if (!info->attrs || type > maxattr)
 		return 0;
 	attr = info->attrs[type];
 	if (!attr || nla_len(attr) < sizeof(u8))
@@ -644,7 +654,8 @@ int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *val
 	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
 	const struct nlattr *attr;
 
-	if (type > maxattr)
+	/* An op without a policy has no attribute array at all. */
+	if (!info->attrs || type > maxattr)
 		return 0;
 	attr = info->attrs[type];
 	if (!attr || nla_len(attr) < sizeof(u16))
@@ -657,6 +668,21 @@ int rg_genl_missing(struct genl_info *info, unsigned int type)
 {
 	NL_SET_ERR_ATTR_MISS(info->extack, NULL, type);
 	NL_SET_ERR_MSG(info->extack, "required attribute missing");
+	return -EINVAL;
+}
+
+int rg_genl_missing_nested(struct genl_info *info, unsigned int outer, unsigned int inner)
+{
+	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
+	struct nlattr *nest = NULL;
+
+	if (info->attrs && outer <= maxattr)
+		nest = info->attrs[outer];
+	/* Without the nest, the nest itself is what is missing. */
+	if (!nest)
+		return rg_genl_missing(info, outer);
+	NL_SET_ERR_ATTR_MISS(info->extack, nest, inner);
+	NL_SET_ERR_MSG(info->extack, "required nested attribute missing");
 	return -EINVAL;
 }
 
@@ -833,3 +859,22 @@ void rg_nest_cancel(struct sk_buff *msg, struct nlattr *nest)
 {
 	nla_nest_cancel(msg, nest);
 }
+
+/*
+ * The C prototypes of the functions Rust implements, checked against the
+ * types glue.rs checks the Rust definitions against (see ringgate_glue.h).
+ * Never called: a mismatch fails the build.
+ */
+static const rg_net_init_fn rg_check_net_init __maybe_unused = ringgate_rs_net_init;
+static const rg_net_exit_fn rg_check_net_exit __maybe_unused = ringgate_rs_net_exit;
+static const rg_sweep_fn rg_check_sweep __maybe_unused = ringgate_rs_sweep;
+static const rg_hook_fn rg_check_hook __maybe_unused = ringgate_rs_hook;
+static const rg_doit_fn rg_check_doits[] __maybe_unused = {
+	ringgate_nl_status_get_doit, ringgate_nl_counters_reset_doit, ringgate_nl_vip_add_doit,
+	ringgate_nl_vip_del_doit, ringgate_nl_vip_set_doit, ringgate_nl_vip_get_doit,
+	ringgate_nl_service_set_doit, ringgate_nl_service_del_doit, ringgate_nl_backend_set_doit,
+	ringgate_nl_backend_del_doit, ringgate_nl_config_set_doit, ringgate_nl_config_get_doit,
+};
+static const rg_dumpit_fn rg_check_dumpits[] __maybe_unused = {
+	ringgate_nl_vip_get_dumpit, ringgate_nl_service_get_dumpit, ringgate_nl_session_get_dumpit,
+};

@@ -112,7 +112,7 @@ int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
 			   unsigned short port, int rewrite_outer);
 
 /* The kernel's tick counter and its rate. */
-unsigned long rg_jiffies(void);
+unsigned long long rg_jiffies(void);
 unsigned int rg_hz(void);
 
 /*
@@ -157,6 +157,8 @@ int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *val
 int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *value);
 /* Reports a missing required attribute through extack; returns -EINVAL. */
 int rg_genl_missing(struct genl_info *info, unsigned int type);
+/* Likewise for attribute @inner of the nest @outer (or @outer, if absent). */
+int rg_genl_missing_nested(struct genl_info *info, unsigned int outer, unsigned int inner);
 /* Sets the extack message of a failing request; @msg must be static. */
 void rg_genl_set_err_msg(struct genl_info *info, const char *msg);
 /*
@@ -222,5 +224,19 @@ void *ringgate_rs_net_init(struct net *net);
 void ringgate_rs_net_exit(void *state);
 unsigned long ringgate_rs_sweep(void *state);
 enum rg_verdict ringgate_rs_hook(void *state, struct sk_buff *skb, enum ringgate_hook hook);
+
+/*
+ * The types of the functions Rust implements for C, as pointers. bindgen
+ * turns them into Rust types the Rust definitions are checked against at
+ * compile time (glue.rs), and ringgate_glue.c checks the C prototypes (these
+ * above, and the netlink callbacks of ringgate_nl_gen.h) against them, so a
+ * definition and its prototype cannot drift apart unnoticed.
+ */
+typedef void *(*rg_net_init_fn)(struct net *net);
+typedef void (*rg_net_exit_fn)(void *state);
+typedef unsigned long (*rg_sweep_fn)(void *state);
+typedef enum rg_verdict (*rg_hook_fn)(void *state, struct sk_buff *skb, enum ringgate_hook hook);
+typedef int (*rg_doit_fn)(struct sk_buff *skb, struct genl_info *info);
+typedef int (*rg_dumpit_fn)(struct sk_buff *skb, struct netlink_callback *cb);
 
 #endif /* RINGGATE_GLUE_H */

@@ -86,10 +86,10 @@ pub(crate) fn service_del(req: &Request<'_>) -> Result {
 fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
     let addr = req
         .nested_u32(SERVICE, uapi::RINGGATE_A_BACKEND_ADDR)
-        .ok_or_else(|| req.missing(SERVICE))?;
+        .ok_or_else(|| req.missing_nested(SERVICE, uapi::RINGGATE_A_BACKEND_ADDR))?;
     let port = req
         .nested_u16(SERVICE, uapi::RINGGATE_A_BACKEND_PORT)
-        .ok_or_else(|| req.missing(SERVICE))?;
+        .ok_or_else(|| req.missing_nested(SERVICE, uapi::RINGGATE_A_BACKEND_PORT))?;
     Ok((addr, port.to_be()))
 }
 
