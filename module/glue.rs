@@ -90,17 +90,56 @@ impl Drop for Registration {
     }
 }
 
-/// The number of possible CPU ids (`nr_cpu_ids`).
-pub(crate) fn nr_cpu_ids() -> usize {
-    // SAFETY: Reads a variable that is constant after boot.
-    unsafe { bindings::rg_nr_cpu_ids() as usize }
+/// The number of hooks the glue registers (`RG_HOOK_COUNT`).
+pub(crate) const RG_HOOK_COUNT: usize = bindings::RG_HOOK_COUNT as usize;
+
+/// Packet and byte counters for each of `RG_HOOK_COUNT` hooks, kept per CPU
+/// (see `rg_counters_new`): counting never contends with another CPU nor
+/// takes a locked instruction.
+pub(crate) struct PerCpuCounters(NonNull<c_void>);
+
+// SAFETY: The per-CPU memory may be added to from any CPU (each adds to its
+// own copy) and read or freed from any thread.
+unsafe impl Send for PerCpuCounters {}
+// SAFETY: As above; every access goes through the glue's per-CPU operations.
+unsafe impl Sync for PerCpuCounters {}
+
+impl PerCpuCounters {
+    pub(crate) fn new() -> Result<PerCpuCounters> {
+        // SAFETY: No preconditions; `Drop` frees what this allocates.
+        let counters = NonNull::new(unsafe { bindings::rg_counters_new() }).ok_or(ENOMEM)?;
+        Ok(PerCpuCounters(counters))
+    }
+
+    /// Counts one packet of `len` bytes at hook `index`.
+    pub(crate) fn add(&self, index: usize, len: u32) {
+        // SAFETY: Allocated by `new`; the glue ignores an index out of range.
+        unsafe { bindings::rg_counters_add(self.0.as_ptr(), index as c_uint, len) }
+    }
+
+    /// Packets and bytes counted at hook `index`, over all CPUs.
+    pub(crate) fn sum(&self, index: usize) -> (u64, u64) {
+        let (mut packets, mut bytes) = (0, 0);
+        // SAFETY: Allocated by `new`; the glue writes both outputs.
+        unsafe {
+            bindings::rg_counters_read(self.0.as_ptr(), index as c_uint, &mut packets, &mut bytes)
+        };
+        (packets, bytes)
+    }
+
+    /// Zeroes hook `index`'s counters on every CPU.
+    pub(crate) fn reset(&self, index: usize) {
+        // SAFETY: Allocated by `new`; the glue ignores an index out of range.
+        unsafe { bindings::rg_counters_reset(self.0.as_ptr(), index as c_uint) }
+    }
 }
 
-/// The id of the CPU this code runs on; it may be stale by the time it is
-/// used if the caller is preemptible, which per-CPU counters tolerate.
-pub(crate) fn this_cpu() -> usize {
-    // SAFETY: `raw_smp_processor_id` has no preconditions.
-    unsafe { bindings::rg_raw_smp_processor_id() as usize }
+impl Drop for PerCpuCounters {
+    fn drop(&mut self) {
+        // SAFETY: Allocated by `new`; nothing counts into it any more (the
+        // namespace's hooks are gone before its state is dropped).
+        unsafe { bindings::rg_counters_free(self.0.as_ptr()) }
+    }
 }
 
 /// A packet at a netfilter hook, borrowed for the duration of the hook call.

@@ -26,6 +26,9 @@ pub(crate) enum Hook {
 /// How many hook points there are; every per-hook array has this length.
 pub(crate) const HOOK_COUNT: usize = Hook::ALL.len();
 
+// The glue registers and counts as many hooks as there are here.
+const _: () = assert!(HOOK_COUNT == glue::RG_HOOK_COUNT);
+
 impl Hook {
     /// Every hook, in UAPI order.
     pub(crate) const ALL: [Hook; 7] = [
@@ -78,7 +81,7 @@ pub(crate) fn inspect(
     packet: &mut Packet<'_>,
     rcu: &RcuSection,
 ) -> Verdict {
-    net.counters.count(glue::this_cpu(), hook, packet.len());
+    net.counters.count(hook, packet.len());
     match hook {
         Hook::PreRouting => return nat::pre_routing(net, packet, rcu),
         Hook::Forward => return nat::forward(net, packet, rcu),

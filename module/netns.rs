@@ -47,7 +47,7 @@ pub(crate) struct NetState {
 impl NetState {
     /// Allocates the state of a new namespace.
     pub(crate) fn new(net: NetHandle) -> Result<KBox<NetState>> {
-        let counters = HookCounters::new(glue::nr_cpu_ids())?;
+        let counters = HookCounters::new()?;
         // One mutex for all of the namespace's tables: a change to one may
         // depend on another (a back-end's slot and its connection counts).
         let writers = ConfigMutex::new()?;

@@ -76,7 +76,12 @@ struct rg_net {
 	struct delayed_work sweep;
 	/* This namespace holds a reference on IPv4 defragmentation. */
 	bool defrag;
+	/* The hooks are registered (see rg_hooks_enable). */
+	bool hooked;
 };
+
+/* Serializes the (once per namespace) registration of hooks. */
+static DEFINE_MUTEX(rg_hooks_mutex);
 
 static unsigned int rg_net_id __read_mostly;
 
@@ -117,7 +122,7 @@ static void rg_sweep(struct work_struct *work)
 static int __net_init rg_net_init(struct net *net)
 {
 	struct rg_net *rn = net_generic(net, rg_net_id);
-	int i, err;
+	int i;
 
 	/* Queued only once the namespace has NAT (rg_sweep_start). */
 	INIT_DELAYED_WORK(&rn->sweep, rg_sweep);
@@ -128,15 +133,33 @@ static int __net_init rg_net_init(struct net *net)
 		rn->ops[i] = rg_hook_templates[i];
 		rn->ops[i].priv = rn->state;
 	}
-	err = nf_register_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
-	if (err) {
-		/* Hooks registered before the failing one may have run. */
-		synchronize_net();
-		ringgate_rs_net_exit(rn->state);
-		rn->state = NULL;
-		return err;
-	}
+	rn->hooked = false;
 	return 0;
+}
+
+/*
+ * Registers the namespace's hooks, once: on its first ringgate request from
+ * an administrator, as IPVS registers its hooks with the first service. A
+ * namespace nobody configures ringgate in (most, on a host of containers)
+ * never has a hook, so its packets pay nothing for the module. Called from
+ * the netlink ops' admin checks; the requesting socket keeps the namespace
+ * alive, so pre_exit (which unregisters) cannot run meanwhile.
+ */
+static int rg_hooks_enable(struct net *net)
+{
+	struct rg_net *rn = net_generic(net, rg_net_id);
+	int err = 0;
+
+	if (READ_ONCE(rn->hooked))
+		return 0;
+	mutex_lock(&rg_hooks_mutex);
+	if (!rn->hooked) {
+		err = nf_register_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
+		if (!err)
+			WRITE_ONCE(rn->hooked, true);
+	}
+	mutex_unlock(&rg_hooks_mutex);
+	return err;
 }
 
 void rg_sweep_start(struct net *net)
@@ -176,7 +199,9 @@ static void __net_exit rg_net_pre_exit(struct net *net)
 {
 	struct rg_net *rn = net_generic(net, rg_net_id);
 
-	nf_unregister_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
+	if (rn->hooked)
+		nf_unregister_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
+	rn->hooked = false;
 	/* The work re-arms itself; this waits for a running one and stops it. */
 	cancel_delayed_work_sync(&rn->sweep);
 }
@@ -219,14 +244,69 @@ void rg_glue_unregister(void)
 	unregister_pernet_subsys(&rg_net_ops);
 }
 
-unsigned int rg_nr_cpu_ids(void)
+/*
+ * Per-CPU packet and byte counters, one pair per hook. this_cpu_add is one
+ * unlocked instruction on x86 (and safe against migration and interrupts
+ * everywhere), where an atomic add on a CPU's own slot is a locked one.
+ */
+struct rg_hook_counters {
+	u64 packets[RG_HOOK_COUNT];
+	u64 bytes[RG_HOOK_COUNT];
+};
+static_assert(ARRAY_SIZE(rg_hook_templates) == RG_HOOK_COUNT);
+
+void *rg_counters_new(void)
 {
-	return nr_cpu_ids;
+	return (void __force *)alloc_percpu(struct rg_hook_counters);
 }
 
-unsigned int rg_raw_smp_processor_id(void)
+void rg_counters_free(void *counters)
 {
-	return raw_smp_processor_id();
+	free_percpu((struct rg_hook_counters __percpu __force *)counters);
+}
+
+void rg_counters_add(void *counters, unsigned int hook, unsigned int len)
+{
+	struct rg_hook_counters __percpu *c = (struct rg_hook_counters __percpu __force *)counters;
+
+	if (hook >= RG_HOOK_COUNT)
+		return;
+	this_cpu_add(c->packets[hook], 1);
+	this_cpu_add(c->bytes[hook], len);
+}
+
+/*
+ * Sums one hook's counters over all CPUs. Each is read whole on 64-bit
+ * machines; on 32-bit ones a read racing an add may see a torn value,
+ * which these diagnostics accept.
+ */
+void rg_counters_read(void *counters, unsigned int hook, unsigned long long *packets,
+		      unsigned long long *bytes)
+{
+	struct rg_hook_counters __percpu *c = (struct rg_hook_counters __percpu __force *)counters;
+	int cpu;
+
+	*packets = 0;
+	*bytes = 0;
+	if (hook >= RG_HOOK_COUNT)
+		return;
+	for_each_possible_cpu(cpu) {
+		*packets += READ_ONCE(per_cpu_ptr(c, cpu)->packets[hook]);
+		*bytes += READ_ONCE(per_cpu_ptr(c, cpu)->bytes[hook]);
+	}
+}
+
+void rg_counters_reset(void *counters, unsigned int hook)
+{
+	struct rg_hook_counters __percpu *c = (struct rg_hook_counters __percpu __force *)counters;
+	int cpu;
+
+	if (hook >= RG_HOOK_COUNT)
+		return;
+	for_each_possible_cpu(cpu) {
+		WRITE_ONCE(per_cpu_ptr(c, cpu)->packets[hook], 0);
+		WRITE_ONCE(per_cpu_ptr(c, cpu)->bytes[hook], 0);
+	}
 }
 
 unsigned int rg_skb_len(const struct sk_buff *skb)
@@ -598,7 +678,7 @@ int ringgate_nl_dump_start_admin(struct netlink_callback *cb)
 
 	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_NET_ADMIN))
 		return -EPERM;
-	return 0;
+	return rg_hooks_enable(net);
 }
 
 /*
@@ -609,8 +689,13 @@ int ringgate_nl_dump_start_admin(struct netlink_callback *cb)
 int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops, struct sk_buff *skb,
 			       struct genl_info *info)
 {
+	int err;
+
 	if (!netlink_ns_capable(skb, genl_info_net(info)->user_ns, CAP_NET_ADMIN))
 		return -EPERM;
+	err = rg_hooks_enable(genl_info_net(info));
+	if (err)
+		return err;
 	return ringgate_nl_pre_doit(ops, skb, info);
 }
 

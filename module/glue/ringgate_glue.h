@@ -47,9 +47,19 @@ void rg_sweep_start(struct net *net);
 /* Turns IPv4 defragmentation on for the namespace (once; undone at exit). */
 int rg_defrag_enable(struct net *net);
 
-/* Bounds of the CPU ids the per-CPU counters are indexed by. */
-unsigned int rg_nr_cpu_ids(void);
-unsigned int rg_raw_smp_processor_id(void);
+/* The hooks ringgate registers in a namespace (hooks.rs checks it agrees). */
+#define RG_HOOK_COUNT 7
+
+/*
+ * Per-CPU packet and byte counters of each hook (NULL when out of memory):
+ * adding is one unlocked per-CPU instruction; reading sums every CPU.
+ */
+void *rg_counters_new(void);
+void rg_counters_free(void *counters);
+void rg_counters_add(void *counters, unsigned int hook, unsigned int len);
+void rg_counters_read(void *counters, unsigned int hook, unsigned long long *packets,
+		      unsigned long long *bytes);
+void rg_counters_reset(void *counters, unsigned int hook);
 
 unsigned int rg_skb_len(const struct sk_buff *skb);
 

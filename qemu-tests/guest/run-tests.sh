@@ -11,17 +11,18 @@ bad_kernel_log='WARNING:|BUG:|Oops|kernel BUG|Call Trace|rcu: INFO|detected stal
 echo clear > /sys/kernel/debug/kmemleak 2>/dev/null
 dmesg -c >/dev/null
 
-verdict() { # PASS|FAIL name [details]
-  echo "RINGGATE-TEST $1 $2"
-  [ -z "${3:-}" ] || printf '%s\n' "$3" | sed 's/^/    /'
+verdict() { # PASS|FAIL name seconds [details]
+  echo "RINGGATE-TEST $1 $2 (${3}s)"
+  [ -z "${4:-}" ] || printf '%s\n' "$4" | sed 's/^/    /'
 }
 
 for name in "$@"; do
   script=$tests_dir/$name.sh
   if [ ! -f "$script" ]; then
-    verdict FAIL "$name" "no such test: $script"
+    verdict FAIL "$name" 0 "no such test: $script"
     continue
   fi
+  started=$(date +%s)
   # timeout runs the test in a process group of its own, so whatever the test
   # left running in the background can be killed with the group afterwards.
   (cd /tmp && exec timeout --kill-after=10 "$per_test_timeout" bash "$script" >/tmp/test-output 2>&1) &
@@ -32,17 +33,25 @@ for name in "$@"; do
   # Whatever a test left behind must not leak into the next one.
   kill -KILL -- -$group 2>/dev/null
   ip -all netns delete 2>/dev/null
-  grep -q '^ringgate ' /proc/modules && rmmod ringgate 2>&1
+  # The module must unload after every test: a refusal (a leaked reference,
+  # say) fails this test, not the next one's load.
+  unload=""
+  if grep -q '^ringgate ' /proc/modules; then
+    unload=$(rmmod ringgate 2>&1) && unload="" || unload="rmmod after the test failed: ${unload:-no message}"
+  fi
   kernel_log=$(dmesg -c)
   bad=$(printf '%s\n' "$kernel_log" | grep -E "$bad_kernel_log")
+  seconds=$(( $(date +%s) - started ))
   if [ $rc -ne 0 ]; then
-    verdict FAIL "$name" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); output:
+    verdict FAIL "$name" "$seconds" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); output:
 $(printf '%s\n' "$output" | tail -n 40)"
+  elif [ -n "$unload" ]; then
+    verdict FAIL "$name" "$seconds" "$unload"
   elif [ -n "$bad" ]; then
-    verdict FAIL "$name" "kernel log:
+    verdict FAIL "$name" "$seconds" "kernel log:
 $(printf '%s\n' "$kernel_log" | tail -n 60)"
   else
-    verdict PASS "$name"
+    verdict PASS "$name" "$seconds"
   fi
 done
 
@@ -54,10 +63,10 @@ if [ -e /sys/kernel/debug/kmemleak ]; then
   echo scan > /sys/kernel/debug/kmemleak
   leaks=$(cat /sys/kernel/debug/kmemleak)
   if [ -n "$leaks" ]; then
-    verdict FAIL kmemleak "$(printf '%s\n' "$leaks" | head -n 80)"
+    verdict FAIL kmemleak 0 "$(printf '%s\n' "$leaks" | head -n 80)"
   else
-    verdict PASS kmemleak
+    verdict PASS kmemleak 0
   fi
 else
-  verdict FAIL kmemleak "kmemleak is not available in this kernel"
+  verdict FAIL kmemleak 0 "kmemleak is not available in this kernel"
 fi

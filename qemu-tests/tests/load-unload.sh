@@ -15,10 +15,24 @@ for round in 1 2 3; do
   expect_eq "$(ringgate_hooks)" 0 "hooks before load (round $round)"
 
   load_module
+  # Hooks come with a namespace's first request from an administrator (as
+  # IPVS's come with its first service): until then, and in namespaces
+  # ringgate is never asked about, packets pay nothing for the module.
+  expect_eq "$(ringgate_hooks)" 0 "hooks before any request (round $round)"
+  setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+    "$RG_REPO/userd/target/debug/ringgatectl" status >/dev/null 2>&1 || true
+  expect_eq "$(ringgate_hooks)" 0 "hooks after a refused unprivileged request (round $round)"
   version=$(ringgatectl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
   [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "bad version '$version'"
   # Five IPv4 hooks and two ARP hooks in the initial namespace.
   expect_eq "$(ringgate_hooks)" 7 "hooks while loaded (round $round)"
+  ip netns add untouched
+  expect_eq "$(ip netns exec untouched bash -c "$(declare -f ringgate_hooks); ringgate_hooks")" 0 \
+    "hooks in a namespace ringgate was never asked about (round $round)"
+  ip netns exec untouched "$RG_REPO/userd/target/debug/ringgatectl" status >/dev/null
+  expect_eq "$(ip netns exec untouched bash -c "$(declare -f ringgate_hooks); ringgate_hooks")" 7 \
+    "hooks once asked (round $round)"
+  ip netns delete untouched
 
   unload_module
   expect_eq "$(ringgate_hooks)" 0 "hooks after rmmod (round $round)"

@@ -1,9 +1,10 @@
 #!/bin/bash
 # A resize copies the sessions into a new table while packets keep changing
 # them in the old one; what changed there after a session was copied must
-# reach the new table too. Here 200 connections are half-closed by their
-# clients, one after another, while 20000 sessions are being moved:
-# afterwards every one of them must be listed as closing (a stale copy would
+# reach the new table too. Here 400 connections are half-closed by their
+# clients, one after another, while the table (20000 sessions) is resized
+# back and forth 8 times: afterwards every one of them must be listed as
+# closing (a stale copy would
 # keep it established, counted as active, for the 900 s established
 # timeout). The back-end never closes its side, so no later packet of its
 # own can repair a stale copy.
@@ -11,7 +12,7 @@
 #   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ─────────┐
 #   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
 #   └─────────────────┘      │    10.9.0.100/32 (VIP)    │      │ TCP echo :7000   │
-#   200 TCP connections,     │ b0 10.8.0.1/24  (forward) ├──────┤ (no UDP server)  │
+#   400 TCP connections,     │ b0 10.8.0.1/24  (forward) ├──────┤ (no UDP server)  │
 #   20000 UDP flows          └───────────────────────────┘      └──────────────────┘
 . "$RG_REPO/qemu-tests/lib.sh"
 
@@ -29,11 +30,13 @@ def echo(conn):
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("0.0.0.0", 7000))
-srv.listen(256)
+srv.listen(512)
 while True:
     threading.Thread(target=echo, args=(srv.accept()[0],), daemon=True).start()
 ' &
-gw config set --max-sessions 65536 --timeout-udp 600 --timeout-closing 600
+# Tables far larger than the 20400 sessions: a bucket holds 8 entries, and
+# the sessions must all fit wherever the hash puts them, whatever the seed.
+gw config set --max-sessions 262144 --timeout-udp 600 --timeout-closing 600
 gw vip add "$VIP"
 gw vip own "$VIP"
 gw service add "$VIP" 9000 --proto udp
@@ -53,17 +56,20 @@ for port in range(20000, 40000):
 # How long a move of these sessions takes here (TCG is slow and noisy, so
 # the closing below is paced by this run's own measure).
 start=$(date +%s%N)
-gw config set --max-sessions 131072
+gw config set --max-sessions 524288
 move_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "moving 20000 sessions took $move_ms ms"
 
-# 200 connections, established; then half-closed one by one, spread over
-# twice the time a move takes, while the table is resized.
+# 400 connections, established; then half-closed one by one, spread over
+# the time 8 moves take, while the table is resized 8 times. Each move has
+# a window (after a session's bucket is copied, before the new table is in
+# use) in which a FIN changes only the old table; over 8 moves, some of the
+# FINs land in one.
 rm -f /tmp/close-now /tmp/opened /tmp/closed
 ip netns exec cl python3 - "$move_ms" <<'PY' &
 import os, socket, sys, time
 conns = []
-for _ in range(200):
+for _ in range(400):
     c = socket.create_connection(("10.9.0.100", 7000), timeout=5)
     c.sendall(b"hi")
     assert c.recv(64) == b"hi"
@@ -71,27 +77,29 @@ for _ in range(200):
 open("/tmp/opened", "w").close()
 while not os.path.exists("/tmp/close-now"):
     time.sleep(0.005)
-pause = 2 * int(sys.argv[1]) / 1000 / len(conns)
+pause = 8 * int(sys.argv[1]) / 1000 / len(conns)
 for c in conns:
     c.shutdown(socket.SHUT_WR)
     time.sleep(pause)
 open("/tmp/closed", "w").close()
 time.sleep(600)
 PY
-for _ in $(seq 300); do [ -e /tmp/opened ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -e /tmp/opened ] && break; sleep 0.1; done
 count_stage() {
   gw sessions --json | python3 -c '
 import json, sys
 print(sum(s["stage"] == sys.argv[1] and s["vip"].endswith(":7000") for s in json.load(sys.stdin)))
 ' "$1"
 }
-expect_eq "$(count_stage established)" 200 "established connections"
+expect_eq "$(count_stage established)" 400 "established connections"
 touch /tmp/close-now
-gw config set --max-sessions 65536
-for _ in $(seq 100); do [ -e /tmp/closed ] && break; sleep 0.1; done
+for size in 262144 524288 262144 524288 262144 524288 262144 524288; do
+  gw config set --max-sessions $size
+done
+for _ in $(seq 300); do [ -e /tmp/closed ] && break; sleep 0.1; done
 [ -e /tmp/closed ] || fail "the connections were not half-closed"
 sleep 1
 established=$(count_stage established)
-echo "after the resize: $established of 200 half-closed connections still established"
-expect_eq "$established" 0 "half-closed connections still established after the resize"
-expect_eq "$(count_stage closing)" 200 "half-closed connections listed as closing"
+echo "after the resizes: $established of 400 half-closed connections still established"
+expect_eq "$established" 0 "half-closed connections still established after the resizes"
+expect_eq "$(count_stage closing)" 400 "half-closed connections listed as closing"
