@@ -4,7 +4,7 @@
 #   make test    every test: generated-code check, cargo test, VM tests
 #
 # Other targets: deps, kernel, module, userd, generate, check-generated,
-# check-format, bench,
+# check-format, bench, test-module-logic,
 # test-userd, fuzz (FUZZ_SECONDS=n), test-vm (TESTS="load-unload ..." picks VM
 # tests), clean.
 # KDIR=<kernel build dir> builds the module against another CONFIG_RUST=y kernel.
@@ -18,7 +18,7 @@ TEST_KDIR = $$($(TOOLS)/build-kernel.sh)
 TESTS ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps kernel module userd generate check-generated check-format demo bench test test-userd fuzz test-vm clean
+.PHONY: all deps kernel module userd generate check-generated check-format demo bench test test-userd test-module-logic fuzz test-vm clean
 
 all: module userd
 
@@ -60,6 +60,11 @@ test-userd: deps
 	cd userd && cargo test --locked
 	cd userd && RINGGATE_SIM_SEEDS=3000 cargo test --locked --release -p ringgate-ring --test simulator
 
+# The module's pure logic (TCP stages, Maglev shares), compiled on the host
+# from the module's own files: see module/host-tests/src/lib.rs.
+test-module-logic: deps
+	cd module/host-tests && cargo test
+
 # A bounded libFuzzer run of the packet decoder and the node behind it.
 # cargo-fuzz needs nightly's -Z flags: a nightly toolchain is used when
 # present, else the stable compiler with RUSTC_BOOTSTRAP=1. No sanitizer:
@@ -73,7 +78,7 @@ test-vm: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
 	  --ksrc "$$($(TOOLS)/kernel-source.sh)" test $(TESTS)
 
-test: check-generated check-format test-userd fuzz test-vm
+test: check-generated check-format test-module-logic test-userd fuzz test-vm
 
 demo: module userd
 	@kdir=$(TEST_KDIR); qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
@@ -90,3 +95,4 @@ clean:
 	  module/*.o module/.*.cmd module/glue/*.o module/glue/.*.cmd module/glue/bindings.rs \
 	  module/*.d qemu-tests/out
 	cd userd && cargo clean
+	cd module/host-tests && cargo clean

@@ -66,7 +66,8 @@ pub(crate) mod uapi {
 
 // SAFETY: A `ServiceTable` holds only integers, bools and arrays of structs
 // of them, for which all-zero bytes are valid values (see `services.rs`); it
-// is allocated zeroed because it is too large to build on the stack.
+// is allocated zeroed because it is too large to build on the stack. (6.12's
+// `#[derive(Zeroable)]` cannot parse `pub(crate)` fields, which these are.)
 unsafe impl kernel::init::Zeroable for crate::services::ServiceTable {}
 
 /// The registration of ringgate's pernet operations (and through them its

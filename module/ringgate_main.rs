@@ -17,11 +17,13 @@ mod counters;
 mod glue;
 mod hooks;
 mod load;
+mod maglev;
 mod nat;
 mod netlink;
 mod netns;
 mod services;
 mod sessions;
+mod stage;
 mod tcp;
 mod vips;
 

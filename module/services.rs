@@ -15,6 +15,7 @@ use kernel::prelude::*;
 
 use crate::glue::{uapi, Versioned};
 use crate::load::BackendLoads;
+use crate::maglev::{self, HASH_SLOTS, NO_BACKEND};
 
 pub(crate) const MAX_SERVICES: usize = uapi::RINGGATE_MAX_SERVICES as usize;
 pub(crate) const MAX_BACKENDS: usize = uapi::RINGGATE_MAX_BACKENDS as usize;
@@ -44,11 +45,6 @@ pub(crate) struct ServiceKey {
 pub(crate) const SCHEDULER_WRR: u8 = uapi::RINGGATE_SCHEDULER_WRR as u8;
 pub(crate) const SCHEDULER_HASH: u8 = uapi::RINGGATE_SCHEDULER_HASH as u8;
 pub(crate) const SCHEDULER_LC: u8 = uapi::RINGGATE_SCHEDULER_LC as u8;
-/// Slots of a service's consistent-hash lookup table (a prime, as Maglev
-/// wants, well above `MAX_BACKENDS`).
-pub(crate) const HASH_SLOTS: usize = 251;
-/// A lookup-table slot that names no back-end.
-const NO_BACKEND: u8 = u8::MAX;
 
 #[derive(Clone, Copy, PartialEq)]
 pub(crate) struct Service {
@@ -73,35 +69,15 @@ impl Default for Service {
     }
 }
 
-/// A 64-bit mix (SplitMix64's finaliser): spreads nearby inputs apart.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 impl Service {
-    /// Rebuilds the consistent-hash lookup table (Maglev): every eligible
-    /// back-end walks its own permutation of the slots, taking the next free
-    /// one, until all are taken. A back-end's permutation depends only on
-    /// its address, so adding or removing one back-end moves few slots of
-    /// the others.
-    ///
-    /// Weights set how often a back-end takes a turn: in round `r` (from 1)
-    /// back-end `i` may have taken `r * weight_i / max_weight` slots in all,
-    /// so the heaviest takes one slot a round and the others in proportion.
-    /// Shares then follow the weights to within a slot each; taking `weight`
-    /// slots a round instead would give whoever is heaviest the table
-    /// before the others had their share (200:100 came out 200:51, and one
-    /// weight of `HASH_SLOTS` or more took every slot). Bounded work: at
-    /// most `HASH_SLOTS` rounds (the heaviest takes one in each), each slot
-    /// found in at most `HASH_SLOTS` steps of a permutation.
+    /// Rebuilds the consistent-hash lookup table (see `maglev`) from the
+    /// back-ends that are up.
     fn rebuild_lookup(&mut self) {
-        self.lookup = [NO_BACKEND; HASH_SLOTS];
-        let slots = HASH_SLOTS as u64;
-        let mut next = [0u64; MAX_BACKENDS];
-        let mut taken = [0u64; MAX_BACKENDS];
-        let weight: [u64; MAX_BACKENDS] = core::array::from_fn(|i| {
+        let ids: [u64; MAX_BACKENDS] = core::array::from_fn(|i| {
+            let b = &self.backends[i];
+            (u64::from(b.addr) << 16) | u64::from(b.port)
+        });
+        let weights: [u64; MAX_BACKENDS] = core::array::from_fn(|i| {
             let b = &self.backends[i];
             if b.used && b.up {
                 u64::from(b.weight)
@@ -109,39 +85,12 @@ impl Service {
                 0
             }
         });
-        let max_weight = weight.iter().copied().max().unwrap_or(0);
-        if max_weight == 0 {
-            return;
-        }
-        let mut filled = 0;
-        let mut round = 0u64;
-        while filled < HASH_SLOTS {
-            round += 1;
-            for (i, backend) in self.backends.iter().enumerate() {
-                if weight[i] == 0 {
-                    continue;
-                }
-                let id = (u64::from(backend.addr) << 16) | u64::from(backend.port);
-                let offset = mix(id) % slots;
-                let skip = mix(id ^ 0x5bd1_e995) % (slots - 1) + 1;
-                while filled < HASH_SLOTS && taken[i] < round * weight[i] / max_weight {
-                    // Some slot is free, and a full permutation visits all.
-                    loop {
-                        let slot = ((offset + next[i] * skip) % slots) as usize;
-                        next[i] += 1;
-                        if self.lookup[slot] == NO_BACKEND {
-                            self.lookup[slot] = i as u8;
-                            filled += 1;
-                            taken[i] += 1;
-                            break;
-                        }
-                    }
-                }
-            }
-        }
+        maglev::fill(&mut self.lookup, &ids, &weights);
     }
 }
 
+/// All-zero bytes are an empty table (see the `Zeroable` impl in `glue`),
+/// which is how it is allocated: it is too large to build on the stack.
 #[derive(Clone, Copy, PartialEq)]
 pub(crate) struct ServiceTable {
     generation: u32,
@@ -311,7 +260,7 @@ impl ServiceTable {
         };
         match service.scheduler {
             SCHEDULER_HASH => {
-                let index = service.lookup[(mix(u64::from(client)) % HASH_SLOTS as u64) as usize];
+                let index = service.lookup[maglev::slot_of(client)];
                 picked(usize::from(index))
             }
             SCHEDULER_LC => {

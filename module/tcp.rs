@@ -14,7 +14,7 @@
 //!   cannot make it evictable or cut its timeout; it still goes on to its
 //!   receiver, whose own check (RFC 5961) turns it away.
 
-use crate::sessions::Stage;
+use crate::stage::Stage;
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;

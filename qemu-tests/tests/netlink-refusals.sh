@@ -97,23 +97,26 @@ refused() {
   if msg=$(ynl "$@" 2>&1); then fail "accepted: $*"; fi
   case "$msg" in *"$want"*) ;; *) fail "$*: expected '$want', got: $msg" ;; esac
 }
-ynl --do vip-add --json '{"addr": "10.9.9.9"}' >/dev/null
-ynl --do service-set --json '{"vip": "10.9.9.9", "port": 80, "proto": 6}' >/dev/null
+# YNL takes addresses as numbers: 10.9.9.9 is 0x0a090909, 10.8.0.2 is
+# 0x0a080002, 10.9.9.10 is 0x0a09090a.
+VIP9=168364297 BE2=168296450 VIP10=168364298
+ynl --do vip-add --json "{\"addr\": $VIP9}" >/dev/null
+ynl --do service-set --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}" >/dev/null
 max_before=$(ynl --do config-get --json '{}' --output-json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max-sessions"])')
 refused "Numerical result out of range" --do config-set --json '{"max-sessions": 63}'
 refused "Numerical result out of range" --do config-set --json '{"max-sessions": 1048577}'
 expect_eq "$(ynl --do config-get --json '{}' --output-json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max-sessions"])')" \
   "$max_before" "max-sessions after refused sizes"
-refused "Numerical result out of range" --do vip-add --json '{"addr": "10.9.9.10", "garp-count": 17}'
-refused "Numerical result out of range" --do vip-add --json '{"addr": "10.9.9.10", "garp-count": 0}'
+refused "Numerical result out of range" --do vip-add --json "{\"addr\": $VIP10, \"garp-count\": 17}"
+refused "Numerical result out of range" --do vip-add --json "{\"addr\": $VIP10, \"garp-count\": 0}"
 refused "Numerical result out of range" --do backend-set \
-  --json '{"vip": "10.9.9.9", "port": 80, "proto": 6, "backend": {"addr": "10.8.0.2", "port": 80, "weight": 0}}'
+  --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2, \"port\": 80, \"weight\": 0}}"
 refused "Numerical result out of range" --do backend-set \
-  --json '{"vip": "10.9.9.9", "port": 80, "proto": 6, "backend": {"addr": "10.8.0.2", "port": 80, "weight": 1001}}'
+  --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2, \"port\": 80, \"weight\": 1001}}"
 # A back-end without its port: the kernel names the missing nested attribute.
 refused "required nested attribute missing" --do backend-set \
-  --json '{"vip": "10.9.9.9", "port": 80, "proto": 6, "backend": {"addr": "10.8.0.2"}}'
+  --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2}}"
 expect_eq "$(ynl --dump vip-get --output-json | python3 -c 'import json,sys; print(sorted(v["addr"] for v in json.load(sys.stdin)))')" \
-  "['10.9.9.9']" "the pool after refused additions"
+  "[$VIP9]" "the pool after refused additions"
 expect_eq "$(ynl --dump service-get --output-json | python3 -c 'import json,sys; print(sum(len(s.get("backends", [])) for s in json.load(sys.stdin)))')" \
   0 "back-ends after refused additions"

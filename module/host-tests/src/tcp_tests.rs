@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Stage transitions of a TCP session, seen from both of its entries.
+
+use crate::stage::Stage;
+use crate::tcp::{Direction, Segment, RST_WINDOW};
+
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+
+fn seg(flags: u8, seq: u32, ack: u32, payload: u32) -> Segment {
+    Segment {
+        flags,
+        seq,
+        ack,
+        payload,
+    }
+}
+
+/// A session opened by the client's SYN with sequence number `isn`: its
+/// client-side and back-end-side directions, as `SessionTable::create` makes
+/// them.
+fn opened(isn: u32) -> (Direction, Direction) {
+    let syn = seg(SYN, isn, 0, 0);
+    (Direction::client(&syn), Direction::backend(&syn))
+}
+
+#[test]
+fn handshake_establishes_only_after_the_backends_synack() {
+    let (mut client, mut backend) = opened(1000);
+    let stage = Stage::Syn;
+    // The client's bare ACK before any SYN-ACK opens nothing.
+    assert_eq!(
+        client.after(stage, true, &seg(ACK, 1001, 77, 0)),
+        Some(Stage::Syn)
+    );
+    // The back-end's SYN-ACK is recorded (and handed to the client's side).
+    assert_eq!(
+        backend.after(stage, false, &seg(SYN | ACK, 5000, 1001, 0)),
+        Some(Stage::Syn)
+    );
+    assert!(backend.synack_seen());
+    client.mark_synack();
+    // Now the client's ACK establishes the connection.
+    assert_eq!(
+        client.after(stage, true, &seg(ACK, 1001, 5001, 0)),
+        Some(Stage::Established)
+    );
+}
+
+#[test]
+fn a_syn_with_ack_from_the_client_is_no_synack() {
+    let (mut client, _) = opened(1000);
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(SYN | ACK, 1000, 1, 0)),
+        Some(Stage::Syn)
+    );
+    assert!(!client.synack_seen());
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(ACK, 1001, 1, 0)),
+        Some(Stage::Syn)
+    );
+}
+
+#[test]
+fn data_from_the_backend_before_the_handshake_establishes_nothing() {
+    let (_, mut backend) = opened(1000);
+    assert_eq!(
+        backend.after(Stage::Syn, false, &seg(ACK, 5000, 1001, 100)),
+        Some(Stage::Syn)
+    );
+}
+
+#[test]
+fn a_reset_far_from_the_senders_sequence_changes_nothing() {
+    let (mut client, _) = opened(1000);
+    let far = 1001u32.wrapping_add(1 << 31);
+    assert_eq!(
+        client.after(Stage::Established, true, &seg(RST, far, 0, 0)),
+        None
+    );
+    assert_eq!(
+        client.after(
+            Stage::Established,
+            true,
+            &seg(RST, 1001 + RST_WINDOW + 1, 0, 0)
+        ),
+        None
+    );
+    // Within the window, before or after the next sequence number: a reset.
+    assert_eq!(
+        client.after(Stage::Established, true, &seg(RST, 1001, 0, 0)),
+        Some(Stage::Reset)
+    );
+    assert_eq!(
+        client.after(
+            Stage::Established,
+            true,
+            &seg(RST, 1001u32.wrapping_sub(4096), 0, 0)
+        ),
+        Some(Stage::Reset)
+    );
+}
+
+#[test]
+fn the_reset_window_works_across_the_sequence_wrap() {
+    let isn = u32::MAX - 10;
+    let (mut client, _) = opened(isn);
+    // 100 bytes take the sequence past 2^32.
+    let data = seg(ACK, isn.wrapping_add(1), 0, 100);
+    assert_eq!(
+        client.after(Stage::Established, true, &data),
+        Some(Stage::Established)
+    );
+    let next = isn.wrapping_add(101);
+    assert!(next < 100, "the test must cross the wrap");
+    assert_eq!(
+        client.after(Stage::Established, true, &seg(RST, next, 0, 0)),
+        Some(Stage::Reset)
+    );
+    assert_eq!(
+        client.after(
+            Stage::Established,
+            true,
+            &seg(RST, next.wrapping_add(1 << 30), 0, 0)
+        ),
+        None
+    );
+}
+
+#[test]
+fn before_the_backend_spoke_only_a_reset_acking_the_syn_counts() {
+    let (_, mut backend) = opened(1000);
+    // A refusal: RST+ACK acknowledging the client's SYN.
+    assert_eq!(
+        backend
+            .clone()
+            .after(Stage::Syn, false, &seg(RST | ACK, 0, 1001, 0)),
+        Some(Stage::Reset)
+    );
+    assert_eq!(
+        backend
+            .clone()
+            .after(Stage::Syn, false, &seg(RST | ACK, 0, 1002, 0)),
+        None
+    );
+    assert_eq!(
+        backend.after(Stage::Syn, false, &seg(RST, 0, 1001, 0)),
+        None
+    );
+}
+
+#[test]
+fn a_forged_segment_cannot_drag_the_sequence_far() {
+    let (mut client, _) = opened(1000);
+    // A segment claiming to be far ahead is not believed...
+    client.after(
+        Stage::Established,
+        true,
+        &seg(ACK, 1001 + 3 * RST_WINDOW, 0, 10),
+    );
+    // ...so a reset near the real sequence still counts, and one near the
+    // forged sequence does not.
+    assert_eq!(
+        client
+            .clone()
+            .after(Stage::Established, true, &seg(RST, 1001, 0, 0)),
+        Some(Stage::Reset)
+    );
+    assert_eq!(
+        client.after(
+            Stage::Established,
+            true,
+            &seg(RST, 1011 + 3 * RST_WINDOW, 0, 0)
+        ),
+        None
+    );
+}
+
+#[test]
+fn fin_closes_and_stages_never_go_back() {
+    let (mut client, _) = opened(1000);
+    assert_eq!(
+        client.after(Stage::Established, true, &seg(FIN | ACK, 1001, 1, 0)),
+        Some(Stage::Closing)
+    );
+    assert_eq!(
+        client.after(Stage::Closing, true, &seg(ACK, 1002, 1, 0)),
+        Some(Stage::Closing)
+    );
+    assert_eq!(
+        client.after(Stage::Reset, true, &seg(SYN, 1002, 0, 0)),
+        Some(Stage::Reset)
+    );
+}
+
+#[test]
+fn merge_keeps_the_later_of_each() {
+    let (mut moved, _) = opened(1000);
+    let (mut later, _) = opened(1000);
+    later.after(Stage::Established, true, &seg(ACK, 1001, 1, 500));
+    later.mark_synack();
+    moved.merge(&later);
+    assert!(moved.synack_seen());
+    // The merged direction knows the sequence moved on by 500 bytes.
+    assert_eq!(
+        moved.after(Stage::Established, true, &seg(RST, 1501, 0, 0)),
+        Some(Stage::Reset)
+    );
+    // Merging an older copy does not move it back.
+    let (older, _) = opened(1000);
+    let mut newer = later;
+    newer.merge(&older);
+    assert_eq!(newer, later);
+}
+
+#[test]
+fn timeouts_follow_the_stage() {
+    let t = crate::stage::Timeouts::DEFAULT;
+    assert_eq!(t.secs(Stage::Syn), 30);
+    assert_eq!(t.secs(Stage::Established), 900);
+    assert_eq!(t.secs(Stage::Reset), 5);
+    assert!(Stage::Established.is_active() && !Stage::Closing.is_active());
+}
