@@ -382,6 +382,9 @@ fn sessions_stream_and_an_early_stop_still_drains_the_dump() {
     let err = client
         .for_each_session(|_| {
             seen += 1;
+            // Handed over before the rest of the dump was received: the
+            // family's answer and this session's part are all that was read.
+            assert_eq!(record.lock().unwrap().received, 2);
             Err(Error::Socket("stdout closed".into()))
         })
         .unwrap_err();
@@ -389,4 +392,40 @@ fn sessions_stream_and_an_early_stop_still_drains_the_dump() {
     assert_eq!(seen, 1);
     assert_eq!(client.vip_list().unwrap().len(), 1);
     assert_eq!(record.lock().unwrap().sent_with_unread, 0);
+}
+
+fn status_reply(seq: u32, hook: u32) -> Vec<Vec<u8>> {
+    let counters = [
+        uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
+        uapi::RINGGATE_A_STATUS_GARP_SENT,
+        uapi::RINGGATE_A_STATUS_SESSIONS,
+        uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED,
+        uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED,
+        uapi::RINGGATE_A_STATUS_NO_BACKEND,
+    ];
+    let mut attrs = vec![
+        nla(uapi::RINGGATE_A_STATUS_VERSION, b"1.2.3\0"),
+        nest(
+            uapi::RINGGATE_A_STATUS_HOOKS,
+            &[
+                nla(uapi::RINGGATE_A_HOOK_STATS_HOOK, &hook.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_HOOK_STATS_PACKETS, &5u64.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_HOOK_STATS_BYTES, &300u32.to_ne_bytes()),
+            ],
+        ),
+    ];
+    attrs.extend(counters.iter().map(|k| nla(*k, &1u32.to_ne_bytes())));
+    let reply = genl(FAMILY, 0, seq, PORT, uapi::RINGGATE_CMD_STATUS_GET, &attrs);
+    vec![[reply, error(seq, PORT, 0, &[])].concat()]
+}
+
+/// A hook of a newer module is counted under its number.
+#[test]
+fn an_unknown_hook_keeps_its_number() {
+    let (client, _) = connect(vec![Box::new(|seq| status_reply(seq, 11))]);
+    let status = client.status(None).unwrap();
+    assert_eq!(status.version, "1.2.3");
+    assert_eq!(status.hooks[0].hook.to_string(), "11");
+    assert_eq!((status.hooks[0].packets, status.hooks[0].bytes), (5, 300));
+    assert_eq!(status.no_backend, 1);
 }

@@ -22,6 +22,8 @@ pub struct Record {
     pub sent: Vec<Vec<u8>>,
     /// Requests sent while part of the previous answer was unread.
     pub sent_with_unread: usize,
+    /// Datagrams received so far.
+    pub received: usize,
 }
 
 pub struct Scripted {
@@ -63,6 +65,7 @@ impl Transport for Scripted {
     }
 
     fn recv(&mut self) -> io::Result<Vec<u8>> {
+        self.record.lock().unwrap().received += 1;
         self.pending
             .pop_front()
             .ok_or_else(|| io::Error::new(io::ErrorKind::WouldBlock, "nothing more scripted"))
