@@ -29,14 +29,14 @@ pub struct Client {
     family: u16,
 }
 
-struct Conn {
-    io: Box<dyn Transport>,
-    seq: u32,
+pub(crate) struct Conn {
+    pub(crate) io: Box<dyn Transport>,
+    pub(crate) seq: u32,
 }
 
 impl Conn {
     /// Sends `request` and reads its answer to the end.
-    fn exchange(
+    pub(crate) fn exchange(
         &mut self,
         op: &'static str,
         request: &Builder,

@@ -25,6 +25,8 @@ mod wire;
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]
+mod live_tests;
+#[cfg(test)]
 mod scripted;
 #[cfg(test)]
 mod testbytes;
