@@ -9,6 +9,7 @@
 //! request's answer is left for the next.
 
 mod client;
+mod config;
 mod decode;
 mod error;
 mod extack;
@@ -32,9 +33,10 @@ mod scripted;
 mod testbytes;
 
 pub use client::Client;
+pub use config::{Config, ConfigChange, DownPolicy};
 pub use error::{Culprit, Error, KernelError};
 pub use hook::{Hook, UnknownHook};
 pub use service::{Backend, Proto, Scheduler, Service, ServiceKey};
-pub use session::{Config, ConfigChange, DownPolicy, Session, Stage};
+pub use session::{Session, Stage};
 pub use status::{HookStats, Status};
 pub use vip::Vip;
