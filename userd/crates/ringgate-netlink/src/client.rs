@@ -10,8 +10,9 @@ use crate::names::Set;
 use crate::receive::{Exchange, Step};
 use crate::transport::{NetlinkSocket, Transport};
 use crate::wire::{
-    attrs, Builder, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL,
-    NLM_F_ACK, NLM_F_DUMP,
+    attrs, Builder, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_MCAST_GROUPS,
+    CTRL_ATTR_MCAST_GRP_ID, CTRL_ATTR_MCAST_GRP_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL, NLM_F_ACK,
+    NLM_F_DUMP,
 };
 
 /// How often a dump the kernel flags as raced by a change is tried before
@@ -26,7 +27,9 @@ pub struct Client {
     /// Held for a whole exchange, so that two threads sharing a client
     /// never read each other's answers.
     conn: Mutex<Conn>,
-    family: u16,
+    pub(crate) family: u16,
+    /// The id of the `events` multicast group, if the module has one.
+    pub(crate) events_group: Option<u32>,
 }
 
 pub(crate) struct Conn {
@@ -75,11 +78,17 @@ impl Client {
         name.push(0);
         let mut request = Builder::genl(GENL_ID_CTRL, NLM_F_ACK, CTRL_CMD_GETFAMILY, 1);
         request.put(CTRL_ATTR_FAMILY_NAME, &name);
-        let mut family = None;
+        let (mut family, mut events_group) = (None, None);
         conn.exchange("getfamily", &request, None, &mut |payload| {
             for attr in attrs(payload) {
-                if attr.kind == CTRL_ATTR_FAMILY_ID {
-                    family = attr.payload.try_into().ok().map(u16::from_ne_bytes);
+                match attr.kind {
+                    CTRL_ATTR_FAMILY_ID => {
+                        family = attr.payload.try_into().ok().map(u16::from_ne_bytes)
+                    }
+                    CTRL_ATTR_MCAST_GROUPS => {
+                        events_group = group_id(attr.payload, uapi::RINGGATE_MCGRP_EVENTS)
+                    }
+                    _ => {}
                 }
             }
             Ok(())
@@ -96,6 +105,7 @@ impl Client {
         Ok(Client {
             conn: Mutex::new(conn),
             family,
+            events_group,
         })
     }
 
@@ -187,4 +197,23 @@ impl Client {
             attempts: DUMP_ATTEMPTS,
         })
     }
+}
+
+/// The id of multicast group `name` in the controller's list of a family's
+/// groups (one nest per group, with its name and id).
+fn group_id(groups: &[u8], name: &str) -> Option<u32> {
+    attrs(groups).find_map(|group| {
+        let mut id = None;
+        let mut found = false;
+        for attr in attrs(group.payload) {
+            match attr.kind {
+                CTRL_ATTR_MCAST_GRP_NAME => {
+                    found = attr.payload.split(|b| *b == 0).next() == Some(name.as_bytes())
+                }
+                CTRL_ATTR_MCAST_GRP_ID => id = attr.payload.try_into().ok().map(u32::from_ne_bytes),
+                _ => {}
+            }
+        }
+        id.filter(|_| found)
+    })
 }

@@ -7,32 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use ringgate_uapi as uapi;
 
-use crate::scripted::{Answer, Record, Scripted, FAMILY, PORT};
+use crate::scripted::{family_answer, Answer, Record, Scripted, FAMILY, PORT};
 use crate::testbytes::*;
 use crate::{Client, DownPolicy, Error, Proto, Scheduler, ServiceKey, Stage};
-
-/// `CTRL_CMD_NEWFAMILY` and `CTRL_ATTR_FAMILY_ID` of `linux/genetlink.h`,
-/// and the controller's id, `GENL_ID_CTRL`.
-const CTRL_CMD_NEWFAMILY: u8 = 1;
-const CTRL_ATTR_FAMILY_ID: u16 = 1;
-const GENL_ID_CTRL: u16 = 0x10;
-
-fn family_answer() -> Answer {
-    Box::new(|seq| {
-        vec![[
-            genl(
-                GENL_ID_CTRL,
-                0,
-                seq,
-                PORT,
-                CTRL_CMD_NEWFAMILY,
-                &[nla(CTRL_ATTR_FAMILY_ID, &FAMILY.to_ne_bytes())],
-            ),
-            error(seq, PORT, 0, &[]),
-        ]
-        .concat()]
-    })
-}
 
 fn connect(answers: Vec<Answer>) -> (Client, Arc<Mutex<Record>>) {
     let mut all = vec![family_answer()];

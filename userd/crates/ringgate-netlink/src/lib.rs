@@ -12,6 +12,7 @@ mod client;
 mod config;
 mod decode;
 mod error;
+mod events;
 mod extack;
 mod hook;
 mod names;
@@ -26,6 +27,8 @@ mod wire;
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]
+mod events_tests;
+#[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod scripted;
@@ -35,6 +38,7 @@ mod testbytes;
 pub use client::Client;
 pub use config::{Config, ConfigChange, DownPolicy};
 pub use error::{Culprit, Error, KernelError};
+pub use events::{Event, Events};
 pub use hook::{Hook, UnknownHook};
 pub use service::{Backend, Proto, Scheduler, Service, ServiceKey};
 pub use session::{Session, Stage};

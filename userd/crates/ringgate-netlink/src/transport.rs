@@ -13,6 +13,8 @@ pub(crate) trait Transport: Send {
     fn send(&mut self, request: &[u8]) -> io::Result<()>;
     /// One whole datagram, however large.
     fn recv(&mut self) -> io::Result<Vec<u8>>;
+    /// Joins a multicast group, to receive its notifications.
+    fn join(&mut self, group: u32) -> io::Result<()>;
 }
 
 /// A generic netlink socket of the caller's network namespace.
@@ -50,6 +52,10 @@ impl Transport for NetlinkSocket {
             )));
         }
         Ok(())
+    }
+
+    fn join(&mut self, group: u32) -> io::Result<()> {
+        self.socket.add_membership(group)
     }
 
     fn recv(&mut self) -> io::Result<Vec<u8>> {

@@ -38,6 +38,9 @@ pub(crate) const GENL_ID_CTRL: u16 = 0x10;
 pub(crate) const CTRL_CMD_GETFAMILY: u8 = 3;
 pub(crate) const CTRL_ATTR_FAMILY_ID: u16 = 1;
 pub(crate) const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+pub(crate) const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
+pub(crate) const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
+pub(crate) const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
 
 /// Rounds up to the 4-byte alignment of messages and attributes.
 pub(crate) fn align(len: usize) -> usize {
