@@ -32,13 +32,17 @@ pub struct Client {
     pub(crate) events_group: Option<u32>,
 }
 
+/// A socket and the sequence number of its last request: each request gets
+/// the next one, so the answers of an abandoned request are told apart.
 pub(crate) struct Conn {
     pub(crate) io: Box<dyn Transport>,
     pub(crate) seq: u32,
 }
 
 impl Conn {
-    /// Sends `request` and reads its answer to the end.
+    /// Sends `request` and reads its answer to the end, handing each data
+    /// message's attributes to `on_data`; returns whether the kernel flagged
+    /// the answer (a dump) as raced by a change.
     pub(crate) fn exchange(
         &mut self,
         op: &'static str,
