@@ -4,6 +4,8 @@ use std::{fmt, str::FromStr};
 
 use ringgate_uapi as uapi;
 
+use crate::decode::{name_in, name_or_number};
+
 /// A netfilter hook point of the module, identified by its UAPI number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Hook(u32);
@@ -19,24 +21,36 @@ impl Hook {
         Hook::all().find(|h| h.0 == n)
     }
 
+    /// The hook with UAPI number `n`, known to this build or not: a newer
+    /// module may have hooks this tool has no name for.
+    pub fn from_number(n: u32) -> Hook {
+        Hook(n)
+    }
+
     /// The UAPI number.
     pub fn uapi(self) -> u32 {
         self.0
     }
 
-    /// The spec name, e.g. `pre-routing`.
-    pub fn name(self) -> &'static str {
-        uapi::RINGGATE_HOOK_NAMES
-            .iter()
-            .find(|(_, n)| *n == self.0)
-            .map(|(name, _)| *name)
-            .unwrap_or("unknown")
+    /// The spec name, e.g. `pre-routing`; `None` for a hook of a newer module.
+    pub fn name(self) -> Option<&'static str> {
+        name_in(uapi::RINGGATE_HOOK_NAMES, self.0)
     }
 }
 
+/// The spec name, or the number of a hook this build does not know.
 impl fmt::Display for Hook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self.name() {
+            Some(name) => f.pad(name),
+            None => f.pad(&self.0.to_string()),
+        }
+    }
+}
+
+impl serde::Serialize for Hook {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        name_or_number(self.name(), self.0, s)
     }
 }
 
@@ -68,11 +82,24 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for hook in Hook::all() {
-            assert_eq!(hook.name().parse::<Hook>().unwrap(), hook);
+            assert_eq!(hook.to_string().parse::<Hook>().unwrap(), hook);
         }
         assert_eq!(
             "local-in".parse::<Hook>().unwrap().uapi(),
             uapi::RINGGATE_HOOK_LOCAL_IN
+        );
+    }
+
+    /// A hook of a newer module keeps its number and prints it.
+    #[test]
+    fn unknown_hooks_print_their_number() {
+        let hook = Hook::from_number(40);
+        assert_eq!(hook.name(), None);
+        assert_eq!(hook.to_string(), "40");
+        assert_eq!(serde_json::to_string(&hook).unwrap(), "40");
+        assert_eq!(
+            serde_json::to_string(&Hook::from_number(1)).unwrap(),
+            "\"local-in\""
         );
     }
 

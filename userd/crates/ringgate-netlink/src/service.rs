@@ -1,19 +1,23 @@
 //! Services and their back-ends: requests and the decoding of the dump.
 
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use neli::genl::Genlmsghdr;
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::Error;
+use crate::decode::{name_in, name_or_number, Decoder};
+use crate::names::Set;
+use crate::wire::{attrs, Builder};
+use crate::{Client, Error};
 
-/// TCP or UDP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// A service's IP protocol: TCP, UDP, or a number this build has no name for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
     Tcp,
     Udp,
+    /// A protocol a newer module may serve, by its IP protocol number.
+    Unknown(u8),
 }
 
 impl Proto {
@@ -21,15 +25,41 @@ impl Proto {
         match self {
             Proto::Tcp => 6,
             Proto::Udp => 17,
+            Proto::Unknown(n) => n,
         }
     }
 
-    fn from_number(n: u8) -> Option<Proto> {
+    pub(crate) fn from_number(n: u8) -> Proto {
         match n {
-            6 => Some(Proto::Tcp),
-            17 => Some(Proto::Udp),
-            _ => None,
+            6 => Proto::Tcp,
+            17 => Proto::Udp,
+            n => Proto::Unknown(n),
         }
+    }
+
+    /// `tcp` or `udp`; `None` for another protocol.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Proto::Tcp => Some("tcp"),
+            Proto::Udp => Some("udp"),
+            Proto::Unknown(_) => None,
+        }
+    }
+}
+
+/// The name, or the number of a protocol without one here.
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.pad(name),
+            None => f.pad(&self.number().to_string()),
+        }
+    }
+}
+
+impl Serialize for Proto {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        name_or_number(self.name(), u32::from(self.number()), s)
     }
 }
 
@@ -45,8 +75,7 @@ impl std::str::FromStr for Proto {
 }
 
 /// How a service picks the back-end of a new connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scheduler {
     /// Weighted round-robin.
     #[default]
@@ -55,6 +84,8 @@ pub enum Scheduler {
     Hash,
     /// Weighted least-connections.
     Lc,
+    /// A scheduler of a newer module, by its UAPI number.
+    Unknown(u32),
 }
 
 impl Scheduler {
@@ -63,22 +94,40 @@ impl Scheduler {
             Scheduler::Wrr => uapi::RINGGATE_SCHEDULER_WRR,
             Scheduler::Hash => uapi::RINGGATE_SCHEDULER_HASH,
             Scheduler::Lc => uapi::RINGGATE_SCHEDULER_LC,
+            Scheduler::Unknown(n) => n,
         }
     }
 
     const ALL: [Scheduler; 3] = [Scheduler::Wrr, Scheduler::Hash, Scheduler::Lc];
 
-    fn from_uapi(n: u32) -> Option<Scheduler> {
-        Scheduler::ALL.into_iter().find(|s| s.uapi() == n)
+    pub(crate) fn from_uapi(n: u32) -> Scheduler {
+        Scheduler::ALL
+            .into_iter()
+            .find(|s| s.uapi() == n)
+            .unwrap_or(Scheduler::Unknown(n))
     }
 
-    /// The name the CLI and the JSON output use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheduler::Wrr => "wrr",
-            Scheduler::Hash => "hash",
-            Scheduler::Lc => "lc",
+    /// The spec name the CLI and the JSON output use; `None` for a scheduler
+    /// of a newer module.
+    pub fn name(self) -> Option<&'static str> {
+        name_in(uapi::RINGGATE_SCHEDULER_NAMES, self.uapi())
+            .filter(|_| !matches!(self, Scheduler::Unknown(_)))
+    }
+}
+
+/// The name, or the number of a scheduler without one here.
+impl fmt::Display for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.pad(name),
+            None => f.pad(&self.uapi().to_string()),
         }
+    }
+}
+
+impl Serialize for Scheduler {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        name_or_number(self.name(), self.uapi(), s)
     }
 }
 
@@ -87,7 +136,7 @@ impl std::str::FromStr for Scheduler {
     fn from_str(s: &str) -> Result<Scheduler, String> {
         Scheduler::ALL
             .into_iter()
-            .find(|scheduler| scheduler.name() == s)
+            .find(|scheduler| scheduler.name() == Some(s))
             .ok_or_else(|| format!("unknown scheduler {s:?} (wrr, hash or lc)"))
     }
 }
@@ -100,13 +149,9 @@ pub struct ServiceKey {
     pub proto: Proto,
 }
 
-impl std::fmt::Display for ServiceKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let proto = match self.proto {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        };
-        write!(f, "{}:{}/{proto}", self.vip, self.port)
+impl fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}/{}", self.vip, self.port, self.proto)
     }
 }
 
@@ -129,87 +174,177 @@ pub struct Service {
     pub backends: Vec<Backend>,
 }
 
-fn u32_of(payload: &[u8]) -> Option<u32> {
-    Some(u32::from_ne_bytes(payload.try_into().ok()?))
-}
+const OP: &str = "service-get";
 
-fn u16_of(payload: &[u8]) -> Option<u16> {
-    Some(u16::from_ne_bytes(payload.try_into().ok()?))
+fn backend(payload: &[u8]) -> Result<Backend, Error> {
+    let d = Decoder {
+        op: OP,
+        set: Set::Backend,
+    };
+    let (mut addr, mut port, mut weight, mut up) = (None, None, None, None);
+    let (mut active_conns, mut inactive_conns) = (None, None);
+    for attr in attrs(payload) {
+        let (k, p) = (attr.kind, attr.payload);
+        match k {
+            uapi::RINGGATE_A_BACKEND_ADDR => addr = Some(d.addr(k, p)?),
+            uapi::RINGGATE_A_BACKEND_PORT => port = Some(d.u16(k, p)?),
+            uapi::RINGGATE_A_BACKEND_WEIGHT => weight = Some(d.u32(k, p)?),
+            uapi::RINGGATE_A_BACKEND_UP => up = Some(d.u8(k, p)? == 1),
+            uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS => active_conns = Some(d.u32(k, p)?),
+            uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS => inactive_conns = Some(d.u32(k, p)?),
+            // Attributes a newer module adds are skipped, not fatal.
+            _ => {}
+        }
+    }
+    Ok(Backend {
+        addr: SocketAddrV4::new(
+            d.need(uapi::RINGGATE_A_BACKEND_ADDR, addr)?,
+            d.need(uapi::RINGGATE_A_BACKEND_PORT, port)?,
+        ),
+        weight: d.need(uapi::RINGGATE_A_BACKEND_WEIGHT, weight)?,
+        up: d.need(uapi::RINGGATE_A_BACKEND_UP, up)?,
+        active_conns: d.need(uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS, active_conns)?,
+        inactive_conns: d.need(uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS, inactive_conns)?,
+    })
 }
 
 impl Service {
-    pub(crate) fn from_reply(reply: &Genlmsghdr<u8, u16>) -> Result<Service, Error> {
-        let malformed = |why: &str| Error::Malformed {
-            op: "service-get",
-            why: why.to_string(),
+    pub(crate) fn decode(payload: &[u8]) -> Result<Service, Error> {
+        let d = Decoder {
+            op: OP,
+            set: Set::Service,
         };
-        let (mut vip, mut port, mut proto) = (None, None, None);
-        let mut scheduler = Scheduler::Wrr;
+        let (mut vip, mut port, mut proto, mut scheduler) = (None, None, None, None);
         let mut backends = Vec::new();
-        for attr in reply.attrs().iter() {
-            let payload = attr.nla_payload().as_ref();
-            match *attr.nla_type().nla_type() {
-                uapi::RINGGATE_A_SERVICE_VIP => {
-                    let octets: [u8; 4] = payload.try_into().map_err(|_| malformed("vip"))?;
-                    vip = Some(Ipv4Addr::from(octets));
-                }
-                uapi::RINGGATE_A_SERVICE_PORT => port = u16_of(payload),
-                uapi::RINGGATE_A_SERVICE_PROTO => {
-                    proto = payload.first().and_then(|p| Proto::from_number(*p))
-                }
+        for attr in attrs(payload) {
+            let (k, p) = (attr.kind, attr.payload);
+            match k {
+                uapi::RINGGATE_A_SERVICE_VIP => vip = Some(d.addr(k, p)?),
+                uapi::RINGGATE_A_SERVICE_PORT => port = Some(d.u16(k, p)?),
+                uapi::RINGGATE_A_SERVICE_PROTO => proto = Some(Proto::from_number(d.u8(k, p)?)),
                 uapi::RINGGATE_A_SERVICE_SCHEDULER => {
-                    scheduler = u32_of(payload)
-                        .and_then(Scheduler::from_uapi)
-                        .ok_or_else(|| malformed("scheduler"))?
+                    scheduler = Some(Scheduler::from_uapi(d.u32(k, p)?))
                 }
-                uapi::RINGGATE_A_SERVICE_BACKENDS => {
-                    let nested = attr
-                        .get_attr_handle::<u16>()
-                        .map_err(|e| malformed(&format!("backends: {e}")))?;
-                    let (mut addr, mut bport, mut weight, mut up) = (None, None, 1, true);
-                    let (mut active_conns, mut inactive_conns) = (0, 0);
-                    for inner in nested.iter() {
-                        let p = inner.nla_payload().as_ref();
-                        match *inner.nla_type().nla_type() {
-                            uapi::RINGGATE_A_BACKEND_ADDR => {
-                                let octets: [u8; 4] =
-                                    p.try_into().map_err(|_| malformed("backend addr"))?;
-                                addr = Some(Ipv4Addr::from(octets));
-                            }
-                            uapi::RINGGATE_A_BACKEND_PORT => bport = u16_of(p),
-                            uapi::RINGGATE_A_BACKEND_WEIGHT => weight = u32_of(p).unwrap_or(1),
-                            uapi::RINGGATE_A_BACKEND_UP => up = p.first() == Some(&1),
-                            uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS => {
-                                active_conns = u32_of(p).unwrap_or(0)
-                            }
-                            uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS => {
-                                inactive_conns = u32_of(p).unwrap_or(0)
-                            }
-                            _ => {}
-                        }
-                    }
-                    backends.push(Backend {
-                        addr: SocketAddrV4::new(
-                            addr.ok_or_else(|| malformed("backend without addr"))?,
-                            bport.ok_or_else(|| malformed("backend without port"))?,
-                        ),
-                        weight,
-                        up,
-                        active_conns,
-                        inactive_conns,
-                    });
-                }
+                uapi::RINGGATE_A_SERVICE_BACKENDS => backends.push(backend(p)?),
                 _ => {}
             }
         }
         Ok(Service {
             key: ServiceKey {
-                vip: vip.ok_or_else(|| malformed("no vip"))?,
-                port: port.ok_or_else(|| malformed("no port"))?,
-                proto: proto.ok_or_else(|| malformed("no proto"))?,
+                vip: d.need(uapi::RINGGATE_A_SERVICE_VIP, vip)?,
+                port: d.need(uapi::RINGGATE_A_SERVICE_PORT, port)?,
+                proto: d.need(uapi::RINGGATE_A_SERVICE_PROTO, proto)?,
             },
-            scheduler,
+            scheduler: d.need(uapi::RINGGATE_A_SERVICE_SCHEDULER, scheduler)?,
             backends,
         })
+    }
+}
+
+fn put_key(request: &mut Builder, key: ServiceKey) {
+    request
+        .put(uapi::RINGGATE_A_SERVICE_VIP, &key.vip.octets())
+        .put_u16(uapi::RINGGATE_A_SERVICE_PORT, key.port)
+        .put_u8(uapi::RINGGATE_A_SERVICE_PROTO, key.proto.number());
+}
+
+/// The back-end nest of `backend-set` and `backend-del`.
+fn put_backend(request: &mut Builder, backend: SocketAddrV4, fill: impl FnOnce(&mut Builder)) {
+    request.nest(uapi::RINGGATE_A_SERVICE_BACKEND, |n| {
+        n.put(uapi::RINGGATE_A_BACKEND_ADDR, &backend.ip().octets())
+            .put_u16(uapi::RINGGATE_A_BACKEND_PORT, backend.port());
+        fill(n);
+    });
+}
+
+const ENOENT: i32 = 2;
+const ENOSPC: i32 = 28;
+
+/// The typed errors of service and back-end changes, where the module has
+/// one cause for the errno (its extack says the same).
+fn about_service(enoent: Error) -> impl FnOnce(i32) -> Option<Error> {
+    move |errno| match errno {
+        ENOENT => Some(enoent),
+        ENOSPC => Some(Error::ServiceTableFull),
+        _ => None,
+    }
+}
+
+impl Client {
+    /// Creates a service of a VIP in the pool (idempotent).
+    pub fn service_set(&self, key: ServiceKey, scheduler: Scheduler) -> Result<(), Error> {
+        self.call(
+            "service-set",
+            uapi::RINGGATE_CMD_SERVICE_SET,
+            |r| {
+                put_key(r, key);
+                r.put_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER, scheduler.uapi());
+            },
+            &mut |_| Ok(()),
+        )
+        .map_err(|e| e.refine(about_service(Error::VipNotInPool(key.vip))))
+    }
+
+    /// Removes a service.
+    pub fn service_del(&self, key: ServiceKey) -> Result<(), Error> {
+        self.call(
+            "service-del",
+            uapi::RINGGATE_CMD_SERVICE_DEL,
+            |r| put_key(r, key),
+            &mut |_| Ok(()),
+        )
+        .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
+    }
+
+    /// Adds a back-end to a service, or changes its weight or state.
+    pub fn backend_set(
+        &self,
+        key: ServiceKey,
+        backend: SocketAddrV4,
+        weight: Option<u32>,
+        up: Option<bool>,
+    ) -> Result<(), Error> {
+        self.call(
+            "backend-set",
+            uapi::RINGGATE_CMD_BACKEND_SET,
+            |r| {
+                put_key(r, key);
+                put_backend(r, backend, |n| {
+                    if let Some(weight) = weight {
+                        n.put_u32(uapi::RINGGATE_A_BACKEND_WEIGHT, weight);
+                    }
+                    if let Some(up) = up {
+                        n.put_u8(uapi::RINGGATE_A_BACKEND_UP, u8::from(up));
+                    }
+                });
+            },
+            &mut |_| Ok(()),
+        )
+        .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
+    }
+
+    /// Removes a back-end from a service. The kernel's ENOENT here means
+    /// "no such service or back-end", so its own words are kept.
+    pub fn backend_del(&self, key: ServiceKey, backend: SocketAddrV4) -> Result<(), Error> {
+        self.call(
+            "backend-del",
+            uapi::RINGGATE_CMD_BACKEND_DEL,
+            |r| {
+                put_key(r, key);
+                put_backend(r, backend, |_| {});
+            },
+            &mut |_| Ok(()),
+        )
+    }
+
+    /// Every service with its back-ends. A dump the kernel flags as
+    /// interrupted by a concurrent change is read to its end and tried again.
+    pub fn services(&self) -> Result<Vec<Service>, Error> {
+        self.dump_consistent(
+            OP,
+            uapi::RINGGATE_CMD_SERVICE_GET,
+            "service table",
+            Service::decode,
+        )
     }
 }

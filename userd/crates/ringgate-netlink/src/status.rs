@@ -1,22 +1,19 @@
-//! The reply of `status-get`, decoded.
+//! `status-get` and `counters-reset`, and the decoding of the status.
 
-use neli::genl::Genlmsghdr;
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::{Error, Hook};
+use crate::decode::Decoder;
+use crate::names::Set;
+use crate::wire::{attrs, Builder};
+use crate::{Client, Error, Hook};
 
 /// What one hook has seen in the namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HookStats {
-    #[serde(serialize_with = "hook_name")]
     pub hook: Hook,
     pub packets: u64,
     pub bytes: u64,
-}
-
-fn hook_name<S: serde::Serializer>(hook: &Hook, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(hook.name())
 }
 
 /// The module's status in the caller's namespace.
@@ -38,100 +35,98 @@ pub struct Status {
     pub no_backend: u64,
 }
 
-fn malformed(why: impl Into<String>) -> Error {
-    Error::Malformed {
-        op: "status-get",
-        why: why.into(),
-    }
-}
+const OP: &str = "status-get";
 
-/// Decodes an `NLA_UINT`, which the kernel sends as 4 or 8 bytes.
-pub(crate) fn uint(payload: &[u8]) -> Result<u64, Error> {
-    match payload.len() {
-        4 => Ok(u32::from_ne_bytes(payload.try_into().map_err(|_| malformed("uint"))?).into()),
-        8 => Ok(u64::from_ne_bytes(
-            payload.try_into().map_err(|_| malformed("uint"))?,
-        )),
-        n => Err(malformed(format!("a uint attribute of {n} bytes"))),
+fn hook_stats(payload: &[u8]) -> Result<HookStats, Error> {
+    let d = Decoder {
+        op: OP,
+        set: Set::HookStats,
+    };
+    let (mut hook, mut packets, mut bytes) = (None, None, None);
+    for attr in attrs(payload) {
+        let p = attr.payload;
+        match attr.kind {
+            uapi::RINGGATE_A_HOOK_STATS_HOOK => {
+                hook = Some(Hook::from_number(d.u32(attr.kind, p)?))
+            }
+            uapi::RINGGATE_A_HOOK_STATS_PACKETS => packets = Some(d.uint(attr.kind, p)?),
+            uapi::RINGGATE_A_HOOK_STATS_BYTES => bytes = Some(d.uint(attr.kind, p)?),
+            // Attributes a newer module adds are skipped, not fatal.
+            _ => {}
+        }
     }
+    Ok(HookStats {
+        hook: d.need(uapi::RINGGATE_A_HOOK_STATS_HOOK, hook)?,
+        packets: d.need(uapi::RINGGATE_A_HOOK_STATS_PACKETS, packets)?,
+        bytes: d.need(uapi::RINGGATE_A_HOOK_STATS_BYTES, bytes)?,
+    })
 }
 
 impl Status {
-    pub(crate) fn from_reply(reply: &Genlmsghdr<u8, u16>) -> Result<Status, Error> {
+    pub(crate) fn decode(payload: &[u8]) -> Result<Status, Error> {
+        let d = Decoder {
+            op: OP,
+            set: Set::Status,
+        };
         let mut version = None;
         let mut hooks = Vec::new();
-        let (mut arp_suppressed, mut garp_sent) = (0, 0);
-        let (mut sessions, mut sessions_dropped, mut no_backend) = (0, 0, 0);
-        let mut sessions_evicted = 0;
-        for attr in reply.attrs().iter() {
-            let kind = *attr.nla_type().nla_type();
-            if kind == uapi::RINGGATE_A_STATUS_VERSION {
-                let raw = attr.nla_payload().as_ref();
-                let text = raw.strip_suffix(&[0]).unwrap_or(raw);
+        let mut counters = [None; 6];
+        let slots = [
+            uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
+            uapi::RINGGATE_A_STATUS_GARP_SENT,
+            uapi::RINGGATE_A_STATUS_SESSIONS,
+            uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED,
+            uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED,
+            uapi::RINGGATE_A_STATUS_NO_BACKEND,
+        ];
+        for attr in attrs(payload) {
+            if attr.kind == uapi::RINGGATE_A_STATUS_VERSION {
+                let text = attr.payload.split(|b| *b == 0).next().unwrap_or_default();
                 version = Some(String::from_utf8_lossy(text).into_owned());
-            } else if kind == uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED {
-                arp_suppressed = uint(attr.nla_payload().as_ref())?;
-            } else if kind == uapi::RINGGATE_A_STATUS_GARP_SENT {
-                garp_sent = uint(attr.nla_payload().as_ref())?;
-            } else if kind == uapi::RINGGATE_A_STATUS_SESSIONS {
-                sessions = uint(attr.nla_payload().as_ref())?;
-            } else if kind == uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED {
-                sessions_dropped = uint(attr.nla_payload().as_ref())?;
-            } else if kind == uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED {
-                sessions_evicted = uint(attr.nla_payload().as_ref())?;
-            } else if kind == uapi::RINGGATE_A_STATUS_NO_BACKEND {
-                no_backend = uint(attr.nla_payload().as_ref())?;
-            } else if kind == uapi::RINGGATE_A_STATUS_HOOKS {
-                let nested = attr
-                    .get_attr_handle::<u16>()
-                    .map_err(|e| malformed(format!("hooks nest: {e}")))?;
-                let (mut hook, mut packets, mut bytes) = (None, None, None);
-                for inner in nested.iter() {
-                    let payload = inner.nla_payload().as_ref();
-                    match *inner.nla_type().nla_type() {
-                        uapi::RINGGATE_A_HOOK_STATS_HOOK => {
-                            let n = u32::from_ne_bytes(
-                                payload.try_into().map_err(|_| malformed("hook id"))?,
-                            );
-                            hook = Some(
-                                Hook::from_uapi(n)
-                                    .ok_or_else(|| malformed(format!("unknown hook {n}")))?,
-                            );
-                        }
-                        uapi::RINGGATE_A_HOOK_STATS_PACKETS => packets = Some(uint(payload)?),
-                        uapi::RINGGATE_A_HOOK_STATS_BYTES => bytes = Some(uint(payload)?),
-                        // Attributes a newer module adds are skipped, not fatal.
-                        _ => {}
-                    }
-                }
-                hooks.push(HookStats {
-                    hook: hook.ok_or_else(|| malformed("hook stats without a hook"))?,
-                    packets: packets.unwrap_or(0),
-                    bytes: bytes.unwrap_or(0),
-                });
+            } else if attr.kind == uapi::RINGGATE_A_STATUS_HOOKS {
+                hooks.push(hook_stats(attr.payload)?);
+            } else if let Some(i) = slots.iter().position(|k| *k == attr.kind) {
+                counters[i] = Some(d.uint(attr.kind, attr.payload)?);
             }
         }
+        let counter = |i: usize| d.need(slots[i], counters[i]);
         Ok(Status {
-            version: version.ok_or_else(|| malformed("no version"))?,
+            version: d.need(uapi::RINGGATE_A_STATUS_VERSION, version)?,
             hooks,
-            arp_suppressed,
-            garp_sent,
-            sessions,
-            sessions_dropped,
-            sessions_evicted,
-            no_backend,
+            arp_suppressed: counter(0)?,
+            garp_sent: counter(1)?,
+            sessions: counter(2)?,
+            sessions_dropped: counter(3)?,
+            sessions_evicted: counter(4)?,
+            no_backend: counter(5)?,
         })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn hook_attr(request: &mut Builder, hook: Option<Hook>) {
+    if let Some(hook) = hook {
+        request.put_u32(uapi::RINGGATE_A_STATUS_HOOK, hook.uapi());
+    }
+}
 
-    #[test]
-    fn uint_accepts_both_widths_and_nothing_else() {
-        assert_eq!(uint(&7u32.to_ne_bytes()).unwrap(), 7);
-        assert_eq!(uint(&(1u64 << 40).to_ne_bytes()).unwrap(), 1 << 40);
-        assert!(uint(&[1, 2, 3]).is_err());
+impl Client {
+    /// The module version and this namespace's hook counters (of one hook, or all).
+    pub fn status(&self, hook: Option<Hook>) -> Result<Status, Error> {
+        self.get(
+            OP,
+            uapi::RINGGATE_CMD_STATUS_GET,
+            |r| hook_attr(r, hook),
+            Status::decode,
+        )
+    }
+
+    /// Zeroes this namespace's counters (of one hook, or all).
+    pub fn reset_counters(&self, hook: Option<Hook>) -> Result<(), Error> {
+        self.call(
+            "counters-reset",
+            uapi::RINGGATE_CMD_COUNTERS_RESET,
+            |r| hook_attr(r, hook),
+            &mut |_| Ok(()),
+        )
     }
 }

@@ -2,11 +2,13 @@
 
 use std::net::Ipv4Addr;
 
-use neli::genl::Genlmsghdr;
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::Error;
+use crate::decode::Decoder;
+use crate::names::Set;
+use crate::wire::{attrs, Builder};
+use crate::{Client, Error};
 
 /// One VIP of the namespace's pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,34 +21,117 @@ pub struct Vip {
 }
 
 impl Vip {
-    pub(crate) fn from_reply(op: &'static str, reply: &Genlmsghdr<u8, u16>) -> Result<Vip, Error> {
-        let malformed = |why: &str| Error::Malformed {
-            op,
-            why: why.to_string(),
-        };
+    pub(crate) fn decode(op: &'static str, payload: &[u8]) -> Result<Vip, Error> {
+        let d = Decoder { op, set: Set::Vip };
         let (mut addr, mut owned, mut garp_count) = (None, None, None);
-        for attr in reply.attrs().iter() {
-            let payload = attr.nla_payload().as_ref();
-            match *attr.nla_type().nla_type() {
-                uapi::RINGGATE_A_VIP_ADDR => {
-                    let octets: [u8; 4] = payload.try_into().map_err(|_| malformed("addr"))?;
-                    addr = Some(Ipv4Addr::from(octets));
-                }
-                uapi::RINGGATE_A_VIP_OWNED => {
-                    owned = Some(payload.first().ok_or_else(|| malformed("owned"))? == &1)
-                }
-                uapi::RINGGATE_A_VIP_GARP_COUNT => {
-                    let raw: [u8; 4] = payload.try_into().map_err(|_| malformed("garp-count"))?;
-                    garp_count = Some(u32::from_ne_bytes(raw));
-                }
+        for attr in attrs(payload) {
+            let p = attr.payload;
+            match attr.kind {
+                uapi::RINGGATE_A_VIP_ADDR => addr = Some(d.addr(attr.kind, p)?),
+                uapi::RINGGATE_A_VIP_OWNED => owned = Some(d.u8(attr.kind, p)? == 1),
+                uapi::RINGGATE_A_VIP_GARP_COUNT => garp_count = Some(d.u32(attr.kind, p)?),
                 // Attributes a newer module adds are skipped, not fatal.
                 _ => {}
             }
         }
         Ok(Vip {
-            addr: addr.ok_or_else(|| malformed("no addr"))?,
-            owned: owned.ok_or_else(|| malformed("no owned"))?,
-            garp_count: garp_count.unwrap_or(0),
+            addr: d.need(uapi::RINGGATE_A_VIP_ADDR, addr)?,
+            owned: d.need(uapi::RINGGATE_A_VIP_OWNED, owned)?,
+            garp_count: d.need(uapi::RINGGATE_A_VIP_GARP_COUNT, garp_count)?,
         })
+    }
+}
+
+/// The address attribute every VIP request carries, in network byte order.
+fn put_addr(request: &mut Builder, addr: Ipv4Addr) {
+    request.put(uapi::RINGGATE_A_VIP_ADDR, &addr.octets());
+}
+
+const ENOENT: i32 = 2;
+const ENOSPC: i32 = 28;
+const EADDRNOTAVAIL: i32 = 99;
+
+/// Names the VIP when the kernel says it is not in the pool, or not on any
+/// interface (the module's only causes of these errnos for VIP requests, and
+/// what its own extack says).
+fn about_vip(addr: Ipv4Addr) -> impl FnOnce(i32) -> Option<Error> {
+    move |errno| match errno {
+        ENOENT => Some(Error::NoSuchVip(addr)),
+        EADDRNOTAVAIL => Some(Error::VipNotConfigured(addr)),
+        _ => None,
+    }
+}
+
+impl Client {
+    /// Adds a VIP to the pool (not owned); `garp_count` sets how many
+    /// gratuitous ARP pairs announce it when taken.
+    pub fn vip_add(&self, addr: Ipv4Addr, garp_count: Option<u32>) -> Result<(), Error> {
+        if addr.is_unspecified()
+            || addr.is_loopback()
+            || addr.is_multicast()
+            || addr.is_broadcast()
+            || addr.octets()[0] >= 240
+        {
+            return Err(Error::NotUnicast(addr));
+        }
+        self.call(
+            "vip-add",
+            uapi::RINGGATE_CMD_VIP_ADD,
+            |r| {
+                put_addr(r, addr);
+                if let Some(count) = garp_count {
+                    r.put_u32(uapi::RINGGATE_A_VIP_GARP_COUNT, count);
+                }
+            },
+            &mut |_| Ok(()),
+        )
+        .map_err(|e| e.refine(|errno| (errno == ENOSPC).then_some(Error::PoolFull)))
+    }
+
+    /// Removes a VIP from the pool.
+    pub fn vip_del(&self, addr: Ipv4Addr) -> Result<(), Error> {
+        self.call(
+            "vip-del",
+            uapi::RINGGATE_CMD_VIP_DEL,
+            |r| put_addr(r, addr),
+            &mut |_| Ok(()),
+        )
+        .map_err(|e| e.refine(about_vip(addr)))
+    }
+
+    /// Takes (`owned`) or releases a VIP of the pool.
+    pub fn vip_set_owned(&self, addr: Ipv4Addr, owned: bool) -> Result<(), Error> {
+        self.call(
+            "vip-set",
+            uapi::RINGGATE_CMD_VIP_SET,
+            |r| {
+                put_addr(r, addr);
+                r.put_u8(uapi::RINGGATE_A_VIP_OWNED, u8::from(owned));
+            },
+            &mut |_| Ok(()),
+        )
+        .map_err(|e| e.refine(about_vip(addr)))
+    }
+
+    /// One VIP of the pool.
+    pub fn vip_get(&self, addr: Ipv4Addr) -> Result<Vip, Error> {
+        self.get(
+            "vip-get",
+            uapi::RINGGATE_CMD_VIP_GET,
+            |r| put_addr(r, addr),
+            |p| Vip::decode("vip-get", p),
+        )
+        .map_err(|e| e.refine(about_vip(addr)))
+    }
+
+    /// Every VIP of the pool, sorted by address. A dump the kernel flags as
+    /// interrupted by a concurrent change is read to its end and tried again.
+    pub fn vip_list(&self) -> Result<Vec<Vip>, Error> {
+        let mut vips =
+            self.dump_consistent("vip-get", uapi::RINGGATE_CMD_VIP_GET, "VIP pool", |p| {
+                Vip::decode("vip-get", p)
+            })?;
+        vips.sort_by_key(|v| v.addr);
+        Ok(vips)
     }
 }

@@ -142,6 +142,9 @@ pub fn render(header: &Header) -> String {
                 rust_type(name)
             ));
         }
+        if let Some(table) = anonymous_table(e) {
+            out.push_str(&table);
+        }
         if let Some(enum_name) = &e.name {
             // Named enums are value sets (like the hooks); userspace also
             // needs their spec names ("pre-routing") to print and parse them.
@@ -149,15 +152,56 @@ pub fn render(header: &Header) -> String {
             let prefix = format!("{upper}_");
             out.push_str(&format!("pub const {upper}_NAMES: &[(&str, u32)] = &[\n"));
             for (name, value) in &e.entries {
-                let spec_name = name
-                    .strip_prefix(&prefix)
-                    .unwrap_or(name)
-                    .to_lowercase()
-                    .replace('_', "-");
+                let spec_name = spec_name(name, &prefix);
                 out.push_str(&format!("    ({spec_name:?}, {value}),\n"));
             }
             out.push_str("];\n");
         }
     }
     out
+}
+
+/// The spec name of a constant, given the prefix its enum shares
+/// (`RINGGATE_A_VIP_` and `RINGGATE_A_VIP_GARP_COUNT` give `garp-count`):
+/// ynl-gen-c writes a spec name upper-cased with `-` as `_`, so this undoes it.
+fn spec_name(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix)
+        .unwrap_or(name)
+        .to_lowercase()
+        .replace('_', "-")
+}
+
+/// The name table of an anonymous enum of attributes or commands, e.g.
+/// `RINGGATE_A_VIP_NAMES` with `("garp-count", 3)`, so that errors can name
+/// the attribute the kernel points at. ynl-gen-c writes one anonymous enum per
+/// attribute set; the set's prefix is what all its public entries share, up
+/// to the last `_`.
+fn anonymous_table(e: &Enum) -> Option<String> {
+    if e.name.is_some() {
+        return None;
+    }
+    let public: Vec<&(String, i64)> = e
+        .entries
+        .iter()
+        .filter(|(name, _)| !name.starts_with("__") && !name.ends_with("_MAX"))
+        .collect();
+    let first = &public.first()?.0;
+    if !first.starts_with("RINGGATE_A_") && !first.starts_with("RINGGATE_CMD_") {
+        return None;
+    }
+    let mut prefix = first.as_str();
+    for (name, _) in &public {
+        while !name.starts_with(prefix) {
+            prefix = &prefix[..prefix.len() - 1];
+        }
+    }
+    // A lone entry shares all of its name with itself: keep its set's part.
+    let prefix = &prefix[..=prefix.rfind('_')?];
+    let ty = rust_type(first);
+    let mut out = format!("pub const {prefix}NAMES: &[(&str, {ty})] = &[\n");
+    for (name, value) in public {
+        out.push_str(&format!("    ({:?}, {value}),\n", spec_name(name, prefix)));
+    }
+    out.push_str("];\n");
+    Some(out)
 }

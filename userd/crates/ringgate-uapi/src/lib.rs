@@ -108,6 +108,36 @@ enum {
         assert_eq!(RINGGATE_HOOK_ARP_OUT, 6);
     }
 
+    /// Each attribute set gets a name table, and every name in it is an
+    /// attribute name of the YAML spec.
+    #[test]
+    fn attribute_sets_have_name_tables_from_the_spec() {
+        assert_eq!(
+            RINGGATE_A_VIP_NAMES,
+            &[("addr", 1), ("owned", 2), ("garp-count", 3)]
+        );
+        assert_eq!(RINGGATE_A_HOOK_STATS_NAMES[0], ("hook", 1));
+        assert_eq!(RINGGATE_A_SERVICE_NAMES[4], ("backend", 5));
+        assert_eq!(RINGGATE_CMD_NAMES[0], ("status-get", 1));
+        let spec = include_str!("../../../../include/netlink/ringgate.yaml");
+        for table in [
+            RINGGATE_A_HOOK_STATS_NAMES,
+            RINGGATE_A_STATUS_NAMES,
+            RINGGATE_A_VIP_NAMES,
+            RINGGATE_A_BACKEND_NAMES,
+            RINGGATE_A_SERVICE_NAMES,
+            RINGGATE_A_CONFIG_NAMES,
+            RINGGATE_A_SESSION_NAMES,
+        ] {
+            for (name, _) in table {
+                assert!(
+                    spec.contains(&format!("name: {name}\n")),
+                    "{name} not in the spec"
+                );
+            }
+        }
+    }
+
     /// The hook names in the header are the ones the YAML spec lists.
     #[test]
     fn hook_names_match_the_yaml_spec() {

@@ -68,7 +68,7 @@ pub(crate) fn list(json: bool) -> Result<(), Error> {
 fn table(services: &[Service]) -> String {
     let mut out = String::new();
     for service in services {
-        let _ = writeln!(out, "{}  {}", service.key, service.scheduler.name());
+        let _ = writeln!(out, "{}  {}", service.key, service.scheduler);
         for b in &service.backends {
             let state = if b.up { "up" } else { "down" };
             let _ = writeln!(

@@ -279,7 +279,7 @@ fn main() -> ExitCode {
             BackendAction::List { json } => backend::list(json),
         }
         .map_err(|e| e.to_string()),
-        Command::Sessions { json } => sessions::show(json).map_err(|e| e.to_string()),
+        Command::Sessions { json } => sessions::show(json),
         Command::Config { action } => match action {
             ConfigAction::Show { json } => sessions::config_show(json),
             ConfigAction::Set {

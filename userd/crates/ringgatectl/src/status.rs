@@ -27,7 +27,7 @@ fn table(status: &Status) -> String {
         status.version, "hook", "packets", "bytes"
     );
     for h in &status.hooks {
-        let _ = writeln!(out, "{:<14}{:>14}{:>18}", h.hook.name(), h.packets, h.bytes);
+        let _ = writeln!(out, "{:<14}{:>14}{:>18}", h.hook, h.packets, h.bytes);
     }
     let _ = writeln!(
         out,

@@ -1,0 +1,408 @@
+//! The client end to end over scripted datagrams: family resolution, dumps
+//! raced by changes, failed dumps, refusals, and values this build does not
+//! know.
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use ringgate_uapi as uapi;
+
+use crate::scripted::{family_answer, Answer, Record, Scripted, FAMILY, PORT};
+use crate::testbytes::*;
+use crate::{Client, DownPolicy, Error, Proto, Scheduler, ServiceKey, Stage};
+
+fn connect(answers: Vec<Answer>) -> (Client, Arc<Mutex<Record>>) {
+    let mut all = vec![family_answer()];
+    all.extend(answers);
+    let (transport, record) = Scripted::new(all);
+    (Client::over(Box::new(transport)).unwrap(), record)
+}
+
+fn vip_part(flags: u16, seq: u32, last: u8) -> Vec<u8> {
+    genl(
+        FAMILY,
+        NLM_F_MULTI | flags,
+        seq,
+        PORT,
+        uapi::RINGGATE_CMD_VIP_GET,
+        &[
+            nla(uapi::RINGGATE_A_VIP_ADDR, &[10, 0, 0, last]),
+            nla(uapi::RINGGATE_A_VIP_OWNED, &[1]),
+            nla(uapi::RINGGATE_A_VIP_GARP_COUNT, &3u32.to_ne_bytes()),
+        ],
+    )
+}
+
+/// A dump whose every part and end are flagged NLM_F_DUMP_INTR, one
+/// datagram each, as when the pool changes under a long dump.
+fn raced_vip_dump() -> Answer {
+    Box::new(|seq| {
+        vec![
+            vip_part(NLM_F_DUMP_INTR, seq, 1),
+            vip_part(NLM_F_DUMP_INTR, seq, 2),
+            vip_part(NLM_F_DUMP_INTR, seq, 3),
+            done(NLM_F_DUMP_INTR, seq, PORT, 0, &[]),
+        ]
+    })
+}
+
+fn clean_vip_dump(lasts: &'static [u8]) -> Answer {
+    Box::new(move |seq| {
+        let mut datagrams: Vec<Vec<u8>> = lasts.iter().map(|l| vip_part(0, seq, *l)).collect();
+        datagrams.push(done(0, seq, PORT, 0, &[]));
+        datagrams
+    })
+}
+
+#[test]
+fn connect_says_the_module_is_not_loaded_when_the_family_is_unknown() {
+    let (transport, _) = Scripted::new(vec![Box::new(|seq| vec![error(seq, PORT, -2, &[])])]);
+    let err = Client::over(Box::new(transport)).err().unwrap();
+    assert!(matches!(err, Error::ModuleNotLoaded), "{err:?}");
+}
+
+/// The raced dump is read to its end before the retry is sent, the retry
+/// succeeds, and its answer is the one returned.
+#[test]
+fn an_interrupted_dump_is_drained_then_retried() {
+    let (client, record) = connect(vec![raced_vip_dump(), clean_vip_dump(&[7, 5])]);
+    let vips = client.vip_list().unwrap();
+    let addrs: Vec<Ipv4Addr> = vips.iter().map(|v| v.addr).collect();
+    assert_eq!(
+        addrs,
+        [Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 7)]
+    );
+    let record = record.lock().unwrap();
+    assert_eq!(record.sent.len(), 3, "getfamily, the raced dump, the retry");
+    assert_eq!(
+        record.sent_with_unread, 0,
+        "a request went out before the last answer was read"
+    );
+}
+
+/// A dump that never settles gives up after a bounded number of tries, and
+/// the error names what kept changing.
+#[test]
+fn a_dump_that_keeps_changing_gives_up_naming_the_object() {
+    let answers = (0..crate::client::DUMP_ATTEMPTS)
+        .map(|_| raced_vip_dump())
+        .collect();
+    let (client, record) = connect(answers);
+    let err = client.vip_list().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the VIP pool kept changing while it was being listed (5 attempts); try again"
+    );
+    assert_eq!(record.lock().unwrap().sent_with_unread, 0);
+
+    let service_dump = |seq| vec![done(NLM_F_DUMP_INTR, seq, PORT, 0, &[])];
+    let answers = (0..crate::client::DUMP_ATTEMPTS)
+        .map(|_| Box::new(service_dump) as Answer)
+        .collect();
+    let (client, _) = connect(answers);
+    let err = client.services().unwrap_err().to_string();
+    assert!(err.starts_with("the service table kept changing"), "{err}");
+}
+
+/// A dump failing part-way is an error, and the next request on the same
+/// client still gets its own answer.
+#[test]
+fn a_failed_dump_is_an_error_and_the_client_goes_on() {
+    let failed: Answer = Box::new(|seq| {
+        vec![
+            vip_part(0, seq, 1),
+            done(
+                0,
+                seq,
+                PORT,
+                -90,
+                &[nla(NLMSGERR_ATTR_MSG, b"entry too big\0")],
+            ),
+        ]
+    });
+    let (client, _) = connect(vec![failed, clean_vip_dump(&[2])]);
+    let err = client.vip_list().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the kernel refused vip-get: entry too big (errno 90)"
+    );
+    assert_eq!(client.vip_list().unwrap().len(), 1);
+}
+
+fn refusal(code: i32, extack: Vec<Vec<u8>>) -> Answer {
+    Box::new(move |seq| vec![error(seq, PORT, code, &extack)])
+}
+
+fn key() -> ServiceKey {
+    ServiceKey {
+        vip: Ipv4Addr::new(10, 0, 0, 100),
+        port: 80,
+        proto: Proto::Tcp,
+    }
+}
+
+/// The kernel's own words are kept where a fixed text would contradict
+/// them: its ENOENT for backend-del may mean the service is missing.
+#[test]
+fn refusals_keep_the_kernels_explanation() {
+    let text = nla(NLMSGERR_ATTR_MSG, b"no such service or back-end\0");
+    let (client, _) = connect(vec![refusal(-2, vec![text])]);
+    let err = client
+        .backend_del(key(), "10.8.0.2:8080".parse().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "the kernel refused backend-del: no such service or back-end (errno 2)"
+    );
+}
+
+/// A refusal that points at an attribute is about the request's form, so
+/// it is not re-labelled as "no such VIP" even though the errno matches.
+#[test]
+fn a_refusal_naming_an_attribute_is_not_relabelled() {
+    let extack = vec![
+        nla(NLMSGERR_ATTR_MSG, b"required attribute missing\0"),
+        nla(NLMSGERR_ATTR_MISS_TYPE, &1u32.to_ne_bytes()),
+    ];
+    let plain = vec![nla(
+        NLMSGERR_ATTR_MSG,
+        b"no such VIP in this namespace's pool\0",
+    )];
+    let (client, _) = connect(vec![refusal(-2, extack), refusal(-2, plain)]);
+    let vip = Ipv4Addr::new(10, 9, 0, 201);
+    let err = client.vip_del(vip).unwrap_err().to_string();
+    assert!(err.contains("missing attribute addr"), "{err}");
+    let err = client.vip_del(vip).unwrap_err();
+    assert!(matches!(err, Error::NoSuchVip(v) if v == vip), "{err:?}");
+}
+
+fn service_part(seq: u32, proto: u8, scheduler: u32) -> Vec<u8> {
+    genl(
+        FAMILY,
+        NLM_F_MULTI,
+        seq,
+        PORT,
+        uapi::RINGGATE_CMD_SERVICE_GET,
+        &[
+            nla(uapi::RINGGATE_A_SERVICE_VIP, &[10, 0, 0, 100]),
+            nla(uapi::RINGGATE_A_SERVICE_PORT, &80u16.to_ne_bytes()),
+            nla(uapi::RINGGATE_A_SERVICE_PROTO, &[proto]),
+            nla(uapi::RINGGATE_A_SERVICE_SCHEDULER, &scheduler.to_ne_bytes()),
+            nest(
+                uapi::RINGGATE_A_SERVICE_BACKENDS,
+                &[
+                    nla(uapi::RINGGATE_A_BACKEND_ADDR, &[10, 8, 0, 2]),
+                    nla(uapi::RINGGATE_A_BACKEND_PORT, &8080u16.to_ne_bytes()),
+                    nla(uapi::RINGGATE_A_BACKEND_WEIGHT, &3u32.to_ne_bytes()),
+                    nla(uapi::RINGGATE_A_BACKEND_UP, &[1]),
+                    nla(uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS, &4u32.to_ne_bytes()),
+                    nla(uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS, &0u32.to_ne_bytes()),
+                ],
+            ),
+        ],
+    )
+}
+
+/// A service with a scheduler and a protocol of a newer module is listed
+/// with their numbers, beside the services this build knows all about.
+#[test]
+fn unknown_schedulers_and_protocols_do_not_fail_the_listing() {
+    let dump: Answer = Box::new(|seq| {
+        vec![
+            service_part(seq, 6, 1),
+            service_part(seq, 132, 9),
+            done(0, seq, PORT, 0, &[]),
+        ]
+    });
+    let (client, _) = connect(vec![dump]);
+    let services = client.services().unwrap();
+    assert_eq!(services[0].scheduler, Scheduler::Hash);
+    assert_eq!(services[0].backends[0].weight, 3);
+    assert_eq!(services[1].scheduler, Scheduler::Unknown(9));
+    assert_eq!(services[1].key.proto, Proto::Unknown(132));
+    assert_eq!(services[1].key.to_string(), "10.0.0.100:80/132");
+    assert_eq!(services[1].scheduler.to_string(), "9");
+    let json = serde_json::to_value(&services[1]).unwrap();
+    assert_eq!(json["scheduler"], 9);
+    assert_eq!(json["proto"], 132);
+    assert_eq!(
+        serde_json::to_value(&services[0]).unwrap()["scheduler"],
+        "hash"
+    );
+}
+
+fn session_part(seq: u32, stage: u32, with_owner: bool) -> Vec<u8> {
+    let mut attrs = vec![
+        nla(uapi::RINGGATE_A_SESSION_PROTO, &[17]),
+        nla(uapi::RINGGATE_A_SESSION_CLIENT_ADDR, &[10, 9, 0, 1]),
+        nla(
+            uapi::RINGGATE_A_SESSION_CLIENT_PORT,
+            &40000u16.to_ne_bytes(),
+        ),
+        nla(uapi::RINGGATE_A_SESSION_VIP, &[10, 9, 0, 100]),
+        nla(uapi::RINGGATE_A_SESSION_VIP_PORT, &9000u16.to_ne_bytes()),
+        nla(uapi::RINGGATE_A_SESSION_BACKEND_ADDR, &[10, 8, 0, 2]),
+        nla(
+            uapi::RINGGATE_A_SESSION_BACKEND_PORT,
+            &9000u16.to_ne_bytes(),
+        ),
+        nla(uapi::RINGGATE_A_SESSION_STAGE, &stage.to_ne_bytes()),
+        nla(uapi::RINGGATE_A_SESSION_EXPIRES_MS, &1500u32.to_ne_bytes()),
+    ];
+    if with_owner {
+        attrs.push(nla(uapi::RINGGATE_A_SESSION_OWNER, &7u16.to_ne_bytes()));
+    }
+    genl(
+        FAMILY,
+        NLM_F_MULTI,
+        seq,
+        PORT,
+        uapi::RINGGATE_CMD_SESSION_GET,
+        &attrs,
+    )
+}
+
+#[test]
+fn unknown_stages_keep_their_number() {
+    let dump: Answer = Box::new(|seq| {
+        vec![[
+            session_part(seq, uapi::RINGGATE_SESSION_STAGE_ESTABLISHED, true),
+            session_part(seq, 12, true),
+            done(0, seq, PORT, 0, &[]),
+        ]
+        .concat()]
+    });
+    let (client, _) = connect(vec![dump]);
+    let sessions = client.sessions().unwrap();
+    assert_eq!(sessions[0].stage.to_string(), "established");
+    assert_eq!(sessions[1].stage, Stage(12));
+    assert_eq!(sessions[1].stage.to_string(), "12");
+}
+
+/// A missing attribute is an error naming it, not a silent 0.
+#[test]
+fn a_missing_attribute_is_named() {
+    let dump: Answer = Box::new(|seq| {
+        vec![
+            session_part(seq, 0, false),
+            session_part(seq, 0, true),
+            done(0, seq, PORT, 0, &[]),
+        ]
+    });
+    let (client, record) = connect(vec![dump, clean_vip_dump(&[1])]);
+    let err = client.sessions().unwrap_err().to_string();
+    assert_eq!(err, "malformed reply to session-get: no owner attribute");
+    // The rest of that dump was read, so the next request is answered.
+    assert_eq!(client.vip_list().unwrap().len(), 1);
+    assert_eq!(record.lock().unwrap().sent_with_unread, 0);
+}
+
+fn config_reply(seq: u32, policy: u32) -> Vec<Vec<u8>> {
+    vec![[
+        genl(
+            FAMILY,
+            0,
+            seq,
+            PORT,
+            uapi::RINGGATE_CMD_CONFIG_GET,
+            &[
+                nla(uapi::RINGGATE_A_CONFIG_NODE_ID, &3u16.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_CONFIG_MAX_SESSIONS, &4096u32.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_CONFIG_TIMEOUT_SYN, &5u32.to_ne_bytes()),
+                nla(
+                    uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED,
+                    &900u32.to_ne_bytes(),
+                ),
+                nla(
+                    uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING,
+                    &10u32.to_ne_bytes(),
+                ),
+                nla(uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP, &30u32.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_CONFIG_DOWN_POLICY, &policy.to_ne_bytes()),
+            ],
+        ),
+        error(seq, PORT, 0, &[]),
+    ]
+    .concat()]
+}
+
+/// A down-policy of a newer module is shown by number, not read as "keep".
+#[test]
+fn an_unknown_down_policy_is_not_read_as_keep() {
+    let (client, _) = connect(vec![
+        Box::new(|seq| config_reply(seq, 1)),
+        Box::new(|seq| config_reply(seq, 5)),
+    ]);
+    let config = client.config().unwrap();
+    assert_eq!((config.node_id, config.timeout_udp), (3, 30));
+    assert_eq!(config.down_policy, DownPolicy::Drop);
+    let policy = client.config().unwrap().down_policy;
+    assert_eq!(policy, DownPolicy::Unknown(5));
+    assert_eq!(policy.to_string(), "5");
+}
+
+/// Sessions are handed over as their parts arrive; an error from the
+/// caller stops the handing over but not the reading.
+#[test]
+fn sessions_stream_and_an_early_stop_still_drains_the_dump() {
+    let dump: Answer = Box::new(|seq| {
+        vec![
+            session_part(seq, 0, true),
+            session_part(seq, 1, true),
+            session_part(seq, 2, true),
+            done(0, seq, PORT, 0, &[]),
+        ]
+    });
+    let (client, record) = connect(vec![dump, clean_vip_dump(&[1])]);
+    let mut seen = 0;
+    let err = client
+        .for_each_session(|_| {
+            seen += 1;
+            // Handed over before the rest of the dump was received: the
+            // family's answer and this session's part are all that was read.
+            assert_eq!(record.lock().unwrap().received, 2);
+            Err(Error::Socket("stdout closed".into()))
+        })
+        .unwrap_err();
+    assert_eq!(err.to_string(), "netlink socket: stdout closed");
+    assert_eq!(seen, 1);
+    assert_eq!(client.vip_list().unwrap().len(), 1);
+    assert_eq!(record.lock().unwrap().sent_with_unread, 0);
+}
+
+fn status_reply(seq: u32, hook: u32) -> Vec<Vec<u8>> {
+    let counters = [
+        uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
+        uapi::RINGGATE_A_STATUS_GARP_SENT,
+        uapi::RINGGATE_A_STATUS_SESSIONS,
+        uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED,
+        uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED,
+        uapi::RINGGATE_A_STATUS_NO_BACKEND,
+    ];
+    let mut attrs = vec![
+        nla(uapi::RINGGATE_A_STATUS_VERSION, b"1.2.3\0"),
+        nest(
+            uapi::RINGGATE_A_STATUS_HOOKS,
+            &[
+                nla(uapi::RINGGATE_A_HOOK_STATS_HOOK, &hook.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_HOOK_STATS_PACKETS, &5u64.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_HOOK_STATS_BYTES, &300u32.to_ne_bytes()),
+            ],
+        ),
+    ];
+    attrs.extend(counters.iter().map(|k| nla(*k, &1u32.to_ne_bytes())));
+    let reply = genl(FAMILY, 0, seq, PORT, uapi::RINGGATE_CMD_STATUS_GET, &attrs);
+    vec![[reply, error(seq, PORT, 0, &[])].concat()]
+}
+
+/// A hook of a newer module is counted under its number.
+#[test]
+fn an_unknown_hook_keeps_its_number() {
+    let (client, _) = connect(vec![Box::new(|seq| status_reply(seq, 11))]);
+    let status = client.status(None).unwrap();
+    assert_eq!(status.version, "1.2.3");
+    assert_eq!(status.hooks[0].hook.to_string(), "11");
+    assert_eq!((status.hooks[0].packets, status.hooks[0].bytes), (5, 300));
+    assert_eq!(status.no_backend, 1);
+}

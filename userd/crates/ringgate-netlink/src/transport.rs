@@ -1,0 +1,69 @@
+//! The socket under a [`crate::Client`]: sends a request's bytes and
+//! receives datagrams, nothing more, so that the tests can put scripted
+//! datagrams in its place.
+
+use std::io;
+
+use netlink_sys::{protocols::NETLINK_GENERIC, Socket};
+
+/// Sends requests and receives the kernel's datagrams.
+pub(crate) trait Transport: Send {
+    /// The port (netlink address) replies are sent to.
+    fn port(&self) -> u32;
+    fn send(&mut self, request: &[u8]) -> io::Result<()>;
+    /// One whole datagram, however large.
+    fn recv(&mut self) -> io::Result<Vec<u8>>;
+    /// Joins a multicast group, to receive its notifications.
+    fn join(&mut self, group: u32) -> io::Result<()>;
+}
+
+/// A generic netlink socket of the caller's network namespace.
+pub(crate) struct NetlinkSocket {
+    socket: Socket,
+    port: u32,
+}
+
+impl NetlinkSocket {
+    pub(crate) fn open() -> io::Result<NetlinkSocket> {
+        let mut socket = Socket::new(NETLINK_GENERIC)?;
+        let addr = socket.bind_auto()?;
+        // Ask for the kernel's explanations (extack) with refusals and dump
+        // ends, and for refusals that echo only the request's header.
+        socket.set_ext_ack(true)?;
+        socket.set_cap_ack(true)?;
+        Ok(NetlinkSocket {
+            socket,
+            port: addr.port_number(),
+        })
+    }
+}
+
+impl Transport for NetlinkSocket {
+    fn port(&self) -> u32 {
+        self.port
+    }
+
+    fn send(&mut self, request: &[u8]) -> io::Result<()> {
+        let sent = self.socket.send(request, 0)?;
+        if sent != request.len() {
+            return Err(io::Error::other(format!(
+                "sent {sent} of {} bytes",
+                request.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self, group: u32) -> io::Result<()> {
+        self.socket.add_membership(group)
+    }
+
+    fn recv(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            match self.socket.recv_from_full() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other.map(|(datagram, _)| datagram),
+            }
+        }
+    }
+}
