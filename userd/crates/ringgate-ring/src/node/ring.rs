@@ -14,6 +14,16 @@ pub(super) struct SentToken {
     pub(super) resend_at: Micros,
 }
 
+/// How a token came to be used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// It came from the predecessor (or, alone, it went round the ring of one).
+    Rotated,
+    /// The representative held it idle and uses it again for a message just
+    /// submitted: it has not travelled since this node last saw it.
+    Reused,
+}
+
 /// A complete message taken from the store: first and last sequence
 /// numbers, origin, and the message (kind byte first).
 pub(super) type Complete = (u64, u64, NodeId, Vec<u8>);
@@ -176,12 +186,12 @@ impl Node {
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
-        let token = ring
-            .solo_token
-            .take()
-            .or_else(|| ring.held_token.take().map(|(t, _)| t));
-        if let Some(token) = token {
+        // Alone, each use of the token is a full rotation. A held token,
+        // though, has not travelled since this node last saw it.
+        if let Some(token) = ring.solo_token.take() {
             self.visit(token, now);
+        } else if let Some((token, _)) = ring.held_token.take() {
+            self.use_token(token, now, Arrival::Reused);
         }
     }
 
@@ -241,9 +251,16 @@ impl Node {
         fits.then_some(count)
     }
 
+    /// Everything a node does with a token that has just come to it.
+    pub(super) fn visit(&mut self, token: Token, now: Micros) {
+        self.use_token(token, now, Arrival::Rotated);
+    }
+
     /// Everything a node does while it holds the token.
-    pub(super) fn visit(&mut self, mut token: Token, now: Micros) {
-        self.stats.token_visits += 1;
+    fn use_token(&mut self, mut token: Token, now: Micros, arrival: Arrival) {
+        if arrival == Arrival::Rotated {
+            self.stats.token_visits += 1;
+        }
         let Some(ring) = self.ring.as_ref() else {
             return;
         };
@@ -315,13 +332,20 @@ impl Node {
         token.rtr = still_missing;
 
         // A packet the token's aru covered at two successive visits is held
-        // by every member.
-        let safe = ring.previous_visit_aru.min(token.aru);
-        ring.previous_visit_aru = token.aru;
-        if safe > ring.stable {
-            ring.stable = safe;
-            ring.forget_stable();
-            self.announce_safe();
+        // by every member: the aru a visit sees may have been raised, by the
+        // member that lowered it, over packets that members visited earlier
+        // in the same rotation still lack, and only the next rotation lowers
+        // it again for them. A reused token has made no rotation, so it
+        // neither proves anything nor stands as the previous visit: the next
+        // visit compares against the aru this token arrived with.
+        if arrival == Arrival::Rotated {
+            let safe = ring.previous_visit_aru.min(token.aru);
+            ring.previous_visit_aru = token.aru;
+            if safe > ring.stable {
+                ring.stable = safe;
+                ring.forget_stable();
+                self.announce_safe();
+            }
         }
 
         let operational = self.is_operational();
