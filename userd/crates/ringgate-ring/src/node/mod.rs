@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 
 use crate::auth::ClusterKey;
 use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_PENDING};
-use crate::wire::{Body, NodeId, Packet, RingId};
+use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
 use membership::{Gather, MSG_APP};
 use ring::RingState;
@@ -130,6 +130,8 @@ pub enum SetupError {
     NotMember(NodeId),
     #[error("node {0} is listed twice")]
     Duplicate(NodeId),
+    #[error("node id {0} is reserved by the protocol (0 and 65535 are)")]
+    Reserved(NodeId),
 }
 
 /// Counters of what the node refused and did, for operators.
@@ -223,6 +225,9 @@ impl Node {
     ) -> Result<Node, SetupError> {
         if universe.is_empty() || universe.len() > MAX_NODES {
             return Err(SetupError::Size(universe.len()));
+        }
+        if let Some(id) = universe.iter().find(|n| RESERVED_NODE_IDS.contains(n)) {
+            return Err(SetupError::Reserved(*id));
         }
         let mut sorted = universe.to_vec();
         sorted.sort_unstable();

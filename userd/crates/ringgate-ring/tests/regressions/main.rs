@@ -3,3 +3,4 @@
 
 mod false_safe;
 mod net;
+mod reserved_ids;

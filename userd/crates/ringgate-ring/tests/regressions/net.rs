@@ -159,6 +159,22 @@ impl Net {
             && rings.all(|r| Some(r) == first)
     }
 
+    /// The payloads a node delivered since its latest membership event.
+    pub fn delivered_in_current_ring(&self, id: NodeId) -> Vec<Vec<u8>> {
+        let events = &self.events[self.index(id)];
+        let start = events
+            .iter()
+            .rposition(|e| matches!(e, Event::Membership { .. }))
+            .map_or(0, |p| p + 1);
+        events[start..]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Deliver { payload, .. } => Some(payload.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The payloads a node delivered in the ring before its latest one:
     /// between its last two membership events.
     pub fn delivered_in_previous_ring(&self, id: NodeId) -> Vec<Vec<u8>> {
