@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Destination, Event, Micros, Node, Phase, Transmit};
-use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, WINDOW};
+use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, ROTATION_SENDS, WINDOW};
 use crate::wire::{Body, Carriage, NodeId, RingId, Token};
 
 /// A token this node passed on and keeps until its successor acknowledges it.
@@ -43,6 +43,9 @@ pub(super) struct RingState {
     pub(super) delivered: u64,
     /// Everything up to here is held by every member.
     pub(super) stable: u64,
+    /// The token's seq as this node last passed it on: until its next
+    /// visit, the others assign at most `ROTATION_SENDS` above it.
+    seen_seq: u64,
     /// The token's aru and seq at this node's previous visit.
     previous_visit_aru: u64,
     previous_visit_seq: u64,
@@ -68,6 +71,7 @@ impl RingState {
             my_aru: 0,
             delivered: 0,
             stable: 0,
+            seen_seq: 0,
             previous_visit_aru: 0,
             previous_visit_seq: 0,
             announced_safe: 0,
@@ -140,10 +144,10 @@ impl Node {
             return;
         };
         let ring_id = ring.id;
-        // A token can only be ahead of what this node has by what is in
-        // flight; anything beyond is refused, so sequence arithmetic on it
-        // cannot overflow.
-        if token.seq > ring.my_aru.saturating_add(4 * WINDOW) {
+        // Since this node passed the token on, the others assigned at most a
+        // rotation's sends; anything beyond is refused, so sequence
+        // arithmetic on it cannot overflow.
+        if token.seq > ring.seen_seq.saturating_add(ROTATION_SENDS) {
             self.stats.out_of_window += 1;
             return;
         }
@@ -305,7 +309,8 @@ impl Node {
                     Destination::AllOthers,
                     Body::Data(carriage.clone()),
                 );
-                self.receive_carriage(carriage, now);
+                // A node never refuses its own packets.
+                self.accept_carriage(carriage, now);
             }
             token.seq += count as u64;
             budget -= count;
@@ -352,6 +357,7 @@ impl Node {
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
+        ring.seen_seq = ring.seen_seq.max(token.seq);
         if ring.successor == self.id {
             ring.solo_token = Some(token);
             return;
@@ -385,18 +391,29 @@ impl Node {
         }
     }
 
+    /// Takes a carriage packet from another member.
     pub(super) fn receive_carriage(&mut self, carriage: Carriage, now: Micros) {
+        let Some(ring) = self.ring.as_ref() else {
+            return;
+        };
+        // Senders assign sequence numbers only while they hold the token, so
+        // a packet lies at most a rotation's sends above what this node saw
+        // on the token; that bounds the store, and it takes everything a
+        // sender may legally send, whatever its window.
+        if carriage.seq > ring.seen_seq.saturating_add(ROTATION_SENDS) {
+            self.stats.out_of_window += 1;
+            return;
+        }
+        self.accept_carriage(carriage, now);
+    }
+
+    /// Stores a carriage packet and delivers what it completes.
+    fn accept_carriage(&mut self, carriage: Carriage, now: Micros) {
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
         if carriage.seq <= ring.my_aru || ring.store.contains_key(&carriage.seq) {
             return; // Already have it.
-        }
-        // The holder bounds what is in flight by the token's aru; this node's
-        // `stable` may trail that by a rotation, hence the second window.
-        if carriage.seq > ring.stable + 2 * WINDOW {
-            self.stats.out_of_window += 1;
-            return;
         }
         ring.store.insert(carriage.seq, carriage);
         while ring.store.contains_key(&(ring.my_aru + 1)) {

@@ -4,3 +4,4 @@
 mod false_safe;
 mod net;
 mod reserved_ids;
+mod window;
