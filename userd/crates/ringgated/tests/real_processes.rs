@@ -11,6 +11,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -35,6 +36,8 @@ impl Drop for Daemon {
 fn start(dir: &Path, id: u16, port: u16, members: &[u16], key: &str) -> Daemon {
     let key_file = dir.join(format!("key-{id}"));
     fs::write(&key_file, key).unwrap();
+    // The daemon refuses a key file anyone else may read.
+    fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).unwrap();
     let mut config = format!(
         "node_id = {id}\nlisten = \"127.0.0.{}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\n",
         id,
