@@ -144,6 +144,8 @@ pub struct Stats {
     pub non_member: u64,
     pub other_ring: u64,
     pub duplicate_tokens: u64,
+    /// Tokens from a member other than the predecessor (replayed copies).
+    pub misdirected_tokens: u64,
     pub out_of_window: u64,
     pub token_retransmits: u64,
     pub data_retransmits: u64,

@@ -34,6 +34,8 @@ pub(super) struct RingState {
     /// Ascending; the token goes from each member to the next.
     pub(super) members: Vec<NodeId>,
     pub(super) successor: NodeId,
+    /// The only member a token may come from.
+    predecessor: NodeId,
     /// Carriage packets above what is stable and delivered, by sequence
     /// number: for reassembly, delivery, retransmission and recovery.
     pub(super) store: BTreeMap<u64, Carriage>,
@@ -63,10 +65,12 @@ impl RingState {
     pub(super) fn new(id: RingId, members: Vec<NodeId>, me: NodeId) -> RingState {
         let position = members.iter().position(|m| *m == me).unwrap_or(0);
         let successor = members[(position + 1) % members.len()];
+        let predecessor = members[(position + members.len() - 1) % members.len()];
         RingState {
             id,
             members,
             successor,
+            predecessor,
             store: BTreeMap::new(),
             my_aru: 0,
             delivered: 0,
@@ -144,6 +148,15 @@ impl Node {
             return;
         };
         let ring_id = ring.id;
+        // The token goes from each member to the next only. A token from
+        // any other member is a copy addressed elsewhere (a replay): its hop
+        // count may well be above what this node last saw, and taking it
+        // would fork the token, so two members assign the same sequence
+        // numbers.
+        if from != ring.predecessor {
+            self.stats.misdirected_tokens += 1;
+            return;
+        }
         // Since this node passed the token on, the others assigned at most a
         // rotation's sends; anything beyond is refused, so sequence
         // arithmetic on it cannot overflow.

@@ -3,5 +3,6 @@
 
 mod false_safe;
 mod net;
+mod replayed_token;
 mod reserved_ids;
 mod window;

@@ -52,6 +52,15 @@ impl Net {
         self.nodes[i].as_mut().expect("node is running")
     }
 
+    /// Puts a packet on the wire to `to`, as a replaying attacker would: it
+    /// carries its original sender and a valid tag.
+    pub fn inject(&mut self, to: NodeId, packet: &Packet) {
+        let mut datagram = packet.encode();
+        self.key.seal(&mut datagram);
+        let i = self.index(to);
+        self.in_flight.push_back((i, datagram));
+    }
+
     /// Submits a message at a node, now.
     pub fn submit(&mut self, id: NodeId, payload: &[u8]) {
         let now = self.now;
