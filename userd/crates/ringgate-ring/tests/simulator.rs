@@ -255,6 +255,32 @@ struct Incarnation {
     alive: bool,
     seen: Vec<Seen>,
     submitted: Vec<String>,
+    /// The latest ring installed, what was delivered in it (last sequence
+    /// number and tag), and how much of that the safe checker has covered.
+    ring: Option<RingId>,
+    ring_delivered: Vec<(u64, String)>,
+    ring_tags: HashSet<String>,
+    safe_checked: usize,
+}
+
+impl Incarnation {
+    /// Records what the node handed its application.
+    fn see(&mut self, seen: Seen) {
+        match &seen {
+            Seen::Membership(ring, _) => {
+                self.ring = Some(*ring);
+                self.ring_delivered.clear();
+                self.ring_tags.clear();
+                self.safe_checked = 0;
+            }
+            Seen::Deliver { last, tag, .. } => {
+                self.ring_delivered.push((*last, tag.clone()));
+                self.ring_tags.insert(tag.clone());
+            }
+            Seen::Safe(_) => {}
+        }
+        self.seen.push(seen);
+    }
 }
 
 struct InFlight {
@@ -309,6 +335,10 @@ impl Sim {
             alive: true,
             seen: Vec::new(),
             submitted: Vec::new(),
+            ring: None,
+            ring_delivered: Vec::new(),
+            ring_tags: HashSet::new(),
+            safe_checked: 0,
         });
         self.running[n] = Some((node, self.incarnations.len() - 1));
     }
@@ -330,6 +360,7 @@ impl Sim {
 
     /// Moves what every node sends onto the wire and records what it delivers.
     fn drain(&mut self) -> Result<(), String> {
+        let mut announced = Vec::new();
         for from in 0..self.s.nodes {
             let Some((node, inc)) = self.running[from].as_mut() else {
                 continue;
@@ -411,7 +442,40 @@ impl Sim {
                     Event::Safe { seq } => Seen::Safe(seq),
                     Event::Membership { ring, members } => Seen::Membership(ring, members),
                 };
-                self.incarnations[inc].seen.push(seen);
+                if let Seen::Safe(seq) = seen {
+                    announced.push((inc, seq));
+                }
+                self.incarnations[inc].see(seen);
+            }
+        }
+        for (inc, seq) in announced {
+            self.check_safe_now(inc, seq)?;
+        }
+        Ok(())
+    }
+
+    /// Safe means every member has received the message, so at the moment
+    /// one member announces it, every member still in that ring has
+    /// delivered it (delivery follows receipt at once, in order). This
+    /// catches a false safe even when no crash follows to expose it.
+    fn check_safe_now(&mut self, x: usize, seq: u64) -> Result<(), String> {
+        let ring = self.incarnations[x].ring;
+        let start = self.incarnations[x].safe_checked;
+        let newly_safe: Vec<String> = self.incarnations[x].ring_delivered[start..]
+            .iter()
+            .take_while(|(last, _)| *last <= seq)
+            .map(|(_, tag)| tag.clone())
+            .collect();
+        self.incarnations[x].safe_checked += newly_safe.len();
+        for (y, other) in self.incarnations.iter().enumerate() {
+            if y == x || !other.alive || other.ring != ring {
+                continue;
+            }
+            if let Some(tag) = newly_safe.iter().find(|t| !other.ring_tags.contains(*t)) {
+                return Err(format!(
+                    "at {} us node {} announced {tag} safe in ring {ring:?}, which node {} has not received",
+                    self.now, self.ids[self.incarnations[x].node], self.ids[other.node]
+                ));
             }
         }
         Ok(())
