@@ -312,6 +312,8 @@ struct Sim {
     dump_after: Option<Micros>,
     /// When the last fault is over.
     quiet_at: Micros,
+    /// Packets refused as out of window by processes that crashed since.
+    refused: u64,
 }
 
 impl Sim {
@@ -506,8 +508,9 @@ impl Sim {
             Fault::Partition(groups) => self.group = groups,
             Fault::Heal => self.group = vec![0; self.s.nodes],
             Fault::Crash(n) => {
-                if let Some((_, inc)) = self.running[n].take() {
+                if let Some((node, inc)) = self.running[n].take() {
                     self.incarnations[inc].alive = false;
+                    self.refused += node.stats().out_of_window;
                 }
             }
             Fault::Start(n) => self.start(n),
@@ -568,6 +571,7 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
             .ok()
             .and_then(|v| v.parse().ok()),
         quiet_at: quiet_at(&s),
+        refused: 0,
         s: s.clone(),
     };
     for n in 0..s.nodes {
@@ -746,6 +750,18 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
         }
     }
     sim.drain()?;
+    // Every packet a member sends lies within what the others accept:
+    // stale and replayed copies lie below it, so nothing is ever refused.
+    let refused = sim.refused
+        + sim
+            .running
+            .iter()
+            .flatten()
+            .map(|(n, _)| n.stats().out_of_window)
+            .sum::<u64>();
+    if refused > 0 {
+        return Err(format!("{refused} packets refused as out of window"));
+    }
     check_history(&sim)
 }
 
