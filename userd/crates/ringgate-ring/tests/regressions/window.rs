@@ -39,12 +39,12 @@ fn saturate(nodes: usize) -> u64 {
         .iter()
         .filter(|e| matches!(e, Event::Deliver { .. }))
         .collect();
-    for i in 1..nodes {
-        let here: Vec<_> = net.events[i]
+    for (id, events) in ids.iter().zip(&net.events).skip(1) {
+        let here: Vec<_> = events
             .iter()
             .filter(|e| matches!(e, Event::Deliver { .. }))
             .collect();
-        assert_eq!(here, reference, "node {} delivered another order", ids[i]);
+        assert_eq!(here, reference, "node {id} delivered another order");
     }
     ids.iter()
         .map(|id| net.node(*id).stats().out_of_window)
