@@ -12,8 +12,16 @@ pub const MAX_DATAGRAM: usize = 1472;
 pub const HEADER_LEN: usize = 16;
 /// Bytes a data-carriage packet spends on its own fields.
 pub const CARRIAGE_FIELDS_LEN: usize = 8 + 8 + 2 + 2 + 2 + 2;
+/// Bytes of the freshness header (sender's epoch and counter) in front of
+/// every packet, inside the authenticated part.
+pub const FRESHNESS_LEN: usize = 8 + 8;
+/// Counters of one sender a receiver remembers: a copy of any of them, or a
+/// datagram older than all of them, is refused as a replay. A datagram that
+/// arrives after its sender sent this many more counts as lost.
+pub const REPLAY_WINDOW: u64 = 4096;
 /// Payload bytes one data-carriage packet carries.
-pub const MAX_FRAGMENT: usize = MAX_DATAGRAM - TAG_LEN - HEADER_LEN - CARRIAGE_FIELDS_LEN;
+pub const MAX_FRAGMENT: usize =
+    MAX_DATAGRAM - TAG_LEN - FRESHNESS_LEN - HEADER_LEN - CARRIAGE_FIELDS_LEN;
 /// Largest application message; larger ones are refused at submit.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Carriage packets one message may need.
@@ -44,8 +52,15 @@ pub const TOKEN_FIELDS_LEN: usize = 8 + 8 + 8 + 2 + 2;
 pub const MAX_PENDING: usize = 4096;
 
 // A full token and a full carriage packet each fit one datagram.
-const _: () = assert!(HEADER_LEN + TOKEN_FIELDS_LEN + MAX_RTR * 8 + TAG_LEN <= MAX_DATAGRAM);
-const _: () = assert!(HEADER_LEN + CARRIAGE_FIELDS_LEN + MAX_FRAGMENT + TAG_LEN == MAX_DATAGRAM);
+const _: () =
+    assert!(FRESHNESS_LEN + HEADER_LEN + TOKEN_FIELDS_LEN + MAX_RTR * 8 + TAG_LEN <= MAX_DATAGRAM);
+const _: () = assert!(
+    FRESHNESS_LEN + HEADER_LEN + CARRIAGE_FIELDS_LEN + MAX_FRAGMENT + TAG_LEN == MAX_DATAGRAM
+);
+// The replay window is a whole number of 64-bit words, and holds more than a
+// sender sends in a rotation, so reordering within a rotation is not loss.
+const _: () = assert!(REPLAY_WINDOW % 64 == 0);
+const _: () = assert!(REPLAY_WINDOW >= 2 * MAX_SEND_PER_VISIT as u64 + 2 * MAX_NODES as u64);
 // A whole message can be sent in one visit, and fits the window.
 const _: () = assert!(MAX_FRAGMENTS <= MAX_SEND_PER_VISIT);
 const _: () = assert!((MAX_SEND_PER_VISIT as u64) <= WINDOW);

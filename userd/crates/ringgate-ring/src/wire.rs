@@ -12,6 +12,10 @@
 //! Node-id lists travel in strictly ascending order, which the decoder
 //! checks, so a set has exactly one encoding.
 //!
+//! On the wire a packet is framed by the node (`node::frame`): the sender's
+//! epoch u64 and datagram counter u64 come first, then the packet, then the
+//! authentication tag over both, so a replayed copy is recognised.
+//!
 //! ```text
 //! ```
 //!

@@ -16,8 +16,11 @@
 //! silent or a node joins, and recovers the old ring's messages so that
 //! survivors agree on them.
 
+mod freshness;
 mod membership;
 mod ring;
+
+pub use freshness::frame;
 
 use std::collections::VecDeque;
 
@@ -25,6 +28,7 @@ use crate::auth::ClusterKey;
 use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_PENDING};
 use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
+use freshness::{unframe, ReplayGuard};
 use membership::{Gather, MSG_APP};
 use ring::RingState;
 
@@ -146,6 +150,8 @@ pub struct Stats {
     pub duplicate_tokens: u64,
     /// Tokens from a member other than the predecessor (replayed copies).
     pub misdirected_tokens: u64,
+    /// Copies of datagrams taken before, or older than the replay window.
+    pub replayed: u64,
     pub out_of_window: u64,
     pub token_retransmits: u64,
     pub data_retransmits: u64,
@@ -195,6 +201,11 @@ pub struct Node {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// This incarnation's epoch (its ring floor) and the counter of the
+    /// last datagram sent.
+    epoch: u64,
+    counter: u64,
+    replay_guard: ReplayGuard,
 }
 
 impl Node {
@@ -212,7 +223,8 @@ impl Node {
 
     /// Like `new`, for a node that may have been in rings before (a
     /// restarted process): every ring it forms is numbered above
-    /// `ring_seq_floor`. A ring is named by its representative and sequence
+    /// `ring_seq_floor`, which is also the epoch of its datagrams: the
+    /// others then refuse anything of an earlier process as a replay. A ring is named by its representative and sequence
     /// number, so a restarted representative that numbered from zero again
     /// would reuse the name of a ring it formed before, and stale packets of
     /// that ring would be taken as current. The caller passes a value that
@@ -255,6 +267,9 @@ impl Node {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            epoch: ring_seq_floor,
+            counter: 0,
+            replay_guard: ReplayGuard::default(),
         };
         // The node forms a ring with whichever configured nodes it hears.
         node.start_gather(now);
@@ -325,12 +340,20 @@ impl Node {
             self.stats.unauthenticated += 1;
             return;
         };
+        let Some((epoch, counter, bytes)) = unframe(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
         let Ok(packet) = Packet::decode(bytes) else {
             self.stats.malformed += 1;
             return;
         };
         if !self.universe.contains(&packet.sender) || packet.sender == self.id {
             self.stats.non_member += 1;
+            return;
+        }
+        if !self.replay_guard.take(packet.sender, epoch, counter) {
+            self.stats.replayed += 1;
             return;
         }
         match packet.body {
@@ -417,12 +440,13 @@ impl Node {
         if self.universe.len() == 1 {
             return; // Nobody to send to.
         }
-        let mut datagram = Packet {
+        let packet = Packet {
             sender: self.id,
             ring,
             body,
-        }
-        .encode();
+        };
+        self.counter += 1;
+        let mut datagram = frame(self.epoch, self.counter, &packet.encode());
         self.key.seal(&mut datagram);
         self.transmits.push_back(Transmit {
             destination,

@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{Destination, Event, Micros, Node, Phase, Transmit};
+use super::{Destination, Event, Micros, Node, Phase};
 use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, ROTATION_SENDS, WINDOW};
 use crate::wire::{Body, Carriage, NodeId, RingId, Token};
 
 /// A token this node passed on and keeps until its successor acknowledges it.
 pub(super) struct SentToken {
-    pub(super) token_seq: u64,
-    pub(super) datagram: Vec<u8>,
+    /// Resent as a new datagram each time: a byte-for-byte copy would be
+    /// refused as a replay.
+    token: Token,
     pub(super) resend_at: Micros,
 }
 
@@ -190,7 +191,7 @@ impl Node {
                 && ring
                     .sent_token
                     .as_ref()
-                    .is_some_and(|s| s.token_seq == token_seq)
+                    .is_some_and(|s| s.token.token_seq == token_seq)
             {
                 ring.sent_token = None;
             }
@@ -237,7 +238,7 @@ impl Node {
             return;
         }
         sent.resend_at = now + self.config.token_retransmit_us;
-        let datagram = sent.datagram.clone();
+        let token = sent.token.clone();
         self.stats.token_retransmits += 1;
         // A successor still forming may have missed the Commit; without it
         // the token means nothing to it.
@@ -248,10 +249,7 @@ impl Node {
                 Body::Commit { members },
             );
         }
-        self.transmits.push_back(Transmit {
-            destination: Destination::Node(successor),
-            datagram,
-        });
+        self.send(ring_id, Destination::Node(successor), Body::Token(token));
     }
 
     /// The number of carriage packets of the next message to broadcast, if
@@ -392,15 +390,14 @@ impl Node {
         };
         let (ring_id, successor) = (ring.id, ring.successor);
         token.token_seq += 1;
-        let token_seq = token.token_seq;
-        self.send(ring_id, Destination::Node(successor), Body::Token(token));
-        let datagram = self.transmits.back().map(|t| t.datagram.clone());
-        if let (Some(ring), Some(datagram)) = (self.ring.as_mut(), datagram) {
-            ring.sent_token = Some(SentToken {
-                token_seq,
-                datagram,
-                resend_at: now + self.config.token_retransmit_us,
-            });
+        self.send(
+            ring_id,
+            Destination::Node(successor),
+            Body::Token(token.clone()),
+        );
+        let resend_at = now + self.config.token_retransmit_us;
+        if let Some(ring) = self.ring.as_mut() {
+            ring.sent_token = Some(SentToken { token, resend_at });
         }
     }
 

@@ -6,11 +6,12 @@
 use std::collections::{HashMap, VecDeque};
 
 use ringgate_ring::auth::ClusterKey;
-use ringgate_ring::node::{Config, Destination, Event, Micros, Node};
+use ringgate_ring::limits::FRESHNESS_LEN;
+use ringgate_ring::node::{frame, Config, Destination, Event, Micros, Node};
 use ringgate_ring::wire::{Body, NodeId, Packet};
 
 /// Decides whether a datagram is lost: (receiver, decoded packet, how many
-/// datagrams with the same bytes this receiver was sent before).
+/// copies of the same packet this receiver was sent before).
 pub type DropRule = Box<dyn FnMut(NodeId, &Packet, usize) -> bool>;
 
 pub struct Net {
@@ -20,10 +21,14 @@ pub struct Net {
     /// Everything each node handed its application, by position in `ids`.
     pub events: Vec<Vec<Event>>,
     in_flight: VecDeque<(usize, Vec<u8>)>,
-    /// How often each datagram was sent to each receiver while a drop rule
-    /// was set.
+    /// How often each packet was sent to each receiver while a drop rule
+    /// was set (a resent packet travels in a new datagram).
     sent: HashMap<(usize, Vec<u8>), usize>,
     pub drop_rule: Option<DropRule>,
+    /// Every datagram delivered, with its receiver, while `capture` is set.
+    pub capture: bool,
+    pub captured: Vec<(NodeId, Vec<u8>)>,
+    forged: u64,
     pub now: Micros,
 }
 
@@ -43,6 +48,9 @@ impl Net {
             in_flight: VecDeque::new(),
             sent: HashMap::new(),
             drop_rule: None,
+            capture: false,
+            captured: Vec::new(),
+            forged: 0,
             now: 0,
         }
     }
@@ -52,11 +60,17 @@ impl Net {
         self.nodes[i].as_mut().expect("node is running")
     }
 
-    /// Puts a packet on the wire to `to`, as a replaying attacker would: it
-    /// carries its original sender and a valid tag.
-    pub fn inject(&mut self, to: NodeId, packet: &Packet) {
-        let mut datagram = packet.encode();
+    /// Puts a packet on the wire to `to` in a fresh datagram (new counter,
+    /// valid tag), as only a holder of the key could.
+    pub fn forge(&mut self, to: NodeId, packet: &Packet) {
+        self.forged += 1;
+        let mut datagram = frame(0, u64::MAX / 2 + self.forged, &packet.encode());
         self.key.seal(&mut datagram);
+        self.replay(to, datagram);
+    }
+
+    /// Puts a captured datagram on the wire again, byte for byte, to `to`.
+    pub fn replay(&mut self, to: NodeId, datagram: Vec<u8>) {
         let i = self.index(to);
         self.in_flight.push_back((i, datagram));
     }
@@ -115,14 +129,17 @@ impl Net {
                 .expect("the network never went quiet: a token circulates without end");
             let lost = match self.drop_rule.as_mut() {
                 Some(rule) => {
-                    let repeats = self.sent.entry((to, datagram.clone())).or_default();
-                    let packet = Packet::decode(self.key.open(&datagram).unwrap()).unwrap();
+                    let packet = decode(&self.key, &datagram);
+                    let repeats = self.sent.entry((to, packet.encode())).or_default();
                     let lost = rule(self.ids[to], &packet, *repeats);
                     *repeats += 1;
                     lost
                 }
                 None => false,
             };
+            if self.capture && !lost {
+                self.captured.push((self.ids[to], datagram.clone()));
+            }
             if let (false, Some(node)) = (lost, self.nodes[to].as_mut()) {
                 node.handle_datagram(self.now, &datagram);
             }
@@ -216,4 +233,9 @@ impl Net {
 /// Whether a packet is a data-carriage packet whose payload contains `tag`.
 pub fn carries(packet: &Packet, tag: &[u8]) -> bool {
     matches!(&packet.body, Body::Data(c) if c.payload.windows(tag.len()).any(|w| w == tag))
+}
+
+/// The packet in a datagram a node sent.
+pub fn decode(key: &ClusterKey, datagram: &[u8]) -> Packet {
+    Packet::decode(&key.open(datagram).unwrap()[FRESHNESS_LEN..]).unwrap()
 }

@@ -2,7 +2,8 @@
 //! another member carried a hop count above that member's, so it was taken
 //! as new: two tokens circulated and two members gave the same sequence
 //! number to different messages. The widened simulator found this with its
-//! replay fault class.
+//! replay fault class. Replayed datagrams are now refused as such, so the
+//! test forges a fresh one, as a key holder could.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -42,7 +43,7 @@ fn a_token_replayed_to_a_member_other_than_its_successor_is_refused() {
         .find(|(to, _)| *to == 4)
         .cloned()
         .expect("node 4 got a token");
-    net.inject(2, &token);
+    net.forge(2, &token);
     net.submit(2, b"msg-B");
     net.submit(1, b"msg-C");
     net.advance_until(100, |n| {
