@@ -7,6 +7,8 @@
 //! key_file = "cluster.key"          # relative to this file; hex, see `openssl rand -hex 32`
 //! control_socket = "/run/ringgated.sock"
 //! kernel_module = "required"        # or "optional": run the ring without ringgate.ko
+//! state_file = "/var/lib/ringgated/epoch"  # optional; keeps the epoch growing
+//!                                   # across restarts even if the clock steps back
 //!
 //! [[peers]]
 //! id = 2
@@ -40,6 +42,8 @@ struct File {
     listen: SocketAddr,
     key_file: PathBuf,
     control_socket: PathBuf,
+    #[serde(default)]
+    state_file: Option<PathBuf>,
     #[serde(default)]
     kernel_module: KernelModule,
     #[serde(default)]
@@ -167,6 +171,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub key: ClusterKey,
     pub control_socket: PathBuf,
+    /// Where the last epoch is kept (relative paths from the config's
+    /// directory); without it the epoch is the wall clock in milliseconds.
+    pub state_file: Option<PathBuf>,
     pub kernel_module: KernelModule,
     pub peers: Vec<Peer>,
     pub ring: RingConfig,
@@ -242,6 +249,7 @@ impl Config {
             listen: file.listen,
             key,
             control_socket: file.control_socket,
+            state_file: file.state_file.map(|p| dir.join(p)),
             kernel_module: file.kernel_module,
             peers: file.peers,
             ring,
@@ -284,6 +292,9 @@ token_retransmit_ms = 7
         assert_eq!(c.ring.token_retransmit_us, 7000);
         assert_eq!(c.ring.token_hold_us, RingConfig::default().token_hold_us);
         assert_eq!(c.kernel_module, KernelModule::Required);
+        assert_eq!(c.state_file, None);
+        let c = parse(&format!("state_file = \"epoch\"\n{GOOD}")).unwrap();
+        assert_eq!(c.state_file, Some(PathBuf::from("/etc/ringgate/epoch")));
     }
 
     #[test]

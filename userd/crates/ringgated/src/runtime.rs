@@ -93,11 +93,15 @@ impl UdpRing {
         let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECEIVE_BUFFER);
         let start = Instant::now();
         // Rings this process forms must be numbered above any it formed in
-        // an earlier life; the wall clock in milliseconds grows faster than
-        // rings are formed.
-        let ring_floor = std::time::SystemTime::now()
+        // an earlier life, and its datagrams must not pass for replays of an
+        // earlier life's: the epoch grows with every restart (see `epoch`).
+        let wall_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        let ring_floor = match &config.state_file {
+            Some(path) => crate::epoch::next_epoch(path, wall_ms)?,
+            None => wall_ms,
+        };
         let node = Node::with_ring_floor(
             config.node_id,
             &config.members(),

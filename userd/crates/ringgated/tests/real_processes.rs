@@ -39,7 +39,7 @@ fn start(dir: &Path, id: u16, port: u16, members: &[u16], key: &str) -> Daemon {
     // The daemon refuses a key file anyone else may read.
     fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).unwrap();
     let mut config = format!(
-        "node_id = {id}\nlisten = \"127.0.0.{}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\n",
+        "node_id = {id}\nlisten = \"127.0.0.{}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\nstate_file = \"epoch-{id}\"\n",
         id,
         key_file.display(),
         dir.join(format!("ctl-{id}")).display()
