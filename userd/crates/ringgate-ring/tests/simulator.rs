@@ -120,7 +120,7 @@ impl Scenario {
             messages_per_node: if saturated {
                 // More than the window holds, and not much more: large
                 // rings cost the most simulated time.
-                (WINDOW as usize + 64).div_ceil(nodes) + rng.below(32) as usize
+                (WINDOW as usize + 64).div_ceil(nodes) + rng.below(16) as usize
             } else {
                 1 + rng.below(12) as usize
             },
@@ -261,6 +261,8 @@ struct Incarnation {
     ring_delivered: Vec<(u64, String)>,
     ring_tags: HashSet<String>,
     safe_checked: usize,
+    /// Every tag delivered, in any ring.
+    delivered_tags: HashSet<String>,
 }
 
 impl Incarnation {
@@ -276,6 +278,7 @@ impl Incarnation {
             Seen::Deliver { last, tag, .. } => {
                 self.ring_delivered.push((*last, tag.clone()));
                 self.ring_tags.insert(tag.clone());
+                self.delivered_tags.insert(tag.clone());
             }
             Seen::Safe(_) => {}
         }
@@ -341,6 +344,7 @@ impl Sim {
             ring_delivered: Vec::new(),
             ring_tags: HashSet::new(),
             safe_checked: 0,
+            delivered_tags: HashSet::new(),
         });
         self.running[n] = Some((node, self.incarnations.len() - 1));
     }
@@ -539,12 +543,9 @@ impl Sim {
     /// Whether every running node delivered every message in `finals`.
     fn all_delivered(&self, finals: &[String]) -> bool {
         self.running.iter().flatten().all(|(_, inc)| {
-            finals.iter().all(|f| {
-                self.incarnations[*inc]
-                    .seen
-                    .iter()
-                    .any(|s| matches!(s, Seen::Deliver { tag, .. } if tag == f))
-            })
+            finals
+                .iter()
+                .all(|f| self.incarnations[*inc].delivered_tags.contains(f))
         })
     }
 }
