@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ringgate_ring::auth::ClusterKey;
-use ringgate_ring::node::{Config, Node};
+use ringgate_ring::node::{frame, Config, Node};
 use ringgate_ring::wire::{Body, Packet, RingId};
 
 fuzz_target!(|data: &[u8]| {
@@ -21,23 +21,29 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // Put the node in ring 1 so tokens and data reach the ring's logic.
-    let mut commit = Packet {
+    let commit = Packet {
         sender: 1,
         ring: RingId { seq: 1, rep: 1 },
-        body: Body::Commit { members: vec![1, 2, 3] },
+        body: Body::Commit {
+            members: vec![1, 2, 3],
+        },
     }
     .encode();
+    let mut commit = frame(1, 1, &commit);
     key.seal(&mut commit);
     node.handle_datagram(0, &commit);
     let malformed_before = node.stats().malformed;
 
-    let mut datagram = data.to_vec();
+    let mut datagram = frame(1, 2, data);
     key.seal(&mut datagram);
     node.handle_datagram(1, &datagram);
     node.handle_timeout(1_000_000);
     while node.poll_transmit().is_some() {}
     while node.poll_event().is_some() {}
-    if decoded.is_err() && data.len() + 32 <= ringgate_ring::limits::MAX_DATAGRAM {
+    if decoded.is_err()
+        && data.len() + 32 + ringgate_ring::limits::FRESHNESS_LEN
+            <= ringgate_ring::limits::MAX_DATAGRAM
+    {
         assert_eq!(node.stats().malformed, malformed_before + 1);
     }
 });

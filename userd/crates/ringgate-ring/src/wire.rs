@@ -12,6 +12,10 @@
 //! Node-id lists travel in strictly ascending order, which the decoder
 //! checks, so a set has exactly one encoding.
 //!
+//! On the wire a packet is framed by the node (`node::frame`): the sender's
+//! epoch u64 and datagram counter u64 come first, then the packet, then the
+//! authentication tag over both, so a replayed copy is recognised.
+//!
 //! ```text
 //! ```
 //!
@@ -25,10 +29,18 @@ use crate::limits::{HEADER_LEN, MAX_FRAGMENT, MAX_FRAGMENTS, MAX_NODES, MAX_RTR}
 const MAGIC: [u8; 2] = *b"RG";
 /// Protocol version; a node refuses packets of another version.
 pub const VERSION: u8 = 1;
-const NO_NODE: u16 = u16::MAX;
+/// The token's aru_id when no member holds the aru down.
+const NO_NODE: NodeId = NodeId::MAX;
 
 /// A member's identity, configured per node.
 pub type NodeId = u16;
+
+/// Ids no node may have, because the protocol gives them a meaning: 0 is the
+/// representative of "no ring" (what a forming node reports), and `NO_NODE`
+/// is the token's "nobody holds the aru down". A node configured as
+/// `NO_NODE` could never lower the aru for good, so the others would forget
+/// packets it still lacks.
+pub const RESERVED_NODE_IDS: [NodeId; 2] = [0, NO_NODE];
 
 /// Identifies one ring configuration: its representative and a sequence
 /// number that grows with every new ring, so packets of an older ring are

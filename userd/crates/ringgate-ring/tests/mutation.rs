@@ -4,7 +4,7 @@
 //! the state machine). Nothing may panic, and a refused packet changes nothing.
 
 use ringgate_ring::auth::ClusterKey;
-use ringgate_ring::node::{Config, Node};
+use ringgate_ring::node::{frame, Config, Node};
 use ringgate_ring::wire::{Body, Carriage, Join, Packet, RingId, Token};
 
 fn next(state: &mut u64) -> u64 {
@@ -68,7 +68,7 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
     // tokens and carriage packets reach the ring's logic, not just the
     // wrong-ring check.
     let commit = |key: &ClusterKey| {
-        let mut datagram = Packet {
+        let datagram = Packet {
             sender: 1,
             ring,
             body: Body::Commit {
@@ -76,6 +76,7 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
             },
         }
         .encode();
+        let mut datagram = frame(1, 1, &datagram);
         key.seal(&mut datagram);
         datagram
     };
@@ -100,7 +101,7 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
         assert_eq!(node.members(), &[1, 2, 3]);
         while node.poll_transmit().is_some() {}
         let before = node.stats().clone();
-        let mut datagram = bytes.clone();
+        let mut datagram = frame(1, 2, &bytes);
         key.seal(&mut datagram);
         node.handle_datagram(1, &datagram);
         if decoded.is_err() {
@@ -145,7 +146,7 @@ fn fuzz_findings_stay_fixed() {
     ];
     let key = ClusterKey::from_bytes(&[9; 32]).unwrap();
     let mut node = Node::new(2, &[1, 2, 3], key.clone(), Config::default(), 0).unwrap();
-    let mut datagram = join_at_the_top.to_vec();
+    let mut datagram = frame(1, 1, &join_at_the_top);
     key.seal(&mut datagram);
     node.handle_datagram(1, &datagram);
     node.handle_timeout(10_000_000);

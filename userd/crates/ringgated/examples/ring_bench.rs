@@ -39,6 +39,7 @@ fn ring_configs(n: u16) -> Vec<Config> {
             listen: addr(id, port),
             key: key.clone(),
             control_socket: PathBuf::new(),
+            state_file: None,
             kernel_module: KernelModule::Optional,
             peers: (1..=n)
                 .filter(|p| *p != id)

@@ -7,6 +7,8 @@
 //! key_file = "cluster.key"          # relative to this file; hex, see `openssl rand -hex 32`
 //! control_socket = "/run/ringgated.sock"
 //! kernel_module = "required"        # or "optional": run the ring without ringgate.ko
+//! state_file = "/var/lib/ringgated/epoch"  # optional; keeps the epoch growing
+//!                                   # across restarts even if the clock steps back
 //!
 //! [[peers]]
 //! id = 2
@@ -30,7 +32,7 @@ use std::path::{Path, PathBuf};
 use ringgate_ring::auth::ClusterKey;
 use ringgate_ring::limits::MAX_NODES;
 use ringgate_ring::node::Config as RingConfig;
-use ringgate_ring::wire::NodeId;
+use ringgate_ring::wire::{NodeId, RESERVED_NODE_IDS};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +42,8 @@ struct File {
     listen: SocketAddr,
     key_file: PathBuf,
     control_socket: PathBuf,
+    #[serde(default)]
+    state_file: Option<PathBuf>,
     #[serde(default)]
     kernel_module: KernelModule,
     #[serde(default)]
@@ -112,8 +116,52 @@ impl Timeouts {
                 c.token_retransmit_us / 1000
             ));
         }
+        // The representative holds an idle token this long while the others
+        // wait for it; holding it as long as they wait makes an idle ring
+        // declare its token lost and re-form over and over.
+        if c.token_hold_us >= c.token_loss_us {
+            return Err(format!(
+                "timeouts.token_hold_ms: must be shorter than token_loss_ms ({} ms)",
+                c.token_loss_us / 1000
+            ));
+        }
+        // A set of nodes has settled only once every node had the chance to
+        // repeat its Join; sooner, the representative commits before it
+        // heard everyone.
+        if c.gather_settle_us < c.join_interval_us {
+            return Err(format!(
+                "timeouts.gather_settle_ms: must be at least join_interval_ms ({} ms)",
+                c.join_interval_us / 1000
+            ));
+        }
+        // The others wait for the representative's Commit after the set has
+        // settled; a wait shorter than the settling itself gives up on a
+        // representative that is still listening.
+        if c.consensus_us < c.gather_settle_us {
+            return Err(format!(
+                "timeouts.consensus_ms: must be at least gather_settle_ms ({} ms)",
+                c.gather_settle_us / 1000
+            ));
+        }
         Ok(c)
     }
+}
+
+/// Reads the key file, refusing one that users other than its owner may
+/// read or write: anyone who reads the key can speak for every node.
+fn read_private_key(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "mode {:04o} gives group or others access; make it 0600 (chmod 600)",
+            mode & 0o7777
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| e.to_string())
 }
 
 /// A validated configuration.
@@ -123,6 +171,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub key: ClusterKey,
     pub control_socket: PathBuf,
+    /// Where the last epoch is kept (relative paths from the config's
+    /// directory); without it the epoch is the wall clock in milliseconds.
+    pub state_file: Option<PathBuf>,
     pub kernel_module: KernelModule,
     pub peers: Vec<Peer>,
     pub ring: RingConfig,
@@ -140,10 +191,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        Config::parse(&text, dir, |key_path| {
-            std::fs::read_to_string(key_path).map_err(|e| e.to_string())
-        })
-        .map_err(|e| format!("{}: {e}", path.display()))
+        Config::parse(&text, dir, read_private_key).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// Parses and checks configuration text; `read_key` reads the key file
@@ -158,6 +206,23 @@ impl Config {
             return Err(format!(
                 "peers: a ring has at most {MAX_NODES} members, this one {}",
                 file.peers.len() + 1
+            ));
+        }
+        if RESERVED_NODE_IDS.contains(&file.node_id) {
+            return Err(format!(
+                "node_id: {} is reserved by the ring protocol (0 and 65535 are)",
+                file.node_id
+            ));
+        }
+        if let Some((i, peer)) = file
+            .peers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| RESERVED_NODE_IDS.contains(&p.id))
+        {
+            return Err(format!(
+                "peers[{i}].id: {} is reserved by the ring protocol (0 and 65535 are)",
+                peer.id
             ));
         }
         let mut ids = HashSet::from([file.node_id]);
@@ -184,6 +249,7 @@ impl Config {
             listen: file.listen,
             key,
             control_socket: file.control_socket,
+            state_file: file.state_file.map(|p| dir.join(p)),
             kernel_module: file.kernel_module,
             peers: file.peers,
             ring,
@@ -226,6 +292,9 @@ token_retransmit_ms = 7
         assert_eq!(c.ring.token_retransmit_us, 7000);
         assert_eq!(c.ring.token_hold_us, RingConfig::default().token_hold_us);
         assert_eq!(c.kernel_module, KernelModule::Required);
+        assert_eq!(c.state_file, None);
+        let c = parse(&format!("state_file = \"epoch\"\n{GOOD}")).unwrap();
+        assert_eq!(c.state_file, Some(PathBuf::from("/etc/ringgate/epoch")));
     }
 
     #[test]
@@ -263,6 +332,34 @@ token_retransmit_ms = 7
                 ),
                 "token_lost_ms",
             ),
+            (GOOD.replace("node_id = 1", "node_id = 0"), "node_id: 0"),
+            (
+                GOOD.replace("node_id = 1", "node_id = 65535"),
+                "node_id: 65535",
+            ),
+            (GOOD.replace("id = 2", "id = 0"), "peers[0].id: 0"),
+            (GOOD.replace("id = 2", "id = 65535"), "peers[0].id: 65535"),
+            (
+                GOOD.replace(
+                    "token_retransmit_ms = 7",
+                    "token_retransmit_ms = 7\ntoken_hold_ms = 24",
+                ),
+                "timeouts.token_hold_ms",
+            ),
+            (
+                GOOD.replace(
+                    "token_retransmit_ms = 7",
+                    "token_retransmit_ms = 7\ngather_settle_ms = 4",
+                ),
+                "timeouts.gather_settle_ms",
+            ),
+            (
+                GOOD.replace(
+                    "token_retransmit_ms = 7",
+                    "token_retransmit_ms = 7\nconsensus_ms = 9",
+                ),
+                "timeouts.consensus_ms",
+            ),
             (GOOD.replace("node_id", "nodeid"), "nodeid"),
             (
                 format!("{GOOD}\nkernel_module = \"maybe\""),
@@ -270,11 +367,37 @@ token_retransmit_ms = 7
             ),
         ];
         for (text, field) in cases {
+            assert!(text != GOOD, "case for {field:?} changed nothing");
             let err = parse(&text).unwrap_err();
             assert!(
                 err.contains(field),
                 "error for {field:?} does not name it: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_file_others_may_read_is_refused_and_a_private_one_taken() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ringgated-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cluster.key"), KEY).unwrap();
+        let config = dir.join("ringgated.toml");
+        std::fs::write(&config, GOOD).unwrap();
+        for (mode, refused) in [(0o644, true), (0o640, true), (0o602, true), (0o600, false)] {
+            std::fs::set_permissions(
+                dir.join("cluster.key"),
+                std::fs::Permissions::from_mode(mode),
+            )
+            .unwrap();
+            match Config::load(&config) {
+                Err(e) => assert!(
+                    refused && e.contains("key_file") && e.contains(&format!("{mode:04o}")),
+                    "mode {mode:o}: {e}"
+                ),
+                Ok(_) => assert!(!refused, "mode {mode:o} was taken"),
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,45 +2,109 @@
 //! where each connection sends one request line and reads one JSON line.
 //!
 //! Requests: `status`, and `send <text>` (broadcast a message on the ring).
+//!
+//! Anyone who may send here speaks for the whole cluster, so the socket is
+//! created with mode 0600 and every connection's peer credentials are
+//! checked: only root and the daemon's own user are served. Each client is
+//! served on a thread of its own with timeouts, so an idle or slow client
+//! holds nobody else up.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use crate::runtime::Control;
 
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
+/// How long a client may take to send its request or read the answer, and
+/// how long it waits for the ring to answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Clients served at once; more are turned away, so a flood of idle
+/// connections cannot exhaust threads.
+const MAX_CLIENTS: usize = 32;
 
-/// Binds the socket (replacing a stale one) and serves it on a thread.
+/// Binds the socket and serves it on a thread. Whatever is at `path` is
+/// removed only if it is a stale socket (nothing listens on it any more).
 pub fn serve(path: &Path, to_ring: Sender<Control>) -> Result<(), String> {
-    if path.exists() {
-        std::fs::remove_file(path)
-            .map_err(|e| format!("control_socket {}: {e}", path.display()))?;
-    }
-    let listener =
-        UnixListener::bind(path).map_err(|e| format!("control_socket {}: {e}", path.display()))?;
+    let fail = |e: &dyn std::fmt::Display| format!("control_socket {}: {e}", path.display());
+    remove_stale(path).map_err(|e| fail(&e))?;
+    let listener = UnixListener::bind(path).map_err(|e| fail(&e))?;
+    // Peer credentials are checked too; the mode keeps other users from
+    // even connecting.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| fail(&e))?;
+    let me = rustix::process::getuid();
+    let clients = Arc::new(AtomicUsize::new(0));
     thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let _ = answer(stream, &to_ring);
+            if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+                clients.fetch_sub(1, Ordering::AcqRel);
+                let _ = refuse(stream, "too many control clients; try again");
+                continue;
+            }
+            let (to_ring, clients) = (to_ring.clone(), Arc::clone(&clients));
+            thread::spawn(move || {
+                let _ = serve_client(stream, me, &to_ring);
+                clients.fetch_sub(1, Ordering::AcqRel);
+            });
         }
     });
     Ok(())
 }
 
-fn answer(stream: UnixStream, to_ring: &Sender<Control>) -> std::io::Result<()> {
+/// Removes a socket nobody listens on; refuses to touch anything else.
+fn remove_stale(path: &Path) -> Result<(), String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if !meta.file_type().is_socket() {
+        return Err("exists and is not a socket; not removing it".into());
+    }
+    match UnixStream::connect(path) {
+        Ok(_) => Err("another process is listening on it".into()),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+            std::fs::remove_file(path).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(format!("cannot tell whether it is stale: {e}")),
+    }
+}
+
+fn refuse(mut stream: UnixStream, why: &str) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    writeln!(stream, "{}", serde_json::json!({ "error": why }))
+}
+
+/// Serves one client, if it runs as root or as the daemon's user.
+fn serve_client(
+    stream: UnixStream,
+    me: rustix::process::Uid,
+    to_ring: &Sender<Control>,
+) -> std::io::Result<()> {
+    let peer = rustix::net::sockopt::get_socket_peercred(&stream)?;
+    if !(peer.uid.is_root() || peer.uid == me) {
+        return refuse(stream, "permission denied");
+    }
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let mut line = String::new();
     BufReader::new(std::io::Read::take(&stream, MAX_REQUEST)).read_line(&mut line)?;
     let line = line.trim_end_matches('\n');
+    let stopping = || serde_json::json!({ "error": "the ring is stopping" });
     let reply = match line.split_once(' ').unwrap_or((line, "")) {
         ("status", _) => {
             let (tx, rx) = channel();
             to_ring.send(Control::Status(tx)).ok();
-            match rx.recv() {
+            match rx.recv_timeout(CLIENT_TIMEOUT) {
                 Ok(status) => serde_json::to_value(status).unwrap_or_default(),
-                Err(_) => serde_json::json!({ "error": "the ring is stopping" }),
+                Err(_) => stopping(),
             }
         }
         ("send", text) => {
@@ -48,10 +112,10 @@ fn answer(stream: UnixStream, to_ring: &Sender<Control>) -> std::io::Result<()> 
             to_ring
                 .send(Control::Send(text.as_bytes().to_vec(), tx))
                 .ok();
-            match rx.recv() {
+            match rx.recv_timeout(CLIENT_TIMEOUT) {
                 Ok(Ok(())) => serde_json::json!({ "ok": true }),
                 Ok(Err(e)) => serde_json::json!({ "error": e }),
-                Err(_) => serde_json::json!({ "error": "the ring is stopping" }),
+                Err(_) => stopping(),
             }
         }
         (other, _) => {

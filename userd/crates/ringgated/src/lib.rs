@@ -3,4 +3,6 @@
 
 pub mod config;
 pub mod control;
+pub mod epoch;
+pub mod output;
 pub mod runtime;

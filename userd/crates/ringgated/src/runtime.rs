@@ -19,6 +19,7 @@ use rustix::event::{PollFd, PollFlags};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::output::Output;
 
 /// The longest the loop sleeps before looking at control requests again.
 const TICK: Duration = Duration::from_millis(20);
@@ -53,6 +54,9 @@ pub struct Counters {
     #[serde(flatten)]
     pub ring: Stats,
     pub send_failures: u64,
+    /// Delivery and membership lines dropped because stdout's reader was
+    /// too slow or gone (see `output`).
+    pub output_dropped: u64,
 }
 
 /// Rates over the last completed one-second window.
@@ -89,11 +93,15 @@ impl UdpRing {
         let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECEIVE_BUFFER);
         let start = Instant::now();
         // Rings this process forms must be numbered above any it formed in
-        // an earlier life; the wall clock in milliseconds grows faster than
-        // rings are formed.
-        let ring_floor = std::time::SystemTime::now()
+        // an earlier life, and its datagrams must not pass for replays of an
+        // earlier life's: the epoch grows with every restart (see `epoch`).
+        let wall_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        let ring_floor = match &config.state_file {
+            Some(path) => crate::epoch::next_epoch(path, wall_ms)?,
+            None => wall_ms,
+        };
         let node = Node::with_ring_floor(
             config.node_id,
             &config.members(),
@@ -183,8 +191,8 @@ impl UdpRing {
     }
 }
 
-/// Runs the ring until `stop` is set. Every delivery is written to stdout as
-/// one line, `deliver <first> <origin> <length> <text>`, and every new ring as
+/// Runs the ring until `stop` is set. Every delivery is written to stdout
+/// (from another thread, dropped if its reader falls behind) as one line, `deliver <first> <origin> <length> <text>`, and every new ring as
 /// `membership <seq> <representative> <member,member,...>`.
 pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Result<(), String> {
     let mut ring = UdpRing::bind(config)?;
@@ -196,6 +204,8 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
         message_rate: 0.0,
     };
 
+    let output = Output::spawn(std::io::stdout());
+
     while !stop.load(Ordering::Relaxed) {
         ring.flush();
         while let Some(event) = ring.node().poll_event() {
@@ -205,14 +215,19 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                     origin,
                     payload,
                     ..
-                } => println!(
+                } => output.emit(format!(
                     "deliver {first} {origin} {} {}",
                     payload.len(),
                     String::from_utf8_lossy(&payload).escape_debug()
-                ),
+                )),
                 Event::Membership { ring, members } => {
                     let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
-                    println!("membership {} {} {}", ring.seq, ring.rep, list.join(","));
+                    output.emit(format!(
+                        "membership {} {} {}",
+                        ring.seq,
+                        ring.rep,
+                        list.join(",")
+                    ));
                     eprintln!(
                         "ringgated: ring {}/{} installed with members {}",
                         ring.seq,
@@ -252,6 +267,7 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                         counters: Counters {
                             ring: node.stats().clone(),
                             send_failures,
+                            output_dropped: output.dropped(),
                         },
                     });
                 }

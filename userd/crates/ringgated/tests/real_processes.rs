@@ -6,11 +6,12 @@
 //!   127.0.0.2 node 2 ─┼─ token ring, key K
 //!   127.0.0.3 node 3 ─┤
 //!   127.0.0.4 node 4 ─┘  (second test: killed, then restarted)
-//!   127.0.0.4 node 0 ── "intruder" of the first test: same peers, wrong key
+//!   127.0.0.5 node 5 ── "intruder" of the first test: same peers, wrong key
 //! ```
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -35,9 +36,11 @@ impl Drop for Daemon {
 fn start(dir: &Path, id: u16, port: u16, members: &[u16], key: &str) -> Daemon {
     let key_file = dir.join(format!("key-{id}"));
     fs::write(&key_file, key).unwrap();
+    // The daemon refuses a key file anyone else may read.
+    fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).unwrap();
     let mut config = format!(
-        "node_id = {id}\nlisten = \"127.0.0.{}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\n",
-        if id == 0 { 4 } else { id },
+        "node_id = {id}\nlisten = \"127.0.0.{}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\nstate_file = \"epoch-{id}\"\n",
+        id,
         key_file.display(),
         dir.join(format!("ctl-{id}")).display()
     );
@@ -169,9 +172,9 @@ fn three_daemons_deliver_the_same_messages_in_the_same_order_and_refuse_a_wrong_
         }
     }
 
-    // An intruder with the wrong key, configured as the lowest id so that it
-    // starts a token of its own and sends it to node 1.
-    let intruder = start(&dir, 0, port, &[0, 1, 2, 3], WRONG_KEY);
+    // An intruder with the wrong key, which tries to form a ring with the
+    // members and sends them its Joins.
+    let intruder = start(&dir, 5, port, &[1, 2, 3, 5], WRONG_KEY);
     wait_for("node 1 to refuse the intruder", || {
         ask(&daemons[0].socket, "status")
             .is_some_and(|s| s["counters"]["unauthenticated"].as_u64() > Some(0))

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Destination, Event, Micros, Node, Phase};
-use crate::limits::WINDOW;
+use crate::limits::RECOVERY_SPAN;
 use crate::wire::{Body, Join, NodeId, Packet, RingId, Token};
 
 /// The kind of a ring-level message, its first byte. Applications only ever
@@ -34,13 +34,6 @@ pub(super) const MSG_APP: u8 = 0;
 const MSG_RECOVERED: u8 = 1;
 /// The sender has re-broadcast everything it had of its previous ring.
 const MSG_RECOVERY_DONE: u8 = 2;
-
-/// How far above what it delivered a node accepts recovered packets of its
-/// old ring. A holder never assigns more than `WINDOW` packets above the
-/// token's aru, and every member's delivery trails its own aru by less than
-/// one message, so legitimate packets are well inside this bound; it only
-/// bounds memory.
-const RECOVERY_SPAN: u64 = 4 * WINDOW;
 
 /// State while forming a ring.
 pub(super) struct Gather {

@@ -16,15 +16,19 @@
 //! silent or a node joins, and recovers the old ring's messages so that
 //! survivors agree on them.
 
+mod freshness;
 mod membership;
 mod ring;
+
+pub use freshness::frame;
 
 use std::collections::VecDeque;
 
 use crate::auth::ClusterKey;
 use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_PENDING};
-use crate::wire::{Body, NodeId, Packet, RingId};
+use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
+use freshness::{unframe, ReplayGuard};
 use membership::{Gather, MSG_APP};
 use ring::RingState;
 
@@ -130,6 +134,8 @@ pub enum SetupError {
     NotMember(NodeId),
     #[error("node {0} is listed twice")]
     Duplicate(NodeId),
+    #[error("node id {0} is reserved by the protocol (0 and 65535 are)")]
+    Reserved(NodeId),
 }
 
 /// Counters of what the node refused and did, for operators.
@@ -142,6 +148,10 @@ pub struct Stats {
     pub non_member: u64,
     pub other_ring: u64,
     pub duplicate_tokens: u64,
+    /// Tokens from a member other than the predecessor (replayed copies).
+    pub misdirected_tokens: u64,
+    /// Copies of datagrams taken before, or older than the replay window.
+    pub replayed: u64,
     pub out_of_window: u64,
     pub token_retransmits: u64,
     pub data_retransmits: u64,
@@ -191,6 +201,11 @@ pub struct Node {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// This incarnation's epoch (its ring floor) and the counter of the
+    /// last datagram sent.
+    epoch: u64,
+    counter: u64,
+    replay_guard: ReplayGuard,
 }
 
 impl Node {
@@ -208,7 +223,8 @@ impl Node {
 
     /// Like `new`, for a node that may have been in rings before (a
     /// restarted process): every ring it forms is numbered above
-    /// `ring_seq_floor`. A ring is named by its representative and sequence
+    /// `ring_seq_floor`, which is also the epoch of its datagrams: the
+    /// others then refuse anything of an earlier process as a replay. A ring is named by its representative and sequence
     /// number, so a restarted representative that numbered from zero again
     /// would reuse the name of a ring it formed before, and stale packets of
     /// that ring would be taken as current. The caller passes a value that
@@ -223,6 +239,9 @@ impl Node {
     ) -> Result<Node, SetupError> {
         if universe.is_empty() || universe.len() > MAX_NODES {
             return Err(SetupError::Size(universe.len()));
+        }
+        if let Some(id) = universe.iter().find(|n| RESERVED_NODE_IDS.contains(n)) {
+            return Err(SetupError::Reserved(*id));
         }
         let mut sorted = universe.to_vec();
         sorted.sort_unstable();
@@ -248,6 +267,9 @@ impl Node {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            epoch: ring_seq_floor,
+            counter: 0,
+            replay_guard: ReplayGuard::default(),
         };
         // The node forms a ring with whichever configured nodes it hears.
         node.start_gather(now);
@@ -318,12 +340,20 @@ impl Node {
             self.stats.unauthenticated += 1;
             return;
         };
+        let Some((epoch, counter, bytes)) = unframe(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
         let Ok(packet) = Packet::decode(bytes) else {
             self.stats.malformed += 1;
             return;
         };
         if !self.universe.contains(&packet.sender) || packet.sender == self.id {
             self.stats.non_member += 1;
+            return;
+        }
+        if !self.replay_guard.take(packet.sender, epoch, counter) {
+            self.stats.replayed += 1;
             return;
         }
         match packet.body {
@@ -410,12 +440,13 @@ impl Node {
         if self.universe.len() == 1 {
             return; // Nobody to send to.
         }
-        let mut datagram = Packet {
+        let packet = Packet {
             sender: self.id,
             ring,
             body,
-        }
-        .encode();
+        };
+        self.counter += 1;
+        let mut datagram = frame(self.epoch, self.counter, &packet.encode());
         self.key.seal(&mut datagram);
         self.transmits.push_back(Transmit {
             destination,

@@ -3,15 +3,26 @@
 
 use std::collections::BTreeMap;
 
-use super::{Destination, Event, Micros, Node, Phase, Transmit};
-use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, WINDOW};
+use super::{Destination, Event, Micros, Node, Phase};
+use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, ROTATION_SENDS, WINDOW};
 use crate::wire::{Body, Carriage, NodeId, RingId, Token};
 
 /// A token this node passed on and keeps until its successor acknowledges it.
 pub(super) struct SentToken {
-    pub(super) token_seq: u64,
-    pub(super) datagram: Vec<u8>,
+    /// Resent as a new datagram each time: a byte-for-byte copy would be
+    /// refused as a replay.
+    token: Token,
     pub(super) resend_at: Micros,
+}
+
+/// How a token came to be used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// It came from the predecessor (or, alone, it went round the ring of one).
+    Rotated,
+    /// The representative held it idle and uses it again for a message just
+    /// submitted: it has not travelled since this node last saw it.
+    Reused,
 }
 
 /// A complete message taken from the store: first and last sequence
@@ -24,6 +35,8 @@ pub(super) struct RingState {
     /// Ascending; the token goes from each member to the next.
     pub(super) members: Vec<NodeId>,
     pub(super) successor: NodeId,
+    /// The only member a token may come from.
+    predecessor: NodeId,
     /// Carriage packets above what is stable and delivered, by sequence
     /// number: for reassembly, delivery, retransmission and recovery.
     pub(super) store: BTreeMap<u64, Carriage>,
@@ -33,6 +46,9 @@ pub(super) struct RingState {
     pub(super) delivered: u64,
     /// Everything up to here is held by every member.
     pub(super) stable: u64,
+    /// The token's seq as this node last passed it on: until its next
+    /// visit, the others assign at most `ROTATION_SENDS` above it.
+    seen_seq: u64,
     /// The token's aru and seq at this node's previous visit.
     previous_visit_aru: u64,
     previous_visit_seq: u64,
@@ -50,14 +66,17 @@ impl RingState {
     pub(super) fn new(id: RingId, members: Vec<NodeId>, me: NodeId) -> RingState {
         let position = members.iter().position(|m| *m == me).unwrap_or(0);
         let successor = members[(position + 1) % members.len()];
+        let predecessor = members[(position + members.len() - 1) % members.len()];
         RingState {
             id,
             members,
             successor,
+            predecessor,
             store: BTreeMap::new(),
             my_aru: 0,
             delivered: 0,
             stable: 0,
+            seen_seq: 0,
             previous_visit_aru: 0,
             previous_visit_seq: 0,
             announced_safe: 0,
@@ -130,10 +149,19 @@ impl Node {
             return;
         };
         let ring_id = ring.id;
-        // A token can only be ahead of what this node has by what is in
-        // flight; anything beyond is refused, so sequence arithmetic on it
-        // cannot overflow.
-        if token.seq > ring.my_aru.saturating_add(4 * WINDOW) {
+        // The token goes from each member to the next only. A token from
+        // any other member is a copy addressed elsewhere (a replay): its hop
+        // count may well be above what this node last saw, and taking it
+        // would fork the token, so two members assign the same sequence
+        // numbers.
+        if from != ring.predecessor {
+            self.stats.misdirected_tokens += 1;
+            return;
+        }
+        // Since this node passed the token on, the others assigned at most a
+        // rotation's sends; anything beyond is refused, so sequence
+        // arithmetic on it cannot overflow.
+        if token.seq > ring.seen_seq.saturating_add(ROTATION_SENDS) {
             self.stats.out_of_window += 1;
             return;
         }
@@ -163,7 +191,7 @@ impl Node {
                 && ring
                     .sent_token
                     .as_ref()
-                    .is_some_and(|s| s.token_seq == token_seq)
+                    .is_some_and(|s| s.token.token_seq == token_seq)
             {
                 ring.sent_token = None;
             }
@@ -176,12 +204,12 @@ impl Node {
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
-        let token = ring
-            .solo_token
-            .take()
-            .or_else(|| ring.held_token.take().map(|(t, _)| t));
-        if let Some(token) = token {
+        // Alone, each use of the token is a full rotation. A held token,
+        // though, has not travelled since this node last saw it.
+        if let Some(token) = ring.solo_token.take() {
             self.visit(token, now);
+        } else if let Some((token, _)) = ring.held_token.take() {
+            self.use_token(token, now, Arrival::Reused);
         }
     }
 
@@ -210,7 +238,7 @@ impl Node {
             return;
         }
         sent.resend_at = now + self.config.token_retransmit_us;
-        let datagram = sent.datagram.clone();
+        let token = sent.token.clone();
         self.stats.token_retransmits += 1;
         // A successor still forming may have missed the Commit; without it
         // the token means nothing to it.
@@ -221,10 +249,7 @@ impl Node {
                 Body::Commit { members },
             );
         }
-        self.transmits.push_back(Transmit {
-            destination: Destination::Node(successor),
-            datagram,
-        });
+        self.send(ring_id, Destination::Node(successor), Body::Token(token));
     }
 
     /// The number of carriage packets of the next message to broadcast, if
@@ -241,9 +266,16 @@ impl Node {
         fits.then_some(count)
     }
 
+    /// Everything a node does with a token that has just come to it.
+    pub(super) fn visit(&mut self, token: Token, now: Micros) {
+        self.use_token(token, now, Arrival::Rotated);
+    }
+
     /// Everything a node does while it holds the token.
-    pub(super) fn visit(&mut self, mut token: Token, now: Micros) {
-        self.stats.token_visits += 1;
+    fn use_token(&mut self, mut token: Token, now: Micros, arrival: Arrival) {
+        if arrival == Arrival::Rotated {
+            self.stats.token_visits += 1;
+        }
         let Some(ring) = self.ring.as_ref() else {
             return;
         };
@@ -288,7 +320,8 @@ impl Node {
                     Destination::AllOthers,
                     Body::Data(carriage.clone()),
                 );
-                self.receive_carriage(carriage, now);
+                // A node never refuses its own packets.
+                self.accept_carriage(carriage, now);
             }
             token.seq += count as u64;
             budget -= count;
@@ -315,19 +348,27 @@ impl Node {
         token.rtr = still_missing;
 
         // A packet the token's aru covered at two successive visits is held
-        // by every member.
-        let safe = ring.previous_visit_aru.min(token.aru);
-        ring.previous_visit_aru = token.aru;
-        if safe > ring.stable {
-            ring.stable = safe;
-            ring.forget_stable();
-            self.announce_safe();
+        // by every member: the aru a visit sees may have been raised, by the
+        // member that lowered it, over packets that members visited earlier
+        // in the same rotation still lack, and only the next rotation lowers
+        // it again for them. A reused token has made no rotation, so it
+        // neither proves anything nor stands as the previous visit: the next
+        // visit compares against the aru this token arrived with.
+        if arrival == Arrival::Rotated {
+            let safe = ring.previous_visit_aru.min(token.aru);
+            ring.previous_visit_aru = token.aru;
+            if safe > ring.stable {
+                ring.stable = safe;
+                ring.forget_stable();
+                self.announce_safe();
+            }
         }
 
         let operational = self.is_operational();
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
+        ring.seen_seq = ring.seen_seq.max(token.seq);
         if ring.successor == self.id {
             ring.solo_token = Some(token);
             return;
@@ -349,30 +390,40 @@ impl Node {
         };
         let (ring_id, successor) = (ring.id, ring.successor);
         token.token_seq += 1;
-        let token_seq = token.token_seq;
-        self.send(ring_id, Destination::Node(successor), Body::Token(token));
-        let datagram = self.transmits.back().map(|t| t.datagram.clone());
-        if let (Some(ring), Some(datagram)) = (self.ring.as_mut(), datagram) {
-            ring.sent_token = Some(SentToken {
-                token_seq,
-                datagram,
-                resend_at: now + self.config.token_retransmit_us,
-            });
+        self.send(
+            ring_id,
+            Destination::Node(successor),
+            Body::Token(token.clone()),
+        );
+        let resend_at = now + self.config.token_retransmit_us;
+        if let Some(ring) = self.ring.as_mut() {
+            ring.sent_token = Some(SentToken { token, resend_at });
         }
     }
 
+    /// Takes a carriage packet from another member.
     pub(super) fn receive_carriage(&mut self, carriage: Carriage, now: Micros) {
+        let Some(ring) = self.ring.as_ref() else {
+            return;
+        };
+        // Senders assign sequence numbers only while they hold the token, so
+        // a packet lies at most a rotation's sends above what this node saw
+        // on the token; that bounds the store, and it takes everything a
+        // sender may legally send, whatever its window.
+        if carriage.seq > ring.seen_seq.saturating_add(ROTATION_SENDS) {
+            self.stats.out_of_window += 1;
+            return;
+        }
+        self.accept_carriage(carriage, now);
+    }
+
+    /// Stores a carriage packet and delivers what it completes.
+    fn accept_carriage(&mut self, carriage: Carriage, now: Micros) {
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
         if carriage.seq <= ring.my_aru || ring.store.contains_key(&carriage.seq) {
             return; // Already have it.
-        }
-        // The holder bounds what is in flight by the token's aru; this node's
-        // `stable` may trail that by a rotation, hence the second window.
-        if carriage.seq > ring.stable + 2 * WINDOW {
-            self.stats.out_of_window += 1;
-            return;
         }
         ring.store.insert(carriage.seq, carriage);
         while ring.store.contains_key(&(ring.my_aru + 1)) {

@@ -1,0 +1,151 @@
+//! Freshness: every datagram a node sends starts, inside the authenticated
+//! part, with the node's incarnation epoch and a counter that grows with
+//! every datagram. Receivers remember, per sender, the latest epoch and
+//! which of the last `REPLAY_WINDOW` counters they took, and refuse a copy
+//! of anything taken before or older than that: a captured packet replayed
+//! later (a Join or Commit, which no ring id fences, or a merge probe)
+//! changes nothing.
+//!
+//! The epoch is what the node was created with as its ring floor: a value
+//! the caller makes grow across restarts, so a restarted sender's packets
+//! supersede all of its earlier ones.
+
+use std::collections::BTreeMap;
+
+use crate::limits::{FRESHNESS_LEN, REPLAY_WINDOW};
+use crate::wire::NodeId;
+
+/// Frames a packet as `Node` does before sealing it: epoch, counter, packet.
+pub fn frame(epoch: u64, counter: u64, packet: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRESHNESS_LEN + packet.len());
+    out.extend_from_slice(&epoch.to_be_bytes());
+    out.extend_from_slice(&counter.to_be_bytes());
+    out.extend_from_slice(packet);
+    out
+}
+
+/// Splits an opened datagram into epoch, counter and packet bytes.
+pub(super) fn unframe(bytes: &[u8]) -> Option<(u64, u64, &[u8])> {
+    if bytes.len() < FRESHNESS_LEN {
+        return None;
+    }
+    let (epoch, rest) = bytes.split_at(8);
+    let (counter, packet) = rest.split_at(8);
+    Some((
+        u64::from_be_bytes(epoch.try_into().ok()?),
+        u64::from_be_bytes(counter.try_into().ok()?),
+        packet,
+    ))
+}
+
+const WORDS: usize = (REPLAY_WINDOW / 64) as usize;
+
+/// What a receiver remembers of one sender.
+struct Seen {
+    epoch: u64,
+    highest: u64,
+    /// Bit `c % REPLAY_WINDOW` is set when counter `c` (within the window
+    /// below `highest`) was taken.
+    taken: [u64; WORDS],
+}
+
+impl Seen {
+    fn new(epoch: u64, counter: u64) -> Seen {
+        let mut seen = Seen {
+            epoch,
+            highest: counter,
+            taken: [0; WORDS],
+        };
+        seen.mark(counter);
+        seen
+    }
+
+    fn bit(counter: u64) -> (usize, u64) {
+        let slot = counter % REPLAY_WINDOW;
+        ((slot / 64) as usize, 1 << (slot % 64))
+    }
+
+    fn mark(&mut self, counter: u64) {
+        let (word, mask) = Seen::bit(counter);
+        self.taken[word] |= mask;
+    }
+
+    fn is_marked(&self, counter: u64) -> bool {
+        let (word, mask) = Seen::bit(counter);
+        self.taken[word] & mask != 0
+    }
+}
+
+/// Per-sender replay windows.
+#[derive(Default)]
+pub(super) struct ReplayGuard {
+    senders: BTreeMap<NodeId, Seen>,
+}
+
+impl ReplayGuard {
+    /// Whether a datagram from `sender` is fresh; records it if so. Call only
+    /// for authenticated datagrams of configured senders.
+    pub(super) fn take(&mut self, sender: NodeId, epoch: u64, counter: u64) -> bool {
+        let Some(seen) = self.senders.get_mut(&sender) else {
+            self.senders.insert(sender, Seen::new(epoch, counter));
+            return true;
+        };
+        if epoch != seen.epoch {
+            // A restarted sender starts a new epoch; an older one is a replay.
+            if epoch < seen.epoch {
+                return false;
+            }
+            *seen = Seen::new(epoch, counter);
+            return true;
+        }
+        if counter > seen.highest {
+            // Forget the counters the window slides past.
+            if counter - seen.highest >= REPLAY_WINDOW {
+                seen.taken = [0; WORDS];
+            } else {
+                for c in seen.highest + 1..counter {
+                    let (word, mask) = Seen::bit(c);
+                    seen.taken[word] &= !mask;
+                }
+            }
+            seen.highest = counter;
+            seen.mark(counter);
+            return true;
+        }
+        if seen.highest - counter >= REPLAY_WINDOW || seen.is_marked(counter) {
+            return false;
+        }
+        seen.mark(counter);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_old_counters_and_old_epochs_are_refused() {
+        let mut guard = ReplayGuard::default();
+        assert!(guard.take(1, 5, 10));
+        assert!(!guard.take(1, 5, 10), "a copy");
+        assert!(guard.take(1, 5, 8), "late but new");
+        assert!(!guard.take(1, 5, 8));
+        assert!(guard.take(1, 5, 10 + REPLAY_WINDOW - 1));
+        assert!(!guard.take(1, 5, 9), "older than the window");
+        assert!(guard.take(1, 5, 11 + REPLAY_WINDOW), "slid past 11");
+        assert!(guard.take(2, 5, 10), "senders are apart");
+        assert!(!guard.take(1, 4, 1_000_000), "an older epoch");
+        assert!(guard.take(1, 6, 0), "a restart");
+        assert!(!guard.take(1, 5, 1_000_000));
+        assert!(guard.take(1, 6, 3 * REPLAY_WINDOW));
+        assert!(guard.take(1, 6, 3 * REPLAY_WINDOW - 1));
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let framed = frame(7, 9, b"packet");
+        assert_eq!(unframe(&framed), Some((7, 9, &b"packet"[..])));
+        assert_eq!(unframe(&framed[..FRESHNESS_LEN - 1]), None);
+    }
+}

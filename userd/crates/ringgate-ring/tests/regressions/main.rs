@@ -1,0 +1,9 @@
+//! Named regression tests: each replays, on the public `Node` API, a defect
+//! that a review reproduced, and fails if the defect comes back.
+
+mod false_safe;
+mod net;
+mod replayed_join;
+mod replayed_token;
+mod reserved_ids;
+mod window;

@@ -1,0 +1,170 @@
+//! What the daemon hands its application: one line per delivery and per
+//! membership change, written to stdout by a thread of its own.
+//!
+//! The thread that handles the token must never wait for a reader: a slow
+//! reader of stdout would delay the token until the cluster declared it
+//! lost, and a closed stdout would make `println!` panic. So lines go
+//! through a bounded queue, and a line that finds the queue full (or the
+//! writer gone after a write error) is dropped and counted instead.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread;
+
+/// Lines waiting for the writer; a burst of this many outlasts a reader
+/// that pauses, without letting a stalled one hold unbounded memory.
+pub const QUEUE_LINES: usize = 4096;
+/// Bytes waiting for the writer: lines of large messages reach this bound
+/// before `QUEUE_LINES`.
+pub const QUEUE_BYTES: usize = 16 << 20;
+
+/// The token thread's end of the output queue.
+pub struct Output {
+    queue: SyncSender<String>,
+    /// Bytes of the lines in the queue.
+    queued: Arc<AtomicUsize>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Output {
+    /// Starts the writer thread on `sink` (stdout in the daemon).
+    pub fn spawn(mut sink: impl Write + Send + 'static) -> Output {
+        let (queue, lines) = sync_channel::<String>(QUEUE_LINES);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (writer_dropped, writer_queued) = (Arc::clone(&dropped), Arc::clone(&queued));
+        thread::spawn(move || {
+            let mut broken = false;
+            for line in lines.iter() {
+                writer_queued.fetch_sub(line.len(), Ordering::AcqRel);
+                // After a write error (EPIPE: the reader is gone for good)
+                // the writer only counts what it takes off the queue.
+                broken = broken
+                    || sink
+                        .write_all(line.as_bytes())
+                        .and_then(|()| sink.write_all(b"\n"))
+                        .and_then(|()| sink.flush())
+                        .is_err();
+                if broken {
+                    writer_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        Output {
+            queue,
+            queued,
+            dropped,
+        }
+    }
+
+    /// Queues a line without ever blocking.
+    pub fn emit(&self, line: String) {
+        let len = line.len();
+        // Only this thread adds to `queued`, so the check cannot race with
+        // another addition; the writer only lowers it.
+        if self.queued.load(Ordering::Acquire) + len > QUEUE_BYTES {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.queued.fetch_add(len, Ordering::AcqRel);
+        match self.queue.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.queued.fetch_sub(len, Ordering::AcqRel);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Lines dropped so far because the reader was too slow or gone.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Condvar, Mutex};
+    use std::time::{Duration, Instant};
+
+    /// A sink that blocks every write until released, like a full pipe.
+    struct Stalled(Arc<(Mutex<bool>, Condvar)>);
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let (released, wake) = &*self.0;
+            let mut r = released.lock().unwrap();
+            while !*r {
+                r = wake.wait(r).unwrap();
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A sink whose reader has gone.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_reader_never_blocks_emit_and_the_overflow_is_counted() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let output = Output::spawn(Stalled(Arc::clone(&gate)));
+        let started = Instant::now();
+        let lines = QUEUE_LINES + 100;
+        for i in 0..lines {
+            output.emit(format!("line {i}"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "emit blocked");
+        // The writer holds one line in its stalled write; the queue holds
+        // QUEUE_LINES more; the rest are dropped.
+        let dropped = output.dropped();
+        assert!(
+            (99..=100).contains(&dropped),
+            "{dropped} of {lines} lines dropped"
+        );
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+    }
+
+    #[test]
+    fn queued_bytes_are_bounded_as_well_as_lines() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let output = Output::spawn(Stalled(Arc::clone(&gate)));
+        let line = "x".repeat(1 << 20);
+        for _ in 0..40 {
+            output.emit(line.clone());
+        }
+        // One line in the stalled write, sixteen queued.
+        let dropped = output.dropped();
+        assert!((23..=24).contains(&dropped), "{dropped} of 40 dropped");
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+    }
+
+    #[test]
+    fn a_closed_reader_drops_every_line_without_panicking() {
+        let output = Output::spawn(Closed);
+        for i in 0..10 {
+            output.emit(format!("line {i}"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while output.dropped() < 10 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(output.dropped(), 10);
+    }
+}

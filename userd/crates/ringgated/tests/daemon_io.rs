@@ -1,0 +1,181 @@
+//! Real ringgated processes: the token thread never waits for stdout's
+//! reader, and the control socket is private, replaces only a stale socket
+//! and serves every client although one of them idles.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3";
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes node `id`'s configuration (addresses 127.0.0.<id>) and starts it
+/// with the given stdout.
+fn start(dir: &Path, id: u16, port: u16, members: &[u16], stdout: Stdio) -> Daemon {
+    let key_file = dir.join("key");
+    fs::write(&key_file, KEY).unwrap();
+    fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).unwrap();
+    let socket = dir.join(format!("ctl-{id}"));
+    let mut config = format!(
+        "node_id = {id}\nlisten = \"127.0.0.{id}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\n",
+        key_file.display(),
+        socket.display()
+    );
+    for peer in members.iter().filter(|p| **p != id) {
+        config.push_str(&format!(
+            "[[peers]]\nid = {peer}\naddress = \"127.0.0.{peer}:{port}\"\n"
+        ));
+    }
+    let config_file = dir.join(format!("node-{id}.toml"));
+    fs::write(&config_file, config).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ringgated"))
+        .arg("--config")
+        .arg(&config_file)
+        .stdout(stdout)
+        .stderr(fs::File::create(dir.join(format!("log-{id}"))).unwrap())
+        .spawn()
+        .unwrap();
+    Daemon { child, socket }
+}
+
+/// One request; gives up after two seconds instead of hanging.
+fn ask(socket: &Path, line: &str) -> Option<serde_json::Value> {
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    writeln!(stream, "{line}").ok()?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).ok()?;
+    serde_json::from_str(&answer).ok()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn counter(socket: &Path, name: &str) -> Option<u64> {
+    ask(socket, "status")?["counters"][name].as_u64()
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ringgate-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_stalled_or_closed_stdout_never_stops_the_ring() {
+    let dir = fresh_dir("stdout");
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let members = [1, 2];
+    // Node 1's stdout is a pipe nobody reads: it fills after 64 KiB. Node
+    // 2's is a pipe whose reader is gone: every write fails with EPIPE.
+    let mut stalled = start(&dir, 1, port, &members, Stdio::piped());
+    let mut closed = start(&dir, 2, port, &members, Stdio::piped());
+    drop(closed.child.stdout.take());
+    for d in [&stalled, &closed] {
+        wait_for("a ring of both", || {
+            ask(&d.socket, "status").is_some_and(|s| s["operational"] == true)
+        });
+    }
+    // Far more output than a pipe holds.
+    let messages = 600;
+    let text = "x".repeat(400);
+    for k in 0..messages {
+        let answer = ask(&stalled.socket, &format!("send {k} {text}")).unwrap();
+        assert_eq!(answer["ok"], true, "{answer}");
+    }
+    for d in [&stalled, &closed] {
+        wait_for("every message delivered", || {
+            counter(&d.socket, "delivered_messages") == Some(messages)
+        });
+    }
+    assert!(
+        closed.child.try_wait().unwrap().is_none(),
+        "the daemon with a closed stdout exited"
+    );
+    assert!(counter(&closed.socket, "output_dropped").unwrap() >= messages);
+    assert_eq!(counter(&stalled.socket, "token_losses"), Some(0));
+    assert_eq!(counter(&closed.socket, "token_losses"), Some(0));
+    // What the stalled reader finally reads is whole lines, in order.
+    let mut out = String::new();
+    let mut pipe = stalled.child.stdout.take().unwrap();
+    drop(closed);
+    let _ = stalled.child.kill();
+    pipe.read_to_string(&mut out).unwrap();
+    let delivered: Vec<&str> = out.lines().filter(|l| l.starts_with("deliver ")).collect();
+    assert!(delivered.len() > 10, "{} lines", delivered.len());
+    assert!(
+        delivered[0].ends_with(&format!(" 0 {text}")),
+        "{}",
+        delivered[0]
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_control_socket_is_private_replaces_only_a_stale_socket_and_serves_past_an_idle_client() {
+    let dir = fresh_dir("control");
+    let port = 40000 + (std::process::id() % 20000) as u16;
+    // A socket left behind by a dead daemon: nothing listens on it.
+    drop(UnixListener::bind(dir.join("ctl-3")).unwrap());
+    let daemon = start(&dir, 3, port, &[3], Stdio::null());
+    wait_for("the daemon to answer", || {
+        ask(&daemon.socket, "status").is_some()
+    });
+    let meta = fs::metadata(&daemon.socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    // A client that connects and says nothing holds nobody else up.
+    let _idle = UnixStream::connect(&daemon.socket).unwrap();
+    let asked = Instant::now();
+    assert!(
+        ask(&daemon.socket, "status").is_some(),
+        "blocked by an idle client"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(1));
+
+    // A second daemon on the same socket path refuses to start and leaves
+    // the live socket alone.
+    let mut second = start(&dir, 3, port + 1, &[3], Stdio::null());
+    let status = second.child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        ask(&daemon.socket, "status").is_some(),
+        "the live socket was taken over"
+    );
+
+    // Anything but a socket at the path is left in place, and the daemon
+    // does not start.
+    let file = dir.join("ctl-4");
+    fs::write(&file, "not a socket").unwrap();
+    let mut blocked = start(&dir, 4, port, &[4], Stdio::null());
+    assert!(!blocked.child.wait().unwrap().success());
+    assert_eq!(fs::read_to_string(&file).unwrap(), "not a socket");
+    let log = fs::read_to_string(dir.join("log-4")).unwrap();
+    assert!(log.contains("control_socket"), "{log}");
+    drop(daemon);
+    let _ = fs::remove_dir_all(&dir);
+}
