@@ -97,8 +97,8 @@ refused() {
   if msg=$(ynl "$@" 2>&1); then fail "accepted: $*"; fi
   case "$msg" in *"$want"*) ;; *) fail "$*: expected '$want', got: $msg" ;; esac
 }
-# YNL takes addresses as numbers: 10.9.9.9 is 0x0a090909, 10.8.0.2 is
-# 0x0a080002, 10.9.9.10 is 0x0a09090a.
+# YNL takes addresses as numbers (and prints them dotted): 10.9.9.9 is
+# 0x0a090909, 10.8.0.2 is 0x0a080002, 10.9.9.10 is 0x0a09090a.
 VIP9=168364297 BE2=168296450 VIP10=168364298
 ynl --do vip-add --json "{\"addr\": $VIP9}" >/dev/null
 ynl --do service-set --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}" >/dev/null
@@ -117,6 +117,6 @@ refused "Numerical result out of range" --do backend-set \
 refused "required nested attribute missing" --do backend-set \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2}}"
 expect_eq "$(ynl --dump vip-get --output-json | python3 -c 'import json,sys; print(sorted(v["addr"] for v in json.load(sys.stdin)))')" \
-  "[$VIP9]" "the pool after refused additions"
+  "['10.9.9.9']" "the pool after refused additions"
 expect_eq "$(ynl --dump service-get --output-json | python3 -c 'import json,sys; print(sum(len(s.get("backends", [])) for s in json.load(sys.stdin)))')" \
   0 "back-ends after refused additions"

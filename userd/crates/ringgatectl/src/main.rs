@@ -226,7 +226,18 @@ enum CountersAction {
     },
 }
 
+/// Output to a reader that went away (`ringgatectl sessions | head`) ends
+/// the program quietly, as it does a C tool, instead of a Rust panic on the
+/// next `println!`: the default action of SIGPIPE is restored (Rust ignores
+/// the signal and reports EPIPE, which `println!` turns into a panic).
+fn die_quietly_on_closed_output() {
+    // SAFETY: Setting a signal's disposition to its default, before any
+    // thread is started, has no other effect on this process.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 fn main() -> ExitCode {
+    die_quietly_on_closed_output();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Status { json, hook } => status::show(json, hook).map_err(|e| e.to_string()),
