@@ -171,6 +171,13 @@ struct Push {
     expires: u64,
 }
 
+/// Whether `seg` opens a connection: a SYN without ACK.
+fn opens(seg: &Segment) -> bool {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    seg.flags & (SYN | ACK) == SYN
+}
+
 /// How often (jiffies) a flow's packets extend its other entry's expiry: an
 /// eighth of the timeout, so a session outlives its last packet by at most
 /// that much more than its timeout.
@@ -181,18 +188,23 @@ fn push_interval(timeout_secs: u64) -> u64 {
 type Bucket = [Entry; WAYS];
 
 /// Where in `bucket` the entry of `key` is that a packet of its session's
-/// other direction may keep alive: the live one, or else one that expired
-/// but still holds the session (its place not reused and, for a client-side
-/// entry, its count not released; expiry is checked only at lookups, so an
-/// entry given a little less slack than its partner can lapse first).
-fn revivable(bucket: &Bucket, key: &FlowKey, now: u64) -> Option<usize> {
+/// other direction (the entry of `from`) may keep alive: the live one, or
+/// else one that expired but still holds the session (its place not reused
+/// and, for a client-side entry, its count not released; expiry is checked
+/// only at lookups, so an entry given a little less slack than its partner
+/// can lapse first). Either way it must name `from` as its own partner:
+/// keys alone do not pair entries, since a client reusing its port makes a
+/// new session whose client-side key is the partner key of an old session's
+/// back-end-side entry still alive.
+fn revivable(bucket: &Bucket, key: &FlowKey, from: &FlowKey, now: u64) -> Option<usize> {
+    let ours = |e: &Entry| e.key == *key && e.partner() == *from;
     bucket
         .iter()
-        .position(|e| e.live(now) && e.key == *key)
+        .position(|e| e.live(now) && ours(e))
         .or_else(|| {
             bucket
                 .iter()
-                .position(|e| e.key == *key && (e.expires != 0 || !e.counted()))
+                .position(|e| ours(e) && (e.expires != 0 || !e.counted()))
         })
 }
 
@@ -214,8 +226,11 @@ enum Inserted {
     /// A live entry of the flow was there already, with this rewrite.
     Found(Rewrite),
     /// The entry is in; it took the place of an evicted session, whose
-    /// other entry (this key) is still to be removed.
-    New { evicted_partner: Option<FlowKey> },
+    /// other entry (the first key, naming the second as its partner) is
+    /// still to be removed.
+    New {
+        evicted_partner: Option<(FlowKey, FlowKey)>,
+    },
 }
 
 /// How `insert_one` treats an entry of the same flow already there.
@@ -328,14 +343,23 @@ impl SessionTable {
     ) -> Option<Rewrite> {
         const FIN: u8 = 0x01;
         let now = glue::jiffies();
-        let (rewrite, changed) = self.buckets.with(self.bucket_of(key), |bucket| {
+        let touched = self.buckets.with(self.bucket_of(key), |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
+            if key.proto == TCP && entry.counted() && entry.stage >= Stage::Closing && opens(seg) {
+                // The client reuses its port for a new connection while the
+                // old one lingers closed (the server closed first, so the
+                // client kept no TIME_WAIT): the old session ends and the
+                // SYN opens a new one, as conntrack and IPVS do.
+                let partner = entry.partner();
+                self.free(entry);
+                return Some(Err(partner));
+            }
             let (stage, new_synack) = if key.proto == TCP {
                 let had_synack = entry.tcp.synack_seen();
                 let Some(stage) = entry.tcp.after(entry.stage, entry.counted(), seg) else {
                     // A reset that does not fit the connection: passed on,
                     // but the session is left as it was.
-                    return Some((entry.rewrite, None));
+                    return Some(Ok((entry.rewrite, None)));
                 };
                 (stage, !had_synack && entry.tcp.synack_seen())
             } else {
@@ -358,19 +382,31 @@ impl SessionTable {
                     expires: entry.expires + interval,
                 }
             });
-            Some((entry.rewrite, changed))
+            Some(Ok((entry.rewrite, changed)))
         })?;
+        let (rewrite, changed) = match touched {
+            Ok(touched) => touched,
+            Err(partner) => {
+                self.end_partner(&partner, key);
+                return None;
+            }
+        };
         // One lock at a time: the partner's bucket only after this one's.
         let Some(push) = changed else {
             return Some(rewrite);
         };
         let partner_kept = self.buckets.with(self.bucket_of(&push.partner), |bucket| {
-            let Some(at) = revivable(bucket, &push.partner, now) else {
+            let Some(at) = revivable(bucket, &push.partner, key, now) else {
                 return false;
             };
             let entry = &mut bucket[at];
+            // A push from an older stage (another CPU read this entry's
+            // partner before a reset or FIN) must not stretch a later one.
+            let stale = push.stage < entry.stage;
             self.advance(entry, push.stage, now, timeouts);
-            entry.expires = entry.expires.max(push.expires);
+            if !stale {
+                entry.expires = entry.expires.max(push.expires);
+            }
             if push.first_fin {
                 entry.fins |= FIN_PEER;
             }
@@ -391,6 +427,19 @@ impl SessionTable {
             }
         });
         None
+    }
+
+    /// Frees the entry of `key` whose partner is `from` (a session's other
+    /// half, the first one already freed).
+    fn end_partner(&self, key: &FlowKey, from: &FlowKey) {
+        self.buckets.with(self.bucket_of(key), |bucket| {
+            if let Some(entry) = bucket
+                .iter_mut()
+                .find(|e| e.expires != 0 && e.key == *key && e.partner() == *from)
+            {
+                self.free(entry);
+            }
+        });
     }
 
     /// The rewrite of a known flow, without refreshing it (for ICMP errors
@@ -418,8 +467,18 @@ impl SessionTable {
         let may_evict = how == Insert::Create;
         let inserted = self.buckets.with(self.bucket_of(&key), |bucket| {
             if let Some(existing) = bucket.iter_mut().find(|e| e.live(now) && e.key == key) {
-                if how == Insert::Move {
-                    self.merge(existing, &entry);
+                match how {
+                    Insert::Move => self.merge(existing, &entry),
+                    // A back-end-side entry is created only when the client's
+                    // side was not found live, so one already here is left
+                    // over from an older connection on the same ports (or
+                    // was made a moment ago, just as fresh, by another CPU
+                    // creating this one): it starts over with the new
+                    // connection's state. It holds no count.
+                    Insert::Create if !existing.counted() && !entry.counted() => {
+                        *existing = entry;
+                    }
+                    Insert::Create => {}
                 }
                 return Ok(Inserted::Found(existing.rewrite));
             }
@@ -433,7 +492,7 @@ impl SessionTable {
                         .filter(|e| e.evictable() && e.partner() != key)
                         .min_by_key(|e| e.expires)
                         .ok_or(Refused::Full)?;
-                    evicted_partner = Some(victim.partner());
+                    evicted_partner = Some((victim.partner(), victim.key));
                     victim
                 }
                 None => return Err(Refused::Full),
@@ -453,14 +512,14 @@ impl SessionTable {
         // One lock at a time: the evicted session's other entry after this
         // bucket's lock is released.
         if let Inserted::New {
-            evicted_partner: Some(partner),
+            evicted_partner: Some((partner, victim)),
         } = inserted
         {
             self.evicted.fetch_add(1, Ordering::Relaxed);
             self.buckets.with(self.bucket_of(&partner), |bucket| {
                 if let Some(entry) = bucket
                     .iter_mut()
-                    .find(|e| e.expires != 0 && e.key == partner)
+                    .find(|e| e.expires != 0 && e.key == partner && e.partner() == victim)
                 {
                     self.free(entry);
                 }
@@ -497,7 +556,10 @@ impl SessionTable {
     /// (such entries are never counted).
     fn remove_uncounted(&self, key: &FlowKey) {
         self.buckets.with(self.bucket_of(key), |bucket| {
-            if let Some(entry) = bucket.iter_mut().find(|e| e.key == *key) {
+            if let Some(entry) = bucket
+                .iter_mut()
+                .find(|e| e.expires != 0 && !e.counted() && e.key == *key)
+            {
                 entry.expires = 0;
             }
         })

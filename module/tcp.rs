@@ -103,14 +103,28 @@ impl Direction {
         }
     }
 
+    /// Whether `seg` answers the client's SYN: a SYN-ACK acknowledging it.
+    fn answers_syn(&self, seg: &Segment) -> bool {
+        seg.flags & (SYN | ACK) == SYN | ACK && seg.ack == self.expected_ack
+    }
+
     /// Moves the next sequence number on, but only within a window of
-    /// where it was: a forged segment cannot drag it far.
+    /// where it was: a forged segment cannot drag it far. The back-end's
+    /// direction learns its first sequence number only from the SYN-ACK
+    /// that answers the client's SYN, so a stray or forged segment cannot
+    /// plant one.
     fn saw(&mut self, seg: &Segment) {
         let end = seg.end();
+        if self.marks & SEQ_KNOWN == 0 {
+            if self.answers_syn(seg) {
+                self.next_seq = end;
+                self.marks |= SEQ_KNOWN;
+            }
+            return;
+        }
         let ahead = end.wrapping_sub(self.next_seq) as i32;
-        if self.marks & SEQ_KNOWN == 0 || (ahead > 0 && ahead.unsigned_abs() <= RST_WINDOW) {
+        if ahead > 0 && ahead.unsigned_abs() <= RST_WINDOW {
             self.next_seq = end;
-            self.marks |= SEQ_KNOWN;
         }
     }
 
@@ -142,7 +156,7 @@ impl Direction {
         let seen = if seg.flags & FIN != 0 {
             Stage::Closing
         } else if seg.flags & SYN != 0 {
-            if seg.flags & ACK != 0 && !from_client {
+            if !from_client && self.answers_syn(seg) {
                 self.mark_synack();
             }
             Stage::Syn

@@ -5,7 +5,9 @@
 #   nothing: the session stays in the handshake (short timeout, evictable);
 # - a reset whose sequence number does not fit the connection (a blind,
 #   off-path one) leaves an established session as it is; one that fits
-#   resets it.
+#   resets it;
+# - a new SYN from the same client port on a reset (or closed) session opens
+#   a new connection: the session starts over in the handshake.
 #
 #   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ─────────┐
 #   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
@@ -95,3 +97,12 @@ expect_eq "$(cat /tmp/client-echo)" "still here" "the connection after a blind r
 read -r port seq </tmp/client-state
 tcpraw "$port" "$VIP" 7000 R $((seq + 10)) 0
 expect_eq "$(session "$port" stage)" reset "after a reset that fits"
+
+# The client port reused for a new connection: a fresh session, not the
+# reset one with its 5 s timeout.
+# (The back-end answers it, and the client's kernel, which still holds the
+# old connection, acknowledges: the new one may already be established.)
+tcpraw "$port" "$VIP" 7000 S 123456 0
+case "$(session "$port" stage)" in syn|established) ;;
+  *) fail "a new SYN on a reset session: stage $(session "$port" stage)" ;; esac
+expect_ge "$(session "$port" expires_ms)" 6000 "the new connection's timeout"

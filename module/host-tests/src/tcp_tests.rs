@@ -224,3 +224,32 @@ fn timeouts_follow_the_stage() {
     assert_eq!(t.secs(Stage::Reset), 5);
     assert!(Stage::Established.is_active() && !Stage::Closing.is_active());
 }
+
+#[test]
+fn a_stray_segment_cannot_plant_the_backends_sequence() {
+    let (_, mut backend) = opened(1000);
+    // Before the SYN-ACK, a segment from the back-end's side with some
+    // sequence number: not believed.
+    backend.after(Stage::Syn, false, &seg(ACK, 0x7000_0000, 1001, 0));
+    // The real SYN-ACK sets it...
+    backend.after(Stage::Syn, false, &seg(SYN | ACK, 5000, 1001, 0));
+    assert!(backend.synack_seen());
+    // ...so the back-end's own reset fits, and one near the stray does not.
+    assert_eq!(
+        backend
+            .clone()
+            .after(Stage::Established, false, &seg(RST, 5001, 0, 0)),
+        Some(Stage::Reset)
+    );
+    assert_eq!(
+        backend.after(Stage::Established, false, &seg(RST, 0x7000_0000, 0, 0)),
+        None
+    );
+}
+
+#[test]
+fn a_synack_that_does_not_ack_the_syn_is_none() {
+    let (_, mut backend) = opened(1000);
+    backend.after(Stage::Syn, false, &seg(SYN | ACK, 5000, 4242, 0));
+    assert!(!backend.synack_seen());
+}
