@@ -137,8 +137,8 @@ impl PerCpuCounters {
 
 impl Drop for PerCpuCounters {
     fn drop(&mut self) {
-        // SAFETY: Allocated by `new`; nothing counts into it any more (the
-        // namespace's hooks are gone before its state is dropped).
+        // The namespace's hooks are gone before its state is dropped.
+        // SAFETY: Allocated by `new`, and so nothing counts into it any more.
         unsafe { bindings::rg_counters_free(self.0.as_ptr()) }
     }
 }
@@ -322,9 +322,8 @@ impl NetHandle {
     /// namespace before pre-routing (see `rg_defrag_enable`). Idempotent;
     /// the caller holds the configuration mutex.
     pub(crate) fn enable_defrag(&self) -> Result {
-        // SAFETY: The handle names a live namespace with the glue's state
-        // (as in `start_sweep`); the glue serialises on the configuration
-        // mutex, which every caller holds.
+        // The glue serialises on the configuration mutex, which every caller holds.
+        // SAFETY: The handle names a live namespace with the glue's state.
         to_result(unsafe { bindings::rg_defrag_enable(self.0.as_ptr()) })
     }
 }

@@ -387,7 +387,7 @@ impl SessionTable {
         let (rewrite, changed) = match touched {
             Ok(touched) => touched,
             Err(partner) => {
-                self.end_partner(&partner, key);
+                self.free_partner(&partner, key);
                 return None;
             }
         };
@@ -431,7 +431,7 @@ impl SessionTable {
 
     /// Frees the entry of `key` whose partner is `from` (a session's other
     /// half, the first one already freed).
-    fn end_partner(&self, key: &FlowKey, from: &FlowKey) {
+    fn free_partner(&self, key: &FlowKey, from: &FlowKey) {
         self.buckets.with(self.bucket_of(key), |bucket| {
             if let Some(entry) = bucket
                 .iter_mut()
@@ -516,14 +516,7 @@ impl SessionTable {
         } = inserted
         {
             self.evicted.fetch_add(1, Ordering::Relaxed);
-            self.buckets.with(self.bucket_of(&partner), |bucket| {
-                if let Some(entry) = bucket
-                    .iter_mut()
-                    .find(|e| e.expires != 0 && e.key == partner && e.partner() == victim)
-                {
-                    self.free(entry);
-                }
-            });
+            self.free_partner(&partner, &victim);
         }
         Ok(inserted)
     }

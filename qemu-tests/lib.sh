@@ -77,6 +77,27 @@ gateway_backends() {
   done
 }
 
+# tcp_echo NS PORT: a TCP echo server in NS, in the background, a thread per
+# connection; a connection the test resets ends that connection only.
+tcp_echo() {
+  ip netns exec "$1" python3 -c '
+import socket, sys, threading
+def echo(conn):
+    try:
+        while data := conn.recv(64):
+            conn.sendall(data)
+    except ConnectionResetError:
+        pass
+    conn.close()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", int(sys.argv[1])))
+srv.listen(64)
+while True:
+    threading.Thread(target=echo, args=(srv.accept()[0],), daemon=True).start()
+' "$2" &
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # wait_listening LOG: waits until the tcpdump writing its messages to LOG
 # captures (under TCG on a busy host that can take seconds).

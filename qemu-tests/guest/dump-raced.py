@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""Dumps a table with raw netlink, reading one part at a time, and runs a
-command after the first part. Prints the number of objects received and
-whether any part carried NLM_F_DUMP_INTR.
+"""Dumps the session table with raw netlink, reading one part at a time,
+and runs a command after the first part. Prints the number of sessions
+received and whether any part carried NLM_F_DUMP_INTR.
 
-    dump-raced.py session|service CMD...
+    dump-raced.py CMD...
 
-A change between two parts (a resize of the session table, say) must be
-flagged, or the dump silently skips or repeats objects; a command that
-changes nothing must not be.
+A resize between two parts replaces the table, so the rest of the dump
+walks another table with the old cursor: the kernel must flag that, or the
+dump silently skips or repeats sessions; a command that changes nothing
+must not be flagged.
 """
 import os
 import socket
@@ -18,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nlraw  # noqa: E402
 
-DUMPS = {"service": 11, "session": 14}  # RINGGATE_CMD_SERVICE_GET, _SESSION_GET
+RINGGATE_CMD_SESSION_GET = 14
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLM_F_DUMP_INTR = 0x10
 NLMSG_ERROR, NLMSG_DONE = 2, 3
@@ -28,7 +29,7 @@ def main():
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, nlraw.NETLINK_GENERIC)
     sock.bind((0, 0))
     family = nlraw.family_id(sock)
-    body = struct.pack("=BBH", DUMPS[sys.argv[1]], 1, 0)
+    body = struct.pack("=BBH", RINGGATE_CMD_SESSION_GET, 1, 0)
     sock.send(struct.pack("=IHHII", 16 + len(body), family, NLM_F_REQUEST | NLM_F_DUMP, 7, 0) + body)
     sessions, interrupted, parts = 0, False, 0
     while True:
@@ -53,8 +54,8 @@ def main():
         if done:
             break
         if parts == 1:
-            subprocess.run(sys.argv[2:], check=True)
-    print(f"objects {sessions} parts {parts} interrupted {int(interrupted)}")
+            subprocess.run(sys.argv[1:], check=True)
+    print(f"sessions {sessions} parts {parts} interrupted {int(interrupted)}")
 
 
 if __name__ == "__main__":

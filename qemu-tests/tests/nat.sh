@@ -24,25 +24,8 @@ fetch() {
 }
 
 load_module
-link_namespaces cl cl0 10.9.0.1/24 gw g0 10.9.0.11/24
-ip -n gw addr add "$VIP/32" dev g0
-ip netns add back
-ip -n back link add br1 type bridge
-ip -n back link set br1 up
-ip link add b0 netns gw type veth peer name pgw netns back
-ip -n gw addr add 10.8.0.1/24 dev b0
-ip -n gw link set b0 up
-ip -n back link set pgw master br1 up
-ip netns exec gw sysctl -qw net.ipv4.ip_forward=1
-for n in 1 2; do
-  ns=be$n
-  ip netns add $ns
-  ip link add e0 netns $ns type veth peer name p$ns netns back
-  ip -n back link set p$ns master br1 up
-  ip -n $ns addr add 10.8.0.$((n + 1))/24 dev e0
-  ip -n $ns link set e0 up
-  ip -n $ns link set lo up
-  ip -n $ns route add default via 10.8.0.1
+gateway_backends 2
+for ns in be1 be2; do
   mkdir -p /tmp/www-$ns
   echo "$ns" >/tmp/www-$ns/index.html
   ip netns exec $ns busybox httpd -f -p 8080 -h /tmp/www-$ns &

@@ -40,18 +40,7 @@ PY
 
 load_module
 gateway_line be1
-ip netns exec be1 python3 -c '
-import socket
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", 7000))
-srv.listen(4)
-while True:
-    conn = srv.accept()[0]
-    while data := conn.recv(64):
-        conn.sendall(data)
-    conn.close()
-' &
+tcp_echo be1 7000
 # On 7001: reads a question to its end, then answers once /tmp/answer-now
 # exists (the namespaces share the filesystem).
 ip netns exec be1 python3 -c '

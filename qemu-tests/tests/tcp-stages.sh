@@ -32,21 +32,7 @@ for s in json.load(sys.stdin):
 
 load_module
 gateway_line be1
-ip netns exec be1 python3 -c '
-import socket
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", 7000))
-srv.listen(4)
-while True:
-    conn = srv.accept()[0]
-    try:
-        while data := conn.recv(64):
-            conn.sendall(data)
-    except ConnectionResetError:
-        pass  # the test resets connections; the server goes on
-    conn.close()
-' &
+tcp_echo be1 7000
 gw vip add "$VIP"
 gw vip own "$VIP"
 gw service add "$VIP" 7000
