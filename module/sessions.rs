@@ -5,11 +5,16 @@
 //! A session is stored twice: under the flow as the client sends it
 //! (rewrite the destination to the back-end) and under the flow as the
 //! back-end answers (rewrite the source back to the VIP). Each copy lives in
-//! a bucket of `WAYS` entries chosen by a keyed hash of its flow, guarded by
-//! that bucket's own spinlock, so work per packet is one lock and at most
-//! `WAYS` comparisons. Expired entries are free for new sessions at once; a
-//! sweep in process context (`sweep`) releases the back-end counts of the
-//! expired ones nobody reused. When a new session's bucket is full of live
+//! one of two buckets of `WAYS` entries chosen by two keyed hashes of its
+//! flow, whichever had more room when it was inserted; each bucket is
+//! guarded by its own spinlock. So work per packet is at most two locks,
+//! taken one after the other, and `2 * WAYS` comparisons. With one bucket
+//! per flow, a bucket overflows long before the table is full (at a third
+//! of its entries in use, about one table in ten had a full bucket); the
+//! choice of the emptier of two keeps buckets even, as in "the power of two
+//! choices". Expired entries are free for new sessions at once; a sweep in
+//! process context (`sweep`) releases the back-end counts of the expired
+//! ones nobody reused. When both of a new entry's buckets are full of live
 //! entries, the one nearest expiry among those not carrying traffic (a TCP
 //! handshake not completed, a connection reset or closed by both sides) is
 //! evicted with its other entry and counted, as conntrack's early drop does,
@@ -38,6 +43,11 @@ use crate::tcp::{Direction, Segment};
 pub(crate) const WAYS: usize = 8;
 /// Sessions the table is sized for (each takes two entries).
 pub(crate) const DEFAULT_MAX_SESSIONS: usize = 16384;
+/// Entries the table has beyond two per session, in quarters: a quarter
+/// more keeps a full table's refusals rare (a simulation of this table's
+/// placement filling 1,024 sessions into 320 buckets refused 0.4 on
+/// average).
+const HEADROOM_QUARTERS: usize = 5;
 
 /// A flow as seen in one direction (network byte order).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -187,6 +197,43 @@ fn push_interval(timeout_secs: u64) -> u64 {
 
 type Bucket = [Entry; WAYS];
 
+/// A new entry's two buckets, both locked (the second `None` when both
+/// hashes name the same bucket). Their entries are numbered
+/// `bucket * WAYS + way`.
+struct Pair<'a>([Option<&'a mut Bucket>; 2]);
+
+impl Pair<'_> {
+    fn entries(&self) -> impl Iterator<Item = (usize, &Entry)> {
+        self.0.iter().enumerate().flat_map(|(n, bucket)| {
+            bucket
+                .iter()
+                .flat_map(move |bucket| bucket.iter().enumerate())
+                .map(move |(way, e)| (n * WAYS + way, e))
+        })
+    }
+
+    fn at(&mut self, at: usize) -> Option<&mut Entry> {
+        self.0
+            .get_mut(at / WAYS)?
+            .as_deref_mut()?
+            .get_mut(at % WAYS)
+    }
+
+    /// A free entry in whichever bucket has more of them (the first on a
+    /// tie, so lookups, which try it first, mostly take one lock).
+    fn free_way(&self, now: u64) -> Option<usize> {
+        let room = |n: usize| {
+            self.entries()
+                .filter(|(at, e)| at / WAYS == n && !e.live(now))
+                .count()
+        };
+        let n = usize::from(room(1) > room(0));
+        self.entries()
+            .find(|(at, e)| at / WAYS == n && !e.live(now))
+            .map(|(at, _)| at)
+    }
+}
+
 /// Where in `bucket` the entry of `key` is that a packet of its session's
 /// other direction (the entry of `from`) may keep alive: the live one, or
 /// else one that expired but still holds the session (its place not reused
@@ -210,6 +257,9 @@ fn revivable(bucket: &Bucket, key: &FlowKey, from: &FlowKey, now: u64) -> Option
 
 pub(crate) struct SessionTable {
     buckets: LockedBuckets<Bucket>,
+    /// The most sessions the table takes; its buckets have room for more,
+    /// so that where flows hash rarely decides.
+    max_sessions: u64,
     generation: u32,
     seed: u64,
     /// Client-side entries in use: the live sessions, plus expired ones the
@@ -225,19 +275,24 @@ pub(crate) struct SessionTable {
 enum Inserted {
     /// A live entry of the flow was there already, with this rewrite.
     Found(Rewrite),
-    /// The entry is in; it took the place of an evicted session, whose
-    /// other entry (the first key, naming the second as its partner) is
-    /// still to be removed.
-    New {
-        evicted_partner: Option<(FlowKey, FlowKey)>,
-    },
+    /// The entry is in, perhaps in the place of an evicted session.
+    New { evicted_partner: Option<Evicted> },
+}
+
+/// A session whose client- or back-end-side entry `victim` gave its place
+/// to a new one: its other entry, `partner`, is still to be removed.
+struct Evicted {
+    partner: FlowKey,
+    victim: FlowKey,
+    /// Whether it was still live (not an expired one freed early).
+    live: bool,
 }
 
 /// How `insert_one` treats an entry of the same flow already there.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Insert {
-    /// A new session: the first CPU to create it wins; a full bucket may
-    /// evict.
+    /// A new session: the first CPU to create it wins; when both its
+    /// buckets are full, it may evict.
     Create,
     /// A session moved from a table being replaced: merged into the copy
     /// moved before; nothing is evicted.
@@ -252,10 +307,12 @@ pub(crate) enum Refused {
 
 impl SessionTable {
     pub(crate) fn new(max_sessions: usize, seed: u64, generation: u32) -> Result<SessionTable> {
-        // Two entries per session, `WAYS` per bucket.
-        let buckets = (max_sessions * 2).div_ceil(WAYS).max(1);
+        // Two entries per session and some headroom, `WAYS` per bucket.
+        let entries = (max_sessions * 2).saturating_mul(HEADROOM_QUARTERS) / 4;
+        let buckets = entries.div_ceil(WAYS).max(1);
         Ok(SessionTable {
             buckets: LockedBuckets::new(buckets, [Entry::default(); WAYS])?,
+            max_sessions: max_sessions as u64,
             generation,
             seed,
             held: AtomicU64::new(0),
@@ -310,18 +367,38 @@ impl SessionTable {
         entry.stage != before
     }
 
-    /// A keyed hash, so clients cannot aim their flows at one bucket.
-    fn bucket_of(&self, key: &FlowKey) -> usize {
-        let mut h = self.seed ^ u64::from(key.proto);
-        for word in [
-            u64::from(key.saddr),
-            u64::from(key.daddr),
-            (u64::from(key.sport) << 16) | u64::from(key.dport),
-        ] {
-            h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            h ^= h >> 29;
-        }
-        (h % self.buckets.len().max(1) as u64) as usize
+    /// The two buckets `key` may be in: keyed hashes, so clients cannot aim
+    /// their flows at one bucket.
+    fn buckets_of(&self, key: &FlowKey) -> [usize; 2] {
+        let n = self.buckets.len().max(1) as u64;
+        let hash = |seed: u64| {
+            let mut h = seed ^ u64::from(key.proto);
+            for word in [
+                u64::from(key.saddr),
+                u64::from(key.daddr),
+                (u64::from(key.sport) << 16) | u64::from(key.dport),
+            ] {
+                h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                h ^= h >> 29;
+            }
+            // A final mix, so the two seeds' hashes differ in every bit.
+            h = (h ^ (h >> 32)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+            ((h ^ (h >> 32)) % n) as usize
+        };
+        [
+            hash(self.seed),
+            hash(self.seed.rotate_left(32) ^ 0xA076_1D64_78BD_642F),
+        ]
+    }
+
+    /// Runs `f` on `key`'s two buckets in turn, each under its own lock, until
+    /// it returns something. An entry never moves between buckets, so an
+    /// entry that is in the table throughout is found.
+    fn find_in<R>(&self, key: &FlowKey, mut f: impl FnMut(&mut Bucket) -> Option<R>) -> Option<R> {
+        let [first, second] = self.buckets_of(key);
+        self.buckets
+            .with(first, &mut f)
+            .or_else(|| (second != first).then(|| self.buckets.with(second, &mut f))?)
     }
 
     /// The rewrite of a known flow, refreshing its timeout by the packet's
@@ -343,7 +420,7 @@ impl SessionTable {
     ) -> Option<Rewrite> {
         const FIN: u8 = 0x01;
         let now = glue::jiffies();
-        let touched = self.buckets.with(self.bucket_of(key), |bucket| {
+        let touched = self.find_in(key, |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
             if key.proto == TCP && entry.counted() && entry.stage >= Stage::Closing && opens(seg) {
                 // The client reuses its port for a new connection while the
@@ -395,10 +472,8 @@ impl SessionTable {
         let Some(push) = changed else {
             return Some(rewrite);
         };
-        let partner_kept = self.buckets.with(self.bucket_of(&push.partner), |bucket| {
-            let Some(at) = revivable(bucket, &push.partner, key, now) else {
-                return false;
-            };
+        let partner_kept = self.find_in(&push.partner, |bucket| {
+            let at = revivable(bucket, &push.partner, key, now)?;
             let entry = &mut bucket[at];
             // A push from an older stage (another CPU read this entry's
             // partner before a reset or FIN) must not stretch a later one.
@@ -413,18 +488,18 @@ impl SessionTable {
             if push.synack {
                 entry.tcp.mark_synack();
             }
-            true
+            Some(())
         });
-        if partner_kept {
+        if partner_kept.is_some() {
             return Some(rewrite);
         }
         // The other half is gone for good (its place reused, or its count
         // released): this half alone would translate one direction only.
         // Ended here, the packet is treated as a new flow.
-        self.buckets.with(self.bucket_of(key), |bucket| {
-            if let Some(entry) = bucket.iter_mut().find(|e| e.live(now) && e.key == *key) {
-                self.free(entry);
-            }
+        self.find_in(key, |bucket| {
+            let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
+            self.free(entry);
+            Some(())
         });
         None
     }
@@ -432,13 +507,12 @@ impl SessionTable {
     /// Frees the entry of `key` whose partner is `from` (a session's other
     /// half, the first one already freed).
     fn free_partner(&self, key: &FlowKey, from: &FlowKey) {
-        self.buckets.with(self.bucket_of(key), |bucket| {
-            if let Some(entry) = bucket
+        self.find_in(key, |bucket| {
+            let entry = bucket
                 .iter_mut()
-                .find(|e| e.expires != 0 && e.key == *key && e.partner() == *from)
-            {
-                self.free(entry);
-            }
+                .find(|e| e.expires != 0 && e.key == *key && e.partner() == *from)?;
+            self.free(entry);
+            Some(())
         });
     }
 
@@ -446,7 +520,7 @@ impl SessionTable {
     /// about the flow, which say nothing about the connection's life).
     pub(crate) fn peek(&self, key: &FlowKey) -> Option<Rewrite> {
         let now = glue::jiffies();
-        self.buckets.with(self.bucket_of(key), |bucket| {
+        self.find_in(key, |bucket| {
             bucket
                 .iter()
                 .find(|e| e.live(now) && e.key == *key)
@@ -454,19 +528,28 @@ impl SessionTable {
         })
     }
 
-    /// Puts one direction's entry in its bucket, or finds it there: when
-    /// creating, a packet on another CPU got there first (its rewrite
+    /// Puts one direction's entry in one of its buckets, or finds it there:
+    /// when creating, a packet on another CPU got there first (its rewrite
     /// stands); when moving, the entry was moved before and what `entry`
-    /// says since is merged in. Creating, a full bucket gives up its most
-    /// evictable entry (and that session's other entry). A client-side entry is counted under its bucket's lock,
-    /// so a purge cannot come between, and only if its generation is the
+    /// says since is merged in. Creating, when both buckets are full, they
+    /// give up their most evictable entry (and that session's other entry).
+    /// A client-side entry is counted under its buckets' locks, so a purge
+    /// cannot come between, and only if its generation is the
     /// slot's current one: a stale one is never counted, so releasing it
     /// changes nothing.
     fn insert_one(&self, mut entry: Entry, now: u64, how: Insert) -> Result<Inserted, Refused> {
         let key = entry.key;
         let may_evict = how == Insert::Create;
-        let inserted = self.buckets.with(self.bucket_of(&key), |bucket| {
-            if let Some(existing) = bucket.iter_mut().find(|e| e.live(now) && e.key == key) {
+        let [first, second] = self.buckets_of(&key);
+        // Both buckets locked at once: two CPUs creating the same session
+        // must see each other's entry, wherever it went.
+        let inserted = self.buckets.with_pair(first, second, |first, second| {
+            let mut pair = Pair([Some(first), second]);
+            let existing = pair
+                .entries()
+                .find(|(_, e)| e.live(now) && e.key == key)
+                .map(|(at, _)| at);
+            if let Some(existing) = existing.and_then(|at| pair.at(at)) {
                 match how {
                     Insert::Move => self.merge(existing, &entry),
                     // A back-end-side entry is created only when the client's
@@ -482,21 +565,36 @@ impl SessionTable {
                 }
                 return Ok(Inserted::Found(existing.rewrite));
             }
+            // At the limit a new session takes an evicted one's place or
+            // none. The limit is checked under these buckets' locks but
+            // counted across all: CPUs creating sessions at once may each
+            // pass it, so the table can exceed it by one session per CPU.
+            let at_limit =
+                entry.counted() && self.held.load(Ordering::Relaxed) >= self.max_sessions;
             let mut evicted_partner = None;
-            let free = match bucket.iter().position(|e| !e.live(now)) {
-                Some(free) => &mut bucket[free],
+            let free = if at_limit { None } else { pair.free_way(now) };
+            let at = match free {
+                Some(at) => at,
                 None if may_evict => {
-                    // Never the other half of the session being created.
-                    let victim = bucket
-                        .iter_mut()
-                        .filter(|e| e.evictable() && e.partner() != key)
-                        .min_by_key(|e| e.expires)
+                    // Never the other half of the session being created. At
+                    // the limit, an expired session the sweep has not
+                    // released yet goes first (its expiry is the earliest).
+                    let expired_held = |e: &Entry| at_limit && !e.live(now) && e.counted();
+                    let (at, victim) = pair
+                        .entries()
+                        .filter(|(_, e)| (e.evictable() || expired_held(e)) && e.partner() != key)
+                        .min_by_key(|(_, e)| e.expires)
                         .ok_or(Refused::Full)?;
-                    evicted_partner = Some((victim.partner(), victim.key));
-                    victim
+                    evicted_partner = Some(Evicted {
+                        partner: victim.partner(),
+                        victim: victim.key,
+                        live: victim.live(now),
+                    });
+                    at
                 }
                 None => return Err(Refused::Full),
             };
+            let free = pair.at(at).ok_or(Refused::Full)?;
             self.free(free);
             let at = entry.load;
             let (service, backend) = (usize::from(at.service), usize::from(at.backend));
@@ -512,11 +610,13 @@ impl SessionTable {
         // One lock at a time: the evicted session's other entry after this
         // bucket's lock is released.
         if let Inserted::New {
-            evicted_partner: Some((partner, victim)),
-        } = inserted
+            evicted_partner: Some(evicted),
+        } = &inserted
         {
-            self.evicted.fetch_add(1, Ordering::Relaxed);
-            self.free_partner(&partner, &victim);
+            if evicted.live {
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+            }
+            self.free_partner(&evicted.partner, &evicted.victim);
         }
         Ok(inserted)
     }
@@ -548,14 +648,13 @@ impl SessionTable {
     /// Takes back a back-end-side entry `insert_session` just inserted
     /// (such entries are never counted).
     fn remove_uncounted(&self, key: &FlowKey) {
-        self.buckets.with(self.bucket_of(key), |bucket| {
-            if let Some(entry) = bucket
+        self.find_in(key, |bucket| {
+            let entry = bucket
                 .iter_mut()
-                .find(|e| e.expires != 0 && !e.counted() && e.key == *key)
-            {
-                entry.expires = 0;
-            }
-        })
+                .find(|e| e.expires != 0 && !e.counted() && e.key == *key)?;
+            entry.expires = 0;
+            Some(())
+        });
     }
 
     /// Creates the session of a new connection: `forward` is the client's
@@ -665,7 +764,7 @@ impl SessionTable {
             let bucket = old.buckets.with(i, |bucket| *bucket);
             for entry in bucket.iter().filter(|e| e.live(now) && e.counted()) {
                 let partner_key = entry.partner();
-                let partner = old.buckets.with(old.bucket_of(&partner_key), |b| {
+                let partner = old.find_in(&partner_key, |b| {
                     b.iter()
                         .find(|e| e.live(now) && e.key == partner_key)
                         .copied()

@@ -58,6 +58,34 @@ impl<T: Copy> LockedBuckets<T> {
         unsafe { bindings::rg_unlock(self.locks.as_ptr(), lock_index) };
         result
     }
+
+    /// Runs `f` on buckets `i` and `j` (modulo the count) with both their
+    /// locks held and bottom halves disabled; when they are the same bucket,
+    /// `f` gets it once and `None`. `f` must not sleep.
+    pub(crate) fn with_pair<R>(
+        &self,
+        i: usize,
+        j: usize,
+        f: impl FnOnce(&mut T, Option<&mut T>) -> R,
+    ) -> R {
+        let n = self.buckets.len().max(1);
+        let (i, j) = (i % n, j % n);
+        let (lock_i, lock_j) = (i as u32, j as u32);
+        // SAFETY: `locks` has one lock per bucket; `rg_unlock_pair` below
+        // releases both.
+        unsafe { bindings::rg_lock_pair(self.locks.as_ptr(), lock_i, lock_j) };
+        // SAFETY: Both buckets' locks are held, so these are the only
+        // references to them, and they are two references only when `i`
+        // and `j` differ.
+        let result = unsafe {
+            let first = &mut *self.buckets[i].get();
+            let second = (j != i).then(|| &mut *self.buckets[j].get());
+            f(first, second)
+        };
+        // SAFETY: Taken above on this CPU.
+        unsafe { bindings::rg_unlock_pair(self.locks.as_ptr(), lock_i, lock_j) };
+        result
+    }
 }
 
 impl<T: Copy> Drop for LockedBuckets<T> {

@@ -587,6 +587,34 @@ void rg_unlock(void *locks, unsigned int i)
 	spin_unlock_bh(&l->lock[i % l->n]);
 }
 
+void rg_lock_pair(void *locks, unsigned int i, unsigned int j)
+{
+	struct rg_locks *l = locks;
+	unsigned int a = i % l->n, b = j % l->n;
+
+	if (a > b)
+		swap(a, b);
+	spin_lock_bh(&l->lock[a]);
+	/*
+	 * Every bucket lock is of one lockdep class; the second of a pair is
+	 * taken as a nested one, as nf_conntrack_double_lock does.
+	 */
+	if (b != a)
+		spin_lock_nested(&l->lock[b], SINGLE_DEPTH_NESTING);
+}
+
+void rg_unlock_pair(void *locks, unsigned int i, unsigned int j)
+{
+	struct rg_locks *l = locks;
+	unsigned int a = i % l->n, b = j % l->n;
+
+	if (a > b)
+		swap(a, b);
+	if (b != a)
+		spin_unlock(&l->lock[b]);
+	spin_unlock_bh(&l->lock[a]);
+}
+
 int rg_genl_nested_get(struct genl_info *info, unsigned int outer, unsigned int inner,
 		       unsigned int size, void *value)
 {

@@ -134,6 +134,12 @@ void *rg_locks_new(unsigned int n);
 void rg_locks_free(void *locks);
 void rg_lock(void *locks, unsigned int i);
 void rg_unlock(void *locks, unsigned int i);
+/*
+ * Takes the locks of buckets @i and @j (one lock when they are the same),
+ * lower index first so two CPUs taking the same pair cannot deadlock.
+ */
+void rg_lock_pair(void *locks, unsigned int i, unsigned int j);
+void rg_unlock_pair(void *locks, unsigned int i, unsigned int j);
 
 /*
  * Reads a u32/u16/u8 attribute nested in attribute @outer of a request,
