@@ -576,13 +576,23 @@ impl SessionTable {
             let at = match free {
                 Some(at) => at,
                 None if may_evict => {
-                    // Never the other half of the session being created. At
-                    // the limit, an expired session the sweep has not
-                    // released yet goes first (its expiry is the earliest).
-                    let expired_held = |e: &Entry| at_limit && !e.live(now) && e.counted();
+                    // A session in use, never the other half of the one
+                    // being created. At the limit, an expired session the
+                    // sweep has not released yet goes first (its expiry is
+                    // the earliest); freeing its back-end-side entry would
+                    // release nothing.
+                    let victim = |e: &Entry| {
+                        e.expires != 0
+                            && e.partner() != key
+                            && if e.live(now) {
+                                e.evictable()
+                            } else {
+                                at_limit && e.counted()
+                            }
+                    };
                     let (at, victim) = pair
                         .entries()
-                        .filter(|(_, e)| (e.evictable() || expired_held(e)) && e.partner() != key)
+                        .filter(|(_, e)| victim(e))
                         .min_by_key(|(_, e)| e.expires)
                         .ok_or(Refused::Full)?;
                     evicted_partner = Some(Evicted {
