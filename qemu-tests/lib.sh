@@ -3,7 +3,7 @@
 set -e
 
 ringgatectl() { "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
-load_module() { insmod "$RG_REPO/ringgate.ko"; }
+load_module() { insmod "${RG_MODULE:-$RG_REPO/ringgate.ko}"; }
 unload_module() { rmmod ringgate; }
 module_loaded() { grep -q '^ringgate ' /proc/modules; }
 

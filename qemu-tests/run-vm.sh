@@ -19,12 +19,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-kernel= ksrc= timeout_s=${RINGGATE_VM_TIMEOUT:-1200}
+kernel= ksrc= module=ringgate.ko timeout_s=${RINGGATE_VM_TIMEOUT:-1200}
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernel) kernel=$2; shift 2 ;;
     --ksrc) ksrc=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
+    # The module the guest loads, a path inside the repository (the bench
+    # builds one against its own kernel).
+    --module) module=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -62,7 +65,8 @@ cmdline=(
   root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro
   init="$here/guest/init.sh"
   panic_on_warn=1 panic=-1 oops=panic kmemleak=on
-  rg.mode="$mode" rg.tests="$tests" rg.bench_rounds="${RG_BENCH_ROUNDS:-3}"
+  rg.mode="$mode" rg.tests="$tests" rg.module="$module"
+  rg.bench_rounds="${RG_BENCH_ROUNDS:-5}" rg.bench_seconds="${RG_BENCH_SECONDS:-5}"
 )
 # The repository and the kernel source are also exported on their own, and
 # the guest mounts them at fixed paths: wherever they live on the host (a CI
@@ -104,9 +108,10 @@ fi
 
 passed=$(grep -c '^RINGGATE-TEST PASS' "$log" || true)
 failed=$(grep -c '^RINGGATE-TEST FAIL' "$log" || true)
-# Every requested test and the final kmemleak check must report a verdict;
-# a test that never reported (the guest died, or never ran it) has failed.
-expected=$(( $(tr ',' '\n' <<<"$tests" | grep -c .) + 1 ))
+# Every requested test and the final kmemleak and kfence checks must report
+# a verdict; a test that never reported (the guest died, or never ran it) has
+# failed.
+expected=$(( $(tr ',' '\n' <<<"$tests" | grep -c .) + 2 ))
 missing=$(( expected - passed - failed ))
 if [ "$done_marker" -lt 1 ] || [ "$missing" -gt 0 ]; then
   echo "run-vm: $missing of $expected verdicts missing (qemu exit $status: a kernel panic, WARN, timeout or a broken guest); last lines of $log:" >&2

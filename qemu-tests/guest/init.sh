@@ -27,7 +27,9 @@ for arg in $(cat /proc/cmdline); do
   case "$arg" in
     rg.mode=*) mode=${arg#rg.mode=} ;;
     rg.tests=*) tests=${arg#rg.tests=} ;;
+    rg.module=*) export RG_MODULE=$RG_REPO/${arg#rg.module=} ;;
     rg.bench_rounds=*) export RG_BENCH_ROUNDS=${arg#rg.bench_rounds=} ;;
+    rg.bench_seconds=*) export RG_BENCH_SECONDS=${arg#rg.bench_seconds=} ;;
   esac
 done
 

@@ -70,3 +70,18 @@ if [ -e /sys/kernel/debug/kmemleak ]; then
 else
   verdict FAIL kmemleak 0 "kmemleak is not available in this kernel"
 fi
+
+# KFENCE reports land in the kernel log as "BUG: KFENCE: ...", which fails
+# the test that caused them; this verdict only proves it was watching: on,
+# and it guarded some of the objects the tests allocated.
+kfence=/sys/kernel/debug/kfence/stats
+if [ -r "$kfence" ] && grep -q '^enabled: 1' "$kfence"; then
+  guarded=$(awk -F': ' '/^total allocations/ {print $2}' "$kfence")
+  if [ "${guarded:-0}" -gt 0 ]; then
+    verdict PASS kfence 0
+  else
+    verdict FAIL kfence 0 "KFENCE guarded no allocation: $(cat "$kfence")"
+  fi
+else
+  verdict FAIL kfence 0 "KFENCE is not enabled in this kernel"
+fi

@@ -7,14 +7,27 @@
 # this script), so a change to any of them builds a fresh kernel and an
 # unchanged setup reuses the previous one. Nothing requires the cache to exist.
 #
+# Two profiles: `test` (the default) carries the debug checks every test run
+# is held to (lockdep, kmemleak, KFENCE); `bench` is the same kernel without
+# them, so that a benchmark measures what a production kernel would pay.
+#
 # Prints the kernel build directory (usable as KDIR) on its last line.
+#   build-kernel.sh [--profile test|bench]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$here/toolchain.sh"
 
-fragments=("$repo"/qemu-tests/kconfig/{base,rust,net,debug}.config)
+profile=test
+if [ "${1:-}" = --profile ]; then
+  profile=${2:?build-kernel: --profile needs test or bench}
+fi
+case "$profile" in
+  test) fragments=("$repo"/qemu-tests/kconfig/{base,rust,net,debug}.config) ;;
+  bench) fragments=("$repo"/qemu-tests/kconfig/{base,rust,net}.config) ;;
+  *) echo "build-kernel: unknown profile '$profile' (test or bench)" >&2; exit 2 ;;
+esac
 src=$("$here/kernel-source.sh")
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 key=$( { echo "$src_version"; "$RG_RUSTC" --version; "$RG_BINDGEN" --version;
