@@ -82,10 +82,12 @@ pub(crate) fn inspect(
     rcu: &RcuSection,
 ) -> Verdict {
     net.counters.count(hook, packet.len());
+    // Read once here: the logic below takes the moment as an argument.
+    let clock = net.clock();
     match hook {
-        Hook::PreRouting => return nat::pre_routing(net, packet, rcu),
-        Hook::Forward => return nat::forward(net, packet, rcu),
-        Hook::LocalOut => return nat::local_out(net, packet, rcu),
+        Hook::PreRouting => return nat::pre_routing(net, packet, rcu, clock),
+        Hook::Forward => return nat::forward(net, packet, rcu, clock.now),
+        Hook::LocalOut => return nat::local_out(net, packet, rcu, clock.now),
         _ => {}
     }
     if !matches!(hook, Hook::ArpIn | Hook::ArpOut) {

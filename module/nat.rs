@@ -17,6 +17,7 @@
 //! connection. ICMP errors quoting a translated packet are translated too,
 //! whichever side they come from. Everything else passes untouched.
 
+use crate::clock::Clock;
 use crate::glue::{End, Flow, Packet, RcuSection};
 use crate::hooks::Verdict;
 use crate::netns::NetState;
@@ -39,12 +40,17 @@ fn key_of(flow: &Flow) -> FlowKey {
 
 /// Bounded work: one session lookup; for a new connection one scan of the
 /// service table, one pick and two inserts.
-pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+pub(crate) fn pre_routing(
+    net: &NetState,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection,
+    clock: Clock,
+) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
     }
     let Some(flow) = packet.flow() else {
-        return icmp_error_in(net, packet, rcu);
+        return icmp_error_in(net, packet, rcu, clock.now);
     };
     let key = key_of(&flow);
     let sessions = net.sessions.read(rcu);
@@ -55,7 +61,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
         ack: flow.ack,
         payload: flow.payload,
     };
-    let rewrite = match sessions.touch(&key, &segment, &timeouts) {
+    let rewrite = match sessions.touch(&key, &segment, &timeouts, clock) {
         Some(reply) if reply.source => {
             // A reply: translated at forward, once routed.
             packet.untrack();
@@ -92,10 +98,10 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
                 net.count_no_backend();
                 return Verdict::Drop;
             };
-            match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id()) {
+            match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id(), clock) {
                 Ok(rewrite) => rewrite,
                 Err(_) => {
-                    net.notify_table_full(sessions.dropped());
+                    net.notify_table_full(sessions.dropped(), clock);
                     return Verdict::Drop;
                 }
             }
@@ -114,15 +120,20 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
 /// Translates replies back to the VIP, after routing: one read-only lookup.
 /// ICMP errors from the back side about client packets are translated here
 /// too (see `translate_error_to_client`).
-pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+pub(crate) fn forward(
+    net: &NetState,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection,
+    now: u64,
+) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
     }
     let Some(flow) = packet.flow() else {
-        return translate_error_to_client(net, packet, rcu, true);
+        return translate_error_to_client(net, packet, rcu, true, now);
     };
     // Pre-routing already refreshed this flow's entry; only read it here.
-    match net.sessions.read(rcu).peek(&key_of(&flow)) {
+    match net.sessions.read(rcu).peek(&key_of(&flow), now) {
         Some(reply) if reply.source => {
             if packet.nat(reply.end(), reply.addr, reply.port).is_err() {
                 return Verdict::Drop;
@@ -136,11 +147,16 @@ pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection)
 /// ICMP errors this node sends about a translated packet (fragmentation
 /// needed on the way to a back-end, say) quote it as translated: client to
 /// back-end. Runs at local-out: one session lookup per ICMP error.
-pub(crate) fn local_out(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+pub(crate) fn local_out(
+    net: &NetState,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection,
+    now: u64,
+) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
     }
-    translate_error_to_client(net, packet, rcu, false)
+    translate_error_to_client(net, packet, rcu, false, now)
 }
 
 /// An ICMP error arriving at pre-routing that quotes a translated packet.
@@ -154,11 +170,15 @@ pub(crate) fn local_out(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSectio
 /// Either way it is marked untracked, as the packets it quotes are:
 /// conntrack, finding no connection for the quoted packet, would call the
 /// error invalid, and a common `ct state invalid drop` rule would drop it.
-fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection, now: u64) -> Verdict {
     let Some(quoted) = packet.icmp_quoted() else {
         return Verdict::Accept;
     };
-    match net.sessions.read(rcu).peek(&key_of(&quoted).reversed()) {
+    match net
+        .sessions
+        .read(rcu)
+        .peek(&key_of(&quoted).reversed(), now)
+    {
         Some(to_backend) if !to_backend.source => {
             if packet
                 .nat_quoted(End::Source, to_backend.addr, to_backend.port, true)
@@ -189,13 +209,18 @@ fn translate_error_to_client(
     packet: &mut Packet<'_>,
     rcu: &RcuSection,
     from_back_side: bool,
+    now: u64,
 ) -> Verdict {
     let Some(quoted) = packet.icmp_quoted() else {
         return Verdict::Accept;
     };
     // The quoted packet went client -> back-end; its session's back-end-side
     // entry has the opposite flow and knows the VIP.
-    match net.sessions.read(rcu).peek(&key_of(&quoted).reversed()) {
+    match net
+        .sessions
+        .read(rcu)
+        .peek(&key_of(&quoted).reversed(), now)
+    {
         Some(to_client) if to_client.source => {
             if packet
                 .nat_quoted(

@@ -6,6 +6,7 @@ use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsiz
 
 use kernel::prelude::*;
 
+use crate::clock::Clock;
 use crate::counters::HookCounters;
 use crate::glue::{self, uapi, ConfigMutex, NetHandle, Notification, RcuBox};
 use crate::services::{BackendSlot, ServiceTable, MAX_SERVICES};
@@ -84,6 +85,12 @@ impl NetState {
         )?)
     }
 
+    /// The moment now, read once by whoever calls into the domain logic
+    /// (a hook, the sweep, a request), which takes it as an argument.
+    pub(crate) fn clock(&self) -> Clock {
+        Clock::new(glue::jiffies(), glue::hz())
+    }
+
     pub(crate) fn count_arp_suppressed(&self) {
         self.arp_suppressed.fetch_add(1, Ordering::Relaxed);
     }
@@ -159,7 +166,7 @@ impl NetState {
                 let table = if self.nat_active() {
                     let table = Self::next_session_table(max, old)?;
                     table.loads().adopt_generations(old.loads());
-                    table.adopt(old);
+                    table.adopt(old, self.clock().now);
                     Some(table)
                 } else {
                     None
@@ -168,7 +175,7 @@ impl NetState {
                 Ok(table)
             },
             |old, new| {
-                new.adopt(old);
+                new.adopt(old, self.clock().now);
                 new.adopt_counters(old);
             },
         )?;
@@ -213,10 +220,14 @@ impl NetState {
         const BUCKETS_PER_CALL: usize = 1024;
         let rcu = glue::RcuSection::read_lock();
         let start = self.sweep_cursor.load(Ordering::Relaxed);
-        let next = self.sessions.read(&rcu).sweep(start, BUCKETS_PER_CALL);
+        let clock = self.clock();
+        let next = self
+            .sessions
+            .read(&rcu)
+            .sweep(start, BUCKETS_PER_CALL, clock.now);
         self.sweep_cursor.store(next, Ordering::Relaxed);
         if next == 0 {
-            glue::hz()
+            clock.ticks(1)
         } else {
             1
         }
@@ -269,10 +280,10 @@ impl NetState {
 
     /// Tells listeners the session table refused a connection, at most once
     /// a second (this runs in packet context).
-    pub(crate) fn notify_table_full(&self, dropped: u64) {
-        let now = glue::jiffies();
+    pub(crate) fn notify_table_full(&self, dropped: u64, clock: Clock) {
+        let now = clock.now;
         let last = self.last_full_notice.load(Ordering::Relaxed);
-        if now.wrapping_sub(last) < glue::hz()
+        if clock.since(last) < clock.ticks(1)
             || self
                 .last_full_notice
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)

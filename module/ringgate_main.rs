@@ -13,6 +13,7 @@
 use kernel::prelude::*;
 
 mod arp;
+mod clock;
 mod counters;
 mod glue;
 mod hooks;

@@ -33,7 +33,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
-use crate::glue::{self, End, LockedBuckets};
+use crate::clock::Clock;
+use crate::glue::{End, LockedBuckets};
 use crate::load::{BackendLoads, LoadRef};
 use crate::services::{Pick, TCP};
 pub(crate) use crate::stage::{Stage, Timeouts};
@@ -191,8 +192,8 @@ fn opens(seg: &Segment) -> bool {
 /// How often (jiffies) a flow's packets extend its other entry's expiry: an
 /// eighth of the timeout, so a session outlives its last packet by at most
 /// that much more than its timeout.
-fn push_interval(timeout_secs: u64) -> u64 {
-    (timeout_secs * glue::hz() / 8).max(1)
+fn push_interval(timeout_secs: u64, clock: Clock) -> u64 {
+    (clock.ticks(timeout_secs) / 8).max(1)
 }
 
 type Bucket = [Entry; WAYS];
@@ -357,10 +358,10 @@ impl SessionTable {
     /// Moves `entry` on to `stage` (never back), with that stage's timeout,
     /// moving its count from active to inactive if it starts closing. Under
     /// its bucket's lock; whether the stage changed.
-    fn advance(&self, entry: &mut Entry, stage: Stage, now: u64, timeouts: &Timeouts) -> bool {
+    fn advance(&self, entry: &mut Entry, stage: Stage, clock: Clock, timeouts: &Timeouts) -> bool {
         let before = entry.stage;
         entry.stage = before.max(stage);
-        entry.expires = now + timeouts.secs(entry.stage) * glue::hz();
+        entry.expires = clock.after_secs(timeouts.secs(entry.stage));
         if entry.counted() && before.is_active() && !entry.stage.is_active() {
             self.loads.deactivate(entry.load);
         }
@@ -417,9 +418,10 @@ impl SessionTable {
         key: &FlowKey,
         seg: &Segment,
         timeouts: &Timeouts,
+        clock: Clock,
     ) -> Option<Rewrite> {
         const FIN: u8 = 0x01;
-        let now = glue::jiffies();
+        let now = clock.now;
         let touched = self.find_in(key, |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
             if key.proto == TCP && entry.counted() && entry.stage >= Stage::Closing && opens(seg) {
@@ -446,9 +448,9 @@ impl SessionTable {
             if first_fin {
                 entry.fins |= FIN_SENT;
             }
-            let staged = self.advance(entry, stage, now, timeouts);
-            let interval = push_interval(timeouts.secs(entry.stage));
-            let due = now.wrapping_sub(entry.pushed) >= interval;
+            let staged = self.advance(entry, stage, clock, timeouts);
+            let interval = push_interval(timeouts.secs(entry.stage), clock);
+            let due = clock.since(entry.pushed) >= interval;
             let changed = (staged || first_fin || new_synack || due).then(|| {
                 entry.pushed = now;
                 Push {
@@ -478,7 +480,7 @@ impl SessionTable {
             // A push from an older stage (another CPU read this entry's
             // partner before a reset or FIN) must not stretch a later one.
             let stale = push.stage < entry.stage;
-            self.advance(entry, push.stage, now, timeouts);
+            self.advance(entry, push.stage, clock, timeouts);
             if !stale {
                 entry.expires = entry.expires.max(push.expires);
             }
@@ -518,8 +520,7 @@ impl SessionTable {
 
     /// The rewrite of a known flow, without refreshing it (for ICMP errors
     /// about the flow, which say nothing about the connection's life).
-    pub(crate) fn peek(&self, key: &FlowKey) -> Option<Rewrite> {
-        let now = glue::jiffies();
+    pub(crate) fn peek(&self, key: &FlowKey, now: u64) -> Option<Rewrite> {
         self.find_in(key, |bucket| {
             bucket
                 .iter()
@@ -678,8 +679,9 @@ impl SessionTable {
         first: &Segment,
         timeouts: &Timeouts,
         owner: u16,
+        clock: Clock,
     ) -> Result<Rewrite, Refused> {
-        let now = glue::jiffies();
+        let now = clock.now;
         // Only a SYN opens a TCP session (see `nat`).
         let stage = if forward.proto == TCP {
             Stage::Syn
@@ -688,7 +690,7 @@ impl SessionTable {
         };
         let client = Entry {
             key: forward,
-            expires: now + timeouts.secs(stage) * glue::hz(),
+            expires: clock.after_secs(timeouts.secs(stage)),
             stage,
             rewrite: Rewrite {
                 source: false,
@@ -742,8 +744,7 @@ impl SessionTable {
     /// Frees the expired entries of up to `count` buckets from `start` on,
     /// releasing their counts; where the next sweep starts (0 after the last
     /// bucket). Process context: each bucket is locked on its own.
-    pub(crate) fn sweep(&self, start: usize, count: usize) -> usize {
-        let now = glue::jiffies();
+    pub(crate) fn sweep(&self, start: usize, count: usize, now: u64) -> usize {
         let end = start.saturating_add(count).min(self.buckets.len());
         for i in start..end {
             self.buckets.with(i, |bucket| {
@@ -767,8 +768,7 @@ impl SessionTable {
     /// there meanwhile: new sessions, and stage changes, FINs and refreshed
     /// expiries of the ones moved before. Process context: each bucket of
     /// either table is locked on its own, one at a time.
-    pub(crate) fn adopt(&self, old: &SessionTable) -> u64 {
-        let now = glue::jiffies();
+    pub(crate) fn adopt(&self, old: &SessionTable, now: u64) -> u64 {
         let mut lost = 0;
         for i in 0..old.buckets.len() {
             let bucket = old.buckets.with(i, |bucket| *bucket);
@@ -823,9 +823,9 @@ impl SessionTable {
         i: usize,
         from: usize,
         out: &mut [(usize, SessionView); WAYS],
+        clock: Clock,
     ) -> usize {
-        let now = glue::jiffies();
-        let hz = glue::hz().max(1);
+        let now = clock.now;
         self.buckets.with(i, |bucket| {
             let mut n = 0;
             for (way, e) in bucket.iter().enumerate().skip(from) {
@@ -839,7 +839,7 @@ impl SessionTable {
                         backend_addr: e.rewrite.addr,
                         backend_port: e.rewrite.port,
                         stage: e.stage,
-                        expires_ms: ((e.expires - now) * 1000 / hz).min(u64::from(u32::MAX)) as u32,
+                        expires_ms: clock.ms_until(e.expires),
                         owner: e.owner,
                     },
                 );

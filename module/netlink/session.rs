@@ -42,11 +42,12 @@ pub(crate) fn session_dump(dump: &mut Dump<'_>) -> Result {
     let rcu = RcuSection::read_lock();
     let table = net.sessions.read(&rcu);
     dump.set_generation(table.generation());
+    let clock = net.clock();
     let cursor = dump.cursor();
     let (mut bucket, mut way) = (cursor / WAYS, cursor % WAYS);
     let mut views = [(0, SessionView::default()); WAYS];
     'buckets: while bucket < table.buckets() {
-        let n = table.snapshot(bucket, way, &mut views);
+        let n = table.snapshot(bucket, way, &mut views, clock);
         for (at, view) in &views[..n] {
             if !dump.entry(|attrs| put_session(attrs, view))? {
                 way = *at;
