@@ -3,7 +3,7 @@
 //! ARP ownership of VIPs: every node has every VIP configured, so the
 //! kernel of each would answer ARP for all of them; only the owner may.
 
-use crate::glue::{Arp, ARP_REQUEST};
+use crate::glue::{Arp, ArpTargetHw, ARP_REPLY, ARP_REQUEST};
 use crate::hooks::{Hook, Verdict};
 use crate::vips::VipTable;
 
@@ -29,3 +29,13 @@ pub(crate) fn verdict(vips: &VipTable, hook: Hook, arp: &Arp) -> Verdict {
         Verdict::Accept
     }
 }
+
+/// The packets of one gratuitous ARP announcement of a VIP, each speaking
+/// for the VIP as sender and target: the request form ("who has VIP? tell
+/// VIP", target hardware address unknown), which most neighbours learn
+/// from, and the reply form (target hardware address our own), for those
+/// that only learn from replies.
+pub(crate) const ANNOUNCEMENT: [(u32, ArpTargetHw); 2] = [
+    (ARP_REQUEST, ArpTargetHw::Unknown),
+    (ARP_REPLY, ArpTargetHw::Own),
+];

@@ -161,6 +161,8 @@ pub(crate) struct Arp {
 
 /// The ARP request opcode (`ARPOP_REQUEST`).
 pub(crate) const ARP_REQUEST: u32 = 1;
+/// The ARP reply opcode (`ARPOP_REPLY`).
+pub(crate) const ARP_REPLY: u32 = 2;
 
 /// The addresses and ports of an IPv4 TCP/UDP packet (network byte order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +191,13 @@ pub(crate) enum End {
 pub(crate) fn jiffies() -> u64 {
     // SAFETY: Reads a counter; no preconditions.
     unsafe { bindings::rg_jiffies() }
+}
+
+/// `EADDRNOTAVAIL`, which the kernel crate does not name (and whose number
+/// differs between architectures).
+pub(crate) fn eaddrnotavail() -> Error {
+    // SAFETY: Returns a constant.
+    Error::from_errno(unsafe { bindings::rg_err_addrnotavail() })
 }
 
 /// Random bits, for hash keys.
@@ -310,12 +319,14 @@ impl Packet<'_> {
 pub(crate) struct NetHandle(NonNull<bindings::net>);
 
 impl NetHandle {
-    /// Starts the namespace's session sweep (`ringgate_rs_sweep`).
-    pub(crate) fn start_sweep(&self) {
+    /// Starts the namespace's sweep `delay` ticks from now; a no-op if it
+    /// is started already.
+    pub(crate) fn start_sweep(&self, delay: u64) {
+        let delay = kernel::ffi::c_ulong::try_from(delay).unwrap_or(kernel::ffi::c_ulong::MAX);
         // The state holding the handle exists only while the glue's state
         // of the namespace is set up.
         // SAFETY: So the handle names a live namespace with that state.
-        unsafe { bindings::rg_sweep_start(self.0.as_ptr()) }
+        unsafe { bindings::rg_sweep_start(self.0.as_ptr(), delay) }
     }
 
     /// Has the kernel reassemble fragmented IPv4 datagrams in this
@@ -325,6 +336,45 @@ impl NetHandle {
         // The glue serialises on the configuration mutex, which every caller holds.
         // SAFETY: The handle names a live namespace with the glue's state.
         to_result(unsafe { bindings::rg_defrag_enable(self.0.as_ptr()) })
+    }
+}
+
+impl NetHandle {
+    /// The device of this namespace that holds IPv4 address `addr`
+    /// (network byte order), if one does.
+    pub(crate) fn device_holding(&self, addr: u32) -> Option<NetDevice> {
+        // SAFETY: The handle names a live namespace; a device found comes
+        // with a reference that `NetDevice::drop` gives back.
+        NonNull::new(unsafe { bindings::rg_dev_find(self.0.as_ptr(), addr) }).map(NetDevice)
+    }
+}
+
+/// A network device, held by a reference for as long as the value lives.
+pub(crate) struct NetDevice(NonNull<bindings::net_device>);
+
+/// The target hardware address of an ARP packet `NetDevice::send_arp` sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArpTargetHw {
+    /// Zero: the sender does not know (or name) the target's address.
+    Unknown,
+    /// The sending device's own address.
+    Own,
+}
+
+impl NetDevice {
+    /// Broadcasts an ARP packet of opcode `op` speaking for `addr`
+    /// (network byte order) as both sender and target protocol address.
+    pub(crate) fn send_arp(&self, op: u32, addr: u32, target_hw: ArpTargetHw) {
+        let own = c_int::from(target_hw == ArpTargetHw::Own);
+        // SAFETY: `self` holds a reference to the device.
+        unsafe { bindings::rg_arp_send(self.0.as_ptr(), op, addr, own) }
+    }
+}
+
+impl Drop for NetDevice {
+    fn drop(&mut self) {
+        // SAFETY: The reference `device_holding` took, given back once.
+        unsafe { bindings::rg_dev_put(self.0.as_ptr()) }
     }
 }
 

@@ -17,6 +17,14 @@ pub(crate) const MAX_VIPS: usize = uapi::RINGGATE_MAX_VIPS as usize;
 /// Gratuitous ARP pairs sent on taking a VIP when none was configured.
 pub(crate) const DEFAULT_GARP_COUNT: u8 = 3;
 
+/// Whether `addr` (network byte order) can be a VIP: a unicast address,
+/// not 0, loopback, multicast or broadcast.
+pub(crate) fn usable(addr: u32) -> bool {
+    // Network byte order: the first octet is the lowest byte in memory.
+    let first_octet = addr.to_ne_bytes()[0];
+    !(addr == 0 || addr == u32::MAX || first_octet == 127 || first_octet >= 224)
+}
+
 /// One VIP of the pool.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub(crate) struct Vip {

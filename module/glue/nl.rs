@@ -116,17 +116,6 @@ impl<'a> Request<'a> {
         err
     }
 
-    /// Sends `count` gratuitous ARP pairs for `addr` (network byte order)
-    /// from the interface of this namespace that holds it; the number of
-    /// packets sent. `count` 0 only checks that an interface holds it.
-    pub(crate) fn send_garp(&self, addr: u32, count: u8) -> Result<u32> {
-        let info = self.info.as_ptr();
-        // SAFETY: `info` is valid for the lifetime of `self`.
-        let sent = unsafe { bindings::rg_genl_send_garp(info, addr, c_uint::from(count)) };
-        to_result(sent.min(0))?;
-        Ok(sent.unsigned_abs())
-    }
-
     /// Starts the reply to this request.
     pub(crate) fn reply(&self) -> Result<Reply<'_>> {
         // SAFETY: `info` is valid for the lifetime of `self`.

@@ -162,12 +162,11 @@ static int rg_hooks_enable(struct net *net)
 	return err;
 }
 
-void rg_sweep_start(struct net *net)
+void rg_sweep_start(struct net *net, unsigned long delay)
 {
 	struct rg_net *rn = net_generic(net, rg_net_id);
 
-	/* A no-op if it is queued already. */
-	queue_delayed_work(system_power_efficient_wq, &rn->sweep, HZ);
+	queue_delayed_work(system_power_efficient_wq, &rn->sweep, delay);
 }
 
 /*
@@ -806,24 +805,23 @@ void rg_genl_set_err_msg(struct genl_info *info, const char *msg)
 		info->extack->_msg = msg;
 }
 
-int rg_genl_send_garp(struct genl_info *info, unsigned int addr, unsigned int count)
+struct net_device *rg_dev_find(struct net *net, unsigned int addr)
+{
+	/* Takes a reference, so the device cannot go away while we send. */
+	return ip_dev_find(net, (__force __be32)addr);
+}
+
+void rg_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
+}
+
+void rg_arp_send(struct net_device *dev, unsigned int op, unsigned int addr, int target_hw_own)
 {
 	__be32 ip = (__force __be32)addr;
-	struct net_device *dev;
-	unsigned int i;
 
-	/* Takes a reference, so the device cannot go away while we send. */
-	dev = ip_dev_find(genl_info_net(info), ip);
-	if (!dev)
-		return -EADDRNOTAVAIL;
-	for (i = 0; i < count; i++) {
-		/* Request form: "who has VIP? tell VIP", broadcast. */
-		arp_send(ARPOP_REQUEST, ETH_P_ARP, ip, dev, ip, NULL, dev->dev_addr, NULL);
-		/* Reply form, for neighbours that only learn from replies. */
-		arp_send(ARPOP_REPLY, ETH_P_ARP, ip, dev, ip, NULL, dev->dev_addr, dev->dev_addr);
-	}
-	dev_put(dev);
-	return count * 2;
+	arp_send(op, ETH_P_ARP, ip, dev, ip, NULL, dev->dev_addr,
+		 target_hw_own ? dev->dev_addr : NULL);
 }
 
 struct sk_buff *rg_event_new(unsigned int cmd)
@@ -929,6 +927,11 @@ int rg_put_u32(struct sk_buff *msg, unsigned int type, unsigned int value)
 int rg_err_msgsize(void)
 {
 	return -EMSGSIZE;
+}
+
+int rg_err_addrnotavail(void)
+{
+	return -EADDRNOTAVAIL;
 }
 
 int rg_put_u8(struct sk_buff *msg, unsigned int type, unsigned char value)

@@ -24,6 +24,7 @@ struct genl_info;
 struct nlattr;
 struct netlink_callback;
 struct net;
+struct net_device;
 
 /* What a hook decided about a packet; the glue maps it to NF_* verdicts. */
 enum rg_verdict {
@@ -39,11 +40,12 @@ int rg_glue_register(void);
 /* Undoes rg_glue_register: the family first, so no request outlives the state. */
 void rg_glue_unregister(void);
 /*
- * Starts the namespace's session sweep (ringgate_rs_sweep, re-armed at the
- * interval it returns until the namespace goes). Once NAT is active: the
- * other namespaces never wake up for it.
+ * Starts the namespace's session sweep @delay jiffies from now
+ * (ringgate_rs_sweep, re-armed at the interval it returns until the
+ * namespace goes); a no-op if it is queued already. Once NAT is active:
+ * the other namespaces never wake up for it.
  */
-void rg_sweep_start(struct net *net);
+void rg_sweep_start(struct net *net, unsigned long delay);
 /* Turns IPv4 defragmentation on for the namespace (once; undone at exit). */
 int rg_defrag_enable(struct net *net);
 
@@ -178,12 +180,18 @@ int rg_genl_missing_nested(struct genl_info *info, unsigned int outer, unsigned 
 /* Sets the extack message of a failing request; @msg must be static. */
 void rg_genl_set_err_msg(struct genl_info *info, const char *msg);
 /*
- * Sends @count gratuitous ARP pairs (request and reply form) for @addr
- * (network order) from the device of the request's namespace that holds
- * @addr. Returns the number of packets sent, or -EADDRNOTAVAIL if no device
- * holds the address.
+ * The device of @net that holds IPv4 address @addr (network order), with a
+ * reference the caller drops with rg_dev_put; NULL if no device holds it.
  */
-int rg_genl_send_garp(struct genl_info *info, unsigned int addr, unsigned int count);
+struct net_device *rg_dev_find(struct net *net, unsigned int addr);
+void rg_dev_put(struct net_device *dev);
+/*
+ * Broadcasts one ARP packet of opcode @op from @dev speaking for @addr
+ * (network order) as both sender and target protocol address, with @dev's
+ * hardware address as sender and, if @target_hw_own, as target hardware
+ * address too (else zero). Which packets make an announcement is Rust's.
+ */
+void rg_arp_send(struct net_device *dev, unsigned int op, unsigned int addr, int target_hw_own);
 
 /* Starts a reply to @info; NULL when out of memory. */
 struct sk_buff *rg_reply_new(struct genl_info *info);
@@ -194,6 +202,7 @@ void rg_reply_free(struct sk_buff *msg);
 
 /* Attribute writers: 0, or -EMSGSIZE when the message is full. */
 int rg_err_msgsize(void); /* -EMSGSIZE, whose number the kernel crate does not name */
+int rg_err_addrnotavail(void); /* -EADDRNOTAVAIL, likewise */
 int rg_put_u32(struct sk_buff *msg, unsigned int type, unsigned int value);
 int rg_put_u8(struct sk_buff *msg, unsigned int type, unsigned char value);
 int rg_put_u16(struct sk_buff *msg, unsigned int type, unsigned short value);
