@@ -3,8 +3,7 @@
 //! ARP ownership of VIPs: every node has every VIP configured, so the
 //! kernel of each would answer ARP for all of them; only the owner may.
 
-use crate::glue::{Arp, ArpTargetHw, ARP_REPLY, ARP_REQUEST};
-use crate::hooks::{Hook, Verdict};
+use crate::glue::{Arp, ArpTargetHw, Hook, Verdict, ARP_REPLY, ARP_REQUEST};
 use crate::vips::VipTable;
 
 /// Whether an ARP packet may pass, given the pool.

@@ -18,8 +18,7 @@
 //! whichever side they come from. Everything else passes untouched.
 
 use crate::clock::Clock;
-use crate::glue::{End, Flow, Packet, RcuSection};
-use crate::hooks::Verdict;
+use crate::glue::{End, Flow, Packet, RcuSection, Verdict};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
 use crate::sessions::FlowKey;

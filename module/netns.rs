@@ -17,6 +17,7 @@ use crate::services::{ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
 use crate::vips::VipTable;
 
+mod namespace;
 mod service_ops;
 mod session_ops;
 mod settings;
@@ -57,7 +58,8 @@ impl From<Error> for Refusal {
 }
 
 /// Everything one namespace owns. Created before the namespace's hooks are
-/// registered and dropped only after they are gone (see `glue`).
+/// registered and dropped only after they are gone (see `glue::Namespace`,
+/// which `namespace` implements for it).
 pub(crate) struct NetState {
     net: NetHandle,
     pub(crate) counters: HookCounters,
@@ -90,7 +92,7 @@ pub(crate) struct NetState {
 
 impl NetState {
     /// Allocates the state of a new namespace.
-    pub(crate) fn new(net: NetHandle) -> Result<KBox<NetState>> {
+    fn new(net: NetHandle) -> Result<KBox<NetState>> {
         let counters = HookCounters::new()?;
         // One mutex for all of the namespace's tables: a change to one may
         // depend on another (a back-end's slot and its connection counts).

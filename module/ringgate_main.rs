@@ -40,12 +40,12 @@ module! {
 pub(crate) const VERSION: &str = "0.1.0";
 
 struct Ringgate {
-    _registration: glue::Registration,
+    _registration: glue::Registration<netns::NetState>,
 }
 
 impl kernel::Module for Ringgate {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let registration = glue::Registration::new()?;
+        let registration = glue::Registration::<netns::NetState>::new()?;
         pr_info!("ringgate {} loaded\n", VERSION);
         Ok(Ringgate {
             _registration: registration,

@@ -89,8 +89,7 @@ impl Service {
     }
 }
 
-/// All-zero bytes are an empty table (see the `Zeroable` impl in `glue`),
-/// which is how it is allocated: it is too large to build on the stack.
+/// Too large to build on the stack: allocated by `new_empty` in place.
 #[derive(Clone, Copy, PartialEq)]
 pub(crate) struct ServiceTable {
     generation: u32,
@@ -117,9 +116,17 @@ pub(crate) struct BackendSlot {
 impl ServiceTable {
     /// An empty table, allocated in place: it is too large for the stack.
     pub(crate) fn new_empty() -> Result<KBox<ServiceTable>> {
-        let mut table: KBox<ServiceTable> = KBox::init(kernel::init::zeroed(), GFP_KERNEL)?;
-        table.generation = 1;
-        Ok(table)
+        // Initialised in place, one service at a time: no unsafe code and no
+        // table-sized value on the stack.
+        KBox::init(
+            kernel::try_init!(ServiceTable {
+                generation: 1,
+                services <- kernel::init::init_array_from_fn::<_, MAX_SERVICES, _, Error>(|_| {
+                    Service::default()
+                }),
+            }? Error),
+            GFP_KERNEL,
+        )
     }
 
     pub(crate) fn generation(&self) -> u32 {

@@ -85,6 +85,9 @@ static DEFINE_MUTEX(rg_hooks_mutex);
 
 static unsigned int rg_net_id __read_mostly;
 
+/* The Rust callbacks, set once by rg_glue_register before anything calls them. */
+static const struct rg_callbacks *rg_cb __read_mostly;
+
 static int rg_hook_id(u8 pf, unsigned int hooknum)
 {
 	if (pf == NFPROTO_ARP)
@@ -109,14 +112,14 @@ static unsigned int rg_nf_hook(void *priv, struct sk_buff *skb,
 
 	if (hook < 0)
 		return NF_ACCEPT;
-	return ringgate_rs_hook(priv, skb, hook) == RG_VERDICT_DROP ? NF_DROP : NF_ACCEPT;
+	return rg_cb->hook(priv, skb, hook) == RG_VERDICT_DROP ? NF_DROP : NF_ACCEPT;
 }
 
 static void rg_sweep(struct work_struct *work)
 {
 	struct rg_net *rn = container_of(to_delayed_work(work), struct rg_net, sweep);
 
-	queue_delayed_work(system_power_efficient_wq, &rn->sweep, ringgate_rs_sweep(rn->state));
+	queue_delayed_work(system_power_efficient_wq, &rn->sweep, rg_cb->sweep(rn->state));
 }
 
 static int __net_init rg_net_init(struct net *net)
@@ -126,7 +129,7 @@ static int __net_init rg_net_init(struct net *net)
 
 	/* Queued only once the namespace has NAT (rg_sweep_start). */
 	INIT_DELAYED_WORK(&rn->sweep, rg_sweep);
-	rn->state = ringgate_rs_net_init(net);
+	rn->state = rg_cb->net_init(net);
 	if (!rn->state)
 		return -ENOMEM;
 	for (i = 0; i < ARRAY_SIZE(rn->ops); i++) {
@@ -212,7 +215,7 @@ static void __net_exit rg_net_exit(struct net *net)
 	if (rn->defrag)
 		nf_defrag_ipv4_disable(net);
 	rn->defrag = false;
-	ringgate_rs_net_exit(rn->state);
+	rg_cb->net_exit(rn->state);
 	rn->state = NULL;
 }
 
@@ -224,10 +227,11 @@ static struct pernet_operations rg_net_ops = {
 	.size = sizeof(struct rg_net),
 };
 
-int rg_glue_register(void)
+int rg_glue_register(const struct rg_callbacks *cb)
 {
 	int err;
 
+	rg_cb = cb;
 	err = register_pernet_subsys(&rg_net_ops);
 	if (err)
 		return err;
@@ -726,11 +730,6 @@ int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops, struct sk_buff 
 	return ringgate_nl_pre_doit(ops, skb, info);
 }
 
-void *rg_genl_net_state(struct genl_info *info)
-{
-	return info->user_ptr[0];
-}
-
 int rg_genl_get_u32(struct genl_info *info, unsigned int type, unsigned int *value)
 {
 	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
@@ -848,13 +847,6 @@ void rg_event_send(struct sk_buff *msg, struct net *net)
 void rg_event_free(struct sk_buff *msg)
 {
 	nlmsg_free(msg);
-}
-
-void *rg_dump_net_state(struct netlink_callback *cb)
-{
-	struct rg_net *rn = net_generic(sock_net(cb->skb->sk), rg_net_id);
-
-	return rn->state;
 }
 
 unsigned long rg_dump_cursor(struct netlink_callback *cb)
@@ -977,20 +969,42 @@ void rg_nest_cancel(struct sk_buff *msg, struct nlattr *nest)
 }
 
 /*
- * The C prototypes of the functions Rust implements, checked against the
- * types glue.rs checks the Rust definitions against (see ringgate_glue.h).
- * Never called: a mismatch fails the build.
+ * The doit and dumpit callbacks the generated ops table names (see
+ * ringgate_nl_gen.h): each hands its namespace's state and its command to
+ * the one Rust doit or dumpit, which dispatches on the command. pre_doit put
+ * the state in user_ptr[0]; a dump finds it through its socket's namespace.
  */
-static const rg_net_init_fn rg_check_net_init __maybe_unused = ringgate_rs_net_init;
-static const rg_net_exit_fn rg_check_net_exit __maybe_unused = ringgate_rs_net_exit;
-static const rg_sweep_fn rg_check_sweep __maybe_unused = ringgate_rs_sweep;
-static const rg_hook_fn rg_check_hook __maybe_unused = ringgate_rs_hook;
-static const rg_doit_fn rg_check_doits[] __maybe_unused = {
-	ringgate_nl_status_get_doit, ringgate_nl_counters_reset_doit, ringgate_nl_vip_add_doit,
-	ringgate_nl_vip_del_doit, ringgate_nl_vip_set_doit, ringgate_nl_vip_get_doit,
-	ringgate_nl_service_set_doit, ringgate_nl_service_del_doit, ringgate_nl_backend_set_doit,
-	ringgate_nl_backend_del_doit, ringgate_nl_config_set_doit, ringgate_nl_config_get_doit,
-};
-static const rg_dumpit_fn rg_check_dumpits[] __maybe_unused = {
-	ringgate_nl_vip_get_dumpit, ringgate_nl_service_get_dumpit, ringgate_nl_session_get_dumpit,
-};
+static int rg_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return rg_cb->doit(info->user_ptr[0], info->genlhdr->cmd, info);
+}
+
+static int rg_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct rg_net *rn = net_generic(sock_net(cb->skb->sk), rg_net_id);
+
+	if (!rn->state)
+		return -ENODEV;
+	return rg_cb->dumpit(rn->state, genl_info_dump(cb)->genlhdr->cmd, skb, cb);
+}
+
+#define RG_DOIT(name) \
+	int name(struct sk_buff *skb, struct genl_info *info) { return rg_doit(skb, info); }
+#define RG_DUMPIT(name) \
+	int name(struct sk_buff *skb, struct netlink_callback *cb) { return rg_dumpit(skb, cb); }
+
+RG_DOIT(ringgate_nl_status_get_doit)
+RG_DOIT(ringgate_nl_counters_reset_doit)
+RG_DOIT(ringgate_nl_vip_add_doit)
+RG_DOIT(ringgate_nl_vip_del_doit)
+RG_DOIT(ringgate_nl_vip_set_doit)
+RG_DOIT(ringgate_nl_vip_get_doit)
+RG_DOIT(ringgate_nl_service_set_doit)
+RG_DOIT(ringgate_nl_service_del_doit)
+RG_DOIT(ringgate_nl_backend_set_doit)
+RG_DOIT(ringgate_nl_backend_del_doit)
+RG_DOIT(ringgate_nl_config_set_doit)
+RG_DOIT(ringgate_nl_config_get_doit)
+RG_DUMPIT(ringgate_nl_vip_get_dumpit)
+RG_DUMPIT(ringgate_nl_service_get_dumpit)
+RG_DUMPIT(ringgate_nl_session_get_dumpit)

@@ -32,11 +32,14 @@ enum rg_verdict {
 	RG_VERDICT_DROP,
 };
 
+struct rg_callbacks;
+
 /*
  * Registers the pernet operations (which attach the hooks in every network
- * namespace) and then the generic netlink family. Returns 0 or -errno.
+ * namespace) and then the generic netlink family, all calling into Rust
+ * through @cb, which must outlive the registration. Returns 0 or -errno.
  */
-int rg_glue_register(void);
+int rg_glue_register(const struct rg_callbacks *cb);
 /* Undoes rg_glue_register: the family first, so no request outlives the state. */
 void rg_glue_unregister(void);
 /*
@@ -164,8 +167,6 @@ void rg_mutex_free(void *m);
 void rg_mutex_lock(void *m);
 void rg_mutex_unlock(void *m);
 
-/* The Rust state of the network namespace a netlink request arrived in. */
-void *rg_genl_net_state(struct genl_info *info);
 /*
  * Reads a u32 attribute of a request that the family's policy has already
  * validated. Returns 1 and stores it if present, 0 if absent.
@@ -225,13 +226,11 @@ void rg_event_send(struct sk_buff *msg, struct net *net);
 void rg_event_free(struct sk_buff *msg);
 
 /*
- * Dumps. The Rust state of the dump's namespace (NULL if none), the cursor
- * kept between the parts of a dump, and the start and end of one entry's
- * message. @generation names the table version being dumped: a part that
+ * Dumps. The cursor kept between the parts of a dump, and the start and
+ * end of one entry's message. @generation names the table version being dumped: a part that
  * sees another version than the part before marks its messages
  * NLM_F_DUMP_INTR, so userspace knows to retry.
  */
-void *rg_dump_net_state(struct netlink_callback *cb);
 unsigned long rg_dump_cursor(struct netlink_callback *cb);
 void rg_dump_set_cursor(struct netlink_callback *cb, unsigned long cursor);
 void rg_dump_set_generation(struct netlink_callback *cb, unsigned int generation);
@@ -241,27 +240,34 @@ void rg_dump_entry_end(struct sk_buff *skb, void *hdr);
 void rg_dump_entry_cancel(struct sk_buff *skb, void *hdr);
 
 /*
- * Implemented in Rust. A namespace's state is created before its hooks are
- * registered and dropped after they are unregistered (and synchronized), so
- * a hook never sees freed state.
- */
-void *ringgate_rs_net_init(struct net *net);
-void ringgate_rs_net_exit(void *state);
-unsigned long ringgate_rs_sweep(void *state);
-enum rg_verdict ringgate_rs_hook(void *state, struct sk_buff *skb, enum ringgate_hook hook);
-
-/*
- * The types of the functions Rust implements for C, as pointers. bindgen
- * turns them into Rust types the Rust definitions are checked against at
- * compile time (glue.rs), and ringgate_glue.c checks the C prototypes (these
- * above, and the netlink callbacks of ringgate_nl_gen.h) against them, so a
- * definition and its prototype cannot drift apart unnoticed.
+ * The functions Rust implements for C (registration.rs's Adapter<T>), as a
+ * table of pointers: C calls Rust only through it, so the Rust wrapper layer
+ * names no type of the module above it. bindgen turns the struct into the
+ * Rust type the table is built as, so a Rust callback whose type differs
+ * from its prototype here does not compile, and C calls through the same
+ * prototypes.
+ *
+ * A namespace's state is created (net_init) before its hooks are registered
+ * and dropped (net_exit) after they are unregistered (and synchronized) and
+ * its sweep is cancelled, so no callback sees freed state.
  */
 typedef void *(*rg_net_init_fn)(struct net *net);
 typedef void (*rg_net_exit_fn)(void *state);
+/* One step of the namespace's sweep; the jiffies until the next. */
 typedef unsigned long (*rg_sweep_fn)(void *state);
 typedef enum rg_verdict (*rg_hook_fn)(void *state, struct sk_buff *skb, enum ringgate_hook hook);
-typedef int (*rg_doit_fn)(struct sk_buff *skb, struct genl_info *info);
-typedef int (*rg_dumpit_fn)(struct sk_buff *skb, struct netlink_callback *cb);
+/* A doit request and a dump part of command @cmd of the family. */
+typedef int (*rg_doit_fn)(void *state, unsigned int cmd, struct genl_info *info);
+typedef int (*rg_dumpit_fn)(void *state, unsigned int cmd, struct sk_buff *skb,
+			    struct netlink_callback *cb);
+
+struct rg_callbacks {
+	rg_net_init_fn net_init;
+	rg_net_exit_fn net_exit;
+	rg_sweep_fn sweep;
+	rg_hook_fn hook;
+	rg_doit_fn doit;
+	rg_dumpit_fn dumpit;
+};
 
 #endif /* RINGGATE_GLUE_H */

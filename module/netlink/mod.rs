@@ -18,14 +18,39 @@ mod vip;
 
 use kernel::prelude::*;
 
-use crate::glue::Request;
-use crate::netns::Refusal;
+use crate::glue::{uapi, Dump, Request};
+use crate::netns::{NetState, Refusal};
 
-pub(crate) use config::{config_get, config_set};
-pub(crate) use service::{backend_del, backend_set, service_del, service_dump, service_set};
-pub(crate) use session::session_dump;
-pub(crate) use status::{counters_reset, status_get};
-pub(crate) use vip::{vip_add, vip_del, vip_dump, vip_get, vip_set};
+/// Answers a request of command `cmd` in the namespace of `net`.
+pub(crate) fn request(net: &NetState, cmd: u32, req: &Request<'_>) -> Result {
+    let handler = match cmd {
+        uapi::RINGGATE_CMD_STATUS_GET => status::status_get,
+        uapi::RINGGATE_CMD_COUNTERS_RESET => status::counters_reset,
+        uapi::RINGGATE_CMD_VIP_ADD => vip::vip_add,
+        uapi::RINGGATE_CMD_VIP_DEL => vip::vip_del,
+        uapi::RINGGATE_CMD_VIP_SET => vip::vip_set,
+        uapi::RINGGATE_CMD_VIP_GET => vip::vip_get,
+        uapi::RINGGATE_CMD_SERVICE_SET => service::service_set,
+        uapi::RINGGATE_CMD_SERVICE_DEL => service::service_del,
+        uapi::RINGGATE_CMD_BACKEND_SET => service::backend_set,
+        uapi::RINGGATE_CMD_BACKEND_DEL => service::backend_del,
+        uapi::RINGGATE_CMD_CONFIG_SET => config::config_set,
+        uapi::RINGGATE_CMD_CONFIG_GET => config::config_get,
+        // The ops table has no other command.
+        _ => return Err(EINVAL),
+    };
+    handler(net, req)
+}
+
+/// Fills one part of a dump of command `cmd` in the namespace of `net`.
+pub(crate) fn dump(net: &NetState, cmd: u32, dump: &mut Dump<'_>) -> Result {
+    match cmd {
+        uapi::RINGGATE_CMD_VIP_GET => vip::vip_dump(net, dump),
+        uapi::RINGGATE_CMD_SERVICE_GET => service::service_dump(net, dump),
+        uapi::RINGGATE_CMD_SESSION_GET => session::session_dump(net, dump),
+        _ => Err(EINVAL),
+    }
+}
 
 /// The error a refusal fails the request with, its reason (if any) in the
 /// extended ack.

@@ -9,6 +9,7 @@ use kernel::prelude::*;
 use super::refused;
 use crate::glue::{uapi, Attrs, Dump, RcuSection, Request};
 use crate::load::BackendLoads;
+use crate::netns::NetState;
 use crate::services::{Service, ServiceKey, TCP, UDP};
 
 const SERVICE: u32 = uapi::RINGGATE_A_SERVICE_BACKEND;
@@ -31,21 +32,19 @@ fn service_key(req: &Request<'_>) -> Result<ServiceKey> {
 }
 
 /// `service-set`: creates the service or sets its scheduler.
-pub(crate) fn service_set(req: &Request<'_>) -> Result {
+pub(crate) fn service_set(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let scheduler = req
         .get_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER)
         .map(|s| s as u8);
-    req.net()
-        .set_service(key, scheduler)
+    net.set_service(key, scheduler)
         .map_err(|refusal| refused(req, refusal))
 }
 
 /// `service-del`: removes the service.
-pub(crate) fn service_del(req: &Request<'_>) -> Result {
+pub(crate) fn service_del(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
-    req.net()
-        .remove_service(&key)
+    net.remove_service(&key)
         .map_err(|refusal| refused(req, refusal))
 }
 
@@ -61,7 +60,7 @@ fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
 }
 
 /// `backend-set`: adds the back-end, or changes its weight and state.
-pub(crate) fn backend_set(req: &Request<'_>) -> Result {
+pub(crate) fn backend_set(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
     let counts = [
@@ -84,17 +83,15 @@ pub(crate) fn backend_set(req: &Request<'_>) -> Result {
     let up = req
         .nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP)
         .map(|u| u == 1);
-    req.net()
-        .set_backend(&key, addr, port, weight, up)
+    net.set_backend(&key, addr, port, weight, up)
         .map_err(|refusal| refused(req, refusal))
 }
 
 /// `backend-del`: removes the back-end.
-pub(crate) fn backend_del(req: &Request<'_>) -> Result {
+pub(crate) fn backend_del(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
-    req.net()
-        .remove_backend(&key, addr, port)
+    net.remove_backend(&key, addr, port)
         .map_err(|refusal| refused(req, refusal))
 }
 
@@ -129,8 +126,7 @@ fn put_service(
 }
 
 /// `service-get` (dump): every service; the cursor is a service slot.
-pub(crate) fn service_dump(dump: &mut Dump<'_>) -> Result {
-    let net = dump.net();
+pub(crate) fn service_dump(net: &NetState, dump: &mut Dump<'_>) -> Result {
     let rcu = RcuSection::read_lock();
     let table = net.services.read(&rcu);
     let loads = net.sessions.read(&rcu).loads();

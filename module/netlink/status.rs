@@ -4,8 +4,8 @@
 
 use kernel::prelude::*;
 
-use crate::glue::{uapi, Attrs, RcuSection, Request};
-use crate::hooks::Hook;
+use crate::glue::{uapi, Attrs, Hook, RcuSection, Request};
+use crate::netns::NetState;
 
 /// The hooks a request names: the one in `attr`, or all of them.
 fn selected_hooks(req: &Request<'_>, attr: u32) -> Result<impl Iterator<Item = Hook>> {
@@ -20,9 +20,8 @@ fn selected_hooks(req: &Request<'_>, attr: u32) -> Result<impl Iterator<Item = H
 
 /// `status-get`: module version, per-hook counters and ARP counters of this
 /// namespace.
-pub(crate) fn status_get(req: &Request<'_>) -> Result {
+pub(crate) fn status_get(net: &NetState, req: &Request<'_>) -> Result {
     let hooks = selected_hooks(req, uapi::RINGGATE_A_STATUS_HOOK)?;
-    let net = req.net();
     let mut reply = req.reply()?;
     let attrs = reply.attrs()?;
     attrs.put_str(uapi::RINGGATE_A_STATUS_VERSION, crate::VERSION)?;
@@ -60,9 +59,9 @@ pub(crate) fn status_get(req: &Request<'_>) -> Result {
 }
 
 /// `counters-reset`: zeroes the named hook's counters, or all of them.
-pub(crate) fn counters_reset(req: &Request<'_>) -> Result {
+pub(crate) fn counters_reset(net: &NetState, req: &Request<'_>) -> Result {
     for hook in selected_hooks(req, uapi::RINGGATE_A_STATUS_HOOK)? {
-        req.net().counters.reset(hook);
+        net.counters.reset(hook);
     }
     Ok(())
 }
