@@ -3,7 +3,8 @@
 //! ARP ownership of VIPs: every node has every VIP configured, so the
 //! kernel of each would answer ARP for all of them; only the owner may.
 
-use crate::glue::{Arp, ArpTargetHw, Hook, Verdict, ARP_REPLY, ARP_REQUEST};
+use crate::glue::{ArpTargetHw, Hook, Verdict};
+use crate::headers::{Arp, ARP_REPLY, ARP_REQUEST};
 use crate::vips::VipTable;
 
 /// Whether an ARP packet may pass, given the pool.

@@ -38,7 +38,7 @@ pub(crate) use buckets::LockedBuckets;
 pub(crate) use hook::{Hook, Verdict};
 pub(crate) use net::{ArpTargetHw, NetHandle, Notification};
 pub(crate) use nl::{Attrs, Dump, Request};
-pub(crate) use packet::{Arp, End, Flow, Packet, ARP_REPLY, ARP_REQUEST};
+pub(crate) use packet::{End, Packet};
 pub(crate) use percpu::PerCpuCounters;
 pub(crate) use rcu::{ConfigMutex, RcuBox, RcuSection, Versioned};
 pub(crate) use registration::{Namespace, Registration};

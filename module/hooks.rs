@@ -8,6 +8,7 @@
 
 use crate::arp;
 use crate::glue::{Hook, Packet, RcuSection, Verdict};
+use crate::headers;
 use crate::nat;
 use crate::netns::NetState;
 
@@ -32,7 +33,7 @@ pub(crate) fn inspect(
     if !matches!(hook, Hook::ArpIn | Hook::ArpOut) {
         return Verdict::Accept;
     }
-    let Some(request) = packet.arp() else {
+    let Some(request) = headers::arp(packet) else {
         return Verdict::Accept;
     };
     let verdict = arp::verdict(net.vips.read(rcu), hook, &request);

@@ -18,7 +18,8 @@
 //! whichever side they come from. Everything else passes untouched.
 
 use crate::clock::Clock;
-use crate::glue::{End, Flow, Packet, RcuSection, Verdict};
+use crate::glue::{End, Packet, RcuSection, Verdict};
+use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
 use crate::sessions::FlowKey;
@@ -48,7 +49,7 @@ pub(crate) fn pre_routing(
     if !net.nat_active() {
         return Verdict::Accept;
     }
-    let Some(flow) = packet.flow() else {
+    let Some(flow) = headers::flow(packet) else {
         return icmp_error_in(net, packet, rcu, clock.now);
     };
     let key = key_of(&flow);
@@ -128,7 +129,7 @@ pub(crate) fn forward(
     if !net.nat_active() {
         return Verdict::Accept;
     }
-    let Some(flow) = packet.flow() else {
+    let Some(flow) = headers::flow(packet) else {
         return translate_error_to_client(net, packet, rcu, true, now);
     };
     // Pre-routing already refreshed this flow's entry; only read it here.
@@ -170,17 +171,23 @@ pub(crate) fn local_out(
 /// conntrack, finding no connection for the quoted packet, would call the
 /// error invalid, and a common `ct state invalid drop` rule would drop it.
 fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection, now: u64) -> Verdict {
-    let Some(quoted) = packet.icmp_quoted() else {
+    let Some(quoted) = headers::icmp_quoted(packet) else {
         return Verdict::Accept;
     };
     match net
         .sessions
         .read(rcu)
-        .peek(&key_of(&quoted).reversed(), now)
+        .peek(&key_of(&quoted.flow).reversed(), now)
     {
         Some(to_backend) if !to_backend.source => {
             if packet
-                .nat_quoted(End::Source, to_backend.addr, to_backend.port, true)
+                .nat_quoted(
+                    quoted.offset,
+                    End::Source,
+                    to_backend.addr,
+                    to_backend.port,
+                    true,
+                )
                 .is_err()
             {
                 return Verdict::Drop;
@@ -210,7 +217,7 @@ fn translate_error_to_client(
     from_back_side: bool,
     now: u64,
 ) -> Verdict {
-    let Some(quoted) = packet.icmp_quoted() else {
+    let Some(quoted) = headers::icmp_quoted(packet) else {
         return Verdict::Accept;
     };
     // The quoted packet went client -> back-end; its session's back-end-side
@@ -218,11 +225,12 @@ fn translate_error_to_client(
     match net
         .sessions
         .read(rcu)
-        .peek(&key_of(&quoted).reversed(), now)
+        .peek(&key_of(&quoted.flow).reversed(), now)
     {
         Some(to_client) if to_client.source => {
             if packet
                 .nat_quoted(
+                    quoted.offset,
                     End::Destination,
                     to_client.addr,
                     to_client.port,

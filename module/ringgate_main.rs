@@ -16,6 +16,7 @@ mod arp;
 mod clock;
 mod counters;
 mod glue;
+mod headers;
 mod hooks;
 mod load;
 mod maglev;
@@ -27,6 +28,7 @@ mod sessions;
 mod stage;
 mod tcp;
 mod vips;
+mod wire;
 
 module! {
     type: Ringgate,

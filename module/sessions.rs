@@ -458,7 +458,7 @@ impl SessionTable {
                     stage: entry.stage,
                     first_fin,
                     synack: new_synack,
-                    expires: entry.expires + interval,
+                    expires: entry.expires.saturating_add(interval),
                 }
             });
             Some(Ok((entry.rewrite, changed)))

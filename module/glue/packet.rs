@@ -34,37 +34,6 @@ impl Packet<'_> {
     }
 }
 
-/// The fields of an Ethernet/IPv4 ARP packet that ringgate decides on.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Arp {
-    /// `ARP_REQUEST`, a reply (2), or another opcode.
-    pub(crate) op: u32,
-    /// Sender and target protocol addresses, network byte order.
-    pub(crate) sender_ip: u32,
-    pub(crate) target_ip: u32,
-}
-
-/// The ARP request opcode (`ARPOP_REQUEST`).
-pub(crate) const ARP_REQUEST: u32 = 1;
-/// The ARP reply opcode (`ARPOP_REPLY`).
-pub(crate) const ARP_REPLY: u32 = 2;
-
-/// The addresses and ports of an IPv4 TCP/UDP packet (network byte order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Flow {
-    pub(crate) saddr: u32,
-    pub(crate) daddr: u32,
-    pub(crate) sport: u16,
-    pub(crate) dport: u16,
-    pub(crate) proto: u8,
-    pub(crate) tcp_flags: u8,
-    /// TCP only (host order): sequence and acknowledgement numbers and the
-    /// payload length in bytes; 0 otherwise.
-    pub(crate) seq: u32,
-    pub(crate) ack: u32,
-    pub(crate) payload: u32,
-}
-
 /// Which end of a packet a NAT rewrite changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum End {
@@ -73,59 +42,44 @@ pub(crate) enum End {
 }
 
 impl Packet<'_> {
-    /// Runs a glue reader that fills an `rg_flow` from the packet.
-    fn read_flow(
-        &self,
-        read: unsafe extern "C" fn(*const bindings::sk_buff, *mut bindings::rg_flow) -> c_int,
-    ) -> Option<Flow> {
-        let mut raw = bindings::rg_flow {
-            saddr: 0,
-            daddr: 0,
-            sport: 0,
-            dport: 0,
-            proto: 0,
-            tcp_flags: 0,
-            seq: 0,
-            ack: 0,
-            payload: 0,
-        };
-        // The glue reads headers with `skb_header_pointer`, within the packet.
-        // SAFETY: `skb` is valid for the lifetime of `self`; `raw` is ours.
-        let ok = unsafe { read(self.skb.as_ptr(), &mut raw) };
-        (ok == 1).then_some(Flow {
-            saddr: raw.saddr,
-            daddr: raw.daddr,
-            sport: raw.sport,
-            dport: raw.dport,
-            proto: raw.proto,
-            tcp_flags: raw.tcp_flags,
-            seq: raw.seq,
-            ack: raw.ack,
-            payload: raw.payload,
+    /// Copies `buf.len()` bytes from `offset` (from the start of the
+    /// packet's data) into `buf`; `EFAULT` if the packet is shorter. The
+    /// one way Rust reads a packet: bounded, and never outside it.
+    pub(crate) fn copy_bits(&self, offset: u32, buf: &mut [u8]) -> Result {
+        let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        let offset = c_int::try_from(offset).map_err(|_| EFAULT)?;
+        // The glue copies at most `len` bytes, and only from within the packet.
+        // SAFETY: `skb` is valid for the lifetime of `self`; `buf` has `len` bytes.
+        to_result(unsafe {
+            bindings::rg_skb_copy_bits(self.skb.as_ptr(), offset, buf.as_mut_ptr().cast(), len)
         })
     }
 
-    /// The packet's IPv4 TCP/UDP addresses and ports, if it has them.
-    pub(crate) fn flow(&self) -> Option<Flow> {
-        self.read_flow(bindings::rg_skb_flow)
+    /// Where the network header starts, from the start of the data.
+    pub(crate) fn network_offset(&self) -> i32 {
+        // SAFETY: `skb` is valid for the lifetime of `self`.
+        unsafe { bindings::rg_skb_network_offset(self.skb.as_ptr()) }
     }
 
-    /// The flow an ICMP error quotes, if the packet is one quoting TCP/UDP.
-    pub(crate) fn icmp_quoted(&self) -> Option<Flow> {
-        self.read_flow(bindings::rg_skb_icmp_quoted)
-    }
-
-    /// Rewrites one end of the packet an ICMP error quotes (network byte
-    /// order), fixing the checksums; with `outer`, the error's own address
-    /// at the other end becomes `addr` too. Only for a packet `icmp_quoted`
-    /// parsed.
-    pub(crate) fn nat_quoted(&mut self, end: End, addr: u32, port: u16, outer: bool) -> Result {
+    /// Rewrites one end of the packet an ICMP error quotes, whose IPv4
+    /// header starts at `quoted` (address and port in network byte order),
+    /// fixing the checksums; with `outer`, the error's own address at the
+    /// other end becomes `addr` too.
+    pub(crate) fn nat_quoted(
+        &mut self,
+        quoted: u32,
+        end: End,
+        addr: u32,
+        port: u16,
+        outer: bool,
+    ) -> Result {
         let source = i32::from(end == End::Source);
         // The glue makes the headers writable before changing them.
         // SAFETY: `skb` is valid and exclusively ours for the hook call.
         to_result(unsafe {
             bindings::rg_skb_icmp_nat_quoted(
                 self.skb.as_ptr(),
+                quoted,
                 source,
                 addr,
                 port,
@@ -152,22 +106,5 @@ impl Packet<'_> {
     pub(crate) fn len(&self) -> u32 {
         // SAFETY: `skb` is valid for the lifetime of `self` (see `Adapter::hook`).
         unsafe { bindings::rg_skb_len(self.skb.as_ptr()) }
-    }
-
-    /// The packet as Ethernet/IPv4 ARP, if it is one (at the ARP hooks).
-    pub(crate) fn arp(&self) -> Option<Arp> {
-        let mut raw = bindings::rg_arp {
-            op: 0,
-            sip: 0,
-            tip: 0,
-        };
-        // The glue reads the header with `skb_header_pointer`, within the packet.
-        // SAFETY: `skb` is valid for the lifetime of `self`; `raw` is ours.
-        let is_arp = unsafe { bindings::rg_skb_arp(self.skb.as_ptr(), &mut raw) };
-        (is_arp == 1).then_some(Arp {
-            op: raw.op,
-            sender_ip: raw.sip,
-            target_ip: raw.tip,
-        })
     }
 }

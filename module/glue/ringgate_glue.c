@@ -317,79 +317,17 @@ unsigned int rg_skb_len(const struct sk_buff *skb)
 	return skb->len;
 }
 
-/*
- * The ARP header as it follows struct arphdr for Ethernet and IPv4. Read
- * with skb_header_pointer, so nonlinear and short packets are handled.
- */
-struct rg_arp_eth_ipv4 {
-	struct arphdr hdr;
-	u8 sha[ETH_ALEN];
-	__be32 sip;
-	u8 tha[ETH_ALEN];
-	__be32 tip;
-} __packed;
-
-int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp)
+int rg_skb_copy_bits(const struct sk_buff *skb, int offset, void *buf, unsigned int len)
 {
-	struct rg_arp_eth_ipv4 buf;
-	const struct rg_arp_eth_ipv4 *p;
-
-	/*
-	 * The ARP header is at the network offset, not at skb->data: on the way
-	 * out (NF_ARP_OUT) the link-layer header has already been pushed.
-	 */
-	p = skb_header_pointer(skb, skb_network_offset(skb), sizeof(buf), &buf);
-	if (!p || p->hdr.ar_hrd != htons(ARPHRD_ETHER) || p->hdr.ar_pro != htons(ETH_P_IP) ||
-	    p->hdr.ar_hln != ETH_ALEN || p->hdr.ar_pln != 4)
-		return 0;
-	arp->op = ntohs(p->hdr.ar_op);
-	arp->sip = (__force unsigned int)p->sip;
-	arp->tip = (__force unsigned int)p->tip;
-	return 1;
+	/* skb_copy_bits checks the end; a negative offset would read before the data. */
+	if (offset < 0 || len > INT_MAX)
+		return -EFAULT;
+	return skb_copy_bits(skb, offset, buf, len);
 }
 
-int rg_skb_flow(const struct sk_buff *skb, struct rg_flow *flow)
+int rg_skb_network_offset(const struct sk_buff *skb)
 {
-	struct iphdr iph_buf, *iph;
-	unsigned int thoff;
-	__be16 ports_buf[2], *ports;
-	struct tcphdr th_buf, *th;
-
-	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(iph_buf), &iph_buf);
-	if (!iph || iph->version != 4 || iph->ihl < 5)
-		return 0;
-	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
-		return 0;
-	/* Only the first fragment carries the ports (pre-routing runs after
-	 * defragmentation, so this is rare). */
-	if (ntohs(iph->frag_off) & IP_OFFSET)
-		return 0;
-	thoff = skb_network_offset(skb) + iph->ihl * 4;
-	ports = skb_header_pointer(skb, thoff, sizeof(ports_buf), ports_buf);
-	if (!ports)
-		return 0;
-	flow->saddr = (__force unsigned int)iph->saddr;
-	flow->daddr = (__force unsigned int)iph->daddr;
-	flow->sport = (__force unsigned short)ports[0];
-	flow->dport = (__force unsigned short)ports[1];
-	flow->proto = iph->protocol;
-	flow->tcp_flags = 0;
-	flow->seq = 0;
-	flow->ack = 0;
-	flow->payload = 0;
-	if (iph->protocol == IPPROTO_TCP) {
-		th = skb_header_pointer(skb, thoff, sizeof(th_buf), &th_buf);
-		if (!th || th->doff < 5 || thoff + th->doff * 4 > skb->len)
-			return 0;
-		/* The flags byte: offset 13 of the TCP header. */
-		flow->tcp_flags = ((u8 *)th)[13];
-		flow->seq = ntohl(th->seq);
-		flow->ack = ntohl(th->ack_seq);
-		/* skb->len, not tot_len: a GRO or TSO packet carries many
-		 * segments' payload (and big TCP's tot_len is 0). */
-		flow->payload = skb->len - thoff - th->doff * 4;
-	}
-	return 1;
+	return skb_network_offset(skb);
 }
 
 int rg_skb_nat(struct sk_buff *skb, int source, unsigned int addr, unsigned short port)
@@ -446,63 +384,21 @@ unsigned long long rg_random_u64(void)
 	return get_random_u64();
 }
 
-/* Offset of the quoted IPv4 header of an ICMP error, or -1 if it is none. */
-static int rg_icmp_quoted_offset(const struct sk_buff *skb)
-{
-	struct iphdr iph_buf, *iph;
-	struct icmphdr icmph_buf, *icmph;
-	unsigned int thoff;
-
-	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(iph_buf), &iph_buf);
-	if (!iph || iph->version != 4 || iph->ihl < 5 || iph->protocol != IPPROTO_ICMP ||
-	    (ntohs(iph->frag_off) & IP_OFFSET))
-		return -1;
-	thoff = skb_network_offset(skb) + iph->ihl * 4;
-	icmph = skb_header_pointer(skb, thoff, sizeof(icmph_buf), &icmph_buf);
-	if (!icmph || (icmph->type != ICMP_DEST_UNREACH && icmph->type != ICMP_TIME_EXCEEDED &&
-		       icmph->type != ICMP_PARAMETERPROB))
-		return -1;
-	return thoff + sizeof(struct icmphdr);
-}
-
-int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted)
-{
-	struct iphdr iph_buf, *iph;
-	__be16 ports_buf[2], *ports;
-	int off = rg_icmp_quoted_offset(skb);
-
-	if (off < 0)
-		return 0;
-	iph = skb_header_pointer(skb, off, sizeof(iph_buf), &iph_buf);
-	if (!iph || iph->version != 4 || iph->ihl < 5 ||
-	    (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP))
-		return 0;
-	ports = skb_header_pointer(skb, off + iph->ihl * 4, sizeof(ports_buf), ports_buf);
-	if (!ports)
-		return 0;
-	quoted->saddr = (__force unsigned int)iph->saddr;
-	quoted->daddr = (__force unsigned int)iph->daddr;
-	quoted->sport = (__force unsigned short)ports[0];
-	quoted->dport = (__force unsigned short)ports[1];
-	quoted->proto = iph->protocol;
-	quoted->tcp_flags = 0;
-	quoted->seq = 0;
-	quoted->ack = 0;
-	quoted->payload = 0;
-	return 1;
-}
-
-int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
-			   unsigned short port, int rewrite_outer)
+int rg_skb_icmp_nat_quoted(struct sk_buff *skb, unsigned int quoted, int source,
+			   unsigned int addr, unsigned short port, int rewrite_outer)
 {
 	struct iphdr *outer, *inner;
 	struct icmphdr *icmph;
 	__be16 *ports;
 	__be32 *old_addr, new_addr = (__force __be32)addr;
-	unsigned int thoff;
-	int off = rg_icmp_quoted_offset(skb);
+	unsigned int thoff, off = quoted;
 
-	if (off < 0)
+	/*
+	 * The quoted header follows the outer one and the ICMP header; Rust
+	 * parsed both, so the outer header is in the linear data.
+	 */
+	outer = ip_hdr(skb);
+	if (off != skb_network_offset(skb) + outer->ihl * 4 + sizeof(struct icmphdr))
 		return -EINVAL;
 	if (skb_ensure_writable(skb, off + sizeof(struct iphdr)))
 		return -ENOMEM;

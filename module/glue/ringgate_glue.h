@@ -68,35 +68,15 @@ void rg_counters_reset(void *counters, unsigned int hook);
 
 unsigned int rg_skb_len(const struct sk_buff *skb);
 
-/* The fields of an Ethernet/IPv4 ARP packet; addresses in network byte order. */
-struct rg_arp {
-	unsigned int op;	/* ARPOP_REQUEST (1) or ARPOP_REPLY (2), host order */
-	unsigned int sip;	/* sender protocol address */
-	unsigned int tip;	/* target protocol address */
-};
-/* Reads @skb's ARP header: 1 for Ethernet/IPv4 ARP, 0 for anything else. */
-int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp);
-
 /*
- * The addresses and ports of an IPv4 TCP or UDP packet, in network byte
- * order as on the wire, and the TCP flags byte (0 for UDP).
+ * Copies @len bytes of @skb from @offset (from skb->data) into @buf: 0, or
+ * -EFAULT if the packet is shorter (or @offset negative). The one way Rust
+ * reads a packet, whose headers it parses itself.
  */
-struct rg_flow {
-	unsigned int saddr;
-	unsigned int daddr;
-	unsigned short sport;
-	unsigned short dport;
-	unsigned char proto;
-	unsigned char tcp_flags;
-	/* TCP only (host order): sequence and acknowledgement numbers, and
-	 * the payload's length in bytes. */
-	unsigned int seq;
-	unsigned int ack;
-	unsigned int payload;
-};
-/* Reads @skb's IPv4 and TCP/UDP headers: 1 if it is such a packet (and not
- * a non-first fragment), 0 otherwise. */
-int rg_skb_flow(const struct sk_buff *skb, struct rg_flow *flow);
+int rg_skb_copy_bits(const struct sk_buff *skb, int offset, void *buf, unsigned int len);
+/* Where @skb's network header starts, from skb->data. */
+int rg_skb_network_offset(const struct sk_buff *skb);
+
 /*
  * Rewrites the destination (@source 0) or source (@source 1) address and
  * port of a TCP/UDP packet (network order) and fixes the IPv4 and TCP/UDP
@@ -111,20 +91,15 @@ void rg_skb_untrack(struct sk_buff *skb);
 unsigned long long rg_random_u64(void);
 
 /*
- * The flow quoted by an ICMP error (destination unreachable, time exceeded,
- * parameter problem) in @skb: 1 and stores it if @skb is such an error
- * quoting an IPv4 TCP/UDP packet, 0 otherwise.
- */
-int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted);
-/*
  * Rewrites the destination (@source 0) or source (@source 1) address and
- * port of the packet an ICMP error quotes, fixes the quoted IPv4 header's
- * checksum and recomputes the ICMP checksum. With @rewrite_outer, the error's own
- * address at the other end (its source when the quoted destination changes,
- * and the other way round) becomes @addr too. 0, or -errno.
+ * port of the packet an ICMP error quotes, whose IPv4 header Rust found at
+ * @quoted, fixes the quoted IPv4 header's checksum and recomputes the ICMP
+ * checksum. With @rewrite_outer, the error's own address at the other end
+ * (its source when the quoted destination changes, and the other way
+ * round) becomes @addr too. 0, or -errno.
  */
-int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
-			   unsigned short port, int rewrite_outer);
+int rg_skb_icmp_nat_quoted(struct sk_buff *skb, unsigned int quoted, int source,
+			   unsigned int addr, unsigned short port, int rewrite_outer);
 
 /* The kernel's tick counter and its rate. */
 unsigned long long rg_jiffies(void);
