@@ -15,6 +15,7 @@ use crate::counters::HookCounters;
 use crate::glue::{self, uapi, ConfigMutex, NetHandle, Notification, RcuBox};
 use crate::services::{ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
+use crate::upsert::Conflict;
 use crate::vips::VipTable;
 
 mod namespace;
@@ -47,6 +48,21 @@ impl Refusal {
             self
         } else {
             Refusal::from(err)
+        }
+    }
+}
+
+impl Refusal {
+    /// A request that conflicts with its object's existence (see
+    /// `upsert`), explained: `exists` for `EEXIST`, `missing` for `ENOENT`.
+    pub(crate) fn conflict(
+        conflict: Conflict,
+        exists: &'static CStr,
+        missing: &'static CStr,
+    ) -> Refusal {
+        match conflict {
+            Conflict::Exists => Refusal::new(EEXIST, exists),
+            Conflict::Missing => Refusal::new(ENOENT, missing),
         }
     }
 }

@@ -27,6 +27,7 @@ mod services;
 mod sessions;
 mod stage;
 mod tcp;
+mod upsert;
 mod vips;
 mod wire;
 

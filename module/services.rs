@@ -143,8 +143,9 @@ impl ServiceTable {
         self.services.iter().position(|s| s.used && s.key == *key)
     }
 
-    /// Creates the service or sets its scheduler.
-    pub(crate) fn set(&mut self, key: ServiceKey, scheduler: u8) -> Result {
+    /// Creates the service (scheduler wrr unless `scheduler` says
+    /// otherwise) or sets its scheduler, if given.
+    pub(crate) fn set(&mut self, key: ServiceKey, scheduler: Option<u8>) -> Result {
         let slot = match self.find(&key) {
             Some(slot) => slot,
             None => {
@@ -157,7 +158,9 @@ impl ServiceTable {
                 free
             }
         };
-        self.services[slot].scheduler = scheduler;
+        if let Some(scheduler) = scheduler {
+            self.services[slot].scheduler = scheduler;
+        }
         self.services[slot].rebuild_lookup();
         Ok(())
     }
@@ -168,7 +171,24 @@ impl ServiceTable {
         Ok(())
     }
 
-    /// Adds the back-end or changes the weight and state given.
+    /// Where back-end `addr`:`port` is in the service `key`: `None` if the
+    /// service does not exist, `Some(None)` if the back-end does not.
+    pub(crate) fn find_backend(
+        &self,
+        key: &ServiceKey,
+        addr: u32,
+        port: u16,
+    ) -> Option<Option<usize>> {
+        let slot = self.find(key)?;
+        Some(
+            self.services[slot]
+                .backends
+                .iter()
+                .position(|b| b.used && b.addr == addr && b.port == port),
+        )
+    }
+
+    /// Adds the back-end (weight 1, up) or changes the weight and state given.
     pub(crate) fn set_backend(
         &mut self,
         key: &ServiceKey,

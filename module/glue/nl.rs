@@ -88,6 +88,23 @@ impl Request<'_> {
         (present == 1).then_some(value as u16)
     }
 
+    /// Whether the request's header carries `NLM_F_CREATE`, which lets a
+    /// request that sets an object create it when it is missing.
+    pub(crate) fn flag_create(&self) -> bool {
+        self.nlmsg_flags() & bindings::RG_NLM_F_CREATE != 0
+    }
+
+    /// Whether the request's header carries `NLM_F_EXCL`, which makes a
+    /// request that sets an object fail if it exists.
+    pub(crate) fn flag_exclusive(&self) -> bool {
+        self.nlmsg_flags() & bindings::RG_NLM_F_EXCL != 0
+    }
+
+    fn nlmsg_flags(&self) -> u32 {
+        // SAFETY: `info` is valid for the lifetime of `self`.
+        unsafe { bindings::rg_genl_nlmsg_flags(self.info.as_ptr()) }
+    }
+
     /// Fails with `EINVAL`, telling the requester through extack which
     /// attribute is missing.
     pub(crate) fn missing(&self, attr: u32) -> Error {

@@ -20,6 +20,7 @@ use kernel::prelude::*;
 
 use crate::glue::{uapi, Dump, Request};
 use crate::netns::{NetState, Refusal};
+use crate::upsert::Upsert;
 
 /// Answers a request of command `cmd` in the namespace of `net`.
 pub(crate) fn request(net: &NetState, cmd: u32, req: &Request<'_>) -> Result {
@@ -58,5 +59,14 @@ fn refused(req: &Request<'_>, refusal: Refusal) -> Error {
     match refusal.why {
         Some(why) => req.fail(refusal.err, why),
         None => refusal.err,
+    }
+}
+
+/// What a request that sets an object may do with it, by its header flags
+/// (`NLM_F_CREATE`, `NLM_F_EXCL`), as rtnetlink reads them.
+fn upsert(req: &Request<'_>) -> Upsert {
+    Upsert {
+        create: req.flag_create(),
+        exclusive: req.flag_exclusive(),
     }
 }

@@ -6,7 +6,7 @@
 use kernel::c_str;
 use kernel::prelude::*;
 
-use super::refused;
+use super::{refused, upsert};
 use crate::glue::{uapi, Attrs, Dump, RcuSection, Request};
 use crate::load::BackendLoads;
 use crate::netns::NetState;
@@ -31,13 +31,14 @@ fn service_key(req: &Request<'_>) -> Result<ServiceKey> {
     })
 }
 
-/// `service-set`: creates the service or sets its scheduler.
+/// `service-set`: creates the service or sets its scheduler; the header
+/// flags say which it may do.
 pub(crate) fn service_set(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let scheduler = req
         .get_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER)
         .map(|s| s as u8);
-    net.set_service(key, scheduler)
+    net.set_service(key, scheduler, upsert(req))
         .map_err(|refusal| refused(req, refusal))
 }
 
@@ -59,7 +60,8 @@ fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
     Ok((addr, port.to_be()))
 }
 
-/// `backend-set`: adds the back-end, or changes its weight and state.
+/// `backend-set`: adds the back-end, or changes its weight and state; the
+/// header flags say which it may do.
 pub(crate) fn backend_set(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
@@ -83,7 +85,7 @@ pub(crate) fn backend_set(net: &NetState, req: &Request<'_>) -> Result {
     let up = req
         .nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP)
         .map(|u| u == 1);
-    net.set_backend(&key, addr, port, weight, up)
+    net.set_backend(&key, addr, port, weight, up, upsert(req))
         .map_err(|refusal| refused(req, refusal))
 }
 

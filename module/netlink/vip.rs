@@ -5,7 +5,7 @@
 use kernel::c_str;
 use kernel::prelude::*;
 
-use super::refused;
+use super::{refused, upsert};
 use crate::glue::{uapi, Attrs, Dump, RcuSection, Request};
 use crate::netns::NetState;
 use crate::netns::Refusal;
@@ -31,8 +31,8 @@ fn vip_addr(req: &Request<'_>) -> Result<u32> {
     Ok(addr)
 }
 
-/// `vip-add`: adds a VIP, not owned; adding one already there changes
-/// nothing but its GARP count.
+/// `vip-add`: adds a VIP, not owned, or sets the GARP count of one already
+/// there; the header flags say which it may do.
 pub(crate) fn vip_add(net: &NetState, req: &Request<'_>) -> Result {
     let addr = vip_addr(req)?;
     // The policy bounds the count to 1..=RINGGATE_MAX_GARP_COUNT.
@@ -40,7 +40,7 @@ pub(crate) fn vip_add(net: &NetState, req: &Request<'_>) -> Result {
         Some(count) => Some(u8::try_from(count).map_err(|_| EINVAL)?),
         None => None,
     };
-    net.add_vip(addr, garp_count)
+    net.set_vip(addr, garp_count, upsert(req))
         .map_err(|refusal| refused(req, refusal))
 }
 

@@ -11,7 +11,8 @@ use kernel::prelude::*;
 
 use super::{NetState, Refusal};
 use crate::glue::{uapi, RcuSection};
-use crate::services::{BackendSlot, ServiceKey, SCHEDULER_WRR};
+use crate::services::{BackendSlot, ServiceKey};
+use crate::upsert::Upsert;
 
 const NO_SERVICE: Refusal = Refusal::new(ENOENT, c_str!("no such service"));
 const NO_BACKEND: Refusal = Refusal::new(ENOENT, c_str!("no such service or back-end"));
@@ -30,11 +31,14 @@ fn refusal(err: Error, missing: Refusal) -> Refusal {
 }
 
 impl NetState {
-    /// Creates the service `key` or sets its scheduler (`None`: wrr).
+    /// Creates the service `key` (scheduler wrr unless `scheduler` says
+    /// otherwise) or sets the scheduler of the existing one, if given;
+    /// `upsert` says which of the two it may do.
     pub(crate) fn set_service(
         &self,
         key: ServiceKey,
         scheduler: Option<u8>,
+        upsert: Upsert,
     ) -> Result<(), Refusal> {
         let in_pool = {
             let rcu = RcuSection::read_lock();
@@ -46,12 +50,25 @@ impl NetState {
                 c_str!("the service's VIP is not in this namespace's pool"),
             ));
         }
-        let scheduler = scheduler.unwrap_or(SCHEDULER_WRR);
-        // Before the service exists: its first packets need the sized table.
-        self.activate_nat()?;
+        // Before the service exists: its first packets need the sized
+        // table. A request that may not create needs none: the service it
+        // may change exists, so NAT is active.
+        if upsert.create {
+            self.activate_nat()?;
+        }
         self.services
-            .update(|table| table.set(key, scheduler))
-            .map_err(|err| refusal(err, NO_SERVICE))
+            .update(|table| match upsert.action(table.find(&key).is_some()) {
+                Ok(_) => table.set(key, scheduler).map(Ok),
+                Err(conflict) => Ok(Err(conflict)),
+            })
+            .map_err(|err| refusal(err, NO_SERVICE))?
+            .map_err(|conflict| {
+                Refusal::conflict(
+                    conflict,
+                    c_str!("the service already exists"),
+                    c_str!("no such service"),
+                )
+            })
     }
 
     /// Removes the service `key`.
@@ -62,7 +79,9 @@ impl NetState {
     }
 
     /// Adds the back-end `addr`:`port` (network byte order) to service
-    /// `key`, or changes the weight and state given.
+    /// `key` (weight 1 and up unless `weight` and `up` say otherwise), or
+    /// changes the weight and state given of the existing one; `upsert`
+    /// says which of the two it may do. The service must exist either way.
     pub(crate) fn set_backend(
         &self,
         key: &ServiceKey,
@@ -70,17 +89,29 @@ impl NetState {
         port: u16,
         weight: Option<u16>,
         up: Option<bool>,
+        upsert: Upsert,
     ) -> Result<(), Refusal> {
         let slot = self
             .services
             .update(|table| {
+                let exists = table.find_backend(key, addr, port).ok_or(ENOENT)?.is_some();
+                if let Err(conflict) = upsert.action(exists) {
+                    return Ok(Err(conflict));
+                }
                 let slot = table.set_backend(key, addr, port, weight, up)?;
                 // Before the table is published: no packet can pick the new
                 // back-end and be counted under the slot's previous one.
                 self.backend_placed(slot);
-                Ok(slot)
+                Ok(Ok(slot))
             })
-            .map_err(|err| refusal(err, NO_SERVICE))?;
+            .map_err(|err| refusal(err, NO_SERVICE))?
+            .map_err(|conflict| {
+                Refusal::conflict(
+                    conflict,
+                    c_str!("the back-end is already in this service"),
+                    c_str!("no such back-end in this service"),
+                )
+            })?;
         if up == Some(false) {
             self.backend_gone(slot);
         }

@@ -8,6 +8,7 @@ use kernel::prelude::*;
 use super::{NetState, Refusal};
 use crate::arp;
 use crate::glue::{self, RcuSection};
+use crate::upsert::Upsert;
 use crate::vips::{Change, Vip};
 
 const POOL_FULL: Refusal = Refusal::new(ENOSPC, c_str!("the VIP pool is full (RINGGATE_MAX_VIPS)"));
@@ -20,13 +21,28 @@ impl NetState {
         self.vips.read(&rcu).find(addr).copied()
     }
 
-    /// Adds `addr` to the pool, not owned; adding one already there changes
-    /// nothing but its GARP count.
-    pub(crate) fn add_vip(&self, addr: u32, garp_count: Option<u8>) -> Result<(), Refusal> {
+    /// Adds `addr` to the pool (not owned, `garp_count` defaulting to
+    /// `DEFAULT_GARP_COUNT`) or, for one already there, sets the GARP
+    /// count if one is given; `upsert` says which of the two it may do.
+    pub(crate) fn set_vip(
+        &self,
+        addr: u32,
+        garp_count: Option<u8>,
+        upsert: Upsert,
+    ) -> Result<(), Refusal> {
         self.vips
-            .update(|table| table.add(addr, garp_count))
-            .map(|_| ())
-            .map_err(|err| POOL_FULL.or(err))
+            .update(|table| match upsert.action(table.find(addr).is_some()) {
+                Ok(_) => table.add(addr, garp_count).map(|_| Ok(())),
+                Err(conflict) => Ok(Err(conflict)),
+            })
+            .map_err(|err| POOL_FULL.or(err))?
+            .map_err(|conflict| {
+                Refusal::conflict(
+                    conflict,
+                    c_str!("the VIP is already in this namespace's pool"),
+                    c_str!("no such VIP in this namespace's pool"),
+                )
+            })
     }
 
     /// Removes `addr` from the pool.
