@@ -23,6 +23,8 @@ mod maglev;
 mod nat;
 mod netlink;
 mod netns;
+mod placement;
+mod schedule;
 mod services;
 mod sessions;
 mod stage;

@@ -16,6 +16,7 @@ use kernel::prelude::*;
 use crate::glue::{uapi, Versioned};
 use crate::load::BackendLoads;
 use crate::maglev::{self, HASH_SLOTS, NO_BACKEND};
+use crate::schedule;
 
 pub(crate) const MAX_SERVICES: usize = uapi::RINGGATE_MAX_SERVICES as usize;
 pub(crate) const MAX_BACKENDS: usize = uapi::RINGGATE_MAX_BACKENDS as usize;
@@ -291,31 +292,17 @@ impl ServiceTable {
                 picked(usize::from(index))
             }
             SCHEDULER_LC => {
-                let mut best: Option<(usize, u64, u64)> = None;
-                for (index, backend) in eligible() {
+                let candidates = eligible().map(|(index, backend)| {
                     let overhead = loads.load(slot, index).overhead();
-                    let weight = u64::from(backend.weight);
-                    // overhead / weight < best overhead / best weight, without division.
-                    if best.is_none_or(|(_, o, w)| overhead * w < o * weight) {
-                        best = Some((index, overhead, weight));
-                    }
-                }
-                picked(best?.0)
+                    (index, u64::from(backend.weight), overhead)
+                });
+                picked(schedule::least_connections(candidates)?)
             }
             _ => {
-                let total: u32 = eligible().map(|(_, b)| u32::from(b.weight)).sum();
-                if total == 0 {
-                    return None;
-                }
-                let mut position = turn.fetch_add(1, Ordering::Relaxed) % total;
-                for (index, backend) in eligible() {
-                    let weight = u32::from(backend.weight);
-                    if position < weight {
-                        return picked(index);
-                    }
-                    position -= weight;
-                }
-                None
+                let weights = eligible().map(|(index, b)| (index, u32::from(b.weight)));
+                let index =
+                    schedule::round_robin(weights, || turn.fetch_add(1, Ordering::Relaxed))?;
+                picked(index)
             }
         }
     }

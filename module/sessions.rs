@@ -36,12 +36,12 @@ use kernel::prelude::*;
 use crate::clock::Clock;
 use crate::glue::{End, LockedBuckets};
 use crate::load::{BackendLoads, LoadRef};
+use crate::placement::{self, Occupant, Place, Placing};
 use crate::services::{Pick, TCP};
 pub(crate) use crate::stage::{Stage, Timeouts};
 use crate::tcp::{Direction, Segment};
 
-/// Entries per bucket.
-pub(crate) const WAYS: usize = 8;
+pub(crate) use crate::placement::WAYS;
 /// Sessions the table is sized for (each takes two entries).
 pub(crate) const DEFAULT_MAX_SESSIONS: usize = 16384;
 /// Entries the table has beyond two per session, in quarters: a quarter
@@ -141,7 +141,7 @@ pub(crate) struct SessionView {
 
 impl Entry {
     fn live(&self, now: u64) -> bool {
-        self.expires > now
+        placement::live(self.expires, now)
     }
 
     /// Whether a full bucket may give this entry's place to a new session.
@@ -168,6 +168,20 @@ impl Entry {
     /// client, answered client -> VIP).
     fn partner(&self) -> FlowKey {
         self.rewrite.applied_to(&self.key).reversed()
+    }
+}
+
+impl Occupant for Entry {
+    fn expires(&self) -> u64 {
+        self.expires
+    }
+
+    fn evictable(&self) -> bool {
+        Entry::evictable(self)
+    }
+
+    fn counted(&self) -> bool {
+        Entry::counted(self)
     }
 }
 
@@ -218,20 +232,6 @@ impl Pair<'_> {
             .get_mut(at / WAYS)?
             .as_deref_mut()?
             .get_mut(at % WAYS)
-    }
-
-    /// A free entry in whichever bucket has more of them (the first on a
-    /// tie, so lookups, which try it first, mostly take one lock).
-    fn free_way(&self, now: u64) -> Option<usize> {
-        let room = |n: usize| {
-            self.entries()
-                .filter(|(at, e)| at / WAYS == n && !e.live(now))
-                .count()
-        };
-        let n = usize::from(room(1) > room(0));
-        self.entries()
-            .find(|(at, e)| at / WAYS == n && !e.live(now))
-            .map(|(at, _)| at)
     }
 }
 
@@ -572,30 +572,22 @@ impl SessionTable {
             // pass it, so the table can exceed it by one session per CPU.
             let at_limit =
                 entry.counted() && self.held.load(Ordering::Relaxed) >= self.max_sessions;
+            let placing = Placing {
+                now,
+                at_limit,
+                may_evict,
+            };
+            // Never the other half of the session being created.
+            let place = placement::place(
+                [pair.0[0].as_deref(), pair.0[1].as_deref()],
+                placing,
+                |e: &Entry| e.partner() == key,
+            );
             let mut evicted_partner = None;
-            let free = if at_limit { None } else { pair.free_way(now) };
-            let at = match free {
-                Some(at) => at,
-                None if may_evict => {
-                    // A session in use, never the other half of the one
-                    // being created. At the limit, an expired session the
-                    // sweep has not released yet goes first (its expiry is
-                    // the earliest); freeing its back-end-side entry would
-                    // release nothing.
-                    let victim = |e: &Entry| {
-                        e.expires != 0
-                            && e.partner() != key
-                            && if e.live(now) {
-                                e.evictable()
-                            } else {
-                                at_limit && e.counted()
-                            }
-                    };
-                    let (at, victim) = pair
-                        .entries()
-                        .filter(|(_, e)| victim(e))
-                        .min_by_key(|(_, e)| e.expires)
-                        .ok_or(Refused::Full)?;
+            let at = match place {
+                Place::Free(at) => at,
+                Place::Evict(at) => {
+                    let victim = pair.at(at).ok_or(Refused::Full)?;
                     evicted_partner = Some(Evicted {
                         partner: victim.partner(),
                         victim: victim.key,
@@ -603,7 +595,7 @@ impl SessionTable {
                     });
                     at
                 }
-                None => return Err(Refused::Full),
+                Place::Full => return Err(Refused::Full),
             };
             let free = pair.at(at).ok_or(Refused::Full)?;
             self.free(free);
