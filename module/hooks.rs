@@ -36,9 +36,14 @@ pub(crate) fn inspect(
     let Some(request) = headers::arp(packet) else {
         return Verdict::Accept;
     };
-    let verdict = arp::verdict(net.vips.read(rcu), hook, &request);
-    if verdict == Verdict::Drop {
+    let way = if hook == Hook::ArpIn {
+        arp::Way::In
+    } else {
+        arp::Way::Out
+    };
+    if arp::suppressed(net.vips.read(rcu), way, &request) {
         net.count_arp_suppressed();
+        return Verdict::Drop;
     }
-    verdict
+    Verdict::Accept
 }

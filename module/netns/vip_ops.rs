@@ -6,10 +6,27 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use super::{NetState, Refusal};
-use crate::arp;
-use crate::glue::{self, RcuSection};
+use crate::arp::{self, TargetHw};
+use crate::glue::{self, uapi, ArpTargetHw, RcuSection, Versioned};
 use crate::upsert::Upsert;
-use crate::vips::{Change, Vip};
+use crate::vips::{Change, PoolError, Vip, VipTable, MAX_VIPS};
+
+// The pool holds as many VIPs as the UAPI header says.
+const _: () = assert!(MAX_VIPS == uapi::RINGGATE_MAX_VIPS as usize);
+
+impl Versioned for VipTable {
+    fn advance_generation(&mut self) {
+        self.next_generation();
+    }
+}
+
+/// The error a refused pool change fails with.
+fn errno(err: PoolError) -> Error {
+    match err {
+        PoolError::Full => ENOSPC,
+        PoolError::Missing => ENOENT,
+    }
+}
 
 const POOL_FULL: Refusal = Refusal::new(ENOSPC, c_str!("the VIP pool is full (RINGGATE_MAX_VIPS)"));
 const NOT_IN_POOL: Refusal = Refusal::new(ENOENT, c_str!("no such VIP in this namespace's pool"));
@@ -32,7 +49,7 @@ impl NetState {
     ) -> Result<(), Refusal> {
         self.vips
             .update(|table| match upsert.action(table.find(addr).is_some()) {
-                Ok(_) => table.add(addr, garp_count).map(|_| Ok(())),
+                Ok(_) => table.add(addr, garp_count).map(|_| Ok(())).map_err(errno),
                 Err(conflict) => Ok(Err(conflict)),
             })
             .map_err(|err| POOL_FULL.or(err))?
@@ -48,7 +65,7 @@ impl NetState {
     /// Removes `addr` from the pool.
     pub(crate) fn remove_vip(&self, addr: u32) -> Result<(), Refusal> {
         self.vips
-            .update(|table| table.remove(addr))
+            .update(|table| table.remove(addr).map_err(errno))
             .map_err(|err| NOT_IN_POOL.or(err))
     }
 
@@ -70,7 +87,7 @@ impl NetState {
         let (change, garp_count) = self
             .vips
             .update(|table| {
-                let change = table.set_owned(addr, owned)?;
+                let change = table.set_owned(addr, owned).map_err(errno)?;
                 let garp_count = table.find(addr).map_or(0, |vip| vip.garp_count);
                 Ok((change, garp_count))
             })
@@ -94,6 +111,10 @@ impl NetState {
             .ok_or_else(glue::eaddrnotavail)?;
         for _ in 0..pairs {
             for (op, target_hw) in arp::ANNOUNCEMENT {
+                let target_hw = match target_hw {
+                    TargetHw::Unknown => ArpTargetHw::Unknown,
+                    TargetHw::Own => ArpTargetHw::Own,
+                };
                 device.send_arp(op, addr, target_hw);
             }
         }

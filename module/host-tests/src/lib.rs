@@ -5,11 +5,14 @@
 //! cannot aim precisely: sequence numbers across the 2^32 wrap, the tick
 //! counter at its edges, exact Maglev shares, every stage transition, the
 //! session table's placement and eviction choice over hand-made buckets,
-//! round-robin sequences, malformed headers. Only files without kernel
+//! round-robin sequences, malformed headers, the VIP pool and ARP
+//! suppression. Only files without kernel
 //! dependencies are included; the crate paths they use (`crate::stage`)
 //! resolve to the same files here.
 #![allow(dead_code)]
 
+#[path = "../../arp.rs"]
+pub mod arp;
 #[path = "../../clock.rs"]
 pub mod clock;
 #[path = "../../headers.rs"]
@@ -26,7 +29,11 @@ pub mod stage;
 pub mod tcp;
 #[path = "../../upsert.rs"]
 pub mod upsert;
+#[path = "../../vips.rs"]
+pub mod vips;
 
+#[cfg(test)]
+mod arp_tests;
 #[cfg(test)]
 mod clock_tests;
 #[cfg(test)]
@@ -43,3 +50,5 @@ mod stage_tests;
 mod tcp_tests;
 #[cfg(test)]
 mod upsert_tests;
+#[cfg(test)]
+mod vips_tests;
