@@ -11,7 +11,7 @@
  * in Rust.
  *
  * This header is deliberately free of kernel includes so that bindgen can turn
- * it into module/glue_bindings.rs without the kernel's build flags; kernel
+ * it into module/glue/bindings.rs without the kernel's build flags; kernel
  * objects cross the boundary as opaque pointers.
  */
 #ifndef RINGGATE_GLUE_H
@@ -44,7 +44,7 @@ int rg_glue_register(const struct rg_callbacks *cb);
 void rg_glue_unregister(void);
 /*
  * Starts the namespace's session sweep @delay jiffies from now
- * (ringgate_rs_sweep, re-armed at the interval it returns until the
+ * (rg_callbacks.sweep, re-armed at the interval it returns until the
  * namespace goes); a no-op if it is queued already. Once NAT is active:
  * the other namespaces never wake up for it.
  */
