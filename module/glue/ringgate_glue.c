@@ -393,15 +393,13 @@ int rg_skb_icmp_nat_quoted(struct sk_buff *skb, unsigned int quoted, int source,
 	__be32 *old_addr, new_addr = (__force __be32)addr;
 	unsigned int thoff, off = quoted;
 
-	/*
-	 * The quoted header follows the outer one and the ICMP header; Rust
-	 * parsed both, so the outer header is in the linear data.
-	 */
+	/* Everything up to the quoted header's end is made linear and writable. */
+	if (skb_ensure_writable(skb, off + sizeof(struct iphdr)))
+		return -ENOMEM;
+	/* The quoted header follows the outer one and the ICMP header. */
 	outer = ip_hdr(skb);
 	if (off != skb_network_offset(skb) + outer->ihl * 4 + sizeof(struct icmphdr))
 		return -EINVAL;
-	if (skb_ensure_writable(skb, off + sizeof(struct iphdr)))
-		return -ENOMEM;
 	inner = (struct iphdr *)(skb->data + off);
 	if (skb_ensure_writable(skb, off + inner->ihl * 4 + 4))
 		return -ENOMEM;
