@@ -36,6 +36,7 @@ mod netlink;
 mod netns;
 mod placement;
 mod schedule;
+mod service;
 mod services;
 mod sessions;
 mod stage;

@@ -23,6 +23,8 @@ pub mod maglev;
 pub mod placement;
 #[path = "../../schedule.rs"]
 pub mod schedule;
+#[path = "../../service.rs"]
+pub mod service;
 #[path = "../../stage.rs"]
 pub mod stage;
 #[path = "../../tcp.rs"]
@@ -44,6 +46,8 @@ mod maglev_tests;
 mod placement_tests;
 #[cfg(test)]
 mod schedule_tests;
+#[cfg(test)]
+mod service_tests;
 #[cfg(test)]
 mod stage_tests;
 #[cfg(test)]
