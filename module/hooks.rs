@@ -24,24 +24,18 @@ pub(crate) fn inspect(
     net.counters.count(hook, packet.len());
     // Read once here: the logic below takes the moment as an argument.
     let clock = net.clock();
-    match hook {
+    let way = match hook {
         Hook::PreRouting => return nat::pre_routing(net, packet, rcu, clock),
         Hook::Forward => return nat::forward(net, packet, rcu, clock.now),
         Hook::LocalOut => return nat::local_out(net, packet, rcu, clock.now),
-        _ => {}
-    }
-    if !matches!(hook, Hook::ArpIn | Hook::ArpOut) {
-        return Verdict::Accept;
-    }
-    let Some(request) = headers::arp(packet) else {
+        Hook::LocalIn | Hook::PostRouting => return Verdict::Accept,
+        Hook::ArpIn => arp::Way::In,
+        Hook::ArpOut => arp::Way::Out,
+    };
+    let Some(message) = headers::arp(packet) else {
         return Verdict::Accept;
     };
-    let way = if hook == Hook::ArpIn {
-        arp::Way::In
-    } else {
-        arp::Way::Out
-    };
-    if arp::suppressed(net.vips.read(rcu), way, &request) {
+    if arp::suppressed(net.vips.read(rcu), way, &message) {
         net.count_arp_suppressed();
         return Verdict::Drop;
     }

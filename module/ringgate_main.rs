@@ -16,7 +16,8 @@
 //!   locks, RCU and per-CPU memory.
 //! - Pure logic with no kernel dependency, also tested on the host
 //!   (`module/host-tests`): `clock`, `headers` (packet parsing), `placement`,
-//!   `schedule`, `stage`, `tcp`, `maglev`, `vips`, `arp`, `upsert`.
+//!   `schedule`, `stage`, `tcp`, `maglev`, `service`, `vips`, `arp`,
+//!   `upsert`.
 //!
 //! The domain logic never reads the clock: the hook, the sweep or the
 //! request that calls it passes the moment down.
