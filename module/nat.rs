@@ -22,11 +22,20 @@ use crate::glue::{End, Packet, RcuSection, Verdict};
 use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
-use crate::sessions::FlowKey;
+use crate::sessions::{FlowKey, Rewrite};
 use crate::tcp::Segment;
 
 const TCP_SYN: u8 = 0x02;
 const TCP_ACK: u8 = 0x10;
+
+/// The end of a packet `rewrite` changes.
+fn end_of(rewrite: &Rewrite) -> End {
+    if rewrite.source {
+        End::Source
+    } else {
+        End::Destination
+    }
+}
 
 fn key_of(flow: &Flow) -> FlowKey {
     FlowKey {
@@ -108,7 +117,7 @@ pub(crate) fn pre_routing(
         }
     };
     if packet
-        .nat(rewrite.end(), rewrite.addr, rewrite.port)
+        .nat(end_of(&rewrite), rewrite.addr, rewrite.port)
         .is_err()
     {
         return Verdict::Drop;
@@ -135,7 +144,7 @@ pub(crate) fn forward(
     // Pre-routing already refreshed this flow's entry; only read it here.
     match net.sessions.read(rcu).peek(&key_of(&flow), now) {
         Some(reply) if reply.source => {
-            if packet.nat(reply.end(), reply.addr, reply.port).is_err() {
+            if packet.nat(end_of(&reply), reply.addr, reply.port).is_err() {
                 return Verdict::Drop;
             }
             Verdict::Accept

@@ -15,9 +15,9 @@
 //! - `sessions`, `services`, `load`, `counters`: the tables, over the glue's
 //!   locks, RCU and per-CPU memory.
 //! - Pure logic with no kernel dependency, also tested on the host
-//!   (`module/host-tests`): `clock`, `headers` (packet parsing), `placement`,
-//!   `schedule`, `stage`, `tcp`, `maglev`, `service`, `vips`, `arp`,
-//!   `upsert`.
+//!   (`module/host-tests`): `clock`, `flow`, `headers` (packet parsing),
+//!   `placement`, `schedule`, `stage`, `tcp`, `maglev`, `service`, `vips`,
+//!   `arp`, `upsert`.
 //!
 //! The domain logic never reads the clock: the hook, the sweep or the
 //! request that calls it passes the moment down.
@@ -27,6 +27,7 @@ use kernel::prelude::*;
 mod arp;
 mod clock;
 mod counters;
+mod flow;
 mod glue;
 mod headers;
 mod hooks;

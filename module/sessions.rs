@@ -34,14 +34,19 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 
 use crate::clock::Clock;
-use crate::glue::{End, LockedBuckets};
+pub(crate) use crate::flow::{FlowKey, Rewrite};
+use crate::glue::LockedBuckets;
 use crate::load::{BackendLoads, LoadRef};
-use crate::placement::{self, Occupant, Place, Placing};
+pub(crate) use crate::placement::WAYS;
+use crate::placement::{self, Place, Placing};
 use crate::services::{Pick, TCP};
 pub(crate) use crate::stage::{Stage, Timeouts};
 use crate::tcp::{Direction, Segment};
 
-pub(crate) use crate::placement::WAYS;
+mod entry;
+
+use entry::{opens, push_interval, revivable, Bucket, Entry, Push, FIN_PEER, FIN_SENT};
+
 /// Sessions the table is sized for (each takes two entries).
 pub(crate) const DEFAULT_MAX_SESSIONS: usize = 16384;
 /// Entries the table has beyond two per session, in quarters: a quarter
@@ -49,84 +54,6 @@ pub(crate) const DEFAULT_MAX_SESSIONS: usize = 16384;
 /// placement filling 1,024 sessions into 320 buckets refused 0.4 on
 /// average).
 const HEADROOM_QUARTERS: usize = 5;
-
-/// A flow as seen in one direction (network byte order).
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub(crate) struct FlowKey {
-    pub(crate) proto: u8,
-    pub(crate) saddr: u32,
-    pub(crate) sport: u16,
-    pub(crate) daddr: u32,
-    pub(crate) dport: u16,
-}
-
-impl FlowKey {
-    /// The flow in the other direction.
-    pub(crate) fn reversed(&self) -> FlowKey {
-        FlowKey {
-            proto: self.proto,
-            saddr: self.daddr,
-            sport: self.dport,
-            daddr: self.saddr,
-            dport: self.sport,
-        }
-    }
-}
-
-/// What to do to a packet of a known flow.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub(crate) struct Rewrite {
-    pub(crate) source: bool,
-    pub(crate) addr: u32,
-    pub(crate) port: u16,
-}
-
-impl Rewrite {
-    /// `key` as this rewrite leaves it.
-    fn applied_to(&self, key: &FlowKey) -> FlowKey {
-        let mut key = *key;
-        if self.source {
-            (key.saddr, key.sport) = (self.addr, self.port);
-        } else {
-            (key.daddr, key.dport) = (self.addr, self.port);
-        }
-        key
-    }
-
-    pub(crate) fn end(&self) -> End {
-        if self.source {
-            End::Source
-        } else {
-            End::Destination
-        }
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-struct Entry {
-    key: FlowKey,
-    /// Jiffies at which the entry dies; 0: never used.
-    expires: u64,
-    stage: Stage,
-    rewrite: Rewrite,
-    /// The node that owns the session.
-    owner: u16,
-    /// The back-end slot the session is counted under (in both entries;
-    /// only the client-side one holds the count).
-    load: LoadRef,
-    /// `FIN_SENT`: this entry's direction sent a FIN; `FIN_PEER`: the other
-    /// direction did. A connection with only one is half-closed: the other
-    /// side may still be sending.
-    fins: u8,
-    /// Jiffies at which this entry last extended its partner's expiry (see
-    /// `SessionTable::touch`).
-    pushed: u64,
-    /// TCP: what this direction's segments said (see `tcp`).
-    tcp: Direction,
-}
-
-const FIN_SENT: u8 = 1;
-const FIN_PEER: u8 = 2;
 
 /// One live session as the dump shows it (network byte order).
 #[derive(Clone, Copy, Default, Debug)]
@@ -138,79 +65,6 @@ pub(crate) struct SessionView {
     pub(crate) expires_ms: u32,
     pub(crate) owner: u16,
 }
-
-impl Entry {
-    fn live(&self, now: u64) -> bool {
-        placement::live(self.expires, now)
-    }
-
-    /// Whether a full bucket may give this entry's place to a new session.
-    /// A handshake not completed, a reset connection, or one both sides
-    /// closed: never a connection that may still carry data, half-closed
-    /// ones included (an upload ends with the client's FIN and waits for
-    /// the answer).
-    fn evictable(&self) -> bool {
-        match self.stage {
-            Stage::Syn | Stage::Reset => true,
-            Stage::Closing => self.fins == FIN_SENT | FIN_PEER,
-            Stage::Udp | Stage::Established => false,
-        }
-    }
-
-    /// Whether this is the client-side entry (which holds the count).
-    fn counted(&self) -> bool {
-        !self.rewrite.source
-    }
-
-    /// The key of the session's other entry: the answer to a packet of
-    /// this flow as translated (client -> VIP goes to the back-end, which
-    /// answers back-end -> client; back-end -> client leaves as VIP ->
-    /// client, answered client -> VIP).
-    fn partner(&self) -> FlowKey {
-        self.rewrite.applied_to(&self.key).reversed()
-    }
-}
-
-impl Occupant for Entry {
-    fn expires(&self) -> u64 {
-        self.expires
-    }
-
-    fn evictable(&self) -> bool {
-        Entry::evictable(self)
-    }
-
-    fn counted(&self) -> bool {
-        Entry::counted(self)
-    }
-}
-
-/// What a packet of one entry hands on to its session's other entry.
-struct Push {
-    partner: FlowKey,
-    stage: Stage,
-    first_fin: bool,
-    /// The back-end's SYN-ACK passed just now.
-    synack: bool,
-    /// The other entry lives at least until then.
-    expires: u64,
-}
-
-/// Whether `seg` opens a connection: a SYN without ACK.
-fn opens(seg: &Segment) -> bool {
-    const SYN: u8 = 0x02;
-    const ACK: u8 = 0x10;
-    seg.flags & (SYN | ACK) == SYN
-}
-
-/// How often (jiffies) a flow's packets extend its other entry's expiry: an
-/// eighth of the timeout, so a session outlives its last packet by at most
-/// that much more than its timeout.
-fn push_interval(timeout_secs: u64, clock: Clock) -> u64 {
-    (clock.ticks(timeout_secs) / 8).max(1)
-}
-
-type Bucket = [Entry; WAYS];
 
 /// A new entry's two buckets, both locked (the second `None` when both
 /// hashes name the same bucket). Their entries are numbered
@@ -233,27 +87,6 @@ impl Pair<'_> {
             .as_deref_mut()?
             .get_mut(at % WAYS)
     }
-}
-
-/// Where in `bucket` the entry of `key` is that a packet of its session's
-/// other direction (the entry of `from`) may keep alive: the live one, or
-/// else one that expired but still holds the session (its place not reused
-/// and, for a client-side entry, its count not released; expiry is checked
-/// only at lookups, so an entry given a little less slack than its partner
-/// can lapse first). Either way it must name `from` as its own partner:
-/// keys alone do not pair entries, since a client reusing its port makes a
-/// new session whose client-side key is the partner key of an old session's
-/// back-end-side entry still alive.
-fn revivable(bucket: &Bucket, key: &FlowKey, from: &FlowKey, now: u64) -> Option<usize> {
-    let ours = |e: &Entry| e.key == *key && e.partner() == *from;
-    bucket
-        .iter()
-        .position(|e| e.live(now) && ours(e))
-        .or_else(|| {
-            bucket
-                .iter()
-                .position(|e| ours(e) && (e.expires != 0 || !e.counted()))
-        })
 }
 
 pub(crate) struct SessionTable {

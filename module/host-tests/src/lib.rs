@@ -15,6 +15,8 @@
 pub mod arp;
 #[path = "../../clock.rs"]
 pub mod clock;
+#[path = "../../flow.rs"]
+pub mod flow;
 #[path = "../../headers.rs"]
 pub mod headers;
 #[path = "../../maglev.rs"]
@@ -38,6 +40,8 @@ pub mod vips;
 mod arp_tests;
 #[cfg(test)]
 mod clock_tests;
+#[cfg(test)]
+mod flow_tests;
 #[cfg(test)]
 mod headers_tests;
 #[cfg(test)]
