@@ -22,6 +22,7 @@ mod namespace;
 mod service_ops;
 mod session_ops;
 mod settings;
+mod status;
 mod vip_ops;
 
 pub(crate) use settings::Settings;
@@ -206,17 +207,5 @@ impl NetState {
 
     pub(crate) fn count_no_backend(&self) {
         self.no_backend.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn no_backend(&self) -> u64 {
-        self.no_backend.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn arp_suppressed(&self) -> u64 {
-        self.arp_suppressed.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn garp_sent(&self) -> u64 {
-        self.garp_sent.load(Ordering::Relaxed)
     }
 }
