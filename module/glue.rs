@@ -98,3 +98,10 @@ pub(crate) fn hz() -> u64 {
     // SAFETY: Returns a constant.
     u64::from(unsafe { bindings::rg_hz() })
 }
+
+/// `ticks` as a delay for the kernel's timers, which take at most
+/// `MAX_JIFFY_OFFSET`: a longer one would wrap into the past and fire at once.
+fn timer_delay(ticks: u64) -> kernel::ffi::c_ulong {
+    const MAX_JIFFY_OFFSET: kernel::ffi::c_ulong = (kernel::ffi::c_ulong::MAX >> 2) - 1;
+    kernel::ffi::c_ulong::try_from(ticks).map_or(MAX_JIFFY_OFFSET, |t| t.min(MAX_JIFFY_OFFSET))
+}

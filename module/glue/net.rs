@@ -26,7 +26,7 @@ impl NetHandle {
     /// Starts the namespace's sweep `delay` ticks from now; a no-op if it
     /// is started already.
     pub(crate) fn start_sweep(&self, delay: u64) {
-        let delay = kernel::ffi::c_ulong::try_from(delay).unwrap_or(kernel::ffi::c_ulong::MAX);
+        let delay = super::timer_delay(delay);
         // The state holding the handle exists only while the glue's state
         // of the namespace is set up.
         // SAFETY: So the handle names a live namespace with that state.

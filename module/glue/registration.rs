@@ -123,9 +123,13 @@ impl<T: Namespace> Adapter<T> {
     /// `state` is a live `net_init` pointer: the glue cancels the work
     /// (synchronously) before the state is freed.
     unsafe extern "C" fn sweep(state: *mut c_void) -> c_ulong {
+        // Without a state there is nothing to sweep: look again in a second.
+        let Some(state) = NonNull::new(state) else {
+            return super::timer_delay(super::hz());
+        };
         // SAFETY: Per the contract above, `state` points to a live `T`.
-        let state = unsafe { &*state.cast::<T>() };
-        c_ulong::try_from(state.sweep()).unwrap_or(c_ulong::MAX)
+        let state = unsafe { state.cast::<T>().as_ref() };
+        super::timer_delay(state.sweep())
     }
 
     /// The netfilter hook of every namespace.
@@ -141,11 +145,15 @@ impl<T: Namespace> Adapter<T> {
         skb: *mut bindings::sk_buff,
         hook: c_uint,
     ) -> bindings::rg_verdict {
-        let (Some(hook), Some(skb)) = (Hook::from_uapi(hook), NonNull::new(skb)) else {
+        let (Some(state), Some(hook), Some(skb)) = (
+            NonNull::new(state),
+            Hook::from_uapi(hook),
+            NonNull::new(skb),
+        ) else {
             return bindings::RG_VERDICT_ACCEPT;
         };
         // SAFETY: Per the contract above, `state` points to a live `T`.
-        let state = unsafe { &*state.cast::<T>() };
+        let state = unsafe { state.cast::<T>().as_ref() };
         // SAFETY: Per the contract above, `skb` is ours for this call.
         let mut packet = unsafe { Packet::from_raw(skb) };
         // SAFETY: Netfilter runs hooks inside an RCU read-side section.
