@@ -23,10 +23,7 @@ use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
 use crate::sessions::{FlowKey, Rewrite};
-use crate::tcp::Segment;
-
-const TCP_SYN: u8 = 0x02;
-const TCP_ACK: u8 = 0x10;
+use crate::tcp::{self, Segment};
 
 /// The end of a packet `rewrite` changes.
 fn end_of(rewrite: &Rewrite) -> End {
@@ -99,7 +96,7 @@ pub(crate) fn pre_routing(
             }
             // Only a SYN opens a TCP connection; anything else without a
             // session is left to the kernel, which answers with a reset.
-            if flow.proto == TCP && flow.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
+            if flow.proto == TCP && !tcp::opens(flow.tcp_flags) {
                 return Verdict::Accept;
             }
             let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads())

@@ -41,11 +41,11 @@ pub(crate) use crate::placement::WAYS;
 use crate::placement::{self, Place, Placing};
 use crate::services::{Pick, TCP};
 pub(crate) use crate::stage::{Stage, Timeouts};
-use crate::tcp::{Direction, Segment};
+use crate::tcp::{self, Direction, Segment};
 
 mod entry;
 
-use entry::{opens, push_interval, revivable, Bucket, Entry, Push, FIN_PEER, FIN_SENT};
+use entry::{push_interval, revivable, Bucket, Entry, Push, FIN_PEER, FIN_SENT};
 
 /// Sessions the table is sized for (each takes two entries).
 pub(crate) const DEFAULT_MAX_SESSIONS: usize = 16384;
@@ -257,7 +257,11 @@ impl SessionTable {
         let now = clock.now;
         let touched = self.find_in(key, |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
-            if key.proto == TCP && entry.counted() && entry.stage >= Stage::Closing && opens(seg) {
+            if key.proto == TCP
+                && entry.counted()
+                && entry.stage >= Stage::Closing
+                && tcp::opens(seg.flags)
+            {
                 // The client reuses its port for a new connection while the
                 // old one lingers closed (the server closed first, so the
                 // client kept no TIME_WAIT): the old session ends and the

@@ -5,7 +5,7 @@
 
 use super::{Clock, FlowKey, LoadRef, Rewrite, Stage, WAYS};
 use crate::placement::{self, Occupant};
-use crate::tcp::{Direction, Segment};
+use crate::tcp::Direction;
 
 /// A session as one direction's packets find it: the flow they carry, how
 /// to rewrite them, and the session's state as this direction keeps it.
@@ -92,13 +92,6 @@ pub(super) struct Push {
     pub(super) synack: bool,
     /// The other entry lives at least until then.
     pub(super) expires: u64,
-}
-
-/// Whether `seg` opens a connection: a SYN without ACK.
-pub(super) fn opens(seg: &Segment) -> bool {
-    const SYN: u8 = 0x02;
-    const ACK: u8 = 0x10;
-    seg.flags & (SYN | ACK) == SYN
 }
 
 /// How often (jiffies) a flow's packets extend its other entry's expiry: an
