@@ -60,8 +60,10 @@ test-userd: deps
 	cd userd && cargo test --locked
 	cd userd && RINGGATE_SIM_SEEDS=3000 cargo test --locked --release -p ringgate-ring --test simulator
 
-# The module's pure logic (TCP stages, Maglev shares), compiled on the host
-# from the module's own files: see module/host-tests/src/lib.rs.
+# The module's pure logic (clock, header parsing, session placement and
+# eviction, stages, TCP tracking, Maglev, round-robin, create/exclusive
+# flags), compiled on the host from the module's own files: see
+# module/host-tests/src/lib.rs.
 test-module-logic: deps
 	cd module/host-tests && cargo test
 

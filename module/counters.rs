@@ -7,8 +7,7 @@
 
 use kernel::prelude::*;
 
-use crate::glue::PerCpuCounters;
-use crate::hooks::Hook;
+use crate::glue::{Hook, PerCpuCounters};
 
 /// Totals of one hook across all CPUs.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]

@@ -17,15 +17,22 @@
 //! connection. ICMP errors quoting a translated packet are translated too,
 //! whichever side they come from. Everything else passes untouched.
 
-use crate::glue::{End, Flow, Packet, RcuSection};
-use crate::hooks::Verdict;
+use crate::clock::Clock;
+use crate::glue::{End, Packet, RcuSection, Verdict};
+use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
-use crate::sessions::FlowKey;
-use crate::tcp::Segment;
+use crate::sessions::{FlowKey, Rewrite};
+use crate::tcp::{self, Segment};
 
-const TCP_SYN: u8 = 0x02;
-const TCP_ACK: u8 = 0x10;
+/// The end of a packet `rewrite` changes.
+fn end_of(rewrite: &Rewrite) -> End {
+    if rewrite.source {
+        End::Source
+    } else {
+        End::Destination
+    }
+}
 
 fn key_of(flow: &Flow) -> FlowKey {
     FlowKey {
@@ -39,12 +46,17 @@ fn key_of(flow: &Flow) -> FlowKey {
 
 /// Bounded work: one session lookup; for a new connection one scan of the
 /// service table, one pick and two inserts.
-pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+pub(crate) fn pre_routing(
+    net: &NetState,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection,
+    clock: Clock,
+) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
     }
-    let Some(flow) = packet.flow() else {
-        return icmp_error_in(net, packet, rcu);
+    let Some(flow) = headers::flow(packet) else {
+        return icmp_error_in(net, packet, rcu, clock.now);
     };
     let key = key_of(&flow);
     let sessions = net.sessions.read(rcu);
@@ -55,7 +67,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
         ack: flow.ack,
         payload: flow.payload,
     };
-    let rewrite = match sessions.touch(&key, &segment, &timeouts) {
+    let rewrite = match sessions.touch(&key, &segment, &timeouts, clock) {
         Some(reply) if reply.source => {
             // A reply: translated at forward, once routed.
             packet.untrack();
@@ -84,7 +96,7 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
             }
             // Only a SYN opens a TCP connection; anything else without a
             // session is left to the kernel, which answers with a reset.
-            if flow.proto == TCP && flow.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
+            if flow.proto == TCP && !tcp::opens(flow.tcp_flags) {
                 return Verdict::Accept;
             }
             let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads())
@@ -92,17 +104,17 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
                 net.count_no_backend();
                 return Verdict::Drop;
             };
-            match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id()) {
+            match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id(), clock) {
                 Ok(rewrite) => rewrite,
                 Err(_) => {
-                    net.notify_table_full(sessions.dropped());
+                    net.notify_table_full(sessions.dropped(), clock);
                     return Verdict::Drop;
                 }
             }
         }
     };
     if packet
-        .nat(rewrite.end(), rewrite.addr, rewrite.port)
+        .nat(end_of(&rewrite), rewrite.addr, rewrite.port)
         .is_err()
     {
         return Verdict::Drop;
@@ -114,17 +126,22 @@ pub(crate) fn pre_routing(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSect
 /// Translates replies back to the VIP, after routing: one read-only lookup.
 /// ICMP errors from the back side about client packets are translated here
 /// too (see `translate_error_to_client`).
-pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+pub(crate) fn forward(
+    net: &NetState,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection,
+    now: u64,
+) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
     }
-    let Some(flow) = packet.flow() else {
-        return translate_error_to_client(net, packet, rcu, true);
+    let Some(flow) = headers::flow(packet) else {
+        return translate_error_to_client(net, packet, rcu, true, now);
     };
     // Pre-routing already refreshed this flow's entry; only read it here.
-    match net.sessions.read(rcu).peek(&key_of(&flow)) {
+    match net.sessions.read(rcu).peek(&key_of(&flow), now) {
         Some(reply) if reply.source => {
-            if packet.nat(reply.end(), reply.addr, reply.port).is_err() {
+            if packet.nat(end_of(&reply), reply.addr, reply.port).is_err() {
                 return Verdict::Drop;
             }
             Verdict::Accept
@@ -136,11 +153,16 @@ pub(crate) fn forward(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection)
 /// ICMP errors this node sends about a translated packet (fragmentation
 /// needed on the way to a back-end, say) quote it as translated: client to
 /// back-end. Runs at local-out: one session lookup per ICMP error.
-pub(crate) fn local_out(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+pub(crate) fn local_out(
+    net: &NetState,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection,
+    now: u64,
+) -> Verdict {
     if !net.nat_active() {
         return Verdict::Accept;
     }
-    translate_error_to_client(net, packet, rcu, false)
+    translate_error_to_client(net, packet, rcu, false, now)
 }
 
 /// An ICMP error arriving at pre-routing that quotes a translated packet.
@@ -154,14 +176,24 @@ pub(crate) fn local_out(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSectio
 /// Either way it is marked untracked, as the packets it quotes are:
 /// conntrack, finding no connection for the quoted packet, would call the
 /// error invalid, and a common `ct state invalid drop` rule would drop it.
-fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
-    let Some(quoted) = packet.icmp_quoted() else {
+fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection, now: u64) -> Verdict {
+    let Some(quoted) = headers::icmp_quoted(packet) else {
         return Verdict::Accept;
     };
-    match net.sessions.read(rcu).peek(&key_of(&quoted).reversed()) {
+    match net
+        .sessions
+        .read(rcu)
+        .peek(&key_of(&quoted.flow).reversed(), now)
+    {
         Some(to_backend) if !to_backend.source => {
             if packet
-                .nat_quoted(End::Source, to_backend.addr, to_backend.port, true)
+                .nat_quoted(
+                    quoted.offset,
+                    End::Source,
+                    to_backend.addr,
+                    to_backend.port,
+                    true,
+                )
                 .is_err()
             {
                 return Verdict::Drop;
@@ -189,16 +221,22 @@ fn translate_error_to_client(
     packet: &mut Packet<'_>,
     rcu: &RcuSection,
     from_back_side: bool,
+    now: u64,
 ) -> Verdict {
-    let Some(quoted) = packet.icmp_quoted() else {
+    let Some(quoted) = headers::icmp_quoted(packet) else {
         return Verdict::Accept;
     };
     // The quoted packet went client -> back-end; its session's back-end-side
     // entry has the opposite flow and knows the VIP.
-    match net.sessions.read(rcu).peek(&key_of(&quoted).reversed()) {
+    match net
+        .sessions
+        .read(rcu)
+        .peek(&key_of(&quoted.flow).reversed(), now)
+    {
         Some(to_client) if to_client.source => {
             if packet
                 .nat_quoted(
+                    quoted.offset,
                     End::Destination,
                     to_client.addr,
                     to_client.port,

@@ -1,19 +1,82 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The state ringgate keeps for one network namespace.
+//! The state ringgate keeps for one network namespace, and everything done
+//! to it: the netlink handlers translate requests into calls of its methods
+//! (`vip_ops`, `service_ops`, `session_ops`, `settings`), the hooks run its
+//! packet path, the sweep its session table's cleanup.
 
 use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use kernel::prelude::*;
+use kernel::str::CStr;
 
+use crate::clock::Clock;
 use crate::counters::HookCounters;
 use crate::glue::{self, uapi, ConfigMutex, NetHandle, Notification, RcuBox};
-use crate::services::{BackendSlot, ServiceTable, MAX_SERVICES};
+use crate::services::{ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
+use crate::upsert::Conflict;
 use crate::vips::VipTable;
 
+mod namespace;
+mod service_ops;
+mod session_ops;
+mod settings;
+mod status;
+mod vip_ops;
+
+pub(crate) use settings::Settings;
+
+/// Why the state refused a change: the error, and when there is one to
+/// give, the sentence the requester reads in netlink's extended ack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal {
+    pub(crate) err: Error,
+    pub(crate) why: Option<&'static CStr>,
+}
+
+impl Refusal {
+    pub(crate) const fn new(err: Error, why: &'static CStr) -> Refusal {
+        Refusal {
+            err,
+            why: Some(why),
+        }
+    }
+
+    /// This refusal if `err` is the error it explains, else `err` unexplained.
+    pub(crate) fn or(self, err: Error) -> Refusal {
+        if err == self.err {
+            self
+        } else {
+            Refusal::from(err)
+        }
+    }
+}
+
+impl Refusal {
+    /// A request that conflicts with its object's existence (see
+    /// `upsert`), explained: `exists` for `EEXIST`, `missing` for `ENOENT`.
+    pub(crate) fn conflict(
+        conflict: Conflict,
+        exists: &'static CStr,
+        missing: &'static CStr,
+    ) -> Refusal {
+        match conflict {
+            Conflict::Exists => Refusal::new(EEXIST, exists),
+            Conflict::Missing => Refusal::new(ENOENT, missing),
+        }
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(err: Error) -> Refusal {
+        Refusal { err, why: None }
+    }
+}
+
 /// Everything one namespace owns. Created before the namespace's hooks are
-/// registered and dropped only after they are gone (see `glue`).
+/// registered and dropped only after they are gone (see `glue::Namespace`,
+/// which `namespace` implements for it).
 pub(crate) struct NetState {
     net: NetHandle,
     pub(crate) counters: HookCounters,
@@ -46,7 +109,7 @@ pub(crate) struct NetState {
 
 impl NetState {
     /// Allocates the state of a new namespace.
-    pub(crate) fn new(net: NetHandle) -> Result<KBox<NetState>> {
+    fn new(net: NetHandle) -> Result<KBox<NetState>> {
         let counters = HookCounters::new()?;
         // One mutex for all of the namespace's tables: a change to one may
         // depend on another (a back-end's slot and its connection counts).
@@ -84,6 +147,12 @@ impl NetState {
         )?)
     }
 
+    /// The moment now, read once by whoever calls into the domain logic
+    /// (a hook, the sweep, a request), which takes it as an argument.
+    pub(crate) fn clock(&self) -> Clock {
+        Clock::new(glue::jiffies(), glue::hz())
+    }
+
     pub(crate) fn count_arp_suppressed(&self) {
         self.arp_suppressed.fetch_add(1, Ordering::Relaxed);
     }
@@ -91,166 +160,6 @@ impl NetState {
     pub(crate) fn count_garp_sent(&self, packets: u32) {
         self.garp_sent
             .fetch_add(u64::from(packets), Ordering::Relaxed);
-    }
-
-    pub(crate) fn timeouts(&self) -> Timeouts {
-        let t = |i: usize| self.timeouts[i].load(Ordering::Relaxed);
-        Timeouts {
-            syn: t(0),
-            established: t(1),
-            closing: t(2),
-            udp: t(3),
-        }
-    }
-
-    /// Sets the timeouts given; the others stay.
-    pub(crate) fn set_timeouts(
-        &self,
-        syn: Option<u32>,
-        established: Option<u32>,
-        closing: Option<u32>,
-        udp: Option<u32>,
-    ) {
-        for (i, value) in [syn, established, closing, udp].into_iter().enumerate() {
-            if let Some(value) = value {
-                self.timeouts[i].store(value, Ordering::Relaxed);
-            }
-        }
-    }
-
-    pub(crate) fn node_id(&self) -> u16 {
-        self.node_id.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn set_node_id(&self, id: u16) {
-        self.node_id.store(id, Ordering::Relaxed);
-    }
-
-    pub(crate) fn max_sessions(&self) -> u32 {
-        self.max_sessions.load(Ordering::Relaxed)
-    }
-
-    /// A new, empty session table for `max` sessions, numbered `generation`.
-    fn session_table(max: u32, generation: u32) -> Result<KBox<SessionTable>> {
-        Ok(KBox::new(
-            SessionTable::new(max as usize, glue::random_u64(), generation)?,
-            GFP_KERNEL,
-        )?)
-    }
-
-    /// A new session table that replaces `old` (see `SessionTable::generation`).
-    fn next_session_table(max: u32, old: &SessionTable) -> Result<KBox<SessionTable>> {
-        Self::session_table(max, old.generation().wrapping_add(1).max(1))
-    }
-
-    /// Sizes the session table for `max` sessions (if that is a change).
-    /// Before NAT is active only the setting changes (the table is allocated
-    /// at activation). After, a new table takes over the live sessions: they
-    /// are copied, the new table is published, and after a grace period,
-    /// when no packet can still be using the old one, what changed there
-    /// meanwhile (sessions opened during the copy) is copied too. Sessions a
-    /// smaller table has no room for are dropped and counted. Sleeps.
-    pub(crate) fn resize_sessions(&self, max: u32) -> Result {
-        self.sessions.replace_with(
-            |old| {
-                if max == self.max_sessions() {
-                    return Ok(None);
-                }
-                let table = if self.nat_active() {
-                    let table = Self::next_session_table(max, old)?;
-                    table.loads().adopt_generations(old.loads());
-                    table.adopt(old);
-                    Some(table)
-                } else {
-                    None
-                };
-                self.max_sessions.store(max, Ordering::Relaxed);
-                Ok(table)
-            },
-            |old, new| {
-                new.adopt(old);
-                new.adopt_counters(old);
-            },
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn down_policy(&self) -> u32 {
-        self.down_policy.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn set_down_policy(&self, policy: u32) {
-        self.down_policy.store(policy, Ordering::Relaxed);
-    }
-
-    /// Applies the down policy to a back-end just taken down or removed
-    /// from its slot.
-    pub(crate) fn backend_gone(&self, slot: BackendSlot) {
-        if self.down_policy() == uapi::RINGGATE_DOWN_POLICY_DROP {
-            let rcu = glue::RcuSection::read_lock();
-            let sessions = self.sessions.read(&rcu);
-            sessions.purge_backend(sessions.loads().current(slot.service, slot.backend));
-        }
-    }
-
-    /// A slot got a new back-end: its connection counts start anew (the
-    /// sessions of the slot's previous back-end no longer count there).
-    pub(crate) fn backend_placed(&self, slot: BackendSlot) {
-        if slot.new {
-            let rcu = glue::RcuSection::read_lock();
-            self.sessions
-                .read(&rcu)
-                .loads()
-                .reset(slot.service, slot.backend);
-        }
-    }
-
-    /// Sweeps the next stretch of the session table for expired entries
-    /// (see `SessionTable::sweep`); the jiffies until the next stretch:
-    /// soon while a pass is under way, a second after a pass ends. Bounded
-    /// work per call, so a large table never holds the CPU long.
-    pub(crate) fn sweep_sessions(&self) -> u64 {
-        const BUCKETS_PER_CALL: usize = 1024;
-        let rcu = glue::RcuSection::read_lock();
-        let start = self.sweep_cursor.load(Ordering::Relaxed);
-        let next = self.sessions.read(&rcu).sweep(start, BUCKETS_PER_CALL);
-        self.sweep_cursor.store(next, Ordering::Relaxed);
-        if next == 0 {
-            glue::hz()
-        } else {
-            1
-        }
-    }
-
-    pub(crate) fn nat_active(&self) -> bool {
-        self.nat_active.load(Ordering::Relaxed)
-    }
-
-    /// Turns the NAT path on for good (sessions outlive their service),
-    /// allocating the session table at its configured size: namespaces that
-    /// never have a service (most, on a host with containers) keep a
-    /// one-bucket table. IPv4 defragmentation is turned on with it, or a
-    /// fragmented datagram's later fragments (which carry no ports) would
-    /// reach the VIP untranslated. Sleeps; called before the first service is
-    /// published, so no session is lost with the placeholder.
-    pub(crate) fn activate_nat(&self) -> Result {
-        if self.nat_active() {
-            return Ok(());
-        }
-        self.sessions.replace_with(
-            |old| {
-                if self.nat_active() {
-                    return Ok(None);
-                }
-                let table = Self::next_session_table(self.max_sessions(), old)?;
-                self.net.enable_defrag()?;
-                self.nat_active.store(true, Ordering::Relaxed);
-                Ok(Some(table))
-            },
-            |_, _| {},
-        )?;
-        self.net.start_sweep();
-        Ok(())
     }
 
     /// Tells listeners that a VIP was taken or released.
@@ -269,10 +178,10 @@ impl NetState {
 
     /// Tells listeners the session table refused a connection, at most once
     /// a second (this runs in packet context).
-    pub(crate) fn notify_table_full(&self, dropped: u64) {
-        let now = glue::jiffies();
+    pub(crate) fn notify_table_full(&self, dropped: u64, clock: Clock) {
+        let now = clock.now;
         let last = self.last_full_notice.load(Ordering::Relaxed);
-        if now.wrapping_sub(last) < glue::hz()
+        if clock.since(last) < clock.ticks(1)
             || self
                 .last_full_notice
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
@@ -298,17 +207,5 @@ impl NetState {
 
     pub(crate) fn count_no_backend(&self) {
         self.no_backend.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn no_backend(&self) -> u64 {
-        self.no_backend.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn arp_suppressed(&self) -> u64 {
-        self.arp_suppressed.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn garp_sent(&self) -> u64 {
-        self.garp_sent.load(Ordering::Relaxed)
     }
 }

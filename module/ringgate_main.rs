@@ -2,30 +2,50 @@
 
 //! ringgate: the data plane of the ringgate gateway cluster.
 //!
-//! This crate root only wires the pieces together. `glue` is the single layer
-//! that touches C (and holds every `unsafe` block); the other modules are safe
-//! Rust: `netns` is one network namespace's state, `hooks` decides what happens
-//! to a packet, `counters` counts it, `vips` is the pool of virtual IPs and
-//! `arp` enforces which of them this node answers for, `services` and
-//! `sessions` with `nat` translate VIP traffic to back-ends, and `netlink`
-//! answers the generic netlink family.
+//! This crate root only wires the pieces together, in layers that each call
+//! only those below them:
+//!
+//! - `glue`, the wrapper layer: the single layer that touches C and holds
+//!   every `unsafe` block. Like the kernel's own abstractions it names no
+//!   type of this module: C calls up only through its `Namespace` trait,
+//!   which `netns::NetState` implements and `glue::Registration` registers.
+//! - `netns`, one network namespace's state and every operation on it;
+//!   `netlink`, whose handlers translate requests into those operations.
+//! - `hooks`, `nat`: what happens to a packet at each hook.
+//! - `sessions`, `services`, `load`, `counters`: the tables, over the glue's
+//!   locks, RCU and per-CPU memory.
+//! - Pure logic with no kernel dependency, also tested on the host
+//!   (`module/host-tests`): `clock`, `flow`, `headers` (packet parsing),
+//!   `placement`, `schedule`, `stage`, `tcp`, `maglev`, `service`, `vips`,
+//!   `arp`, `upsert`.
+//!
+//! The domain logic never reads the clock: the hook, the sweep or the
+//! request that calls it passes the moment down.
 
 use kernel::prelude::*;
 
 mod arp;
+mod clock;
 mod counters;
+mod flow;
 mod glue;
+mod headers;
 mod hooks;
 mod load;
 mod maglev;
 mod nat;
 mod netlink;
 mod netns;
+mod placement;
+mod schedule;
+mod service;
 mod services;
 mod sessions;
 mod stage;
 mod tcp;
+mod upsert;
 mod vips;
+mod wire;
 
 module! {
     type: Ringgate,
@@ -39,12 +59,12 @@ module! {
 pub(crate) const VERSION: &str = "0.1.0";
 
 struct Ringgate {
-    _registration: glue::Registration,
+    _registration: glue::Registration<netns::NetState>,
 }
 
 impl kernel::Module for Ringgate {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let registration = glue::Registration::new()?;
+        let registration = glue::Registration::<netns::NetState>::new()?;
         pr_info!("ringgate {} loaded\n", VERSION);
         Ok(Ringgate {
             _registration: registration,

@@ -33,14 +33,20 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
-use crate::glue::{self, End, LockedBuckets};
+use crate::clock::Clock;
+pub(crate) use crate::flow::{FlowKey, Rewrite};
+use crate::glue::LockedBuckets;
 use crate::load::{BackendLoads, LoadRef};
+pub(crate) use crate::placement::WAYS;
+use crate::placement::{self, Place, Placing};
 use crate::services::{Pick, TCP};
 pub(crate) use crate::stage::{Stage, Timeouts};
-use crate::tcp::{Direction, Segment};
+use crate::tcp::{self, Direction, Segment};
 
-/// Entries per bucket.
-pub(crate) const WAYS: usize = 8;
+mod entry;
+
+use entry::{push_interval, revivable, Bucket, Entry, Push, FIN_PEER, FIN_SENT};
+
 /// Sessions the table is sized for (each takes two entries).
 pub(crate) const DEFAULT_MAX_SESSIONS: usize = 16384;
 /// Entries the table has beyond two per session, in quarters: a quarter
@@ -48,84 +54,6 @@ pub(crate) const DEFAULT_MAX_SESSIONS: usize = 16384;
 /// placement filling 1,024 sessions into 320 buckets refused 0.4 on
 /// average).
 const HEADROOM_QUARTERS: usize = 5;
-
-/// A flow as seen in one direction (network byte order).
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub(crate) struct FlowKey {
-    pub(crate) proto: u8,
-    pub(crate) saddr: u32,
-    pub(crate) sport: u16,
-    pub(crate) daddr: u32,
-    pub(crate) dport: u16,
-}
-
-impl FlowKey {
-    /// The flow in the other direction.
-    pub(crate) fn reversed(&self) -> FlowKey {
-        FlowKey {
-            proto: self.proto,
-            saddr: self.daddr,
-            sport: self.dport,
-            daddr: self.saddr,
-            dport: self.sport,
-        }
-    }
-}
-
-/// What to do to a packet of a known flow.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub(crate) struct Rewrite {
-    pub(crate) source: bool,
-    pub(crate) addr: u32,
-    pub(crate) port: u16,
-}
-
-impl Rewrite {
-    /// `key` as this rewrite leaves it.
-    fn applied_to(&self, key: &FlowKey) -> FlowKey {
-        let mut key = *key;
-        if self.source {
-            (key.saddr, key.sport) = (self.addr, self.port);
-        } else {
-            (key.daddr, key.dport) = (self.addr, self.port);
-        }
-        key
-    }
-
-    pub(crate) fn end(&self) -> End {
-        if self.source {
-            End::Source
-        } else {
-            End::Destination
-        }
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-struct Entry {
-    key: FlowKey,
-    /// Jiffies at which the entry dies; 0: never used.
-    expires: u64,
-    stage: Stage,
-    rewrite: Rewrite,
-    /// The node that owns the session.
-    owner: u16,
-    /// The back-end slot the session is counted under (in both entries;
-    /// only the client-side one holds the count).
-    load: LoadRef,
-    /// `FIN_SENT`: this entry's direction sent a FIN; `FIN_PEER`: the other
-    /// direction did. A connection with only one is half-closed: the other
-    /// side may still be sending.
-    fins: u8,
-    /// Jiffies at which this entry last extended its partner's expiry (see
-    /// `SessionTable::touch`).
-    pushed: u64,
-    /// TCP: what this direction's segments said (see `tcp`).
-    tcp: Direction,
-}
-
-const FIN_SENT: u8 = 1;
-const FIN_PEER: u8 = 2;
 
 /// One live session as the dump shows it (network byte order).
 #[derive(Clone, Copy, Default, Debug)]
@@ -137,65 +65,6 @@ pub(crate) struct SessionView {
     pub(crate) expires_ms: u32,
     pub(crate) owner: u16,
 }
-
-impl Entry {
-    fn live(&self, now: u64) -> bool {
-        self.expires > now
-    }
-
-    /// Whether a full bucket may give this entry's place to a new session.
-    /// A handshake not completed, a reset connection, or one both sides
-    /// closed: never a connection that may still carry data, half-closed
-    /// ones included (an upload ends with the client's FIN and waits for
-    /// the answer).
-    fn evictable(&self) -> bool {
-        match self.stage {
-            Stage::Syn | Stage::Reset => true,
-            Stage::Closing => self.fins == FIN_SENT | FIN_PEER,
-            Stage::Udp | Stage::Established => false,
-        }
-    }
-
-    /// Whether this is the client-side entry (which holds the count).
-    fn counted(&self) -> bool {
-        !self.rewrite.source
-    }
-
-    /// The key of the session's other entry: the answer to a packet of
-    /// this flow as translated (client -> VIP goes to the back-end, which
-    /// answers back-end -> client; back-end -> client leaves as VIP ->
-    /// client, answered client -> VIP).
-    fn partner(&self) -> FlowKey {
-        self.rewrite.applied_to(&self.key).reversed()
-    }
-}
-
-/// What a packet of one entry hands on to its session's other entry.
-struct Push {
-    partner: FlowKey,
-    stage: Stage,
-    first_fin: bool,
-    /// The back-end's SYN-ACK passed just now.
-    synack: bool,
-    /// The other entry lives at least until then.
-    expires: u64,
-}
-
-/// Whether `seg` opens a connection: a SYN without ACK.
-fn opens(seg: &Segment) -> bool {
-    const SYN: u8 = 0x02;
-    const ACK: u8 = 0x10;
-    seg.flags & (SYN | ACK) == SYN
-}
-
-/// How often (jiffies) a flow's packets extend its other entry's expiry: an
-/// eighth of the timeout, so a session outlives its last packet by at most
-/// that much more than its timeout.
-fn push_interval(timeout_secs: u64) -> u64 {
-    (timeout_secs * glue::hz() / 8).max(1)
-}
-
-type Bucket = [Entry; WAYS];
 
 /// A new entry's two buckets, both locked (the second `None` when both
 /// hashes name the same bucket). Their entries are numbered
@@ -218,41 +87,6 @@ impl Pair<'_> {
             .as_deref_mut()?
             .get_mut(at % WAYS)
     }
-
-    /// A free entry in whichever bucket has more of them (the first on a
-    /// tie, so lookups, which try it first, mostly take one lock).
-    fn free_way(&self, now: u64) -> Option<usize> {
-        let room = |n: usize| {
-            self.entries()
-                .filter(|(at, e)| at / WAYS == n && !e.live(now))
-                .count()
-        };
-        let n = usize::from(room(1) > room(0));
-        self.entries()
-            .find(|(at, e)| at / WAYS == n && !e.live(now))
-            .map(|(at, _)| at)
-    }
-}
-
-/// Where in `bucket` the entry of `key` is that a packet of its session's
-/// other direction (the entry of `from`) may keep alive: the live one, or
-/// else one that expired but still holds the session (its place not reused
-/// and, for a client-side entry, its count not released; expiry is checked
-/// only at lookups, so an entry given a little less slack than its partner
-/// can lapse first). Either way it must name `from` as its own partner:
-/// keys alone do not pair entries, since a client reusing its port makes a
-/// new session whose client-side key is the partner key of an old session's
-/// back-end-side entry still alive.
-fn revivable(bucket: &Bucket, key: &FlowKey, from: &FlowKey, now: u64) -> Option<usize> {
-    let ours = |e: &Entry| e.key == *key && e.partner() == *from;
-    bucket
-        .iter()
-        .position(|e| e.live(now) && ours(e))
-        .or_else(|| {
-            bucket
-                .iter()
-                .position(|e| ours(e) && (e.expires != 0 || !e.counted()))
-        })
 }
 
 pub(crate) struct SessionTable {
@@ -357,10 +191,10 @@ impl SessionTable {
     /// Moves `entry` on to `stage` (never back), with that stage's timeout,
     /// moving its count from active to inactive if it starts closing. Under
     /// its bucket's lock; whether the stage changed.
-    fn advance(&self, entry: &mut Entry, stage: Stage, now: u64, timeouts: &Timeouts) -> bool {
+    fn advance(&self, entry: &mut Entry, stage: Stage, clock: Clock, timeouts: &Timeouts) -> bool {
         let before = entry.stage;
         entry.stage = before.max(stage);
-        entry.expires = now + timeouts.secs(entry.stage) * glue::hz();
+        entry.expires = clock.after_secs(timeouts.secs(entry.stage));
         if entry.counted() && before.is_active() && !entry.stage.is_active() {
             self.loads.deactivate(entry.load);
         }
@@ -417,12 +251,17 @@ impl SessionTable {
         key: &FlowKey,
         seg: &Segment,
         timeouts: &Timeouts,
+        clock: Clock,
     ) -> Option<Rewrite> {
         const FIN: u8 = 0x01;
-        let now = glue::jiffies();
+        let now = clock.now;
         let touched = self.find_in(key, |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
-            if key.proto == TCP && entry.counted() && entry.stage >= Stage::Closing && opens(seg) {
+            if key.proto == TCP
+                && entry.counted()
+                && entry.stage >= Stage::Closing
+                && tcp::opens(seg.flags)
+            {
                 // The client reuses its port for a new connection while the
                 // old one lingers closed (the server closed first, so the
                 // client kept no TIME_WAIT): the old session ends and the
@@ -446,9 +285,9 @@ impl SessionTable {
             if first_fin {
                 entry.fins |= FIN_SENT;
             }
-            let staged = self.advance(entry, stage, now, timeouts);
-            let interval = push_interval(timeouts.secs(entry.stage));
-            let due = now.wrapping_sub(entry.pushed) >= interval;
+            let staged = self.advance(entry, stage, clock, timeouts);
+            let interval = push_interval(timeouts.secs(entry.stage), clock);
+            let due = clock.since(entry.pushed) >= interval;
             let changed = (staged || first_fin || new_synack || due).then(|| {
                 entry.pushed = now;
                 Push {
@@ -456,7 +295,7 @@ impl SessionTable {
                     stage: entry.stage,
                     first_fin,
                     synack: new_synack,
-                    expires: entry.expires + interval,
+                    expires: entry.expires.saturating_add(interval),
                 }
             });
             Some(Ok((entry.rewrite, changed)))
@@ -478,7 +317,7 @@ impl SessionTable {
             // A push from an older stage (another CPU read this entry's
             // partner before a reset or FIN) must not stretch a later one.
             let stale = push.stage < entry.stage;
-            self.advance(entry, push.stage, now, timeouts);
+            self.advance(entry, push.stage, clock, timeouts);
             if !stale {
                 entry.expires = entry.expires.max(push.expires);
             }
@@ -518,8 +357,7 @@ impl SessionTable {
 
     /// The rewrite of a known flow, without refreshing it (for ICMP errors
     /// about the flow, which say nothing about the connection's life).
-    pub(crate) fn peek(&self, key: &FlowKey) -> Option<Rewrite> {
-        let now = glue::jiffies();
+    pub(crate) fn peek(&self, key: &FlowKey, now: u64) -> Option<Rewrite> {
         self.find_in(key, |bucket| {
             bucket
                 .iter()
@@ -571,30 +409,22 @@ impl SessionTable {
             // pass it, so the table can exceed it by one session per CPU.
             let at_limit =
                 entry.counted() && self.held.load(Ordering::Relaxed) >= self.max_sessions;
+            let placing = Placing {
+                now,
+                at_limit,
+                may_evict,
+            };
+            // Never the other half of the session being created.
+            let place = placement::place(
+                [pair.0[0].as_deref(), pair.0[1].as_deref()],
+                placing,
+                |e: &Entry| e.partner() == key,
+            );
             let mut evicted_partner = None;
-            let free = if at_limit { None } else { pair.free_way(now) };
-            let at = match free {
-                Some(at) => at,
-                None if may_evict => {
-                    // A session in use, never the other half of the one
-                    // being created. At the limit, an expired session the
-                    // sweep has not released yet goes first (its expiry is
-                    // the earliest); freeing its back-end-side entry would
-                    // release nothing.
-                    let victim = |e: &Entry| {
-                        e.expires != 0
-                            && e.partner() != key
-                            && if e.live(now) {
-                                e.evictable()
-                            } else {
-                                at_limit && e.counted()
-                            }
-                    };
-                    let (at, victim) = pair
-                        .entries()
-                        .filter(|(_, e)| victim(e))
-                        .min_by_key(|(_, e)| e.expires)
-                        .ok_or(Refused::Full)?;
+            let at = match place {
+                Place::Free(at) => at,
+                Place::Evict(at) => {
+                    let victim = pair.at(at).ok_or(Refused::Full)?;
                     evicted_partner = Some(Evicted {
                         partner: victim.partner(),
                         victim: victim.key,
@@ -602,7 +432,7 @@ impl SessionTable {
                     });
                     at
                 }
-                None => return Err(Refused::Full),
+                Place::Full => return Err(Refused::Full),
             };
             let free = pair.at(at).ok_or(Refused::Full)?;
             self.free(free);
@@ -678,8 +508,9 @@ impl SessionTable {
         first: &Segment,
         timeouts: &Timeouts,
         owner: u16,
+        clock: Clock,
     ) -> Result<Rewrite, Refused> {
-        let now = glue::jiffies();
+        let now = clock.now;
         // Only a SYN opens a TCP session (see `nat`).
         let stage = if forward.proto == TCP {
             Stage::Syn
@@ -688,7 +519,7 @@ impl SessionTable {
         };
         let client = Entry {
             key: forward,
-            expires: now + timeouts.secs(stage) * glue::hz(),
+            expires: clock.after_secs(timeouts.secs(stage)),
             stage,
             rewrite: Rewrite {
                 source: false,
@@ -742,8 +573,7 @@ impl SessionTable {
     /// Frees the expired entries of up to `count` buckets from `start` on,
     /// releasing their counts; where the next sweep starts (0 after the last
     /// bucket). Process context: each bucket is locked on its own.
-    pub(crate) fn sweep(&self, start: usize, count: usize) -> usize {
-        let now = glue::jiffies();
+    pub(crate) fn sweep(&self, start: usize, count: usize, now: u64) -> usize {
         let end = start.saturating_add(count).min(self.buckets.len());
         for i in start..end {
             self.buckets.with(i, |bucket| {
@@ -767,8 +597,7 @@ impl SessionTable {
     /// there meanwhile: new sessions, and stage changes, FINs and refreshed
     /// expiries of the ones moved before. Process context: each bucket of
     /// either table is locked on its own, one at a time.
-    pub(crate) fn adopt(&self, old: &SessionTable) -> u64 {
-        let now = glue::jiffies();
+    pub(crate) fn adopt(&self, old: &SessionTable, now: u64) -> u64 {
         let mut lost = 0;
         for i in 0..old.buckets.len() {
             let bucket = old.buckets.with(i, |bucket| *bucket);
@@ -823,9 +652,9 @@ impl SessionTable {
         i: usize,
         from: usize,
         out: &mut [(usize, SessionView); WAYS],
+        clock: Clock,
     ) -> usize {
-        let now = glue::jiffies();
-        let hz = glue::hz().max(1);
+        let now = clock.now;
         self.buckets.with(i, |bucket| {
             let mut n = 0;
             for (way, e) in bucket.iter().enumerate().skip(from) {
@@ -839,7 +668,7 @@ impl SessionTable {
                         backend_addr: e.rewrite.addr,
                         backend_port: e.rewrite.port,
                         stage: e.stage,
-                        expires_ms: ((e.expires - now) * 1000 / hz).min(u64::from(u32::MAX)) as u32,
+                        expires_ms: clock.ms_until(e.expires),
                         owner: e.owner,
                     },
                 );

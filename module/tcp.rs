@@ -34,6 +34,13 @@ const SEQ_KNOWN: u8 = 1;
 /// session's entries).
 const SYNACK_SEEN: u8 = 2;
 
+/// Whether a segment with TCP `flags` opens a connection: a SYN without
+/// ACK. Only such a segment creates a session; any other without one is
+/// left to the kernel, which answers it with a reset.
+pub(crate) fn opens(flags: u8) -> bool {
+    flags & (SYN | ACK) == SYN
+}
+
 /// One TCP segment's header fields that matter here (host order).
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct Segment {

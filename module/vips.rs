@@ -6,16 +6,22 @@
 //! then, so it is read-copy-update: readers see an immutable table without
 //! taking a lock, and a writer changes a private copy and publishes it (see
 //! `glue::RcuBox`). The table is a sorted array of bounded size, so a lookup
-//! is a binary search over at most `MAX_VIPS` entries.
+//! is a binary search over at most `MAX_VIPS` entries. Pure logic with no
+//! kernel dependency (`module/host-tests` compiles it).
 
-use kernel::prelude::*;
-
-use crate::glue::{uapi, Versioned};
-
-/// The most VIPs a pool holds (`RINGGATE_MAX_VIPS` of the UAPI header).
-pub(crate) const MAX_VIPS: usize = uapi::RINGGATE_MAX_VIPS as usize;
+/// The most VIPs a pool holds (`RINGGATE_MAX_VIPS` of the UAPI header,
+/// which `netns` checks it equals at build time).
+pub(crate) const MAX_VIPS: usize = 256;
 /// Gratuitous ARP pairs sent on taking a VIP when none was configured.
 pub(crate) const DEFAULT_GARP_COUNT: u8 = 3;
+
+/// Whether `addr` (network byte order) can be a VIP: a unicast address,
+/// not 0, loopback, multicast or broadcast.
+pub(crate) fn usable(addr: u32) -> bool {
+    // Network byte order: the first octet is the lowest byte in memory.
+    let first_octet = addr.to_ne_bytes()[0];
+    !(addr == 0 || addr == u32::MAX || first_octet == 127 || first_octet >= 224)
+}
 
 /// One VIP of the pool.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -37,6 +43,15 @@ pub(crate) struct VipTable {
     len: usize,
     /// Sorted by `addr`; only the first `len` entries are used.
     vips: [Vip; MAX_VIPS],
+}
+
+/// Why the pool refused a change.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum PoolError {
+    /// The pool holds `MAX_VIPS` already.
+    Full,
+    /// The VIP is not in the pool.
+    Missing,
 }
 
 /// What a change to a VIP did, so the caller knows what to announce.
@@ -78,7 +93,7 @@ impl VipTable {
 
     /// Adds `addr` (not owned). An address already present keeps its state
     /// and takes `garp_count` if one is given.
-    pub(crate) fn add(&mut self, addr: u32, garp_count: Option<u8>) -> Result<Change> {
+    pub(crate) fn add(&mut self, addr: u32, garp_count: Option<u8>) -> Result<Change, PoolError> {
         match self.entries().binary_search_by_key(&addr, |vip| vip.addr) {
             Ok(i) => {
                 let vip = &mut self.vips[i];
@@ -92,7 +107,7 @@ impl VipTable {
             }
             Err(i) => {
                 if self.len == MAX_VIPS {
-                    return Err(ENOSPC);
+                    return Err(PoolError::Full);
                 }
                 self.vips.copy_within(i..self.len, i + 1);
                 self.vips[i] = Vip {
@@ -106,23 +121,23 @@ impl VipTable {
         }
     }
 
-    /// Removes `addr`; `ENOENT` if it is not in the pool.
-    pub(crate) fn remove(&mut self, addr: u32) -> Result {
+    /// Removes `addr`.
+    pub(crate) fn remove(&mut self, addr: u32) -> Result<(), PoolError> {
         let i = self
             .entries()
             .binary_search_by_key(&addr, |vip| vip.addr)
-            .map_err(|_| ENOENT)?;
+            .map_err(|_| PoolError::Missing)?;
         self.vips.copy_within(i + 1..self.len, i);
         self.len -= 1;
         Ok(())
     }
 
-    /// Takes or releases `addr`; `ENOENT` if it is not in the pool.
-    pub(crate) fn set_owned(&mut self, addr: u32, owned: bool) -> Result<Change> {
+    /// Takes or releases `addr`.
+    pub(crate) fn set_owned(&mut self, addr: u32, owned: bool) -> Result<Change, PoolError> {
         let i = self
             .entries()
             .binary_search_by_key(&addr, |vip| vip.addr)
-            .map_err(|_| ENOENT)?;
+            .map_err(|_| PoolError::Missing)?;
         let vip = &mut self.vips[i];
         if vip.owned == owned {
             return Ok(Change::Unchanged);
@@ -132,10 +147,10 @@ impl VipTable {
     }
 }
 
-impl Versioned for VipTable {
+impl VipTable {
     /// Marks this copy as the next version. Wrapping past zero would read
     /// as "unset" to netlink.
-    fn advance_generation(&mut self) {
+    pub(crate) fn next_generation(&mut self) {
         self.generation = self.generation.checked_add(1).unwrap_or(1);
     }
 }

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Generic netlink for the safe handlers in `crate::netlink`: requests,
-//! reply and dump messages, and the doit/dumpit entry points the generated
-//! ops table (`ringgate_nl_gen.c`) calls.
+//! Generic netlink: requests, their attributes, replies and dump parts, for
+//! the `Namespace` that answers them (see `registration`).
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -13,19 +12,25 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 
 use super::bindings;
-use crate::netlink;
-use crate::netns::NetState;
 
 /// A generic netlink request, borrowed for the duration of the doit call.
 pub(crate) struct Request<'a> {
     info: NonNull<bindings::genl_info>,
-    net: &'a NetState,
+    _call: PhantomData<&'a bindings::genl_info>,
 }
 
-impl<'a> Request<'a> {
-    /// The state of the namespace the request arrived in.
-    pub(crate) fn net(&self) -> &'a NetState {
-        self.net
+impl Request<'_> {
+    /// The request of a doit call.
+    ///
+    /// # Safety
+    ///
+    /// `info` is the request of a doit callback whose op ran the family's
+    /// pre_doit, valid for the lifetime of the value.
+    pub(super) unsafe fn from_raw(info: NonNull<bindings::genl_info>) -> Self {
+        Request {
+            info,
+            _call: PhantomData,
+        }
     }
 
     /// A u32 attribute of the request, if present (the policy has validated it).
@@ -83,6 +88,23 @@ impl<'a> Request<'a> {
         (present == 1).then_some(value as u16)
     }
 
+    /// Whether the request's header carries `NLM_F_CREATE`, which lets a
+    /// request that sets an object create it when it is missing.
+    pub(crate) fn flag_create(&self) -> bool {
+        self.nlmsg_flags() & bindings::RG_NLM_F_CREATE != 0
+    }
+
+    /// Whether the request's header carries `NLM_F_EXCL`, which makes a
+    /// request that sets an object fail if it exists.
+    pub(crate) fn flag_exclusive(&self) -> bool {
+        self.nlmsg_flags() & bindings::RG_NLM_F_EXCL != 0
+    }
+
+    fn nlmsg_flags(&self) -> u32 {
+        // SAFETY: `info` is valid for the lifetime of `self`.
+        unsafe { bindings::rg_genl_nlmsg_flags(self.info.as_ptr()) }
+    }
+
     /// Fails with `EINVAL`, telling the requester through extack which
     /// attribute is missing.
     pub(crate) fn missing(&self, attr: u32) -> Error {
@@ -114,17 +136,6 @@ impl<'a> Request<'a> {
         // SAFETY: `info` is valid; `why` is static, as extack keeps the pointer.
         unsafe { bindings::rg_genl_set_err_msg(self.info.as_ptr(), why.as_char_ptr()) };
         err
-    }
-
-    /// Sends `count` gratuitous ARP pairs for `addr` (network byte order)
-    /// from the interface of this namespace that holds it; the number of
-    /// packets sent. `count` 0 only checks that an interface holds it.
-    pub(crate) fn send_garp(&self, addr: u32, count: u8) -> Result<u32> {
-        let info = self.info.as_ptr();
-        // SAFETY: `info` is valid for the lifetime of `self`.
-        let sent = unsafe { bindings::rg_genl_send_garp(info, addr, c_uint::from(count)) };
-        to_result(sent.min(0))?;
-        Ok(sent.unsigned_abs())
     }
 
     /// Starts the reply to this request.
@@ -246,13 +257,25 @@ impl Drop for Reply<'_> {
 pub(crate) struct Dump<'a> {
     skb: NonNull<bindings::sk_buff>,
     cb: NonNull<bindings::netlink_callback>,
-    net: &'a NetState,
+    _call: PhantomData<&'a bindings::netlink_callback>,
 }
 
-impl<'a> Dump<'a> {
-    /// The state of the namespace the dump runs in.
-    pub(crate) fn net(&self) -> &'a NetState {
-        self.net
+impl Dump<'_> {
+    /// One part of a dump.
+    ///
+    /// # Safety
+    ///
+    /// `skb` and `cb` are a dumpit callback's arguments, valid for the
+    /// lifetime of the value.
+    pub(super) unsafe fn from_raw(
+        skb: NonNull<bindings::sk_buff>,
+        cb: NonNull<bindings::netlink_callback>,
+    ) -> Self {
+        Dump {
+            skb,
+            cb,
+            _call: PhantomData,
+        }
     }
 
     /// Where the previous part stopped (0 at the start).
@@ -307,161 +330,8 @@ impl<'a> Dump<'a> {
 
     /// What a dumpit callback returns after this part: the bytes written
     /// (more parts follow while that is not 0).
-    fn written(&self) -> c_int {
+    pub(super) fn written(&self) -> c_int {
         // SAFETY: `skb` is valid for the lifetime of `self`.
         unsafe { bindings::rg_skb_len(self.skb.as_ptr()) as c_int }
     }
 }
-
-/// Runs a handler for a doit callback and turns its result into an errno.
-///
-/// # Safety
-///
-/// `info` is the request of a doit callback whose op ran the family's pre_doit.
-unsafe fn run_doit(info: *mut bindings::genl_info, handler: fn(&Request<'_>) -> Result) -> c_int {
-    let Some(info) = NonNull::new(info) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: pre_doit stored the namespace's live state in the request.
-    let state = unsafe { bindings::rg_genl_net_state(info.as_ptr()) };
-    if state.is_null() {
-        return ENODEV.to_errno();
-    }
-    // The requesting socket holds its namespace alive, and module unload
-    // unregisters the family before any namespace state is freed.
-    // SAFETY: So the state outlives this request.
-    let net = unsafe { &*state.cast::<NetState>() };
-    match handler(&Request { info, net }) {
-        Ok(()) => 0,
-        Err(err) => err.to_errno(),
-    }
-}
-
-/// Runs a handler for one part of a dump.
-///
-/// # Safety
-///
-/// `skb` and `cb` are a dumpit callback's arguments.
-unsafe fn run_dumpit(
-    skb: *mut bindings::sk_buff,
-    cb: *mut bindings::netlink_callback,
-    handler: fn(&mut Dump<'_>) -> Result,
-) -> c_int {
-    let (Some(skb), Some(cb)) = (NonNull::new(skb), NonNull::new(cb)) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: `cb` is the dump's callback state, valid during the call.
-    let state = unsafe { bindings::rg_dump_net_state(cb.as_ptr()) };
-    if state.is_null() {
-        return ENODEV.to_errno();
-    }
-    // As for doit: the dumping socket holds the namespace, and the family is
-    // unregistered before any namespace state is freed.
-    // SAFETY: So the state outlives this dump part.
-    let net = unsafe { &*state.cast::<NetState>() };
-    let mut dump = Dump { skb, cb, net };
-    match handler(&mut dump) {
-        Ok(()) => dump.written(),
-        Err(err) => err.to_errno(),
-    }
-}
-
-/// Declares the doit callbacks of `ringgate_nl_gen.h`, each with the
-/// pre_doit its op runs (see the YAML spec).
-macro_rules! doit {
-    ($($name:ident => $handler:path;)*) => {$(
-        /// A doit callback declared in `ringgate_nl_gen.h`.
-        ///
-        /// # Safety
-        ///
-        /// Called by generic netlink with a valid request whose op ran
-        /// `ringgate_nl_pre_doit_admin` (which sets up what `run_doit` reads).
-        #[no_mangle]
-        pub(crate) unsafe extern "C" fn $name(
-            _skb: *mut bindings::sk_buff,
-            info: *mut bindings::genl_info,
-        ) -> c_int {
-            // SAFETY: Every doit op of the spec runs the admin pre_doit.
-            unsafe { run_doit(info, $handler) }
-        }
-    )*};
-}
-
-doit! {
-    ringgate_nl_status_get_doit => netlink::status_get;
-    ringgate_nl_counters_reset_doit => netlink::counters_reset;
-    ringgate_nl_vip_add_doit => netlink::vip_add;
-    ringgate_nl_vip_del_doit => netlink::vip_del;
-    ringgate_nl_vip_set_doit => netlink::vip_set;
-    ringgate_nl_vip_get_doit => netlink::vip_get;
-    ringgate_nl_service_set_doit => netlink::service_set;
-    ringgate_nl_service_del_doit => netlink::service_del;
-    ringgate_nl_backend_set_doit => netlink::backend_set;
-    ringgate_nl_backend_del_doit => netlink::backend_del;
-    ringgate_nl_config_set_doit => netlink::config_set;
-    ringgate_nl_config_get_doit => netlink::config_get;
-}
-
-/// The dumpit callback of `session-get` (declared in `ringgate_nl_gen.h`).
-///
-/// # Safety
-///
-/// Called by generic netlink with a valid dump state.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ringgate_nl_session_get_dumpit(
-    skb: *mut bindings::sk_buff,
-    cb: *mut bindings::netlink_callback,
-) -> c_int {
-    // SAFETY: These are the dumpit callback's own arguments.
-    unsafe { run_dumpit(skb, cb, netlink::session_dump) }
-}
-
-/// The dumpit callback of `service-get` (declared in `ringgate_nl_gen.h`).
-///
-/// # Safety
-///
-/// Called by generic netlink with a valid dump state.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ringgate_nl_service_get_dumpit(
-    skb: *mut bindings::sk_buff,
-    cb: *mut bindings::netlink_callback,
-) -> c_int {
-    // SAFETY: These are the dumpit callback's own arguments.
-    unsafe { run_dumpit(skb, cb, netlink::service_dump) }
-}
-
-/// The dumpit callback of `vip-get` (declared in `ringgate_nl_gen.h`).
-///
-/// # Safety
-///
-/// Called by generic netlink with a valid dump state.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn ringgate_nl_vip_get_dumpit(
-    skb: *mut bindings::sk_buff,
-    cb: *mut bindings::netlink_callback,
-) -> c_int {
-    // SAFETY: These are the dumpit callback's own arguments.
-    unsafe { run_dumpit(skb, cb, netlink::vip_dump) }
-}
-
-// As for the hooks in `glue`: each netlink callback has the type of its C
-// prototype in `ringgate_nl_gen.h`, or this does not compile.
-const _: [bindings::rg_doit_fn; 12] = [
-    Some(ringgate_nl_status_get_doit),
-    Some(ringgate_nl_counters_reset_doit),
-    Some(ringgate_nl_vip_add_doit),
-    Some(ringgate_nl_vip_del_doit),
-    Some(ringgate_nl_vip_set_doit),
-    Some(ringgate_nl_vip_get_doit),
-    Some(ringgate_nl_service_set_doit),
-    Some(ringgate_nl_service_del_doit),
-    Some(ringgate_nl_backend_set_doit),
-    Some(ringgate_nl_backend_del_doit),
-    Some(ringgate_nl_config_set_doit),
-    Some(ringgate_nl_config_get_doit),
-];
-const _: [bindings::rg_dumpit_fn; 3] = [
-    Some(ringgate_nl_vip_get_dumpit),
-    Some(ringgate_nl_service_get_dumpit),
-    Some(ringgate_nl_session_get_dumpit),
-];

@@ -85,6 +85,9 @@ static DEFINE_MUTEX(rg_hooks_mutex);
 
 static unsigned int rg_net_id __read_mostly;
 
+/* The Rust callbacks, set once by rg_glue_register before anything calls them. */
+static const struct rg_callbacks *rg_cb __read_mostly;
+
 static int rg_hook_id(u8 pf, unsigned int hooknum)
 {
 	if (pf == NFPROTO_ARP)
@@ -109,14 +112,14 @@ static unsigned int rg_nf_hook(void *priv, struct sk_buff *skb,
 
 	if (hook < 0)
 		return NF_ACCEPT;
-	return ringgate_rs_hook(priv, skb, hook) == RG_VERDICT_DROP ? NF_DROP : NF_ACCEPT;
+	return rg_cb->hook(priv, skb, hook) == RG_VERDICT_DROP ? NF_DROP : NF_ACCEPT;
 }
 
 static void rg_sweep(struct work_struct *work)
 {
 	struct rg_net *rn = container_of(to_delayed_work(work), struct rg_net, sweep);
 
-	queue_delayed_work(system_power_efficient_wq, &rn->sweep, ringgate_rs_sweep(rn->state));
+	queue_delayed_work(system_power_efficient_wq, &rn->sweep, rg_cb->sweep(rn->state));
 }
 
 static int __net_init rg_net_init(struct net *net)
@@ -126,7 +129,7 @@ static int __net_init rg_net_init(struct net *net)
 
 	/* Queued only once the namespace has NAT (rg_sweep_start). */
 	INIT_DELAYED_WORK(&rn->sweep, rg_sweep);
-	rn->state = ringgate_rs_net_init(net);
+	rn->state = rg_cb->net_init(net);
 	if (!rn->state)
 		return -ENOMEM;
 	for (i = 0; i < ARRAY_SIZE(rn->ops); i++) {
@@ -162,12 +165,11 @@ static int rg_hooks_enable(struct net *net)
 	return err;
 }
 
-void rg_sweep_start(struct net *net)
+void rg_sweep_start(struct net *net, unsigned long delay)
 {
 	struct rg_net *rn = net_generic(net, rg_net_id);
 
-	/* A no-op if it is queued already. */
-	queue_delayed_work(system_power_efficient_wq, &rn->sweep, HZ);
+	queue_delayed_work(system_power_efficient_wq, &rn->sweep, delay);
 }
 
 /*
@@ -213,7 +215,7 @@ static void __net_exit rg_net_exit(struct net *net)
 	if (rn->defrag)
 		nf_defrag_ipv4_disable(net);
 	rn->defrag = false;
-	ringgate_rs_net_exit(rn->state);
+	rg_cb->net_exit(rn->state);
 	rn->state = NULL;
 }
 
@@ -225,10 +227,11 @@ static struct pernet_operations rg_net_ops = {
 	.size = sizeof(struct rg_net),
 };
 
-int rg_glue_register(void)
+int rg_glue_register(const struct rg_callbacks *cb)
 {
 	int err;
 
+	rg_cb = cb;
 	err = register_pernet_subsys(&rg_net_ops);
 	if (err)
 		return err;
@@ -314,79 +317,17 @@ unsigned int rg_skb_len(const struct sk_buff *skb)
 	return skb->len;
 }
 
-/*
- * The ARP header as it follows struct arphdr for Ethernet and IPv4. Read
- * with skb_header_pointer, so nonlinear and short packets are handled.
- */
-struct rg_arp_eth_ipv4 {
-	struct arphdr hdr;
-	u8 sha[ETH_ALEN];
-	__be32 sip;
-	u8 tha[ETH_ALEN];
-	__be32 tip;
-} __packed;
-
-int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp)
+int rg_skb_copy_bits(const struct sk_buff *skb, int offset, void *buf, unsigned int len)
 {
-	struct rg_arp_eth_ipv4 buf;
-	const struct rg_arp_eth_ipv4 *p;
-
-	/*
-	 * The ARP header is at the network offset, not at skb->data: on the way
-	 * out (NF_ARP_OUT) the link-layer header has already been pushed.
-	 */
-	p = skb_header_pointer(skb, skb_network_offset(skb), sizeof(buf), &buf);
-	if (!p || p->hdr.ar_hrd != htons(ARPHRD_ETHER) || p->hdr.ar_pro != htons(ETH_P_IP) ||
-	    p->hdr.ar_hln != ETH_ALEN || p->hdr.ar_pln != 4)
-		return 0;
-	arp->op = ntohs(p->hdr.ar_op);
-	arp->sip = (__force unsigned int)p->sip;
-	arp->tip = (__force unsigned int)p->tip;
-	return 1;
+	/* skb_copy_bits checks the end; a negative offset would read before the data. */
+	if (offset < 0 || len > INT_MAX)
+		return -EFAULT;
+	return skb_copy_bits(skb, offset, buf, len);
 }
 
-int rg_skb_flow(const struct sk_buff *skb, struct rg_flow *flow)
+int rg_skb_network_offset(const struct sk_buff *skb)
 {
-	struct iphdr iph_buf, *iph;
-	unsigned int thoff;
-	__be16 ports_buf[2], *ports;
-	struct tcphdr th_buf, *th;
-
-	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(iph_buf), &iph_buf);
-	if (!iph || iph->version != 4 || iph->ihl < 5)
-		return 0;
-	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
-		return 0;
-	/* Only the first fragment carries the ports (pre-routing runs after
-	 * defragmentation, so this is rare). */
-	if (ntohs(iph->frag_off) & IP_OFFSET)
-		return 0;
-	thoff = skb_network_offset(skb) + iph->ihl * 4;
-	ports = skb_header_pointer(skb, thoff, sizeof(ports_buf), ports_buf);
-	if (!ports)
-		return 0;
-	flow->saddr = (__force unsigned int)iph->saddr;
-	flow->daddr = (__force unsigned int)iph->daddr;
-	flow->sport = (__force unsigned short)ports[0];
-	flow->dport = (__force unsigned short)ports[1];
-	flow->proto = iph->protocol;
-	flow->tcp_flags = 0;
-	flow->seq = 0;
-	flow->ack = 0;
-	flow->payload = 0;
-	if (iph->protocol == IPPROTO_TCP) {
-		th = skb_header_pointer(skb, thoff, sizeof(th_buf), &th_buf);
-		if (!th || th->doff < 5 || thoff + th->doff * 4 > skb->len)
-			return 0;
-		/* The flags byte: offset 13 of the TCP header. */
-		flow->tcp_flags = ((u8 *)th)[13];
-		flow->seq = ntohl(th->seq);
-		flow->ack = ntohl(th->ack_seq);
-		/* skb->len, not tot_len: a GRO or TSO packet carries many
-		 * segments' payload (and big TCP's tot_len is 0). */
-		flow->payload = skb->len - thoff - th->doff * 4;
-	}
-	return 1;
+	return skb_network_offset(skb);
 }
 
 int rg_skb_nat(struct sk_buff *skb, int source, unsigned int addr, unsigned short port)
@@ -443,66 +384,22 @@ unsigned long long rg_random_u64(void)
 	return get_random_u64();
 }
 
-/* Offset of the quoted IPv4 header of an ICMP error, or -1 if it is none. */
-static int rg_icmp_quoted_offset(const struct sk_buff *skb)
-{
-	struct iphdr iph_buf, *iph;
-	struct icmphdr icmph_buf, *icmph;
-	unsigned int thoff;
-
-	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(iph_buf), &iph_buf);
-	if (!iph || iph->version != 4 || iph->ihl < 5 || iph->protocol != IPPROTO_ICMP ||
-	    (ntohs(iph->frag_off) & IP_OFFSET))
-		return -1;
-	thoff = skb_network_offset(skb) + iph->ihl * 4;
-	icmph = skb_header_pointer(skb, thoff, sizeof(icmph_buf), &icmph_buf);
-	if (!icmph || (icmph->type != ICMP_DEST_UNREACH && icmph->type != ICMP_TIME_EXCEEDED &&
-		       icmph->type != ICMP_PARAMETERPROB))
-		return -1;
-	return thoff + sizeof(struct icmphdr);
-}
-
-int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted)
-{
-	struct iphdr iph_buf, *iph;
-	__be16 ports_buf[2], *ports;
-	int off = rg_icmp_quoted_offset(skb);
-
-	if (off < 0)
-		return 0;
-	iph = skb_header_pointer(skb, off, sizeof(iph_buf), &iph_buf);
-	if (!iph || iph->version != 4 || iph->ihl < 5 ||
-	    (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP))
-		return 0;
-	ports = skb_header_pointer(skb, off + iph->ihl * 4, sizeof(ports_buf), ports_buf);
-	if (!ports)
-		return 0;
-	quoted->saddr = (__force unsigned int)iph->saddr;
-	quoted->daddr = (__force unsigned int)iph->daddr;
-	quoted->sport = (__force unsigned short)ports[0];
-	quoted->dport = (__force unsigned short)ports[1];
-	quoted->proto = iph->protocol;
-	quoted->tcp_flags = 0;
-	quoted->seq = 0;
-	quoted->ack = 0;
-	quoted->payload = 0;
-	return 1;
-}
-
-int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
-			   unsigned short port, int rewrite_outer)
+int rg_skb_icmp_nat_quoted(struct sk_buff *skb, unsigned int quoted, int source,
+			   unsigned int addr, unsigned short port, int rewrite_outer)
 {
 	struct iphdr *outer, *inner;
 	struct icmphdr *icmph;
 	__be16 *ports;
 	__be32 *old_addr, new_addr = (__force __be32)addr;
-	unsigned int thoff;
-	int off = rg_icmp_quoted_offset(skb);
+	unsigned int thoff, off = quoted;
 
-	if (off < 0)
-		return -EINVAL;
+	/* Everything up to the quoted header's end is made linear and writable. */
 	if (skb_ensure_writable(skb, off + sizeof(struct iphdr)))
 		return -ENOMEM;
+	/* The quoted header follows the outer one and the ICMP header. */
+	outer = ip_hdr(skb);
+	if (off != skb_network_offset(skb) + outer->ihl * 4 + sizeof(struct icmphdr))
+		return -EINVAL;
 	inner = (struct iphdr *)(skb->data + off);
 	if (skb_ensure_writable(skb, off + inner->ihl * 4 + 4))
 		return -ENOMEM;
@@ -727,11 +624,6 @@ int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops, struct sk_buff 
 	return ringgate_nl_pre_doit(ops, skb, info);
 }
 
-void *rg_genl_net_state(struct genl_info *info)
-{
-	return info->user_ptr[0];
-}
-
 int rg_genl_get_u32(struct genl_info *info, unsigned int type, unsigned int *value)
 {
 	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
@@ -777,6 +669,14 @@ int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *val
 	return 1;
 }
 
+static_assert(RG_NLM_F_EXCL == NLM_F_EXCL);
+static_assert(RG_NLM_F_CREATE == NLM_F_CREATE);
+
+unsigned int rg_genl_nlmsg_flags(struct genl_info *info)
+{
+	return info->nlhdr->nlmsg_flags;
+}
+
 int rg_genl_missing(struct genl_info *info, unsigned int type)
 {
 	NL_SET_ERR_ATTR_MISS(info->extack, NULL, type);
@@ -806,24 +706,23 @@ void rg_genl_set_err_msg(struct genl_info *info, const char *msg)
 		info->extack->_msg = msg;
 }
 
-int rg_genl_send_garp(struct genl_info *info, unsigned int addr, unsigned int count)
+struct net_device *rg_dev_find(struct net *net, unsigned int addr)
+{
+	/* Takes a reference, so the device cannot go away while we send. */
+	return ip_dev_find(net, (__force __be32)addr);
+}
+
+void rg_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
+}
+
+void rg_arp_send(struct net_device *dev, unsigned int op, unsigned int addr, int target_hw_own)
 {
 	__be32 ip = (__force __be32)addr;
-	struct net_device *dev;
-	unsigned int i;
 
-	/* Takes a reference, so the device cannot go away while we send. */
-	dev = ip_dev_find(genl_info_net(info), ip);
-	if (!dev)
-		return -EADDRNOTAVAIL;
-	for (i = 0; i < count; i++) {
-		/* Request form: "who has VIP? tell VIP", broadcast. */
-		arp_send(ARPOP_REQUEST, ETH_P_ARP, ip, dev, ip, NULL, dev->dev_addr, NULL);
-		/* Reply form, for neighbours that only learn from replies. */
-		arp_send(ARPOP_REPLY, ETH_P_ARP, ip, dev, ip, NULL, dev->dev_addr, dev->dev_addr);
-	}
-	dev_put(dev);
-	return count * 2;
+	arp_send(op, ETH_P_ARP, ip, dev, ip, NULL, dev->dev_addr,
+		 target_hw_own ? dev->dev_addr : NULL);
 }
 
 struct sk_buff *rg_event_new(unsigned int cmd)
@@ -850,13 +749,6 @@ void rg_event_send(struct sk_buff *msg, struct net *net)
 void rg_event_free(struct sk_buff *msg)
 {
 	nlmsg_free(msg);
-}
-
-void *rg_dump_net_state(struct netlink_callback *cb)
-{
-	struct rg_net *rn = net_generic(sock_net(cb->skb->sk), rg_net_id);
-
-	return rn->state;
 }
 
 unsigned long rg_dump_cursor(struct netlink_callback *cb)
@@ -931,6 +823,11 @@ int rg_err_msgsize(void)
 	return -EMSGSIZE;
 }
 
+int rg_err_addrnotavail(void)
+{
+	return -EADDRNOTAVAIL;
+}
+
 int rg_put_u8(struct sk_buff *msg, unsigned int type, unsigned char value)
 {
 	return nla_put_u8(msg, type, value);
@@ -974,20 +871,42 @@ void rg_nest_cancel(struct sk_buff *msg, struct nlattr *nest)
 }
 
 /*
- * The C prototypes of the functions Rust implements, checked against the
- * types glue.rs checks the Rust definitions against (see ringgate_glue.h).
- * Never called: a mismatch fails the build.
+ * The doit and dumpit callbacks the generated ops table names (see
+ * ringgate_nl_gen.h): each hands its namespace's state and its command to
+ * the one Rust doit or dumpit, which dispatches on the command. pre_doit put
+ * the state in user_ptr[0]; a dump finds it through its socket's namespace.
  */
-static const rg_net_init_fn rg_check_net_init __maybe_unused = ringgate_rs_net_init;
-static const rg_net_exit_fn rg_check_net_exit __maybe_unused = ringgate_rs_net_exit;
-static const rg_sweep_fn rg_check_sweep __maybe_unused = ringgate_rs_sweep;
-static const rg_hook_fn rg_check_hook __maybe_unused = ringgate_rs_hook;
-static const rg_doit_fn rg_check_doits[] __maybe_unused = {
-	ringgate_nl_status_get_doit, ringgate_nl_counters_reset_doit, ringgate_nl_vip_add_doit,
-	ringgate_nl_vip_del_doit, ringgate_nl_vip_set_doit, ringgate_nl_vip_get_doit,
-	ringgate_nl_service_set_doit, ringgate_nl_service_del_doit, ringgate_nl_backend_set_doit,
-	ringgate_nl_backend_del_doit, ringgate_nl_config_set_doit, ringgate_nl_config_get_doit,
-};
-static const rg_dumpit_fn rg_check_dumpits[] __maybe_unused = {
-	ringgate_nl_vip_get_dumpit, ringgate_nl_service_get_dumpit, ringgate_nl_session_get_dumpit,
-};
+static int rg_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return rg_cb->doit(info->user_ptr[0], info->genlhdr->cmd, info);
+}
+
+static int rg_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct rg_net *rn = net_generic(sock_net(cb->skb->sk), rg_net_id);
+
+	if (!rn->state)
+		return -ENODEV;
+	return rg_cb->dumpit(rn->state, genl_info_dump(cb)->genlhdr->cmd, skb, cb);
+}
+
+#define RG_DOIT(name) \
+	int name(struct sk_buff *skb, struct genl_info *info) { return rg_doit(skb, info); }
+#define RG_DUMPIT(name) \
+	int name(struct sk_buff *skb, struct netlink_callback *cb) { return rg_dumpit(skb, cb); }
+
+RG_DOIT(ringgate_nl_status_get_doit)
+RG_DOIT(ringgate_nl_counters_reset_doit)
+RG_DOIT(ringgate_nl_vip_add_doit)
+RG_DOIT(ringgate_nl_vip_del_doit)
+RG_DOIT(ringgate_nl_vip_set_doit)
+RG_DOIT(ringgate_nl_vip_get_doit)
+RG_DOIT(ringgate_nl_service_set_doit)
+RG_DOIT(ringgate_nl_service_del_doit)
+RG_DOIT(ringgate_nl_backend_set_doit)
+RG_DOIT(ringgate_nl_backend_del_doit)
+RG_DOIT(ringgate_nl_config_set_doit)
+RG_DOIT(ringgate_nl_config_get_doit)
+RG_DUMPIT(ringgate_nl_vip_get_dumpit)
+RG_DUMPIT(ringgate_nl_service_get_dumpit)
+RG_DUMPIT(ringgate_nl_session_get_dumpit)

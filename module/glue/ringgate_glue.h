@@ -11,7 +11,7 @@
  * in Rust.
  *
  * This header is deliberately free of kernel includes so that bindgen can turn
- * it into module/glue_bindings.rs without the kernel's build flags; kernel
+ * it into module/glue/bindings.rs without the kernel's build flags; kernel
  * objects cross the boundary as opaque pointers.
  */
 #ifndef RINGGATE_GLUE_H
@@ -24,6 +24,7 @@ struct genl_info;
 struct nlattr;
 struct netlink_callback;
 struct net;
+struct net_device;
 
 /* What a hook decided about a packet; the glue maps it to NF_* verdicts. */
 enum rg_verdict {
@@ -31,19 +32,23 @@ enum rg_verdict {
 	RG_VERDICT_DROP,
 };
 
+struct rg_callbacks;
+
 /*
  * Registers the pernet operations (which attach the hooks in every network
- * namespace) and then the generic netlink family. Returns 0 or -errno.
+ * namespace) and then the generic netlink family, all calling into Rust
+ * through @cb, which must outlive the registration. Returns 0 or -errno.
  */
-int rg_glue_register(void);
+int rg_glue_register(const struct rg_callbacks *cb);
 /* Undoes rg_glue_register: the family first, so no request outlives the state. */
 void rg_glue_unregister(void);
 /*
- * Starts the namespace's session sweep (ringgate_rs_sweep, re-armed at the
- * interval it returns until the namespace goes). Once NAT is active: the
- * other namespaces never wake up for it.
+ * Starts the namespace's session sweep @delay jiffies from now
+ * (rg_callbacks.sweep, re-armed at the interval it returns until the
+ * namespace goes); a no-op if it is queued already. Once NAT is active:
+ * the other namespaces never wake up for it.
  */
-void rg_sweep_start(struct net *net);
+void rg_sweep_start(struct net *net, unsigned long delay);
 /* Turns IPv4 defragmentation on for the namespace (once; undone at exit). */
 int rg_defrag_enable(struct net *net);
 
@@ -63,35 +68,15 @@ void rg_counters_reset(void *counters, unsigned int hook);
 
 unsigned int rg_skb_len(const struct sk_buff *skb);
 
-/* The fields of an Ethernet/IPv4 ARP packet; addresses in network byte order. */
-struct rg_arp {
-	unsigned int op;	/* ARPOP_REQUEST (1) or ARPOP_REPLY (2), host order */
-	unsigned int sip;	/* sender protocol address */
-	unsigned int tip;	/* target protocol address */
-};
-/* Reads @skb's ARP header: 1 for Ethernet/IPv4 ARP, 0 for anything else. */
-int rg_skb_arp(const struct sk_buff *skb, struct rg_arp *arp);
-
 /*
- * The addresses and ports of an IPv4 TCP or UDP packet, in network byte
- * order as on the wire, and the TCP flags byte (0 for UDP).
+ * Copies @len bytes of @skb from @offset (from skb->data) into @buf: 0, or
+ * -EFAULT if the packet is shorter (or @offset negative). The one way Rust
+ * reads a packet, whose headers it parses itself.
  */
-struct rg_flow {
-	unsigned int saddr;
-	unsigned int daddr;
-	unsigned short sport;
-	unsigned short dport;
-	unsigned char proto;
-	unsigned char tcp_flags;
-	/* TCP only (host order): sequence and acknowledgement numbers, and
-	 * the payload's length in bytes. */
-	unsigned int seq;
-	unsigned int ack;
-	unsigned int payload;
-};
-/* Reads @skb's IPv4 and TCP/UDP headers: 1 if it is such a packet (and not
- * a non-first fragment), 0 otherwise. */
-int rg_skb_flow(const struct sk_buff *skb, struct rg_flow *flow);
+int rg_skb_copy_bits(const struct sk_buff *skb, int offset, void *buf, unsigned int len);
+/* Where @skb's network header starts, from skb->data. */
+int rg_skb_network_offset(const struct sk_buff *skb);
+
 /*
  * Rewrites the destination (@source 0) or source (@source 1) address and
  * port of a TCP/UDP packet (network order) and fixes the IPv4 and TCP/UDP
@@ -106,20 +91,15 @@ void rg_skb_untrack(struct sk_buff *skb);
 unsigned long long rg_random_u64(void);
 
 /*
- * The flow quoted by an ICMP error (destination unreachable, time exceeded,
- * parameter problem) in @skb: 1 and stores it if @skb is such an error
- * quoting an IPv4 TCP/UDP packet, 0 otherwise.
- */
-int rg_skb_icmp_quoted(const struct sk_buff *skb, struct rg_flow *quoted);
-/*
  * Rewrites the destination (@source 0) or source (@source 1) address and
- * port of the packet an ICMP error quotes, fixes the quoted IPv4 header's
- * checksum and recomputes the ICMP checksum. With @rewrite_outer, the error's own
- * address at the other end (its source when the quoted destination changes,
- * and the other way round) becomes @addr too. 0, or -errno.
+ * port of the packet an ICMP error quotes, whose IPv4 header Rust found at
+ * @quoted, fixes the quoted IPv4 header's checksum and recomputes the ICMP
+ * checksum. With @rewrite_outer, the error's own address at the other end
+ * (its source when the quoted destination changes, and the other way
+ * round) becomes @addr too. 0, or -errno.
  */
-int rg_skb_icmp_nat_quoted(struct sk_buff *skb, int source, unsigned int addr,
-			   unsigned short port, int rewrite_outer);
+int rg_skb_icmp_nat_quoted(struct sk_buff *skb, unsigned int quoted, int source,
+			   unsigned int addr, unsigned short port, int rewrite_outer);
 
 /* The kernel's tick counter and its rate. */
 unsigned long long rg_jiffies(void);
@@ -162,8 +142,6 @@ void rg_mutex_free(void *m);
 void rg_mutex_lock(void *m);
 void rg_mutex_unlock(void *m);
 
-/* The Rust state of the network namespace a netlink request arrived in. */
-void *rg_genl_net_state(struct genl_info *info);
 /*
  * Reads a u32 attribute of a request that the family's policy has already
  * validated. Returns 1 and stores it if present, 0 if absent.
@@ -171,6 +149,14 @@ void *rg_genl_net_state(struct genl_info *info);
 int rg_genl_get_u32(struct genl_info *info, unsigned int type, unsigned int *value);
 int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *value);
 int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *value);
+/*
+ * The netlink header flags of a request (nlmsg_flags), of which these two
+ * say whether a request that sets an object may create it (checked
+ * against the kernel's own values at build time).
+ */
+#define RG_NLM_F_EXCL	0x200
+#define RG_NLM_F_CREATE	0x400
+unsigned int rg_genl_nlmsg_flags(struct genl_info *info);
 /* Reports a missing required attribute through extack; returns -EINVAL. */
 int rg_genl_missing(struct genl_info *info, unsigned int type);
 /* Likewise for attribute @inner of the nest @outer (or @outer, if absent). */
@@ -178,12 +164,18 @@ int rg_genl_missing_nested(struct genl_info *info, unsigned int outer, unsigned 
 /* Sets the extack message of a failing request; @msg must be static. */
 void rg_genl_set_err_msg(struct genl_info *info, const char *msg);
 /*
- * Sends @count gratuitous ARP pairs (request and reply form) for @addr
- * (network order) from the device of the request's namespace that holds
- * @addr. Returns the number of packets sent, or -EADDRNOTAVAIL if no device
- * holds the address.
+ * The device of @net that holds IPv4 address @addr (network order), with a
+ * reference the caller drops with rg_dev_put; NULL if no device holds it.
  */
-int rg_genl_send_garp(struct genl_info *info, unsigned int addr, unsigned int count);
+struct net_device *rg_dev_find(struct net *net, unsigned int addr);
+void rg_dev_put(struct net_device *dev);
+/*
+ * Broadcasts one ARP packet of opcode @op from @dev speaking for @addr
+ * (network order) as both sender and target protocol address, with @dev's
+ * hardware address as sender and, if @target_hw_own, as target hardware
+ * address too (else zero). Which packets make an announcement is Rust's.
+ */
+void rg_arp_send(struct net_device *dev, unsigned int op, unsigned int addr, int target_hw_own);
 
 /* Starts a reply to @info; NULL when out of memory. */
 struct sk_buff *rg_reply_new(struct genl_info *info);
@@ -194,6 +186,7 @@ void rg_reply_free(struct sk_buff *msg);
 
 /* Attribute writers: 0, or -EMSGSIZE when the message is full. */
 int rg_err_msgsize(void); /* -EMSGSIZE, whose number the kernel crate does not name */
+int rg_err_addrnotavail(void); /* -EADDRNOTAVAIL, likewise */
 int rg_put_u32(struct sk_buff *msg, unsigned int type, unsigned int value);
 int rg_put_u8(struct sk_buff *msg, unsigned int type, unsigned char value);
 int rg_put_u16(struct sk_buff *msg, unsigned int type, unsigned short value);
@@ -216,13 +209,11 @@ void rg_event_send(struct sk_buff *msg, struct net *net);
 void rg_event_free(struct sk_buff *msg);
 
 /*
- * Dumps. The Rust state of the dump's namespace (NULL if none), the cursor
- * kept between the parts of a dump, and the start and end of one entry's
- * message. @generation names the table version being dumped: a part that
+ * Dumps. The cursor kept between the parts of a dump, and the start and
+ * end of one entry's message. @generation names the table version being dumped: a part that
  * sees another version than the part before marks its messages
  * NLM_F_DUMP_INTR, so userspace knows to retry.
  */
-void *rg_dump_net_state(struct netlink_callback *cb);
 unsigned long rg_dump_cursor(struct netlink_callback *cb);
 void rg_dump_set_cursor(struct netlink_callback *cb, unsigned long cursor);
 void rg_dump_set_generation(struct netlink_callback *cb, unsigned int generation);
@@ -232,27 +223,34 @@ void rg_dump_entry_end(struct sk_buff *skb, void *hdr);
 void rg_dump_entry_cancel(struct sk_buff *skb, void *hdr);
 
 /*
- * Implemented in Rust. A namespace's state is created before its hooks are
- * registered and dropped after they are unregistered (and synchronized), so
- * a hook never sees freed state.
- */
-void *ringgate_rs_net_init(struct net *net);
-void ringgate_rs_net_exit(void *state);
-unsigned long ringgate_rs_sweep(void *state);
-enum rg_verdict ringgate_rs_hook(void *state, struct sk_buff *skb, enum ringgate_hook hook);
-
-/*
- * The types of the functions Rust implements for C, as pointers. bindgen
- * turns them into Rust types the Rust definitions are checked against at
- * compile time (glue.rs), and ringgate_glue.c checks the C prototypes (these
- * above, and the netlink callbacks of ringgate_nl_gen.h) against them, so a
- * definition and its prototype cannot drift apart unnoticed.
+ * The functions Rust implements for C (registration.rs's Adapter<T>), as a
+ * table of pointers: C calls Rust only through it, so the Rust wrapper layer
+ * names no type of the module above it. bindgen turns the struct into the
+ * Rust type the table is built as, so a Rust callback whose type differs
+ * from its prototype here does not compile, and C calls through the same
+ * prototypes.
+ *
+ * A namespace's state is created (net_init) before its hooks are registered
+ * and dropped (net_exit) after they are unregistered (and synchronized) and
+ * its sweep is cancelled, so no callback sees freed state.
  */
 typedef void *(*rg_net_init_fn)(struct net *net);
 typedef void (*rg_net_exit_fn)(void *state);
+/* One step of the namespace's sweep; the jiffies until the next. */
 typedef unsigned long (*rg_sweep_fn)(void *state);
 typedef enum rg_verdict (*rg_hook_fn)(void *state, struct sk_buff *skb, enum ringgate_hook hook);
-typedef int (*rg_doit_fn)(struct sk_buff *skb, struct genl_info *info);
-typedef int (*rg_dumpit_fn)(struct sk_buff *skb, struct netlink_callback *cb);
+/* A doit request and a dump part of command @cmd of the family. */
+typedef int (*rg_doit_fn)(void *state, unsigned int cmd, struct genl_info *info);
+typedef int (*rg_dumpit_fn)(void *state, unsigned int cmd, struct sk_buff *skb,
+			    struct netlink_callback *cb);
+
+struct rg_callbacks {
+	rg_net_init_fn net_init;
+	rg_net_exit_fn net_exit;
+	rg_sweep_fn sweep;
+	rg_hook_fn hook;
+	rg_doit_fn doit;
+	rg_dumpit_fn dumpit;
+};
 
 #endif /* RINGGATE_GLUE_H */

@@ -4,33 +4,28 @@
 
 use kernel::prelude::*;
 
+use super::refused;
 use crate::glue::{uapi, Request};
+use crate::netns::NetState;
+use crate::netns::Settings;
 
 /// `config-set`: changes the settings given (the policy bounds them).
-pub(crate) fn config_set(req: &Request<'_>) -> Result {
-    let net = req.net();
-    // The only step that can fail goes first, so a refused request changes nothing.
-    if let Some(max) = req.get_u32(uapi::RINGGATE_A_CONFIG_MAX_SESSIONS) {
-        net.resize_sessions(max)?;
-    }
-    if let Some(id) = req.get_u16(uapi::RINGGATE_A_CONFIG_NODE_ID) {
-        net.set_node_id(id);
-    }
-    if let Some(policy) = req.get_u32(uapi::RINGGATE_A_CONFIG_DOWN_POLICY) {
-        net.set_down_policy(policy);
-    }
-    net.set_timeouts(
-        req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_SYN),
-        req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED),
-        req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING),
-        req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP),
-    );
-    Ok(())
+pub(crate) fn config_set(net: &NetState, req: &Request<'_>) -> Result {
+    let settings = Settings {
+        node_id: req.get_u16(uapi::RINGGATE_A_CONFIG_NODE_ID),
+        max_sessions: req.get_u32(uapi::RINGGATE_A_CONFIG_MAX_SESSIONS),
+        down_policy: req.get_u32(uapi::RINGGATE_A_CONFIG_DOWN_POLICY),
+        timeout_syn: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_SYN),
+        timeout_established: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED),
+        timeout_closing: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING),
+        timeout_udp: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP),
+    };
+    net.configure(&settings)
+        .map_err(|refusal| refused(req, refusal))
 }
 
 /// `config-get`: every setting.
-pub(crate) fn config_get(req: &Request<'_>) -> Result {
-    let net = req.net();
+pub(crate) fn config_get(net: &NetState, req: &Request<'_>) -> Result {
     let t = net.timeouts();
     let mut reply = req.reply()?;
     let attrs = reply.attrs()?;

@@ -2,11 +2,13 @@
 
 //! Handlers of the `ringgate` generic netlink family.
 //!
-//! Each handler translates request attributes into calls on the namespace's
-//! state and the results into reply attributes; the policy tables generated
-//! from the YAML spec have already refused unknown, mistyped and out-of-range
-//! attributes before a handler runs. `status` holds the counters' commands,
-//! `vip` the pool's, `service` the services' and back-ends'.
+//! Each handler only translates: request attributes into a call on the
+//! namespace's state (`NetState`), and its results or refusal into reply
+//! attributes or an extended ack. The policy tables generated from the YAML
+//! spec have already refused unknown, mistyped and out-of-range attributes
+//! before a handler runs. `status` holds the counters' commands, `vip` the
+//! pool's, `service` the services' and back-ends', `config` the settings',
+//! `session` the session dump.
 
 mod config;
 mod service;
@@ -14,8 +16,57 @@ mod session;
 mod status;
 mod vip;
 
-pub(crate) use config::{config_get, config_set};
-pub(crate) use service::{backend_del, backend_set, service_del, service_dump, service_set};
-pub(crate) use session::session_dump;
-pub(crate) use status::{counters_reset, status_get};
-pub(crate) use vip::{vip_add, vip_del, vip_dump, vip_get, vip_set};
+use kernel::prelude::*;
+
+use crate::glue::{uapi, Dump, Request};
+use crate::netns::{NetState, Refusal};
+use crate::upsert::Upsert;
+
+/// Answers a request of command `cmd` in the namespace of `net`.
+pub(crate) fn request(net: &NetState, cmd: u32, req: &Request<'_>) -> Result {
+    let handler = match cmd {
+        uapi::RINGGATE_CMD_STATUS_GET => status::status_get,
+        uapi::RINGGATE_CMD_COUNTERS_RESET => status::counters_reset,
+        uapi::RINGGATE_CMD_VIP_ADD => vip::vip_add,
+        uapi::RINGGATE_CMD_VIP_DEL => vip::vip_del,
+        uapi::RINGGATE_CMD_VIP_SET => vip::vip_set,
+        uapi::RINGGATE_CMD_VIP_GET => vip::vip_get,
+        uapi::RINGGATE_CMD_SERVICE_SET => service::service_set,
+        uapi::RINGGATE_CMD_SERVICE_DEL => service::service_del,
+        uapi::RINGGATE_CMD_BACKEND_SET => service::backend_set,
+        uapi::RINGGATE_CMD_BACKEND_DEL => service::backend_del,
+        uapi::RINGGATE_CMD_CONFIG_SET => config::config_set,
+        uapi::RINGGATE_CMD_CONFIG_GET => config::config_get,
+        // The ops table has no other command.
+        _ => return Err(EINVAL),
+    };
+    handler(net, req)
+}
+
+/// Fills one part of a dump of command `cmd` in the namespace of `net`.
+pub(crate) fn dump(net: &NetState, cmd: u32, dump: &mut Dump<'_>) -> Result {
+    match cmd {
+        uapi::RINGGATE_CMD_VIP_GET => vip::vip_dump(net, dump),
+        uapi::RINGGATE_CMD_SERVICE_GET => service::service_dump(net, dump),
+        uapi::RINGGATE_CMD_SESSION_GET => session::session_dump(net, dump),
+        _ => Err(EINVAL),
+    }
+}
+
+/// The error a refusal fails the request with, its reason (if any) in the
+/// extended ack.
+fn refused(req: &Request<'_>, refusal: Refusal) -> Error {
+    match refusal.why {
+        Some(why) => req.fail(refusal.err, why),
+        None => refusal.err,
+    }
+}
+
+/// What a request that sets an object may do with it, by its header flags
+/// (`NLM_F_CREATE`, `NLM_F_EXCL`), as rtnetlink reads them.
+fn upsert(req: &Request<'_>) -> Upsert {
+    Upsert {
+        create: req.flag_create(),
+        exclusive: req.flag_exclusive(),
+    }
+}

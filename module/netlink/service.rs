@@ -6,9 +6,11 @@
 use kernel::c_str;
 use kernel::prelude::*;
 
+use super::{refused, upsert};
 use crate::glue::{uapi, Attrs, Dump, RcuSection, Request};
 use crate::load::BackendLoads;
-use crate::services::{Service, ServiceKey, SCHEDULER_WRR, TCP, UDP};
+use crate::netns::NetState;
+use crate::services::{Service, ServiceKey, TCP, UDP};
 
 const SERVICE: u32 = uapi::RINGGATE_A_SERVICE_BACKEND;
 
@@ -29,57 +31,22 @@ fn service_key(req: &Request<'_>) -> Result<ServiceKey> {
     })
 }
 
-fn explain(req: &Request<'_>, err: Error, missing: &'static kernel::str::CStr) -> Error {
-    if err == ENOENT {
-        req.fail(err, missing)
-    } else if err == ENOSPC {
-        req.fail(
-            err,
-            c_str!("the table is full (RINGGATE_MAX_SERVICES / RINGGATE_MAX_BACKENDS)"),
-        )
-    } else {
-        err
-    }
-}
-
-/// `service-set`: creates the service or sets its scheduler.
-pub(crate) fn service_set(req: &Request<'_>) -> Result {
+/// `service-set`: creates the service or sets its scheduler; the header
+/// flags say which it may do.
+pub(crate) fn service_set(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
-    let net = req.net();
-    let in_pool = {
-        let rcu = RcuSection::read_lock();
-        net.vips.read(&rcu).find(key.vip).is_some()
-    };
-    if !in_pool {
-        return Err(req.fail(
-            ENOENT,
-            c_str!("the service's VIP is not in this namespace's pool"),
-        ));
-    }
     let scheduler = req
         .get_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER)
-        .map_or(SCHEDULER_WRR, |s| s as u8);
-    // Before the service exists: its first packets need the sized table.
-    net.activate_nat()?;
-    net.services
-        .update(|table| {
-            table.set(key, scheduler)?;
-            Ok(())
-        })
-        .map_err(|err| explain(req, err, c_str!("no such service")))?;
-    Ok(())
+        .map(|s| s as u8);
+    net.set_service(key, scheduler, upsert(req))
+        .map_err(|refusal| refused(req, refusal))
 }
 
 /// `service-del`: removes the service.
-pub(crate) fn service_del(req: &Request<'_>) -> Result {
+pub(crate) fn service_del(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
-    req.net()
-        .services
-        .update(|table| {
-            table.remove(&key)?;
-            Ok(())
-        })
-        .map_err(|err| explain(req, err, c_str!("no such service")))
+    net.remove_service(&key)
+        .map_err(|refusal| refused(req, refusal))
 }
 
 /// The back-end a request names (address, port in network byte order).
@@ -93,8 +60,9 @@ fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
     Ok((addr, port.to_be()))
 }
 
-/// `backend-set`: adds the back-end, or changes its weight and state.
-pub(crate) fn backend_set(req: &Request<'_>) -> Result {
+/// `backend-set`: adds the back-end, or changes its weight and state; the
+/// header flags say which it may do.
+pub(crate) fn backend_set(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
     let counts = [
@@ -117,37 +85,16 @@ pub(crate) fn backend_set(req: &Request<'_>) -> Result {
     let up = req
         .nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP)
         .map(|u| u == 1);
-    let net = req.net();
-    let slot = net
-        .services
-        .update(|table| {
-            let slot = table.set_backend(&key, addr, port, weight, up)?;
-            // Before the table is published: no packet can pick the new
-            // back-end and be counted under the slot's previous one.
-            net.backend_placed(slot);
-            Ok(slot)
-        })
-        .map_err(|err| explain(req, err, c_str!("no such service")))?;
-    if up == Some(false) {
-        net.backend_gone(slot);
-    }
-    Ok(())
+    net.set_backend(&key, addr, port, weight, up, upsert(req))
+        .map_err(|refusal| refused(req, refusal))
 }
 
 /// `backend-del`: removes the back-end.
-pub(crate) fn backend_del(req: &Request<'_>) -> Result {
+pub(crate) fn backend_del(net: &NetState, req: &Request<'_>) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
-    let net = req.net();
-    let slot = net
-        .services
-        .update(|table| {
-            let slot = table.remove_backend(&key, addr, port)?;
-            Ok(slot)
-        })
-        .map_err(|err| explain(req, err, c_str!("no such service or back-end")))?;
-    net.backend_gone(slot);
-    Ok(())
+    net.remove_backend(&key, addr, port)
+        .map_err(|refusal| refused(req, refusal))
 }
 
 fn put_service(
@@ -181,8 +128,7 @@ fn put_service(
 }
 
 /// `service-get` (dump): every service; the cursor is a service slot.
-pub(crate) fn service_dump(dump: &mut Dump<'_>) -> Result {
-    let net = dump.net();
+pub(crate) fn service_dump(net: &NetState, dump: &mut Dump<'_>) -> Result {
     let rcu = RcuSection::read_lock();
     let table = net.services.read(&rcu);
     let loads = net.sessions.read(&rcu).loads();

@@ -5,6 +5,7 @@
 use kernel::prelude::*;
 
 use crate::glue::{uapi, Attrs, Dump, RcuSection};
+use crate::netns::NetState;
 use crate::sessions::{SessionView, WAYS};
 
 fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
@@ -37,16 +38,16 @@ fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
 /// resize replaces the table, and a cursor into the old one means nothing in
 /// the new one, so each part names the table's generation and the dump is
 /// flagged `NLM_F_DUMP_INTR` when it changes.
-pub(crate) fn session_dump(dump: &mut Dump<'_>) -> Result {
-    let net = dump.net();
+pub(crate) fn session_dump(net: &NetState, dump: &mut Dump<'_>) -> Result {
     let rcu = RcuSection::read_lock();
     let table = net.sessions.read(&rcu);
     dump.set_generation(table.generation());
+    let clock = net.clock();
     let cursor = dump.cursor();
     let (mut bucket, mut way) = (cursor / WAYS, cursor % WAYS);
     let mut views = [(0, SessionView::default()); WAYS];
     'buckets: while bucket < table.buckets() {
-        let n = table.snapshot(bucket, way, &mut views);
+        let n = table.snapshot(bucket, way, &mut views, clock);
         for (at, view) in &views[..n] {
             if !dump.entry(|attrs| put_session(attrs, view))? {
                 way = *at;

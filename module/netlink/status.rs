@@ -4,8 +4,8 @@
 
 use kernel::prelude::*;
 
-use crate::glue::{uapi, Attrs, RcuSection, Request};
-use crate::hooks::Hook;
+use crate::glue::{uapi, Attrs, Hook, Request};
+use crate::netns::NetState;
 
 /// The hooks a request names: the one in `attr`, or all of them.
 fn selected_hooks(req: &Request<'_>, attr: u32) -> Result<impl Iterator<Item = Hook>> {
@@ -20,9 +20,8 @@ fn selected_hooks(req: &Request<'_>, attr: u32) -> Result<impl Iterator<Item = H
 
 /// `status-get`: module version, per-hook counters and ARP counters of this
 /// namespace.
-pub(crate) fn status_get(req: &Request<'_>) -> Result {
+pub(crate) fn status_get(net: &NetState, req: &Request<'_>) -> Result {
     let hooks = selected_hooks(req, uapi::RINGGATE_A_STATUS_HOOK)?;
-    let net = req.net();
     let mut reply = req.reply()?;
     let attrs = reply.attrs()?;
     attrs.put_str(uapi::RINGGATE_A_STATUS_VERSION, crate::VERSION)?;
@@ -34,35 +33,37 @@ pub(crate) fn status_get(req: &Request<'_>) -> Result {
             stats.put_uint(uapi::RINGGATE_A_HOOK_STATS_BYTES, totals.bytes)
         })?;
     }
-    attrs.put_uint(uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED, net.arp_suppressed())?;
-    attrs.put_uint(uapi::RINGGATE_A_STATUS_GARP_SENT, net.garp_sent())?;
-    let (sessions, dropped, evicted, vip_generation, service_generation) = {
-        let rcu = RcuSection::read_lock();
-        let table = net.sessions.read(&rcu);
-        (
-            table.count(),
-            table.dropped(),
-            table.evicted(),
-            net.vips.read(&rcu).generation(),
-            net.services.read(&rcu).generation(),
-        )
-    };
-    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS, sessions)?;
-    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, dropped)?;
-    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED, evicted)?;
-    attrs.put_uint(uapi::RINGGATE_A_STATUS_NO_BACKEND, net.no_backend())?;
-    attrs.put_u32(uapi::RINGGATE_A_STATUS_VIP_GENERATION, vip_generation)?;
+    let status = net.status();
+    attrs.put_uint(
+        uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
+        status.arp_suppressed,
+    )?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_GARP_SENT, status.garp_sent)?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS, status.sessions)?;
+    attrs.put_uint(
+        uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED,
+        status.sessions_dropped,
+    )?;
+    attrs.put_uint(
+        uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED,
+        status.sessions_evicted,
+    )?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_NO_BACKEND, status.no_backend)?;
+    attrs.put_u32(
+        uapi::RINGGATE_A_STATUS_VIP_GENERATION,
+        status.vip_generation,
+    )?;
     attrs.put_u32(
         uapi::RINGGATE_A_STATUS_SERVICE_GENERATION,
-        service_generation,
+        status.service_generation,
     )?;
     reply.send()
 }
 
 /// `counters-reset`: zeroes the named hook's counters, or all of them.
-pub(crate) fn counters_reset(req: &Request<'_>) -> Result {
+pub(crate) fn counters_reset(net: &NetState, req: &Request<'_>) -> Result {
     for hook in selected_hooks(req, uapi::RINGGATE_A_STATUS_HOOK)? {
-        req.net().counters.reset(hook);
+        net.counters.reset(hook);
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! Stage transitions of a TCP session, seen from both of its entries.
 
 use crate::stage::Stage;
-use crate::tcp::{Direction, Segment, RST_WINDOW};
+use crate::tcp::{opens, Direction, Segment, RST_WINDOW};
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
@@ -252,4 +252,14 @@ fn a_synack_that_does_not_ack_the_syn_is_none() {
     let (_, mut backend) = opened(1000);
     backend.after(Stage::Syn, false, &seg(SYN | ACK, 5000, 4242, 0));
     assert!(!backend.synack_seen());
+}
+
+#[test]
+fn only_a_syn_without_ack_opens_a_connection() {
+    assert!(opens(SYN));
+    assert!(opens(SYN | 0x08)); // with PSH
+    assert!(!opens(SYN | ACK));
+    assert!(!opens(ACK));
+    assert!(!opens(RST));
+    assert!(!opens(FIN | ACK));
 }

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ARP suppression: only the owner of a VIP speaks or answers for it.
+
+use crate::arp::{suppressed, TargetHw, Way, ANNOUNCEMENT};
+use crate::headers::{Arp, ARP_REPLY, ARP_REQUEST};
+use crate::vips::VipTable;
+
+const OWNED: u32 = u32::from_ne_bytes([10, 9, 0, 100]);
+const NOT_OWNED: u32 = u32::from_ne_bytes([10, 9, 0, 101]);
+const OTHER: u32 = u32::from_ne_bytes([10, 9, 0, 1]);
+
+fn pool() -> VipTable {
+    let mut pool = VipTable::EMPTY;
+    pool.add(OWNED, None).unwrap();
+    pool.add(NOT_OWNED, None).unwrap();
+    pool.set_owned(OWNED, true).unwrap();
+    pool
+}
+
+fn arp(op: u32, sender_ip: u32, target_ip: u32) -> Arp {
+    Arp {
+        op,
+        sender_ip,
+        target_ip,
+    }
+}
+
+#[test]
+fn requests_for_a_vip_not_owned_are_not_answered() {
+    let pool = pool();
+    assert!(suppressed(
+        &pool,
+        Way::In,
+        &arp(ARP_REQUEST, OTHER, NOT_OWNED)
+    ));
+    assert!(!suppressed(&pool, Way::In, &arp(ARP_REQUEST, OTHER, OWNED)));
+    // Another node's gratuitous ARP for a shared VIP: not answered either.
+    assert!(suppressed(
+        &pool,
+        Way::In,
+        &arp(ARP_REQUEST, NOT_OWNED, NOT_OWNED)
+    ));
+    // Replies arriving are left to the kernel, and so is any other address.
+    assert!(!suppressed(
+        &pool,
+        Way::In,
+        &arp(ARP_REPLY, OTHER, NOT_OWNED)
+    ));
+    assert!(!suppressed(&pool, Way::In, &arp(ARP_REQUEST, OTHER, OTHER)));
+}
+
+#[test]
+fn nothing_leaves_speaking_for_a_vip_not_owned() {
+    let pool = pool();
+    assert!(suppressed(
+        &pool,
+        Way::Out,
+        &arp(ARP_REQUEST, NOT_OWNED, OTHER)
+    ));
+    assert!(suppressed(
+        &pool,
+        Way::Out,
+        &arp(ARP_REPLY, NOT_OWNED, OTHER)
+    ));
+    assert!(!suppressed(&pool, Way::Out, &arp(ARP_REPLY, OWNED, OTHER)));
+    assert!(!suppressed(
+        &pool,
+        Way::Out,
+        &arp(ARP_REQUEST, OTHER, NOT_OWNED)
+    ));
+}
+
+#[test]
+fn an_announcement_is_a_request_and_a_reply() {
+    assert_eq!(
+        ANNOUNCEMENT,
+        [(ARP_REQUEST, TargetHw::Unknown), (ARP_REPLY, TargetHw::Own)]
+    );
+}

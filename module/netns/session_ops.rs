@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The life of a namespace's session table: allocated when NAT is activated,
+//! replaced whole by a resize, swept for expired sessions.
+
+use core::sync::atomic::Ordering;
+
+use kernel::prelude::*;
+
+use super::NetState;
+use crate::glue::{self, RcuSection};
+use crate::sessions::SessionTable;
+
+/// Buckets one sweep step visits: bounded work per step, so a large table
+/// never holds the CPU long.
+const SWEEP_BUCKETS_PER_STEP: usize = 1024;
+
+impl NetState {
+    /// A new, empty session table for `max` sessions, numbered `generation`.
+    pub(super) fn session_table(max: u32, generation: u32) -> Result<KBox<SessionTable>> {
+        Ok(KBox::new(
+            SessionTable::new(max as usize, glue::random_u64(), generation)?,
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// A new session table that replaces `old` (see `SessionTable::generation`).
+    fn next_session_table(max: u32, old: &SessionTable) -> Result<KBox<SessionTable>> {
+        Self::session_table(max, old.generation().wrapping_add(1).max(1))
+    }
+
+    /// Sizes the session table for `max` sessions (if that is a change).
+    /// Before NAT is active only the setting changes (the table is allocated
+    /// at activation). After, a new table takes over the live sessions: they
+    /// are copied, the new table is published, and after a grace period,
+    /// when no packet can still be using the old one, what changed there
+    /// meanwhile (sessions opened during the copy) is copied too. Sessions a
+    /// smaller table has no room for are dropped and counted. Sleeps.
+    pub(crate) fn resize_sessions(&self, max: u32) -> Result {
+        self.sessions.replace_with(
+            |old| {
+                if max == self.max_sessions() {
+                    return Ok(None);
+                }
+                let table = if self.nat_active() {
+                    let table = Self::next_session_table(max, old)?;
+                    table.loads().adopt_generations(old.loads());
+                    table.adopt(old, self.clock().now);
+                    Some(table)
+                } else {
+                    None
+                };
+                self.max_sessions.store(max, Ordering::Relaxed);
+                Ok(table)
+            },
+            |old, new| {
+                new.adopt(old, self.clock().now);
+                new.adopt_counters(old);
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Sweeps the next stretch of the session table for expired entries
+    /// (see `SessionTable::sweep`); the ticks until the next stretch: one
+    /// while a pass is under way, a second after a pass ends.
+    pub(crate) fn sweep_sessions(&self) -> u64 {
+        let rcu = RcuSection::read_lock();
+        let clock = self.clock();
+        let start = self.sweep_cursor.load(Ordering::Relaxed);
+        let next = self
+            .sessions
+            .read(&rcu)
+            .sweep(start, SWEEP_BUCKETS_PER_STEP, clock.now);
+        self.sweep_cursor.store(next, Ordering::Relaxed);
+        if next == 0 {
+            clock.ticks(1)
+        } else {
+            1
+        }
+    }
+
+    pub(crate) fn nat_active(&self) -> bool {
+        self.nat_active.load(Ordering::Relaxed)
+    }
+
+    /// Turns the NAT path on for good (sessions outlive their service),
+    /// allocating the session table at its configured size: namespaces that
+    /// never have a service (most, on a host with containers) keep a
+    /// one-bucket table. IPv4 defragmentation is turned on with it, or a
+    /// fragmented datagram's later fragments (which carry no ports) would
+    /// reach the VIP untranslated. The sweep starts a second later, when
+    /// there can first be something to sweep. Sleeps; called before the
+    /// first service is published, so no session is lost with the
+    /// placeholder.
+    pub(super) fn activate_nat(&self) -> Result {
+        if self.nat_active() {
+            return Ok(());
+        }
+        self.sessions.replace_with(
+            |old| {
+                if self.nat_active() {
+                    return Ok(None);
+                }
+                let table = Self::next_session_table(self.max_sessions(), old)?;
+                self.net.enable_defrag()?;
+                self.nat_active.store(true, Ordering::Relaxed);
+                Ok(Some(table))
+            },
+            |_, _| {},
+        )?;
+        self.net.start_sweep(self.clock().ticks(1));
+        Ok(())
+    }
+}

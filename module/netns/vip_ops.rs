@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Changes to a namespace's VIP pool, as the netlink handlers ask for them.
+
+use kernel::c_str;
+use kernel::prelude::*;
+
+use super::{NetState, Refusal};
+use crate::arp::{self, TargetHw};
+use crate::glue::{self, uapi, ArpTargetHw, RcuSection, Versioned};
+use crate::upsert::Upsert;
+use crate::vips::{Change, PoolError, Vip, VipTable, MAX_VIPS};
+
+// The pool holds as many VIPs as the UAPI header says.
+const _: () = assert!(MAX_VIPS == uapi::RINGGATE_MAX_VIPS as usize);
+
+impl Versioned for VipTable {
+    fn advance_generation(&mut self) {
+        self.next_generation();
+    }
+}
+
+/// The error a refused pool change fails with.
+fn errno(err: PoolError) -> Error {
+    match err {
+        PoolError::Full => ENOSPC,
+        PoolError::Missing => ENOENT,
+    }
+}
+
+const POOL_FULL: Refusal = Refusal::new(ENOSPC, c_str!("the VIP pool is full (RINGGATE_MAX_VIPS)"));
+const NOT_IN_POOL: Refusal = Refusal::new(ENOENT, c_str!("no such VIP in this namespace's pool"));
+
+impl NetState {
+    /// The VIP `addr`, if it is in the pool.
+    pub(crate) fn vip(&self, addr: u32) -> Option<Vip> {
+        let rcu = RcuSection::read_lock();
+        self.vips.read(&rcu).find(addr).copied()
+    }
+
+    /// Adds `addr` to the pool (not owned, `garp_count` defaulting to
+    /// `DEFAULT_GARP_COUNT`) or, for one already there, sets the GARP
+    /// count if one is given; `upsert` says which of the two it may do.
+    pub(crate) fn set_vip(
+        &self,
+        addr: u32,
+        garp_count: Option<u8>,
+        upsert: Upsert,
+    ) -> Result<(), Refusal> {
+        self.vips
+            .update(|table| match upsert.action(table.find(addr).is_some()) {
+                Ok(_) => table.add(addr, garp_count).map(|_| Ok(())).map_err(errno),
+                Err(conflict) => Ok(Err(conflict)),
+            })
+            .map_err(|err| POOL_FULL.or(err))?
+            .map_err(|conflict| {
+                Refusal::conflict(
+                    conflict,
+                    c_str!("the VIP is already in this namespace's pool"),
+                    c_str!("no such VIP in this namespace's pool"),
+                )
+            })
+    }
+
+    /// Removes `addr` from the pool.
+    pub(crate) fn remove_vip(&self, addr: u32) -> Result<(), Refusal> {
+        self.vips
+            .update(|table| table.remove(addr).map_err(errno))
+            .map_err(|err| NOT_IN_POOL.or(err))
+    }
+
+    /// Takes or releases `addr`. Taking it announces it with gratuitous ARP
+    /// once the pool says it is owned, so the announcements are not
+    /// themselves suppressed; a change is notified to listeners.
+    pub(crate) fn set_vip_owned(&self, addr: u32, owned: bool) -> Result<(), Refusal> {
+        if self.vip(addr).is_none() {
+            return Err(NOT_IN_POOL);
+        }
+        let not_configured = Refusal::new(
+            glue::eaddrnotavail(),
+            c_str!("the VIP is not configured on any interface of this namespace"),
+        );
+        // Refuse before changing anything if no interface here holds it.
+        if owned && self.net.device_holding(addr).is_none() {
+            return Err(not_configured);
+        }
+        let (change, garp_count) = self
+            .vips
+            .update(|table| {
+                let change = table.set_owned(addr, owned).map_err(errno)?;
+                let garp_count = table.find(addr).map_or(0, |vip| vip.garp_count);
+                Ok((change, garp_count))
+            })
+            .map_err(|err| NOT_IN_POOL.or(err))?;
+        if change == Change::Changed {
+            self.notify_owner(addr, owned);
+            if owned {
+                self.announce(addr, garp_count)
+                    .map_err(|err| not_configured.or(err))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `pairs` announcements of `addr` (see `arp::ANNOUNCEMENT`) from
+    /// the interface holding it, counting the packets.
+    fn announce(&self, addr: u32, pairs: u8) -> Result {
+        let device = self
+            .net
+            .device_holding(addr)
+            .ok_or_else(glue::eaddrnotavail)?;
+        for _ in 0..pairs {
+            for (op, target_hw) in arp::ANNOUNCEMENT {
+                let target_hw = match target_hw {
+                    TargetHw::Unknown => ArpTargetHw::Unknown,
+                    TargetHw::Own => ArpTargetHw::Own,
+                };
+                device.send_arp(op, addr, target_hw);
+            }
+        }
+        self.count_garp_sent(u32::from(pairs) * arp::ANNOUNCEMENT.len() as u32);
+        Ok(())
+    }
+}
