@@ -40,7 +40,7 @@ pub(crate) use net::{ArpTargetHw, NetHandle, Notification};
 pub(crate) use nl::{Attrs, Dump, Request};
 pub(crate) use packet::{End, Packet};
 pub(crate) use percpu::PerCpuCounters;
-pub(crate) use rcu::{ConfigMutex, RcuBox, RcuSection, Versioned};
+pub(crate) use rcu::{ConfigMutex, RcuBox, RcuSection, Sleepable, Versioned};
 pub(crate) use registration::{Namespace, Registration};
 
 /// Constants of the UAPI header, as bindgen generated them from it.

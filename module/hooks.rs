@@ -19,7 +19,7 @@ pub(crate) fn inspect(
     net: &NetState,
     hook: Hook,
     packet: &mut Packet<'_>,
-    rcu: &RcuSection,
+    rcu: &RcuSection<'_>,
 ) -> Verdict {
     net.counters.count(hook, packet.len());
     // Read once here: the logic below takes the moment as an argument.

@@ -49,7 +49,7 @@ fn key_of(flow: &Flow) -> FlowKey {
 pub(crate) fn pre_routing(
     net: &NetState,
     packet: &mut Packet<'_>,
-    rcu: &RcuSection,
+    rcu: &RcuSection<'_>,
     clock: Clock,
 ) -> Verdict {
     if !net.nat_active() {
@@ -129,7 +129,7 @@ pub(crate) fn pre_routing(
 pub(crate) fn forward(
     net: &NetState,
     packet: &mut Packet<'_>,
-    rcu: &RcuSection,
+    rcu: &RcuSection<'_>,
     now: u64,
 ) -> Verdict {
     if !net.nat_active() {
@@ -156,7 +156,7 @@ pub(crate) fn forward(
 pub(crate) fn local_out(
     net: &NetState,
     packet: &mut Packet<'_>,
-    rcu: &RcuSection,
+    rcu: &RcuSection<'_>,
     now: u64,
 ) -> Verdict {
     if !net.nat_active() {
@@ -176,7 +176,12 @@ pub(crate) fn local_out(
 /// Either way it is marked untracked, as the packets it quotes are:
 /// conntrack, finding no connection for the quoted packet, would call the
 /// error invalid, and a common `ct state invalid drop` rule would drop it.
-fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection, now: u64) -> Verdict {
+fn icmp_error_in(
+    net: &NetState,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection<'_>,
+    now: u64,
+) -> Verdict {
     let Some(quoted) = headers::icmp_quoted(packet) else {
         return Verdict::Accept;
     };
@@ -219,7 +224,7 @@ fn icmp_error_in(net: &NetState, packet: &mut Packet<'_>, rcu: &RcuSection, now:
 fn translate_error_to_client(
     net: &NetState,
     packet: &mut Packet<'_>,
-    rcu: &RcuSection,
+    rcu: &RcuSection<'_>,
     from_back_side: bool,
     now: u64,
 ) -> Verdict {

@@ -13,40 +13,73 @@ use kernel::sync::Arc;
 
 use super::bindings;
 
+/// Proof that the code holding it may sleep: it runs in process context,
+/// outside any RCU read-side section or atomic context. The glue makes one
+/// for each netlink request, dump and sweep step it hands to the module, and
+/// nothing else can. Opening a read-side section borrows it mutably
+/// (`RcuSection::read_lock`), so while a section is open the code cannot call
+/// what needs it to sleep (`RcuBox::replace_with`, `RcuBox::update`): the
+/// borrow checker refuses what would otherwise be a sleep in an RCU read-side
+/// section, found only at run time and only with lockdep.
+pub(crate) struct Sleepable {
+    /// The proof is for the context that received it: not `Send`.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl Sleepable {
+    /// # Safety
+    ///
+    /// The caller runs in process context, may sleep, and is outside any RCU
+    /// read-side section, for the lifetime of the value.
+    pub(super) unsafe fn assume() -> Sleepable {
+        Sleepable {
+            _not_send: PhantomData,
+        }
+    }
+}
+
 /// Proof that the code holding it runs inside an RCU read-side section: a
-/// netfilter hook (the glue creates one for each hook call) or a `read_lock`.
-pub(crate) struct RcuSection {
+/// netfilter hook (the glue creates one for each hook call) or a `read_lock`,
+/// which holds the context's `Sleepable` for as long as it lasts.
+pub(crate) struct RcuSection<'a> {
     /// Sections are not `Send`: they end on the CPU they began on.
     _not_send: PhantomData<*mut ()>,
+    /// The `Sleepable` a `read_lock` borrowed.
+    _sleepable: PhantomData<&'a mut Sleepable>,
     unlock: bool,
 }
 
-impl RcuSection {
-    /// Opens a read-side section that lasts until the value is dropped.
-    pub(crate) fn read_lock() -> RcuSection {
+impl<'a> RcuSection<'a> {
+    /// Opens a read-side section that lasts until the value is dropped; the
+    /// context cannot sleep (and cannot prove it may) until then.
+    pub(crate) fn read_lock(_context: &'a mut Sleepable) -> RcuSection<'a> {
         // SAFETY: `rcu_read_lock` has no preconditions; `Drop` unlocks.
         unsafe { bindings::rg_rcu_read_lock() };
         RcuSection {
             _not_send: PhantomData,
+            _sleepable: PhantomData,
             unlock: true,
         }
     }
+}
 
+impl RcuSection<'static> {
     /// The section a netfilter hook already runs in.
     ///
     /// # Safety
     ///
     /// The caller runs inside an RCU read-side section for the lifetime of
     /// the value.
-    pub(super) unsafe fn assume_held() -> RcuSection {
+    pub(super) unsafe fn assume_held() -> RcuSection<'static> {
         RcuSection {
             _not_send: PhantomData,
+            _sleepable: PhantomData,
             unlock: false,
         }
     }
 }
 
-impl Drop for RcuSection {
+impl Drop for RcuSection<'_> {
     fn drop(&mut self) {
         if self.unlock {
             // SAFETY: `read_lock` locked, and this is the matching unlock.
@@ -144,22 +177,24 @@ impl<T> RcuBox<T> {
     /// still see the old value, `settle` gets it and the new one, and then
     /// the old one is freed. Both run under the configuration mutex, so no
     /// other writer comes between. Whether a value was published. Sleeps:
-    /// process context only.
+    /// `context` proves that it may, and `make` gets it back (it runs under
+    /// a mutex, where it may sleep too, or read other tables).
     pub(crate) fn replace_with(
         &self,
-        make: impl FnOnce(&T) -> Result<Option<KBox<T>>>,
+        context: &mut Sleepable,
+        make: impl FnOnce(&T, &mut Sleepable) -> Result<Option<KBox<T>>>,
         settle: impl FnOnce(&T, &T),
     ) -> Result<bool> {
         let _lock = self.writers.lock();
         let old = self.current.load(Ordering::Acquire);
         // Only writers replace `current`, and they hold the lock.
         // SAFETY: So `old` stays live while `make` looks at it.
-        let Some(value) = make(unsafe { &*old })? else {
+        let Some(value) = make(unsafe { &*old }, context)? else {
             return Ok(false);
         };
         let new = KBox::into_raw(value);
         self.current.store(new, Ordering::Release);
-        // SAFETY: `synchronize_rcu` sleeps; callers are in process context.
+        // SAFETY: `synchronize_rcu` sleeps, which `context` allows.
         unsafe { bindings::rg_synchronize_rcu() };
         // After the grace period no reader holds `old`; `new` is current, and
         // only writers, which wait for the lock, could free it.
@@ -171,7 +206,7 @@ impl<T> RcuBox<T> {
     }
 
     /// The current value, for as long as the read-side section lasts.
-    pub(crate) fn read<'a>(&'a self, _section: &'a RcuSection) -> &'a T {
+    pub(crate) fn read<'a>(&'a self, _section: &'a RcuSection<'_>) -> &'a T {
         // The acquire load pairs with the release store of `update`, so the
         // value's contents are visible before its address.
         // A replaced value is freed only after a grace period, and `_section`
@@ -187,18 +222,24 @@ impl<T: Copy + PartialEq + Versioned> RcuBox<T> {
     /// published and nobody waits for a grace period (a repeated "take this
     /// VIP" from a control plane costs a copy and a compare, not an RCU
     /// synchronisation). If `change` fails, nothing is published and the
-    /// error is returned. Sleeps (lock, allocation): process context only.
-    pub(crate) fn update<R>(&self, change: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
+    /// error is returned. Sleeps (lock, allocation), which `context` allows;
+    /// `change` gets it back, as `replace_with`'s `make` does.
+    pub(crate) fn update<R>(
+        &self,
+        context: &mut Sleepable,
+        change: impl FnOnce(&mut T, &mut Sleepable) -> Result<R>,
+    ) -> Result<R> {
         let mut result = None;
         self.replace_with(
-            |old| {
+            context,
+            |old, context| {
                 // Copied in place: some tables are too large for the stack.
                 let mut fresh = KBox::<T>::new_uninit(GFP_KERNEL)?;
                 // SAFETY: `old` is a live `T`, `fresh` a separate allocation of one.
                 unsafe { core::ptr::copy_nonoverlapping(old, fresh.as_mut_ptr(), 1) };
                 // SAFETY: The copy above initialised every byte of a `Copy` value.
                 let mut fresh = unsafe { KBox::<MaybeUninit<T>>::assume_init(fresh) };
-                result = Some(change(&mut fresh)?);
+                result = Some(change(&mut fresh, context)?);
                 if *fresh == *old {
                     return Ok(None);
                 }

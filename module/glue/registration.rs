@@ -15,7 +15,7 @@ use kernel::error::to_result;
 use kernel::ffi::{c_int, c_uint, c_ulong, c_void};
 use kernel::prelude::*;
 
-use super::{bindings, Dump, Hook, NetHandle, Packet, RcuSection, Request, Verdict};
+use super::{bindings, Dump, Hook, NetHandle, Packet, RcuSection, Request, Sleepable, Verdict};
 
 /// The state the module keeps for each network namespace.
 ///
@@ -29,18 +29,21 @@ pub(crate) trait Namespace: Sized + Send + Sync {
 
     /// Decides what happens to `packet` at `hook`. Runs in packet context,
     /// inside the RCU read-side section `rcu`: must not sleep.
-    fn hook(&self, hook: Hook, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict;
+    fn hook(&self, hook: Hook, packet: &mut Packet<'_>, rcu: &RcuSection<'_>) -> Verdict;
 
-    /// Does a bounded step of periodic cleanup, in process context; the
-    /// ticks until the next step. Runs once started (`NetHandle::start_sweep`).
-    fn sweep(&self) -> u64;
+    /// Does a bounded step of periodic cleanup, in process context
+    /// (`context`); the ticks until the next step. Runs once started
+    /// (`NetHandle::start_sweep`).
+    fn sweep(&self, context: &mut Sleepable) -> u64;
 
     /// Answers a request of the generic netlink family's command `cmd`
-    /// (`RINGGATE_CMD_*`), which its policy has validated. Process context.
-    fn request(&self, cmd: u32, request: &Request<'_>) -> Result;
+    /// (`RINGGATE_CMD_*`), which its policy has validated. Process context
+    /// (`context`).
+    fn request(&self, cmd: u32, request: &Request<'_>, context: &mut Sleepable) -> Result;
 
-    /// Fills one part of a dump of command `cmd`. Process context.
-    fn dump(&self, cmd: u32, dump: &mut Dump<'_>) -> Result;
+    /// Fills one part of a dump of command `cmd`. Process context
+    /// (`context`).
+    fn dump(&self, cmd: u32, dump: &mut Dump<'_>, context: &mut Sleepable) -> Result;
 }
 
 /// The registration of `T` with the kernel: pernet operations (and through
@@ -129,7 +132,10 @@ impl<T: Namespace> Adapter<T> {
         };
         // SAFETY: Per the contract above, `state` points to a live `T`.
         let state = unsafe { state.cast::<T>().as_ref() };
-        super::timer_delay(state.sweep())
+        // SAFETY: A delayed work runs in process context, outside any RCU
+        // read-side section.
+        let mut context = unsafe { Sleepable::assume() };
+        super::timer_delay(state.sweep(&mut context))
     }
 
     /// The netfilter hook of every namespace.
@@ -183,7 +189,10 @@ impl<T: Namespace> Adapter<T> {
         let state = unsafe { state.cast::<T>().as_ref() };
         // SAFETY: Per the contract above, `info` is valid for this call.
         let request = unsafe { Request::from_raw(info) };
-        match state.request(cmd, &request) {
+        // SAFETY: Generic netlink calls doit from the sender's system call,
+        // in process context, outside any RCU read-side section.
+        let mut context = unsafe { Sleepable::assume() };
+        match state.request(cmd, &request, &mut context) {
             Ok(()) => 0,
             Err(err) => err.to_errno(),
         }
@@ -209,7 +218,11 @@ impl<T: Namespace> Adapter<T> {
         let state = unsafe { state.cast::<T>().as_ref() };
         // SAFETY: Per the contract above, `skb` and `cb` are valid for this call.
         let mut dump = unsafe { Dump::from_raw(skb, cb) };
-        match state.dump(cmd, &mut dump) {
+        // SAFETY: Netlink calls dumpit from a system call (the request's or a
+        // later receive's) under the socket's callback mutex: process
+        // context, outside any RCU read-side section.
+        let mut context = unsafe { Sleepable::assume() };
+        match state.dump(cmd, &mut dump, &mut context) {
             Ok(()) => dump.written(),
             Err(err) => err.to_errno(),
         }

@@ -5,12 +5,12 @@
 use kernel::prelude::*;
 
 use super::refused;
-use crate::glue::{uapi, Request};
+use crate::glue::{uapi, Request, Sleepable};
 use crate::netns::NetState;
 use crate::netns::Settings;
 
 /// `config-set`: changes the settings given (the policy bounds them).
-pub(crate) fn config_set(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn config_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let settings = Settings {
         node_id: req.get_u16(uapi::RINGGATE_A_CONFIG_NODE_ID),
         max_sessions: req.get_u32(uapi::RINGGATE_A_CONFIG_MAX_SESSIONS),
@@ -20,12 +20,12 @@ pub(crate) fn config_set(net: &NetState, req: &Request<'_>) -> Result {
         timeout_closing: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING),
         timeout_udp: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP),
     };
-    net.configure(&settings)
+    net.configure(context, &settings)
         .map_err(|refusal| refused(req, refusal))
 }
 
 /// `config-get`: every setting.
-pub(crate) fn config_get(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn config_get(net: &NetState, req: &Request<'_>, _context: &mut Sleepable) -> Result {
     let t = net.timeouts();
     let mut reply = req.reply()?;
     let attrs = reply.attrs()?;

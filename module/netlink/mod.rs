@@ -18,12 +18,17 @@ mod vip;
 
 use kernel::prelude::*;
 
-use crate::glue::{uapi, Dump, Request};
+use crate::glue::{uapi, Dump, Request, Sleepable};
 use crate::netns::{NetState, Refusal};
 use crate::upsert::Upsert;
 
 /// Answers a request of command `cmd` in the namespace of `net`.
-pub(crate) fn request(net: &NetState, cmd: u32, req: &Request<'_>) -> Result {
+pub(crate) fn request(
+    net: &NetState,
+    cmd: u32,
+    req: &Request<'_>,
+    context: &mut Sleepable,
+) -> Result {
     let handler = match cmd {
         uapi::RINGGATE_CMD_STATUS_GET => status::status_get,
         uapi::RINGGATE_CMD_COUNTERS_RESET => status::counters_reset,
@@ -40,15 +45,20 @@ pub(crate) fn request(net: &NetState, cmd: u32, req: &Request<'_>) -> Result {
         // The ops table has no other command.
         _ => return Err(EINVAL),
     };
-    handler(net, req)
+    handler(net, req, context)
 }
 
 /// Fills one part of a dump of command `cmd` in the namespace of `net`.
-pub(crate) fn dump(net: &NetState, cmd: u32, dump: &mut Dump<'_>) -> Result {
+pub(crate) fn dump(
+    net: &NetState,
+    cmd: u32,
+    dump: &mut Dump<'_>,
+    context: &mut Sleepable,
+) -> Result {
     match cmd {
-        uapi::RINGGATE_CMD_VIP_GET => vip::vip_dump(net, dump),
-        uapi::RINGGATE_CMD_SERVICE_GET => service::service_dump(net, dump),
-        uapi::RINGGATE_CMD_SESSION_GET => session::session_dump(net, dump),
+        uapi::RINGGATE_CMD_VIP_GET => vip::vip_dump(net, dump, context),
+        uapi::RINGGATE_CMD_SERVICE_GET => service::service_dump(net, dump, context),
+        uapi::RINGGATE_CMD_SESSION_GET => session::session_dump(net, dump, context),
         _ => Err(EINVAL),
     }
 }

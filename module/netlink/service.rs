@@ -7,7 +7,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use super::{refused, upsert};
-use crate::glue::{uapi, Attrs, Dump, RcuSection, Request};
+use crate::glue::{uapi, Attrs, Dump, RcuSection, Request, Sleepable};
 use crate::load::BackendLoads;
 use crate::netns::NetState;
 use crate::services::{Service, ServiceKey, TCP, UDP};
@@ -33,19 +33,19 @@ fn service_key(req: &Request<'_>) -> Result<ServiceKey> {
 
 /// `service-set`: creates the service or sets its scheduler; the header
 /// flags say which it may do.
-pub(crate) fn service_set(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn service_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let key = service_key(req)?;
     let scheduler = req
         .get_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER)
         .map(|s| s as u8);
-    net.set_service(key, scheduler, upsert(req))
+    net.set_service(context, key, scheduler, upsert(req))
         .map_err(|refusal| refused(req, refusal))
 }
 
 /// `service-del`: removes the service.
-pub(crate) fn service_del(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn service_del(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let key = service_key(req)?;
-    net.remove_service(&key)
+    net.remove_service(context, &key)
         .map_err(|refusal| refused(req, refusal))
 }
 
@@ -62,7 +62,7 @@ fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
 
 /// `backend-set`: adds the back-end, or changes its weight and state; the
 /// header flags say which it may do.
-pub(crate) fn backend_set(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn backend_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
     let counts = [
@@ -85,15 +85,15 @@ pub(crate) fn backend_set(net: &NetState, req: &Request<'_>) -> Result {
     let up = req
         .nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP)
         .map(|u| u == 1);
-    net.set_backend(&key, addr, port, weight, up, upsert(req))
+    net.set_backend(context, &key, addr, port, weight, up, upsert(req))
         .map_err(|refusal| refused(req, refusal))
 }
 
 /// `backend-del`: removes the back-end.
-pub(crate) fn backend_del(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn backend_del(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let key = service_key(req)?;
     let (addr, port) = backend_of(req)?;
-    net.remove_backend(&key, addr, port)
+    net.remove_backend(context, &key, addr, port)
         .map_err(|refusal| refused(req, refusal))
 }
 
@@ -128,8 +128,8 @@ fn put_service(
 }
 
 /// `service-get` (dump): every service; the cursor is a service slot.
-pub(crate) fn service_dump(net: &NetState, dump: &mut Dump<'_>) -> Result {
-    let rcu = RcuSection::read_lock();
+pub(crate) fn service_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sleepable) -> Result {
+    let rcu = RcuSection::read_lock(context);
     let table = net.services.read(&rcu);
     let loads = net.sessions.read(&rcu).loads();
     dump.set_generation(table.generation());

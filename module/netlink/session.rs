@@ -4,7 +4,7 @@
 
 use kernel::prelude::*;
 
-use crate::glue::{uapi, Attrs, Dump, RcuSection};
+use crate::glue::{uapi, Attrs, Dump, RcuSection, Sleepable};
 use crate::netns::NetState;
 use crate::sessions::{SessionView, WAYS};
 
@@ -38,8 +38,8 @@ fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
 /// resize replaces the table, and a cursor into the old one means nothing in
 /// the new one, so each part names the table's generation and the dump is
 /// flagged `NLM_F_DUMP_INTR` when it changes.
-pub(crate) fn session_dump(net: &NetState, dump: &mut Dump<'_>) -> Result {
-    let rcu = RcuSection::read_lock();
+pub(crate) fn session_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sleepable) -> Result {
+    let rcu = RcuSection::read_lock(context);
     let table = net.sessions.read(&rcu);
     dump.set_generation(table.generation());
     let clock = net.clock();

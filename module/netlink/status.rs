@@ -4,7 +4,7 @@
 
 use kernel::prelude::*;
 
-use crate::glue::{uapi, Attrs, Hook, Request};
+use crate::glue::{uapi, Attrs, Hook, Request, Sleepable};
 use crate::netns::NetState;
 
 /// The hooks a request names: the one in `attr`, or all of them.
@@ -20,7 +20,7 @@ fn selected_hooks(req: &Request<'_>, attr: u32) -> Result<impl Iterator<Item = H
 
 /// `status-get`: module version, per-hook counters and ARP counters of this
 /// namespace.
-pub(crate) fn status_get(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn status_get(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let hooks = selected_hooks(req, uapi::RINGGATE_A_STATUS_HOOK)?;
     let mut reply = req.reply()?;
     let attrs = reply.attrs()?;
@@ -33,7 +33,7 @@ pub(crate) fn status_get(net: &NetState, req: &Request<'_>) -> Result {
             stats.put_uint(uapi::RINGGATE_A_HOOK_STATS_BYTES, totals.bytes)
         })?;
     }
-    let status = net.status();
+    let status = net.status(context);
     attrs.put_uint(
         uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
         status.arp_suppressed,
@@ -61,7 +61,11 @@ pub(crate) fn status_get(net: &NetState, req: &Request<'_>) -> Result {
 }
 
 /// `counters-reset`: zeroes the named hook's counters, or all of them.
-pub(crate) fn counters_reset(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn counters_reset(
+    net: &NetState,
+    req: &Request<'_>,
+    _context: &mut Sleepable,
+) -> Result {
     for hook in selected_hooks(req, uapi::RINGGATE_A_STATUS_HOOK)? {
         net.counters.reset(hook);
     }

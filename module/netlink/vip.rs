@@ -6,7 +6,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use super::{refused, upsert};
-use crate::glue::{uapi, Attrs, Dump, RcuSection, Request};
+use crate::glue::{uapi, Attrs, Dump, RcuSection, Request, Sleepable};
 use crate::netns::NetState;
 use crate::netns::Refusal;
 use crate::vips::{self, Vip};
@@ -33,36 +33,36 @@ fn vip_addr(req: &Request<'_>) -> Result<u32> {
 
 /// `vip-add`: adds a VIP, not owned, or sets the GARP count of one already
 /// there; the header flags say which it may do.
-pub(crate) fn vip_add(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn vip_add(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let addr = vip_addr(req)?;
     // The policy bounds the count to 1..=RINGGATE_MAX_GARP_COUNT.
     let garp_count = match req.get_u32(uapi::RINGGATE_A_VIP_GARP_COUNT) {
         Some(count) => Some(u8::try_from(count).map_err(|_| EINVAL)?),
         None => None,
     };
-    net.set_vip(addr, garp_count, upsert(req))
+    net.set_vip(context, addr, garp_count, upsert(req))
         .map_err(|refusal| refused(req, refusal))
 }
 
 /// `vip-del`: removes a VIP.
-pub(crate) fn vip_del(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn vip_del(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let addr = vip_addr(req)?;
-    net.remove_vip(addr)
+    net.remove_vip(context, addr)
         .map_err(|refusal| refused(req, refusal))
 }
 
 /// `vip-set`: takes or releases a VIP.
-pub(crate) fn vip_set(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn vip_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let addr = vip_addr(req)?;
     let owned = req.require_u8(uapi::RINGGATE_A_VIP_OWNED)? == 1;
-    net.set_vip_owned(addr, owned)
+    net.set_vip_owned(context, addr, owned)
         .map_err(|refusal| refused(req, refusal))
 }
 
 /// `vip-get` (do): one VIP.
-pub(crate) fn vip_get(net: &NetState, req: &Request<'_>) -> Result {
+pub(crate) fn vip_get(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let addr = vip_addr(req)?;
-    let vip = net.vip(addr).ok_or_else(|| {
+    let vip = net.vip(context, addr).ok_or_else(|| {
         refused(
             req,
             Refusal::new(ENOENT, c_str!("no such VIP in this namespace's pool")),
@@ -76,8 +76,8 @@ pub(crate) fn vip_get(net: &NetState, req: &Request<'_>) -> Result {
 /// `vip-get` (dump): every VIP, as many per part as fit. The cursor is an
 /// index into the sorted pool; a change between parts is flagged to the
 /// reader through the table's generation.
-pub(crate) fn vip_dump(net: &NetState, dump: &mut Dump<'_>) -> Result {
-    let rcu = RcuSection::read_lock();
+pub(crate) fn vip_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sleepable) -> Result {
+    let rcu = RcuSection::read_lock(context);
     let table = net.vips.read(&rcu);
     dump.set_generation(table.generation());
     let mut cursor = dump.cursor();

@@ -7,7 +7,9 @@
 use kernel::prelude::*;
 
 use super::NetState;
-use crate::glue::{Dump, Hook, Namespace, NetHandle, Packet, RcuSection, Request, Verdict};
+use crate::glue::{
+    Dump, Hook, Namespace, NetHandle, Packet, RcuSection, Request, Sleepable, Verdict,
+};
 use crate::{hooks, netlink};
 
 impl Namespace for NetState {
@@ -15,19 +17,19 @@ impl Namespace for NetState {
         NetState::new(net)
     }
 
-    fn hook(&self, hook: Hook, packet: &mut Packet<'_>, rcu: &RcuSection) -> Verdict {
+    fn hook(&self, hook: Hook, packet: &mut Packet<'_>, rcu: &RcuSection<'_>) -> Verdict {
         hooks::inspect(self, hook, packet, rcu)
     }
 
-    fn sweep(&self) -> u64 {
-        self.sweep_sessions()
+    fn sweep(&self, context: &mut Sleepable) -> u64 {
+        self.sweep_sessions(context)
     }
 
-    fn request(&self, cmd: u32, request: &Request<'_>) -> Result {
-        netlink::request(self, cmd, request)
+    fn request(&self, cmd: u32, request: &Request<'_>, context: &mut Sleepable) -> Result {
+        netlink::request(self, cmd, request, context)
     }
 
-    fn dump(&self, cmd: u32, dump: &mut Dump<'_>) -> Result {
-        netlink::dump(self, cmd, dump)
+    fn dump(&self, cmd: u32, dump: &mut Dump<'_>, context: &mut Sleepable) -> Result {
+        netlink::dump(self, cmd, dump, context)
     }
 }

@@ -10,7 +10,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use super::{NetState, Refusal};
-use crate::glue::{uapi, RcuSection};
+use crate::glue::{uapi, RcuSection, Sleepable};
 use crate::services::{BackendSlot, ServiceKey};
 use crate::upsert::Upsert;
 
@@ -36,12 +36,13 @@ impl NetState {
     /// `upsert` says which of the two it may do.
     pub(crate) fn set_service(
         &self,
+        context: &mut Sleepable,
         key: ServiceKey,
         scheduler: Option<u8>,
         upsert: Upsert,
     ) -> Result<(), Refusal> {
         let in_pool = {
-            let rcu = RcuSection::read_lock();
+            let rcu = RcuSection::read_lock(context);
             self.vips.read(&rcu).find(key.vip).is_some()
         };
         if !in_pool {
@@ -54,12 +55,14 @@ impl NetState {
         // table. A request that may not create needs none: the service it
         // may change exists, so NAT is active.
         if upsert.create {
-            self.activate_nat()?;
+            self.activate_nat(context)?;
         }
         self.services
-            .update(|table| match upsert.action(table.find(&key).is_some()) {
-                Ok(_) => table.set(key, scheduler).map(Ok),
-                Err(conflict) => Ok(Err(conflict)),
+            .update(context, |table, _| {
+                match upsert.action(table.find(&key).is_some()) {
+                    Ok(_) => table.set(key, scheduler).map(Ok),
+                    Err(conflict) => Ok(Err(conflict)),
+                }
             })
             .map_err(|err| refusal(err, NO_SERVICE))?
             .map_err(|conflict| {
@@ -72,9 +75,13 @@ impl NetState {
     }
 
     /// Removes the service `key`.
-    pub(crate) fn remove_service(&self, key: &ServiceKey) -> Result<(), Refusal> {
+    pub(crate) fn remove_service(
+        &self,
+        context: &mut Sleepable,
+        key: &ServiceKey,
+    ) -> Result<(), Refusal> {
         self.services
-            .update(|table| table.remove(key))
+            .update(context, |table, _| table.remove(key))
             .map_err(|err| refusal(err, NO_SERVICE))
     }
 
@@ -84,6 +91,7 @@ impl NetState {
     /// says which of the two it may do. The service must exist either way.
     pub(crate) fn set_backend(
         &self,
+        context: &mut Sleepable,
         key: &ServiceKey,
         addr: u32,
         port: u16,
@@ -93,7 +101,7 @@ impl NetState {
     ) -> Result<(), Refusal> {
         let slot = self
             .services
-            .update(|table| {
+            .update(context, |table, context| {
                 let exists = table.find_backend(key, addr, port).ok_or(ENOENT)?.is_some();
                 if let Err(conflict) = upsert.action(exists) {
                     return Ok(Err(conflict));
@@ -101,7 +109,7 @@ impl NetState {
                 let slot = table.set_backend(key, addr, port, weight, up)?;
                 // Before the table is published: no packet can pick the new
                 // back-end and be counted under the slot's previous one.
-                self.backend_placed(slot);
+                self.backend_placed(context, slot);
                 Ok(Ok(slot))
             })
             .map_err(|err| refusal(err, NO_SERVICE))?
@@ -113,7 +121,7 @@ impl NetState {
                 )
             })?;
         if up == Some(false) {
-            self.backend_gone(slot);
+            self.backend_gone(context, slot);
         }
         Ok(())
     }
@@ -121,23 +129,24 @@ impl NetState {
     /// Removes the back-end `addr`:`port` from service `key`.
     pub(crate) fn remove_backend(
         &self,
+        context: &mut Sleepable,
         key: &ServiceKey,
         addr: u32,
         port: u16,
     ) -> Result<(), Refusal> {
         let slot = self
             .services
-            .update(|table| table.remove_backend(key, addr, port))
+            .update(context, |table, _| table.remove_backend(key, addr, port))
             .map_err(|err| refusal(err, NO_BACKEND))?;
-        self.backend_gone(slot);
+        self.backend_gone(context, slot);
         Ok(())
     }
 
     /// Applies the down policy to a back-end just taken down or removed
     /// from its slot.
-    fn backend_gone(&self, slot: BackendSlot) {
+    fn backend_gone(&self, context: &mut Sleepable, slot: BackendSlot) {
         if self.down_policy() == uapi::RINGGATE_DOWN_POLICY_DROP {
-            let rcu = RcuSection::read_lock();
+            let rcu = RcuSection::read_lock(context);
             let sessions = self.sessions.read(&rcu);
             sessions.purge_backend(sessions.loads().current(slot.service, slot.backend));
         }
@@ -145,9 +154,9 @@ impl NetState {
 
     /// A slot got a new back-end: its connection counts start anew (the
     /// sessions of the slot's previous back-end no longer count there).
-    fn backend_placed(&self, slot: BackendSlot) {
+    fn backend_placed(&self, context: &mut Sleepable, slot: BackendSlot) {
         if slot.new {
-            let rcu = RcuSection::read_lock();
+            let rcu = RcuSection::read_lock(context);
             self.sessions
                 .read(&rcu)
                 .loads()

@@ -8,7 +8,7 @@ use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 use super::NetState;
-use crate::glue::{self, RcuSection};
+use crate::glue::{self, RcuSection, Sleepable};
 use crate::sessions::SessionTable;
 
 /// Buckets one sweep step visits: bounded work per step, so a large table
@@ -36,9 +36,10 @@ impl NetState {
     /// when no packet can still be using the old one, what changed there
     /// meanwhile (sessions opened during the copy) is copied too. Sessions a
     /// smaller table has no room for are dropped and counted. Sleeps.
-    pub(crate) fn resize_sessions(&self, max: u32) -> Result {
+    pub(crate) fn resize_sessions(&self, context: &mut Sleepable, max: u32) -> Result {
         self.sessions.replace_with(
-            |old| {
+            context,
+            |old, _| {
                 if max == self.max_sessions() {
                     return Ok(None);
                 }
@@ -64,8 +65,8 @@ impl NetState {
     /// Sweeps the next stretch of the session table for expired entries
     /// (see `SessionTable::sweep`); the ticks until the next stretch: one
     /// while a pass is under way, a second after a pass ends.
-    pub(crate) fn sweep_sessions(&self) -> u64 {
-        let rcu = RcuSection::read_lock();
+    pub(crate) fn sweep_sessions(&self, context: &mut Sleepable) -> u64 {
+        let rcu = RcuSection::read_lock(context);
         let clock = self.clock();
         let start = self.sweep_cursor.load(Ordering::Relaxed);
         let next = self
@@ -93,12 +94,13 @@ impl NetState {
     /// there can first be something to sweep. Sleeps; called before the
     /// first service is published, so no session is lost with the
     /// placeholder.
-    pub(super) fn activate_nat(&self) -> Result {
+    pub(super) fn activate_nat(&self, context: &mut Sleepable) -> Result {
         if self.nat_active() {
             return Ok(());
         }
         self.sessions.replace_with(
-            |old| {
+            context,
+            |old, _| {
                 if self.nat_active() {
                     return Ok(None);
                 }

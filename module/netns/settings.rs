@@ -5,6 +5,7 @@
 use core::sync::atomic::Ordering;
 
 use super::{NetState, Refusal};
+use crate::glue::Sleepable;
 use crate::sessions::Timeouts;
 
 /// The settings a `config-set` request changes; `None` leaves one as it is.
@@ -22,9 +23,13 @@ pub(crate) struct Settings {
 impl NetState {
     /// Changes the settings given. The only step that can fail (a resize)
     /// goes first, so a refused change changes nothing.
-    pub(crate) fn configure(&self, settings: &Settings) -> Result<(), Refusal> {
+    pub(crate) fn configure(
+        &self,
+        context: &mut Sleepable,
+        settings: &Settings,
+    ) -> Result<(), Refusal> {
         if let Some(max) = settings.max_sessions {
-            self.resize_sessions(max)?;
+            self.resize_sessions(context, max)?;
         }
         if let Some(id) = settings.node_id {
             self.node_id.store(id, Ordering::Relaxed);

@@ -5,7 +5,7 @@
 use core::sync::atomic::Ordering;
 
 use super::NetState;
-use crate::glue::RcuSection;
+use crate::glue::{RcuSection, Sleepable};
 
 /// A namespace's counters and table versions at one moment (each read on
 /// its own: the counters move on with the traffic).
@@ -28,8 +28,8 @@ pub(crate) struct Status {
 }
 
 impl NetState {
-    pub(crate) fn status(&self) -> Status {
-        let rcu = RcuSection::read_lock();
+    pub(crate) fn status(&self, context: &mut Sleepable) -> Status {
+        let rcu = RcuSection::read_lock(context);
         let sessions = self.sessions.read(&rcu);
         Status {
             arp_suppressed: self.arp_suppressed.load(Ordering::Relaxed),

@@ -7,7 +7,7 @@ use kernel::prelude::*;
 
 use super::{NetState, Refusal};
 use crate::arp::{self, TargetHw};
-use crate::glue::{self, uapi, ArpTargetHw, RcuSection, Versioned};
+use crate::glue::{self, uapi, ArpTargetHw, RcuSection, Sleepable, Versioned};
 use crate::upsert::Upsert;
 use crate::vips::{Change, PoolError, Vip, VipTable, MAX_VIPS};
 
@@ -33,8 +33,8 @@ const NOT_IN_POOL: Refusal = Refusal::new(ENOENT, c_str!("no such VIP in this na
 
 impl NetState {
     /// The VIP `addr`, if it is in the pool.
-    pub(crate) fn vip(&self, addr: u32) -> Option<Vip> {
-        let rcu = RcuSection::read_lock();
+    pub(crate) fn vip(&self, context: &mut Sleepable, addr: u32) -> Option<Vip> {
+        let rcu = RcuSection::read_lock(context);
         self.vips.read(&rcu).find(addr).copied()
     }
 
@@ -43,14 +43,17 @@ impl NetState {
     /// count if one is given; `upsert` says which of the two it may do.
     pub(crate) fn set_vip(
         &self,
+        context: &mut Sleepable,
         addr: u32,
         garp_count: Option<u8>,
         upsert: Upsert,
     ) -> Result<(), Refusal> {
         self.vips
-            .update(|table| match upsert.action(table.find(addr).is_some()) {
-                Ok(_) => table.add(addr, garp_count).map(|_| Ok(())).map_err(errno),
-                Err(conflict) => Ok(Err(conflict)),
+            .update(context, |table, _| {
+                match upsert.action(table.find(addr).is_some()) {
+                    Ok(_) => table.add(addr, garp_count).map(|_| Ok(())).map_err(errno),
+                    Err(conflict) => Ok(Err(conflict)),
+                }
             })
             .map_err(|err| POOL_FULL.or(err))?
             .map_err(|conflict| {
@@ -63,17 +66,22 @@ impl NetState {
     }
 
     /// Removes `addr` from the pool.
-    pub(crate) fn remove_vip(&self, addr: u32) -> Result<(), Refusal> {
+    pub(crate) fn remove_vip(&self, context: &mut Sleepable, addr: u32) -> Result<(), Refusal> {
         self.vips
-            .update(|table| table.remove(addr).map_err(errno))
+            .update(context, |table, _| table.remove(addr).map_err(errno))
             .map_err(|err| NOT_IN_POOL.or(err))
     }
 
     /// Takes or releases `addr`. Taking it announces it with gratuitous ARP
     /// once the pool says it is owned, so the announcements are not
     /// themselves suppressed; a change is notified to listeners.
-    pub(crate) fn set_vip_owned(&self, addr: u32, owned: bool) -> Result<(), Refusal> {
-        if self.vip(addr).is_none() {
+    pub(crate) fn set_vip_owned(
+        &self,
+        context: &mut Sleepable,
+        addr: u32,
+        owned: bool,
+    ) -> Result<(), Refusal> {
+        if self.vip(context, addr).is_none() {
             return Err(NOT_IN_POOL);
         }
         let not_configured = Refusal::new(
@@ -86,7 +94,7 @@ impl NetState {
         }
         let (change, garp_count) = self
             .vips
-            .update(|table| {
+            .update(context, |table, _| {
                 let change = table.set_owned(addr, owned).map_err(errno)?;
                 let garp_count = table.find(addr).map_or(0, |vip| vip.garp_count);
                 Ok((change, garp_count))
