@@ -37,7 +37,7 @@ mod registration;
 pub(crate) use buckets::LockedBuckets;
 pub(crate) use hook::{Hook, Verdict};
 pub(crate) use net::{ArpTargetHw, NetHandle, Notification};
-pub(crate) use nl::{Attrs, Dump, Request};
+pub(crate) use nl::{Attrs, BackendNest, Dump, Request};
 pub(crate) use packet::{End, Packet};
 pub(crate) use percpu::PerCpuCounters;
 pub(crate) use rcu::{ConfigMutex, RcuBox, RcuSection, Sleepable, Versioned};

@@ -13,6 +13,56 @@ use kernel::str::CStr;
 
 use super::bindings;
 
+/// Entries of a parsed backend nest: one per attribute type, 0 included.
+const BACKEND_SLOTS: usize = bindings::RINGGATE_A_BACKEND_MAX as usize + 1;
+
+/// A nest of a request parsed by the backend policy: its attributes, each
+/// read without parsing the nest again.
+pub(crate) struct BackendNest<'a> {
+    request: &'a Request<'a>,
+    /// The nest itself, which an extack naming a missing attribute points at.
+    nest: *mut bindings::nlattr,
+    /// The nest's attributes by type (null where absent), inside the
+    /// request, which outlives `'a`.
+    attrs: [*mut bindings::nlattr; BACKEND_SLOTS],
+}
+
+impl BackendNest<'_> {
+    /// An integer attribute of the nest, if present.
+    fn get<T: Copy + Default>(&self, inner: u32) -> Option<T> {
+        let attr = *self.attrs.get(inner as usize)?;
+        let mut value = T::default();
+        let size = core::mem::size_of::<T>() as c_uint;
+        // SAFETY: `attr` is null or an attribute of the request, valid while
+        // it is; the glue writes at most `size` bytes to `value`.
+        let present =
+            unsafe { bindings::rg_nla_copy(attr, size, (&mut value as *mut T).cast()) };
+        (present == 1).then_some(value)
+    }
+
+    pub(crate) fn u32(&self, inner: u32) -> Option<u32> {
+        self.get(inner)
+    }
+
+    pub(crate) fn u16(&self, inner: u32) -> Option<u16> {
+        self.get(inner)
+    }
+
+    pub(crate) fn u8(&self, inner: u32) -> Option<u8> {
+        self.get(inner)
+    }
+
+    /// Fails with `EINVAL`, telling the requester through extack that
+    /// attribute `inner` of this nest is missing.
+    pub(crate) fn missing(&self, inner: u32) -> Error {
+        // SAFETY: `info` is valid for the lifetime of the request, and `nest`
+        // is an attribute of it.
+        Error::from_errno(unsafe {
+            bindings::rg_genl_missing_in(self.request.info.as_ptr(), self.nest, inner)
+        })
+    }
+}
+
 /// A generic netlink request, borrowed for the duration of the doit call.
 pub(crate) struct Request<'a> {
     info: NonNull<bindings::genl_info>,
@@ -49,33 +99,28 @@ impl Request<'_> {
         (present == 1).then_some(value)
     }
 
-    /// An integer attribute nested (backend policy) in attribute `outer`.
-    fn nested<T: Copy + Default>(&self, outer: u32, inner: u32) -> Option<T> {
-        let mut value = T::default();
-        let size = core::mem::size_of::<T>() as c_uint;
-        // SAFETY: `info` is valid; the glue writes at most `size` bytes to `value`.
-        let present = unsafe {
-            bindings::rg_genl_nested_get(
+    /// The nest `outer` (backend policy), parsed once for all the fields
+    /// read from it; `None` if the request has none.
+    pub(crate) fn backend_nest(&self, outer: u32) -> Result<Option<BackendNest<'_>>> {
+        let mut attrs = [core::ptr::null_mut(); BACKEND_SLOTS];
+        let mut nest = core::ptr::null_mut();
+        // SAFETY: `info` is valid for the lifetime of `self`; the glue
+        // writes at most `BACKEND_SLOTS` pointers to `attrs`, and checks it.
+        let parsed = unsafe {
+            bindings::rg_genl_backend_nest(
                 self.info.as_ptr(),
                 outer,
-                inner,
-                size,
-                (&mut value as *mut T).cast(),
+                attrs.as_mut_ptr(),
+                BACKEND_SLOTS as c_uint,
+                &mut nest,
             )
         };
-        (present == 1).then_some(value)
-    }
-
-    pub(crate) fn nested_u32(&self, outer: u32, inner: u32) -> Option<u32> {
-        self.nested(outer, inner)
-    }
-
-    pub(crate) fn nested_u16(&self, outer: u32, inner: u32) -> Option<u16> {
-        self.nested(outer, inner)
-    }
-
-    pub(crate) fn nested_u8(&self, outer: u32, inner: u32) -> Option<u8> {
-        self.nested(outer, inner)
+        to_result(parsed.min(0))?;
+        Ok((parsed == 1).then_some(BackendNest {
+            request: self,
+            nest,
+            attrs,
+        }))
     }
 
     /// A u16 attribute of the request, if present.
@@ -112,14 +157,6 @@ impl Request<'_> {
         Error::from_errno(unsafe { bindings::rg_genl_missing(self.info.as_ptr(), attr) })
     }
 
-    /// Fails with `EINVAL`, telling the requester through extack that
-    /// attribute `inner` of the nest `outer` is missing.
-    pub(crate) fn missing_nested(&self, outer: u32, inner: u32) -> Error {
-        // SAFETY: `info` is valid for the lifetime of `self`.
-        Error::from_errno(unsafe {
-            bindings::rg_genl_missing_nested(self.info.as_ptr(), outer, inner)
-        })
-    }
 
     /// A u32 attribute the request must carry.
     pub(crate) fn require_u32(&self, attr: u32) -> Result<u32> {

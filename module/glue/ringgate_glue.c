@@ -512,20 +512,26 @@ void rg_unlock_pair(void *locks, unsigned int i, unsigned int j)
 	spin_unlock_bh(&l->lock[a]);
 }
 
-int rg_genl_nested_get(struct genl_info *info, unsigned int outer, unsigned int inner,
-		       unsigned int size, void *value)
+int rg_genl_backend_nest(struct genl_info *info, unsigned int outer, struct nlattr **tb,
+			 unsigned int slots, struct nlattr **nest)
 {
 	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
-	struct nlattr *tb[RINGGATE_A_BACKEND_MAX + 1];
 
-	if (!info->attrs || outer > maxattr || !info->attrs[outer] || inner > RINGGATE_A_BACKEND_MAX)
+	*nest = NULL;
+	if (slots != RG_BACKEND_SLOTS)
+		return -EINVAL;
+	if (!info->attrs || outer > maxattr || !info->attrs[outer])
 		return 0;
-	if (nla_parse_nested(tb, RINGGATE_A_BACKEND_MAX, info->attrs[outer],
-			     ringgate_backend_nl_policy, info->extack))
+	*nest = info->attrs[outer];
+	return nla_parse_nested(tb, RINGGATE_A_BACKEND_MAX, *nest, ringgate_backend_nl_policy,
+				info->extack) ?: 1;
+}
+
+int rg_nla_copy(const struct nlattr *attr, unsigned int size, void *value)
+{
+	if (!attr || nla_len(attr) < size)
 		return 0;
-	if (!tb[inner] || nla_len(tb[inner]) < size)
-		return 0;
-	memcpy(value, nla_data(tb[inner]), size);
+	memcpy(value, nla_data(attr), size);
 	return 1;
 }
 
@@ -684,16 +690,8 @@ int rg_genl_missing(struct genl_info *info, unsigned int type)
 	return -EINVAL;
 }
 
-int rg_genl_missing_nested(struct genl_info *info, unsigned int outer, unsigned int inner)
+int rg_genl_missing_in(struct genl_info *info, const struct nlattr *nest, unsigned int inner)
 {
-	uintptr_t maxattr = (uintptr_t)info->user_ptr[1];
-	struct nlattr *nest = NULL;
-
-	if (info->attrs && outer <= maxattr)
-		nest = info->attrs[outer];
-	/* Without the nest, the nest itself is what is missing. */
-	if (!nest)
-		return rg_genl_missing(info, outer);
 	NL_SET_ERR_ATTR_MISS(info->extack, nest, inner);
 	NL_SET_ERR_MSG(info->extack, "required nested attribute missing");
 	return -EINVAL;

@@ -122,11 +122,16 @@ void rg_lock_pair(void *locks, unsigned int i, unsigned int j);
 void rg_unlock_pair(void *locks, unsigned int i, unsigned int j);
 
 /*
- * Reads a u32/u16/u8 attribute nested in attribute @outer of a request,
- * validated by the backend policy: 1 and stores it if present, 0 if not.
+ * Parses the nest @outer of a request (backend policy) once, into @tb, which
+ * has @slots entries (RG_BACKEND_SLOTS), and points @nest at the nest: 1 if
+ * the request has it, 0 if not, a negative errno if it does not parse (the
+ * family's policy validated it already, so that does not happen).
  */
-int rg_genl_nested_get(struct genl_info *info, unsigned int outer, unsigned int inner,
-		       unsigned int size, void *value);
+#define RG_BACKEND_SLOTS (RINGGATE_A_BACKEND_MAX + 1)
+int rg_genl_backend_nest(struct genl_info *info, unsigned int outer, struct nlattr **tb,
+			 unsigned int slots, struct nlattr **nest);
+/* Copies @attr's payload to @value if it is @size bytes or longer: 1, else 0. */
+int rg_nla_copy(const struct nlattr *attr, unsigned int size, void *value);
 
 /* RCU: the hooks run inside a read-side section; netlink code opens one. */
 void rg_rcu_read_lock(void);
@@ -159,8 +164,8 @@ int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *val
 unsigned int rg_genl_nlmsg_flags(struct genl_info *info);
 /* Reports a missing required attribute through extack; returns -EINVAL. */
 int rg_genl_missing(struct genl_info *info, unsigned int type);
-/* Likewise for attribute @inner of the nest @outer (or @outer, if absent). */
-int rg_genl_missing_nested(struct genl_info *info, unsigned int outer, unsigned int inner);
+/* Likewise for attribute @inner of the nest @nest. */
+int rg_genl_missing_in(struct genl_info *info, const struct nlattr *nest, unsigned int inner);
 /* Sets the extack message of a failing request; @msg must be static. */
 void rg_genl_set_err_msg(struct genl_info *info, const char *msg);
 /*

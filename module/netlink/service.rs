@@ -7,12 +7,13 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use super::{refused, upsert};
-use crate::glue::{uapi, Attrs, Dump, RcuSection, Request, Sleepable};
+use crate::glue::{uapi, Attrs, BackendNest, Dump, RcuSection, Request, Sleepable};
 use crate::load::BackendLoads;
 use crate::netns::NetState;
 use crate::services::{Service, ServiceKey, TCP, UDP};
 
-const SERVICE: u32 = uapi::RINGGATE_A_SERVICE_BACKEND;
+/// The back-end nest of a service request.
+const BACKEND: u32 = uapi::RINGGATE_A_SERVICE_BACKEND;
 
 /// The service a request names; its VIP must be in the pool.
 fn service_key(req: &Request<'_>) -> Result<ServiceKey> {
@@ -49,14 +50,20 @@ pub(crate) fn service_del(net: &NetState, req: &Request<'_>, context: &mut Sleep
         .map_err(|refusal| refused(req, refusal))
 }
 
-/// The back-end a request names (address, port in network byte order).
-fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
-    let addr = req
-        .nested_u32(SERVICE, uapi::RINGGATE_A_BACKEND_ADDR)
-        .ok_or_else(|| req.missing_nested(SERVICE, uapi::RINGGATE_A_BACKEND_ADDR))?;
-    let port = req
-        .nested_u16(SERVICE, uapi::RINGGATE_A_BACKEND_PORT)
-        .ok_or_else(|| req.missing_nested(SERVICE, uapi::RINGGATE_A_BACKEND_PORT))?;
+/// The back-end nest of a request, which must have one.
+fn backend_nest<'a>(req: &'a Request<'a>) -> Result<BackendNest<'a>> {
+    req.backend_nest(BACKEND)?
+        .ok_or_else(|| req.missing(BACKEND))
+}
+
+/// The back-end a nest names (address, port in network byte order).
+fn backend_of(nest: &BackendNest<'_>) -> Result<(u32, u16)> {
+    let addr = nest
+        .u32(uapi::RINGGATE_A_BACKEND_ADDR)
+        .ok_or_else(|| nest.missing(uapi::RINGGATE_A_BACKEND_ADDR))?;
+    let port = nest
+        .u16(uapi::RINGGATE_A_BACKEND_PORT)
+        .ok_or_else(|| nest.missing(uapi::RINGGATE_A_BACKEND_PORT))?;
     Ok((addr, port.to_be()))
 }
 
@@ -64,14 +71,15 @@ fn backend_of(req: &Request<'_>) -> Result<(u32, u16)> {
 /// header flags say which it may do.
 pub(crate) fn backend_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let key = service_key(req)?;
-    let (addr, port) = backend_of(req)?;
+    let nest = backend_nest(req)?;
+    let (addr, port) = backend_of(&nest)?;
     let counts = [
         uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS,
         uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS,
     ];
     if counts
         .iter()
-        .any(|&count| req.nested_u32(SERVICE, count).is_some())
+        .any(|&count| nest.u32(count).is_some())
     {
         return Err(req.fail(
             EINVAL,
@@ -79,11 +87,11 @@ pub(crate) fn backend_set(net: &NetState, req: &Request<'_>, context: &mut Sleep
         ));
     }
     // The policy bounds the weight to 1..=1000.
-    let weight = req
-        .nested_u32(SERVICE, uapi::RINGGATE_A_BACKEND_WEIGHT)
+    let weight = nest
+        .u32(uapi::RINGGATE_A_BACKEND_WEIGHT)
         .map(|w| w.min(u32::from(u16::MAX)) as u16);
-    let up = req
-        .nested_u8(SERVICE, uapi::RINGGATE_A_BACKEND_UP)
+    let up = nest
+        .u8(uapi::RINGGATE_A_BACKEND_UP)
         .map(|u| u == 1);
     net.set_backend(context, &key, addr, port, weight, up, upsert(req))
         .map_err(|refusal| refused(req, refusal))
@@ -92,7 +100,7 @@ pub(crate) fn backend_set(net: &NetState, req: &Request<'_>, context: &mut Sleep
 /// `backend-del`: removes the back-end.
 pub(crate) fn backend_del(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let key = service_key(req)?;
-    let (addr, port) = backend_of(req)?;
+    let (addr, port) = backend_of(&backend_nest(req)?)?;
     net.remove_backend(context, &key, addr, port)
         .map_err(|refusal| refused(req, refusal))
 }

@@ -90,9 +90,10 @@ unshare -U -r -n bash -c "ip link set lo up && ping -c 2 -i 0.2 127.0.0.1 >/dev/
 # Values out of the policy's range, sent by the kernel's YNL client (which,
 # unlike ringgatectl, does not check them first), so the kernel's own policy
 # is what refuses them; each refusal leaves everything as it was.
-# refused ERROR-TEXT YNL-ARGS...: the request fails with that text.
+# refused WANT YNL-ARGS...: YNL's request fails with WANT in its error; the
+# error is left in $msg for further checks.
 refused() {
-  local want=$1 msg
+  local want=$1
   shift
   if msg=$(ynl "$@" 2>&1); then fail "accepted: $*"; fi
   case "$msg" in *"$want"*) ;; *) fail "$*: expected '$want', got: $msg" ;; esac
@@ -113,9 +114,15 @@ refused "Numerical result out of range" --do backend-set --create \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2, \"port\": 80, \"weight\": 0}}"
 refused "Numerical result out of range" --do backend-set --create \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2, \"port\": 80, \"weight\": 1001}}"
-# A back-end without its port: the kernel names the missing nested attribute.
+# A back-end without its port: the kernel names the missing nested attribute
+# (the back-end's port, type 2, inside the nest; YNL prints nested types as
+# numbers), and without its nest, the nest (the service's back-end, type 5).
 refused "required nested attribute missing" --do backend-set --create \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2}}"
+case "$msg" in *"'miss-type': 2"*"'miss-nest'"*) ;; *) fail "the missing nested attribute is not named: $msg" ;; esac
+refused "required attribute missing" --do backend-set --create \
+  --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}"
+case "$msg" in *"'miss-type': 'backend'"*) ;; *) fail "the missing nest is not named: $msg" ;; esac
 expect_eq "$(ynl --dump vip-get --output-json | python3 -c 'import json,sys; print(sorted(v["addr"] for v in json.load(sys.stdin)))')" \
   "['10.9.9.9']" "the pool after refused additions"
 expect_eq "$(ynl --dump service-get --output-json | python3 -c 'import json,sys; print(sum(len(s.get("backends", [])) for s in json.load(sys.stdin)))')" \
