@@ -1,20 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Whether a request that sets an object may create it or change it, as
-//! rtnetlink reads a request's header flags: `NLM_F_CREATE` lets a missing
-//! object be created, `NLM_F_EXCL` refuses one that exists, and without
-//! `NLM_F_CREATE` only an existing object is changed. A control plane that
-//! means "add" cannot then silently change an object someone else made, and
-//! one that means "change" cannot resurrect an object someone else removed.
-//! Pure logic with no kernel dependency (`module/host-tests` compiles it).
+//! Whether a request that sets an object may create it or change it. The
+//! family has separate commands for the two, as IPVS has new-dest and
+//! set-dest: an add creates and refuses an object that exists, a set changes
+//! and refuses one that is missing. A control plane that means "add" cannot
+//! then silently change an object someone else made, and one that means
+//! "change" cannot resurrect an object someone else removed. (rtnetlink's
+//! `NLM_F_CREATE`/`NLM_F_EXCL` header flags say the same, but generic
+//! netlink refuses them for new families: "ambiguous or reserved bits set in
+//! nlmsg_flags".) Pure logic with no kernel dependency (`module/host-tests`
+//! compiles it).
 
-/// A request's header flags, as far as creating is concerned.
+/// What a command may do to its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Upsert {
-    /// `NLM_F_CREATE`: a missing object is created.
+    /// A missing object is created.
     pub(crate) create: bool,
-    /// `NLM_F_EXCL`: an existing object is refused.
+    /// An existing object is refused.
     pub(crate) exclusive: bool,
+}
+
+impl Upsert {
+    /// An add command (`vip-add`, `service-add`, `backend-add`).
+    pub(crate) const ADD: Upsert = Upsert {
+        create: true,
+        exclusive: true,
+    };
+    /// A set command (`vip-set`, `service-set`, `backend-set`).
+    pub(crate) const CHANGE: Upsert = Upsert {
+        create: false,
+        exclusive: false,
+    };
 }
 
 /// What a request does to its object.

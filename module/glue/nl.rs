@@ -35,8 +35,7 @@ impl BackendNest<'_> {
         let size = core::mem::size_of::<T>() as c_uint;
         // SAFETY: `attr` is null or an attribute of the request, valid while
         // it is; the glue writes at most `size` bytes to `value`.
-        let present =
-            unsafe { bindings::rg_nla_copy(attr, size, (&mut value as *mut T).cast()) };
+        let present = unsafe { bindings::rg_nla_copy(attr, size, (&mut value as *mut T).cast()) };
         (present == 1).then_some(value)
     }
 
@@ -133,30 +132,12 @@ impl Request<'_> {
         (present == 1).then_some(value as u16)
     }
 
-    /// Whether the request's header carries `NLM_F_CREATE`, which lets a
-    /// request that sets an object create it when it is missing.
-    pub(crate) fn flag_create(&self) -> bool {
-        self.nlmsg_flags() & bindings::RG_NLM_F_CREATE != 0
-    }
-
-    /// Whether the request's header carries `NLM_F_EXCL`, which makes a
-    /// request that sets an object fail if it exists.
-    pub(crate) fn flag_exclusive(&self) -> bool {
-        self.nlmsg_flags() & bindings::RG_NLM_F_EXCL != 0
-    }
-
-    fn nlmsg_flags(&self) -> u32 {
-        // SAFETY: `info` is valid for the lifetime of `self`.
-        unsafe { bindings::rg_genl_nlmsg_flags(self.info.as_ptr()) }
-    }
-
     /// Fails with `EINVAL`, telling the requester through extack which
     /// attribute is missing.
     pub(crate) fn missing(&self, attr: u32) -> Error {
         // SAFETY: `info` is valid for the lifetime of `self`.
         Error::from_errno(unsafe { bindings::rg_genl_missing(self.info.as_ptr(), attr) })
     }
-
 
     /// A u32 attribute the request must carry.
     pub(crate) fn require_u32(&self, attr: u32) -> Result<u32> {

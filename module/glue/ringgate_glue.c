@@ -675,13 +675,6 @@ int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *val
 	return 1;
 }
 
-static_assert(RG_NLM_F_EXCL == NLM_F_EXCL);
-static_assert(RG_NLM_F_CREATE == NLM_F_CREATE);
-
-unsigned int rg_genl_nlmsg_flags(struct genl_info *info)
-{
-	return info->nlhdr->nlmsg_flags;
-}
 
 int rg_genl_missing(struct genl_info *info, unsigned int type)
 {

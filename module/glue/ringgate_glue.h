@@ -154,14 +154,6 @@ void rg_mutex_unlock(void *m);
 int rg_genl_get_u32(struct genl_info *info, unsigned int type, unsigned int *value);
 int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *value);
 int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *value);
-/*
- * The netlink header flags of a request (nlmsg_flags), of which these two
- * say whether a request that sets an object may create it (checked
- * against the kernel's own values at build time).
- */
-#define RG_NLM_F_EXCL	0x200
-#define RG_NLM_F_CREATE	0x400
-unsigned int rg_genl_nlmsg_flags(struct genl_info *info);
 /* Reports a missing required attribute through extack; returns -EINVAL. */
 int rg_genl_missing(struct genl_info *info, unsigned int type);
 /* Likewise for attribute @inner of the nest @nest. */

@@ -68,14 +68,23 @@ static const struct nla_policy ringgate_vip_del_nl_policy[RINGGATE_A_VIP_ADDR + 
 };
 
 /* RINGGATE_CMD_VIP_SET - do */
-static const struct nla_policy ringgate_vip_set_nl_policy[RINGGATE_A_VIP_OWNED + 1] = {
+static const struct nla_policy ringgate_vip_set_nl_policy[RINGGATE_A_VIP_GARP_COUNT + 1] = {
 	[RINGGATE_A_VIP_ADDR] = { .type = NLA_U32, },
 	[RINGGATE_A_VIP_OWNED] = NLA_POLICY_MAX(NLA_U8, 1),
+	[RINGGATE_A_VIP_GARP_COUNT] = NLA_POLICY_RANGE(NLA_U32, 1, RINGGATE_MAX_GARP_COUNT),
 };
 
 /* RINGGATE_CMD_VIP_GET - do */
 static const struct nla_policy ringgate_vip_get_nl_policy[RINGGATE_A_VIP_ADDR + 1] = {
 	[RINGGATE_A_VIP_ADDR] = { .type = NLA_U32, },
+};
+
+/* RINGGATE_CMD_SERVICE_ADD - do */
+static const struct nla_policy ringgate_service_add_nl_policy[RINGGATE_A_SERVICE_SCHEDULER + 1] = {
+	[RINGGATE_A_SERVICE_VIP] = { .type = NLA_U32, },
+	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
+	[RINGGATE_A_SERVICE_SCHEDULER] = NLA_POLICY_MAX(NLA_U32, 2),
 };
 
 /* RINGGATE_CMD_SERVICE_SET - do */
@@ -91,6 +100,14 @@ static const struct nla_policy ringgate_service_del_nl_policy[RINGGATE_A_SERVICE
 	[RINGGATE_A_SERVICE_VIP] = { .type = NLA_U32, },
 	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
+};
+
+/* RINGGATE_CMD_BACKEND_ADD - do */
+static const struct nla_policy ringgate_backend_add_nl_policy[RINGGATE_A_SERVICE_BACKEND + 1] = {
+	[RINGGATE_A_SERVICE_VIP] = { .type = NLA_U32, },
+	[RINGGATE_A_SERVICE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SERVICE_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
+	[RINGGATE_A_SERVICE_BACKEND] = NLA_POLICY_NESTED(ringgate_backend_nl_policy),
 };
 
 /* RINGGATE_CMD_BACKEND_SET - do */
@@ -159,7 +176,7 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.pre_doit	= ringgate_nl_pre_doit_admin,
 		.doit		= ringgate_nl_vip_set_doit,
 		.policy		= ringgate_vip_set_nl_policy,
-		.maxattr	= RINGGATE_A_VIP_OWNED,
+		.maxattr	= RINGGATE_A_VIP_GARP_COUNT,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{
@@ -177,6 +194,14 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
 	{
+		.cmd		= RINGGATE_CMD_SERVICE_ADD,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_service_add_doit,
+		.policy		= ringgate_service_add_nl_policy,
+		.maxattr	= RINGGATE_A_SERVICE_SCHEDULER,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
 		.cmd		= RINGGATE_CMD_SERVICE_SET,
 		.pre_doit	= ringgate_nl_pre_doit_admin,
 		.doit		= ringgate_nl_service_set_doit,
@@ -190,6 +215,14 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.doit		= ringgate_nl_service_del_doit,
 		.policy		= ringgate_service_del_nl_policy,
 		.maxattr	= RINGGATE_A_SERVICE_PROTO,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_BACKEND_ADD,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_backend_add_doit,
+		.policy		= ringgate_backend_add_nl_policy,
+		.maxattr	= RINGGATE_A_SERVICE_BACKEND,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{

@@ -27,8 +27,10 @@ int ringgate_nl_vip_set_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_vip_get_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_vip_get_dumpit(struct sk_buff *skb,
 			       struct netlink_callback *cb);
+int ringgate_nl_service_add_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_service_set_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_service_del_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_backend_add_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_backend_set_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_backend_del_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_service_get_dumpit(struct sk_buff *skb,

@@ -20,7 +20,6 @@ use kernel::prelude::*;
 
 use crate::glue::{uapi, Dump, Request, Sleepable};
 use crate::netns::{NetState, Refusal};
-use crate::upsert::Upsert;
 
 /// Answers a request of command `cmd` in the namespace of `net`.
 pub(crate) fn request(
@@ -36,8 +35,10 @@ pub(crate) fn request(
         uapi::RINGGATE_CMD_VIP_DEL => vip::vip_del,
         uapi::RINGGATE_CMD_VIP_SET => vip::vip_set,
         uapi::RINGGATE_CMD_VIP_GET => vip::vip_get,
+        uapi::RINGGATE_CMD_SERVICE_ADD => service::service_add,
         uapi::RINGGATE_CMD_SERVICE_SET => service::service_set,
         uapi::RINGGATE_CMD_SERVICE_DEL => service::service_del,
+        uapi::RINGGATE_CMD_BACKEND_ADD => service::backend_add,
         uapi::RINGGATE_CMD_BACKEND_SET => service::backend_set,
         uapi::RINGGATE_CMD_BACKEND_DEL => service::backend_del,
         uapi::RINGGATE_CMD_CONFIG_SET => config::config_set,
@@ -69,14 +70,5 @@ fn refused(req: &Request<'_>, refusal: Refusal) -> Error {
     match refusal.why {
         Some(why) => req.fail(refusal.err, why),
         None => refusal.err,
-    }
-}
-
-/// What a request that sets an object may do with it, by its header flags
-/// (`NLM_F_CREATE`, `NLM_F_EXCL`), as rtnetlink reads them.
-fn upsert(req: &Request<'_>) -> Upsert {
-    Upsert {
-        create: req.flag_create(),
-        exclusive: req.flag_exclusive(),
     }
 }

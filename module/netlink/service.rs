@@ -6,11 +6,12 @@
 use kernel::c_str;
 use kernel::prelude::*;
 
-use super::{refused, upsert};
+use super::refused;
 use crate::glue::{uapi, Attrs, BackendNest, Dump, RcuSection, Request, Sleepable};
 use crate::load::BackendLoads;
 use crate::netns::NetState;
 use crate::services::{Service, ServiceKey, TCP, UDP};
+use crate::upsert::Upsert;
 
 /// The back-end nest of a service request.
 const BACKEND: u32 = uapi::RINGGATE_A_SERVICE_BACKEND;
@@ -32,14 +33,27 @@ fn service_key(req: &Request<'_>) -> Result<ServiceKey> {
     })
 }
 
-/// `service-set`: creates the service or sets its scheduler; the header
-/// flags say which it may do.
+/// `service-add`: creates the service.
+pub(crate) fn service_add(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
+    set_service(net, req, context, Upsert::ADD)
+}
+
+/// `service-set`: sets an existing service's scheduler.
 pub(crate) fn service_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
+    set_service(net, req, context, Upsert::CHANGE)
+}
+
+fn set_service(
+    net: &NetState,
+    req: &Request<'_>,
+    context: &mut Sleepable,
+    upsert: Upsert,
+) -> Result {
     let key = service_key(req)?;
     let scheduler = req
         .get_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER)
         .map(|s| s as u8);
-    net.set_service(context, key, scheduler, upsert(req))
+    net.set_service(context, key, scheduler, upsert)
         .map_err(|refusal| refused(req, refusal))
 }
 
@@ -67,9 +81,22 @@ fn backend_of(nest: &BackendNest<'_>) -> Result<(u32, u16)> {
     Ok((addr, port.to_be()))
 }
 
-/// `backend-set`: adds the back-end, or changes its weight and state; the
-/// header flags say which it may do.
+/// `backend-add`: adds a back-end to a service.
+pub(crate) fn backend_add(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
+    set_backend(net, req, context, Upsert::ADD)
+}
+
+/// `backend-set`: changes a back-end's weight and state.
 pub(crate) fn backend_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
+    set_backend(net, req, context, Upsert::CHANGE)
+}
+
+fn set_backend(
+    net: &NetState,
+    req: &Request<'_>,
+    context: &mut Sleepable,
+    upsert: Upsert,
+) -> Result {
     let key = service_key(req)?;
     let nest = backend_nest(req)?;
     let (addr, port) = backend_of(&nest)?;
@@ -77,10 +104,7 @@ pub(crate) fn backend_set(net: &NetState, req: &Request<'_>, context: &mut Sleep
         uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS,
         uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS,
     ];
-    if counts
-        .iter()
-        .any(|&count| nest.u32(count).is_some())
-    {
+    if counts.iter().any(|&count| nest.u32(count).is_some()) {
         return Err(req.fail(
             EINVAL,
             c_str!("active-conns and inactive-conns are read-only"),
@@ -90,10 +114,8 @@ pub(crate) fn backend_set(net: &NetState, req: &Request<'_>, context: &mut Sleep
     let weight = nest
         .u32(uapi::RINGGATE_A_BACKEND_WEIGHT)
         .map(|w| w.min(u32::from(u16::MAX)) as u16);
-    let up = nest
-        .u8(uapi::RINGGATE_A_BACKEND_UP)
-        .map(|u| u == 1);
-    net.set_backend(context, &key, addr, port, weight, up, upsert(req))
+    let up = nest.u8(uapi::RINGGATE_A_BACKEND_UP).map(|u| u == 1);
+    net.set_backend(context, &key, addr, port, weight, up, upsert)
         .map_err(|refusal| refused(req, refusal))
 }
 

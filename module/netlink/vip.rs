@@ -5,10 +5,11 @@
 use kernel::c_str;
 use kernel::prelude::*;
 
-use super::{refused, upsert};
+use super::refused;
 use crate::glue::{uapi, Attrs, Dump, RcuSection, Request, Sleepable};
 use crate::netns::NetState;
 use crate::netns::Refusal;
+use crate::upsert::Upsert;
 use crate::vips::{self, Vip};
 
 /// Writes one VIP's attributes.
@@ -31,16 +32,20 @@ fn vip_addr(req: &Request<'_>) -> Result<u32> {
     Ok(addr)
 }
 
-/// `vip-add`: adds a VIP, not owned, or sets the GARP count of one already
-/// there; the header flags say which it may do.
+/// The GARP count a request gives, if any.
+fn garp_count(req: &Request<'_>) -> Result<Option<u8>> {
+    // The policy bounds the count to 1..=RINGGATE_MAX_GARP_COUNT.
+    match req.get_u32(uapi::RINGGATE_A_VIP_GARP_COUNT) {
+        Some(count) => Ok(Some(u8::try_from(count).map_err(|_| EINVAL)?)),
+        None => Ok(None),
+    }
+}
+
+/// `vip-add`: adds a VIP, not owned.
 pub(crate) fn vip_add(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let addr = vip_addr(req)?;
-    // The policy bounds the count to 1..=RINGGATE_MAX_GARP_COUNT.
-    let garp_count = match req.get_u32(uapi::RINGGATE_A_VIP_GARP_COUNT) {
-        Some(count) => Some(u8::try_from(count).map_err(|_| EINVAL)?),
-        None => None,
-    };
-    net.set_vip(context, addr, garp_count, upsert(req))
+    let garp_count = garp_count(req)?;
+    net.set_vip(context, addr, garp_count, Upsert::ADD)
         .map_err(|refusal| refused(req, refusal))
 }
 
@@ -51,11 +56,14 @@ pub(crate) fn vip_del(net: &NetState, req: &Request<'_>, context: &mut Sleepable
         .map_err(|refusal| refused(req, refusal))
 }
 
-/// `vip-set`: takes or releases a VIP.
+/// `vip-set`: takes or releases a VIP, sets its GARP count.
 pub(crate) fn vip_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let addr = vip_addr(req)?;
-    let owned = req.require_u8(uapi::RINGGATE_A_VIP_OWNED)? == 1;
-    net.set_vip_owned(context, addr, owned)
+    let owned = req
+        .get_u8(uapi::RINGGATE_A_VIP_OWNED)
+        .map(|owned| owned == 1);
+    let garp_count = garp_count(req)?;
+    net.change_vip(context, addr, owned, garp_count)
         .map_err(|refusal| refused(req, refusal))
 }
 

@@ -30,6 +30,12 @@ fn errno(err: PoolError) -> Error {
 
 const POOL_FULL: Refusal = Refusal::new(ENOSPC, c_str!("the VIP pool is full (RINGGATE_MAX_VIPS)"));
 const NOT_IN_POOL: Refusal = Refusal::new(ENOENT, c_str!("no such VIP in this namespace's pool"));
+fn not_configured() -> Refusal {
+    Refusal::new(
+        glue::eaddrnotavail(),
+        c_str!("the VIP is not configured on any interface of this namespace"),
+    )
+}
 
 impl NetState {
     /// The VIP `addr`, if it is in the pool.
@@ -72,6 +78,38 @@ impl NetState {
             .map_err(|err| NOT_IN_POOL.or(err))
     }
 
+    /// Changes `addr`'s ownership and GARP count, those given; a change of
+    /// neither is refused. Everything that can refuse is checked before
+    /// anything changes: a VIP in the pool, and for taking it, an interface
+    /// holding it.
+    pub(crate) fn change_vip(
+        &self,
+        context: &mut Sleepable,
+        addr: u32,
+        owned: Option<bool>,
+        garp_count: Option<u8>,
+    ) -> Result<(), Refusal> {
+        if owned.is_none() && garp_count.is_none() {
+            return Err(Refusal::new(
+                EINVAL,
+                c_str!("vip-set needs owned or garp-count: nothing to change"),
+            ));
+        }
+        if self.vip(context, addr).is_none() {
+            return Err(NOT_IN_POOL);
+        }
+        if owned == Some(true) && self.net.device_holding(addr).is_none() {
+            return Err(not_configured());
+        }
+        if garp_count.is_some() {
+            self.set_vip(context, addr, garp_count, Upsert::CHANGE)?;
+        }
+        match owned {
+            Some(owned) => self.set_vip_owned(context, addr, owned),
+            None => Ok(()),
+        }
+    }
+
     /// Takes or releases `addr`. Taking it announces it with gratuitous ARP
     /// once the pool says it is owned, so the announcements are not
     /// themselves suppressed; a change is notified to listeners.
@@ -84,10 +122,7 @@ impl NetState {
         if self.vip(context, addr).is_none() {
             return Err(NOT_IN_POOL);
         }
-        let not_configured = Refusal::new(
-            glue::eaddrnotavail(),
-            c_str!("the VIP is not configured on any interface of this namespace"),
-        );
+        let not_configured = not_configured();
         // Refuse before changing anything if no interface here holds it.
         if owned && self.net.device_holding(addr).is_none() {
             return Err(not_configured);

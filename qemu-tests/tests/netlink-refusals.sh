@@ -101,26 +101,26 @@ refused() {
 # YNL takes addresses as numbers (and prints them dotted): 10.9.9.9 is
 # 0x0a090909, 10.8.0.2 is 0x0a080002, 10.9.9.10 is 0x0a09090a.
 VIP9=168364297 BE2=168296450 VIP10=168364298
-ynl --do vip-add --create --json "{\"addr\": $VIP9}" >/dev/null
-ynl --do service-set --create --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}" >/dev/null
+ynl --do vip-add --json "{\"addr\": $VIP9}" >/dev/null
+ynl --do service-add --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}" >/dev/null
 max_before=$(ynl --do config-get --json '{}' --output-json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max-sessions"])')
 refused "Numerical result out of range" --do config-set --json '{"max-sessions": 63}'
 refused "Numerical result out of range" --do config-set --json '{"max-sessions": 1048577}'
 expect_eq "$(ynl --do config-get --json '{}' --output-json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max-sessions"])')" \
   "$max_before" "max-sessions after refused sizes"
-refused "Numerical result out of range" --do vip-add --create --json "{\"addr\": $VIP10, \"garp-count\": 17}"
-refused "Numerical result out of range" --do vip-add --create --json "{\"addr\": $VIP10, \"garp-count\": 0}"
-refused "Numerical result out of range" --do backend-set --create \
+refused "Numerical result out of range" --do vip-add --json "{\"addr\": $VIP10, \"garp-count\": 17}"
+refused "Numerical result out of range" --do vip-add --json "{\"addr\": $VIP10, \"garp-count\": 0}"
+refused "Numerical result out of range" --do backend-add \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2, \"port\": 80, \"weight\": 0}}"
-refused "Numerical result out of range" --do backend-set --create \
+refused "Numerical result out of range" --do backend-add \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2, \"port\": 80, \"weight\": 1001}}"
 # A back-end without its port: the kernel names the missing nested attribute
 # (the back-end's port, type 2, inside the nest; YNL prints nested types as
 # numbers), and without its nest, the nest (the service's back-end, type 5).
-refused "required nested attribute missing" --do backend-set --create \
+refused "required nested attribute missing" --do backend-add \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6, \"backend\": {\"addr\": $BE2}}"
 case "$msg" in *"'miss-type': 2"*"'miss-nest'"*) ;; *) fail "the missing nested attribute is not named: $msg" ;; esac
-refused "required attribute missing" --do backend-set --create \
+refused "required attribute missing" --do backend-add \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}"
 case "$msg" in *"'miss-type': 'backend'"*) ;; *) fail "the missing nest is not named: $msg" ;; esac
 expect_eq "$(ynl --dump vip-get --output-json | python3 -c 'import json,sys; print(sorted(v["addr"] for v in json.load(sys.stdin)))')" \
@@ -128,23 +128,28 @@ expect_eq "$(ynl --dump vip-get --output-json | python3 -c 'import json,sys; pri
 expect_eq "$(ynl --dump service-get --output-json | python3 -c 'import json,sys; print(sum(len(s.get("backends", [])) for s in json.load(sys.stdin)))')" \
   0 "back-ends after refused additions"
 
-# The header flags decide between creating and changing, as rtnetlink's do
-# (NLM_F_CREATE and NLM_F_EXCL, YNL's --create and --excl): each refusal
-# names its object and changes nothing, and what a change leaves out stays.
+# Adding and changing are separate commands, as IPVS's new-dest and
+# set-dest: an add refuses an object that exists, a set one that is missing;
+# each refusal names its object and changes nothing, and what a change
+# leaves out stays. (Generic netlink refuses rtnetlink's NLM_F_CREATE and
+# NLM_F_EXCL header flags for a new family, which is checked first.)
 SVC9="\"vip\": $VIP9, \"port\": 80, \"proto\": 6"
-refused "the VIP is already in this namespace's pool" --do vip-add --create --excl --json "{\"addr\": $VIP9}"
-refused "no such VIP in this namespace's pool" --do vip-add --json "{\"addr\": $VIP10}"
-refused "the service already exists" --do service-set --create --excl --json "{$SVC9}"
+refused "ambiguous or reserved bits set in nlmsg_flags" --do vip-add --create --excl --json "{\"addr\": $VIP10}"
+refused "the VIP is already in this namespace's pool" --do vip-add --json "{\"addr\": $VIP9, \"garp-count\": 9}"
+refused "no such VIP in this namespace's pool" --do vip-set --json "{\"addr\": $VIP10, \"garp-count\": 9}"
+refused "nothing to change" --do vip-set --json "{\"addr\": $VIP9}"
+refused "the service already exists" --do service-add --json "{$SVC9, \"scheduler\": \"lc\"}"
 refused "no such service" --do service-set --json "{\"vip\": $VIP9, \"port\": 81, \"proto\": 6}"
 refused "no such back-end in this service" --do backend-set \
   --json "{$SVC9, \"backend\": {\"addr\": $BE2, \"port\": 80}}"
-ynl --do vip-add --json "{\"addr\": $VIP9, \"garp-count\": 5}" >/dev/null
-ynl --do vip-add --create --json "{\"addr\": $VIP9}" >/dev/null
+ynl --do vip-set --json "{\"addr\": $VIP9, \"garp-count\": 5}" >/dev/null
+ynl --do vip-set --json "{\"addr\": $VIP9, \"owned\": 0}" >/dev/null
 ynl --do service-set --json "{$SVC9, \"scheduler\": \"hash\"}" >/dev/null
-ynl --do service-set --create --json "{$SVC9}" >/dev/null
-ynl --do backend-set --create --json "{$SVC9, \"backend\": {\"addr\": $BE2, \"port\": 80, \"weight\": 7}}" >/dev/null
+ynl --do service-set --json "{$SVC9}" >/dev/null
+ynl --do backend-add --json "{$SVC9, \"backend\": {\"addr\": $BE2, \"port\": 80, \"weight\": 7}}" >/dev/null
 ynl --do backend-set --json "{$SVC9, \"backend\": {\"addr\": $BE2, \"port\": 80, \"up\": 0}}" >/dev/null
-refused "the back-end is already in this service" --do backend-set --create --excl \
+# Re-adding a drained back-end is refused; it stays down.
+refused "the back-end is already in this service" --do backend-add \
   --json "{$SVC9, \"backend\": {\"addr\": $BE2, \"port\": 80}}"
 expect_eq "$(ynl --dump vip-get --output-json | python3 -c 'import json,sys; print([(v["addr"], v["garp-count"]) for v in json.load(sys.stdin)])')" \
   "[('10.9.9.9', 5)]" "the pool after changes that leave garp-count out"

@@ -37,7 +37,14 @@ last=$(versions)
 
 t vip add "$VIP"
 expect_versions "vip add" 1 0
-t vip add "$VIP"
+# Adding what is there is refused (ip and ipvsadm refuse it too), and
+# publishes nothing.
+refused_add() {
+  local msg
+  if msg=$(t "$@" 2>&1); then fail "'$*' again succeeded"; fi
+  case "$msg" in *already*) ;; *) fail "'$*' again: unclear refusal: $msg" ;; esac
+}
+refused_add vip add "$VIP"
 expect_versions "vip add again" 0 0
 t vip own "$VIP"
 expect_versions "vip own" 1 0
@@ -53,7 +60,7 @@ expect_versions "vip release again" 0 0
 
 t service add "$VIP" 80 --scheduler lc
 expect_versions "service add" 0 1
-t service add "$VIP" 80 --scheduler lc
+refused_add service add "$VIP" 80 --scheduler lc
 expect_versions "service add again" 0 0
 t backend add "$VIP" 80 10.9.0.12:8080 --weight 2
 expect_versions "backend add" 0 1

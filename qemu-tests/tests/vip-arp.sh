@@ -142,7 +142,7 @@ expect_refused "unicast IPv4" gw1 vip add 224.0.0.5
 # The kernel refuses such addresses itself, explaining why in extack, for
 # clients that do not check (the kernel's YNL client, 127.0.0.1 as a number).
 if out=$(ip netns exec gw1 python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
-    --spec "$RG_REPO/include/netlink/ringgate.yaml" --do vip-add --create --json '{"addr": 2130706433}' 2>&1); then
+    --spec "$RG_REPO/include/netlink/ringgate.yaml" --do vip-add --json '{"addr": 2130706433}' 2>&1); then
   fail "the kernel accepted 127.0.0.1 as a VIP"
 fi
 case "$out" in *"unicast IPv4"*) ;; *) fail "kernel refusal without its reason: $out" ;; esac

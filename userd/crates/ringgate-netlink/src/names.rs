@@ -28,8 +28,10 @@ impl Set {
             | uapi::RINGGATE_CMD_VIP_DEL
             | uapi::RINGGATE_CMD_VIP_SET
             | uapi::RINGGATE_CMD_VIP_GET => Set::Vip,
-            uapi::RINGGATE_CMD_SERVICE_SET
+            uapi::RINGGATE_CMD_SERVICE_ADD
+            | uapi::RINGGATE_CMD_SERVICE_SET
             | uapi::RINGGATE_CMD_SERVICE_DEL
+            | uapi::RINGGATE_CMD_BACKEND_ADD
             | uapi::RINGGATE_CMD_BACKEND_SET
             | uapi::RINGGATE_CMD_BACKEND_DEL
             | uapi::RINGGATE_CMD_SERVICE_GET => Set::Service,

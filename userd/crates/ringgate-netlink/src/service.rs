@@ -271,7 +271,26 @@ fn about_service(enoent: Error) -> impl FnOnce(i32) -> Option<Error> {
 }
 
 impl Client {
-    /// Creates a service of a VIP in the pool (idempotent).
+    /// Creates a service of a VIP in the pool (wrr unless `scheduler` says
+    /// otherwise). An existing service is refused by the kernel (EEXIST)
+    /// and left as it is.
+    pub fn service_add(&self, key: ServiceKey, scheduler: Option<Scheduler>) -> Result<(), Error> {
+        self.call(
+            "service-add",
+            uapi::RINGGATE_CMD_SERVICE_ADD,
+            |r| {
+                put_key(r, key);
+                if let Some(scheduler) = scheduler {
+                    r.put_u32(uapi::RINGGATE_A_SERVICE_SCHEDULER, scheduler.uapi());
+                }
+            },
+            &mut |_| Ok(()),
+        )
+        .map_err(|e| e.refine(about_service(Error::VipNotInPool(key.vip))))
+    }
+
+    /// Changes an existing service's scheduler; a missing service is
+    /// refused (ENOENT).
     pub fn service_set(&self, key: ServiceKey, scheduler: Scheduler) -> Result<(), Error> {
         self.call(
             "service-set",
@@ -282,7 +301,7 @@ impl Client {
             },
             &mut |_| Ok(()),
         )
-        .map_err(|e| e.refine(about_service(Error::VipNotInPool(key.vip))))
+        .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
     }
 
     /// Removes a service.
@@ -296,7 +315,20 @@ impl Client {
         .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
     }
 
-    /// Adds a back-end to a service, or changes its weight or state.
+    /// Adds a back-end to an existing service (weight 1 unless given, up).
+    /// One already there is refused by the kernel (EEXIST) and left as it
+    /// is: re-adding never brings a drained back-end up.
+    pub fn backend_add(
+        &self,
+        key: ServiceKey,
+        backend: SocketAddrV4,
+        weight: Option<u32>,
+    ) -> Result<(), Error> {
+        self.backend_request("backend-add", uapi::RINGGATE_CMD_BACKEND_ADD, key, backend, weight, None)
+    }
+
+    /// Changes a back-end's weight or state (those given); a back-end not
+    /// in the service is refused (ENOENT, in the kernel's words).
     pub fn backend_set(
         &self,
         key: ServiceKey,
@@ -304,9 +336,21 @@ impl Client {
         weight: Option<u32>,
         up: Option<bool>,
     ) -> Result<(), Error> {
+        self.backend_request("backend-set", uapi::RINGGATE_CMD_BACKEND_SET, key, backend, weight, up)
+    }
+
+    fn backend_request(
+        &self,
+        op: &'static str,
+        cmd: u8,
+        key: ServiceKey,
+        backend: SocketAddrV4,
+        weight: Option<u32>,
+        up: Option<bool>,
+    ) -> Result<(), Error> {
         self.call(
-            "backend-set",
-            uapi::RINGGATE_CMD_BACKEND_SET,
+            op,
+            cmd,
             |r| {
                 put_key(r, key);
                 put_backend(r, backend, |n| {
@@ -320,7 +364,9 @@ impl Client {
             },
             &mut |_| Ok(()),
         )
-        .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
+        // The kernel's own words say which is missing, the service or the
+        // back-end, or which table is full.
+        
     }
 
     /// Removes a back-end from a service. The kernel's ENOENT here means

@@ -10,14 +10,16 @@ pub(crate) fn key(vip: Ipv4Addr, port: u16, proto: Proto) -> ServiceKey {
 }
 
 pub(crate) fn service_add(key: ServiceKey, scheduler: Scheduler) -> Result<(), Error> {
-    Client::connect()?.service_set(key, scheduler)
+    Client::connect()?.service_add(key, Some(scheduler))
 }
 
 pub(crate) fn service_del(key: ServiceKey) -> Result<(), Error> {
     Client::connect()?.service_del(key)
 }
 
-/// Adds a back-end, creating its service if needed.
+/// Adds a back-end, creating its service (wrr) if needed. A back-end
+/// already there is refused by the kernel and left as it is (a drained one
+/// stays down).
 pub(crate) fn add(
     key: ServiceKey,
     backend: SocketAddrV4,
@@ -25,27 +27,20 @@ pub(crate) fn add(
 ) -> Result<(), Error> {
     let client = Client::connect()?;
     if !client.services()?.iter().any(|s| s.key == key) {
-        client.service_set(key, Scheduler::Wrr)?;
+        client.service_add(key, None)?;
     }
-    client.backend_set(key, backend, weight, Some(true))
+    client.backend_add(key, backend, weight)
 }
 
+/// Changes a back-end: the kernel refuses one that is not there, so `set`
+/// never creates one by accident (and no dump races the change).
 pub(crate) fn set(
     key: ServiceKey,
     backend: SocketAddrV4,
     weight: Option<u32>,
     up: Option<bool>,
 ) -> Result<(), Error> {
-    let client = Client::connect()?;
-    // `set` changes a back-end; it does not create one by accident.
-    let exists = client
-        .services()?
-        .iter()
-        .any(|s| s.key == key && s.backends.iter().any(|b| b.addr == backend));
-    if !exists {
-        return Err(Error::NoSuchBackend(key, backend));
-    }
-    client.backend_set(key, backend, weight, up)
+    Client::connect()?.backend_set(key, backend, weight, up)
 }
 
 pub(crate) fn del(key: ServiceKey, backend: SocketAddrV4) -> Result<(), Error> {
