@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nlraw  # noqa: E402
 
-RINGGATE_CMD_SESSION_GET = 14
+RINGGATE_CMD_SESSION_GET = nlraw.uapi("RINGGATE_CMD_SESSION_GET")
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLM_F_DUMP_INTR = 0x10
 NLMSG_ERROR, NLMSG_DONE = 2, 3

@@ -9,6 +9,7 @@ KIND is u16, u32, u64 or str; the sizes are deliberately not checked.
 """
 import argparse
 import errno
+import os
 import socket
 import struct
 import sys
@@ -20,6 +21,25 @@ CTRL_ATTR_FAMILY_ID = 1
 CTRL_ATTR_FAMILY_NAME = 2
 NLM_F_REQUEST, NLM_F_ACK = 1, 4
 NLMSG_ERROR = 2
+
+
+def uapi(name):
+    """The value of NAME in the family's UAPI header (an enum entry or a
+    #define), so no test types a command or attribute number by hand."""
+    import re
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "../../include/uapi/linux/ringgate.h")
+    text = open(header).read()
+    for block in re.findall(r"enum[^{]*\{([^}]*)\}", text):
+        value = -1
+        for entry in re.findall(r"^\s*(\w+)(?:\s*=\s*([^,\n]+))?,?", block, re.M):
+            value = int(entry[1], 0) if entry[1] and entry[1].strip().isdigit() else value + 1
+            if entry[0] == name:
+                return value
+    match = re.search(r"#define\s+%s\s+(\d+)" % name, text)
+    if match:
+        return int(match.group(1))
+    raise KeyError(name)
 
 
 def attr(kind, value):

@@ -220,7 +220,7 @@ expect_refused() {
   case "$out" in *"$want"*) ;; *) fail "unclear refusal of '$*': $out" ;; esac
 }
 expect_refused "not in this network namespace's pool" backend add 10.9.0.99 80 10.8.0.2:8080
-expect_refused "no back-end" backend set "$VIP" 80 10.8.0.9:8080 --down
+expect_refused "no such back-end in this service" backend set "$VIP" 80 10.8.0.9:8080 --down
 expect_refused "no such service" service del "$VIP" 84
 expect_refused "unknown protocol" backend add "$VIP" 80 --proto sctp 10.8.0.2:8080
 expect_refused "invalid value" backend add "$VIP" 80 10.8.0.2:8080 --weight 0

@@ -163,7 +163,7 @@ ip netns exec big python3 - "$RG_REPO/qemu-tests/guest" <<'PY'
 import socket, sys
 sys.path.insert(0, sys.argv[1])
 import nlraw
-VIP_ADD, A_VIP_ADDR = 3, 1
+VIP_ADD, A_VIP_ADDR = nlraw.uapi("RINGGATE_CMD_VIP_ADD"), nlraw.uapi("RINGGATE_A_VIP_ADDR")
 sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, nlraw.NETLINK_GENERIC)
 family = nlraw.family_id(sock)
 for i in range(255):
@@ -174,7 +174,8 @@ PY
 gw big vip add 10.77.1.200
 expect_eq "$(gw big vip list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 256 "a full pool lists every VIP"
 expect_refused "pool is full" big vip add 10.77.9.9
-gw big vip add 10.77.0.1   # already there: idempotent even when full
+# Adding a VIP already there is refused as such, even when the pool is full.
+expect_refused "already in this namespace's pool" big vip add 10.77.0.1
 
 # Unloading with owned VIPs leaves nothing behind (the harness checks the
 # kernel log and kmemleak).
