@@ -6,6 +6,7 @@
 //! TokenAck token_seq u64
 //! Data     seq u64 | first u64 | index u16 | count u16 | origin u16 | len u16 | payload
 //! Join     ring_seq u64 | proc count u16 | proc u16... | fail count u16 | fail u16...
+//!          | member count u16 | member u16...   (the sender's ring; none while forming)
 //! Commit   member count u16 | member u16...   (header ring = the new ring)
 //! ```
 //!
@@ -28,7 +29,7 @@ use crate::limits::{HEADER_LEN, MAX_FRAGMENT, MAX_FRAGMENTS, MAX_NODES, MAX_RTR}
 
 const MAGIC: [u8; 2] = *b"RG";
 /// Protocol version; a node refuses packets of another version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// The token's aru_id when no member holds the aru down.
 const NO_NODE: NodeId = NodeId::MAX;
 
@@ -79,15 +80,19 @@ pub struct Carriage {
     pub payload: Vec<u8>,
 }
 
-/// A node's view during membership formation.
+/// A node's view of who hears whom: repeated while it forms a ring, and
+/// sent as a merge probe by members of a ring that lacks configured nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Join {
-    /// Nodes the sender believes can form the next ring.
+    /// Nodes the sender hears (itself and its ring's members included).
     pub proc_set: Vec<NodeId>,
-    /// Nodes the sender has given up on.
+    /// Nodes the sender knows of but does not hear (Totem's fail set).
     pub fail_set: Vec<NodeId>,
     /// Sequence number of the last ring the sender installed.
     pub ring_seq: u64,
+    /// The members of the sender's ring, for a merge probe; empty while the
+    /// sender forms a ring.
+    pub members: Vec<NodeId>,
 }
 
 /// What a packet carries.
@@ -227,6 +232,7 @@ impl Packet {
                 out.extend_from_slice(&j.ring_seq.to_be_bytes());
                 put_ids(&mut out, &j.proc_set);
                 put_ids(&mut out, &j.fail_set);
+                put_ids(&mut out, &j.members);
             }
             Body::Commit { members } => put_ids(&mut out, members),
         }
@@ -299,10 +305,12 @@ impl Packet {
                 let ring_seq = r.u64()?;
                 let proc_set = get_ids(&mut r)?;
                 let fail_set = get_ids(&mut r)?;
+                let members = get_ids(&mut r)?;
                 Body::Join(Join {
                     proc_set,
                     fail_set,
                     ring_seq,
+                    members,
                 })
             }
             KIND_COMMIT => {
@@ -368,6 +376,7 @@ mod tests {
                     proc_set: vec![1, 2, 4],
                     fail_set: vec![3],
                     ring_seq: 6,
+                    members: vec![2, 4],
                 }),
             },
             Packet {
@@ -411,8 +420,11 @@ mod tests {
         }
         assert_eq!(Packet::decode(&bad.encode()), Err(DecodeError::Bounds));
         let mut bytes = samples()[0].encode();
-        bytes[2] = 2;
-        assert_eq!(Packet::decode(&bytes), Err(DecodeError::Version(2)));
+        bytes[2] = VERSION + 1;
+        assert_eq!(
+            Packet::decode(&bytes),
+            Err(DecodeError::Version(VERSION + 1))
+        );
         bytes[2] = VERSION;
         bytes[3] = 9;
         assert_eq!(Packet::decode(&bytes), Err(DecodeError::Kind(9)));
@@ -427,6 +439,7 @@ mod tests {
                 proc_set,
                 fail_set: vec![],
                 ring_seq: 0,
+                members: vec![],
             }),
         };
         assert_eq!(

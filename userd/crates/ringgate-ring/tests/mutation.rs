@@ -54,6 +54,7 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
                 proc_set: vec![1, 2, 3],
                 fail_set: vec![],
                 ring_seq: 0,
+                members: vec![1, 3],
             }),
         },
         Packet {

@@ -1,7 +1,7 @@
 //! A seeded, deterministic simulation of whole clusters: nodes exchange
 //! datagrams through a network that loses, duplicates, delays and reorders
-//! them, on a virtual clock, while the scenario partitions and heals the
-//! network, crashes and restarts nodes and starts nodes late (joins).
+//! them, on a virtual clock, while the scenario partitions (both ways or one
+//! way only) and heals the network, crashes and restarts nodes and starts nodes late (joins).
 //!
 //! Checkers outside the protocol code read only what each node delivered
 //! (messages, safety notices, membership changes) and verify every run:
@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::io::Write;
 
 use ringgate_ring::auth::ClusterKey;
-use ringgate_ring::limits::{MAX_NODES, WINDOW};
+use ringgate_ring::limits::{FRESHNESS_LEN, MAX_NODES, WINDOW};
 use ringgate_ring::node::{Config, Destination, Event, Micros, Node};
 use ringgate_ring::wire::{NodeId, RingId};
 
@@ -54,6 +54,9 @@ impl Rng {
 enum Fault {
     /// Nodes in different groups cannot reach each other.
     Partition(Vec<u8>),
+    /// Nodes of group 0 cannot reach nodes of group 1; the other way works
+    /// (a one-way link, as a misconfigured firewall makes).
+    OneWay(Vec<u8>),
     Heal,
     /// The node's process dies; everything it held is gone.
     Crash(usize),
@@ -139,10 +142,16 @@ impl Scenario {
         for _ in 0..fault_count {
             at += rng.below(150_000);
             let node = rng.below(nodes as u64) as usize;
-            match rng.below(3) {
+            match rng.below(4) {
                 0 => {
                     let groups = (0..nodes).map(|_| rng.below(2) as u8).collect();
                     s.faults.push((at, Fault::Partition(groups)));
+                    s.faults
+                        .push((at + 20_000 + rng.below(180_000), Fault::Heal));
+                }
+                3 => {
+                    let groups = (0..nodes).map(|_| rng.below(2) as u8).collect();
+                    s.faults.push((at, Fault::OneWay(groups)));
                     s.faults
                         .push((at + 20_000 + rng.below(180_000), Fault::Heal));
                 }
@@ -176,6 +185,7 @@ impl Scenario {
             (self.replay_percent > 0, "replays"),
             (self.saturated, "saturated large ring"),
             (has(|f| matches!(f, Fault::Partition(_))), "partition"),
+            (has(|f| matches!(f, Fault::OneWay(_))), "one-way partition"),
             (has(|f| matches!(f, Fault::Crash(_))), "crash"),
             (!self.late.is_empty(), "late join"),
             (self.ids.contains(&(u16::MAX - 1)), "highest node id"),
@@ -306,6 +316,8 @@ struct Sim {
     running: Vec<Option<(Node, usize)>>,
     incarnations: Vec<Incarnation>,
     group: Vec<u8>,
+    /// Whether `group` cuts one direction only (group 0 to group 1).
+    one_way: bool,
     network: BinaryHeap<Reverse<(Micros, usize)>>,
     packets: Vec<Option<InFlight>>,
     /// Every submitted payload by tag, to check what arrives.
@@ -380,6 +392,7 @@ impl Sim {
                         .key
                         .open(&t.datagram)
                         .ok()
+                        .and_then(|b| b.get(FRESHNESS_LEN..))
                         .and_then(|b| ringgate_ring::wire::Packet::decode(b).ok());
                     eprintln!(
                         "{} {} -> {:?}: {:?}",
@@ -399,7 +412,7 @@ impl Sim {
                     if self.replaying() && self.rng.chance(self.s.replay_percent) {
                         self.replay(from, &t.datagram);
                     }
-                    if self.group[to] != self.group[from] {
+                    if self.cut(from, to) {
                         continue;
                     }
                     let copies = if self.rng.chance(self.s.dup_percent) {
@@ -507,10 +520,29 @@ impl Sim {
         }));
     }
 
+    /// Whether the network lets nothing from `from` reach `to`.
+    fn cut(&self, from: usize, to: usize) -> bool {
+        if self.one_way {
+            self.group[from] == 0 && self.group[to] == 1
+        } else {
+            self.group[from] != self.group[to]
+        }
+    }
+
     fn apply(&mut self, fault: Fault) {
         match fault {
-            Fault::Partition(groups) => self.group = groups,
-            Fault::Heal => self.group = vec![0; self.s.nodes],
+            Fault::Partition(groups) => {
+                self.group = groups;
+                self.one_way = false;
+            }
+            Fault::OneWay(groups) => {
+                self.group = groups;
+                self.one_way = true;
+            }
+            Fault::Heal => {
+                self.group = vec![0; self.s.nodes];
+                self.one_way = false;
+            }
             Fault::Crash(n) => {
                 if let Some((node, inc)) = self.running[n].take() {
                     self.incarnations[inc].alive = false;
@@ -564,6 +596,7 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
         running: (0..s.nodes).map(|_| None).collect(),
         incarnations: Vec::new(),
         group: vec![0; s.nodes],
+        one_way: false,
         network: BinaryHeap::new(),
         packets: Vec::new(),
         payloads: HashMap::new(),

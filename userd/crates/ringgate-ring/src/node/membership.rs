@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::reach::merge_could_hold;
 use super::{Destination, Event, Micros, Node, Phase};
 use crate::limits::RECOVERY_SPAN;
 use crate::wire::{Body, Join, NodeId, Packet, RingId, Token};
@@ -35,10 +36,17 @@ const MSG_RECOVERED: u8 = 1;
 /// The sender has re-broadcast everything it had of its previous ring.
 const MSG_RECOVERY_DONE: u8 = 2;
 
+/// A Join heard in this round, and when.
+pub(super) struct Joined {
+    join: Join,
+    at: Micros,
+}
+
 /// State while forming a ring.
 pub(super) struct Gather {
-    /// The latest Join of every node heard from in this round.
-    heard: BTreeMap<NodeId, Join>,
+    /// The latest Join of every forming node heard from in this round
+    /// (merge probes of nodes in a ring are not: they accept no Commit).
+    heard: BTreeMap<NodeId, Joined>,
     /// Nodes given up on as representative in this round: they agreed to
     /// nothing within the consensus timeout. They may still be members.
     passed_over: BTreeSet<NodeId>,
@@ -47,6 +55,13 @@ pub(super) struct Gather {
     /// When a node that is not the representative stops waiting for it.
     pub(super) consensus_at: Micros,
     pub(super) resend_at: Micros,
+}
+
+/// Whether two forming nodes hear each other both ways, by their latest
+/// Joins. Their fail sets may rest on older Joins of the other (one sent
+/// before it heard this one), so the proc sets, both current, decide.
+fn mutual(a: NodeId, a_join: &Join, b: NodeId, b_join: &Join) -> bool {
+    a_join.proc_set.contains(&b) && b_join.proc_set.contains(&a)
 }
 
 impl Gather {
@@ -60,16 +75,49 @@ impl Gather {
         }
     }
 
-    /// Who is expected to commit the ring: the lowest node heard (or this
-    /// one) that has not been passed over.
-    fn representative(&self, me: NodeId) -> NodeId {
+    /// The nodes heard whose latest Join says they hear this node: those
+    /// this node has two-way contact with.
+    fn connected(&self, me: NodeId) -> impl Iterator<Item = (NodeId, &Join)> {
         self.heard
-            .keys()
-            .copied()
+            .iter()
+            .filter(move |(_, j)| j.join.proc_set.contains(&me))
+            .map(|(n, j)| (*n, &j.join))
+    }
+
+    /// Who is expected to commit the ring: the lowest node this one has
+    /// two-way contact with (or this one) that has not been passed over.
+    fn representative(&self, me: NodeId) -> NodeId {
+        self.connected(me)
+            .map(|(n, _)| n)
             .chain([me])
             .filter(|n| !self.passed_over.contains(n))
             .min()
             .unwrap_or(me)
+    }
+
+    /// The ring this node would commit: itself and, in ascending order,
+    /// every node it has two-way contact with that also has two-way contact
+    /// with each one taken before (by their Joins). Nodes on the two ends of
+    /// a one-way link are never both taken; with no such link, every node
+    /// heard that hears this one is.
+    fn members(&self, me: NodeId) -> Vec<NodeId> {
+        let mut taken: Vec<(NodeId, &Join)> = Vec::new();
+        for (node, join) in self.connected(me) {
+            if taken.iter().all(|(m, j)| mutual(node, join, *m, j)) {
+                taken.push((node, join));
+            }
+        }
+        let mut members: Vec<NodeId> = taken.iter().map(|(n, _)| *n).chain([me]).collect();
+        members.sort_unstable();
+        members
+    }
+
+    /// Forgets nodes that stopped repeating their Join (they installed a
+    /// ring elsewhere, or died): waiting for them, or naming them in a
+    /// Commit, would only form a ring that never runs.
+    fn forget_silent(&mut self, now: Micros, silence: Micros) {
+        self.heard
+            .retain(|_, j| j.at.saturating_add(silence) >= now);
     }
 }
 
@@ -113,35 +161,57 @@ impl Node {
         };
         let complete = g.representative(self.id) == self.id
             && g.heard.len() + 1 == self.universe.len()
-            && g.heard.values().all(|j| j.proc_set.contains(&self.id));
+            && g.members(self.id).len() == self.universe.len();
         if complete {
             self.commit(now);
         }
     }
 
     fn send_join(&mut self, now: Micros) {
-        let me = self.id;
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
         g.resend_at = now + self.config.join_interval_us;
-        let mut proc_set: Vec<NodeId> = g.heard.keys().copied().chain([me]).collect();
-        proc_set.sort_unstable();
-        let join = Join {
-            proc_set,
-            fail_set: g.passed_over.iter().copied().collect(),
-            ring_seq: self.installed_seq,
-        };
+        let join = self.my_join(now);
         let ring = self.ring();
         self.send(ring, Destination::AllOthers, Body::Join(join));
     }
 
+    /// The Join this node states now: whom it hears, whom it has no
+    /// two-way contact with, and its last ring.
+    fn my_join(&self, now: Micros) -> Join {
+        let (proc_set, fail_set) = self.reach.view(
+            self.id,
+            self.members(),
+            &self.universe,
+            now,
+            self.reach_horizon(),
+        );
+        Join {
+            proc_set,
+            fail_set,
+            ring_seq: self.installed_seq,
+            members: self.members().to_vec(),
+        }
+    }
+
+    /// How long a node's Join counts as heard: a few merge probe intervals,
+    /// so a lost probe or two changes nobody's view.
+    fn reach_horizon(&self) -> Micros {
+        3 * self
+            .config
+            .merge_probe_us
+            .max(self.config.gather_settle_us + self.config.consensus_us)
+    }
+
     pub(super) fn gather_timeout(&mut self, now: Micros) {
         let me = self.id;
+        let silence = self.config.consensus_us;
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
         if now >= g.settle_at {
+            g.forget_silent(now, silence);
             let rep = g.representative(me);
             if rep == me {
                 self.commit(now);
@@ -167,21 +237,55 @@ impl Node {
         }
     }
 
-    pub(super) fn receive_join(&mut self, from: NodeId, join: Join, now: Micros) {
+    pub(super) fn receive_join(
+        &mut self,
+        from: NodeId,
+        sender_ring: RingId,
+        join: Join,
+        now: Micros,
+    ) {
+        self.reach.record(from, &join, now);
         if let Some(ring) = &self.ring {
-            let member = ring.members.contains(&from);
-            if member && join.ring_seq < ring.id.seq {
-                // Sent before this ring formed (a member that restarted shows
-                // up as token loss instead).
+            if ring.members.contains(&from) {
+                if join.ring_seq < ring.id.seq {
+                    // Sent before this ring formed (a member that restarted
+                    // shows up as token loss instead).
+                    return;
+                }
+                // A member left this ring.
+                self.start_gather(now);
+            } else if !join.proc_set.contains(&self.id) {
+                // A node outside the ring that does not hear this one: no
+                // ring could hold both yet. Tell it at once that this node
+                // hears it; if it hears that, its next Join names this node.
+                self.stats.merges_declined += 1;
+                let probe = self.my_join(now);
+                let ring = self.ring();
+                self.send(ring, Destination::Node(from), Body::Join(probe));
                 return;
+            } else {
+                let members = ring.members.clone();
+                let mine = self.my_join(now);
+                if !merge_could_hold(&members, &mine, from, &join) {
+                    // A new formation would leave someone out again: the
+                    // ring stays as it is until reachability changes.
+                    self.stats.merges_declined += 1;
+                    return;
+                }
+                // A node outside the ring wants in, and all could hear
+                // each other.
+                self.start_gather(now);
             }
-            // A member left this ring, or a node outside it wants in.
-            self.start_gather(now);
+        }
+        // A merge probe tells who hears whom; only forming nodes take part
+        // in forming (a node in a ring accepts no Commit).
+        if sender_ring.rep != 0 {
+            return;
         }
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
-        let new = g.heard.insert(from, join).is_none();
+        let new = g.heard.insert(from, Joined { join, at: now }).is_none();
         if new {
             // One more node to wait for: let the set settle again, and tell
             // the newcomer at once that this node hears it.
@@ -192,21 +296,20 @@ impl Node {
         self.commit_if_complete(now);
     }
 
-    /// As representative: installs the ring of every node heard whose latest
-    /// Join names this node, and tells them.
+    /// As representative: installs the ring of the forming nodes heard that
+    /// hear each other both ways, and tells them.
     fn commit(&mut self, now: Micros) {
-        let Phase::Gather(g) = &self.phase else {
+        let silence = self.config.consensus_us;
+        let Phase::Gather(g) = &mut self.phase else {
             return;
         };
-        let mut members = vec![self.id];
-        let mut seq = self.installed_seq;
-        for (node, join) in &g.heard {
-            if join.proc_set.contains(&self.id) {
-                members.push(*node);
-                seq = seq.max(join.ring_seq);
-            }
-        }
-        members.sort_unstable();
+        g.forget_silent(now, silence);
+        let members = g.members(self.id);
+        let seq = members
+            .iter()
+            .filter_map(|m| g.heard.get(m))
+            .map(|j| j.join.ring_seq)
+            .fold(self.installed_seq, u64::max);
         // Ring numbers come from the wire; a number at the top of the range
         // (only a key holder could send one) must not wrap around.
         let id = RingId {
@@ -313,7 +416,9 @@ impl Node {
             ring: ring.id,
             members: ring.members.clone(),
         });
-        if ring.id.rep == self.id && ring.members.len() < self.universe.len() {
+        // Every member probes: a node outside hears from each member it can
+        // hear, so its Joins say exactly which of them it reaches.
+        if ring.members.len() < self.universe.len() {
             self.probe_at = Some(now + self.config.merge_probe_us);
         }
     }
@@ -366,20 +471,17 @@ impl Node {
         }
     }
 
-    /// The representative of a ring that lacks configured nodes asks them,
-    /// now and then, to merge: after a partition heals or a node restarts,
-    /// this is what brings the rings together.
+    /// Each member of a ring that lacks configured nodes asks them, now and
+    /// then, to merge: after a partition heals or a node restarts, this is
+    /// what brings the rings together. The probe states whom this node
+    /// hears, so the others can tell whether a merge could hold them all.
     pub(super) fn probe_timeout(&mut self, now: Micros) {
         if self.probe_at.is_none_or(|at| now < at) {
             return;
         }
         self.probe_at = Some(now + self.config.merge_probe_us);
         let members = self.members().to_vec();
-        let probe = Join {
-            proc_set: members.clone(),
-            fail_set: Vec::new(),
-            ring_seq: self.installed_seq,
-        };
+        let probe = self.my_join(now);
         let ring = self.ring();
         for node in self.universe.clone() {
             if !members.contains(&node) {

@@ -18,6 +18,7 @@
 
 mod freshness;
 mod membership;
+mod reach;
 mod ring;
 
 pub use freshness::frame;
@@ -30,6 +31,7 @@ use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
 use freshness::{unframe, ReplayGuard};
 use membership::{Gather, MSG_APP};
+use reach::Reach;
 use ring::RingState;
 
 /// Time in microseconds on the caller's monotonic clock.
@@ -155,6 +157,9 @@ pub struct Stats {
     pub out_of_window: u64,
     pub token_retransmits: u64,
     pub data_retransmits: u64,
+    /// Joins of nodes outside the ring that did not start a new formation:
+    /// the merged ring could not hold everyone (a one-way link somewhere).
+    pub merges_declined: u64,
     /// Token visits (one per rotation); the runtime derives rotation time from it.
     pub token_visits: u64,
     /// Messages delivered to the application.
@@ -206,6 +211,8 @@ pub struct Node {
     epoch: u64,
     counter: u64,
     replay_guard: ReplayGuard,
+    /// Who this node hears and who hears it (see `reach`).
+    reach: Reach,
 }
 
 impl Node {
@@ -270,6 +277,7 @@ impl Node {
             epoch: ring_seq_floor,
             counter: 0,
             replay_guard: ReplayGuard::default(),
+            reach: Reach::default(),
         };
         // The node forms a ring with whichever configured nodes it hears.
         node.start_gather(now);
@@ -357,7 +365,7 @@ impl Node {
             return;
         }
         match packet.body {
-            Body::Join(join) => self.receive_join(packet.sender, join, now),
+            Body::Join(join) => self.receive_join(packet.sender, packet.ring, join, now),
             Body::Commit { members } => {
                 self.receive_commit(packet.sender, packet.ring, members, now)
             }

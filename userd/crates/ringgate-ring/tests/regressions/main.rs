@@ -3,6 +3,7 @@
 
 mod false_safe;
 mod net;
+mod one_way_link;
 mod replayed_join;
 mod replayed_token;
 mod reserved_ids;
