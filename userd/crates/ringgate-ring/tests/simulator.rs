@@ -10,7 +10,10 @@
 //! - one order per ring: a sequence number of a ring names the same message
 //!   everywhere, and each node delivers in ascending order;
 //! - virtual synchrony: nodes that move together from one ring to the next
-//!   delivered exactly the same messages in the first;
+//!   delivered exactly the same messages in the first; each names as
+//!   transitional exactly those that came from its previous ring, and a
+//!   ring is announced only once its members hold what was recovered in it
+//!   (`checks/virtual_synchrony.rs`);
 //! - no duplicates, no corruption;
 //! - safe means safe: a message declared safe in a ring is delivered by every
 //!   node that installed that ring and is still running at the end;
@@ -26,10 +29,14 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::io::Write;
 
+#[path = "checks/virtual_synchrony.rs"]
+mod virtual_synchrony;
+
 use ringgate_ring::auth::ClusterKey;
 use ringgate_ring::limits::{FRESHNESS_LEN, MAX_NODES, WINDOW};
 use ringgate_ring::node::{Config, Destination, Event, Micros, Node};
 use ringgate_ring::wire::{NodeId, RingId};
+use virtual_synchrony::Step;
 
 /// SplitMix64: small, seedable, and good enough to drive a simulation.
 struct Rng(u64);
@@ -254,8 +261,13 @@ fn config_for(s: &Scenario) -> Config {
 /// new incarnation).
 #[derive(Debug, Clone)]
 enum Seen {
-    Membership(RingId, Vec<NodeId>),
-    Deliver { first: u64, last: u64, tag: String },
+    /// Ring, members, transitional members.
+    Membership(RingId, Vec<NodeId>, Vec<NodeId>),
+    Deliver {
+        first: u64,
+        last: u64,
+        tag: String,
+    },
     Safe(u64),
 }
 
@@ -279,7 +291,7 @@ impl Incarnation {
     /// Records what the node handed its application.
     fn see(&mut self, seen: Seen) {
         match &seen {
-            Seen::Membership(ring, _) => {
+            Seen::Membership(ring, ..) => {
                 self.ring = Some(*ring);
                 self.ring_delivered.clear();
                 self.ring_tags.clear();
@@ -459,7 +471,12 @@ impl Sim {
                         Seen::Deliver { first, last, tag }
                     }
                     Event::Safe { seq } => Seen::Safe(seq),
-                    Event::Membership { ring, members } => Seen::Membership(ring, members),
+                    Event::Membership {
+                        ring,
+                        members,
+                        transitional,
+                        ..
+                    } => Seen::Membership(ring, members, transitional),
                 };
                 if let Seen::Safe(seq) = seen {
                     announced.push((inc, seq));
@@ -814,7 +831,7 @@ fn segments(seen: &[Seen]) -> Vec<Segment<'_>> {
     }];
     for s in seen {
         match s {
-            Seen::Membership(ring, _) => {
+            Seen::Membership(ring, ..) => {
                 if let Some(last) = out.last_mut() {
                     last.next = Some(*ring);
                 }
@@ -851,7 +868,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
     for (i, inc) in sim.incarnations.iter().enumerate() {
         let mut all = HashSet::new();
         for s in &inc.seen {
-            if let Seen::Membership(ring, members) = s {
+            if let Seen::Membership(ring, members, _) = s {
                 if !members.contains(&sim.ids[inc.node]) {
                     return Err(format!(
                         "{} installed ring {ring:?} without itself: {members:?}",
@@ -945,7 +962,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
             let installed = inc
                 .seen
                 .iter()
-                .any(|s| matches!(s, Seen::Membership(r, _) if r == ring));
+                .any(|s| matches!(s, Seen::Membership(r, ..) if r == ring));
             if !installed || !inc.alive {
                 continue;
             }
@@ -958,7 +975,27 @@ fn check_history(sim: &Sim) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    let histories: Vec<(NodeId, Vec<Step<'_>>)> = sim
+        .incarnations
+        .iter()
+        .map(|inc| {
+            let steps = inc
+                .seen
+                .iter()
+                .filter_map(|s| match s {
+                    Seen::Membership(ring, members, transitional) => Some(Step::Membership {
+                        ring: *ring,
+                        members,
+                        transitional,
+                    }),
+                    Seen::Deliver { tag, .. } => Some(Step::Deliver(tag)),
+                    Seen::Safe(_) => None,
+                })
+                .collect();
+            (sim.ids[inc.node], steps)
+        })
+        .collect();
+    virtual_synchrony::check(&histories)
 }
 
 fn check(seed: u64) {

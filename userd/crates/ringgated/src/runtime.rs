@@ -220,7 +220,7 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                     payload.len(),
                     String::from_utf8_lossy(&payload).escape_debug()
                 )),
-                Event::Membership { ring, members } => {
+                Event::Membership { ring, members, .. } => {
                     let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
                     output.emit(format!(
                         "membership {} {} {}",

@@ -11,30 +11,13 @@
 //! do not agree within the consensus timeout are given up on, and so is a
 //! representative that agreed but never committed.
 //!
-//! In recovery, each member re-broadcasts, as messages of the new ring, every
-//! packet of its last operational ring that is not known to be held by all,
-//! then a marker. Delivery is in sequence order, so once every member's
-//! marker is delivered, every member holds all that any member held of its
-//! old ring. The survivors of one old ring then hold the same packets of it
-//! above what each delivered and deliver the same remaining messages,
-//! skipping only messages of nodes that did not survive. Then the
-//! membership change is delivered, in order with the messages, and the ring
-//! is operational.
+//! A new ring then recovers the old ones' messages (`recovery.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::reach::merge_could_hold;
-use super::{Destination, Event, Micros, Node, Phase};
-use crate::limits::RECOVERY_SPAN;
-use crate::wire::{Body, Join, NodeId, Packet, RingId, Token};
-
-/// The kind of a ring-level message, its first byte. Applications only ever
-/// see `MSG_APP` messages, without the byte.
-pub(super) const MSG_APP: u8 = 0;
-/// A carriage packet of the sender's previous ring, re-broadcast in recovery.
-const MSG_RECOVERED: u8 = 1;
-/// The sender has re-broadcast everything it had of its previous ring.
-const MSG_RECOVERY_DONE: u8 = 2;
+use super::{Destination, Micros, Node, Phase};
+use crate::wire::{Body, Join, NodeId, RingId, Token};
 
 /// A Join heard in this round, and when.
 pub(super) struct Joined {
@@ -350,27 +333,9 @@ impl Node {
         self.leave_ring();
         self.installed_seq = id.seq;
         self.stats.rings_installed += 1;
-        let mut old_id = RingId::default();
-        if let Some(old) = &self.old {
-            old_id = old.id;
-            for carriage in old.store.values().filter(|c| c.seq > old.stable) {
-                let packet = Packet {
-                    sender: self.id,
-                    ring: old.id,
-                    body: Body::Data(carriage.clone()),
-                };
-                let mut message = vec![MSG_RECOVERED];
-                message.extend_from_slice(&packet.encode());
-                self.recovery_queue.push_back(message);
-            }
-        }
-        let mut marker = vec![MSG_RECOVERY_DONE];
-        marker.extend_from_slice(&old_id.seq.to_be_bytes());
-        marker.extend_from_slice(&old_id.rep.to_be_bytes());
-        self.recovery_queue.push_back(marker);
-
+        let recovery = self.queue_recovery();
         self.ring = Some(super::RingState::new(id, members.clone(), self.id));
-        self.phase = Phase::Recovery(BTreeSet::new());
+        self.phase = Phase::Recovery(recovery);
         let first_token = Token {
             token_seq: 1,
             ..Token::default()
@@ -395,79 +360,6 @@ impl Node {
                 ring.last_token_seq = 1;
             }
             self.visit(first_token, now);
-        }
-    }
-
-    /// Delivers what the previous ring's survivors hold in common, then the
-    /// membership change, and makes the ring operational.
-    fn finish_recovery(&mut self, now: Micros) {
-        if let Some(mut old) = self.old.take() {
-            for (first, last, origin, message) in old.drain_survivors() {
-                if message.first() == Some(&MSG_APP) {
-                    self.deliver(first, last, origin, message[1..].to_vec());
-                }
-            }
-        }
-        self.phase = Phase::Operational;
-        let Some(ring) = &self.ring else {
-            return;
-        };
-        self.events.push_back(Event::Membership {
-            ring: ring.id,
-            members: ring.members.clone(),
-        });
-        // Every member probes: a node outside hears from each member it can
-        // hear, so its Joins say exactly which of them it reaches.
-        if ring.members.len() < self.universe.len() {
-            self.probe_at = Some(now + self.config.merge_probe_us);
-        }
-    }
-
-    /// Handles a complete message of the installed ring.
-    pub(super) fn handle_message(
-        &mut self,
-        now: Micros,
-        (first, last, origin, message): super::ring::Complete,
-    ) {
-        match message.first().copied() {
-            Some(MSG_APP) if self.is_operational() => {
-                self.deliver(first, last, origin, message[1..].to_vec());
-            }
-            Some(MSG_RECOVERED) => self.receive_recovered(&message[1..]),
-            Some(MSG_RECOVERY_DONE) => {
-                let all_done = match (&mut self.phase, &self.ring) {
-                    (Phase::Recovery(markers), Some(ring)) => {
-                        markers.insert(origin);
-                        ring.members.iter().all(|m| markers.contains(m))
-                    }
-                    _ => false,
-                };
-                if all_done {
-                    self.finish_recovery(now);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Stores a packet of this node's old ring that another survivor held.
-    fn receive_recovered(&mut self, bytes: &[u8]) {
-        let Some(old) = self.old.as_mut() else {
-            return; // This node comes from no ring, or from another one.
-        };
-        let Ok(Packet {
-            ring,
-            body: Body::Data(carriage),
-            ..
-        }) = Packet::decode(bytes)
-        else {
-            return;
-        };
-        let wanted = ring == old.id
-            && carriage.seq > old.delivered
-            && carriage.seq <= old.delivered + RECOVERY_SPAN;
-        if wanted {
-            old.store.entry(carriage.seq).or_insert(carriage);
         }
     }
 

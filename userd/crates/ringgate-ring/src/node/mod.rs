@@ -19,6 +19,7 @@
 mod freshness;
 mod membership;
 mod reach;
+mod recovery;
 mod ring;
 
 pub use freshness::frame;
@@ -30,8 +31,9 @@ use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_PENDING};
 use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
 use freshness::{unframe, ReplayGuard};
-use membership::{Gather, MSG_APP};
+use membership::Gather;
 use reach::Reach;
+use recovery::{Recovery, MSG_APP};
 use ring::RingState;
 
 /// Time in microseconds on the caller's monotonic clock.
@@ -112,10 +114,25 @@ pub enum Event {
     /// Every message of the current ring delivered so far whose `last` is
     /// at most `seq` is held by every member. Never runs ahead of delivery.
     Safe { seq: u64 },
-    /// A new ring is installed. Every message delivered before this event
-    /// belongs to the previous ring, and the members that came from the same
-    /// previous ring delivered exactly the same messages of it.
-    Membership { ring: RingId, members: Vec<NodeId> },
+    /// A new ring is installed, and every member holds what it recovered.
+    /// Every message delivered before this event belongs to the previous
+    /// ring, and the members that came from the same previous ring (the
+    /// transitional membership) delivered exactly the same messages of it.
+    Membership {
+        ring: RingId,
+        /// Every member, ascending.
+        members: Vec<NodeId>,
+        /// The members that came from this node's previous ring (this node
+        /// included; only this node after a start).
+        transitional: Vec<NodeId>,
+        /// Members not in the transitional membership.
+        joined: Vec<NodeId>,
+        /// Members of the previous ring not in the transitional membership.
+        left: Vec<NodeId>,
+        /// Whether the ring holds a majority of the configured nodes (the
+        /// primary component): at most one ring at a time can.
+        primary: bool,
+    },
 }
 
 /// Why a message was not accepted for sending.
@@ -174,9 +191,8 @@ pub struct Stats {
 enum Phase {
     /// Forming a new ring; no ring is installed.
     Gather(Gather),
-    /// In a new ring, exchanging the previous ring's packets; holds the
-    /// members whose end-of-recovery marker has been delivered.
-    Recovery(std::collections::BTreeSet<NodeId>),
+    /// In a new ring, exchanging the previous rings' packets.
+    Recovery(Recovery),
     Operational,
 }
 

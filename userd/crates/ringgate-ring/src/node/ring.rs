@@ -362,6 +362,7 @@ impl Node {
                 ring.forget_stable();
                 self.announce_safe();
             }
+            self.finish_recovery_if_stable(now);
         }
 
         let operational = self.is_operational();
@@ -459,7 +460,7 @@ impl Node {
     }
 
     /// Tells the application how far delivered messages are safe.
-    fn announce_safe(&mut self) {
+    pub(super) fn announce_safe(&mut self) {
         if !self.is_operational() {
             return;
         }

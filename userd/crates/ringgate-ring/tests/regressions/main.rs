@@ -4,6 +4,7 @@
 mod false_safe;
 mod net;
 mod one_way_link;
+mod recovery_stability;
 mod replayed_join;
 mod replayed_token;
 mod reserved_ids;
