@@ -9,7 +9,7 @@ pub const MAX_NODES: usize = 32;
 /// after the IPv4 and UDP headers (1500 - 20 - 8).
 pub const MAX_DATAGRAM: usize = 1472;
 /// Bytes every packet spends on its header.
-pub const HEADER_LEN: usize = 16;
+pub const HEADER_LEN: usize = 2 + 1 + 1 + 2 + crate::wire::RING_ID_LEN;
 /// Bytes a data-carriage packet spends on its own fields.
 pub const CARRIAGE_FIELDS_LEN: usize = 8 + 8 + 2 + 2 + 2 + 2;
 /// Bytes of the freshness header (sender's epoch and counter) in front of

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! header   magic "RG" | version u8 | kind u8 | sender u16 | ring rep u16 | ring seq u64
+//!          | ring epoch u64
 //! Token    token_seq u64 | seq u64 | aru u64 | aru_id u16 (0xffff: none) | rtr count u16 | rtr u64...
 //! TokenAck token_seq u64
 //! Data     seq u64 | first u64 | index u16 | count u16 | origin u16 | len u16 | payload
@@ -16,9 +17,6 @@
 //! On the wire a packet is framed by the node (`node::frame`): the sender's
 //! epoch u64 and datagram counter u64 come first, then the packet, then the
 //! authentication tag over both, so a replayed copy is recognised.
-//!
-//! ```text
-//! ```
 //!
 //! A data-carriage packet names the first sequence number of its message and
 //! how many carriage packets form that message, so a receiver knows when it
@@ -43,13 +41,40 @@ pub type NodeId = u16;
 /// packets it still lacks.
 pub const RESERVED_NODE_IDS: [NodeId; 2] = [0, NO_NODE];
 
-/// Identifies one ring configuration: its representative and a sequence
-/// number that grows with every new ring, so packets of an older ring are
-/// recognised and refused.
+/// Identifies one ring configuration: a sequence number that grows with
+/// every new ring, its representative, and the representative's epoch (its
+/// incarnation number, from a counter persisted across restarts). A
+/// representative never numbers two rings alike within one incarnation, and
+/// every incarnation has an epoch of its own, so no two rings ever share an
+/// id, whatever the clock does: packets of another ring are recognised and
+/// refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct RingId {
     pub seq: u64,
     pub rep: NodeId,
+    pub epoch: u64,
+}
+
+/// Bytes of an encoded ring id.
+pub const RING_ID_LEN: usize = 2 + 8 + 8;
+
+impl RingId {
+    /// Appends the ring id as it travels: rep, seq, epoch.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.rep.to_be_bytes());
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.epoch.to_be_bytes());
+    }
+
+    /// Reads a ring id from the front of `bytes`.
+    pub fn decode_from(bytes: &[u8]) -> Option<RingId> {
+        let mut r = Reader(bytes);
+        Some(RingId {
+            rep: r.u16().ok()?,
+            seq: r.u64().ok()?,
+            epoch: r.u64().ok()?,
+        })
+    }
 }
 
 /// The token that circulates among members.
@@ -204,8 +229,7 @@ impl Packet {
             Body::Commit { .. } => KIND_COMMIT,
         });
         out.extend_from_slice(&self.sender.to_be_bytes());
-        out.extend_from_slice(&self.ring.rep.to_be_bytes());
-        out.extend_from_slice(&self.ring.seq.to_be_bytes());
+        self.ring.encode_into(&mut out);
         match &self.body {
             Body::Token(t) => {
                 out.extend_from_slice(&t.token_seq.to_be_bytes());
@@ -252,7 +276,11 @@ impl Packet {
         let kind = r.u8()?;
         let sender = r.u16()?;
         let rep = r.u16()?;
-        let ring = RingId { seq: r.u64()?, rep };
+        let ring = RingId {
+            rep,
+            seq: r.u64()?,
+            epoch: r.u64()?,
+        };
         let body = match kind {
             KIND_TOKEN => {
                 let token_seq = r.u64()?;
@@ -334,7 +362,11 @@ mod tests {
     use super::*;
 
     fn samples() -> Vec<Packet> {
-        let ring = RingId { seq: 7, rep: 1 };
+        let ring = RingId {
+            seq: 7,
+            rep: 1,
+            epoch: 3,
+        };
         vec![
             Packet {
                 sender: 1,

@@ -348,9 +348,9 @@ impl Sim {
         if self.running[n].is_some() {
             return;
         }
-        // Virtual microseconds grow faster than ring numbers, like the wall
-        // clock ringgated uses.
-        let node = Node::with_ring_floor(
+        // Each incarnation's epoch is above the last, as ringgated's
+        // persisted counter makes it; the virtual clock serves.
+        let node = Node::with_epoch(
             self.ids[n],
             &self.ids,
             self.key.clone(),

@@ -92,23 +92,20 @@ impl UdpRing {
         // waiting instead of loss. The kernel caps this at net.core.rmem_max.
         let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECEIVE_BUFFER);
         let start = Instant::now();
-        // Rings this process forms must be numbered above any it formed in
-        // an earlier life, and its datagrams must not pass for replays of an
-        // earlier life's: the epoch grows with every restart (see `epoch`).
+        // This process's incarnation number names its rings and heads its
+        // datagrams; the state file keeps it counting across restarts (see
+        // `epoch`).
         let wall_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let ring_floor = match &config.state_file {
-            Some(path) => crate::epoch::next_epoch(path, wall_ms)?,
-            None => wall_ms,
-        };
-        let node = Node::with_ring_floor(
+        let epoch = crate::epoch::next_epoch(&config.state_file, wall_ms)?;
+        let node = Node::with_epoch(
             config.node_id,
             &config.members(),
             config.key.clone(),
             config.ring.clone(),
             0,
-            ring_floor,
+            epoch,
         )
         .map_err(|e| format!("ring: {e}"))?;
         Ok(UdpRing {

@@ -298,6 +298,7 @@ impl Node {
         let id = RingId {
             seq: seq.saturating_add(1),
             rep: self.id,
+            epoch: self.epoch,
         };
         self.install(id, members, now);
     }

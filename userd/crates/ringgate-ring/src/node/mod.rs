@@ -222,8 +222,7 @@ pub struct Node {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
-    /// This incarnation's epoch (its ring floor) and the counter of the
-    /// last datagram sent.
+    /// This incarnation's epoch and the counter of the last datagram sent.
     epoch: u64,
     counter: u64,
     replay_guard: ReplayGuard,
@@ -241,24 +240,23 @@ impl Node {
         config: Config,
         now: Micros,
     ) -> Result<Node, SetupError> {
-        Node::with_ring_floor(id, universe, key, config, now, 0)
+        Node::with_epoch(id, universe, key, config, now, 0)
     }
 
-    /// Like `new`, for a node that may have been in rings before (a
-    /// restarted process): every ring it forms is numbered above
-    /// `ring_seq_floor`, which is also the epoch of its datagrams: the
-    /// others then refuse anything of an earlier process as a replay. A ring is named by its representative and sequence
-    /// number, so a restarted representative that numbered from zero again
-    /// would reuse the name of a ring it formed before, and stale packets of
-    /// that ring would be taken as current. The caller passes a value that
-    /// grows across restarts (ringgated uses the wall clock in milliseconds).
-    pub fn with_ring_floor(
+    /// Like `new`, for a process of a node that may have run before:
+    /// `epoch` is this incarnation's number, which must grow with every
+    /// restart (ringgated keeps a counter in its state file). It heads
+    /// every datagram, so the others refuse anything of an earlier process
+    /// as a replay, and it names every ring this node forms as
+    /// representative, so a restarted representative never reuses the id
+    /// of a ring it formed before, whatever the wall clock says.
+    pub fn with_epoch(
         id: NodeId,
         universe: &[NodeId],
         key: ClusterKey,
         config: Config,
         now: Micros,
-        ring_seq_floor: u64,
+        epoch: u64,
     ) -> Result<Node, SetupError> {
         if universe.is_empty() || universe.len() > MAX_NODES {
             return Err(SetupError::Size(universe.len()));
@@ -282,7 +280,7 @@ impl Node {
             phase: Phase::Operational,
             ring: None,
             old: None,
-            installed_seq: ring_seq_floor,
+            installed_seq: 0,
             token_deadline: None,
             probe_at: None,
             recovery_queue: VecDeque::new(),
@@ -290,7 +288,7 @@ impl Node {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
-            epoch: ring_seq_floor,
+            epoch,
             counter: 0,
             replay_guard: ReplayGuard::default(),
             reach: Reach::default(),
@@ -313,6 +311,7 @@ impl Node {
             None => RingId {
                 seq: self.installed_seq,
                 rep: 0,
+                epoch: 0,
             },
         }
     }

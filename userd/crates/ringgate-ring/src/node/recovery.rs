@@ -46,13 +46,7 @@ pub(super) struct Recovery {
 
 /// The ring a marker names; a malformed one names none.
 fn marker_ring(body: &[u8]) -> RingId {
-    match (body.get(..8), body.get(8..10)) {
-        (Some(seq), Some(rep)) => RingId {
-            seq: u64::from_be_bytes(seq.try_into().unwrap_or_default()),
-            rep: u16::from_be_bytes(rep.try_into().unwrap_or_default()),
-        },
-        _ => RingId::default(),
-    }
+    RingId::decode_from(body).unwrap_or_default()
 }
 
 impl Node {
@@ -76,8 +70,7 @@ impl Node {
             }
         }
         let mut marker = vec![MSG_RECOVERY_DONE];
-        marker.extend_from_slice(&from.seq.to_be_bytes());
-        marker.extend_from_slice(&from.rep.to_be_bytes());
+        from.encode_into(&mut marker);
         self.recovery_queue.push_back(marker);
         Recovery {
             from,

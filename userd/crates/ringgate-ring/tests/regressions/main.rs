@@ -8,4 +8,5 @@ mod recovery_stability;
 mod replayed_join;
 mod replayed_token;
 mod reserved_ids;
+mod ring_ids;
 mod window;

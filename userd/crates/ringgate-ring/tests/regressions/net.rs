@@ -94,6 +94,14 @@ impl Net {
         self.nodes[i] = None;
     }
 
+    /// A new process starts for the node, with incarnation `epoch`.
+    pub fn restart(&mut self, id: NodeId, epoch: u64, config: Config) {
+        let i = self.index(id);
+        let node = Node::with_epoch(id, &self.ids, self.key.clone(), config, self.now, epoch);
+        self.nodes[i] = Some(node.unwrap());
+        self.events[i].clear();
+    }
+
     /// Collects what every node wants sent and what it delivered.
     fn collect(&mut self) {
         for from in 0..self.nodes.len() {
