@@ -8,7 +8,7 @@
 //! Data     seq u64 | first u64 | index u16 | count u16 | origin u16 | len u16 | payload
 //! Join     ring_seq u64 | proc count u16 | proc u16... | fail count u16 | fail u16...
 //!          | member count u16 | member u16...   (the sender's ring; none while forming)
-//! Commit   member count u16 | member u16...   (header ring = the new ring)
+//! Commit   member count u16 | member u16... | epoch u64 per member   (header ring = the new ring)
 //! ```
 //!
 //! Node-id lists travel in strictly ascending order, which the decoder
@@ -131,9 +131,13 @@ pub enum Body {
     Join(Join),
     /// The representative of a new ring (the one in the header) tells its
     /// members to install it; any member repeats it to a successor that does
-    /// not acknowledge the ring's token.
+    /// not acknowledge the ring's token. It names the incarnation (epoch) of
+    /// each member whose Join agreed, so a member that restarted since
+    /// refuses a ring its earlier process agreed to.
     Commit {
         members: Vec<NodeId>,
+        /// One per member, in the same order.
+        epochs: Vec<u64>,
     },
 }
 
@@ -258,7 +262,12 @@ impl Packet {
                 put_ids(&mut out, &j.fail_set);
                 put_ids(&mut out, &j.members);
             }
-            Body::Commit { members } => put_ids(&mut out, members),
+            Body::Commit { members, epochs } => {
+                put_ids(&mut out, members);
+                for epoch in epochs.iter().take(members.len().min(MAX_NODES)) {
+                    out.extend_from_slice(&epoch.to_be_bytes());
+                }
+            }
         }
         out
     }
@@ -346,7 +355,11 @@ impl Packet {
                 if members.is_empty() {
                     return Err(DecodeError::Bounds);
                 }
-                Body::Commit { members }
+                let epochs = members
+                    .iter()
+                    .map(|_| r.u64())
+                    .collect::<Result<Vec<_>, _>>()?;
+                Body::Commit { members, epochs }
             }
             other => return Err(DecodeError::Kind(other)),
         };
@@ -416,6 +429,7 @@ mod tests {
                 ring,
                 body: Body::Commit {
                     members: vec![1, 2, 4],
+                    epochs: vec![7, 8, 9],
                 },
             },
         ]
@@ -485,7 +499,10 @@ mod tests {
         let empty = Packet {
             sender: 1,
             ring: RingId::default(),
-            body: Body::Commit { members: vec![] },
+            body: Body::Commit {
+                members: vec![],
+                epochs: vec![],
+            },
         };
         assert_eq!(Packet::decode(&empty.encode()), Err(DecodeError::Bounds));
     }

@@ -70,6 +70,7 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
             },
             body: Body::Commit {
                 members: vec![1, 2, 3],
+                epochs: vec![1, 0, 1],
             },
         },
     ];
@@ -82,6 +83,7 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
             ring,
             body: Body::Commit {
                 members: vec![1, 2, 3],
+                epochs: vec![1, 0, 1],
             },
         }
         .encode();

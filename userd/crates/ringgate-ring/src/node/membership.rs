@@ -19,10 +19,11 @@ use super::reach::merge_could_hold;
 use super::{Destination, Micros, Node, Phase};
 use crate::wire::{Body, Join, NodeId, RingId, Token};
 
-/// A Join heard in this round, and when.
+/// A Join heard in this round, when, and the sender's incarnation.
 pub(super) struct Joined {
     join: Join,
     at: Micros,
+    epoch: u64,
 }
 
 /// State while forming a ring.
@@ -224,6 +225,7 @@ impl Node {
         &mut self,
         from: NodeId,
         sender_ring: RingId,
+        epoch: u64,
         join: Join,
         now: Micros,
     ) {
@@ -268,7 +270,17 @@ impl Node {
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
-        let new = g.heard.insert(from, Joined { join, at: now }).is_none();
+        let new = g
+            .heard
+            .insert(
+                from,
+                Joined {
+                    join,
+                    at: now,
+                    epoch,
+                },
+            )
+            .is_none();
         if new {
             // One more node to wait for: let the set settle again, and tell
             // the newcomer at once that this node hears it.
@@ -288,6 +300,10 @@ impl Node {
         };
         g.forget_silent(now, silence);
         let members = g.members(self.id);
+        let epochs = members
+            .iter()
+            .map(|m| g.heard.get(m).map_or(self.epoch, |j| j.epoch))
+            .collect();
         let seq = members
             .iter()
             .filter_map(|m| g.heard.get(m))
@@ -300,7 +316,7 @@ impl Node {
             rep: self.id,
             epoch: self.epoch,
         };
-        self.install(id, members, now);
+        self.install(id, members, epochs, now);
     }
 
     pub(super) fn receive_commit(
@@ -308,6 +324,7 @@ impl Node {
         from: NodeId,
         id: RingId,
         members: Vec<NodeId>,
+        epochs: Vec<u64>,
         now: Micros,
     ) {
         if self.ring.as_ref().is_some_and(|r| r.id == id) {
@@ -321,21 +338,33 @@ impl Node {
             && members.first() == Some(&id.rep)
             && members.contains(&self.id)
             && members.contains(&from)
-            && members.iter().all(|m| self.universe.contains(m));
+            && members.iter().all(|m| self.universe.contains(m))
+            // This process agreed to the ring, not an earlier one of this
+            // node (whose Commit a member may still be repeating).
+            && members
+                .iter()
+                .position(|m| *m == self.id)
+                .and_then(|i| epochs.get(i))
+                == Some(&self.epoch);
         if !valid {
             self.stats.other_ring += 1;
             return;
         }
-        self.install(id, members, now);
+        self.install(id, members, epochs, now);
     }
 
     /// Installs a new ring and starts recovering the previous one.
-    fn install(&mut self, id: RingId, members: Vec<NodeId>, now: Micros) {
+    fn install(&mut self, id: RingId, members: Vec<NodeId>, epochs: Vec<u64>, now: Micros) {
         self.leave_ring();
         self.installed_seq = id.seq;
         self.stats.rings_installed += 1;
         let recovery = self.queue_recovery();
-        self.ring = Some(super::RingState::new(id, members.clone(), self.id));
+        self.ring = Some(super::RingState::new(
+            id,
+            members.clone(),
+            epochs.clone(),
+            self.id,
+        ));
         self.phase = Phase::Recovery(recovery);
         let first_token = Token {
             token_seq: 1,
@@ -354,6 +383,7 @@ impl Node {
             for member in members.iter().filter(|m| **m != me) {
                 let body = Body::Commit {
                     members: members.clone(),
+                    epochs: epochs.clone(),
                 };
                 self.send(id, Destination::Node(*member), body);
             }

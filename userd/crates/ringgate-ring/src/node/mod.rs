@@ -27,6 +27,7 @@ pub use freshness::frame;
 use std::collections::VecDeque;
 
 use crate::auth::ClusterKey;
+use crate::keyring::{Keyring, KeyringError, KeyringStatus};
 use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_PENDING};
 use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
@@ -199,7 +200,7 @@ enum Phase {
 /// One node of a ring.
 pub struct Node {
     id: NodeId,
-    key: ClusterKey,
+    keys: Keyring,
     config: Config,
     /// Every configured node, this one included, ascending.
     universe: Vec<NodeId>,
@@ -274,7 +275,7 @@ impl Node {
         }
         let mut node = Node {
             id,
-            key,
+            keys: Keyring::new(key),
             config,
             universe: sorted,
             phase: Phase::Operational,
@@ -326,6 +327,27 @@ impl Node {
         matches!(self.phase, Phase::Operational) && self.ring.is_some()
     }
 
+    /// Accepts `key` as well as the current one (step 1 of a key rollover;
+    /// see `keyring`).
+    pub fn add_key(&mut self, key: ClusterKey) -> Result<(), KeyringError> {
+        self.keys.add(key)
+    }
+
+    /// Sends with the key added last (step 2).
+    pub fn use_newest_key(&mut self) -> Result<(), KeyringError> {
+        self.keys.use_newest()
+    }
+
+    /// Accepts only the key this node sends with (step 3).
+    pub fn retire_key(&mut self) -> Result<(), KeyringError> {
+        self.keys.retire()
+    }
+
+    /// How many keys are accepted, and which one seals what is sent.
+    pub fn key_status(&self) -> KeyringStatus {
+        self.keys.status()
+    }
+
     /// What the node has refused and done so far.
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -359,7 +381,7 @@ impl Node {
             self.stats.oversized += 1;
             return;
         }
-        let Ok(bytes) = self.key.open(datagram) else {
+        let Ok(bytes) = self.keys.open(datagram) else {
             self.stats.unauthenticated += 1;
             return;
         };
@@ -380,9 +402,9 @@ impl Node {
             return;
         }
         match packet.body {
-            Body::Join(join) => self.receive_join(packet.sender, packet.ring, join, now),
-            Body::Commit { members } => {
-                self.receive_commit(packet.sender, packet.ring, members, now)
+            Body::Join(join) => self.receive_join(packet.sender, packet.ring, epoch, join, now),
+            Body::Commit { members, epochs } => {
+                self.receive_commit(packet.sender, packet.ring, members, epochs, now)
             }
             body => {
                 let Some(ring) = self.ring.as_mut() else {
@@ -470,7 +492,7 @@ impl Node {
         };
         self.counter += 1;
         let mut datagram = frame(self.epoch, self.counter, &packet.encode());
-        self.key.seal(&mut datagram);
+        self.keys.seal(&mut datagram);
         self.transmits.push_back(Transmit {
             destination,
             datagram,

@@ -34,6 +34,8 @@ pub(super) struct RingState {
     pub(super) id: RingId,
     /// Ascending; the token goes from each member to the next.
     pub(super) members: Vec<NodeId>,
+    /// The incarnation of each member that agreed to the ring.
+    pub(super) epochs: Vec<u64>,
     pub(super) successor: NodeId,
     /// The only member a token may come from.
     predecessor: NodeId,
@@ -63,13 +65,14 @@ pub(super) struct RingState {
 }
 
 impl RingState {
-    pub(super) fn new(id: RingId, members: Vec<NodeId>, me: NodeId) -> RingState {
+    pub(super) fn new(id: RingId, members: Vec<NodeId>, epochs: Vec<u64>, me: NodeId) -> RingState {
         let position = members.iter().position(|m| *m == me).unwrap_or(0);
         let successor = members[(position + 1) % members.len()];
         let predecessor = members[(position + members.len() - 1) % members.len()];
         RingState {
             id,
             members,
+            epochs,
             successor,
             predecessor,
             store: BTreeMap::new(),
@@ -230,7 +233,12 @@ impl Node {
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
-        let (ring_id, successor, members) = (ring.id, ring.successor, ring.members.clone());
+        let (ring_id, successor, members, epochs) = (
+            ring.id,
+            ring.successor,
+            ring.members.clone(),
+            ring.epochs.clone(),
+        );
         let Some(sent) = ring.sent_token.as_mut() else {
             return;
         };
@@ -246,7 +254,7 @@ impl Node {
             self.send(
                 ring_id,
                 Destination::Node(successor),
-                Body::Commit { members },
+                Body::Commit { members, epochs },
             );
         }
         self.send(ring_id, Destination::Node(successor), Body::Token(token));

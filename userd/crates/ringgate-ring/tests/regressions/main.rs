@@ -2,6 +2,7 @@
 //! that a review reproduced, and fails if the defect comes back.
 
 mod false_safe;
+mod key_rotation;
 mod net;
 mod one_way_link;
 mod recovery_stability;
