@@ -214,6 +214,22 @@ enum ConfigAction {
 enum RingAction {
     /// Broadcast a one-line message on the ring (for tests and diagnostics).
     Send { text: String },
+    /// Rotate the cluster key: do each step on every node before the next.
+    Key {
+        #[command(subcommand)]
+        step: KeyStep,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyStep {
+    /// Step 1: accept the key in FILE too (hex, mode 0600); keep sending
+    /// with the current one.
+    Add { file: PathBuf },
+    /// Step 2: send with the key added last.
+    Use,
+    /// Step 3: accept only the key this node sends with.
+    Retire,
 }
 
 #[derive(Subcommand)]
@@ -319,6 +335,11 @@ fn main() -> ExitCode {
         } => match action {
             None => ring::show(&socket, json),
             Some(RingAction::Send { text }) => ring::send(&socket, &text),
+            Some(RingAction::Key { step }) => match step {
+                KeyStep::Add { file } => ring::key_add(&socket, &file),
+                KeyStep::Use => ring::key_step(&socket, "use"),
+                KeyStep::Retire => ring::key_step(&socket, "retire"),
+            },
         },
     };
     match result {

@@ -148,7 +148,7 @@ impl Timeouts {
 
 /// Reads the key file, refusing one that users other than its owner may
 /// read or write: anyone who reads the key can speak for every node.
-fn read_private_key(path: &Path) -> Result<String, String> {
+pub fn read_private_key(path: &Path) -> Result<String, String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
         .map_err(|e| e.to_string())?

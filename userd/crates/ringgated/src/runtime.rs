@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
+use ringgate_ring::auth::ClusterKey;
+use ringgate_ring::keyring::KeyringStatus;
 use ringgate_ring::limits::MAX_DATAGRAM;
 use ringgate_ring::node::{Destination, Event, Micros, Node, Stats};
 use ringgate_ring::wire::NodeId;
@@ -30,6 +32,17 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 pub enum Control {
     Status(Sender<RingStatus>),
     Send(Vec<u8>, Sender<Result<(), String>>),
+    Key(KeyChange, Sender<Result<(), String>>),
+}
+
+/// A step of a cluster key rollover (see `ringgate_ring::keyring`).
+pub enum KeyChange {
+    /// Accept this key too.
+    Add(ClusterKey),
+    /// Send with the key added last.
+    Use,
+    /// Accept only the key this node sends with.
+    Retire,
 }
 
 /// What `ringgatectl ring` shows.
@@ -45,6 +58,8 @@ pub struct RingStatus {
     pub token_rotation_us: Option<u64>,
     /// Messages delivered per second over the last second.
     pub message_rate: f64,
+    /// Keys accepted, and whether the newest seals what this node sends.
+    pub keys: KeyringStatus,
     pub counters: Counters,
 }
 
@@ -261,6 +276,7 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                         operational: node.is_operational(),
                         token_rotation_us: window.rotation_us,
                         message_rate: window.message_rate,
+                        keys: node.key_status(),
                         counters: Counters {
                             ring: node.stats().clone(),
                             send_failures,
@@ -271,6 +287,18 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                 Control::Send(payload, reply) => {
                     let now = ring.now();
                     let _ = reply.send(ring.node().submit(now, payload).map_err(|e| e.to_string()));
+                }
+                Control::Key(change, reply) => {
+                    let node = ring.node();
+                    let result = match change {
+                        KeyChange::Add(key) => node.add_key(key),
+                        KeyChange::Use => node.use_newest_key(),
+                        KeyChange::Retire => node.retire_key(),
+                    };
+                    if result.is_ok() {
+                        eprintln!("ringgated: cluster keys now {:?}", node.key_status());
+                    }
+                    let _ = reply.send(result.map_err(|e| e.to_string()));
                 }
             }
         }
