@@ -48,8 +48,13 @@ pub const RECOVERY_SPAN: u64 = 2 * (WINDOW + ROTATION_SENDS);
 pub const MAX_RTR: usize = 128;
 /// Bytes of the token's fixed fields.
 pub const TOKEN_FIELDS_LEN: usize = 8 + 8 + 8 + 2 + 2;
-/// Application messages a node queues while waiting for the token.
+/// Bulk application messages a node queues while waiting for the token.
 pub const MAX_PENDING: usize = 4096;
+/// Control application messages a node queues while waiting for the token.
+pub const MAX_PENDING_CONTROL: usize = 256;
+/// Carriage packets of the window that bulk messages leave free, so a
+/// control message never waits for bulk messages to become stable.
+pub const CONTROL_RESERVE: u64 = MAX_SEND_PER_VISIT as u64;
 
 // A full token and a full carriage packet each fit one datagram.
 const _: () =
@@ -73,6 +78,10 @@ const _: () = assert!(ROTATION_SENDS == MAX_NODES as u64 * MAX_SEND_PER_VISIT as
 const _: () = assert!(WINDOW <= ROTATION_SENDS);
 // Recovery takes everything a survivor may hold above another's delivery.
 const _: () = assert!(RECOVERY_SPAN >= WINDOW + ROTATION_SENDS + MAX_FRAGMENTS as u64);
+// Bulk messages still get most of the window, and the reserve holds a
+// whole control message of the largest size.
+const _: () = assert!(CONTROL_RESERVE * 4 <= WINDOW);
+const _: () = assert!(MAX_FRAGMENTS as u64 <= CONTROL_RESERVE);
 // Fragment indexes and counts travel as u16, node ids too.
 const _: () = assert!(MAX_FRAGMENTS <= u16::MAX as usize);
 const _: () = assert!(MAX_NODES <= u16::MAX as usize);

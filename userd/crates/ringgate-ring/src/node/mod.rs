@@ -18,21 +18,24 @@
 
 mod freshness;
 mod membership;
+mod outbox;
 mod reach;
 mod recovery;
 mod ring;
 
 pub use freshness::frame;
+pub use outbox::Priority;
 
 use std::collections::VecDeque;
 
 use crate::auth::ClusterKey;
 use crate::keyring::{Keyring, KeyringError, KeyringStatus};
-use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_PENDING};
+use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES};
 use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
 use freshness::{unframe, ReplayGuard};
 use membership::Gather;
+use outbox::Outbox;
 use reach::Reach;
 use recovery::{Recovery, MSG_APP};
 use ring::RingState;
@@ -141,8 +144,8 @@ pub enum Event {
 pub enum SubmitError {
     #[error("message of {0} bytes exceeds the {MAX_MESSAGE}-byte limit")]
     TooLarge(usize),
-    #[error("{MAX_PENDING} messages are already waiting for the token")]
-    Backlog,
+    #[error("the queue of {0:?} messages waiting for the token is full; try again later")]
+    Backlog(Priority),
 }
 
 /// Why a node could not be set up.
@@ -219,7 +222,7 @@ pub struct Node {
     /// messages, which go before any application message.
     recovery_queue: VecDeque<Vec<u8>>,
     /// Application messages (kind byte first) waiting for the token.
-    pending: VecDeque<Vec<u8>>,
+    outbox: Outbox,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
@@ -285,7 +288,7 @@ impl Node {
             token_deadline: None,
             probe_at: None,
             recovery_queue: VecDeque::new(),
-            pending: VecDeque::new(),
+            outbox: Outbox::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -353,20 +356,30 @@ impl Node {
         &self.stats
     }
 
-    /// Queues an application message for broadcast at a later token visit
-    /// (at once, if this node holds an idle token). Messages queued while no
-    /// ring is operational wait for the next one.
+    /// Queues a bulk application message for broadcast at a later token
+    /// visit (see `submit_with`).
     pub fn submit(&mut self, now: Micros, payload: Vec<u8>) -> Result<(), SubmitError> {
+        self.submit_with(now, Priority::Bulk, payload)
+    }
+
+    /// Queues an application message of the given class for broadcast at a
+    /// later token visit (at once, if this node holds an idle token).
+    /// Messages queued while no ring is operational wait for the next one.
+    /// A full queue refuses the message at once (`SubmitError::Backlog`):
+    /// the caller retries later; nothing waits.
+    pub fn submit_with(
+        &mut self,
+        now: Micros,
+        priority: Priority,
+        payload: Vec<u8>,
+    ) -> Result<(), SubmitError> {
         if payload.len() > MAX_MESSAGE {
             return Err(SubmitError::TooLarge(payload.len()));
-        }
-        if self.pending.len() >= MAX_PENDING {
-            return Err(SubmitError::Backlog);
         }
         let mut message = Vec::with_capacity(payload.len() + 1);
         message.push(MSG_APP);
         message.extend_from_slice(&payload);
-        self.pending.push_back(message);
+        self.outbox.push(priority, message)?;
         if self.is_operational() {
             self.use_idle_token(now);
         }

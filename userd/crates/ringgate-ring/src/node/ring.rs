@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Destination, Event, Micros, Node, Phase};
+use super::{Destination, Event, Micros, Node, Phase, Priority};
 use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, ROTATION_SENDS, WINDOW};
 use crate::wire::{Body, Carriage, NodeId, RingId, Token};
 
@@ -260,18 +260,23 @@ impl Node {
         self.send(ring_id, Destination::Node(successor), Body::Token(token));
     }
 
-    /// The number of carriage packets of the next message to broadcast, if
-    /// the window and this visit's budget allow it.
-    fn next_message(&self, token: &Token, budget: usize) -> Option<usize> {
-        let message = match self.recovery_queue.front() {
-            Some(m) => m,
-            None if self.is_operational() => self.pending.front()?,
+    /// The next message to broadcast (its class, none for a recovery
+    /// message) and its number of carriage packets, if the window (the
+    /// part of it the class may use) and this visit's budget allow it.
+    fn next_message(&self, token: &Token, budget: usize) -> Option<(Option<Priority>, usize)> {
+        let (priority, message) = match self.recovery_queue.front() {
+            Some(m) => (None, m),
+            None if self.is_operational() => {
+                let (p, m) = self.outbox.front()?;
+                (Some(p), m)
+            }
             None => return None,
         };
+        let window = priority.map_or(WINDOW, Priority::window);
         let count = message.len().div_ceil(MAX_FRAGMENT).max(1);
         let fits =
-            count <= budget && (token.seq + count as u64).saturating_sub(token.aru) <= WINDOW;
-        fits.then_some(count)
+            count <= budget && (token.seq + count as u64).saturating_sub(token.aru) <= window;
+        fits.then_some((priority, count))
     }
 
     /// Everything a node does with a token that has just come to it.
@@ -308,11 +313,12 @@ impl Node {
         }
 
         // Broadcast queued messages, recovery first, while the window has room.
-        while let Some(count) = self.next_message(&token, budget) {
-            let message = match self.recovery_queue.pop_front() {
-                Some(m) => m,
-                None => self.pending.pop_front().unwrap_or_default(),
-            };
+        while let Some((priority, count)) = self.next_message(&token, budget) {
+            let message = match priority {
+                None => self.recovery_queue.pop_front(),
+                Some(p) => self.outbox.pop(p),
+            }
+            .unwrap_or_default();
             let first = token.seq + 1;
             for (index, chunk) in fragments(&message, count).enumerate() {
                 let carriage = Carriage {

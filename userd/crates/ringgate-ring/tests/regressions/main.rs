@@ -5,6 +5,7 @@ mod false_safe;
 mod key_rotation;
 mod net;
 mod one_way_link;
+mod priorities;
 mod recovery_stability;
 mod replayed_join;
 mod replayed_token;
