@@ -205,7 +205,8 @@ impl UdpRing {
 
 /// Runs the ring until `stop` is set. Every delivery is written to stdout
 /// (from another thread, dropped if its reader falls behind) as one line, `deliver <first> <origin> <length> <text>`, and every new ring as
-/// `membership <seq> <representative> <member,member,...>`.
+/// `membership <seq> <representative> <member,member,...>
+/// <transitional,...> <primary|minority>`.
 pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Result<(), String> {
     let mut ring = UdpRing::bind(config)?;
     let mut window = RateWindow {
@@ -232,13 +233,22 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                     payload.len(),
                     String::from_utf8_lossy(&payload).escape_debug()
                 )),
-                Event::Membership { ring, members, .. } => {
+                Event::Membership {
+                    ring,
+                    members,
+                    transitional,
+                    primary,
+                    ..
+                } => {
                     let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
+                    let from: Vec<String> = transitional.iter().map(NodeId::to_string).collect();
                     output.emit(format!(
-                        "membership {} {} {}",
+                        "membership {} {} {} {} {}",
                         ring.seq,
                         ring.rep,
-                        list.join(",")
+                        list.join(","),
+                        from.join(","),
+                        if primary { "primary" } else { "minority" }
                     ));
                     eprintln!(
                         "ringgated: ring {}/{} installed with members {}",

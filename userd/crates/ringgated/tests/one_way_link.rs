@@ -49,6 +49,9 @@ fn a_one_way_link_gives_a_stable_ring_of_the_nodes_that_hear_each_other() {
         "too many rings while settling: {settled:?}"
     );
     assert!(relay.dropped() > 0, "the relay dropped nothing");
+    // Two of three configured nodes: the primary component.
+    let last = lines_starting(&daemons[1], "membership ").pop().unwrap();
+    assert!(last.ends_with(" primary"), "{last}");
 
     relay.drop_from(None);
     for d in &daemons {
