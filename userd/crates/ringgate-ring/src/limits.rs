@@ -48,6 +48,9 @@ pub const RECOVERY_SPAN: u64 = 2 * (WINDOW + ROTATION_SENDS);
 pub const MAX_RTR: usize = 128;
 /// Bytes of the token's fixed fields.
 pub const TOKEN_FIELDS_LEN: usize = 8 + 8 + 8 + 2 + 2;
+/// Small application messages packed into one carriage packet at most
+/// (corosync packs up to 17).
+pub const MAX_BATCH: usize = 32;
 /// Bulk application messages a node queues while waiting for the token.
 pub const MAX_PENDING: usize = 4096;
 /// Control application messages a node queues while waiting for the token.

@@ -266,6 +266,8 @@ enum Seen {
     Deliver {
         first: u64,
         last: u64,
+        /// Place within a batch of small messages in one carriage packet.
+        index: u16,
         tag: String,
     },
     Safe(u64),
@@ -453,6 +455,7 @@ impl Sim {
                     Event::Deliver {
                         first,
                         last,
+                        index,
                         origin,
                         payload,
                     } => {
@@ -468,7 +471,12 @@ impl Sim {
                                 "message {tag} delivered as coming from node {origin}"
                             ));
                         }
-                        Seen::Deliver { first, last, tag }
+                        Seen::Deliver {
+                            first,
+                            last,
+                            index,
+                            tag,
+                        }
                     }
                     Event::Safe { seq } => Seen::Safe(seq),
                     Event::Membership {
@@ -859,7 +867,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
         )
     };
     let mut views: HashMap<RingId, &Vec<NodeId>> = HashMap::new();
-    let mut order: HashMap<(RingId, u64), &str> = HashMap::new();
+    let mut order: HashMap<(RingId, u64, u16), &str> = HashMap::new();
     let mut transitions: HashMap<(RingId, RingId), Vec<&str>> = HashMap::new();
     // Per ring: messages declared safe, and who must deliver them.
     let mut declared_safe: HashMap<RingId, HashSet<&str>> = HashMap::new();
@@ -891,19 +899,30 @@ fn check_history(sim: &Sim) -> Result<(), String> {
                 }
                 continue;
             };
-            let mut last_seq = 0;
+            // The (first sequence number, batch index) of the last delivery.
+            let mut last_at: Option<(u64, u64, u16)> = None;
             let mut safe = 0;
             let mut tags = Vec::new();
             for (position, s) in segment.delivered.iter().enumerate() {
                 match s {
-                    Seen::Deliver { first, last, tag } => {
-                        if *first <= last_seq {
-                            return Err(format!("{} delivered {tag} at seq {first} after seq {last_seq} in ring {ring:?}", name(i)));
+                    Seen::Deliver {
+                        first,
+                        last,
+                        index,
+                        tag,
+                    } => {
+                        // After the last delivery: past its last packet, or
+                        // later in the same batch.
+                        let in_order = last_at.is_none_or(|(f, l, x)| {
+                            *first > l || (*first == f && *last == l && *index > x)
+                        });
+                        if !in_order {
+                            return Err(format!("{} delivered {tag} at seq {first}/{index} after {last_at:?} in ring {ring:?}", name(i)));
                         }
-                        last_seq = *last;
-                        if let Some(other) = order.insert((ring, *first), tag) {
+                        last_at = Some((*first, *last, *index));
+                        if let Some(other) = order.insert((ring, *first, *index), tag) {
                             if other != tag {
-                                return Err(format!("seq {first} of ring {ring:?} is {other} at one node and {tag} at {}", name(i)));
+                                return Err(format!("seq {first}/{index} of ring {ring:?} is {other} at one node and {tag} at {}", name(i)));
                             }
                         }
                         if !all.insert(tag.as_str()) {
@@ -1050,6 +1069,7 @@ fn a_single_member_ring_delivers_to_itself() {
         events.contains(&Event::Deliver {
             first: 1,
             last: 1,
+            index: 0,
             origin: 5,
             payload: b"alone".to_vec()
         }),

@@ -18,6 +18,7 @@
 
 mod freshness;
 mod membership;
+mod message;
 mod outbox;
 mod reach;
 mod recovery;
@@ -35,9 +36,10 @@ use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
 use freshness::{unframe, ReplayGuard};
 use membership::Gather;
+use message::MSG_APP;
 use outbox::Outbox;
 use reach::Reach;
-use recovery::{Recovery, MSG_APP};
+use recovery::Recovery;
 use ring::RingState;
 
 /// Time in microseconds on the caller's monotonic clock.
@@ -112,6 +114,10 @@ pub enum Event {
     Deliver {
         first: u64,
         last: u64,
+        /// The message's place among the small messages batched into the
+        /// same carriage packet (0 when alone): with `first`, it names the
+        /// message within the ring.
+        index: u16,
         origin: NodeId,
         payload: Vec<u8>,
     },

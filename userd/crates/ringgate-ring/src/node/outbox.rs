@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::SubmitError;
+use super::{message, SubmitError};
 use crate::limits::{CONTROL_RESERVE, MAX_PENDING, MAX_PENDING_CONTROL, WINDOW};
 
 /// The class of an application message.
@@ -68,8 +68,28 @@ impl Outbox {
             .or_else(|| self.bulk.front().map(|m| (Priority::Bulk, m)))
     }
 
-    pub(super) fn pop(&mut self, priority: Priority) -> Option<Vec<u8>> {
-        self.queue(priority).pop_front()
+    /// Takes the next message of the class and, if it is small, the small
+    /// ones queued behind it that fit the same carriage packet, as one
+    /// batch: a burst of small messages costs one packet, not one each.
+    pub(super) fn pop_batch(&mut self, priority: Priority) -> Option<Vec<u8>> {
+        let queue = self.queue(priority);
+        let head = queue.pop_front()?;
+        let mut taken = vec![head];
+        let mut len = 1;
+        if message::fits(len, 0, &taken[0]) {
+            len += 2 + taken[0].len() - 1;
+            while let Some(next) = queue.front() {
+                if !message::fits(len, taken.len(), next) {
+                    break;
+                }
+                len += 2 + next.len() - 1;
+                taken.extend(queue.pop_front());
+            }
+        }
+        if taken.len() == 1 {
+            return taken.pop();
+        }
+        Some(message::batch(&taken))
     }
 }
 
@@ -78,12 +98,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn small_messages_of_a_class_go_in_one_batch() {
+        let mut outbox = Outbox::default();
+        for m in [&b"\0a"[..], b"\0bb", b"\0ccc"] {
+            outbox.push(Priority::Bulk, m.to_vec()).unwrap();
+        }
+        outbox.push(Priority::Control, b"\0vip".to_vec()).unwrap();
+        let batch = outbox.pop_batch(Priority::Bulk).unwrap();
+        assert_eq!(batch[0], message::MSG_BATCH);
+        assert_eq!(
+            message::unbatch(&batch[1..]),
+            Some(vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()])
+        );
+        assert_eq!(outbox.pop_batch(Priority::Bulk), None);
+        // A message too large to share a packet goes alone.
+        let big = vec![0; crate::limits::MAX_FRAGMENT + 10];
+        outbox.push(Priority::Bulk, big.clone()).unwrap();
+        outbox.push(Priority::Bulk, b"\0a".to_vec()).unwrap();
+        assert_eq!(outbox.pop_batch(Priority::Bulk), Some(big));
+    }
+
+    #[test]
     fn control_goes_first_and_full_queues_refuse() {
         let mut outbox = Outbox::default();
         outbox.push(Priority::Bulk, b"bulk".to_vec()).unwrap();
         outbox.push(Priority::Control, b"vip".to_vec()).unwrap();
         assert_eq!(outbox.front().map(|(p, _)| p), Some(Priority::Control));
-        outbox.pop(Priority::Control);
+        assert_eq!(outbox.pop_batch(Priority::Control), Some(b"vip".to_vec()));
         assert_eq!(outbox.front().map(|(p, _)| p), Some(Priority::Bulk));
         for _ in 1..MAX_PENDING {
             outbox.push(Priority::Bulk, vec![]).unwrap();

@@ -19,18 +19,10 @@
 
 use std::collections::BTreeMap;
 
+use super::message::{MSG_APP, MSG_BATCH, MSG_RECOVERED, MSG_RECOVERY_DONE};
 use super::{Event, Micros, Node, Phase};
 use crate::limits::RECOVERY_SPAN;
 use crate::wire::{Body, NodeId, Packet, RingId};
-
-/// The kind of a ring-level message, its first byte. Applications only ever
-/// see `MSG_APP` messages, without the byte.
-pub(super) const MSG_APP: u8 = 0;
-/// A carriage packet of the sender's previous ring, re-broadcast in recovery.
-const MSG_RECOVERED: u8 = 1;
-/// The sender has re-broadcast everything it had of its previous ring,
-/// which the marker names.
-const MSG_RECOVERY_DONE: u8 = 2;
 
 /// Where a node is in the recovery of a new ring.
 pub(super) struct Recovery {
@@ -87,7 +79,7 @@ impl Node {
         (first, last, origin, message): super::ring::Complete,
     ) {
         match message.first().copied() {
-            Some(MSG_APP) => {
+            Some(MSG_APP | MSG_BATCH) => {
                 // Only a member that saw the recovery stable sends
                 // application messages in this ring, and it sends them
                 // after every marker: this one proves the recovery stable.
@@ -95,7 +87,7 @@ impl Node {
                     self.finish_recovery(now);
                 }
                 if self.is_operational() {
-                    self.deliver(first, last, origin, message[1..].to_vec());
+                    self.deliver_app(first, last, origin, &message);
                 }
             }
             Some(MSG_RECOVERED) => self.receive_recovered(&message[1..]),
@@ -130,9 +122,7 @@ impl Node {
     pub(super) fn finish_recovery(&mut self, now: Micros) {
         if let Some(mut old) = self.old.take() {
             for (first, last, origin, message) in old.drain_survivors() {
-                if message.first() == Some(&MSG_APP) {
-                    self.deliver(first, last, origin, message[1..].to_vec());
-                }
+                self.deliver_app(first, last, origin, &message);
             }
         }
         let phase = std::mem::replace(&mut self.phase, Phase::Operational);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::message::{unbatch, MSG_APP, MSG_BATCH};
 use super::{Destination, Event, Micros, Node, Phase, Priority};
 use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, ROTATION_SENDS, WINDOW};
 use crate::wire::{Body, Carriage, NodeId, RingId, Token};
@@ -316,7 +317,7 @@ impl Node {
         while let Some((priority, count)) = self.next_message(&token, budget) {
             let message = match priority {
                 None => self.recovery_queue.pop_front(),
-                Some(p) => self.outbox.pop(p),
+                Some(p) => self.outbox.pop_batch(p),
             }
             .unwrap_or_default();
             let first = token.seq + 1;
@@ -462,15 +463,30 @@ impl Node {
         }
     }
 
-    /// Hands an application message to the application.
-    pub(super) fn deliver(&mut self, first: u64, last: u64, origin: NodeId, payload: Vec<u8>) {
-        self.stats.delivered_messages += 1;
-        self.events.push_back(Event::Deliver {
-            first,
-            last,
-            origin,
-            payload,
-        });
+    /// Hands an application message, or each message of a batch, to the
+    /// application. A malformed batch is refused whole, alike everywhere.
+    pub(super) fn deliver_app(&mut self, first: u64, last: u64, origin: NodeId, message: &[u8]) {
+        let payloads = match message.split_first() {
+            Some((&MSG_APP, payload)) => vec![payload.to_vec()],
+            Some((&MSG_BATCH, batch)) => match unbatch(batch) {
+                Some(payloads) => payloads,
+                None => {
+                    self.stats.malformed += 1;
+                    return;
+                }
+            },
+            _ => return,
+        };
+        for (index, payload) in payloads.into_iter().enumerate() {
+            self.stats.delivered_messages += 1;
+            self.events.push_back(Event::Deliver {
+                first,
+                last,
+                index: index as u16,
+                origin,
+                payload,
+            });
+        }
     }
 
     /// Tells the application how far delivered messages are safe.

@@ -1,6 +1,7 @@
 //! Named regression tests: each replays, on the public `Node` API, a defect
 //! that a review reproduced, and fails if the defect comes back.
 
+mod batching;
 mod false_safe;
 mod key_rotation;
 mod net;
