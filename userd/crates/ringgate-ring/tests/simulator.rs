@@ -271,6 +271,8 @@ enum Seen {
         tag: String,
     },
     Safe(u64),
+    /// A state-transfer snapshot arrived; held-back deliveries follow.
+    Snapshot,
 }
 
 /// One process of a node.
@@ -287,6 +289,9 @@ struct Incarnation {
     safe_checked: usize,
     /// Every tag delivered, in any ring.
     delivered_tags: HashSet<String>,
+    /// Waiting for a snapshot: its deliveries are held back, so what it
+    /// received cannot be seen yet.
+    waiting: bool,
 }
 
 impl Incarnation {
@@ -305,6 +310,7 @@ impl Incarnation {
                 self.delivered_tags.insert(tag.clone());
             }
             Seen::Safe(_) => {}
+            Seen::Snapshot => self.waiting = false,
         }
         self.seen.push(seen);
     }
@@ -371,6 +377,7 @@ impl Sim {
             ring_tags: HashSet::new(),
             safe_checked: 0,
             delivered_tags: HashSet::new(),
+            waiting: false,
         });
         self.running[n] = Some((node, self.incarnations.len() - 1));
     }
@@ -479,12 +486,26 @@ impl Sim {
                         }
                     }
                     Event::Safe { seq } => Seen::Safe(seq),
+                    // The simulated application has no state of its own:
+                    // an empty snapshot lets the receivers go on.
+                    Event::SnapshotRequested { .. } => {
+                        if let Some((node, _)) = self.running[from].as_mut() {
+                            node.submit_snapshot(self.now, Vec::new())
+                                .map_err(|e| format!("snapshot: {e}"))?;
+                        }
+                        continue;
+                    }
+                    Event::Snapshot { .. } => Seen::Snapshot,
                     Event::Membership {
                         ring,
                         members,
                         transitional,
+                        snapshot_from,
                         ..
-                    } => Seen::Membership(ring, members, transitional),
+                    } => {
+                        self.incarnations[inc].waiting = snapshot_from.is_some();
+                        Seen::Membership(ring, members, transitional)
+                    }
                 };
                 if let Seen::Safe(seq) = seen {
                     announced.push((inc, seq));
@@ -512,7 +533,7 @@ impl Sim {
             .collect();
         self.incarnations[x].safe_checked += newly_safe.len();
         for (y, other) in self.incarnations.iter().enumerate() {
-            if y == x || !other.alive || other.ring != ring {
+            if y == x || !other.alive || other.ring != ring || other.waiting {
                 continue;
             }
             if let Some(tag) = newly_safe.iter().find(|t| !other.ring_tags.contains(*t)) {
@@ -849,6 +870,7 @@ fn segments(seen: &[Seen]) -> Vec<Segment<'_>> {
                     next: None,
                 });
             }
+            Seen::Snapshot => {}
             Seen::Deliver { .. } | Seen::Safe(_) => {
                 if let Some(last) = out.last_mut() {
                     last.delivered.push(s);
@@ -948,7 +970,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
                             }
                         }
                     }
-                    Seen::Membership(..) => {}
+                    Seen::Membership(..) | Seen::Snapshot => {}
                 }
             }
             delivered_in
@@ -1008,7 +1030,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
                         transitional,
                     }),
                     Seen::Deliver { tag, .. } => Some(Step::Deliver(tag)),
-                    Seen::Safe(_) => None,
+                    Seen::Safe(_) | Seen::Snapshot => None,
                 })
                 .collect();
             (sim.ids[inc.node], steps)

@@ -17,14 +17,19 @@ pub(super) const MSG_RECOVERED: u8 = 1;
 pub(super) const MSG_RECOVERY_DONE: u8 = 2;
 /// Several application messages in one carriage packet.
 pub(super) const MSG_BATCH: u8 = 3;
+/// A state-transfer snapshot from the donor (see `transfer`).
+pub(super) const MSG_SNAPSHOT: u8 = 4;
 
 /// Bytes a message spends on its length inside a batch.
 const ENTRY_LEN: usize = 2;
 
 /// Whether a batch of `batch_len` bytes has room for one more application
 /// message `message` (kind byte first) within one carriage packet.
+/// Only application messages are batched.
 pub(super) fn fits(batch_len: usize, entries: usize, message: &[u8]) -> bool {
-    entries < MAX_BATCH && batch_len + ENTRY_LEN + message.len().saturating_sub(1) <= MAX_FRAGMENT
+    message.first() == Some(&MSG_APP)
+        && entries < MAX_BATCH
+        && batch_len + ENTRY_LEN + message.len() - 1 <= MAX_FRAGMENT
 }
 
 /// Packs application messages (kind byte first) into one batch.

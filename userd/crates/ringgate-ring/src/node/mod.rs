@@ -23,6 +23,7 @@ mod outbox;
 mod reach;
 mod recovery;
 mod ring;
+mod transfer;
 
 pub use freshness::frame;
 pub use outbox::Priority;
@@ -124,6 +125,17 @@ pub enum Event {
     /// Every message of the current ring delivered so far whose `last` is
     /// at most `seq` is held by every member. Never runs ahead of delivery.
     Safe { seq: u64 },
+    /// This node is the donor of a state transfer: its application passes
+    /// a snapshot of its state as of the membership event just before to
+    /// `Node::submit_snapshot`, before it handles any later event. The
+    /// `receivers` hold back the new ring's messages until it arrives.
+    SnapshotRequested {
+        ring: RingId,
+        receivers: Vec<NodeId>,
+    },
+    /// The snapshot this node waited for, from the donor: the application
+    /// takes it as its state; the new ring's messages follow.
+    Snapshot { origin: NodeId, data: Vec<u8> },
     /// A new ring is installed, and every member holds what it recovered.
     /// Every message delivered before this event belongs to the previous
     /// ring, and the members that came from the same previous ring (the
@@ -142,6 +154,10 @@ pub enum Event {
         /// Whether the ring holds a majority of the configured nodes (the
         /// primary component): at most one ring at a time can.
         primary: bool,
+        /// The donor this node receives a snapshot from before any message
+        /// of this ring (`Event::Snapshot`), if it joins without the state
+        /// the others built (see `transfer`).
+        snapshot_from: Option<NodeId>,
     },
 }
 
@@ -238,6 +254,12 @@ pub struct Node {
     replay_guard: ReplayGuard,
     /// Who this node hears and who hears it (see `reach`).
     reach: Reach,
+    /// While this node waits for a snapshot: the donor, and the deliveries
+    /// and safety notices held back until it comes (see `transfer`).
+    held: Option<(NodeId, Vec<Event>)>,
+    /// This node has no state the others built (it never received the
+    /// snapshot it waited for).
+    stateless: bool,
 }
 
 impl Node {
@@ -302,6 +324,8 @@ impl Node {
             counter: 0,
             replay_guard: ReplayGuard::default(),
             reach: Reach::default(),
+            held: None,
+            stateless: false,
         };
         // The node forms a ring with whichever configured nodes it hears.
         node.start_gather(now);
@@ -486,6 +510,39 @@ impl Node {
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
+    }
+
+    /// Sends the snapshot asked for by `Event::SnapshotRequested`: in
+    /// order, as a control message, to the receivers (at most
+    /// `MAX_MESSAGE` bytes; a full control queue refuses it, to be retried).
+    pub fn submit_snapshot(&mut self, now: Micros, data: Vec<u8>) -> Result<(), SubmitError> {
+        if data.len() > MAX_MESSAGE {
+            return Err(SubmitError::TooLarge(data.len()));
+        }
+        let mut message = Vec::with_capacity(data.len() + 1);
+        message.push(message::MSG_SNAPSHOT);
+        message.extend_from_slice(&data);
+        self.outbox.push(Priority::Control, message)?;
+        if self.is_operational() {
+            self.use_idle_token(now);
+        }
+        Ok(())
+    }
+
+    /// Hands an event to the application, or holds it back while this
+    /// node waits for a snapshot.
+    fn emit(&mut self, event: Event) {
+        match &mut self.held {
+            Some((_, held)) => held.push(event),
+            None => self.events.push_back(event),
+        }
+    }
+
+    /// Hands over what was held back for a snapshot, and stops holding.
+    fn release_held(&mut self) {
+        if let Some((_, held)) = self.held.take() {
+            self.events.extend(held);
+        }
     }
 
     /// The next delivery, safety notice or membership change.

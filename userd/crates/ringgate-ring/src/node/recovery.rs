@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use super::message::{MSG_APP, MSG_BATCH, MSG_RECOVERED, MSG_RECOVERY_DONE};
+use super::message::{MSG_APP, MSG_BATCH, MSG_RECOVERED, MSG_RECOVERY_DONE, MSG_SNAPSHOT};
 use super::{Event, Micros, Node, Phase};
 use crate::limits::RECOVERY_SPAN;
 use crate::wire::{Body, NodeId, Packet, RingId};
@@ -32,19 +32,32 @@ pub(super) struct Recovery {
     from_members: Vec<NodeId>,
     /// The old ring each member's delivered marker names.
     markers: BTreeMap<NodeId, RingId>,
+    /// The old ring of each member that has the state the others built
+    /// there (not one still waiting for a snapshot), for the transfer plan.
+    state_from: BTreeMap<NodeId, RingId>,
     /// The sequence number of the last marker, once all are delivered.
     last_marker: Option<u64>,
 }
 
-/// The ring a marker names; a malformed one names none.
-fn marker_ring(body: &[u8]) -> RingId {
-    RingId::decode_from(body).unwrap_or_default()
+/// The ring a marker names (a malformed one names none), and whether its
+/// sender lacks that ring's state (it waited for a snapshot).
+fn read_marker(body: &[u8]) -> (RingId, bool) {
+    let ring = RingId::decode_from(body).unwrap_or_default();
+    let stateless = body.get(crate::wire::RING_ID_LEN) == Some(&1);
+    (ring, stateless)
 }
 
 impl Node {
     /// Queues this node's recovery messages for a ring just installed:
     /// what it holds of its old ring beyond what is stable, then its marker.
     pub(super) fn queue_recovery(&mut self) -> Recovery {
+        // A node still waiting for a snapshot hands over what it held back
+        // (it was delivered in the old ring) and counts as one without
+        // state: it receives a snapshot in the new ring.
+        if self.held.is_some() {
+            self.release_held();
+            self.stateless = true;
+        }
         let mut from = RingId::default();
         let mut from_members = Vec::new();
         if let Some(old) = &self.old {
@@ -63,11 +76,13 @@ impl Node {
         }
         let mut marker = vec![MSG_RECOVERY_DONE];
         from.encode_into(&mut marker);
+        marker.push(u8::from(self.stateless));
         self.recovery_queue.push_back(marker);
         Recovery {
             from,
             from_members,
             markers: BTreeMap::new(),
+            state_from: BTreeMap::new(),
             last_marker: None,
         }
     }
@@ -79,21 +94,40 @@ impl Node {
         (first, last, origin, message): super::ring::Complete,
     ) {
         match message.first().copied() {
-            Some(MSG_APP | MSG_BATCH) => {
+            Some(MSG_APP | MSG_BATCH | MSG_SNAPSHOT) => {
                 // Only a member that saw the recovery stable sends
                 // application messages in this ring, and it sends them
                 // after every marker: this one proves the recovery stable.
                 if matches!(&self.phase, Phase::Recovery(r) if r.last_marker.is_some()) {
                     self.finish_recovery(now);
                 }
-                if self.is_operational() {
+                if !self.is_operational() {
+                    return;
+                }
+                if message[0] != MSG_SNAPSHOT {
                     self.deliver_app(first, last, origin, &message);
+                } else if self
+                    .held
+                    .as_ref()
+                    .is_some_and(|(donor, _)| *donor == origin)
+                {
+                    self.stateless = false;
+                    let held = self.held.take().map(|(_, h)| h).unwrap_or_default();
+                    self.events.push_back(Event::Snapshot {
+                        origin,
+                        data: message[1..].to_vec(),
+                    });
+                    self.events.extend(held);
                 }
             }
             Some(MSG_RECOVERED) => self.receive_recovered(&message[1..]),
             Some(MSG_RECOVERY_DONE) => {
                 if let (Phase::Recovery(r), Some(ring)) = (&mut self.phase, &self.ring) {
-                    r.markers.insert(origin, marker_ring(&message[1..]));
+                    let (old, stateless) = read_marker(&message[1..]);
+                    r.markers.insert(origin, old);
+                    if !stateless {
+                        r.state_from.insert(origin, old);
+                    }
                     if ring.members.iter().all(|m| r.markers.contains_key(m)) {
                         r.last_marker = Some(last);
                     }
@@ -125,13 +159,16 @@ impl Node {
                 self.deliver_app(first, last, origin, &message);
             }
         }
+        // What the old ring delivered is handed over before the new ring
+        // starts, whatever this node waits for next.
+        self.release_held();
         let phase = std::mem::replace(&mut self.phase, Phase::Operational);
         let Some(ring) = &self.ring else {
             return;
         };
-        let (from, from_members, markers) = match phase {
-            Phase::Recovery(r) => (r.from, r.from_members, r.markers),
-            _ => (RingId::default(), Vec::new(), BTreeMap::new()),
+        let (from, from_members, markers, state_from) = match phase {
+            Phase::Recovery(r) => (r.from, r.from_members, r.markers, r.state_from),
+            _ => Default::default(),
         };
         // A node that was in no ring before shares its past with nobody.
         let transitional: Vec<NodeId> = ring
@@ -153,6 +190,11 @@ impl Node {
             .copied()
             .filter(|m| !transitional.contains(m))
             .collect();
+        let plan = super::transfer::plan(&ring.members, &state_from);
+        let snapshot_from = plan
+            .as_ref()
+            .filter(|(_, receivers)| receivers.contains(&self.id))
+            .map(|(donor, _)| *donor);
         self.events.push_back(Event::Membership {
             ring: ring.id,
             members: ring.members.clone(),
@@ -160,7 +202,23 @@ impl Node {
             joined,
             left,
             primary: ring.members.len() * 2 > self.universe.len(),
+            snapshot_from,
         });
+        match plan {
+            Some((donor, receivers)) => {
+                if donor == self.id {
+                    self.events.push_back(Event::SnapshotRequested {
+                        ring: ring.id,
+                        receivers,
+                    });
+                }
+                if let Some(donor) = snapshot_from {
+                    self.held = Some((donor, Vec::new()));
+                }
+            }
+            // Nobody has state the others built: nothing to wait for.
+            None => self.stateless = false,
+        }
         // Every member probes: a node outside hears from each member it can
         // hear, so its Joins say exactly which of them it reaches.
         if ring.members.len() < self.universe.len() {

@@ -479,7 +479,7 @@ impl Node {
         };
         for (index, payload) in payloads.into_iter().enumerate() {
             self.stats.delivered_messages += 1;
-            self.events.push_back(Event::Deliver {
+            self.emit(Event::Deliver {
                 first,
                 last,
                 index: index as u16,
@@ -500,7 +500,7 @@ impl Node {
         let safe = ring.stable.min(ring.delivered);
         if safe > ring.announced_safe {
             ring.announced_safe = safe;
-            self.events.push_back(Event::Safe { seq: safe });
+            self.emit(Event::Safe { seq: safe });
         }
     }
 }

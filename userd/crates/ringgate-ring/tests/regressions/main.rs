@@ -12,4 +12,5 @@ mod replayed_join;
 mod replayed_token;
 mod reserved_ids;
 mod ring_ids;
+mod state_transfer;
 mod window;
