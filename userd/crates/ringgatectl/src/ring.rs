@@ -105,11 +105,12 @@ pub(crate) fn key_step(socket: &Path, step: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn send(socket: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn send(socket: &Path, text: &str, control: bool) -> Result<(), String> {
     if text.contains('\n') {
         return Err("a message sent from the command line is one line".into());
     }
-    request(socket, &format!("send {text}")).map(|_| ())
+    let request_name = if control { "send-control" } else { "send" };
+    request(socket, &format!("{request_name} {text}")).map(|_| ())
 }
 
 #[cfg(test)]

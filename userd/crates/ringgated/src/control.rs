@@ -1,7 +1,8 @@
 //! The local control socket `ringgatectl` talks to: a Unix stream socket
 //! where each connection sends one request line and reads one JSON line.
 //!
-//! Requests: `status`; `send <text>` (broadcast a message on the ring);
+//! Requests: `status`; `send <text>` and `send-control <text>` (broadcast a
+//! message on the ring, of the bulk or the control class);
 //! `key add <absolute path>`, `key use`, `key retire` (the steps of a
 //! cluster key rollover: accept a new key too, send with it, accept only
 //! it). A key file is read and checked here, as the config's is (mode 0600,
@@ -24,6 +25,7 @@ use std::thread;
 use std::time::Duration;
 
 use ringgate_ring::auth::ClusterKey;
+use ringgate_ring::node::Priority;
 
 use crate::config::read_private_key;
 use crate::runtime::{Control, KeyChange};
@@ -114,10 +116,15 @@ fn serve_client(
                 Err(_) => stopping(),
             }
         }
-        ("send", text) => {
+        (kind @ ("send" | "send-control"), text) => {
+            let priority = if kind == "send" {
+                Priority::Bulk
+            } else {
+                Priority::Control
+            };
             let (tx, rx) = channel();
             to_ring
-                .send(Control::Send(text.as_bytes().to_vec(), tx))
+                .send(Control::Send(priority, text.as_bytes().to_vec(), tx))
                 .ok();
             match rx.recv_timeout(CLIENT_TIMEOUT) {
                 Ok(Ok(())) => serde_json::json!({ "ok": true }),
@@ -138,7 +145,7 @@ fn serve_client(
             Err(e) => serde_json::json!({ "error": e }),
         },
         (other, _) => {
-            serde_json::json!({ "error": format!("unknown request {other:?}; expected status, send or key") })
+            serde_json::json!({ "error": format!("unknown request {other:?}; expected status, send, send-control or key") })
         }
     };
     let mut stream = stream;

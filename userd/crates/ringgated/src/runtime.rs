@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ringgate_ring::auth::ClusterKey;
 use ringgate_ring::keyring::KeyringStatus;
 use ringgate_ring::limits::MAX_DATAGRAM;
-use ringgate_ring::node::{Destination, Event, Micros, Node, Stats};
+use ringgate_ring::node::{Destination, Event, Micros, Node, Priority, Stats};
 use ringgate_ring::wire::NodeId;
 use rustix::event::{PollFd, PollFlags};
 use serde::Serialize;
@@ -31,7 +31,7 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 /// A request from the control socket, with where to send the answer.
 pub enum Control {
     Status(Sender<RingStatus>),
-    Send(Vec<u8>, Sender<Result<(), String>>),
+    Send(Priority, Vec<u8>, Sender<Result<(), String>>),
     Key(KeyChange, Sender<Result<(), String>>),
 }
 
@@ -305,9 +305,10 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                         },
                     });
                 }
-                Control::Send(payload, reply) => {
+                Control::Send(priority, payload, reply) => {
                     let now = ring.now();
-                    let _ = reply.send(ring.node().submit(now, payload).map_err(|e| e.to_string()));
+                    let result = ring.node().submit_with(now, priority, payload);
+                    let _ = reply.send(result.map_err(|e| e.to_string()));
                 }
                 Control::Key(change, reply) => {
                     let node = ring.node();
