@@ -157,10 +157,12 @@ impl Scenario {
                         .push((at + 20_000 + rng.below(180_000), Fault::Heal));
                 }
                 3 => {
+                    // Long enough for the stability check below to see
+                    // whether the nodes settle while the link stays cut.
                     let groups = (0..nodes).map(|_| rng.below(2) as u8).collect();
                     s.faults.push((at, Fault::OneWay(groups)));
                     s.faults
-                        .push((at + 20_000 + rng.below(180_000), Fault::Heal));
+                        .push((at + 100_000 + rng.below(500_000), Fault::Heal));
                 }
                 1 => {
                     s.faults.push((at, Fault::Crash(node)));
@@ -349,6 +351,8 @@ struct Sim {
     quiet_at: Micros,
     /// Packets refused as out of window by processes that crashed since.
     refused: u64,
+    /// When each ring was announced, and by which node.
+    announced: Vec<(Micros, usize)>,
 }
 
 impl Sim {
@@ -504,6 +508,7 @@ impl Sim {
                         ..
                     } => {
                         self.incarnations[inc].waiting = snapshot_from.is_some();
+                        self.announced.push((self.now, from));
                         Seen::Membership(ring, members, transitional)
                     }
                 };
@@ -652,6 +657,7 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
             .and_then(|v| v.parse().ok()),
         quiet_at: quiet_at(&s),
         refused: 0,
+        announced: Vec::new(),
         s: s.clone(),
     };
     for n in 0..s.nodes {
@@ -842,7 +848,51 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
     if refused > 0 {
         return Err(format!("{refused} packets refused as out of window"));
     }
+    check_settling(&sim)?;
     check_history(&sim)
+}
+
+/// How long nodes may take to settle once a one-way link is cut.
+const SETTLE_US: Micros = 150_000;
+
+/// A one-way link must not keep the nodes forming rings: when it is the
+/// only fault for a while and loss is low, every node announces at most two
+/// rings from `SETTLE_US` after the cut until the heal (a node that does
+/// not hear another could otherwise pull the ring apart with every Join).
+fn check_settling(sim: &Sim) -> Result<(), String> {
+    if sim.s.loss_percent > 5 || sim.s.late_percent > 0 || sim.s.replay_percent > 0 {
+        return Ok(());
+    }
+    for (k, (start, fault)) in sim.s.faults.iter().enumerate() {
+        if !matches!(fault, Fault::OneWay(_)) {
+            continue;
+        }
+        let Some((end, Fault::Heal)) = sim.s.faults.get(k + 1) else {
+            continue;
+        };
+        let quiet = sim.s.faults[..k]
+            .iter()
+            .all(|(at, f)| matches!(f, Fault::Heal) && *at <= *start)
+            && sim.s.late.is_empty();
+        let from = start + SETTLE_US;
+        if !quiet || from >= *end {
+            continue;
+        }
+        for n in 0..sim.s.nodes {
+            let rings = sim
+                .announced
+                .iter()
+                .filter(|(at, node)| *node == n && (from..*end).contains(at))
+                .count();
+            if rings > 2 {
+                return Err(format!(
+                    "node {} announced {rings} rings while a one-way link stayed cut ({from}..{end} us)",
+                    sim.ids[n]
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One incarnation's deliveries in one ring: (ring, deliveries, next ring).
