@@ -69,6 +69,15 @@ enum Fault {
     Crash(usize),
     /// A fresh process starts for the node (a restart, or a late join).
     Start(usize),
+    /// Node `to` loses every copy of message `k` of node `origin`'s first
+    /// process, in any packet carrying it (retransmitted or recovered),
+    /// until `Unblock`: a member that cannot finish a ring's recovery.
+    Blackhole {
+        to: usize,
+        origin: usize,
+        k: usize,
+    },
+    Unblock,
 }
 
 #[derive(Clone, Debug)]
@@ -179,6 +188,38 @@ impl Scenario {
                 _ => {}
             }
         }
+        // Some seeds have one node miss a message by every route while two
+        // other nodes crash one after the other: the survivors of the
+        // first crash cannot finish recovering at that node, and the second
+        // crash ends their ring during its recovery.
+        if !saturated && nodes >= 4 && rng.chance(12) {
+            let mut picks: Vec<usize> = Vec::new();
+            while picks.len() < 4 {
+                let n = rng.below(nodes as u64) as usize;
+                if !picks.contains(&n) && !s.late.contains(&n) {
+                    picks.push(n);
+                }
+                if picks.len() + s.late.len() >= nodes && picks.len() < 4 {
+                    break;
+                }
+            }
+            if let [to, origin, first, second] = picks[..] {
+                let k = rng.below(s.messages_per_node as u64) as usize;
+                let crash = 150_000 + rng.below(150_000);
+                let crash_again = crash + 20_000 + rng.below(60_000);
+                s.faults.push((0, Fault::Blackhole { to, origin, k }));
+                s.faults.push((crash, Fault::Crash(first)));
+                s.faults.push((crash_again, Fault::Crash(second)));
+                s.faults
+                    .push((crash_again + 50_000 + rng.below(100_000), Fault::Unblock));
+                for n in [first, second] {
+                    if n == 0 || rng.chance(80) {
+                        s.faults
+                            .push((crash_again + 200_000 + rng.below(100_000), Fault::Start(n)));
+                    }
+                }
+            }
+        }
         s.faults.sort_by_key(|f| f.0);
         s
     }
@@ -195,6 +236,10 @@ impl Scenario {
             (self.saturated, "saturated large ring"),
             (has(|f| matches!(f, Fault::Partition(_))), "partition"),
             (has(|f| matches!(f, Fault::OneWay(_))), "one-way partition"),
+            (
+                has(|f| matches!(f, Fault::Blackhole { .. })),
+                "message lost by every route",
+            ),
             (has(|f| matches!(f, Fault::Crash(_))), "crash"),
             (!self.late.is_empty(), "late join"),
             (self.ids.contains(&(u16::MAX - 1)), "highest node id"),
@@ -353,6 +398,8 @@ struct Sim {
     refused: u64,
     /// When each ring was announced, and by which node.
     announced: Vec<(Micros, usize)>,
+    /// A node that loses every datagram holding these bytes (a tag).
+    blackhole: Option<(usize, Vec<u8>)>,
 }
 
 impl Sim {
@@ -437,7 +484,7 @@ impl Sim {
                     if self.replaying() && self.rng.chance(self.s.replay_percent) {
                         self.replay(from, &t.datagram);
                     }
-                    if self.cut(from, to) {
+                    if self.cut(from, to) || self.blackholed(to, &t.datagram) {
                         continue;
                     }
                     let copies = if self.rng.chance(self.s.dup_percent) {
@@ -571,6 +618,13 @@ impl Sim {
         }));
     }
 
+    /// Whether `to` loses this datagram to the blackhole fault.
+    fn blackholed(&self, to: usize, datagram: &[u8]) -> bool {
+        self.blackhole.as_ref().is_some_and(|(node, tag)| {
+            *node == to && datagram.windows(tag.len()).any(|w| w == tag.as_slice())
+        })
+    }
+
     /// Whether the network lets nothing from `from` reach `to`.
     fn cut(&self, from: usize, to: usize) -> bool {
         if self.one_way {
@@ -601,6 +655,14 @@ impl Sim {
                 }
             }
             Fault::Start(n) => self.start(n),
+            Fault::Blackhole { to, origin, k } => {
+                // The origin's first process: its incarnation number is its
+                // place among the nodes started at time 0.
+                let inc = (0..origin).filter(|n| !self.s.late.contains(n)).count();
+                let tag = format!("{}/{inc}/{k}|", self.ids[origin]).into_bytes();
+                self.blackhole = Some((to, tag));
+            }
+            Fault::Unblock => self.blackhole = None,
         }
     }
 
@@ -658,6 +720,7 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
         quiet_at: quiet_at(&s),
         refused: 0,
         announced: Vec::new(),
+        blackhole: None,
         s: s.clone(),
     };
     for n in 0..s.nodes {
