@@ -1,15 +1,18 @@
-//! Forming new rings and recovering the old ring's messages.
+//! Forming new rings.
 //!
 //! A node that loses the token, hears a Join from a member that left its
-//! ring, or hears from a configured node outside its ring starts to gather:
-//! it repeats a Join (the nodes it believes can form a ring, those it gave up
-//! on, and the last ring it installed) to every configured node and merges
-//! the Joins it hears. When every live node's latest Join states the same
-//! sets (consensus), the lowest live node becomes representative: it picks a
-//! ring sequence number above every member's last ring and sends a Commit
-//! naming the members; each member installs the ring on receipt. Nodes that
-//! do not agree within the consensus timeout are given up on, and so is a
-//! representative that agreed but never committed.
+//! ring, or hears from a node outside its ring that could join it (see
+//! `reach.rs`) starts to gather: it repeats a Join (whom it hears, whom it
+//! fails, the last ring it installed) to every configured node and keeps
+//! the latest Join of every forming node it hears. Once that set has not
+//! changed for the settle time, the lowest node it has two-way contact
+//! with is the representative: it commits a ring of the forming nodes that
+//! name each other in their Joins (two ends of a one-way link never
+//! together), numbered above every member's last ring, naming the
+//! incarnation of each member that agreed; each member installs the ring
+//! on receipt. Nodes that stopped repeating their Join are forgotten, and a
+//! representative that never commits within the consensus timeout is
+//! passed over.
 //!
 //! A new ring then recovers the old ones' messages (`recovery.rs`).
 
