@@ -13,8 +13,11 @@
 //! tells when every member has a packet, which makes it safe (safe delivery)
 //! and lets senders forget it. `ring.rs` holds that operational part;
 //! `membership.rs` forms new rings when the token is lost, a member falls
-//! silent or a node joins, and recovers the old ring's messages so that
-//! survivors agree on them.
+//! silent or a node joins, with `reach.rs` judging who hears whom;
+//! `recovery.rs` recovers the old ring's messages so that survivors agree
+//! on them; `transfer.rs` plans state transfer to joining nodes;
+//! `outbox.rs` queues application messages by priority and `message.rs`
+//! batches them; `freshness.rs` refuses replayed datagrams.
 
 mod freshness;
 mod membership;
