@@ -39,9 +39,11 @@ fn a_one_way_link_gives_a_stable_ring_of_the_nodes_that_hear_each_other() {
     let pair = status(&daemons[1])["members"].clone();
     std::thread::sleep(Duration::from_secs(3));
     let later: Vec<usize> = (0..3).map(rings).collect();
-    assert_eq!(
-        settled, later,
-        "rings kept forming while the link stayed cut (membership lines per node)"
+    // A loaded host may lose a token now and then (the others share these
+    // cores); a ring per Join would show hundreds more.
+    assert!(
+        settled.iter().zip(&later).all(|(a, b)| b - a <= 2),
+        "rings kept forming while the link stayed cut (membership lines per node: {settled:?} after 1 s, {later:?} 3 s later)"
     );
     assert_eq!(status(&daemons[1])["members"], pair);
     assert!(
