@@ -19,6 +19,9 @@ pub(super) const MSG_RECOVERY_DONE: u8 = 2;
 pub(super) const MSG_BATCH: u8 = 3;
 /// A state-transfer snapshot from the donor (see `transfer`).
 pub(super) const MSG_SNAPSHOT: u8 = 4;
+/// An application message for safe delivery: handed over only once every
+/// member holds it, and everything after it waits behind it.
+pub(super) const MSG_SAFE: u8 = 5;
 
 /// Bytes a message spends on its length inside a batch.
 const ENTRY_LEN: usize = 2;

@@ -40,7 +40,7 @@ use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
 use freshness::{unframe, ReplayGuard};
 use membership::Gather;
-use message::MSG_APP;
+use message::{MSG_APP, MSG_SAFE};
 use outbox::Outbox;
 use reach::Reach;
 use recovery::Recovery;
@@ -406,11 +406,36 @@ impl Node {
         priority: Priority,
         payload: Vec<u8>,
     ) -> Result<(), SubmitError> {
+        self.queue_app(now, priority, MSG_APP, payload)
+    }
+
+    /// Like `submit_with`, for safe delivery (Totem's SAFE): every member
+    /// hands the message over only once every member holds it (the token's
+    /// aru covered it at two visits), and the messages after it in the
+    /// agreed order wait behind it. In a ring that fails first, it is
+    /// delivered with the old ring's other messages at the end of recovery,
+    /// to the members that came through together.
+    pub fn submit_safe(
+        &mut self,
+        now: Micros,
+        priority: Priority,
+        payload: Vec<u8>,
+    ) -> Result<(), SubmitError> {
+        self.queue_app(now, priority, MSG_SAFE, payload)
+    }
+
+    fn queue_app(
+        &mut self,
+        now: Micros,
+        priority: Priority,
+        kind: u8,
+        payload: Vec<u8>,
+    ) -> Result<(), SubmitError> {
         if payload.len() > MAX_MESSAGE {
             return Err(SubmitError::TooLarge(payload.len()));
         }
         let mut message = Vec::with_capacity(payload.len() + 1);
-        message.push(MSG_APP);
+        message.push(kind);
         message.extend_from_slice(&payload);
         self.outbox.push(priority, message)?;
         if self.is_operational() {

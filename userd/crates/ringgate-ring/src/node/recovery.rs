@@ -19,7 +19,9 @@
 
 use std::collections::BTreeMap;
 
-use super::message::{MSG_APP, MSG_BATCH, MSG_RECOVERED, MSG_RECOVERY_DONE, MSG_SNAPSHOT};
+use super::message::{
+    MSG_APP, MSG_BATCH, MSG_RECOVERED, MSG_RECOVERY_DONE, MSG_SAFE, MSG_SNAPSHOT,
+};
 use super::{Event, Micros, Node, Phase};
 use crate::limits::RECOVERY_SPAN;
 use crate::wire::{Body, NodeId, Packet, RingId};
@@ -94,7 +96,7 @@ impl Node {
         (first, last, origin, message): super::ring::Complete,
     ) {
         match message.first().copied() {
-            Some(MSG_APP | MSG_BATCH | MSG_SNAPSHOT) => {
+            Some(MSG_APP | MSG_BATCH | MSG_SAFE | MSG_SNAPSHOT) => {
                 // Only a member that saw the recovery stable sends
                 // application messages in this ring, and it sends them
                 // after every marker: this one proves the recovery stable.

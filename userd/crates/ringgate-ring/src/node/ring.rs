@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::message::{unbatch, MSG_APP, MSG_BATCH};
+use super::message::{unbatch, MSG_APP, MSG_BATCH, MSG_SAFE};
 use super::{Destination, Event, Micros, Node, Phase, Priority};
 use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, ROTATION_SENDS, WINDOW};
 use crate::wire::{Body, Carriage, NodeId, RingId, Token};
@@ -98,13 +98,16 @@ impl RingState {
     }
 
     /// Takes the message starting directly after `delivered` if it is
-    /// complete.
+    /// complete, and, for safe delivery, held by every member.
     fn next_complete(&mut self) -> Option<Complete> {
         let head = self.store.get(&(self.delivered + 1))?;
         if head.index != 0 {
             return None;
         }
         let message = self.assemble(head.first, head.count, head.origin)?;
+        if message.3.first() == Some(&MSG_SAFE) && message.1 > self.stable {
+            return None;
+        }
         self.delivered = message.1;
         Some(message)
     }
@@ -376,6 +379,8 @@ impl Node {
                 ring.stable = safe;
                 ring.forget_stable();
                 self.announce_safe();
+                // A message for safe delivery may have become deliverable.
+                self.deliver_ready(now);
             }
             self.finish_recovery_if_stable(now);
         }
@@ -467,7 +472,7 @@ impl Node {
     /// application. A malformed batch is refused whole, alike everywhere.
     pub(super) fn deliver_app(&mut self, first: u64, last: u64, origin: NodeId, message: &[u8]) {
         let payloads = match message.split_first() {
-            Some((&MSG_APP, payload)) => vec![payload.to_vec()],
+            Some((&(MSG_APP | MSG_SAFE), payload)) => vec![payload.to_vec()],
             Some((&MSG_BATCH, batch)) => match unbatch(batch) {
                 Some(payloads) => payloads,
                 None => {

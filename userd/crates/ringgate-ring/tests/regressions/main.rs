@@ -12,5 +12,6 @@ mod replayed_join;
 mod replayed_token;
 mod reserved_ids;
 mod ring_ids;
+mod safe_delivery;
 mod state_transfer;
 mod window;
