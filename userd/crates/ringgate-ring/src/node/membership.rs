@@ -182,6 +182,15 @@ impl Node {
         }
     }
 
+    /// How long a forming node may stay silent before it is forgotten: the
+    /// consensus timeout, and at least three Join intervals, so a lost Join
+    /// or two forgets nobody.
+    fn silence_us(&self) -> Micros {
+        self.config
+            .consensus_us
+            .max(3 * self.config.join_interval_us)
+    }
+
     /// How long a node's Join counts as heard: a few merge probe intervals,
     /// so a lost probe or two changes nobody's view.
     fn reach_horizon(&self) -> Micros {
@@ -193,7 +202,7 @@ impl Node {
 
     pub(super) fn gather_timeout(&mut self, now: Micros) {
         let me = self.id;
-        let silence = self.config.consensus_us;
+        let silence = self.silence_us();
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
@@ -297,7 +306,7 @@ impl Node {
     /// As representative: installs the ring of the forming nodes heard that
     /// hear each other both ways, and tells them.
     fn commit(&mut self, now: Micros) {
-        let silence = self.config.consensus_us;
+        let silence = self.silence_us();
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
