@@ -23,9 +23,14 @@ fuzz_target!(|data: &[u8]| {
     // Put the node in ring 1 so tokens and data reach the ring's logic.
     let commit = Packet {
         sender: 1,
-        ring: RingId { seq: 1, rep: 1 },
+        ring: RingId {
+            seq: 1,
+            rep: 1,
+            epoch: 1,
+        },
         body: Body::Commit {
             members: vec![1, 2, 3],
+            epochs: vec![1, 0, 1],
         },
     }
     .encode();

@@ -9,7 +9,7 @@ pub const MAX_NODES: usize = 32;
 /// after the IPv4 and UDP headers (1500 - 20 - 8).
 pub const MAX_DATAGRAM: usize = 1472;
 /// Bytes every packet spends on its header.
-pub const HEADER_LEN: usize = 16;
+pub const HEADER_LEN: usize = 2 + 1 + 1 + 2 + crate::wire::RING_ID_LEN;
 /// Bytes a data-carriage packet spends on its own fields.
 pub const CARRIAGE_FIELDS_LEN: usize = 8 + 8 + 2 + 2 + 2 + 2;
 /// Bytes of the freshness header (sender's epoch and counter) in front of
@@ -48,8 +48,16 @@ pub const RECOVERY_SPAN: u64 = 2 * (WINDOW + ROTATION_SENDS);
 pub const MAX_RTR: usize = 128;
 /// Bytes of the token's fixed fields.
 pub const TOKEN_FIELDS_LEN: usize = 8 + 8 + 8 + 2 + 2;
-/// Application messages a node queues while waiting for the token.
+/// Small application messages packed into one carriage packet at most
+/// (corosync packs up to 17).
+pub const MAX_BATCH: usize = 32;
+/// Bulk application messages a node queues while waiting for the token.
 pub const MAX_PENDING: usize = 4096;
+/// Control application messages a node queues while waiting for the token.
+pub const MAX_PENDING_CONTROL: usize = 256;
+/// Carriage packets of the window that bulk messages leave free, so a
+/// control message never waits for bulk messages to become stable.
+pub const CONTROL_RESERVE: u64 = MAX_SEND_PER_VISIT as u64;
 
 // A full token and a full carriage packet each fit one datagram.
 const _: () =
@@ -73,6 +81,10 @@ const _: () = assert!(ROTATION_SENDS == MAX_NODES as u64 * MAX_SEND_PER_VISIT as
 const _: () = assert!(WINDOW <= ROTATION_SENDS);
 // Recovery takes everything a survivor may hold above another's delivery.
 const _: () = assert!(RECOVERY_SPAN >= WINDOW + ROTATION_SENDS + MAX_FRAGMENTS as u64);
+// Bulk messages still get most of the window, and the reserve holds a
+// whole control message of the largest size.
+const _: () = assert!(CONTROL_RESERVE * 4 <= WINDOW);
+const _: () = assert!(MAX_FRAGMENTS as u64 <= CONTROL_RESERVE);
 // Fragment indexes and counts travel as u16, node ids too.
 const _: () = assert!(MAX_FRAGMENTS <= u16::MAX as usize);
 const _: () = assert!(MAX_NODES <= u16::MAX as usize);

@@ -2,11 +2,13 @@
 //!
 //! ```text
 //! header   magic "RG" | version u8 | kind u8 | sender u16 | ring rep u16 | ring seq u64
+//!          | ring epoch u64
 //! Token    token_seq u64 | seq u64 | aru u64 | aru_id u16 (0xffff: none) | rtr count u16 | rtr u64...
 //! TokenAck token_seq u64
 //! Data     seq u64 | first u64 | index u16 | count u16 | origin u16 | len u16 | payload
 //! Join     ring_seq u64 | proc count u16 | proc u16... | fail count u16 | fail u16...
-//! Commit   member count u16 | member u16...   (header ring = the new ring)
+//!          | member count u16 | member u16...   (the sender's ring; none while forming)
+//! Commit   member count u16 | member u16... | epoch u64 per member   (header ring = the new ring)
 //! ```
 //!
 //! Node-id lists travel in strictly ascending order, which the decoder
@@ -15,9 +17,6 @@
 //! On the wire a packet is framed by the node (`node::frame`): the sender's
 //! epoch u64 and datagram counter u64 come first, then the packet, then the
 //! authentication tag over both, so a replayed copy is recognised.
-//!
-//! ```text
-//! ```
 //!
 //! A data-carriage packet names the first sequence number of its message and
 //! how many carriage packets form that message, so a receiver knows when it
@@ -28,7 +27,7 @@ use crate::limits::{HEADER_LEN, MAX_FRAGMENT, MAX_FRAGMENTS, MAX_NODES, MAX_RTR}
 
 const MAGIC: [u8; 2] = *b"RG";
 /// Protocol version; a node refuses packets of another version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// The token's aru_id when no member holds the aru down.
 const NO_NODE: NodeId = NodeId::MAX;
 
@@ -42,13 +41,40 @@ pub type NodeId = u16;
 /// packets it still lacks.
 pub const RESERVED_NODE_IDS: [NodeId; 2] = [0, NO_NODE];
 
-/// Identifies one ring configuration: its representative and a sequence
-/// number that grows with every new ring, so packets of an older ring are
-/// recognised and refused.
+/// Identifies one ring configuration: a sequence number that grows with
+/// every new ring, its representative, and the representative's epoch (its
+/// incarnation number, from a counter persisted across restarts). A
+/// representative never numbers two rings alike within one incarnation, and
+/// every incarnation has an epoch of its own, so no two rings ever share an
+/// id, whatever the clock does: packets of another ring are recognised and
+/// refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct RingId {
     pub seq: u64,
     pub rep: NodeId,
+    pub epoch: u64,
+}
+
+/// Bytes of an encoded ring id.
+pub const RING_ID_LEN: usize = 2 + 8 + 8;
+
+impl RingId {
+    /// Appends the ring id as it travels: rep, seq, epoch.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.rep.to_be_bytes());
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.epoch.to_be_bytes());
+    }
+
+    /// Reads a ring id from the front of `bytes`.
+    pub fn decode_from(bytes: &[u8]) -> Option<RingId> {
+        let mut r = Reader(bytes);
+        Some(RingId {
+            rep: r.u16().ok()?,
+            seq: r.u64().ok()?,
+            epoch: r.u64().ok()?,
+        })
+    }
 }
 
 /// The token that circulates among members.
@@ -79,15 +105,19 @@ pub struct Carriage {
     pub payload: Vec<u8>,
 }
 
-/// A node's view during membership formation.
+/// A node's view of who hears whom: repeated while it forms a ring, and
+/// sent as a merge probe by members of a ring that lacks configured nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Join {
-    /// Nodes the sender believes can form the next ring.
+    /// Nodes the sender hears (itself and its ring's members included).
     pub proc_set: Vec<NodeId>,
-    /// Nodes the sender has given up on.
+    /// Nodes the sender knows of but does not hear (Totem's fail set).
     pub fail_set: Vec<NodeId>,
     /// Sequence number of the last ring the sender installed.
     pub ring_seq: u64,
+    /// The members of the sender's ring, for a merge probe; empty while the
+    /// sender forms a ring.
+    pub members: Vec<NodeId>,
 }
 
 /// What a packet carries.
@@ -101,9 +131,13 @@ pub enum Body {
     Join(Join),
     /// The representative of a new ring (the one in the header) tells its
     /// members to install it; any member repeats it to a successor that does
-    /// not acknowledge the ring's token.
+    /// not acknowledge the ring's token. It names the incarnation (epoch) of
+    /// each member whose Join agreed, so a member that restarted since
+    /// refuses a ring its earlier process agreed to.
     Commit {
         members: Vec<NodeId>,
+        /// One per member, in the same order.
+        epochs: Vec<u64>,
     },
 }
 
@@ -199,8 +233,7 @@ impl Packet {
             Body::Commit { .. } => KIND_COMMIT,
         });
         out.extend_from_slice(&self.sender.to_be_bytes());
-        out.extend_from_slice(&self.ring.rep.to_be_bytes());
-        out.extend_from_slice(&self.ring.seq.to_be_bytes());
+        self.ring.encode_into(&mut out);
         match &self.body {
             Body::Token(t) => {
                 out.extend_from_slice(&t.token_seq.to_be_bytes());
@@ -227,8 +260,14 @@ impl Packet {
                 out.extend_from_slice(&j.ring_seq.to_be_bytes());
                 put_ids(&mut out, &j.proc_set);
                 put_ids(&mut out, &j.fail_set);
+                put_ids(&mut out, &j.members);
             }
-            Body::Commit { members } => put_ids(&mut out, members),
+            Body::Commit { members, epochs } => {
+                put_ids(&mut out, members);
+                for epoch in epochs.iter().take(members.len().min(MAX_NODES)) {
+                    out.extend_from_slice(&epoch.to_be_bytes());
+                }
+            }
         }
         out
     }
@@ -246,7 +285,11 @@ impl Packet {
         let kind = r.u8()?;
         let sender = r.u16()?;
         let rep = r.u16()?;
-        let ring = RingId { seq: r.u64()?, rep };
+        let ring = RingId {
+            rep,
+            seq: r.u64()?,
+            epoch: r.u64()?,
+        };
         let body = match kind {
             KIND_TOKEN => {
                 let token_seq = r.u64()?;
@@ -299,10 +342,12 @@ impl Packet {
                 let ring_seq = r.u64()?;
                 let proc_set = get_ids(&mut r)?;
                 let fail_set = get_ids(&mut r)?;
+                let members = get_ids(&mut r)?;
                 Body::Join(Join {
                     proc_set,
                     fail_set,
                     ring_seq,
+                    members,
                 })
             }
             KIND_COMMIT => {
@@ -310,7 +355,11 @@ impl Packet {
                 if members.is_empty() {
                     return Err(DecodeError::Bounds);
                 }
-                Body::Commit { members }
+                let epochs = members
+                    .iter()
+                    .map(|_| r.u64())
+                    .collect::<Result<Vec<_>, _>>()?;
+                Body::Commit { members, epochs }
             }
             other => return Err(DecodeError::Kind(other)),
         };
@@ -326,7 +375,11 @@ mod tests {
     use super::*;
 
     fn samples() -> Vec<Packet> {
-        let ring = RingId { seq: 7, rep: 1 };
+        let ring = RingId {
+            seq: 7,
+            rep: 1,
+            epoch: 3,
+        };
         vec![
             Packet {
                 sender: 1,
@@ -368,6 +421,7 @@ mod tests {
                     proc_set: vec![1, 2, 4],
                     fail_set: vec![3],
                     ring_seq: 6,
+                    members: vec![2, 4],
                 }),
             },
             Packet {
@@ -375,6 +429,7 @@ mod tests {
                 ring,
                 body: Body::Commit {
                     members: vec![1, 2, 4],
+                    epochs: vec![7, 8, 9],
                 },
             },
         ]
@@ -411,8 +466,11 @@ mod tests {
         }
         assert_eq!(Packet::decode(&bad.encode()), Err(DecodeError::Bounds));
         let mut bytes = samples()[0].encode();
-        bytes[2] = 2;
-        assert_eq!(Packet::decode(&bytes), Err(DecodeError::Version(2)));
+        bytes[2] = VERSION + 1;
+        assert_eq!(
+            Packet::decode(&bytes),
+            Err(DecodeError::Version(VERSION + 1))
+        );
         bytes[2] = VERSION;
         bytes[3] = 9;
         assert_eq!(Packet::decode(&bytes), Err(DecodeError::Kind(9)));
@@ -427,6 +485,7 @@ mod tests {
                 proc_set,
                 fail_set: vec![],
                 ring_seq: 0,
+                members: vec![],
             }),
         };
         assert_eq!(
@@ -440,7 +499,10 @@ mod tests {
         let empty = Packet {
             sender: 1,
             ring: RingId::default(),
-            body: Body::Commit { members: vec![] },
+            body: Body::Commit {
+                members: vec![],
+                epochs: vec![],
+            },
         };
         assert_eq!(Packet::decode(&empty.encode()), Err(DecodeError::Bounds));
     }

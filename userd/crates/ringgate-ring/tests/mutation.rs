@@ -17,7 +17,11 @@ fn next(state: &mut u64) -> u64 {
 #[test]
 fn mutated_packets_never_panic_and_refusals_change_nothing() {
     let key = ClusterKey::from_bytes(&[3; 32]).unwrap();
-    let ring = RingId { seq: 1, rep: 1 };
+    let ring = RingId {
+        seq: 1,
+        rep: 1,
+        epoch: 0,
+    };
     let seeds = [
         Packet {
             sender: 1,
@@ -54,13 +58,19 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
                 proc_set: vec![1, 2, 3],
                 fail_set: vec![],
                 ring_seq: 0,
+                members: vec![1, 3],
             }),
         },
         Packet {
             sender: 1,
-            ring: RingId { seq: 2, rep: 1 },
+            ring: RingId {
+                seq: 2,
+                rep: 1,
+                epoch: 0,
+            },
             body: Body::Commit {
                 members: vec![1, 2, 3],
+                epochs: vec![1, 0, 1],
             },
         },
     ];
@@ -73,6 +83,7 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
             ring,
             body: Body::Commit {
                 members: vec![1, 2, 3],
+                epochs: vec![1, 0, 1],
             },
         }
         .encode();

@@ -1,7 +1,7 @@
 //! A seeded, deterministic simulation of whole clusters: nodes exchange
 //! datagrams through a network that loses, duplicates, delays and reorders
-//! them, on a virtual clock, while the scenario partitions and heals the
-//! network, crashes and restarts nodes and starts nodes late (joins).
+//! them, on a virtual clock, while the scenario partitions (both ways or one
+//! way only) and heals the network, crashes and restarts nodes and starts nodes late (joins).
 //!
 //! Checkers outside the protocol code read only what each node delivered
 //! (messages, safety notices, membership changes) and verify every run:
@@ -10,7 +10,10 @@
 //! - one order per ring: a sequence number of a ring names the same message
 //!   everywhere, and each node delivers in ascending order;
 //! - virtual synchrony: nodes that move together from one ring to the next
-//!   delivered exactly the same messages in the first;
+//!   delivered exactly the same messages in the first; each names as
+//!   transitional exactly those that came from its previous ring, and a
+//!   ring is announced only once its members hold what was recovered in it
+//!   (`checks/virtual_synchrony.rs`);
 //! - no duplicates, no corruption;
 //! - safe means safe: a message declared safe in a ring is delivered by every
 //!   node that installed that ring and is still running at the end;
@@ -26,10 +29,14 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::io::Write;
 
+#[path = "checks/virtual_synchrony.rs"]
+mod virtual_synchrony;
+
 use ringgate_ring::auth::ClusterKey;
-use ringgate_ring::limits::{MAX_NODES, WINDOW};
+use ringgate_ring::limits::{FRESHNESS_LEN, MAX_NODES, WINDOW};
 use ringgate_ring::node::{Config, Destination, Event, Micros, Node};
 use ringgate_ring::wire::{NodeId, RingId};
+use virtual_synchrony::Step;
 
 /// SplitMix64: small, seedable, and good enough to drive a simulation.
 struct Rng(u64);
@@ -54,11 +61,23 @@ impl Rng {
 enum Fault {
     /// Nodes in different groups cannot reach each other.
     Partition(Vec<u8>),
+    /// Nodes of group 0 cannot reach nodes of group 1; the other way works
+    /// (a one-way link, as a misconfigured firewall makes).
+    OneWay(Vec<u8>),
     Heal,
     /// The node's process dies; everything it held is gone.
     Crash(usize),
     /// A fresh process starts for the node (a restart, or a late join).
     Start(usize),
+    /// Node `to` loses every copy of message `k` of node `origin`'s first
+    /// process, in any packet carrying it (retransmitted or recovered),
+    /// until `Unblock`: a member that cannot finish a ring's recovery.
+    Blackhole {
+        to: usize,
+        origin: usize,
+        k: usize,
+    },
+    Unblock,
 }
 
 #[derive(Clone, Debug)]
@@ -139,12 +158,20 @@ impl Scenario {
         for _ in 0..fault_count {
             at += rng.below(150_000);
             let node = rng.below(nodes as u64) as usize;
-            match rng.below(3) {
+            match rng.below(4) {
                 0 => {
                     let groups = (0..nodes).map(|_| rng.below(2) as u8).collect();
                     s.faults.push((at, Fault::Partition(groups)));
                     s.faults
                         .push((at + 20_000 + rng.below(180_000), Fault::Heal));
+                }
+                3 => {
+                    // Long enough for the stability check below to see
+                    // whether the nodes settle while the link stays cut.
+                    let groups = (0..nodes).map(|_| rng.below(2) as u8).collect();
+                    s.faults.push((at, Fault::OneWay(groups)));
+                    s.faults
+                        .push((at + 100_000 + rng.below(500_000), Fault::Heal));
                 }
                 1 => {
                     s.faults.push((at, Fault::Crash(node)));
@@ -159,6 +186,38 @@ impl Scenario {
                     s.faults.push((at, Fault::Start(node)));
                 }
                 _ => {}
+            }
+        }
+        // Some seeds have one node miss a message by every route while two
+        // other nodes crash one after the other: the survivors of the
+        // first crash cannot finish recovering at that node, and the second
+        // crash ends their ring during its recovery.
+        if !saturated && nodes >= 4 && rng.chance(12) {
+            let mut picks: Vec<usize> = Vec::new();
+            while picks.len() < 4 {
+                let n = rng.below(nodes as u64) as usize;
+                if !picks.contains(&n) && !s.late.contains(&n) {
+                    picks.push(n);
+                }
+                if picks.len() + s.late.len() >= nodes && picks.len() < 4 {
+                    break;
+                }
+            }
+            if let [to, origin, first, second] = picks[..] {
+                let k = rng.below(s.messages_per_node as u64) as usize;
+                let crash = 150_000 + rng.below(150_000);
+                let crash_again = crash + 20_000 + rng.below(60_000);
+                s.faults.push((0, Fault::Blackhole { to, origin, k }));
+                s.faults.push((crash, Fault::Crash(first)));
+                s.faults.push((crash_again, Fault::Crash(second)));
+                s.faults
+                    .push((crash_again + 50_000 + rng.below(100_000), Fault::Unblock));
+                for n in [first, second] {
+                    if n == 0 || rng.chance(80) {
+                        s.faults
+                            .push((crash_again + 200_000 + rng.below(100_000), Fault::Start(n)));
+                    }
+                }
             }
         }
         s.faults.sort_by_key(|f| f.0);
@@ -176,6 +235,11 @@ impl Scenario {
             (self.replay_percent > 0, "replays"),
             (self.saturated, "saturated large ring"),
             (has(|f| matches!(f, Fault::Partition(_))), "partition"),
+            (has(|f| matches!(f, Fault::OneWay(_))), "one-way partition"),
+            (
+                has(|f| matches!(f, Fault::Blackhole { .. })),
+                "message lost by every route",
+            ),
             (has(|f| matches!(f, Fault::Crash(_))), "crash"),
             (!self.late.is_empty(), "late join"),
             (self.ids.contains(&(u16::MAX - 1)), "highest node id"),
@@ -244,9 +308,18 @@ fn config_for(s: &Scenario) -> Config {
 /// new incarnation).
 #[derive(Debug, Clone)]
 enum Seen {
-    Membership(RingId, Vec<NodeId>),
-    Deliver { first: u64, last: u64, tag: String },
+    /// Ring, members, transitional members.
+    Membership(RingId, Vec<NodeId>, Vec<NodeId>),
+    Deliver {
+        first: u64,
+        last: u64,
+        /// Place within a batch of small messages in one carriage packet.
+        index: u16,
+        tag: String,
+    },
     Safe(u64),
+    /// A state-transfer snapshot arrived; held-back deliveries follow.
+    Snapshot,
 }
 
 /// One process of a node.
@@ -263,13 +336,16 @@ struct Incarnation {
     safe_checked: usize,
     /// Every tag delivered, in any ring.
     delivered_tags: HashSet<String>,
+    /// Waiting for a snapshot: its deliveries are held back, so what it
+    /// received cannot be seen yet.
+    waiting: bool,
 }
 
 impl Incarnation {
     /// Records what the node handed its application.
     fn see(&mut self, seen: Seen) {
         match &seen {
-            Seen::Membership(ring, _) => {
+            Seen::Membership(ring, ..) => {
                 self.ring = Some(*ring);
                 self.ring_delivered.clear();
                 self.ring_tags.clear();
@@ -281,6 +357,7 @@ impl Incarnation {
                 self.delivered_tags.insert(tag.clone());
             }
             Seen::Safe(_) => {}
+            Seen::Snapshot => self.waiting = false,
         }
         self.seen.push(seen);
     }
@@ -306,6 +383,8 @@ struct Sim {
     running: Vec<Option<(Node, usize)>>,
     incarnations: Vec<Incarnation>,
     group: Vec<u8>,
+    /// Whether `group` cuts one direction only (group 0 to group 1).
+    one_way: bool,
     network: BinaryHeap<Reverse<(Micros, usize)>>,
     packets: Vec<Option<InFlight>>,
     /// Every submitted payload by tag, to check what arrives.
@@ -317,6 +396,10 @@ struct Sim {
     quiet_at: Micros,
     /// Packets refused as out of window by processes that crashed since.
     refused: u64,
+    /// When each ring was announced, and by which node.
+    announced: Vec<(Micros, usize)>,
+    /// A node that loses every datagram holding these bytes (a tag).
+    blackhole: Option<(usize, Vec<u8>)>,
 }
 
 impl Sim {
@@ -324,9 +407,9 @@ impl Sim {
         if self.running[n].is_some() {
             return;
         }
-        // Virtual microseconds grow faster than ring numbers, like the wall
-        // clock ringgated uses.
-        let node = Node::with_ring_floor(
+        // Each incarnation's epoch is above the last, as ringgated's
+        // persisted counter makes it; the virtual clock serves.
+        let node = Node::with_epoch(
             self.ids[n],
             &self.ids,
             self.key.clone(),
@@ -345,6 +428,7 @@ impl Sim {
             ring_tags: HashSet::new(),
             safe_checked: 0,
             delivered_tags: HashSet::new(),
+            waiting: false,
         });
         self.running[n] = Some((node, self.incarnations.len() - 1));
     }
@@ -380,6 +464,7 @@ impl Sim {
                         .key
                         .open(&t.datagram)
                         .ok()
+                        .and_then(|b| b.get(FRESHNESS_LEN..))
                         .and_then(|b| ringgate_ring::wire::Packet::decode(b).ok());
                     eprintln!(
                         "{} {} -> {:?}: {:?}",
@@ -399,7 +484,7 @@ impl Sim {
                     if self.replaying() && self.rng.chance(self.s.replay_percent) {
                         self.replay(from, &t.datagram);
                     }
-                    if self.group[to] != self.group[from] {
+                    if self.cut(from, to) || self.blackholed(to, &t.datagram) {
                         continue;
                     }
                     let copies = if self.rng.chance(self.s.dup_percent) {
@@ -428,6 +513,7 @@ impl Sim {
                     Event::Deliver {
                         first,
                         last,
+                        index,
                         origin,
                         payload,
                     } => {
@@ -443,10 +529,35 @@ impl Sim {
                                 "message {tag} delivered as coming from node {origin}"
                             ));
                         }
-                        Seen::Deliver { first, last, tag }
+                        Seen::Deliver {
+                            first,
+                            last,
+                            index,
+                            tag,
+                        }
                     }
                     Event::Safe { seq } => Seen::Safe(seq),
-                    Event::Membership { ring, members } => Seen::Membership(ring, members),
+                    // The simulated application has no state of its own:
+                    // an empty snapshot lets the receivers go on.
+                    Event::SnapshotRequested { .. } => {
+                        if let Some((node, _)) = self.running[from].as_mut() {
+                            node.submit_snapshot(self.now, Vec::new())
+                                .map_err(|e| format!("snapshot: {e}"))?;
+                        }
+                        continue;
+                    }
+                    Event::Snapshot { .. } => Seen::Snapshot,
+                    Event::Membership {
+                        ring,
+                        members,
+                        transitional,
+                        snapshot_from,
+                        ..
+                    } => {
+                        self.incarnations[inc].waiting = snapshot_from.is_some();
+                        self.announced.push((self.now, from));
+                        Seen::Membership(ring, members, transitional)
+                    }
                 };
                 if let Seen::Safe(seq) = seen {
                     announced.push((inc, seq));
@@ -474,7 +585,7 @@ impl Sim {
             .collect();
         self.incarnations[x].safe_checked += newly_safe.len();
         for (y, other) in self.incarnations.iter().enumerate() {
-            if y == x || !other.alive || other.ring != ring {
+            if y == x || !other.alive || other.ring != ring || other.waiting {
                 continue;
             }
             if let Some(tag) = newly_safe.iter().find(|t| !other.ring_tags.contains(*t)) {
@@ -507,10 +618,36 @@ impl Sim {
         }));
     }
 
+    /// Whether `to` loses this datagram to the blackhole fault.
+    fn blackholed(&self, to: usize, datagram: &[u8]) -> bool {
+        self.blackhole.as_ref().is_some_and(|(node, tag)| {
+            *node == to && datagram.windows(tag.len()).any(|w| w == tag.as_slice())
+        })
+    }
+
+    /// Whether the network lets nothing from `from` reach `to`.
+    fn cut(&self, from: usize, to: usize) -> bool {
+        if self.one_way {
+            self.group[from] == 0 && self.group[to] == 1
+        } else {
+            self.group[from] != self.group[to]
+        }
+    }
+
     fn apply(&mut self, fault: Fault) {
         match fault {
-            Fault::Partition(groups) => self.group = groups,
-            Fault::Heal => self.group = vec![0; self.s.nodes],
+            Fault::Partition(groups) => {
+                self.group = groups;
+                self.one_way = false;
+            }
+            Fault::OneWay(groups) => {
+                self.group = groups;
+                self.one_way = true;
+            }
+            Fault::Heal => {
+                self.group = vec![0; self.s.nodes];
+                self.one_way = false;
+            }
             Fault::Crash(n) => {
                 if let Some((node, inc)) = self.running[n].take() {
                     self.incarnations[inc].alive = false;
@@ -518,6 +655,14 @@ impl Sim {
                 }
             }
             Fault::Start(n) => self.start(n),
+            Fault::Blackhole { to, origin, k } => {
+                // The origin's first process: its incarnation number is its
+                // place among the nodes started at time 0.
+                let inc = (0..origin).filter(|n| !self.s.late.contains(n)).count();
+                let tag = format!("{}/{inc}/{k}|", self.ids[origin]).into_bytes();
+                self.blackhole = Some((to, tag));
+            }
+            Fault::Unblock => self.blackhole = None,
         }
     }
 
@@ -564,6 +709,7 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
         running: (0..s.nodes).map(|_| None).collect(),
         incarnations: Vec::new(),
         group: vec![0; s.nodes],
+        one_way: false,
         network: BinaryHeap::new(),
         packets: Vec::new(),
         payloads: HashMap::new(),
@@ -573,6 +719,8 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
             .and_then(|v| v.parse().ok()),
         quiet_at: quiet_at(&s),
         refused: 0,
+        announced: Vec::new(),
+        blackhole: None,
         s: s.clone(),
     };
     for n in 0..s.nodes {
@@ -763,7 +911,51 @@ fn simulate(seed: u64, s: Scenario) -> Result<(), String> {
     if refused > 0 {
         return Err(format!("{refused} packets refused as out of window"));
     }
+    check_settling(&sim)?;
     check_history(&sim)
+}
+
+/// How long nodes may take to settle once a one-way link is cut.
+const SETTLE_US: Micros = 150_000;
+
+/// A one-way link must not keep the nodes forming rings: when it is the
+/// only fault for a while and loss is low, every node announces at most two
+/// rings from `SETTLE_US` after the cut until the heal (a node that does
+/// not hear another could otherwise pull the ring apart with every Join).
+fn check_settling(sim: &Sim) -> Result<(), String> {
+    if sim.s.loss_percent > 5 || sim.s.late_percent > 0 || sim.s.replay_percent > 0 {
+        return Ok(());
+    }
+    for (k, (start, fault)) in sim.s.faults.iter().enumerate() {
+        if !matches!(fault, Fault::OneWay(_)) {
+            continue;
+        }
+        let Some((end, Fault::Heal)) = sim.s.faults.get(k + 1) else {
+            continue;
+        };
+        let quiet = sim.s.faults[..k]
+            .iter()
+            .all(|(at, f)| matches!(f, Fault::Heal) && *at <= *start)
+            && sim.s.late.is_empty();
+        let from = start + SETTLE_US;
+        if !quiet || from >= *end {
+            continue;
+        }
+        for n in 0..sim.s.nodes {
+            let rings = sim
+                .announced
+                .iter()
+                .filter(|(at, node)| *node == n && (from..*end).contains(at))
+                .count();
+            if rings > 2 {
+                return Err(format!(
+                    "node {} announced {rings} rings while a one-way link stayed cut ({from}..{end} us)",
+                    sim.ids[n]
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One incarnation's deliveries in one ring: (ring, deliveries, next ring).
@@ -781,7 +973,7 @@ fn segments(seen: &[Seen]) -> Vec<Segment<'_>> {
     }];
     for s in seen {
         match s {
-            Seen::Membership(ring, _) => {
+            Seen::Membership(ring, ..) => {
                 if let Some(last) = out.last_mut() {
                     last.next = Some(*ring);
                 }
@@ -791,6 +983,7 @@ fn segments(seen: &[Seen]) -> Vec<Segment<'_>> {
                     next: None,
                 });
             }
+            Seen::Snapshot => {}
             Seen::Deliver { .. } | Seen::Safe(_) => {
                 if let Some(last) = out.last_mut() {
                     last.delivered.push(s);
@@ -809,7 +1002,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
         )
     };
     let mut views: HashMap<RingId, &Vec<NodeId>> = HashMap::new();
-    let mut order: HashMap<(RingId, u64), &str> = HashMap::new();
+    let mut order: HashMap<(RingId, u64, u16), &str> = HashMap::new();
     let mut transitions: HashMap<(RingId, RingId), Vec<&str>> = HashMap::new();
     // Per ring: messages declared safe, and who must deliver them.
     let mut declared_safe: HashMap<RingId, HashSet<&str>> = HashMap::new();
@@ -818,7 +1011,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
     for (i, inc) in sim.incarnations.iter().enumerate() {
         let mut all = HashSet::new();
         for s in &inc.seen {
-            if let Seen::Membership(ring, members) = s {
+            if let Seen::Membership(ring, members, _) = s {
                 if !members.contains(&sim.ids[inc.node]) {
                     return Err(format!(
                         "{} installed ring {ring:?} without itself: {members:?}",
@@ -841,19 +1034,30 @@ fn check_history(sim: &Sim) -> Result<(), String> {
                 }
                 continue;
             };
-            let mut last_seq = 0;
+            // The (first sequence number, batch index) of the last delivery.
+            let mut last_at: Option<(u64, u64, u16)> = None;
             let mut safe = 0;
             let mut tags = Vec::new();
             for (position, s) in segment.delivered.iter().enumerate() {
                 match s {
-                    Seen::Deliver { first, last, tag } => {
-                        if *first <= last_seq {
-                            return Err(format!("{} delivered {tag} at seq {first} after seq {last_seq} in ring {ring:?}", name(i)));
+                    Seen::Deliver {
+                        first,
+                        last,
+                        index,
+                        tag,
+                    } => {
+                        // After the last delivery: past its last packet, or
+                        // later in the same batch.
+                        let in_order = last_at.is_none_or(|(f, l, x)| {
+                            *first > l || (*first == f && *last == l && *index > x)
+                        });
+                        if !in_order {
+                            return Err(format!("{} delivered {tag} at seq {first}/{index} after {last_at:?} in ring {ring:?}", name(i)));
                         }
-                        last_seq = *last;
-                        if let Some(other) = order.insert((ring, *first), tag) {
+                        last_at = Some((*first, *last, *index));
+                        if let Some(other) = order.insert((ring, *first, *index), tag) {
                             if other != tag {
-                                return Err(format!("seq {first} of ring {ring:?} is {other} at one node and {tag} at {}", name(i)));
+                                return Err(format!("seq {first}/{index} of ring {ring:?} is {other} at one node and {tag} at {}", name(i)));
                             }
                         }
                         if !all.insert(tag.as_str()) {
@@ -879,7 +1083,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
                             }
                         }
                     }
-                    Seen::Membership(..) => {}
+                    Seen::Membership(..) | Seen::Snapshot => {}
                 }
             }
             delivered_in
@@ -912,7 +1116,7 @@ fn check_history(sim: &Sim) -> Result<(), String> {
             let installed = inc
                 .seen
                 .iter()
-                .any(|s| matches!(s, Seen::Membership(r, _) if r == ring));
+                .any(|s| matches!(s, Seen::Membership(r, ..) if r == ring));
             if !installed || !inc.alive {
                 continue;
             }
@@ -925,7 +1129,27 @@ fn check_history(sim: &Sim) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    let histories: Vec<(NodeId, Vec<Step<'_>>)> = sim
+        .incarnations
+        .iter()
+        .map(|inc| {
+            let steps = inc
+                .seen
+                .iter()
+                .filter_map(|s| match s {
+                    Seen::Membership(ring, members, transitional) => Some(Step::Membership {
+                        ring: *ring,
+                        members,
+                        transitional,
+                    }),
+                    Seen::Deliver { tag, .. } => Some(Step::Deliver(tag)),
+                    Seen::Safe(_) | Seen::Snapshot => None,
+                })
+                .collect();
+            (sim.ids[inc.node], steps)
+        })
+        .collect();
+    virtual_synchrony::check(&histories)
 }
 
 fn check(seed: u64) {
@@ -980,6 +1204,7 @@ fn a_single_member_ring_delivers_to_itself() {
         events.contains(&Event::Deliver {
             first: 1,
             last: 1,
+            index: 0,
             origin: 5,
             payload: b"alone".to_vec()
         }),

@@ -213,7 +213,28 @@ enum ConfigAction {
 #[derive(Subcommand)]
 enum RingAction {
     /// Broadcast a one-line message on the ring (for tests and diagnostics).
-    Send { text: String },
+    Send {
+        text: String,
+        /// Send it in the control class, ahead of bulk messages.
+        #[arg(long)]
+        control: bool,
+    },
+    /// Rotate the cluster key: do each step on every node before the next.
+    Key {
+        #[command(subcommand)]
+        step: KeyStep,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyStep {
+    /// Step 1: accept the key in FILE too (hex, mode 0600); keep sending
+    /// with the current one.
+    Add { file: PathBuf },
+    /// Step 2: send with the key added last.
+    Use,
+    /// Step 3: accept only the key this node sends with.
+    Retire,
 }
 
 #[derive(Subcommand)]
@@ -318,7 +339,12 @@ fn main() -> ExitCode {
             action,
         } => match action {
             None => ring::show(&socket, json),
-            Some(RingAction::Send { text }) => ring::send(&socket, &text),
+            Some(RingAction::Send { text, control }) => ring::send(&socket, &text, control),
+            Some(RingAction::Key { step }) => match step {
+                KeyStep::Add { file } => ring::key_add(&socket, &file),
+                KeyStep::Use => ring::key_step(&socket, "use"),
+                KeyStep::Retire => ring::key_step(&socket, "retire"),
+            },
         },
     };
     match result {

@@ -56,6 +56,14 @@ fn render(status: &Value) -> String {
         Some(us) => out.push_str(&format!("token rotation {us} us\n")),
         None => out.push_str("token rotation: not measured yet\n"),
     }
+    if let Some(keys) = field("keys").as_object() {
+        let accepted = keys.get("accepted").cloned().unwrap_or(Value::Null);
+        let sending = match keys.get("sending_newest").and_then(Value::as_bool) {
+            Some(false) => ", sending with the older",
+            _ => "",
+        };
+        out.push_str(&format!("keys {accepted} accepted{sending}\n"));
+    }
     let counters = field("counters");
     let delivered = counters
         .get("delivered_messages")
@@ -70,11 +78,39 @@ fn render(status: &Value) -> String {
     out
 }
 
-pub(crate) fn send(socket: &Path, text: &str) -> Result<(), String> {
+/// Asks the daemon to accept the key in `file` too. The daemon reads the
+/// file itself (and checks its mode, as it does its config's key file), so
+/// the key never passes through this process; it gets an absolute path.
+pub(crate) fn key_add(socket: &Path, file: &Path) -> Result<(), String> {
+    let path = std::fs::canonicalize(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let path = path
+        .to_str()
+        .filter(|p| !p.contains('\n'))
+        .ok_or_else(|| format!("{}: not a usable path", path.display()))?;
+    request(socket, &format!("key add {path}"))?;
+    println!(
+        "key added: accepted with the current one; `ringgatectl ring key use` on every node next"
+    );
+    Ok(())
+}
+
+/// The other steps of a rollover: `use` and `retire`.
+pub(crate) fn key_step(socket: &Path, step: &str) -> Result<(), String> {
+    request(socket, &format!("key {step}"))?;
+    let next = match step {
+        "use" => "sending with the new key; `ringgatectl ring key retire` on every node next",
+        _ => "only the key this node sends with is accepted",
+    };
+    println!("{next}");
+    Ok(())
+}
+
+pub(crate) fn send(socket: &Path, text: &str, control: bool) -> Result<(), String> {
     if text.contains('\n') {
         return Err("a message sent from the command line is one line".into());
     }
-    request(socket, &format!("send {text}")).map(|_| ())
+    let request_name = if control { "send-control" } else { "send" };
+    request(socket, &format!("{request_name} {text}")).map(|_| ())
 }
 
 #[cfg(test)]

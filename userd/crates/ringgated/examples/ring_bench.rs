@@ -39,7 +39,11 @@ fn ring_configs(n: u16) -> Vec<Config> {
             listen: addr(id, port),
             key: key.clone(),
             control_socket: PathBuf::new(),
-            state_file: None,
+            // Each bench run is a fresh cluster with counters of its own.
+            state_file: std::env::temp_dir().join(format!(
+                "ring-bench-{}-{port}-{id}.epoch",
+                std::process::id()
+            )),
             kernel_module: KernelModule::Optional,
             peers: (1..=n)
                 .filter(|p| *p != id)

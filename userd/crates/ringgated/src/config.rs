@@ -7,8 +7,8 @@
 //! key_file = "cluster.key"          # relative to this file; hex, see `openssl rand -hex 32`
 //! control_socket = "/run/ringgated.sock"
 //! kernel_module = "required"        # or "optional": run the ring without ringgate.ko
-//! state_file = "/var/lib/ringgated/epoch"  # optional; keeps the epoch growing
-//!                                   # across restarts even if the clock steps back
+//! state_file = "/var/lib/ringgated/epoch"  # the incarnation counter, which
+//!                                   # names this node's rings (see `epoch`)
 //!
 //! [[peers]]
 //! id = 2
@@ -42,8 +42,7 @@ struct File {
     listen: SocketAddr,
     key_file: PathBuf,
     control_socket: PathBuf,
-    #[serde(default)]
-    state_file: Option<PathBuf>,
+    state_file: PathBuf,
     #[serde(default)]
     kernel_module: KernelModule,
     #[serde(default)]
@@ -149,7 +148,7 @@ impl Timeouts {
 
 /// Reads the key file, refusing one that users other than its owner may
 /// read or write: anyone who reads the key can speak for every node.
-fn read_private_key(path: &Path) -> Result<String, String> {
+pub fn read_private_key(path: &Path) -> Result<String, String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
         .map_err(|e| e.to_string())?
@@ -171,9 +170,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub key: ClusterKey,
     pub control_socket: PathBuf,
-    /// Where the last epoch is kept (relative paths from the config's
-    /// directory); without it the epoch is the wall clock in milliseconds.
-    pub state_file: Option<PathBuf>,
+    /// Where the incarnation counter is kept (relative paths from the
+    /// config's directory).
+    pub state_file: PathBuf,
     pub kernel_module: KernelModule,
     pub peers: Vec<Peer>,
     pub ring: RingConfig,
@@ -249,7 +248,7 @@ impl Config {
             listen: file.listen,
             key,
             control_socket: file.control_socket,
-            state_file: file.state_file.map(|p| dir.join(p)),
+            state_file: dir.join(file.state_file),
             kernel_module: file.kernel_module,
             peers: file.peers,
             ring,
@@ -278,6 +277,7 @@ node_id = 1
 listen = "127.0.0.1:5405"
 key_file = "cluster.key"
 control_socket = "/run/ringgated.sock"
+state_file = "epoch"
 [[peers]]
 id = 2
 address = "127.0.0.2:5405"
@@ -292,9 +292,10 @@ token_retransmit_ms = 7
         assert_eq!(c.ring.token_retransmit_us, 7000);
         assert_eq!(c.ring.token_hold_us, RingConfig::default().token_hold_us);
         assert_eq!(c.kernel_module, KernelModule::Required);
-        assert_eq!(c.state_file, None);
-        let c = parse(&format!("state_file = \"epoch\"\n{GOOD}")).unwrap();
-        assert_eq!(c.state_file, Some(PathBuf::from("/etc/ringgate/epoch")));
+        assert_eq!(c.state_file, PathBuf::from("/etc/ringgate/epoch"));
+        // Without its incarnation counter a node could reuse a ring id.
+        let missing = parse(&GOOD.replace("state_file = \"epoch\"\n", "")).unwrap_err();
+        assert!(missing.contains("state_file"), "{missing}");
     }
 
     #[test]

@@ -1,7 +1,12 @@
 //! The local control socket `ringgatectl` talks to: a Unix stream socket
 //! where each connection sends one request line and reads one JSON line.
 //!
-//! Requests: `status`, and `send <text>` (broadcast a message on the ring).
+//! Requests: `status`; `send <text>` and `send-control <text>` (broadcast a
+//! message on the ring, of the bulk or the control class);
+//! `key add <absolute path>`, `key use`, `key retire` (the steps of a
+//! cluster key rollover: accept a new key too, send with it, accept only
+//! it). A key file is read and checked here, as the config's is (mode 0600,
+//! hex); a bad one is refused before the ring sees anything.
 //!
 //! Anyone who may send here speaks for the whole cluster, so the socket is
 //! created with mode 0600 and every connection's peer credentials are
@@ -19,7 +24,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::runtime::Control;
+use ringgate_ring::auth::ClusterKey;
+use ringgate_ring::node::Priority;
+
+use crate::config::read_private_key;
+use crate::runtime::{Control, KeyChange};
 
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -107,10 +116,15 @@ fn serve_client(
                 Err(_) => stopping(),
             }
         }
-        ("send", text) => {
+        (kind @ ("send" | "send-control"), text) => {
+            let priority = if kind == "send" {
+                Priority::Bulk
+            } else {
+                Priority::Control
+            };
             let (tx, rx) = channel();
             to_ring
-                .send(Control::Send(text.as_bytes().to_vec(), tx))
+                .send(Control::Send(priority, text.as_bytes().to_vec(), tx))
                 .ok();
             match rx.recv_timeout(CLIENT_TIMEOUT) {
                 Ok(Ok(())) => serde_json::json!({ "ok": true }),
@@ -118,10 +132,76 @@ fn serve_client(
                 Err(_) => stopping(),
             }
         }
+        ("key", step) => match key_change(step) {
+            Ok(change) => {
+                let (tx, rx) = channel();
+                to_ring.send(Control::Key(change, tx)).ok();
+                match rx.recv_timeout(CLIENT_TIMEOUT) {
+                    Ok(Ok(())) => serde_json::json!({ "ok": true }),
+                    Ok(Err(e)) => serde_json::json!({ "error": e }),
+                    Err(_) => stopping(),
+                }
+            }
+            Err(e) => serde_json::json!({ "error": e }),
+        },
         (other, _) => {
-            serde_json::json!({ "error": format!("unknown request {other:?}; expected status or send") })
+            serde_json::json!({ "error": format!("unknown request {other:?}; expected status, send, send-control or key") })
         }
     };
     let mut stream = stream;
     writeln!(stream, "{reply}")
+}
+
+/// Parses a `key` request; reads and checks the key file of `add`.
+fn key_change(step: &str) -> Result<KeyChange, String> {
+    match step.split_once(' ').unwrap_or((step, "")) {
+        ("add", path) => {
+            let path = Path::new(path);
+            if !path.is_absolute() {
+                return Err(format!("key add: {path:?} is not an absolute path"));
+            }
+            let text =
+                read_private_key(path).map_err(|e| format!("key add: {}: {e}", path.display()))?;
+            let key = ClusterKey::from_key_file(&text)
+                .map_err(|e| format!("key add: {}: {e}", path.display()))?;
+            Ok(KeyChange::Add(key))
+        }
+        ("use", "") => Ok(KeyChange::Use),
+        ("retire", "") => Ok(KeyChange::Retire),
+        _ => Err(format!(
+            "unknown key request {step:?}; expected add PATH, use or retire"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_key_requests_are_refused_with_a_reason() {
+        let err = |step: &str| match key_change(step) {
+            Err(e) => e,
+            Ok(_) => panic!("{step:?} accepted"),
+        };
+        assert!(err("add relative.key").contains("absolute"));
+        assert!(err("add /nonexistent/ringgate.key").contains("/nonexistent/ringgate.key"));
+        assert!(err("rotate").contains("unknown key request"));
+        assert!(err("use now").contains("unknown key request"));
+        let dir = std::env::temp_dir().join(format!("ringgated-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("new.key");
+        std::fs::write(&file, "zz").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(err(&format!("add {}", file.display())).contains("0644"));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(err(&format!("add {}", file.display())).contains("hex"));
+        std::fs::write(&file, "ab".repeat(32)).unwrap();
+        assert!(matches!(
+            key_change(&format!("add {}", file.display())),
+            Ok(KeyChange::Add(_))
+        ));
+        assert!(matches!(key_change("retire"), Ok(KeyChange::Retire)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,16 +1,19 @@
-//! The incarnation epoch of this process: it numbers the rings this node
-//! forms and heads every datagram it sends, and must grow with every
-//! restart, or the others would take this process's packets for replays of
-//! an earlier one (and its rings for old rings). The wall clock alone can be
-//! stepped backward, so the last epoch is kept in a state file and the next
-//! one is above both.
+//! The incarnation epoch of this process: a counter kept in the state file
+//! that grows by one with every start. It names the rings this node forms
+//! and heads every datagram it sends, so it must never come back, or the
+//! others would take this process's packets for replays of an earlier one
+//! and its rings for old rings. The wall clock plays no part once the
+//! counter exists: it only seeds a counter that does not exist yet (a new
+//! node, or a lost state file), so a lost file most likely restarts above
+//! the old counter, which grew by one per restart while the clock grew by
+//! a thousand per second.
 
 use std::io::Write;
 use std::path::Path;
 
-/// The epoch for a process starting now: above the one stored at `path`
-/// (none if the file does not exist yet) and at least `wall_ms`. It is
-/// stored, durably, before it is returned.
+/// The epoch for a process starting now: one above the one stored at
+/// `path`, or `wall_ms` if the file does not exist yet. It is stored,
+/// durably, before it is returned.
 pub fn next_epoch(path: &Path, wall_ms: u64) -> Result<u64, String> {
     let fail = |e: &dyn std::fmt::Display| format!("state_file {}: {e}", path.display());
     let stored = match std::fs::read_to_string(path) {
@@ -22,7 +25,11 @@ pub fn next_epoch(path: &Path, wall_ms: u64) -> Result<u64, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(fail(&e)),
     };
-    let epoch = stored.map_or(wall_ms, |s| s.saturating_add(1).max(wall_ms));
+    let epoch = match stored {
+        Some(u64::MAX) => return Err(fail(&"the epoch counter is exhausted")),
+        Some(stored) => stored + 1,
+        None => wall_ms,
+    };
     // Written aside and renamed, so a crash leaves the old or the new
     // epoch, never a torn one.
     let temporary = path.with_extension("tmp");
@@ -38,16 +45,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn epochs_grow_even_when_the_clock_steps_back() {
+    fn epochs_count_restarts_whatever_the_clock_says() {
         let dir = std::env::temp_dir().join(format!("ringgated-epoch-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("epoch");
         let _ = std::fs::remove_file(&path);
-        assert_eq!(next_epoch(&path, 1000).unwrap(), 1000);
+        // A new counter is seeded from the clock; then it counts.
         assert_eq!(next_epoch(&path, 5000).unwrap(), 5000);
-        // The clock stepped back by an hour: the epoch still grows.
-        assert_eq!(next_epoch(&path, 2000).unwrap(), 5001);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "5001\n");
+        assert_eq!(next_epoch(&path, 9000).unwrap(), 5001);
+        // The clock stepped back by an hour: the counter goes on.
+        assert_eq!(next_epoch(&path, 2000).unwrap(), 5002);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "5002\n");
+        std::fs::write(&path, format!("{}", u64::MAX)).unwrap();
+        assert!(next_epoch(&path, 1).unwrap_err().contains("exhausted"));
         std::fs::write(&path, "garbage").unwrap();
         assert!(next_epoch(&path, 1).unwrap_err().contains("state_file"));
         std::fs::remove_dir_all(&dir).unwrap();

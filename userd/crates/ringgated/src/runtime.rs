@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
+use ringgate_ring::auth::ClusterKey;
+use ringgate_ring::keyring::KeyringStatus;
 use ringgate_ring::limits::MAX_DATAGRAM;
-use ringgate_ring::node::{Destination, Event, Micros, Node, Stats};
+use ringgate_ring::node::{Destination, Event, Micros, Node, Priority, Stats};
 use ringgate_ring::wire::NodeId;
 use rustix::event::{PollFd, PollFlags};
 use serde::Serialize;
@@ -29,7 +31,18 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 /// A request from the control socket, with where to send the answer.
 pub enum Control {
     Status(Sender<RingStatus>),
-    Send(Vec<u8>, Sender<Result<(), String>>),
+    Send(Priority, Vec<u8>, Sender<Result<(), String>>),
+    Key(KeyChange, Sender<Result<(), String>>),
+}
+
+/// A step of a cluster key rollover (see `ringgate_ring::keyring`).
+pub enum KeyChange {
+    /// Accept this key too.
+    Add(ClusterKey),
+    /// Send with the key added last.
+    Use,
+    /// Accept only the key this node sends with.
+    Retire,
 }
 
 /// What `ringgatectl ring` shows.
@@ -45,6 +58,8 @@ pub struct RingStatus {
     pub token_rotation_us: Option<u64>,
     /// Messages delivered per second over the last second.
     pub message_rate: f64,
+    /// Keys accepted, and whether the newest seals what this node sends.
+    pub keys: KeyringStatus,
     pub counters: Counters,
 }
 
@@ -92,23 +107,20 @@ impl UdpRing {
         // waiting instead of loss. The kernel caps this at net.core.rmem_max.
         let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECEIVE_BUFFER);
         let start = Instant::now();
-        // Rings this process forms must be numbered above any it formed in
-        // an earlier life, and its datagrams must not pass for replays of an
-        // earlier life's: the epoch grows with every restart (see `epoch`).
+        // This process's incarnation number names its rings and heads its
+        // datagrams; the state file keeps it counting across restarts (see
+        // `epoch`).
         let wall_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let ring_floor = match &config.state_file {
-            Some(path) => crate::epoch::next_epoch(path, wall_ms)?,
-            None => wall_ms,
-        };
-        let node = Node::with_ring_floor(
+        let epoch = crate::epoch::next_epoch(&config.state_file, wall_ms)?;
+        let node = Node::with_epoch(
             config.node_id,
             &config.members(),
             config.key.clone(),
             config.ring.clone(),
             0,
-            ring_floor,
+            epoch,
         )
         .map_err(|e| format!("ring: {e}"))?;
         Ok(UdpRing {
@@ -193,7 +205,8 @@ impl UdpRing {
 
 /// Runs the ring until `stop` is set. Every delivery is written to stdout
 /// (from another thread, dropped if its reader falls behind) as one line, `deliver <first> <origin> <length> <text>`, and every new ring as
-/// `membership <seq> <representative> <member,member,...>`.
+/// `membership <seq> <representative> <member,member,...>
+/// <transitional,...> <primary|minority>`.
 pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Result<(), String> {
     let mut ring = UdpRing::bind(config)?;
     let mut window = RateWindow {
@@ -220,13 +233,22 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                     payload.len(),
                     String::from_utf8_lossy(&payload).escape_debug()
                 )),
-                Event::Membership { ring, members } => {
+                Event::Membership {
+                    ring,
+                    members,
+                    transitional,
+                    primary,
+                    ..
+                } => {
                     let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
+                    let from: Vec<String> = transitional.iter().map(NodeId::to_string).collect();
                     output.emit(format!(
-                        "membership {} {} {}",
+                        "membership {} {} {} {} {}",
                         ring.seq,
                         ring.rep,
-                        list.join(",")
+                        list.join(","),
+                        from.join(","),
+                        if primary { "primary" } else { "minority" }
                     ));
                     eprintln!(
                         "ringgated: ring {}/{} installed with members {}",
@@ -236,6 +258,17 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                     );
                 }
                 Event::Safe { .. } => {}
+                // The daemon holds no application state yet (the cluster
+                // layer will): an empty snapshot lets the receivers go on.
+                Event::SnapshotRequested { receivers, .. } => {
+                    let now = ring.now();
+                    if let Err(e) = ring.node().submit_snapshot(now, Vec::new()) {
+                        eprintln!("ringgated: snapshot for {receivers:?} not sent: {e}");
+                    }
+                }
+                Event::Snapshot { origin, data } => {
+                    output.emit(format!("snapshot {origin} {}", data.len()));
+                }
             }
         }
 
@@ -264,6 +297,7 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                         operational: node.is_operational(),
                         token_rotation_us: window.rotation_us,
                         message_rate: window.message_rate,
+                        keys: node.key_status(),
                         counters: Counters {
                             ring: node.stats().clone(),
                             send_failures,
@@ -271,9 +305,22 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                         },
                     });
                 }
-                Control::Send(payload, reply) => {
+                Control::Send(priority, payload, reply) => {
                     let now = ring.now();
-                    let _ = reply.send(ring.node().submit(now, payload).map_err(|e| e.to_string()));
+                    let result = ring.node().submit_with(now, priority, payload);
+                    let _ = reply.send(result.map_err(|e| e.to_string()));
+                }
+                Control::Key(change, reply) => {
+                    let node = ring.node();
+                    let result = match change {
+                        KeyChange::Add(key) => node.add_key(key),
+                        KeyChange::Use => node.use_newest_key(),
+                        KeyChange::Retire => node.retire_key(),
+                    };
+                    if result.is_ok() {
+                        eprintln!("ringgated: cluster keys now {:?}", node.key_status());
+                    }
+                    let _ = reply.send(result.map_err(|e| e.to_string()));
                 }
             }
         }

@@ -32,7 +32,7 @@ fn start(dir: &Path, id: u16, port: u16, members: &[u16], stdout: Stdio) -> Daem
     fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).unwrap();
     let socket = dir.join(format!("ctl-{id}"));
     let mut config = format!(
-        "node_id = {id}\nlisten = \"127.0.0.{id}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\n",
+        "node_id = {id}\nlisten = \"127.0.0.{id}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\nstate_file = \"epoch-{id}\"\n",
         key_file.display(),
         socket.display()
     );

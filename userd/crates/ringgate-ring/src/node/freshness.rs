@@ -6,9 +6,9 @@
 //! later (a Join or Commit, which no ring id fences, or a merge probe)
 //! changes nothing.
 //!
-//! The epoch is what the node was created with as its ring floor: a value
-//! the caller makes grow across restarts, so a restarted sender's packets
-//! supersede all of its earlier ones.
+//! The epoch is the node's incarnation number, which the caller makes grow
+//! across restarts, so a restarted sender's packets supersede all of its
+//! earlier ones.
 
 use std::collections::BTreeMap;
 

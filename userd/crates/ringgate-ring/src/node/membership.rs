@@ -1,44 +1,39 @@
-//! Forming new rings and recovering the old ring's messages.
+//! Forming new rings.
 //!
 //! A node that loses the token, hears a Join from a member that left its
-//! ring, or hears from a configured node outside its ring starts to gather:
-//! it repeats a Join (the nodes it believes can form a ring, those it gave up
-//! on, and the last ring it installed) to every configured node and merges
-//! the Joins it hears. When every live node's latest Join states the same
-//! sets (consensus), the lowest live node becomes representative: it picks a
-//! ring sequence number above every member's last ring and sends a Commit
-//! naming the members; each member installs the ring on receipt. Nodes that
-//! do not agree within the consensus timeout are given up on, and so is a
-//! representative that agreed but never committed.
+//! ring, or hears from a node outside its ring that could join it (see
+//! `reach.rs`) starts to gather: it repeats a Join (whom it hears, whom it
+//! fails, the last ring it installed) to every configured node and keeps
+//! the latest Join of every forming node it hears. Once that set has not
+//! changed for the settle time, the lowest node it has two-way contact
+//! with is the representative: it commits a ring of the forming nodes that
+//! name each other in their Joins (two ends of a one-way link never
+//! together), numbered above every member's last ring, naming the
+//! incarnation of each member that agreed; each member installs the ring
+//! on receipt. Nodes that stopped repeating their Join are forgotten, and a
+//! representative that never commits within the consensus timeout is
+//! passed over.
 //!
-//! In recovery, each member re-broadcasts, as messages of the new ring, every
-//! packet of its last operational ring that is not known to be held by all,
-//! then a marker. Delivery is in sequence order, so once every member's
-//! marker is delivered, every member holds all that any member held of its
-//! old ring. The survivors of one old ring then hold the same packets of it
-//! above what each delivered and deliver the same remaining messages,
-//! skipping only messages of nodes that did not survive. Then the
-//! membership change is delivered, in order with the messages, and the ring
-//! is operational.
+//! A new ring then recovers the old ones' messages (`recovery.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Destination, Event, Micros, Node, Phase};
-use crate::limits::RECOVERY_SPAN;
-use crate::wire::{Body, Join, NodeId, Packet, RingId, Token};
+use super::reach::merge_could_hold;
+use super::{Destination, Micros, Node, Phase};
+use crate::wire::{Body, Join, NodeId, RingId, Token};
 
-/// The kind of a ring-level message, its first byte. Applications only ever
-/// see `MSG_APP` messages, without the byte.
-pub(super) const MSG_APP: u8 = 0;
-/// A carriage packet of the sender's previous ring, re-broadcast in recovery.
-const MSG_RECOVERED: u8 = 1;
-/// The sender has re-broadcast everything it had of its previous ring.
-const MSG_RECOVERY_DONE: u8 = 2;
+/// A Join heard in this round, when, and the sender's incarnation.
+pub(super) struct Joined {
+    join: Join,
+    at: Micros,
+    epoch: u64,
+}
 
 /// State while forming a ring.
 pub(super) struct Gather {
-    /// The latest Join of every node heard from in this round.
-    heard: BTreeMap<NodeId, Join>,
+    /// The latest Join of every forming node heard from in this round
+    /// (merge probes of nodes in a ring are not: they accept no Commit).
+    heard: BTreeMap<NodeId, Joined>,
     /// Nodes given up on as representative in this round: they agreed to
     /// nothing within the consensus timeout. They may still be members.
     passed_over: BTreeSet<NodeId>,
@@ -47,6 +42,13 @@ pub(super) struct Gather {
     /// When a node that is not the representative stops waiting for it.
     pub(super) consensus_at: Micros,
     pub(super) resend_at: Micros,
+}
+
+/// Whether two forming nodes hear each other both ways, by their latest
+/// Joins. Their fail sets may rest on older Joins of the other (one sent
+/// before it heard this one), so the proc sets, both current, decide.
+fn mutual(a: NodeId, a_join: &Join, b: NodeId, b_join: &Join) -> bool {
+    a_join.proc_set.contains(&b) && b_join.proc_set.contains(&a)
 }
 
 impl Gather {
@@ -60,16 +62,49 @@ impl Gather {
         }
     }
 
-    /// Who is expected to commit the ring: the lowest node heard (or this
-    /// one) that has not been passed over.
-    fn representative(&self, me: NodeId) -> NodeId {
+    /// The nodes heard whose latest Join says they hear this node: those
+    /// this node has two-way contact with.
+    fn connected(&self, me: NodeId) -> impl Iterator<Item = (NodeId, &Join)> {
         self.heard
-            .keys()
-            .copied()
+            .iter()
+            .filter(move |(_, j)| j.join.proc_set.contains(&me))
+            .map(|(n, j)| (*n, &j.join))
+    }
+
+    /// Who is expected to commit the ring: the lowest node this one has
+    /// two-way contact with (or this one) that has not been passed over.
+    fn representative(&self, me: NodeId) -> NodeId {
+        self.connected(me)
+            .map(|(n, _)| n)
             .chain([me])
             .filter(|n| !self.passed_over.contains(n))
             .min()
             .unwrap_or(me)
+    }
+
+    /// The ring this node would commit: itself and, in ascending order,
+    /// every node it has two-way contact with that also has two-way contact
+    /// with each one taken before (by their Joins). Nodes on the two ends of
+    /// a one-way link are never both taken; with no such link, every node
+    /// heard that hears this one is.
+    fn members(&self, me: NodeId) -> Vec<NodeId> {
+        let mut taken: Vec<(NodeId, &Join)> = Vec::new();
+        for (node, join) in self.connected(me) {
+            if taken.iter().all(|(m, j)| mutual(node, join, *m, j)) {
+                taken.push((node, join));
+            }
+        }
+        let mut members: Vec<NodeId> = taken.iter().map(|(n, _)| *n).chain([me]).collect();
+        members.sort_unstable();
+        members
+    }
+
+    /// Forgets nodes that stopped repeating their Join (they installed a
+    /// ring elsewhere, or died): waiting for them, or naming them in a
+    /// Commit, would only form a ring that never runs.
+    fn forget_silent(&mut self, now: Micros, silence: Micros) {
+        self.heard
+            .retain(|_, j| j.at.saturating_add(silence) >= now);
     }
 }
 
@@ -113,35 +148,66 @@ impl Node {
         };
         let complete = g.representative(self.id) == self.id
             && g.heard.len() + 1 == self.universe.len()
-            && g.heard.values().all(|j| j.proc_set.contains(&self.id));
+            && g.members(self.id).len() == self.universe.len();
         if complete {
             self.commit(now);
         }
     }
 
     fn send_join(&mut self, now: Micros) {
-        let me = self.id;
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
         g.resend_at = now + self.config.join_interval_us;
-        let mut proc_set: Vec<NodeId> = g.heard.keys().copied().chain([me]).collect();
-        proc_set.sort_unstable();
-        let join = Join {
-            proc_set,
-            fail_set: g.passed_over.iter().copied().collect(),
-            ring_seq: self.installed_seq,
-        };
+        let join = self.my_join(now);
         let ring = self.ring();
         self.send(ring, Destination::AllOthers, Body::Join(join));
     }
 
+    /// The Join this node states now: whom it hears, whom it has no
+    /// two-way contact with, and its last ring.
+    fn my_join(&self, now: Micros) -> Join {
+        let (proc_set, fail_set) = self.reach.view(
+            self.id,
+            self.members(),
+            &self.universe,
+            now,
+            self.reach_horizon(),
+        );
+        Join {
+            proc_set,
+            fail_set,
+            ring_seq: self.installed_seq,
+            members: self.members().to_vec(),
+        }
+    }
+
+    /// How long a forming node may stay silent before it is forgotten: the
+    /// consensus timeout, and at least three Join intervals, so a lost Join
+    /// or two forgets nobody.
+    fn silence_us(&self) -> Micros {
+        self.config
+            .consensus_us
+            .max(3 * self.config.join_interval_us)
+    }
+
+    /// How long a node's Join counts as heard: a few merge probe intervals,
+    /// so a lost probe or two changes nobody's view.
+    fn reach_horizon(&self) -> Micros {
+        3 * self
+            .config
+            .merge_probe_us
+            .max(self.config.gather_settle_us + self.config.consensus_us)
+    }
+
     pub(super) fn gather_timeout(&mut self, now: Micros) {
         let me = self.id;
+        let silence = self.silence_us();
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
         if now >= g.settle_at {
+            g.forget_silent(now, silence);
             let rep = g.representative(me);
             if rep == me {
                 self.commit(now);
@@ -167,21 +233,66 @@ impl Node {
         }
     }
 
-    pub(super) fn receive_join(&mut self, from: NodeId, join: Join, now: Micros) {
+    pub(super) fn receive_join(
+        &mut self,
+        from: NodeId,
+        sender_ring: RingId,
+        epoch: u64,
+        join: Join,
+        now: Micros,
+    ) {
+        self.reach.record(from, &join, now);
         if let Some(ring) = &self.ring {
-            let member = ring.members.contains(&from);
-            if member && join.ring_seq < ring.id.seq {
-                // Sent before this ring formed (a member that restarted shows
-                // up as token loss instead).
+            if ring.members.contains(&from) {
+                if join.ring_seq < ring.id.seq {
+                    // Sent before this ring formed (a member that restarted
+                    // shows up as token loss instead).
+                    return;
+                }
+                // A member left this ring.
+                self.start_gather(now);
+            } else if !join.proc_set.contains(&self.id) {
+                // A node outside the ring that does not hear this one: no
+                // ring could hold both yet. Tell it at once that this node
+                // hears it; if it hears that, its next Join names this node.
+                self.stats.merges_declined += 1;
+                let probe = self.my_join(now);
+                let ring = self.ring();
+                self.send(ring, Destination::Node(from), Body::Join(probe));
                 return;
+            } else {
+                let members = ring.members.clone();
+                let mine = self.my_join(now);
+                if !merge_could_hold(&members, &mine, from, &join) {
+                    // A new formation would leave someone out again: the
+                    // ring stays as it is until reachability changes.
+                    self.stats.merges_declined += 1;
+                    return;
+                }
+                // A node outside the ring wants in, and all could hear
+                // each other.
+                self.start_gather(now);
             }
-            // A member left this ring, or a node outside it wants in.
-            self.start_gather(now);
+        }
+        // A merge probe tells who hears whom; only forming nodes take part
+        // in forming (a node in a ring accepts no Commit).
+        if sender_ring.rep != 0 {
+            return;
         }
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
-        let new = g.heard.insert(from, join).is_none();
+        let new = g
+            .heard
+            .insert(
+                from,
+                Joined {
+                    join,
+                    at: now,
+                    epoch,
+                },
+            )
+            .is_none();
         if new {
             // One more node to wait for: let the set settle again, and tell
             // the newcomer at once that this node hears it.
@@ -192,28 +303,32 @@ impl Node {
         self.commit_if_complete(now);
     }
 
-    /// As representative: installs the ring of every node heard whose latest
-    /// Join names this node, and tells them.
+    /// As representative: installs the ring of the forming nodes heard that
+    /// hear each other both ways, and tells them.
     fn commit(&mut self, now: Micros) {
-        let Phase::Gather(g) = &self.phase else {
+        let silence = self.silence_us();
+        let Phase::Gather(g) = &mut self.phase else {
             return;
         };
-        let mut members = vec![self.id];
-        let mut seq = self.installed_seq;
-        for (node, join) in &g.heard {
-            if join.proc_set.contains(&self.id) {
-                members.push(*node);
-                seq = seq.max(join.ring_seq);
-            }
-        }
-        members.sort_unstable();
+        g.forget_silent(now, silence);
+        let members = g.members(self.id);
+        let epochs = members
+            .iter()
+            .map(|m| g.heard.get(m).map_or(self.epoch, |j| j.epoch))
+            .collect();
+        let seq = members
+            .iter()
+            .filter_map(|m| g.heard.get(m))
+            .map(|j| j.join.ring_seq)
+            .fold(self.installed_seq, u64::max);
         // Ring numbers come from the wire; a number at the top of the range
         // (only a key holder could send one) must not wrap around.
         let id = RingId {
             seq: seq.saturating_add(1),
             rep: self.id,
+            epoch: self.epoch,
         };
-        self.install(id, members, now);
+        self.install(id, members, epochs, now);
     }
 
     pub(super) fn receive_commit(
@@ -221,6 +336,7 @@ impl Node {
         from: NodeId,
         id: RingId,
         members: Vec<NodeId>,
+        epochs: Vec<u64>,
         now: Micros,
     ) {
         if self.ring.as_ref().is_some_and(|r| r.id == id) {
@@ -234,40 +350,34 @@ impl Node {
             && members.first() == Some(&id.rep)
             && members.contains(&self.id)
             && members.contains(&from)
-            && members.iter().all(|m| self.universe.contains(m));
+            && members.iter().all(|m| self.universe.contains(m))
+            // This process agreed to the ring, not an earlier one of this
+            // node (whose Commit a member may still be repeating).
+            && members
+                .iter()
+                .position(|m| *m == self.id)
+                .and_then(|i| epochs.get(i))
+                == Some(&self.epoch);
         if !valid {
             self.stats.other_ring += 1;
             return;
         }
-        self.install(id, members, now);
+        self.install(id, members, epochs, now);
     }
 
     /// Installs a new ring and starts recovering the previous one.
-    fn install(&mut self, id: RingId, members: Vec<NodeId>, now: Micros) {
+    fn install(&mut self, id: RingId, members: Vec<NodeId>, epochs: Vec<u64>, now: Micros) {
         self.leave_ring();
         self.installed_seq = id.seq;
         self.stats.rings_installed += 1;
-        let mut old_id = RingId::default();
-        if let Some(old) = &self.old {
-            old_id = old.id;
-            for carriage in old.store.values().filter(|c| c.seq > old.stable) {
-                let packet = Packet {
-                    sender: self.id,
-                    ring: old.id,
-                    body: Body::Data(carriage.clone()),
-                };
-                let mut message = vec![MSG_RECOVERED];
-                message.extend_from_slice(&packet.encode());
-                self.recovery_queue.push_back(message);
-            }
-        }
-        let mut marker = vec![MSG_RECOVERY_DONE];
-        marker.extend_from_slice(&old_id.seq.to_be_bytes());
-        marker.extend_from_slice(&old_id.rep.to_be_bytes());
-        self.recovery_queue.push_back(marker);
-
-        self.ring = Some(super::RingState::new(id, members.clone(), self.id));
-        self.phase = Phase::Recovery(BTreeSet::new());
+        let recovery = self.queue_recovery();
+        self.ring = Some(super::RingState::new(
+            id,
+            members.clone(),
+            epochs.clone(),
+            self.id,
+        ));
+        self.phase = Phase::Recovery(recovery);
         let first_token = Token {
             token_seq: 1,
             ..Token::default()
@@ -285,6 +395,7 @@ impl Node {
             for member in members.iter().filter(|m| **m != me) {
                 let body = Body::Commit {
                     members: members.clone(),
+                    epochs: epochs.clone(),
                 };
                 self.send(id, Destination::Node(*member), body);
             }
@@ -295,91 +406,17 @@ impl Node {
         }
     }
 
-    /// Delivers what the previous ring's survivors hold in common, then the
-    /// membership change, and makes the ring operational.
-    fn finish_recovery(&mut self, now: Micros) {
-        if let Some(mut old) = self.old.take() {
-            for (first, last, origin, message) in old.drain_survivors() {
-                if message.first() == Some(&MSG_APP) {
-                    self.deliver(first, last, origin, message[1..].to_vec());
-                }
-            }
-        }
-        self.phase = Phase::Operational;
-        let Some(ring) = &self.ring else {
-            return;
-        };
-        self.events.push_back(Event::Membership {
-            ring: ring.id,
-            members: ring.members.clone(),
-        });
-        if ring.id.rep == self.id && ring.members.len() < self.universe.len() {
-            self.probe_at = Some(now + self.config.merge_probe_us);
-        }
-    }
-
-    /// Handles a complete message of the installed ring.
-    pub(super) fn handle_message(
-        &mut self,
-        now: Micros,
-        (first, last, origin, message): super::ring::Complete,
-    ) {
-        match message.first().copied() {
-            Some(MSG_APP) if self.is_operational() => {
-                self.deliver(first, last, origin, message[1..].to_vec());
-            }
-            Some(MSG_RECOVERED) => self.receive_recovered(&message[1..]),
-            Some(MSG_RECOVERY_DONE) => {
-                let all_done = match (&mut self.phase, &self.ring) {
-                    (Phase::Recovery(markers), Some(ring)) => {
-                        markers.insert(origin);
-                        ring.members.iter().all(|m| markers.contains(m))
-                    }
-                    _ => false,
-                };
-                if all_done {
-                    self.finish_recovery(now);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Stores a packet of this node's old ring that another survivor held.
-    fn receive_recovered(&mut self, bytes: &[u8]) {
-        let Some(old) = self.old.as_mut() else {
-            return; // This node comes from no ring, or from another one.
-        };
-        let Ok(Packet {
-            ring,
-            body: Body::Data(carriage),
-            ..
-        }) = Packet::decode(bytes)
-        else {
-            return;
-        };
-        let wanted = ring == old.id
-            && carriage.seq > old.delivered
-            && carriage.seq <= old.delivered + RECOVERY_SPAN;
-        if wanted {
-            old.store.entry(carriage.seq).or_insert(carriage);
-        }
-    }
-
-    /// The representative of a ring that lacks configured nodes asks them,
-    /// now and then, to merge: after a partition heals or a node restarts,
-    /// this is what brings the rings together.
+    /// Each member of a ring that lacks configured nodes asks them, now and
+    /// then, to merge: after a partition heals or a node restarts, this is
+    /// what brings the rings together. The probe states whom this node
+    /// hears, so the others can tell whether a merge could hold them all.
     pub(super) fn probe_timeout(&mut self, now: Micros) {
         if self.probe_at.is_none_or(|at| now < at) {
             return;
         }
         self.probe_at = Some(now + self.config.merge_probe_us);
         let members = self.members().to_vec();
-        let probe = Join {
-            proc_set: members.clone(),
-            fail_set: Vec::new(),
-            ring_seq: self.installed_seq,
-        };
+        let probe = self.my_join(now);
         let ring = self.ring();
         for node in self.universe.clone() {
             if !members.contains(&node) {

@@ -13,23 +13,37 @@
 //! tells when every member has a packet, which makes it safe (safe delivery)
 //! and lets senders forget it. `ring.rs` holds that operational part;
 //! `membership.rs` forms new rings when the token is lost, a member falls
-//! silent or a node joins, and recovers the old ring's messages so that
-//! survivors agree on them.
+//! silent or a node joins, with `reach.rs` judging who hears whom;
+//! `recovery.rs` recovers the old ring's messages so that survivors agree
+//! on them; `transfer.rs` plans state transfer to joining nodes;
+//! `outbox.rs` queues application messages by priority and `message.rs`
+//! batches them; `freshness.rs` refuses replayed datagrams.
 
 mod freshness;
 mod membership;
+mod message;
+mod outbox;
+mod reach;
+mod recovery;
 mod ring;
+mod transfer;
 
 pub use freshness::frame;
+pub use outbox::Priority;
 
 use std::collections::VecDeque;
 
 use crate::auth::ClusterKey;
-use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_PENDING};
+use crate::keyring::{Keyring, KeyringError, KeyringStatus};
+use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES};
 use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
 use freshness::{unframe, ReplayGuard};
-use membership::{Gather, MSG_APP};
+use membership::Gather;
+use message::{MSG_APP, MSG_SAFE};
+use outbox::Outbox;
+use reach::Reach;
+use recovery::Recovery;
 use ring::RingState;
 
 /// Time in microseconds on the caller's monotonic clock.
@@ -104,16 +118,50 @@ pub enum Event {
     Deliver {
         first: u64,
         last: u64,
+        /// The message's place among the small messages batched into the
+        /// same carriage packet (0 when alone): with `first`, it names the
+        /// message within the ring.
+        index: u16,
         origin: NodeId,
         payload: Vec<u8>,
     },
     /// Every message of the current ring delivered so far whose `last` is
     /// at most `seq` is held by every member. Never runs ahead of delivery.
     Safe { seq: u64 },
-    /// A new ring is installed. Every message delivered before this event
-    /// belongs to the previous ring, and the members that came from the same
-    /// previous ring delivered exactly the same messages of it.
-    Membership { ring: RingId, members: Vec<NodeId> },
+    /// This node is the donor of a state transfer: its application passes
+    /// a snapshot of its state as of the membership event just before to
+    /// `Node::submit_snapshot`, before it handles any later event. The
+    /// `receivers` hold back the new ring's messages until it arrives.
+    SnapshotRequested {
+        ring: RingId,
+        receivers: Vec<NodeId>,
+    },
+    /// The snapshot this node waited for, from the donor: the application
+    /// takes it as its state; the new ring's messages follow.
+    Snapshot { origin: NodeId, data: Vec<u8> },
+    /// A new ring is installed, and every member holds what it recovered.
+    /// Every message delivered before this event belongs to the previous
+    /// ring, and the members that came from the same previous ring (the
+    /// transitional membership) delivered exactly the same messages of it.
+    Membership {
+        ring: RingId,
+        /// Every member, ascending.
+        members: Vec<NodeId>,
+        /// The members that came from this node's previous ring (this node
+        /// included; only this node after a start).
+        transitional: Vec<NodeId>,
+        /// Members not in the transitional membership.
+        joined: Vec<NodeId>,
+        /// Members of the previous ring not in the transitional membership.
+        left: Vec<NodeId>,
+        /// Whether the ring holds a majority of the configured nodes (the
+        /// primary component): at most one ring at a time can.
+        primary: bool,
+        /// The donor this node receives a snapshot from before any message
+        /// of this ring (`Event::Snapshot`), if it joins without the state
+        /// the others built (see `transfer`).
+        snapshot_from: Option<NodeId>,
+    },
 }
 
 /// Why a message was not accepted for sending.
@@ -121,8 +169,8 @@ pub enum Event {
 pub enum SubmitError {
     #[error("message of {0} bytes exceeds the {MAX_MESSAGE}-byte limit")]
     TooLarge(usize),
-    #[error("{MAX_PENDING} messages are already waiting for the token")]
-    Backlog,
+    #[error("the queue of {0:?} messages waiting for the token is full; try again later")]
+    Backlog(Priority),
 }
 
 /// Why a node could not be set up.
@@ -155,6 +203,9 @@ pub struct Stats {
     pub out_of_window: u64,
     pub token_retransmits: u64,
     pub data_retransmits: u64,
+    /// Joins of nodes outside the ring that did not start a new formation:
+    /// the merged ring could not hold everyone (a one-way link somewhere).
+    pub merges_declined: u64,
     /// Token visits (one per rotation); the runtime derives rotation time from it.
     pub token_visits: u64,
     /// Messages delivered to the application.
@@ -169,16 +220,15 @@ pub struct Stats {
 enum Phase {
     /// Forming a new ring; no ring is installed.
     Gather(Gather),
-    /// In a new ring, exchanging the previous ring's packets; holds the
-    /// members whose end-of-recovery marker has been delivered.
-    Recovery(std::collections::BTreeSet<NodeId>),
+    /// In a new ring, exchanging the previous rings' packets.
+    Recovery(Recovery),
     Operational,
 }
 
 /// One node of a ring.
 pub struct Node {
     id: NodeId,
-    key: ClusterKey,
+    keys: Keyring,
     config: Config,
     /// Every configured node, this one included, ascending.
     universe: Vec<NodeId>,
@@ -197,15 +247,22 @@ pub struct Node {
     /// messages, which go before any application message.
     recovery_queue: VecDeque<Vec<u8>>,
     /// Application messages (kind byte first) waiting for the token.
-    pending: VecDeque<Vec<u8>>,
+    outbox: Outbox,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
-    /// This incarnation's epoch (its ring floor) and the counter of the
-    /// last datagram sent.
+    /// This incarnation's epoch and the counter of the last datagram sent.
     epoch: u64,
     counter: u64,
     replay_guard: ReplayGuard,
+    /// Who this node hears and who hears it (see `reach`).
+    reach: Reach,
+    /// While this node waits for a snapshot: the donor, and the deliveries
+    /// and safety notices held back until it comes (see `transfer`).
+    held: Option<(NodeId, Vec<Event>)>,
+    /// This node has no state the others built (it never received the
+    /// snapshot it waited for).
+    stateless: bool,
 }
 
 impl Node {
@@ -218,24 +275,23 @@ impl Node {
         config: Config,
         now: Micros,
     ) -> Result<Node, SetupError> {
-        Node::with_ring_floor(id, universe, key, config, now, 0)
+        Node::with_epoch(id, universe, key, config, now, 0)
     }
 
-    /// Like `new`, for a node that may have been in rings before (a
-    /// restarted process): every ring it forms is numbered above
-    /// `ring_seq_floor`, which is also the epoch of its datagrams: the
-    /// others then refuse anything of an earlier process as a replay. A ring is named by its representative and sequence
-    /// number, so a restarted representative that numbered from zero again
-    /// would reuse the name of a ring it formed before, and stale packets of
-    /// that ring would be taken as current. The caller passes a value that
-    /// grows across restarts (ringgated uses the wall clock in milliseconds).
-    pub fn with_ring_floor(
+    /// Like `new`, for a process of a node that may have run before:
+    /// `epoch` is this incarnation's number, which must grow with every
+    /// restart (ringgated keeps a counter in its state file). It heads
+    /// every datagram, so the others refuse anything of an earlier process
+    /// as a replay, and it names every ring this node forms as
+    /// representative, so a restarted representative never reuses the id
+    /// of a ring it formed before, whatever the wall clock says.
+    pub fn with_epoch(
         id: NodeId,
         universe: &[NodeId],
         key: ClusterKey,
         config: Config,
         now: Micros,
-        ring_seq_floor: u64,
+        epoch: u64,
     ) -> Result<Node, SetupError> {
         if universe.is_empty() || universe.len() > MAX_NODES {
             return Err(SetupError::Size(universe.len()));
@@ -253,23 +309,26 @@ impl Node {
         }
         let mut node = Node {
             id,
-            key,
+            keys: Keyring::new(key),
             config,
             universe: sorted,
             phase: Phase::Operational,
             ring: None,
             old: None,
-            installed_seq: ring_seq_floor,
+            installed_seq: 0,
             token_deadline: None,
             probe_at: None,
             recovery_queue: VecDeque::new(),
-            pending: VecDeque::new(),
+            outbox: Outbox::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
-            epoch: ring_seq_floor,
+            epoch,
             counter: 0,
             replay_guard: ReplayGuard::default(),
+            reach: Reach::default(),
+            held: None,
+            stateless: false,
         };
         // The node forms a ring with whichever configured nodes it hears.
         node.start_gather(now);
@@ -289,6 +348,7 @@ impl Node {
             None => RingId {
                 seq: self.installed_seq,
                 rep: 0,
+                epoch: 0,
             },
         }
     }
@@ -303,25 +363,81 @@ impl Node {
         matches!(self.phase, Phase::Operational) && self.ring.is_some()
     }
 
+    /// Accepts `key` as well as the current one (step 1 of a key rollover;
+    /// see `keyring`).
+    pub fn add_key(&mut self, key: ClusterKey) -> Result<(), KeyringError> {
+        self.keys.add(key)
+    }
+
+    /// Sends with the key added last (step 2).
+    pub fn use_newest_key(&mut self) -> Result<(), KeyringError> {
+        self.keys.use_newest()
+    }
+
+    /// Accepts only the key this node sends with (step 3).
+    pub fn retire_key(&mut self) -> Result<(), KeyringError> {
+        self.keys.retire()
+    }
+
+    /// How many keys are accepted, and which one seals what is sent.
+    pub fn key_status(&self) -> KeyringStatus {
+        self.keys.status()
+    }
+
     /// What the node has refused and done so far.
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
 
-    /// Queues an application message for broadcast at a later token visit
-    /// (at once, if this node holds an idle token). Messages queued while no
-    /// ring is operational wait for the next one.
+    /// Queues a bulk application message for broadcast at a later token
+    /// visit (see `submit_with`).
     pub fn submit(&mut self, now: Micros, payload: Vec<u8>) -> Result<(), SubmitError> {
+        self.submit_with(now, Priority::Bulk, payload)
+    }
+
+    /// Queues an application message of the given class for broadcast at a
+    /// later token visit (at once, if this node holds an idle token).
+    /// Messages queued while no ring is operational wait for the next one.
+    /// A full queue refuses the message at once (`SubmitError::Backlog`):
+    /// the caller retries later; nothing waits.
+    pub fn submit_with(
+        &mut self,
+        now: Micros,
+        priority: Priority,
+        payload: Vec<u8>,
+    ) -> Result<(), SubmitError> {
+        self.queue_app(now, priority, MSG_APP, payload)
+    }
+
+    /// Like `submit_with`, for safe delivery (Totem's SAFE): every member
+    /// hands the message over only once every member holds it (the token's
+    /// aru covered it at two visits), and the messages after it in the
+    /// agreed order wait behind it. In a ring that fails first, it is
+    /// delivered with the old ring's other messages at the end of recovery,
+    /// to the members that came through together.
+    pub fn submit_safe(
+        &mut self,
+        now: Micros,
+        priority: Priority,
+        payload: Vec<u8>,
+    ) -> Result<(), SubmitError> {
+        self.queue_app(now, priority, MSG_SAFE, payload)
+    }
+
+    fn queue_app(
+        &mut self,
+        now: Micros,
+        priority: Priority,
+        kind: u8,
+        payload: Vec<u8>,
+    ) -> Result<(), SubmitError> {
         if payload.len() > MAX_MESSAGE {
             return Err(SubmitError::TooLarge(payload.len()));
         }
-        if self.pending.len() >= MAX_PENDING {
-            return Err(SubmitError::Backlog);
-        }
         let mut message = Vec::with_capacity(payload.len() + 1);
-        message.push(MSG_APP);
+        message.push(kind);
         message.extend_from_slice(&payload);
-        self.pending.push_back(message);
+        self.outbox.push(priority, message)?;
         if self.is_operational() {
             self.use_idle_token(now);
         }
@@ -336,7 +452,7 @@ impl Node {
             self.stats.oversized += 1;
             return;
         }
-        let Ok(bytes) = self.key.open(datagram) else {
+        let Ok(bytes) = self.keys.open(datagram) else {
             self.stats.unauthenticated += 1;
             return;
         };
@@ -357,9 +473,9 @@ impl Node {
             return;
         }
         match packet.body {
-            Body::Join(join) => self.receive_join(packet.sender, join, now),
-            Body::Commit { members } => {
-                self.receive_commit(packet.sender, packet.ring, members, now)
+            Body::Join(join) => self.receive_join(packet.sender, packet.ring, epoch, join, now),
+            Body::Commit { members, epochs } => {
+                self.receive_commit(packet.sender, packet.ring, members, epochs, now)
             }
             body => {
                 let Some(ring) = self.ring.as_mut() else {
@@ -424,6 +540,39 @@ impl Node {
         self.transmits.pop_front()
     }
 
+    /// Sends the snapshot asked for by `Event::SnapshotRequested`: in
+    /// order, as a control message, to the receivers (at most
+    /// `MAX_MESSAGE` bytes; a full control queue refuses it, to be retried).
+    pub fn submit_snapshot(&mut self, now: Micros, data: Vec<u8>) -> Result<(), SubmitError> {
+        if data.len() > MAX_MESSAGE {
+            return Err(SubmitError::TooLarge(data.len()));
+        }
+        let mut message = Vec::with_capacity(data.len() + 1);
+        message.push(message::MSG_SNAPSHOT);
+        message.extend_from_slice(&data);
+        self.outbox.push(Priority::Control, message)?;
+        if self.is_operational() {
+            self.use_idle_token(now);
+        }
+        Ok(())
+    }
+
+    /// Hands an event to the application, or holds it back while this
+    /// node waits for a snapshot.
+    fn emit(&mut self, event: Event) {
+        match &mut self.held {
+            Some((_, held)) => held.push(event),
+            None => self.events.push_back(event),
+        }
+    }
+
+    /// Hands over what was held back for a snapshot, and stops holding.
+    fn release_held(&mut self) {
+        if let Some((_, held)) = self.held.take() {
+            self.events.extend(held);
+        }
+    }
+
     /// The next delivery, safety notice or membership change.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -447,7 +596,7 @@ impl Node {
         };
         self.counter += 1;
         let mut datagram = frame(self.epoch, self.counter, &packet.encode());
-        self.key.seal(&mut datagram);
+        self.keys.seal(&mut datagram);
         self.transmits.push_back(Transmit {
             destination,
             datagram,

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Destination, Event, Micros, Node, Phase};
+use super::message::{unbatch, MSG_APP, MSG_BATCH, MSG_SAFE};
+use super::{Destination, Event, Micros, Node, Phase, Priority};
 use crate::limits::{MAX_FRAGMENT, MAX_RTR, MAX_SEND_PER_VISIT, ROTATION_SENDS, WINDOW};
 use crate::wire::{Body, Carriage, NodeId, RingId, Token};
 
@@ -34,6 +35,8 @@ pub(super) struct RingState {
     pub(super) id: RingId,
     /// Ascending; the token goes from each member to the next.
     pub(super) members: Vec<NodeId>,
+    /// The incarnation of each member that agreed to the ring.
+    pub(super) epochs: Vec<u64>,
     pub(super) successor: NodeId,
     /// The only member a token may come from.
     predecessor: NodeId,
@@ -63,13 +66,14 @@ pub(super) struct RingState {
 }
 
 impl RingState {
-    pub(super) fn new(id: RingId, members: Vec<NodeId>, me: NodeId) -> RingState {
+    pub(super) fn new(id: RingId, members: Vec<NodeId>, epochs: Vec<u64>, me: NodeId) -> RingState {
         let position = members.iter().position(|m| *m == me).unwrap_or(0);
         let successor = members[(position + 1) % members.len()];
         let predecessor = members[(position + members.len() - 1) % members.len()];
         RingState {
             id,
             members,
+            epochs,
             successor,
             predecessor,
             store: BTreeMap::new(),
@@ -94,13 +98,16 @@ impl RingState {
     }
 
     /// Takes the message starting directly after `delivered` if it is
-    /// complete.
+    /// complete, and, for safe delivery, held by every member.
     fn next_complete(&mut self) -> Option<Complete> {
         let head = self.store.get(&(self.delivered + 1))?;
         if head.index != 0 {
             return None;
         }
         let message = self.assemble(head.first, head.count, head.origin)?;
+        if message.3.first() == Some(&MSG_SAFE) && message.1 > self.stable {
+            return None;
+        }
         self.delivered = message.1;
         Some(message)
     }
@@ -230,7 +237,12 @@ impl Node {
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
-        let (ring_id, successor, members) = (ring.id, ring.successor, ring.members.clone());
+        let (ring_id, successor, members, epochs) = (
+            ring.id,
+            ring.successor,
+            ring.members.clone(),
+            ring.epochs.clone(),
+        );
         let Some(sent) = ring.sent_token.as_mut() else {
             return;
         };
@@ -246,24 +258,29 @@ impl Node {
             self.send(
                 ring_id,
                 Destination::Node(successor),
-                Body::Commit { members },
+                Body::Commit { members, epochs },
             );
         }
         self.send(ring_id, Destination::Node(successor), Body::Token(token));
     }
 
-    /// The number of carriage packets of the next message to broadcast, if
-    /// the window and this visit's budget allow it.
-    fn next_message(&self, token: &Token, budget: usize) -> Option<usize> {
-        let message = match self.recovery_queue.front() {
-            Some(m) => m,
-            None if self.is_operational() => self.pending.front()?,
+    /// The next message to broadcast (its class, none for a recovery
+    /// message) and its number of carriage packets, if the window (the
+    /// part of it the class may use) and this visit's budget allow it.
+    fn next_message(&self, token: &Token, budget: usize) -> Option<(Option<Priority>, usize)> {
+        let (priority, message) = match self.recovery_queue.front() {
+            Some(m) => (None, m),
+            None if self.is_operational() => {
+                let (p, m) = self.outbox.front()?;
+                (Some(p), m)
+            }
             None => return None,
         };
+        let window = priority.map_or(WINDOW, Priority::window);
         let count = message.len().div_ceil(MAX_FRAGMENT).max(1);
         let fits =
-            count <= budget && (token.seq + count as u64).saturating_sub(token.aru) <= WINDOW;
-        fits.then_some(count)
+            count <= budget && (token.seq + count as u64).saturating_sub(token.aru) <= window;
+        fits.then_some((priority, count))
     }
 
     /// Everything a node does with a token that has just come to it.
@@ -300,11 +317,12 @@ impl Node {
         }
 
         // Broadcast queued messages, recovery first, while the window has room.
-        while let Some(count) = self.next_message(&token, budget) {
-            let message = match self.recovery_queue.pop_front() {
-                Some(m) => m,
-                None => self.pending.pop_front().unwrap_or_default(),
-            };
+        while let Some((priority, count)) = self.next_message(&token, budget) {
+            let message = match priority {
+                None => self.recovery_queue.pop_front(),
+                Some(p) => self.outbox.pop_batch(p),
+            }
+            .unwrap_or_default();
             let first = token.seq + 1;
             for (index, chunk) in fragments(&message, count).enumerate() {
                 let carriage = Carriage {
@@ -361,7 +379,10 @@ impl Node {
                 ring.stable = safe;
                 ring.forget_stable();
                 self.announce_safe();
+                // A message for safe delivery may have become deliverable.
+                self.deliver_ready(now);
             }
+            self.finish_recovery_if_stable(now);
         }
 
         let operational = self.is_operational();
@@ -447,19 +468,34 @@ impl Node {
         }
     }
 
-    /// Hands an application message to the application.
-    pub(super) fn deliver(&mut self, first: u64, last: u64, origin: NodeId, payload: Vec<u8>) {
-        self.stats.delivered_messages += 1;
-        self.events.push_back(Event::Deliver {
-            first,
-            last,
-            origin,
-            payload,
-        });
+    /// Hands an application message, or each message of a batch, to the
+    /// application. A malformed batch is refused whole, alike everywhere.
+    pub(super) fn deliver_app(&mut self, first: u64, last: u64, origin: NodeId, message: &[u8]) {
+        let payloads = match message.split_first() {
+            Some((&(MSG_APP | MSG_SAFE), payload)) => vec![payload.to_vec()],
+            Some((&MSG_BATCH, batch)) => match unbatch(batch) {
+                Some(payloads) => payloads,
+                None => {
+                    self.stats.malformed += 1;
+                    return;
+                }
+            },
+            _ => return,
+        };
+        for (index, payload) in payloads.into_iter().enumerate() {
+            self.stats.delivered_messages += 1;
+            self.emit(Event::Deliver {
+                first,
+                last,
+                index: index as u16,
+                origin,
+                payload,
+            });
+        }
     }
 
     /// Tells the application how far delivered messages are safe.
-    fn announce_safe(&mut self) {
+    pub(super) fn announce_safe(&mut self) {
         if !self.is_operational() {
             return;
         }
@@ -469,7 +505,7 @@ impl Node {
         let safe = ring.stable.min(ring.delivered);
         if safe > ring.announced_safe {
             ring.announced_safe = safe;
-            self.events.push_back(Event::Safe { seq: safe });
+            self.emit(Event::Safe { seq: safe });
         }
     }
 }

@@ -1,9 +1,17 @@
 //! Named regression tests: each replays, on the public `Node` API, a defect
 //! that a review reproduced, and fails if the defect comes back.
 
+mod batching;
 mod false_safe;
+mod key_rotation;
 mod net;
+mod one_way_link;
+mod priorities;
+mod recovery_stability;
 mod replayed_join;
 mod replayed_token;
 mod reserved_ids;
+mod ring_ids;
+mod safe_delivery;
+mod state_transfer;
 mod window;

@@ -35,3 +35,32 @@ fn a_replayed_join_of_an_absent_node_changes_nothing() {
     assert_eq!(net.node(1).stats().rings_installed, rings_before);
     assert_eq!(net.node(1).stats().replayed, 5);
 }
+
+#[test]
+fn every_datagram_a_member_took_is_refused_when_replayed() {
+    let ids = [1, 2, 3];
+    let mut net = Net::new(&ids, Config::default());
+    net.capture = true;
+    net.advance_until(1000, |n| n.one_ring(&ids));
+    for id in ids {
+        net.submit(id, format!("before-{id}").as_bytes());
+    }
+    net.advance_until(1000, |n| n.delivered_in_current_ring(3).len() == 3);
+    net.capture = false;
+    let to_3: Vec<Vec<u8>> = net
+        .captured
+        .iter()
+        .filter(|(to, _)| *to == 3)
+        .map(|(_, d)| d.clone())
+        .collect();
+    let before = net.node(3).stats().clone();
+    let events = net.events[2].len();
+    for datagram in &to_3 {
+        net.replay(3, datagram.clone());
+    }
+    net.run_network();
+    let after = net.node(3).stats().clone();
+    assert_eq!(after.replayed - before.replayed, to_3.len() as u64);
+    assert_eq!(after.rings_installed, before.rings_installed);
+    assert_eq!(net.events[2].len(), events);
+}
