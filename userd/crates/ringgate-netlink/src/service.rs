@@ -324,7 +324,14 @@ impl Client {
         backend: SocketAddrV4,
         weight: Option<u32>,
     ) -> Result<(), Error> {
-        self.backend_request("backend-add", uapi::RINGGATE_CMD_BACKEND_ADD, key, backend, weight, None)
+        self.backend_request(
+            "backend-add",
+            uapi::RINGGATE_CMD_BACKEND_ADD,
+            key,
+            backend,
+            weight,
+            None,
+        )
     }
 
     /// Changes a back-end's weight or state (those given); a back-end not
@@ -336,7 +343,14 @@ impl Client {
         weight: Option<u32>,
         up: Option<bool>,
     ) -> Result<(), Error> {
-        self.backend_request("backend-set", uapi::RINGGATE_CMD_BACKEND_SET, key, backend, weight, up)
+        self.backend_request(
+            "backend-set",
+            uapi::RINGGATE_CMD_BACKEND_SET,
+            key,
+            backend,
+            weight,
+            up,
+        )
     }
 
     fn backend_request(
@@ -366,7 +380,6 @@ impl Client {
         )
         // The kernel's own words say which is missing, the service or the
         // back-end, or which table is full.
-        
     }
 
     /// Removes a back-end from a service. The kernel's ENOENT here means
