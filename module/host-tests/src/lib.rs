@@ -60,3 +60,5 @@ mod tcp_tests;
 mod upsert_tests;
 #[cfg(test)]
 mod vips_tests;
+#[cfg(test)]
+mod review_rev9_tests;
