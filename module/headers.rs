@@ -113,7 +113,10 @@ pub(crate) fn flow(bytes: &impl Bytes) -> Option<Flow> {
         return None;
     }
     let l4 = start.checked_add(ip.header_len)?;
-    let ports = read::<4>(bytes, l4)?;
+    // A whole UDP header (8 bytes), not only its ports: translating rewrites
+    // its checksum, so a datagram cut inside it could never be translated
+    // and must not get a session (TCP headers are checked whole below).
+    let ports = read::<8>(bytes, l4)?;
     let mut flow = Flow {
         saddr: ip.saddr,
         daddr: ip.daddr,
@@ -163,7 +166,9 @@ pub(crate) fn icmp_quoted(bytes: &impl Bytes) -> Option<Quoted> {
     }
     let offset = icmp_at.checked_add(8)?;
     let inner = ipv4(bytes, offset)?;
-    if inner.proto != PROTO_TCP && inner.proto != PROTO_UDP {
+    // A quoted later fragment carries no ports: what sits where they would
+    // be is payload, chosen by whoever sent the datagram.
+    if (inner.proto != PROTO_TCP && inner.proto != PROTO_UDP) || inner.later_fragment {
         return None;
     }
     let ports = read::<4>(bytes, offset.checked_add(inner.header_len)?)?;

@@ -257,15 +257,16 @@ impl SessionTable {
         let now = clock.now;
         let touched = self.find_in(key, |bucket| {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
-            if key.proto == TCP
-                && entry.counted()
-                && entry.stage >= Stage::Closing
-                && tcp::opens(seg.flags)
-            {
+            let reopens = entry.stage >= Stage::Closing && tcp::opens(seg.flags)
+                || entry.stage == Stage::Syn && entry.tcp.restarts_handshake(seg);
+            if key.proto == TCP && entry.counted() && reopens {
                 // The client reuses its port for a new connection while the
                 // old one lingers closed (the server closed first, so the
-                // client kept no TIME_WAIT): the old session ends and the
-                // SYN opens a new one, as conntrack and IPVS do.
+                // client kept no TIME_WAIT), or gives up on a handshake and
+                // starts another: the old session ends and the SYN opens a
+                // new one, as conntrack and IPVS do. (Its back-end-side
+                // entry expects the old SYN's acknowledgement, so it would
+                // never see the new handshake complete.)
                 let partner = entry.partner();
                 self.free(entry);
                 return Some(Err(partner));
@@ -277,9 +278,10 @@ impl SessionTable {
                     // but the session is left as it was.
                     return Some(Ok((entry.rewrite, None)));
                 };
-                (stage, !had_synack && entry.tcp.synack_seen())
+                let new_synack = !had_synack && entry.tcp.synack_seen();
+                (stage, new_synack.then(|| entry.tcp.synack_ack()))
             } else {
-                (Stage::Udp, false)
+                (Stage::Udp, None)
             };
             let first_fin = key.proto == TCP && seg.flags & FIN != 0 && entry.fins & FIN_SENT == 0;
             if first_fin {
@@ -288,7 +290,7 @@ impl SessionTable {
             let staged = self.advance(entry, stage, clock, timeouts);
             let interval = push_interval(timeouts.secs(entry.stage), clock);
             let due = clock.since(entry.pushed) >= interval;
-            let changed = (staged || first_fin || new_synack || due).then(|| {
+            let changed = (staged || first_fin || new_synack.is_some() || due).then(|| {
                 entry.pushed = now;
                 Push {
                     partner: entry.partner(),
@@ -324,8 +326,8 @@ impl SessionTable {
             if push.first_fin {
                 entry.fins |= FIN_PEER;
             }
-            if push.synack {
-                entry.tcp.mark_synack();
+            if let Some(ack) = push.synack {
+                entry.tcp.mark_synack(ack);
             }
             Some(())
         });
@@ -570,14 +572,18 @@ impl SessionTable {
         removed
     }
 
-    /// Frees the expired entries of up to `count` buckets from `start` on,
+    /// Frees the expired client-side entries of up to `count` buckets from `start` on,
     /// releasing their counts; where the next sweep starts (0 after the last
     /// bucket). Process context: each bucket is locked on its own.
     pub(crate) fn sweep(&self, start: usize, count: usize, now: u64) -> usize {
         let end = start.saturating_add(count).min(self.buckets.len());
         for i in start..end {
             self.buckets.with(i, |bucket| {
-                for e in bucket.iter_mut().filter(|e| e.expires != 0 && !e.live(now)) {
+                // Back-end-side entries hold no count: an expired one stays
+                // as it is (revivable by its partner, see `revivable`) until
+                // its place is reused.
+                let expired = |e: &&mut Entry| e.counted() && e.expires != 0 && !e.live(now);
+                for e in bucket.iter_mut().filter(expired) {
                     self.free(e);
                 }
             });

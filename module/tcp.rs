@@ -4,9 +4,14 @@
 //! from both directions' segments, not from flags alone.
 //!
 //! - A connection is established once the back-end's SYN-ACK has passed and
-//!   the client acknowledges after it. A client that sends a SYN and then a
-//!   bare ACK to a silent back-end has not opened anything: its session
-//!   keeps the short handshake timeout and stays evictable.
+//!   the client acknowledges it (its acknowledgement within `RST_WINDOW` of
+//!   the SYN-ACK's end). A client that sends a SYN and then a bare ACK to a
+//!   silent back-end has not opened anything, nor has one whose ACK does not
+//!   acknowledge the SYN-ACK (a spoofed source that never saw it): such a
+//!   session keeps the short handshake timeout and stays evictable.
+//! - A client SYN with a new initial sequence number on a session still in
+//!   its handshake is a new connection (the client gave up and reconnected
+//!   from the same port); a retransmitted SYN is not.
 //! - A reset counts only if it fits the connection: its sequence number
 //!   within `RST_WINDOW` of what its sender has sent (or, before the
 //!   back-end has sent anything, acknowledging the client's SYN, as a
@@ -65,8 +70,10 @@ impl Segment {
 pub(crate) struct Direction {
     /// The sequence number after the last byte this direction sent.
     next_seq: u32,
-    /// Before the back-end has sent anything: the acknowledgement its
-    /// answer to the client's SYN carries.
+    /// The back-end's direction, before it has sent anything: the
+    /// acknowledgement its answer to the client's SYN carries. The client's
+    /// direction, once the SYN-ACK has passed: the acknowledgement of the
+    /// SYN-ACK, which completes the handshake.
     expected_ack: u32,
     marks: u8,
 }
@@ -95,10 +102,34 @@ impl Direction {
         self.marks & SYNACK_SEEN != 0
     }
 
-    /// Records that the back-end's SYN-ACK passed (it did so in the
-    /// session's other direction).
-    pub(crate) fn mark_synack(&mut self) {
+    /// Records in the client's direction that the back-end's SYN-ACK passed
+    /// (in the session's other direction), and `ack`, the acknowledgement
+    /// of it that completes the handshake.
+    pub(crate) fn mark_synack(&mut self, ack: u32) {
+        if !self.synack_seen() {
+            self.expected_ack = ack;
+        }
         self.marks |= SYNACK_SEEN;
+    }
+
+    /// The back-end's direction: the acknowledgement its SYN-ACK asks of the
+    /// client (meaningful once `synack_seen`).
+    pub(crate) fn synack_ack(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// The client's direction, in the handshake: whether `seg` is a SYN
+    /// opening another connection (a new initial sequence number), not a
+    /// retransmission of the one seen.
+    pub(crate) fn restarts_handshake(&self, seg: &Segment) -> bool {
+        opens(seg.flags) && self.marks & SEQ_KNOWN != 0 && seg.end() != self.next_seq
+    }
+
+    /// The client's direction: whether `seg` acknowledges the back-end's
+    /// SYN-ACK (or data after it, within `RST_WINDOW`).
+    fn acks_synack(&self, seg: &Segment) -> bool {
+        let beyond = seg.ack.wrapping_sub(self.expected_ack) as i32;
+        self.synack_seen() && seg.flags & ACK != 0 && (0..=RST_WINDOW as i32).contains(&beyond)
     }
 
     fn rst_fits(&self, seg: &Segment) -> bool {
@@ -143,6 +174,9 @@ impl Direction {
                 self.next_seq = other.next_seq;
             }
         }
+        if other.synack_seen() && !self.synack_seen() {
+            self.expected_ack = other.expected_ack;
+        }
         self.marks |= other.marks;
     }
 
@@ -164,10 +198,12 @@ impl Direction {
             Stage::Closing
         } else if seg.flags & SYN != 0 {
             if !from_client && self.answers_syn(seg) {
-                self.mark_synack();
+                // The back-end's own direction keeps the SYN's
+                // acknowledgement in `expected_ack`.
+                self.marks |= SYNACK_SEEN;
             }
             Stage::Syn
-        } else if from_client && self.synack_seen() {
+        } else if from_client && self.acks_synack(seg) {
             Stage::Established
         } else {
             // A client's ACK before any SYN-ACK, or the back-end's data

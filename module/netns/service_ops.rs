@@ -11,6 +11,7 @@ use kernel::prelude::*;
 
 use super::{NetState, Refusal};
 use crate::glue::{uapi, RcuSection, Sleepable};
+use crate::load::LoadRef;
 use crate::services::{BackendSlot, ServiceKey};
 use crate::upsert::Upsert;
 
@@ -99,7 +100,7 @@ impl NetState {
         up: Option<bool>,
         upsert: Upsert,
     ) -> Result<(), Refusal> {
-        let slot = self
+        let gone = self
             .services
             .update(context, |table, context| {
                 let exists = table.find_backend(key, addr, port).ok_or(ENOENT)?.is_some();
@@ -110,7 +111,11 @@ impl NetState {
                 // Before the table is published: no packet can pick the new
                 // back-end and be counted under the slot's previous one.
                 self.backend_placed(context, slot);
-                Ok(Ok(slot))
+                // Which back-end went down, read under the configuration
+                // mutex: once it is released, another request may put a new
+                // back-end in the slot.
+                let gone = (up == Some(false)).then(|| self.load_of(context, slot));
+                Ok(Ok(gone))
             })
             .map_err(|err| refusal(err, NO_SERVICE))?
             .map_err(|conflict| {
@@ -120,8 +125,8 @@ impl NetState {
                     c_str!("no such back-end in this service"),
                 )
             })?;
-        if up == Some(false) {
-            self.backend_gone(context, slot);
+        if let Some(gone) = gone {
+            self.backend_gone(context, gone);
         }
         Ok(())
     }
@@ -134,21 +139,33 @@ impl NetState {
         addr: u32,
         port: u16,
     ) -> Result<(), Refusal> {
-        let slot = self
+        let gone = self
             .services
-            .update(context, |table, _| table.remove_backend(key, addr, port))
+            .update(context, |table, context| {
+                let slot = table.remove_backend(key, addr, port)?;
+                Ok(self.load_of(context, slot))
+            })
             .map_err(|err| refusal(err, NO_BACKEND))?;
-        self.backend_gone(context, slot);
+        self.backend_gone(context, gone);
         Ok(())
     }
 
-    /// Applies the down policy to a back-end just taken down or removed
-    /// from its slot.
-    fn backend_gone(&self, context: &mut Sleepable, slot: BackendSlot) {
+    /// The back-end in `slot` now, as its sessions record it (service,
+    /// back-end and generation).
+    fn load_of(&self, context: &mut Sleepable, slot: BackendSlot) -> LoadRef {
+        let rcu = RcuSection::read_lock(context);
+        self.sessions
+            .read(&rcu)
+            .loads()
+            .current(slot.service, slot.backend)
+    }
+
+    /// Applies the down policy to `gone`, a back-end just taken down or
+    /// removed from its slot.
+    fn backend_gone(&self, context: &mut Sleepable, gone: LoadRef) {
         if self.down_policy() == uapi::RINGGATE_DOWN_POLICY_DROP {
             let rcu = RcuSection::read_lock(context);
-            let sessions = self.sessions.read(&rcu);
-            sessions.purge_backend(sessions.loads().current(slot.service, slot.backend));
+            self.sessions.read(&rcu).purge_backend(gone);
         }
     }
 

@@ -88,8 +88,9 @@ pub(super) struct Push {
     pub(super) partner: FlowKey,
     pub(super) stage: Stage,
     pub(super) first_fin: bool,
-    /// The back-end's SYN-ACK passed just now.
-    pub(super) synack: bool,
+    /// The back-end's SYN-ACK passed just now: the acknowledgement of it
+    /// that completes the handshake.
+    pub(super) synack: Option<u32>,
     /// The other entry lives at least until then.
     pub(super) expires: u64,
 }
@@ -109,7 +110,11 @@ pub(super) type Bucket = [Entry; WAYS];
 /// else one that expired but still holds the session (its place not reused
 /// and, for a client-side entry, its count not released; expiry is checked
 /// only at lookups, so an entry given a little less slack than its partner
-/// can lapse first). Either way it must name `from` as its own partner:
+/// can lapse first). An entry freed on purpose (its `expires` zeroed by a
+/// purge, an eviction or its partner's end) is never revived: a push
+/// computed before a purge must not bring the purged back-end's replies
+/// back. (The sweep zeroes only client-side entries, which it must to
+/// release their counts.) Either way it must name `from` as its own partner:
 /// keys alone do not pair entries, since a client reusing its port makes a
 /// new session whose client-side key is the partner key of an old session's
 /// back-end-side entry still alive.
@@ -118,9 +123,5 @@ pub(super) fn revivable(bucket: &Bucket, key: &FlowKey, from: &FlowKey, now: u64
     bucket
         .iter()
         .position(|e| e.live(now) && ours(e))
-        .or_else(|| {
-            bucket
-                .iter()
-                .position(|e| ours(e) && (e.expires != 0 || !e.counted()))
-        })
+        .or_else(|| bucket.iter().position(|e| ours(e) && e.expires != 0))
 }

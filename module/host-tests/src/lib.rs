@@ -49,6 +49,8 @@ mod maglev_tests;
 #[cfg(test)]
 mod placement_tests;
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod schedule_tests;
 #[cfg(test)]
 mod service_tests;
@@ -60,5 +62,3 @@ mod tcp_tests;
 mod upsert_tests;
 #[cfg(test)]
 mod vips_tests;
-#[cfg(test)]
-mod review_rev9_tests;

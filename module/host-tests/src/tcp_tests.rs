@@ -42,7 +42,8 @@ fn handshake_establishes_only_after_the_backends_synack() {
         Some(Stage::Syn)
     );
     assert!(backend.synack_seen());
-    client.mark_synack();
+    assert_eq!(backend.synack_ack(), 5001);
+    client.mark_synack(backend.synack_ack());
     // Now the client's ACK establishes the connection.
     assert_eq!(
         client.after(stage, true, &seg(ACK, 1001, 5001, 0)),
@@ -201,9 +202,15 @@ fn merge_keeps_the_later_of_each() {
     let (mut moved, _) = opened(1000);
     let (mut later, _) = opened(1000);
     later.after(Stage::Established, true, &seg(ACK, 1001, 1, 500));
-    later.mark_synack();
+    later.mark_synack(5001);
     moved.merge(&later);
     assert!(moved.synack_seen());
+    // The merge carries the SYN-ACK's acknowledgement too.
+    let mut copy = moved;
+    assert_eq!(
+        copy.after(Stage::Syn, true, &seg(ACK, 1501, 5001, 0)),
+        Some(Stage::Established)
+    );
     // The merged direction knows the sequence moved on by 500 bytes.
     assert_eq!(
         moved.after(Stage::Established, true, &seg(RST, 1501, 0, 0)),

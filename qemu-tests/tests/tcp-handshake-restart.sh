@@ -1,5 +1,5 @@
 #!/bin/bash
-# Review of rev9: a client that reconnects from the same port (a new SYN
+# Without the fix, a client that reconnects from the same port (a new SYN
 # with a new ISN) while its first attempt's session is still in the
 # handshake gets a working connection whose session never becomes
 # established. The new SYN follows the old session to the same back-end,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Review of rev9: a client ACK that does not acknowledge the back-end's
+# A client ACK that does not acknowledge the back-end's
 # SYN-ACK must not establish a session (conntrack checks the ACK against
 # the SYN-ACK). A host that sends a SYN from a spoofed source never sees the
 # SYN-ACK, but any ACK it sends after it made the session established

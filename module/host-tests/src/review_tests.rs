@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Review of rev9: inputs the pure logic mishandles. Each test states the
+//! Inputs an adversarial review found the pure logic mishandling. Each test states the
 //! behaviour the module's own documentation (or conntrack's) promises.
 
 use crate::headers::{flow, icmp_quoted, Bytes};
@@ -54,7 +54,7 @@ fn seg(flags: u8, seq: u32, ack: u32) -> Segment {
 /// `flow` refuses later fragments; `icmp_quoted` does not, so an ICMP error
 /// quoting one is looked up (and rewritten) by payload bytes taken as ports.
 #[test]
-fn rev9_an_icmp_error_quoting_a_later_fragment_is_not_translated() {
+fn an_icmp_error_quoting_a_later_fragment_is_not_translated() {
     // Quoted: VIP -> client, UDP, fragment offset 185 (1480 bytes), whose
     // payload at the "ports" position reads 80 -> 40000.
     let quoted = [
@@ -76,12 +76,8 @@ fn rev9_an_icmp_error_quoting_a_later_fragment_is_not_translated() {
 /// packet that `rg_skb_nat` (skb_ensure_writable(thoff + 8)) then fails on
 /// and drops. TCP headers are checked whole; UDP ones are not.
 #[test]
-fn rev9_a_udp_datagram_cut_inside_its_header_is_no_flow() {
-    let p = [
-        ipv4(17, 0, CLIENT, VIP, 24),
-        vec![0x9c, 0x40, 0, 53],
-    ]
-    .concat();
+fn a_udp_datagram_cut_inside_its_header_is_no_flow() {
+    let p = [ipv4(17, 0, CLIENT, VIP, 24), vec![0x9c, 0x40, 0, 53]].concat();
     assert_eq!(flow(&Wire(p)), None);
 }
 
@@ -93,7 +89,7 @@ fn rev9_a_udp_datagram_cut_inside_its_header_is_no_flow() {
 /// table, and the back-end's RST answering the bad ACK (seq = 777) does not
 /// fit the back-end's window, so nothing ends them.
 #[test]
-fn rev9_a_client_ack_that_does_not_ack_the_synack_establishes_nothing() {
+fn a_client_ack_that_does_not_ack_the_synack_establishes_nothing() {
     let syn = seg(SYN, 1000, 0);
     let (mut client, mut backend) = (Direction::client(&syn), Direction::backend(&syn));
     assert_eq!(
@@ -101,33 +97,36 @@ fn rev9_a_client_ack_that_does_not_ack_the_synack_establishes_nothing() {
         Some(Stage::Syn)
     );
     assert!(backend.synack_seen());
-    client.mark_synack();
+    client.mark_synack(backend.synack_ack());
     assert_eq!(
         client.after(Stage::Syn, true, &seg(ACK, 1001, 777)),
         Some(Stage::Syn),
         "a client ACK acknowledging nothing the back-end sent"
     );
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(ACK, 1001, 5001)),
+        Some(Stage::Established),
+        "the client's ACK of the SYN-ACK"
+    );
 }
 
 /// A client that gives up on a handshake and reconnects from the same port
-/// (bind to a fixed port; a new ISN, ~2^21 * 64 ns = 134 ms later already
-/// outside `RST_WINDOW`) while the first session is still in `Syn`: the
-/// new SYN goes to the same back-end, but nothing tells the back-end-side
-/// entry about the new ISN, so the back-end's SYN-ACK (acking the new ISN)
-/// is never recognised and the session never becomes established: the
-/// working connection keeps the 30 s handshake timeout and stays
-/// evictable. (The push carries only "SYN-ACK seen", so this is modelled
-/// here as the back-end's entry seeing the SYN-ACK; conntrack re-reads the
-/// SYN in SYN_SENT.)
+/// (a new ISN) while the first session is still in `Syn`: the session table
+/// must treat that SYN as a new connection (its back-end-side entry expects
+/// the old SYN's acknowledgement, so it would never see the new handshake
+/// complete); a retransmitted SYN (same ISN) is the same connection.
 #[test]
-fn rev9_a_synack_to_a_new_syn_on_a_handshake_session_is_recognised() {
+fn a_new_syn_on_a_handshake_session_restarts_it() {
     let first = seg(SYN, 1000, 0);
-    let (mut client, mut backend) = (Direction::client(&first), Direction::backend(&first));
-    let second = seg(SYN, 0x4000_0000, 0);
-    assert_eq!(client.after(Stage::Syn, true, &second), Some(Stage::Syn));
-    backend.after(Stage::Syn, false, &seg(SYN | ACK, 5000, 0x4000_0001));
+    let client = Direction::client(&first);
+    assert!(!client.restarts_handshake(&first), "a retransmitted SYN");
     assert!(
-        backend.synack_seen(),
-        "the SYN-ACK answering the client's current SYN"
+        client.restarts_handshake(&seg(SYN, 0x4000_0000, 0)),
+        "a new ISN"
+    );
+    assert!(!client.restarts_handshake(&seg(ACK, 1001, 0)), "an ACK");
+    assert!(
+        !client.restarts_handshake(&seg(SYN | ACK, 0x4000_0000, 1)),
+        "a SYN-ACK"
     );
 }

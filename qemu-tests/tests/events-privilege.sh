@@ -1,5 +1,5 @@
 #!/bin/bash
-# Review of rev9: every request and dump of the family now needs
+# every request and dump of the family now needs
 # CAP_NET_ADMIN (reads included, as IPVS and ctnetlink require), but the
 # family's `events` multicast group has no GENL_MCAST_CAP_NET_ADMIN flag,
 # so any user of the namespace can join it and read every VIP takeover and
@@ -9,7 +9,7 @@
 # receives nothing when a VIP is taken.
 #
 #   ┌──────── ns gw ────────────────┐
-#   │ d0 (dummy) 10.9.0.100/32 (VIP)│
+#   │ d0 10.9.0.100/32 (VIP) ── d1  │
 #   │ nobody: joins "events"        │
 #   │ root:   vip add, vip own      │
 #   └───────────────────────────────┘
@@ -20,9 +20,7 @@ gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"; }
 
 load_module
-ip netns add gw
-ip -n gw link add d0 type dummy
-ip -n gw link set d0 up
+link_namespaces gw d0 10.9.0.11/24 gw d1 10.9.0.12/24
 ip -n gw addr add $VIP/32 dev d0
 
 rm -f /tmp/listener

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Review of rev9: the parser takes a UDP datagram whose header is cut after
+# Without the fix, the parser took a UDP datagram whose header is cut after
 # the ports (IPv4 total length 24: 4 of UDP's 8 header bytes) as a flow, so
 # pre-routing schedules it and creates a UDP session (never evicted) before
 # the rewrite finds the header short (skb_ensure_writable(thoff + 8)) and
