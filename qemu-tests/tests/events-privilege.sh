@@ -1,5 +1,5 @@
 #!/bin/bash
-# every request and dump of the family now needs
+# Every request and dump of the family now needs
 # CAP_NET_ADMIN (reads included, as IPVS and ctnetlink require), but the
 # family's `events` multicast group has no GENL_MCAST_CAP_NET_ADMIN flag,
 # so any user of the namespace can join it and read every VIP takeover and
