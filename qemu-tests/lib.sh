@@ -96,6 +96,26 @@ srv.listen(64)
 while True:
     threading.Thread(target=echo, args=(srv.accept()[0],), daemon=True).start()
 ' "$2" &
+  # Ready when it listens: a test's first SYN must not meet a closed port.
+  local _
+  for _ in $(seq 100); do
+    ip netns exec "$1" ss -ltnH "sport = :$2" | grep -q . && return 0
+    sleep 0.1
+  done
+  fail "the echo server in $1 does not listen on :$2"
+}
+
+# tcpraw ARGS...: the raw TCP client (guest/tcpraw.py) in `cl`, from 10.9.0.1.
+tcpraw() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0.1 "$@"; }
+
+# session PORT FIELD: a field of the session in `gw` whose client port is PORT.
+session() {
+  ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" sessions --json | python3 -c '
+import json, sys
+for s in json.load(sys.stdin):
+    if s["client"].endswith(":" + sys.argv[1]):
+        print(s[sys.argv[2]])
+' "$1" "$2"
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -71,12 +71,10 @@ impl<T: Copy> LockedBuckets<T> {
         let n = self.buckets.len().max(1);
         let (i, j) = (i % n, j % n);
         let (lock_i, lock_j) = (i as u32, j as u32);
-        // SAFETY: `locks` has one lock per bucket; `rg_unlock_pair` below
-        // releases both.
+        // SAFETY: `locks` has one lock per bucket; `rg_unlock_pair` below releases both.
         unsafe { bindings::rg_lock_pair(self.locks.as_ptr(), lock_i, lock_j) };
-        // SAFETY: Both buckets' locks are held, so these are the only
-        // references to them, and they are two references only when `i`
-        // and `j` differ.
+        // Both buckets' locks are held, and there are two references only when `i != j`.
+        // SAFETY: So these are the only references to the two buckets, and they do not alias.
         let result = unsafe {
             let first = &mut *self.buckets[i].get();
             let second = (j != i).then(|| &mut *self.buckets[j].get());

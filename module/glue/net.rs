@@ -47,8 +47,8 @@ impl NetHandle {
     /// The device of this namespace that holds IPv4 address `addr`
     /// (network byte order), if one does.
     pub(crate) fn device_holding(&self, addr: u32) -> Option<NetDevice> {
-        // SAFETY: The handle names a live namespace; a device found comes
-        // with a reference that `NetDevice::drop` gives back.
+        // A device found comes with a reference that `NetDevice::drop` gives back.
+        // SAFETY: As just said; and the handle names a live namespace.
         NonNull::new(unsafe { bindings::rg_dev_find(self.0.as_ptr(), addr) }).map(NetDevice)
     }
 }

@@ -33,8 +33,8 @@ impl BackendNest<'_> {
         let attr = *self.attrs.get(inner as usize)?;
         let mut value = T::default();
         let size = core::mem::size_of::<T>() as c_uint;
-        // SAFETY: `attr` is null or an attribute of the request, valid while
-        // it is; the glue writes at most `size` bytes to `value`.
+        // `attr` is null or an attribute of the request, valid while the request is.
+        // SAFETY: As just said; and the glue writes at most `size` bytes to `value`.
         let present = unsafe { bindings::rg_nla_copy(attr, size, (&mut value as *mut T).cast()) };
         (present == 1).then_some(value)
     }
@@ -54,8 +54,7 @@ impl BackendNest<'_> {
     /// Fails with `EINVAL`, telling the requester through extack that
     /// attribute `inner` of this nest is missing.
     pub(crate) fn missing(&self, inner: u32) -> Error {
-        // SAFETY: `info` is valid for the lifetime of the request, and `nest`
-        // is an attribute of it.
+        // SAFETY: `info` is valid for the request's lifetime, and `nest` is an attribute of it.
         Error::from_errno(unsafe {
             bindings::rg_genl_missing_in(self.request.info.as_ptr(), self.nest, inner)
         })
@@ -103,8 +102,8 @@ impl Request<'_> {
     pub(crate) fn backend_nest(&self, outer: u32) -> Result<Option<BackendNest<'_>>> {
         let mut attrs = [core::ptr::null_mut(); BACKEND_SLOTS];
         let mut nest = core::ptr::null_mut();
-        // SAFETY: `info` is valid for the lifetime of `self`; the glue
-        // writes at most `BACKEND_SLOTS` pointers to `attrs`, and checks it.
+        // The glue writes at most `BACKEND_SLOTS` pointers to `attrs`, and checks the count.
+        // SAFETY: As just said; and `info` is valid for the lifetime of `self`.
         let parsed = unsafe {
             bindings::rg_genl_backend_nest(
                 self.info.as_ptr(),

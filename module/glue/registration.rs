@@ -58,8 +58,8 @@ impl<T: Namespace> Registration<T> {
     pub(crate) fn new() -> Result<Self> {
         // The table is a promoted constant, so it lives as long as the module.
         let callbacks: &'static bindings::rg_callbacks = &Adapter::<T>::CALLBACKS;
-        // SAFETY: Called once from module init; `Drop` is the only place that
-        // unregisters, and the table outlives the registration.
+        // Called once from module init; `Drop` alone unregisters; the table outlives both.
+        // SAFETY: As just said: one registration, undone once, with a static table.
         to_result(unsafe { bindings::rg_glue_register(callbacks) })?;
         Ok(Registration {
             _state: PhantomData,
@@ -113,8 +113,7 @@ impl<T: Namespace> Adapter<T> {
     /// `state` is null or came from `net_init`, and nothing uses it any more.
     unsafe extern "C" fn net_exit(state: *mut c_void) {
         if !state.is_null() {
-            // SAFETY: Per the contract above, `state` is an unused pointer
-            // from `KBox::into_raw`.
+            // SAFETY: Per the contract above, `state` is an unused `KBox::into_raw` pointer.
             drop(unsafe { KBox::from_raw(state.cast::<T>()) });
         }
     }
@@ -132,8 +131,7 @@ impl<T: Namespace> Adapter<T> {
         };
         // SAFETY: Per the contract above, `state` points to a live `T`.
         let state = unsafe { state.cast::<T>().as_ref() };
-        // SAFETY: A delayed work runs in process context, outside any RCU
-        // read-side section.
+        // SAFETY: A delayed work runs in process context, outside any RCU read-side section.
         let mut context = unsafe { Sleepable::assume() };
         super::timer_delay(state.sweep(&mut context))
     }
@@ -189,8 +187,8 @@ impl<T: Namespace> Adapter<T> {
         let state = unsafe { state.cast::<T>().as_ref() };
         // SAFETY: Per the contract above, `info` is valid for this call.
         let request = unsafe { Request::from_raw(info) };
-        // SAFETY: Generic netlink calls doit from the sender's system call,
-        // in process context, outside any RCU read-side section.
+        // Generic netlink calls doit from the sender's system call.
+        // SAFETY: So this is process context, outside any RCU read-side section.
         let mut context = unsafe { Sleepable::assume() };
         match state.request(cmd, &request, &mut context) {
             Ok(()) => 0,
@@ -218,9 +216,9 @@ impl<T: Namespace> Adapter<T> {
         let state = unsafe { state.cast::<T>().as_ref() };
         // SAFETY: Per the contract above, `skb` and `cb` are valid for this call.
         let mut dump = unsafe { Dump::from_raw(skb, cb) };
-        // SAFETY: Netlink calls dumpit from a system call (the request's or a
-        // later receive's) under the socket's callback mutex: process
-        // context, outside any RCU read-side section.
+        // Netlink calls dumpit from a system call (the request's or a later receive's),
+        // under the socket's callback mutex.
+        // SAFETY: So this is process context, outside any RCU read-side section.
         let mut context = unsafe { Sleepable::assume() };
         match state.dump(cmd, &mut dump, &mut context) {
             Ok(()) => dump.written(),

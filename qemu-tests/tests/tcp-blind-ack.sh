@@ -31,7 +31,6 @@ print(" ".join(sorted(s["stage"] for s in json.load(sys.stdin) if int(s["client"
 load_module
 gateway_line be1
 tcp_echo be1 7000
-for _ in $(seq 100); do ip netns exec be1 ss -ltnH "sport = :7000" | grep -q . && break; sleep 0.1; done
 gw vip add "$VIP"
 gw vip own "$VIP"
 gw config set --max-sessions $MAX

@@ -20,20 +20,10 @@
 VIP=10.9.0.100
 PORT=42000
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
-tcpraw() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0.1 "$@"; }
-session() {
-  gw sessions --json | python3 -c '
-import json, sys
-for s in json.load(sys.stdin):
-    if s["client"].endswith(":" + sys.argv[1]):
-        print(s[sys.argv[2]])
-' "$1" "$2"
-}
 
 load_module
 gateway_line be1
 tcp_echo be1 7000
-for _ in $(seq 100); do ip netns exec be1 ss -ltnH "sport = :7000" | grep -q . && break; sleep 0.1; done
 gw vip add "$VIP"
 gw vip own "$VIP"
 gw config set --timeout-syn 4

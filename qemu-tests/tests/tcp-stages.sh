@@ -19,16 +19,6 @@
 
 VIP=10.9.0.100
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
-tcpraw() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0.1 "$@"; }
-# session PORT FIELD: a field of the session whose client port is PORT.
-session() {
-  gw sessions --json | python3 -c '
-import json, sys
-for s in json.load(sys.stdin):
-    if s["client"].endswith(":" + sys.argv[1]):
-        print(s[sys.argv[2]])
-' "$1" "$2"
-}
 
 load_module
 gateway_line be1

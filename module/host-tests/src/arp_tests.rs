@@ -4,7 +4,7 @@
 
 use crate::arp::{suppressed, TargetHw, Way, ANNOUNCEMENT};
 use crate::headers::{Arp, ARP_REPLY, ARP_REQUEST};
-use crate::vips::VipTable;
+use crate::vips::{Change, VipTable};
 
 const OWNED: u32 = u32::from_ne_bytes([10, 9, 0, 100]);
 const NOT_OWNED: u32 = u32::from_ne_bytes([10, 9, 0, 101]);
@@ -12,9 +12,9 @@ const OTHER: u32 = u32::from_ne_bytes([10, 9, 0, 1]);
 
 fn pool() -> VipTable {
     let mut pool = VipTable::EMPTY;
-    pool.add(OWNED, None).unwrap();
-    pool.add(NOT_OWNED, None).unwrap();
-    pool.set_owned(OWNED, true).unwrap();
+    assert_eq!(pool.add(OWNED, None), Ok(Change::Changed));
+    assert_eq!(pool.add(NOT_OWNED, None), Ok(Change::Changed));
+    assert_eq!(pool.set_owned(OWNED, true), Ok(Change::Changed));
     pool
 }
 

@@ -55,13 +55,13 @@ fn packet(parts: &[&[u8]]) -> Wire {
 }
 
 #[test]
-fn a_tcp_segment_is_a_flow_with_its_sequence_and_payload() {
+fn a_tcp_segment_is_a_flow_with_its_sequence_and_payload() -> Result<(), &'static str> {
     let p = packet(&[
         &ipv4(6, 0, CLIENT, VIP),
         &tcp(40000, 80, 1000, 0, 0x02),
         &[0; 10],
     ]);
-    let f = flow(&p).expect("a flow");
+    let f = flow(&p).ok_or("no flow")?;
     assert_eq!(f.saddr, u32::from_ne_bytes(CLIENT));
     assert_eq!(f.daddr, u32::from_ne_bytes(VIP));
     assert_eq!(f.sport, 40000u16.to_be());
@@ -70,6 +70,7 @@ fn a_tcp_segment_is_a_flow_with_its_sequence_and_payload() {
         (f.proto, f.tcp_flags, f.seq, f.payload),
         (6, 0x02, 1000, 10)
     );
+    Ok(())
 }
 
 #[test]
@@ -132,9 +133,10 @@ fn icmp_error(kind: u8) -> Wire {
 }
 
 #[test]
-fn destination_unreachable_time_exceeded_and_parameter_problem_are_translated() {
+fn destination_unreachable_time_exceeded_and_parameter_problem_are_translated(
+) -> Result<(), &'static str> {
     for kind in [3, 11, 12] {
-        let q = icmp_quoted(&icmp_error(kind)).expect("a translated error");
+        let q = icmp_quoted(&icmp_error(kind)).ok_or("an error not translated")?;
         assert_eq!(q.offset, 28);
         assert_eq!(q.flow.saddr, u32::from_ne_bytes(VIP));
         assert_eq!(q.flow.dport, 40000u16.to_be());
@@ -143,6 +145,7 @@ fn destination_unreachable_time_exceeded_and_parameter_problem_are_translated() 
     for kind in [0, 4, 5, 8] {
         assert!(icmp_quoted(&icmp_error(kind)).is_none(), "type {kind}");
     }
+    Ok(())
 }
 
 #[test]

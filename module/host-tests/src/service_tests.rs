@@ -56,21 +56,24 @@ fn backends_keep_their_slots_and_a_freed_slot_is_reused() {
 #[test]
 fn round_robin_picks_by_weight_and_skips_backends_that_are_down() {
     let mut s = service();
-    s.set_backend(be(1), 80, Some(3), None).unwrap();
-    s.set_backend(be(2), 80, Some(1), None).unwrap();
-    s.set_backend(be(3), 80, Some(9), Some(false)).unwrap();
+    assert_eq!(s.set_backend(be(1), 80, Some(3), None), Ok((0, true)));
+    assert_eq!(s.set_backend(be(2), 80, Some(1), None), Ok((1, true)));
+    assert_eq!(
+        s.set_backend(be(3), 80, Some(9), Some(false)),
+        Ok((2, true))
+    );
     let turn = AtomicU32::new(0);
-    let picks: Vec<usize> = (0..8)
-        .map(|_| s.pick(&turn, 0, |_| 0).expect("a back-end").slot)
+    let picks: Vec<Option<usize>> = (0..8)
+        .map(|_| s.pick(&turn, 0, |_| 0).map(|pick| pick.slot))
         .collect();
-    assert_eq!(picks, [0, 0, 0, 1, 0, 0, 0, 1]);
+    assert_eq!(picks, [0, 0, 0, 1, 0, 0, 0, 1].map(Some));
     assert_eq!(turn.load(Ordering::Relaxed), 8);
 }
 
 #[test]
 fn no_backend_up_picks_none_and_keeps_the_turn() {
     let mut s = service();
-    s.set_backend(be(1), 80, None, Some(false)).unwrap();
+    assert_eq!(s.set_backend(be(1), 80, None, Some(false)), Ok((0, true)));
     let turn = AtomicU32::new(5);
     assert!(s.pick(&turn, 0, |_| 0).is_none());
     assert_eq!(turn.load(Ordering::Relaxed), 5);
@@ -83,14 +86,19 @@ fn hashing_sends_a_client_to_the_same_backend_and_only_to_backends_up() {
     let mut s = service();
     s.set_scheduler(Some(SCHEDULER_HASH));
     for n in 1..=4 {
-        s.set_backend(be(n), 80, None, None).unwrap();
+        assert!(s.set_backend(be(n), 80, None, None).is_ok(), "back-end {n}");
     }
-    s.set_backend(be(2), 80, None, Some(false)).unwrap();
+    assert!(s.set_backend(be(2), 80, None, Some(false)).is_ok());
     let turn = AtomicU32::new(0);
     for client in 0..500u32 {
-        let first = s.pick(&turn, client, |_| 0).expect("a back-end");
-        assert_ne!(first.addr, be(2), "a back-end that is down");
-        assert_eq!(s.pick(&turn, client, |_| 0), Some(first));
+        let first = s.pick(&turn, client, |_| 0);
+        assert!(first.is_some(), "client {client} got no back-end");
+        assert_ne!(
+            first.map(|pick| pick.addr),
+            Some(be(2)),
+            "a back-end that is down"
+        );
+        assert_eq!(s.pick(&turn, client, |_| 0), first);
     }
 }
 
@@ -98,8 +106,8 @@ fn hashing_sends_a_client_to_the_same_backend_and_only_to_backends_up() {
 fn least_connections_uses_the_loads_it_is_given() {
     let mut s = service();
     s.set_scheduler(Some(SCHEDULER_LC));
-    s.set_backend(be(1), 80, Some(1), None).unwrap();
-    s.set_backend(be(2), 80, Some(2), None).unwrap();
+    assert_eq!(s.set_backend(be(1), 80, Some(1), None), Ok((0, true)));
+    assert_eq!(s.set_backend(be(2), 80, Some(2), None), Ok((1, true)));
     let turn = AtomicU32::new(0);
     // 1000 per unit of weight against 600: the second.
     let load = |slot: usize| [1000, 1200][slot];
