@@ -2,12 +2,12 @@
 
 //! Per-hook packet and byte counters of one network namespace.
 //!
-//! Every CPU counts into its own copy (`glue::PerCpuCounters`), so counting a
+//! Every CPU counts into its own copy (`glue::PerCpuArray`), so counting a
 //! packet never contends with another CPU; reading sums the copies.
 
 use kernel::prelude::*;
 
-use crate::glue::{Hook, PerCpuCounters};
+use crate::glue::{Hook, PerCpuArray, HOOK_COUNT};
 
 /// Totals of one hook across all CPUs.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -16,33 +16,35 @@ pub(crate) struct HookTotals {
     pub(crate) bytes: u64,
 }
 
-/// The counters of one namespace.
+/// The counters of one namespace: a packet and a byte counter per hook.
 pub(crate) struct HookCounters {
-    per_cpu: PerCpuCounters,
+    per_cpu: PerCpuArray,
 }
 
 impl HookCounters {
     /// Zeroed counters.
     pub(crate) fn new() -> Result<Self> {
         Ok(HookCounters {
-            per_cpu: PerCpuCounters::new()?,
+            per_cpu: PerCpuArray::new(2 * HOOK_COUNT)?,
         })
     }
 
     /// Counts one packet of `len` bytes seen by `hook` on this CPU.
     pub(crate) fn count(&self, hook: Hook, len: u32) {
-        self.per_cpu.add(hook.index(), len);
+        self.per_cpu.add_pair(2 * hook.index(), 1, u64::from(len));
     }
 
     /// Sums one hook's counters over all CPUs.
     pub(crate) fn totals(&self, hook: Hook) -> HookTotals {
-        let (packets, bytes) = self.per_cpu.sum(hook.index());
-        HookTotals { packets, bytes }
+        HookTotals {
+            packets: self.per_cpu.sum(2 * hook.index()),
+            bytes: self.per_cpu.sum(2 * hook.index() + 1),
+        }
     }
 
     /// Zeroes one hook's counters. A packet counted concurrently on another
     /// CPU may survive the reset or vanish with it; nothing else is affected.
     pub(crate) fn reset(&self, hook: Hook) {
-        self.per_cpu.reset(hook.index());
+        self.per_cpu.zero(2 * hook.index(), 2);
     }
 }

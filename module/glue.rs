@@ -35,18 +35,20 @@ mod rcu;
 mod registration;
 
 pub(crate) use buckets::LockedBuckets;
-pub(crate) use hook::{Hook, Verdict};
+pub(crate) use hook::{Hook, Verdict, HOOK_COUNT};
 pub(crate) use net::{ArpTargetHw, NetHandle, Notification};
 pub(crate) use nl::{Attrs, BackendNest, Dump, Request};
 pub(crate) use packet::{End, Packet};
-pub(crate) use percpu::PerCpuCounters;
+pub(crate) use percpu::PerCpuArray;
 pub(crate) use rcu::{ConfigMutex, RcuBox, RcuSection, Sleepable, Versioned};
 pub(crate) use registration::{Namespace, Registration};
 
 /// Constants of the UAPI header, as bindgen generated them from it.
 pub(crate) mod uapi {
     pub(crate) use super::bindings::{
-        RINGGATE_A_BACKEND_ACTIVE_CONNS, RINGGATE_A_BACKEND_ADDR,
+        RINGGATE_A_BACKEND_ACTIVE_CONNS, RINGGATE_A_BACKEND_ADDR, RINGGATE_A_BACKEND_BYTES_IN,
+        RINGGATE_A_BACKEND_BYTES_OUT, RINGGATE_A_BACKEND_CONNS, RINGGATE_A_BACKEND_PACKETS_IN,
+        RINGGATE_A_BACKEND_PACKETS_OUT,
         RINGGATE_A_BACKEND_INACTIVE_CONNS, RINGGATE_A_BACKEND_PORT, RINGGATE_A_BACKEND_UP,
         RINGGATE_A_BACKEND_WEIGHT, RINGGATE_A_CONFIG_DOWN_POLICY, RINGGATE_A_CONFIG_MAX_SESSIONS,
         RINGGATE_A_CONFIG_NODE_ID, RINGGATE_A_CONFIG_TIMEOUT_CLOSING,

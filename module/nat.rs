@@ -22,8 +22,9 @@ use crate::glue::{End, Packet, RcuSection, Verdict};
 use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
-use crate::sessions::{FlowKey, Rewrite};
+use crate::sessions::{FlowKey, Hit, Rewrite};
 use crate::tcp::{self, Segment};
+use crate::traffic::Way;
 
 /// The end of a packet `rewrite` changes.
 fn end_of(rewrite: &Rewrite) -> End {
@@ -67,13 +68,13 @@ pub(crate) fn pre_routing(
         ack: flow.ack,
         payload: flow.payload,
     };
-    let rewrite = match sessions.touch(&key, &segment, &timeouts, clock) {
-        Some(reply) if reply.source => {
+    let hit = match sessions.touch(&key, &segment, &timeouts, clock) {
+        Some(reply) if reply.rewrite.source => {
             // A reply: translated at forward, once routed.
             packet.untrack();
             return Verdict::Accept;
         }
-        Some(rewrite) => rewrite,
+        Some(hit) => hit,
         None => {
             let services = net.services.read(rcu);
             let service = ServiceKey {
@@ -105,7 +106,7 @@ pub(crate) fn pre_routing(
                 return Verdict::Drop;
             };
             match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id(), clock) {
-                Ok(rewrite) => rewrite,
+                Ok(hit) => hit,
                 Err(_) => {
                     net.notify_table_full(sessions.dropped(), clock);
                     return Verdict::Drop;
@@ -113,12 +114,14 @@ pub(crate) fn pre_routing(
             }
         }
     };
+    let rewrite = hit.rewrite;
     if packet
         .nat(end_of(&rewrite), rewrite.addr, rewrite.port)
         .is_err()
     {
         return Verdict::Drop;
     }
+    sessions.count_packet(hit.load, Way::ToBackend, packet.len());
     packet.untrack();
     Verdict::Accept
 }
@@ -139,11 +142,13 @@ pub(crate) fn forward(
         return translate_error_to_client(net, packet, rcu, true, now);
     };
     // Pre-routing already refreshed this flow's entry; only read it here.
-    match net.sessions.read(rcu).peek(&key_of(&flow), now) {
-        Some(reply) if reply.source => {
-            if packet.nat(end_of(&reply), reply.addr, reply.port).is_err() {
+    let sessions = net.sessions.read(rcu);
+    match sessions.peek(&key_of(&flow), now) {
+        Some(Hit { rewrite, load }) if rewrite.source => {
+            if packet.nat(end_of(&rewrite), rewrite.addr, rewrite.port).is_err() {
                 return Verdict::Drop;
             }
+            sessions.count_packet(load, Way::ToClient, packet.len());
             Verdict::Accept
         }
         _ => Verdict::Accept,
@@ -190,7 +195,10 @@ fn icmp_error_in(
         .read(rcu)
         .peek(&key_of(&quoted.flow).reversed(), now)
     {
-        Some(to_backend) if !to_backend.source => {
+        Some(Hit {
+            rewrite: to_backend,
+            ..
+        }) if !to_backend.source => {
             if packet
                 .nat_quoted(
                     quoted.offset,
@@ -238,7 +246,10 @@ fn translate_error_to_client(
         .read(rcu)
         .peek(&key_of(&quoted.flow).reversed(), now)
     {
-        Some(to_client) if to_client.source => {
+        Some(Hit {
+            rewrite: to_client,
+            ..
+        }) if to_client.source => {
             if packet
                 .nat_quoted(
                     quoted.offset,

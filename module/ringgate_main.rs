@@ -43,6 +43,7 @@ mod services;
 mod sessions;
 mod stage;
 mod tcp;
+mod traffic;
 mod upsert;
 mod vips;
 mod wire;

@@ -42,6 +42,7 @@ use crate::placement::{self, Place, Placing};
 use crate::services::{Pick, TCP};
 pub(crate) use crate::stage::{Stage, Timeouts};
 use crate::tcp::{self, Direction, Segment};
+use crate::traffic::{SlotTraffic, Traffic, Way};
 
 mod entry;
 
@@ -103,12 +104,23 @@ pub(crate) struct SessionTable {
     dropped: AtomicU64,
     evicted: AtomicU64,
     loads: BackendLoads,
+    /// What each back-end slot carried; none in the placeholder table of a
+    /// namespace without NAT, which never sees a session.
+    traffic: Option<Traffic>,
+}
+
+/// A session as a packet of one direction finds it: how to rewrite the
+/// packet, and the back-end slot the session's traffic counts under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub(crate) rewrite: Rewrite,
+    pub(crate) load: LoadRef,
 }
 
 /// What `insert_one` did.
 enum Inserted {
-    /// A live entry of the flow was there already, with this rewrite.
-    Found(Rewrite),
+    /// A live entry of the flow was there already.
+    Found(Hit),
     /// The entry is in, perhaps in the place of an evicted session.
     New { evicted_partner: Option<Evicted> },
 }
@@ -153,7 +165,39 @@ impl SessionTable {
             dropped: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             loads: BackendLoads::new()?,
+            traffic: if max_sessions > 0 {
+                Some(Traffic::new()?)
+            } else {
+                None
+            },
         })
+    }
+
+    /// What back-end slot `backend` of service `service` carried.
+    pub(crate) fn traffic(&self, service: usize, backend: usize) -> SlotTraffic {
+        self.traffic
+            .as_ref()
+            .map_or(SlotTraffic::default(), |t| t.totals(service, backend))
+    }
+
+    /// Counts a packet of `len` bytes of the session counted under `at`
+    /// going `way`, unless its back-end has left the slot since.
+    pub(crate) fn count_packet(&self, at: LoadRef, way: Way, len: u32) {
+        if let Some(traffic) = &self.traffic {
+            if self.loads.current(usize::from(at.service), usize::from(at.backend)) == at {
+                traffic.count_packet(at, way, len);
+            }
+        }
+    }
+
+    /// A slot got a new back-end: its connection counts and traffic start
+    /// anew (the sessions of the slot's previous back-end no longer count
+    /// there).
+    pub(crate) fn reset_slot(&self, service: usize, backend: usize) {
+        self.loads.reset(service, backend);
+        if let Some(traffic) = &self.traffic {
+            traffic.reset(service, backend);
+        }
     }
 
     /// The connection counts of this table's sessions.
@@ -252,7 +296,7 @@ impl SessionTable {
         seg: &Segment,
         timeouts: &Timeouts,
         clock: Clock,
-    ) -> Option<Rewrite> {
+    ) -> Option<Hit> {
         const FIN: u8 = 0x01;
         let now = clock.now;
         let touched = self.find_in(key, |bucket| {
@@ -276,7 +320,7 @@ impl SessionTable {
                 let Some(stage) = entry.tcp.after(entry.stage, entry.counted(), seg) else {
                     // A reset that does not fit the connection: passed on,
                     // but the session is left as it was.
-                    return Some(Ok((entry.rewrite, None)));
+                    return Some(Ok((entry.hit(), None)));
                 };
                 let new_synack = !had_synack && entry.tcp.synack_seen();
                 (stage, new_synack.then(|| entry.tcp.synack_ack()))
@@ -300,9 +344,9 @@ impl SessionTable {
                     expires: entry.expires.saturating_add(interval),
                 }
             });
-            Some(Ok((entry.rewrite, changed)))
+            Some(Ok((entry.hit(), changed)))
         })?;
-        let (rewrite, changed) = match touched {
+        let (hit, changed) = match touched {
             Ok(touched) => touched,
             Err(partner) => {
                 self.free_partner(&partner, key);
@@ -311,7 +355,7 @@ impl SessionTable {
         };
         // One lock at a time: the partner's bucket only after this one's.
         let Some(push) = changed else {
-            return Some(rewrite);
+            return Some(hit);
         };
         let partner_kept = self.find_in(&push.partner, |bucket| {
             let at = revivable(bucket, &push.partner, key, now)?;
@@ -332,7 +376,7 @@ impl SessionTable {
             Some(())
         });
         if partner_kept.is_some() {
-            return Some(rewrite);
+            return Some(hit);
         }
         // The other half is gone for good (its place reused, or its count
         // released): this half alone would translate one direction only.
@@ -357,14 +401,15 @@ impl SessionTable {
         });
     }
 
-    /// The rewrite of a known flow, without refreshing it (for ICMP errors
-    /// about the flow, which say nothing about the connection's life).
-    pub(crate) fn peek(&self, key: &FlowKey, now: u64) -> Option<Rewrite> {
+    /// A known flow's session, without refreshing it (for replies, which
+    /// pre-routing refreshed already, and ICMP errors about the flow, which
+    /// say nothing about the connection's life).
+    pub(crate) fn peek(&self, key: &FlowKey, now: u64) -> Option<Hit> {
         self.find_in(key, |bucket| {
             bucket
                 .iter()
                 .find(|e| e.live(now) && e.key == *key)
-                .map(|e| e.rewrite)
+                .map(Entry::hit)
         })
     }
 
@@ -403,7 +448,7 @@ impl SessionTable {
                     }
                     Insert::Create => {}
                 }
-                return Ok(Inserted::Found(existing.rewrite));
+                return Ok(Inserted::Found(existing.hit()));
             }
             // At the limit a new session takes an evicted one's place or
             // none. The limit is checked under these buckets' locks but
@@ -442,6 +487,11 @@ impl SessionTable {
             let (service, backend) = (usize::from(at.service), usize::from(at.backend));
             if entry.counted() && self.loads.current(service, backend) == at {
                 entry.load = self.loads.open(service, backend, entry.stage.is_active());
+                if how == Insert::Create {
+                    if let Some(traffic) = &self.traffic {
+                        traffic.count_conn(entry.load);
+                    }
+                }
             }
             if entry.counted() {
                 self.held.fetch_add(1, Ordering::Relaxed);
@@ -464,27 +514,28 @@ impl SessionTable {
     }
 
     /// Inserts both entries of a session, or neither; the client-side
-    /// entry's rewrite (another CPU's, if it created the session first: its
-    /// choice of back-end stands, and our back-end-side entry goes). The
-    /// back-end-side entry first: once the client-side one is in, packets
-    /// on other CPUs follow it and expect their replies translated.
+    /// entry as packets will find it (another CPU's, if it created the
+    /// session first: its choice of back-end stands, and our back-end-side
+    /// entry goes). The back-end-side entry first: once the client-side one
+    /// is in, packets on other CPUs follow it and expect their replies
+    /// translated.
     fn insert_session(
         &self,
         reply: Entry,
         client: Entry,
         now: u64,
         how: Insert,
-    ) -> Result<Rewrite, Refused> {
+    ) -> Result<Hit, Refused> {
         let reply_inserted = matches!(self.insert_one(reply, now, how)?, Inserted::New { .. });
-        let rewrite = match self.insert_one(client, now, how) {
-            Ok(Inserted::New { .. }) => Ok(client.rewrite),
+        let hit = match self.insert_one(client, now, how) {
+            Ok(Inserted::New { .. }) => Ok(client.hit()),
             Ok(Inserted::Found(existing)) => Ok(existing),
             Err(refused) => Err(refused),
         };
-        if reply_inserted && rewrite != Ok(client.rewrite) {
+        if reply_inserted && hit.map(|h| h.rewrite) != Ok(client.rewrite) {
             self.remove_uncounted(&reply.key);
         }
-        rewrite
+        hit
     }
 
     /// Takes back a back-end-side entry `insert_session` just inserted
@@ -511,7 +562,7 @@ impl SessionTable {
         timeouts: &Timeouts,
         owner: u16,
         clock: Clock,
-    ) -> Result<Rewrite, Refused> {
+    ) -> Result<Hit, Refused> {
         let now = clock.now;
         // Only a SYN opens a TCP session (see `nat`).
         let stage = if forward.proto == TCP {
@@ -636,6 +687,9 @@ impl SessionTable {
     pub(crate) fn adopt_counters(&self, old: &SessionTable) {
         self.dropped.fetch_add(old.dropped(), Ordering::Relaxed);
         self.evicted.fetch_add(old.evicted(), Ordering::Relaxed);
+        if let (Some(mine), Some(theirs)) = (&self.traffic, &old.traffic) {
+            mine.adopt(theirs);
+        }
     }
 
     /// Sessions in the table: the live ones, and those expired since the

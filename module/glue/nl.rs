@@ -39,6 +39,13 @@ impl BackendNest<'_> {
         (present == 1).then_some(value)
     }
 
+    /// Whether attribute `inner` is in the nest, whatever its value.
+    pub(crate) fn has(&self, inner: u32) -> bool {
+        self.attrs
+            .get(inner as usize)
+            .is_some_and(|attr| !attr.is_null())
+    }
+
     pub(crate) fn u32(&self, inner: u32) -> Option<u32> {
         self.get(inner)
     }

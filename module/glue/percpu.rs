@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-CPU packet and byte counters, one pair per hook.
+//! Arrays of 64-bit counters kept per CPU.
 
 use core::ptr::NonNull;
 
@@ -9,51 +9,77 @@ use kernel::prelude::*;
 
 use super::bindings;
 
-/// Packet and byte counters for each of `RG_HOOK_COUNT` hooks, kept per CPU
-/// (see `rg_counters_new`): counting never contends with another CPU nor
-/// takes a locked instruction.
-pub(crate) struct PerCpuCounters(NonNull<c_void>);
+/// `len` counters, each kept per CPU (see `rg_pcpu_new`): adding never
+/// contends with another CPU nor takes a locked instruction; reading sums
+/// the CPUs' copies. Counters are added in pairs (packets and bytes, say),
+/// the usual unit of a statistic.
+pub(crate) struct PerCpuArray {
+    counters: NonNull<c_void>,
+    len: usize,
+}
 
 // SAFETY: The per-CPU memory may be added to from any CPU (each adds to its
 // own copy) and read or freed from any thread.
-unsafe impl Send for PerCpuCounters {}
+unsafe impl Send for PerCpuArray {}
 // SAFETY: As above; every access goes through the glue's per-CPU operations.
-unsafe impl Sync for PerCpuCounters {}
+unsafe impl Sync for PerCpuArray {}
 
-impl PerCpuCounters {
-    pub(crate) fn new() -> Result<PerCpuCounters> {
+impl PerCpuArray {
+    /// `len` zeroed counters; ENOMEM also when `len` is more than the percpu
+    /// allocator serves in one piece (4096 counters).
+    pub(crate) fn new(len: usize) -> Result<PerCpuArray> {
+        let count = c_uint::try_from(len).map_err(|_| EINVAL)?;
         // SAFETY: No preconditions; `Drop` frees what this allocates.
-        let counters = NonNull::new(unsafe { bindings::rg_counters_new() }).ok_or(ENOMEM)?;
-        Ok(PerCpuCounters(counters))
+        let counters = NonNull::new(unsafe { bindings::rg_pcpu_new(count) }).ok_or(ENOMEM)?;
+        Ok(PerCpuArray { counters, len })
     }
 
-    /// Counts one packet of `len` bytes at hook `index`.
-    pub(crate) fn add(&self, index: usize, len: u32) {
-        // SAFETY: Allocated by `new`; the glue ignores an index out of range.
-        unsafe { bindings::rg_counters_add(self.0.as_ptr(), index as c_uint, len) }
+    /// Adds `value` to counter `index` on this CPU. Out of range: nothing.
+    pub(crate) fn add(&self, index: usize, value: u64) {
+        if index < self.len {
+            // SAFETY: Allocated by `new` with `len` counters; `index` is below it.
+            unsafe { bindings::rg_pcpu_add(self.counters.as_ptr(), index as c_uint, value) }
+        }
     }
 
-    /// Packets and bytes counted at hook `index`, over all CPUs.
-    pub(crate) fn sum(&self, index: usize) -> (u64, u64) {
-        let (mut packets, mut bytes) = (0, 0);
-        // SAFETY: Allocated by `new`; the glue writes both outputs.
-        unsafe {
-            bindings::rg_counters_read(self.0.as_ptr(), index as c_uint, &mut packets, &mut bytes)
-        };
-        (packets, bytes)
+    /// Adds `first` to counter `index` and `second` to the one after it, on
+    /// this CPU. Out of range: nothing.
+    pub(crate) fn add_pair(&self, index: usize, first: u64, second: u64) {
+        if index.checked_add(1).is_some_and(|last| last < self.len) {
+            // SAFETY: Allocated by `new` with `len` counters; both indexes
+            // are below it.
+            unsafe { bindings::rg_pcpu_add2(self.counters.as_ptr(), index as c_uint, first, second) }
+        }
     }
 
-    /// Zeroes hook `index`'s counters on every CPU.
-    pub(crate) fn reset(&self, index: usize) {
-        // SAFETY: Allocated by `new`; the glue ignores an index out of range.
-        unsafe { bindings::rg_counters_reset(self.0.as_ptr(), index as c_uint) }
+    /// Counter `index` over all CPUs (0 out of range).
+    pub(crate) fn sum(&self, index: usize) -> u64 {
+        if index >= self.len {
+            return 0;
+        }
+        // SAFETY: Allocated by `new`; `index` is below its length.
+        unsafe { bindings::rg_pcpu_sum(self.counters.as_ptr(), index as c_uint) }
+    }
+
+    /// Zeroes counters `index..index + count` on every CPU (what is in
+    /// range of them). An add racing the reset on another CPU may survive
+    /// it or vanish with it.
+    pub(crate) fn zero(&self, index: usize, count: usize) {
+        let end = index.saturating_add(count).min(self.len);
+        if index < end {
+            // SAFETY: Allocated by `new`; `index..end` is within its length.
+            unsafe {
+                bindings::rg_pcpu_zero(self.counters.as_ptr(), index as c_uint, (end - index) as c_uint)
+            }
+        }
     }
 }
 
-impl Drop for PerCpuCounters {
+impl Drop for PerCpuArray {
     fn drop(&mut self) {
-        // The namespace's hooks are gone before its state is dropped.
-        // SAFETY: Allocated by `new`, and so nothing counts into it any more.
-        unsafe { bindings::rg_counters_free(self.0.as_ptr()) }
+        // Whoever owns the array outlives everything that counts into it
+        // (the namespace's hooks, a session table's grace period).
+        // SAFETY: Allocated by `new`, and nothing counts into it any more.
+        unsafe { bindings::rg_pcpu_free(self.counters.as_ptr()) }
     }
 }

@@ -64,6 +64,7 @@ static const struct nf_hook_ops rg_hook_templates[] = {
 	{ .hook = rg_nf_hook, .pf = NFPROTO_ARP, .hooknum = NF_ARP_IN },
 	{ .hook = rg_nf_hook, .pf = NFPROTO_ARP, .hooknum = NF_ARP_OUT },
 };
+static_assert(ARRAY_SIZE(rg_hook_templates) == RG_HOOK_COUNT);
 
 /*
  * Each namespace needs its own copy of the ops because nf_hook_ops.priv
@@ -248,68 +249,64 @@ void rg_glue_unregister(void)
 }
 
 /*
- * Per-CPU packet and byte counters, one pair per hook. this_cpu_add is one
- * unlocked instruction on x86 (and safe against migration and interrupts
- * everywhere), where an atomic add on a CPU's own slot is a locked one.
+ * Arrays of u64 counters kept per CPU: this_cpu_add is one unlocked
+ * instruction on x86 (and safe against migration and interrupts
+ * everywhere), where an atomic add on a shared counter is a locked one and
+ * bounces its cache line between CPUs. The Rust side checks every index
+ * against the length it allocated. The percpu allocator serves at most
+ * PCPU_MIN_UNIT_SIZE bytes per allocation; larger requests fail (NULL).
  */
-struct rg_hook_counters {
-	u64 packets[RG_HOOK_COUNT];
-	u64 bytes[RG_HOOK_COUNT];
-};
-static_assert(ARRAY_SIZE(rg_hook_templates) == RG_HOOK_COUNT);
-
-void *rg_counters_new(void)
+void *rg_pcpu_new(unsigned int count)
 {
-	return (void __force *)alloc_percpu(struct rg_hook_counters);
+	return (void __force *)__alloc_percpu(count * sizeof(u64), sizeof(u64));
 }
 
-void rg_counters_free(void *counters)
+void rg_pcpu_free(void *array)
 {
-	free_percpu((struct rg_hook_counters __percpu __force *)counters);
+	free_percpu((u64 __percpu __force *)array);
 }
 
-void rg_counters_add(void *counters, unsigned int hook, unsigned int len)
+void rg_pcpu_add(void *array, unsigned int index, unsigned long long value)
 {
-	struct rg_hook_counters __percpu *c = (struct rg_hook_counters __percpu __force *)counters;
+	u64 __percpu *a = (u64 __percpu __force *)array;
 
-	if (hook >= RG_HOOK_COUNT)
-		return;
-	this_cpu_add(c->packets[hook], 1);
-	this_cpu_add(c->bytes[hook], len);
+	this_cpu_add(a[index], value);
+}
+
+void rg_pcpu_add2(void *array, unsigned int index, unsigned long long first,
+		  unsigned long long second)
+{
+	u64 __percpu *a = (u64 __percpu __force *)array;
+
+	this_cpu_add(a[index], first);
+	this_cpu_add(a[index + 1], second);
 }
 
 /*
- * Sums one hook's counters over all CPUs. Each is read whole on 64-bit
+ * Sums one counter over all CPUs. Each copy is read whole on 64-bit
  * machines; on 32-bit ones a read racing an add may see a torn value,
- * which these diagnostics accept.
+ * which these statistics accept.
  */
-void rg_counters_read(void *counters, unsigned int hook, unsigned long long *packets,
-		      unsigned long long *bytes)
+unsigned long long rg_pcpu_sum(void *array, unsigned int index)
 {
-	struct rg_hook_counters __percpu *c = (struct rg_hook_counters __percpu __force *)counters;
+	u64 __percpu *a = (u64 __percpu __force *)array;
+	u64 sum = 0;
 	int cpu;
 
-	*packets = 0;
-	*bytes = 0;
-	if (hook >= RG_HOOK_COUNT)
-		return;
-	for_each_possible_cpu(cpu) {
-		*packets += READ_ONCE(per_cpu_ptr(c, cpu)->packets[hook]);
-		*bytes += READ_ONCE(per_cpu_ptr(c, cpu)->bytes[hook]);
-	}
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(*per_cpu_ptr(&a[index], cpu));
+	return sum;
 }
 
-void rg_counters_reset(void *counters, unsigned int hook)
+void rg_pcpu_zero(void *array, unsigned int index, unsigned int count)
 {
-	struct rg_hook_counters __percpu *c = (struct rg_hook_counters __percpu __force *)counters;
+	u64 __percpu *a = (u64 __percpu __force *)array;
+	unsigned int i;
 	int cpu;
 
-	if (hook >= RG_HOOK_COUNT)
-		return;
-	for_each_possible_cpu(cpu) {
-		WRITE_ONCE(per_cpu_ptr(c, cpu)->packets[hook], 0);
-		WRITE_ONCE(per_cpu_ptr(c, cpu)->bytes[hook], 0);
-	}
+	for_each_possible_cpu(cpu)
+		for (i = index; i < index + count; i++)
+			WRITE_ONCE(*per_cpu_ptr(&a[i], cpu), 0);
 }
 
 unsigned int rg_skb_len(const struct sk_buff *skb)

@@ -56,15 +56,17 @@ int rg_defrag_enable(struct net *net);
 #define RG_HOOK_COUNT 7
 
 /*
- * Per-CPU packet and byte counters of each hook (NULL when out of memory):
- * adding is one unlocked per-CPU instruction; reading sums every CPU.
+ * Per-CPU arrays of `count` u64 counters (NULL when out of memory or larger
+ * than the percpu allocator serves): adding is unlocked per-CPU
+ * instructions; reading sums every CPU. Indexes are the caller's to check.
  */
-void *rg_counters_new(void);
-void rg_counters_free(void *counters);
-void rg_counters_add(void *counters, unsigned int hook, unsigned int len);
-void rg_counters_read(void *counters, unsigned int hook, unsigned long long *packets,
-		      unsigned long long *bytes);
-void rg_counters_reset(void *counters, unsigned int hook);
+void *rg_pcpu_new(unsigned int count);
+void rg_pcpu_free(void *array);
+void rg_pcpu_add(void *array, unsigned int index, unsigned long long value);
+void rg_pcpu_add2(void *array, unsigned int index, unsigned long long first,
+		  unsigned long long second);
+unsigned long long rg_pcpu_sum(void *array, unsigned int index);
+void rg_pcpu_zero(void *array, unsigned int index, unsigned int count);
 
 unsigned int rg_skb_len(const struct sk_buff *skb);
 

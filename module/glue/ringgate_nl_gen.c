@@ -37,13 +37,18 @@ static const struct netlink_range_validation ringgate_a_config_timeout_udp_range
 };
 
 /* Common nested types */
-const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_INACTIVE_CONNS + 1] = {
+const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT + 1] = {
 	[RINGGATE_A_BACKEND_ADDR] = { .type = NLA_U32, },
 	[RINGGATE_A_BACKEND_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[RINGGATE_A_BACKEND_WEIGHT] = NLA_POLICY_RANGE(NLA_U32, 1, 1000),
 	[RINGGATE_A_BACKEND_UP] = NLA_POLICY_MAX(NLA_U8, 1),
 	[RINGGATE_A_BACKEND_ACTIVE_CONNS] = { .type = NLA_U32, },
 	[RINGGATE_A_BACKEND_INACTIVE_CONNS] = { .type = NLA_U32, },
+	[RINGGATE_A_BACKEND_CONNS] = { .type = NLA_UINT, },
+	[RINGGATE_A_BACKEND_PACKETS_IN] = { .type = NLA_UINT, },
+	[RINGGATE_A_BACKEND_BYTES_IN] = { .type = NLA_UINT, },
+	[RINGGATE_A_BACKEND_PACKETS_OUT] = { .type = NLA_UINT, },
+	[RINGGATE_A_BACKEND_BYTES_OUT] = { .type = NLA_UINT, },
 };
 
 /* RINGGATE_CMD_STATUS_GET - do */

@@ -12,7 +12,7 @@
 #include <uapi/linux/ringgate.h>
 
 /* Common nested types */
-extern const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_INACTIVE_CONNS + 1];
+extern const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT + 1];
 
 int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops,
 			       struct sk_buff *skb, struct genl_info *info);

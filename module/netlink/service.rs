@@ -8,9 +8,9 @@ use kernel::prelude::*;
 
 use super::refused;
 use crate::glue::{uapi, Attrs, BackendNest, Dump, RcuSection, Request, Sleepable};
-use crate::load::BackendLoads;
 use crate::netns::NetState;
 use crate::services::{Service, ServiceKey, TCP, UDP};
+use crate::sessions::SessionTable;
 use crate::upsert::Upsert;
 
 /// The back-end nest of a service request.
@@ -100,14 +100,19 @@ fn set_backend(
     let key = service_key(req)?;
     let nest = backend_nest(req)?;
     let (addr, port) = backend_of(&nest)?;
-    let counts = [
+    let read_only = [
         uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS,
         uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS,
+        uapi::RINGGATE_A_BACKEND_CONNS,
+        uapi::RINGGATE_A_BACKEND_PACKETS_IN,
+        uapi::RINGGATE_A_BACKEND_BYTES_IN,
+        uapi::RINGGATE_A_BACKEND_PACKETS_OUT,
+        uapi::RINGGATE_A_BACKEND_BYTES_OUT,
     ];
-    if counts.iter().any(|&count| nest.u32(count).is_some()) {
+    if read_only.iter().any(|&attr| nest.has(attr)) {
         return Err(req.fail(
             EINVAL,
-            c_str!("active-conns and inactive-conns are read-only"),
+            c_str!("the connection and traffic counts are read-only"),
         ));
     }
     // The policy bounds the weight to 1..=1000.
@@ -131,7 +136,7 @@ fn put_service(
     attrs: &mut Attrs<'_>,
     slot: usize,
     service: &Service,
-    loads: &BackendLoads,
+    sessions: &SessionTable,
 ) -> Result {
     attrs.put_u32(uapi::RINGGATE_A_SERVICE_VIP, service.key.vip)?;
     attrs.put_u16(
@@ -149,9 +154,15 @@ fn put_service(
             b.put_u16(uapi::RINGGATE_A_BACKEND_PORT, u16::from_be(backend.port))?;
             b.put_u32(uapi::RINGGATE_A_BACKEND_WEIGHT, u32::from(backend.weight))?;
             b.put_u8(uapi::RINGGATE_A_BACKEND_UP, u8::from(backend.up))?;
-            let load = loads.load(slot, index);
+            let load = sessions.loads().load(slot, index);
             b.put_u32(uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS, load.active)?;
-            b.put_u32(uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS, load.inactive)
+            b.put_u32(uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS, load.inactive)?;
+            let traffic = sessions.traffic(slot, index);
+            b.put_uint(uapi::RINGGATE_A_BACKEND_CONNS, traffic.conns)?;
+            b.put_uint(uapi::RINGGATE_A_BACKEND_PACKETS_IN, traffic.packets_in)?;
+            b.put_uint(uapi::RINGGATE_A_BACKEND_BYTES_IN, traffic.bytes_in)?;
+            b.put_uint(uapi::RINGGATE_A_BACKEND_PACKETS_OUT, traffic.packets_out)?;
+            b.put_uint(uapi::RINGGATE_A_BACKEND_BYTES_OUT, traffic.bytes_out)
         })?;
     }
     Ok(())
@@ -161,12 +172,12 @@ fn put_service(
 pub(crate) fn service_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sleepable) -> Result {
     let rcu = RcuSection::read_lock(context);
     let table = net.services.read(&rcu);
-    let loads = net.sessions.read(&rcu).loads();
+    let sessions = net.sessions.read(&rcu);
     dump.set_generation(table.generation());
     let start = dump.cursor();
     let mut cursor = start;
     for (slot, service) in table.services().filter(|(slot, _)| *slot >= start) {
-        if !dump.entry(|attrs| put_service(attrs, slot, service, loads))? {
+        if !dump.entry(|attrs| put_service(attrs, slot, service, sessions))? {
             break;
         }
         cursor = slot + 1;

@@ -169,15 +169,15 @@ impl NetState {
         }
     }
 
-    /// A slot got a new back-end: its connection counts start anew (the
-    /// sessions of the slot's previous back-end no longer count there).
+    /// A slot got a new back-end: its connection counts and traffic start
+    /// anew (the sessions of the slot's previous back-end no longer count
+    /// there).
     fn backend_placed(&self, context: &mut Sleepable, slot: BackendSlot) {
         if slot.new {
             let rcu = RcuSection::read_lock(context);
             self.sessions
                 .read(&rcu)
-                .loads()
-                .reset(slot.service, slot.backend);
+                .reset_slot(slot.service, slot.backend);
         }
     }
 }

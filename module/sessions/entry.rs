@@ -3,7 +3,7 @@
 //! One of the two entries a session is stored as, and what a packet of one
 //! entry hands on to the other.
 
-use super::{Clock, FlowKey, LoadRef, Rewrite, Stage, WAYS};
+use super::{Clock, FlowKey, Hit, LoadRef, Rewrite, Stage, WAYS};
 use crate::placement::{self, Occupant};
 use crate::tcp::Direction;
 
@@ -52,6 +52,15 @@ impl Entry {
             Stage::Syn | Stage::Reset => true,
             Stage::Closing => self.fins == FIN_SENT | FIN_PEER,
             Stage::Udp | Stage::Established => false,
+        }
+    }
+
+    /// How a packet of this entry's flow is rewritten, and where its
+    /// session's traffic counts.
+    pub(super) fn hit(&self) -> Hit {
+        Hit {
+            rewrite: self.rewrite,
+            load: self.load,
         }
     }
 

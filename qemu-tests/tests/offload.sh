@@ -75,7 +75,11 @@ largest_seen() {
   transfer "$1"
   sleep 0.5
   kill $capture; wait $capture 2>/dev/null || true
-  tcpdump -nn -r /tmp/offload.pcap 2>/dev/null | grep -o 'length [0-9]*' | awk '$2 > max {max = $2} END {print max + 0}'
+  # An empty capture has no largest packet: fail rather than call it 0,
+  # which would pass the "no offloads" check below.
+  tcpdump -nn -r /tmp/offload.pcap 2>/dev/null | grep -o 'length [0-9]*' |
+    awk '$2 > max {max = $2} END {if (NR == 0) exit 1; print max}' ||
+    fail "no packet of \"transfer $1\" captured on $2"
 }
 
 # 1. veth's defaults: TSO at the senders, super-packets forwarded as they are.

@@ -36,7 +36,7 @@ while True:
 ' &
 # Tables far larger than the 20400 sessions: a bucket holds 8 entries, and
 # the sessions must all fit wherever the hash puts them, whatever the seed.
-gw config set --max-sessions 262144 --timeout-udp 600 --timeout-closing 600
+gw config set --max-sessions 24000 --timeout-udp 600 --timeout-closing 600
 gw vip add "$VIP"
 gw vip own "$VIP"
 gw service add "$VIP" 9000 --proto udp
@@ -53,11 +53,12 @@ for port in range(20000, 40000):
     s.close()
 '
 
-# resize SIZE...: sets max-sessions to each SIZE in turn, back to back from
-# one process (a CLI start per resize would leave most of the time between
-# moves, not in them); prints how long the moves took, in ms.
-resize() {
-  ip netns exec gw python3 - "$@" <<'PY'
+# Resizes the table back and forth (max-sessions 24000 and 24001: small
+# tables, so a move's time goes into copying the 20400 sessions, not into
+# allocating) from one process, back to back, until /tmp/closed exists;
+# prints how many moves ended while the connections were being closed.
+resize_until_closed() {
+  ip netns exec gw taskset -c 0 python3 - <<'PY'
 import os, socket, sys, time
 sys.path.insert(0, os.environ["RG_REPO"] + "/qemu-tests/guest")
 import nlraw
@@ -65,26 +66,28 @@ sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, nlraw.NETLINK_GENERIC)
 sock.bind((0, 0))
 family = nlraw.family_id(sock)
 cmd, attr = nlraw.uapi("RINGGATE_CMD_CONFIG_SET"), nlraw.uapi("RINGGATE_A_CONFIG_MAX_SESSIONS")
-start = time.monotonic()
-for seq, size in enumerate(sys.argv[1:], 1):
-    _, err = nlraw.request(sock, family, cmd, 1, [nlraw.nla(attr, nlraw.attr("u32", size))], seq)
-    assert err == 0, (size, err)
-print(int((time.monotonic() - start) * 1000))
+during = 0
+for seq in range(1, 2000):
+    _, err = nlraw.request(sock, family, cmd, 1, [nlraw.nla(attr, nlraw.attr("u32", 24000 + seq % 2))], seq)
+    assert err == 0, err
+    if seq == 1:
+        open("/tmp/resizing", "w").close()
+    elif os.path.exists("/tmp/closed"):
+        break
+    elif os.path.exists("/tmp/close-now"):
+        during += 1
+print(during)
 PY
 }
-# How long a move of these sessions takes here (TCG is slow and noisy, so
-# the closing below is paced by this run's own measure).
-move_ms=$(resize 524288)
-echo "moving 20000 sessions took $move_ms ms"
 
-# 400 connections, established; then half-closed one by one, spread over
-# the time 8 moves take, while the table is resized 8 times. Each move has
-# a window (after a session's bucket is copied, before the new table is in
-# use) in which a FIN changes only the old table; over 8 moves, some of the
-# FINs land in one.
-rm -f /tmp/close-now /tmp/opened /tmp/closed
-ip netns exec cl python3 - "$move_ms" <<'PY' &
-import os, socket, sys, time
+# 400 connections, established; then half-closed one every few ms (so the
+# closing spans several moves) while the table is being moved from one copy to the next without pause.
+# Each move has a window (after a session's bucket is copied, before the new
+# table is in use) in which a FIN changes only the old table; with the
+# moves back to back, many of the FINs land in one.
+rm -f /tmp/close-now /tmp/opened /tmp/closed /tmp/resizing
+ip netns exec cl taskset -c 1 python3 - <<'PY' &
+import os, socket, time
 conns = []
 for _ in range(400):
     c = socket.create_connection(("10.9.0.100", 7000), timeout=5)
@@ -94,10 +97,9 @@ for _ in range(400):
 open("/tmp/opened", "w").close()
 while not os.path.exists("/tmp/close-now"):
     time.sleep(0.005)
-pause = 8 * int(sys.argv[1]) / 1000 / len(conns)
 for c in conns:
     c.shutdown(socket.SHUT_WR)
-    time.sleep(pause)
+    time.sleep(0.003)
 open("/tmp/closed", "w").close()
 time.sleep(600)
 PY
@@ -109,10 +111,15 @@ print(sum(s["stage"] == sys.argv[1] and s["vip"].endswith(":7000") for s in json
 ' "$1"
 }
 expect_eq "$(count_stage established)" 400 "established connections"
+resize_until_closed >/tmp/moves-during &
+resizer=$!
+for _ in $(seq 300); do [ -e /tmp/resizing ] && break; sleep 0.1; done
 touch /tmp/close-now
-resize 262144 524288 262144 524288 262144 524288 262144 524288 >/dev/null
-for _ in $(seq 300); do [ -e /tmp/closed ] && break; sleep 0.1; done
+wait "$resizer" || fail "the resizes failed"
 [ -e /tmp/closed ] || fail "the connections were not half-closed"
+moves=$(cat /tmp/moves-during)
+echo "$moves moves ended while the connections were being closed"
+[ "$moves" -ge 1 ] || fail "no move overlapped the closing: the test did not test anything"
 sleep 1
 established=$(count_stage established)
 echo "after the resizes: $established of 400 half-closed connections still established"
