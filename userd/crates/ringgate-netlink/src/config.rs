@@ -110,7 +110,7 @@ impl Config {
     pub(crate) fn decode(payload: &[u8]) -> Result<Config, Error> {
         let d = Decoder {
             op: "config-get",
-            set: Set::Config,
+            set: Set::CONFIG,
         };
         let (mut node_id, mut down_policy) = (None, None);
         let mut values = [None; 5];
@@ -140,12 +140,7 @@ impl Config {
 impl Client {
     /// The data plane's settings.
     pub fn config(&self) -> Result<Config, Error> {
-        self.get(
-            "config-get",
-            uapi::RINGGATE_CMD_CONFIG_GET,
-            |_| {},
-            Config::decode,
-        )
+        self.get(uapi::RINGGATE_CMD_CONFIG_GET, |_| {}, Config::decode)
     }
 
     /// Changes the settings given.
@@ -158,7 +153,6 @@ impl Client {
             change.timeout_udp,
         ];
         self.call(
-            "config-set",
             uapi::RINGGATE_CMD_CONFIG_SET,
             |r| {
                 if let Some(id) = change.node_id {

@@ -22,7 +22,7 @@ pub struct Vip {
 
 impl Vip {
     pub(crate) fn decode(op: &'static str, payload: &[u8]) -> Result<Vip, Error> {
-        let d = Decoder { op, set: Set::Vip };
+        let d = Decoder { op, set: Set::VIP };
         let (mut addr, mut owned, mut garp_count) = (None, None, None);
         for attr in attrs(payload) {
             let p = attr.payload;
@@ -75,7 +75,6 @@ impl Client {
             return Err(Error::NotUnicast(addr));
         }
         self.call(
-            "vip-add",
             uapi::RINGGATE_CMD_VIP_ADD,
             |r| {
                 put_addr(r, addr);
@@ -91,7 +90,6 @@ impl Client {
     /// Removes a VIP from the pool.
     pub fn vip_del(&self, addr: Ipv4Addr) -> Result<(), Error> {
         self.call(
-            "vip-del",
             uapi::RINGGATE_CMD_VIP_DEL,
             |r| put_addr(r, addr),
             &mut |_| Ok(()),
@@ -102,7 +100,6 @@ impl Client {
     /// Takes (`owned`) or releases a VIP of the pool.
     pub fn vip_set_owned(&self, addr: Ipv4Addr, owned: bool) -> Result<(), Error> {
         self.call(
-            "vip-set",
             uapi::RINGGATE_CMD_VIP_SET,
             |r| {
                 put_addr(r, addr);
@@ -116,7 +113,6 @@ impl Client {
     /// One VIP of the pool.
     pub fn vip_get(&self, addr: Ipv4Addr) -> Result<Vip, Error> {
         self.get(
-            "vip-get",
             uapi::RINGGATE_CMD_VIP_GET,
             |r| put_addr(r, addr),
             |p| Vip::decode("vip-get", p),
@@ -127,10 +123,9 @@ impl Client {
     /// Every VIP of the pool, sorted by address. A dump the kernel flags as
     /// interrupted by a concurrent change is read to its end and tried again.
     pub fn vip_list(&self) -> Result<Vec<Vip>, Error> {
-        let mut vips =
-            self.dump_consistent("vip-get", uapi::RINGGATE_CMD_VIP_GET, "VIP pool", |p| {
-                Vip::decode("vip-get", p)
-            })?;
+        let mut vips = self.dump_consistent(uapi::RINGGATE_CMD_VIP_GET, "VIP pool", |p| {
+            Vip::decode("vip-get", p)
+        })?;
         vips.sort_by_key(|v| v.addr);
         Ok(vips)
     }
