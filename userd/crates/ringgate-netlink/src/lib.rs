@@ -43,4 +43,4 @@ pub use hook::{Hook, UnknownHook};
 pub use service::{Backend, Proto, Scheduler, Service, ServiceKey};
 pub use session::{Session, Stage};
 pub use status::{HookStats, Status};
-pub use vip::Vip;
+pub use vip::{check_vip_addr, Vip};

@@ -62,18 +62,26 @@ fn about_vip(addr: Ipv4Addr) -> impl FnOnce(i32) -> Option<Error> {
     }
 }
 
+/// Refuses an address that cannot be a VIP (0, loopback, multicast,
+/// broadcast or reserved) before anything is sent, so that a caller
+/// validating many changes first (a restore) can check it too.
+pub fn check_vip_addr(addr: Ipv4Addr) -> Result<(), Error> {
+    if addr.is_unspecified()
+        || addr.is_loopback()
+        || addr.is_multicast()
+        || addr.is_broadcast()
+        || addr.octets()[0] >= 240
+    {
+        return Err(Error::NotUnicast(addr));
+    }
+    Ok(())
+}
+
 impl Client {
     /// Adds a VIP to the pool (not owned); `garp_count` sets how many
     /// gratuitous ARP pairs announce it when taken.
     pub fn vip_add(&self, addr: Ipv4Addr, garp_count: Option<u32>) -> Result<(), Error> {
-        if addr.is_unspecified()
-            || addr.is_loopback()
-            || addr.is_multicast()
-            || addr.is_broadcast()
-            || addr.octets()[0] >= 240
-        {
-            return Err(Error::NotUnicast(addr));
-        }
+        check_vip_addr(addr)?;
         self.call(
             uapi::RINGGATE_CMD_VIP_ADD,
             |r| {
@@ -99,11 +107,28 @@ impl Client {
 
     /// Takes (`owned`) or releases a VIP of the pool.
     pub fn vip_set_owned(&self, addr: Ipv4Addr, owned: bool) -> Result<(), Error> {
+        self.vip_set(addr, Some(owned), None)
+    }
+
+    /// Changes a VIP of the pool: takes or releases it, sets its
+    /// garp-count; what is `None` stays as it is (the kernel refuses a
+    /// request that changes neither).
+    pub fn vip_set(
+        &self,
+        addr: Ipv4Addr,
+        owned: Option<bool>,
+        garp_count: Option<u32>,
+    ) -> Result<(), Error> {
         self.call(
             uapi::RINGGATE_CMD_VIP_SET,
             |r| {
                 put_addr(r, addr);
-                r.put_u8(uapi::RINGGATE_A_VIP_OWNED, u8::from(owned));
+                if let Some(owned) = owned {
+                    r.put_u8(uapi::RINGGATE_A_VIP_OWNED, u8::from(owned));
+                }
+                if let Some(count) = garp_count {
+                    r.put_u32(uapi::RINGGATE_A_VIP_GARP_COUNT, count);
+                }
             },
             &mut |_| Ok(()),
         )
