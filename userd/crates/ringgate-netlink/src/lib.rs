@@ -35,6 +35,10 @@ mod scripted;
 #[cfg(test)]
 mod testbytes;
 
+/// The generated constants and attribute descriptions of the family, for
+/// callers that check values before sending them (as a restore does).
+pub use ringgate_uapi as uapi;
+
 pub use client::Client;
 pub use config::{Config, ConfigChange, DownPolicy};
 pub use error::{Culprit, Error, KernelError};

@@ -312,16 +312,18 @@ impl Client {
         .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
     }
 
-    /// Adds a back-end to an existing service (weight 1 unless given, up).
-    /// One already there is refused by the kernel (EEXIST) and left as it
-    /// is: re-adding never brings a drained back-end up.
+    /// Adds a back-end to an existing service (weight 1 unless given; up
+    /// unless `up` says down, so a back-end can be added drained). One
+    /// already there is refused by the kernel (EEXIST) and left as it is:
+    /// re-adding never brings a drained back-end up.
     pub fn backend_add(
         &self,
         key: ServiceKey,
         backend: SocketAddrV4,
         weight: Option<u32>,
+        up: Option<bool>,
     ) -> Result<(), Error> {
-        self.backend_request(uapi::RINGGATE_CMD_BACKEND_ADD, key, backend, weight, None)
+        self.backend_request(uapi::RINGGATE_CMD_BACKEND_ADD, key, backend, weight, up)
     }
 
     /// Changes a back-end's weight or state (those given); a back-end not

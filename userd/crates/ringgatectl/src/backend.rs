@@ -36,12 +36,13 @@ pub(crate) fn add(
     key: ServiceKey,
     backend: SocketAddrV4,
     weight: Option<u32>,
+    up: Option<bool>,
 ) -> Result<(), Failure> {
     let client = Client::connect()?;
     if !client.services()?.iter().any(|s| s.key == key) {
         client.service_add(key, None)?;
     }
-    Ok(client.backend_add(key, backend, weight)?)
+    Ok(client.backend_add(key, backend, weight, up)?)
 }
 
 /// Changes a back-end: the kernel refuses one that is not there, so `set`

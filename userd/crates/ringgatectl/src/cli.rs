@@ -61,6 +61,18 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Print this namespace's configuration (settings, VIP pool, services,
+    /// back-ends) as ringgatectl command lines, for `restore`.
+    Save,
+    /// Apply a file of ringgatectl lines (as `save` prints them): what is
+    /// missing is added, what differs is set, nothing is removed. The whole
+    /// file is checked first; a bad line is reported by number and nothing
+    /// is changed.
+    Restore {
+        /// The file to apply; `-` reads standard input.
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+    },
     /// The token ring as the local ringgated sees it.
     Ring {
         /// The daemon's control socket (its config's control_socket).
@@ -146,6 +158,12 @@ pub(crate) enum BackendAction {
         /// Its share of new connections (1-1000, default 1).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
         weight: Option<u32>,
+        /// Add it drained: out of scheduling until `backend set --up`.
+        #[arg(long, conflicts_with = "up")]
+        down: bool,
+        /// Add it in scheduling (the default; `save` writes it explicitly).
+        #[arg(long)]
+        up: bool,
     },
     /// Change a back-end's weight or state.
     Set {

@@ -39,6 +39,13 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    pub(crate) fn bad_input(message: impl Into<String>) -> Failure {
+        Failure {
+            status: Status::BadInput,
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn other(message: impl Into<String>) -> Failure {
         Failure {
             status: Status::Failure,

@@ -5,9 +5,12 @@ mod backend;
 mod cli;
 mod config;
 mod exit;
+mod restore;
 mod ring;
+mod save;
 mod schema;
 mod sessions;
+mod state;
 mod status;
 mod table;
 mod vip;
@@ -62,7 +65,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 service,
                 backend,
                 weight,
-            } => backend::add(backend::key(&service), backend, weight),
+                down,
+                up,
+            } => backend::add(
+                backend::key(&service),
+                backend,
+                weight,
+                BackendAction::state(down, up),
+            ),
             BackendAction::Set {
                 service,
                 backend,
@@ -85,6 +95,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ConfigAction::Show => config::show(json),
             ConfigAction::Set(args) => config::set(&args),
         },
+        Command::Save => save::run(),
+        Command::Restore { file } => restore::run(&file),
         Command::Ring { socket, action } => match action {
             None => ring::show(&socket, json),
             Some(RingAction::Send { text, control }) => ring::send(&socket, &text, control),
