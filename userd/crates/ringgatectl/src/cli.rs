@@ -61,6 +61,10 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Print the module's notifications (VIP taken or released, session
+    /// table full) as they come, one line each; a loss of notifications is
+    /// said and answered by printing the current state.
+    Monitor,
     /// Print this namespace's configuration (settings, VIP pool, services,
     /// back-ends) as ringgatectl command lines, for `restore`.
     Save,

@@ -5,6 +5,7 @@ mod backend;
 mod cli;
 mod config;
 mod exit;
+mod monitor;
 mod restore;
 mod ring;
 mod save;
@@ -95,6 +96,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ConfigAction::Show => config::show(json),
             ConfigAction::Set(args) => config::set(&args),
         },
+        Command::Monitor => monitor::run(json),
         Command::Save => save::run(),
         Command::Restore { file } => restore::run(&file),
         Command::Ring { socket, action } => match action {
