@@ -6,7 +6,7 @@ use std::fmt;
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::decode::{name_in, name_or_number, Decoder};
+use crate::decode::{name_in, name_or_number, spec_names, Decoder};
 use crate::names::Set;
 use crate::wire::attrs;
 use crate::{Client, Error};
@@ -65,11 +65,15 @@ impl Serialize for DownPolicy {
 impl std::str::FromStr for DownPolicy {
     type Err = String;
     fn from_str(s: &str) -> Result<DownPolicy, String> {
-        match s {
-            "keep" => Ok(DownPolicy::Keep),
-            "drop" => Ok(DownPolicy::Drop),
-            other => Err(format!("unknown policy {other:?} (keep or drop)")),
-        }
+        [DownPolicy::Keep, DownPolicy::Drop]
+            .into_iter()
+            .find(|policy| policy.name() == Some(s))
+            .ok_or_else(|| {
+                format!(
+                    "unknown policy {s:?} ({})",
+                    spec_names(uapi::RINGGATE_DOWN_POLICY_NAMES)
+                )
+            })
     }
 }
 

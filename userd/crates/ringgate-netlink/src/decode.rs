@@ -124,7 +124,16 @@ pub(crate) fn name_or_number<S: Serializer>(
     }
 }
 
-/// The spec name of value `n` in one of the header's value tables.
+/// The names of a spec value table, for an error listing them all.
+pub(crate) fn spec_names(table: &'static [(&'static str, u32)]) -> String {
+    table
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The spec name of value `n` in one of the generated value tables.
 pub(crate) fn name_in(table: &'static [(&'static str, u32)], n: u32) -> Option<&'static str> {
     table.iter().find(|(_, v)| *v == n).map(|(name, _)| *name)
 }

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::decode::{name_in, name_or_number, Decoder};
+use crate::decode::{name_in, name_or_number, spec_names, Decoder};
 use crate::names::Set;
 use crate::wire::{attrs, Builder};
 use crate::{Client, Error};
@@ -137,7 +137,12 @@ impl std::str::FromStr for Scheduler {
         Scheduler::ALL
             .into_iter()
             .find(|scheduler| scheduler.name() == Some(s))
-            .ok_or_else(|| format!("unknown scheduler {s:?} (wrr, hash or lc)"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown scheduler {s:?} ({})",
+                    spec_names(uapi::RINGGATE_SCHEDULER_NAMES)
+                )
+            })
     }
 }
 

@@ -79,14 +79,21 @@ fn render_definition(
         "enum" => {
             let prefix = c_name(&[fam, &def.name]);
             let mut table = format!("pub const {prefix}_NAMES: &[(&str, u32)] = &[\n");
+            // The entries' docs, for help texts (a CLI's possible values).
+            let mut docs = format!("pub const {prefix}_DOCS: &[(&str, &str)] = &[\n");
             let start = def.value_start.unwrap_or(0);
             for (value, entry) in (start..).zip(&def.entries) {
                 let name = c_name(&[&prefix, entry.name()]);
                 let _ = writeln!(out, "pub const {name}: u32 = {value};");
                 let _ = writeln!(table, "    ({:?}, {value}),", entry.name());
+                if let Some(doc) = entry.doc() {
+                    let _ = writeln!(docs, "    ({:?}, {doc:?}),", entry.name());
+                }
                 all.push((name, value));
             }
             out.push_str(&table);
+            out.push_str("];\n");
+            out.push_str(&docs);
             out.push_str("];\n");
         }
         other => {

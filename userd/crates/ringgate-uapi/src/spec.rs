@@ -45,13 +45,27 @@ pub struct Definition {
 #[serde(untagged)]
 pub enum Entry {
     Name(String),
-    Documented { name: String },
+    Documented {
+        name: String,
+        #[serde(default)]
+        doc: Option<String>,
+    },
 }
 
 impl Entry {
     pub fn name(&self) -> &str {
         match self {
-            Entry::Name(name) | Entry::Documented { name } => name,
+            Entry::Name(name) | Entry::Documented { name, .. } => name,
+        }
+    }
+
+    /// The entry's doc as one line (the spec wraps it), if it has one.
+    pub fn doc(&self) -> Option<String> {
+        match self {
+            Entry::Documented { doc: Some(doc), .. } => {
+                Some(doc.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
+            _ => None,
         }
     }
 }

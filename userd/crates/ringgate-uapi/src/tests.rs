@@ -66,6 +66,18 @@ fn value_enums_have_name_tables() {
     );
     assert_eq!(RINGGATE_HOOK_ARP_OUT, 6);
     assert_eq!(RINGGATE_SCHEDULER_NAMES[2], ("lc", 2));
+    // Entry docs come as one line each, for help texts.
+    let (name, doc) = RINGGATE_SCHEDULER_DOCS[0];
+    assert_eq!(
+        (name, doc),
+        (
+            "wrr",
+            "Weighted round-robin over the back-ends that are up."
+        )
+    );
+    assert!(RINGGATE_SCHEDULER_DOCS[1]
+        .1
+        .starts_with("Consistent hashing of the client address (Maglev): a client"));
 }
 
 #[test]
@@ -191,6 +203,12 @@ mcast-groups:
         }
         assert!(rust.contains("ty: AttrType::U32, byte_order: ByteOrder::BigEndian, ipv4: true"));
         assert!(rust.contains("enumeration: Some(X_COLOR_NAMES), min: Some(1), max: Some(4)"));
+        assert!(
+            rust.contains(
+                "pub const X_COLOR_DOCS: &[(&str, &str)] = &[\n    (\"dark-blue\", \"d\"),\n];"
+            ),
+            "{rust}"
+        );
     }
 
     #[test]

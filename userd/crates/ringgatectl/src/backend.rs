@@ -13,7 +13,7 @@ pub(crate) fn key(args: &ServiceArgs) -> ServiceKey {
     ServiceKey {
         vip: args.vip,
         port: args.port,
-        proto: args.proto,
+        proto: args.proto.0,
     }
 }
 

@@ -6,9 +6,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use ringgate_netlink::{DownPolicy, Hook, Proto, Scheduler};
+use clap_complete::Shell;
 
 use crate::exit::EXIT_CODES_HELP;
+use crate::values::{DownPolicyValue, HookValue, ProtoValue, SchedulerValue};
 
 #[derive(Parser)]
 #[command(
@@ -30,9 +31,9 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Module version and this network namespace's per-hook counters.
     Status {
-        /// Show only this hook (pre-routing, local-in, forward, local-out, post-routing, arp-in, arp-out).
-        #[arg(long)]
-        hook: Option<Hook>,
+        /// Show only this hook.
+        #[arg(long, value_enum)]
+        hook: Option<HookValue>,
     },
     /// Manage this network namespace's counters.
     Counters {
@@ -76,6 +77,20 @@ pub(crate) enum Command {
         /// The file to apply; `-` reads standard input.
         #[arg(short = 'f', long)]
         file: PathBuf,
+    },
+    /// Print a completion script for SHELL (e.g. `ringgatectl completions
+    /// bash > /etc/bash_completion.d/ringgatectl`).
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff), e.g. `ringgatectl man | man -l -`, or
+    /// write it and one page per subcommand (ringgatectl-vip-add.1, ...)
+    /// into a directory.
+    Man {
+        /// Write every page into this directory instead of printing one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// The token ring as the local ringgated sees it.
     Ring {
@@ -121,9 +136,9 @@ pub(crate) struct ServiceArgs {
     pub vip: Ipv4Addr,
     /// The port clients connect to.
     pub port: u16,
-    /// tcp or udp.
-    #[arg(long, default_value = "tcp")]
-    pub proto: Proto,
+    /// The service's protocol.
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub proto: ProtoValue,
 }
 
 #[derive(Subcommand)]
@@ -132,18 +147,17 @@ pub(crate) enum ServiceAction {
     Add {
         #[command(flatten)]
         service: ServiceArgs,
-        /// wrr (weighted round-robin), hash (consistent hashing of the client
-        /// address) or lc (weighted least-connections).
-        #[arg(long, default_value = "wrr")]
-        scheduler: Scheduler,
+        /// How the service picks the back-end of a new connection.
+        #[arg(long, value_enum, default_value = "wrr")]
+        scheduler: SchedulerValue,
     },
     /// Change an existing service's scheduler.
     Set {
         #[command(flatten)]
         service: ServiceArgs,
-        /// wrr, hash or lc.
-        #[arg(long)]
-        scheduler: Scheduler,
+        /// How the service picks the back-end of a new connection.
+        #[arg(long, value_enum)]
+        scheduler: SchedulerValue,
     },
     /// Remove a service.
     Del(ServiceArgs),
@@ -227,9 +241,9 @@ pub(crate) struct ConfigArgs {
     /// Seconds a UDP session lives idle.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub timeout_udp: Option<u32>,
-    /// Sessions of a back-end taken down or removed: keep or drop.
-    #[arg(long)]
-    pub down_policy: Option<DownPolicy>,
+    /// What happens to the sessions of a back-end taken down or removed.
+    #[arg(long, value_enum)]
+    pub down_policy: Option<DownPolicyValue>,
 }
 
 #[derive(Subcommand)]
@@ -272,8 +286,8 @@ pub(crate) enum CountersAction {
     /// Zero the counters (needs CAP_NET_ADMIN in the namespace).
     Reset {
         /// Reset only this hook.
-        #[arg(long)]
-        hook: Option<Hook>,
+        #[arg(long, value_enum)]
+        hook: Option<HookValue>,
     },
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn change(args: &ConfigArgs) -> ConfigChange {
         timeout_established: args.timeout_established,
         timeout_closing: args.timeout_closing,
         timeout_udp: args.timeout_udp,
-        down_policy: args.down_policy,
+        down_policy: args.down_policy.map(|p| p.0),
     }
 }
 

@@ -5,6 +5,7 @@ mod backend;
 mod cli;
 mod config;
 mod exit;
+mod generated_docs;
 mod monitor;
 mod restore;
 mod ring;
@@ -14,6 +15,7 @@ mod sessions;
 mod state;
 mod status;
 mod table;
+mod values;
 mod vip;
 
 use std::process::ExitCode;
@@ -39,10 +41,10 @@ fn die_quietly_on_closed_output() {
 fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
     match cli.command {
-        Command::Status { hook } => status::show(json, hook),
+        Command::Status { hook } => status::show(json, hook.map(|h| h.0)),
         Command::Counters {
             action: CountersAction::Reset { hook },
-        } => status::reset(hook),
+        } => status::reset(hook.map(|h| h.0)),
         Command::Vip { action } => match action {
             VipAction::Add { addr, garp_count } => vip::add(addr, garp_count),
             VipAction::Set { addr, garp_count } => vip::set_garp_count(addr, garp_count),
@@ -53,10 +55,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         },
         Command::Service { action } => match action {
             ServiceAction::Add { service, scheduler } => {
-                backend::service_add(backend::key(&service), scheduler)
+                backend::service_add(backend::key(&service), scheduler.0)
             }
             ServiceAction::Set { service, scheduler } => {
-                backend::service_set(backend::key(&service), scheduler)
+                backend::service_set(backend::key(&service), scheduler.0)
             }
             ServiceAction::Del(service) => backend::service_del(backend::key(&service)),
             ServiceAction::List => backend::list(json),
@@ -98,6 +100,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         },
         Command::Monitor => monitor::run(json),
         Command::Save => save::run(),
+        Command::Completions { shell } => generated_docs::completions(shell),
+        Command::Man { dir } => generated_docs::man(dir.as_deref()),
         Command::Restore { file } => restore::run(&file),
         Command::Ring { socket, action } => match action {
             None => ring::show(&socket, json),

@@ -124,12 +124,12 @@ fn action(command: Command) -> Option<Action> {
         Command::Service { action } => match action {
             ServiceAction::Add { service, scheduler } => Action::Service {
                 key: key(&service),
-                scheduler,
+                scheduler: scheduler.0,
                 create: true,
             },
             ServiceAction::Set { service, scheduler } => Action::Service {
                 key: key(&service),
-                scheduler,
+                scheduler: scheduler.0,
                 create: false,
             },
             ServiceAction::Del(_) | ServiceAction::List => return None,
