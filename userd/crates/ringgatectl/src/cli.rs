@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use clap_complete::Shell;
 
 use crate::exit::EXIT_CODES_HELP;
-use crate::values::{DownPolicyValue, HookValue, ProtoValue, SchedulerValue};
+use crate::values::{bounded, DownPolicyValue, HookValue, ProtoValue, SchedulerValue};
+use ringgate_netlink::uapi;
 
 #[derive(Parser)]
 #[command(
@@ -109,14 +110,14 @@ pub(crate) enum VipAction {
     Add {
         addr: Ipv4Addr,
         /// Gratuitous ARP pairs sent when this node takes the VIP (1-16, default 3).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
+        #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_VIP, uapi::RINGGATE_A_VIP_GARP_COUNT))]
         garp_count: Option<u32>,
     },
     /// Change a VIP's garp-count.
     Set {
         addr: Ipv4Addr,
         /// Gratuitous ARP pairs sent when this node takes the VIP (1-16).
-        #[arg(long, required = true, value_parser = clap::value_parser!(u32).range(1..=16))]
+        #[arg(long, required = true, value_parser = bounded(&uapi::RINGGATE_SET_VIP, uapi::RINGGATE_A_VIP_GARP_COUNT))]
         garp_count: Option<u32>,
     },
     /// Remove a VIP from the pool.
@@ -174,7 +175,7 @@ pub(crate) enum BackendAction {
         /// The back-end's address and port, e.g. 10.1.0.2:8080.
         backend: SocketAddrV4,
         /// Its share of new connections (1-1000, default 1).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_BACKEND, uapi::RINGGATE_A_BACKEND_WEIGHT))]
         weight: Option<u32>,
         /// Add it drained: out of scheduling until `backend set --up`.
         #[arg(long, conflicts_with = "up")]
@@ -188,7 +189,7 @@ pub(crate) enum BackendAction {
         #[command(flatten)]
         service: ServiceArgs,
         backend: SocketAddrV4,
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_BACKEND, uapi::RINGGATE_A_BACKEND_WEIGHT))]
         weight: Option<u32>,
         /// Take it out of scheduling (its sessions go on).
         #[arg(long, conflicts_with = "up")]
@@ -227,19 +228,19 @@ pub(crate) struct ConfigArgs {
     pub node_id: Option<u16>,
     /// Sessions the table holds (64-1048576). Live sessions move into the
     /// resized table; those a smaller one has no room for are dropped.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_MAX_SESSIONS))]
     pub max_sessions: Option<u32>,
     /// Seconds a TCP handshake may take.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_TIMEOUT_SYN))]
     pub timeout_syn: Option<u32>,
     /// Seconds an established TCP session lives idle.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED))]
     pub timeout_established: Option<u32>,
     /// Seconds a TCP session lives after a FIN.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING))]
     pub timeout_closing: Option<u32>,
     /// Seconds a UDP session lives idle.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP))]
     pub timeout_udp: Option<u32>,
     /// What happens to the sessions of a back-end taken down or removed.
     #[arg(long, value_enum)]

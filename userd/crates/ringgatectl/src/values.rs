@@ -5,9 +5,24 @@
 
 use std::sync::OnceLock;
 
-use clap::builder::PossibleValue;
+use clap::builder::{PossibleValue, RangedU64ValueParser};
 use clap::ValueEnum;
+use ringgate_netlink::uapi::AttrSet;
 use ringgate_netlink::{uapi, DownPolicy, Hook, Proto, Scheduler};
+
+/// A parser of a `u32` option bounded as the kernel's policy bounds
+/// attribute `attr` of `set` (the spec's `checks`), so the command line
+/// refuses what the kernel would, with the same limits typed once.
+pub(crate) fn bounded(set: &'static AttrSet, attr: u16) -> RangedU64ValueParser<u32> {
+    let spec = set
+        .attr(attr)
+        .unwrap_or_else(|| panic!("attribute {attr} is not in set {}", set.name));
+    let min = spec.min.map_or(0, |m| u64::try_from(m).unwrap_or(0));
+    let max = spec
+        .max
+        .map_or(u64::from(u32::MAX), |m| u64::try_from(m).unwrap_or(0));
+    RangedU64ValueParser::new().range(min..=max)
+}
 
 /// A clap value wrapping a client type `$inner`, its values the names of
 /// spec table `$names` (with help from `$docs`), each parsed by the
@@ -99,6 +114,82 @@ mod tests {
             ProtoValue(Proto::Udp)
         );
         assert!(SchedulerValue::from_str("fifo", false).is_err());
+    }
+
+    /// The bounds are the spec's, and the help texts that state a range
+    /// state the same one.
+    #[test]
+    fn option_bounds_come_from_the_spec() {
+        use crate::cli::Cli;
+        use clap::Parser;
+        let parse = |args: &[&str]| Cli::try_parse_from(args).is_ok();
+        let garp = uapi::RINGGATE_SET_VIP
+            .attr(uapi::RINGGATE_A_VIP_GARP_COUNT)
+            .unwrap();
+        let max = garp.max.unwrap().to_string();
+        let over = (garp.max.unwrap() + 1).to_string();
+        assert!(parse(&[
+            "ringgatectl",
+            "vip",
+            "add",
+            "10.0.0.1",
+            "--garp-count",
+            &max
+        ]));
+        assert!(!parse(&[
+            "ringgatectl",
+            "vip",
+            "add",
+            "10.0.0.1",
+            "--garp-count",
+            &over
+        ]));
+        assert!(!parse(&[
+            "ringgatectl",
+            "config",
+            "set",
+            "--max-sessions",
+            "63"
+        ]));
+        assert!(parse(&[
+            "ringgatectl",
+            "config",
+            "set",
+            "--max-sessions",
+            "64"
+        ]));
+        assert!(!parse(&[
+            "ringgatectl",
+            "config",
+            "set",
+            "--timeout-udp",
+            "0"
+        ]));
+        let help = |args: &[&str]| match Cli::try_parse_from(args) {
+            Err(e) => e.to_string(),
+            Ok(_) => unreachable!("--help exits"),
+        };
+        for (args, set, attr) in [
+            (
+                &["ringgatectl", "vip", "add", "--help"][..],
+                &uapi::RINGGATE_SET_VIP,
+                uapi::RINGGATE_A_VIP_GARP_COUNT,
+            ),
+            (
+                &["ringgatectl", "backend", "add", "--help"],
+                &uapi::RINGGATE_SET_BACKEND,
+                uapi::RINGGATE_A_BACKEND_WEIGHT,
+            ),
+            (
+                &["ringgatectl", "config", "set", "--help"],
+                &uapi::RINGGATE_SET_CONFIG,
+                uapi::RINGGATE_A_CONFIG_MAX_SESSIONS,
+            ),
+        ] {
+            let spec = set.attr(attr).unwrap();
+            let range = format!("{}-{}", spec.min.unwrap(), spec.max.unwrap());
+            assert!(help(args).contains(&range), "{args:?} does not say {range}");
+        }
     }
 
     #[test]
