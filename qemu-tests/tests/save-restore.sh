@@ -55,8 +55,9 @@ expect_eq "$(gw save)" "$(cat /tmp/saved)" "save after a refused restore file"
 # and by running the saved lines in a shell.
 for ns in gw2 gw3; do
   ip netns add "$ns"
-  ip -n "$ns" link add g0 type dummy
+  ip -n "$ns" link add g0 type veth peer name g1
   ip -n "$ns" link set g0 up
+  ip -n "$ns" link set g1 up
   ip -n "$ns" addr add "$VIP/32" dev g0
   ip -n "$ns" addr add 10.9.0.101/32 dev g0
 done

@@ -28,7 +28,6 @@ mod spec;
 
 // A reader of the C header, to check the two generators agree.
 #[cfg(test)]
-#[path = "header.rs"]
 mod header;
 
 #[cfg(test)]
