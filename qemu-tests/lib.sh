@@ -113,7 +113,7 @@ session() {
   ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" sessions --json | python3 -c '
 import json, sys
 for s in json.load(sys.stdin):
-    if s["client"].endswith(":" + sys.argv[1]):
+    if s["client_port"] == int(sys.argv[1]):
         print(s[sys.argv[2]])
 ' "$1" "$2"
 }

@@ -41,9 +41,9 @@ PY
   gw sessions --json | python3 -c '
 import json, sys
 port = sys.argv[1]
-sessions = [s for s in json.load(sys.stdin) if s["vip"].endswith(":" + port)]
+sessions = [s for s in json.load(sys.stdin) if s["vip_port"] == int(port)]
 assert len(sessions) == int(sys.argv[2]), f"{len(sessions)} sessions on port {port}"
-print(sum(s["backend"].startswith("10.8.0.2:") for s in sessions))
+print(sum(s["backend_addr"] == "10.8.0.2" for s in sessions))
 ' "$1" $CLIENTS
 }
 for spec in 9000:200:100 9001:300:100 9002:1:1; do

@@ -67,8 +67,9 @@ gw backend list --json | python3 -c '
 import json, sys
 services = {(s["vip"], s["port"], s["proto"]): s for s in json.load(sys.stdin)}
 web = services[("10.9.0.100", 80, "tcp")]
-assert [(b["addr"], b["weight"], b["up"]) for b in web["backends"]] == [("10.8.0.2:8080", 3, True), ("10.8.0.3:8080", 1, True)], web
-assert services[("10.9.0.100", 9000, "udp")]["backends"][0]["addr"] == "10.8.0.2:9000"
+assert [(b["addr"], b["port"], b["weight"], b["up"]) for b in web["backends"]] == [("10.8.0.2", 8080, 3, True), ("10.8.0.3", 8080, 1, True)], web
+udp = services[("10.9.0.100", 9000, "udp")]["backends"][0]
+assert (udp["addr"], udp["port"]) == ("10.8.0.2", 9000), udp
 '
 for n in 2 3; do
   for _ in $(seq 50); do ip netns exec gw curl -s --max-time 1 "http://10.8.0.$n:8080/" >/dev/null && break; sleep 0.1; done
@@ -156,8 +157,8 @@ def counts():
     out = subprocess.run(["ip", "netns", "exec", "gw", sys.argv[1], "backend", "list", "--json"],
                          capture_output=True, text=True, check=True).stdout
     service = next(s for s in json.loads(out) if s["port"] == 82)
-    name = {"10.8.0.2:7000": "be1", "10.8.0.3:7000": "be2"}
-    return {name[b["addr"]]: (b["active_conns"], b["inactive_conns"]) for b in service["backends"]}
+    name = {("10.8.0.2", 7000): "be1", ("10.8.0.3", 7000): "be2"}
+    return {name[(b["addr"], b["port"])]: (b["active_conns"], b["inactive_conns"]) for b in service["backends"]}
 
 def expect(what, got, want):
     if got != want:

@@ -49,7 +49,8 @@ for hook in pre-routing local-in forward local-out post-routing arp-in arp-out; 
     python3 -c 'import json,sys; print(json.load(sys.stdin)["hooks"][0]["packets"])')" 0 "initial namespace: $hook"
 done
 
-# The human-readable table lists all seven hooks, then the ARP counters.
-expect_eq "$(a "$RG_REPO/userd/target/debug/ringgatectl" status | tail -n +3 | grep -c '^[a-z-]* *[0-9]* *[0-9]*$')" 7 "table rows"
-a "$RG_REPO/userd/target/debug/ringgatectl" status | tail -n 1 | grep -q '^arp suppressed 0, gratuitous arp sent 0$' ||
-  fail "ARP counters line"
+# The human-readable table lists all seven hooks (three fields a line, for
+# awk), then after a blank line one counter a line, the ARP ones among them.
+expect_eq "$(a "$RG_REPO/userd/target/debug/ringgatectl" status | sed -n '3,/^$/p' | grep -c '^[a-z-]\+ \+[0-9]\+ \+[0-9]\+$')" 7 "table rows"
+a "$RG_REPO/userd/target/debug/ringgatectl" status | grep -qx 'arp-suppressed 0' || fail "ARP suppressed counter line"
+a "$RG_REPO/userd/target/debug/ringgatectl" status | grep -qx 'garp-sent 0' || fail "gratuitous ARP counter line"

@@ -107,7 +107,7 @@ for _ in $(seq 600); do [ -e /tmp/opened ] && break; sleep 0.1; done
 count_stage() {
   gw sessions --json | python3 -c '
 import json, sys
-print(sum(s["stage"] == sys.argv[1] and s["vip"].endswith(":7000") for s in json.load(sys.stdin)))
+print(sum(s["stage"] == sys.argv[1] and s["vip_port"] == 7000 for s in json.load(sys.stdin)))
 ' "$1"
 }
 expect_eq "$(count_stage established)" 400 "established connections"

@@ -24,7 +24,7 @@ gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 stages() {
   gw sessions --json | python3 -c '
 import json, sys
-print(" ".join(sorted(s["stage"] for s in json.load(sys.stdin) if int(s["client"].rsplit(":", 1)[1]) >= 41000)))
+print(" ".join(sorted(s["stage"] for s in json.load(sys.stdin) if s["client_port"] >= 41000)))
 '
 }
 

@@ -126,7 +126,6 @@ impl Client {
     /// attributes of each reply message to `on_data`.
     pub(crate) fn call(
         &self,
-        op: &'static str,
         cmd: u8,
         fill: impl FnOnce(&mut Builder),
         on_data: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
@@ -136,27 +135,26 @@ impl Client {
         self.conn
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .exchange(op, &request, Set::of_cmd(cmd), on_data)
+            .exchange(op_name(cmd), &request, Set::of_cmd(cmd), on_data)
             .map(|_| ())
     }
 
     /// Sends one command and decodes its single reply message.
     pub(crate) fn get<T>(
         &self,
-        op: &'static str,
         cmd: u8,
         fill: impl FnOnce(&mut Builder),
         decode: impl Fn(&[u8]) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut reply = None;
-        self.call(op, cmd, fill, &mut |payload| {
+        self.call(cmd, fill, &mut |payload| {
             if reply.is_none() {
                 reply = Some(decode(payload)?);
             }
             Ok(())
         })?;
         reply.ok_or_else(|| Error::Malformed {
-            op,
+            op: op_name(cmd),
             why: "no reply message".into(),
         })
     }
@@ -166,7 +164,6 @@ impl Client {
     /// change (it is read to its end either way).
     pub(crate) fn dump_each(
         &self,
-        op: &'static str,
         cmd: u8,
         on_data: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<bool, Error> {
@@ -174,21 +171,20 @@ impl Client {
         self.conn
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .exchange(op, &request, Set::of_cmd(cmd), on_data)
+            .exchange(op_name(cmd), &request, Set::of_cmd(cmd), on_data)
     }
 
     /// Dumps `cmd` into a list, trying again while the kernel flags the dump
     /// as raced by a change to `what` (the object dumped, for the error).
     pub(crate) fn dump_consistent<T>(
         &self,
-        op: &'static str,
         cmd: u8,
         what: &'static str,
         decode: impl Fn(&[u8]) -> Result<T, Error>,
     ) -> Result<Vec<T>, Error> {
         for _ in 0..DUMP_ATTEMPTS {
             let mut entries = Vec::new();
-            let interrupted = self.dump_each(op, cmd, &mut |payload| {
+            let interrupted = self.dump_each(cmd, &mut |payload| {
                 entries.push(decode(payload)?);
                 Ok(())
             })?;
@@ -201,6 +197,12 @@ impl Client {
             attempts: DUMP_ATTEMPTS,
         })
     }
+}
+
+/// The spec name of command `cmd` (`vip-add`), for errors: every command
+/// this crate sends is in the spec it was built from.
+pub(crate) fn op_name(cmd: u8) -> &'static str {
+    uapi::op(cmd).map_or("an unknown command", |op| op.name)
 }
 
 /// The id of multicast group `name` in the controller's list of a family's

@@ -406,3 +406,60 @@ fn an_unknown_hook_keeps_its_number() {
     assert_eq!((status.hooks[0].packets, status.hooks[0].bytes), (5, 300));
     assert_eq!(status.no_backend, 1);
 }
+
+fn ack() -> Answer {
+    Box::new(|seq| vec![error(seq, PORT, 0, &[])])
+}
+
+/// The attributes of the last request sent, after its netlink and generic
+/// netlink headers.
+fn last_request_attrs(record: &Arc<Mutex<Record>>) -> Vec<u8> {
+    record.lock().unwrap().sent.last().unwrap()[20..].to_vec()
+}
+
+/// `vip_set` sends only what it changes (a restore sets a garp-count
+/// without touching ownership), and `backend_add` can add a back-end
+/// drained (a restore of a saved down back-end).
+#[test]
+fn vip_set_and_backend_add_send_exactly_what_they_are_given() {
+    let (client, record) = connect(vec![ack(), ack(), ack()]);
+    let vip = Ipv4Addr::new(10, 0, 0, 100);
+    client.vip_set(vip, None, Some(5)).unwrap();
+    assert_eq!(
+        last_request_attrs(&record),
+        [
+            nla(uapi::RINGGATE_A_VIP_ADDR, &[10, 0, 0, 100]),
+            nla(uapi::RINGGATE_A_VIP_GARP_COUNT, &5u32.to_ne_bytes()),
+        ]
+        .concat()
+    );
+    client.vip_set(vip, Some(true), None).unwrap();
+    assert_eq!(
+        last_request_attrs(&record),
+        [
+            nla(uapi::RINGGATE_A_VIP_ADDR, &[10, 0, 0, 100]),
+            nla(uapi::RINGGATE_A_VIP_OWNED, &[1]),
+        ]
+        .concat()
+    );
+    client
+        .backend_add(key(), "10.8.0.2:8080".parse().unwrap(), None, Some(false))
+        .unwrap();
+    assert_eq!(
+        last_request_attrs(&record),
+        [
+            nla(uapi::RINGGATE_A_SERVICE_VIP, &[10, 0, 0, 100]),
+            nla(uapi::RINGGATE_A_SERVICE_PORT, &80u16.to_ne_bytes()),
+            nla(uapi::RINGGATE_A_SERVICE_PROTO, &[6]),
+            nest(
+                uapi::RINGGATE_A_SERVICE_BACKEND,
+                &[
+                    nla(uapi::RINGGATE_A_BACKEND_ADDR, &[10, 8, 0, 2]),
+                    nla(uapi::RINGGATE_A_BACKEND_PORT, &8080u16.to_ne_bytes()),
+                    nla(uapi::RINGGATE_A_BACKEND_UP, &[0]),
+                ]
+            ),
+        ]
+        .concat()
+    );
+}

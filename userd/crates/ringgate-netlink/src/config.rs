@@ -6,7 +6,7 @@ use std::fmt;
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::decode::{name_in, name_or_number, Decoder};
+use crate::decode::{name_in, name_or_number, spec_names, Decoder};
 use crate::names::Set;
 use crate::wire::attrs;
 use crate::{Client, Error};
@@ -65,11 +65,15 @@ impl Serialize for DownPolicy {
 impl std::str::FromStr for DownPolicy {
     type Err = String;
     fn from_str(s: &str) -> Result<DownPolicy, String> {
-        match s {
-            "keep" => Ok(DownPolicy::Keep),
-            "drop" => Ok(DownPolicy::Drop),
-            other => Err(format!("unknown policy {other:?} (keep or drop)")),
-        }
+        [DownPolicy::Keep, DownPolicy::Drop]
+            .into_iter()
+            .find(|policy| policy.name() == Some(s))
+            .ok_or_else(|| {
+                format!(
+                    "unknown policy {s:?} ({})",
+                    spec_names(uapi::RINGGATE_DOWN_POLICY_NAMES)
+                )
+            })
     }
 }
 
@@ -110,7 +114,7 @@ impl Config {
     pub(crate) fn decode(payload: &[u8]) -> Result<Config, Error> {
         let d = Decoder {
             op: "config-get",
-            set: Set::Config,
+            set: Set::CONFIG,
         };
         let (mut node_id, mut down_policy) = (None, None);
         let mut values = [None; 5];
@@ -140,12 +144,7 @@ impl Config {
 impl Client {
     /// The data plane's settings.
     pub fn config(&self) -> Result<Config, Error> {
-        self.get(
-            "config-get",
-            uapi::RINGGATE_CMD_CONFIG_GET,
-            |_| {},
-            Config::decode,
-        )
+        self.get(uapi::RINGGATE_CMD_CONFIG_GET, |_| {}, Config::decode)
     }
 
     /// Changes the settings given.
@@ -158,7 +157,6 @@ impl Client {
             change.timeout_udp,
         ];
         self.call(
-            "config-set",
             uapi::RINGGATE_CMD_CONFIG_SET,
             |r| {
                 if let Some(id) = change.node_id {

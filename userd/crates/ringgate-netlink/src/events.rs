@@ -114,7 +114,7 @@ pub(crate) fn decode(family: u16, datagram: &[u8]) -> Result<Vec<Event>, Error> 
 fn vip_owner(payload: &[u8]) -> Result<Event, Error> {
     let d = Decoder {
         op: "vip-owner-ntf",
-        set: Set::Vip,
+        set: Set::VIP,
     };
     let (mut addr, mut owned) = (None, None);
     for attr in attrs(payload) {
@@ -133,7 +133,7 @@ fn vip_owner(payload: &[u8]) -> Result<Event, Error> {
 fn sessions_full(payload: &[u8]) -> Result<Event, Error> {
     let d = Decoder {
         op: "sessions-full-ntf",
-        set: Set::Status,
+        set: Set::STATUS,
     };
     let kind = uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED;
     let dropped = attrs(payload)

@@ -167,7 +167,7 @@ mod tests {
             ..ExtAck::default()
         };
         assert_eq!(
-            top.culprit(&request, Some(Set::Service)),
+            top.culprit(&request, Some(Set::SERVICE)),
             Some(Culprit::Missing("port".into()))
         );
         let nested = ExtAck {
@@ -176,7 +176,7 @@ mod tests {
             ..ExtAck::default()
         };
         assert_eq!(
-            nested.culprit(&request, Some(Set::Service)),
+            nested.culprit(&request, Some(Set::SERVICE)),
             Some(Culprit::Missing("backend.port".into()))
         );
         let bad = ExtAck {
@@ -184,7 +184,7 @@ mod tests {
             ..ExtAck::default()
         };
         assert_eq!(
-            bad.culprit(&request, Some(Set::Service)),
+            bad.culprit(&request, Some(Set::SERVICE)),
             Some(Culprit::Bad("backend.addr".into()))
         );
     }

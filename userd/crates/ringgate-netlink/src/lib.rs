@@ -35,6 +35,10 @@ mod scripted;
 #[cfg(test)]
 mod testbytes;
 
+/// The generated constants and attribute descriptions of the family, for
+/// callers that check values before sending them (as a restore does).
+pub use ringgate_uapi as uapi;
+
 pub use client::Client;
 pub use config::{Config, ConfigChange, DownPolicy};
 pub use error::{Culprit, Error, KernelError};
@@ -43,4 +47,4 @@ pub use hook::{Hook, UnknownHook};
 pub use service::{Backend, Proto, Scheduler, Service, ServiceKey};
 pub use session::{Session, Stage};
 pub use status::{HookStats, Status};
-pub use vip::Vip;
+pub use vip::{check_vip_addr, Vip};

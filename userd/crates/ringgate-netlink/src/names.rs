@@ -7,73 +7,44 @@ use ringgate_uapi as uapi;
 
 use crate::wire::{align, GENL_HDRLEN, NLA_HDRLEN, NLMSG_HDRLEN};
 
-/// An attribute set of the spec.
+/// An attribute set of the spec, with what the spec says of each of its
+/// attributes (generated from the YAML spec by `ringgate-uapi`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Set {
-    Status,
-    HookStats,
-    Vip,
-    Service,
-    Backend,
-    Config,
-    Session,
-}
+pub(crate) struct Set(&'static uapi::AttrSet);
 
 impl Set {
-    /// The set a command's request attributes belong to.
+    pub(crate) const STATUS: Set = Set(&uapi::RINGGATE_SET_STATUS);
+    pub(crate) const HOOK_STATS: Set = Set(&uapi::RINGGATE_SET_HOOK_STATS);
+    pub(crate) const VIP: Set = Set(&uapi::RINGGATE_SET_VIP);
+    pub(crate) const SERVICE: Set = Set(&uapi::RINGGATE_SET_SERVICE);
+    pub(crate) const BACKEND: Set = Set(&uapi::RINGGATE_SET_BACKEND);
+    pub(crate) const CONFIG: Set = Set(&uapi::RINGGATE_SET_CONFIG);
+    pub(crate) const SESSION: Set = Set(&uapi::RINGGATE_SET_SESSION);
+
+    /// The set a command's attributes belong to (the spec's
+    /// `attribute-set` of the operation).
     pub(crate) fn of_cmd(cmd: u8) -> Option<Set> {
-        Some(match cmd {
-            uapi::RINGGATE_CMD_STATUS_GET | uapi::RINGGATE_CMD_COUNTERS_RESET => Set::Status,
-            uapi::RINGGATE_CMD_VIP_ADD
-            | uapi::RINGGATE_CMD_VIP_DEL
-            | uapi::RINGGATE_CMD_VIP_SET
-            | uapi::RINGGATE_CMD_VIP_GET => Set::Vip,
-            uapi::RINGGATE_CMD_SERVICE_ADD
-            | uapi::RINGGATE_CMD_SERVICE_SET
-            | uapi::RINGGATE_CMD_SERVICE_DEL
-            | uapi::RINGGATE_CMD_BACKEND_ADD
-            | uapi::RINGGATE_CMD_BACKEND_SET
-            | uapi::RINGGATE_CMD_BACKEND_DEL
-            | uapi::RINGGATE_CMD_SERVICE_GET => Set::Service,
-            uapi::RINGGATE_CMD_CONFIG_SET | uapi::RINGGATE_CMD_CONFIG_GET => Set::Config,
-            uapi::RINGGATE_CMD_SESSION_GET => Set::Session,
-            _ => return None,
-        })
+        uapi::op(cmd).map(|op| Set(op.set))
     }
 
-    fn table(self) -> &'static [(&'static str, u16)] {
-        match self {
-            Set::Status => uapi::RINGGATE_A_STATUS_NAMES,
-            Set::HookStats => uapi::RINGGATE_A_HOOK_STATS_NAMES,
-            Set::Vip => uapi::RINGGATE_A_VIP_NAMES,
-            Set::Service => uapi::RINGGATE_A_SERVICE_NAMES,
-            Set::Backend => uapi::RINGGATE_A_BACKEND_NAMES,
-            Set::Config => uapi::RINGGATE_A_CONFIG_NAMES,
-            Set::Session => uapi::RINGGATE_A_SESSION_NAMES,
-        }
+    /// What the spec says of attribute `kind`; `None` for an attribute of
+    /// a newer module.
+    pub(crate) fn spec(self, kind: u16) -> Option<&'static uapi::AttrSpec> {
+        self.0.attr(kind)
     }
 
     /// The spec name of attribute `kind`, or its number when the spec (as
     /// this build knows it) has none, so a newer module's attribute is still
     /// named somehow.
     pub(crate) fn name(self, kind: u16) -> String {
-        self.table()
-            .iter()
-            .find(|(_, n)| *n == kind)
-            .map_or_else(|| kind.to_string(), |(name, _)| (*name).to_string())
+        self.spec(kind)
+            .map_or_else(|| kind.to_string(), |attr| attr.name.to_string())
     }
 
     /// The set of the attributes nested in attribute `kind`, if it is a nest
     /// (the spec's `nested-attributes`).
     pub(crate) fn nested(self, kind: u16) -> Option<Set> {
-        match (self, kind) {
-            (Set::Status, uapi::RINGGATE_A_STATUS_HOOKS) => Some(Set::HookStats),
-            (
-                Set::Service,
-                uapi::RINGGATE_A_SERVICE_BACKEND | uapi::RINGGATE_A_SERVICE_BACKENDS,
-            ) => Some(Set::Backend),
-            _ => None,
-        }
+        self.spec(kind)?.nested.map(Set)
     }
 }
 
@@ -152,29 +123,29 @@ mod tests {
         let req = backend_set_request();
         // Offsets counted by hand: 16 (nlmsghdr) + 4 (genlmsghdr), then
         // vip (8 bytes), port (8), the nest's header (4), addr (8), weight.
-        let vip = locate(&req, Set::Service, 20).unwrap();
+        let vip = locate(&req, Set::SERVICE, 20).unwrap();
         assert_eq!(vip.path, "vip");
-        let port = locate(&req, Set::Service, 28).unwrap();
+        let port = locate(&req, Set::SERVICE, 28).unwrap();
         assert_eq!(port.path, "port");
-        let nest = locate(&req, Set::Service, 36).unwrap();
+        let nest = locate(&req, Set::SERVICE, 36).unwrap();
         assert_eq!(
             nest,
             Located {
                 path: "backend".into(),
-                inner: Some(Set::Backend)
+                inner: Some(Set::BACKEND)
             }
         );
         assert_eq!(
-            locate(&req, Set::Service, 48).unwrap().path,
+            locate(&req, Set::SERVICE, 48).unwrap().path,
             "backend.weight"
         );
-        assert_eq!(locate(&req, Set::Service, 50), None);
-        assert_eq!(locate(&req, Set::Service, 4000), None);
+        assert_eq!(locate(&req, Set::SERVICE, 50), None);
+        assert_eq!(locate(&req, Set::SERVICE, 4000), None);
     }
 
     #[test]
     fn unknown_attribute_types_are_named_by_number() {
-        assert_eq!(Set::Vip.name(42), "42");
-        assert_eq!(Set::Vip.name(uapi::RINGGATE_A_VIP_GARP_COUNT), "garp-count");
+        assert_eq!(Set::VIP.name(42), "42");
+        assert_eq!(Set::VIP.name(uapi::RINGGATE_A_VIP_GARP_COUNT), "garp-count");
     }
 }

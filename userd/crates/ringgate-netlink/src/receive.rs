@@ -165,7 +165,7 @@ mod tests {
     /// Feeds the datagrams in turn, collecting the last octet of each
     /// VIP handed over; returns the steps and what was collected.
     fn run(request: &[u8], datagrams: &[Vec<u8>]) -> (Vec<Result<Step, Error>>, Vec<u8>) {
-        let mut exchange = Exchange::new("vip-get", request, Some(Set::Vip));
+        let mut exchange = Exchange::new("vip-get", request, Some(Set::VIP));
         let mut seen = Vec::new();
         let mut steps = Vec::new();
         for d in datagrams {
@@ -270,7 +270,7 @@ mod tests {
                 nla(NLMSGERR_ATTR_MISS_TYPE, &5u32.to_ne_bytes()), // backend
             ],
         );
-        let mut exchange = Exchange::new("backend-set", &req, Some(Set::Service));
+        let mut exchange = Exchange::new("backend-set", &req, Some(Set::SERVICE));
         let err = exchange.feed(&refusal, &mut |_| Ok(())).unwrap_err();
         let Error::Kernel(k) = &err else {
             panic!("{err:?}")
@@ -301,7 +301,7 @@ mod tests {
             -34,
             &[nla(NLMSGERR_ATTR_OFFS, &32u32.to_ne_bytes())],
         );
-        let mut exchange = Exchange::new("backend-set", &req, Some(Set::Service));
+        let mut exchange = Exchange::new("backend-set", &req, Some(Set::SERVICE));
         match exchange.feed(&refusal, &mut |_| Ok(())) {
             Err(Error::Kernel(k)) => {
                 assert_eq!(k.culprit, Some(Culprit::Bad("backend.weight".into())));
@@ -330,7 +330,7 @@ mod tests {
                 nla(NLMSGERR_ATTR_MISS_TYPE, &2u32.to_ne_bytes()),  // port
             ],
         );
-        let mut exchange = Exchange::new("backend-del", &req, Some(Set::Service));
+        let mut exchange = Exchange::new("backend-del", &req, Some(Set::SERVICE));
         let err = exchange.feed(&refusal, &mut |_| Ok(())).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn eperm_asks_for_cap_net_admin() {
         let req = request(uapi::RINGGATE_CMD_COUNTERS_RESET, false);
-        let mut exchange = Exchange::new("counters-reset", &req, Some(Set::Status));
+        let mut exchange = Exchange::new("counters-reset", &req, Some(Set::STATUS));
         let err = exchange
             .feed(&error(SEQ, PORT, -1, &[]), &mut |_| Ok(()))
             .unwrap_err();
@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn a_decoding_error_still_reads_to_done() {
         let req = request(uapi::RINGGATE_CMD_VIP_GET, true);
-        let mut exchange = Exchange::new("vip-get", &req, Some(Set::Vip));
+        let mut exchange = Exchange::new("vip-get", &req, Some(Set::VIP));
         let mut calls = 0;
         let mut handler = |_: &[u8]| {
             calls += 1;

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::decode::{name_in, name_or_number, Decoder};
+use crate::decode::{name_in, name_or_number, spec_names, Decoder};
 use crate::names::Set;
 use crate::wire::{attrs, Builder};
 use crate::{Client, Error};
@@ -137,7 +137,12 @@ impl std::str::FromStr for Scheduler {
         Scheduler::ALL
             .into_iter()
             .find(|scheduler| scheduler.name() == Some(s))
-            .ok_or_else(|| format!("unknown scheduler {s:?} (wrr, hash or lc)"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown scheduler {s:?} ({})",
+                    spec_names(uapi::RINGGATE_SCHEDULER_NAMES)
+                )
+            })
     }
 }
 
@@ -179,7 +184,7 @@ const OP: &str = "service-get";
 fn backend(payload: &[u8]) -> Result<Backend, Error> {
     let d = Decoder {
         op: OP,
-        set: Set::Backend,
+        set: Set::BACKEND,
     };
     let (mut addr, mut port, mut weight, mut up) = (None, None, None, None);
     let (mut active_conns, mut inactive_conns) = (None, None);
@@ -212,7 +217,7 @@ impl Service {
     pub(crate) fn decode(payload: &[u8]) -> Result<Service, Error> {
         let d = Decoder {
             op: OP,
-            set: Set::Service,
+            set: Set::SERVICE,
         };
         let (mut vip, mut port, mut proto, mut scheduler) = (None, None, None, None);
         let mut backends = Vec::new();
@@ -276,7 +281,6 @@ impl Client {
     /// and left as it is.
     pub fn service_add(&self, key: ServiceKey, scheduler: Option<Scheduler>) -> Result<(), Error> {
         self.call(
-            "service-add",
             uapi::RINGGATE_CMD_SERVICE_ADD,
             |r| {
                 put_key(r, key);
@@ -293,7 +297,6 @@ impl Client {
     /// refused (ENOENT).
     pub fn service_set(&self, key: ServiceKey, scheduler: Scheduler) -> Result<(), Error> {
         self.call(
-            "service-set",
             uapi::RINGGATE_CMD_SERVICE_SET,
             |r| {
                 put_key(r, key);
@@ -307,7 +310,6 @@ impl Client {
     /// Removes a service.
     pub fn service_del(&self, key: ServiceKey) -> Result<(), Error> {
         self.call(
-            "service-del",
             uapi::RINGGATE_CMD_SERVICE_DEL,
             |r| put_key(r, key),
             &mut |_| Ok(()),
@@ -315,23 +317,18 @@ impl Client {
         .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
     }
 
-    /// Adds a back-end to an existing service (weight 1 unless given, up).
-    /// One already there is refused by the kernel (EEXIST) and left as it
-    /// is: re-adding never brings a drained back-end up.
+    /// Adds a back-end to an existing service (weight 1 unless given; up
+    /// unless `up` says down, so a back-end can be added drained). One
+    /// already there is refused by the kernel (EEXIST) and left as it is:
+    /// re-adding never brings a drained back-end up.
     pub fn backend_add(
         &self,
         key: ServiceKey,
         backend: SocketAddrV4,
         weight: Option<u32>,
+        up: Option<bool>,
     ) -> Result<(), Error> {
-        self.backend_request(
-            "backend-add",
-            uapi::RINGGATE_CMD_BACKEND_ADD,
-            key,
-            backend,
-            weight,
-            None,
-        )
+        self.backend_request(uapi::RINGGATE_CMD_BACKEND_ADD, key, backend, weight, up)
     }
 
     /// Changes a back-end's weight or state (those given); a back-end not
@@ -343,19 +340,11 @@ impl Client {
         weight: Option<u32>,
         up: Option<bool>,
     ) -> Result<(), Error> {
-        self.backend_request(
-            "backend-set",
-            uapi::RINGGATE_CMD_BACKEND_SET,
-            key,
-            backend,
-            weight,
-            up,
-        )
+        self.backend_request(uapi::RINGGATE_CMD_BACKEND_SET, key, backend, weight, up)
     }
 
     fn backend_request(
         &self,
-        op: &'static str,
         cmd: u8,
         key: ServiceKey,
         backend: SocketAddrV4,
@@ -363,7 +352,6 @@ impl Client {
         up: Option<bool>,
     ) -> Result<(), Error> {
         self.call(
-            op,
             cmd,
             |r| {
                 put_key(r, key);
@@ -386,7 +374,6 @@ impl Client {
     /// "no such service or back-end", so its own words are kept.
     pub fn backend_del(&self, key: ServiceKey, backend: SocketAddrV4) -> Result<(), Error> {
         self.call(
-            "backend-del",
             uapi::RINGGATE_CMD_BACKEND_DEL,
             |r| {
                 put_key(r, key);
@@ -400,7 +387,6 @@ impl Client {
     /// interrupted by a concurrent change is read to its end and tried again.
     pub fn services(&self) -> Result<Vec<Service>, Error> {
         self.dump_consistent(
-            OP,
             uapi::RINGGATE_CMD_SERVICE_GET,
             "service table",
             Service::decode,

@@ -56,7 +56,7 @@ impl Session {
         use uapi::*;
         let d = Decoder {
             op: "session-get",
-            set: Set::Session,
+            set: Set::SESSION,
         };
         let mut proto = None;
         let (mut ca, mut cp, mut va, mut vp, mut ba, mut bp) = (None, None, None, None, None, None);
@@ -110,11 +110,9 @@ impl Client {
         &self,
         mut each: impl FnMut(Session) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        self.dump_each(
-            "session-get",
-            uapi::RINGGATE_CMD_SESSION_GET,
-            &mut |payload| each(Session::decode(payload)?),
-        )
+        self.dump_each(uapi::RINGGATE_CMD_SESSION_GET, &mut |payload| {
+            each(Session::decode(payload)?)
+        })
         .map(|_interrupted| ())
     }
 

@@ -40,7 +40,7 @@ const OP: &str = "status-get";
 fn hook_stats(payload: &[u8]) -> Result<HookStats, Error> {
     let d = Decoder {
         op: OP,
-        set: Set::HookStats,
+        set: Set::HOOK_STATS,
     };
     let (mut hook, mut packets, mut bytes) = (None, None, None);
     for attr in attrs(payload) {
@@ -66,7 +66,7 @@ impl Status {
     pub(crate) fn decode(payload: &[u8]) -> Result<Status, Error> {
         let d = Decoder {
             op: OP,
-            set: Set::Status,
+            set: Set::STATUS,
         };
         let mut version = None;
         let mut hooks = Vec::new();
@@ -113,7 +113,6 @@ impl Client {
     /// The module version and this namespace's hook counters (of one hook, or all).
     pub fn status(&self, hook: Option<Hook>) -> Result<Status, Error> {
         self.get(
-            OP,
             uapi::RINGGATE_CMD_STATUS_GET,
             |r| hook_attr(r, hook),
             Status::decode,
@@ -123,7 +122,6 @@ impl Client {
     /// Zeroes this namespace's counters (of one hook, or all).
     pub fn reset_counters(&self, hook: Option<Hook>) -> Result<(), Error> {
         self.call(
-            "counters-reset",
             uapi::RINGGATE_CMD_COUNTERS_RESET,
             |r| hook_attr(r, hook),
             &mut |_| Ok(()),

@@ -22,7 +22,7 @@ pub struct Vip {
 
 impl Vip {
     pub(crate) fn decode(op: &'static str, payload: &[u8]) -> Result<Vip, Error> {
-        let d = Decoder { op, set: Set::Vip };
+        let d = Decoder { op, set: Set::VIP };
         let (mut addr, mut owned, mut garp_count) = (None, None, None);
         for attr in attrs(payload) {
             let p = attr.payload;
@@ -62,20 +62,27 @@ fn about_vip(addr: Ipv4Addr) -> impl FnOnce(i32) -> Option<Error> {
     }
 }
 
+/// Refuses an address that cannot be a VIP (0, loopback, multicast,
+/// broadcast or reserved) before anything is sent, so that a caller
+/// validating many changes first (a restore) can check it too.
+pub fn check_vip_addr(addr: Ipv4Addr) -> Result<(), Error> {
+    if addr.is_unspecified()
+        || addr.is_loopback()
+        || addr.is_multicast()
+        || addr.is_broadcast()
+        || addr.octets()[0] >= 240
+    {
+        return Err(Error::NotUnicast(addr));
+    }
+    Ok(())
+}
+
 impl Client {
     /// Adds a VIP to the pool (not owned); `garp_count` sets how many
     /// gratuitous ARP pairs announce it when taken.
     pub fn vip_add(&self, addr: Ipv4Addr, garp_count: Option<u32>) -> Result<(), Error> {
-        if addr.is_unspecified()
-            || addr.is_loopback()
-            || addr.is_multicast()
-            || addr.is_broadcast()
-            || addr.octets()[0] >= 240
-        {
-            return Err(Error::NotUnicast(addr));
-        }
+        check_vip_addr(addr)?;
         self.call(
-            "vip-add",
             uapi::RINGGATE_CMD_VIP_ADD,
             |r| {
                 put_addr(r, addr);
@@ -91,7 +98,6 @@ impl Client {
     /// Removes a VIP from the pool.
     pub fn vip_del(&self, addr: Ipv4Addr) -> Result<(), Error> {
         self.call(
-            "vip-del",
             uapi::RINGGATE_CMD_VIP_DEL,
             |r| put_addr(r, addr),
             &mut |_| Ok(()),
@@ -101,12 +107,28 @@ impl Client {
 
     /// Takes (`owned`) or releases a VIP of the pool.
     pub fn vip_set_owned(&self, addr: Ipv4Addr, owned: bool) -> Result<(), Error> {
+        self.vip_set(addr, Some(owned), None)
+    }
+
+    /// Changes a VIP of the pool: takes or releases it, sets its
+    /// garp-count; what is `None` stays as it is (the kernel refuses a
+    /// request that changes neither).
+    pub fn vip_set(
+        &self,
+        addr: Ipv4Addr,
+        owned: Option<bool>,
+        garp_count: Option<u32>,
+    ) -> Result<(), Error> {
         self.call(
-            "vip-set",
             uapi::RINGGATE_CMD_VIP_SET,
             |r| {
                 put_addr(r, addr);
-                r.put_u8(uapi::RINGGATE_A_VIP_OWNED, u8::from(owned));
+                if let Some(owned) = owned {
+                    r.put_u8(uapi::RINGGATE_A_VIP_OWNED, u8::from(owned));
+                }
+                if let Some(count) = garp_count {
+                    r.put_u32(uapi::RINGGATE_A_VIP_GARP_COUNT, count);
+                }
             },
             &mut |_| Ok(()),
         )
@@ -116,7 +138,6 @@ impl Client {
     /// One VIP of the pool.
     pub fn vip_get(&self, addr: Ipv4Addr) -> Result<Vip, Error> {
         self.get(
-            "vip-get",
             uapi::RINGGATE_CMD_VIP_GET,
             |r| put_addr(r, addr),
             |p| Vip::decode("vip-get", p),
@@ -127,10 +148,9 @@ impl Client {
     /// Every VIP of the pool, sorted by address. A dump the kernel flags as
     /// interrupted by a concurrent change is read to its end and tried again.
     pub fn vip_list(&self) -> Result<Vec<Vip>, Error> {
-        let mut vips =
-            self.dump_consistent("vip-get", uapi::RINGGATE_CMD_VIP_GET, "VIP pool", |p| {
-                Vip::decode("vip-get", p)
-            })?;
+        let mut vips = self.dump_consistent(uapi::RINGGATE_CMD_VIP_GET, "VIP pool", |p| {
+            Vip::decode("vip-get", p)
+        })?;
         vips.sort_by_key(|v| v.addr);
         Ok(vips)
     }

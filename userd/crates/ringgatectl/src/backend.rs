@@ -1,20 +1,32 @@
 //! `ringgatectl service` and `ringgatectl backend`: where VIP traffic goes.
 
-use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
-use ringgate_netlink::{Client, Error, Proto, Scheduler, Service, ServiceKey};
+use ringgate_netlink::{Client, Scheduler, Service, ServiceKey};
 
-pub(crate) fn key(vip: Ipv4Addr, port: u16, proto: Proto) -> ServiceKey {
-    ServiceKey { vip, port, proto }
+use crate::cli::ServiceArgs;
+use crate::exit::Failure;
+use crate::schema::{pretty, ServiceJson};
+use crate::table::Table;
+
+pub(crate) fn key(args: &ServiceArgs) -> ServiceKey {
+    ServiceKey {
+        vip: args.vip,
+        port: args.port,
+        proto: args.proto.0,
+    }
 }
 
-pub(crate) fn service_add(key: ServiceKey, scheduler: Scheduler) -> Result<(), Error> {
-    Client::connect()?.service_add(key, Some(scheduler))
+pub(crate) fn service_add(key: ServiceKey, scheduler: Scheduler) -> Result<(), Failure> {
+    Ok(Client::connect()?.service_add(key, Some(scheduler))?)
 }
 
-pub(crate) fn service_del(key: ServiceKey) -> Result<(), Error> {
-    Client::connect()?.service_del(key)
+pub(crate) fn service_set(key: ServiceKey, scheduler: Scheduler) -> Result<(), Failure> {
+    Ok(Client::connect()?.service_set(key, scheduler)?)
+}
+
+pub(crate) fn service_del(key: ServiceKey) -> Result<(), Failure> {
+    Ok(Client::connect()?.service_del(key)?)
 }
 
 /// Adds a back-end, creating its service (wrr) if needed. A back-end
@@ -24,12 +36,13 @@ pub(crate) fn add(
     key: ServiceKey,
     backend: SocketAddrV4,
     weight: Option<u32>,
-) -> Result<(), Error> {
+    up: Option<bool>,
+) -> Result<(), Failure> {
     let client = Client::connect()?;
     if !client.services()?.iter().any(|s| s.key == key) {
         client.service_add(key, None)?;
     }
-    client.backend_add(key, backend, weight)
+    Ok(client.backend_add(key, backend, weight, up)?)
 }
 
 /// Changes a back-end: the kernel refuses one that is not there, so `set`
@@ -39,90 +52,138 @@ pub(crate) fn set(
     backend: SocketAddrV4,
     weight: Option<u32>,
     up: Option<bool>,
-) -> Result<(), Error> {
-    Client::connect()?.backend_set(key, backend, weight, up)
+) -> Result<(), Failure> {
+    Ok(Client::connect()?.backend_set(key, backend, weight, up)?)
 }
 
-pub(crate) fn del(key: ServiceKey, backend: SocketAddrV4) -> Result<(), Error> {
-    Client::connect()?.backend_del(key, backend)
+pub(crate) fn del(key: ServiceKey, backend: SocketAddrV4) -> Result<(), Failure> {
+    Ok(Client::connect()?.backend_del(key, backend)?)
 }
 
-pub(crate) fn list(json: bool) -> Result<(), Error> {
+pub(crate) fn list(json: bool) -> Result<(), Failure> {
     let services = Client::connect()?.services()?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&services).expect("services serialize")
-        );
+        let services: Vec<ServiceJson> = services.iter().map(ServiceJson::from).collect();
+        print!("{}", pretty(&services));
     } else {
         print!("{}", table(&services));
     }
     Ok(())
 }
 
+/// One back-end a line, with its service's columns repeated (as `ss` and
+/// `conntrack -L` do), so every line stands alone for `grep` and `awk`; a
+/// service without back-ends is one line with `-` in the back-end columns.
 fn table(services: &[Service]) -> String {
-    let mut out = String::new();
+    let mut table = Table::new(&[
+        "vip",
+        "port",
+        "proto",
+        "scheduler",
+        "backend",
+        "backend-port",
+        "weight",
+        "state",
+        "active",
+        "inactive",
+    ]);
     for service in services {
-        let _ = writeln!(out, "{}  {}", service.key, service.scheduler);
+        let key = [
+            service.key.vip.to_string(),
+            service.key.port.to_string(),
+            service.key.proto.to_string(),
+            service.scheduler.to_string(),
+        ];
+        if service.backends.is_empty() {
+            let mut row = key.to_vec();
+            row.extend(std::iter::repeat_n("-".to_string(), 6));
+            table.row(row);
+        }
         for b in &service.backends {
-            let state = if b.up { "up" } else { "down" };
-            let _ = writeln!(
-                out,
-                "  -> {:<22} weight {:<5} {state:<5} active {:<6} inactive {}",
-                b.addr.to_string(),
-                b.weight,
-                b.active_conns,
-                b.inactive_conns
-            );
+            let mut row = key.to_vec();
+            row.extend([
+                b.addr.ip().to_string(),
+                b.addr.port().to_string(),
+                b.weight.to_string(),
+                if b.up { "up" } else { "down" }.to_string(),
+                b.active_conns.to_string(),
+                b.inactive_conns.to_string(),
+            ]);
+            table.row(row);
         }
     }
-    out
+    table.render()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringgate_netlink::Backend;
+    use crate::table::assert_awk_columns;
+    use ringgate_netlink::{Backend, Proto};
+    use std::net::Ipv4Addr;
 
     #[test]
-    fn table_lists_services_and_their_backends() {
-        let services = [Service {
-            key: key(Ipv4Addr::new(10, 0, 0, 100), 80, Proto::Tcp),
-            scheduler: Scheduler::Wrr,
-            backends: vec![
-                Backend {
-                    addr: "10.1.0.2:8080".parse().unwrap(),
-                    weight: 3,
-                    up: true,
-                    active_conns: 12,
-                    inactive_conns: 4,
+    fn one_line_per_backend_with_the_same_fields() {
+        let services = [
+            Service {
+                key: ServiceKey {
+                    vip: Ipv4Addr::new(10, 0, 0, 100),
+                    port: 80,
+                    proto: Proto::Tcp,
                 },
-                Backend {
-                    addr: "10.1.0.3:8080".parse().unwrap(),
-                    weight: 1,
-                    up: false,
-                    active_conns: 0,
-                    inactive_conns: 0,
+                scheduler: Scheduler::Wrr,
+                backends: vec![
+                    Backend {
+                        addr: "10.1.0.2:8080".parse().unwrap(),
+                        weight: 3,
+                        up: true,
+                        active_conns: 12,
+                        inactive_conns: 4,
+                    },
+                    Backend {
+                        addr: "10.1.0.3:8080".parse().unwrap(),
+                        weight: 1,
+                        up: false,
+                        active_conns: 0,
+                        inactive_conns: 0,
+                    },
+                ],
+            },
+            Service {
+                key: ServiceKey {
+                    vip: Ipv4Addr::new(10, 0, 0, 100),
+                    port: 53,
+                    proto: Proto::Unknown(132),
                 },
-            ],
-        }];
+                scheduler: Scheduler::Unknown(9),
+                backends: vec![],
+            },
+        ];
         let text = table(&services);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "10.0.0.100:80/tcp  wrr");
+        assert_eq!(assert_awk_columns(&text), 10);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
         assert_eq!(
-            lines[1].split_whitespace().collect::<Vec<_>>(),
+            rows[1],
             [
-                "->",
-                "10.1.0.2:8080",
-                "weight",
+                "10.0.0.100",
+                "80",
+                "tcp",
+                "wrr",
+                "10.1.0.2",
+                "8080",
                 "3",
                 "up",
-                "active",
                 "12",
-                "inactive",
                 "4"
             ]
         );
-        assert_eq!(lines[2].split_whitespace().nth(4), Some("down"));
+        assert_eq!(rows[2][7], "down");
+        assert_eq!(
+            rows[3],
+            ["10.0.0.100", "53", "132", "9", "-", "-", "-", "-", "-", "-"]
+        );
     }
 }

@@ -1,24 +1,25 @@
-//! `ringgatectl sessions` and `ringgatectl config`.
+//! `ringgatectl sessions`.
 
 use std::io::Write;
 
-use ringgate_netlink::{Client, ConfigChange, Error, Session};
+use ringgate_netlink::{Client, Session};
+
+use crate::exit::Failure;
+use crate::schema::SessionJson;
 
 /// Prints each session as its dump part arrives: a table of a million
 /// sessions is never held whole, neither as sessions nor as text.
-pub(crate) fn show(json: bool) -> Result<(), String> {
-    let client = Client::connect().map_err(|e| e.to_string())?;
+pub(crate) fn show(json: bool) -> Result<(), Failure> {
+    let client = Client::connect()?;
     let mut printer = Printer::new(std::io::BufWriter::new(std::io::stdout().lock()), json);
-    client
-        .for_each_session(|session| {
-            printer.session(&session);
-            Ok(())
-        })
-        .map_err(|e| e.to_string())?;
+    client.for_each_session(|session| {
+        printer.session(&session);
+        Ok(())
+    })?;
     printer
         .finish()
         .map(|_| ())
-        .map_err(|e| format!("writing the sessions: {e}"))
+        .map_err(|e| Failure::other(format!("writing the sessions: {e}")))
 }
 
 /// Writes sessions one by one, as a table or as one JSON array. A write
@@ -54,7 +55,8 @@ impl<W: Write> Printer<W> {
 
     fn session(&mut self, session: &Session) {
         let text = if self.json {
-            let item = serde_json::to_string_pretty(session).expect("sessions serialize");
+            let item = serde_json::to_string_pretty(&SessionJson::from(session))
+                .expect("sessions serialize");
             let comma = if self.written == 0 { "" } else { "," };
             format!("{comma}\n{item}")
         } else {
@@ -98,29 +100,6 @@ fn row(s: &Session) -> String {
     )
 }
 
-pub(crate) fn config_show(json: bool) -> Result<(), Error> {
-    let c = Client::connect()?.config()?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&c).expect("config serializes")
-        );
-    } else {
-        println!("node id {}", c.node_id);
-        println!("max sessions {}", c.max_sessions);
-        println!(
-            "timeouts: syn {} s, established {} s, closing {} s, udp {} s",
-            c.timeout_syn, c.timeout_established, c.timeout_closing, c.timeout_udp
-        );
-        println!("down policy {}", c.down_policy);
-    }
-    Ok(())
-}
-
-pub(crate) fn config_set(change: &ConfigChange) -> Result<(), Error> {
-    Client::connect()?.config_set(change)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +140,8 @@ mod tests {
         assert_eq!(parsed[0]["stage"], "udp");
         assert_eq!(parsed[1]["stage"], 9);
         assert_eq!(parsed[1]["proto"], 132);
+        assert_eq!(parsed[0]["client_addr"], "10.9.0.1");
+        assert_eq!(parsed[0]["client_port"], 40000);
     }
 
     /// Values a newer module may send are shown by number, in their column.
@@ -182,7 +163,9 @@ mod tests {
             expires_ms: 1500,
             owner: 7,
         }];
-        let row: Vec<String> = table(&sessions)
+        let text = table(&sessions);
+        assert_eq!(crate::table::assert_awk_columns(&text), 7);
+        let row: Vec<String> = text
             .lines()
             .nth(1)
             .unwrap()

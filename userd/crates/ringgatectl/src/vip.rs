@@ -1,28 +1,38 @@
 //! `ringgatectl vip`: the namespace's pool of virtual IPs.
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use ringgate_netlink::{Client, Error, Vip};
+use ringgate_netlink::{check_vip_addr, Client, Vip};
 
-pub(crate) fn add(addr: Ipv4Addr, garp_count: Option<u32>) -> Result<(), Error> {
-    Client::connect()?.vip_add(addr, garp_count)
+use crate::exit::Failure;
+use crate::schema::{pretty, VipJson};
+use crate::table::Table;
+
+/// Adds a VIP; an address that can never be one is bad input whether or
+/// not the module is loaded, so it is refused before connecting.
+pub(crate) fn add(addr: Ipv4Addr, garp_count: Option<u32>) -> Result<(), Failure> {
+    check_vip_addr(addr)?;
+    Ok(Client::connect()?.vip_add(addr, garp_count)?)
 }
 
-pub(crate) fn del(addr: Ipv4Addr) -> Result<(), Error> {
-    Client::connect()?.vip_del(addr)
+pub(crate) fn set_garp_count(addr: Ipv4Addr, garp_count: Option<u32>) -> Result<(), Failure> {
+    Ok(Client::connect()?.vip_set(addr, None, garp_count)?)
 }
 
-pub(crate) fn set_owned(addr: Ipv4Addr, owned: bool) -> Result<(), Error> {
-    Client::connect()?.vip_set_owned(addr, owned)
+pub(crate) fn del(addr: Ipv4Addr) -> Result<(), Failure> {
+    Ok(Client::connect()?.vip_del(addr)?)
 }
 
-pub(crate) fn list(json: bool) -> Result<(), Error> {
+pub(crate) fn set_owned(addr: Ipv4Addr, owned: bool) -> Result<(), Failure> {
+    Ok(Client::connect()?.vip_set_owned(addr, owned)?)
+}
+
+pub(crate) fn list(json: bool) -> Result<(), Failure> {
     let vips = Client::connect()?.vip_list()?;
     if json {
-        println!(
+        print!(
             "{}",
-            serde_json::to_string_pretty(&vips).expect("VIPs serialize")
+            pretty(&vips.iter().map(VipJson::from).collect::<Vec<_>>())
         );
     } else {
         print!("{}", table(&vips));
@@ -30,21 +40,28 @@ pub(crate) fn list(json: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// One VIP a line; `owned` is `yes` or `no`, one word, so `awk` keeps its
+/// columns (the owner used to read "this node").
 fn table(vips: &[Vip]) -> String {
-    let mut out = format!("{:<18}{:<10}{:>10}\n", "vip", "owner", "garp");
+    let mut table = Table::new(&["vip", "owned", "garp-count"]);
     for vip in vips {
-        let owner = if vip.owned { "this node" } else { "-" };
-        let _ = writeln!(out, "{:<18}{:<10}{:>10}", vip.addr, owner, vip.garp_count);
+        let owned = if vip.owned { "yes" } else { "no" };
+        table.row(vec![
+            vip.addr.to_string(),
+            owned.into(),
+            vip.garp_count.to_string(),
+        ]);
     }
-    out
+    table.render()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::assert_awk_columns;
 
     #[test]
-    fn table_shows_each_vip_with_its_owner() {
+    fn every_line_has_the_same_fields() {
         let vips = [
             Vip {
                 addr: Ipv4Addr::new(10, 0, 0, 100),
@@ -58,12 +75,13 @@ mod tests {
             },
         ];
         let text = table(&vips);
+        assert_eq!(assert_awk_columns(&text), 3);
         let rows: Vec<Vec<&str>> = text
             .lines()
             .skip(1)
             .map(|l| l.split_whitespace().collect())
             .collect();
-        assert_eq!(rows[0], ["10.0.0.100", "this", "node", "3"]);
-        assert_eq!(rows[1], ["10.0.0.101", "-", "5"]);
+        assert_eq!(rows[0], ["10.0.0.100", "yes", "3"]);
+        assert_eq!(rows[1], ["10.0.0.101", "no", "5"]);
     }
 }

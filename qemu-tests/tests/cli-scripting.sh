@@ -1,0 +1,56 @@
+#!/bin/bash
+# ringgatectl for scripts, against the real module: each kind of failure has
+# its exit code (3 module not loaded, 4 not found, 2 bad input), `--json` is
+# accepted before and after the subcommand with addresses and ports as
+# separate fields, and every line of a table has as many fields as its
+# header (so awk reads the same column on every line).
+. "$RG_REPO/qemu-tests/lib.sh"
+
+VIP=10.9.0.100
+gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+# exit_code CMD...: the exit status of ringgatectl CMD in gw, its output dropped.
+exit_code() { local rc=0; gw "$@" >/dev/null 2>&1 || rc=$?; echo "$rc"; }
+# same_fields: fails unless every line of stdin has as many fields as the first.
+same_fields() { awk 'NR == 1 {n = NF} NF != n {bad = 1} END {exit bad}'; }
+
+gateway_line be1
+expect_eq "$(exit_code status)" 3 "exit code without the module"
+
+load_module
+expect_eq "$(exit_code vip del 10.9.0.99)" 4 "exit code of deleting a VIP not in the pool"
+expect_eq "$(exit_code vip own 10.9.0.99)" 4 "exit code of taking a VIP not in the pool"
+expect_eq "$(exit_code service set 10.9.0.99 80 --scheduler lc)" 4 "exit code of changing a missing service"
+expect_eq "$(exit_code vip add 127.0.0.1)" 2 "exit code of a loopback VIP"
+expect_eq "$(exit_code vip add not-an-address)" 2 "exit code of a usage error"
+expect_eq "$(exit_code backend set 10.9.0.99 80 10.8.0.2:80 --weight 0)" 2 "exit code of an out-of-range weight"
+
+gw vip add "$VIP"
+gw vip own "$VIP"
+gw vip add 10.9.0.101 --garp-count 5
+gw backend add "$VIP" 80 10.8.0.2:8080 --weight 3
+gw backend add "$VIP" 80 10.8.0.3:8080
+gw backend set "$VIP" 80 10.8.0.3:8080 --down
+gw service add "$VIP" 53 --proto udp --scheduler hash
+expect_eq "$(exit_code backend set "$VIP" 80 10.8.0.9:8080 --up)" 4 "exit code of changing a missing back-end"
+
+# status: a version line, the hook table, a blank line, one counter a line.
+gw status | sed -n '2,/^$/p' | sed '/^$/d' | same_fields || fail "status hook table: $(gw status)"
+gw status | sed '1,/^$/d' | same_fields || fail "status counters: $(gw status)"
+for listing in "vip list" "backend list" "service list" "status" "config show" "sessions"; do
+  # shellcheck disable=SC2086
+  [ "$listing" = status ] || gw $listing | same_fields || fail "'$listing' lines differ in fields: $(gw $listing)"
+  # shellcheck disable=SC2086
+  expect_eq "$(gw -j $listing | python3 -c 'import json,sys; print(type(json.load(sys.stdin)).__name__)')" \
+    "$(gw $listing --json | python3 -c 'import json,sys; print(type(json.load(sys.stdin)).__name__)')" "'-j $listing' and '$listing --json'"
+done
+expect_eq "$(gw vip list | awk '$1 == "10.9.0.100" {print $2}')" yes "the owned column"
+expect_eq "$(gw backend list | awk '$5 == "10.8.0.3" {print $8}')" down "the state column"
+expect_eq "$(gw backend list | awk '$2 == 53 {print $5}')" - "a service without back-ends"
+gw -j backend list | python3 -c '
+import json, sys
+services = {(s["vip"], s["port"], s["proto"]): s for s in json.load(sys.stdin)}
+web = services[("10.9.0.100", 80, "tcp")]
+assert [(b["addr"], b["port"], b["weight"], b["up"]) for b in web["backends"]] == \
+    [("10.8.0.2", 8080, 3, True), ("10.8.0.3", 8080, 1, False)], web
+assert services[("10.9.0.100", 53, "udp")]["scheduler"] == "hash"
+'

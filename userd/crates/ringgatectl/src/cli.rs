@@ -1,0 +1,336 @@
+//! The command line, as clap reads it. Kept apart from what the commands
+//! do, so that the completions, the man page and the restore-file parser
+//! are all generated from this one definition.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::exit::EXIT_CODES_HELP;
+use crate::values::{bounded, DownPolicyValue, HookValue, ProtoValue, SchedulerValue};
+use ringgate_netlink::uapi;
+
+#[derive(Parser)]
+#[command(
+    name = "ringgatectl",
+    version,
+    about = "Control a ringgate gateway node",
+    after_help = EXIT_CODES_HELP,
+)]
+pub(crate) struct Cli {
+    /// Print JSON instead of a table, in the schema README.md documents
+    /// (as `ip -j`); accepted before or after the subcommand.
+    #[arg(short = 'j', long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Module version and this network namespace's per-hook counters.
+    Status {
+        /// Show only this hook.
+        #[arg(long, value_enum)]
+        hook: Option<HookValue>,
+    },
+    /// Manage this network namespace's counters.
+    Counters {
+        #[command(subcommand)]
+        action: CountersAction,
+    },
+    /// The pool of virtual IPs of this network namespace.
+    Vip {
+        #[command(subcommand)]
+        action: VipAction,
+    },
+    /// Services: a VIP, port and protocol NAT'd to back-ends.
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
+    /// The back-end servers of services.
+    Backend {
+        #[command(subcommand)]
+        action: BackendAction,
+    },
+    /// The NAT sessions of this network namespace.
+    Sessions,
+    /// The data plane's settings in this network namespace.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print the module's notifications (VIP taken or released, session
+    /// table full) as they come, one line each; a loss of notifications is
+    /// said and answered by printing the current state.
+    Monitor,
+    /// Print this namespace's configuration (settings, VIP pool, services,
+    /// back-ends) as ringgatectl command lines, for `restore`.
+    Save,
+    /// Apply a file of ringgatectl lines (as `save` prints them): what is
+    /// missing is added, what differs is set, nothing is removed. The whole
+    /// file is checked first; a bad line is reported by number and nothing
+    /// is changed.
+    Restore {
+        /// The file to apply; `-` reads standard input.
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+    },
+    /// Print a completion script for SHELL (e.g. `ringgatectl completions
+    /// bash > /etc/bash_completion.d/ringgatectl`).
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff), e.g. `ringgatectl man | man -l -`, or
+    /// write it and one page per subcommand (ringgatectl-vip-add.1, ...)
+    /// into a directory.
+    Man {
+        /// Write every page into this directory instead of printing one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The token ring as the local ringgated sees it.
+    Ring {
+        /// The daemon's control socket (its config's control_socket).
+        #[arg(long, default_value = "/run/ringgated.sock")]
+        socket: PathBuf,
+        #[command(subcommand)]
+        action: Option<RingAction>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum VipAction {
+    /// Add a VIP to the pool, not owned (the address must also be configured
+    /// on an interface before it can be owned).
+    Add {
+        addr: Ipv4Addr,
+        /// Gratuitous ARP pairs sent when this node takes the VIP (1-16, default 3).
+        #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_VIP, uapi::RINGGATE_A_VIP_GARP_COUNT))]
+        garp_count: Option<u32>,
+    },
+    /// Change a VIP's garp-count.
+    Set {
+        addr: Ipv4Addr,
+        /// Gratuitous ARP pairs sent when this node takes the VIP (1-16).
+        #[arg(long, required = true, value_parser = bounded(&uapi::RINGGATE_SET_VIP, uapi::RINGGATE_A_VIP_GARP_COUNT))]
+        garp_count: Option<u32>,
+    },
+    /// Remove a VIP from the pool.
+    Del { addr: Ipv4Addr },
+    /// List the pool.
+    List,
+    /// Take a VIP: answer ARP for it, announced by gratuitous ARP.
+    Own { addr: Ipv4Addr },
+    /// Release a VIP: stop answering ARP for it.
+    Release { addr: Ipv4Addr },
+}
+
+/// The service a command is about.
+#[derive(clap::Args)]
+pub(crate) struct ServiceArgs {
+    /// The VIP (in the pool).
+    pub vip: Ipv4Addr,
+    /// The port clients connect to.
+    pub port: u16,
+    /// The service's protocol.
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub proto: ProtoValue,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ServiceAction {
+    /// Create a service (an existing one is refused and left as it is).
+    Add {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// How the service picks the back-end of a new connection.
+        #[arg(long, value_enum, default_value = "wrr")]
+        scheduler: SchedulerValue,
+    },
+    /// Change an existing service's scheduler.
+    Set {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// How the service picks the back-end of a new connection.
+        #[arg(long, value_enum)]
+        scheduler: SchedulerValue,
+    },
+    /// Remove a service.
+    Del(ServiceArgs),
+    /// List services and their back-ends.
+    List,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BackendAction {
+    /// Add a back-end (creating the service if needed).
+    Add {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// The back-end's address and port, e.g. 10.1.0.2:8080.
+        backend: SocketAddrV4,
+        /// Its share of new connections (1-1000, default 1).
+        #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_BACKEND, uapi::RINGGATE_A_BACKEND_WEIGHT))]
+        weight: Option<u32>,
+        /// Add it drained: out of scheduling until `backend set --up`.
+        #[arg(long, conflicts_with = "up")]
+        down: bool,
+        /// Add it in scheduling (the default; `save` writes it explicitly).
+        #[arg(long)]
+        up: bool,
+    },
+    /// Change a back-end's weight or state.
+    Set {
+        #[command(flatten)]
+        service: ServiceArgs,
+        backend: SocketAddrV4,
+        #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_BACKEND, uapi::RINGGATE_A_BACKEND_WEIGHT))]
+        weight: Option<u32>,
+        /// Take it out of scheduling (its sessions go on).
+        #[arg(long, conflicts_with = "up")]
+        down: bool,
+        /// Put it back into scheduling.
+        #[arg(long)]
+        up: bool,
+    },
+    /// Remove a back-end.
+    Del {
+        #[command(flatten)]
+        service: ServiceArgs,
+        backend: SocketAddrV4,
+    },
+    /// List services and their back-ends.
+    List,
+}
+
+impl BackendAction {
+    /// The state `--up`/`--down` ask for, if either.
+    pub(crate) fn state(down: bool, up: bool) -> Option<bool> {
+        match (down, up) {
+            (true, _) => Some(false),
+            (_, true) => Some(true),
+            _ => None,
+        }
+    }
+}
+
+/// The settings `config set` changes; the option names are the spec's
+/// attribute names, as `config show` and `save` print them.
+#[derive(clap::Args, Default, Debug, PartialEq, Eq)]
+pub(crate) struct ConfigArgs {
+    /// This node's id; sessions record it as their owner.
+    #[arg(long)]
+    pub node_id: Option<u16>,
+    /// Sessions the table holds (64-1048576). Live sessions move into the
+    /// resized table; those a smaller one has no room for are dropped.
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_MAX_SESSIONS))]
+    pub max_sessions: Option<u32>,
+    /// Seconds a TCP handshake may take.
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_TIMEOUT_SYN))]
+    pub timeout_syn: Option<u32>,
+    /// Seconds an established TCP session lives idle.
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED))]
+    pub timeout_established: Option<u32>,
+    /// Seconds a TCP session lives after a FIN.
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING))]
+    pub timeout_closing: Option<u32>,
+    /// Seconds a UDP session lives idle.
+    #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_CONFIG, uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP))]
+    pub timeout_udp: Option<u32>,
+    /// What happens to the sessions of a back-end taken down or removed.
+    #[arg(long, value_enum)]
+    pub down_policy: Option<DownPolicyValue>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConfigAction {
+    /// Show the settings.
+    Show,
+    /// Change settings (those not given keep their values).
+    Set(ConfigArgs),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RingAction {
+    /// Broadcast a one-line message on the ring (for tests and diagnostics).
+    Send {
+        text: String,
+        /// Send it in the control class, ahead of bulk messages.
+        #[arg(long)]
+        control: bool,
+    },
+    /// Rotate the cluster key: do each step on every node before the next.
+    Key {
+        #[command(subcommand)]
+        step: KeyStep,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeyStep {
+    /// Step 1: accept the key in FILE too (hex, mode 0600); keep sending
+    /// with the current one.
+    Add { file: PathBuf },
+    /// Step 2: send with the key added last.
+    Use,
+    /// Step 3: accept only the key this node sends with.
+    Retire,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CountersAction {
+    /// Zero the counters (needs CAP_NET_ADMIN in the namespace).
+    Reset {
+        /// Reset only this hook.
+        #[arg(long, value_enum)]
+        hook: Option<HookValue>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// `--json` is global: before the subcommand (as `ip -j`) and after it,
+    /// as the per-command flag the scripts already use.
+    #[test]
+    fn json_is_accepted_anywhere() {
+        for args in [
+            &["ringgatectl", "-j", "vip", "list"][..],
+            &["ringgatectl", "--json", "sessions"],
+            &["ringgatectl", "vip", "list", "--json"],
+            &["ringgatectl", "status", "--json", "--hook", "local-in"],
+            &["ringgatectl", "config", "show", "--json"],
+            &["ringgatectl", "backend", "list", "--json"],
+            &["ringgatectl", "service", "list", "-j"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(cli.json, "{args:?}");
+        }
+        assert!(
+            !Cli::try_parse_from(["ringgatectl", "vip", "list"])
+                .unwrap()
+                .json
+        );
+    }
+
+    #[test]
+    fn the_help_lists_the_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("3  the ringgate kernel module is not loaded"),
+            "{help}"
+        );
+    }
+}

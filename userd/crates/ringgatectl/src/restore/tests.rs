@@ -1,0 +1,273 @@
+//! Restores without a kernel: a stand-in target records what would be sent.
+
+use std::net::Ipv4Addr;
+
+use ringgate_netlink::{
+    Backend, Config, ConfigChange, DownPolicy, Error, Proto, Scheduler, Service, ServiceKey, Vip,
+};
+
+use super::parse::parse;
+use super::restore;
+use crate::exit::Status;
+use crate::save::lines;
+use crate::state::{Change, State, Target};
+
+/// A namespace that answers with a fixed state and records every change.
+struct Recorder {
+    state: State,
+    applied: Vec<Change>,
+}
+
+impl Target for Recorder {
+    fn state(&mut self) -> Result<State, Error> {
+        Ok(self.state.clone())
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<(), Error> {
+        self.applied.push(change.clone());
+        Ok(())
+    }
+}
+
+fn recorder(state: State) -> Recorder {
+    Recorder {
+        state,
+        applied: Vec::new(),
+    }
+}
+
+/// Parses and restores `text` onto `target`, as `restore::run` does.
+fn restore_text(target: &mut Recorder, text: &str) -> Result<(), crate::exit::Failure> {
+    let lines = parse(text).map_err(|bad| crate::exit::Failure::bad_input(bad.to_string()))?;
+    restore(target, &lines)
+}
+
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 100);
+
+fn web() -> ServiceKey {
+    ServiceKey {
+        vip: VIP,
+        port: 80,
+        proto: Proto::Tcp,
+    }
+}
+
+fn default_config() -> Config {
+    Config {
+        node_id: 0,
+        max_sessions: 16384,
+        timeout_syn: 30,
+        timeout_established: 900,
+        timeout_closing: 60,
+        timeout_udp: 30,
+        down_policy: DownPolicy::Keep,
+    }
+}
+
+fn empty() -> State {
+    State {
+        vips: vec![],
+        services: vec![],
+        config: default_config(),
+    }
+}
+
+/// A namespace with a bit of everything: an owned and a released VIP, two
+/// services, a drained back-end, settings off their defaults.
+fn configured() -> State {
+    State {
+        vips: vec![
+            Vip {
+                addr: VIP,
+                owned: true,
+                garp_count: 5,
+            },
+            Vip {
+                addr: Ipv4Addr::new(10, 9, 0, 101),
+                owned: false,
+                garp_count: 3,
+            },
+        ],
+        services: vec![
+            Service {
+                key: web(),
+                scheduler: Scheduler::Lc,
+                backends: vec![
+                    Backend {
+                        addr: "10.8.0.2:8080".parse().unwrap(),
+                        weight: 3,
+                        up: true,
+                        active_conns: 7,
+                        inactive_conns: 1,
+                    },
+                    Backend {
+                        addr: "10.8.0.3:8080".parse().unwrap(),
+                        weight: 1,
+                        up: false,
+                        active_conns: 0,
+                        inactive_conns: 0,
+                    },
+                ],
+            },
+            Service {
+                key: ServiceKey {
+                    vip: VIP,
+                    port: 53,
+                    proto: Proto::Udp,
+                },
+                scheduler: Scheduler::Hash,
+                backends: vec![],
+            },
+        ],
+        config: Config {
+            node_id: 7,
+            timeout_udp: 8,
+            down_policy: DownPolicy::Drop,
+            ..default_config()
+        },
+    }
+}
+
+#[test]
+fn a_bad_line_3_is_reported_and_nothing_is_applied() {
+    let text =
+        "vip add 10.9.0.100\nvip own 10.9.0.100\nservice add 10.9.0.100 80 --scheduler fifo\n";
+    let mut target = recorder(empty());
+    let failure = restore_text(&mut target, text).unwrap_err();
+    assert_eq!(failure.status, Status::BadInput);
+    assert!(
+        failure.message.starts_with("line 3: "),
+        "{}",
+        failure.message
+    );
+    assert!(failure.message.contains("fifo"), "{}", failure.message);
+    assert_eq!(target.applied, []);
+}
+
+/// A line that parses but cannot apply to the namespace (a back-end of a
+/// service neither there nor in the file) is also found before anything
+/// is sent, though the lines above it would change the namespace.
+#[test]
+fn a_line_that_does_not_fit_the_state_is_found_before_anything_is_sent() {
+    let text = "vip add 10.9.0.100\nvip own 10.9.0.100\n# a comment\nbackend set 10.9.0.100 80 10.8.0.2:8080 --down\n";
+    let mut target = recorder(empty());
+    let failure = restore_text(&mut target, text).unwrap_err();
+    assert_eq!(failure.status, Status::BadInput);
+    assert!(
+        failure.message.starts_with("line 4: no service"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(target.applied, []);
+}
+
+/// What `save` prints, restored onto the state it was saved from, sends
+/// nothing at all.
+#[test]
+fn restoring_a_save_onto_its_own_state_changes_nothing() {
+    let saved = lines(&configured());
+    let mut target = recorder(configured());
+    restore_text(&mut target, &saved).unwrap();
+    assert_eq!(target.applied, []);
+}
+
+/// Onto an empty namespace the same file adds everything, in an order the
+/// kernel accepts (a VIP before its services, a service before its
+/// back-ends), with every value explicit.
+#[test]
+fn restoring_a_save_onto_an_empty_namespace_adds_everything() {
+    let saved = lines(&configured());
+    let mut target = recorder(empty());
+    restore_text(&mut target, &saved).unwrap();
+    let backend = |addr: &str, weight, up| Change::BackendAdd {
+        key: web(),
+        backend: addr.parse().unwrap(),
+        weight: Some(weight),
+        up: Some(up),
+    };
+    assert_eq!(
+        target.applied,
+        [
+            Change::Config(ConfigChange {
+                node_id: Some(7),
+                timeout_udp: Some(8),
+                down_policy: Some(DownPolicy::Drop),
+                ..ConfigChange::default()
+            }),
+            Change::VipAdd {
+                addr: VIP,
+                garp_count: Some(5)
+            },
+            Change::VipSet {
+                addr: VIP,
+                owned: Some(true),
+                garp_count: None
+            },
+            Change::VipAdd {
+                addr: Ipv4Addr::new(10, 9, 0, 101),
+                garp_count: Some(3)
+            },
+            Change::ServiceAdd {
+                key: web(),
+                scheduler: Some(Scheduler::Lc)
+            },
+            backend("10.8.0.2:8080", 3, true),
+            backend("10.8.0.3:8080", 1, false),
+            Change::ServiceAdd {
+                key: ServiceKey {
+                    vip: VIP,
+                    port: 53,
+                    proto: Proto::Udp
+                },
+                scheduler: Some(Scheduler::Hash)
+            },
+        ]
+    );
+}
+
+/// Existing objects are set, not added again, and only in what differs.
+#[test]
+fn existing_objects_are_set_in_what_differs() {
+    let mut drifted = configured();
+    drifted.vips[0].owned = false;
+    drifted.services[0].scheduler = Scheduler::Wrr;
+    drifted.services[0].backends[1].up = true;
+    drifted.config.timeout_udp = 30;
+    let mut target = recorder(drifted);
+    restore_text(&mut target, &lines(&configured())).unwrap();
+    assert_eq!(
+        target.applied,
+        [
+            Change::Config(ConfigChange {
+                timeout_udp: Some(8),
+                ..ConfigChange::default()
+            }),
+            Change::VipSet {
+                addr: VIP,
+                owned: Some(true),
+                garp_count: None
+            },
+            Change::ServiceSet {
+                key: web(),
+                scheduler: Scheduler::Lc
+            },
+            Change::BackendSet {
+                key: web(),
+                backend: "10.8.0.3:8080".parse().unwrap(),
+                weight: None,
+                up: Some(false)
+            },
+        ]
+    );
+}
+
+/// Every line `save` prints is a `ringgatectl` command line: it runs as
+/// it is in a shell, and the restore parser reads it.
+#[test]
+fn saved_lines_are_command_lines() {
+    let saved = lines(&configured());
+    for line in saved.lines().filter(|l| !l.starts_with('#')) {
+        assert!(line.starts_with("ringgatectl "), "{line}");
+        parse(line).unwrap_or_else(|bad| panic!("{line}: {bad}"));
+    }
+}
