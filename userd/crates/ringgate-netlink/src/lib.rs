@@ -44,7 +44,7 @@ pub use config::{Config, ConfigChange, DownPolicy};
 pub use error::{Culprit, Error, KernelError};
 pub use events::{Event, Events};
 pub use hook::{Hook, UnknownHook};
-pub use service::{Backend, Proto, Scheduler, Service, ServiceKey};
+pub use service::{Backend, Proto, Scheduler, Service, ServiceKey, Traffic};
 pub use session::{Session, Stage};
 pub use status::{HookStats, Status};
 pub use vip::{check_vip_addr, Vip};

@@ -169,6 +169,22 @@ pub struct Backend {
     pub active_conns: u32,
     /// Sessions closing or reset, not yet expired.
     pub inactive_conns: u32,
+    /// What the back-end carried since it took its slot; `None` from a
+    /// module too old to count it.
+    pub traffic: Option<Traffic>,
+}
+
+/// A back-end's cumulative counters (`ipvsadm -L --stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Connections (sessions) opened to it.
+    pub conns: u64,
+    /// Client to back-end.
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    /// Back-end to client.
+    pub packets_out: u64,
+    pub bytes_out: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -188,6 +204,7 @@ fn backend(payload: &[u8]) -> Result<Backend, Error> {
     };
     let (mut addr, mut port, mut weight, mut up) = (None, None, None, None);
     let (mut active_conns, mut inactive_conns) = (None, None);
+    let mut counts: [Option<u64>; 5] = [None; 5];
     for attr in attrs(payload) {
         let (k, p) = (attr.kind, attr.payload);
         match k {
@@ -197,6 +214,11 @@ fn backend(payload: &[u8]) -> Result<Backend, Error> {
             uapi::RINGGATE_A_BACKEND_UP => up = Some(d.u8(k, p)? == 1),
             uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS => active_conns = Some(d.u32(k, p)?),
             uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS => inactive_conns = Some(d.u32(k, p)?),
+            uapi::RINGGATE_A_BACKEND_CONNS => counts[0] = Some(d.uint(k, p)?),
+            uapi::RINGGATE_A_BACKEND_PACKETS_IN => counts[1] = Some(d.uint(k, p)?),
+            uapi::RINGGATE_A_BACKEND_BYTES_IN => counts[2] = Some(d.uint(k, p)?),
+            uapi::RINGGATE_A_BACKEND_PACKETS_OUT => counts[3] = Some(d.uint(k, p)?),
+            uapi::RINGGATE_A_BACKEND_BYTES_OUT => counts[4] = Some(d.uint(k, p)?),
             // Attributes a newer module adds are skipped, not fatal.
             _ => {}
         }
@@ -210,6 +232,19 @@ fn backend(payload: &[u8]) -> Result<Backend, Error> {
         up: d.need(uapi::RINGGATE_A_BACKEND_UP, up)?,
         active_conns: d.need(uapi::RINGGATE_A_BACKEND_ACTIVE_CONNS, active_conns)?,
         inactive_conns: d.need(uapi::RINGGATE_A_BACKEND_INACTIVE_CONNS, inactive_conns)?,
+        // All or nothing: a module either counts a back-end's traffic or not.
+        traffic: match counts {
+            [Some(conns), Some(packets_in), Some(bytes_in), Some(packets_out), Some(bytes_out)] => {
+                Some(Traffic {
+                    conns,
+                    packets_in,
+                    bytes_in,
+                    packets_out,
+                    bytes_out,
+                })
+            }
+            _ => None,
+        },
     })
 }
 

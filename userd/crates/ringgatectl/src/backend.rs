@@ -71,6 +71,16 @@ pub(crate) fn list(json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `backend list`: the plain listing, or with `--stats`/`--rate` the
+/// traffic counters.
+pub(crate) fn list_traffic(json: bool, stats: bool, rate: bool) -> Result<(), Failure> {
+    if stats || rate {
+        crate::traffic::list(json, rate)
+    } else {
+        list(json)
+    }
+}
+
 /// One back-end a line, with its service's columns repeated (as `ss` and
 /// `conntrack -L` do), so every line stands alone for `grep` and `awk`; a
 /// service without back-ends is one line with `-` in the back-end columns.
@@ -139,6 +149,7 @@ mod tests {
                         up: true,
                         active_conns: 12,
                         inactive_conns: 4,
+                        traffic: None,
                     },
                     Backend {
                         addr: "10.1.0.3:8080".parse().unwrap(),
@@ -146,6 +157,7 @@ mod tests {
                         up: false,
                         active_conns: 0,
                         inactive_conns: 0,
+                        traffic: None,
                     },
                 ],
             },

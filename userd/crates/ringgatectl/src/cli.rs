@@ -205,7 +205,16 @@ pub(crate) enum BackendAction {
         backend: SocketAddrV4,
     },
     /// List services and their back-ends.
-    List,
+    List {
+        /// Show what each back-end carried since it took its slot:
+        /// connections, packets and bytes each way (in: client to back-end).
+        #[arg(long, conflicts_with = "rate")]
+        stats: bool,
+        /// Show the rates over one second: connections, packets and bytes
+        /// per second each way.
+        #[arg(long)]
+        rate: bool,
+    },
 }
 
 impl BackendAction {

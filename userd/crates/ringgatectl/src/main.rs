@@ -15,6 +15,7 @@ mod sessions;
 mod state;
 mod status;
 mod table;
+mod traffic;
 mod values;
 mod vip;
 
@@ -91,7 +92,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             BackendAction::Del { service, backend } => {
                 backend::del(backend::key(&service), backend)
             }
-            BackendAction::List => backend::list(json),
+            BackendAction::List { stats, rate } => backend::list_traffic(json, stats, rate),
         },
         Command::Sessions => sessions::show(json),
         Command::Config { action } => match action {

@@ -7,7 +7,9 @@
 
 use std::net::Ipv4Addr;
 
-use ringgate_netlink::{Backend, Config, Proto, Scheduler, Service, Session, Stage, Status, Vip};
+use ringgate_netlink::{
+    Backend, Config, Proto, Scheduler, Service, Session, Stage, Status, Traffic, Vip,
+};
 use serde::Serialize;
 
 /// A VIP of the pool (`vip list`).
@@ -46,6 +48,9 @@ pub(crate) struct BackendJson {
     pub up: bool,
     pub active_conns: u32,
     pub inactive_conns: u32,
+    /// Cumulative counters (absent from a module too old to keep them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
 }
 
 impl From<&Backend> for BackendJson {
@@ -57,6 +62,7 @@ impl From<&Backend> for BackendJson {
             up: b.up,
             active_conns: b.active_conns,
             inactive_conns: b.inactive_conns,
+            traffic: b.traffic,
         }
     }
 }
@@ -143,6 +149,13 @@ mod tests {
                 up: false,
                 active_conns: 1,
                 inactive_conns: 2,
+                traffic: Some(Traffic {
+                    conns: 5,
+                    packets_in: 6,
+                    bytes_in: 7,
+                    packets_out: 8,
+                    bytes_out: 9,
+                }),
             }],
         }
     }
@@ -157,7 +170,9 @@ mod tests {
             json!({
                 "vip": "10.9.0.100", "port": 80, "proto": "tcp", "scheduler": "hash",
                 "backends": [{"addr": "10.8.0.2", "port": 8080, "weight": 3, "up": false,
-                              "active_conns": 1, "inactive_conns": 2}]
+                              "active_conns": 1, "inactive_conns": 2,
+                              "traffic": {"conns": 5, "packets_in": 6, "bytes_in": 7,
+                                          "packets_out": 8, "bytes_out": 9}}]
             })
         );
     }

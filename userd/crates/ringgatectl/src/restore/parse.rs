@@ -161,7 +161,7 @@ fn action(command: Command) -> Option<Action> {
                 up: BackendAction::state(down, up),
                 create: false,
             },
-            BackendAction::Del { .. } | BackendAction::List => return None,
+            BackendAction::Del { .. } | BackendAction::List { .. } => return None,
         },
         _ => return None,
     })

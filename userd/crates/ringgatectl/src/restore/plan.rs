@@ -176,6 +176,7 @@ fn plan_line(state: &mut State, action: &Action) -> Result<Vec<Change>, String> 
                         up: up.unwrap_or(true),
                         active_conns: 0,
                         inactive_conns: 0,
+                        traffic: None,
                     });
                     changes.push(Change::BackendAdd {
                         key,

@@ -99,6 +99,7 @@ fn configured() -> State {
                         up: true,
                         active_conns: 7,
                         inactive_conns: 1,
+                        traffic: None,
                     },
                     Backend {
                         addr: "10.8.0.3:8080".parse().unwrap(),
@@ -106,6 +107,7 @@ fn configured() -> State {
                         up: false,
                         active_conns: 0,
                         inactive_conns: 0,
+                        traffic: None,
                     },
                 ],
             },
