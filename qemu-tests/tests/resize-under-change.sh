@@ -1,13 +1,14 @@
 #!/bin/bash
 # A resize copies the sessions into a new table while packets keep changing
 # them in the old one; what changed there after a session was copied must
-# reach the new table too. Here 400 connections are half-closed by their
-# clients, one after another, while the table (20000 sessions) is resized
-# back and forth 8 times: afterwards every one of them must be listed as
-# closing (a stale copy would
-# keep it established, counted as active, for the 900 s established
-# timeout). The back-end never closes its side, so no later packet of its
-# own can repair a stale copy.
+# reach the new table too (the second copy, after the grace period, merges
+# it in). Here 400 connections are half-closed by their clients, one every
+# few ms, while the table (20400 sessions) is moved from copy to copy
+# without pause, the resizing process on one CPU and the client on the
+# other: afterwards every connection must be listed as closing (a stale
+# copy would keep it established, counted as active, for the 900 s
+# established timeout). The back-end never closes its side, so no later
+# packet of its own can repair a stale copy.
 #
 #   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ─────────┐
 #   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
@@ -34,8 +35,9 @@ srv.listen(512)
 while True:
     threading.Thread(target=echo, args=(srv.accept()[0],), daemon=True).start()
 ' &
-# Tables far larger than the 20400 sessions: a bucket holds 8 entries, and
-# the sessions must all fit wherever the hash puts them, whatever the seed.
+# Room for the 20400 sessions with some to spare: each entry has two
+# buckets to choose from, so at 85 % of max-sessions (68 % of the entries)
+# every session fits, whatever the seed (see session-capacity).
 gw config set --max-sessions 24000 --timeout-udp 600 --timeout-closing 600
 gw vip add "$VIP"
 gw vip own "$VIP"
@@ -81,8 +83,8 @@ PY
 }
 
 # 400 connections, established; then half-closed one every few ms (so the
-# closing spans several moves) while the table is being moved from one copy to the next without pause.
-# Each move has a window (after a session's bucket is copied, before the new
+# closing spans several moves) while the table is moved from one copy to the
+# next without pause. Each move has a window (after a session's bucket is copied, before the new
 # table is in use) in which a FIN changes only the old table; with the
 # moves back to back, many of the FINs land in one.
 rm -f /tmp/close-now /tmp/opened /tmp/closed /tmp/resizing
