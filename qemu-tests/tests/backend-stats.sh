@@ -87,7 +87,7 @@ time.sleep(60)
 PY
 for _ in $(seq 100); do [ -e /tmp/open ] && break; sleep 0.1; done
 [ -e /tmp/open ] || fail "the lasting connections did not open"
-expect_eq "$(gw sessions --json | jq '[.[] | select(.backend_addr == "10.8.0.3")] | length')" 1 \
+expect_eq "$(gw sessions --json | jq '[.[] | select(.backend_addr == "10.8.0.3" and .stage == "established")] | length')" 1 \
   "lasting connections to 10.8.0.3"
 gw backend del "$VIP" 7000 10.8.0.3:7000
 gw backend add "$VIP" 7000 10.8.0.3:7000
