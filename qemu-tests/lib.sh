@@ -13,10 +13,21 @@ ynl() {
     --spec "$RG_REPO/include/netlink/ringgate.yaml" "$@"
 }
 
+# jqr FILTER [JQ-OPTIONS...]: `jq -r FILTER` on the one JSON value on stdin,
+# failing as `python3 -c 'json.load(sys.stdin)...'` did (which cost up to a
+# second a start under TCG): on empty input (jq alone prints nothing and
+# succeeds), and, with get(KEY) in FILTER instead of .KEY, on a missing key
+# (.KEY gives null).
+jqr() {
+  local filter=$1; shift
+  jq -nr "$@" 'def get($k): if has($k) then .[$k] else error("KeyError: \($k) in \(tojson)") end;
+    input | ('"$filter"')'
+}
+
 # counter NETNS HOOK packets|bytes: one counter of `ringgatectl status --json` in NETNS.
 counter() {
   ip netns exec "$1" "$RG_REPO/userd/target/debug/ringgatectl" status --json --hook "$2" |
-    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["hooks"][0][sys.argv[1]])' "$3"
+    jqr 'get("hooks")[0] | get($f)' --arg f "$3"
 }
 
 # How many netfilter hooks ringgate has registered in this namespace, as
@@ -110,12 +121,8 @@ tcpraw() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0
 
 # session PORT FIELD: a field of the session in `gw` whose client port is PORT.
 session() {
-  ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" sessions --json | python3 -c '
-import json, sys
-for s in json.load(sys.stdin):
-    if s["client_port"] == int(sys.argv[1]):
-        print(s[sys.argv[2]])
-' "$1" "$2"
+  ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" sessions --json |
+    jqr '.[] | select(get("client_port") == $port) | get($f)' --argjson port "$1" --arg f "$2"
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -11,7 +11,7 @@
 nlraw() { python3 "$RG_REPO/qemu-tests/guest/nlraw.py" "$@"; }
 local_in() { counter_here local-in packets; }
 counter_here() {
-  ringgatectl status --json --hook "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hooks"][0][sys.argv[1]])' "$2"
+  ringgatectl status --json --hook "$1" | jqr 'get("hooks")[0] | get($f)' --arg f "$2"
 }
 
 load_module
@@ -103,10 +103,10 @@ refused() {
 VIP9=168364297 BE2=168296450 VIP10=168364298
 ynl --do vip-add --json "{\"addr\": $VIP9}" >/dev/null
 ynl --do service-add --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}" >/dev/null
-max_before=$(ynl --do config-get --json '{}' --output-json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max-sessions"])')
+max_before=$(ynl --do config-get --json '{}' --output-json | jqr 'get("max-sessions")')
 refused "Numerical result out of range" --do config-set --json '{"max-sessions": 63}'
 refused "Numerical result out of range" --do config-set --json '{"max-sessions": 1048577}'
-expect_eq "$(ynl --do config-get --json '{}' --output-json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max-sessions"])')" \
+expect_eq "$(ynl --do config-get --json '{}' --output-json | jqr 'get("max-sessions")')" \
   "$max_before" "max-sessions after refused sizes"
 refused "Numerical result out of range" --do vip-add --json "{\"addr\": $VIP10, \"garp-count\": 17}"
 refused "Numerical result out of range" --do vip-add --json "{\"addr\": $VIP10, \"garp-count\": 0}"

@@ -15,7 +15,7 @@
 
 VIP=10.9.0.100
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
-status_field() { gw status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # Sends one datagram from each of N client ports; prints how many were echoed.
 udp_flows() {
   ip netns exec cl python3 - "$1" <<'PY'
@@ -219,11 +219,11 @@ sessions = json.loads(subprocess.run(ctl + ["sessions", "--json"], capture_outpu
 mine = [x for x in sessions if (x["client_addr"], x["client_port"]) == ("10.9.0.1", port)]
 assert len(mine) == 1 and mine[0]["stage"] == "established", mine
 PY
-expect_eq "$(gw config show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_sessions"])')" 256 "max sessions after the resize"
+expect_eq "$(gw config show --json | jqr 'get("max_sessions")')" 256 "max sessions after the resize"
 
 # A bad setting is refused and changes nothing.
 if out=$(gw config set --max-sessions 10 2>&1); then fail "accepted 10 sessions"; fi
 case "$out" in *"64..=1048576"*|*"invalid value"*) ;; *) fail "unclear refusal: $out" ;; esac
-expect_eq "$(gw config show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_sessions"])')" 256 "max sessions after a refused change"
+expect_eq "$(gw config show --json | jqr 'get("max_sessions")')" 256 "max sessions after a refused change"
 
 unload_module

@@ -23,7 +23,7 @@ answering_macs() {
   cl arping -c 3 -w 3 -I cl0 "$VIP" 2>/dev/null | grep -o '\[[0-9A-Fa-f:]*\]' | tr -d '[]' | tr 'A-F' 'a-f' | sort -u | tr '\n' ' ' || true
 }
 client_neighbour() { ip -n cl neigh show "$VIP" dev cl0 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
-status_field() { gw "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
+status_field() { gw "$1" status --json | jqr 'get($f)' --arg f "$2"; }
 
 load_module
 ip netns add lan
@@ -172,7 +172,7 @@ for i in range(255):
     assert err == 0, (i, err)
 PY
 gw big vip add 10.77.1.200
-expect_eq "$(gw big vip list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 256 "a full pool lists every VIP"
+expect_eq "$(gw big vip list --json | jqr 'length')" 256 "a full pool lists every VIP"
 expect_refused "pool is full" big vip add 10.77.9.9
 # Adding a VIP already there is refused as such, even when the pool is full.
 expect_refused "already in this namespace's pool" big vip add 10.77.0.1
