@@ -58,10 +58,8 @@ expect_ge "$(status_field gw1 garp_sent)" 6 "gw1 announced the VIP (3 request/re
 expect_eq "$(answering_macs)" "$MAC1 " "only the owner answers"
 cl ping -c 2 -i 0.2 -W 2 "$VIP" >/dev/null || fail "ICMP echo to the owned VIP"
 expect_eq "$(client_neighbour)" "$MAC1" "client resolved the VIP to gw1"
-gw gw1 vip list --json | python3 -c '
-import json, sys
-vips = json.load(sys.stdin)
-assert vips == [{"addr": "10.9.0.100", "owned": True, "garp_count": 3}], vips
+gw gw1 vip list --json | jqr '
+if . != [{"addr": "10.9.0.100", "owned": true, "garp_count": 3}] then error(tojson) else empty end
 '
 
 # Ownership changes are announced on the "events" multicast group, to a
