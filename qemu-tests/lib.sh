@@ -126,6 +126,32 @@ session() {
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# events_start NS OUT: `ringgatectl monitor` in NS in the background, its
+# lines into OUT and its stderr into OUT.err; returns once it says it has
+# joined the events group (at most 10 s).
+events_start() {
+  events_out=$2
+  ip netns exec "$1" "$RG_REPO/userd/target/debug/ringgatectl" monitor >"$2" 2>"$2.err" &
+  events_pid=$!
+  local deadline=$((SECONDS + 10))
+  until grep -qx 'ringgatectl: monitoring the events group' "$2.err"; do
+    kill -0 "$events_pid" 2>/dev/null || fail "ringgatectl monitor in $1 ended: $(cat "$2.err")"
+    [ "$SECONDS" -lt "$deadline" ] || fail "ringgatectl monitor in $1 did not join the events group: $(cat "$2.err")"
+    sleep 0.1
+  done
+}
+# events_stop REGEX: waits (at most 10 s) for a line matching REGEX from the
+# monitor events_start started, then ends it. The monitor prints events in
+# the order they came, so every event before that line is in OUT by then.
+events_stop() {
+  local deadline=$((SECONDS + 10))
+  until grep -q "$1" "$events_out" || [ "$SECONDS" -ge "$deadline" ]; do
+    kill -0 "$events_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$events_pid" 2>/dev/null || fail "ringgatectl monitor failed: $(cat "$events_out.err")"
+  wait "$events_pid" 2>/dev/null || true
+}
 # wait_listening LOG: waits until the tcpdump writing its messages to LOG
 # captures (under TCG on a busy host that can take seconds).
 wait_listening() {

@@ -100,10 +100,7 @@ expect_ge "$(status_field sessions)" 5 "sessions in the status"
 
 # 300 more flows overflow the table: what is refused is counted, what got in
 # is answered, and nothing else happens.
-ip netns exec gw python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
-  --spec "$RG_REPO/include/netlink/ringgate.yaml" --subscribe events --sleep 14 >/tmp/events.txt 2>&1 &
-listener=$!
-sleep 7   # Python starting and subscribing
+events_start gw /tmp/events.txt
 answered=$(udp_flows 300)
 sessions=$(status_field sessions)
 dropped=$(status_field sessions_dropped)
@@ -117,8 +114,8 @@ expect_ge "$dropped" 200 "refused sessions counted"
 expect_eq "$((answered + dropped))" 300 "every new flow is either answered or a counted refusal"
 expect_ge "$sessions" "$answered" "admitted flows in the table"
 # A full table is announced, at most once a second.
-wait $listener || fail "the YNL listener failed: $(cat /tmp/events.txt)"
-events=$(grep -c "sessions-full-ntf" /tmp/events.txt)
+events_stop '^sessions-full '
+events=$(grep -c '^sessions-full ' /tmp/events.txt)
 [ "$events" -ge 1 ] && [ "$events" -le 11 ] || fail "table-full events: $events: $(cat /tmp/events.txt)"
 
 # Sessions expire by their timeout; then the table takes new ones again.
