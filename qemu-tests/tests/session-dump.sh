@@ -37,7 +37,7 @@ PY
 check_dump() {
   jqr '
 [.[] | get($key)] as $ports
-| ($ports | length) - ($ports | unique | length) as $dups
+| (($ports | length) - ($ports | unique | length)) as $dups
 | if $dups != 0 then error("\($who): \($dups) sessions listed twice")
   elif ($ports | sort) != [range(20000; 20000 + $flows)]
   then error("\($who): \($ports | length) sessions, expected \($flows)")
