@@ -136,7 +136,10 @@ events_start() {
   local deadline=$((SECONDS + 10))
   until grep -qx 'ringgatectl: monitoring the events group' "$2.err"; do
     kill -0 "$events_pid" 2>/dev/null || fail "ringgatectl monitor in $1 ended: $(cat "$2.err")"
-    [ "$SECONDS" -lt "$deadline" ] || fail "ringgatectl monitor in $1 did not join the events group: $(cat "$2.err")"
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      kill "$events_pid" 2>/dev/null || true
+      fail "ringgatectl monitor in $1 did not join the events group in 10 s: $(cat "$2.err")"
+    fi
     sleep 0.1
   done
 }
