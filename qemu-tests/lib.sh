@@ -13,10 +13,21 @@ ynl() {
     --spec "$RG_REPO/include/netlink/ringgate.yaml" "$@"
 }
 
+# jqr FILTER [JQ-OPTIONS...]: `jq -r FILTER` on the one JSON value on stdin,
+# failing as `python3 -c 'json.load(sys.stdin)...'` did (which cost up to a
+# second a start under TCG): on empty input (jq alone prints nothing and
+# succeeds), and, with get(KEY) in FILTER instead of .KEY, on a missing key
+# (.KEY gives null).
+jqr() {
+  local filter=$1; shift
+  jq -nr "$@" 'def get($k): if has($k) then .[$k] else error("KeyError: \($k) in \(tojson)") end;
+    input | ('"$filter"')'
+}
+
 # counter NETNS HOOK packets|bytes: one counter of `ringgatectl status --json` in NETNS.
 counter() {
   ip netns exec "$1" "$RG_REPO/userd/target/debug/ringgatectl" status --json --hook "$2" |
-    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["hooks"][0][sys.argv[1]])' "$3"
+    jqr 'get("hooks")[0] | get($f)' --arg f "$3"
 }
 
 # How many netfilter hooks ringgate has registered in this namespace, as
@@ -110,15 +121,40 @@ tcpraw() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0
 
 # session PORT FIELD: a field of the session in `gw` whose client port is PORT.
 session() {
-  ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" sessions --json | python3 -c '
-import json, sys
-for s in json.load(sys.stdin):
-    if s["client_port"] == int(sys.argv[1]):
-        print(s[sys.argv[2]])
-' "$1" "$2"
+  ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" sessions --json |
+    jqr '.[] | select(get("client_port") == $port) | get($f)' --argjson port "$1" --arg f "$2"
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# events_start NS OUT: `ringgatectl monitor` in NS in the background, its
+# lines into OUT and its stderr into OUT.err; returns once it says it has
+# joined the events group (at most 10 s).
+events_start() {
+  events_out=$2
+  ip netns exec "$1" "$RG_REPO/userd/target/debug/ringgatectl" monitor >"$2" 2>"$2.err" &
+  events_pid=$!
+  local deadline=$((SECONDS + 10))
+  until grep -qx 'ringgatectl: monitoring the events group' "$2.err"; do
+    kill -0 "$events_pid" 2>/dev/null || fail "ringgatectl monitor in $1 ended: $(cat "$2.err")"
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      kill "$events_pid" 2>/dev/null || true
+      fail "ringgatectl monitor in $1 did not join the events group in 10 s: $(cat "$2.err")"
+    fi
+    sleep 0.1
+  done
+}
+# events_stop REGEX: waits (at most 10 s) for a line matching REGEX from the
+# monitor events_start started, then ends it. The monitor prints events in
+# the order they came, so every event before that line is in OUT by then.
+events_stop() {
+  local deadline=$((SECONDS + 10))
+  until grep -q "$1" "$events_out" || [ "$SECONDS" -ge "$deadline" ]; do
+    kill -0 "$events_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$events_pid" 2>/dev/null || fail "ringgatectl monitor failed: $(cat "$events_out.err")"
+  wait "$events_pid" 2>/dev/null || true
+}
 # wait_listening LOG: waits until the tcpdump writing its messages to LOG
 # captures (under TCG on a busy host that can take seconds).
 wait_listening() {

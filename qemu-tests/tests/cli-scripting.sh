@@ -36,21 +36,24 @@ expect_eq "$(exit_code backend set "$VIP" 80 10.8.0.9:8080 --up)" 4 "exit code o
 # status: a version line, the hook table, a blank line, one counter a line.
 gw status | sed -n '2,/^$/p' | sed '/^$/d' | same_fields || fail "status hook table: $(gw status)"
 gw status | sed '1,/^$/d' | same_fields || fail "status counters: $(gw status)"
+# The name python gives the type of a JSON value (list, dict, ...).
+pytype='{"array": "list", "object": "dict", "string": "str", "boolean": "bool", "null": "NoneType"}[type]
+  // (if . == floor then "int" else "float" end)'
 for listing in "vip list" "backend list" "service list" "status" "config show" "sessions"; do
   # shellcheck disable=SC2086
   [ "$listing" = status ] || gw $listing | same_fields || fail "'$listing' lines differ in fields: $(gw $listing)"
   # shellcheck disable=SC2086
-  expect_eq "$(gw -j $listing | python3 -c 'import json,sys; print(type(json.load(sys.stdin)).__name__)')" \
-    "$(gw $listing --json | python3 -c 'import json,sys; print(type(json.load(sys.stdin)).__name__)')" "'-j $listing' and '$listing --json'"
+  expect_eq "$(gw -j $listing | jqr "$pytype")" \
+    "$(gw $listing --json | jqr "$pytype")" "'-j $listing' and '$listing --json'"
 done
 expect_eq "$(gw vip list | awk '$1 == "10.9.0.100" {print $2}')" yes "the owned column"
 expect_eq "$(gw backend list | awk '$5 == "10.8.0.3" {print $8}')" down "the state column"
 expect_eq "$(gw backend list | awk '$2 == 53 {print $5}')" - "a service without back-ends"
-gw -j backend list | python3 -c '
-import json, sys
-services = {(s["vip"], s["port"], s["proto"]): s for s in json.load(sys.stdin)}
-web = services[("10.9.0.100", 80, "tcp")]
-assert [(b["addr"], b["port"], b["weight"], b["up"]) for b in web["backends"]] == \
-    [("10.8.0.2", 8080, 3, True), ("10.8.0.3", 8080, 1, False)], web
-assert services[("10.9.0.100", 53, "udp")]["scheduler"] == "hash"
+gw -j backend list | jqr '
+def service($key): [.[] | select([get("vip"), get("port"), get("proto")] == $key)]
+  | if length == 0 then error("KeyError: \($key)") else last end;
+service(["10.9.0.100", 80, "tcp"]) as $web
+| if [$web | get("backends")[] | [get("addr"), get("port"), get("weight"), get("up")]]
+     != [["10.8.0.2", 8080, 3, true], ["10.8.0.3", 8080, 1, false]] then error($web | tojson) else . end
+| if (service(["10.9.0.100", 53, "udp"]) | get("scheduler")) != "hash" then error("AssertionError") else empty end
 '

@@ -38,13 +38,11 @@ for i in range(1, 1 + int(sys.argv[1])):
     s.sendto(b"x", ("10.9.0.100", int(sys.argv[2])))
     s.close()
 PY
-  gw sessions --json | python3 -c '
-import json, sys
-port = sys.argv[1]
-sessions = [s for s in json.load(sys.stdin) if s["vip_port"] == int(port)]
-assert len(sessions) == int(sys.argv[2]), f"{len(sessions)} sessions on port {port}"
-print(sum(s["backend_addr"] == "10.8.0.2" for s in sessions))
-' "$1" $CLIENTS
+  gw sessions --json | jqr '
+[.[] | select(get("vip_port") == $port)]
+| if length != $clients then error("\(length) sessions on port \($port)") else . end
+| map(select(get("backend_addr") == "10.8.0.2")) | length
+' --argjson port "$1" --argjson clients $CLIENTS
 }
 for spec in 9000:200:100 9001:300:100 9002:1:1; do
   IFS=: read -r port w1 w2 <<<"$spec"

@@ -22,7 +22,7 @@ for round in 1 2 3; do
   setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
     "$RG_REPO/userd/target/debug/ringgatectl" status >/dev/null 2>&1 || true
   expect_eq "$(ringgate_hooks)" 0 "hooks after a refused unprivileged request (round $round)"
-  version=$(ringgatectl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+  version=$(ringgatectl status --json | jqr 'get("version")')
   [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "bad version '$version'"
   # Five IPv4 hooks and two ARP hooks in the initial namespace.
   expect_eq "$(ringgate_hooks)" 7 "hooks while loaded (round $round)"

@@ -15,7 +15,7 @@
 
 VIP=10.9.0.100
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
-status_field() { gw status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # Which back-end answered each of N HTTP requests to the VIP, one line each.
 fetch() {
   for _ in $(seq "$1"); do
@@ -63,13 +63,14 @@ gw vip own "$VIP"
 gw backend add "$VIP" 80 10.8.0.2:8080 --weight 3
 gw backend add "$VIP" 80 10.8.0.3:8080 --weight 1
 gw backend add "$VIP" 9000 --proto udp 10.8.0.2:9000
-gw backend list --json | python3 -c '
-import json, sys
-services = {(s["vip"], s["port"], s["proto"]): s for s in json.load(sys.stdin)}
-web = services[("10.9.0.100", 80, "tcp")]
-assert [(b["addr"], b["port"], b["weight"], b["up"]) for b in web["backends"]] == [("10.8.0.2", 8080, 3, True), ("10.8.0.3", 8080, 1, True)], web
-udp = services[("10.9.0.100", 9000, "udp")]["backends"][0]
-assert (udp["addr"], udp["port"]) == ("10.8.0.2", 9000), udp
+gw backend list --json | jqr '
+def service($key): [.[] | select([get("vip"), get("port"), get("proto")] == $key)]
+  | if length == 0 then error("KeyError: \($key)") else last end;
+service(["10.9.0.100", 80, "tcp"]) as $web
+| if [$web | get("backends")[] | [get("addr"), get("port"), get("weight"), get("up")]]
+     != [["10.8.0.2", 8080, 3, true], ["10.8.0.3", 8080, 1, true]] then error($web | tojson) else . end
+| (service(["10.9.0.100", 9000, "udp"]) | get("backends")[0]) as $udp
+| if ($udp | [get("addr"), get("port")]) != ["10.8.0.2", 9000] then error($udp | tojson) else empty end
 '
 for n in 2 3; do
   for _ in $(seq 50); do ip netns exec gw curl -s --max-time 1 "http://10.8.0.$n:8080/" >/dev/null && break; sleep 0.1; done
@@ -205,13 +206,13 @@ expect_eq "$(fetch 1)" be1 "back in service"
 # Bad input: clear errors, nothing changed (connection counts aside: they
 # move as sessions expire).
 services() {
-  gw backend list --json | python3 -c '
-import json, sys
-services = json.load(sys.stdin)
-for service in services:
-    for backend in service["backends"]:
-        del backend["active_conns"], backend["inactive_conns"]
-print(json.dumps(services))'
+  gw backend list --json | jqr '
+# The form of python json.dumps: ", " and ": " between items.
+def dumps: if type == "array" then "[" + (map(dumps) | join(", ")) + "]"
+  elif type == "object" then "{" + (to_entries | map((.key | tojson) + ": " + (.value | dumps)) | join(", ")) + "}"
+  else tojson end;
+map(get("backends") |= map(get("active_conns") as $_ | get("inactive_conns") as $_ | del(.active_conns, .inactive_conns)))
+| dumps'
 }
 before=$(services)
 expect_refused() {

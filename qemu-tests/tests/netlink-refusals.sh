@@ -11,22 +11,30 @@
 nlraw() { python3 "$RG_REPO/qemu-tests/guest/nlraw.py" "$@"; }
 local_in() { counter_here local-in packets; }
 counter_here() {
-  ringgatectl status --json --hook "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hooks"][0][sys.argv[1]])' "$2"
+  ringgatectl status --json --hook "$1" | jqr 'get("hooks")[0] | get($f)' --arg f "$2"
 }
+# jq definitions for the form python's print() gives lists and tuples of
+# numbers, booleans and plain strings (the expected values below are in it):
+# py renders a value; list and tuple join items already rendered.
+py='def list: "[" + join(", ") + "]";
+def tuple: "(" + join(", ") + (if length == 1 then ",)" else ")" end);
+def py: if type == "string" then "\u0027" + . + "\u0027"
+  elif type == "array" then map(py) | list
+  elif type == "boolean" then (if . then "True" else "False" end)
+  elif type == "null" then "None"
+  else tojson end;'
 
 load_module
 
 # The kernel's YNL client reads and resets through the spec alone.
-ynl --do status-get --json '{}' --output-json | python3 -c '
-import json, sys
-reply = json.load(sys.stdin)
-assert reply["version"], reply
-assert [h["hook"] for h in reply["hooks"]] == ["pre-routing", "local-in", "forward", "local-out", "post-routing", "arp-in", "arp-out"], reply
+ynl --do status-get --json '{}' --output-json | jqr '
+get("version") as $v
+| if $v == "" or $v == 0 or $v == null or $v == false or $v == [] or $v == {} then error(tojson) else . end
+| if [get("hooks")[] | get("hook")] != ["pre-routing", "local-in", "forward", "local-out", "post-routing", "arp-in", "arp-out"]
+  then error(tojson) else empty end
 '
-ynl --do status-get --json '{"hook": "arp-in"}' --output-json | python3 -c '
-import json, sys
-reply = json.load(sys.stdin)
-assert [h["hook"] for h in reply["hooks"]] == ["arp-in"], reply
+ynl --do status-get --json '{"hook": "arp-in"}' --output-json | jqr '
+if [get("hooks")[] | get("hook")] != ["arp-in"] then error(tojson) else empty end
 '
 ping -c 3 -i 0.2 127.0.0.1 >/dev/null
 expect_ge "$(local_in)" 3 "loopback traffic counted"
@@ -103,10 +111,10 @@ refused() {
 VIP9=168364297 BE2=168296450 VIP10=168364298
 ynl --do vip-add --json "{\"addr\": $VIP9}" >/dev/null
 ynl --do service-add --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}" >/dev/null
-max_before=$(ynl --do config-get --json '{}' --output-json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max-sessions"])')
+max_before=$(ynl --do config-get --json '{}' --output-json | jqr 'get("max-sessions")')
 refused "Numerical result out of range" --do config-set --json '{"max-sessions": 63}'
 refused "Numerical result out of range" --do config-set --json '{"max-sessions": 1048577}'
-expect_eq "$(ynl --do config-get --json '{}' --output-json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max-sessions"])')" \
+expect_eq "$(ynl --do config-get --json '{}' --output-json | jqr 'get("max-sessions")')" \
   "$max_before" "max-sessions after refused sizes"
 refused "Numerical result out of range" --do vip-add --json "{\"addr\": $VIP10, \"garp-count\": 17}"
 refused "Numerical result out of range" --do vip-add --json "{\"addr\": $VIP10, \"garp-count\": 0}"
@@ -123,9 +131,9 @@ case "$msg" in *"'miss-type': 2"*"'miss-nest'"*) ;; *) fail "the missing nested 
 refused "required attribute missing" --do backend-add \
   --json "{\"vip\": $VIP9, \"port\": 80, \"proto\": 6}"
 case "$msg" in *"'miss-type': 'backend'"*) ;; *) fail "the missing nest is not named: $msg" ;; esac
-expect_eq "$(ynl --dump vip-get --output-json | python3 -c 'import json,sys; print(sorted(v["addr"] for v in json.load(sys.stdin)))')" \
+expect_eq "$(ynl --dump vip-get --output-json | jqr "$py"'[.[] | get("addr")] | sort | py')" \
   "['10.9.9.9']" "the pool after refused additions"
-expect_eq "$(ynl --dump service-get --output-json | python3 -c 'import json,sys; print(sum(len(s.get("backends", [])) for s in json.load(sys.stdin)))')" \
+expect_eq "$(ynl --dump service-get --output-json | jqr 'map(if has("backends") then .backends else [] end | length) | add // 0')" \
   0 "back-ends after refused additions"
 
 # Adding and changing are separate commands, as IPVS's new-dest and
@@ -151,7 +159,10 @@ ynl --do backend-set --json "{$SVC9, \"backend\": {\"addr\": $BE2, \"port\": 80,
 # Re-adding a drained back-end is refused; it stays down.
 refused "the back-end is already in this service" --do backend-add \
   --json "{$SVC9, \"backend\": {\"addr\": $BE2, \"port\": 80}}"
-expect_eq "$(ynl --dump vip-get --output-json | python3 -c 'import json,sys; print([(v["addr"], v["garp-count"]) for v in json.load(sys.stdin)])')" \
+expect_eq "$(ynl --dump vip-get --output-json | jqr "$py"'map([(get("addr") | py), (get("garp-count") | py)] | tuple) | list')" \
   "[('10.9.9.9', 5)]" "the pool after changes that leave garp-count out"
-expect_eq "$(ynl --dump service-get --output-json | python3 -c 'import json,sys; print([(s["port"], s["scheduler"], [(b["weight"], b["up"]) for b in s.get("backends", [])]) for s in json.load(sys.stdin)])')" \
+expect_eq "$(ynl --dump service-get --output-json | jqr "$py"'
+  map([(get("port") | py), (get("scheduler") | py),
+       ((if has("backends") then .backends else [] end) | map([(get("weight") | py), (get("up") | py)] | tuple) | list)]
+    | tuple) | list')" \
   "[(80, 'hash', [(7, 0)])]" "the service after changes that leave scheduler and weight out"

@@ -46,7 +46,7 @@ expect_ge "$(( $(counter b local-in bytes) - before_in ))" 1000000 "b: TCP bytes
 for hook in pre-routing local-in forward local-out post-routing arp-in arp-out; do
   expect_eq "$(counter idle $hook packets)" 0 "idle: $hook"
   expect_eq "$("$RG_REPO/userd/target/debug/ringgatectl" status --json --hook $hook |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["hooks"][0]["packets"])')" 0 "initial namespace: $hook"
+    jqr 'get("hooks")[0] | get("packets")')" 0 "initial namespace: $hook"
 done
 
 # The human-readable table lists all seven hooks (three fields a line, for

@@ -16,7 +16,7 @@ t() { ip netns exec t "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 versions() {
   ip netns exec t /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
     --spec "$RG_REPO/include/netlink/ringgate.yaml" --do status-get --json '{}' --output-json |
-    python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["vip-generation"], s["service-generation"])'
+    jqr '"\(get("vip-generation")) \(get("service-generation"))"'
 }
 # expect_versions WHAT DVIP DSERVICE: the versions moved by exactly that much
 # since the last call.
@@ -48,10 +48,10 @@ refused_add vip add "$VIP"
 expect_versions "vip add again" 0 0
 t vip own "$VIP"
 expect_versions "vip own" 1 0
-garp=$(t status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["garp_sent"])')
+garp=$(t status --json | jqr 'get("garp_sent")')
 t vip own "$VIP"
 expect_versions "vip own again" 0 0
-expect_eq "$(t status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["garp_sent"])')" "$garp" \
+expect_eq "$(t status --json | jqr 'get("garp_sent")')" "$garp" \
   "gratuitous ARPs for a VIP already owned"
 t vip release "$VIP"
 expect_versions "vip release" 1 0

@@ -107,10 +107,7 @@ time.sleep(600)
 PY
 for _ in $(seq 600); do [ -e /tmp/opened ] && break; sleep 0.1; done
 count_stage() {
-  gw sessions --json | python3 -c '
-import json, sys
-print(sum(s["stage"] == sys.argv[1] and s["vip_port"] == 7000 for s in json.load(sys.stdin)))
-' "$1"
+  gw sessions --json | jqr 'map(select(get("stage") == $stage and get("vip_port") == 7000)) | length' --arg stage "$1"
 }
 expect_eq "$(count_stage established)" 400 "established connections"
 resize_until_closed >/tmp/moves-during &

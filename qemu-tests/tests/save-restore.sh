@@ -12,7 +12,7 @@ gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 generations() {
   ip netns exec "$1" /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
     --spec "$RG_REPO/include/netlink/ringgate.yaml" --do status-get --json '{}' --output-json |
-    python3 -c 'import json,sys; s = json.load(sys.stdin); print(s["vip-generation"], s["service-generation"])'
+    jqr '"\(get("vip-generation")) \(get("service-generation"))"'
 }
 
 load_module

@@ -35,24 +35,20 @@ PY
 # check_dump: reads a JSON list of sessions on stdin; every client port of
 # the flows exactly once, nothing else.
 check_dump() {
-  python3 -c '
-import json, sys
-sessions, flows, who = json.load(sys.stdin), int(sys.argv[1]), sys.argv[2]
-ports = [s[sys.argv[3]] for s in sessions]
-dups = len(ports) - len(set(ports))
-assert dups == 0, f"{who}: {dups} sessions listed twice"
-assert sorted(ports) == list(range(20000, 20000 + flows)), f"{who}: {len(ports)} sessions, expected {flows}"
-print(f"{who}: {len(ports)} sessions, each once")
-' "$FLOWS" "$1" "$2"
+  jqr '
+[.[] | get($key)] as $ports
+| (($ports | length) - ($ports | unique | length)) as $dups
+| if $dups != 0 then error("\($who): \($dups) sessions listed twice")
+  elif ($ports | sort) != [range(20000; 20000 + $flows)]
+  then error("\($who): \($ports | length) sessions, expected \($flows)")
+  else "\($who): \($ports | length) sessions, each once" end
+' --argjson flows "$FLOWS" --arg who "$1" --arg key "$2"
 }
 # The kernel's YNL client with a small receive buffer: about 40 sessions a part.
 ip netns exec gw /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema --spec "$RG_REPO/include/netlink/ringgate.yaml" \
   --dump session-get --output-json --dbg-small-recv 2>/dev/null | check_dump "YNL, small parts" client-port
 # Our client (its JSON has the client port as a field of its own).
-gw sessions --json | python3 -c '
-import json, sys
-print(json.dumps([{"port": s["client_port"]} for s in json.load(sys.stdin)]))
-' | check_dump ringgatectl port
+gw sessions --json | check_dump ringgatectl client_port
 
 # A resize between two parts: the rest of the dump walks the new table, and
 # the kernel must flag it. Without a resize, no flag.
@@ -63,7 +59,4 @@ raced=$(ip netns exec gw python3 "$RG_REPO/qemu-tests/guest/dump-raced.py" \
 echo "dump raced by a resize: $raced"
 case "$raced" in *" interrupted 1") ;; *) fail "a dump across a resize was not flagged: $raced" ;; esac
 # The sessions moved into the resized table, and a new dump lists them all.
-gw sessions --json | python3 -c '
-import json, sys
-print(json.dumps([{"port": s["client_port"]} for s in json.load(sys.stdin)]))
-' | check_dump "ringgatectl after the resize" port
+gw sessions --json | check_dump "ringgatectl after the resize" client_port

@@ -22,10 +22,7 @@ MAX=64
 FLOWS=72
 gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
 stages() {
-  gw sessions --json | python3 -c '
-import json, sys
-print(" ".join(sorted(s["stage"] for s in json.load(sys.stdin) if s["client_port"] >= 41000)))
-'
+  gw sessions --json | jqr '[.[] | select(get("client_port") >= 41000) | get("stage")] | sort | join(" ")'
 }
 
 load_module
