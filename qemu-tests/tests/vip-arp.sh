@@ -73,36 +73,26 @@ gw gw1 vip own "$VIP"
 events_stop "^vip-owner $VIP owned\$"
 expect_eq "$(grep -c '^vip-owner ' /tmp/events.txt)" 2 "ownership events (release, own): $(cat /tmp/events.txt)"
 
-# The VIP moves to gw2: its gratuitous ARP repoints the client at once.
-# Process start-up under TCG takes a large part of a second, so the latency
-# is measured from kernel timestamps: the first gratuitous ARP on gw2's
-# bridge port (tcpdump) to the client's neighbour update (ip -ts monitor).
+# The VIP moves to gw2: its gratuitous ARP repoints the client at once,
+# without the client asking. How fast is a speed figure, not a test
+# (timestamps taken by userspace tools under TCG say little); what is
+# checked is the cause: gw2 announced itself, and the client's entry moved
+# to gw2 while the client sent no ARP request of its own.
 gw gw1 vip release "$VIP"
-ip netns exec cl ip -ts monitor neigh >/tmp/neigh.log 2>&1 &
-monitor=$!
+CLMAC=$(mac_of cl cl0)
 ip netns exec lan tcpdump -U --immediate-mode -nn -i pg2 -w /tmp/garp.pcap "arp and ether src $MAC2" 2>/tmp/garp.log &
-capture=$!
+garp_capture=$!
+ip netns exec lan tcpdump -U --immediate-mode -nn -i pcl -w /tmp/asked.pcap "arp and ether src $CLMAC and arp[6:2] == 1" 2>/tmp/asked.log &
+asked_capture=$!
 wait_listening /tmp/garp.log
+wait_listening /tmp/asked.log
 gw gw2 vip own "$VIP"
 for _ in $(seq 100); do [ "$(client_neighbour)" = "$MAC2" ] && break; sleep 0.01; done
 expect_eq "$(client_neighbour)" "$MAC2" "client repointed to gw2"
 sleep 0.5
-kill $monitor $capture; wait $monitor $capture 2>/dev/null || true
-garp_at=$(tcpdump -tt -nn -r /tmp/garp.pcap 2>/dev/null | awk 'NR == 1 {print $1}')
-latency_ms=$(python3 - "$garp_at" "$MAC2" <<'PY'
-import datetime, sys
-garp_at, mac = float(sys.argv[1]), sys.argv[2]
-for line in open("/tmp/neigh.log"):
-    if mac in line.lower() and line.startswith("["):
-        stamp = datetime.datetime.fromisoformat(line[1:line.index("]")]).timestamp()
-        print(round((stamp - garp_at) * 1000, 1))
-        break
-PY
-)
-[ -n "$latency_ms" ] || fail "no neighbour update to $MAC2 in: $(cat /tmp/neigh.log)"
-echo "client neighbour moved to gw2 ${latency_ms} ms after gw2's first gratuitous ARP"
-python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 100 else 1)' "$latency_ms" ||
-  fail "neighbour update took $latency_ms ms after the gratuitous ARP (> 100 ms)"
+kill $garp_capture $asked_capture; wait $garp_capture $asked_capture 2>/dev/null || true
+expect_ge "$(tcpdump -nn -r /tmp/garp.pcap 2>/dev/null | wc -l)" 2 "gratuitous ARP packets from gw2"
+expect_eq "$(tcpdump -nn -r /tmp/asked.pcap 2>/dev/null | wc -l)" 0 "ARP requests from the client while it was repointed"
 expect_eq "$(answering_macs)" "$MAC2 " "only the new owner answers"
 cl ping -c 2 -i 0.2 -W 2 "$VIP" >/dev/null || fail "ICMP echo after the move"
 
