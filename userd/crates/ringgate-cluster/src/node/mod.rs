@@ -103,6 +103,8 @@ pub struct ClusterNode {
     next_report_at: Micros,
     next_request: RequestId,
     outputs: VecDeque<Output>,
+    /// The latest time this node was given.
+    last_now: Micros,
     /// Agreed messages that did not decode (the same on every member).
     pub undecodable: u64,
 }
@@ -144,6 +146,7 @@ impl ClusterNode {
             next_report_at: 0,
             next_request: 1,
             outputs: VecDeque::new(),
+            last_now: 0,
             undecodable: 0,
         }
     }
@@ -359,7 +362,11 @@ impl ClusterNode {
             .ring_down_since
             .map(|t| t + self.state.config.settings.self_fence_us);
         let report = (self.state.quorate && self.ring_operational).then_some(self.next_report_at);
-        [fence, self_fence, report].into_iter().flatten().min()
+        [fence, self_fence, report]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > self.last_now)
+            .min()
     }
 
     fn broadcast(&mut self, priority: Priority, message: Message) {

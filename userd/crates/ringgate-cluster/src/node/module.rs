@@ -19,6 +19,7 @@ use crate::state::Holding;
 impl ClusterNode {
     /// Brings outputs up to date with the state after an input.
     pub(super) fn after_change(&mut self, now: Micros) {
+        self.last_now = self.last_now.max(now);
         for m in self.state.take_moves() {
             self.outputs.push_back(Output::Moved(m));
         }
