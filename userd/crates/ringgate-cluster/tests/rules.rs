@@ -411,3 +411,75 @@ fn persisted_state_restores_without_serving_until_a_quorate_ring() {
         assert!(ClusterNode::restore(1, &bytes[..cut]).is_err());
     }
 }
+
+/// A receiver whose ring ends before the donor's snapshot comes is handed
+/// the held-back deliveries (as the ring does): it must apply none of them,
+/// since they belong to a state it never received, and must serve nothing.
+#[test]
+fn a_receiver_applies_nothing_before_its_snapshot() {
+    use ringgate_ring::node::Event;
+    use ringgate_ring::wire::RingId;
+    let c = config(&[(1, 100), (2, 100), (3, 100)], 3, Settings::default());
+    let mut node = ClusterNode::new(3, c.clone());
+    let ring = RingId {
+        seq: 4,
+        rep: 1,
+        epoch: 0,
+    };
+    node.handle_ring_event(
+        10,
+        Event::Membership {
+            ring,
+            members: vec![1, 2, 3],
+            transitional: vec![3],
+            joined: vec![1, 2],
+            left: vec![],
+            primary: true,
+            snapshot_from: Some(1),
+        },
+    );
+    let before = node.state().clone();
+    let move_it = Stamped {
+        at: 20,
+        message: Message::MoveVip {
+            request: 1,
+            vip: vip(1),
+            to: 3,
+        },
+    };
+    node.handle_ring_event(
+        20,
+        Event::Deliver {
+            first: 1,
+            last: 1,
+            index: 0,
+            origin: 1,
+            payload: move_it.encode(),
+        },
+    );
+    node.tick(30, true);
+    assert_eq!(node.state(), &before);
+    assert!(node.held().is_empty());
+}
+
+/// Several fresh nodes forming their first ring together have no state the
+/// ring could transfer: they start from the same empty state and adopt the
+/// newest configuration any of them offers.
+#[test]
+fn a_cold_start_adopts_the_newest_offered_configuration() {
+    let old = config(&[(1, 100), (2, 100), (3, 100)], 2, Settings::default());
+    let mut newer = old.clone();
+    newer.version = 7;
+    newer.vips.push(ringgate_cluster::config::VipConfig {
+        addr: vip(9),
+        services: Vec::new(),
+    });
+    let mut bus = Bus::new(&old);
+    bus.nodes.insert(2, ClusterNode::new(2, newer));
+    bus.form(&[&[1, 2, 3]]);
+    for id in [1, 2, 3] {
+        assert_eq!(bus.nodes[&id].state().config.version, 7, "node {id}");
+    }
+    assert_eq!(bus.nodes[&1].state(), bus.nodes[&3].state());
+    assert_eq!(bus.holders().len(), 3);
+}

@@ -107,6 +107,10 @@ pub enum Fault {
     Command(usize, Command),
 }
 
+/// A datagram on the wire: arrival time, send order (a tie-breaker that
+/// keeps runs reproducible), receiver index, bytes.
+type InFlight = (Micros, u64, usize, Vec<u8>);
+
 struct Running {
     ring: Node,
     cluster: ClusterNode,
@@ -132,7 +136,7 @@ pub struct Sim {
     running: Vec<Option<Running>>,
     incarnations: usize,
     group: Vec<u8>,
-    network: BinaryHeap<Reverse<(Micros, u64, usize, Vec<u8>)>>,
+    network: BinaryHeap<Reverse<InFlight>>,
     sent: u64,
     /// The true load of each VIP (packets per second), by VIP index.
     loads: Vec<u64>,
