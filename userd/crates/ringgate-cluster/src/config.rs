@@ -15,6 +15,10 @@ pub const MAX_VIPS: usize = 256;
 pub const MAX_SERVICES_PER_VIP: usize = 16;
 pub const MAX_BACKENDS_PER_SERVICE: usize = 64;
 pub const MAX_SCHEDULER_LEN: usize = 32;
+/// The largest encoded configuration: it travels in one ring message (at
+/// most 64 KiB) and inside the state-transfer snapshot, next to the VIP
+/// table (about 70 bytes a VIP), the health votes and the header.
+pub const MAX_CONFIG_BYTES: usize = 32 * 1024;
 
 /// The weight a member gets when the configuration does not list it.
 pub const DEFAULT_WEIGHT: u32 = 100;
@@ -138,6 +142,8 @@ pub enum ConfigError {
     Scheduler { vip: Vip },
     #[error("settings.{0} is out of range")]
     Setting(&'static str),
+    #[error("the configuration encodes to {0} bytes, more than the {MAX_CONFIG_BYTES} a ring message can carry")]
+    TooLarge(usize),
 }
 
 impl ClusterConfig {
@@ -226,6 +232,12 @@ impl ClusterConfig {
             if !backends.insert(b) {
                 return Err(ConfigError::DuplicateBackend(b));
             }
+        }
+        let mut w = Writer::default();
+        self.encode(&mut w);
+        let encoded = w.finish().len();
+        if encoded > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge(encoded));
         }
         let s = &self.settings;
         let checks = [
@@ -382,6 +394,24 @@ mod tests {
         let mut c = sample();
         c.settings.hysteresis_pct = 100;
         assert_eq!(c.validate(), Err(ConfigError::Setting("hysteresis_pct")));
+        let mut c = sample();
+        for n in 0..MAX_VIPS as u32 {
+            let mut v = c.vips[0].clone();
+            v.addr = Ipv4Addr::from(0x0a01_0000 + n);
+            v.services[0].backends = vec![v.services[0].backends[0]; 1];
+            c.vips.push(v);
+        }
+        c.vips.remove(0);
+        for v in c.vips.iter_mut().take(250) {
+            v.services[0].backends = (0..16)
+                .map(|b| Backend {
+                    addr: Ipv4Addr::new(192, 168, 1, b),
+                    port: 80,
+                    weight: 1,
+                })
+                .collect();
+        }
+        assert!(matches!(c.validate(), Err(ConfigError::TooLarge(_))));
         let mut c = sample();
         c.settings.takeover_fence_us = c.settings.self_fence_us;
         assert_eq!(c.validate(), Err(ConfigError::Setting("takeover_fence_us")));

@@ -483,3 +483,23 @@ fn a_cold_start_adopts_the_newest_offered_configuration() {
     assert_eq!(bus.nodes[&1].state(), bus.nodes[&3].state());
     assert_eq!(bus.holders().len(), 3);
 }
+
+/// A cold start in two groups, neither with quorum: offers made there are
+/// ignored, so when the groups merge every node offers its configuration
+/// again, and the cluster does not stay without one.
+#[test]
+fn a_cold_start_in_minority_groups_still_gets_a_configuration() {
+    let c = config(
+        &[(1, 100), (2, 100), (3, 100), (4, 100)],
+        3,
+        Settings::default(),
+    );
+    let mut bus = Bus::new(&c);
+    bus.form(&[&[1, 2], &[3, 4]]);
+    assert!(bus.holders().is_empty());
+    bus.form(&[&[1, 2, 3, 4]]);
+    for id in [1, 2, 3, 4] {
+        assert_eq!(bus.nodes[&id].state().config.version, 1, "node {id}");
+    }
+    assert_eq!(bus.holders().len(), 3);
+}

@@ -264,6 +264,9 @@ fn run_seed(seed: u64) -> Result<(usize, usize), String> {
         return Err("the running nodes did not settle in one quorate ring".into());
     }
     let vips: Vec<Ipv4Addr> = s.config.vips.iter().map(|v| v.addr).collect();
+    if std::env::var("RINGGATE_CLUSTER_SEED").is_ok() {
+        sim.dump();
+    }
     checks::ownership::one_holder_when_stable(&sim.holders(), &vips, true)?;
     Ok((records.intervals.len(), records.moves.len()))
 }

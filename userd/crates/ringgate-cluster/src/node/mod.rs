@@ -81,6 +81,9 @@ pub enum Command {
 pub struct ClusterNode {
     me: NodeId,
     state: ReplicatedState,
+    /// The configuration this process started with (file or disk), offered
+    /// to every ring it is in until the cluster has one as new.
+    brought: ClusterConfig,
     /// No ring seen yet by this process: its state is its own (file or
     /// disk), not the cluster's.
     fresh: bool,
@@ -129,6 +132,7 @@ impl ClusterNode {
     fn with_state(me: NodeId, state: ReplicatedState) -> ClusterNode {
         ClusterNode {
             me,
+            brought: state.config.clone(),
             state,
             fresh: true,
             awaiting_snapshot: false,
@@ -239,6 +243,22 @@ impl ClusterNode {
         self.released_sent.clear();
         let stateless = self.fresh || self.awaiting_snapshot;
         self.fresh = false;
+        // Nodes from elsewhere may bring a newer configuration (from disk or
+        // another partition), and offers made while the ring had no quorum
+        // were ignored: so whenever members join or quorum may have come
+        // back, every member offers the newest configuration it knows, and
+        // the newest offered wins. A receiver offers too: its offer is
+        // delivered after the snapshot, like every message of the ring.
+        if !joined.is_empty() || !self.state.quorate {
+            let offer = if self.brought.version > self.state.config.version {
+                self.brought.clone()
+            } else {
+                self.state.config.clone()
+            };
+            if offer.version > 0 {
+                self.broadcast(Priority::Control, Message::ConfigOffer { config: offer });
+            }
+        }
         if snapshot_from.is_some() {
             // Whatever this node had is not the cluster's state; it serves
             // nothing until the donor's snapshot arrives.
@@ -246,7 +266,6 @@ impl ClusterNode {
             return;
         }
         self.awaiting_snapshot = false;
-        let offer = self.state.config.clone();
         if stateless && members.len() > 1 {
             // Nobody in this ring has the cluster's state (a cold start of
             // several nodes at once): all start from the same empty state,
@@ -254,11 +273,6 @@ impl ClusterNode {
             self.state = ReplicatedState::new(ClusterConfig::empty());
         }
         self.state.apply_membership(members, transitional, primary);
-        if !joined.is_empty() && offer.version > 0 {
-            // Nodes from elsewhere may bring a newer configuration (from
-            // disk or another partition); the newest offered wins.
-            self.broadcast(Priority::Control, Message::ConfigOffer { config: offer });
-        }
     }
 
     fn handle_delivery(&mut self, origin: NodeId, payload: &[u8]) {

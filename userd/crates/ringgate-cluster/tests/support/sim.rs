@@ -532,4 +532,27 @@ impl Sim {
         }
         out
     }
+
+    /// Prints each running node's view, to debug a failing seed.
+    pub fn dump(&self) {
+        for r in self.running.iter().flatten() {
+            let st = r.cluster.status();
+            eprintln!(
+                "node {} ring {:?} quorate {} awaiting {} held {:?} timeout {:?} operational {}",
+                st.node,
+                st.ring,
+                st.quorate,
+                st.awaiting_snapshot,
+                r.cluster.held(),
+                r.cluster.poll_timeout(),
+                r.ring.is_operational()
+            );
+            for v in &st.vips {
+                eprintln!("  {} {:?} since {}", v.vip, v.holding, v.since);
+            }
+        }
+        for (p, m) in &self.records.moves {
+            eprintln!("process {p}: {m:?}");
+        }
+    }
 }
