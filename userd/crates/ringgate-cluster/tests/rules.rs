@@ -503,3 +503,25 @@ fn a_cold_start_in_minority_groups_still_gets_a_configuration() {
     }
     assert_eq!(bus.holders().len(), 3);
 }
+
+/// The ring node turns operational before the daemon drains the membership
+/// event of the new ring; until this node has applied that event (it may be
+/// a receiver of a state transfer there) a self-fenced node takes nothing.
+#[test]
+fn a_self_fenced_node_waits_for_the_membership_event() {
+    let (_, mut bus) = three(3);
+    bus.form(&[&[1, 2, 3]]);
+    assert!(!bus.nodes[&1].held().is_empty());
+    let self_fence = Settings::default().self_fence_us;
+    bus.advance(1, &[1]);
+    bus.advance(self_fence, &[1]);
+    assert!(bus.nodes[&1].held().is_empty());
+    let now = bus.now + 1;
+    bus.node(1).tick(now, true);
+    assert!(
+        bus.nodes[&1].held().is_empty(),
+        "took on the ring's word alone"
+    );
+    bus.form(&[&[1, 2, 3]]);
+    assert!(!bus.nodes[&1].held().is_empty());
+}

@@ -43,6 +43,7 @@ struct Scenario {
     loss_percent: u64,
     dup_percent: u64,
     max_delay_us: u64,
+    late_percent: u64,
     late: Vec<usize>,
     faults: Vec<(Micros, Fault)>,
     config: ClusterConfig,
@@ -57,6 +58,7 @@ impl Scenario {
         let loss_percent = if rng.chance(50) { rng.below(11) } else { 0 };
         let dup_percent = rng.below(6);
         let max_delay_us = 50 + rng.below(2000);
+        let late_percent = if rng.chance(25) { 1 + rng.below(5) } else { 0 };
         // Lossy networks need longer ring timeouts (as the ring's own
         // simulator and corosync's advice for lossy networks have it).
         let ring_config = if loss_percent > 5 {
@@ -120,10 +122,15 @@ impl Scenario {
         for _ in 0..rng.below(4) {
             let at = 300 * MS + rng.below(2_200 * MS);
             let node = rng.below(nodes as u64) as usize;
-            match rng.below(4) {
+            match rng.below(5) {
                 0 => {
                     let groups = (0..nodes).map(|_| rng.below(2) as u8).collect();
                     faults.push((at, Fault::Partition(groups)));
+                    faults.push((at + 100 * MS + rng.below(700 * MS), Fault::Heal));
+                }
+                3 => {
+                    let groups = (0..nodes).map(|_| rng.below(2) as u8).collect();
+                    faults.push((at, Fault::OneWay(groups)));
                     faults.push((at + 100 * MS + rng.below(700 * MS), Fault::Heal));
                 }
                 1 => {
@@ -200,6 +207,7 @@ impl Scenario {
             loss_percent,
             dup_percent,
             max_delay_us,
+            late_percent,
             late,
             faults,
             config,
@@ -214,7 +222,9 @@ impl Scenario {
             (self.loss_percent > 0, "loss"),
             (self.dup_percent > 0, "duplication"),
             (self.max_delay_us > 1000, "reordering"),
+            (self.late_percent > 0, "stale packets"),
             (has(|f| matches!(f, Fault::Partition(_))), "partition"),
+            (has(|f| matches!(f, Fault::OneWay(_))), "one-way partition"),
             (has(|f| matches!(f, Fault::Crash(_))), "crash"),
             (!self.late.is_empty(), "late join"),
             (
@@ -249,6 +259,7 @@ fn run_seed(seed: u64) -> Result<(usize, usize), String> {
         s.dup_percent,
         s.max_delay_us,
     );
+    sim.late_percent = s.late_percent;
     for n in 0..s.nodes {
         if !s.late.contains(&n) {
             sim.start(n);
@@ -293,8 +304,8 @@ fn seeded_clusters_keep_every_property() {
         }
         if seeds.len() == 1 {
             eprintln!(
-                "seed {seed}: {} nodes, {} VIPs, loss {}%, dup {}%, delay {} us, faults {:?}",
-                s.nodes, s.vips, s.loss_percent, s.dup_percent, s.max_delay_us, s.faults
+                "seed {seed}: {} nodes, {} VIPs, loss {}%, dup {}%, delay {} us, late {}%, faults {:?}",
+                s.nodes, s.vips, s.loss_percent, s.dup_percent, s.max_delay_us, s.late_percent, s.faults
             );
         }
         match run_seed(*seed) {

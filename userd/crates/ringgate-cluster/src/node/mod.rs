@@ -304,13 +304,16 @@ impl ClusterNode {
 
     /// Lets time pass. `ring_operational` is the ring node's
     /// `is_operational()`: a node whose ring stays down for the self-fence
-    /// time releases everything.
+    /// time releases everything, until the next membership event.
     pub fn tick(&mut self, now: Micros, ring_operational: bool) {
-        self.ring_operational = ring_operational;
-        if ring_operational {
-            self.ring_down_since = None;
-        } else if self.ring_down_since.is_none() {
-            self.ring_down_since = Some(now);
+        // Only a membership event brings the ring back: the ring node turns
+        // operational before the daemon has drained the event that says
+        // which ring it is in, and until this node has applied that event
+        // its state is the old ring's (it may even be a receiver of a state
+        // transfer). A tick only notices that the ring went down.
+        if !ring_operational {
+            self.ring_operational = false;
+            self.ring_down_since.get_or_insert(now);
         }
         if now >= self.next_report_at && ring_operational && self.state.quorate {
             self.next_report_at = now + self.state.config.settings.load_report_interval_us;

@@ -98,6 +98,9 @@ pub struct Records {
 pub enum Fault {
     /// Nodes in different groups cannot reach each other.
     Partition(Vec<u8>),
+    /// Nodes of group 0 cannot reach nodes of group 1; the other way works
+    /// (a one-way link, as a misconfigured firewall makes).
+    OneWay(Vec<u8>),
     Heal,
     Crash(usize),
     Start(usize),
@@ -136,6 +139,10 @@ pub struct Sim {
     running: Vec<Option<Running>>,
     incarnations: usize,
     group: Vec<u8>,
+    one_way: bool,
+    /// Percent of datagrams held back past the token retransmit time, so
+    /// they arrive stale, after their retransmission.
+    pub late_percent: u64,
     network: BinaryHeap<Reverse<InFlight>>,
     sent: u64,
     /// The true load of each VIP (packets per second), by VIP index.
@@ -175,6 +182,8 @@ impl Sim {
             running: (0..n).map(|_| None).collect(),
             incarnations: 0,
             group: vec![0; n],
+            one_way: false,
+            late_percent: 0,
             network: BinaryHeap::new(),
             sent: 0,
             now: 0,
@@ -223,7 +232,14 @@ impl Sim {
 
     pub fn apply(&mut self, fault: Fault) {
         match fault {
-            Fault::Partition(groups) => self.group = groups,
+            Fault::Partition(groups) => {
+                self.group = groups;
+                self.one_way = false;
+            }
+            Fault::OneWay(groups) => {
+                self.group = groups;
+                self.one_way = true;
+            }
             Fault::Heal => self.group = vec![0; self.ids.len()],
             Fault::Crash(i) => self.crash(i),
             Fault::Start(i) => self.start(i),
@@ -341,8 +357,12 @@ impl Sim {
             return false;
         };
         let node = self.ids[i];
+        let trace = std::env::var("RINGGATE_CLUSTER_TRACE").is_ok();
         while let Some(event) = r.ring.poll_event() {
             busy = true;
+            if trace && !matches!(event, Event::Safe { .. } | Event::Deliver { .. }) {
+                eprintln!("{now} node {node} event {event:?}");
+            }
             self.feed(node, &mut r, event);
         }
         for (priority, payload) in std::mem::take(&mut r.retry) {
@@ -352,6 +372,9 @@ impl Sim {
         }
         while let Some(out) = r.cluster.poll_output() {
             busy = true;
+            if trace && matches!(out, Output::Module(_) | Output::Moved(_)) {
+                eprintln!("{now} node {node} output {out:?}");
+            }
             match out {
                 Output::Module(ModuleAction::TakeVip(vip)) => {
                     if let Some(t) = r.transfer.and_then(|t| self.records.transfers.get_mut(t)) {
@@ -398,7 +421,12 @@ impl Sim {
                 }
             };
             for to in targets {
-                if self.group[to] != self.group[i] {
+                let cut = if self.one_way {
+                    self.group[i] == 0 && self.group[to] == 1
+                } else {
+                    self.group[i] != self.group[to]
+                };
+                if cut {
                     continue;
                 }
                 let copies = if self.rng.chance(self.dup_percent) {
@@ -410,7 +438,10 @@ impl Sim {
                     if self.rng.chance(self.loss_percent) {
                         continue;
                     }
-                    let at = now + 1 + self.rng.below(self.max_delay_us);
+                    let mut at = now + 1 + self.rng.below(self.max_delay_us);
+                    if self.rng.chance(self.late_percent) {
+                        at += 5_000 + self.rng.below(30_000);
+                    }
                     self.sent += 1;
                     self.network
                         .push(Reverse((at, self.sent, to, t.datagram.clone())));
