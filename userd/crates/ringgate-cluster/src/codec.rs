@@ -66,6 +66,12 @@ impl Writer {
         self.0.extend_from_slice(s.as_bytes());
         self
     }
+    /// A byte string of up to 4 GiB (the ring limits messages to 64 KiB).
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.u32(u32::try_from(b.len()).unwrap_or(u32::MAX));
+        self.0.extend_from_slice(b);
+        self
+    }
     pub fn finish(self) -> Vec<u8> {
         self.0
     }
@@ -132,6 +138,11 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::Count { count, left });
         }
         Ok(count)
+    }
+
+    pub fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
+        let len = self.u32()? as usize;
+        Ok(self.take(len)?.to_vec())
     }
 
     pub fn str(&mut self) -> Result<String, DecodeError> {

@@ -35,6 +35,10 @@ pub enum Message {
     /// The configuration the sender brings from disk or from another
     /// partition; adopted if newer than the cluster's (see `state`).
     ConfigOffer { config: ClusterConfig },
+    /// The replicated state the sender had before a state transfer
+    /// replaced it (encoded as in `state::snapshot`); adopted if its
+    /// history is longer than the ring's (see `ReplicatedState::adopt`).
+    StateOffer { state: Vec<u8> },
     /// The operator's `vip move VIP NODE`.
     MoveVip {
         request: RequestId,
@@ -66,6 +70,7 @@ const CONFIG_OFFER: u8 = 4;
 const MOVE_VIP: u8 = 5;
 const DRAIN: u8 = 6;
 const RELEASED: u8 = 7;
+const STATE_OFFER: u8 = 8;
 
 impl Stamped {
     pub fn encode(&self) -> Vec<u8> {
@@ -79,6 +84,7 @@ impl Stamped {
             Message::MoveVip { .. } => MOVE_VIP,
             Message::Drain { .. } => DRAIN,
             Message::Released { .. } => RELEASED,
+            Message::StateOffer { .. } => STATE_OFFER,
         };
         w.u8(kind).u64(self.at);
         match &self.message {
@@ -117,6 +123,9 @@ impl Stamped {
             }
             Message::Released { vip, epoch } => {
                 w.ip(*vip).u64(*epoch);
+            }
+            Message::StateOffer { state } => {
+                w.bytes(state);
             }
         }
         w.finish()
@@ -163,6 +172,7 @@ impl Stamped {
                 vip: r.ip()?,
                 epoch: r.u64()?,
             },
+            STATE_OFFER => Message::StateOffer { state: r.bytes()? },
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "message kind",
@@ -221,6 +231,9 @@ mod tests {
                 drained: true,
             },
             Message::Released { vip, epoch: 11 },
+            Message::StateOffer {
+                state: vec![1, 2, 3],
+            },
         ]
         .into_iter()
         .map(|message| Stamped { at: 42, message })

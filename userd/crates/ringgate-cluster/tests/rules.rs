@@ -363,6 +363,10 @@ fn the_load_rule_moves_once_and_respects_hold_times() {
     let mut bus = Bus::new(&c);
     bus.form(&[&[1]]); // Not quorate alone: nothing placed.
     bus.form(&[&[1, 2]]);
+    // The state did not serve before (node 1 alone had no quorum), so
+    // every placement waits the takeover fence.
+    assert!(bus.holders().is_empty());
+    bus.advance(FENCE, &[]);
     // Put everything on node 1 by hand (pinned for the hold time).
     for n in 1..=4 {
         let now = bus.now;
@@ -524,4 +528,50 @@ fn a_self_fenced_node_waits_for_the_membership_event() {
     );
     bus.form(&[&[1, 2, 3]]);
     assert!(!bus.nodes[&1].held().is_empty());
+}
+
+/// The ring's state transfer takes the largest group's state, the lowest id
+/// breaking ties, which may be a restarted node's stale one. The receiver
+/// offers the state it had; the longer history wins everywhere, so no agreed
+/// change is lost.
+#[test]
+fn a_stale_donor_does_not_roll_the_cluster_back() {
+    let (c, mut bus) = three(3);
+    bus.form(&[&[1, 2, 3]]);
+    let mut newer = c.clone();
+    newer.settings.hold_us = 7_000_000;
+    let now = bus.now;
+    bus.node(3).command(
+        now,
+        Command::ChangeConfig {
+            base_version: 1,
+            config: newer,
+        },
+    );
+    bus.settle();
+    // Agreed state outside the configuration: node 1 is drained.
+    let now = bus.now;
+    bus.node(3).command(
+        now,
+        Command::Drain {
+            node: 1,
+            drained: true,
+        },
+    );
+    bus.settle();
+    bus.crash(1, &c);
+    bus.form(&[&[1], &[2, 3]]);
+    bus.crash(2, &c);
+    bus.form(&[&[1], &[3]]);
+    // One node each: a tie, which the ring gives to node 1, the stale one.
+    bus.form(&[&[1, 3]]);
+    for id in [1, 3] {
+        let s = bus.nodes[&id].state();
+        assert_eq!(s.config.settings.hold_us, 7_000_000, "node {id}");
+        assert!(s.drained.contains(&1), "node {id} forgot the drain");
+    }
+    assert_eq!(bus.nodes[&1].state(), bus.nodes[&3].state());
+    bus.advance(FENCE, &[]);
+    assert_eq!(bus.holders().len(), 3);
+    assert!(bus.holders().values().all(|h| h == &vec![3]));
 }

@@ -58,6 +58,9 @@ pub enum Output {
     },
     /// A VIP changed owner in the replicated state (for the log).
     Moved(VipMove),
+    /// The whole replicated state was replaced (a state transfer, or a
+    /// longer history offered): worth logging and persisting.
+    StateReplaced,
 }
 
 /// An operator's request.
@@ -215,6 +218,7 @@ impl ClusterNode {
                 Ok(state) => {
                     self.state = state;
                     self.awaiting_snapshot = false;
+                    self.outputs.push_back(Output::StateReplaced);
                 }
                 // The node stays without state and serves nothing; it will
                 // be a receiver again in the next ring.
@@ -259,6 +263,13 @@ impl ClusterNode {
                 self.broadcast(Priority::Control, Message::ConfigOffer { config: offer });
             }
         }
+        let cold = snapshot_from.is_none() && stateless && members.len() > 1;
+        if (snapshot_from.is_some() || cold) && self.state.generation() > 0 {
+            // The state about to be replaced may have the longer history:
+            // the ring's donor is the largest group's, not the freshest.
+            let state = self.state.encode();
+            self.broadcast(Priority::Control, Message::StateOffer { state });
+        }
         if snapshot_from.is_some() {
             // Whatever this node had is not the cluster's state; it serves
             // nothing until the donor's snapshot arrives.
@@ -266,7 +277,7 @@ impl ClusterNode {
             return;
         }
         self.awaiting_snapshot = false;
-        if stateless && members.len() > 1 {
+        if cold {
             // Nobody in this ring has the cluster's state (a cold start of
             // several nodes at once): all start from the same empty state,
             // then adopt the newest configuration offered.
@@ -285,6 +296,17 @@ impl ClusterNode {
             self.undecodable += 1;
             return;
         };
+        if let Message::StateOffer { state } = &stamped.message {
+            match ReplicatedState::decode(state) {
+                Ok(offered) if offered.generation() > self.state.generation() => {
+                    self.state.adopt(offered);
+                    self.outputs.push_back(Output::StateReplaced);
+                }
+                Ok(_) => {}
+                Err(_) => self.undecodable += 1,
+            }
+            return;
+        }
         let outcome = self.state.apply_message(origin, &stamped);
         let request = match stamped.message {
             Message::ConfigChange { request, .. }

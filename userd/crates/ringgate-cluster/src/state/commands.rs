@@ -83,6 +83,8 @@ impl ReplicatedState {
                 self.complete_handoff(origin, *vip, *epoch);
                 return Outcome::Applied;
             }
+            // Handled by the node, which replaces its whole state.
+            Message::StateOffer { .. } => return Outcome::Ignored,
             Message::ConfigOffer { config } => {
                 if config.version > self.config.version && config.validate().is_ok() {
                     self.install_config(config.clone());

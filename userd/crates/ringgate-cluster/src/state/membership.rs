@@ -27,6 +27,7 @@ impl ReplicatedState {
             Vec::new()
         };
         self.members = members;
+        self.ring_primary = primary;
         let lone_two_node = self.config.settings.two_node
             && self.config.nodes.len() == 2
             && self
@@ -41,6 +42,16 @@ impl ReplicatedState {
             self.serving = false;
             return;
         }
+        self.generation += 1;
+        if !self.serving {
+            // Nobody knows who may still hold a VIP nobody owns here (this
+            // state did not serve in the last ring): fence those too.
+            for record in self.vips.values_mut() {
+                if let Holding::Unowned { fenced } = &mut record.holding {
+                    *fenced = true;
+                }
+            }
+        }
         let vips: Vec<_> = self.vips.iter().map(|(v, r)| (*v, *r)).collect();
         for (vip, record) in vips {
             match record.holding {
@@ -54,7 +65,11 @@ impl ReplicatedState {
                     );
                 }
                 Holding::Owned { .. } => {
-                    self.set_holding(vip, Holding::Unowned { fenced: true }, MoveReason::Failover);
+                    let holding = match self.place(vip, None) {
+                        Some(node) => Holding::Owned { node, fenced: true },
+                        None => Holding::Unowned { fenced: true },
+                    };
+                    self.set_holding(vip, holding, MoveReason::Failover);
                 }
                 Holding::Handoff { from, to } if continuing.contains(&from) => {
                     // The release is still to come; retarget if the new

@@ -104,6 +104,12 @@ pub struct ReplicatedState {
     /// Whether the owners recorded were serving in the last ring: false
     /// after a non-quorate ring, a restore from disk, or a cold start.
     serving: bool,
+    /// The ring's own primary flag of the last membership event.
+    ring_primary: bool,
+    /// How many quorate membership events this state went through: the
+    /// length of its history, by which offered states are compared (see
+    /// `adopt`).
+    generation: u64,
     pub vips: BTreeMap<Vip, VipRecord>,
     pub drained: BTreeSet<NodeId>,
     pub agreed_now: Micros,
@@ -129,6 +135,8 @@ impl ReplicatedState {
             members: Vec::new(),
             quorate: false,
             serving: false,
+            ring_primary: false,
+            generation: 0,
             vips: BTreeMap::new(),
             drained: BTreeSet::new(),
             agreed_now: 0,
@@ -142,6 +150,26 @@ impl ReplicatedState {
         state.install_config(config);
         state.moves.clear();
         state
+    }
+
+    /// How many quorate rings this state's history went through.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Replaces this state with `offered`, a state of a longer history that
+    /// a member brought into the ring (the ring's state transfer picks the
+    /// largest group's state, which may be a stale one). Every member does
+    /// this at the same point of the agreed order. Nobody's ownership in
+    /// either history counts as served without a break, so every owner is
+    /// fenced, and the current ring's membership is applied to it again.
+    pub fn adopt(&mut self, mut offered: ReplicatedState) {
+        let members = self.members.clone();
+        offered.agreed_now = offered.agreed_now.max(self.agreed_now);
+        offered.serving = false;
+        offered.moves.clear();
+        offered.apply_membership(&members, &[], self.ring_primary);
+        *self = offered;
     }
 
     /// The moves made since the last call.

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!   format u8 (SNAPSHOT_FORMAT), config, members, quorate, serving,
+//!   ring_primary, generation,
 //!   vips [addr, holding, epoch, moved_at, pinned_until, retired, load],
 //!   drained, agreed_now, failing [backend, nodes], down,
 //!   next_balance_at, recent_moves, next_epoch
@@ -76,6 +77,7 @@ impl ReplicatedState {
         self.config.encode(&mut w);
         put_nodes(&mut w, self.members.iter());
         w.bool(self.quorate).bool(self.serving);
+        w.bool(self.ring_primary).u64(self.generation);
         w.count(self.vips.len());
         for (vip, r) in &self.vips {
             w.ip(*vip);
@@ -115,6 +117,8 @@ impl ReplicatedState {
         let members = get_nodes(&mut r)?;
         let quorate = r.bool()?;
         let serving = r.bool()?;
+        let ring_primary = r.bool()?;
+        let generation = r.u64()?;
         let mut vips = BTreeMap::new();
         for _ in 0..r.count(4 + 2 + 8 * 3 + 1 + VipLoad::ENCODED_LEN)? {
             let vip = r.ip()?;
@@ -149,6 +153,8 @@ impl ReplicatedState {
             members,
             quorate,
             serving,
+            ring_primary,
+            generation,
             vips,
             drained,
             agreed_now,

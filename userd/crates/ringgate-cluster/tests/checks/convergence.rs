@@ -1,6 +1,9 @@
 //! The load rule converges: the balancer never moves a VIP again within the
 //! hold time of its previous move, never makes more moves per period than
 //! allowed, and makes none at all once loads have stood still long enough.
+//! Each process's log is read as one history, restarted where the process
+//! replaced its whole state (a state transfer or an adopted longer
+//! history), since the moves before belong to another history.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -10,11 +13,11 @@ use ringgate_cluster::model::Micros;
 use ringgate_cluster::state::{MoveReason, VipMove};
 
 pub fn check(
-    moves: &[(usize, VipMove)],
+    moves: &[(usize, Option<VipMove>)],
     settings: &Settings,
     quiet_from: Micros,
 ) -> Result<(), String> {
-    let mut by_process: BTreeMap<usize, Vec<&VipMove>> = BTreeMap::new();
+    let mut by_process: BTreeMap<usize, Vec<&Option<VipMove>>> = BTreeMap::new();
     for (process, m) in moves {
         by_process.entry(*process).or_default().push(m);
     }
@@ -22,6 +25,11 @@ pub fn check(
         let mut last: BTreeMap<Ipv4Addr, Micros> = BTreeMap::new();
         let mut balance_times = Vec::new();
         for m in log {
+            let Some(m) = m else {
+                last.clear();
+                balance_times.clear();
+                continue;
+            };
             if m.reason == MoveReason::Balance {
                 if let Some(prev) = last.get(&m.vip) {
                     if m.at < prev + settings.hold_us {

@@ -88,8 +88,9 @@ pub struct Transfer {
 pub struct Records {
     pub intervals: Vec<Interval>,
     pub digests: Vec<Digest>,
-    /// Moves each incarnation logged.
-    pub moves: Vec<(usize, VipMove)>,
+    /// Moves each incarnation logged; `None` where its whole state was
+    /// replaced (its history jumps there).
+    pub moves: Vec<(usize, Option<VipMove>)>,
     pub transfers: Vec<Transfer>,
 }
 
@@ -409,7 +410,8 @@ impl Sim {
                         panic!("snapshot refused by the ring");
                     }
                 }
-                Output::Moved(m) => self.records.moves.push((r.incarnation, m)),
+                Output::Moved(m) => self.records.moves.push((r.incarnation, Some(m))),
+                Output::StateReplaced => self.records.moves.push((r.incarnation, None)),
             }
         }
         while let Some(t) = r.ring.poll_transmit() {
