@@ -338,7 +338,8 @@ impl ClusterNode {
             self.ring_down_since.get_or_insert(now);
         }
         if now >= self.next_report_at && ring_operational && self.state.quorate {
-            self.next_report_at = now + self.state.config.settings.load_report_interval_us;
+            self.next_report_at =
+                now.saturating_add(self.state.config.settings.load_report_interval_us);
             let loads: Vec<(Vip, VipLoad)> = self
                 .held
                 .iter()
@@ -399,7 +400,7 @@ impl ClusterNode {
         let fence = self.fence_until.values().copied().min();
         let self_fence = self
             .ring_down_since
-            .map(|t| t + self.state.config.settings.self_fence_us);
+            .map(|t| t.saturating_add(self.state.config.settings.self_fence_us));
         let report = (self.state.quorate && self.ring_operational).then_some(self.next_report_at);
         [fence, self_fence, report]
             .into_iter()

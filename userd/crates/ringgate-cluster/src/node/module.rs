@@ -49,7 +49,7 @@ impl ClusterNode {
         let ring_ok = self.ring_operational
             || self
                 .ring_down_since
-                .is_some_and(|t| now < t + self.state.config.settings.self_fence_us);
+                .is_some_and(|t| now < t.saturating_add(self.state.config.settings.self_fence_us));
         !self.fresh && !self.awaiting_snapshot && self.state.quorate && ring_ok
     }
 
@@ -74,7 +74,10 @@ impl ClusterNode {
             }
             let key = (*vip, record.epoch);
             live_fences.insert(key);
-            let until = *self.fence_until.entry(key).or_insert(now + fence);
+            let until = *self
+                .fence_until
+                .entry(key)
+                .or_insert(now.saturating_add(fence));
             if now >= until {
                 desired.insert(*vip);
             }

@@ -116,7 +116,7 @@ impl ReplicatedState {
         }
         config.validate()?;
         let mut config = config.clone();
-        config.version = base + 1;
+        config.version = base.saturating_add(1);
         self.install_config(config);
         Ok(())
     }

@@ -42,7 +42,7 @@ impl ReplicatedState {
             self.serving = false;
             return;
         }
-        self.generation += 1;
+        self.generation = self.generation.saturating_add(1);
         if !self.serving {
             // Nobody knows who may still hold a VIP nobody owns here (this
             // state did not serve in the last ring): fence those too.

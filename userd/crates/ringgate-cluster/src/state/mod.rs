@@ -225,7 +225,7 @@ impl ReplicatedState {
         let from = record.holding.target();
         record.holding = holding;
         record.epoch = epoch;
-        self.next_epoch += 1;
+        self.next_epoch = self.next_epoch.wrapping_add(1);
         if from != holding.target() {
             record.moved_at = at;
             self.moves.push(VipMove {
