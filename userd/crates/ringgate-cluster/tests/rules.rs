@@ -640,3 +640,41 @@ fn mutated_deliveries_never_panic_and_keep_members_identical() {
         }
     }
 }
+
+/// Stamps extrapolate the agreed time with the sender's own monotonic
+/// clock, so nodes whose clocks have unrelated origins (boot times) still
+/// agree on a time that moves at the pace of real time.
+#[test]
+fn message_stamps_do_not_depend_on_the_local_clock_origin() {
+    use ringgate_ring::node::Event;
+    use ringgate_ring::wire::RingId;
+    let c = config(&[(1, 100)], 1, Settings::default());
+    let boot = 9_000_000_000_000; // This node's monotonic clock started long ago.
+    let mut node = ClusterNode::new(1, c);
+    node.handle_ring_event(
+        boot,
+        Event::Membership {
+            ring: RingId {
+                seq: 1,
+                rep: 1,
+                epoch: 0,
+            },
+            members: vec![1],
+            transitional: vec![1],
+            joined: vec![],
+            left: vec![],
+            primary: true,
+            snapshot_from: None,
+        },
+    );
+    node.tick(boot + 2_500_000, true);
+    let stamps: Vec<u64> = std::iter::from_fn(|| node.poll_output())
+        .filter_map(|o| match o {
+            Output::Broadcast { payload, .. } => Stamped::decode(&payload).ok(),
+            _ => None,
+        })
+        .filter(|s| matches!(s.message, Message::Load { .. }))
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(stamps, vec![2_500_000]);
+}

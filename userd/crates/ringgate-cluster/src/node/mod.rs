@@ -111,6 +111,9 @@ pub struct ClusterNode {
     outputs: VecDeque<Output>,
     /// The latest time this node was given.
     last_now: Micros,
+    /// The agreed time this node last saw change, and its local time then
+    /// (unset until the first input gives a local time).
+    agreed_seen: Option<(Micros, Micros)>,
     /// Agreed messages that did not decode (the same on every member).
     pub undecodable: u64,
 }
@@ -154,6 +157,7 @@ impl ClusterNode {
             next_request: 1,
             outputs: VecDeque::new(),
             last_now: 0,
+            agreed_seen: None,
             undecodable: 0,
         }
     }
@@ -193,6 +197,7 @@ impl ClusterNode {
 
     /// Handles one event of the ring node, in the order the ring gave it.
     pub fn handle_ring_event(&mut self, now: Micros, event: Event) {
+        self.enter(now);
         match event {
             Event::Membership {
                 ring,
@@ -328,6 +333,7 @@ impl ClusterNode {
     /// `is_operational()`: a node whose ring stays down for the self-fence
     /// time releases everything, until the next membership event.
     pub fn tick(&mut self, now: Micros, ring_operational: bool) {
+        self.enter(now);
         // Only a membership event brings the ring back: the ring node turns
         // operational before the daemon has drained the event that says
         // which ring it is in, and until this node has applied that event
@@ -373,6 +379,7 @@ impl ClusterNode {
     /// Sends an operator's request to the cluster; its agreed outcome comes
     /// back as `Output::CommandDone` with the returned number.
     pub fn command(&mut self, now: Micros, command: Command) -> RequestId {
+        self.enter(now);
         let request = self.next_request;
         self.next_request += 1;
         let message = match command {
@@ -409,12 +416,24 @@ impl ClusterNode {
             .min()
     }
 
-    fn broadcast(&mut self, priority: Priority, message: Message) {
-        let at = self.state.agreed_now;
-        self.broadcast_at(at, priority, message);
+    /// Takes the local time of an input.
+    fn enter(&mut self, now: Micros) {
+        self.last_now = self.last_now.max(now);
+        self.agreed_seen
+            .get_or_insert((self.state.agreed_now, self.last_now));
     }
 
-    fn broadcast_at(&mut self, at: Micros, priority: Priority, message: Message) {
+    fn broadcast(&mut self, priority: Priority, message: Message) {
+        self.broadcast_at(self.last_now, priority, message);
+    }
+
+    /// Stamps a message with this node's estimate of agreed time at local
+    /// time `now`: the agreed time it last saw advance, plus the local time
+    /// elapsed since. The largest stamp delivered becomes agreed time, so it
+    /// never runs backwards nor faster than the fastest member's clock.
+    fn broadcast_at(&mut self, now: Micros, priority: Priority, message: Message) {
+        let (agreed, seen_at) = self.agreed_seen.unwrap_or((self.state.agreed_now, now));
+        let at = agreed.saturating_add(now.saturating_sub(seen_at));
         let payload = Stamped { at, message }.encode();
         self.outputs
             .push_back(Output::Broadcast { priority, payload });

@@ -20,6 +20,9 @@ impl ClusterNode {
     /// Brings outputs up to date with the state after an input.
     pub(super) fn after_change(&mut self, now: Micros) {
         self.last_now = self.last_now.max(now);
+        if self.agreed_seen.map(|(agreed, _)| agreed) != Some(self.state.agreed_now) {
+            self.agreed_seen = Some((self.state.agreed_now, self.last_now));
+        }
         for m in self.state.take_moves() {
             self.outputs.push_back(Output::Moved(m));
         }

@@ -2,11 +2,12 @@
 //! same membership events and agreed messages, with no leader.
 //!
 //! Nothing here reads a clock. Times ("agreed time") come from the agreed
-//! messages themselves: each carries its sender's clock, and the state's
-//! clock is the largest reading delivered so far, so every member sees the
-//! same time at the same point of the order. (The daemon feeds a clock that
-//! is comparable across nodes; hold times are seconds, so NTP skew does not
-//! matter, and the maximum keeps agreed time monotonic.)
+//! messages themselves: each carries a stamp, and the state's clock is the
+//! largest stamp delivered so far, so every member sees the same time at
+//! the same point of the order. A sender stamps the agreed time it last saw
+//! plus how long ago it saw it on its own monotonic clock (see `node`), so
+//! agreed time advances at the pace of real time without any clock being
+//! comparable across nodes.
 //!
 //! Ownership of each VIP is a `Holding`:
 //! - `Owned { node, fenced }`: `node` holds it; if `fenced`, the previous
