@@ -8,8 +8,11 @@
 //!   allowed moves per period, and no balancing once loads stand still;
 //! - transfer: a joining node applies the snapshot before anything else.
 //!
-//! `RINGGATE_CLUSTER_SEEDS=n` runs n seeds (default 12);
-//! `RINGGATE_CLUSTER_SEED=s` reruns one, printing its scenario.
+//! `RINGGATE_CLUSTER_SEEDS=n` runs n seeds (default 12); the fault mix of
+//! the seeds is printed (visible with `--nocapture`, as `make test-userd`
+//! runs it). `RINGGATE_CLUSTER_SEED=s` reruns one, printing its scenario
+//! and the final view of every node; `RINGGATE_CLUSTER_TRACE=1` adds every
+//! membership event, module action and move as it happens.
 
 mod support {
     pub mod sim;
