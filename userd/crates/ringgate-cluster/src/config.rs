@@ -1,0 +1,421 @@
+//! The cluster-wide configuration: nodes and their weights, VIPs with their
+//! services and back-ends, and the settings of the assignment rules. It is
+//! versioned and changed only by agreed messages (see `state`), so every
+//! node holds the same one at the same point of the agreed order.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::model::{BackendId, Micros, NodeId, Vip};
+
+/// Limits that keep a configuration (and so a snapshot) well inside the
+/// ring's 64 KiB message limit for realistic clusters.
+pub const MAX_VIPS: usize = 256;
+pub const MAX_SERVICES_PER_VIP: usize = 16;
+pub const MAX_BACKENDS_PER_SERVICE: usize = 64;
+pub const MAX_SCHEDULER_LEN: usize = 32;
+/// The largest encoded configuration: it travels in one ring message (at
+/// most 64 KiB) and inside the state-transfer snapshot, next to the VIP
+/// table (about 70 bytes a VIP), the health votes and the header.
+pub const MAX_CONFIG_BYTES: usize = 32 * 1024;
+
+/// The weight a member gets when the configuration does not list it.
+pub const DEFAULT_WEIGHT: u32 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// Grows by one with every applied change; changes name the version
+    /// they were made against (compare-and-set).
+    pub version: u64,
+    pub nodes: Vec<NodeConfig>,
+    pub vips: Vec<VipConfig>,
+    pub settings: Settings,
+}
+
+/// A node's capacity relative to the others: a node of weight 200 is given
+/// twice the load of one of weight 100. Weight 0 means it never gets a VIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipConfig {
+    pub addr: Vip,
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub proto: u8,
+    pub port: u16,
+    /// The module's scheduler name (e.g. "maglev", "rr").
+    pub scheduler: String,
+    pub backends: Vec<Backend>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backend {
+    pub addr: Ipv4Addr,
+    pub port: u16,
+    pub weight: u32,
+}
+
+/// The tunables of the assignment rules; being part of the configuration,
+/// they are the same on every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How often each node reports its per-VIP load.
+    pub load_report_interval_us: Micros,
+    /// The balancer looks at the loads at most this often.
+    pub balance_interval_us: Micros,
+    /// A move is considered only when the busiest node's weighted load
+    /// exceeds the least busy one's by this many percent...
+    pub imbalance_threshold_pct: u32,
+    /// ...and by at least this much in absolute (weighted) score, so idle
+    /// clusters do not shuffle VIPs over noise.
+    pub min_imbalance: u64,
+    /// A move must shrink the gap between the two nodes by at least this
+    /// many percent; a move back could never do the same, so none follows.
+    pub hysteresis_pct: u32,
+    /// A VIP stays where it was moved (by the balancer or by hand) for at
+    /// least this long before the balancer moves it again.
+    pub hold_us: Micros,
+    /// At most this many balancing moves per `move_period_us`.
+    pub max_moves_per_period: u32,
+    pub move_period_us: Micros,
+    /// In a cluster of two configured nodes, a lone node counts as having
+    /// quorum. Both halves of a split then serve: only for links that
+    /// cannot split (a crossover cable) or with outside fencing.
+    pub two_node: bool,
+    /// A node that took over a VIP whose previous owner left without an
+    /// agreed release waits this long before taking it, so the old owner
+    /// has certainly released (see `self_fence_us`).
+    pub takeover_fence_us: Micros,
+    /// A node whose ring has not been operational for this long releases
+    /// every VIP: it may be on the minority side of a partition that the
+    /// other side has already acted on. `takeover_fence_us` must exceed the
+    /// ring's token-loss timeout plus this.
+    pub self_fence_us: Micros,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            load_report_interval_us: 1_000_000,
+            balance_interval_us: 1_000_000,
+            imbalance_threshold_pct: 25,
+            min_imbalance: 100,
+            hysteresis_pct: 10,
+            hold_us: 30_000_000,
+            max_moves_per_period: 2,
+            move_period_us: 10_000_000,
+            two_node: false,
+            // Token loss (24 ms + 2 ms a member, at most 32 members) plus the
+            // self fence plus a margin for scheduling delays.
+            takeover_fence_us: 200_000,
+            self_fence_us: 60_000,
+        }
+    }
+}
+
+/// Why a configuration is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("node {0} is listed twice")]
+    DuplicateNode(NodeId),
+    #[error("VIP {0} is listed twice")]
+    DuplicateVip(Vip),
+    #[error("VIP {vip}: service {proto}/{port} is listed twice")]
+    DuplicateService { vip: Vip, proto: u8, port: u16 },
+    #[error("back-end {0:?} is listed twice")]
+    DuplicateBackend(BackendId),
+    #[error("too many {what}: {count} (at most {max})")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("VIP {vip}: scheduler name must be 1 to {MAX_SCHEDULER_LEN} bytes")]
+    Scheduler { vip: Vip },
+    #[error("settings.{0} is out of range")]
+    Setting(&'static str),
+    #[error("the configuration encodes to {0} bytes, more than the {MAX_CONFIG_BYTES} a ring message can carry")]
+    TooLarge(usize),
+}
+
+impl ClusterConfig {
+    /// An empty configuration with default settings: what a node has before
+    /// it learns the cluster's.
+    pub fn empty() -> Self {
+        ClusterConfig {
+            version: 0,
+            nodes: Vec::new(),
+            vips: Vec::new(),
+            settings: Settings::default(),
+        }
+    }
+
+    /// The configured weight of a node.
+    pub fn weight(&self, node: NodeId) -> u32 {
+        self.nodes
+            .iter()
+            .find(|n| n.id == node)
+            .map_or(DEFAULT_WEIGHT, |n| n.weight)
+    }
+
+    /// Every back-end of every service.
+    pub fn backends(&self) -> impl Iterator<Item = BackendId> + '_ {
+        self.vips.iter().flat_map(|v| {
+            v.services.iter().flat_map(move |s| {
+                s.backends.iter().map(move |b| BackendId {
+                    vip: v.addr,
+                    proto: s.proto,
+                    port: s.port,
+                    addr: b.addr,
+                    backend_port: b.port,
+                })
+            })
+        })
+    }
+
+    /// Checks what every node would otherwise have to guess about.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let too_many = |what, count, max| {
+            if count > max {
+                Err(ConfigError::TooMany { what, count, max })
+            } else {
+                Ok(())
+            }
+        };
+        too_many("nodes", self.nodes.len(), ringgate_ring::limits::MAX_NODES)?;
+        too_many("VIPs", self.vips.len(), MAX_VIPS)?;
+        let mut nodes = BTreeSet::new();
+        for n in &self.nodes {
+            if !nodes.insert(n.id) {
+                return Err(ConfigError::DuplicateNode(n.id));
+            }
+        }
+        let mut vips = BTreeSet::new();
+        let mut backends = BTreeSet::new();
+        for v in &self.vips {
+            if !vips.insert(v.addr) {
+                return Err(ConfigError::DuplicateVip(v.addr));
+            }
+            too_many(
+                "services of one VIP",
+                v.services.len(),
+                MAX_SERVICES_PER_VIP,
+            )?;
+            let mut services = BTreeSet::new();
+            for s in &v.services {
+                if !services.insert((s.proto, s.port)) {
+                    return Err(ConfigError::DuplicateService {
+                        vip: v.addr,
+                        proto: s.proto,
+                        port: s.port,
+                    });
+                }
+                if s.scheduler.is_empty() || s.scheduler.len() > MAX_SCHEDULER_LEN {
+                    return Err(ConfigError::Scheduler { vip: v.addr });
+                }
+                too_many(
+                    "back-ends of one service",
+                    s.backends.len(),
+                    MAX_BACKENDS_PER_SERVICE,
+                )?;
+            }
+        }
+        for b in self.backends() {
+            if !backends.insert(b) {
+                return Err(ConfigError::DuplicateBackend(b));
+            }
+        }
+        let mut w = Writer::default();
+        self.encode(&mut w);
+        let encoded = w.finish().len();
+        if encoded > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge(encoded));
+        }
+        let s = &self.settings;
+        let checks = [
+            (s.hysteresis_pct < 100, "hysteresis_pct"),
+            (s.max_moves_per_period > 0, "max_moves_per_period"),
+            (s.load_report_interval_us > 0, "load_report_interval_us"),
+            (s.takeover_fence_us > s.self_fence_us, "takeover_fence_us"),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, field)) => Err(ConfigError::Setting(field)),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.u64(self.version).count(self.nodes.len());
+        for n in &self.nodes {
+            w.u16(n.id).u32(n.weight);
+        }
+        w.count(self.vips.len());
+        for v in &self.vips {
+            w.ip(v.addr).count(v.services.len());
+            for s in &v.services {
+                w.u8(s.proto).u16(s.port).str(&s.scheduler);
+                w.count(s.backends.len());
+                for b in &s.backends {
+                    w.ip(b.addr).u16(b.port).u32(b.weight);
+                }
+            }
+        }
+        let s = &self.settings;
+        w.u64(s.load_report_interval_us)
+            .u64(s.balance_interval_us)
+            .u32(s.imbalance_threshold_pct)
+            .u64(s.min_imbalance)
+            .u32(s.hysteresis_pct)
+            .u64(s.hold_us)
+            .u32(s.max_moves_per_period)
+            .u64(s.move_period_us)
+            .bool(s.two_node)
+            .u64(s.takeover_fence_us)
+            .u64(s.self_fence_us);
+    }
+
+    pub(crate) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
+        let version = r.u64()?;
+        let nodes = (0..r.count(6)?)
+            .map(|_| {
+                Ok(NodeConfig {
+                    id: r.u16()?,
+                    weight: r.u32()?,
+                })
+            })
+            .collect::<Result<_, DecodeError>>()?;
+        let mut vips = Vec::new();
+        for _ in 0..r.count(6)? {
+            let addr = r.ip()?;
+            let mut services = Vec::new();
+            for _ in 0..r.count(7)? {
+                let proto = r.u8()?;
+                let port = r.u16()?;
+                let scheduler = r.str()?;
+                let backends = (0..r.count(10)?)
+                    .map(|_| {
+                        Ok(Backend {
+                            addr: r.ip()?,
+                            port: r.u16()?,
+                            weight: r.u32()?,
+                        })
+                    })
+                    .collect::<Result<_, DecodeError>>()?;
+                services.push(Service {
+                    proto,
+                    port,
+                    scheduler,
+                    backends,
+                });
+            }
+            vips.push(VipConfig { addr, services });
+        }
+        let settings = Settings {
+            load_report_interval_us: r.u64()?,
+            balance_interval_us: r.u64()?,
+            imbalance_threshold_pct: r.u32()?,
+            min_imbalance: r.u64()?,
+            hysteresis_pct: r.u32()?,
+            hold_us: r.u64()?,
+            max_moves_per_period: r.u32()?,
+            move_period_us: r.u64()?,
+            two_node: r.bool()?,
+            takeover_fence_us: r.u64()?,
+            self_fence_us: r.u64()?,
+        };
+        Ok(ClusterConfig {
+            version,
+            nodes,
+            vips,
+            settings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> ClusterConfig {
+        ClusterConfig {
+            version: 3,
+            nodes: vec![
+                NodeConfig { id: 1, weight: 100 },
+                NodeConfig { id: 2, weight: 200 },
+            ],
+            vips: vec![VipConfig {
+                addr: Ipv4Addr::new(10, 0, 0, 1),
+                services: vec![Service {
+                    proto: 6,
+                    port: 80,
+                    scheduler: "maglev".into(),
+                    backends: vec![Backend {
+                        addr: Ipv4Addr::new(192, 168, 0, 10),
+                        port: 8080,
+                        weight: 1,
+                    }],
+                }],
+            }],
+            settings: Settings::default(),
+        }
+    }
+
+    #[test]
+    fn a_configuration_round_trips_and_truncations_fail() {
+        let config = sample();
+        let mut w = Writer::default();
+        config.encode(&mut w);
+        let bytes = w.finish();
+        let mut r = Reader::new(&bytes);
+        assert_eq!(ClusterConfig::decode(&mut r), Ok(config));
+        assert_eq!(r.finish(), Ok(()));
+        for cut in 0..bytes.len() {
+            assert!(ClusterConfig::decode(&mut Reader::new(&bytes[..cut])).is_err());
+        }
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let mut c = sample();
+        assert_eq!(c.validate(), Ok(()));
+        c.vips.push(c.vips[0].clone());
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::DuplicateVip(Ipv4Addr::new(10, 0, 0, 1)))
+        );
+        let mut c = sample();
+        c.settings.hysteresis_pct = 100;
+        assert_eq!(c.validate(), Err(ConfigError::Setting("hysteresis_pct")));
+        let mut c = sample();
+        for n in 0..MAX_VIPS as u32 {
+            let mut v = c.vips[0].clone();
+            v.addr = Ipv4Addr::from(0x0a01_0000 + n);
+            v.services[0].backends = vec![v.services[0].backends[0]; 1];
+            c.vips.push(v);
+        }
+        c.vips.remove(0);
+        for v in c.vips.iter_mut().take(250) {
+            v.services[0].backends = (0..16)
+                .map(|b| Backend {
+                    addr: Ipv4Addr::new(192, 168, 1, b),
+                    port: 80,
+                    weight: 1,
+                })
+                .collect();
+        }
+        assert!(matches!(c.validate(), Err(ConfigError::TooLarge(_))));
+        let mut c = sample();
+        c.settings.takeover_fence_us = c.settings.self_fence_us;
+        assert_eq!(c.validate(), Err(ConfigError::Setting("takeover_fence_us")));
+        assert_eq!(sample().weight(2), 200);
+        assert_eq!(sample().weight(9), DEFAULT_WEIGHT);
+    }
+}

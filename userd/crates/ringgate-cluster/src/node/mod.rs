@@ -1,0 +1,441 @@
+//! One node's cluster state machine: the replicated state plus what only
+//! this node knows (what its module holds, its fences, its measurements).
+//!
+//! Inputs: [`ClusterNode::handle_ring_event`] for every event of the ring
+//! node, [`ClusterNode::tick`] with the clock and whether the ring is
+//! operational, [`ClusterNode::observe_load`] and
+//! [`ClusterNode::observe_health`], [`ClusterNode::command`].
+//! Outputs: [`ClusterNode::poll_output`], in order, and
+//! [`ClusterNode::poll_timeout`] for when to tick next.
+
+mod module;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use ringgate_ring::node::{Event, Priority};
+use ringgate_ring::wire::RingId;
+
+use crate::codec::DecodeError;
+use crate::config::ClusterConfig;
+use crate::message::{Message, RequestId, Stamped};
+use crate::model::{BackendId, Micros, NodeId, Vip, VipLoad};
+use crate::state::{CommandError, Outcome, ReplicatedState, VipMove};
+
+/// What the local module must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleAction {
+    /// Stop answering ARP for the VIP and stop serving it.
+    ReleaseVip(Vip),
+    /// Start answering for the VIP and announce it with gratuitous ARP.
+    TakeVip(Vip),
+    /// Make the module's VIPs, services and back-ends match this
+    /// configuration (the daemon computes the difference).
+    ApplyConfig(ClusterConfig),
+    SetBackend {
+        backend: BackendId,
+        up: bool,
+    },
+}
+
+/// What the daemon must do, in this order: a release is always output
+/// before the `Released` broadcast that lets another node take the VIP, so
+/// the daemon must finish each module action before it submits the
+/// broadcasts that follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Module(ModuleAction),
+    /// Submit to the ring with this priority.
+    Broadcast {
+        priority: Priority,
+        payload: Vec<u8>,
+    },
+    /// Answer the ring's `SnapshotRequested` with `Node::submit_snapshot`.
+    Snapshot(Vec<u8>),
+    /// The agreed outcome of an operator's request made on this node.
+    CommandDone {
+        request: RequestId,
+        result: Result<(), CommandError>,
+    },
+    /// A VIP changed owner in the replicated state (for the log).
+    Moved(VipMove),
+    /// The whole replicated state was replaced (a state transfer, or a
+    /// longer history offered): worth logging and persisting.
+    StateReplaced,
+}
+
+/// An operator's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Replace the configuration, made against `base_version`.
+    ChangeConfig {
+        base_version: u64,
+        config: ClusterConfig,
+    },
+    MoveVip {
+        vip: Vip,
+        to: NodeId,
+    },
+    Drain {
+        node: NodeId,
+        drained: bool,
+    },
+}
+
+pub struct ClusterNode {
+    me: NodeId,
+    state: ReplicatedState,
+    /// The configuration this process started with (file or disk), offered
+    /// to every ring it is in until the cluster has one as new.
+    brought: ClusterConfig,
+    /// No ring seen yet by this process: its state is its own (file or
+    /// disk), not the cluster's.
+    fresh: bool,
+    /// In a ring whose state this node waits for (a state transfer).
+    awaiting_snapshot: bool,
+    ring: Option<RingId>,
+    ring_operational: bool,
+    ring_down_since: Option<Micros>,
+    /// What the module holds, as this node told it.
+    held: BTreeSet<Vip>,
+    /// When a fenced take of (VIP, epoch) may happen.
+    fence_until: BTreeMap<(Vip, u64), Micros>,
+    /// Hand-overs whose `Released` this node has broadcast in this ring.
+    released_sent: BTreeSet<(Vip, u64)>,
+    applied_config: Option<u64>,
+    applied_down: BTreeSet<BackendId>,
+    local_loads: BTreeMap<Vip, VipLoad>,
+    local_health: BTreeMap<BackendId, bool>,
+    health_changed: bool,
+    next_report_at: Micros,
+    next_request: RequestId,
+    outputs: VecDeque<Output>,
+    /// The latest time this node was given.
+    last_now: Micros,
+    /// The agreed time this node last saw change, and its local time then
+    /// (unset until the first input gives a local time).
+    agreed_seen: Option<(Micros, Micros)>,
+    /// Agreed messages that did not decode (the same on every member).
+    pub undecodable: u64,
+}
+
+impl ClusterNode {
+    /// A node starting from the configuration of its file. A file's
+    /// configuration counts as version 1 at least, so it beats the empty
+    /// configuration of a cold start (see `handle_membership`).
+    pub fn new(me: NodeId, mut config: ClusterConfig) -> ClusterNode {
+        config.version = config.version.max(1);
+        ClusterNode::with_state(me, ReplicatedState::new(config))
+    }
+
+    /// A node starting from the state it last saved with `persist`.
+    pub fn restore(me: NodeId, bytes: &[u8]) -> Result<ClusterNode, DecodeError> {
+        Ok(ClusterNode::with_state(
+            me,
+            ReplicatedState::restored(bytes)?,
+        ))
+    }
+
+    fn with_state(me: NodeId, state: ReplicatedState) -> ClusterNode {
+        ClusterNode {
+            me,
+            brought: state.config.clone(),
+            state,
+            fresh: true,
+            awaiting_snapshot: false,
+            ring: None,
+            ring_operational: false,
+            ring_down_since: None,
+            held: BTreeSet::new(),
+            fence_until: BTreeMap::new(),
+            released_sent: BTreeSet::new(),
+            applied_config: None,
+            applied_down: BTreeSet::new(),
+            local_loads: BTreeMap::new(),
+            local_health: BTreeMap::new(),
+            health_changed: false,
+            next_report_at: 0,
+            next_request: 1,
+            outputs: VecDeque::new(),
+            last_now: 0,
+            agreed_seen: None,
+            undecodable: 0,
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+
+    /// The replicated state (read-only).
+    pub fn state(&self) -> &ReplicatedState {
+        &self.state
+    }
+
+    /// The ring of the latest membership event.
+    pub fn ring_id(&self) -> Option<RingId> {
+        self.ring
+    }
+
+    /// Whether this node waits for a state transfer.
+    pub fn awaiting_snapshot(&self) -> bool {
+        self.awaiting_snapshot
+    }
+
+    /// The VIPs this node's module holds.
+    pub fn held(&self) -> &BTreeSet<Vip> {
+        &self.held
+    }
+
+    /// The bytes to keep on disk (after every output, or periodically).
+    pub fn persist(&self) -> Vec<u8> {
+        self.state.encode()
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Handles one event of the ring node, in the order the ring gave it.
+    pub fn handle_ring_event(&mut self, now: Micros, event: Event) {
+        self.enter(now);
+        match event {
+            Event::Membership {
+                ring,
+                members,
+                transitional,
+                joined,
+                primary,
+                snapshot_from,
+                ..
+            } => self.handle_membership(
+                ring,
+                &members,
+                &transitional,
+                &joined,
+                primary,
+                snapshot_from,
+            ),
+            Event::SnapshotRequested { .. } => {
+                self.outputs
+                    .push_back(Output::Snapshot(self.state.encode()));
+            }
+            Event::Snapshot { data, .. } => match ReplicatedState::decode(&data) {
+                Ok(state) => {
+                    self.state = state;
+                    self.awaiting_snapshot = false;
+                    self.outputs.push_back(Output::StateReplaced);
+                }
+                // The node stays without state and serves nothing; it will
+                // be a receiver again in the next ring.
+                Err(_) => self.undecodable += 1,
+            },
+            Event::Deliver {
+                origin, payload, ..
+            } => self.handle_delivery(origin, &payload),
+            Event::Safe { .. } => {}
+        }
+        self.after_change(now);
+    }
+
+    fn handle_membership(
+        &mut self,
+        ring: RingId,
+        members: &[NodeId],
+        transitional: &[NodeId],
+        joined: &[NodeId],
+        primary: bool,
+        snapshot_from: Option<NodeId>,
+    ) {
+        self.ring = Some(ring);
+        self.ring_operational = true;
+        self.ring_down_since = None;
+        self.released_sent.clear();
+        let stateless = self.fresh || self.awaiting_snapshot;
+        self.fresh = false;
+        // Nodes from elsewhere may bring a newer configuration (from disk or
+        // another partition), and offers made while the ring had no quorum
+        // were ignored: so whenever members join or quorum may have come
+        // back, every member offers the newest configuration it knows, and
+        // the newest offered wins. A receiver offers too: its offer is
+        // delivered after the snapshot, like every message of the ring.
+        if !joined.is_empty() || !self.state.quorate {
+            let offer = if self.brought.version > self.state.config.version {
+                self.brought.clone()
+            } else {
+                self.state.config.clone()
+            };
+            if offer.version > 0 {
+                self.broadcast(Priority::Control, Message::ConfigOffer { config: offer });
+            }
+        }
+        let cold = snapshot_from.is_none() && stateless && members.len() > 1;
+        if (snapshot_from.is_some() || cold) && self.state.generation() > 0 {
+            // The state about to be replaced may have the longer history:
+            // the ring's donor is the largest group's, not the freshest.
+            let state = self.state.encode();
+            self.broadcast(Priority::Control, Message::StateOffer { state });
+        }
+        if snapshot_from.is_some() {
+            // Whatever this node had is not the cluster's state; it serves
+            // nothing until the donor's snapshot arrives.
+            self.awaiting_snapshot = true;
+            return;
+        }
+        self.awaiting_snapshot = false;
+        if cold {
+            // Nobody in this ring has the cluster's state (a cold start of
+            // several nodes at once): all start from the same empty state,
+            // then adopt the newest configuration offered.
+            self.state = ReplicatedState::new(ClusterConfig::empty());
+        }
+        self.state.apply_membership(members, transitional, primary);
+    }
+
+    fn handle_delivery(&mut self, origin: NodeId, payload: &[u8]) {
+        if self.awaiting_snapshot {
+            // Deliveries of a ring whose state this node never received
+            // (the ring ended before the snapshot came) cannot be applied.
+            return;
+        }
+        let Ok(stamped) = Stamped::decode(payload) else {
+            self.undecodable += 1;
+            return;
+        };
+        if let Message::StateOffer { state } = &stamped.message {
+            match ReplicatedState::decode(state) {
+                Ok(offered) if offered.generation() > self.state.generation() => {
+                    self.state.adopt(offered);
+                    self.outputs.push_back(Output::StateReplaced);
+                }
+                Ok(_) => {}
+                Err(_) => self.undecodable += 1,
+            }
+            return;
+        }
+        let outcome = self.state.apply_message(origin, &stamped);
+        let request = match stamped.message {
+            Message::ConfigChange { request, .. }
+            | Message::MoveVip { request, .. }
+            | Message::Drain { request, .. } => Some(request),
+            _ => None,
+        };
+        if let (Some(request), true) = (request, origin == self.me) {
+            let result = match outcome {
+                Outcome::Refused(e) => Err(e),
+                Outcome::Applied | Outcome::Ignored => Ok(()),
+            };
+            self.outputs
+                .push_back(Output::CommandDone { request, result });
+        }
+    }
+
+    /// Lets time pass. `ring_operational` is the ring node's
+    /// `is_operational()`: a node whose ring stays down for the self-fence
+    /// time releases everything, until the next membership event.
+    pub fn tick(&mut self, now: Micros, ring_operational: bool) {
+        self.enter(now);
+        // Only a membership event brings the ring back: the ring node turns
+        // operational before the daemon has drained the event that says
+        // which ring it is in, and until this node has applied that event
+        // its state is the old ring's (it may even be a receiver of a state
+        // transfer). A tick only notices that the ring went down.
+        if !ring_operational {
+            self.ring_operational = false;
+            self.ring_down_since.get_or_insert(now);
+        }
+        if now >= self.next_report_at && ring_operational && self.state.quorate {
+            self.next_report_at =
+                now.saturating_add(self.state.config.settings.load_report_interval_us);
+            let loads: Vec<(Vip, VipLoad)> = self
+                .held
+                .iter()
+                .map(|v| (*v, self.local_loads.get(v).copied().unwrap_or_default()))
+                .collect();
+            self.broadcast_at(now, Priority::Bulk, Message::Load { loads });
+            self.health_changed = !self.local_health.is_empty();
+        }
+        if self.health_changed && ring_operational {
+            self.health_changed = false;
+            let results = self.local_health.iter().map(|(b, up)| (*b, *up)).collect();
+            self.broadcast_at(now, Priority::Bulk, Message::Health { results });
+        }
+        self.after_change(now);
+    }
+
+    /// This node's latest measurement of its VIPs' load.
+    pub fn observe_load(&mut self, loads: &[(Vip, VipLoad)]) {
+        self.local_loads = loads.iter().copied().collect();
+    }
+
+    /// This node's latest health check verdicts (after its rise/fall counts).
+    pub fn observe_health(&mut self, results: &[(BackendId, bool)]) {
+        for (backend, up) in results {
+            if self.local_health.insert(*backend, *up) != Some(*up) {
+                self.health_changed = true;
+            }
+        }
+    }
+
+    /// Sends an operator's request to the cluster; its agreed outcome comes
+    /// back as `Output::CommandDone` with the returned number.
+    pub fn command(&mut self, now: Micros, command: Command) -> RequestId {
+        self.enter(now);
+        let request = self.next_request;
+        self.next_request += 1;
+        let message = match command {
+            Command::ChangeConfig {
+                base_version,
+                config,
+            } => Message::ConfigChange {
+                request,
+                base_version,
+                config,
+            },
+            Command::MoveVip { vip, to } => Message::MoveVip { request, vip, to },
+            Command::Drain { node, drained } => Message::Drain {
+                request,
+                node,
+                drained,
+            },
+        };
+        self.broadcast_at(now, Priority::Control, message);
+        request
+    }
+
+    /// When `tick` next has something to do.
+    pub fn poll_timeout(&self) -> Option<Micros> {
+        let fence = self.fence_until.values().copied().min();
+        let self_fence = self
+            .ring_down_since
+            .map(|t| t.saturating_add(self.state.config.settings.self_fence_us));
+        let report = (self.state.quorate && self.ring_operational).then_some(self.next_report_at);
+        [fence, self_fence, report]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > self.last_now)
+            .min()
+    }
+
+    /// Takes the local time of an input.
+    fn enter(&mut self, now: Micros) {
+        self.last_now = self.last_now.max(now);
+        self.agreed_seen
+            .get_or_insert((self.state.agreed_now, self.last_now));
+    }
+
+    fn broadcast(&mut self, priority: Priority, message: Message) {
+        self.broadcast_at(self.last_now, priority, message);
+    }
+
+    /// Stamps a message with this node's estimate of agreed time at local
+    /// time `now`: the agreed time it last saw advance, plus the local time
+    /// elapsed since. The largest stamp delivered becomes agreed time, so it
+    /// never runs backwards nor faster than the fastest member's clock.
+    fn broadcast_at(&mut self, now: Micros, priority: Priority, message: Message) {
+        let (agreed, seen_at) = self.agreed_seen.unwrap_or((self.state.agreed_now, now));
+        let at = agreed.saturating_add(now.saturating_sub(seen_at));
+        let payload = Stamped { at, message }.encode();
+        self.outputs
+            .push_back(Output::Broadcast { priority, payload });
+    }
+}

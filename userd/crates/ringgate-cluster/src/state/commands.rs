@@ -1,0 +1,244 @@
+//! The agreed messages and what each does to the replicated state. Every
+//! check here reads only the state and the message, so every member accepts
+//! or refuses a message alike; a refused request gets a reason its sender
+//! reports to the operator.
+
+use super::{Holding, MoveReason, ReplicatedState};
+use crate::balance::{self, NodeLoad, Rule, VipOnNode};
+use crate::config::{ClusterConfig, ConfigError};
+use crate::message::{Message, Stamped};
+use crate::model::{NodeId, Vip};
+
+/// Why an operator's request was refused, the same way on every node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("this side of the cluster has no quorum; nothing can change")]
+    NoQuorum,
+    #[error("the configuration changed meanwhile: the change was made against version {base}, the cluster is at {current}; re-read and retry")]
+    VersionConflict { base: u64, current: u64 },
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(#[from] ConfigError),
+    #[error("no VIP {0} in the configuration")]
+    UnknownVip(Vip),
+    #[error("node {0} cannot take VIPs (not a member, drained, or of weight 0)")]
+    NotEligible(NodeId),
+    #[error("node {0} is neither configured nor a member")]
+    UnknownNode(NodeId),
+    #[error("VIP {0} is being handed over; retry when that is done")]
+    HandoffInProgress(Vip),
+}
+
+/// What an agreed message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Not a request, and nothing to do (stale, from a non-member, frozen).
+    Ignored,
+    Refused(CommandError),
+}
+
+impl ReplicatedState {
+    /// Applies one agreed message from `origin`.
+    pub fn apply_message(&mut self, origin: NodeId, stamped: &Stamped) -> Outcome {
+        self.agreed_now = self.agreed_now.max(stamped.at);
+        let is_request = matches!(
+            stamped.message,
+            Message::ConfigChange { .. } | Message::MoveVip { .. } | Message::Drain { .. }
+        );
+        if !self.quorate || !self.members.contains(&origin) {
+            return if is_request {
+                Outcome::Refused(CommandError::NoQuorum)
+            } else {
+                Outcome::Ignored
+            };
+        }
+        let result = match &stamped.message {
+            Message::Load { loads } => {
+                for (vip, load) in loads {
+                    if let Some(r) = self.vips.get_mut(vip) {
+                        // Only the owner's view of a VIP's traffic counts:
+                        // a node that just gave it away still sees a tail.
+                        if matches!(r.holding, Holding::Owned { node, .. } if node == origin) {
+                            r.load = *load;
+                        }
+                    }
+                }
+                self.balance();
+                return Outcome::Applied;
+            }
+            Message::Health { results } => {
+                let known: Vec<_> = self.config.backends().collect();
+                for (backend, up) in results.iter().filter(|(b, _)| known.contains(b)) {
+                    let voters = self.failing.entry(*backend).or_default();
+                    if *up {
+                        voters.remove(&origin);
+                    } else {
+                        voters.insert(origin);
+                    }
+                }
+                self.update_health();
+                return Outcome::Applied;
+            }
+            Message::Released { vip, epoch } => {
+                self.complete_handoff(origin, *vip, *epoch);
+                return Outcome::Applied;
+            }
+            // Handled by the node, which replaces its whole state.
+            Message::StateOffer { .. } => return Outcome::Ignored,
+            Message::ConfigOffer { config } => {
+                if config.version > self.config.version && config.validate().is_ok() {
+                    self.install_config(config.clone());
+                }
+                return Outcome::Applied;
+            }
+            Message::ConfigChange {
+                base_version,
+                config,
+                ..
+            } => self.change_config(*base_version, config),
+            Message::MoveVip { vip, to, .. } => self.move_by_hand(*vip, *to),
+            Message::Drain { node, drained, .. } => self.drain(*node, *drained),
+        };
+        match result {
+            Ok(()) => Outcome::Applied,
+            Err(e) => Outcome::Refused(e),
+        }
+    }
+
+    /// Compare-and-set: of two changes made against the same version, the
+    /// first in the agreed order wins and the second is refused everywhere.
+    fn change_config(&mut self, base: u64, config: &ClusterConfig) -> Result<(), CommandError> {
+        if base != self.config.version {
+            return Err(CommandError::VersionConflict {
+                base,
+                current: self.config.version,
+            });
+        }
+        config.validate()?;
+        let mut config = config.clone();
+        config.version = base.saturating_add(1);
+        self.install_config(config);
+        Ok(())
+    }
+
+    fn move_by_hand(&mut self, vip: Vip, to: NodeId) -> Result<(), CommandError> {
+        let record = match self.vips.get(&vip) {
+            Some(r) if !r.retired => *r,
+            _ => return Err(CommandError::UnknownVip(vip)),
+        };
+        if !self.eligible(to) {
+            return Err(CommandError::NotEligible(to));
+        }
+        if matches!(record.holding, Holding::Handoff { .. }) {
+            return Err(CommandError::HandoffInProgress(vip));
+        }
+        self.start_move(vip, to, MoveReason::Manual);
+        let until = self.agreed_now.saturating_add(self.config.settings.hold_us);
+        if let Some(r) = self.vips.get_mut(&vip) {
+            r.pinned_until = until;
+        }
+        Ok(())
+    }
+
+    /// A drained node hands each of its VIPs over to the node placement
+    /// picks; it keeps a VIP only when no other node can take it.
+    fn drain(&mut self, node: NodeId, drained: bool) -> Result<(), CommandError> {
+        if !self.members.contains(&node) && !self.config.nodes.iter().any(|n| n.id == node) {
+            return Err(CommandError::UnknownNode(node));
+        }
+        if !drained {
+            self.drained.remove(&node);
+            return Ok(());
+        }
+        self.drained.insert(node);
+        let owned: Vec<Vip> = self
+            .vips
+            .iter()
+            .filter(|(_, r)| !r.retired && r.holding.target() == Some(node))
+            .map(|(v, _)| *v)
+            .collect();
+        for vip in owned {
+            if let Some(to) = self.place(vip, Some(node)) {
+                self.start_move(vip, to, MoveReason::Drain);
+            }
+        }
+        Ok(())
+    }
+
+    /// The old owner's release is agreed: the new owner may take the VIP.
+    fn complete_handoff(&mut self, origin: NodeId, vip: Vip, epoch: u64) {
+        let Some(record) = self.vips.get(&vip).copied() else {
+            return;
+        };
+        let Holding::Handoff { from, to } = record.holding else {
+            return;
+        };
+        if from != origin || record.epoch != epoch {
+            return; // A release of an earlier hand-over, or not the owner's.
+        }
+        if record.retired {
+            self.vips.remove(&vip);
+            return;
+        }
+        let to = to
+            .filter(|t| self.eligible(*t))
+            .or_else(|| self.place(vip, Some(from)));
+        let holding = match to {
+            Some(node) => Holding::Owned {
+                node,
+                fenced: false,
+            },
+            None => Holding::Unowned { fenced: false },
+        };
+        self.set_holding(vip, holding, MoveReason::HandoffDone);
+        self.place_unowned();
+    }
+
+    /// Runs the load rule (see `balance`) at most once per balance interval
+    /// and within the bound on moves per period; held VIPs stay.
+    fn balance(&mut self) {
+        let s = self.config.settings;
+        if self.agreed_now < self.next_balance_at {
+            return;
+        }
+        self.next_balance_at = self.agreed_now.saturating_add(s.balance_interval_us);
+        let since = self.agreed_now.saturating_sub(s.move_period_us);
+        self.recent_moves.retain(|t| *t > since);
+        if self.recent_moves.len() >= s.max_moves_per_period as usize {
+            return;
+        }
+        let nodes: Vec<NodeLoad> = self
+            .members
+            .iter()
+            .filter(|n| self.eligible(**n))
+            .map(|&id| NodeLoad {
+                id,
+                weight: self.config.weight(id),
+                load: self.carried(id).0,
+            })
+            .collect();
+        let now = self.agreed_now;
+        let vips: Vec<VipOnNode> = self
+            .vips
+            .iter()
+            .filter_map(|(vip, r)| match r.holding {
+                Holding::Owned { node, .. } if !r.retired => Some(VipOnNode {
+                    vip: *vip,
+                    owner: node,
+                    load: r.load.score(),
+                    movable: now >= r.moved_at.saturating_add(s.hold_us) && now >= r.pinned_until,
+                }),
+                _ => None,
+            })
+            .collect();
+        let rule = Rule {
+            threshold_pct: s.imbalance_threshold_pct,
+            min_imbalance: s.min_imbalance,
+            hysteresis_pct: s.hysteresis_pct,
+        };
+        if let Some(m) = balance::pick_move(&nodes, &vips, rule) {
+            self.start_move(m.vip, m.to, MoveReason::Balance);
+            self.recent_moves.push(now);
+        }
+    }
+}

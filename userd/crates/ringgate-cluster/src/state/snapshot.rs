@@ -1,0 +1,180 @@
+//! The replicated state as bytes: the state-transfer snapshot a joining node
+//! receives, and what the daemon keeps on disk (it writes it atomically).
+//!
+//! ```text
+//!   format u8 (SNAPSHOT_FORMAT), config, members, quorate, serving,
+//!   ring_primary, generation,
+//!   vips [addr, holding, epoch, moved_at, pinned_until, retired, load],
+//!   drained, agreed_now, failing [backend, nodes], down,
+//!   next_balance_at, recent_moves, next_epoch
+//! ```
+//!
+//! A holding is a tag (0 unowned, 1 owned, 2 hand-over) and its fields.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Holding, ReplicatedState, VipRecord};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::config::ClusterConfig;
+use crate::model::{BackendId, NodeId, VipLoad};
+
+pub const SNAPSHOT_FORMAT: u8 = 1;
+
+fn put_nodes<'a>(w: &mut Writer, nodes: impl ExactSizeIterator<Item = &'a NodeId>) {
+    w.count(nodes.len());
+    for n in nodes {
+        w.u16(*n);
+    }
+}
+
+fn get_nodes(r: &mut Reader) -> Result<Vec<NodeId>, DecodeError> {
+    (0..r.count(2)?).map(|_| r.u16()).collect()
+}
+
+fn put_holding(w: &mut Writer, holding: &Holding) {
+    match *holding {
+        Holding::Unowned { fenced } => {
+            w.u8(0).bool(fenced);
+        }
+        Holding::Owned { node, fenced } => {
+            w.u8(1).u16(node).bool(fenced);
+        }
+        Holding::Handoff { from, to } => {
+            w.u8(2).u16(from).bool(to.is_some()).u16(to.unwrap_or(0));
+        }
+    }
+}
+
+fn get_holding(r: &mut Reader) -> Result<Holding, DecodeError> {
+    Ok(match r.u8()? {
+        0 => Holding::Unowned { fenced: r.bool()? },
+        1 => Holding::Owned {
+            node: r.u16()?,
+            fenced: r.bool()?,
+        },
+        2 => {
+            let from = r.u16()?;
+            let has_to = r.bool()?;
+            let to = r.u16()?;
+            Holding::Handoff {
+                from,
+                to: has_to.then_some(to),
+            }
+        }
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "holding",
+                tag,
+            })
+        }
+    })
+}
+
+impl ReplicatedState {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u8(SNAPSHOT_FORMAT);
+        self.config.encode(&mut w);
+        put_nodes(&mut w, self.members.iter());
+        w.bool(self.quorate).bool(self.serving);
+        w.bool(self.ring_primary).u64(self.generation);
+        w.count(self.vips.len());
+        for (vip, r) in &self.vips {
+            w.ip(*vip);
+            put_holding(&mut w, &r.holding);
+            w.u64(r.epoch)
+                .u64(r.moved_at)
+                .u64(r.pinned_until)
+                .bool(r.retired);
+            r.load.encode(&mut w);
+        }
+        put_nodes(&mut w, self.drained.iter());
+        w.u64(self.agreed_now);
+        w.count(self.failing.len());
+        for (backend, voters) in &self.failing {
+            backend.encode(&mut w);
+            put_nodes(&mut w, voters.iter());
+        }
+        w.count(self.down.len());
+        for backend in &self.down {
+            backend.encode(&mut w);
+        }
+        w.u64(self.next_balance_at).count(self.recent_moves.len());
+        for t in &self.recent_moves {
+            w.u64(*t);
+        }
+        w.u64(self.next_epoch);
+        w.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<ReplicatedState, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let format = r.u8()?;
+        if format != SNAPSHOT_FORMAT {
+            return Err(DecodeError::Version(format));
+        }
+        let config = ClusterConfig::decode(&mut r)?;
+        let members = get_nodes(&mut r)?;
+        let quorate = r.bool()?;
+        let serving = r.bool()?;
+        let ring_primary = r.bool()?;
+        let generation = r.u64()?;
+        let mut vips = BTreeMap::new();
+        for _ in 0..r.count(4 + 2 + 8 * 3 + 1 + VipLoad::ENCODED_LEN)? {
+            let vip = r.ip()?;
+            let record = VipRecord {
+                holding: get_holding(&mut r)?,
+                epoch: r.u64()?,
+                moved_at: r.u64()?,
+                pinned_until: r.u64()?,
+                retired: r.bool()?,
+                load: VipLoad::decode(&mut r)?,
+            };
+            vips.insert(vip, record);
+        }
+        let drained: BTreeSet<NodeId> = get_nodes(&mut r)?.into_iter().collect();
+        let agreed_now = r.u64()?;
+        let mut failing = BTreeMap::new();
+        for _ in 0..r.count(BackendId::ENCODED_LEN + 2)? {
+            let backend = BackendId::decode(&mut r)?;
+            failing.insert(backend, get_nodes(&mut r)?.into_iter().collect());
+        }
+        let down = (0..r.count(BackendId::ENCODED_LEN)?)
+            .map(|_| BackendId::decode(&mut r))
+            .collect::<Result<_, _>>()?;
+        let next_balance_at = r.u64()?;
+        let recent_moves = (0..r.count(8)?)
+            .map(|_| r.u64())
+            .collect::<Result<_, _>>()?;
+        let next_epoch = r.u64()?;
+        r.finish()?;
+        Ok(ReplicatedState {
+            config,
+            members,
+            quorate,
+            serving,
+            ring_primary,
+            generation,
+            vips,
+            drained,
+            agreed_now,
+            failing,
+            down,
+            next_balance_at,
+            recent_moves,
+            next_epoch,
+            moves: Vec::new(),
+        })
+    }
+
+    /// The state as restored from disk by a process that starts: it is in
+    /// no ring yet, and whatever it owned was released when its previous
+    /// process died, so no owner counts as serving.
+    pub fn restored(bytes: &[u8]) -> Result<ReplicatedState, DecodeError> {
+        let mut state = ReplicatedState::decode(bytes)?;
+        state.members.clear();
+        state.quorate = false;
+        state.serving = false;
+        Ok(state)
+    }
+}
