@@ -42,9 +42,10 @@ impl HookCounters {
         }
     }
 
-    /// Zeroes one hook's counters. A packet counted concurrently on another
-    /// CPU may survive the reset or vanish with it; nothing else is affected.
+    /// Starts one hook's counters from zero. A packet counted concurrently
+    /// on another CPU may count before or after the reset; nothing else is
+    /// affected.
     pub(crate) fn reset(&self, hook: Hook) {
-        self.per_cpu.zero(2 * hook.index(), 2);
+        self.per_cpu.reset(2 * hook.index(), 2);
     }
 }

@@ -11,7 +11,7 @@
 //! sessions of the slot's previous back-end can no longer change them.
 //! Packets update the words with single atomic operations: no lock.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use kernel::alloc::KVec;
 use kernel::prelude::*;
@@ -70,6 +70,11 @@ fn one(active: bool) -> u64 {
 
 pub(crate) struct BackendLoads {
     words: KVec<AtomicU64>,
+    /// Each slot's generation again, written only when a slot gets a new
+    /// back-end: the packet path checks a session's slot against it (see
+    /// `is_current`) without reading `words`, whose cache lines every CPU
+    /// writes as sessions open and close.
+    generations: KVec<AtomicU16>,
 }
 
 impl BackendLoads {
@@ -78,7 +83,11 @@ impl BackendLoads {
         for _ in 0..MAX_SERVICES * MAX_BACKENDS {
             words.push(AtomicU64::new(0), GFP_KERNEL)?;
         }
-        Ok(BackendLoads { words })
+        let mut generations = KVec::with_capacity(MAX_SERVICES * MAX_BACKENDS, GFP_KERNEL)?;
+        for _ in 0..MAX_SERVICES * MAX_BACKENDS {
+            generations.push(AtomicU16::new(0), GFP_KERNEL)?;
+        }
+        Ok(BackendLoads { words, generations })
     }
 
     fn word(&self, service: usize, backend: usize) -> Option<&AtomicU64> {
@@ -137,9 +146,13 @@ impl BackendLoads {
     /// The slot has a new back-end: a new generation, no connections.
     pub(crate) fn reset(&self, service: usize, backend: usize) {
         if let Some(word) = self.word(service, backend) {
-            let _ = word.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+            let old = word.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
                 Some(u64::from(generation_of(w).wrapping_add(1)) << GENERATION_SHIFT)
             });
+            let generation = generation_of(old.unwrap_or_else(|w| w)).wrapping_add(1);
+            if let Some(mirror) = self.generations.get(service * MAX_BACKENDS + backend) {
+                mirror.store(generation, Ordering::Relaxed);
+            }
         }
     }
 
@@ -151,6 +164,21 @@ impl BackendLoads {
             let generation = generation_of(theirs.load(Ordering::Relaxed));
             mine.store(u64::from(generation) << GENERATION_SHIFT, Ordering::Relaxed);
         }
+        for (mine, theirs) in self.generations.iter().zip(other.generations.iter()) {
+            mine.store(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `at` is its slot's current generation (the session's
+    /// back-end still holds the slot). Reads only the read-mostly mirror:
+    /// one check per packet must not pull in a line other CPUs write.
+    pub(crate) fn is_current(&self, at: LoadRef) -> bool {
+        let i = usize::from(at.service) * MAX_BACKENDS + usize::from(at.backend);
+        usize::from(at.backend) < MAX_BACKENDS
+            && self
+                .generations
+                .get(i)
+                .is_some_and(|g| g.load(Ordering::Relaxed) == at.generation)
     }
 
     /// The slot as connections to it are counted now (its current

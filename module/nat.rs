@@ -145,7 +145,10 @@ pub(crate) fn forward(
     let sessions = net.sessions.read(rcu);
     match sessions.peek(&key_of(&flow), now) {
         Some(Hit { rewrite, load }) if rewrite.source => {
-            if packet.nat(end_of(&rewrite), rewrite.addr, rewrite.port).is_err() {
+            if packet
+                .nat(end_of(&rewrite), rewrite.addr, rewrite.port)
+                .is_err()
+            {
                 return Verdict::Drop;
             }
             sessions.count_packet(load, Way::ToClient, packet.len());
@@ -247,8 +250,7 @@ fn translate_error_to_client(
         .peek(&key_of(&quoted.flow).reversed(), now)
     {
         Some(Hit {
-            rewrite: to_client,
-            ..
+            rewrite: to_client, ..
         }) if to_client.source => {
             if packet
                 .nat_quoted(

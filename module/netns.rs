@@ -117,7 +117,7 @@ impl NetState {
         let vips = RcuBox::new(KBox::new(VipTable::EMPTY, GFP_KERNEL)?, &writers);
         let services = RcuBox::new(ServiceTable::new_empty()?, &writers);
         // A placeholder until the namespace's first service (`activate_nat`).
-        let sessions = RcuBox::new(Self::session_table(0, 1)?, &writers);
+        let sessions = RcuBox::new(Self::session_table(0, 1, None)?, &writers);
         let d = Timeouts::DEFAULT;
         Ok(KBox::new(
             NetState {

@@ -32,6 +32,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use crate::clock::Clock;
 pub(crate) use crate::flow::{FlowKey, Rewrite};
@@ -104,9 +105,10 @@ pub(crate) struct SessionTable {
     dropped: AtomicU64,
     evicted: AtomicU64,
     loads: BackendLoads,
-    /// What each back-end slot carried; none in the placeholder table of a
+    /// What each back-end slot carried, shared with the tables this one
+    /// replaced and will be replaced by; none in the placeholder table of a
     /// namespace without NAT, which never sees a session.
-    traffic: Option<Traffic>,
+    traffic: Option<Arc<Traffic>>,
 }
 
 /// A session as a packet of one direction finds it: how to rewrite the
@@ -152,7 +154,12 @@ pub(crate) enum Refused {
 }
 
 impl SessionTable {
-    pub(crate) fn new(max_sessions: usize, seed: u64, generation: u32) -> Result<SessionTable> {
+    pub(crate) fn new(
+        max_sessions: usize,
+        seed: u64,
+        generation: u32,
+        traffic: Option<Arc<Traffic>>,
+    ) -> Result<SessionTable> {
         // Two entries per session and some headroom, `WAYS` per bucket.
         let entries = (max_sessions * 2).saturating_mul(HEADROOM_QUARTERS) / 4;
         let buckets = entries.div_ceil(WAYS).max(1);
@@ -165,11 +172,7 @@ impl SessionTable {
             dropped: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             loads: BackendLoads::new()?,
-            traffic: if max_sessions > 0 {
-                Some(Traffic::new()?)
-            } else {
-                None
-            },
+            traffic,
         })
     }
 
@@ -180,11 +183,16 @@ impl SessionTable {
             .map_or(SlotTraffic::default(), |t| t.totals(service, backend))
     }
 
+    /// The traffic counters, for the table that replaces this one.
+    pub(crate) fn traffic_counters(&self) -> Option<Arc<Traffic>> {
+        self.traffic.clone()
+    }
+
     /// Counts a packet of `len` bytes of the session counted under `at`
     /// going `way`, unless its back-end has left the slot since.
     pub(crate) fn count_packet(&self, at: LoadRef, way: Way, len: u32) {
         if let Some(traffic) = &self.traffic {
-            if self.loads.current(usize::from(at.service), usize::from(at.backend)) == at {
+            if self.loads.is_current(at) {
                 traffic.count_packet(at, way, len);
             }
         }
@@ -687,9 +695,6 @@ impl SessionTable {
     pub(crate) fn adopt_counters(&self, old: &SessionTable) {
         self.dropped.fetch_add(old.dropped(), Ordering::Relaxed);
         self.evicted.fetch_add(old.evicted(), Ordering::Relaxed);
-        if let (Some(mine), Some(theirs)) = (&self.traffic, &old.traffic) {
-            mine.adopt(theirs);
-        }
     }
 
     /// Sessions in the table: the live ones, and those expired since the

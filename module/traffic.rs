@@ -19,6 +19,10 @@ use crate::services::{MAX_BACKENDS, MAX_SERVICES};
 
 const SLOTS: usize = MAX_SERVICES * MAX_BACKENDS;
 
+// One per-CPU allocation serves at most 32 KiB (PCPU_MIN_UNIT_SIZE); the
+// largest here is two counters a slot.
+const _: () = assert!(2 * SLOTS * core::mem::size_of::<u64>() <= 32 * 1024);
+
 /// One back-end's totals.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub(crate) struct SlotTraffic {
@@ -39,8 +43,10 @@ pub(crate) enum Way {
     ToClient,
 }
 
-/// The counters of a session table's back-end slots. Three allocations,
-/// because one per-CPU allocation is at most 32 KiB (4096 counters).
+/// The counters of a namespace's back-end slots, shared by its session
+/// tables (a resize hands them on, so they never go back nor count twice).
+/// Three allocations, because one per-CPU allocation is at most 32 KiB
+/// (4096 counters).
 pub(crate) struct Traffic {
     /// Packets and bytes per slot, client to back-end.
     to_backend: PerCpuArray,
@@ -101,21 +107,9 @@ impl Traffic {
     /// The slot has a new back-end: its counters start from zero.
     pub(crate) fn reset(&self, service: usize, backend: usize) {
         if let Some(i) = slot(service, backend) {
-            self.to_backend.zero(2 * i, 2);
-            self.to_client.zero(2 * i, 2);
-            self.conns.zero(i, 1);
-        }
-    }
-
-    /// Adds `other`'s totals to these (on this CPU's copy): a new table
-    /// taking over from `other` keeps what the back-ends carried so far.
-    pub(crate) fn adopt(&self, other: &Traffic) {
-        for i in 0..SLOTS {
-            let (service, backend) = (i / MAX_BACKENDS, i % MAX_BACKENDS);
-            let t = other.totals(service, backend);
-            self.to_backend.add_pair(2 * i, t.packets_in, t.bytes_in);
-            self.to_client.add_pair(2 * i, t.packets_out, t.bytes_out);
-            self.conns.add(i, t.conns);
+            self.to_backend.reset(2 * i, 2);
+            self.to_client.reset(2 * i, 2);
+            self.conns.reset(i, 1);
         }
     }
 }

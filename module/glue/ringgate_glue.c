@@ -255,10 +255,14 @@ void rg_glue_unregister(void)
  * bounces its cache line between CPUs. The Rust side checks every index
  * against the length it allocated. The percpu allocator serves at most
  * PCPU_MIN_UNIT_SIZE bytes per allocation; larger requests fail (NULL).
+ * Resets are the Rust side's (a base subtracted on reading): writing
+ * another CPU's copy would race its unlocked add.
  */
 void *rg_pcpu_new(unsigned int count)
 {
-	return (void __force *)__alloc_percpu(count * sizeof(u64), sizeof(u64));
+	/* Too large a request fails with ENOMEM, not a warning (panic_on_warn). */
+	return (void __force *)__alloc_percpu_gfp(count * sizeof(u64), sizeof(u64),
+						   GFP_KERNEL | __GFP_NOWARN);
 }
 
 void rg_pcpu_free(void *array)
@@ -296,17 +300,6 @@ unsigned long long rg_pcpu_sum(void *array, unsigned int index)
 	for_each_possible_cpu(cpu)
 		sum += READ_ONCE(*per_cpu_ptr(&a[index], cpu));
 	return sum;
-}
-
-void rg_pcpu_zero(void *array, unsigned int index, unsigned int count)
-{
-	u64 __percpu *a = (u64 __percpu __force *)array;
-	unsigned int i;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		for (i = index; i < index + count; i++)
-			WRITE_ONCE(*per_cpu_ptr(&a[i], cpu), 0);
 }
 
 unsigned int rg_skb_len(const struct sk_buff *skb)

@@ -66,7 +66,6 @@ void rg_pcpu_add(void *array, unsigned int index, unsigned long long value);
 void rg_pcpu_add2(void *array, unsigned int index, unsigned long long first,
 		  unsigned long long second);
 unsigned long long rg_pcpu_sum(void *array, unsigned int index);
-void rg_pcpu_zero(void *array, unsigned int index, unsigned int count);
 
 unsigned int rg_skb_len(const struct sk_buff *skb);
 

@@ -6,27 +6,41 @@
 use core::sync::atomic::Ordering;
 
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use super::NetState;
 use crate::glue::{self, RcuSection, Sleepable};
 use crate::sessions::SessionTable;
+use crate::traffic::Traffic;
 
 /// Buckets one sweep step visits: bounded work per step, so a large table
 /// never holds the CPU long.
 const SWEEP_BUCKETS_PER_STEP: usize = 1024;
 
 impl NetState {
-    /// A new, empty session table for `max` sessions, numbered `generation`.
-    pub(super) fn session_table(max: u32, generation: u32) -> Result<KBox<SessionTable>> {
+    /// A new, empty session table for `max` sessions, numbered `generation`,
+    /// counting its back-ends' traffic into `traffic` (none for the
+    /// placeholder of a namespace without NAT).
+    pub(super) fn session_table(
+        max: u32,
+        generation: u32,
+        traffic: Option<Arc<Traffic>>,
+    ) -> Result<KBox<SessionTable>> {
         Ok(KBox::new(
-            SessionTable::new(max as usize, glue::random_u64(), generation)?,
+            SessionTable::new(max as usize, glue::random_u64(), generation, traffic)?,
             GFP_KERNEL,
         )?)
     }
 
-    /// A new session table that replaces `old` (see `SessionTable::generation`).
+    /// A new session table that replaces `old` (see `SessionTable::generation`):
+    /// it goes on counting into `old`'s traffic counters, or, replacing the
+    /// placeholder, into new ones.
     fn next_session_table(max: u32, old: &SessionTable) -> Result<KBox<SessionTable>> {
-        Self::session_table(max, old.generation().wrapping_add(1).max(1))
+        let traffic = match old.traffic_counters() {
+            Some(traffic) => traffic,
+            None => Arc::new(Traffic::new()?, GFP_KERNEL)?,
+        };
+        Self::session_table(max, old.generation().wrapping_add(1).max(1), Some(traffic))
     }
 
     /// Sizes the session table for `max` sessions (if that is a change).

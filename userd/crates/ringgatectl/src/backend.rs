@@ -17,8 +17,8 @@ pub(crate) fn key(args: &ServiceArgs) -> ServiceKey {
     }
 }
 
-pub(crate) fn service_add(key: ServiceKey, scheduler: Scheduler) -> Result<(), Failure> {
-    Ok(Client::connect()?.service_add(key, Some(scheduler))?)
+pub(crate) fn service_add(key: ServiceKey, scheduler: Option<Scheduler>) -> Result<(), Failure> {
+    Ok(Client::connect()?.service_add(key, scheduler)?)
 }
 
 pub(crate) fn service_set(key: ServiceKey, scheduler: Scheduler) -> Result<(), Failure> {

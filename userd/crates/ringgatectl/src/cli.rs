@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 use clap_complete::Shell;
 
 use crate::exit::EXIT_CODES_HELP;
-use crate::values::{bounded, DownPolicyValue, HookValue, ProtoValue, SchedulerValue};
+use crate::values::{
+    backend_addr, bounded, port, DownPolicyValue, HookValue, ProtoValue, SchedulerValue,
+};
 use ringgate_netlink::uapi;
 
 #[derive(Parser)]
@@ -135,7 +137,8 @@ pub(crate) enum VipAction {
 pub(crate) struct ServiceArgs {
     /// The VIP (in the pool).
     pub vip: Ipv4Addr,
-    /// The port clients connect to.
+    /// The port clients connect to (1-65535).
+    #[arg(value_parser = port(uapi::RINGGATE_A_SERVICE_PORT))]
     pub port: u16,
     /// The service's protocol.
     #[arg(long, value_enum, default_value = "tcp")]
@@ -148,9 +151,10 @@ pub(crate) enum ServiceAction {
     Add {
         #[command(flatten)]
         service: ServiceArgs,
-        /// How the service picks the back-end of a new connection.
-        #[arg(long, value_enum, default_value = "wrr")]
-        scheduler: SchedulerValue,
+        /// How the service picks the back-end of a new connection (default
+        /// wrr; a service already there keeps its own).
+        #[arg(long, value_enum)]
+        scheduler: Option<SchedulerValue>,
     },
     /// Change an existing service's scheduler.
     Set {
@@ -173,6 +177,7 @@ pub(crate) enum BackendAction {
         #[command(flatten)]
         service: ServiceArgs,
         /// The back-end's address and port, e.g. 10.1.0.2:8080.
+        #[arg(value_parser = backend_addr)]
         backend: SocketAddrV4,
         /// Its share of new connections (1-1000, default 1).
         #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_BACKEND, uapi::RINGGATE_A_BACKEND_WEIGHT))]
@@ -184,10 +189,12 @@ pub(crate) enum BackendAction {
         #[arg(long)]
         up: bool,
     },
-    /// Change a back-end's weight or state.
+    /// Change a back-end's weight or state (at least one of them).
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["weight", "down", "up"])))]
     Set {
         #[command(flatten)]
         service: ServiceArgs,
+        #[arg(value_parser = backend_addr)]
         backend: SocketAddrV4,
         #[arg(long, value_parser = bounded(&uapi::RINGGATE_SET_BACKEND, uapi::RINGGATE_A_BACKEND_WEIGHT))]
         weight: Option<u32>,
@@ -202,6 +209,7 @@ pub(crate) enum BackendAction {
     Del {
         #[command(flatten)]
         service: ServiceArgs,
+        #[arg(value_parser = backend_addr)]
         backend: SocketAddrV4,
     },
     /// List services and their back-ends.
@@ -231,6 +239,7 @@ impl BackendAction {
 /// The settings `config set` changes; the option names are the spec's
 /// attribute names, as `config show` and `save` print them.
 #[derive(clap::Args, Default, Debug, PartialEq, Eq)]
+#[group(required = true, multiple = true)]
 pub(crate) struct ConfigArgs {
     /// This node's id; sessions record it as their owner.
     #[arg(long)]
@@ -341,5 +350,61 @@ mod tests {
             help.contains("3  the ringgate kernel module is not loaded"),
             "{help}"
         );
+    }
+}
+
+#[cfg(test)]
+mod set_and_port_tests {
+    use super::*;
+
+    /// Ports are bounded by the spec (min 1) like every other bounded
+    /// value, so the command line refuses port 0 (exit 2 before connecting)
+    /// instead of sending it (exit 3 without the module, a kernel EINVAL
+    /// with it).
+    #[test]
+    fn port_zero_is_a_usage_error() {
+        for args in [
+            &["ringgatectl", "service", "add", "10.0.0.1", "0"][..],
+            &[
+                "ringgatectl",
+                "backend",
+                "add",
+                "10.0.0.1",
+                "80",
+                "10.1.0.2:0",
+            ],
+            &[
+                "ringgatectl",
+                "backend",
+                "set",
+                "10.0.0.1",
+                "0",
+                "10.1.0.2:80",
+                "--up",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?} parses");
+        }
+    }
+
+    /// Issue 15: "a `set` with nothing to change succeeds silently". `vip
+    /// set` (garp-count required) and `service set` (scheduler required)
+    /// now refuse it; `backend set` and `config set` still parse with
+    /// nothing to change, send a request that changes nothing, and exit 0.
+    #[test]
+    fn a_set_with_nothing_to_change_is_refused() {
+        for args in [
+            &[
+                "ringgatectl",
+                "backend",
+                "set",
+                "10.0.0.1",
+                "80",
+                "10.1.0.2:80",
+            ][..],
+            &["ringgatectl", "config", "set"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?} parses");
+        }
     }
 }

@@ -56,7 +56,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         },
         Command::Service { action } => match action {
             ServiceAction::Add { service, scheduler } => {
-                backend::service_add(backend::key(&service), scheduler.0)
+                backend::service_add(backend::key(&service), scheduler.map(|s| s.0))
             }
             ServiceAction::Set { service, scheduler } => {
                 backend::service_set(backend::key(&service), scheduler.0)

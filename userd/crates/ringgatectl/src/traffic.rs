@@ -56,7 +56,12 @@ pub(crate) fn rates(before: &[Line], after: &[Line], seconds: f64) -> Vec<Line> 
             })?;
             let (x, y) = (&b.traffic, &a.traffic);
             // Counters only grow while a back-end keeps its slot.
-            if y.conns < x.conns || y.packets_in < x.packets_in || y.packets_out < x.packets_out {
+            let restarted = y.conns < x.conns
+                || y.packets_in < x.packets_in
+                || y.bytes_in < x.bytes_in
+                || y.packets_out < x.packets_out
+                || y.bytes_out < x.bytes_out;
+            if restarted {
                 return None;
             }
             Some(Line {
@@ -162,6 +167,11 @@ mod tests {
     #[test]
     fn a_restarted_slot_gets_no_rate() {
         let got = rates(&[line(2, 10, 100)], &[line(2, 1, 5)], 1.0);
+        assert!(got.is_empty(), "{got:?}");
+        // Restarted and already past the old packet counts: the bytes tell.
+        let mut after = line(2, 10, 100);
+        after.traffic.bytes_out = 5;
+        let got = rates(&[line(2, 10, 100)], &[after], 1.0);
         assert!(got.is_empty(), "{got:?}");
     }
 

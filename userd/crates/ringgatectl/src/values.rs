@@ -3,6 +3,7 @@
 //! spec's tables, so `--help`, the completions and the man page list them
 //! and no help text repeats a list by hand.
 
+use std::net::SocketAddrV4;
 use std::sync::OnceLock;
 
 use clap::builder::{PossibleValue, RangedU64ValueParser};
@@ -22,6 +23,44 @@ pub(crate) fn bounded(set: &'static AttrSet, attr: u16) -> RangedU64ValueParser<
         .max
         .map_or(u64::from(u32::MAX), |m| u64::try_from(m).unwrap_or(0));
     RangedU64ValueParser::new().range(min..=max)
+}
+
+/// A port as the spec bounds attribute `attr` of the service set (1-65535:
+/// port 0 names no service), refused by the command line before anything
+/// is sent.
+pub(crate) fn port(attr: u16) -> impl Fn(&str) -> Result<u16, String> + Clone {
+    let min = uapi::RINGGATE_SET_SERVICE
+        .attr(attr)
+        .and_then(|spec| spec.min)
+        .map_or(0, |m| u16::try_from(m).unwrap_or(0));
+    move |text: &str| {
+        let port: u16 = text
+            .parse()
+            .map_err(|_| format!("{text:?} is not a port number"))?;
+        if port < min {
+            return Err(format!("port {port} is out of range ({min}-65535)"));
+        }
+        Ok(port)
+    }
+}
+
+/// A back-end's `address:port`, its port bounded as the spec bounds the
+/// back-end's port attribute.
+pub(crate) fn backend_addr(text: &str) -> Result<SocketAddrV4, String> {
+    let addr: SocketAddrV4 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not an IPv4 address:port"))?;
+    let min = uapi::RINGGATE_SET_BACKEND
+        .attr(uapi::RINGGATE_A_BACKEND_PORT)
+        .and_then(|spec| spec.min)
+        .map_or(0, |m| u16::try_from(m).unwrap_or(0));
+    if addr.port() < min {
+        return Err(format!(
+            "port {} is out of range ({min}-65535)",
+            addr.port()
+        ));
+    }
+    Ok(addr)
 }
 
 /// A clap value wrapping a client type `$inner`, its values the names of

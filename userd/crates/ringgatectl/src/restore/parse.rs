@@ -28,9 +28,11 @@ pub(crate) enum Action {
         addr: Ipv4Addr,
         owned: bool,
     },
+    /// `scheduler` None: `service add` without `--scheduler`, which
+    /// creates a wrr service and leaves an existing one as it is.
     Service {
         key: ServiceKey,
-        scheduler: Scheduler,
+        scheduler: Option<Scheduler>,
         create: bool,
     },
     Backend {
@@ -124,12 +126,12 @@ fn action(command: Command) -> Option<Action> {
         Command::Service { action } => match action {
             ServiceAction::Add { service, scheduler } => Action::Service {
                 key: key(&service),
-                scheduler: scheduler.0,
+                scheduler: scheduler.map(|s| s.0),
                 create: true,
             },
             ServiceAction::Set { service, scheduler } => Action::Service {
                 key: key(&service),
-                scheduler: scheduler.0,
+                scheduler: Some(scheduler.0),
                 create: false,
             },
             ServiceAction::Del(_) | ServiceAction::List => return None,

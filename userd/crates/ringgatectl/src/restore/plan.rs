@@ -105,17 +105,16 @@ fn plan_line(state: &mut State, action: &Action) -> Result<Vec<Change>, String> 
             scheduler,
             create,
         } => match state.services.iter_mut().find(|s| s.key == key) {
-            Some(service) if service.scheduler == scheduler => Ok(vec![]),
-            Some(service) => {
-                service.scheduler = scheduler;
-                Ok(vec![Change::ServiceSet { key, scheduler }])
-            }
+            Some(service) => match scheduler {
+                Some(scheduler) if service.scheduler != scheduler => {
+                    service.scheduler = scheduler;
+                    Ok(vec![Change::ServiceSet { key, scheduler }])
+                }
+                _ => Ok(vec![]),
+            },
             None if create => {
-                add_service(state, key, scheduler)?;
-                Ok(vec![Change::ServiceAdd {
-                    key,
-                    scheduler: Some(scheduler),
-                }])
+                add_service(state, key, scheduler.unwrap_or(Scheduler::Wrr))?;
+                Ok(vec![Change::ServiceAdd { key, scheduler }])
             }
             None => Err(format!(
                 "no service {key} in the namespace or earlier in the file"

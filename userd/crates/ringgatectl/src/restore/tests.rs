@@ -273,3 +273,50 @@ fn saved_lines_are_command_lines() {
         parse(line).unwrap_or_else(|bad| panic!("{line}: {bad}"));
     }
 }
+
+// Found by review: port 0 and a scheduler-less `service add`.
+
+/// The spec gives service and back-end ports `checks: min: 1` (the kernel's
+/// policy is NLA_POLICY_MIN(NLA_U16, 1)), but the CLI's `port: u16` and
+/// `backend: SocketAddrV4` accept 0, so the plan lets a port-0 line through
+/// and the kernel refuses it only at apply time, after the lines above it
+/// were sent: a half-applied restore, which README says cannot happen for
+/// a bad value ("A bad line stops the restore before anything is sent").
+#[test]
+fn port_zero_is_refused_before_anything_is_sent() {
+    for text in [
+        "vip add 10.9.0.100\nservice add 10.9.0.100 0\n",
+        "vip add 10.9.0.100\nbackend add 10.9.0.100 80 10.1.0.2:0\n",
+    ] {
+        let mut target = recorder(empty());
+        let result = restore_text(&mut target, text);
+        assert!(
+            result.is_err() && target.applied.is_empty(),
+            "{text:?}: accepted, would send {:?}",
+            target.applied
+        );
+        assert_eq!(result.unwrap_err().status, Status::BadInput);
+    }
+}
+
+/// A `vip add` without `--garp-count` or a `backend add` without
+/// `--weight`/`--up` leaves an existing object's values alone, but a
+/// `service add` without `--scheduler` resets an existing service's
+/// scheduler to wrr: clap's `default_value = "wrr"` cannot be told from an
+/// explicit `--scheduler wrr`. Restoring a hand-written file onto a live
+/// node turns its Maglev (hash) or lc service into wrr.
+#[test]
+fn service_add_without_scheduler_leaves_the_existing_one() {
+    let mut target = recorder(configured());
+    restore_text(
+        &mut target,
+        "service add 10.9.0.100 80\nservice add 10.9.0.100 53 --proto udp\n\
+         vip add 10.9.0.100\nbackend add 10.9.0.100 80 10.8.0.2:8080\n",
+    )
+    .unwrap();
+    assert!(
+        target.applied.is_empty(),
+        "nothing asked for a change, but it sends {:?}",
+        target.applied
+    );
+}
