@@ -77,6 +77,9 @@ for n in 2 3; do
 done
 
 # Weighted round-robin: 40 connections split 30:10, every one answered.
+# Their sessions are counted below: closed ones must not expire meanwhile
+# however slow the host (40 fetches can take over a minute under TCG).
+gw config set --timeout-closing 600
 fetch 40 >/tmp/answers
 expect_eq "$(grep -c '^be1$' /tmp/answers)" 30 "connections to be1 (weight 3)"
 expect_eq "$(grep -c '^be2$' /tmp/answers)" 10 "connections to be2 (weight 1)"
