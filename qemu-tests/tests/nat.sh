@@ -214,7 +214,7 @@ services() {
 def dumps: if type == "array" then "[" + (map(dumps) | join(", ")) + "]"
   elif type == "object" then "{" + (to_entries | map((.key | tojson) + ": " + (.value | dumps)) | join(", ")) + "}"
   else tojson end;
-map(get("backends") |= map(get("active_conns") as $_ | get("inactive_conns") as $_ | del(.active_conns, .inactive_conns)))
+map(get("backends") |= map(get("active_conns") as $_ | get("inactive_conns") as $_ | del(.active_conns, .inactive_conns, .traffic)))
 | dumps'
 }
 before=$(services)
@@ -227,9 +227,9 @@ expect_refused() {
 expect_refused "not in this network namespace's pool" backend add 10.9.0.99 80 10.8.0.2:8080
 expect_refused "no such back-end in this service" backend set "$VIP" 80 10.8.0.9:8080 --down
 expect_refused "no such service" service del "$VIP" 84
-expect_refused "unknown protocol" backend add "$VIP" 80 --proto sctp 10.8.0.2:8080
+expect_refused "invalid value 'sctp'" backend add "$VIP" 80 --proto sctp 10.8.0.2:8080
 expect_refused "invalid value" backend add "$VIP" 80 10.8.0.2:8080 --weight 0
-expect_refused "unknown scheduler" service add "$VIP" 83 --scheduler fifo
+expect_refused "invalid value 'fifo'" service add "$VIP" 83 --scheduler fifo
 # Connection counts are the kernel's to keep: a request setting one is refused.
 if out=$(ip netns exec gw python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
     --spec "$RG_REPO/include/netlink/ringgate.yaml" --do backend-set --json \
