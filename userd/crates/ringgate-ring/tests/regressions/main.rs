@@ -15,3 +15,4 @@ mod ring_ids;
 mod safe_delivery;
 mod state_transfer;
 mod window;
+mod rev10_review;
