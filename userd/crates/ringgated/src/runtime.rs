@@ -81,6 +81,8 @@ struct RateWindow {
     delivered: u64,
     rotation_us: Option<u64>,
     message_rate: f64,
+    /// Datagrams refused for a stale epoch, as of the last report.
+    stale_epochs: u64,
 }
 
 /// A ring node bound to a UDP socket: the I/O half of the daemon, shared
@@ -215,7 +217,9 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
         delivered: 0,
         rotation_us: None,
         message_rate: 0.0,
+        stale_epochs: 0,
     };
+    let mut stored_epoch = ring.node().epoch();
 
     let output = Output::spawn(std::io::stdout());
 
@@ -282,6 +286,30 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
             window.visits = stats.token_visits;
             window.delivered = stats.delivered_messages;
             window.started = Instant::now();
+            // Once a second at most, so a replay flood cannot flood the log.
+            if stats.stale_epochs > window.stale_epochs {
+                eprintln!(
+                    "ringgated: refused {} datagrams of an earlier epoch of a peer: replays, \
+                     or a peer restarted without its state file below its old epoch \
+                     (it is told, and moves above it)",
+                    stats.stale_epochs - window.stale_epochs
+                );
+                window.stale_epochs = stats.stale_epochs;
+            }
+        }
+
+        // A peer refused this process's epoch as older than its
+        // predecessor's and the node raised it: store it, so the next start
+        // counts on from the raised value instead of being refused again.
+        let epoch = ring.node().epoch();
+        if epoch != stored_epoch {
+            eprintln!(
+                "ringgated: peers had seen epoch {} of this node (state file lost, clock \
+                 stepped back?); now running as epoch {epoch}",
+                epoch - 1
+            );
+            crate::epoch::store(&config.state_file, epoch)?;
+            stored_epoch = epoch;
         }
 
         while let Ok(request) = control.try_recv() {

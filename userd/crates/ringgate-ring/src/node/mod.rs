@@ -17,8 +17,10 @@
 //! `recovery.rs` recovers the old ring's messages so that survivors agree
 //! on them; `transfer.rs` plans state transfer to joining nodes;
 //! `outbox.rs` queues application messages by priority and `message.rs`
-//! batches them; `freshness.rs` refuses replayed datagrams.
+//! batches them; `freshness.rs` refuses replayed datagrams, and
+//! `epoch_notice.rs` tells a node restarted below its old epoch so.
 
+mod epoch_notice;
 mod freshness;
 mod membership;
 mod message;
@@ -38,7 +40,8 @@ use crate::keyring::{Keyring, KeyringError, KeyringStatus};
 use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES};
 use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
-use freshness::{unframe, ReplayGuard};
+use epoch_notice::NoticeLimiter;
+use freshness::{unframe, ReplayGuard, Verdict};
 use membership::Gather;
 use message::{MSG_APP, MSG_SAFE};
 use outbox::Outbox;
@@ -198,8 +201,17 @@ pub struct Stats {
     pub duplicate_tokens: u64,
     /// Tokens from a member other than the predecessor (replayed copies).
     pub misdirected_tokens: u64,
-    /// Copies of datagrams taken before, or older than the replay window.
+    /// Copies of datagrams taken before, older than the replay window, or of
+    /// an earlier epoch of their sender.
     pub replayed: u64,
+    /// Of `replayed`, those of an earlier epoch: replays of a dead process,
+    /// or a node restarted without its state file below its old epoch (see
+    /// `epoch_notice`). A growing count deserves an operator's look.
+    pub stale_epochs: u64,
+    /// `StaleEpoch` notices sent about such datagrams (rate-limited).
+    pub stale_epoch_notices: u64,
+    /// Times this node raised its own epoch because a peer refused it.
+    pub epoch_raises: u64,
     pub out_of_window: u64,
     pub token_retransmits: u64,
     pub data_retransmits: u64,
@@ -255,6 +267,7 @@ pub struct Node {
     epoch: u64,
     counter: u64,
     replay_guard: ReplayGuard,
+    notices: NoticeLimiter,
     /// Who this node hears and who hears it (see `reach`).
     reach: Reach,
     /// While this node waits for a snapshot: the donor, and the deliveries
@@ -326,6 +339,7 @@ impl Node {
             epoch,
             counter: 0,
             replay_guard: ReplayGuard::default(),
+            notices: NoticeLimiter::default(),
             reach: Reach::default(),
             held: None,
             stateless: false,
@@ -338,6 +352,13 @@ impl Node {
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// This process's epoch: the one it started with, or higher once a peer
+    /// told it that epoch was below its predecessor's (see `epoch_notice`);
+    /// the caller stores it so the next start counts on from there.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The installed ring, or while forming one, the last one installed
@@ -468,15 +489,24 @@ impl Node {
             self.stats.non_member += 1;
             return;
         }
-        if !self.replay_guard.take(packet.sender, epoch, counter) {
-            self.stats.replayed += 1;
-            return;
+        match self.replay_guard.take(packet.sender, epoch, counter) {
+            Verdict::Fresh => {}
+            Verdict::Replayed => {
+                self.stats.replayed += 1;
+                return;
+            }
+            Verdict::OlderEpoch { seen } => {
+                self.stats.replayed += 1;
+                self.refuse_older_epoch(packet.sender, epoch, seen, now);
+                return;
+            }
         }
         match packet.body {
             Body::Join(join) => self.receive_join(packet.sender, packet.ring, epoch, join, now),
             Body::Commit { members, epochs } => {
                 self.receive_commit(packet.sender, packet.ring, members, epochs, now)
             }
+            Body::StaleEpoch { refused, seen } => self.receive_stale_epoch(refused, seen, now),
             body => {
                 let Some(ring) = self.ring.as_mut() else {
                     self.stats.other_ring += 1;
@@ -492,7 +522,7 @@ impl Node {
                         self.receive_token_ack(packet.sender, token_seq)
                     }
                     Body::Data(carriage) => self.receive_carriage(carriage, now),
-                    Body::Join(_) | Body::Commit { .. } => {}
+                    Body::Join(_) | Body::Commit { .. } | Body::StaleEpoch { .. } => {}
                 }
             }
         }
