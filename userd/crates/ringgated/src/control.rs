@@ -188,7 +188,9 @@ mod tests {
         assert!(err("add /nonexistent/ringgate.key").contains("/nonexistent/ringgate.key"));
         assert!(err("rotate").contains("unknown key request"));
         assert!(err("use now").contains("unknown key request"));
-        let dir = std::env::temp_dir().join(format!("ringgated-key-{}", std::process::id()));
+        // A directory of its own: config's tests run alongside and remove theirs.
+        let dir =
+            std::env::temp_dir().join(format!("ringgated-control-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("new.key");
         std::fs::write(&file, "zz").unwrap();
