@@ -18,13 +18,15 @@
 //! on them; `transfer.rs` plans state transfer to joining nodes;
 //! `outbox.rs` queues application messages by priority and `message.rs`
 //! batches them; `freshness.rs` refuses replayed datagrams, and
-//! `epoch_notice.rs` tells a node restarted below its old epoch so.
+//! `epoch_notice.rs` tells a node restarted below its old epoch so;
+//! `pace.rs` lengthens the timeouts while hosts or network are slow.
 
 mod epoch_notice;
 mod freshness;
 mod membership;
 mod message;
 mod outbox;
+mod pace;
 mod reach;
 mod recovery;
 mod ring;
@@ -45,6 +47,7 @@ use freshness::{unframe, ReplayGuard, Verdict};
 use membership::Gather;
 use message::{MSG_APP, MSG_SAFE};
 use outbox::Outbox;
+use pace::Pace;
 use reach::Reach;
 use recovery::Recovery;
 use ring::RingState;
@@ -251,8 +254,11 @@ pub struct Node {
     old: Option<RingState>,
     /// Sequence number of the last ring installed; never decreases.
     installed_seq: u64,
-    /// When the ring counts as lost if no token has come by then.
-    token_deadline: Option<Micros>,
+    /// When the token last came (or the ring was installed): the ring
+    /// counts as lost if none comes within `token_loss_timeout` of it.
+    token_since: Option<Micros>,
+    /// How slow hosts and network have recently been (see `pace`).
+    pace: Pace,
     /// When the representative next asks missing nodes to merge.
     probe_at: Option<Micros>,
     /// Ring-level messages (kind byte first) waiting for the token: recovery
@@ -329,7 +335,8 @@ impl Node {
             ring: None,
             old: None,
             installed_seq: 0,
-            token_deadline: None,
+            token_since: None,
+            pace: Pace::default(),
             probe_at: None,
             recovery_queue: VecDeque::new(),
             outbox: Outbox::default(),
@@ -519,7 +526,7 @@ impl Node {
                 match body {
                     Body::Token(token) => self.receive_token(packet.sender, token, now),
                     Body::TokenAck { token_seq } => {
-                        self.receive_token_ack(packet.sender, token_seq)
+                        self.receive_token_ack(packet.sender, token_seq, now)
                     }
                     Body::Data(carriage) => self.receive_carriage(carriage, now),
                     Body::Join(_) | Body::Commit { .. } | Body::StaleEpoch { .. } => {}
@@ -532,11 +539,18 @@ impl Node {
     /// notices token loss, repeats Joins, gives up on silent nodes and asks
     /// missing nodes to merge.
     pub fn handle_timeout(&mut self, now: Micros) {
+        // Called this long after the time asked for: the host did not run
+        // this node meanwhile, and may not run the others promptly either.
+        if let Some(due) = self.poll_timeout() {
+            if now > due {
+                self.pace.hop(now - due);
+            }
+        }
         if matches!(self.phase, Phase::Gather(_)) {
             self.gather_timeout(now);
             return;
         }
-        if self.token_deadline.is_some_and(|d| now >= d) {
+        if self.token_deadline().is_some_and(|d| now >= d) {
             self.stats.token_losses += 1;
             self.start_gather(now);
             return;
@@ -547,7 +561,7 @@ impl Node {
 
     /// When `handle_timeout` next has something to do.
     pub fn poll_timeout(&self) -> Option<Micros> {
-        let mut earliest = self.token_deadline;
+        let mut earliest = self.token_deadline();
         let mut consider = |t: Option<Micros>| {
             earliest = match (earliest, t) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -608,10 +622,24 @@ impl Node {
         self.events.pop_front()
     }
 
-    /// How long this node waits for the token before declaring it lost.
+    /// How long this node waits for the token before declaring it lost: the
+    /// configured time, plus a slack while the ring runs slowly (`pace`).
     fn token_loss_timeout(&self) -> Micros {
-        let members = self.ring.as_ref().map_or(1, |r| r.members.len()) as Micros;
-        self.config.token_loss_us + self.config.token_loss_per_member_us * members
+        let members = self.ring.as_ref().map_or(1, |r| r.members.len());
+        self.config.token_loss_us
+            + self.config.token_loss_per_member_us * members as Micros
+            + self.pace.token_slack(members)
+    }
+
+    /// When the ring counts as lost if no token comes first.
+    fn token_deadline(&self) -> Option<Micros> {
+        self.token_since
+            .map(|since| since.saturating_add(self.token_loss_timeout()))
+    }
+
+    /// How long to wait for the successor to acknowledge the token.
+    fn token_retransmit_timeout(&self) -> Micros {
+        self.config.token_retransmit_us + self.pace.exchange_slack()
     }
 
     /// Queues an authenticated packet for sending.
