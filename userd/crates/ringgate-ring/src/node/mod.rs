@@ -637,11 +637,6 @@ impl Node {
             .map(|since| since.saturating_add(self.token_loss_timeout()))
     }
 
-    /// How long to wait for the successor to acknowledge the token.
-    fn token_retransmit_timeout(&self) -> Micros {
-        self.config.token_retransmit_us + self.pace.exchange_slack()
-    }
-
     /// Queues an authenticated packet for sending.
     fn send(&mut self, ring: RingId, destination: Destination, body: Body) {
         if self.universe.len() == 1 {

@@ -17,10 +17,7 @@
 //!   acknowledgement, which includes the time the successor's host took
 //!   to run it. The round trip of a token sent once times the network
 //!   and the host (`hop`); the whole hand-over, resends included, times
-//!   how long a stalled successor kept the ring waiting (`handover`). Only
-//!   the first lengthens the resend timeout: the second includes resend
-//!   delays, and feeding it back would make every loss lengthen the next
-//!   wait (Karn's rule);
+//!   how long a stalled successor kept the ring waiting (`handover`);
 //! - the rotation: between two visits of the token;
 //! - its own lateness: how long after the time it asked for
 //!   (`poll_timeout`) its caller let it handle a timeout, which is how
@@ -31,7 +28,13 @@
 //! within a few dozen rotations once the host is quiet. The timeouts add a
 //! slack derived from them (`Node::token_loss_timeout` and the gather
 //! timeouts), capped at `MAX_SLACK_US`, so a dead node is still noticed
-//! within that bound however slow the cluster was. A slow cluster thus
+//! within that bound however slow the cluster was.
+//!
+//! The token's resend timeout stays as configured. A resent token costs a
+//! datagram and a duplicate the successor drops, while a longer resend wait
+//! makes every token lost on a lossy network cost more: with it, large
+//! rings at 30 % loss on a stalling host never finished recovering in the
+//! simulator. A slow cluster thus
 //! delivers at a lower rate and notices deaths later; it does not lose its
 //! ring to its own slowness.
 
@@ -79,9 +82,8 @@ impl Pace {
         (2 * self.rotation_us.max(hops)).min(MAX_SLACK_US)
     }
 
-    /// What to add to a wait for one message exchange: the token's
-    /// retransmission, and each stage of forming a ring, where every node
-    /// answers every other.
+    /// What to add to a wait for one message exchange: each stage of
+    /// forming a ring, where every node answers every other.
     pub(super) fn exchange_slack(&self) -> Micros {
         (2 * self.hop_us).min(MAX_SLACK_US)
     }

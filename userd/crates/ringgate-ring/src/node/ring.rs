@@ -245,7 +245,7 @@ impl Node {
                 self.forward(token, now);
             }
         }
-        let retransmit = self.token_retransmit_timeout();
+        let retransmit = self.config.token_retransmit_us;
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
@@ -437,7 +437,7 @@ impl Node {
             Destination::Node(successor),
             Body::Token(token.clone()),
         );
-        let resend_at = now + self.token_retransmit_timeout();
+        let resend_at = now + self.config.token_retransmit_us;
         if let Some(ring) = self.ring.as_mut() {
             ring.sent_token = Some(SentToken {
                 token,
