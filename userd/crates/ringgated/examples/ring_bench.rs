@@ -3,6 +3,8 @@
 //! numbers; it asserts nothing.
 //!
 //!     cargo run --release -p ringgated --example ring_bench [-- --quick]
+//!     ... ring_bench -- --diag NODES SIZE SECONDS   (one saturated run, counters)
+//!     ... ring_bench -- --death NODES TRIALS        (one line per trial)
 //!
 //! For 3, 5 and 8 nodes and 64 B, 1 KB and 8 KB messages: the delivered
 //! message rate at the slowest node when every node sends as fast as the ring
@@ -219,10 +221,25 @@ fn diagnose(args: &[String]) {
     }
 }
 
+/// `--death N TRIALS`: node death to the survivors' new ring delivering.
+fn deaths(args: &[String]) {
+    let n: u16 = args[0].parse().expect("nodes");
+    let trials: usize = args[1].parse().expect("trials");
+    for _ in 0..trials {
+        let times: Vec<String> = death(n)
+            .iter()
+            .map(|t| t.map_or("none".into(), |us| format!("{}", us / 1000)))
+            .collect();
+        println!("{n} nodes: survivors' new ring delivering after [{}] ms", times.join(" "));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--diag") {
-        return diagnose(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("--diag") => return diagnose(&args[1..]),
+        Some("--death") => return deaths(&args[1..]),
+        _ => {}
     }
     let quick = std::env::args().any(|a| a == "--quick");
     let secs = if quick { 0.5 } else { 2.0 };
