@@ -230,7 +230,10 @@ fn deaths(args: &[String]) {
             .iter()
             .map(|t| t.map_or("none".into(), |us| format!("{}", us / 1000)))
             .collect();
-        println!("{n} nodes: survivors' new ring delivering after [{}] ms", times.join(" "));
+        println!(
+            "{n} nodes: survivors' new ring delivering after [{}] ms",
+            times.join(" ")
+        );
     }
 }
 

@@ -1,5 +1,8 @@
 //! The local control socket `ringgatectl` talks to: a Unix stream socket
-//! where each connection sends one request line and reads one JSON line.
+//! where a client sends request lines and reads one JSON line for each, in
+//! order. `ringgatectl` sends one and hangs up; an application that submits
+//! many messages keeps its connection, so a message costs a line, not a
+//! connection and a thread.
 //!
 //! Requests: `status`; `send <text>` and `send-control <text>` (broadcast a
 //! message on the ring, of the bulk or the control class);
@@ -30,10 +33,11 @@ use ringgate_ring::node::Priority;
 use crate::config::read_private_key;
 use crate::runtime::{Control, KeyChange};
 
-/// Longest request line accepted.
+/// Longest request line accepted; a longer one ends the connection.
 const MAX_REQUEST: u64 = 64 * 1024;
-/// How long a client may take to send its request or read the answer, and
-/// how long it waits for the ring to answer.
+/// How long a client may take to send its next request or read an answer
+/// (an idle connection is closed after it), and how long it waits for the
+/// ring to answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Clients served at once; more are turned away, so a flood of idle
 /// connections cannot exhaust threads.
@@ -103,11 +107,26 @@ fn serve_client(
     }
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
-    let mut line = String::new();
-    BufReader::new(std::io::Read::take(&stream, MAX_REQUEST)).read_line(&mut line)?;
-    let line = line.trim_end_matches('\n');
+    let mut reader = BufReader::new(&stream);
+    let mut writer = &stream;
+    loop {
+        let mut line = String::new();
+        let read = std::io::Read::take(&mut reader, MAX_REQUEST).read_line(&mut line)?;
+        if read == 0 {
+            return Ok(()); // The client hung up.
+        }
+        if !line.ends_with('\n') && read as u64 == MAX_REQUEST {
+            return refuse(stream.try_clone()?, "request line too long");
+        }
+        let reply = answer(line.trim_end_matches('\n'), to_ring);
+        writeln!(writer, "{reply}")?;
+    }
+}
+
+/// The answer to one request line.
+fn answer(line: &str, to_ring: &Sender<Control>) -> serde_json::Value {
     let stopping = || serde_json::json!({ "error": "the ring is stopping" });
-    let reply = match line.split_once(' ').unwrap_or((line, "")) {
+    match line.split_once(' ').unwrap_or((line, "")) {
         ("status", _) => {
             let (tx, rx) = channel();
             to_ring.send(Control::Status(tx)).ok();
@@ -147,9 +166,7 @@ fn serve_client(
         (other, _) => {
             serde_json::json!({ "error": format!("unknown request {other:?}; expected status, send, send-control or key") })
         }
-    };
-    let mut stream = stream;
-    writeln!(stream, "{reply}")
+    }
 }
 
 /// Parses a `key` request; reads and checks the key file of `add`.

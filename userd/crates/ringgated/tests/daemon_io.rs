@@ -5,7 +5,7 @@
 mod support;
 
 use std::fs;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -111,6 +111,37 @@ fn the_control_socket_is_private_replaces_only_a_stale_socket_and_serves_past_an
     assert_eq!(fs::read_to_string(&file).unwrap(), "not a socket");
     let log = fs::read_to_string(dir.join("log-4")).unwrap();
     assert!(log.contains("control_socket"), "{log}");
+    drop(daemon);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_connection_carries_many_requests_answered_in_order() {
+    let dir = support::scratch("pipelined");
+    let port = 45000 + (std::process::id() % 15000) as u16;
+    let daemon = start(&dir, 6, port, &[6], Stdio::null());
+    wait_for("the daemon to answer", || {
+        ask(&daemon.socket, "status").is_some()
+    });
+    let mut stream = UnixStream::connect(&daemon.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // Sent at once, before reading any answer.
+    let requests = "send one\nnonsense\nsend two\nstatus\n";
+    stream.write_all(requests.as_bytes()).unwrap();
+    let mut answers = BufReader::new(&stream).lines();
+    let mut next = || -> serde_json::Value {
+        serde_json::from_str(&answers.next().unwrap().unwrap()).unwrap()
+    };
+    assert_eq!(next()["ok"], true);
+    assert!(next()["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown request"));
+    assert_eq!(next()["ok"], true);
+    let status = next();
+    assert_eq!(status["node_id"], 6, "{status}");
     drop(daemon);
     let _ = fs::remove_dir_all(&dir);
 }
