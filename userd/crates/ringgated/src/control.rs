@@ -2,7 +2,9 @@
 //! where a client sends request lines and reads one JSON line for each, in
 //! order. `ringgatectl` sends one and hangs up; an application that submits
 //! many messages keeps its connection, so a message costs a line, not a
-//! connection and a thread.
+//! connection and a thread. Lines that arrive together are handed to the
+//! ring together and answered together, so a client that writes ahead of
+//! the answers is not held to one message per turn of the ring thread.
 //!
 //! Requests: `status`; `send <text>` and `send-control <text>` (broadcast a
 //! message on the ring, of the bulk or the control class);
@@ -22,7 +24,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -31,7 +33,8 @@ use ringgate_ring::auth::ClusterKey;
 use ringgate_ring::node::Priority;
 
 use crate::config::read_private_key;
-use crate::runtime::{Control, KeyChange};
+use crate::ring_handle::RingHandle;
+use crate::runtime::{Control, KeyChange, RingStatus};
 
 /// Longest request line accepted; a longer one ends the connection.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -45,7 +48,7 @@ const MAX_CLIENTS: usize = 32;
 
 /// Binds the socket and serves it on a thread. Whatever is at `path` is
 /// removed only if it is a stale socket (nothing listens on it any more).
-pub fn serve(path: &Path, to_ring: Sender<Control>) -> Result<(), String> {
+pub fn serve(path: &Path, to_ring: RingHandle) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("control_socket {}: {e}", path.display());
     remove_stale(path).map_err(|e| fail(&e))?;
     let listener = UnixListener::bind(path).map_err(|e| fail(&e))?;
@@ -99,7 +102,7 @@ fn refuse(mut stream: UnixStream, why: &str) -> std::io::Result<()> {
 fn serve_client(
     stream: UnixStream,
     me: rustix::process::Uid,
-    to_ring: &Sender<Control>,
+    to_ring: &RingHandle,
 ) -> std::io::Result<()> {
     let peer = rustix::net::sockopt::get_socket_peercred(&stream)?;
     if !(peer.uid.is_root() || peer.uid == me) {
@@ -108,32 +111,70 @@ fn serve_client(
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let mut reader = BufReader::new(&stream);
-    let mut writer = &stream;
+    let mut writer = std::io::BufWriter::new(&stream);
     loop {
-        let mut line = String::new();
-        let read = std::io::Read::take(&mut reader, MAX_REQUEST).read_line(&mut line)?;
-        if read == 0 {
-            return Ok(()); // The client hung up.
+        // Every line already here goes to the ring before any answer is
+        // awaited; the answers then go back in order.
+        let mut batch = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = std::io::Read::take(&mut reader, MAX_REQUEST).read_line(&mut line)?;
+            if read == 0 {
+                // The client hung up; what it sent still gets done.
+                for pending in batch {
+                    let _ = writeln!(writer, "{}", finish(pending));
+                }
+                return writer.flush();
+            }
+            if !line.ends_with('\n') && read as u64 == MAX_REQUEST {
+                return refuse(stream.try_clone()?, "request line too long");
+            }
+            batch.push(request(line.trim_end_matches('\n'), to_ring));
+            if reader.buffer().is_empty() || batch.len() >= MAX_BATCH {
+                break;
+            }
         }
-        if !line.ends_with('\n') && read as u64 == MAX_REQUEST {
-            return refuse(stream.try_clone()?, "request line too long");
+        for pending in batch {
+            writeln!(writer, "{}", finish(pending))?;
         }
-        let reply = answer(line.trim_end_matches('\n'), to_ring);
-        writeln!(writer, "{reply}")?;
+        writer.flush()?;
     }
 }
 
-/// The answer to one request line.
-fn answer(line: &str, to_ring: &Sender<Control>) -> serde_json::Value {
+/// Lines of one client handed to the ring before their answers are awaited.
+const MAX_BATCH: usize = 256;
+
+/// A request on its way: answered already, or waiting for the ring.
+enum Pending {
+    Ready(serde_json::Value),
+    Status(Receiver<RingStatus>),
+    Done(Receiver<Result<(), String>>),
+}
+
+/// The answer to a request, once the ring gave it.
+fn finish(pending: Pending) -> serde_json::Value {
     let stopping = || serde_json::json!({ "error": "the ring is stopping" });
+    match pending {
+        Pending::Ready(value) => value,
+        Pending::Status(rx) => match rx.recv_timeout(CLIENT_TIMEOUT) {
+            Ok(status) => serde_json::to_value(status).unwrap_or_default(),
+            Err(_) => stopping(),
+        },
+        Pending::Done(rx) => match rx.recv_timeout(CLIENT_TIMEOUT) {
+            Ok(Ok(())) => serde_json::json!({ "ok": true }),
+            Ok(Err(e)) => serde_json::json!({ "error": e }),
+            Err(_) => stopping(),
+        },
+    }
+}
+
+/// Hands one request line to the ring (or answers it at once if it is bad).
+fn request(line: &str, to_ring: &RingHandle) -> Pending {
     match line.split_once(' ').unwrap_or((line, "")) {
         ("status", _) => {
             let (tx, rx) = channel();
-            to_ring.send(Control::Status(tx)).ok();
-            match rx.recv_timeout(CLIENT_TIMEOUT) {
-                Ok(status) => serde_json::to_value(status).unwrap_or_default(),
-                Err(_) => stopping(),
-            }
+            to_ring.send(Control::Status(tx));
+            Pending::Status(rx)
         }
         (kind @ ("send" | "send-control"), text) => {
             let priority = if kind == "send" {
@@ -142,34 +183,23 @@ fn answer(line: &str, to_ring: &Sender<Control>) -> serde_json::Value {
                 Priority::Control
             };
             let (tx, rx) = channel();
-            to_ring
-                .send(Control::Send(priority, text.as_bytes().to_vec(), tx))
-                .ok();
-            match rx.recv_timeout(CLIENT_TIMEOUT) {
-                Ok(Ok(())) => serde_json::json!({ "ok": true }),
-                Ok(Err(e)) => serde_json::json!({ "error": e }),
-                Err(_) => stopping(),
-            }
+            to_ring.send(Control::Send(priority, text.as_bytes().to_vec(), tx));
+            Pending::Done(rx)
         }
         ("key", step) => match key_change(step) {
             Ok(change) => {
                 let (tx, rx) = channel();
-                to_ring.send(Control::Key(change, tx)).ok();
-                match rx.recv_timeout(CLIENT_TIMEOUT) {
-                    Ok(Ok(())) => serde_json::json!({ "ok": true }),
-                    Ok(Err(e)) => serde_json::json!({ "error": e }),
-                    Err(_) => stopping(),
-                }
+                to_ring.send(Control::Key(change, tx));
+                Pending::Done(rx)
             }
-            Err(e) => serde_json::json!({ "error": e }),
+            Err(e) => Pending::Ready(serde_json::json!({ "error": e })),
         },
-        (other, _) => {
-            serde_json::json!({ "error": format!("unknown request {other:?}; expected status, send, send-control or key") })
-        }
+        (other, _) => Pending::Ready(serde_json::json!({
+            "error": format!("unknown request {other:?}; expected status, send, send-control or key")
+        })),
     }
 }
 
-/// Parses a `key` request; reads and checks the key file of `add`.
 fn key_change(step: &str) -> Result<KeyChange, String> {
     match step.split_once(' ').unwrap_or((step, "")) {
         ("add", path) => {

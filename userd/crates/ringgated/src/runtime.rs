@@ -1,15 +1,15 @@
 //! Drives the sans-IO ring node with a UDP socket and the real clock.
 //!
 //! One thread owns the node: it sends what the node wants sent, sleeps in
-//! `recv_from` until the node's next timeout (at most `TICK`, so control
-//! requests and shutdown are noticed), and answers control requests between
-//! datagrams.
+//! poll(2) until a datagram, the node's next timeout, or a control request
+//! (`ring_handle` wakes it) comes, at most `TICK` (so shutdown is noticed),
+//! and answers control requests between datagrams.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use ringgate_ring::auth::ClusterKey;
@@ -22,8 +22,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::output::Output;
+use crate::ring_handle::RingInbox;
 
-/// The longest the loop sleeps before looking at control requests again.
+/// The longest the loop sleeps before looking at the stop flag again.
 const TICK: Duration = Duration::from_millis(20);
 /// Socket receive buffer requested, in bytes.
 const RECEIVE_BUFFER: usize = 4 << 20;
@@ -170,6 +171,16 @@ impl UdpRing {
     /// with poll(2), whose timeout is precise (a socket receive timeout is
     /// rounded up to whole jiffies, several milliseconds).
     pub fn wait(&mut self, max: Duration) -> Result<(), String> {
+        self.wait_or_wake(max, None)
+    }
+
+    /// Like `wait`, and returns early when `wake` becomes readable (a
+    /// control request came; see `ring_handle`).
+    pub fn wait_or_wake(
+        &mut self,
+        max: Duration,
+        wake: Option<&std::os::unix::net::UnixDatagram>,
+    ) -> Result<(), String> {
         let now = self.now();
         let wait = self
             .node
@@ -179,7 +190,10 @@ impl UdpRing {
             .min(max);
         // poll(2) counts milliseconds; round up so a wait is never cut short.
         let wait_ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(&self.socket, PollFlags::IN)];
+        let mut fds = vec![PollFd::new(&self.socket, PollFlags::IN)];
+        if let Some(wake) = wake {
+            fds.push(PollFd::new(wake, PollFlags::IN));
+        }
         match rustix::event::poll(&mut fds, wait_ms) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(format!("poll: {e}")),
@@ -209,7 +223,7 @@ impl UdpRing {
 /// (from another thread, dropped if its reader falls behind) as one line, `deliver <first> <origin> <length> <text>`, and every new ring as
 /// `membership <seq> <representative> <member,member,...>
 /// <transitional,...> <primary|minority>`.
-pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Result<(), String> {
+pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(), String> {
     let mut ring = UdpRing::bind(config)?;
     let mut window = RateWindow {
         started: Instant::now(),
@@ -312,7 +326,8 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
             stored_epoch = epoch;
         }
 
-        while let Ok(request) = control.try_recv() {
+        control.clear_wake_ups();
+        while let Ok(request) = control.requests.try_recv() {
             match request {
                 Control::Status(reply) => {
                     let send_failures = ring.send_failures();
@@ -352,7 +367,7 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                 }
             }
         }
-        ring.wait(TICK)?;
+        ring.wait_or_wake(TICK, Some(control.wake_socket()))?;
     }
     Ok(())
 }

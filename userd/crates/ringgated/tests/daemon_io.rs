@@ -145,3 +145,35 @@ fn one_connection_carries_many_requests_answered_in_order() {
     drop(daemon);
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A lone node has no datagrams and no timers to wake its ring thread: a
+/// request that waited for them would take up to a 20 ms tick. The control
+/// socket wakes the ring thread, so a hundred requests in a row take far
+/// less than a hundred ticks.
+#[test]
+fn a_control_request_wakes_the_ring_thread() {
+    let dir = support::scratch("wake");
+    let port = 46000 + (std::process::id() % 15000) as u16;
+    let daemon = start(&dir, 7, port, &[7], Stdio::null());
+    wait_for("the daemon to answer", || {
+        ask(&daemon.socket, "status").is_some()
+    });
+    let stream = UnixStream::connect(&daemon.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answers = BufReader::new(&stream).lines();
+    let started = Instant::now();
+    for _ in 0..100 {
+        // One at a time: each waits for its answer.
+        writeln!(&stream, "status").unwrap();
+        answers.next().unwrap().unwrap();
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(500),
+        "100 requests took {took:?}: they wait for the ring thread's tick"
+    );
+    drop(daemon);
+    let _ = fs::remove_dir_all(&dir);
+}
