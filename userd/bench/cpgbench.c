@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 	long nodes = 0, size = 1024;
 	double seconds = 10, rate = 0;
 	cpg_handle_t handle;
-	uint64_t start, now, end, sent = 0, refused = 0;
+	uint64_t start, now, end, send_until, sent = 0, refused = 0;
 	char *message;
 	int fd, i;
 
@@ -142,12 +142,16 @@ int main(int argc, char **argv)
 	window_from = start + 1000000;
 	window_until = window_from + (uint64_t)(seconds * 1e6);
 	end = mode == MODE_DEATH ? start + 30000000 : window_until + 500000;
+	/* After a death, corosync takes its token timeout and consensus (several
+	 * seconds for 5 or more nodes) to form a new ring: keep sending until
+	 * the end, or the survivors would have nothing to deliver. */
+	send_until = mode == MODE_DEATH ? end : window_until;
 	while ((now = clock_us(CLOCK_MONOTONIC)) < end) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint64_t slot = mode == MODE_MAX ? now : start + (uint64_t)(sent * 1e6 / rate);
 		int wait_ms = 0;
 
-		if (slot <= now && now < window_until) {
+		if (slot <= now && now < send_until) {
 			struct iovec iov = { .iov_base = message, .iov_len = size };
 			cs_error_t err;
 

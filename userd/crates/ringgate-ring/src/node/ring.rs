@@ -16,9 +16,9 @@ pub(super) struct SentToken {
     /// When it was first sent: the acknowledgement times the hand-over.
     first_sent_at: Micros,
     /// When it was sent, until it is sent again: the acknowledgement of a
-    /// token sent once times the hop (`pace`). After a resend, which copy
-    /// an acknowledgement answers is unknown (Karn's rule), and timing it
-    /// from the first would feed the resend delay back into itself.
+    /// token sent once times the round trip (`pace`). After a resend, which
+    /// copy an acknowledgement answers is unknown (Karn's rule), so only
+    /// the whole hand-over is timed.
     sent_at: Option<Micros>,
     pub(super) resend_at: Micros,
 }
@@ -245,7 +245,6 @@ impl Node {
                 self.forward(token, now);
             }
         }
-        let retransmit = self.config.token_retransmit_us;
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
@@ -261,7 +260,7 @@ impl Node {
         if now < sent.resend_at {
             return;
         }
-        sent.resend_at = now + retransmit;
+        sent.resend_at = now + self.config.token_retransmit_us;
         sent.sent_at = None;
         let token = sent.token.clone();
         self.stats.token_retransmits += 1;
