@@ -100,9 +100,17 @@ for i in $(seq 1 "$nodes"); do
 done
 
 if [ "$mode" = --death ]; then
-  # Let the ring settle and carry messages, then kill the last node's
-  # corosync (and with it its client) without a word.
-  sleep 3
+  # Once every client is in the group, let the ring carry messages a
+  # while, then kill the last node's corosync (and with it its client)
+  # without a word. A large cluster takes seconds to form.
+  for i in $(seq 1 "$nodes"); do
+    for attempt in $(seq 1 601); do
+      grep -q "group complete" "$dir/client-$i.out" && break
+      if [ "$attempt" = 601 ]; then echo "corosync.sh: client $i never saw the whole group" >&2; exit 1; fi
+      sleep 0.1
+    done
+  done
+  sleep 2
   killed_at=$(date +%s%6N)
   # The killed jobs' deaths are expected; keep the shell from reporting them.
   {

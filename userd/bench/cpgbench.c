@@ -138,6 +138,8 @@ int main(int argc, char **argv)
 		if (cpg_dispatch(handle, CS_DISPATCH_ALL) != CS_OK)
 			return 1;
 	}
+	/* The script kills a node only once every client got this far. */
+	fprintf(stderr, "group complete\n");
 	start = clock_us(CLOCK_MONOTONIC);
 	window_from = start + 1000000;
 	window_until = window_from + (uint64_t)(seconds * 1e6);
