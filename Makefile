@@ -4,7 +4,7 @@
 #   make test    every test: generated-code check, cargo test, VM tests
 #
 # Other targets: deps, kernel, module, userd, generate, check-generated,
-# check-format, bench, test-module-logic,
+# check-format, bench, bench-ring, test-module-logic,
 # test-userd, fuzz (FUZZ_SECONDS=n), test-vm (TESTS="load-unload ..." picks VM
 # tests), clean.
 # KDIR=<kernel build dir> builds the module against another CONFIG_RUST=y kernel.
@@ -18,7 +18,7 @@ TEST_KDIR = $$($(TOOLS)/build-kernel.sh)
 TESTS ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps kernel module userd generate check-generated check-format demo bench test test-userd test-module-logic fuzz test-vm clean
+.PHONY: all deps kernel module userd generate check-generated check-format demo bench bench-ring test test-userd test-module-logic fuzz test-vm clean
 
 all: module userd
 
@@ -96,6 +96,14 @@ bench: deps userd
 	  $(TOOLS)/build-module-copy.sh "$$kdir" qemu-tests/out/bench-module >/dev/null; \
 	  qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
 	  --ksrc "$$($(TOOLS)/kernel-source.sh)" --module qemu-tests/out/bench-module/ringgate.ko bench
+
+# The token ring beside corosync 3 on this host (prints a side-by-side
+# table; not part of `make test`): one ringgated per node on 127.0.0.x, one
+# corosync per network namespace, a client per node on each daemon's local
+# API. As root; installs corosync and libcpg-dev. RG_BENCH_SECONDS,
+# RG_BENCH_REPS, RG_BENCH_NODES, RG_BENCH_SIZES: see userd/bench/bench-ring.sh.
+bench-ring: deps
+	userd/bench/bench-ring.sh
 
 clean:
 	rm -rf *.o *.ko *.mod *.mod.c .*.cmd modules.order Module.symvers .module-common.o \

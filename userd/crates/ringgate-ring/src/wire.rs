@@ -9,6 +9,7 @@
 //! Join     ring_seq u64 | proc count u16 | proc u16... | fail count u16 | fail u16...
 //!          | member count u16 | member u16...   (the sender's ring; none while forming)
 //! Commit   member count u16 | member u16... | epoch u64 per member   (header ring = the new ring)
+//! StaleEpoch refused u64 | seen u64   (header ring = none)
 //! ```
 //!
 //! Node-id lists travel in strictly ascending order, which the decoder
@@ -139,6 +140,15 @@ pub enum Body {
         /// One per member, in the same order.
         epochs: Vec<u64>,
     },
+    /// Sent to a node whose datagrams the sender refuses because their
+    /// epoch `refused` is below `seen`, the latest epoch the sender took
+    /// from that node. A node that finds its own epoch refused (it
+    /// restarted without its state and with a clock stepped back) raises
+    /// its epoch above `seen`; see `node::epoch_notice`.
+    StaleEpoch {
+        refused: u64,
+        seen: u64,
+    },
 }
 
 /// A whole packet (before authentication is added).
@@ -197,6 +207,7 @@ const KIND_TOKEN_ACK: u8 = 2;
 const KIND_DATA: u8 = 3;
 const KIND_JOIN: u8 = 4;
 const KIND_COMMIT: u8 = 5;
+const KIND_STALE_EPOCH: u8 = 6;
 
 fn put_ids(out: &mut Vec<u8>, ids: &[NodeId]) {
     let ids = &ids[..ids.len().min(MAX_NODES)];
@@ -231,6 +242,7 @@ impl Packet {
             Body::Data(_) => KIND_DATA,
             Body::Join(_) => KIND_JOIN,
             Body::Commit { .. } => KIND_COMMIT,
+            Body::StaleEpoch { .. } => KIND_STALE_EPOCH,
         });
         out.extend_from_slice(&self.sender.to_be_bytes());
         self.ring.encode_into(&mut out);
@@ -267,6 +279,10 @@ impl Packet {
                 for epoch in epochs.iter().take(members.len().min(MAX_NODES)) {
                     out.extend_from_slice(&epoch.to_be_bytes());
                 }
+            }
+            Body::StaleEpoch { refused, seen } => {
+                out.extend_from_slice(&refused.to_be_bytes());
+                out.extend_from_slice(&seen.to_be_bytes());
             }
         }
         out
@@ -361,6 +377,15 @@ impl Packet {
                     .collect::<Result<Vec<_>, _>>()?;
                 Body::Commit { members, epochs }
             }
+            KIND_STALE_EPOCH => {
+                let refused = r.u64()?;
+                let seen = r.u64()?;
+                // Only a lower epoch is ever refused as stale.
+                if refused >= seen {
+                    return Err(DecodeError::Bounds);
+                }
+                Body::StaleEpoch { refused, seen }
+            }
             other => return Err(DecodeError::Kind(other)),
         };
         if !r.0.is_empty() {
@@ -432,6 +457,14 @@ mod tests {
                     epochs: vec![7, 8, 9],
                 },
             },
+            Packet {
+                sender: 2,
+                ring: RingId::default(),
+                body: Body::StaleEpoch {
+                    refused: 4000,
+                    seen: 5000,
+                },
+            },
         ]
     }
 
@@ -474,6 +507,16 @@ mod tests {
         bytes[2] = VERSION;
         bytes[3] = 9;
         assert_eq!(Packet::decode(&bytes), Err(DecodeError::Kind(9)));
+        // A notice that an epoch is stale names a higher one.
+        let notice = Packet {
+            sender: 1,
+            ring: RingId::default(),
+            body: Body::StaleEpoch {
+                refused: 5,
+                seen: 5,
+            },
+        };
+        assert_eq!(Packet::decode(&notice.encode()), Err(DecodeError::Bounds));
     }
 
     #[test]

@@ -73,6 +73,14 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
                 epochs: vec![1, 0, 1],
             },
         },
+        Packet {
+            sender: 1,
+            ring: RingId::default(),
+            body: Body::StaleEpoch {
+                refused: 0,
+                seen: 7,
+            },
+        },
     ];
     // The node under test is in ring 1 (from node 1's Commit), so mutated
     // tokens and carriage packets reach the ring's logic, not just the

@@ -3,6 +3,8 @@
 //! numbers; it asserts nothing.
 //!
 //!     cargo run --release -p ringgated --example ring_bench [-- --quick]
+//!     ... ring_bench -- --diag NODES SIZE SECONDS   (one saturated run, counters)
+//!     ... ring_bench -- --death NODES TRIALS        (one line per trial)
 //!
 //! For 3, 5 and 8 nodes and 64 B, 1 KB and 8 KB messages: the delivered
 //! message rate at the slowest node when every node sends as fast as the ring
@@ -19,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ringgate_ring::auth::ClusterKey;
-use ringgate_ring::node::{Config as RingConfig, Event};
+use ringgate_ring::node::{Config as RingConfig, Event, Stats};
 use ringgated::config::{Config, KernelModule, Peer};
 use ringgated::runtime::UdpRing;
 
@@ -61,6 +63,10 @@ struct NodeResult {
     delivered: u64,
     latencies_us: Vec<u64>,
     visits: u64,
+    stats: Stats,
+    /// Longest gap between two turns of this node's loop, in microseconds:
+    /// how long the host left the thread unscheduled (or busy).
+    max_gap_us: u64,
 }
 
 /// Runs a ring for `duration`; each node submits `rate` messages/s of `size`
@@ -80,7 +86,11 @@ fn run(n: u16, size: usize, rate: Option<f64>, duration: Duration) -> Vec<NodeRe
                 let warm = duration / 4;
                 let visits_before = ring.node().stats().token_visits;
                 let (mut sent, mut delivered, mut latencies_us) = (0u64, 0u64, Vec::new());
+                let mut last_turn = Instant::now();
+                let mut max_gap_us = 0u64;
                 while start.elapsed() < duration {
+                    max_gap_us = max_gap_us.max(last_turn.elapsed().as_micros() as u64);
+                    last_turn = Instant::now();
                     let due = match rate {
                         Some(r) => (r * start.elapsed().as_secs_f64()) as u64,
                         None => sent + 16,
@@ -112,6 +122,8 @@ fn run(n: u16, size: usize, rate: Option<f64>, duration: Duration) -> Vec<NodeRe
                     delivered,
                     latencies_us,
                     visits,
+                    stats: ring.node().stats().clone(),
+                    max_gap_us,
                 }
             })
         })
@@ -183,7 +195,55 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// `--diag N SIZE SECS`: one saturated run, with every node's counters.
+fn diagnose(args: &[String]) {
+    let n: u16 = args[0].parse().expect("nodes");
+    let size: usize = args[1].parse().expect("size");
+    let secs: f64 = args[2].parse().expect("seconds");
+    let results = run(n, size, None, Duration::from_secs_f64(secs));
+    for (i, r) in results.iter().enumerate() {
+        let s = &r.stats;
+        println!(
+            "node {}: delivered {} ({:.0}/s) visits {} max_gap_us {} token_retx {} dup_tokens {} data_retx {} out_of_window {} replayed {} token_losses {} rings {}",
+            i + 1,
+            r.delivered,
+            r.delivered as f64 / secs,
+            r.visits,
+            r.max_gap_us,
+            s.token_retransmits,
+            s.duplicate_tokens,
+            s.data_retransmits,
+            s.out_of_window,
+            s.replayed,
+            s.token_losses,
+            s.rings_installed
+        );
+    }
+}
+
+/// `--death N TRIALS`: node death to the survivors' new ring delivering.
+fn deaths(args: &[String]) {
+    let n: u16 = args[0].parse().expect("nodes");
+    let trials: usize = args[1].parse().expect("trials");
+    for _ in 0..trials {
+        let times: Vec<String> = death(n)
+            .iter()
+            .map(|t| t.map_or("none".into(), |us| format!("{}", us / 1000)))
+            .collect();
+        println!(
+            "{n} nodes: survivors' new ring delivering after [{}] ms",
+            times.join(" ")
+        );
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--diag") => return diagnose(&args[1..]),
+        Some("--death") => return deaths(&args[1..]),
+        _ => {}
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let secs = if quick { 0.5 } else { 2.0 };
     let duration = Duration::from_secs_f64(secs);

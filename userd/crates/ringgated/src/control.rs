@@ -1,5 +1,10 @@
 //! The local control socket `ringgatectl` talks to: a Unix stream socket
-//! where each connection sends one request line and reads one JSON line.
+//! where a client sends request lines and reads one JSON line for each, in
+//! order. `ringgatectl` sends one and hangs up; an application that submits
+//! many messages keeps its connection, so a message costs a line, not a
+//! connection and a thread. Lines that arrive together are handed to the
+//! ring together and answered together, so a client that writes ahead of
+//! the answers is not held to one message per turn of the ring thread.
 //!
 //! Requests: `status`; `send <text>` and `send-control <text>` (broadcast a
 //! message on the ring, of the bulk or the control class);
@@ -19,7 +24,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -28,12 +33,14 @@ use ringgate_ring::auth::ClusterKey;
 use ringgate_ring::node::Priority;
 
 use crate::config::read_private_key;
-use crate::runtime::{Control, KeyChange};
+use crate::ring_handle::RingHandle;
+use crate::runtime::{Control, KeyChange, RingStatus};
 
-/// Longest request line accepted.
+/// Longest request line accepted; a longer one ends the connection.
 const MAX_REQUEST: u64 = 64 * 1024;
-/// How long a client may take to send its request or read the answer, and
-/// how long it waits for the ring to answer.
+/// How long a client may take to send its next request or read an answer
+/// (an idle connection is closed after it), and how long it waits for the
+/// ring to answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Clients served at once; more are turned away, so a flood of idle
 /// connections cannot exhaust threads.
@@ -41,7 +48,7 @@ const MAX_CLIENTS: usize = 32;
 
 /// Binds the socket and serves it on a thread. Whatever is at `path` is
 /// removed only if it is a stale socket (nothing listens on it any more).
-pub fn serve(path: &Path, to_ring: Sender<Control>) -> Result<(), String> {
+pub fn serve(path: &Path, to_ring: RingHandle) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("control_socket {}: {e}", path.display());
     remove_stale(path).map_err(|e| fail(&e))?;
     let listener = UnixListener::bind(path).map_err(|e| fail(&e))?;
@@ -95,7 +102,7 @@ fn refuse(mut stream: UnixStream, why: &str) -> std::io::Result<()> {
 fn serve_client(
     stream: UnixStream,
     me: rustix::process::Uid,
-    to_ring: &Sender<Control>,
+    to_ring: &RingHandle,
 ) -> std::io::Result<()> {
     let peer = rustix::net::sockopt::get_socket_peercred(&stream)?;
     if !(peer.uid.is_root() || peer.uid == me) {
@@ -103,18 +110,71 @@ fn serve_client(
     }
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
-    let mut line = String::new();
-    BufReader::new(std::io::Read::take(&stream, MAX_REQUEST)).read_line(&mut line)?;
-    let line = line.trim_end_matches('\n');
+    let mut reader = BufReader::new(&stream);
+    let mut writer = std::io::BufWriter::new(&stream);
+    loop {
+        // Every line already here goes to the ring before any answer is
+        // awaited; the answers then go back in order.
+        let mut batch = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = std::io::Read::take(&mut reader, MAX_REQUEST).read_line(&mut line)?;
+            if read == 0 {
+                // The client hung up; what it sent still gets done.
+                for pending in batch {
+                    let _ = writeln!(writer, "{}", finish(pending));
+                }
+                return writer.flush();
+            }
+            if !line.ends_with('\n') && read as u64 == MAX_REQUEST {
+                return refuse(stream.try_clone()?, "request line too long");
+            }
+            batch.push(request(line.trim_end_matches('\n'), to_ring));
+            if reader.buffer().is_empty() || batch.len() >= MAX_BATCH {
+                break;
+            }
+        }
+        for pending in batch {
+            writeln!(writer, "{}", finish(pending))?;
+        }
+        writer.flush()?;
+    }
+}
+
+/// Lines of one client handed to the ring before their answers are awaited.
+const MAX_BATCH: usize = 256;
+
+/// A request on its way: answered already, or waiting for the ring.
+enum Pending {
+    Ready(serde_json::Value),
+    Status(Receiver<RingStatus>),
+    Done(Receiver<Result<(), String>>),
+}
+
+/// The answer to a request, once the ring gave it.
+fn finish(pending: Pending) -> serde_json::Value {
     let stopping = || serde_json::json!({ "error": "the ring is stopping" });
-    let reply = match line.split_once(' ').unwrap_or((line, "")) {
+    match pending {
+        Pending::Ready(value) => value,
+        Pending::Status(rx) => match rx.recv_timeout(CLIENT_TIMEOUT) {
+            Ok(status) => serde_json::to_value(status).unwrap_or_default(),
+            Err(_) => stopping(),
+        },
+        Pending::Done(rx) => match rx.recv_timeout(CLIENT_TIMEOUT) {
+            Ok(Ok(())) => serde_json::json!({ "ok": true }),
+            Ok(Err(e)) => serde_json::json!({ "error": e }),
+            Err(_) => stopping(),
+        },
+    }
+}
+
+/// Hands one request line to the ring (or answers it at once if it is bad).
+fn request(line: &str, to_ring: &RingHandle) -> Pending {
+    match line.split_once(' ').unwrap_or((line, "")) {
         ("status", _) => {
             let (tx, rx) = channel();
-            to_ring.send(Control::Status(tx)).ok();
-            match rx.recv_timeout(CLIENT_TIMEOUT) {
-                Ok(status) => serde_json::to_value(status).unwrap_or_default(),
-                Err(_) => stopping(),
-            }
+            to_ring.send(Control::Status(tx));
+            Pending::Status(rx)
         }
         (kind @ ("send" | "send-control"), text) => {
             let priority = if kind == "send" {
@@ -123,36 +183,23 @@ fn serve_client(
                 Priority::Control
             };
             let (tx, rx) = channel();
-            to_ring
-                .send(Control::Send(priority, text.as_bytes().to_vec(), tx))
-                .ok();
-            match rx.recv_timeout(CLIENT_TIMEOUT) {
-                Ok(Ok(())) => serde_json::json!({ "ok": true }),
-                Ok(Err(e)) => serde_json::json!({ "error": e }),
-                Err(_) => stopping(),
-            }
+            to_ring.send(Control::Send(priority, text.as_bytes().to_vec(), tx));
+            Pending::Done(rx)
         }
         ("key", step) => match key_change(step) {
             Ok(change) => {
                 let (tx, rx) = channel();
-                to_ring.send(Control::Key(change, tx)).ok();
-                match rx.recv_timeout(CLIENT_TIMEOUT) {
-                    Ok(Ok(())) => serde_json::json!({ "ok": true }),
-                    Ok(Err(e)) => serde_json::json!({ "error": e }),
-                    Err(_) => stopping(),
-                }
+                to_ring.send(Control::Key(change, tx));
+                Pending::Done(rx)
             }
-            Err(e) => serde_json::json!({ "error": e }),
+            Err(e) => Pending::Ready(serde_json::json!({ "error": e })),
         },
-        (other, _) => {
-            serde_json::json!({ "error": format!("unknown request {other:?}; expected status, send, send-control or key") })
-        }
-    };
-    let mut stream = stream;
-    writeln!(stream, "{reply}")
+        (other, _) => Pending::Ready(serde_json::json!({
+            "error": format!("unknown request {other:?}; expected status, send, send-control or key")
+        })),
+    }
 }
 
-/// Parses a `key` request; reads and checks the key file of `add`.
 fn key_change(step: &str) -> Result<KeyChange, String> {
     match step.split_once(' ').unwrap_or((step, "")) {
         ("add", path) => {
@@ -188,7 +235,9 @@ mod tests {
         assert!(err("add /nonexistent/ringgate.key").contains("/nonexistent/ringgate.key"));
         assert!(err("rotate").contains("unknown key request"));
         assert!(err("use now").contains("unknown key request"));
-        let dir = std::env::temp_dir().join(format!("ringgated-key-{}", std::process::id()));
+        // A directory of its own: config's tests run alongside and remove theirs.
+        let dir =
+            std::env::temp_dir().join(format!("ringgated-control-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("new.key");
         std::fs::write(&file, "zz").unwrap();

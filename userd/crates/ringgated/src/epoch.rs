@@ -6,7 +6,10 @@
 //! counter exists: it only seeds a counter that does not exist yet (a new
 //! node, or a lost state file), so a lost file most likely restarts above
 //! the old counter, which grew by one per restart while the clock grew by
-//! a thousand per second.
+//! a thousand per second. When it does not (the clock was also stepped
+//! back), the peers refuse this process as a replay and tell it so; the
+//! node then raises its epoch above what they saw, and the daemon stores
+//! that with `store` so later starts count on from there.
 
 use std::io::Write;
 use std::path::Path;
@@ -30,14 +33,20 @@ pub fn next_epoch(path: &Path, wall_ms: u64) -> Result<u64, String> {
         Some(stored) => stored + 1,
         None => wall_ms,
     };
+    store(path, epoch)?;
+    Ok(epoch)
+}
+
+/// Stores `epoch` at `path`, durably.
+pub fn store(path: &Path, epoch: u64) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("state_file {}: {e}", path.display());
     // Written aside and renamed, so a crash leaves the old or the new
     // epoch, never a torn one.
     let temporary = path.with_extension("tmp");
     let mut file = std::fs::File::create(&temporary).map_err(|e| fail(&e))?;
     writeln!(file, "{epoch}").map_err(|e| fail(&e))?;
     file.sync_all().map_err(|e| fail(&e))?;
-    std::fs::rename(&temporary, path).map_err(|e| fail(&e))?;
-    Ok(epoch)
+    std::fs::rename(&temporary, path).map_err(|e| fail(&e))
 }
 
 #[cfg(test)]
@@ -56,6 +65,9 @@ mod tests {
         // The clock stepped back by an hour: the counter goes on.
         assert_eq!(next_epoch(&path, 2000).unwrap(), 5002);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "5002\n");
+        // A raised epoch, once stored, is where the next start counts from.
+        store(&path, 7000).unwrap();
+        assert_eq!(next_epoch(&path, 1).unwrap(), 7001);
         std::fs::write(&path, format!("{}", u64::MAX)).unwrap();
         assert!(next_epoch(&path, 1).unwrap_err().contains("exhausted"));
         std::fs::write(&path, "garbage").unwrap();

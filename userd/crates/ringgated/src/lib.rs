@@ -5,4 +5,5 @@ pub mod config;
 pub mod control;
 pub mod epoch;
 pub mod output;
+pub mod ring_handle;
 pub mod runtime;

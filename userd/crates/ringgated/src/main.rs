@@ -8,11 +8,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 use ringgate_netlink::Client;
 use ringgated::config::{Config, KernelModule};
-use ringgated::{control, runtime};
+use ringgated::{control, ring_handle, runtime};
 use signal_hook::consts::TERM_SIGNALS;
 
 fn log(msg: &str) {
@@ -62,7 +62,7 @@ fn run() -> Result<(), String> {
 
     let config = Config::load(&path)?;
     check_module(config.kernel_module == KernelModule::Required)?;
-    let (to_ring, from_control) = mpsc::channel();
+    let (to_ring, from_control) = ring_handle::ring_channel()?;
     control::serve(&config.control_socket, to_ring)?;
     log(&format!(
         "started: node {} on {}, ring of {:?}",

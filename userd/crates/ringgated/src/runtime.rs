@@ -1,15 +1,15 @@
 //! Drives the sans-IO ring node with a UDP socket and the real clock.
 //!
 //! One thread owns the node: it sends what the node wants sent, sleeps in
-//! `recv_from` until the node's next timeout (at most `TICK`, so control
-//! requests and shutdown are noticed), and answers control requests between
-//! datagrams.
+//! poll(2) until a datagram, the node's next timeout, or a control request
+//! (`ring_handle` wakes it) comes, at most `TICK` (so shutdown is noticed),
+//! and answers control requests between datagrams.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use ringgate_ring::auth::ClusterKey;
@@ -22,8 +22,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::output::Output;
+use crate::ring_handle::RingInbox;
 
-/// The longest the loop sleeps before looking at control requests again.
+/// The longest the loop sleeps before looking at the stop flag again.
 const TICK: Duration = Duration::from_millis(20);
 /// Socket receive buffer requested, in bytes.
 const RECEIVE_BUFFER: usize = 4 << 20;
@@ -81,6 +82,8 @@ struct RateWindow {
     delivered: u64,
     rotation_us: Option<u64>,
     message_rate: f64,
+    /// Datagrams refused for a stale epoch, as of the last report.
+    stale_epochs: u64,
 }
 
 /// A ring node bound to a UDP socket: the I/O half of the daemon, shared
@@ -168,6 +171,16 @@ impl UdpRing {
     /// with poll(2), whose timeout is precise (a socket receive timeout is
     /// rounded up to whole jiffies, several milliseconds).
     pub fn wait(&mut self, max: Duration) -> Result<(), String> {
+        self.wait_or_wake(max, None)
+    }
+
+    /// Like `wait`, and returns early when `wake` becomes readable (a
+    /// control request came; see `ring_handle`).
+    pub fn wait_or_wake(
+        &mut self,
+        max: Duration,
+        wake: Option<&std::os::unix::net::UnixDatagram>,
+    ) -> Result<(), String> {
         let now = self.now();
         let wait = self
             .node
@@ -177,7 +190,10 @@ impl UdpRing {
             .min(max);
         // poll(2) counts milliseconds; round up so a wait is never cut short.
         let wait_ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(&self.socket, PollFlags::IN)];
+        let mut fds = vec![PollFd::new(&self.socket, PollFlags::IN)];
+        if let Some(wake) = wake {
+            fds.push(PollFd::new(wake, PollFlags::IN));
+        }
         match rustix::event::poll(&mut fds, wait_ms) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(format!("poll: {e}")),
@@ -207,7 +223,7 @@ impl UdpRing {
 /// (from another thread, dropped if its reader falls behind) as one line, `deliver <first> <origin> <length> <text>`, and every new ring as
 /// `membership <seq> <representative> <member,member,...>
 /// <transitional,...> <primary|minority>`.
-pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Result<(), String> {
+pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(), String> {
     let mut ring = UdpRing::bind(config)?;
     let mut window = RateWindow {
         started: Instant::now(),
@@ -215,7 +231,9 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
         delivered: 0,
         rotation_us: None,
         message_rate: 0.0,
+        stale_epochs: 0,
     };
+    let mut stored_epoch = ring.node().epoch();
 
     let output = Output::spawn(std::io::stdout());
 
@@ -282,9 +300,34 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
             window.visits = stats.token_visits;
             window.delivered = stats.delivered_messages;
             window.started = Instant::now();
+            // Once a second at most, so a replay flood cannot flood the log.
+            if stats.stale_epochs > window.stale_epochs {
+                eprintln!(
+                    "ringgated: refused {} datagrams of an earlier epoch of a peer: replays, \
+                     or a peer restarted without its state file below its old epoch \
+                     (it is told, and moves above it)",
+                    stats.stale_epochs - window.stale_epochs
+                );
+                window.stale_epochs = stats.stale_epochs;
+            }
         }
 
-        while let Ok(request) = control.try_recv() {
+        // A peer refused this process's epoch as older than its
+        // predecessor's and the node raised it: store it, so the next start
+        // counts on from the raised value instead of being refused again.
+        let epoch = ring.node().epoch();
+        if epoch != stored_epoch {
+            eprintln!(
+                "ringgated: peers had seen epoch {} of this node (state file lost, clock \
+                 stepped back?); now running as epoch {epoch}",
+                epoch - 1
+            );
+            crate::epoch::store(&config.state_file, epoch)?;
+            stored_epoch = epoch;
+        }
+
+        control.clear_wake_ups();
+        while let Ok(request) = control.requests.try_recv() {
             match request {
                 Control::Status(reply) => {
                     let send_failures = ring.send_failures();
@@ -324,7 +367,7 @@ pub fn run(config: &Config, control: Receiver<Control>, stop: &AtomicBool) -> Re
                 }
             }
         }
-        ring.wait(TICK)?;
+        ring.wait_or_wake(TICK, Some(control.wake_socket()))?;
     }
     Ok(())
 }

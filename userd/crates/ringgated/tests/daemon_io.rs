@@ -2,91 +2,26 @@
 //! reader, and the control socket is private, replaces only a stale socket
 //! and serves every client although one of them idles.
 
+mod support;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const KEY: &str = "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3";
+use support::{ask, counter, wait_for, Daemon, KEY};
 
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Writes node `id`'s configuration (addresses 127.0.0.<id>) and starts it
-/// with the given stdout.
+/// Starts node `id` (at 127.0.0.<id>) with the given stdout.
 fn start(dir: &Path, id: u16, port: u16, members: &[u16], stdout: Stdio) -> Daemon {
-    let key_file = dir.join("key");
-    fs::write(&key_file, KEY).unwrap();
-    fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).unwrap();
-    let socket = dir.join(format!("ctl-{id}"));
-    let mut config = format!(
-        "node_id = {id}\nlisten = \"127.0.0.{id}:{port}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\nstate_file = \"epoch-{id}\"\n",
-        key_file.display(),
-        socket.display()
-    );
-    for peer in members.iter().filter(|p| **p != id) {
-        config.push_str(&format!(
-            "[[peers]]\nid = {peer}\naddress = \"127.0.0.{peer}:{port}\"\n"
-        ));
-    }
-    let config_file = dir.join(format!("node-{id}.toml"));
-    fs::write(&config_file, config).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_ringgated"))
-        .arg("--config")
-        .arg(&config_file)
-        .stdout(stdout)
-        .stderr(fs::File::create(dir.join(format!("log-{id}"))).unwrap())
-        .spawn()
-        .unwrap();
-    Daemon { child, socket }
-}
-
-/// One request; gives up after two seconds instead of hanging.
-fn ask(socket: &Path, line: &str) -> Option<serde_json::Value> {
-    let mut stream = UnixStream::connect(socket).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    writeln!(stream, "{line}").ok()?;
-    let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).ok()?;
-    serde_json::from_str(&answer).ok()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn counter(socket: &Path, name: &str) -> Option<u64> {
-    ask(socket, "status")?["counters"][name].as_u64()
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ringgate-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    support::start_with(dir, id, port, members, &[], KEY, Some(stdout))
 }
 
 #[test]
 fn a_stalled_or_closed_stdout_never_stops_the_ring() {
-    let dir = fresh_dir("stdout");
+    let dir = support::scratch("stdout");
     let port = 20000 + (std::process::id() % 20000) as u16;
     let members = [1, 2];
     // Node 1's stdout is a pipe nobody reads: it fills after 64 KiB. Node
@@ -136,7 +71,7 @@ fn a_stalled_or_closed_stdout_never_stops_the_ring() {
 
 #[test]
 fn the_control_socket_is_private_replaces_only_a_stale_socket_and_serves_past_an_idle_client() {
-    let dir = fresh_dir("control");
+    let dir = support::scratch("control");
     let port = 40000 + (std::process::id() % 20000) as u16;
     // A socket left behind by a dead daemon: nothing listens on it.
     drop(UnixListener::bind(dir.join("ctl-3")).unwrap());
@@ -176,6 +111,69 @@ fn the_control_socket_is_private_replaces_only_a_stale_socket_and_serves_past_an
     assert_eq!(fs::read_to_string(&file).unwrap(), "not a socket");
     let log = fs::read_to_string(dir.join("log-4")).unwrap();
     assert!(log.contains("control_socket"), "{log}");
+    drop(daemon);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_connection_carries_many_requests_answered_in_order() {
+    let dir = support::scratch("pipelined");
+    let port = 45000 + (std::process::id() % 15000) as u16;
+    let daemon = start(&dir, 6, port, &[6], Stdio::null());
+    wait_for("the daemon to answer", || {
+        ask(&daemon.socket, "status").is_some()
+    });
+    let mut stream = UnixStream::connect(&daemon.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // Sent at once, before reading any answer.
+    let requests = "send one\nnonsense\nsend two\nstatus\n";
+    stream.write_all(requests.as_bytes()).unwrap();
+    let mut answers = BufReader::new(&stream).lines();
+    let mut next = || -> serde_json::Value {
+        serde_json::from_str(&answers.next().unwrap().unwrap()).unwrap()
+    };
+    assert_eq!(next()["ok"], true);
+    assert!(next()["error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown request"));
+    assert_eq!(next()["ok"], true);
+    let status = next();
+    assert_eq!(status["node_id"], 6, "{status}");
+    drop(daemon);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A lone node has no datagrams and no timers to wake its ring thread: a
+/// request that waited for them would take up to a 20 ms tick. The control
+/// socket wakes the ring thread, so a hundred requests in a row take far
+/// less than a hundred ticks.
+#[test]
+fn a_control_request_wakes_the_ring_thread() {
+    let dir = support::scratch("wake");
+    let port = 46000 + (std::process::id() % 15000) as u16;
+    let daemon = start(&dir, 7, port, &[7], Stdio::null());
+    wait_for("the daemon to answer", || {
+        ask(&daemon.socket, "status").is_some()
+    });
+    let stream = UnixStream::connect(&daemon.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answers = BufReader::new(&stream).lines();
+    let started = Instant::now();
+    for _ in 0..100 {
+        // One at a time: each waits for its answer.
+        writeln!(&stream, "status").unwrap();
+        answers.next().unwrap().unwrap();
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(500),
+        "100 requests took {took:?}: they wait for the ring thread's tick"
+    );
     drop(daemon);
     let _ = fs::remove_dir_all(&dir);
 }

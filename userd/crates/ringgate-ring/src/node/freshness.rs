@@ -8,7 +8,11 @@
 //!
 //! The epoch is the node's incarnation number, which the caller makes grow
 //! across restarts, so a restarted sender's packets supersede all of its
-//! earlier ones.
+//! earlier ones. When a restart fails to make it grow (a lost state file
+//! and a clock stepped back), the receiver cannot tell the new process from
+//! a replay of the old one; `Verdict::OlderEpoch` tells the node so, and it
+//! answers with a `StaleEpoch` notice (see `epoch_notice`) instead of
+//! refusing silently forever.
 
 use std::collections::BTreeMap;
 
@@ -76,6 +80,18 @@ impl Seen {
     }
 }
 
+/// What the guard makes of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Not seen before: take it.
+    Fresh,
+    /// A copy of a datagram taken before, or older than the window.
+    Replayed,
+    /// Of an epoch below `seen`, the sender's latest: a replay of an earlier
+    /// process, or a process restarted with an epoch that did not grow.
+    OlderEpoch { seen: u64 },
+}
+
 /// Per-sender replay windows.
 #[derive(Default)]
 pub(super) struct ReplayGuard {
@@ -85,18 +101,18 @@ pub(super) struct ReplayGuard {
 impl ReplayGuard {
     /// Whether a datagram from `sender` is fresh; records it if so. Call only
     /// for authenticated datagrams of configured senders.
-    pub(super) fn take(&mut self, sender: NodeId, epoch: u64, counter: u64) -> bool {
+    pub(super) fn take(&mut self, sender: NodeId, epoch: u64, counter: u64) -> Verdict {
         let Some(seen) = self.senders.get_mut(&sender) else {
             self.senders.insert(sender, Seen::new(epoch, counter));
-            return true;
+            return Verdict::Fresh;
         };
         if epoch != seen.epoch {
             // A restarted sender starts a new epoch; an older one is a replay.
             if epoch < seen.epoch {
-                return false;
+                return Verdict::OlderEpoch { seen: seen.epoch };
             }
             *seen = Seen::new(epoch, counter);
-            return true;
+            return Verdict::Fresh;
         }
         if counter > seen.highest {
             // Forget the counters the window slides past.
@@ -110,13 +126,13 @@ impl ReplayGuard {
             }
             seen.highest = counter;
             seen.mark(counter);
-            return true;
+            return Verdict::Fresh;
         }
         if seen.highest - counter >= REPLAY_WINDOW || seen.is_marked(counter) {
-            return false;
+            return Verdict::Replayed;
         }
         seen.mark(counter);
-        true
+        Verdict::Fresh
     }
 }
 
@@ -127,19 +143,28 @@ mod tests {
     #[test]
     fn copies_old_counters_and_old_epochs_are_refused() {
         let mut guard = ReplayGuard::default();
-        assert!(guard.take(1, 5, 10));
-        assert!(!guard.take(1, 5, 10), "a copy");
-        assert!(guard.take(1, 5, 8), "late but new");
-        assert!(!guard.take(1, 5, 8));
-        assert!(guard.take(1, 5, 10 + REPLAY_WINDOW - 1));
-        assert!(!guard.take(1, 5, 9), "older than the window");
-        assert!(guard.take(1, 5, 11 + REPLAY_WINDOW), "slid past 11");
-        assert!(guard.take(2, 5, 10), "senders are apart");
-        assert!(!guard.take(1, 4, 1_000_000), "an older epoch");
-        assert!(guard.take(1, 6, 0), "a restart");
-        assert!(!guard.take(1, 5, 1_000_000));
-        assert!(guard.take(1, 6, 3 * REPLAY_WINDOW));
-        assert!(guard.take(1, 6, 3 * REPLAY_WINDOW - 1));
+        let fresh = |v: Verdict| v == Verdict::Fresh;
+        assert!(fresh(guard.take(1, 5, 10)));
+        assert_eq!(guard.take(1, 5, 10), Verdict::Replayed, "a copy");
+        assert!(fresh(guard.take(1, 5, 8)), "late but new");
+        assert_eq!(guard.take(1, 5, 8), Verdict::Replayed);
+        assert!(fresh(guard.take(1, 5, 10 + REPLAY_WINDOW - 1)));
+        assert_eq!(
+            guard.take(1, 5, 9),
+            Verdict::Replayed,
+            "older than the window"
+        );
+        assert!(fresh(guard.take(1, 5, 11 + REPLAY_WINDOW)), "slid past 11");
+        assert!(fresh(guard.take(2, 5, 10)), "senders are apart");
+        assert_eq!(
+            guard.take(1, 4, 1_000_000),
+            Verdict::OlderEpoch { seen: 5 },
+            "an older epoch"
+        );
+        assert!(fresh(guard.take(1, 6, 0)), "a restart");
+        assert_eq!(guard.take(1, 5, 1_000_000), Verdict::OlderEpoch { seen: 6 });
+        assert!(fresh(guard.take(1, 6, 3 * REPLAY_WINDOW)));
+        assert!(fresh(guard.take(1, 6, 3 * REPLAY_WINDOW - 1)));
     }
 
     #[test]

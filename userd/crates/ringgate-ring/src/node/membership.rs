@@ -118,7 +118,7 @@ impl Node {
                 self.old = Some(ring);
             }
         }
-        self.token_deadline = None;
+        self.token_since = None;
         self.probe_at = None;
         self.recovery_queue.clear();
     }
@@ -128,11 +128,12 @@ impl Node {
     /// that set has settled.
     pub(super) fn start_gather(&mut self, now: Micros) {
         self.leave_ring();
+        let (settle, consensus) = (self.settle_us(), self.consensus_us());
         self.phase = Phase::Gather(Gather {
             heard: BTreeMap::new(),
             passed_over: BTreeSet::new(),
-            settle_at: now + self.config.gather_settle_us,
-            consensus_at: now + self.config.gather_settle_us + self.config.consensus_us,
+            settle_at: now + settle,
+            consensus_at: now + settle + consensus,
             resend_at: now,
         });
         self.send_join(now);
@@ -186,9 +187,19 @@ impl Node {
     /// consensus timeout, and at least three Join intervals, so a lost Join
     /// or two forgets nobody.
     fn silence_us(&self) -> Micros {
-        self.config
-            .consensus_us
-            .max(3 * self.config.join_interval_us)
+        self.consensus_us().max(3 * self.config.join_interval_us)
+    }
+
+    /// The settle time, longer while hosts are slow (see `pace`): a Join
+    /// that waits for its sender to be scheduled must not look like a
+    /// node that is gone.
+    fn settle_us(&self) -> Micros {
+        self.config.gather_settle_us + self.pace.exchange_slack()
+    }
+
+    /// The consensus timeout, longer while hosts are slow (see `pace`).
+    fn consensus_us(&self) -> Micros {
+        self.config.consensus_us + self.pace.exchange_slack()
     }
 
     /// How long a node's Join counts as heard: a few merge probe intervals,
@@ -202,7 +213,7 @@ impl Node {
 
     pub(super) fn gather_timeout(&mut self, now: Micros) {
         let me = self.id;
-        let silence = self.silence_us();
+        let (silence, consensus) = (self.silence_us(), self.consensus_us());
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
@@ -218,7 +229,7 @@ impl Node {
                 // reached this node: try the next one.
                 g.passed_over.insert(rep);
                 g.settle_at = now;
-                g.consensus_at = now + self.config.consensus_us;
+                g.consensus_at = now + consensus;
                 if g.representative(me) == me {
                     self.commit(now);
                     return;
@@ -279,6 +290,7 @@ impl Node {
         if sender_ring.rep != 0 {
             return;
         }
+        let (settle, consensus) = (self.settle_us(), self.consensus_us());
         let Phase::Gather(g) = &mut self.phase else {
             return;
         };
@@ -296,8 +308,8 @@ impl Node {
         if new {
             // One more node to wait for: let the set settle again, and tell
             // the newcomer at once that this node hears it.
-            g.settle_at = now + self.config.gather_settle_us;
-            g.consensus_at = g.settle_at + self.config.consensus_us;
+            g.settle_at = now + settle;
+            g.consensus_at = g.settle_at + consensus;
             self.send_join(now);
         }
         self.commit_if_complete(now);
@@ -389,7 +401,7 @@ impl Node {
             self.visit(first_token, now);
             return;
         }
-        self.token_deadline = Some(now + self.token_loss_timeout());
+        self.token_since = Some(now);
         if id.rep == self.id {
             let me = self.id;
             for member in members.iter().filter(|m| **m != me) {

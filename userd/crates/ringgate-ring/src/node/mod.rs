@@ -17,12 +17,16 @@
 //! `recovery.rs` recovers the old ring's messages so that survivors agree
 //! on them; `transfer.rs` plans state transfer to joining nodes;
 //! `outbox.rs` queues application messages by priority and `message.rs`
-//! batches them; `freshness.rs` refuses replayed datagrams.
+//! batches them; `freshness.rs` refuses replayed datagrams, and
+//! `epoch_notice.rs` tells a node restarted below its old epoch so;
+//! `pace.rs` lengthens the timeouts while hosts or network are slow.
 
+mod epoch_notice;
 mod freshness;
 mod membership;
 mod message;
 mod outbox;
+mod pace;
 mod reach;
 mod recovery;
 mod ring;
@@ -38,10 +42,12 @@ use crate::keyring::{Keyring, KeyringError, KeyringStatus};
 use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES};
 use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
 
-use freshness::{unframe, ReplayGuard};
+use epoch_notice::NoticeLimiter;
+use freshness::{unframe, ReplayGuard, Verdict};
 use membership::Gather;
 use message::{MSG_APP, MSG_SAFE};
 use outbox::Outbox;
+use pace::Pace;
 use reach::Reach;
 use recovery::Recovery;
 use ring::RingState;
@@ -198,8 +204,17 @@ pub struct Stats {
     pub duplicate_tokens: u64,
     /// Tokens from a member other than the predecessor (replayed copies).
     pub misdirected_tokens: u64,
-    /// Copies of datagrams taken before, or older than the replay window.
+    /// Copies of datagrams taken before, older than the replay window, or of
+    /// an earlier epoch of their sender.
     pub replayed: u64,
+    /// Of `replayed`, those of an earlier epoch: replays of a dead process,
+    /// or a node restarted without its state file below its old epoch (see
+    /// `epoch_notice`). A growing count deserves an operator's look.
+    pub stale_epochs: u64,
+    /// `StaleEpoch` notices sent about such datagrams (rate-limited).
+    pub stale_epoch_notices: u64,
+    /// Times this node raised its own epoch because a peer refused it.
+    pub epoch_raises: u64,
     pub out_of_window: u64,
     pub token_retransmits: u64,
     pub data_retransmits: u64,
@@ -239,8 +254,11 @@ pub struct Node {
     old: Option<RingState>,
     /// Sequence number of the last ring installed; never decreases.
     installed_seq: u64,
-    /// When the ring counts as lost if no token has come by then.
-    token_deadline: Option<Micros>,
+    /// When the token last came (or the ring was installed): the ring
+    /// counts as lost if none comes within `token_loss_timeout` of it.
+    token_since: Option<Micros>,
+    /// How slow hosts and network have recently been (see `pace`).
+    pace: Pace,
     /// When the representative next asks missing nodes to merge.
     probe_at: Option<Micros>,
     /// Ring-level messages (kind byte first) waiting for the token: recovery
@@ -255,6 +273,7 @@ pub struct Node {
     epoch: u64,
     counter: u64,
     replay_guard: ReplayGuard,
+    notices: NoticeLimiter,
     /// Who this node hears and who hears it (see `reach`).
     reach: Reach,
     /// While this node waits for a snapshot: the donor, and the deliveries
@@ -316,7 +335,8 @@ impl Node {
             ring: None,
             old: None,
             installed_seq: 0,
-            token_deadline: None,
+            token_since: None,
+            pace: Pace::default(),
             probe_at: None,
             recovery_queue: VecDeque::new(),
             outbox: Outbox::default(),
@@ -326,6 +346,7 @@ impl Node {
             epoch,
             counter: 0,
             replay_guard: ReplayGuard::default(),
+            notices: NoticeLimiter::default(),
             reach: Reach::default(),
             held: None,
             stateless: false,
@@ -338,6 +359,13 @@ impl Node {
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// This process's epoch: the one it started with, or higher once a peer
+    /// told it that epoch was below its predecessor's (see `epoch_notice`);
+    /// the caller stores it so the next start counts on from there.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The installed ring, or while forming one, the last one installed
@@ -468,15 +496,24 @@ impl Node {
             self.stats.non_member += 1;
             return;
         }
-        if !self.replay_guard.take(packet.sender, epoch, counter) {
-            self.stats.replayed += 1;
-            return;
+        match self.replay_guard.take(packet.sender, epoch, counter) {
+            Verdict::Fresh => {}
+            Verdict::Replayed => {
+                self.stats.replayed += 1;
+                return;
+            }
+            Verdict::OlderEpoch { seen } => {
+                self.stats.replayed += 1;
+                self.refuse_older_epoch(packet.sender, epoch, seen, now);
+                return;
+            }
         }
         match packet.body {
             Body::Join(join) => self.receive_join(packet.sender, packet.ring, epoch, join, now),
             Body::Commit { members, epochs } => {
                 self.receive_commit(packet.sender, packet.ring, members, epochs, now)
             }
+            Body::StaleEpoch { refused, seen } => self.receive_stale_epoch(refused, seen, now),
             body => {
                 let Some(ring) = self.ring.as_mut() else {
                     self.stats.other_ring += 1;
@@ -489,10 +526,10 @@ impl Node {
                 match body {
                     Body::Token(token) => self.receive_token(packet.sender, token, now),
                     Body::TokenAck { token_seq } => {
-                        self.receive_token_ack(packet.sender, token_seq)
+                        self.receive_token_ack(packet.sender, token_seq, now)
                     }
                     Body::Data(carriage) => self.receive_carriage(carriage, now),
-                    Body::Join(_) | Body::Commit { .. } => {}
+                    Body::Join(_) | Body::Commit { .. } | Body::StaleEpoch { .. } => {}
                 }
             }
         }
@@ -502,11 +539,18 @@ impl Node {
     /// notices token loss, repeats Joins, gives up on silent nodes and asks
     /// missing nodes to merge.
     pub fn handle_timeout(&mut self, now: Micros) {
+        // Called this long after the time asked for: the host did not run
+        // this node meanwhile, and may not run the others promptly either.
+        if let Some(due) = self.poll_timeout() {
+            if now > due {
+                self.pace.hop(now - due);
+            }
+        }
         if matches!(self.phase, Phase::Gather(_)) {
             self.gather_timeout(now);
             return;
         }
-        if self.token_deadline.is_some_and(|d| now >= d) {
+        if self.token_deadline().is_some_and(|d| now >= d) {
             self.stats.token_losses += 1;
             self.start_gather(now);
             return;
@@ -517,7 +561,7 @@ impl Node {
 
     /// When `handle_timeout` next has something to do.
     pub fn poll_timeout(&self) -> Option<Micros> {
-        let mut earliest = self.token_deadline;
+        let mut earliest = self.token_deadline();
         let mut consider = |t: Option<Micros>| {
             earliest = match (earliest, t) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -578,10 +622,19 @@ impl Node {
         self.events.pop_front()
     }
 
-    /// How long this node waits for the token before declaring it lost.
+    /// How long this node waits for the token before declaring it lost: the
+    /// configured time, plus a slack while the ring runs slowly (`pace`).
     fn token_loss_timeout(&self) -> Micros {
-        let members = self.ring.as_ref().map_or(1, |r| r.members.len()) as Micros;
-        self.config.token_loss_us + self.config.token_loss_per_member_us * members
+        let members = self.ring.as_ref().map_or(1, |r| r.members.len());
+        self.config.token_loss_us
+            + self.config.token_loss_per_member_us * members as Micros
+            + self.pace.token_slack(members)
+    }
+
+    /// When the ring counts as lost if no token comes first.
+    fn token_deadline(&self) -> Option<Micros> {
+        self.token_since
+            .map(|since| since.saturating_add(self.token_loss_timeout()))
     }
 
     /// Queues an authenticated packet for sending.

@@ -13,6 +13,13 @@ pub(super) struct SentToken {
     /// Resent as a new datagram each time: a byte-for-byte copy would be
     /// refused as a replay.
     token: Token,
+    /// When it was first sent: the acknowledgement times the hand-over.
+    first_sent_at: Micros,
+    /// When it was sent, until it is sent again: the acknowledgement of a
+    /// token sent once times the round trip (`pace`). After a resend, which
+    /// copy an acknowledgement answers is unknown (Karn's rule), so only
+    /// the whole hand-over is timed.
+    sent_at: Option<Micros>,
     pub(super) resend_at: Micros,
 }
 
@@ -52,6 +59,8 @@ pub(super) struct RingState {
     /// The token's seq as this node last passed it on: until its next
     /// visit, the others assign at most `ROTATION_SENDS` above it.
     seen_seq: u64,
+    /// When the token last came round (`pace` times rotations by it).
+    last_visit_at: Option<Micros>,
     /// The token's aru and seq at this node's previous visit.
     previous_visit_aru: u64,
     previous_visit_seq: u64,
@@ -81,6 +90,7 @@ impl RingState {
             delivered: 0,
             stable: 0,
             seen_seq: 0,
+            last_visit_at: None,
             previous_visit_aru: 0,
             previous_visit_seq: 0,
             announced_safe: 0,
@@ -192,15 +202,16 @@ impl Node {
         self.visit(token, now);
     }
 
-    pub(super) fn receive_token_ack(&mut self, from: NodeId, token_seq: u64) {
+    pub(super) fn receive_token_ack(&mut self, from: NodeId, token_seq: u64, now: Micros) {
         if let Some(ring) = self.ring.as_mut() {
-            if from == ring.successor
-                && ring
-                    .sent_token
-                    .as_ref()
-                    .is_some_and(|s| s.token.token_seq == token_seq)
-            {
-                ring.sent_token = None;
+            if from != ring.successor {
+                return;
+            }
+            if let Some(sent) = ring.sent_token.take_if(|s| s.token.token_seq == token_seq) {
+                if let Some(sent_at) = sent.sent_at {
+                    self.pace.hop(now.saturating_sub(sent_at));
+                }
+                self.pace.handover(now.saturating_sub(sent.first_sent_at));
             }
         }
     }
@@ -250,6 +261,7 @@ impl Node {
             return;
         }
         sent.resend_at = now + self.config.token_retransmit_us;
+        sent.sent_at = None;
         let token = sent.token.clone();
         self.stats.token_retransmits += 1;
         // A successor still forming may have missed the Commit; without it
@@ -298,7 +310,15 @@ impl Node {
         };
         let ring_id = ring.id;
         if ring.members.len() > 1 {
-            self.token_deadline = Some(now + self.token_loss_timeout());
+            self.token_since = Some(now);
+        }
+        if arrival == Arrival::Rotated && ring.members.len() > 1 {
+            if let Some(last) = ring.last_visit_at {
+                self.pace.rotation(now.saturating_sub(last));
+            }
+            if let Some(ring) = self.ring.as_mut() {
+                ring.last_visit_at = Some(now);
+            }
         }
         let mut budget = MAX_SEND_PER_VISIT;
 
@@ -418,7 +438,12 @@ impl Node {
         );
         let resend_at = now + self.config.token_retransmit_us;
         if let Some(ring) = self.ring.as_mut() {
-            ring.sent_token = Some(SentToken { token, resend_at });
+            ring.sent_token = Some(SentToken {
+                token,
+                first_sent_at: now,
+                sent_at: Some(now),
+                resend_at,
+            });
         }
     }
 

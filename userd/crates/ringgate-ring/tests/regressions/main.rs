@@ -13,5 +13,6 @@ mod replayed_token;
 mod reserved_ids;
 mod ring_ids;
 mod safe_delivery;
+mod stale_epoch;
 mod state_transfer;
 mod window;

@@ -64,3 +64,36 @@ fn every_datagram_a_member_took_is_refused_when_replayed() {
     assert_eq!(after.rings_installed, before.rings_installed);
     assert_eq!(net.events[2].len(), events);
 }
+
+/// A restarted receiver has an empty replay guard, so it takes captured
+/// datagrams of a dead node's earlier session as fresh: they must still not
+/// re-form its ring (a merge needs the absent node to answer).
+#[test]
+fn joins_replayed_to_a_restarted_receiver_change_nothing() {
+    let mut net = Net::new(&[1, 2, 3], Config::default());
+    net.capture = true;
+    net.advance_until(1000, |n| n.one_ring(&[1, 2, 3]));
+    net.capture = false;
+    net.crash(3);
+    net.advance_until(1000, |n| n.one_ring(&[1, 2]));
+    let key = net.key.clone();
+    let joins: Vec<Vec<u8>> = net
+        .captured
+        .iter()
+        .filter(|(to, d)| {
+            let packet = decode(&key, d);
+            *to == 1 && packet.sender == 3 && matches!(packet.body, Body::Join(_))
+        })
+        .map(|(_, d)| d.clone())
+        .collect();
+    assert!(!joins.is_empty(), "node 3 sent node 1 Joins");
+    net.restart(1, 1, Config::default());
+    net.advance_until(1000, |n| n.one_ring(&[1, 2]));
+    let before = net.node(1).stats().rings_installed;
+    for join in &joins {
+        net.replay(1, join.clone());
+        net.advance();
+    }
+    net.advance_until(1000, |n| n.one_ring(&[1, 2]));
+    assert_eq!(net.node(1).stats().rings_installed, before);
+}

@@ -18,7 +18,7 @@ use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,8 +26,10 @@ use std::time::{Duration, Instant};
 pub const KEY: &str = "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3";
 
 pub struct Daemon {
-    child: Child,
+    pub child: Child,
     pub socket: PathBuf,
+    /// Where stdout goes, unless the test gave the daemon a stdout of its
+    /// own (`start_with`).
     pub output: PathBuf,
 }
 
@@ -61,10 +63,25 @@ fn listen_address(id: u16, port: u16, relayed: &[u16]) -> String {
     format!("127.0.0.{host}:{port}")
 }
 
-/// Starts node `id` of a ring of `members`; nodes in `relayed` listen
-/// behind a relay.
+/// Starts node `id` of a ring of `members` under the test key; nodes in
+/// `relayed` listen behind a relay. Its stdout goes to a file (`output`).
 pub fn start(dir: &Path, id: u16, port: u16, members: &[u16], relayed: &[u16]) -> Daemon {
-    let key = key_file(dir, &format!("key-{id}"), KEY);
+    start_with(dir, id, port, members, relayed, KEY, None)
+}
+
+/// Like `start`, with the key given in hex and, if given, the stdout the
+/// daemon writes to instead of the output file.
+pub fn start_with(
+    dir: &Path,
+    id: u16,
+    port: u16,
+    members: &[u16],
+    relayed: &[u16],
+    key_hex: &str,
+    stdout: Option<Stdio>,
+) -> Daemon {
+    // The daemon refuses a key file anyone else may read.
+    let key = key_file(dir, &format!("key-{id}"), key_hex);
     let socket = dir.join(format!("ctl-{id}"));
     let mut config = format!(
         "node_id = {id}\nlisten = \"{}\"\nkey_file = \"{}\"\ncontrol_socket = \"{}\"\nkernel_module = \"optional\"\nstate_file = \"epoch-{id}\"\n",
@@ -80,10 +97,11 @@ pub fn start(dir: &Path, id: u16, port: u16, members: &[u16], relayed: &[u16]) -
     let config_file = dir.join(format!("node-{id}.toml"));
     fs::write(&config_file, config).unwrap();
     let output = dir.join(format!("output-{id}"));
+    let stdout = stdout.unwrap_or_else(|| fs::File::create(&output).unwrap().into());
     let child = Command::new(env!("CARGO_BIN_EXE_ringgated"))
         .arg("--config")
         .arg(&config_file)
-        .stdout(fs::File::create(&output).unwrap())
+        .stdout(stdout)
         .stderr(fs::File::create(dir.join(format!("log-{id}"))).unwrap())
         .spawn()
         .unwrap();
@@ -94,9 +112,24 @@ pub fn start(dir: &Path, id: u16, port: u16, members: &[u16], relayed: &[u16]) -
     }
 }
 
-/// One control request and its JSON answer.
+/// Stops the daemon with SIGTERM, as an operator would: it must exit
+/// cleanly and remove its control socket.
+pub fn terminate(mut d: Daemon) {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    let status = d.child.wait().unwrap();
+    assert!(status.success(), "daemon exit status {status}");
+    assert!(!d.socket.exists(), "control socket left behind");
+}
+
+/// One control request and its JSON answer; gives up after two seconds
+/// instead of hanging.
 pub fn ask(socket: &Path, line: &str) -> Option<serde_json::Value> {
     let mut stream = UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     writeln!(stream, "{line}").ok()?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer).ok()?;
@@ -125,6 +158,25 @@ pub fn lines_starting(d: &Daemon, prefix: &str) -> Vec<String> {
         .into_iter()
         .filter(|l| l.starts_with(prefix))
         .collect()
+}
+
+/// The messages the daemon delivered since its latest membership change.
+pub fn delivered_in_current_ring(d: &Daemon) -> Vec<String> {
+    let lines = output(d);
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with("membership "))
+        .map_or(0, |p| p + 1);
+    lines[start..]
+        .iter()
+        .filter(|l| l.starts_with("deliver "))
+        .cloned()
+        .collect()
+}
+
+/// One of the daemon's counters (see `ringgatectl ring`).
+pub fn counter(socket: &Path, name: &str) -> Option<u64> {
+    ask(socket, "status")?["counters"][name].as_u64()
 }
 
 pub fn status(d: &Daemon) -> serde_json::Value {
