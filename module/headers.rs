@@ -29,20 +29,30 @@ fn read<const N: usize>(bytes: &impl Bytes, offset: u32) -> Option<[u8; N]> {
     Some(buf)
 }
 
+/// `K` bytes of `b` at `at`. Every caller reads a fixed-size header copy
+/// at a constant offset inside it, so the zeros for a range outside `b`
+/// never show; they replace what would otherwise be a panic on the packet
+/// path.
+fn field<const K: usize>(b: &[u8], at: usize) -> [u8; K] {
+    b.get(at..at.saturating_add(K))
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or([0; K])
+}
+
 fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
+    u16::from_be_bytes(field(b, at))
 }
 
 fn ne16(b: &[u8], at: usize) -> u16 {
-    u16::from_ne_bytes([b[at], b[at + 1]])
+    u16::from_ne_bytes(field(b, at))
 }
 
 fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    u32::from_be_bytes(field(b, at))
 }
 
 fn ne32(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    u32::from_ne_bytes(field(b, at))
 }
 
 pub(crate) const PROTO_ICMP: u8 = 1;

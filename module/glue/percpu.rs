@@ -61,8 +61,8 @@ impl PerCpuArray {
     /// this CPU. Out of range: nothing.
     pub(crate) fn add_pair(&self, index: usize, first: u64, second: u64) {
         if index.checked_add(1).is_some_and(|last| last < self.len) {
-            // SAFETY: Allocated by `new` with `len` counters; both indexes
-            // are below it.
+            // Both `index` and `index + 1` are below `len`, checked above.
+            // SAFETY: Allocated by `new` with `len` counters, and as just said.
             unsafe {
                 bindings::rg_pcpu_add2(self.counters.as_ptr(), index as c_uint, first, second)
             }
