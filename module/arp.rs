@@ -16,7 +16,8 @@ pub(crate) enum Way {
     Out,
 }
 
-/// Whether an ARP packet is dropped, given the pool.
+/// Whether an ARP packet is dropped, given the pool and whether the
+/// ownership lease runs (`leased`; without it no VIP is owned, see `lease`).
 ///
 /// - Arriving requests for a VIP this node does not own are dropped, so the
 ///   kernel never answers them. That includes another node's gratuitous
@@ -25,8 +26,8 @@ pub(crate) enum Way {
 /// - Leaving packets that speak for a VIP this node does not own (a reply
 ///   or an announcement with the VIP as sender) are dropped, whatever made
 ///   the kernel send them.
-pub(crate) fn suppressed(vips: &VipTable, way: Way, arp: &Arp) -> bool {
-    let not_owned = |addr: u32| vips.find(addr).is_some_and(|vip| !vip.owned);
+pub(crate) fn suppressed(vips: &VipTable, leased: bool, way: Way, arp: &Arp) -> bool {
+    let not_owned = |addr: u32| vips.find(addr).is_some_and(|vip| !(vip.owned && leased));
     match way {
         Way::In => arp.op == ARP_REQUEST && not_owned(arp.target_ip),
         Way::Out => not_owned(arp.sender_ip),

@@ -27,6 +27,11 @@ impl Clock {
         secs.saturating_mul(self.hz)
     }
 
+    /// Ticks in `ms` milliseconds, rounded up so no wait is cut short.
+    pub(crate) fn ticks_ms(&self, ms: u32) -> u64 {
+        (u64::from(ms) * self.hz).div_ceil(1000)
+    }
+
     /// The tick `secs` seconds from now. Saturating: an expiry past the end
     /// of the counter stays in the future instead of wrapping into the past.
     pub(crate) fn after_secs(&self, secs: u64) -> u64 {

@@ -35,7 +35,7 @@ pub(crate) fn inspect(
     let Some(message) = headers::arp(packet) else {
         return Verdict::Accept;
     };
-    if arp::suppressed(net.vips.read(rcu), way, &message) {
+    if arp::suppressed(net.vips.read(rcu), net.leased(clock.now), way, &message) {
         net.count_arp_suppressed();
         return Verdict::Drop;
     }

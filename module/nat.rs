@@ -87,11 +87,12 @@ pub(crate) fn pre_routing(
             };
             // Only the owner serves a VIP (the others never see its traffic
             // once ARP points at the owner).
-            if !net
-                .vips
-                .read(rcu)
-                .find(flow.daddr)
-                .is_some_and(|vip| vip.owned)
+            if !(net.leased(clock.now)
+                && net
+                    .vips
+                    .read(rcu)
+                    .find(flow.daddr)
+                    .is_some_and(|vip| vip.owned))
             {
                 return Verdict::Accept;
             }

@@ -13,6 +13,7 @@ use kernel::str::CStr;
 use crate::clock::Clock;
 use crate::counters::HookCounters;
 use crate::glue::{self, uapi, ConfigMutex, NetHandle, Notification, RcuBox};
+use crate::lease::LeaseEnd;
 use crate::services::{ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
 use crate::upsert::Conflict;
@@ -105,6 +106,9 @@ pub(crate) struct NetState {
     /// packets touch it, so one shared counter costs the fast path nothing.
     arp_suppressed: AtomicU64,
     garp_sent: AtomicU64,
+    /// When (jiffies) the VIP ownership lease ends; `LeaseEnd::NONE` when
+    /// no lease runs (see `lease`).
+    lease_end: AtomicU64,
 }
 
 impl NetState {
@@ -142,6 +146,7 @@ impl NetState {
                 no_backend: AtomicU64::new(0),
                 arp_suppressed: AtomicU64::new(0),
                 garp_sent: AtomicU64::new(0),
+                lease_end: AtomicU64::new(LeaseEnd::NONE.0),
             },
             GFP_KERNEL,
         )?)
@@ -151,6 +156,12 @@ impl NetState {
     /// (a hook, the sweep, a request), which takes it as an argument.
     pub(crate) fn clock(&self) -> Clock {
         Clock::new(glue::jiffies(), glue::hz())
+    }
+
+    /// Whether owned VIPs are owned at tick `now`: no lease, or one that
+    /// still runs. One relaxed load: the packet path asks it.
+    pub(crate) fn leased(&self, now: u64) -> bool {
+        LeaseEnd(self.lease_end.load(Ordering::Relaxed)).running(now)
     }
 
     pub(crate) fn count_arp_suppressed(&self) {

@@ -31,6 +31,7 @@ mod flow;
 mod glue;
 mod headers;
 mod hooks;
+mod lease;
 mod load;
 mod maglev;
 mod nat;

@@ -36,6 +36,10 @@ static const struct netlink_range_validation ringgate_a_config_timeout_udp_range
 	.max	= 86400ULL,
 };
 
+static const struct netlink_range_validation ringgate_a_config_owner_lease_ms_range = {
+	.max	= 60000ULL,
+};
+
 /* Common nested types */
 const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT + 1] = {
 	[RINGGATE_A_BACKEND_ADDR] = { .type = NLA_U32, },
@@ -140,6 +144,11 @@ static const struct nla_policy ringgate_config_set_nl_policy[RINGGATE_A_CONFIG_D
 	[RINGGATE_A_CONFIG_TIMEOUT_CLOSING] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_closing_range),
 	[RINGGATE_A_CONFIG_TIMEOUT_UDP] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_udp_range),
 	[RINGGATE_A_CONFIG_DOWN_POLICY] = NLA_POLICY_MAX(NLA_U32, 1),
+};
+
+/* RINGGATE_CMD_OWNER_LEASE - do */
+static const struct nla_policy ringgate_owner_lease_nl_policy[RINGGATE_A_CONFIG_OWNER_LEASE_MS + 1] = {
+	[RINGGATE_A_CONFIG_OWNER_LEASE_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_owner_lease_ms_range),
 };
 
 /* Ops table for ringgate */
@@ -271,6 +280,14 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.start	= ringgate_nl_dump_start_admin,
 		.dumpit	= ringgate_nl_session_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= RINGGATE_CMD_OWNER_LEASE,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_owner_lease_doit,
+		.policy		= ringgate_owner_lease_nl_policy,
+		.maxattr	= RINGGATE_A_CONFIG_OWNER_LEASE_MS,
+		.flags		= GENL_CMD_CAP_DO,
 	},
 };
 

@@ -39,6 +39,7 @@ int ringgate_nl_config_set_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_config_get_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_session_get_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb);
+int ringgate_nl_owner_lease_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	RINGGATE_NLGRP_EVENTS,

@@ -38,3 +38,10 @@ pub(crate) fn config_get(net: &NetState, req: &Request<'_>, _context: &mut Sleep
     attrs.put_u32(uapi::RINGGATE_A_CONFIG_DOWN_POLICY, net.down_policy())?;
     reply.send()
 }
+
+/// `owner-lease`: starts, renews or (with 0) ends the VIP ownership lease.
+pub(crate) fn owner_lease(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
+    let ms = req.require_u32(uapi::RINGGATE_A_CONFIG_OWNER_LEASE_MS)?;
+    net.renew_lease(context, ms)
+        .map_err(|refusal| refused(req, refusal))
+}

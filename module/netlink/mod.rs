@@ -43,9 +43,14 @@ pub(crate) fn request(
         uapi::RINGGATE_CMD_BACKEND_DEL => service::backend_del,
         uapi::RINGGATE_CMD_CONFIG_SET => config::config_set,
         uapi::RINGGATE_CMD_CONFIG_GET => config::config_get,
+        uapi::RINGGATE_CMD_OWNER_LEASE => config::owner_lease,
         // The ops table has no other command.
         _ => return Err(EINVAL),
     };
+    // A lease that ran out is recorded first, so every request sees and
+    // changes the pool as the packet path already treats it.
+    net.expire_lease(context)
+        .map_err(|refusal| refused(req, refusal))?;
     handler(net, req, context)
 }
 
@@ -56,6 +61,7 @@ pub(crate) fn dump(
     dump: &mut Dump<'_>,
     context: &mut Sleepable,
 ) -> Result {
+    net.expire_lease(context).map_err(|refusal| refusal.err)?;
     match cmd {
         uapi::RINGGATE_CMD_VIP_GET => vip::vip_dump(net, dump, context),
         uapi::RINGGATE_CMD_SERVICE_GET => service::service_dump(net, dump, context),

@@ -5,9 +5,12 @@
 use kernel::c_str;
 use kernel::prelude::*;
 
+use core::sync::atomic::Ordering;
+
 use super::{NetState, Refusal};
 use crate::arp::{self, TargetHw};
 use crate::glue::{self, uapi, ArpTargetHw, RcuSection, Sleepable, Versioned};
+use crate::lease::LeaseEnd;
 use crate::upsert::Upsert;
 use crate::vips::{Change, PoolError, Vip, VipTable, MAX_VIPS};
 
@@ -141,6 +144,55 @@ impl NetState {
                 self.announce(addr, garp_count)
                     .map_err(|err| not_configured.or(err))?;
             }
+        }
+        Ok(())
+    }
+
+    /// Starts or renews the ownership lease for `ms` milliseconds from now
+    /// (0 ends it). A lease that has already run out is first recorded as
+    /// the release it was, so a late renewal cannot bring back VIPs whose
+    /// peers may have taken them over meanwhile.
+    pub(crate) fn renew_lease(&self, context: &mut Sleepable, ms: u32) -> Result<(), Refusal> {
+        self.expire_lease(context)?;
+        let end = LeaseEnd::after(self.clock(), ms);
+        self.lease_end.store(end.0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// If the ownership lease has run out, releases every owned VIP in the
+    /// pool (the packet path already treats them as released) and ends the
+    /// lease, notifying listeners of each release. Every request calls it
+    /// first, so what a request sees or changes is the pool as it is now.
+    pub(crate) fn expire_lease(&self, context: &mut Sleepable) -> Result<(), Refusal> {
+        let end = self.lease_end.load(Ordering::Relaxed);
+        if !LeaseEnd(end).expired(self.clock().now) {
+            return Ok(());
+        }
+        let released = self.vips.update(context, |table, _| {
+            let mut released = [0u32; MAX_VIPS];
+            let mut count = 0;
+            let owned = table.entries().iter().filter(|vip| vip.owned);
+            for (slot, vip) in released.iter_mut().zip(owned) {
+                *slot = vip.addr;
+                count += 1;
+            }
+            for addr in &released[..count] {
+                table.set_owned(*addr, false).map_err(errno)?;
+            }
+            // Ended under the writers' lock, and only if no renewal came
+            // meanwhile (a renewal stores a new end after its own expiry
+            // check, which waited for this one's lock).
+            let _ = self.lease_end.compare_exchange(
+                end,
+                LeaseEnd::NONE.0,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            Ok((released, count))
+        });
+        let (released, count) = released.map_err(Refusal::from)?;
+        for addr in &released[..count] {
+            self.notify_owner(*addr, false);
         }
         Ok(())
     }

@@ -31,23 +31,36 @@ fn requests_for_a_vip_not_owned_are_not_answered() {
     let pool = pool();
     assert!(suppressed(
         &pool,
+        true,
         Way::In,
         &arp(ARP_REQUEST, OTHER, NOT_OWNED)
     ));
-    assert!(!suppressed(&pool, Way::In, &arp(ARP_REQUEST, OTHER, OWNED)));
+    assert!(!suppressed(
+        &pool,
+        true,
+        Way::In,
+        &arp(ARP_REQUEST, OTHER, OWNED)
+    ));
     // Another node's gratuitous ARP for a shared VIP: not answered either.
     assert!(suppressed(
         &pool,
+        true,
         Way::In,
         &arp(ARP_REQUEST, NOT_OWNED, NOT_OWNED)
     ));
     // Replies arriving are left to the kernel, and so is any other address.
     assert!(!suppressed(
         &pool,
+        true,
         Way::In,
         &arp(ARP_REPLY, OTHER, NOT_OWNED)
     ));
-    assert!(!suppressed(&pool, Way::In, &arp(ARP_REQUEST, OTHER, OTHER)));
+    assert!(!suppressed(
+        &pool,
+        true,
+        Way::In,
+        &arp(ARP_REQUEST, OTHER, OTHER)
+    ));
 }
 
 #[test]
@@ -55,17 +68,25 @@ fn nothing_leaves_speaking_for_a_vip_not_owned() {
     let pool = pool();
     assert!(suppressed(
         &pool,
+        true,
         Way::Out,
         &arp(ARP_REQUEST, NOT_OWNED, OTHER)
     ));
     assert!(suppressed(
         &pool,
+        true,
         Way::Out,
         &arp(ARP_REPLY, NOT_OWNED, OTHER)
     ));
-    assert!(!suppressed(&pool, Way::Out, &arp(ARP_REPLY, OWNED, OTHER)));
     assert!(!suppressed(
         &pool,
+        true,
+        Way::Out,
+        &arp(ARP_REPLY, OWNED, OTHER)
+    ));
+    assert!(!suppressed(
+        &pool,
+        true,
         Way::Out,
         &arp(ARP_REQUEST, OTHER, NOT_OWNED)
     ));
@@ -77,4 +98,35 @@ fn an_announcement_is_a_request_and_a_reply() {
         ANNOUNCEMENT,
         [(ARP_REQUEST, TargetHw::Unknown), (ARP_REPLY, TargetHw::Own)]
     );
+}
+
+/// When the ownership lease has run out, the node speaks and answers for no
+/// VIP, owned or not, and leaves addresses outside the pool alone.
+#[test]
+fn without_a_running_lease_no_vip_is_answered() {
+    let pool = pool();
+    assert!(suppressed(
+        &pool,
+        false,
+        Way::In,
+        &arp(ARP_REQUEST, OTHER, OWNED)
+    ));
+    assert!(suppressed(
+        &pool,
+        false,
+        Way::Out,
+        &arp(ARP_REPLY, OWNED, OTHER)
+    ));
+    assert!(!suppressed(
+        &pool,
+        false,
+        Way::In,
+        &arp(ARP_REQUEST, OWNED, OTHER)
+    ));
+    assert!(!suppressed(
+        &pool,
+        false,
+        Way::Out,
+        &arp(ARP_REPLY, OTHER, OWNED)
+    ));
 }

@@ -19,6 +19,8 @@ pub mod clock;
 pub mod flow;
 #[path = "../../headers.rs"]
 pub mod headers;
+#[path = "../../lease.rs"]
+pub mod lease;
 #[path = "../../maglev.rs"]
 pub mod maglev;
 #[path = "../../placement.rs"]
@@ -44,6 +46,8 @@ mod clock_tests;
 mod flow_tests;
 #[cfg(test)]
 mod headers_tests;
+#[cfg(test)]
+mod lease_tests;
 #[cfg(test)]
 mod maglev_tests;
 #[cfg(test)]

@@ -147,6 +147,21 @@ impl Client {
         self.get(uapi::RINGGATE_CMD_CONFIG_GET, |_| {}, Config::decode)
     }
 
+    /// Starts or renews the VIP ownership lease: owned VIPs stay owned for
+    /// `ms` milliseconds from now, and are released by the module if no
+    /// renewal comes in time; 0 ends the lease. Once a lease has run out,
+    /// the VIPs it covered are released for good (a renewal does not bring
+    /// them back), so the caller takes them again if it still should own them.
+    pub fn owner_lease(&self, ms: u32) -> Result<(), Error> {
+        self.call(
+            uapi::RINGGATE_CMD_OWNER_LEASE,
+            |r| {
+                r.put_u32(uapi::RINGGATE_A_CONFIG_OWNER_LEASE_MS, ms);
+            },
+            &mut |_| Ok(()),
+        )
+    }
+
     /// Changes the settings given.
     pub fn config_set(&self, change: &ConfigChange) -> Result<(), Error> {
         let values = [

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The ownership lease: when it runs, and the edges of the tick counter.
+
+use crate::clock::Clock;
+use crate::lease::LeaseEnd;
+
+#[test]
+fn no_lease_never_expires() {
+    assert!(LeaseEnd::NONE.running(0));
+    assert!(LeaseEnd::NONE.running(u64::MAX));
+    assert!(!LeaseEnd::NONE.expired(u64::MAX));
+    assert_eq!(LeaseEnd::after(Clock::new(5, 250), 0), LeaseEnd::NONE);
+}
+
+#[test]
+fn a_lease_runs_for_its_length_rounded_up_to_a_tick() {
+    // 100 ms at 250 Hz is 25 ticks.
+    let end = LeaseEnd::after(Clock::new(1000, 250), 100);
+    assert_eq!(end, LeaseEnd(1025));
+    assert!(end.running(1024));
+    assert!(end.expired(1025));
+    // 1 ms is less than a tick (4 ms): it lasts one tick, not none.
+    assert_eq!(LeaseEnd::after(Clock::new(1000, 250), 1), LeaseEnd(1001));
+}
+
+#[test]
+fn a_lease_at_the_counter_edges_is_still_a_lease() {
+    // Starting at tick 0 with a lease shorter than a tick still ends at a
+    // tick other than the "no lease" value.
+    let end = LeaseEnd::after(Clock::new(0, 1), 1);
+    assert_ne!(end, LeaseEnd::NONE);
+    assert!(end.running(0));
+    // Near the end of the counter the end saturates instead of wrapping
+    // into the past (which would release at once).
+    let end = LeaseEnd::after(Clock::new(u64::MAX - 1, 1000), 60_000);
+    assert_eq!(end, LeaseEnd(u64::MAX));
+    assert!(end.running(u64::MAX - 1));
+}
