@@ -35,6 +35,8 @@ use ringgate_ring::node::Config as RingConfig;
 use ringgate_ring::wire::{NodeId, RESERVED_NODE_IDS};
 use serde::Deserialize;
 
+use crate::cluster_file::{ClusterFile, ClusterOptions};
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -49,6 +51,8 @@ struct File {
     peers: Vec<Peer>,
     #[serde(default)]
     timeouts: Timeouts,
+    /// Present on a gateway: the cluster this node serves (see `cluster_file`).
+    cluster: Option<ClusterFile>,
 }
 
 /// Whether the daemon insists on the kernel module being loaded.
@@ -176,6 +180,8 @@ pub struct Config {
     pub kernel_module: KernelModule,
     pub peers: Vec<Peer>,
     pub ring: RingConfig,
+    /// The cluster this node serves; `None` runs the ring alone.
+    pub cluster: Option<ClusterOptions>,
 }
 
 impl Config {
@@ -243,15 +249,25 @@ impl Config {
             read_key(&key_path).map_err(|e| format!("key_file: {}: {e}", key_path.display()))?;
         let key = ClusterKey::from_key_file(&key_text)
             .map_err(|e| format!("key_file: {}: {e}", key_path.display()))?;
+        let state_file = dir.join(file.state_file);
+        let cluster = match file.cluster {
+            Some(section) => {
+                let mut default_state = state_file.clone().into_os_string();
+                default_state.push(".cluster");
+                Some(section.into_options(dir, default_state.into())?)
+            }
+            None => None,
+        };
         Ok(Config {
             node_id: file.node_id,
             listen: file.listen,
             key,
             control_socket: file.control_socket,
-            state_file: dir.join(file.state_file),
+            state_file,
             kernel_module: file.kernel_module,
             peers: file.peers,
             ring,
+            cluster,
         })
     }
 }

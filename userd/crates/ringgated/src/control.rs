@@ -13,6 +13,14 @@
 //! it). A key file is read and checked here, as the config's is (mode 0600,
 //! hex); a bad one is refused before the ring sees anything.
 //!
+//! A gateway (a daemon with a `[cluster]` section) also serves
+//! `cluster status`, `cluster config`, `cluster move VIP NODE`,
+//! `cluster drain NODE`, `cluster undrain NODE` and
+//! `cluster apply BASE PATH` (replace the configuration with the `[cluster]`
+//! section shape of the TOML file at the absolute PATH, made against version
+//! BASE or `current`). Commands are answered once the ring agreed on their
+//! outcome, the same on every node.
+//!
 //! Anyone who may send here speaks for the whole cluster, so the socket is
 //! created with mode 0600 and every connection's peer credentials are
 //! checked: only root and the daemon's own user are served. Each client is
@@ -32,9 +40,11 @@ use std::time::Duration;
 use ringgate_ring::auth::ClusterKey;
 use ringgate_ring::node::Priority;
 
+use crate::cluster_file::ClusterFile;
 use crate::config::read_private_key;
 use crate::ring_handle::RingHandle;
-use crate::runtime::{Control, KeyChange, RingStatus};
+use crate::runtime::{ClusterRequest, Control, KeyChange, RingStatus};
+use ringgate_cluster::Command;
 
 /// Longest request line accepted; a longer one ends the connection.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -149,7 +159,12 @@ enum Pending {
     Ready(serde_json::Value),
     Status(Receiver<RingStatus>),
     Done(Receiver<Result<(), String>>),
+    Cluster(Receiver<Result<serde_json::Value, String>>),
 }
+
+/// How long a cluster command may wait for the ring's agreement: a ring
+/// that is forming, or has no quorum, answers late or never.
+const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The answer to a request, once the ring gave it.
 fn finish(pending: Pending) -> serde_json::Value {
@@ -164,6 +179,13 @@ fn finish(pending: Pending) -> serde_json::Value {
             Ok(Ok(())) => serde_json::json!({ "ok": true }),
             Ok(Err(e)) => serde_json::json!({ "error": e }),
             Err(_) => stopping(),
+        },
+        Pending::Cluster(rx) => match rx.recv_timeout(AGREEMENT_TIMEOUT) {
+            Ok(Ok(value)) => value,
+            Ok(Err(e)) => serde_json::json!({ "error": e }),
+            Err(_) => serde_json::json!({
+                "error": "no agreement within 10 s: is the ring formed and quorate? (ringgatectl ring)"
+            }),
         },
     }
 }
@@ -194,10 +216,85 @@ fn request(line: &str, to_ring: &RingHandle) -> Pending {
             }
             Err(e) => Pending::Ready(serde_json::json!({ "error": e })),
         },
+        ("cluster", rest) => match cluster_request(rest) {
+            Ok(request) => {
+                let (tx, rx) = channel();
+                to_ring.send(Control::Cluster(request, tx));
+                Pending::Cluster(rx)
+            }
+            Err(e) => Pending::Ready(serde_json::json!({ "error": e })),
+        },
         (other, _) => Pending::Ready(serde_json::json!({
-            "error": format!("unknown request {other:?}; expected status, send, send-control or key")
+            "error": format!("unknown request {other:?}; expected status, send, send-control, key or cluster")
         })),
     }
+}
+
+/// Parses a `cluster ...` request; the configuration file of `apply` is
+/// read and checked here, so a bad one never reaches the ring.
+fn cluster_request(rest: &str) -> Result<ClusterRequest, String> {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let node = |s: &str| {
+        s.parse::<u16>()
+            .ok()
+            .filter(|n| !ringgate_ring::wire::RESERVED_NODE_IDS.contains(n))
+            .ok_or_else(|| format!("{s:?} is not a node id (1 to 65534)"))
+    };
+    let vip = |s: &str| -> Result<std::net::Ipv4Addr, String> {
+        let addr = s
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IPv4 address"))?;
+        ringgate_netlink::check_vip_addr(addr).map_err(|e| e.to_string())?;
+        Ok(addr)
+    };
+    Ok(match words.as_slice() {
+        ["status"] => ClusterRequest::Status,
+        ["config"] => ClusterRequest::Config,
+        ["move", v, n] => ClusterRequest::Command(Command::MoveVip {
+            vip: vip(v)?,
+            to: node(n)?,
+        }),
+        [step @ ("drain" | "undrain"), n] => ClusterRequest::Command(Command::Drain {
+            node: node(n)?,
+            drained: *step == "drain",
+        }),
+        ["apply", base, path] => {
+            let base_version = match *base {
+                "current" => None,
+                n => Some(
+                    n.parse::<u64>()
+                        .map_err(|_| format!("{n:?} is not a configuration version"))?,
+                ),
+            };
+            let path = Path::new(path);
+            if !path.is_absolute() {
+                return Err(format!("cluster apply: {path:?} is not an absolute path"));
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cluster apply: {}: {e}", path.display()))?;
+            let file: ClusterFile = toml::from_str(&text).map_err(|e| {
+                format!(
+                    "cluster apply: {}: {}",
+                    path.display(),
+                    e.to_string().trim_end()
+                )
+            })?;
+            let dir = path.parent().unwrap_or(Path::new("/"));
+            let options = file
+                .into_options(dir, path.to_path_buf())
+                .map_err(|e| format!("cluster apply: {}: {e}", path.display()))?;
+            ClusterRequest::Apply {
+                base_version,
+                config: options.config,
+            }
+        }
+        _ => {
+            return Err(format!(
+                "unknown cluster request {rest:?}; expected status, config, move VIP NODE, \
+                 drain NODE, undrain NODE or apply BASE PATH"
+            ))
+        }
+    })
 }
 
 fn key_change(step: &str) -> Result<KeyChange, String> {

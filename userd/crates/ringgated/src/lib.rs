@@ -1,9 +1,14 @@
 //! The pieces of the `ringgated` daemon, as a library so that the benchmark
 //! (examples/ring_bench.rs) drives exactly the daemon's I/O code.
 
+pub mod cluster_file;
 pub mod config;
 pub mod control;
 pub mod epoch;
+pub mod gateway;
+pub mod load_meter;
+pub mod module_sync;
 pub mod output;
 pub mod ring_handle;
 pub mod runtime;
+pub mod status_json;

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
+use ringgate_cluster::Command;
+use ringgate_netlink::Client;
 use ringgate_ring::auth::ClusterKey;
 use ringgate_ring::keyring::KeyringStatus;
 use ringgate_ring::limits::MAX_DATAGRAM;
@@ -20,7 +22,8 @@ use ringgate_ring::wire::NodeId;
 use rustix::event::{PollFd, PollFlags};
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, KernelModule};
+use crate::gateway::{Gateway, Reply};
 use crate::output::Output;
 use crate::ring_handle::RingInbox;
 
@@ -34,6 +37,22 @@ pub enum Control {
     Status(Sender<RingStatus>),
     Send(Priority, Vec<u8>, Sender<Result<(), String>>),
     Key(KeyChange, Sender<Result<(), String>>),
+    /// A request for the cluster (gateway mode only).
+    Cluster(ClusterRequest, Reply),
+}
+
+/// What `ringgatectl cluster`, `vip move` and `node drain` ask.
+pub enum ClusterRequest {
+    Status,
+    /// The cluster configuration now in force.
+    Config,
+    Command(Command),
+    /// Replace the configuration, made against `base_version` (`None`: the
+    /// version this node has when the request reaches the ring thread).
+    Apply {
+        base_version: Option<u64>,
+        config: ringgate_cluster::config::ClusterConfig,
+    },
 }
 
 /// A step of a cluster key rollover (see `ringgate_ring::keyring`).
@@ -236,58 +255,57 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
     let mut stored_epoch = ring.node().epoch();
 
     let output = Output::spawn(std::io::stdout());
+    let mut gateway = match &config.cluster {
+        Some(options) => {
+            let client = match Client::connect() {
+                Ok(client) => Some(client),
+                Err(e) if config.kernel_module == KernelModule::Optional => {
+                    eprintln!("ringgated: {e}; the cluster runs without a module to drive");
+                    None
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            Some(Gateway::start(config.node_id, options.clone(), client)?)
+        }
+        None => None,
+    };
 
     while !stop.load(Ordering::Relaxed) {
         ring.flush();
         while let Some(event) = ring.node().poll_event() {
-            match event {
-                Event::Deliver {
-                    first,
-                    origin,
-                    payload,
-                    ..
-                } => output.emit(format!(
+            announce(&event, &output);
+            match (&mut gateway, event) {
+                (Some(gateway), event) => gateway.on_event(&mut ring, event),
+                (
+                    None,
+                    Event::Deliver {
+                        first,
+                        origin,
+                        payload,
+                        ..
+                    },
+                ) => output.emit(format!(
                     "deliver {first} {origin} {} {}",
                     payload.len(),
                     String::from_utf8_lossy(&payload).escape_debug()
                 )),
-                Event::Membership {
-                    ring,
-                    members,
-                    transitional,
-                    primary,
-                    ..
-                } => {
-                    let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
-                    let from: Vec<String> = transitional.iter().map(NodeId::to_string).collect();
-                    output.emit(format!(
-                        "membership {} {} {} {} {}",
-                        ring.seq,
-                        ring.rep,
-                        list.join(","),
-                        from.join(","),
-                        if primary { "primary" } else { "minority" }
-                    ));
-                    eprintln!(
-                        "ringgated: ring {}/{} installed with members {}",
-                        ring.seq,
-                        ring.rep,
-                        list.join(", ")
-                    );
-                }
-                Event::Safe { .. } => {}
-                // The daemon holds no application state yet (the cluster
-                // layer will): an empty snapshot lets the receivers go on.
-                Event::SnapshotRequested { receivers, .. } => {
+                // Without a cluster there is no application state: an
+                // empty snapshot lets the receivers go on.
+                (None, Event::SnapshotRequested { receivers, .. }) => {
                     let now = ring.now();
                     if let Err(e) = ring.node().submit_snapshot(now, Vec::new()) {
                         eprintln!("ringgated: snapshot for {receivers:?} not sent: {e}");
                     }
                 }
-                Event::Snapshot { origin, data } => {
+                (None, Event::Snapshot { origin, data }) => {
                     output.emit(format!("snapshot {origin} {}", data.len()));
                 }
+                (None, Event::Membership { .. } | Event::Safe { .. }) => {}
             }
+        }
+        if let Some(gateway) = &mut gateway {
+            gateway.pump(&mut ring);
+            ring.flush();
         }
 
         let elapsed = window.started.elapsed();
@@ -330,24 +348,49 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
         while let Ok(request) = control.requests.try_recv() {
             match request {
                 Control::Status(reply) => {
-                    let send_failures = ring.send_failures();
-                    let node = ring.node();
-                    let _ = reply.send(RingStatus {
-                        node_id: node.id(),
-                        ring_seq: node.ring().seq,
-                        ring_rep: node.ring().rep,
-                        members: node.members().to_vec(),
-                        operational: node.is_operational(),
-                        token_rotation_us: window.rotation_us,
-                        message_rate: window.message_rate,
-                        keys: node.key_status(),
-                        counters: Counters {
-                            ring: node.stats().clone(),
-                            send_failures,
-                            output_dropped: output.dropped(),
-                        },
-                    });
+                    let _ = reply.send(ring_status(&mut ring, &window, &output));
                 }
+                Control::Cluster(request, reply) => match &mut gateway {
+                    None => {
+                        let _ = reply.send(Err(
+                            "this daemon runs the ring only (its configuration has no [cluster] section)"
+                                .into(),
+                        ));
+                    }
+                    Some(gateway) => match request {
+                        ClusterRequest::Status => {
+                            let ring_status = ring_status(&mut ring, &window, &output);
+                            let _ = reply.send(Ok(crate::status_json::cluster_status(
+                                gateway.node(),
+                                &ring_status,
+                                gateway.module_errors(),
+                            )));
+                        }
+                        ClusterRequest::Config => {
+                            let _ = reply.send(Ok(crate::status_json::config(
+                                &gateway.node().state().config,
+                            )));
+                        }
+                        ClusterRequest::Command(command) => {
+                            gateway.command(&mut ring, command, reply)
+                        }
+                        ClusterRequest::Apply {
+                            base_version,
+                            config,
+                        } => {
+                            let base_version =
+                                base_version.unwrap_or(gateway.node().state().config.version);
+                            gateway.command(
+                                &mut ring,
+                                Command::ChangeConfig {
+                                    base_version,
+                                    config,
+                                },
+                                reply,
+                            )
+                        }
+                    },
+                },
                 Control::Send(priority, payload, reply) => {
                     let now = ring.now();
                     let result = ring.node().submit_with(now, priority, payload);
@@ -367,7 +410,70 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                 }
             }
         }
-        ring.wait_or_wake(TICK, Some(control.wake_socket()))?;
+        // The cluster's timers (a fenced take, the self fence, the load
+        // report) wake the loop on time too.
+        let now = ring.now();
+        let wait = gateway
+            .as_ref()
+            .and_then(Gateway::poll_timeout)
+            .map_or(TICK, |at| {
+                TICK.min(Duration::from_micros(at.saturating_sub(now)))
+            });
+        ring.wait_or_wake(wait, Some(control.wake_socket()))?;
+    }
+    if let Some(gateway) = &mut gateway {
+        gateway.shutdown();
     }
     Ok(())
+}
+
+/// Writes a line for every new ring (see `run`) and logs it.
+fn announce(event: &Event, output: &Output) {
+    let Event::Membership {
+        ring,
+        members,
+        transitional,
+        primary,
+        ..
+    } = event
+    else {
+        return;
+    };
+    let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
+    let from: Vec<String> = transitional.iter().map(NodeId::to_string).collect();
+    output.emit(format!(
+        "membership {} {} {} {} {}",
+        ring.seq,
+        ring.rep,
+        list.join(","),
+        from.join(","),
+        if *primary { "primary" } else { "minority" }
+    ));
+    eprintln!(
+        "ringgated: ring {}/{} installed with members {}",
+        ring.seq,
+        ring.rep,
+        list.join(", ")
+    );
+}
+
+/// What `ringgatectl ring` shows.
+fn ring_status(ring: &mut UdpRing, window: &RateWindow, output: &Output) -> RingStatus {
+    let send_failures = ring.send_failures();
+    let node = ring.node();
+    RingStatus {
+        node_id: node.id(),
+        ring_seq: node.ring().seq,
+        ring_rep: node.ring().rep,
+        members: node.members().to_vec(),
+        operational: node.is_operational(),
+        token_rotation_us: window.rotation_us,
+        message_rate: window.message_rate,
+        keys: node.key_status(),
+        counters: Counters {
+            ring: node.stats().clone(),
+            send_failures,
+            output_dropped: output.dropped(),
+        },
+    }
 }

@@ -162,6 +162,16 @@ impl ClusterNode {
         }
     }
 
+    /// Also brings `config` (the file's, when the node restored its state
+    /// from disk): offered to every ring like the restored one, it wins if
+    /// its version is newer than the cluster's, so an operator can replace
+    /// the configuration by raising the file's version.
+    pub fn bring(&mut self, config: ClusterConfig) {
+        if config.version > self.brought.version {
+            self.brought = config;
+        }
+    }
+
     pub fn id(&self) -> NodeId {
         self.me
     }

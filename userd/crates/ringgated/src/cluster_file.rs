@@ -1,0 +1,325 @@
+//! The `[cluster]` section of the daemon's configuration file: the cluster
+//! configuration this node starts from (nodes, VIPs, services, back-ends,
+//! settings) and this node's own cluster options. Its presence turns the
+//! daemon from a ring member into a gateway that drives its module.
+//!
+//! ```toml
+//! [cluster]
+//! state_file = "cluster.state"   # the last applied cluster state (atomic writes)
+//! owner_lease_ms = 200           # the module's VIP ownership lease (0: none)
+//!
+//! [[cluster.nodes]]              # optional; a member not listed has weight 100
+//! id = 1
+//! weight = 100
+//!
+//! [cluster.settings]             # all optional; these are the defaults
+//! load_report_interval_ms = 1000
+//! balance_interval_ms = 1000
+//! imbalance_threshold_pct = 25
+//! min_imbalance = 100
+//! hysteresis_pct = 10
+//! hold_ms = 30000
+//! max_moves_per_period = 2
+//! move_period_ms = 10000
+//! two_node = false
+//! takeover_fence_ms = 200
+//! self_fence_ms = 60
+//!
+//! [[cluster.vips]]
+//! addr = "10.0.0.100"
+//! [[cluster.vips.services]]
+//! proto = "tcp"                  # or "udp"
+//! port = 80
+//! scheduler = "wrr"              # wrr, hash or lc
+//! backends = [{ addr = "10.1.0.2:8080", weight = 1 }]
+//! ```
+//!
+//! The file's configuration is version 1 unless `version` says otherwise;
+//! a node that restarts with its state file starts from what the cluster
+//! last agreed instead, and a newer configuration held by the cluster wins
+//! over an older file (see `ringgate_cluster::node`).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+
+use ringgate_cluster::config::{Backend, ClusterConfig, NodeConfig, Service, Settings, VipConfig};
+use ringgate_netlink::Scheduler;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    state_file: Option<PathBuf>,
+    owner_lease_ms: Option<u32>,
+    version: Option<u64>,
+    #[serde(default)]
+    nodes: Vec<NodeFile>,
+    #[serde(default)]
+    settings: SettingsFile,
+    #[serde(default)]
+    vips: Vec<VipFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeFile {
+    id: u16,
+    weight: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFile {
+    load_report_interval_ms: Option<u64>,
+    balance_interval_ms: Option<u64>,
+    imbalance_threshold_pct: Option<u32>,
+    min_imbalance: Option<u64>,
+    hysteresis_pct: Option<u32>,
+    hold_ms: Option<u64>,
+    max_moves_per_period: Option<u32>,
+    move_period_ms: Option<u64>,
+    two_node: Option<bool>,
+    takeover_fence_ms: Option<u64>,
+    self_fence_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VipFile {
+    addr: Ipv4Addr,
+    #[serde(default)]
+    services: Vec<ServiceFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceFile {
+    proto: String,
+    port: u16,
+    scheduler: Option<String>,
+    #[serde(default)]
+    backends: Vec<BackendFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackendFile {
+    addr: SocketAddrV4,
+    weight: Option<u32>,
+}
+
+/// This node's cluster options and the configuration it starts from.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Where the last applied replicated state is kept.
+    pub state_file: PathBuf,
+    /// The module's ownership lease; 0 for none.
+    pub owner_lease_ms: u32,
+    pub config: ClusterConfig,
+}
+
+/// The lease a daemon asks of its module unless the file says otherwise.
+pub const DEFAULT_OWNER_LEASE_MS: u32 = 200;
+
+impl ClusterFile {
+    /// Checks the section; errors name the field (`cluster.vips[0].addr`).
+    /// `default_state` is where the state goes when the file does not say.
+    pub fn into_options(
+        self,
+        dir: &Path,
+        default_state: PathBuf,
+    ) -> Result<ClusterOptions, String> {
+        let d = Settings::default();
+        let s = &self.settings;
+        let us = |v: Option<u64>, default: u64| v.map_or(default, |ms| ms.saturating_mul(1000));
+        let settings = Settings {
+            load_report_interval_us: us(s.load_report_interval_ms, d.load_report_interval_us),
+            balance_interval_us: us(s.balance_interval_ms, d.balance_interval_us),
+            imbalance_threshold_pct: s
+                .imbalance_threshold_pct
+                .unwrap_or(d.imbalance_threshold_pct),
+            min_imbalance: s.min_imbalance.unwrap_or(d.min_imbalance),
+            hysteresis_pct: s.hysteresis_pct.unwrap_or(d.hysteresis_pct),
+            hold_us: us(s.hold_ms, d.hold_us),
+            max_moves_per_period: s.max_moves_per_period.unwrap_or(d.max_moves_per_period),
+            move_period_us: us(s.move_period_ms, d.move_period_us),
+            two_node: s.two_node.unwrap_or(d.two_node),
+            takeover_fence_us: us(s.takeover_fence_ms, d.takeover_fence_us),
+            self_fence_us: us(s.self_fence_ms, d.self_fence_us),
+        };
+        let mut vips = Vec::new();
+        for (i, vip) in self.vips.into_iter().enumerate() {
+            let field = format!("cluster.vips[{i}]");
+            ringgate_netlink::check_vip_addr(vip.addr).map_err(|e| format!("{field}.addr: {e}"))?;
+            let mut services = Vec::new();
+            for (j, service) in vip.services.into_iter().enumerate() {
+                services.push(service.into_service(&format!("{field}.services[{j}]"))?);
+            }
+            vips.push(VipConfig {
+                addr: vip.addr,
+                services,
+            });
+        }
+        let config = ClusterConfig {
+            version: self.version.unwrap_or(1).max(1),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| NodeConfig {
+                    id: n.id,
+                    weight: n.weight,
+                })
+                .collect(),
+            vips,
+            settings,
+        };
+        config.validate().map_err(|e| format!("cluster: {e}"))?;
+        let owner_lease_ms = self.owner_lease_ms.unwrap_or(DEFAULT_OWNER_LEASE_MS);
+        // A lease longer than the takeover fence would let a hung daemon's
+        // node answer for a VIP after a peer took it over.
+        if u64::from(owner_lease_ms) * 1000 > settings.takeover_fence_us {
+            return Err(format!(
+                "cluster.owner_lease_ms: {owner_lease_ms} exceeds the takeover fence \
+                 (cluster.settings.takeover_fence_ms, {} ms)",
+                settings.takeover_fence_us / 1000
+            ));
+        }
+        Ok(ClusterOptions {
+            state_file: self.state_file.map_or(default_state, |p| dir.join(p)),
+            owner_lease_ms,
+            config,
+        })
+    }
+}
+
+impl ServiceFile {
+    fn into_service(self, field: &str) -> Result<Service, String> {
+        let proto = match self.proto.as_str() {
+            "tcp" => 6,
+            "udp" => 17,
+            other => {
+                return Err(format!(
+                    "{field}.proto: {other:?} is not \"tcp\" or \"udp\""
+                ))
+            }
+        };
+        if self.port == 0 {
+            return Err(format!("{field}.port: must be 1 to 65535"));
+        }
+        let scheduler = self.scheduler.unwrap_or_else(|| "wrr".into());
+        // The module's own names, so a name it would refuse is refused here.
+        scheduler
+            .parse::<Scheduler>()
+            .map_err(|e| format!("{field}.scheduler: {e}"))?;
+        let mut backends = Vec::new();
+        for (k, b) in self.backends.into_iter().enumerate() {
+            if b.addr.port() == 0 {
+                return Err(format!(
+                    "{field}.backends[{k}].addr: the port must not be 0"
+                ));
+            }
+            let weight = b.weight.unwrap_or(1);
+            if weight == 0 {
+                return Err(format!(
+                    "{field}.backends[{k}].weight: must be at least 1 (remove the back-end to stop using it)"
+                ));
+            }
+            backends.push(Backend {
+                addr: *b.addr.ip(),
+                port: b.addr.port(),
+                weight,
+            });
+        }
+        Ok(Service {
+            proto,
+            port: self.port,
+            scheduler,
+            backends,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(text: &str) -> Result<ClusterOptions, String> {
+        let file: ClusterFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        file.into_options(
+            Path::new("/etc/ringgate"),
+            PathBuf::from("/var/lib/x.cluster"),
+        )
+    }
+
+    const GOOD: &str = r#"
+        state_file = "c.state"
+        [[nodes]]
+        id = 2
+        weight = 200
+        [settings]
+        hold_ms = 5000
+        [[vips]]
+        addr = "10.0.0.100"
+        [[vips.services]]
+        proto = "tcp"
+        port = 80
+        scheduler = "hash"
+        backends = [{ addr = "10.1.0.2:8080" }, { addr = "10.1.0.3:8080", weight = 3 }]
+    "#;
+
+    #[test]
+    fn a_full_section_becomes_the_cluster_configuration() {
+        let o = options(GOOD).unwrap();
+        assert_eq!(o.state_file, PathBuf::from("/etc/ringgate/c.state"));
+        assert_eq!(o.owner_lease_ms, DEFAULT_OWNER_LEASE_MS);
+        assert_eq!(o.config.version, 1);
+        assert_eq!(o.config.weight(2), 200);
+        assert_eq!(o.config.settings.hold_us, 5_000_000);
+        let s = &o.config.vips[0].services[0];
+        assert_eq!((s.proto, s.port, s.scheduler.as_str()), (6, 80, "hash"));
+        assert_eq!(s.backends[1].weight, 3);
+        assert_eq!(s.backends[0].weight, 1);
+        let o = options("").unwrap();
+        assert_eq!(o.state_file, PathBuf::from("/var/lib/x.cluster"));
+        assert!(o.config.vips.is_empty());
+    }
+
+    #[test]
+    fn every_error_names_its_field() {
+        let bad = |from: &str, to: &str, field: &str| {
+            let text = GOOD.replace(from, to);
+            let err = options(&text).unwrap_err();
+            assert!(err.contains(field), "{err:?} does not name {field}");
+        };
+        bad("\"tcp\"", "\"sctp\"", "cluster.vips[0].services[0].proto");
+        bad(
+            "\"hash\"",
+            "\"fifo\"",
+            "cluster.vips[0].services[0].scheduler",
+        );
+        bad("port = 80", "port = 0", "cluster.vips[0].services[0].port");
+        bad(
+            "10.1.0.2:8080",
+            "10.1.0.2:0",
+            "cluster.vips[0].services[0].backends[0].addr",
+        );
+        bad(
+            "weight = 3",
+            "weight = 0",
+            "cluster.vips[0].services[0].backends[1].weight",
+        );
+        bad("\"10.0.0.100\"", "\"127.0.0.1\"", "cluster.vips[0].addr");
+        bad("hold_ms = 5000", "hold_ms = 5000\nbogus = 1", "bogus");
+        bad("hold_ms = 5000", "takeover_fence_ms = 10", "takeover_fence");
+        bad(
+            "state_file",
+            "owner_lease_ms = 900\nstate_file",
+            "cluster.owner_lease_ms",
+        );
+        bad(
+            "weight = 200",
+            "weight = 200\n[[nodes]]\nid = 2\nweight = 1",
+            "node 2 is listed twice",
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! The daemon's gateway half: it feeds the cluster state machine
+//! (`ringgate_cluster::ClusterNode`) with what the ring delivers, the
+//! clock, the module's measured load and the operator's commands, and
+//! carries out its outputs in order: module actions over netlink, each
+//! finished before the broadcasts that follow it are submitted (a release
+//! must be done before the `Released` message lets a peer take the VIP),
+//! broadcasts and snapshots to the ring, answers to waiting commands.
+//!
+//! It also keeps the module's ownership lease renewed from the ring's own
+//! thread (a daemon that dies or hangs stops the node answering within the
+//! lease) and keeps the replicated state on disk, written atomically.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use ringgate_cluster::model::{Micros, Vip};
+use ringgate_cluster::state::MoveReason;
+use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
+use ringgate_netlink::Client;
+use ringgate_ring::node::Event;
+use serde_json::Value;
+
+use crate::cluster_file::ClusterOptions;
+use crate::load_meter::{self, Totals};
+use crate::module_sync::ModuleSync;
+use crate::runtime::UdpRing;
+
+/// How often the module's per-VIP load is read.
+const MEASURE_EVERY: Duration = Duration::from_secs(1);
+/// The state is written at most this often, unless something an operator
+/// did or a state transfer changed it (then at once).
+const PERSIST_EVERY: Duration = Duration::from_secs(1);
+/// Commands waiting for the ring's agreement; more are refused.
+const MAX_PENDING: usize = 64;
+
+fn log(msg: &str) {
+    eprintln!("ringgated: {msg}");
+}
+
+/// An operator's request, answered with JSON or an error.
+pub type Reply = Sender<Result<Value, String>>;
+
+pub struct Gateway {
+    node: ClusterNode,
+    module: Option<ModuleSync>,
+    options: ClusterOptions,
+    pending: HashMap<u64, Reply>,
+    persisted_at: Option<Instant>,
+    dirty: bool,
+    urgent: bool,
+    measured: Option<(Instant, BTreeMap<Vip, Totals>)>,
+    lease_renewed: Option<Instant>,
+    /// Module requests refused (for status), and the latest reason.
+    module_errors: u64,
+    last_module_error: Option<String>,
+}
+
+impl Gateway {
+    /// Starts from the state file if there is one (a restart), else from
+    /// the configuration file; releases whatever a predecessor left owned
+    /// in the module and starts the ownership lease.
+    pub fn start(
+        me: u16,
+        options: ClusterOptions,
+        client: Option<Client>,
+    ) -> Result<Gateway, String> {
+        let node = match std::fs::read(&options.state_file) {
+            Ok(bytes) => {
+                let mut node = ClusterNode::restore(me, &bytes).map_err(|e| {
+                    format!(
+                        "cluster state file {}: {e} (move it away to start from the configuration file)",
+                        options.state_file.display()
+                    )
+                })?;
+                node.bring(options.config.clone());
+                log(&format!(
+                    "cluster state restored from {} (configuration version {})",
+                    options.state_file.display(),
+                    node.state().config.version
+                ));
+                node
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                ClusterNode::new(me, options.config.clone())
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cluster state file {}: {e}",
+                    options.state_file.display()
+                ))
+            }
+        };
+        let module = client.map(ModuleSync::new);
+        let mut gateway = Gateway {
+            node,
+            module,
+            options,
+            pending: HashMap::new(),
+            persisted_at: None,
+            dirty: false,
+            urgent: false,
+            measured: None,
+            lease_renewed: None,
+            module_errors: 0,
+            last_module_error: None,
+        };
+        if let Some(module) = &gateway.module {
+            let errors = module.release_all();
+            gateway.note_errors(errors);
+            gateway.renew_lease(Instant::now());
+        }
+        Ok(gateway)
+    }
+
+    pub fn node(&self) -> &ClusterNode {
+        &self.node
+    }
+
+    /// Hands one event of the ring node to the state machine.
+    pub fn on_event(&mut self, ring: &mut UdpRing, event: Event) {
+        let now = ring.now();
+        if matches!(event, Event::Membership { .. } | Event::Snapshot { .. }) {
+            self.urgent = true;
+        }
+        self.node.handle_ring_event(now, event);
+        self.drain(ring);
+    }
+
+    /// Lets time pass: the state machine's timers, the load reading, the
+    /// lease, and the state file. Call after every turn of the loop.
+    pub fn pump(&mut self, ring: &mut UdpRing) {
+        let now = ring.now();
+        let operational = ring.node().is_operational();
+        let instant = Instant::now();
+        if self
+            .measured
+            .as_ref()
+            .is_none_or(|(at, _)| instant.duration_since(*at) >= MEASURE_EVERY)
+        {
+            self.measure(instant);
+        }
+        self.keep_lease(instant);
+        self.node.tick(now, operational);
+        self.drain(ring);
+        self.persist_if_due(instant);
+    }
+
+    /// When the state machine next needs a tick, in ring time.
+    pub fn poll_timeout(&self) -> Option<Micros> {
+        self.node.poll_timeout()
+    }
+
+    /// Sends an operator's command to the cluster; `reply` gets the agreed
+    /// outcome once the ring delivered it.
+    pub fn command(&mut self, ring: &mut UdpRing, command: Command, reply: Reply) {
+        if self.pending.len() >= MAX_PENDING {
+            let _ = reply.send(Err(
+                "too many commands waiting for the ring; try again".into()
+            ));
+            return;
+        }
+        let request = self.node.command(ring.now(), command);
+        self.pending.insert(request, reply);
+        self.drain(ring);
+    }
+
+    /// Stops serving: releases every VIP and ends the lease, and writes the
+    /// state, so a clean stop leaves nothing owned and a restart resumes.
+    pub fn shutdown(&mut self) {
+        if let Some(module) = &self.module {
+            let mut errors = module.release_all();
+            if let Err(e) = module.client().owner_lease(0) {
+                errors.push(format!("end the ownership lease: {e}"));
+            }
+            self.note_errors(errors);
+        }
+        self.write_state();
+    }
+
+    /// Module requests refused since start, and the latest reason.
+    pub fn module_errors(&self) -> (u64, Option<&str>) {
+        (self.module_errors, self.last_module_error.as_deref())
+    }
+
+    fn drain(&mut self, ring: &mut UdpRing) {
+        while let Some(output) = self.node.poll_output() {
+            let now = ring.now();
+            match output {
+                Output::Module(action) => self.act(&action),
+                Output::Broadcast { priority, payload } => {
+                    if let Err(e) = ring.node().submit_with(now, priority, payload) {
+                        log(&format!("cluster message not sent: {e}"));
+                    }
+                }
+                Output::Snapshot(data) => {
+                    if let Err(e) = ring.node().submit_snapshot(now, data) {
+                        log(&format!("state transfer not sent: {e}"));
+                    }
+                }
+                Output::CommandDone { request, result } => {
+                    self.urgent = true;
+                    if let Some(reply) = self.pending.remove(&request) {
+                        let answer = result
+                            .map(|()| serde_json::json!({ "ok": true }))
+                            .map_err(|e| e.to_string());
+                        let _ = reply.send(answer);
+                    }
+                }
+                Output::Moved(m) => {
+                    let node =
+                        |n: Option<u16>| n.map_or("nobody".to_string(), |n| format!("node {n}"));
+                    log(&format!(
+                        "VIP {} moves from {} to {} ({})",
+                        m.vip,
+                        node(m.from),
+                        node(m.to),
+                        reason(m.reason)
+                    ));
+                }
+                Output::StateReplaced => {
+                    self.urgent = true;
+                    log(&format!(
+                        "cluster state received (configuration version {})",
+                        self.node.state().config.version
+                    ));
+                }
+            }
+            self.dirty = true;
+        }
+    }
+
+    /// Does one module action, synchronously: the next output (perhaps the
+    /// broadcast that lets a peer take a released VIP) waits for it.
+    fn act(&mut self, action: &ModuleAction) {
+        match action {
+            ModuleAction::TakeVip(vip) => log(&format!("taking VIP {vip}")),
+            ModuleAction::ReleaseVip(vip) => log(&format!("releasing VIP {vip}")),
+            ModuleAction::ApplyConfig(c) => {
+                self.urgent = true;
+                log(&format!(
+                    "applying cluster configuration version {}",
+                    c.version
+                ));
+            }
+            ModuleAction::SetBackend { backend, up } => log(&format!(
+                "back-end {}:{} of {}:{} is {} for the cluster",
+                backend.addr,
+                backend.backend_port,
+                backend.vip,
+                backend.port,
+                if *up { "up" } else { "down" }
+            )),
+        }
+        if let Some(module) = &self.module {
+            let errors = module.apply(action, &self.node.state().down);
+            self.note_errors(errors);
+        }
+    }
+
+    fn note_errors(&mut self, errors: Vec<String>) {
+        for e in errors {
+            log(&format!("module refused: {e}"));
+            self.module_errors += 1;
+            self.last_module_error = Some(e);
+        }
+    }
+
+    /// Reads the module's counters and gives the state machine each owned
+    /// VIP's rates since the last reading.
+    fn measure(&mut self, now: Instant) {
+        let Some(module) = &self.module else {
+            self.measured = Some((now, BTreeMap::new()));
+            return;
+        };
+        let services = match module.client().services() {
+            Ok(s) => s,
+            Err(e) => {
+                self.note_errors(vec![format!("read load: {e}")]);
+                self.measured = Some((now, BTreeMap::new()));
+                return;
+            }
+        };
+        let totals = load_meter::totals(&services);
+        if let Some((at, before)) = &self.measured {
+            let loads = load_meter::rates(before, &totals, now.duration_since(*at));
+            self.node.observe_load(&loads);
+        }
+        self.measured = Some((now, totals));
+    }
+
+    /// Renews the lease a quarter of the way through it, so three renewals
+    /// in a row can be late before the node stops answering. If the daemon
+    /// stalled past the whole lease, the module has released its VIPs: the
+    /// ones this node should hold are taken again.
+    fn keep_lease(&mut self, now: Instant) {
+        let lease = Duration::from_millis(u64::from(self.options.owner_lease_ms));
+        if self.module.is_none() || lease.is_zero() {
+            return;
+        }
+        let last = self.lease_renewed;
+        if last.is_some_and(|t| now.duration_since(t) < lease / 4) {
+            return;
+        }
+        self.renew_lease(now);
+        let Some(last) = last else { return };
+        let stalled = now.duration_since(last);
+        if stalled >= lease {
+            log(&format!(
+                "the daemon stalled {} ms, past its {} ms ownership lease: the module released \
+                 its VIPs; taking back those this node holds",
+                stalled.as_millis(),
+                lease.as_millis()
+            ));
+            let held: Vec<Vip> = self.node.held().iter().copied().collect();
+            for vip in held {
+                self.act(&ModuleAction::TakeVip(vip));
+            }
+        }
+    }
+
+    fn renew_lease(&mut self, now: Instant) {
+        let Some(module) = &self.module else { return };
+        match module.client().owner_lease(self.options.owner_lease_ms) {
+            Ok(()) => self.lease_renewed = Some(now),
+            Err(e) => self.note_errors(vec![format!("renew the ownership lease: {e}")]),
+        }
+    }
+
+    fn persist_if_due(&mut self, now: Instant) {
+        if !self.dirty {
+            return;
+        }
+        let due = self
+            .persisted_at
+            .is_none_or(|t| now.duration_since(t) >= PERSIST_EVERY);
+        if self.urgent || due {
+            self.write_state();
+            self.persisted_at = Some(now);
+        }
+    }
+
+    fn write_state(&mut self) {
+        self.dirty = false;
+        self.urgent = false;
+        if let Err(e) = write_atomically(&self.options.state_file, &self.node.persist()) {
+            log(&format!(
+                "cluster state not saved to {}: {e}",
+                self.options.state_file.display()
+            ));
+        }
+    }
+}
+
+fn reason(r: MoveReason) -> &'static str {
+    match r {
+        MoveReason::Placement => "placement",
+        MoveReason::Failover => "failover",
+        MoveReason::Balance => "load balancing",
+        MoveReason::Manual => "moved by hand",
+        MoveReason::Drain => "its node is drained",
+        MoveReason::Removed => "removed from the configuration",
+        MoveReason::HandoffDone => "hand-over done",
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or
+/// the new one, never a mix: a temporary file beside it, flushed to disk,
+/// then renamed over it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}

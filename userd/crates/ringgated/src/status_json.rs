@@ -1,0 +1,139 @@
+//! The JSON answers of the control socket's cluster requests: the status
+//! view of `ringgatectl cluster status` (the ring, each node, each VIP,
+//! each back-end's agreed health, the configuration version) and the
+//! configuration itself.
+
+use ringgate_cluster::config::ClusterConfig;
+use ringgate_cluster::state::Holding;
+use ringgate_cluster::ClusterNode;
+use serde_json::{json, Value};
+
+use crate::runtime::RingStatus;
+
+fn proto_name(proto: u8) -> Value {
+    match proto {
+        6 => json!("tcp"),
+        17 => json!("udp"),
+        n => json!(n),
+    }
+}
+
+/// The whole status view as this node sees it.
+pub fn cluster_status(
+    node: &ClusterNode,
+    ring: &RingStatus,
+    module_errors: (u64, Option<&str>),
+) -> Value {
+    let status = node.status();
+    let agreed_now = node.state().agreed_now;
+    let vips: Vec<Value> = status
+        .vips
+        .iter()
+        .map(|v| {
+            let (state, owner, to) = match v.holding {
+                Holding::Owned {
+                    node,
+                    fenced: false,
+                } => ("owned", Some(node), None),
+                Holding::Owned { node, fenced: true } => ("taking over", Some(node), None),
+                Holding::Unowned { .. } => ("unowned", None, None),
+                Holding::Handoff { from, to } => ("handing over", Some(from), to),
+            };
+            json!({
+                "vip": v.vip,
+                "state": state,
+                "owner": owner,
+                "handing_to": to,
+                "for_ms": agreed_now.saturating_sub(v.since) / 1000,
+                "load": {
+                    "packets_per_sec": v.load.packets_per_sec,
+                    "bytes_per_sec": v.load.bytes_per_sec,
+                    "new_sessions_per_sec": v.load.new_sessions_per_sec,
+                    "live_sessions": v.load.live_sessions,
+                    "score": v.load.score(),
+                },
+                "held_here": v.held_here,
+            })
+        })
+        .collect();
+    let nodes: Vec<Value> = status
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id,
+                "state": if !n.member { "absent" } else if n.drained { "drained" } else { "member" },
+                "weight": n.weight,
+                "load": n.load,
+                "vips": n.vips,
+            })
+        })
+        .collect();
+    let backends: Vec<Value> = status
+        .backends
+        .iter()
+        .map(|b| {
+            json!({
+                "vip": b.backend.vip,
+                "proto": proto_name(b.backend.proto),
+                "port": b.backend.port,
+                "backend": format!("{}:{}", b.backend.addr, b.backend.backend_port),
+                "health": if b.up { "up" } else { "down" },
+            })
+        })
+        .collect();
+    json!({
+        "node": status.node,
+        "ring": {
+            "seq": ring.ring_seq,
+            "representative": ring.ring_rep,
+            "members": ring.members,
+            "operational": ring.operational,
+            "token_rotation_us": ring.token_rotation_us,
+            "message_rate": ring.message_rate,
+        },
+        "quorate": status.quorate,
+        "awaiting_state": status.awaiting_snapshot,
+        "config_version": status.config_version,
+        "nodes": nodes,
+        "vips": vips,
+        "backends": backends,
+        "module_errors": module_errors.0,
+        "last_module_error": module_errors.1,
+    })
+}
+
+/// The cluster configuration, in the shape of the file's `[cluster]`
+/// section (without this node's own options).
+pub fn config(config: &ClusterConfig) -> Value {
+    let s = &config.settings;
+    json!({
+        "version": config.version,
+        "nodes": config.nodes.iter().map(|n| json!({ "id": n.id, "weight": n.weight })).collect::<Vec<_>>(),
+        "settings": {
+            "load_report_interval_ms": s.load_report_interval_us / 1000,
+            "balance_interval_ms": s.balance_interval_us / 1000,
+            "imbalance_threshold_pct": s.imbalance_threshold_pct,
+            "min_imbalance": s.min_imbalance,
+            "hysteresis_pct": s.hysteresis_pct,
+            "hold_ms": s.hold_us / 1000,
+            "max_moves_per_period": s.max_moves_per_period,
+            "move_period_ms": s.move_period_us / 1000,
+            "two_node": s.two_node,
+            "takeover_fence_ms": s.takeover_fence_us / 1000,
+            "self_fence_ms": s.self_fence_us / 1000,
+        },
+        "vips": config.vips.iter().map(|v| json!({
+            "addr": v.addr,
+            "services": v.services.iter().map(|s| json!({
+                "proto": proto_name(s.proto),
+                "port": s.port,
+                "scheduler": s.scheduler,
+                "backends": s.backends.iter().map(|b| json!({
+                    "addr": format!("{}:{}", b.addr, b.port),
+                    "weight": b.weight,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
