@@ -95,6 +95,23 @@ pub(crate) enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The gateway cluster as the local ringgated sees it, and changes to
+    /// its configuration (agreed by every node).
+    Cluster {
+        /// The daemon's control socket (its config's control_socket).
+        #[arg(long, default_value = "/run/ringgated.sock")]
+        socket: PathBuf,
+        #[command(subcommand)]
+        action: Option<ClusterAction>,
+    },
+    /// Cluster nodes: drain one before maintenance, or undo that.
+    Node {
+        /// The daemon's control socket (its config's control_socket).
+        #[arg(long, default_value = "/run/ringgated.sock")]
+        socket: PathBuf,
+        #[command(subcommand)]
+        action: NodeAction,
+    },
     /// The token ring as the local ringgated sees it.
     Ring {
         /// The daemon's control socket (its config's control_socket).
@@ -130,6 +147,16 @@ pub(crate) enum VipAction {
     Own { addr: Ipv4Addr },
     /// Release a VIP: stop answering ARP for it.
     Release { addr: Ipv4Addr },
+    /// Move a VIP to another cluster node through the local ringgated (the
+    /// load balancer then leaves it there for its hold time).
+    Move {
+        addr: Ipv4Addr,
+        /// The node id to move it to.
+        node: u16,
+        /// The daemon's control socket (its config's control_socket).
+        #[arg(long, default_value = "/run/ringgated.sock")]
+        socket: PathBuf,
+    },
 }
 
 /// The service a command is about.
@@ -271,6 +298,37 @@ pub(crate) enum ConfigAction {
     Show,
     /// Change settings (those not given keep their values).
     Set(ConfigArgs),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ClusterAction {
+    /// The ring, each node, each VIP, each back-end's health and the
+    /// configuration version (the default).
+    Status,
+    /// The cluster configuration in force (JSON, the shape of the
+    /// configuration file's [cluster] section).
+    Config,
+    /// Replace the cluster configuration with FILE (TOML, the shape of the
+    /// [cluster] section without the `cluster.` prefix); refused everywhere
+    /// if the configuration changed since version BASE.
+    Apply {
+        file: PathBuf,
+        /// The version the file was made against (default: the current one).
+        #[arg(long)]
+        base: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum NodeAction {
+    /// Hand the node's VIPs to the others and give it none until undone.
+    Drain {
+        /// The node id.
+        node: u16,
+        /// Undo a drain: the node gets VIPs again by the load rule.
+        #[arg(long)]
+        undo: bool,
+    },
 }
 
 #[derive(Subcommand)]

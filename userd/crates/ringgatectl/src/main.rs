@@ -3,6 +3,7 @@
 
 mod backend;
 mod cli;
+mod cluster;
 mod config;
 mod exit;
 mod generated_docs;
@@ -24,8 +25,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{
-    BackendAction, Cli, Command, ConfigAction, CountersAction, KeyStep, RingAction, ServiceAction,
-    VipAction,
+    BackendAction, Cli, ClusterAction, Command, ConfigAction, CountersAction, KeyStep, NodeAction,
+    RingAction, ServiceAction, VipAction,
 };
 use exit::Failure;
 
@@ -53,6 +54,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             VipAction::List => vip::list(json),
             VipAction::Own { addr } => vip::set_owned(addr, true),
             VipAction::Release { addr } => vip::set_owned(addr, false),
+            VipAction::Move { addr, node, socket } => {
+                cluster::move_vip(&socket, addr, node).map_err(Failure::other)
+            }
         },
         Command::Service { action } => match action {
             ServiceAction::Add { service, scheduler } => {
@@ -104,6 +108,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Completions { shell } => generated_docs::completions(shell),
         Command::Man { dir } => generated_docs::man(dir.as_deref()),
         Command::Restore { file } => restore::run(&file),
+        Command::Cluster { socket, action } => match action {
+            None | Some(ClusterAction::Status) => cluster::status(&socket, json),
+            Some(ClusterAction::Config) => cluster::config(&socket),
+            Some(ClusterAction::Apply { file, base }) => cluster::apply(&socket, &file, base),
+        }
+        .map_err(Failure::other),
+        Command::Node { socket, action } => match action {
+            NodeAction::Drain { node, undo } => cluster::drain(&socket, node, undo),
+        }
+        .map_err(Failure::other),
         Command::Ring { socket, action } => match action {
             None => ring::show(&socket, json),
             Some(RingAction::Send { text, control }) => ring::send(&socket, &text, control),

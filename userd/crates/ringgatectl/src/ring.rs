@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 /// Sends one request line to the daemon and returns its JSON answer.
-fn request(socket: &Path, line: &str) -> Result<Value, String> {
+pub(crate) fn request(socket: &Path, line: &str) -> Result<Value, String> {
     let mut stream = UnixStream::connect(socket).map_err(|e| {
         format!("cannot reach ringgated at {}: {e} (is it running with --config, and is this its control_socket?)", socket.display())
     })?;

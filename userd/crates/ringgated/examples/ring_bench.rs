@@ -55,6 +55,7 @@ fn ring_configs(n: u16) -> Vec<Config> {
                 })
                 .collect(),
             ring: RingConfig::default(),
+            cluster: None,
         })
         .collect()
 }

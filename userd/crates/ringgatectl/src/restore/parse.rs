@@ -121,7 +121,7 @@ fn action(command: Command) -> Option<Action> {
             },
             VipAction::Own { addr } => Action::VipOwned { addr, owned: true },
             VipAction::Release { addr } => Action::VipOwned { addr, owned: false },
-            VipAction::Del { .. } | VipAction::List => return None,
+            VipAction::Del { .. } | VipAction::List | VipAction::Move { .. } => return None,
         },
         Command::Service { action } => match action {
             ServiceAction::Add { service, scheduler } => Action::Service {

@@ -80,6 +80,22 @@ pub fn start_with(
     key_hex: &str,
     stdout: Option<Stdio>,
 ) -> Daemon {
+    start_configured(dir, id, port, members, relayed, key_hex, stdout, "")
+}
+
+/// Like `start_with`, with `extra` appended to the configuration file (a
+/// `[cluster]` section makes the daemon a gateway).
+#[allow(clippy::too_many_arguments)]
+pub fn start_configured(
+    dir: &Path,
+    id: u16,
+    port: u16,
+    members: &[u16],
+    relayed: &[u16],
+    key_hex: &str,
+    stdout: Option<Stdio>,
+    extra: &str,
+) -> Daemon {
     // The daemon refuses a key file anyone else may read.
     let key = key_file(dir, &format!("key-{id}"), key_hex);
     let socket = dir.join(format!("ctl-{id}"));
@@ -94,6 +110,7 @@ pub fn start_with(
             "[[peers]]\nid = {peer}\naddress = \"127.0.0.{peer}:{port}\"\n"
         ));
     }
+    config.push_str(extra);
     let config_file = dir.join(format!("node-{id}.toml"));
     fs::write(&config_file, config).unwrap();
     let output = dir.join(format!("output-{id}"));
