@@ -51,7 +51,9 @@ $(printf '%s\n' "$output" | tail -n 40)"
     verdict FAIL "$name" "$seconds" "kernel log:
 $(printf '%s\n' "$kernel_log" | tail -n 60)"
   else
-    verdict PASS "$name" "$seconds"
+    # Figures a test measured (lines starting "measured:") are shown even
+    # when it passes.
+    verdict PASS "$name" "$seconds" "$(grep '^measured:' /tmp/test-output)"
   fi
 done
 

@@ -124,7 +124,7 @@ cleanup() {
   local status=$?
   kill $pid1 $pid2 $pid3 2>/dev/null || true
   if [ "$status" != 0 ]; then
-    for n in 1 2 3; do echo "--- gw$n's ringgated log (last lines):"; tail -15 "/tmp/cl/log-$n"; done
+    for n in 1 2 3; do echo "--- gw$n's ringgated log (last lines):"; tail -8 "/tmp/cl/log-$n"; done
   fi
 }
 trap cleanup EXIT
@@ -161,7 +161,7 @@ kill $asker; wait $asker 2>/dev/null || true
 expect_eq "$(ip netns exec "gw$dying" "$RG_REPO/userd/target/debug/ringgatectl" vip list --json | jqr '[.[] | select(.owned)] | length')" 0 \
   "VIPs still owned by gw$dying's module after its daemon died (the lease must release them)"
 two=$(awk 'NF > 1' /tmp/cl/answers.txt | wc -l)
-echo "daemon death: $(wc -l </tmp/cl/answers.txt) ARP requests for $dying_vip while it moved, $two answered by two gateways"
+echo "measured: daemon death: $(wc -l </tmp/cl/answers.txt) ARP requests for $dying_vip while it moved, $two answered by two gateways"
 expect_eq "$two" 0 "ARP requests answered by two gateways: $(awk 'NF > 1' /tmp/cl/answers.txt | head -3)"
 taker=$(owner_of $dying_vip "${others%% *}")
 expect_eq "$(responders $dying_vip)" "$(mac_of "gw$taker" "g$taker") " "responder of $dying_vip after its daemon died"
@@ -204,7 +204,7 @@ kill -INT $pinger; wait $pinger 2>/dev/null || true
 gap=$(awk '/icmp_seq=/ { split($0, a, "icmp_seq="); split(a[2], b, " "); seq = b[1] + 0;
              if (/bytes from/) { if (last && seq - last > max) max = seq - last; last = seq } }
            END { print (max > 0 ? (max - 1) * 10 : -1) }' /tmp/cl/ping.txt)
-echo "failover: gateway $victim killed, $victim_vip answered again by gw$new_owner after a gap of about $gap ms (10 ms probes, TCG)"
+echo "measured: failover: gateway $victim killed, $victim_vip answered again by gw$new_owner after a gap of about $gap ms (10 ms probes, TCG)"
 [ "$gap" -ge 0 ] || fail "no replies around the kill: $(tail -5 /tmp/cl/ping.txt)"
 for vip in $VIPS; do
   through "$vip" "$(owner_of "$vip" "${survivors%% *}")"
