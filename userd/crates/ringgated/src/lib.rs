@@ -4,6 +4,8 @@
 pub mod config;
 pub mod control;
 pub mod epoch;
+pub mod health;
+pub mod health_file;
 pub mod output;
 pub mod ring_handle;
 pub mod runtime;

@@ -54,6 +54,22 @@ pub enum HealthProblem {
     ExpectStatus(u16),
 }
 
+impl HealthProblem {
+    /// The setting at fault, as the configuration file names it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            HealthProblem::Interval(_) => "interval_ms",
+            HealthProblem::Timeout { .. } => "timeout_ms",
+            HealthProblem::Rise(_) => "rise",
+            HealthProblem::Fall(_) => "fall",
+            HealthProblem::PathStart
+            | HealthProblem::PathLength(_)
+            | HealthProblem::PathCharacter(_) => "path",
+            HealthProblem::ExpectStatus(_) => "expect_status",
+        }
+    }
+}
+
 const TAG_TCP: u8 = 0;
 const TAG_HTTP: u8 = 1;
 
