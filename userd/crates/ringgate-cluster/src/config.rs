@@ -9,6 +9,10 @@ use std::net::Ipv4Addr;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::model::{BackendId, Micros, NodeId, Vip};
 
+mod check;
+
+pub use check::{CheckKind, HealthCheck, HealthProblem};
+
 /// Limits that keep a configuration (and so a snapshot) well inside the
 /// ring's 64 KiB message limit for realistic clusters.
 pub const MAX_VIPS: usize = 256;
@@ -54,6 +58,9 @@ pub struct Service {
     /// The module's scheduler name (e.g. "maglev", "rr").
     pub scheduler: String,
     pub backends: Vec<Backend>,
+    /// How every node checks this service's back-ends; `None` means they
+    /// are not checked and count as up.
+    pub health: Option<HealthCheck>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +147,13 @@ pub enum ConfigError {
     },
     #[error("VIP {vip}: scheduler name must be 1 to {MAX_SCHEDULER_LEN} bytes")]
     Scheduler { vip: Vip },
+    #[error("VIP {vip}: service {proto}/{port}: health check {problem}")]
+    Health {
+        vip: Vip,
+        proto: u8,
+        port: u16,
+        problem: HealthProblem,
+    },
     #[error("settings.{0} is out of range")]
     Setting(&'static str),
     #[error("the configuration encodes to {0} bytes, more than the {MAX_CONFIG_BYTES} a ring message can carry")]
@@ -226,6 +240,14 @@ impl ClusterConfig {
                     s.backends.len(),
                     MAX_BACKENDS_PER_SERVICE,
                 )?;
+                if let Some(problem) = s.health.as_ref().and_then(HealthCheck::problem) {
+                    return Err(ConfigError::Health {
+                        vip: v.addr,
+                        proto: s.proto,
+                        port: s.port,
+                        problem,
+                    });
+                }
             }
         }
         for b in self.backends() {
@@ -266,6 +288,10 @@ impl ClusterConfig {
                 for b in &s.backends {
                     w.ip(b.addr).u16(b.port).u32(b.weight);
                 }
+                w.bool(s.health.is_some());
+                if let Some(check) = &s.health {
+                    check.encode(w);
+                }
             }
         }
         let s = &self.settings;
@@ -296,7 +322,9 @@ impl ClusterConfig {
         for _ in 0..r.count(6)? {
             let addr = r.ip()?;
             let mut services = Vec::new();
-            for _ in 0..r.count(7)? {
+            // A service is at least its protocol, port, scheduler length,
+            // back-end count and health-check tag.
+            for _ in 0..r.count(8)? {
                 let proto = r.u8()?;
                 let port = r.u16()?;
                 let scheduler = r.str()?;
@@ -309,11 +337,16 @@ impl ClusterConfig {
                         })
                     })
                     .collect::<Result<_, DecodeError>>()?;
+                let health = match r.bool()? {
+                    true => Some(HealthCheck::decode(r)?),
+                    false => None,
+                };
                 services.push(Service {
                     proto,
                     port,
                     scheduler,
                     backends,
+                    health,
                 });
             }
             vips.push(VipConfig { addr, services });
@@ -362,6 +395,16 @@ mod tests {
                         port: 8080,
                         weight: 1,
                     }],
+                    health: Some(HealthCheck {
+                        kind: CheckKind::Http {
+                            path: "/healthz".into(),
+                            expect_status: 200,
+                        },
+                        interval_ms: 1000,
+                        timeout_ms: 500,
+                        rise: 2,
+                        fall: 3,
+                    }),
                 }],
             }],
             settings: Settings::default(),
@@ -380,6 +423,39 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(ClusterConfig::decode(&mut Reader::new(&bytes[..cut])).is_err());
         }
+    }
+
+    #[test]
+    fn a_service_without_a_check_round_trips_too() {
+        let mut config = sample();
+        config.vips[0].services[0].health = None;
+        let mut w = Writer::default();
+        config.encode(&mut w);
+        let bytes = w.finish();
+        let mut r = Reader::new(&bytes);
+        assert_eq!(ClusterConfig::decode(&mut r), Ok(config));
+        assert_eq!(r.finish(), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_health_check_names_its_service() {
+        let mut c = sample();
+        if let Some(check) = &mut c.vips[0].services[0].health {
+            check.fall = 0;
+        }
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::Health {
+                vip: Ipv4Addr::new(10, 0, 0, 1),
+                proto: 6,
+                port: 80,
+                problem: HealthProblem::Fall(0),
+            })
+        );
+        assert_eq!(
+            c.validate().map_err(|e| e.to_string()),
+            Err("VIP 10.0.0.1: service 6/80: health check fall 0 is outside 1..=100".into())
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::config::ClusterConfig;
 use crate::model::{BackendId, Micros, NodeId, Vip, VipLoad};
 
-pub const FORMAT_VERSION: u8 = 1;
+/// 2: services carry their health check.
+pub const FORMAT_VERSION: u8 = 2;
 
 /// A request an operator made through one node; the number lets that node
 /// report the agreed outcome back to the operator.
@@ -260,8 +261,11 @@ mod tests {
             longer.push(0);
             assert_eq!(Stamped::decode(&longer), Err(DecodeError::Trailing(1)));
             let mut future = bytes.clone();
-            future[0] = 2;
-            assert_eq!(Stamped::decode(&future), Err(DecodeError::Version(2)));
+            future[0] = FORMAT_VERSION + 1;
+            assert_eq!(
+                Stamped::decode(&future),
+                Err(DecodeError::Version(FORMAT_VERSION + 1))
+            );
             let mut unknown = bytes.clone();
             unknown[1] = 99;
             assert!(matches!(

@@ -284,6 +284,7 @@ fn a_backend_is_down_when_a_majority_of_members_sees_it_fail() {
             port: 80,
             weight: 1,
         }],
+        health: None,
     });
     let backend = BackendId {
         vip: vip(1),

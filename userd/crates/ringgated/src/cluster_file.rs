@@ -32,6 +32,10 @@
 //! port = 80
 //! scheduler = "wrr"              # wrr, hash or lc
 //! backends = [{ addr = "10.1.0.2:8080", weight = 1 }]
+//! # optional: every node checks every back-end; the cluster marks one down
+//! # when a majority of the live nodes see it fail
+//! health = { check = "http", path = "/", expect_status = 200, interval_ms = 1000,
+//!            timeout_ms = 500, rise = 2, fall = 3 }   # or { check = "tcp" }
 //! ```
 //!
 //! The file's configuration is version 1 unless `version` says otherwise;
@@ -45,6 +49,8 @@ use std::path::{Path, PathBuf};
 use ringgate_cluster::config::{Backend, ClusterConfig, NodeConfig, Service, Settings, VipConfig};
 use ringgate_netlink::Scheduler;
 use serde::Deserialize;
+
+use crate::health_file::HealthCheckFile;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +105,8 @@ struct ServiceFile {
     scheduler: Option<String>,
     #[serde(default)]
     backends: Vec<BackendFile>,
+    /// How every node checks the back-ends (none: they count as up).
+    health: Option<HealthCheckFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,11 +238,16 @@ impl ServiceFile {
                 weight,
             });
         }
+        let health = self
+            .health
+            .map(|h| h.into_check(&format!("{field}.health")))
+            .transpose()?;
         Ok(Service {
             proto,
             port: self.port,
             scheduler,
             backends,
+            health,
         })
     }
 }
@@ -265,6 +278,7 @@ mod tests {
         port = 80
         scheduler = "hash"
         backends = [{ addr = "10.1.0.2:8080" }, { addr = "10.1.0.3:8080", weight = 3 }]
+        health = { check = "http", path = "/health" }
     "#;
 
     #[test]
@@ -309,6 +323,11 @@ mod tests {
             "cluster.vips[0].services[0].backends[1].weight",
         );
         bad("\"10.0.0.100\"", "\"127.0.0.1\"", "cluster.vips[0].addr");
+        bad(
+            "path = \"/health\"",
+            "path = \"health\"",
+            "cluster.vips[0].services[0].health.path",
+        );
         bad("hold_ms = 5000", "hold_ms = 5000\nbogus = 1", "bogus");
         bad("hold_ms = 5000", "takeover_fence_ms = 10", "takeover_fence");
         bad(

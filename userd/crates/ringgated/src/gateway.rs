@@ -15,7 +15,8 @@ use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use ringgate_cluster::model::{Micros, Vip};
+use ringgate_cluster::config::{ClusterConfig, HealthCheck};
+use ringgate_cluster::model::{BackendId, Micros, Vip};
 use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
 use ringgate_netlink::Client;
@@ -23,6 +24,7 @@ use ringgate_ring::node::Event;
 use serde_json::Value;
 
 use crate::cluster_file::ClusterOptions;
+use crate::health::Checker;
 use crate::load_meter::{self, Totals};
 use crate::module_sync::ModuleSync;
 use crate::runtime::UdpRing;
@@ -55,6 +57,30 @@ pub struct Gateway {
     /// Module requests refused (for status), and the latest reason.
     module_errors: u64,
     last_module_error: Option<String>,
+    /// Checks the configured back-ends; its verdicts go to the cluster,
+    /// which decides by majority (see `ringgate_cluster::health`).
+    checker: Checker,
+}
+
+/// Every back-end with a health check in `config`, with its check.
+fn health_targets(config: &ClusterConfig) -> Vec<(BackendId, HealthCheck)> {
+    let mut targets = Vec::new();
+    for v in &config.vips {
+        for s in &v.services {
+            let Some(check) = &s.health else { continue };
+            for b in &s.backends {
+                let id = BackendId {
+                    vip: v.addr,
+                    proto: s.proto,
+                    port: s.port,
+                    addr: b.addr,
+                    backend_port: b.port,
+                };
+                targets.push((id, check.clone()));
+            }
+        }
+    }
+    targets
 }
 
 impl Gateway {
@@ -93,6 +119,7 @@ impl Gateway {
             }
         };
         let module = client.map(ModuleSync::new);
+        let checker = Checker::spawn(health_targets(&node.state().config));
         let mut gateway = Gateway {
             node,
             module,
@@ -105,6 +132,7 @@ impl Gateway {
             lease_renewed: None,
             module_errors: 0,
             last_module_error: None,
+            checker,
         };
         if let Some(module) = &gateway.module {
             let errors = module.release_all();
@@ -142,6 +170,10 @@ impl Gateway {
             self.measure(instant);
         }
         self.keep_lease(instant);
+        let verdicts = self.checker.changes();
+        if !verdicts.is_empty() {
+            self.node.observe_health(&verdicts);
+        }
         self.node.tick(now, operational);
         self.drain(ring);
         self.persist_if_due(instant);
@@ -239,6 +271,7 @@ impl Gateway {
             ModuleAction::ReleaseVip(vip) => log(&format!("releasing VIP {vip}")),
             ModuleAction::ApplyConfig(c) => {
                 self.urgent = true;
+                self.checker.replace(health_targets(c));
                 log(&format!(
                     "applying cluster configuration version {}",
                     c.version

@@ -6,6 +6,8 @@ pub mod config;
 pub mod control;
 pub mod epoch;
 pub mod gateway;
+pub mod health;
+pub mod health_file;
 pub mod load_meter;
 pub mod module_sync;
 pub mod output;

@@ -18,7 +18,8 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::config::ClusterConfig;
 use crate::model::{BackendId, NodeId, VipLoad};
 
-pub const SNAPSHOT_FORMAT: u8 = 1;
+/// 2: services carry their health check.
+pub const SNAPSHOT_FORMAT: u8 = 2;
 
 fn put_nodes<'a>(w: &mut Writer, nodes: impl ExactSizeIterator<Item = &'a NodeId>) {
     w.count(nodes.len());
