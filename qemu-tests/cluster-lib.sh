@@ -1,0 +1,156 @@
+# Sourced (after lib.sh) by the cluster tests: gateways gw1..gwN, each with
+# its own ringgated driving its own namespace's module, on a client bridge
+# br0 and a back-end bridge br1 in namespace `lan`:
+#
+#   ┌─ ns cl ─────────┐            ┌─ ns be1 ──────┐ ┌─ ns be2 ──────┐
+#   │ cl0 10.9.0.1/24 │            │ e0 10.8.0.2   │ │ e0 10.8.0.3   │
+#   └───────┬─────────┘            └──────┬────────┘ └──────┬────────┘
+#   ┌───────┴─ ns lan: br0 ─────────┐  ┌──┴──── ns lan: br1 ──┴───────┐
+#   └──┬────────────┬────────────┬──┘  └──┬────────────┬────────────┬──┘
+#   ┌──┴─ gw1 ──┐┌──┴─ gw2 ──┐┌──┴─ gw3 ──┐ g<n> 10.9.0.1<n>/24 and every
+#   │ ringgated ││ ringgated ││ ringgated │ VIP as a /32; b<n> 10.8.0.1<n>/24
+#   └───────────┘└───────────┘└───────────┘ (the ring runs on br0, :5405)
+#
+# The back-ends' replies must come back through the VIP's owner (the
+# session is there; sending them to the owner from any node is the
+# session-continuity issue's work): `through` routes the client's subnet
+# from the back-ends via the owner of the VIP it tests.
+
+ringgated=$RG_REPO/userd/target/debug/ringgated
+CL=/tmp/cl
+
+cl() { ip netns exec cl "$@"; }
+ctl_in() { local ns=$1; shift; ip netns exec "$ns" "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+mac_of() { ip -n "$1" -br link show "$2" | awk '{print $3}'; }
+# The distinct MACs answering one ARP request for $1 from the client.
+responders() {
+  cl arping -c 1 -w 1 -I cl0 "$1" 2>/dev/null | grep -o '\[[0-9A-Fa-f:]*\]' | tr -d '[]' | tr 'A-F' 'a-f' | sort -u | tr '\n' ' ' || true
+}
+client_neighbour() { ip -n cl neigh show "$1" dev cl0 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
+cstatus() { ctl_in "gw$1" cluster --socket "$CL/ctl-$1" status --json; }
+# owners N: "VIP=OWNER ..." of every VIP with an owner, as node N sees it.
+owners() {
+  cstatus "$1" 2>/dev/null | jqr '[get("vips")[] | select(.state == "owned" or .state == "taking over") | "\(.vip)=\(.owner)"] | join(" ")' 2>/dev/null || true
+}
+owner_of() { owners "$2" | tr ' ' '\n' | awk -F= -v v="$1" '$1 == v {print $2}'; }
+# module_owned N: the VIPs gwN's module owns, sorted, space-separated.
+module_owned() { ctl_in "gw$1" vip list --json | jqr '[.[] | select(.owned) | .addr] | sort | join(" ")'; }
+# settled COUNT NODES...: every node named has the same owner for each of
+# COUNT VIPs, all owners among NODES, and each node's module owns exactly
+# its VIPs.
+settled() {
+  local count=$1 first n want have pair
+  shift
+  first=$(owners "$1")
+  [ "$(wc -w <<<"$first")" = "$count" ] || return 1
+  for n in "$@"; do
+    [ "$(owners "$n")" = "$first" ] || return 1
+    want=$(for pair in $first; do [ "${pair#*=}" = "$n" ] && echo "${pair%=*}"; done | sort | tr '\n' ' ')
+    have=$(module_owned "$n")
+    [ "$want" = "${have:+$have }" ] || return 1
+  done
+  for pair in $first; do
+    case " $* " in *" ${pair#*=} "*) ;; *) return 1 ;; esac
+  done
+}
+wait_settled() {
+  local deadline=$((SECONDS + 60))
+  until settled "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "nodes ${*:2} did not settle on $1 VIPs: $(for n in "${@:2}"; do echo "node $n: $(owners "$n")"; done)"
+    sleep 0.2
+  done
+}
+# through VIP OWNER: one NAT'd echo exchange with a back-end via VIP.
+through() {
+  local be
+  # A back-end whose link a test took down takes no route; it gets no
+  # connection either.
+  for be in $BACKENDS; do ip -n "$be" route replace 10.9.0.0/24 via "10.8.0.1$2" 2>/dev/null || true; done
+  cl python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 80), timeout=5)
+s.sendall(b"ring")
+assert s.recv(16) == b"ring"
+' "$1" || fail "no echo through VIP $1 (owner gw$2)"
+}
+
+# attach NS DEV PORT BRIDGE ADDR: a veth from NS to BRIDGE in `lan`.
+attach() {
+  [ -e "/run/netns/$1" ] || ip netns add "$1"
+  ip link add "$2" netns "$1" type veth peer name "$3" netns lan
+  ip -n lan link set "$3" master "$4" up
+  ip -n "$1" addr add "$5" dev "$2"
+  ip -n "$1" link set "$2" up
+  ip -n "$1" link set lo up
+}
+
+# cluster_net GATEWAYS BACKENDS VIPS: the namespaces and links above, an
+# echo server on :8080 in each back-end, and every VIP on every gateway.
+cluster_net() {
+  local n
+  GATEWAYS=$(seq -s ' ' "$1")
+  BACKENDS=$(seq -s ' ' -f 'be%g' "$2")
+  VIPS=$3
+  ip netns add lan
+  for br in br0 br1; do ip -n lan link add $br type bridge; ip -n lan link set $br up; done
+  attach cl cl0 pcl br0 10.9.0.1/24
+  for n in $(seq "$2"); do
+    attach "be$n" e0 "pbe$n" br1 "10.8.0.$((n + 1))/24"
+    tcp_echo "be$n" 8080
+  done
+  mkdir -p $CL
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >$CL/key
+  chmod 600 $CL/key
+  for n in $GATEWAYS; do
+    attach "gw$n" "g$n" "pg$n" br0 "10.9.0.1$n/24"
+    attach "gw$n" "b$n" "pb$n" br1 "10.8.0.1$n/24"
+    for vip in $VIPS; do ip -n "gw$n" addr add "$vip/32" dev "g$n"; done
+    ip netns exec "gw$n" sysctl -qw net.ipv4.ip_forward=1
+  done
+  trap cluster_cleanup EXIT
+}
+
+# gateway_config N KEYFILE CLUSTER_TOML: node N's configuration file, with
+# every gateway as a peer and CLUSTER_TOML (the [cluster] section) after.
+gateway_config() {
+  local p
+  {
+    echo "node_id = $1"
+    echo "listen = \"10.9.0.1$1:5405\""
+    echo "key_file = \"$2\""
+    echo "control_socket = \"$CL/ctl-$1\""
+    echo "state_file = \"$CL/epoch-$1\""
+    for p in $GATEWAYS; do
+      [ "$p" = "$1" ] || printf '[[peers]]\nid = %s\naddress = "10.9.0.1%s:5405"\n' "$p" "$p"
+    done
+    printf '%s\n' "$3"
+  } >"$CL/node-$1.toml"
+}
+
+# service_vips: the [[cluster.vips]] entries of $VIPS, each with tcp/80 to
+# every back-end's :8080 and the health check in $HEALTH (TOML, optional).
+service_vips() {
+  local vip be list=""
+  for be in $BACKENDS; do list="$list{ addr = \"10.8.0.$((${be#be} + 1)):8080\" }, "; done
+  for vip in ${1:-$VIPS}; do
+    printf '[[cluster.vips]]\naddr = "%s"\n[[cluster.vips.services]]\nproto = "tcp"\nport = 80\nbackends = [%s]\n' "$vip" "${list%, }"
+    [ -z "${HEALTH:-}" ] || printf 'health = %s\n' "$HEALTH"
+  done
+}
+
+# start_gateway N: gwN's daemon in the background (pid in pidN), its
+# stderr appended to $CL/log-N. Started by `ip netns exec` directly, so
+# $! is the daemon itself.
+start_gateway() {
+  ip netns exec "gw$1" "$ringgated" --config "$CL/node-$1.toml" >/dev/null 2>>"$CL/log-$1" &
+  eval "pid$1=$!"
+}
+kill_gateway() { eval "kill -KILL \$pid$1"; eval "wait \$pid$1" 2>/dev/null || true; }
+
+cluster_cleanup() {
+  local status=$? n
+  for n in $GATEWAYS; do eval "kill \${pid$n:-} 2>/dev/null" || true; done
+  if [ "$status" != 0 ]; then
+    for n in $GATEWAYS; do echo "--- gw$n's ringgated log (last lines):"; tail -8 "$CL/log-$n"; done
+  fi
+}
