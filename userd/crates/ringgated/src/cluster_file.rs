@@ -168,6 +168,7 @@ impl ClusterFile {
                 services,
             });
         }
+        module_limits(&vips)?;
         let config = ClusterConfig {
             version: self.version.unwrap_or(1).max(1),
             nodes: self
@@ -198,6 +199,36 @@ impl ClusterFile {
             config,
         })
     }
+}
+
+/// What every node's module can hold: a configuration beyond it would be
+/// refused by every module, half-applied, so it is refused here, before the
+/// ring sees it.
+fn module_limits(vips: &[VipConfig]) -> Result<(), String> {
+    use ringgate_netlink::uapi::{RINGGATE_MAX_BACKENDS, RINGGATE_MAX_SERVICES, RINGGATE_MAX_VIPS};
+    if vips.len() > RINGGATE_MAX_VIPS as usize {
+        return Err(format!(
+            "cluster.vips: {} VIPs, more than the module's pool holds ({RINGGATE_MAX_VIPS})",
+            vips.len()
+        ));
+    }
+    let services: usize = vips.iter().map(|v| v.services.len()).sum();
+    if services > RINGGATE_MAX_SERVICES as usize {
+        return Err(format!(
+            "cluster.vips: {services} services in all, more than the module holds ({RINGGATE_MAX_SERVICES})"
+        ));
+    }
+    for (i, v) in vips.iter().enumerate() {
+        for (j, s) in v.services.iter().enumerate() {
+            if s.backends.len() > RINGGATE_MAX_BACKENDS as usize {
+                return Err(format!(
+                    "cluster.vips[{i}].services[{j}].backends: {} back-ends, more than a service holds ({RINGGATE_MAX_BACKENDS})",
+                    s.backends.len()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl ServiceFile {
@@ -327,6 +358,24 @@ mod tests {
             "path = \"/health\"",
             "path = \"health\"",
             "cluster.vips[0].services[0].health.path",
+        );
+        // Beyond what a module holds: refused before any node tries.
+        let many: String = (1..=33)
+            .map(|p| format!("[[vips.services]]\nproto = \"udp\"\nport = {p}\n"))
+            .collect();
+        let err = options(&format!("{GOOD}{many}")).unwrap_err();
+        assert!(err.contains("34 services in all"), "{err}");
+        let backends: Vec<String> = (1..=33)
+            .map(|i| format!("{{ addr = \"10.1.1.{i}:80\" }}"))
+            .collect();
+        let err = options(&GOOD.replace(
+            "backends = [",
+            &format!("backends = [{}, ", backends.join(", ")),
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("cluster.vips[0].services[0].backends: 35 back-ends"),
+            "{err}"
         );
         bad("hold_ms = 5000", "hold_ms = 5000\nbogus = 1", "bogus");
         bad("hold_ms = 5000", "takeover_fence_ms = 10", "takeover_fence");
