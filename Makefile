@@ -90,11 +90,15 @@ demo: module userd
 # NAT cost of ringgate, IPVS and nftables in the same VM (prints numbers), on
 # the bench profile's kernel: the test kernel's lockdep and kmemleak tax every
 # lock on the packet path. RG_BENCH_ROUNDS=n interleaved rounds (default 5),
-# RG_BENCH_SECONDS=s per figure (default 5).
+# RG_BENCH_SECONDS=s per figure (default 5). Then failover gaps of ringgate
+# and keepalived (VRRPv3): RG_BENCH_KILLS=n kills per set-up (default 20),
+# RG_BENCH_LOAD_SECONDS=s of CPU load per set-up counting ownership changes
+# (default 60). Together they take about 20 minutes under TCG, run-vm.sh's
+# default limit, so the bench allows 45; RINGGATE_VM_TIMEOUT still overrides.
 bench: deps userd
 	@kdir=$$($(TOOLS)/build-kernel.sh --profile bench); \
 	  $(TOOLS)/build-module-copy.sh "$$kdir" qemu-tests/out/bench-module >/dev/null; \
-	  qemu-tests/run-vm.sh --kernel "$$kdir/arch/x86/boot/bzImage" \
+	  qemu-tests/run-vm.sh --timeout "$${RINGGATE_VM_TIMEOUT:-2700}" --kernel "$$kdir/arch/x86/boot/bzImage" \
 	  --ksrc "$$($(TOOLS)/kernel-source.sh)" --module qemu-tests/out/bench-module/ringgate.ko bench
 
 # The token ring beside corosync 3 on this host (prints a side-by-side

@@ -67,6 +67,7 @@ cmdline=(
   panic_on_warn=1 panic=-1 oops=panic kmemleak=on
   rg.mode="$mode" rg.tests="$tests" rg.module="$module"
   rg.bench_rounds="${RG_BENCH_ROUNDS:-5}" rg.bench_seconds="${RG_BENCH_SECONDS:-5}"
+  rg.bench_kills="${RG_BENCH_KILLS:-20}" rg.bench_load_seconds="${RG_BENCH_LOAD_SECONDS:-60}"
 )
 # The repository and the kernel source are also exported on their own, and
 # the guest mounts them at fixed paths: wherever they live on the host (a CI

@@ -17,6 +17,8 @@ packages=(
   procps nftables ethtool jq
   # What the NAT benchmark compares against and drives traffic with.
   ipvsadm iperf3 wrk
+  # What the failover benchmark compares against (VRRPv3), run in the VM only.
+  keepalived
 )
 
 missing=()
@@ -28,6 +30,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # keepalived is there for the VM, which runs the host's binaries with its
+  # own configuration; it must never run on the host. Debian's unit and init
+  # script do nothing without /etc/keepalived/keepalived.conf, which the
+  # package does not ship, but the unit is enabled at boot: stop and disable
+  # it where systemd runs, so a configuration written later does not start
+  # it either. Only when this run installed it: a keepalived the host
+  # already had is the host's business.
+  if [[ " ${missing[*]} " == *" keepalived "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now keepalived.service >&2 || true
+  fi
 fi
 
 if ! "$RG_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RG_BINDGEN_VERSION"; then
