@@ -266,6 +266,10 @@ impl Gateway {
     /// Does one module action, synchronously: the next output (perhaps the
     /// broadcast that lets a peer take a released VIP) waits for it.
     fn act(&mut self, action: &ModuleAction) {
+        // A configuration with many changes takes a while on a slow
+        // machine: renewing as it goes keeps the lease from running out in
+        // the middle of it.
+        self.keep_lease(Instant::now());
         match action {
             ModuleAction::TakeVip(vip) => log(&format!("taking VIP {vip}")),
             ModuleAction::ReleaseVip(vip) => log(&format!("releasing VIP {vip}")),
@@ -346,10 +350,16 @@ impl Gateway {
                 stalled.as_millis(),
                 lease.as_millis()
             ));
+            // Straight to the module, not through `act`, which renews the
+            // lease itself.
             let held: Vec<Vip> = self.node.held().iter().copied().collect();
-            for vip in held {
-                self.act(&ModuleAction::TakeVip(vip));
-            }
+            let Some(module) = &self.module else { return };
+            let down = &self.node.state().down;
+            let errors: Vec<String> = held
+                .into_iter()
+                .flat_map(|vip| module.apply(&ModuleAction::TakeVip(vip), down))
+                .collect();
+            self.note_errors(errors);
         }
     }
 
