@@ -243,6 +243,7 @@ echo "so far: $(tally <$D/fetches.log)"
 survivors=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$victim" | paste -sd' ')
 say "gw$victim, the owner of $VIP, dies: SIGKILL its ringgated and take its links down"
 kill_t=$(ms_now)
+kill_ms=$(date +%s%3N)
 victim_pid=pid$victim
 echo "\$ kill -KILL ${!victim_pid}   # gw$victim's ringgated"
 # Reaped at once and quietly: bash would otherwise report the job as
@@ -252,21 +253,29 @@ run ip -n "gw$victim" link set "g$victim" down
 run ip -n "gw$victim" link set "b$victim" down
 
 say "the survivors (nodes $survivors) take its VIP"
+# The new owner's gratuitous ARP repoints the client; the demo watches the
+# client's neighbour entry for that, the cheapest sign there is, so that it
+# can move the back-ends' return route at once (see below).
+old_mac=$(mac_of "gw$victim" "g$victim")
 taker=
-# shellcheck disable=SC2086
-wait_settled $survivors && taker=$(owner_of $VIP "${survivors%% *}")
+deadline=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  now=$(client_neighbour $VIP)
+  if [ -n "$now" ] && [ "$now" != "$old_mac" ]; then taker=$(gw_of_mac "$now"); taker=${taker#gw}; break; fi
+  sleep 0.02
+done
 if [ -n "$taker" ]; then
+  echo "gw$taker announced itself for $VIP $(( $(date +%s%3N) - kill_ms )) ms after the kill (the client's neighbour entry moved)"
   echo "until session continuity (next issue) the back-end's return route follows the owner:"
   for n in 1 2; do run ip -n "web$n" route replace 10.9.0.0/24 via "10.8.0.1$taker"; done
-  new_mac=$(mac_of "gw$taker" "g$taker")
-  for _ in $(seq 100); do [ "$(client_neighbour $VIP)" = "$new_mac" ] && break; sleep 0.05; done
   echo "\$ ip -n client neigh show $VIP dev cl0"
   ip -n client neigh show $VIP dev cl0
-  now=$(client_neighbour $VIP)
-  echo "client's neighbour entry for $VIP: now $now, $(gw_of_mac "$now")'s (before: $(mac_of "gw$victim" "g$victim"), gw$victim's)"
+  echo "client's neighbour entry for $VIP: now $(client_neighbour $VIP), gw$taker's (before: $old_mac, gw$victim's)"
 else
-  echo "no survivor owns $VIP"
+  echo "nobody announced $VIP within 30 s"
 fi
+# shellcheck disable=SC2086
+wait_settled $survivors
 ctl "gw${survivors%% *}" cluster --socket "$D/ctl-${survivors%% *}" status
 
 say "the client's fetches around the kill at $kill_t"

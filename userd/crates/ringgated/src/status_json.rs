@@ -30,20 +30,20 @@ pub fn cluster_status(
         .vips
         .iter()
         .map(|v| {
-            let (state, owner, to) = match v.holding {
-                Holding::Owned {
-                    node,
-                    fenced: false,
-                } => ("owned", Some(node), None),
-                Holding::Owned { node, fenced: true } => ("taking over", Some(node), None),
-                Holding::Unowned { .. } => ("unowned", None, None),
-                Holding::Handoff { from, to } => ("handing over", Some(from), to),
+            // A fenced owner took the VIP over from a node that left
+            // without releasing it: it answers once the takeover fence has
+            // passed (`held_here` on the owner says whether it does yet).
+            let (state, owner, to, fenced) = match v.holding {
+                Holding::Owned { node, fenced } => ("owned", Some(node), None, fenced),
+                Holding::Unowned { fenced } => ("unowned", None, None, fenced),
+                Holding::Handoff { from, to } => ("handing over", Some(from), to, false),
             };
             json!({
                 "vip": v.vip,
                 "state": state,
                 "owner": owner,
                 "handing_to": to,
+                "fenced": fenced,
                 "for_ms": agreed_now.saturating_sub(v.since) / 1000,
                 "load": {
                     "packets_per_sec": v.load.packets_per_sec,
