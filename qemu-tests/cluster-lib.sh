@@ -98,6 +98,9 @@ cluster_net() {
     attach "be$n" e0 "pbe$n" br1 "10.8.0.$((n + 1))/24"
     tcp_echo "be$n" 8080
   done
+  # Every test starts with no state files: a daemon restores the cluster
+  # state an earlier test's daemon left (as it should on a real restart).
+  rm -rf $CL
   mkdir -p $CL
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >$CL/key
   chmod 600 $CL/key

@@ -343,7 +343,8 @@ impl Gateway {
         self.renew_lease(now);
         let Some(last) = last else { return };
         let stalled = now.duration_since(last);
-        if stalled >= lease {
+        // With nothing held, a lease that ran out released nothing.
+        if stalled >= lease && !self.node.held().is_empty() {
             log(&format!(
                 "the daemon stalled {} ms, past its {} ms ownership lease: the module released \
                  its VIPs; taking back those this node holds",
