@@ -22,11 +22,11 @@ for n in $GATEWAYS; do
   start_gateway "$n"
 done
 
-# One cluster: every VIP owned by one node, one per node, as all three see it.
+# One cluster: every VIP owned by one node, as all three see it, spread
+# over the nodes. (How evenly depends on who formed the first ring: a node
+# that joins later gets VIPs by the load rule only, and there is no load.)
 wait_settled 3 1 2 3
-for n in 1 2 3; do
-  expect_eq "$(owners $n | tr ' ' '\n' | grep -c "=$n\$")" 1 "VIPs of node $n: $(owners 1)"
-done
+expect_ge "$(owners 1 | tr ' ' '\n' | cut -d= -f2 | sort -u | wc -l)" 2 "nodes owning VIPs: $(owners 1)"
 for vip in $VIPS; do
   owner=$(owner_of "$vip" 1)
   expect_eq "$(responders "$vip")" "$(mac_of "gw$owner" "g$owner") " "ARP responders of $vip (owner gw$owner)"
