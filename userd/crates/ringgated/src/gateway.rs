@@ -10,7 +10,7 @@
 //! thread (a daemon that dies or hangs stops the node answering within the
 //! lease) and keeps the replicated state on disk, written atomically.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -54,6 +54,8 @@ pub struct Gateway {
     urgent: bool,
     measured: Option<(Instant, BTreeMap<Vip, Totals>)>,
     lease_renewed: Option<Instant>,
+    /// The last (module owns, node holds) difference corrected and logged.
+    last_mismatch: Option<(BTreeSet<Vip>, BTreeSet<Vip>)>,
     /// Module requests refused (for status), and the latest reason.
     module_errors: u64,
     last_module_error: Option<String>,
@@ -133,6 +135,7 @@ impl Gateway {
             module_errors: 0,
             last_module_error: None,
             checker,
+            last_mismatch: None,
         };
         if let Some(module) = &gateway.module {
             let errors = module.release_all();
@@ -168,6 +171,7 @@ impl Gateway {
             .is_none_or(|(at, _)| instant.duration_since(*at) >= MEASURE_EVERY)
         {
             self.measure(instant);
+            self.reconcile_ownership("the periodic check");
         }
         self.keep_lease(instant);
         let verdicts = self.checker.changes();
@@ -341,25 +345,60 @@ impl Gateway {
             return;
         }
         self.renew_lease(now);
-        let Some(last) = last else { return };
-        let stalled = now.duration_since(last);
-        // With nothing held, a lease that ran out released nothing.
-        if stalled >= lease && !self.node.held().is_empty() {
-            log(&format!(
-                "the daemon stalled {} ms, past its {} ms ownership lease: the module released \
-                 its VIPs; taking back those this node holds",
-                stalled.as_millis(),
+        // The module's clock decides when a lease ends, and a renewal can
+        // reach the kernel later than the daemon sent it: a late renewal
+        // may find the lease over although the daemon's own clock says it
+        // renewed in time. So whenever a renewal came anywhere near the
+        // end, the module's view is read back and corrected.
+        if last.is_some_and(|t| now.duration_since(t) >= lease / 2) {
+            self.reconcile_ownership(&format!(
+                "a lease renewal came {} ms after the last (lease {} ms)",
+                last.map_or(0, |t| now.duration_since(t).as_millis()),
                 lease.as_millis()
             ));
-            // Straight to the module, not through `act`, which renews the
-            // lease itself.
-            let held: Vec<Vip> = self.node.held().iter().copied().collect();
-            let Some(module) = &self.module else { return };
-            let down = &self.node.state().down;
-            let errors: Vec<String> = held
-                .into_iter()
-                .flat_map(|vip| module.apply(&ModuleAction::TakeVip(vip), down))
-                .collect();
+        }
+    }
+
+    /// Makes the module own exactly what this node holds, if it does not:
+    /// a lease that ran out released everything, and an operator may have
+    /// changed ownership by hand. `why` goes into the log when anything had
+    /// to be corrected.
+    fn reconcile_ownership(&mut self, why: &str) {
+        let Some(module) = &self.module else { return };
+        let owned = match module.owned() {
+            Ok(owned) => owned,
+            Err(e) => {
+                self.note_errors(vec![format!("read the module's VIPs: {e}")]);
+                return;
+            }
+        };
+        let held = self.node.held().clone();
+        if owned == held {
+            self.last_mismatch = None;
+            return;
+        }
+        // The same mismatch again (a take the module keeps refusing, say)
+        // is corrected again but not logged again every second.
+        let mismatch = (owned.clone(), held.clone());
+        let repeated = self.last_mismatch.as_ref() == Some(&mismatch);
+        self.last_mismatch = Some(mismatch);
+        if !repeated {
+            log(&format!(
+                "the module owns {owned:?} but this node holds {held:?} ({why}); correcting the module"
+            ));
+        }
+        // Straight to the module, not through `act`, which renews the
+        // lease itself.
+        let down = &self.node.state().down;
+        let mut errors: Vec<String> = owned
+            .difference(&held)
+            .flat_map(|vip| module.apply(&ModuleAction::ReleaseVip(*vip), down))
+            .collect();
+        errors.extend(
+            held.difference(&owned)
+                .flat_map(|vip| module.apply(&ModuleAction::TakeVip(*vip), down)),
+        );
+        if !repeated {
             self.note_errors(errors);
         }
     }
