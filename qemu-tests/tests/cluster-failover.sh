@@ -7,6 +7,8 @@
 #   the node's VIPs when the ownership lease runs out, and the survivors
 #   answer instead, never two at once (a client counts responders);
 # - the daemon restarts: the node rejoins without taking VIPs from others;
+# - a VIP moves by hand between live nodes three times: release before
+#   take, never two responders;
 # - a gateway dies (SIGKILL of its daemon, link down): the survivors take
 #   its VIPs, the client's ARP cache follows, new connections work; the
 #   traffic gap is printed.
@@ -71,6 +73,29 @@ until [ "$(cstatus "$dying" 2>/dev/null | jqr '.ring.members | length' 2>/dev/nu
 done
 wait_settled 3 1 2 3
 expect_eq "$(owners "$dying")" "$before" "owners after gw$dying rejoined"
+
+# A hand-over between live nodes (`vip move`): the old owner releases before
+# the new one takes, so a client asking all along never gets two answers;
+# moved back and forth three times.
+moving=10.9.0.102
+: >$CL/moves.txt
+( while :; do echo "$(responders "$moving")" >>$CL/moves.txt; done ) &
+asker=$!
+for _ in 1 2 3; do
+  from=$(owner_of $moving 1)
+  to=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$from" | head -1)
+  ctl_in gw1 vip move $moving "$to" --socket $CL/ctl-1 >/dev/null || fail "vip move $moving $to refused"
+  deadline=$((SECONDS + 30))
+  until [ "$(owner_of $moving 1)" = "$to" ] && settled 3 1 2 3; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "$moving did not move to gw$to: $(owners 1)"
+    sleep 0.2
+  done
+  expect_eq "$(responders $moving)" "$(mac_of "gw$to" "g$to") " "responder of $moving after the move to gw$to"
+done
+kill $asker; wait $asker 2>/dev/null || true
+two=$(awk 'NF > 1' $CL/moves.txt | wc -l)
+echo "measured: hand-over: $(wc -l <$CL/moves.txt) ARP requests for $moving during 3 moves, $two answered by two gateways"
+expect_eq "$two" 0 "ARP requests answered by two gateways during the moves: $(awk 'NF > 1' $CL/moves.txt | head -3)"
 
 # A gateway dies: SIGKILL its daemon and take its links down. A client
 # pings the victim's VIP every 10 ms; the longest run of lost replies is
