@@ -128,6 +128,8 @@ pub struct ClusterOptions {
 
 /// The lease a daemon asks of its module unless the file says otherwise.
 pub const DEFAULT_OWNER_LEASE_MS: u32 = 200;
+/// The shortest lease: four renewals of the daemon's 20 ms loop turn fit.
+pub const MIN_OWNER_LEASE_MS: u32 = 100;
 
 impl ClusterFile {
     /// Checks the section; errors name the field (`cluster.vips[0].addr`).
@@ -184,6 +186,14 @@ impl ClusterFile {
         };
         config.validate().map_err(|e| format!("cluster: {e}"))?;
         let owner_lease_ms = self.owner_lease_ms.unwrap_or(DEFAULT_OWNER_LEASE_MS);
+        // The daemon renews a quarter of the way through a lease, and its
+        // loop turns at least every 20 ms: a shorter lease would run out
+        // between renewals and the node would go dark over and over.
+        if owner_lease_ms != 0 && owner_lease_ms < MIN_OWNER_LEASE_MS {
+            return Err(format!(
+                "cluster.owner_lease_ms: {owner_lease_ms} is too short (0 for none, or at least {MIN_OWNER_LEASE_MS})"
+            ));
+        }
         // A lease longer than the takeover fence would let a hung daemon's
         // node answer for a VIP after a peer took it over.
         if u64::from(owner_lease_ms) * 1000 > settings.takeover_fence_us {
@@ -377,6 +387,7 @@ mod tests {
             err.contains("cluster.vips[0].services[0].backends: 35 back-ends"),
             "{err}"
         );
+        bad("state_file", "owner_lease_ms = 40\nstate_file", "too short");
         bad("hold_ms = 5000", "hold_ms = 5000\nbogus = 1", "bogus");
         bad("hold_ms = 5000", "takeover_fence_ms = 10", "takeover_fence");
         bad(

@@ -151,6 +151,9 @@ fn serve_client(
     }
 }
 
+/// The largest configuration file `cluster apply` reads.
+const MAX_APPLY_FILE: u64 = 1 << 20;
+
 /// Lines of one client handed to the ring before their answers are awaited.
 const MAX_BATCH: usize = 256;
 
@@ -269,6 +272,16 @@ fn cluster_request(rest: &str) -> Result<ClusterRequest, String> {
             let path = Path::new(path);
             if !path.is_absolute() {
                 return Err(format!("cluster apply: {path:?} is not an absolute path"));
+            }
+            // A regular file of bounded size: a configuration encodes to at
+            // most 32 KiB, and its TOML is a few times that at most.
+            let meta = std::fs::metadata(path)
+                .map_err(|e| format!("cluster apply: {}: {e}", path.display()))?;
+            if !meta.is_file() || meta.len() > MAX_APPLY_FILE {
+                return Err(format!(
+                    "cluster apply: {}: not a regular file of at most {MAX_APPLY_FILE} bytes",
+                    path.display()
+                ));
             }
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cluster apply: {}: {e}", path.display()))?;

@@ -36,6 +36,9 @@ const MEASURE_EVERY: Duration = Duration::from_secs(1);
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
 /// Commands waiting for the ring's agreement; more are refused.
 const MAX_PENDING: usize = 64;
+/// After this, a command's client has given up (the control socket waits
+/// 10 s) and its entry is dropped.
+const PENDING_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn log(msg: &str) {
     eprintln!("ringgated: {msg}");
@@ -48,12 +51,15 @@ pub struct Gateway {
     node: ClusterNode,
     module: Option<ModuleSync>,
     options: ClusterOptions,
-    pending: HashMap<u64, Reply>,
+    /// Commands waiting for agreement, with when they were sent.
+    pending: HashMap<u64, (Instant, Reply)>,
     persisted_at: Option<Instant>,
     dirty: bool,
     urgent: bool,
     measured: Option<(Instant, BTreeMap<Vip, Totals>)>,
     lease_renewed: Option<Instant>,
+    /// When a lease renewal last came late (see `keep_lease`).
+    stalled_at: Option<Instant>,
     /// The last (module owns, node holds) difference corrected and logged.
     last_mismatch: Option<(BTreeSet<Vip>, BTreeSet<Vip>)>,
     /// Module requests refused (for status), and the latest reason.
@@ -136,6 +142,7 @@ impl Gateway {
             last_module_error: None,
             checker,
             last_mismatch: None,
+            stalled_at: None,
         };
         if let Some(module) = &gateway.module {
             let errors = module.release_all();
@@ -171,7 +178,14 @@ impl Gateway {
             .is_none_or(|(at, _)| instant.duration_since(*at) >= MEASURE_EVERY)
         {
             self.measure(instant);
-            self.reconcile_ownership("the periodic check");
+            // Taking back is safe only with this node's ring up and no
+            // stall of this daemon in the last second (after one, the ring
+            // node may not have noticed yet that its ring is gone).
+            let may_take = operational
+                && self
+                    .stalled_at
+                    .is_none_or(|t| instant.duration_since(t) >= MEASURE_EVERY);
+            self.reconcile_ownership(may_take, "the periodic check");
         }
         self.keep_lease(instant);
         let verdicts = self.checker.changes();
@@ -197,8 +211,14 @@ impl Gateway {
             ));
             return;
         }
+        // A command the ring never answers (sent while this node waited for
+        // a state transfer, say) is given up with the control socket's
+        // timeout, so the map cannot fill up.
+        let now = Instant::now();
+        self.pending
+            .retain(|_, (sent, _)| now.duration_since(*sent) < PENDING_TIMEOUT);
         let request = self.node.command(ring.now(), command);
-        self.pending.insert(request, reply);
+        self.pending.insert(request, (now, reply));
         self.drain(ring);
     }
 
@@ -207,8 +227,12 @@ impl Gateway {
     pub fn shutdown(&mut self) {
         if let Some(module) = &self.module {
             let mut errors = module.release_all();
-            if let Err(e) = module.client().owner_lease(0) {
-                errors.push(format!("end the ownership lease: {e}"));
+            // With a release refused, the lease is left to run out: ending
+            // it would leave that VIP owned for good.
+            if errors.is_empty() {
+                if let Err(e) = module.client().owner_lease(0) {
+                    errors.push(format!("end the ownership lease: {e}"));
+                }
             }
             self.note_errors(errors);
         }
@@ -237,7 +261,7 @@ impl Gateway {
                 }
                 Output::CommandDone { request, result } => {
                     self.urgent = true;
-                    if let Some(reply) = self.pending.remove(&request) {
+                    if let Some((_, reply)) = self.pending.remove(&request) {
                         let answer = result
                             .map(|()| serde_json::json!({ "ok": true }))
                             .map_err(|e| e.to_string());
@@ -351,11 +375,20 @@ impl Gateway {
         // renewed in time. So whenever a renewal came anywhere near the
         // end, the module's view is read back and corrected.
         if last.is_some_and(|t| now.duration_since(t) >= lease / 2) {
-            self.reconcile_ownership(&format!(
-                "a lease renewal came {} ms after the last (lease {} ms)",
-                last.map_or(0, |t| now.duration_since(t).as_millis()),
-                lease.as_millis()
-            ));
+            // Peers may have taken the VIPs meanwhile (a stall past the
+            // token-loss time ends this node's ring, which the ring node
+            // notices only on its next timeout): nothing is taken back
+            // here, only read and logged; the periodic check takes back
+            // what the node still holds once the ring says it is up.
+            self.stalled_at = Some(now);
+            self.reconcile_ownership(
+                false,
+                &format!(
+                    "a lease renewal came {} ms after the last (lease {} ms)",
+                    last.map_or(0, |t| now.duration_since(t).as_millis()),
+                    lease.as_millis()
+                ),
+            );
         }
     }
 
@@ -363,7 +396,7 @@ impl Gateway {
     /// a lease that ran out released everything, and an operator may have
     /// changed ownership by hand. `why` goes into the log when anything had
     /// to be corrected.
-    fn reconcile_ownership(&mut self, why: &str) {
+    fn reconcile_ownership(&mut self, may_take: bool, why: &str) {
         let Some(module) = &self.module else { return };
         let owned = match module.owned() {
             Ok(owned) => owned,
@@ -394,10 +427,12 @@ impl Gateway {
             .difference(&held)
             .flat_map(|vip| module.apply(&ModuleAction::ReleaseVip(*vip), down))
             .collect();
-        errors.extend(
-            held.difference(&owned)
-                .flat_map(|vip| module.apply(&ModuleAction::TakeVip(*vip), down)),
-        );
+        if may_take {
+            errors.extend(
+                held.difference(&owned)
+                    .flat_map(|vip| module.apply(&ModuleAction::TakeVip(*vip), down)),
+            );
+        }
         if !repeated {
             self.note_errors(errors);
         }

@@ -1,8 +1,8 @@
 //! Per-VIP load from the module's per-back-end traffic counters: a VIP's
 //! load is the sum over its services' back-ends, turned into rates between
 //! two readings. The module counts per back-end slot, so a back-end that
-//! left (or a module reloaded) makes a total go down: that reading counts
-//! as a restart, its rate taken from zero rather than going negative.
+//! left (or a module reloaded) makes a total go down: that interval's rate
+//! is taken as zero, never as the remaining lifetime total.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,12 +46,11 @@ pub fn rates(
 ) -> Vec<(Vip, VipLoad)> {
     let ms = elapsed.as_millis().max(1) as u64;
     let per_sec = |after: u64, before: u64| {
-        // A total that went down restarted (see the module comment).
-        let delta = if after >= before {
-            after - before
-        } else {
-            after
-        };
+        // A total that went down lost a back-end's counts (see the module
+        // comment): what the others carried meanwhile is unknown, and the
+        // remaining total is lifetime traffic, not a rate; this reading
+        // counts as none, and the next one measures from here.
+        let delta = after.saturating_sub(before);
         delta.saturating_mul(1000) / ms
     };
     now.iter()
@@ -112,10 +111,15 @@ mod tests {
     }
 
     #[test]
-    fn a_total_that_went_down_counts_from_zero() {
-        // A back-end was removed: its counts left the sum.
-        let r = rates(&at(1000, 0, 0, 0), &at(50, 0, 0, 0), Duration::from_secs(1));
-        assert_eq!(r[0].1.packets_per_sec, 50);
+    fn a_total_that_went_down_is_no_spike() {
+        // A back-end was removed: its counts left the sum, and the rest is
+        // lifetime traffic, not a second's worth.
+        let r = rates(
+            &at(1_000_000_000, 0, 0, 0),
+            &at(999_000_000, 0, 0, 0),
+            Duration::from_secs(1),
+        );
+        assert_eq!(r[0].1.packets_per_sec, 0);
         // A VIP first seen now is measured from zero; no reading is a
         // division by zero.
         let r = rates(&BTreeMap::new(), &at(7, 0, 0, 0), Duration::ZERO);
