@@ -8,19 +8,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::ring::request;
+use crate::ring::{request, show_answer};
 
 pub(crate) fn status(socket: &Path, json: bool) -> Result<(), String> {
-    let status = request(socket, "cluster status")?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&status).unwrap_or_default()
-        );
-    } else {
-        print!("{}", render(&status));
-    }
-    Ok(())
+    show_answer(socket, "cluster status", json, render)
 }
 
 pub(crate) fn config(socket: &Path) -> Result<(), String> {

@@ -26,14 +26,25 @@ pub(crate) fn request(socket: &Path, line: &str) -> Result<Value, String> {
 }
 
 pub(crate) fn show(socket: &Path, json: bool) -> Result<(), String> {
-    let status = request(socket, "status")?;
+    show_answer(socket, "status", json, render)
+}
+
+/// Asks the daemon `line` and prints the answer: as JSON, or through
+/// `render` (the ring's and the cluster's status views share this).
+pub(crate) fn show_answer(
+    socket: &Path,
+    line: &str,
+    json: bool,
+    render: fn(&Value) -> String,
+) -> Result<(), String> {
+    let answer = request(socket, line)?;
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&status).unwrap_or_default()
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
         );
     } else {
-        print!("{}", render(&status));
+        print!("{}", render(&answer));
     }
     Ok(())
 }
