@@ -19,13 +19,20 @@ impl LeaseEnd {
     pub(crate) const NONE: LeaseEnd = LeaseEnd(0);
 
     /// The end of a lease of `ms` milliseconds starting now; `ms` 0 means no
-    /// lease. The end is never the tick that means "none", and a lease
-    /// shorter than a tick still lasts a whole one.
+    /// lease. The end is never the tick that means "none".
+    ///
+    /// The tick counter reads the start of the current tick, which may be
+    /// almost a tick ago: one tick more makes the lease last at least `ms`
+    /// wherever in a tick it starts. The daemon relies on that (it judges a
+    /// late renewal by its own clock); the node's peers are not hurt by the
+    /// extra tick, as they only count their takeover fence once they have
+    /// noticed the token is lost, which takes longer than a tick.
     pub(crate) fn after(clock: Clock, ms: u32) -> LeaseEnd {
         if ms == 0 {
             return LeaseEnd::NONE;
         }
-        LeaseEnd(clock.now.saturating_add(clock.ticks_ms(ms)).max(1))
+        let ticks = clock.ticks_ms(ms).saturating_add(1);
+        LeaseEnd(clock.now.saturating_add(ticks).max(1))
     }
 
     /// Whether owned VIPs are still owned at `now`.

@@ -31,6 +31,36 @@ fn errno(err: PoolError) -> Error {
     }
 }
 
+/// The VIPs a lease's end released, for the notifications sent once the
+/// pool's lock is dropped.
+struct Released {
+    addrs: [u32; MAX_VIPS],
+    count: usize,
+}
+
+impl Released {
+    fn none() -> Released {
+        Released {
+            addrs: [0; MAX_VIPS],
+            count: 0,
+        }
+    }
+}
+
+/// Sets every owned VIP of `table` not owned.
+fn release_owned(table: &mut VipTable) -> Result<Released> {
+    let mut released = Released::none();
+    let owned = table.entries().iter().filter(|vip| vip.owned);
+    for (slot, vip) in released.addrs.iter_mut().zip(owned) {
+        *slot = vip.addr;
+        released.count += 1;
+    }
+    for addr in &released.addrs[..released.count] {
+        table.set_owned(*addr, false).map_err(errno)?;
+    }
+    Ok(released)
+}
+
 const POOL_FULL: Refusal = Refusal::new(ENOSPC, c_str!("the VIP pool is full (RINGGATE_MAX_VIPS)"));
 const NOT_IN_POOL: Refusal = Refusal::new(ENOENT, c_str!("no such VIP in this namespace's pool"));
 fn not_configured() -> Refusal {
@@ -149,13 +179,28 @@ impl NetState {
     }
 
     /// Starts or renews the ownership lease for `ms` milliseconds from now
-    /// (0 ends it). A lease that has already run out is first recorded as
-    /// the release it was, so a late renewal cannot bring back VIPs whose
-    /// peers may have taken them over meanwhile.
+    /// (0 ends it). A lease that had run out is recorded as the release it
+    /// was, so a late renewal cannot bring back VIPs whose peers may have
+    /// taken them over meanwhile.
     pub(crate) fn renew_lease(&self, context: &mut Sleepable, ms: u32) -> Result<(), Refusal> {
-        self.expire_lease(context)?;
-        let end = LeaseEnd::after(self.clock(), ms);
-        self.lease_end.store(end.0, Ordering::Relaxed);
+        // Under the writers' lock, so that no expiry runs between reading
+        // the old end and storing the new one.
+        let released = self.vips.update(context, |table, _| {
+            let old = LeaseEnd(self.lease_end.load(Ordering::Relaxed));
+            let end = LeaseEnd::after(self.clock(), ms);
+            self.lease_end.store(end.0, Ordering::SeqCst);
+            // The clock is read again after the store: if the old lease had
+            // run out by now, packets may have seen it so before the new end
+            // landed, and the VIPs count as released. A renewal in time
+            // never gets here, however long this thread was preempted
+            // before the store.
+            if old.expired(self.clock().now) {
+                release_owned(table)
+            } else {
+                Ok(Released::none())
+            }
+        });
+        self.notify_released(released.map_err(Refusal::from)?);
         Ok(())
     }
 
@@ -169,32 +214,25 @@ impl NetState {
             return Ok(());
         }
         let released = self.vips.update(context, |table, _| {
-            let mut released = [0u32; MAX_VIPS];
-            let mut count = 0;
-            let owned = table.entries().iter().filter(|vip| vip.owned);
-            for (slot, vip) in released.iter_mut().zip(owned) {
-                *slot = vip.addr;
-                count += 1;
-            }
-            for addr in &released[..count] {
-                table.set_owned(*addr, false).map_err(errno)?;
-            }
+            let released = release_owned(table)?;
             // Ended under the writers' lock, and only if no renewal came
-            // meanwhile (a renewal stores a new end after its own expiry
-            // check, which waited for this one's lock).
+            // meanwhile (renewals store their end under the same lock).
             let _ = self.lease_end.compare_exchange(
                 end,
                 LeaseEnd::NONE.0,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
-            Ok((released, count))
+            Ok(released)
         });
-        let (released, count) = released.map_err(Refusal::from)?;
-        for addr in &released[..count] {
+        self.notify_released(released.map_err(Refusal::from)?);
+        Ok(())
+    }
+
+    fn notify_released(&self, released: Released) {
+        for addr in &released.addrs[..released.count] {
             self.notify_owner(*addr, false);
         }
-        Ok(())
     }
 
     /// Sends `pairs` announcements of `addr` (see `arp::ANNOUNCEMENT`) from

@@ -14,14 +14,14 @@ fn no_lease_never_expires() {
 }
 
 #[test]
-fn a_lease_runs_for_its_length_rounded_up_to_a_tick() {
-    // 100 ms at 250 Hz is 25 ticks.
+fn a_lease_runs_for_its_length_rounded_up_to_a_tick_plus_one() {
+    // 100 ms at 250 Hz is 25 ticks, plus the tick already under way.
     let end = LeaseEnd::after(Clock::new(1000, 250), 100);
-    assert_eq!(end, LeaseEnd(1025));
-    assert!(end.running(1024));
-    assert!(end.expired(1025));
-    // 1 ms is less than a tick (4 ms): it lasts one tick, not none.
-    assert_eq!(LeaseEnd::after(Clock::new(1000, 250), 1), LeaseEnd(1001));
+    assert_eq!(end, LeaseEnd(1026));
+    assert!(end.running(1025));
+    assert!(end.expired(1026));
+    // 1 ms is less than a tick (4 ms): it lasts past the next tick.
+    assert_eq!(LeaseEnd::after(Clock::new(1000, 250), 1), LeaseEnd(1002));
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn a_lease_at_the_counter_edges_is_still_a_lease() {
     assert!(end.running(u64::MAX - 1));
 }
 
-/// DEFECT (review11): the tick counter is read floored, so a lease asked at
+/// Was DEFECT (review11): the tick counter is read floored, so a lease asked at
 /// the very end of tick `t` ends at `t + ticks(ms)`, up to a tick short of
 /// `ms` (191 ms of a 200 ms lease at HZ=100). ringgated decides whether the
 /// module released its VIPs by its own clock (gateway.rs `keep_lease`:
@@ -50,7 +50,6 @@ fn a_lease_at_the_counter_edges_is_still_a_lease() {
 /// The lease should last at least `ms` (end one tick later), or the renewal
 /// should tell the daemon that it found the lease expired.
 #[test]
-#[ignore = "review11: a lease can end up to a tick before its length"]
 fn a_lease_lasts_at_least_its_length_wherever_in_a_tick_it_starts() {
     // Asked at tick 1000 (really at 1000.99, a jiffy is 10 ms at 100 Hz).
     let end = LeaseEnd::after(Clock::new(1000, 100), 200);

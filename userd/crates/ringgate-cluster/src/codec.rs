@@ -72,6 +72,11 @@ impl Writer {
         self.0.extend_from_slice(b);
         self
     }
+    /// Bytes whose length the reader knows from what it read before.
+    pub fn raw(&mut self, b: &[u8]) -> &mut Self {
+        self.0.extend_from_slice(b);
+        self
+    }
     pub fn finish(self) -> Vec<u8> {
         self.0
     }
@@ -138,6 +143,11 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::Count { count, left });
         }
         Ok(count)
+    }
+
+    /// `len` bytes written by `Writer::raw`.
+    pub fn raw(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
+        self.take(len)
     }
 
     pub fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {

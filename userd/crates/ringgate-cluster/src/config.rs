@@ -106,7 +106,20 @@ pub struct Settings {
     /// other side has already acted on. `takeover_fence_us` must exceed the
     /// ring's token-loss timeout plus this.
     pub self_fence_us: Micros,
+    /// How long each node's module keeps its VIPs owned after the daemon
+    /// last renewed (0: no lease, ownership lasts until changed). A daemon
+    /// that hangs or dies thus stops answering within the lease, which must
+    /// end before a peer's takeover fence does; agreed like every setting,
+    /// so no node can run a lease longer than the fence in force.
+    pub owner_lease_us: Micros,
 }
+
+/// The shortest ownership lease: the daemon renews a quarter of the way
+/// through it and its loop turns at least every 20 ms, so a shorter lease
+/// would run out between renewals and the node would go dark over and over.
+pub const MIN_OWNER_LEASE_US: Micros = 100_000;
+/// The longest lease the module accepts.
+pub const MAX_OWNER_LEASE_US: Micros = 60_000_000;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -124,6 +137,7 @@ impl Default for Settings {
             // self fence plus a margin for scheduling delays.
             takeover_fence_us: 200_000,
             self_fence_us: 60_000,
+            owner_lease_us: 200_000,
         }
     }
 }
@@ -267,6 +281,12 @@ impl ClusterConfig {
             (s.max_moves_per_period > 0, "max_moves_per_period"),
             (s.load_report_interval_us > 0, "load_report_interval_us"),
             (s.takeover_fence_us > s.self_fence_us, "takeover_fence_us"),
+            (
+                s.owner_lease_us == 0
+                    || (MIN_OWNER_LEASE_US..=s.takeover_fence_us.min(MAX_OWNER_LEASE_US))
+                        .contains(&s.owner_lease_us),
+                "owner_lease_us",
+            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, field)) => Err(ConfigError::Setting(field)),
@@ -305,7 +325,8 @@ impl ClusterConfig {
             .u64(s.move_period_us)
             .bool(s.two_node)
             .u64(s.takeover_fence_us)
-            .u64(s.self_fence_us);
+            .u64(s.self_fence_us)
+            .u64(s.owner_lease_us);
     }
 
     pub(crate) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
@@ -363,6 +384,7 @@ impl ClusterConfig {
             two_node: r.bool()?,
             takeover_fence_us: r.u64()?,
             self_fence_us: r.u64()?,
+            owner_lease_us: r.u64()?,
         };
         Ok(ClusterConfig {
             version,
@@ -492,6 +514,23 @@ mod tests {
         let mut c = sample();
         c.settings.takeover_fence_us = c.settings.self_fence_us;
         assert_eq!(c.validate(), Err(ConfigError::Setting("takeover_fence_us")));
+        // The lease: none, or at least the minimum and within the fence.
+        for (lease, ok) in [
+            (0, true),
+            (MIN_OWNER_LEASE_US - 1, false),
+            (MIN_OWNER_LEASE_US, true),
+            (200_000, true),
+            (200_001, false),
+        ] {
+            let mut c = sample();
+            c.settings.owner_lease_us = lease;
+            let expected = if ok {
+                Ok(())
+            } else {
+                Err(ConfigError::Setting("owner_lease_us"))
+            };
+            assert_eq!(c.validate(), expected, "lease {lease}");
+        }
         assert_eq!(sample().weight(2), 200);
         assert_eq!(sample().weight(9), DEFAULT_WEIGHT);
     }

@@ -14,8 +14,8 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::config::ClusterConfig;
 use crate::model::{BackendId, Micros, NodeId, Vip, VipLoad};
 
-/// 2: services carry their health check.
-pub const FORMAT_VERSION: u8 = 2;
+/// 2: services carry their health check. 3: settings carry the lease.
+pub const FORMAT_VERSION: u8 = 3;
 
 /// A request an operator made through one node; the number lets that node
 /// report the agreed outcome back to the operator.
@@ -55,6 +55,18 @@ pub enum Message {
     /// The sender, the old owner of a VIP being handed over, has released it
     /// in its module; `epoch` names the hand-over.
     Released { vip: Vip, epoch: u64 },
+}
+
+impl Message {
+    /// The operator's request this message carries, if it is one.
+    pub fn request(&self) -> Option<RequestId> {
+        match *self {
+            Message::ConfigChange { request, .. }
+            | Message::MoveVip { request, .. }
+            | Message::Drain { request, .. } => Some(request),
+            _ => None,
+        }
+    }
 }
 
 /// A message with the sender's clock reading.

@@ -90,6 +90,9 @@ impl Scenario {
             max_moves_per_period: 2,
             self_fence_us,
             takeover_fence_us: token_loss + self_fence_us + 30 * MS,
+            // The module's lease is the daemon's business; the simulated
+            // nodes release through their outputs alone.
+            owner_lease_us: 0,
             ..Settings::default()
         };
         let ids: Vec<NodeId> = (1..=nodes as NodeId).collect();

@@ -6,7 +6,6 @@
 //! ```toml
 //! [cluster]
 //! state_file = "cluster.state"   # the last applied cluster state (atomic writes)
-//! owner_lease_ms = 200           # the module's VIP ownership lease (0: none)
 //!
 //! [[cluster.nodes]]              # optional; a member not listed has weight 100
 //! id = 1
@@ -24,6 +23,8 @@
 //! two_node = false
 //! takeover_fence_ms = 200
 //! self_fence_ms = 60
+//! owner_lease_ms = 200           # the modules' VIP ownership lease (0: none),
+//!                                # at least 100 and at most takeover_fence_ms
 //!
 //! [[cluster.vips]]
 //! addr = "10.0.0.100"
@@ -46,7 +47,9 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
-use ringgate_cluster::config::{Backend, ClusterConfig, NodeConfig, Service, Settings, VipConfig};
+use ringgate_cluster::config::{
+    Backend, ClusterConfig, NodeConfig, Service, Settings, VipConfig, MIN_OWNER_LEASE_US,
+};
 use ringgate_netlink::Scheduler;
 use serde::Deserialize;
 
@@ -56,7 +59,8 @@ use crate::health_file::HealthCheckFile;
 #[serde(deny_unknown_fields)]
 pub struct ClusterFile {
     state_file: Option<PathBuf>,
-    owner_lease_ms: Option<u32>,
+    /// Moved to `settings` (agreed cluster-wide); named only to say so.
+    owner_lease_ms: Option<u64>,
     version: Option<u64>,
     #[serde(default)]
     nodes: Vec<NodeFile>,
@@ -87,6 +91,7 @@ struct SettingsFile {
     two_node: Option<bool>,
     takeover_fence_ms: Option<u64>,
     self_fence_ms: Option<u64>,
+    owner_lease_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,15 +126,8 @@ struct BackendFile {
 pub struct ClusterOptions {
     /// Where the last applied replicated state is kept.
     pub state_file: PathBuf,
-    /// The module's ownership lease; 0 for none.
-    pub owner_lease_ms: u32,
     pub config: ClusterConfig,
 }
-
-/// The lease a daemon asks of its module unless the file says otherwise.
-pub const DEFAULT_OWNER_LEASE_MS: u32 = 200;
-/// The shortest lease: four renewals of the daemon's 20 ms loop turn fit.
-pub const MIN_OWNER_LEASE_MS: u32 = 100;
 
 impl ClusterFile {
     /// Checks the section; errors name the field (`cluster.vips[0].addr`).
@@ -139,6 +137,13 @@ impl ClusterFile {
         dir: &Path,
         default_state: PathBuf,
     ) -> Result<ClusterOptions, String> {
+        if self.owner_lease_ms.is_some() {
+            return Err(
+                "cluster.owner_lease_ms: moved to cluster.settings.owner_lease_ms \
+                        (the lease is agreed cluster-wide, like the takeover fence it must fit)"
+                    .into(),
+            );
+        }
         let d = Settings::default();
         let s = &self.settings;
         let us = |v: Option<u64>, default: u64| v.map_or(default, |ms| ms.saturating_mul(1000));
@@ -156,6 +161,7 @@ impl ClusterFile {
             two_node: s.two_node.unwrap_or(d.two_node),
             takeover_fence_us: us(s.takeover_fence_ms, d.takeover_fence_us),
             self_fence_us: us(s.self_fence_ms, d.self_fence_us),
+            owner_lease_us: us(s.owner_lease_ms, d.owner_lease_us),
         };
         let mut vips = Vec::new();
         for (i, vip) in self.vips.into_iter().enumerate() {
@@ -184,31 +190,36 @@ impl ClusterFile {
             vips,
             settings,
         };
+        check_lease(&config.settings)?;
         config.validate().map_err(|e| format!("cluster: {e}"))?;
-        let owner_lease_ms = self.owner_lease_ms.unwrap_or(DEFAULT_OWNER_LEASE_MS);
-        // The daemon renews a quarter of the way through a lease, and its
-        // loop turns at least every 20 ms: a shorter lease would run out
-        // between renewals and the node would go dark over and over.
-        if owner_lease_ms != 0 && owner_lease_ms < MIN_OWNER_LEASE_MS {
-            return Err(format!(
-                "cluster.owner_lease_ms: {owner_lease_ms} is too short (0 for none, or at least {MIN_OWNER_LEASE_MS})"
-            ));
-        }
-        // A lease longer than the takeover fence would let a hung daemon's
-        // node answer for a VIP after a peer took it over.
-        if u64::from(owner_lease_ms) * 1000 > settings.takeover_fence_us {
-            return Err(format!(
-                "cluster.owner_lease_ms: {owner_lease_ms} exceeds the takeover fence \
-                 (cluster.settings.takeover_fence_ms, {} ms)",
-                settings.takeover_fence_us / 1000
-            ));
-        }
         Ok(ClusterOptions {
             state_file: self.state_file.map_or(default_state, |p| dir.join(p)),
-            owner_lease_ms,
             config,
         })
     }
+}
+
+/// The lease's own wording of what `ClusterConfig::validate` refuses.
+fn check_lease(s: &Settings) -> Result<(), String> {
+    let lease = s.owner_lease_us;
+    if lease != 0 && lease < MIN_OWNER_LEASE_US {
+        return Err(format!(
+            "cluster.settings.owner_lease_ms: {} is too short (0 for none, or at least {})",
+            lease / 1000,
+            MIN_OWNER_LEASE_US / 1000
+        ));
+    }
+    // A lease longer than the takeover fence would let a hung daemon's
+    // node answer for a VIP after a peer took it over.
+    if lease > s.takeover_fence_us {
+        return Err(format!(
+            "cluster.settings.owner_lease_ms: {} exceeds the takeover fence \
+             (cluster.settings.takeover_fence_ms, {} ms)",
+            lease / 1000,
+            s.takeover_fence_us / 1000
+        ));
+    }
+    Ok(())
 }
 
 /// What every node's module can hold: a configuration beyond it would be
@@ -326,7 +337,7 @@ mod tests {
     fn a_full_section_becomes_the_cluster_configuration() {
         let o = options(GOOD).unwrap();
         assert_eq!(o.state_file, PathBuf::from("/etc/ringgate/c.state"));
-        assert_eq!(o.owner_lease_ms, DEFAULT_OWNER_LEASE_MS);
+        assert_eq!(o.config.settings.owner_lease_us, 200_000);
         assert_eq!(o.config.version, 1);
         assert_eq!(o.config.weight(2), 200);
         assert_eq!(o.config.settings.hold_us, 5_000_000);
@@ -387,14 +398,20 @@ mod tests {
             err.contains("cluster.vips[0].services[0].backends: 35 back-ends"),
             "{err}"
         );
-        bad("state_file", "owner_lease_ms = 40\nstate_file", "too short");
+        bad("hold_ms = 5000", "owner_lease_ms = 40", "too short");
         bad("hold_ms = 5000", "hold_ms = 5000\nbogus = 1", "bogus");
-        bad("hold_ms = 5000", "takeover_fence_ms = 10", "takeover_fence");
+        // The default 200 ms lease does not fit a 150 ms fence.
         bad(
-            "state_file",
-            "owner_lease_ms = 900\nstate_file",
-            "cluster.owner_lease_ms",
+            "hold_ms = 5000",
+            "takeover_fence_ms = 150",
+            "cluster.settings.owner_lease_ms: 200 exceeds the takeover fence",
         );
+        bad(
+            "hold_ms = 5000",
+            "owner_lease_ms = 900",
+            "cluster.settings.owner_lease_ms",
+        );
+        bad("state_file", "owner_lease_ms = 200\nstate_file", "moved to");
         bad(
             "weight = 200",
             "weight = 200\n[[nodes]]\nid = 2\nweight = 1",

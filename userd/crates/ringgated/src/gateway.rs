@@ -20,6 +20,7 @@ use ringgate_cluster::model::{BackendId, Micros, Vip};
 use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
 use ringgate_netlink::Client;
+use ringgate_ring::keyring::Keyring;
 use ringgate_ring::node::Event;
 use serde_json::Value;
 
@@ -27,7 +28,9 @@ use crate::cluster_file::ClusterOptions;
 use crate::health::Checker;
 use crate::load_meter::{self, Totals};
 use crate::module_sync::ModuleSync;
+use crate::release_gate::{Broadcast, ReleaseGate};
 use crate::runtime::UdpRing;
+use crate::state_file;
 
 /// How often the module's per-VIP load is read.
 const MEASURE_EVERY: Duration = Duration::from_secs(1);
@@ -60,6 +63,12 @@ pub struct Gateway {
     lease_renewed: Option<Instant>,
     /// When a lease renewal last came late (see `keep_lease`).
     stalled_at: Option<Instant>,
+    /// The ring's keys, which seal the state file.
+    keys: Keyring,
+    /// The lease length the module was last given.
+    lease_sent_ms: Option<u32>,
+    /// Hand-overs held while the module refuses to release their VIP.
+    releases: ReleaseGate,
     /// The last (module owns, node holds) difference corrected and logged.
     last_mismatch: Option<(BTreeSet<Vip>, BTreeSet<Vip>)>,
     /// Module requests refused (for status), and the latest reason.
@@ -94,20 +103,24 @@ fn health_targets(config: &ClusterConfig) -> Vec<(BackendId, HealthCheck)> {
 impl Gateway {
     /// Starts from the state file if there is one (a restart), else from
     /// the configuration file; releases whatever a predecessor left owned
-    /// in the module and starts the ownership lease.
+    /// in the module and starts the ownership lease. `keys` are the ring's:
+    /// the state file is sealed with them (see `state_file`).
     pub fn start(
         me: u16,
         options: ClusterOptions,
         client: Option<Client>,
+        keys: Keyring,
     ) -> Result<Gateway, String> {
         let node = match std::fs::read(&options.state_file) {
             Ok(bytes) => {
-                let mut node = ClusterNode::restore(me, &bytes).map_err(|e| {
+                let refuse = |e: &dyn std::fmt::Display| {
                     format!(
                         "cluster state file {}: {e} (move it away to start from the configuration file)",
                         options.state_file.display()
                     )
-                })?;
+                };
+                let state = state_file::open(&keys, &bytes).map_err(|e| refuse(&e))?;
+                let mut node = ClusterNode::restore(me, state).map_err(|e| refuse(&e))?;
                 node.bring(options.config.clone());
                 log(&format!(
                     "cluster state restored from {} (configuration version {})",
@@ -143,6 +156,9 @@ impl Gateway {
             checker,
             last_mismatch: None,
             stalled_at: None,
+            keys,
+            lease_sent_ms: None,
+            releases: ReleaseGate::default(),
         };
         if let Some(module) = &gateway.module {
             let errors = module.release_all();
@@ -188,6 +204,7 @@ impl Gateway {
             self.reconcile_ownership(may_take, "the periodic check");
         }
         self.keep_lease(instant);
+        self.retry_releases(ring);
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
             self.node.observe_health(&verdicts);
@@ -239,6 +256,14 @@ impl Gateway {
         self.write_state();
     }
 
+    /// The ring's keys changed (a rollover step): the state file is sealed
+    /// again at once, so a restart with the new key file can open it.
+    pub fn rekey(&mut self, keys: Keyring) {
+        self.keys = keys;
+        self.dirty = true;
+        self.urgent = true;
+    }
+
     /// Module requests refused since start, and the latest reason.
     pub fn module_errors(&self) -> (u64, Option<&str>) {
         (self.module_errors, self.last_module_error.as_deref())
@@ -248,10 +273,14 @@ impl Gateway {
         while let Some(output) = self.node.poll_output() {
             let now = ring.now();
             match output {
-                Output::Module(action) => self.act(&action),
+                Output::Module(action) => {
+                    let released = self.act(&action);
+                    self.submit(ring, released);
+                }
                 Output::Broadcast { priority, payload } => {
-                    if let Err(e) = ring.node().submit_with(now, priority, payload) {
-                        log(&format!("cluster message not sent: {e}"));
+                    match self.releases.pass((priority, payload)) {
+                        Some(broadcast) => self.submit(ring, vec![broadcast]),
+                        None => log("hand-over held back: the module has not released the VIP"),
                     }
                 }
                 Output::Snapshot(data) => {
@@ -291,9 +320,36 @@ impl Gateway {
         }
     }
 
+    fn submit(&mut self, ring: &mut UdpRing, broadcasts: Vec<Broadcast>) {
+        let now = ring.now();
+        for (priority, payload) in broadcasts {
+            if let Err(e) = ring.node().submit_with(now, priority, payload) {
+                log(&format!("cluster message not sent: {e}"));
+            }
+        }
+    }
+
+    /// Tries again the releases the module refused; a hand-over held for
+    /// one goes out once it succeeds.
+    fn retry_releases(&mut self, ring: &mut UdpRing) {
+        let Some(module) = &self.module else { return };
+        let mut ready = Vec::new();
+        for vip in self.releases.unreleased() {
+            let errors = module.apply(&ModuleAction::ReleaseVip(vip), &self.node.state().down);
+            if errors.is_empty() {
+                log(&format!(
+                    "VIP {vip} released at last; its hand-over goes out"
+                ));
+            }
+            ready.extend(self.releases.release_done(vip, errors.is_empty()));
+        }
+        self.submit(ring, ready);
+    }
+
     /// Does one module action, synchronously: the next output (perhaps the
     /// broadcast that lets a peer take a released VIP) waits for it.
-    fn act(&mut self, action: &ModuleAction) {
+    /// Returns hand-overs that a successful release lets out.
+    fn act(&mut self, action: &ModuleAction) -> Vec<Broadcast> {
         // A configuration with many changes takes a while on a slow
         // machine: renewing as it goes keeps the lease from running out in
         // the middle of it.
@@ -318,10 +374,20 @@ impl Gateway {
                 if *up { "up" } else { "down" }
             )),
         }
-        if let Some(module) = &self.module {
-            let errors = module.apply(action, &self.node.state().down);
-            self.note_errors(errors);
-        }
+        let Some(module) = &self.module else {
+            return Vec::new();
+        };
+        let errors = module.apply(action, &self.node.state().down);
+        let ready = match action {
+            ModuleAction::ReleaseVip(vip) => self.releases.release_done(*vip, errors.is_empty()),
+            ModuleAction::TakeVip(vip) => {
+                self.releases.taken(*vip);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        self.note_errors(errors);
+        ready
     }
 
     fn note_errors(&mut self, errors: Vec<String>) {
@@ -360,10 +426,20 @@ impl Gateway {
     /// stalled past the whole lease, the module has released its VIPs: the
     /// ones this node should hold are taken again.
     fn keep_lease(&mut self, now: Instant) {
-        let lease = Duration::from_millis(u64::from(self.options.owner_lease_ms));
-        if self.module.is_none() || lease.is_zero() {
+        if self.module.is_none() {
             return;
         }
+        if self.lease_ms() == 0 {
+            // The cluster turned the lease off: end the running one, once.
+            if self.lease_sent_ms != Some(0) {
+                self.renew_lease(now);
+            }
+            return;
+        }
+        // Lateness counts against the lease the module was last given (the
+        // agreed length may have changed since).
+        let sent = self.lease_sent_ms.unwrap_or(0).max(self.lease_ms());
+        let lease = Duration::from_millis(u64::from(sent));
         let last = self.lease_renewed;
         if last.is_some_and(|t| now.duration_since(t) < lease / 4) {
             return;
@@ -438,10 +514,20 @@ impl Gateway {
         }
     }
 
+    /// The ownership lease in force: the cluster's agreed setting.
+    pub fn lease_ms(&self) -> u32 {
+        let us = self.node.state().config.settings.owner_lease_us;
+        u32::try_from(us / 1000).unwrap_or(u32::MAX)
+    }
+
     fn renew_lease(&mut self, now: Instant) {
+        let ms = self.lease_ms();
         let Some(module) = &self.module else { return };
-        match module.client().owner_lease(self.options.owner_lease_ms) {
-            Ok(()) => self.lease_renewed = Some(now),
+        match module.client().owner_lease(ms) {
+            Ok(()) => {
+                self.lease_renewed = Some(now);
+                self.lease_sent_ms = Some(ms);
+            }
             Err(e) => self.note_errors(vec![format!("renew the ownership lease: {e}")]),
         }
     }
@@ -462,7 +548,8 @@ impl Gateway {
     fn write_state(&mut self) {
         self.dirty = false;
         self.urgent = false;
-        if let Err(e) = write_atomically(&self.options.state_file, &self.node.persist()) {
+        let bytes = state_file::seal(&self.keys, &self.node.persist());
+        if let Err(e) = write_atomically(&self.options.state_file, &bytes) {
             log(&format!(
                 "cluster state not saved to {}: {e}",
                 self.options.state_file.display()

@@ -265,7 +265,13 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                 }
                 Err(e) => return Err(e.to_string()),
             };
-            Some(Gateway::start(config.node_id, options.clone(), client)?)
+            let keys = ring.node().keyring().clone();
+            Some(Gateway::start(
+                config.node_id,
+                options.clone(),
+                client,
+                keys,
+            )?)
         }
         None => None,
     };
@@ -405,6 +411,9 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                     };
                     if result.is_ok() {
                         eprintln!("ringgated: cluster keys now {:?}", node.key_status());
+                        if let Some(gateway) = &mut gateway {
+                            gateway.rekey(node.keyring().clone());
+                        }
                     }
                     let _ = reply.send(result.map_err(|e| e.to_string()));
                 }

@@ -302,15 +302,24 @@ impl ClusterNode {
     }
 
     fn handle_delivery(&mut self, origin: NodeId, payload: &[u8]) {
-        if self.awaiting_snapshot {
-            // Deliveries of a ring whose state this node never received
-            // (the ring ended before the snapshot came) cannot be applied.
-            return;
-        }
         let Ok(stamped) = Stamped::decode(payload) else {
             self.undecodable += 1;
             return;
         };
+        if self.awaiting_snapshot {
+            // Deliveries of a ring whose state this node never received
+            // (the ring ended before the snapshot came) cannot be applied.
+            // The others applied them, so a request of this node's own (sent
+            // in an earlier ring) has an outcome it cannot know: say so,
+            // rather than leave the operator waiting for an answer.
+            if let (Some(request), true) = (stamped.message.request(), origin == self.me) {
+                self.outputs.push_back(Output::CommandDone {
+                    request,
+                    result: Err(CommandError::OutcomeUnknown),
+                });
+            }
+            return;
+        }
         if let Message::StateOffer { state } = &stamped.message {
             match ReplicatedState::decode(state) {
                 Ok(offered) if offered.generation() > self.state.generation() => {
@@ -323,13 +332,7 @@ impl ClusterNode {
             return;
         }
         let outcome = self.state.apply_message(origin, &stamped);
-        let request = match stamped.message {
-            Message::ConfigChange { request, .. }
-            | Message::MoveVip { request, .. }
-            | Message::Drain { request, .. } => Some(request),
-            _ => None,
-        };
-        if let (Some(request), true) = (request, origin == self.me) {
+        if let (Some(request), true) = (stamped.message.request(), origin == self.me) {
             let result = match outcome {
                 Outcome::Refused(e) => Err(e),
                 Outcome::Applied | Outcome::Ignored => Ok(()),
@@ -392,6 +395,15 @@ impl ClusterNode {
         self.enter(now);
         let request = self.next_request;
         self.next_request += 1;
+        if self.awaiting_snapshot {
+            // Its state is not the cluster's yet, and what it sends now would
+            // be delivered to it unapplied: refuse at once.
+            self.outputs.push_back(Output::CommandDone {
+                request,
+                result: Err(CommandError::Joining),
+            });
+            return request;
+        }
         let message = match command {
             Command::ChangeConfig {
                 base_version,

@@ -26,6 +26,10 @@ pub enum CommandError {
     UnknownNode(NodeId),
     #[error("VIP {0} is being handed over; retry when that is done")]
     HandoffInProgress(Vip),
+    #[error("this node is receiving the cluster's state; retry in a moment or ask another node")]
+    Joining,
+    #[error("the request reached the cluster while this node was receiving the cluster's state, so its outcome is unknown here; check `ringgatectl cluster status`")]
+    OutcomeUnknown,
 }
 
 /// What an agreed message did.
@@ -67,7 +71,7 @@ impl ReplicatedState {
                 return Outcome::Applied;
             }
             Message::Health { results } => {
-                let known: Vec<_> = self.config.backends().collect();
+                let known: std::collections::BTreeSet<_> = self.config.backends().collect();
                 for (backend, up) in results.iter().filter(|(b, _)| known.contains(b)) {
                     let voters = self.failing.entry(*backend).or_default();
                     if *up {

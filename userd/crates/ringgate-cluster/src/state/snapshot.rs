@@ -5,11 +5,19 @@
 //!   format u8 (SNAPSHOT_FORMAT), config, members, quorate, serving,
 //!   ring_primary, generation,
 //!   vips [addr, holding, epoch, moved_at, pinned_until, retired, load],
-//!   drained, agreed_now, failing [backend, nodes], down,
+//!   drained, agreed_now, failing [voter, bitmap], down bitmap,
 //!   next_balance_at, recent_moves, next_epoch
 //! ```
 //!
 //! A holding is a tag (0 unowned, 1 owned, 2 hand-over) and its fields.
+//!
+//! Health votes are bitmaps over the configuration's back-ends (in
+//! `ClusterConfig::backends` order; the state only keeps votes about
+//! back-ends of its configuration): one per node that reported a failure,
+//! and one for the back-ends agreed down. Listing each failing back-end
+//! with its voters instead costs up to 13 bytes plus 2 a voter per entry,
+//! which let a valid configuration whose back-ends all failed outgrow the
+//! ring's 64 KiB message, so no node could join (see the test below).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,8 +26,9 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::config::ClusterConfig;
 use crate::model::{BackendId, NodeId, VipLoad};
 
-/// 2: services carry their health check.
-pub const SNAPSHOT_FORMAT: u8 = 2;
+/// 2: services carry their health check. 3: health votes as bitmaps,
+/// settings carry the ownership lease.
+pub const SNAPSHOT_FORMAT: u8 = 3;
 
 fn put_nodes<'a>(w: &mut Writer, nodes: impl ExactSizeIterator<Item = &'a NodeId>) {
     w.count(nodes.len());
@@ -71,6 +80,71 @@ fn get_holding(r: &mut Reader) -> Result<Holding, DecodeError> {
     })
 }
 
+type Votes = BTreeMap<BackendId, BTreeSet<NodeId>>;
+
+fn bitmap_of(backends: &[BackendId], mut set: impl FnMut(&BackendId) -> bool) -> Vec<u8> {
+    let mut bits = vec![0u8; backends.len().div_ceil(8)];
+    for (i, b) in backends.iter().enumerate() {
+        if set(b) {
+            bits[i / 8] |= 1 << (i % 8);
+        }
+    }
+    bits
+}
+
+fn members_of<'a>(
+    backends: &'a [BackendId],
+    bits: &'a [u8],
+) -> impl Iterator<Item = BackendId> + 'a {
+    backends
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits[i / 8] & (1 << (i % 8)) != 0)
+        .map(|(_, b)| *b)
+}
+
+fn put_votes(w: &mut Writer, config: &ClusterConfig, failing: &Votes, down: &BTreeSet<BackendId>) {
+    let backends: Vec<BackendId> = config.backends().collect();
+    let voters: BTreeSet<NodeId> = failing.values().flatten().copied().collect();
+    w.count(voters.len());
+    for voter in voters {
+        w.u16(voter);
+        w.raw(&bitmap_of(&backends, |b| {
+            failing.get(b).is_some_and(|v| v.contains(&voter))
+        }));
+    }
+    w.raw(&bitmap_of(&backends, |b| down.contains(b)));
+}
+
+fn get_votes(
+    r: &mut Reader,
+    config: &ClusterConfig,
+) -> Result<(Votes, BTreeSet<BackendId>), DecodeError> {
+    let backends: Vec<BackendId> = config.backends().collect();
+    let len = backends.len().div_ceil(8);
+    let valid = |bits: &[u8]| {
+        // Bits past the last back-end would name nothing.
+        let spare = len * 8 - backends.len();
+        spare == 0 || bits[len - 1] >> (8 - spare) == 0
+    };
+    let mut failing = Votes::new();
+    for _ in 0..r.count(2 + len)? {
+        let voter = r.u16()?;
+        let bits = r.raw(len)?;
+        if !valid(bits) {
+            return Err(DecodeError::Invalid("health vote for no back-end"));
+        }
+        for b in members_of(&backends, bits) {
+            failing.entry(b).or_default().insert(voter);
+        }
+    }
+    let bits = r.raw(len)?;
+    if !valid(bits) {
+        return Err(DecodeError::Invalid("down back-end that is not configured"));
+    }
+    Ok((failing, members_of(&backends, bits).collect()))
+}
+
 impl ReplicatedState {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
@@ -91,15 +165,7 @@ impl ReplicatedState {
         }
         put_nodes(&mut w, self.drained.iter());
         w.u64(self.agreed_now);
-        w.count(self.failing.len());
-        for (backend, voters) in &self.failing {
-            backend.encode(&mut w);
-            put_nodes(&mut w, voters.iter());
-        }
-        w.count(self.down.len());
-        for backend in &self.down {
-            backend.encode(&mut w);
-        }
+        put_votes(&mut w, &self.config, &self.failing, &self.down);
         w.u64(self.next_balance_at).count(self.recent_moves.len());
         for t in &self.recent_moves {
             w.u64(*t);
@@ -135,14 +201,7 @@ impl ReplicatedState {
         }
         let drained: BTreeSet<NodeId> = get_nodes(&mut r)?.into_iter().collect();
         let agreed_now = r.u64()?;
-        let mut failing = BTreeMap::new();
-        for _ in 0..r.count(BackendId::ENCODED_LEN + 2)? {
-            let backend = BackendId::decode(&mut r)?;
-            failing.insert(backend, get_nodes(&mut r)?.into_iter().collect());
-        }
-        let down = (0..r.count(BackendId::ENCODED_LEN)?)
-            .map(|_| BackendId::decode(&mut r))
-            .collect::<Result<_, _>>()?;
+        let (failing, down) = get_votes(&mut r, &config)?;
         let next_balance_at = r.u64()?;
         let recent_moves = (0..r.count(8)?)
             .map(|_| r.u64())

@@ -407,6 +407,11 @@ impl Node {
         self.keys.retire()
     }
 
+    /// The accepted keys (the daemon seals its state file with them too).
+    pub fn keyring(&self) -> &Keyring {
+        &self.keys
+    }
+
     /// How many keys are accepted, and which one seals what is sent.
     pub fn key_status(&self) -> KeyringStatus {
         self.keys.status()
