@@ -59,7 +59,7 @@ check-format: deps
 test-userd: deps
 	cd userd && cargo test --locked
 	cd userd && RINGGATE_SIM_SEEDS=3000 cargo test --locked --release -p ringgate-ring --test simulator
-	cd userd && RINGGATE_CLUSTER_SEEDS=200 cargo test --locked --release -p ringgate-cluster --test simulation -- --nocapture
+	cd userd && RINGGATE_CLUSTER_SEEDS=500 cargo test --locked --release -p ringgate-cluster --test simulation -- --nocapture
 
 # The module's pure logic (clock, header parsing, session placement and
 # eviction, stages, TCP tracking, Maglev, round-robin, create/exclusive

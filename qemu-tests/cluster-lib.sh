@@ -26,6 +26,20 @@ mac_of() { ip -n "$1" -br link show "$2" | awk '{print $3}'; }
 responders() {
   cl arping -c 1 -w 1 -I cl0 "$1" 2>/dev/null | grep -o '\[[0-9A-Fa-f:]*\]' | tr -d '[]' | tr 'A-F' 'a-f' | sort -u | tr '\n' ' ' || true
 }
+# expect_sole_responder VIP MAC WHAT: MAC, and only MAC, answers ARP for
+# VIP within 10 s; two answering at any probe fails at once. (One probe can
+# find nobody: a TCG stall past the ownership lease releases a VIP until the
+# daemon's next check takes it back, which is what a lease is for.)
+expect_sole_responder() {
+  local deadline=$((SECONDS + 10)) got
+  while :; do
+    got=$(responders "$1")
+    [ "$got" = "$2 " ] && return 0
+    [ "$(wc -w <<<"$got")" -le 1 ] || fail "$3: two responders: $got"
+    [ "$SECONDS" -lt "$deadline" ] || fail "$3: expected '$2 ', got '$got'"
+    sleep 0.5
+  done
+}
 client_neighbour() { ip -n cl neigh show "$1" dev cl0 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
 cstatus() { ctl_in "gw$1" cluster --socket "$CL/ctl-$1" status --json; }
 # owners N: "VIP=OWNER ..." of every VIP with an owner, as node N sees it.

@@ -535,9 +535,18 @@ void rg_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
+/*
+ * Expedited, as synchronize_net() is under RTNL: configuration writers wait
+ * for the grace period while holding a netlink request, and a take or
+ * release of a VIP is on the failover path (the gratuitous ARP goes out
+ * after it, the peer's take waits for a release). A normal grace period
+ * costs tens of milliseconds, and far more on a loaded or emulated host;
+ * the expedited one costs an IPI per CPU, and configuration changes are
+ * rare next to packets.
+ */
 void rg_synchronize_rcu(void)
 {
-	synchronize_rcu();
+	synchronize_rcu_expedited();
 }
 
 /*

@@ -31,7 +31,7 @@ wait_settled 3 1 2 3
 expect_ge "$(owners 1 | tr ' ' '\n' | cut -d= -f2 | sort -u | wc -l)" 2 "nodes owning VIPs: $(owners 1)"
 for vip in $VIPS; do
   owner=$(owner_of "$vip" 1)
-  expect_eq "$(responders "$vip")" "$(mac_of "gw$owner" "g$owner") " "ARP responders of $vip (owner gw$owner)"
+  expect_sole_responder "$vip" "$(mac_of "gw$owner" "g$owner")" "ARP responders of $vip (owner gw$owner)"
   through "$vip" "$owner"
 done
 cstatus 1 | jqr 'if get("quorate") and (get("ring") | get("members") | length) == 3 then empty else error(tojson) end'

@@ -98,19 +98,20 @@ pub struct Settings {
     /// cannot split (a crossover cable) or with outside fencing.
     pub two_node: bool,
     /// A node that took over a VIP whose previous owner left without an
-    /// agreed release waits this long before taking it, so the old owner
-    /// has certainly released (see `self_fence_us`).
+    /// agreed release waits this long, from when it noticed its ring was
+    /// lost, before it answers for the VIP: by then the old owner has
+    /// certainly stopped (see `ringgate_cluster::node::module`). At least
+    /// `self_fence_us + owner_lease_us + FENCE_MARGIN_US`.
     pub takeover_fence_us: Micros,
-    /// A node whose ring has not been operational for this long releases
-    /// every VIP: it may be on the minority side of a partition that the
-    /// other side has already acted on. `takeover_fence_us` must exceed the
-    /// ring's token-loss timeout plus this.
+    /// A node that has not had the ring's token for this long releases
+    /// every VIP until a new ring forms: it may be cut off from peers that
+    /// have already acted on its absence.
     pub self_fence_us: Micros,
     /// How long each node's module keeps its VIPs owned after the daemon
     /// last renewed (0: no lease, ownership lasts until changed). A daemon
-    /// that hangs or dies thus stops answering within the lease, which must
-    /// end before a peer's takeover fence does; agreed like every setting,
-    /// so no node can run a lease longer than the fence in force.
+    /// that hangs or dies thus stops answering within the lease. Agreed
+    /// like every setting, so no node runs a lease the fence does not
+    /// cover.
     pub owner_lease_us: Micros,
 }
 
@@ -118,6 +119,10 @@ pub struct Settings {
 /// through it and its loop turns at least every 20 ms, so a shorter lease
 /// would run out between renewals and the node would go dark over and over.
 pub const MIN_OWNER_LEASE_US: Micros = 100_000;
+/// What the takeover fence keeps beyond the self fence and the lease: a
+/// tick of the module's clock (10 ms at 100 Hz, the coarsest usual), the
+/// daemon's loop turn and a packet's flight.
+pub const FENCE_MARGIN_US: Micros = 20_000;
 /// The longest lease the module accepts.
 pub const MAX_OWNER_LEASE_US: Micros = 60_000_000;
 
@@ -133,11 +138,10 @@ impl Default for Settings {
             max_moves_per_period: 2,
             move_period_us: 10_000_000,
             two_node: false,
-            // Token loss (24 ms + 2 ms a member, at most 32 members) plus the
-            // self fence plus a margin for scheduling delays.
-            takeover_fence_us: 200_000,
+            // The self fence plus the lease plus the margin.
+            takeover_fence_us: 180_000,
             self_fence_us: 60_000,
-            owner_lease_us: 200_000,
+            owner_lease_us: 100_000,
         }
     }
 }
@@ -280,12 +284,17 @@ impl ClusterConfig {
             (s.hysteresis_pct < 100, "hysteresis_pct"),
             (s.max_moves_per_period > 0, "max_moves_per_period"),
             (s.load_report_interval_us > 0, "load_report_interval_us"),
-            (s.takeover_fence_us > s.self_fence_us, "takeover_fence_us"),
             (
                 s.owner_lease_us == 0
-                    || (MIN_OWNER_LEASE_US..=s.takeover_fence_us.min(MAX_OWNER_LEASE_US))
-                        .contains(&s.owner_lease_us),
+                    || (MIN_OWNER_LEASE_US..=MAX_OWNER_LEASE_US).contains(&s.owner_lease_us),
                 "owner_lease_us",
+            ),
+            (
+                s.takeover_fence_us
+                    >= s.self_fence_us
+                        .saturating_add(s.owner_lease_us)
+                        .saturating_add(FENCE_MARGIN_US),
+                "takeover_fence_us",
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
@@ -514,20 +523,20 @@ mod tests {
         let mut c = sample();
         c.settings.takeover_fence_us = c.settings.self_fence_us;
         assert_eq!(c.validate(), Err(ConfigError::Setting("takeover_fence_us")));
-        // The lease: none, or at least the minimum and within the fence.
-        for (lease, ok) in [
-            (0, true),
-            (MIN_OWNER_LEASE_US - 1, false),
-            (MIN_OWNER_LEASE_US, true),
-            (200_000, true),
-            (200_001, false),
+        // The lease: none, or at least the minimum; and the fence covers the
+        // self fence, the lease and the margin (180 ms by default).
+        for (lease, ok, field) in [
+            (0, true, ""),
+            (MIN_OWNER_LEASE_US - 1, false, "owner_lease_us"),
+            (MIN_OWNER_LEASE_US, true, ""),
+            (MIN_OWNER_LEASE_US + 1, false, "takeover_fence_us"),
         ] {
             let mut c = sample();
             c.settings.owner_lease_us = lease;
             let expected = if ok {
                 Ok(())
             } else {
-                Err(ConfigError::Setting("owner_lease_us"))
+                Err(ConfigError::Setting(field))
             };
             assert_eq!(c.validate(), expected, "lease {lease}");
         }

@@ -92,9 +92,9 @@ fn the_state_of_a_valid_configuration_fits_a_snapshot() {
     assert_eq!(bus.nodes[&1].state().down.len(), 1024);
     let size = bus.nodes[&1].persist().len();
     assert!(
-        size <= ringgate_ring::limits::MAX_MESSAGE,
+        size <= ringgate_ring::limits::MAX_SNAPSHOT,
         "the state is {size} bytes, more than a snapshot may be ({})",
-        ringgate_ring::limits::MAX_MESSAGE
+        ringgate_ring::limits::MAX_SNAPSHOT
     );
 }
 

@@ -13,7 +13,7 @@ use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
 use std::net::Ipv4Addr;
 use support::bus::{config, vip, Bus};
 
-const FENCE: u64 = 200_000;
+const FENCE: u64 = 180_000;
 
 fn three(vips: u8) -> (ringgate_cluster::config::ClusterConfig, Bus) {
     let c = config(&[(1, 100), (2, 100), (3, 100)], vips, Settings::default());
@@ -678,4 +678,88 @@ fn message_stamps_do_not_depend_on_the_local_clock_origin() {
         .map(|s| s.at)
         .collect();
     assert_eq!(stamps, vec![2_500_000]);
+}
+
+/// A node whose ring node still counts the ring as up, but which has had no
+/// token for the self fence (a slow pace stretches the ring's token-loss
+/// timeout by up to seconds), releases everything and asks for a new ring;
+/// a token that comes after that (perhaps a late packet of a ring the
+/// others have left) does not bring its VIPs back: only a membership event
+/// does.
+#[test]
+fn no_token_for_the_self_fence_releases_until_a_new_ring_forms() {
+    let (_, mut bus) = three(3);
+    bus.form(&[&[1, 2, 3]]);
+    let held = bus.nodes[&1].held().clone();
+    assert!(!held.is_empty());
+    let self_fence = Settings::default().self_fence_us;
+    let last_token = bus.now;
+    bus.node(1).observe_token(Some(last_token));
+    bus.advance(self_fence - 1, &[]);
+    assert_eq!(bus.nodes[&1].held(), &held, "a slow token changes nothing");
+    let before = bus.outputs[&1].len();
+    bus.advance(1, &[]);
+    assert!(
+        bus.nodes[&1].held().is_empty(),
+        "released at the self fence"
+    );
+    assert!(
+        bus.outputs[&1][before..]
+            .iter()
+            .any(|o| matches!(o, Output::ReformRing)),
+        "asked for a new ring"
+    );
+    // A late token: nothing is taken back.
+    let now = bus.now;
+    bus.node(1).observe_token(Some(now));
+    bus.advance(1_000, &[]);
+    assert!(
+        bus.nodes[&1].held().is_empty(),
+        "a late token brought VIPs back"
+    );
+    // The new ring (the same members, all from the last quorate ring):
+    // node 1 kept its VIPs and takes them again at once.
+    bus.form(&[&[1, 2, 3]]);
+    assert_eq!(bus.nodes[&1].held(), &held);
+}
+
+/// The takeover fence counts from when the taking node noticed its ring was
+/// lost, not from when the next ring formed (which a slow network makes
+/// late), as long as the owner it fences was in that ring with it; a node
+/// that receives the cluster's state counts from when it got it.
+#[test]
+fn the_takeover_fence_counts_from_the_noticed_loss() {
+    let (_, mut bus) = three(3);
+    bus.form(&[&[1, 2, 3]]);
+    let fence = Settings::default().takeover_fence_us;
+    // The ring is lost; nodes 1 and 2 notice it at once; forming the next
+    // ring takes 100 ms.
+    bus.advance(1_000, &[1, 2, 3]);
+    bus.advance(100_000, &[1, 2, 3]);
+    let lost_at = bus.now - 100_000;
+    bus.form(&[&[1, 2], &[3]]);
+    let node3_vips: Vec<_> = bus.nodes[&1]
+        .state()
+        .vips
+        .iter()
+        .filter(|(_, r)| matches!(r.holding, Holding::Owned { fenced: true, .. }))
+        .map(|(v, _)| *v)
+        .collect();
+    assert!(!node3_vips.is_empty(), "node 3's VIPs are fenced");
+    // Due at the noticed loss plus the fence.
+    let due = lost_at + fence;
+    bus.advance(due - bus.now - 1, &[]);
+    let held = |bus: &Bus| -> usize {
+        node3_vips
+            .iter()
+            .filter(|v| bus.nodes[&1].held().contains(v) || bus.nodes[&2].held().contains(v))
+            .count()
+    };
+    assert_eq!(held(&bus), 0, "taken before the fence ran out");
+    bus.advance(1, &[]);
+    assert_eq!(
+        held(&bus),
+        node3_vips.len(),
+        "not taken when the fence ran out"
+    );
 }

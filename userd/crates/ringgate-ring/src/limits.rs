@@ -24,6 +24,9 @@ pub const MAX_FRAGMENT: usize =
     MAX_DATAGRAM - TAG_LEN - FRESHNESS_LEN - HEADER_LEN - CARRIAGE_FIELDS_LEN;
 /// Largest application message; larger ones are refused at submit.
 pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Largest snapshot (`Node::submit_snapshot`): it travels as a message
+/// that also names the ring whose request it answers.
+pub const MAX_SNAPSHOT: usize = MAX_MESSAGE - crate::wire::RING_ID_LEN;
 /// Carriage packets one message may need.
 pub const MAX_FRAGMENTS: usize = MAX_MESSAGE.div_ceil(MAX_FRAGMENT);
 /// Carriage packets in flight (assigned but not yet received by every

@@ -21,10 +21,9 @@
 //! max_moves_per_period = 2
 //! move_period_ms = 10000
 //! two_node = false
-//! takeover_fence_ms = 200
+//! takeover_fence_ms = 180         # at least self_fence_ms + owner_lease_ms + 20
 //! self_fence_ms = 60
-//! owner_lease_ms = 200           # the modules' VIP ownership lease (0: none),
-//!                                # at least 100 and at most takeover_fence_ms
+//! owner_lease_ms = 100           # the modules' VIP ownership lease (0: none, or 100+)
 //!
 //! [[cluster.vips]]
 //! addr = "10.0.0.100"
@@ -48,7 +47,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
 use ringgate_cluster::config::{
-    Backend, ClusterConfig, NodeConfig, Service, Settings, VipConfig, MIN_OWNER_LEASE_US,
+    Backend, ClusterConfig, NodeConfig, Service, Settings, VipConfig, FENCE_MARGIN_US,
+    MIN_OWNER_LEASE_US,
 };
 use ringgate_netlink::Scheduler;
 use serde::Deserialize;
@@ -199,7 +199,8 @@ impl ClusterFile {
     }
 }
 
-/// The lease's own wording of what `ClusterConfig::validate` refuses.
+/// The file's wording of what `ClusterConfig::validate` refuses about the
+/// fences and the lease, which must fit together.
 fn check_lease(s: &Settings) -> Result<(), String> {
     let lease = s.owner_lease_us;
     if lease != 0 && lease < MIN_OWNER_LEASE_US {
@@ -209,14 +210,21 @@ fn check_lease(s: &Settings) -> Result<(), String> {
             MIN_OWNER_LEASE_US / 1000
         ));
     }
-    // A lease longer than the takeover fence would let a hung daemon's
-    // node answer for a VIP after a peer took it over.
-    if lease > s.takeover_fence_us {
+    // A peer takes over a VIP a fence after it noticed the owner gone; the
+    // owner may answer until its self fence and then its lease ran out.
+    let needed = s
+        .self_fence_us
+        .saturating_add(lease)
+        .saturating_add(FENCE_MARGIN_US);
+    if s.takeover_fence_us < needed {
         return Err(format!(
-            "cluster.settings.owner_lease_ms: {} exceeds the takeover fence \
-             (cluster.settings.takeover_fence_ms, {} ms)",
+            "cluster.settings.takeover_fence_ms: {} is less than self_fence_ms ({}) + \
+             owner_lease_ms ({}) + {} ms: a cut-off or hung node could still answer \
+             for a VIP its peers took over",
+            s.takeover_fence_us / 1000,
+            s.self_fence_us / 1000,
             lease / 1000,
-            s.takeover_fence_us / 1000
+            FENCE_MARGIN_US / 1000
         ));
     }
     Ok(())
@@ -337,7 +345,7 @@ mod tests {
     fn a_full_section_becomes_the_cluster_configuration() {
         let o = options(GOOD).unwrap();
         assert_eq!(o.state_file, PathBuf::from("/etc/ringgate/c.state"));
-        assert_eq!(o.config.settings.owner_lease_us, 200_000);
+        assert_eq!(o.config.settings.owner_lease_us, 100_000);
         assert_eq!(o.config.version, 1);
         assert_eq!(o.config.weight(2), 200);
         assert_eq!(o.config.settings.hold_us, 5_000_000);
@@ -400,16 +408,16 @@ mod tests {
         );
         bad("hold_ms = 5000", "owner_lease_ms = 40", "too short");
         bad("hold_ms = 5000", "hold_ms = 5000\nbogus = 1", "bogus");
-        // The default 200 ms lease does not fit a 150 ms fence.
+        // The default 60 ms self fence and 100 ms lease need a 180 ms fence.
         bad(
             "hold_ms = 5000",
             "takeover_fence_ms = 150",
-            "cluster.settings.owner_lease_ms: 200 exceeds the takeover fence",
+            "cluster.settings.takeover_fence_ms: 150 is less than",
         );
         bad(
             "hold_ms = 5000",
             "owner_lease_ms = 900",
-            "cluster.settings.owner_lease_ms",
+            "cluster.settings.takeover_fence_ms",
         );
         bad("state_file", "owner_lease_ms = 200\nstate_file", "moved to");
         bad(

@@ -11,7 +11,6 @@
 //! lease) and keeps the replicated state on disk, written atomically.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -28,6 +27,7 @@ use crate::cluster_file::ClusterOptions;
 use crate::health::Checker;
 use crate::load_meter::{self, Totals};
 use crate::module_sync::ModuleSync;
+use crate::persister::Persister;
 use crate::release_gate::{Broadcast, ReleaseGate};
 use crate::runtime::UdpRing;
 use crate::state_file;
@@ -53,7 +53,6 @@ pub type Reply = Sender<Result<Value, String>>;
 pub struct Gateway {
     node: ClusterNode,
     module: Option<ModuleSync>,
-    options: ClusterOptions,
     /// Commands waiting for agreement, with when they were sent.
     pending: HashMap<u64, (Instant, Reply)>,
     persisted_at: Option<Instant>,
@@ -69,6 +68,7 @@ pub struct Gateway {
     lease_sent_ms: Option<u32>,
     /// Hand-overs held while the module refuses to release their VIP.
     releases: ReleaseGate,
+    persister: Persister,
     /// The last (module owns, node holds) difference corrected and logged.
     last_mismatch: Option<(BTreeSet<Vip>, BTreeSet<Vip>)>,
     /// Module requests refused (for status), and the latest reason.
@@ -140,11 +140,11 @@ impl Gateway {
             }
         };
         let module = client.map(ModuleSync::new);
+        let options_state_file = options.state_file.clone();
         let checker = Checker::spawn(health_targets(&node.state().config));
         let mut gateway = Gateway {
             node,
             module,
-            options,
             pending: HashMap::new(),
             persisted_at: None,
             dirty: false,
@@ -159,6 +159,7 @@ impl Gateway {
             keys,
             lease_sent_ms: None,
             releases: ReleaseGate::default(),
+            persister: Persister::spawn(options_state_file),
         };
         if let Some(module) = &gateway.module {
             let errors = module.release_all();
@@ -209,6 +210,7 @@ impl Gateway {
         if !verdicts.is_empty() {
             self.node.observe_health(&verdicts);
         }
+        self.node.observe_token(ring.node().last_token_at());
         self.node.tick(now, operational);
         self.drain(ring);
         self.persist_if_due(instant);
@@ -254,6 +256,7 @@ impl Gateway {
             self.note_errors(errors);
         }
         self.write_state();
+        self.persister.finish();
     }
 
     /// The ring's keys changed (a rollover step): the state file is sealed
@@ -307,6 +310,10 @@ impl Gateway {
                         node(m.to),
                         reason(m.reason)
                     ));
+                }
+                Output::ReformRing => {
+                    log("no token within the self fence: released every VIP; forming the ring again");
+                    ring.node().reform(now);
                 }
                 Output::StateReplaced => {
                     self.urgent = true;
@@ -545,16 +552,13 @@ impl Gateway {
         }
     }
 
+    /// Hands the state to the persister thread (a durable write must not
+    /// hold the ring's thread; see `persister`).
     fn write_state(&mut self) {
         self.dirty = false;
         self.urgent = false;
-        let bytes = state_file::seal(&self.keys, &self.node.persist());
-        if let Err(e) = write_atomically(&self.options.state_file, &bytes) {
-            log(&format!(
-                "cluster state not saved to {}: {e}",
-                self.options.state_file.display()
-            ));
-        }
+        self.persister
+            .save(state_file::seal(&self.keys, &self.node.persist()));
     }
 }
 
@@ -568,24 +572,4 @@ fn reason(r: MoveReason) -> &'static str {
         MoveReason::Removed => "removed from the configuration",
         MoveReason::HandoffDone => "hand-over done",
     }
-}
-
-/// Writes `bytes` to `path` so that a crash leaves either the old file or
-/// the new one, never a mix: a temporary file beside it, flushed to disk,
-/// then renamed over it.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }

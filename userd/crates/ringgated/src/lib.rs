@@ -11,6 +11,7 @@ pub mod health_file;
 pub mod load_meter;
 pub mod module_sync;
 pub mod output;
+pub mod persister;
 pub mod release_gate;
 pub mod ring_handle;
 pub mod runtime;

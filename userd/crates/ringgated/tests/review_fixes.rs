@@ -94,22 +94,24 @@ fn keys(byte: u8) -> Keyring {
 #[test]
 fn the_lease_in_force_is_the_agreed_one_within_the_agreed_fence() {
     let dir = scratch("fence");
-    let file: ClusterFile = toml::from_str("[settings]\nowner_lease_ms = 200\n").unwrap();
+    let text = "[settings]\nowner_lease_ms = 200\ntakeover_fence_ms = 300\n";
+    let file: ClusterFile = toml::from_str(text).unwrap();
     let options: ClusterOptions = file
         .into_options(&dir, dir.join("cluster.state"))
-        .expect("lease 200 ms within the file's default 200 ms fence");
-    // What the cluster agreed meanwhile: a 100 ms takeover fence, which
+        .expect("a 200 ms lease and 60 ms self fence within a 300 ms fence");
+    // What the cluster agreed meanwhile: a 180 ms takeover fence, which
     // only a lease of at most 100 ms passes.
     let mut agreed = ClusterConfig::empty();
     agreed.version = 2;
     agreed.settings = Settings {
-        takeover_fence_us: 100_000,
+        takeover_fence_us: 180_000,
         self_fence_us: 60_000,
+        owner_lease_us: 200_000,
         ..Settings::default()
     };
     assert!(
         agreed.validate().is_err(),
-        "a 200 ms lease under a 100 ms fence"
+        "a 200 ms lease under a 180 ms fence"
     );
     agreed.settings.owner_lease_us = 100_000;
     agreed.validate().unwrap();
@@ -121,7 +123,7 @@ fn the_lease_in_force_is_the_agreed_one_within_the_agreed_fence() {
     .unwrap();
     let gateway = Gateway::start(1, options, None, keys(1)).unwrap();
     let settings = &gateway.node().state().config.settings;
-    assert_eq!(settings.takeover_fence_us, 100_000);
+    assert_eq!(settings.takeover_fence_us, 180_000);
     assert_eq!(
         u64::from(gateway.lease_ms()) * 1000,
         settings.owner_lease_us
@@ -170,7 +172,7 @@ fn cluster_apply_refuses_a_fence_shorter_than_the_default_lease() {
     let text = "[settings]\ntakeover_fence_ms = 100\nself_fence_ms = 60\n";
     let file: ClusterFile = toml::from_str(text).unwrap();
     let err = file.into_options(&dir, dir.join("x")).unwrap_err();
-    assert!(err.contains("exceeds the takeover fence"), "{err}");
+    assert!(err.contains("takeover_fence_ms: 100 is less than"), "{err}");
 }
 
 /// DEFECT (capacity): health/checker.rs runs every probe on 4 threads, and

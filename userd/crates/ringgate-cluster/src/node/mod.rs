@@ -61,6 +61,11 @@ pub enum Output {
     /// The whole replicated state was replaced (a state transfer, or a
     /// longer history offered): worth logging and persisting.
     StateReplaced,
+    /// The self fence ran out while the ring node still counts its ring as
+    /// operational (a slow token, not yet declared lost): call
+    /// `Node::reform`, so that a membership event says whether this node is
+    /// still in; it serves nothing until then.
+    ReformRing,
 }
 
 /// An operator's request.
@@ -95,6 +100,19 @@ pub struct ClusterNode {
     ring: Option<RingId>,
     ring_operational: bool,
     ring_down_since: Option<Micros>,
+    /// Members of the current ring.
+    ring_size: usize,
+    /// The self fence ran out in the current ring: nothing is served until
+    /// the next membership event, even if a token comes after all (a late
+    /// packet of a ring the others may have left already).
+    self_fenced: bool,
+    /// When the ring node last used the token (see `observe_token`); none
+    /// until the daemon reports it.
+    last_token: Option<Micros>,
+    /// When this node lost the ring before the current one, if that ring
+    /// was the quorate one whose state it carries on: takeover fences of
+    /// this ring count from then (see `module`).
+    fence_base: Option<Micros>,
     /// What the module holds, as this node told it.
     held: BTreeSet<Vip>,
     /// When a fenced take of (VIP, epoch) may happen.
@@ -145,6 +163,10 @@ impl ClusterNode {
             ring: None,
             ring_operational: false,
             ring_down_since: None,
+            ring_size: 0,
+            self_fenced: false,
+            last_token: None,
+            fence_base: None,
             held: BTreeSet::new(),
             fence_until: BTreeMap::new(),
             released_sent: BTreeSet::new(),
@@ -256,11 +278,27 @@ impl ClusterNode {
         primary: bool,
         snapshot_from: Option<NodeId>,
     ) {
+        let stateless = self.fresh || self.awaiting_snapshot;
+        // The owners this ring fences were members of this node's previous
+        // ring, and lost it about when this node did, if that ring was the
+        // quorate one whose state this node keeps (no state transfer now).
+        // Anything else (a fresh start, a minority, a transfer) counts the
+        // fence from now.
+        self.fence_base = if self.state.serving && !stateless && snapshot_from.is_none() {
+            self.ring_down_since
+        } else {
+            None
+        };
         self.ring = Some(ring);
         self.ring_operational = true;
         self.ring_down_since = None;
+        self.ring_size = members.len();
+        self.self_fenced = false;
+        if let Some(t) = &mut self.last_token {
+            // The ring node used the token when it installed the ring.
+            *t = (*t).max(self.last_now);
+        }
         self.released_sent.clear();
-        let stateless = self.fresh || self.awaiting_snapshot;
         self.fresh = false;
         // Nodes from elsewhere may bring a newer configuration (from disk or
         // another partition), and offers made while the ring had no quorum
@@ -324,6 +362,9 @@ impl ClusterNode {
             match ReplicatedState::decode(state) {
                 Ok(offered) if offered.generation() > self.state.generation() => {
                     self.state.adopt(offered);
+                    // Its owners were not in this node's previous ring: their
+                    // fences count from now.
+                    self.fence_base = None;
                     self.outputs.push_back(Output::StateReplaced);
                 }
                 Ok(_) => {}
@@ -356,6 +397,17 @@ impl ClusterNode {
             self.ring_operational = false;
             self.ring_down_since.get_or_insert(now);
         }
+        let self_fence = self.state.config.settings.self_fence_us;
+        if !self.self_fenced
+            && self
+                .cut_off_from()
+                .is_some_and(|t| now >= t.saturating_add(self_fence))
+        {
+            self.self_fenced = true;
+            if ring_operational {
+                self.outputs.push_back(Output::ReformRing);
+            }
+        }
         if now >= self.next_report_at && ring_operational && self.state.quorate {
             self.next_report_at =
                 now.saturating_add(self.state.config.settings.load_report_interval_us);
@@ -373,6 +425,21 @@ impl ClusterNode {
             self.broadcast_at(now, Priority::Bulk, Message::Health { results });
         }
         self.after_change(now);
+    }
+
+    /// When the ring node last used the token (`Node::last_token_at`), to
+    /// be reported before every `tick`. In a ring of several members, this
+    /// node serves only while the token came within the self fence: a node
+    /// cut off from the others stops answering that long after its last
+    /// token, however long its ring node takes to declare the token lost
+    /// (a slow pace lengthens that timeout by up to seconds). Peers count
+    /// their takeover fence from when they noticed the loss, which is after
+    /// their own last token, so the fence need not cover the token-loss
+    /// timeout.
+    pub fn observe_token(&mut self, at: Option<Micros>) {
+        if let Some(at) = at {
+            self.last_token = Some(self.last_token.map_or(at, |t| t.max(at)));
+        }
     }
 
     /// This node's latest measurement of its VIPs' load.
@@ -428,7 +495,7 @@ impl ClusterNode {
     pub fn poll_timeout(&self) -> Option<Micros> {
         let fence = self.fence_until.values().copied().min();
         let self_fence = self
-            .ring_down_since
+            .cut_off_from()
             .map(|t| t.saturating_add(self.state.config.settings.self_fence_us));
         let report = (self.state.quorate && self.ring_operational).then_some(self.next_report_at);
         [fence, self_fence, report]
@@ -436,6 +503,17 @@ impl ClusterNode {
             .flatten()
             .filter(|t| *t > self.last_now)
             .min()
+    }
+
+    /// Since when this node may be cut off from its peers: its last token
+    /// in a ring of several members, or when its ring went down.
+    fn cut_off_from(&self) -> Option<Micros> {
+        match (self.ring_operational, self.last_token) {
+            (true, _) if self.ring_size <= 1 => None,
+            (_, Some(t)) => Some(t),
+            (true, None) => None,
+            (false, None) => self.ring_down_since,
+        }
     }
 
     /// Takes the local time of an input.

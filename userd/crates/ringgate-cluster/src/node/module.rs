@@ -5,7 +5,19 @@
 //! 2. takes, each only when allowed: this node owns the VIP in the agreed
 //!    state, its ring is quorate and up (or down for less than the self
 //!    fence), it is not waiting for a snapshot, and a fenced take waits the
-//!    takeover fence from when this node first saw it.
+//!    takeover fence.
+//!
+//! The takeover fence counts from when this node noticed that its previous
+//! ring was lost, if the fenced owner was in that ring with it (else from
+//! when this node first saw the fenced ownership). The owner's last token
+//! came before that, or at most a message's flight after it (once this node
+//! declares the token lost it sends Joins, and a node that hears one stops
+//! using the ring's token), and the owner released within the self fence of
+//! its last token (see `ClusterNode::observe_token`); a dead daemon's module
+//! released when its lease ran out, which started before the owner's last
+//! token. So the fence must exceed the self fence, and the lease plus a
+//! tick, with margins for scheduling and flight; neither the token-loss
+//! timeout nor the time the ring took to form again is waited for.
 
 use std::collections::BTreeSet;
 
@@ -49,10 +61,11 @@ impl ClusterNode {
 
     /// Whether this node may serve at all right now.
     fn may_serve(&self, now: Micros) -> bool {
-        let ring_ok = self.ring_operational
-            || self
-                .ring_down_since
-                .is_some_and(|t| now < t.saturating_add(self.state.config.settings.self_fence_us));
+        let self_fence = self.state.config.settings.self_fence_us;
+        let ring_ok = !self.self_fenced
+            && self
+                .cut_off_from()
+                .is_none_or(|t| now < t.saturating_add(self_fence));
         !self.fresh && !self.awaiting_snapshot && self.state.quorate && ring_ok
     }
 
@@ -77,10 +90,11 @@ impl ClusterNode {
             }
             let key = (*vip, record.epoch);
             live_fences.insert(key);
+            let base = self.fence_base.unwrap_or(now).min(now);
             let until = *self
                 .fence_until
                 .entry(key)
-                .or_insert(now.saturating_add(fence));
+                .or_insert(base.saturating_add(fence));
             if now >= until {
                 desired.insert(*vip);
             }

@@ -104,7 +104,7 @@ pub struct ReplicatedState {
     pub quorate: bool,
     /// Whether the owners recorded were serving in the last ring: false
     /// after a non-quorate ring, a restore from disk, or a cold start.
-    serving: bool,
+    pub(crate) serving: bool,
     /// The ring's own primary flag of the last membership event.
     ring_primary: bool,
     /// How many quorate membership events this state went through: the

@@ -336,6 +336,7 @@ impl Sim {
                 .collect();
             r.cluster.observe_load(&measured);
             let operational = r.ring.is_operational();
+            r.cluster.observe_token(r.ring.last_token_at());
             r.cluster.tick(now, operational);
         }
         for _ in 0..1000 {
@@ -412,6 +413,7 @@ impl Sim {
                 }
                 Output::Moved(m) => self.records.moves.push((r.incarnation, Some(m))),
                 Output::StateReplaced => self.records.moves.push((r.incarnation, None)),
+                Output::ReformRing => r.ring.reform(now),
             }
         }
         while let Some(t) = r.ring.poll_transmit() {

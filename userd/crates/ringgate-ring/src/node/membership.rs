@@ -402,6 +402,7 @@ impl Node {
             return;
         }
         self.token_since = Some(now);
+        self.last_token = Some(now);
         if id.rep == self.id {
             let me = self.id;
             for member in members.iter().filter(|m| **m != me) {

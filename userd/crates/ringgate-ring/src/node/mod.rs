@@ -39,8 +39,8 @@ use std::collections::VecDeque;
 
 use crate::auth::ClusterKey;
 use crate::keyring::{Keyring, KeyringError, KeyringStatus};
-use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES};
-use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS};
+use crate::limits::{MAX_DATAGRAM, MAX_MESSAGE, MAX_NODES, MAX_SNAPSHOT};
+use crate::wire::{Body, NodeId, Packet, RingId, RESERVED_NODE_IDS, RING_ID_LEN};
 
 use epoch_notice::NoticeLimiter;
 use freshness::{unframe, ReplayGuard, Verdict};
@@ -229,6 +229,8 @@ pub struct Stats {
     pub rings_installed: u64,
     /// Times no token came for `token_loss_us`.
     pub token_losses: u64,
+    /// Times the application asked for a new ring (`reform`).
+    pub reforms: u64,
 }
 
 /// Where the node is in the life of a ring.
@@ -257,6 +259,12 @@ pub struct Node {
     /// When the token last came (or the ring was installed): the ring
     /// counts as lost if none comes within `token_loss_timeout` of it.
     token_since: Option<Micros>,
+    /// When this node last used the token of a ring of several members, or
+    /// installed a ring; unlike `token_since`, kept when the ring is lost.
+    last_token: Option<Micros>,
+    /// Rings whose `SnapshotRequested` the application has not answered
+    /// yet, oldest first (see `submit_snapshot`).
+    snapshot_requests: VecDeque<RingId>,
     /// How slow hosts and network have recently been (see `pace`).
     pace: Pace,
     /// When the representative next asks missing nodes to merge.
@@ -336,6 +344,8 @@ impl Node {
             old: None,
             installed_seq: 0,
             token_since: None,
+            last_token: None,
+            snapshot_requests: VecDeque::new(),
             pace: Pace::default(),
             probe_at: None,
             recovery_queue: VecDeque::new(),
@@ -405,6 +415,26 @@ impl Node {
     /// Accepts only the key this node sends with (step 3).
     pub fn retire_key(&mut self) -> Result<(), KeyringError> {
         self.keys.retire()
+    }
+
+    /// When this node last used the token of a ring of several members (or
+    /// installed a ring). A node that no longer gets the token can tell how
+    /// long it has been cut off from this, whatever its token-loss timeout
+    /// (which a slow pace lengthens) says.
+    pub fn last_token_at(&self) -> Option<Micros> {
+        self.last_token
+    }
+
+    /// Leaves the operational ring and starts forming a new one, as if the
+    /// token had been lost here. The application asks for this when it can
+    /// no longer trust the ring it is in (the cluster layer's self fence:
+    /// the token came too late), so that a membership event settles who is
+    /// in. A node not in an operational ring is forming one already.
+    pub fn reform(&mut self, now: Micros) {
+        if self.is_operational() {
+            self.stats.reforms += 1;
+            self.start_gather(now);
+        }
     }
 
     /// The accepted keys (the daemon seals its state file with them too).
@@ -591,15 +621,23 @@ impl Node {
 
     /// Sends the snapshot asked for by `Event::SnapshotRequested`: in
     /// order, as a control message, to the receivers (at most
-    /// `MAX_MESSAGE` bytes; a full control queue refuses it, to be retried).
+    /// `MAX_SNAPSHOT` bytes; a full control queue refuses it, to be retried).
+    /// Each call answers the oldest request not yet answered: the message
+    /// names that request's ring, and receivers take only a snapshot for
+    /// their ring. A snapshot queued in a ring that ended before it went
+    /// out is sent in the next ring like any message, where it must not
+    /// pass for the state as of the new ring's start.
     pub fn submit_snapshot(&mut self, now: Micros, data: Vec<u8>) -> Result<(), SubmitError> {
-        if data.len() > MAX_MESSAGE {
+        if data.len() > MAX_SNAPSHOT {
             return Err(SubmitError::TooLarge(data.len()));
         }
-        let mut message = Vec::with_capacity(data.len() + 1);
+        let ring = self.snapshot_requests.front().copied().unwrap_or_default();
+        let mut message = Vec::with_capacity(data.len() + 1 + RING_ID_LEN);
         message.push(message::MSG_SNAPSHOT);
+        ring.encode_into(&mut message);
         message.extend_from_slice(&data);
         self.outbox.push(Priority::Control, message)?;
+        self.snapshot_requests.pop_front();
         if self.is_operational() {
             self.use_idle_token(now);
         }

@@ -24,7 +24,7 @@ use super::message::{
 };
 use super::{Event, Micros, Node, Phase};
 use crate::limits::RECOVERY_SPAN;
-use crate::wire::{Body, NodeId, Packet, RingId};
+use crate::wire::{Body, NodeId, Packet, RingId, RING_ID_LEN};
 
 /// Where a node is in the recovery of a new ring.
 pub(super) struct Recovery {
@@ -112,12 +112,14 @@ impl Node {
                     .held
                     .as_ref()
                     .is_some_and(|(donor, _)| *donor == origin)
+                    && RingId::decode_from(&message[1..]) == self.ring.as_ref().map(|r| r.id)
+                    && message.len() > RING_ID_LEN
                 {
                     self.stateless = false;
                     let held = self.held.take().map(|(_, h)| h).unwrap_or_default();
                     self.events.push_back(Event::Snapshot {
                         origin,
-                        data: message[1..].to_vec(),
+                        data: message[1 + RING_ID_LEN..].to_vec(),
                     });
                     self.events.extend(held);
                 }
@@ -209,6 +211,12 @@ impl Node {
         match plan {
             Some((donor, receivers)) => {
                 if donor == self.id {
+                    // An application that never answers (it has no state to
+                    // give) leaves at most a few requests behind.
+                    if self.snapshot_requests.len() >= 8 {
+                        self.snapshot_requests.pop_front();
+                    }
+                    self.snapshot_requests.push_back(ring.id);
                     self.events.push_back(Event::SnapshotRequested {
                         ring: ring.id,
                         receivers,

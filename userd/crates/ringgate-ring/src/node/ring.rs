@@ -311,6 +311,7 @@ impl Node {
         let ring_id = ring.id;
         if ring.members.len() > 1 {
             self.token_since = Some(now);
+            self.last_token = Some(now);
         }
         if arrival == Arrival::Rotated && ring.members.len() > 1 {
             if let Some(last) = ring.last_visit_at {

@@ -85,3 +85,63 @@ fn a_joining_node_gets_the_snapshot_before_any_new_message() {
         vec![b"after-join".to_vec()]
     );
 }
+
+/// A snapshot answers the request of one ring. The donor's application
+/// answered a request late, after that ring had ended (here while the next
+/// one was forming): the snapshot went out in the next ring like any queued
+/// message, and a receiver of that ring took it as the state as of its own
+/// start, which it was not (the cluster simulator caught members of one
+/// ring disagreeing after a state transfer). Each snapshot now names the
+/// ring it answers.
+#[test]
+fn a_snapshot_for_an_ended_ring_is_not_taken_in_the_next() {
+    let ids = [1, 2, 3];
+    let config = Config::default();
+    let mut net = Net::new(&ids, config.clone());
+    net.crash(3);
+    net.advance_until(1000, |n| n.one_ring(&[1, 2]));
+    net.restart(3, 1, config.clone());
+    let requests = |n: &Net| {
+        n.events[0]
+            .iter()
+            .filter(|e| matches!(e, Event::SnapshotRequested { .. }))
+            .count()
+    };
+    net.advance_until(1000, |n| requests(n) == 1);
+    // The ring of three ends before node 1 answers; node 1 answers while
+    // the next ring forms, and node 3 restarts without state again.
+    net.crash(3);
+    net.advance_until(1000, |n| !n.node(1).is_operational());
+    let now = net.now;
+    net.node(1)
+        .submit_snapshot(now, b"state as of the ended ring".to_vec())
+        .unwrap();
+    net.restart(3, 2, config);
+    net.advance_until(1000, |n| requests(n) == 2);
+    let snapshots = |n: &Net| -> Vec<Vec<u8>> {
+        n.events[2]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Snapshot { data, .. } => Some(data.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    for _ in 0..200 {
+        net.advance();
+        if !snapshots(&net).is_empty() {
+            break;
+        }
+    }
+    assert!(
+        snapshots(&net).is_empty(),
+        "node 3 took the ended ring's snapshot: {:?}",
+        snapshots(&net)
+    );
+    let now = net.now;
+    net.node(1)
+        .submit_snapshot(now, b"state as of this ring".to_vec())
+        .unwrap();
+    net.advance_until(1000, |n| !snapshots(n).is_empty());
+    assert_eq!(snapshots(&net), vec![b"state as of this ring".to_vec()]);
+}
