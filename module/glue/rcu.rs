@@ -137,6 +137,15 @@ impl Drop for ConfigGuard<'_> {
 /// between their parts to flag a change.
 pub(crate) trait Versioned {
     fn advance_generation(&mut self);
+
+    /// Whether replacing `old` by `new` withdraws something readers of
+    /// `old` may still act on (a VIP that stops being owned): then the
+    /// writer waits until no reader sees `old` before it returns, so that
+    /// what the change promises holds as soon as the request is answered.
+    /// Other changes (additions, a take) publish and return at once.
+    fn withdraws(_old: &Self, _new: &Self) -> bool {
+        true
+    }
 }
 
 /// A heap value that readers see without a lock and writers replace whole:
@@ -185,6 +194,20 @@ impl<T> RcuBox<T> {
         make: impl FnOnce(&T, &mut Sleepable) -> Result<Option<KBox<T>>>,
         settle: impl FnOnce(&T, &T),
     ) -> Result<bool> {
+        self.replace_with_waiting(context, make, settle, &core::cell::Cell::new(true))
+    }
+
+    /// `replace_with`, where `make` may clear `wait`: then the old value is
+    /// freed after a grace period without this writer waiting for it, and
+    /// `settle` is not called (only for changes readers may still see the
+    /// old value of for a while; see `Versioned::withdraws`).
+    fn replace_with_waiting(
+        &self,
+        context: &mut Sleepable,
+        make: impl FnOnce(&T, &mut Sleepable) -> Result<Option<KBox<T>>>,
+        settle: impl FnOnce(&T, &T),
+        wait: &core::cell::Cell<bool>,
+    ) -> Result<bool> {
         let _lock = self.writers.lock();
         let old = self.current.load(Ordering::Acquire);
         // Only writers replace `current`, and they hold the lock.
@@ -194,6 +217,15 @@ impl<T> RcuBox<T> {
         };
         let new = KBox::into_raw(value);
         self.current.store(new, Ordering::Release);
+        if !wait.get() {
+            // SAFETY: `old` came from `KBox::into_raw` of a kmalloc'ed value
+            // and was replaced above; only readers that started before the
+            // store can see it, and it is freed after their grace period.
+            // Callers clear `wait` only for `Copy` values (`update`), which
+            // need no drop.
+            unsafe { bindings::rg_kvfree_rcu(old.cast()) };
+            return Ok(true);
+        }
         // SAFETY: `synchronize_rcu` sleeps, which `context` allows.
         unsafe { bindings::rg_synchronize_rcu() };
         // After the grace period no reader holds `old`; `new` is current, and
@@ -230,7 +262,8 @@ impl<T: Copy + PartialEq + Versioned> RcuBox<T> {
         change: impl FnOnce(&mut T, &mut Sleepable) -> Result<R>,
     ) -> Result<R> {
         let mut result = None;
-        self.replace_with(
+        let wait = core::cell::Cell::new(true);
+        self.replace_with_waiting(
             context,
             |old, context| {
                 // Copied in place: some tables are too large for the stack.
@@ -243,10 +276,12 @@ impl<T: Copy + PartialEq + Versioned> RcuBox<T> {
                 if *fresh == *old {
                     return Ok(None);
                 }
+                wait.set(T::withdraws(old, &fresh));
                 fresh.advance_generation();
                 Ok(Some(fresh))
             },
             |_, _| {},
+            &wait,
         )?;
         // `make` sets `result` whenever it succeeds.
         result.ok_or(EINVAL)

@@ -550,6 +550,16 @@ void rg_synchronize_rcu(void)
 }
 
 /*
+ * Frees a kmalloc'ed value once no RCU reader can see it, without waiting:
+ * for replaced tables whose readers may harmlessly see the old value a
+ * little longer (see RcuBox::update). May sleep if memory is short.
+ */
+void rg_kvfree_rcu(void *ptr)
+{
+	kvfree_rcu_mightsleep(ptr);
+}
+
+/*
  * A namespace's configuration mutex, allocated here because the Rust side
  * cannot describe struct mutex. Namespaces never take each other's, so one
  * lockdep class for all of them is right.

@@ -139,6 +139,7 @@ void rg_rcu_read_lock(void);
 void rg_rcu_read_unlock(void);
 /* Waits until every read-side section that began before the call has ended. */
 void rg_synchronize_rcu(void);
+void rg_kvfree_rcu(void *ptr);
 /*
  * A mutex of its own for each namespace, serializing changes to the tables
  * netlink configures there (process context); NULL when out of memory.

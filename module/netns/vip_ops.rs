@@ -21,6 +21,17 @@ impl Versioned for VipTable {
     fn advance_generation(&mut self) {
         self.next_generation();
     }
+
+    /// A release (or the removal of an owned VIP) must be over when the
+    /// request is answered: the daemon then tells a peer to take the VIP,
+    /// and a packet path still reading the old table must not answer ARP
+    /// for it after that. Adding a VIP or taking one may show a moment late.
+    fn withdraws(old: &VipTable, new: &VipTable) -> bool {
+        old.entries()
+            .iter()
+            .filter(|vip| vip.owned)
+            .any(|vip| !new.find(vip.addr).is_some_and(|now| now.owned))
+    }
 }
 
 /// The error a refused pool change fails with.

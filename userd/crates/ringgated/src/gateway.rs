@@ -312,7 +312,12 @@ impl Gateway {
                     ));
                 }
                 Output::ReformRing => {
-                    log("no token within the self fence: released every VIP; forming the ring again");
+                    let since = ring.node().last_token_at().map_or(0, |t| now.saturating_sub(t));
+                    log(&format!(
+                        "no token for {} ms (self fence {} ms): released every VIP; forming the ring again",
+                        since / 1000,
+                        self.node.state().config.settings.self_fence_us / 1000
+                    ));
                     ring.node().reform(now);
                 }
                 Output::StateReplaced => {

@@ -175,8 +175,9 @@ fn cluster_apply_refuses_a_fence_shorter_than_the_default_lease() {
     assert!(err.contains("takeover_fence_ms: 100 is less than"), "{err}");
 }
 
-/// DEFECT (capacity): health/checker.rs runs every probe on 4 threads, and
-/// nothing bounds the work a valid configuration asks of them
+/// Was DEFECT (capacity), fixed by sizing the pool to the configuration
+/// (health/checker.rs `workers_needed`): every probe ran on 4 threads, and
+/// nothing bounded the work a valid configuration asks of them
 /// (sum of timeout/interval over the back-ends may far exceed 4). Sixteen
 /// back-ends that accept and never answer an HTTP check (interval 200 ms,
 /// timeout 150 ms: valid) keep all four workers busy, and a back-end whose
@@ -184,7 +185,6 @@ fn cluster_apply_refuses_a_fence_shorter_than_the_default_lease() {
 /// ~600 ms once the silent ones are due as often: its rise=2 verdict, due
 /// ~200-400 ms after it recovers, takes several times that. Nothing logs that checks run late.
 #[test]
-#[ignore = "review11: slow back-ends stretch every other back-end's check interval"]
 fn hung_back_ends_do_not_delay_the_verdict_of_another_one() {
     use ringgate_cluster::config::{CheckKind, HealthCheck};
     use ringgate_cluster::model::BackendId;

@@ -1,8 +1,12 @@
-//! Runs the probes: a fixed pool of `WORKERS` threads shares one table of
-//! back-ends, and each worker takes the back-end that is due soonest and
-//! not already being probed. A pool rather than one thread keeps a few
-//! back-ends that time out from delaying the checks of all the others; a
-//! fixed size keeps the thread count bounded whatever the configuration.
+//! Runs the probes: a pool of threads shares one table of back-ends, and
+//! each worker takes the back-end that is due soonest and not already
+//! being probed. A pool rather than one thread keeps back-ends that time
+//! out from delaying the checks of the others. The pool is as large as the
+//! configuration needs (each back-end keeps a worker busy for at most
+//! timeout/interval of the time, so their sum, rounded up, plus one, lets
+//! every probe start on time even if every back-end hangs), between
+//! `MIN_WORKERS` and `MAX_WORKERS`: beyond that, checks run late, and the
+//! log says so.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
@@ -15,12 +19,26 @@ use ringgate_cluster::model::BackendId;
 
 use super::{probe, Verdict};
 
-/// Probes that may run at once (and threads the checker owns).
-const WORKERS: usize = 4;
+/// The fewest and the most probes that may run at once (and threads the
+/// checker owns).
+const MIN_WORKERS: usize = 4;
+const MAX_WORKERS: usize = 64;
+
+/// Workers that let every probe start on time even if every back-end hangs
+/// until its timeout.
+pub fn workers_needed(targets: &[(BackendId, HealthCheck)]) -> usize {
+    let busy: f64 = targets
+        .iter()
+        .map(|(_, c)| f64::from(c.timeout_ms) / f64::from(c.interval_ms.max(1)))
+        .sum();
+    busy.ceil() as usize + 1
+}
 
 /// Checks back-ends in the background; dropping it stops the checks.
 pub struct Checker {
     shared: Arc<Shared>,
+    /// Workers started so far (the pool only grows).
+    workers: Mutex<usize>,
 }
 
 struct Shared {
@@ -65,25 +83,45 @@ impl Checker {
             table: Mutex::new(Table::default()),
             wake: Condvar::new(),
         });
-        let checker = Checker { shared };
+        let checker = Checker {
+            shared,
+            workers: Mutex::new(0),
+        };
         checker.replace(targets);
         checker.changes();
-        for n in 0..WORKERS {
-            let shared = Arc::clone(&checker.shared);
+        checker
+    }
+
+    /// Starts workers up to what `targets` need.
+    fn grow(&self, targets: &[(BackendId, HealthCheck)]) {
+        let needed = workers_needed(targets);
+        if needed > MAX_WORKERS {
+            eprintln!(
+                "ringgated: the health checks need {needed} probes at once when back-ends hang; \
+                 at most {MAX_WORKERS} run, so some checks may run late"
+            );
+        }
+        let wanted = needed.clamp(MIN_WORKERS, MAX_WORKERS);
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        while *workers < wanted {
+            let n = *workers;
+            let shared = Arc::clone(&self.shared);
             let started = thread::Builder::new()
                 .name(format!("health-{n}"))
                 .spawn(move || work(&shared));
             if let Err(e) = started {
                 eprintln!("ringgated: health check thread {n} not started: {e}");
+                return;
             }
+            *workers += 1;
         }
-        checker
     }
 
     /// Switches to a new configuration. A back-end that stays keeps its
     /// verdict and schedule (a changed check applies from its next probe);
     /// a new one starts up and is checked right away.
     pub fn replace(&self, targets: Vec<(BackendId, HealthCheck)>) {
+        self.grow(&targets);
         let mut table = lock(&self.shared);
         let mut old = std::mem::take(&mut table.backends);
         let now = Instant::now();
