@@ -127,6 +127,13 @@ cluster_net() {
   trap cluster_cleanup EXIT
 }
 
+# Settings every VM test adds under [cluster.settings]. A TCG guest leaves
+# a daemon unscheduled for 60-70 ms now and then (the daemons log "no token
+# for N ms" when that trips the self fence), so the self fence is raised
+# above that, and the takeover fence with it (self + lease + 20 ms).
+TCG_FENCES='self_fence_ms = 150
+takeover_fence_ms = 270'
+
 # gateway_config N KEYFILE CLUSTER_TOML: node N's configuration file, with
 # every gateway as a peer and CLUSTER_TOML (the [cluster] section) after.
 gateway_config() {

@@ -174,6 +174,10 @@ for n in 1 2 3; do
     # starts from a settled cluster whose owner nobody is moving.
     echo "[cluster.settings]"
     echo "hold_ms = 600000"
+    # The TCG guest's fences, as in the VM tests (qemu-tests/cluster-lib.sh
+    # TCG_FENCES): a self fence above the guest's scheduling gaps.
+    echo "self_fence_ms = 150"
+    echo "takeover_fence_ms = 270"
     # No services: the client probes the VIP itself, which the owner's
     # kernel answers; every other setting is the default.
     printf '[[cluster.vips]]\naddr = "%s"\n' "$RG_VIP"

@@ -20,7 +20,7 @@ vips_udp() {
 }
 # Short periods, so the test takes seconds; the rules are the defaults'.
 for n in $GATEWAYS; do
-  gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 5000\nbalance_interval_ms = 1000\nmove_period_ms = 5000\n'; vips_udp)"
+  gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 5000\nbalance_interval_ms = 1000\nmove_period_ms = 5000\n%s\n' "$TCG_FENCES"; vips_udp)"
   start_gateway "$n"
 done
 wait_settled 6 1 2 3

@@ -20,7 +20,7 @@
 load_module
 cluster_net 3 1 "10.9.0.100 10.9.0.101 10.9.0.102"
 for n in $GATEWAYS; do
-  gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n'; service_vips)"
+  gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n%s\n' "$TCG_FENCES"; service_vips)"
   start_gateway "$n"
 done
 

@@ -18,7 +18,7 @@ ip -n gw1 addr add 10.9.0.103/32 dev g1
 ip -n gw2 addr add 10.9.0.103/32 dev g2
 ip -n gw3 addr add 10.9.0.103/32 dev g3
 HEALTH='{ check = "tcp", interval_ms = 300, timeout_ms = 200, rise = 2, fall = 2 }'
-cluster_toml() { printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n'; service_vips "$1"; }
+cluster_toml() { printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n%s\n' "$TCG_FENCES"; service_vips "$1"; }
 for n in $GATEWAYS; do
   gateway_config "$n" $CL/key "$(cluster_toml)"
   start_gateway "$n"

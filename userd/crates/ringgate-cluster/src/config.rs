@@ -138,9 +138,11 @@ impl Default for Settings {
             max_moves_per_period: 2,
             move_period_us: 10_000_000,
             two_node: false,
-            // The self fence plus the lease plus the margin.
-            takeover_fence_us: 180_000,
-            self_fence_us: 60_000,
+            // The self fence plus the lease plus the margin. A self fence
+            // of 100 ms rides out a busy host's scheduling gaps (a slower
+            // host, such as an emulated one, needs more; see the README).
+            takeover_fence_us: 220_000,
+            self_fence_us: 100_000,
             owner_lease_us: 100_000,
         }
     }
@@ -524,7 +526,7 @@ mod tests {
         c.settings.takeover_fence_us = c.settings.self_fence_us;
         assert_eq!(c.validate(), Err(ConfigError::Setting("takeover_fence_us")));
         // The lease: none, or at least the minimum; and the fence covers the
-        // self fence, the lease and the margin (180 ms by default).
+        // self fence, the lease and the margin (220 ms by default).
         for (lease, ok, field) in [
             (0, true, ""),
             (MIN_OWNER_LEASE_US - 1, false, "owner_lease_us"),

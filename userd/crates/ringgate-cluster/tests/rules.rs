@@ -13,7 +13,7 @@ use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
 use std::net::Ipv4Addr;
 use support::bus::{config, vip, Bus};
 
-const FENCE: u64 = 180_000;
+const FENCE: u64 = 220_000;
 
 fn three(vips: u8) -> (ringgate_cluster::config::ClusterConfig, Bus) {
     let c = config(&[(1, 100), (2, 100), (3, 100)], vips, Settings::default());

@@ -21,8 +21,8 @@
 //! max_moves_per_period = 2
 //! move_period_ms = 10000
 //! two_node = false
-//! takeover_fence_ms = 180         # at least self_fence_ms + owner_lease_ms + 20
-//! self_fence_ms = 60
+//! takeover_fence_ms = 220         # at least self_fence_ms + owner_lease_ms + 20
+//! self_fence_ms = 100
 //! owner_lease_ms = 100           # the modules' VIP ownership lease (0: none, or 100+)
 //!
 //! [[cluster.vips]]
@@ -408,7 +408,7 @@ mod tests {
         );
         bad("hold_ms = 5000", "owner_lease_ms = 40", "too short");
         bad("hold_ms = 5000", "hold_ms = 5000\nbogus = 1", "bogus");
-        // The default 60 ms self fence and 100 ms lease need a 180 ms fence.
+        // The default 100 ms self fence and 100 ms lease need a 220 ms fence.
         bad(
             "hold_ms = 5000",
             "takeover_fence_ms = 150",
