@@ -195,16 +195,16 @@ impl Gateway {
             .is_none_or(|(at, _)| instant.duration_since(*at) >= MEASURE_EVERY)
         {
             self.measure(instant);
-            // Taking back is safe only with this node's ring up and no
-            // stall of this daemon in the last second (after one, the ring
-            // node may not have noticed yet that its ring is gone).
-            let may_take = operational
-                && self
-                    .stalled_at
-                    .is_none_or(|t| instant.duration_since(t) >= MEASURE_EVERY);
+            let may_take = self.may_take_back(ring, instant);
             self.reconcile_ownership(may_take, "the periodic check");
         }
         self.keep_lease(instant);
+        // After a stall past the lease, the VIPs this node still holds are
+        // taken back as soon as it is safe, not at the next periodic check.
+        if self.stalled_at.is_some() && self.may_take_back(ring, instant) {
+            self.stalled_at = None;
+            self.reconcile_ownership(true, "the ring went on after a stall");
+        }
         self.retry_releases(ring);
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
@@ -214,6 +214,27 @@ impl Gateway {
         self.node.tick(now, operational);
         self.drain(ring);
         self.persist_if_due(instant);
+    }
+
+    /// Whether VIPs the module lost to its lease may be taken back now: the
+    /// ring is up, this node is not self-fenced (its token came within the
+    /// self fence), and, after a stall, a token came since. A token means
+    /// the ring this node is in still runs, so no peer has taken its VIPs
+    /// over: that needs a new ring without it. (A late packet of a ring
+    /// the others left would be such a token only within the self fence,
+    /// which the peers' takeover fence outlasts.)
+    fn may_take_back(&self, ring: &mut UdpRing, instant: Instant) -> bool {
+        if !ring.node().is_operational() || self.node.self_fenced() {
+            return false;
+        }
+        let Some(stall) = self.stalled_at else {
+            return true;
+        };
+        let now = ring.now();
+        ring.node().last_token_at().is_some_and(|t| {
+            let age = Duration::from_micros(now.saturating_sub(t));
+            instant.checked_sub(age).is_some_and(|token| token > stall)
+        })
     }
 
     /// When the state machine next needs a tick, in ring time.

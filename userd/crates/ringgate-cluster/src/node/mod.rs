@@ -213,6 +213,12 @@ impl ClusterNode {
         self.awaiting_snapshot
     }
 
+    /// Whether the self fence ran out in the current ring (nothing is
+    /// served until the next membership event).
+    pub fn self_fenced(&self) -> bool {
+        self.self_fenced
+    }
+
     /// The VIPs this node's module holds.
     pub fn held(&self) -> &BTreeSet<Vip> {
         &self.held
