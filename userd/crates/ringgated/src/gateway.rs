@@ -333,7 +333,10 @@ impl Gateway {
                     ));
                 }
                 Output::ReformRing => {
-                    let since = ring.node().last_token_at().map_or(0, |t| now.saturating_sub(t));
+                    let since = ring
+                        .node()
+                        .last_token_at()
+                        .map_or(0, |t| now.saturating_sub(t));
                     log(&format!(
                         "no token for {} ms (self fence {} ms): released every VIP; forming the ring again",
                         since / 1000,
