@@ -95,11 +95,12 @@ demo: module userd
 # RG_BENCH_LOAD_SECONDS=s of CPU load per set-up counting ownership changes
 # (default 60). Together they take about 20 minutes under TCG, run-vm.sh's
 # default limit, so the bench allows 45; RINGGATE_VM_TIMEOUT still overrides.
+# BENCHES="failover" (or "nat") runs only those.
 bench: deps userd
 	@kdir=$$($(TOOLS)/build-kernel.sh --profile bench); \
 	  $(TOOLS)/build-module-copy.sh "$$kdir" qemu-tests/out/bench-module >/dev/null; \
 	  qemu-tests/run-vm.sh --timeout "$${RINGGATE_VM_TIMEOUT:-2700}" --kernel "$$kdir/arch/x86/boot/bzImage" \
-	  --ksrc "$$($(TOOLS)/kernel-source.sh)" --module qemu-tests/out/bench-module/ringgate.ko bench
+	  --ksrc "$$($(TOOLS)/kernel-source.sh)" --module qemu-tests/out/bench-module/ringgate.ko bench $(BENCHES)
 
 # The token ring beside corosync 3 on this host (prints a side-by-side
 # table; not part of `make test`): one ringgated per node on 127.0.0.x, one

@@ -173,4 +173,25 @@ impl Versioned for ServiceTable {
     fn advance_generation(&mut self) {
         self.generation = self.generation.checked_add(1).unwrap_or(1);
     }
+
+    /// A change that takes a back-end out of scheduling (removed, or set
+    /// down) or removes a service waits for the readers of the old table:
+    /// the down policy then purges the back-end's sessions, and a packet
+    /// still scheduling from the old table must not create one after that.
+    /// Additions and weight or scheduler changes publish at once.
+    fn withdraws(old: &ServiceTable, new: &ServiceTable) -> bool {
+        old.services
+            .iter()
+            .zip(new.services.iter())
+            .any(|(was, now)| {
+                was.used
+                    && (!now.used
+                        || now.key != was.key
+                        || was.backends.iter().zip(now.backends.iter()).any(|(b, n)| {
+                            b.used
+                                && b.up
+                                && !(n.used && n.up && n.addr == b.addr && n.port == b.port)
+                        }))
+            })
+    }
 }

@@ -42,6 +42,9 @@ if [ "$mode" = test ]; then
   else
     tests=$(printf '%s\n' "$@" | sed 's/\.sh$//' | paste -sd, -)
   fi
+elif [ "$mode" = bench ] && [ $# -gt 0 ]; then
+  # The benches to run (nat, failover); all of them without any.
+  tests=$(printf '%s\n' "$@" | paste -sd, -)
 fi
 
 # KVM only when it really works: here /dev/kvm exists but nested

@@ -42,9 +42,10 @@ case "$mode" in
   # called cl: the NAT bench's namespaces go first. Its iperf3 and httpd
   # stay alive in namespaces nobody can reach any more, idle.
   bench)
-    bash "$RG_REPO/qemu-tests/bench/nat-bench.sh"
+    # Both by default; rg.tests names the ones to run (make bench BENCHES=...).
+    case " ${tests//,/ } " in "  " | *" nat "*) bash "$RG_REPO/qemu-tests/bench/nat-bench.sh" ;; esac
     ip -all netns delete
-    bash "$RG_REPO/qemu-tests/bench/failover-bench.sh"
+    case " ${tests//,/ } " in "  " | *" failover "*) bash "$RG_REPO/qemu-tests/bench/failover-bench.sh" ;; esac
     ;;
 esac
 echo "RINGGATE-VM-DONE"

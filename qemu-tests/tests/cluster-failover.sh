@@ -82,6 +82,8 @@ moving=10.9.0.102
 ( while :; do echo "$(responders "$moving")" >>$CL/moves.txt; done ) &
 asker=$!
 for _ in 1 2 3; do
+  # From a settled cluster, so the move is the only change under way.
+  wait_settled 3 1 2 3
   from=$(owner_of $moving 1)
   to=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$from" | head -1)
   ctl_in gw1 vip move $moving "$to" --socket $CL/ctl-1 >/dev/null || fail "vip move $moving $to refused"
