@@ -111,11 +111,35 @@ fn dropping_the_checker_ends_its_threads() {
     let listener = listen(0);
     let checker = Checker::spawn(vec![(backend(port_of(&listener)), check())]);
     let shared = Arc::clone(&checker.shared);
-    assert_eq!(Arc::strong_count(&shared), WORKERS + 2);
+    // One back-end needs fewer than the smallest pool.
+    assert_eq!(Arc::strong_count(&shared), MIN_WORKERS + 2);
     drop(checker);
     eventually("thread exit", || {
         Some(()).filter(|()| Arc::strong_count(&shared) == 1)
     });
+}
+
+#[test]
+fn the_pool_grows_with_what_the_checks_may_keep_busy() {
+    let slow = |interval_ms, timeout_ms| HealthCheck {
+        interval_ms,
+        timeout_ms,
+        ..check()
+    };
+    let many = |n: u16, c: HealthCheck| -> Vec<(BackendId, HealthCheck)> {
+        (0..n).map(|i| (backend(1000 + i), c.clone())).collect()
+    };
+    // Each back-end may keep a worker busy for timeout/interval of the time.
+    assert_eq!(workers_needed(&many(16, slow(200, 150))), 13);
+    assert_eq!(workers_needed(&many(4, slow(1000, 100))), 2);
+    assert_eq!(workers_needed(&[]), 1);
+    let listener = listen(0);
+    let checker = Checker::spawn(many(16, slow(200, 150)));
+    assert_eq!(Arc::strong_count(&checker.shared), 13 + 1);
+    // It never shrinks, and stops at MAX_WORKERS.
+    checker.replace(many(200, slow(100, 100)));
+    assert_eq!(Arc::strong_count(&checker.shared), MAX_WORKERS + 1);
+    drop(listener);
 }
 
 fn table_with(id: BackendId, due: Instant) -> Table {
