@@ -20,7 +20,7 @@ const VIPS: [&str; 6] = [
 
 fn cluster_section(vips: &[&str], version: u64) -> String {
     let mut s = format!(
-        "[cluster]\nversion = {version}\n[cluster.settings]\nhold_ms = 600000\ntakeover_fence_ms = 200\n"
+        "[cluster]\nversion = {version}\n[cluster.settings]\nhold_ms = 600000\ntakeover_fence_ms = 220\n"
     );
     for vip in vips {
         s.push_str(&format!(

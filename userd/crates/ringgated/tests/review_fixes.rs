@@ -94,11 +94,11 @@ fn keys(byte: u8) -> Keyring {
 #[test]
 fn the_lease_in_force_is_the_agreed_one_within_the_agreed_fence() {
     let dir = scratch("fence");
-    let text = "[settings]\nowner_lease_ms = 200\ntakeover_fence_ms = 300\n";
+    let text = "[settings]\nowner_lease_ms = 200\ntakeover_fence_ms = 320\n";
     let file: ClusterFile = toml::from_str(text).unwrap();
     let options: ClusterOptions = file
         .into_options(&dir, dir.join("cluster.state"))
-        .expect("a 200 ms lease and 60 ms self fence within a 300 ms fence");
+        .expect("a 200 ms lease and the 100 ms self fence within a 320 ms fence");
     // What the cluster agreed meanwhile: a 180 ms takeover fence, which
     // only a lease of at most 100 ms passes.
     let mut agreed = ClusterConfig::empty();
