@@ -16,3 +16,4 @@ mod safe_delivery;
 mod stale_epoch;
 mod state_transfer;
 mod window;
+mod review12;
