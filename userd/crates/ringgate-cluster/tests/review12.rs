@@ -1,0 +1,79 @@
+//! Review 12: defects found by an adversarial review, each shown by a test
+//! that fails while the defect is there (ignored until fixed).
+
+#[allow(dead_code)]
+mod support {
+    pub mod bus;
+}
+
+use ringgate_cluster::config::Settings;
+use ringgate_cluster::state::Holding;
+use ringgate_cluster::{ModuleAction, Output};
+use support::bus::{config, Bus};
+
+/// DEFECT (safety): the takeover fence counts from `fence_base`, this
+/// node's ring-down time, whenever its previous ring was quorate and it
+/// keeps that ring's state (`state.serving`, no snapshot). A node cannot
+/// tell that its ring was the *last* quorate one: while nodes 1 and 2 were
+/// cut off and still forming a ring (no membership event yet: a slow
+/// pace's gather timeouts reach seconds, a lossy link keeps recoveries
+/// failing), nodes 3, 4, 5 went on in a quorate ring in which node 5 kept
+/// serving its VIP V. Then 5 is cut off and 1, 2, 3, 4 form a ring; the
+/// groups {1,2} (old ring) and {3,4} tie and the ring's plan makes node 1
+/// (the group holding the lowest id) the donor, so 1 and 2 keep their stale
+/// state and count V's fence from their ring-down, long past: V is taken at
+/// once, while node 5 had the token a moment ago and keeps V until its self
+/// fence runs out (100 ms). The `StateOffer` of 3 and 4 arrives later and
+/// clears `fence_base`, but the take has already happened.
+#[test]
+#[ignore = "review12: a stale donor group counts the takeover fence from its old ring-down"]
+fn a_stale_donor_group_waits_the_fence_for_an_owner_of_a_later_ring() {
+    let c = config(
+        &[(1, 100), (2, 100), (3, 100), (4, 100), (5, 100)],
+        10,
+        Settings::default(),
+    );
+    let mut bus = Bus::new(&c);
+    bus.form(&[&[1, 2, 3, 4, 5]]);
+    // The ring is lost everywhere; 1 and 2 stay cut off, unable to form a
+    // ring; 3, 4, 5 form a quorate ring 30 ms later.
+    bus.advance(1_000, &[1, 2, 3, 4, 5]);
+    bus.advance(29_000, &[1, 2, 3, 4, 5]);
+    bus.form(&[&[3, 4, 5]]);
+    // 500 ms of that ring; node 5 serves its VIPs with the token coming.
+    for _ in 0..50 {
+        let now = bus.now;
+        for id in [3, 4, 5] {
+            bus.node(id).observe_token(Some(now));
+        }
+        bus.advance(10_000, &[1, 2]);
+    }
+    let v = *bus.nodes[&5]
+        .held()
+        .iter()
+        .next()
+        .expect("node 5 serves a VIP");
+    assert!(matches!(
+        bus.nodes[&3].state().vips[&v].holding,
+        Holding::Owned { node: 5, .. }
+    ));
+    // Node 5 is cut off right after its last token; 1, 2, 3, 4 form a ring.
+    let now = bus.now;
+    bus.node(5).observe_token(Some(now));
+    let before: Vec<usize> = (1..=4)
+        .map(|id| bus.outputs.get(&id).map_or(0, Vec::len))
+        .collect();
+    bus.form(&[&[1, 2, 3, 4]]);
+    assert!(bus.nodes[&5].held().contains(&v), "node 5 still holds V");
+    let takers: Vec<u16> = (1..=4u16)
+        .filter(|id| {
+            bus.outputs[id][before[*id as usize - 1]..]
+                .iter()
+                .any(|o| *o == Output::Module(ModuleAction::TakeVip(v)))
+        })
+        .collect();
+    assert!(
+        takers.is_empty(),
+        "nodes {takers:?} took {v} while node 5, whose last token was just now, still holds it"
+    );
+}
