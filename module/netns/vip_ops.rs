@@ -196,22 +196,28 @@ impl NetState {
     pub(crate) fn renew_lease(&self, context: &mut Sleepable, ms: u32) -> Result<(), Refusal> {
         // Under the writers' lock, so that no expiry runs between reading
         // the old end and storing the new one.
-        let released = self.vips.update(context, |table, _| {
+        let (released, ran_out) = self.vips.update(context, |table, _| {
             let old = LeaseEnd(self.lease_end.load(Ordering::Relaxed));
+            if old.running(self.clock().now.saturating_add(1)) {
+                // A tick or more left: no packet has seen it run out, and the
+                // store follows at once. (Only a preemption of more than a
+                // tick right here could let a packet see the end pass before
+                // the new one lands.)
+                let end = LeaseEnd::after(self.clock(), ms);
+                self.lease_end.store(end.0, Ordering::SeqCst);
+                return Ok((Released::none(), false));
+            }
+            // Run out, or about to: recorded as the release it was. The new
+            // lease starts below, once this release has been published and
+            // waited for (see `withdraws`): a packet still reading the old
+            // table must not find its VIPs owned under the new lease.
+            Ok((release_owned(table)?, true))
+        })?;
+        if ran_out {
             let end = LeaseEnd::after(self.clock(), ms);
             self.lease_end.store(end.0, Ordering::SeqCst);
-            // The clock is read again after the store: if the old lease had
-            // run out by now, packets may have seen it so before the new end
-            // landed, and the VIPs count as released. A renewal in time
-            // never gets here, however long this thread was preempted
-            // before the store.
-            if old.expired(self.clock().now) {
-                release_owned(table)
-            } else {
-                Ok(Released::none())
-            }
-        });
-        self.notify_released(released.map_err(Refusal::from)?);
+        }
+        self.notify_released(released);
         Ok(())
     }
 

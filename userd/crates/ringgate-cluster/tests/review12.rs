@@ -1,5 +1,5 @@
 //! Review 12: defects found by an adversarial review, each shown by a test
-//! that fails while the defect is there (ignored until fixed).
+//! that failed while the defect was there.
 
 #[allow(dead_code)]
 mod support {
@@ -11,7 +11,8 @@ use ringgate_cluster::state::Holding;
 use ringgate_cluster::{ModuleAction, Output};
 use support::bus::{config, Bus};
 
-/// DEFECT (safety): the takeover fence counts from `fence_base`, this
+/// Was DEFECT (safety), fixed by counting from the ring-down only when
+/// nobody joined: the takeover fence counted from `fence_base`, this
 /// node's ring-down time, whenever its previous ring was quorate and it
 /// keeps that ring's state (`state.serving`, no snapshot). A node cannot
 /// tell that its ring was the *last* quorate one: while nodes 1 and 2 were
@@ -26,7 +27,6 @@ use support::bus::{config, Bus};
 /// fence runs out (100 ms). The `StateOffer` of 3 and 4 arrives later and
 /// clears `fence_base`, but the take has already happened.
 #[test]
-#[ignore = "review12: a stale donor group counts the takeover fence from its old ring-down"]
 fn a_stale_donor_group_waits_the_fence_for_an_owner_of_a_later_ring() {
     let c = config(
         &[(1, 100), (2, 100), (3, 100), (4, 100), (5, 100)],
@@ -68,8 +68,7 @@ fn a_stale_donor_group_waits_the_fence_for_an_owner_of_a_later_ring() {
     let takers: Vec<u16> = (1..=4u16)
         .filter(|id| {
             bus.outputs[id][before[*id as usize - 1]..]
-                .iter()
-                .any(|o| *o == Output::Module(ModuleAction::TakeVip(v)))
+                .contains(&Output::Module(ModuleAction::TakeVip(v)))
         })
         .collect();
     assert!(
@@ -78,7 +77,8 @@ fn a_stale_donor_group_waits_the_fence_for_an_owner_of_a_later_ring() {
     );
 }
 
-/// DEFECT (availability): `cut_off_from` uses the last token whenever the
+/// Was DEFECT (availability), fixed by ignoring the last token in a ring
+/// of one: `cut_off_from` used the last token whenever the
 /// ring is down, also when the ring that went down was a ring of one. The
 /// ring node updates `last_token_at` only for tokens of rings of several
 /// members (a lone ring's install does not either: `install` returns
@@ -93,10 +93,11 @@ fn a_stale_donor_group_waits_the_fence_for_an_owner_of_a_later_ring() {
 /// fails, e.g. over a one-way link). Before this change the fence ran
 /// from the ring-down (`ring_down_since`), giving the self fence's grace.
 #[test]
-#[ignore = "review12: a lone quorate node drops every VIP the moment its ring of one goes down"]
 fn a_lone_two_node_node_keeps_serving_while_its_peer_rejoins() {
-    let mut settings = Settings::default();
-    settings.two_node = true;
+    let settings = Settings {
+        two_node: true,
+        ..Settings::default()
+    };
     let c = config(&[(1, 100), (2, 100)], 4, settings);
     let mut bus = Bus::new(&c);
     bus.form(&[&[1, 2]]);

@@ -557,9 +557,9 @@ impl Sim {
                     Event::Safe { seq } => Seen::Safe(seq),
                     // The simulated application has no state of its own:
                     // an empty snapshot lets the receivers go on.
-                    Event::SnapshotRequested { .. } => {
+                    Event::SnapshotRequested { ring, .. } => {
                         if let Some((node, _)) = self.running[from].as_mut() {
-                            node.submit_snapshot(self.now, Vec::new())
+                            node.submit_snapshot(self.now, ring, Vec::new())
                                 .map_err(|e| format!("snapshot: {e}"))?;
                         }
                         continue;

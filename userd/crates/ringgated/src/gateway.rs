@@ -20,7 +20,8 @@ use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
 use ringgate_netlink::Client;
 use ringgate_ring::keyring::Keyring;
-use ringgate_ring::node::Event;
+use ringgate_ring::node::{Event, SubmitError};
+use ringgate_ring::wire::RingId;
 use serde_json::Value;
 
 use crate::cluster_file::ClusterOptions;
@@ -68,6 +69,8 @@ pub struct Gateway {
     lease_sent_ms: Option<u32>,
     /// Hand-overs held while the module refuses to release their VIP.
     releases: ReleaseGate,
+    /// A snapshot the ring asked for and has not taken yet.
+    snapshot: Option<(RingId, Vec<u8>)>,
     persister: Persister,
     /// The last (module owns, node holds) difference corrected and logged.
     last_mismatch: Option<(BTreeSet<Vip>, BTreeSet<Vip>)>,
@@ -159,6 +162,7 @@ impl Gateway {
             keys,
             lease_sent_ms: None,
             releases: ReleaseGate::default(),
+            snapshot: None,
             persister: Persister::spawn(options_state_file),
         };
         if let Some(module) = &gateway.module {
@@ -206,6 +210,7 @@ impl Gateway {
             self.reconcile_ownership(true, "the ring went on after a stall");
         }
         self.retry_releases(ring);
+        self.send_snapshot(ring);
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
             self.node.observe_health(&verdicts);
@@ -307,10 +312,9 @@ impl Gateway {
                         None => log("hand-over held back: the module has not released the VIP"),
                     }
                 }
-                Output::Snapshot(data) => {
-                    if let Err(e) = ring.node().submit_snapshot(now, data) {
-                        log(&format!("state transfer not sent: {e}"));
-                    }
+                Output::Snapshot { ring: id, data } => {
+                    self.snapshot = Some((id, data));
+                    self.send_snapshot(ring);
                 }
                 Output::CommandDone { request, result } => {
                     self.urgent = true;
@@ -353,6 +357,25 @@ impl Gateway {
                 }
             }
             self.dirty = true;
+        }
+    }
+
+    /// Sends the snapshot the ring asked for, or keeps it to try again on
+    /// the next pass (a full control queue refuses it for a moment), as
+    /// long as its ring lasts: the receivers serve nothing until it comes.
+    fn send_snapshot(&mut self, ring: &mut UdpRing) {
+        let Some((id, data)) = self.snapshot.take() else {
+            return;
+        };
+        if ring.node().ring() != id {
+            log("state transfer dropped: its ring ended (the next ring asks again)");
+            return;
+        }
+        let now = ring.now();
+        match ring.node().submit_snapshot(now, id, data.clone()) {
+            Ok(()) => {}
+            Err(SubmitError::Backlog(_)) => self.snapshot = Some((id, data)),
+            Err(e) => log(&format!("state transfer not sent: {e}")),
         }
     }
 
@@ -463,6 +486,13 @@ impl Gateway {
     /// ones this node should hold are taken again.
     fn keep_lease(&mut self, now: Instant) {
         if self.module.is_none() {
+            return;
+        }
+        if self.releases.holds_any() {
+            // The module refused to release a VIP this node gave up (and
+            // may be self-fenced, its peers about to take over): the lease
+            // is left to run out, which releases it in the module, with the
+            // others, which are taken back once the release went through.
             return;
         }
         if self.lease_ms() == 0 {

@@ -66,6 +66,11 @@ impl ReleaseGate {
         }
     }
 
+    /// Whether the module still owns a VIP it was told to release.
+    pub fn holds_any(&self) -> bool {
+        !self.unreleased.is_empty()
+    }
+
     /// The VIPs whose release is to be tried again.
     pub fn unreleased(&self) -> Vec<Vip> {
         self.unreleased.iter().copied().collect()

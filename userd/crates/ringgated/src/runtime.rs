@@ -297,9 +297,15 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                 )),
                 // Without a cluster there is no application state: an
                 // empty snapshot lets the receivers go on.
-                (None, Event::SnapshotRequested { receivers, .. }) => {
+                (
+                    None,
+                    Event::SnapshotRequested {
+                        ring: id,
+                        receivers,
+                    },
+                ) => {
                     let now = ring.now();
-                    if let Err(e) = ring.node().submit_snapshot(now, Vec::new()) {
+                    if let Err(e) = ring.node().submit_snapshot(now, id, Vec::new()) {
                         eprintln!("ringgated: snapshot for {receivers:?} not sent: {e}");
                     }
                 }

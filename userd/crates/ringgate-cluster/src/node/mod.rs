@@ -49,8 +49,12 @@ pub enum Output {
         priority: Priority,
         payload: Vec<u8>,
     },
-    /// Answer the ring's `SnapshotRequested` with `Node::submit_snapshot`.
-    Snapshot(Vec<u8>),
+    /// Answer the ring's `SnapshotRequested` of `ring` with
+    /// `Node::submit_snapshot`.
+    Snapshot {
+        ring: RingId,
+        data: Vec<u8>,
+    },
     /// The agreed outcome of an operator's request made on this node.
     CommandDone {
         request: RequestId,
@@ -253,9 +257,11 @@ impl ClusterNode {
                 primary,
                 snapshot_from,
             ),
-            Event::SnapshotRequested { .. } => {
-                self.outputs
-                    .push_back(Output::Snapshot(self.state.encode()));
+            Event::SnapshotRequested { ring, .. } => {
+                self.outputs.push_back(Output::Snapshot {
+                    ring,
+                    data: self.state.encode(),
+                });
             }
             Event::Snapshot { data, .. } => match ReplicatedState::decode(&data) {
                 Ok(state) => {
@@ -287,14 +293,19 @@ impl ClusterNode {
         let stateless = self.fresh || self.awaiting_snapshot;
         // The owners this ring fences were members of this node's previous
         // ring, and lost it about when this node did, if that ring was the
-        // quorate one whose state this node keeps (no state transfer now).
-        // Anything else (a fresh start, a minority, a transfer) counts the
-        // fence from now.
-        self.fence_base = if self.state.serving && !stateless && snapshot_from.is_none() {
-            self.ring_down_since
-        } else {
-            None
-        };
+        // last quorate ring: it was quorate (serving), this node keeps its
+        // state (no transfer), and every member comes straight from it
+        // (nobody joined). A quorate ring formed meanwhile elsewhere would
+        // share a member with this one (two majorities meet), and that
+        // member would have joined from it. Anything else (a fresh start, a
+        // minority, a transfer, members from elsewhere) counts the fence
+        // from now.
+        self.fence_base =
+            if self.state.serving && !stateless && snapshot_from.is_none() && joined.is_empty() {
+                self.ring_down_since
+            } else {
+                None
+            };
         self.ring = Some(ring);
         self.ring_operational = true;
         self.ring_down_since = None;
@@ -514,8 +525,17 @@ impl ClusterNode {
     /// Since when this node may be cut off from its peers: its last token
     /// in a ring of several members, or when its ring went down.
     fn cut_off_from(&self) -> Option<Micros> {
+        // Alone, there is no token to wait for: a lone node (of a two-node
+        // cluster) is cut off only once its ring of one goes down, and its
+        // last token, from a ring with peers, may be hours old.
+        if self.ring_size <= 1 {
+            return if self.ring_operational {
+                None
+            } else {
+                self.ring_down_since
+            };
+        }
         match (self.ring_operational, self.last_token) {
-            (true, _) if self.ring_size <= 1 => None,
             (_, Some(t)) => Some(t),
             (true, None) => None,
             (false, None) => self.ring_down_since,

@@ -123,13 +123,16 @@ impl Bus {
                     .get(m)
                     .map(|(_, ms)| ms.clone())
                     .unwrap_or_default();
+                // As the ring has it: the members that come from the same
+                // old ring (by its id, not by who was in it).
+                let old_id = self.ring_of.get(m).map(|(id, _)| *id);
                 let transitional: Vec<NodeId> = if old.is_empty() {
                     vec![*m]
                 } else {
                     members
                         .iter()
                         .copied()
-                        .filter(|x| old.contains(x))
+                        .filter(|x| x == m || self.ring_of.get(x).map(|(id, _)| *id) == old_id)
                         .collect()
                 };
                 let joined = members
@@ -183,7 +186,7 @@ impl Bus {
                         Output::Broadcast { payload, .. } => {
                             self.queue.push_back((id, payload.clone()))
                         }
-                        Output::Snapshot(data) => {
+                        Output::Snapshot { data, .. } => {
                             let mut tagged = vec![0xff];
                             tagged.extend_from_slice(data);
                             self.queue.push_back((id, tagged));

@@ -406,8 +406,8 @@ impl Sim {
                         r.retry.push((priority, payload));
                     }
                 }
-                Output::Snapshot(data) => {
-                    if r.ring.submit_snapshot(now, data.clone()).is_err() {
+                Output::Snapshot { ring, data } => {
+                    if r.ring.submit_snapshot(now, ring, data.clone()).is_err() {
                         panic!("snapshot refused by the ring");
                     }
                 }

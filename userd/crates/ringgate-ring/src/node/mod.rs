@@ -262,9 +262,6 @@ pub struct Node {
     /// When this node last used the token of a ring of several members, or
     /// installed a ring; unlike `token_since`, kept when the ring is lost.
     last_token: Option<Micros>,
-    /// Rings whose `SnapshotRequested` the application has not answered
-    /// yet, oldest first (see `submit_snapshot`).
-    snapshot_requests: VecDeque<RingId>,
     /// How slow hosts and network have recently been (see `pace`).
     pace: Pace,
     /// When the representative next asks missing nodes to merge.
@@ -345,7 +342,6 @@ impl Node {
             installed_seq: 0,
             token_since: None,
             last_token: None,
-            snapshot_requests: VecDeque::new(),
             pace: Pace::default(),
             probe_at: None,
             recovery_queue: VecDeque::new(),
@@ -619,25 +615,27 @@ impl Node {
         self.transmits.pop_front()
     }
 
-    /// Sends the snapshot asked for by `Event::SnapshotRequested`: in
-    /// order, as a control message, to the receivers (at most
-    /// `MAX_SNAPSHOT` bytes; a full control queue refuses it, to be retried).
-    /// Each call answers the oldest request not yet answered: the message
-    /// names that request's ring, and receivers take only a snapshot for
-    /// their ring. A snapshot queued in a ring that ended before it went
-    /// out is sent in the next ring like any message, where it must not
-    /// pass for the state as of the new ring's start.
-    pub fn submit_snapshot(&mut self, now: Micros, data: Vec<u8>) -> Result<(), SubmitError> {
+    /// Sends the snapshot asked for by the `Event::SnapshotRequested` of
+    /// `ring`: in order, as a control message, to the receivers (at most
+    /// `MAX_SNAPSHOT` bytes; a full control queue refuses it, to be
+    /// retried). The message names `ring`, and receivers take only a
+    /// snapshot for their own ring: one queued in a ring that ended before
+    /// it went out is sent in the next ring like any message, where it must
+    /// not pass for the state as of the new ring's start.
+    pub fn submit_snapshot(
+        &mut self,
+        now: Micros,
+        ring: RingId,
+        data: Vec<u8>,
+    ) -> Result<(), SubmitError> {
         if data.len() > MAX_SNAPSHOT {
             return Err(SubmitError::TooLarge(data.len()));
         }
-        let ring = self.snapshot_requests.front().copied().unwrap_or_default();
         let mut message = Vec::with_capacity(data.len() + 1 + RING_ID_LEN);
         message.push(message::MSG_SNAPSHOT);
         ring.encode_into(&mut message);
         message.extend_from_slice(&data);
         self.outbox.push(Priority::Control, message)?;
-        self.snapshot_requests.pop_front();
         if self.is_operational() {
             self.use_idle_token(now);
         }

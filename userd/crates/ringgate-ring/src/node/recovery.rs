@@ -211,12 +211,6 @@ impl Node {
         match plan {
             Some((donor, receivers)) => {
                 if donor == self.id {
-                    // An application that never answers (it has no state to
-                    // give) leaves at most a few requests behind.
-                    if self.snapshot_requests.len() >= 8 {
-                        self.snapshot_requests.pop_front();
-                    }
-                    self.snapshot_requests.push_back(ring.id);
                     self.events.push_back(Event::SnapshotRequested {
                         ring: ring.id,
                         receivers,

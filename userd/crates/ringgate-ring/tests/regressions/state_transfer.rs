@@ -3,8 +3,21 @@
 //! sees any message of the new ring.
 
 use ringgate_ring::node::{Config, Event};
+use ringgate_ring::wire::RingId;
 
 use crate::net::Net;
+
+/// The ring of node `index`'s `nth` snapshot request.
+pub fn requested(net: &Net, index: usize, nth: usize) -> RingId {
+    net.events[index]
+        .iter()
+        .filter_map(|e| match e {
+            Event::SnapshotRequested { ring, .. } => Some(*ring),
+            _ => None,
+        })
+        .nth(nth)
+        .expect("a snapshot request")
+}
 
 #[test]
 fn a_joining_node_gets_the_snapshot_before_any_new_message() {
@@ -55,8 +68,9 @@ fn a_joining_node_gets_the_snapshot_before_any_new_message() {
     assert_eq!(membership, Some(1));
 
     let now = net.now;
+    let ring = requested(&net, 0, 0);
     net.node(1)
-        .submit_snapshot(now, b"state after before-join".to_vec())
+        .submit_snapshot(now, ring, b"state after before-join".to_vec())
         .unwrap();
     net.advance_until(1000, |n| {
         n.events[2]
@@ -113,8 +127,9 @@ fn a_snapshot_for_an_ended_ring_is_not_taken_in_the_next() {
     net.crash(3);
     net.advance_until(1000, |n| !n.node(1).is_operational());
     let now = net.now;
+    let ended = requested(&net, 0, 0);
     net.node(1)
-        .submit_snapshot(now, b"state as of the ended ring".to_vec())
+        .submit_snapshot(now, ended, b"state as of the ended ring".to_vec())
         .unwrap();
     net.restart(3, 2, config);
     net.advance_until(1000, |n| requests(n) == 2);
@@ -139,8 +154,9 @@ fn a_snapshot_for_an_ended_ring_is_not_taken_in_the_next() {
         snapshots(&net)
     );
     let now = net.now;
+    let ring = requested(&net, 0, 1);
     net.node(1)
-        .submit_snapshot(now, b"state as of this ring".to_vec())
+        .submit_snapshot(now, ring, b"state as of this ring".to_vec())
         .unwrap();
     net.advance_until(1000, |n| !snapshots(n).is_empty());
     assert_eq!(snapshots(&net), vec![b"state as of this ring".to_vec()]);
