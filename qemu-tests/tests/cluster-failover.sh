@@ -59,7 +59,7 @@ two=$(awk 'NF > 1' $CL/answers.txt | wc -l)
 echo "measured: daemon death: $(wc -l <$CL/answers.txt) ARP requests for $dying_vip while it moved, $two answered by two gateways"
 expect_eq "$two" 0 "ARP requests answered by two gateways: $(awk 'NF > 1' $CL/answers.txt | head -3)"
 taker=$(owner_of $dying_vip "${others%% *}")
-expect_eq "$(responders $dying_vip)" "$(mac_of "gw$taker" "g$taker") " "responder of $dying_vip after its daemon died"
+expect_sole_responder "$dying_vip" "$(mac_of "gw$taker" "g$taker")" "responder of $dying_vip after its daemon died"
 through $dying_vip "$taker"
 
 # The daemon restarts: the node rejoins (keeping its state file) without
@@ -92,7 +92,7 @@ for _ in 1 2 3; do
     [ "$SECONDS" -lt "$deadline" ] || fail "$moving did not move to gw$to: $(owners 1)"
     sleep 0.2
   done
-  expect_eq "$(responders $moving)" "$(mac_of "gw$to" "g$to") " "responder of $moving after the move to gw$to"
+  expect_sole_responder "$moving" "$(mac_of "gw$to" "g$to")" "responder of $moving after the move to gw$to"
 done
 kill $asker; wait $asker 2>/dev/null || true
 two=$(awk 'NF > 1' $CL/moves.txt | wc -l)

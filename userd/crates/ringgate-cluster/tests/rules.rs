@@ -763,3 +763,31 @@ fn the_takeover_fence_counts_from_the_noticed_loss() {
         "not taken when the fence ran out"
     );
 }
+
+/// The self fence holds whichever input notices it ran out. Found in the VM:
+/// a ring event handled after the fence ran out released the VIPs, the next
+/// (late) token and tick took them back before any tick had latched the
+/// fence, and the node flapped, taking back VIPs its peers may have taken.
+#[test]
+fn a_self_fence_noticed_between_ticks_holds_until_a_new_ring() {
+    let (_, mut bus) = three(3);
+    bus.form(&[&[1, 2, 3]]);
+    let held = bus.nodes[&1].held().clone();
+    assert!(!held.is_empty());
+    let self_fence = Settings::default().self_fence_us;
+    let t0 = bus.now;
+    bus.node(1).observe_token(Some(t0));
+    let late = t0 + self_fence + 1;
+    bus.node(1)
+        .handle_ring_event(late, ringgate_ring::node::Event::Safe { seq: 1 });
+    assert!(
+        bus.nodes[&1].held().is_empty(),
+        "released at the self fence"
+    );
+    bus.node(1).observe_token(Some(late + 1));
+    bus.node(1).tick(late + 2, true);
+    assert!(
+        bus.nodes[&1].held().is_empty(),
+        "a late token brought the VIPs back"
+    );
+}

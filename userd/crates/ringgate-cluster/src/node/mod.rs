@@ -414,17 +414,7 @@ impl ClusterNode {
             self.ring_operational = false;
             self.ring_down_since.get_or_insert(now);
         }
-        let self_fence = self.state.config.settings.self_fence_us;
-        if !self.self_fenced
-            && self
-                .cut_off_from()
-                .is_some_and(|t| now >= t.saturating_add(self_fence))
-        {
-            self.self_fenced = true;
-            if ring_operational {
-                self.outputs.push_back(Output::ReformRing);
-            }
-        }
+
         if now >= self.next_report_at && ring_operational && self.state.quorate {
             self.next_report_at =
                 now.saturating_add(self.state.config.settings.load_report_interval_us);
@@ -520,6 +510,23 @@ impl ClusterNode {
             .flatten()
             .filter(|t| *t > self.last_now)
             .min()
+    }
+
+    /// Latches the self fence once it has run out, whatever input noticed
+    /// it: a decision made without the latch could release at one input and
+    /// take back at the next, when a late token came.
+    pub(super) fn check_self_fence(&mut self, now: Micros) {
+        let self_fence = self.state.config.settings.self_fence_us;
+        if !self.self_fenced
+            && self
+                .cut_off_from()
+                .is_some_and(|t| now >= t.saturating_add(self_fence))
+        {
+            self.self_fenced = true;
+            if self.ring_operational {
+                self.outputs.push_back(Output::ReformRing);
+            }
+        }
     }
 
     /// Since when this node may be cut off from its peers: its last token

@@ -32,6 +32,7 @@ impl ClusterNode {
     /// Brings outputs up to date with the state after an input.
     pub(super) fn after_change(&mut self, now: Micros) {
         self.last_now = self.last_now.max(now);
+        self.check_self_fence(now);
         if self.agreed_seen.map(|(agreed, _)| agreed) != Some(self.state.agreed_now) {
             self.agreed_seen = Some((self.state.agreed_now, self.last_now));
         }
@@ -60,19 +61,17 @@ impl ClusterNode {
     }
 
     /// Whether this node may serve at all right now.
-    fn may_serve(&self, now: Micros) -> bool {
-        let self_fence = self.state.config.settings.self_fence_us;
-        let ring_ok = !self.self_fenced
-            && self
-                .cut_off_from()
-                .is_none_or(|t| now < t.saturating_add(self_fence));
+    /// (The self fence's latch is set by `check_self_fence` before this is
+    /// asked.)
+    fn may_serve(&self) -> bool {
+        let ring_ok = !self.self_fenced;
         !self.fresh && !self.awaiting_snapshot && self.state.quorate && ring_ok
     }
 
     /// The VIPs the module should hold now.
     fn desired(&mut self, now: Micros) -> BTreeSet<Vip> {
         let mut desired = BTreeSet::new();
-        if !self.may_serve(now) {
+        if !self.may_serve() {
             return desired;
         }
         let fence = self.state.config.settings.takeover_fence_us;
