@@ -183,6 +183,9 @@ impl Gateway {
         if matches!(event, Event::Membership { .. } | Event::Snapshot { .. }) {
             self.urgent = true;
         }
+        // Every input may find the self fence run out: it must know the
+        // ring node's latest token first.
+        self.node.observe_token(ring.node().last_token_at());
         self.node.handle_ring_event(now, event);
         self.drain(ring);
     }

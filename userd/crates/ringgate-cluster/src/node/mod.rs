@@ -435,7 +435,7 @@ impl ClusterNode {
     }
 
     /// When the ring node last used the token (`Node::last_token_at`), to
-    /// be reported before every `tick`. In a ring of several members, this
+    /// be reported before every `tick` and every `handle_ring_event`. In a ring of several members, this
     /// node serves only while the token came within the self fence: a node
     /// cut off from the others stops answering that long after its last
     /// token, however long its ring node takes to declare the token lost

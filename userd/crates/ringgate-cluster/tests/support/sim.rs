@@ -507,6 +507,7 @@ impl Sim {
             Event::Safe { .. } => record = false,
         }
         let before = r.cluster.state().encode();
+        r.cluster.observe_token(r.ring.last_token_at());
         r.cluster.handle_ring_event(now, event);
         if let Some(t) = r.transfer.and_then(|t| self.records.transfers.get_mut(t)) {
             if r.cluster.state().encode() != before && !via_snapshot {
