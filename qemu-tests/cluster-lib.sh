@@ -128,11 +128,13 @@ cluster_net() {
 }
 
 # Settings every VM test adds under [cluster.settings]. A TCG guest leaves
-# a daemon unscheduled for 60-70 ms now and then (the daemons log "no token
-# for N ms" when that trips the self fence), so the self fence is raised
-# above that, and the takeover fence with it (self + lease + 20 ms).
+# a daemon unscheduled for 60-200 ms now and then (the daemons log "no
+# token for N ms" when that trips the self fence, and "a lease renewal came
+# N ms after the last"), so the self fence and the lease are raised above
+# most of that, and the takeover fence with them (self + lease + 20 ms).
 TCG_FENCES='self_fence_ms = 150
-takeover_fence_ms = 270'
+owner_lease_ms = 200
+takeover_fence_ms = 370'
 
 # gateway_config N KEYFILE CLUSTER_TOML: node N's configuration file, with
 # every gateway as a peer and CLUSTER_TOML (the [cluster] section) after.

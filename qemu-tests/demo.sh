@@ -192,7 +192,8 @@ for n in 1 2 3; do
     echo "hold_ms = 600000"
     # The TCG guest's fences (see qemu-tests/cluster-lib.sh TCG_FENCES).
     echo "self_fence_ms = 150"
-    echo "takeover_fence_ms = 270"
+    echo "owner_lease_ms = 200"
+    echo "takeover_fence_ms = 370"
     printf '[[cluster.vips]]\naddr = "%s"\n[[cluster.vips.services]]\nproto = "tcp"\nport = 80\nscheduler = "wrr"\n' "$VIP"
     printf 'backends = [{ addr = "10.8.0.2:8080", weight = 3 }, { addr = "10.8.0.3:8080", weight = 1 }]\n'
     for vip in $VIPS; do

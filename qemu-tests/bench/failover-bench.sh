@@ -177,7 +177,8 @@ for n in 1 2 3; do
     # The TCG guest's fences, as in the VM tests (qemu-tests/cluster-lib.sh
     # TCG_FENCES): a self fence above the guest's scheduling gaps.
     echo "self_fence_ms = 150"
-    echo "takeover_fence_ms = 270"
+    echo "owner_lease_ms = 200"
+    echo "takeover_fence_ms = 370"
     # No services: the client probes the VIP itself, which the owner's
     # kernel answers; every other setting is the default.
     printf '[[cluster.vips]]\naddr = "%s"\n' "$RG_VIP"
