@@ -189,6 +189,24 @@ fn three_gateways_share_vips_fail_over_and_carry_changes() {
         settled(&refs, &[1, 2, 3], 7).is_some()
     });
 
+    // A move to the restarted node, asked through its own daemon (in the
+    // VM, one such move was answered but never happened).
+    let spread = settled(&nodes.iter().collect::<Vec<_>>(), &[1, 2, 3], 7).unwrap();
+    let (vip, _) = spread
+        .iter()
+        .find(|(_, owner)| **owner != 3)
+        .map(|(v, o)| (v.clone(), *o))
+        .unwrap();
+    let answer = ask(&nodes[2].socket, &format!("cluster move {vip} 3")).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    wait_for(
+        "the VIP moved to the restarted node to be node 3's everywhere",
+        || {
+            let refs: Vec<&Daemon> = nodes.iter().collect();
+            settled(&refs, &[1, 2, 3], 7).is_some_and(|o| o[&vip] == 3)
+        },
+    );
+
     // Requests that make no sense are refused with a reason, not sent.
     let bad = ask(&nodes[0].socket, "cluster move 10.9.0.1 0").unwrap();
     assert!(bad["error"].as_str().unwrap().contains("node id"), "{bad}");
