@@ -177,6 +177,7 @@ cluster_cleanup() {
   local status=$? n
   for n in $GATEWAYS; do eval "kill \${pid$n:-} 2>/dev/null" || true; done
   if [ "$status" != 0 ]; then
-    for n in $GATEWAYS; do echo "--- gw$n's ringgated log (last lines):"; tail -8 "$CL/log-$n"; done
+    # Enough of each log to follow a failure across ring changes.
+    for n in $GATEWAYS; do echo "--- gw$n's ringgated log (last lines):"; tail -40 "$CL/log-$n"; done
   fi
 }
