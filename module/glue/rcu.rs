@@ -218,11 +218,11 @@ impl<T> RcuBox<T> {
         let new = KBox::into_raw(value);
         self.current.store(new, Ordering::Release);
         if !wait.get() {
-            // SAFETY: `old` came from `KBox::into_raw` of a kmalloc'ed value
-            // and was replaced above; only readers that started before the
-            // store can see it, and it is freed after their grace period.
-            // Callers clear `wait` only for `Copy` values (`update`), which
-            // need no drop.
+            // `old` came from `KBox::into_raw` of a kmalloc'ed value and was
+            // replaced above; only readers that started before the store can
+            // see it. Callers clear `wait` only for `Copy` values (`update`),
+            // which need no drop.
+            // SAFETY: So `kvfree` may free it once their grace period ends.
             unsafe { bindings::rg_kvfree_rcu(old.cast()) };
             return Ok(true);
         }

@@ -8,7 +8,7 @@ mod support {
 
 use ringgate_cluster::config::Settings;
 use ringgate_cluster::ClusterNode;
-use support::bus::{config, Bus};
+use support::bus::{config, membership, Bus};
 
 // A state file from another cluster: refused by ringgated, which seals the
 // file with the cluster key (ringgated tests/review_fixes.rs,
@@ -111,26 +111,9 @@ fn the_state_of_a_valid_configuration_fits_a_snapshot() {
 fn a_command_sent_while_awaiting_a_snapshot_is_answered() {
     use ringgate_cluster::{Command, Output};
     use ringgate_ring::node::Event;
-    use ringgate_ring::wire::RingId;
     let c = config(&[(1, 100), (2, 100), (3, 100)], 3, Settings::default());
     let mut node = ClusterNode::new(3, c.clone());
-    let ring = RingId {
-        seq: 4,
-        rep: 1,
-        epoch: 0,
-    };
-    node.handle_ring_event(
-        10,
-        Event::Membership {
-            ring,
-            members: vec![1, 2, 3],
-            transitional: vec![3],
-            joined: vec![1, 2],
-            left: vec![],
-            primary: true,
-            snapshot_from: Some(1),
-        },
-    );
+    node.handle_ring_event(10, membership(4, 1, &[1, 2, 3], &[3], Some(1)));
     while node.poll_output().is_some() {}
     let request = node.command(
         20,
@@ -163,22 +146,7 @@ fn a_command_sent_while_awaiting_a_snapshot_is_answered() {
         );
     }
     // The next ring: a singleton, minority.
-    node.handle_ring_event(
-        40,
-        Event::Membership {
-            ring: RingId {
-                seq: 8,
-                rep: 3,
-                epoch: 0,
-            },
-            members: vec![3],
-            transitional: vec![3],
-            joined: vec![],
-            left: vec![1, 2],
-            primary: false,
-            snapshot_from: None,
-        },
-    );
+    node.handle_ring_event(40, membership(8, 3, &[3], &[3], None));
     node.tick(1_000_000, true);
     answered |= std::iter::from_fn(|| node.poll_output())
         .any(|o| matches!(o, Output::CommandDone { request: r, .. } if r == request));
@@ -194,23 +162,9 @@ fn a_command_delivered_while_awaiting_a_snapshot_is_answered() {
     use ringgate_cluster::state::CommandError;
     use ringgate_cluster::{Command, Output};
     use ringgate_ring::node::Event;
-    use ringgate_ring::wire::RingId;
     let c = config(&[(1, 100), (2, 100), (3, 100)], 3, Settings::default());
     let mut node = ClusterNode::new(3, c);
-    let membership = |seq, snapshot_from| Event::Membership {
-        ring: RingId {
-            seq,
-            rep: 1,
-            epoch: 0,
-        },
-        members: vec![1, 2, 3],
-        transitional: vec![3],
-        joined: vec![1, 2],
-        left: vec![],
-        primary: true,
-        snapshot_from,
-    };
-    node.handle_ring_event(10, membership(4, None));
+    node.handle_ring_event(10, membership(4, 1, &[1, 2, 3], &[3], None));
     while node.poll_output().is_some() {}
     let request = node.command(
         20,
@@ -227,7 +181,7 @@ fn a_command_delivered_while_awaiting_a_snapshot_is_answered() {
         .collect();
     // A new ring forms before the message goes out; this node is its
     // snapshot's receiver, and the message is delivered in it.
-    node.handle_ring_event(30, membership(8, Some(1)));
+    node.handle_ring_event(30, membership(8, 1, &[1, 2, 3], &[3], Some(1)));
     for payload in sent {
         node.handle_ring_event(
             40,

@@ -11,7 +11,7 @@ use ringgate_cluster::model::{BackendId, VipLoad};
 use ringgate_cluster::state::{CommandError, Holding};
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
 use std::net::Ipv4Addr;
-use support::bus::{config, vip, Bus};
+use support::bus::{config, membership, vip, Bus};
 
 const FENCE: u64 = 220_000;
 
@@ -423,26 +423,9 @@ fn persisted_state_restores_without_serving_until_a_quorate_ring() {
 #[test]
 fn a_receiver_applies_nothing_before_its_snapshot() {
     use ringgate_ring::node::Event;
-    use ringgate_ring::wire::RingId;
     let c = config(&[(1, 100), (2, 100), (3, 100)], 3, Settings::default());
     let mut node = ClusterNode::new(3, c.clone());
-    let ring = RingId {
-        seq: 4,
-        rep: 1,
-        epoch: 0,
-    };
-    node.handle_ring_event(
-        10,
-        Event::Membership {
-            ring,
-            members: vec![1, 2, 3],
-            transitional: vec![3],
-            joined: vec![1, 2],
-            left: vec![],
-            primary: true,
-            snapshot_from: Some(1),
-        },
-    );
+    node.handle_ring_event(10, membership(4, 1, &[1, 2, 3], &[3], Some(1)));
     let before = node.state().clone();
     let move_it = Stamped {
         at: 20,

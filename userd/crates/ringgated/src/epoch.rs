@@ -11,7 +11,6 @@
 //! node then raises its epoch above what they saw, and the daemon stores
 //! that with `store` so later starts count on from there.
 
-use std::io::Write;
 use std::path::Path;
 
 /// The epoch for a process starting now: one above the one stored at
@@ -39,14 +38,9 @@ pub fn next_epoch(path: &Path, wall_ms: u64) -> Result<u64, String> {
 
 /// Stores `epoch` at `path`, durably.
 pub fn store(path: &Path, epoch: u64) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("state_file {}: {e}", path.display());
-    // Written aside and renamed, so a crash leaves the old or the new
-    // epoch, never a torn one.
-    let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary).map_err(|e| fail(&e))?;
-    writeln!(file, "{epoch}").map_err(|e| fail(&e))?;
-    file.sync_all().map_err(|e| fail(&e))?;
-    std::fs::rename(&temporary, path).map_err(|e| fail(&e))
+    // A crash leaves the old or the new epoch, never a torn one.
+    crate::persister::write_atomically(path, format!("{epoch}\n").as_bytes())
+        .map_err(|e| format!("state_file {}: {e}", path.display()))
 }
 
 #[cfg(test)]

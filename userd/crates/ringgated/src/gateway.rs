@@ -394,6 +394,9 @@ impl Gateway {
     /// Tries again the releases the module refused; a hand-over held for
     /// one goes out once it succeeds.
     fn retry_releases(&mut self, ring: &mut UdpRing) {
+        if !self.releases.holds_any() {
+            return;
+        }
         let Some(module) = &self.module else { return };
         let mut ready = Vec::new();
         for vip in self.releases.unreleased() {
@@ -523,8 +526,9 @@ impl Gateway {
             // Peers may have taken the VIPs meanwhile (a stall past the
             // token-loss time ends this node's ring, which the ring node
             // notices only on its next timeout): nothing is taken back
-            // here, only read and logged; the periodic check takes back
-            // what the node still holds once the ring says it is up.
+            // here, only read and logged; `pump` takes back what the node
+            // still holds once a token shows its ring went on
+            // (`may_take_back`).
             self.stalled_at = Some(now);
             self.reconcile_ownership(
                 false,

@@ -37,6 +37,31 @@ pub fn config(nodes: &[(NodeId, u32)], vips: u8, settings: Settings) -> ClusterC
     }
 }
 
+/// The membership event of ring `seq` (represented by `rep`) for a node
+/// that came with `transitional` from its previous ring: the other members
+/// joined, nobody is reported as left. Primary when a majority of three.
+pub fn membership(
+    seq: u64,
+    rep: NodeId,
+    members: &[NodeId],
+    transitional: &[NodeId],
+    snapshot_from: Option<NodeId>,
+) -> Event {
+    Event::Membership {
+        ring: RingId { seq, rep, epoch: 0 },
+        members: members.to_vec(),
+        transitional: transitional.to_vec(),
+        joined: members
+            .iter()
+            .copied()
+            .filter(|m| !transitional.contains(m))
+            .collect(),
+        left: Vec::new(),
+        primary: members.len() * 2 > 3,
+        snapshot_from,
+    }
+}
+
 pub struct Bus {
     pub nodes: BTreeMap<NodeId, ClusterNode>,
     /// The ring each node is in, and its members.

@@ -47,15 +47,7 @@ fn a_skipped_snapshot_request_does_not_misname_every_later_snapshot() {
     net.node(1)
         .submit_snapshot(now, ring, b"state as of this ring".to_vec())
         .unwrap();
-    let snapshots = |n: &Net| -> Vec<Vec<u8>> {
-        n.events[2]
-            .iter()
-            .filter_map(|e| match e {
-                Event::Snapshot { data, .. } => Some(data.clone()),
-                _ => None,
-            })
-            .collect()
-    };
+    let snapshots = |n: &Net| crate::state_transfer::snapshots_taken(n, 2);
     for _ in 0..300 {
         if !snapshots(&net).is_empty() {
             break;

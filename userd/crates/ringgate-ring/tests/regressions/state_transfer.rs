@@ -7,6 +7,17 @@ use ringgate_ring::wire::RingId;
 
 use crate::net::Net;
 
+/// The snapshots node `index` was handed, in order.
+pub fn snapshots_taken(net: &Net, index: usize) -> Vec<Vec<u8>> {
+    net.events[index]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Snapshot { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The ring of node `index`'s `nth` snapshot request.
 pub fn requested(net: &Net, index: usize, nth: usize) -> RingId {
     net.events[index]
@@ -133,15 +144,7 @@ fn a_snapshot_for_an_ended_ring_is_not_taken_in_the_next() {
         .unwrap();
     net.restart(3, 2, config);
     net.advance_until(1000, |n| requests(n) == 2);
-    let snapshots = |n: &Net| -> Vec<Vec<u8>> {
-        n.events[2]
-            .iter()
-            .filter_map(|e| match e {
-                Event::Snapshot { data, .. } => Some(data.clone()),
-                _ => None,
-            })
-            .collect()
-    };
+    let snapshots = |n: &Net| snapshots_taken(n, 2);
     for _ in 0..200 {
         net.advance();
         if !snapshots(&net).is_empty() {
