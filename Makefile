@@ -33,7 +33,7 @@ module: deps
 	$(MAKE) -C "$$kdir" M=$(CURDIR) RUSTC=$(RG_RUSTC) BINDGEN=$(RG_BINDGEN) modules
 
 userd: deps
-	cd userd && cargo build --locked
+	cd userd && cargo build --locked --release
 
 generate: deps
 	include/netlink/regen.sh

@@ -16,11 +16,11 @@
 # session-continuity issue's work): `through` routes the client's subnet
 # from the back-ends via the owner of the VIP it tests.
 
-ringgated=$RG_REPO/userd/target/debug/ringgated
+ringgated=$RG_REPO/userd/target/release/ringgated
 CL=/tmp/cl
 
 cl() { ip netns exec cl "$@"; }
-ctl_in() { local ns=$1; shift; ip netns exec "$ns" "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+ctl_in() { local ns=$1; shift; ip netns exec "$ns" "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 mac_of() { ip -n "$1" -br link show "$2" | awk '{print $3}'; }
 # The distinct MACs answering one ARP request for $1 from the client.
 responders() {
@@ -42,6 +42,8 @@ expect_sole_responder() {
 }
 client_neighbour() { ip -n cl neigh show "$1" dev cl0 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
 cstatus() { ctl_in "gw$1" cluster --socket "$CL/ctl-$1" status --json; }
+# ring_seq N: the sequence number of the ring node N is in.
+ring_seq() { cstatus "$1" 2>/dev/null | jqr '.ring.seq' 2>/dev/null || true; }
 # owners N: "VIP=OWNER ..." of every VIP with an owner, as node N sees it.
 owners() {
   cstatus "$1" 2>/dev/null | jqr '[get("vips")[] | select(.state == "owned" or .state == "taking over") | "\(.vip)=\(.owner)"] | join(" ")' 2>/dev/null || true

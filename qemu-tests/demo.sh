@@ -43,8 +43,8 @@ set +e
 VIP=10.9.0.100
 VIPS="10.9.0.100 10.9.0.101 10.9.0.102"
 D=/tmp/demo
-ringgated=$RG_REPO/userd/target/debug/ringgated
-ringgatectl_bin=$RG_REPO/userd/target/debug/ringgatectl
+ringgated=$RG_REPO/userd/target/release/ringgated
+ringgatectl_bin=$RG_REPO/userd/target/release/ringgatectl
 
 say() { printf '\n== %s\n' "$*"; }
 # Every control-socket call is bounded: a stuck daemon must not stall the demo.

@@ -2,7 +2,7 @@
 # style. Tests are `set -e` scripts; a failing command fails the test.
 set -e
 
-ringgatectl() { "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+ringgatectl() { "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 load_module() { insmod "${RG_MODULE:-$RG_REPO/ringgate.ko}"; }
 unload_module() { rmmod ringgate; }
 module_loaded() { grep -q '^ringgate ' /proc/modules; }
@@ -26,7 +26,7 @@ jqr() {
 
 # counter NETNS HOOK packets|bytes: one counter of `ringgatectl status --json` in NETNS.
 counter() {
-  ip netns exec "$1" "$RG_REPO/userd/target/debug/ringgatectl" status --json --hook "$2" |
+  ip netns exec "$1" "$RG_REPO/userd/target/release/ringgatectl" status --json --hook "$2" |
     jqr 'get("hooks")[0] | get($f)' --arg f "$3"
 }
 
@@ -121,7 +121,7 @@ tcpraw() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0
 
 # session PORT FIELD: a field of the session in `gw` whose client port is PORT.
 session() {
-  ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" sessions --json |
+  ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" sessions --json |
     jqr '.[] | select(get("client_port") == $port) | get($f)' --argjson port "$1" --arg f "$2"
 }
 
@@ -131,7 +131,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # joined the events group (at most 10 s).
 events_start() {
   events_out=$2
-  ip netns exec "$1" "$RG_REPO/userd/target/debug/ringgatectl" monitor >"$2" 2>"$2.err" &
+  ip netns exec "$1" "$RG_REPO/userd/target/release/ringgatectl" monitor >"$2" 2>"$2.err" &
   events_pid=$!
   local deadline=$((SECONDS + 10))
   until grep -qx 'ringgatectl: monitoring the events group' "$2.err"; do

@@ -36,8 +36,8 @@ LOAD_SECONDS=${RG_BENCH_LOAD_SECONDS:-60}
 RG_VIP=10.9.0.100
 KA_VIP=10.9.0.200
 rgpid=() kapid=() hogs=()
-ringgated=$RG_REPO/userd/target/debug/ringgated
-rgctl=$RG_REPO/userd/target/debug/ringgatectl
+ringgated=$RG_REPO/userd/target/release/ringgated
+rgctl=$RG_REPO/userd/target/release/ringgatectl
 out=/tmp/fo
 mkdir -p "$out"
 results=$out/results

@@ -7,7 +7,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 # exit_code CMD...: the exit status of ringgatectl CMD in gw, its output dropped.
 exit_code() { local rc=0; gw "$@" >/dev/null 2>&1 || rc=$?; echo "$rc"; }
 # same_fields: fails unless every line of stdin has as many fields as the first.

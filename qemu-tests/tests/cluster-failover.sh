@@ -81,18 +81,29 @@ moving=10.9.0.102
 : >$CL/moves.txt
 ( while :; do echo "$(responders "$moving")" >>$CL/moves.txt; done ) &
 asker=$!
-for _ in 1 2 3; do
+moves=0 retries=0
+while [ "$moves" -lt 3 ]; do
   # From a settled cluster, so the move is the only change under way.
   wait_settled 3 1 2 3
   from=$(owner_of $moving 1)
   to=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$from" | head -1)
+  ring=$(ring_seq 1)
   ctl_in gw1 vip move $moving "$to" --socket $CL/ctl-1 >/dev/null || fail "vip move $moving $to refused"
   deadline=$((SECONDS + 30))
   until [ "$(owner_of $moving 1)" = "$to" ] && settled 3 1 2 3; do
+    if [ "$(ring_seq 1)" != "$ring" ] && [ "$retries" -lt 3 ]; then
+      # A TCG stall cost a node its ring (its log says so) and a failover
+      # placed the VIP anew, which the rules leave alone: the move is
+      # tried again from the new settled state, at most three times.
+      retries=$((retries + 1))
+      echo "measured: hand-over: ring changed during a move (retry $retries)"
+      continue 2
+    fi
     [ "$SECONDS" -lt "$deadline" ] || fail "$moving did not move to gw$to: $(owners 1)"
     sleep 0.2
   done
   expect_sole_responder "$moving" "$(mac_of "gw$to" "g$to")" "responder of $moving after the move to gw$to"
+  moves=$((moves + 1))
 done
 kill $asker; wait $asker 2>/dev/null || true
 two=$(awk 'NF > 1' $CL/moves.txt | wc -l)

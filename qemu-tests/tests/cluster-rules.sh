@@ -78,11 +78,29 @@ done
 # A change against the old version is refused, with the reason.
 if out=$(ctl_in gw1 cluster --socket $CL/ctl-1 apply --base 1 $CL/four.toml 2>&1); then fail "a stale change was applied"; fi
 case "$out" in *version*) ;; *) fail "unclear refusal of a stale change: $out" ;; esac
+# On a gateway the usual commands change the whole cluster: a back-end
+# added on node 1 with `ringgatectl backend add` reaches every module.
+ctl_in gw1 --socket $CL/ctl-1 backend add 10.9.0.103 81 10.8.0.3:8080 --weight 3 ||
+  fail "backend add through the cluster refused"
+for n in 1 2 3; do
+  deadline=$((SECONDS + 30))
+  until [ "$(ctl_in "gw$n" service list --json | jqr '[.[] | select(.vip == "10.9.0.103" and .port == 81) | .backends[] | select(.addr == "10.8.0.3") | .weight] | join("")')" = 3 ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "gw$n's module lacks the back-end added through gw1: $(ctl_in "gw$n" service list --json)"
+    sleep 0.2
+  done
+done
+expect_eq "$(cstatus 2 | jqr '.config_version')" 3 "configuration version after backend add"
+# What the cluster decides is refused on a gateway, naming what to use;
+# a missing object exits 4, as on a module alone.
+if out=$(ctl_in gw1 --socket $CL/ctl-1 vip release 10.9.0.103 2>&1); then fail "vip release went to one module"; fi
+case "$out" in *"vip move"*) ;; *) fail "unclear refusal of vip release on a gateway: $out" ;; esac
+rc=0; ctl_in gw1 --socket $CL/ctl-1 backend del 10.9.0.103 82 10.8.0.3:8080 2>/dev/null || rc=$?
+expect_eq "$rc" 4 "exit status of a back-end missing from the cluster's configuration"
 # A restarted node keeps the configuration (its state file, then the ring).
 kill_gateway 3
 start_gateway 3
 wait_settled 4 1 2 3
-expect_eq "$(cstatus 3 | jqr '.config_version')" 2 "configuration version on restarted node 3"
+expect_eq "$(cstatus 3 | jqr '.config_version')" 3 "configuration version on restarted node 3"
 
 # Partition: node 3's client-side port goes down, which is where the ring
 # runs. Alone it has no quorum and releases its VIPs; nodes 1 and 2 take

@@ -20,7 +20,7 @@ for round in 1 2 3; do
   # ringgate is never asked about, packets pay nothing for the module.
   expect_eq "$(ringgate_hooks)" 0 "hooks before any request (round $round)"
   setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-    "$RG_REPO/userd/target/debug/ringgatectl" status >/dev/null 2>&1 || true
+    "$RG_REPO/userd/target/release/ringgatectl" status >/dev/null 2>&1 || true
   expect_eq "$(ringgate_hooks)" 0 "hooks after a refused unprivileged request (round $round)"
   version=$(ringgatectl status --json | jqr 'get("version")')
   [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "bad version '$version'"
@@ -29,7 +29,7 @@ for round in 1 2 3; do
   ip netns add untouched
   expect_eq "$(ip netns exec untouched bash -c "$(declare -f ringgate_hooks); ringgate_hooks")" 0 \
     "hooks in a namespace ringgate was never asked about (round $round)"
-  ip netns exec untouched "$RG_REPO/userd/target/debug/ringgatectl" status >/dev/null
+  ip netns exec untouched "$RG_REPO/userd/target/release/ringgatectl" status >/dev/null
   expect_eq "$(ip netns exec untouched bash -c "$(declare -f ringgate_hooks); ringgate_hooks")" 7 \
     "hooks once asked (round $round)"
   ip netns delete untouched

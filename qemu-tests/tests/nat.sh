@@ -14,7 +14,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # Which back-end answered each of N HTTP requests to the VIP, one line each.
 fetch() {
@@ -154,7 +154,7 @@ gw config set --timeout-closing 2
 gw service add "$VIP" 82 --scheduler lc
 gw backend add "$VIP" 82 10.8.0.2:7000
 gw backend add "$VIP" 82 10.8.0.3:7000
-ip netns exec cl python3 - "$RG_REPO/userd/target/debug/ringgatectl" <<'PY' || fail "least-connections"
+ip netns exec cl python3 - "$RG_REPO/userd/target/release/ringgatectl" <<'PY' || fail "least-connections"
 import json, socket, subprocess, sys, time
 
 def counts():

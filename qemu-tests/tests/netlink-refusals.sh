@@ -66,7 +66,7 @@ expect_ge "$(local_in)" "$kept" "malformed resets changed nothing"
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"; }
 for args in "counters reset" "status" "sessions" "vip list" "backend list" "config show"; do
   # shellcheck disable=SC2086
-  if msg=$(nobody "$RG_REPO/userd/target/debug/ringgatectl" $args 2>&1); then
+  if msg=$(nobody "$RG_REPO/userd/target/release/ringgatectl" $args 2>&1); then
     fail "an unprivileged '$args' succeeded: $msg"
   fi
   case "$msg" in *"permission denied"*CAP_NET_ADMIN*) ;; *) fail "unclear refusal of '$args': $msg" ;; esac
@@ -85,14 +85,14 @@ expect_ge "$(local_in)" "$kept" "unprivileged resets changed nothing"
 
 # Root of a new user namespace has no CAP_NET_ADMIN over the initial network
 # namespace, but does over a network namespace its user namespace owns.
-if unshare -U -r "$RG_REPO/userd/target/debug/ringgatectl" counters reset 2>/dev/null; then
+if unshare -U -r "$RG_REPO/userd/target/release/ringgatectl" counters reset 2>/dev/null; then
   fail "a user namespace reset the initial namespace's counters"
 fi
 expect_ge "$(local_in)" "$kept" "user-namespace reset changed nothing"
 unshare -U -r -n bash -c "ip link set lo up && ping -c 2 -i 0.2 127.0.0.1 >/dev/null &&
-  '$RG_REPO/userd/target/debug/ringgatectl' counters reset &&
-  '$RG_REPO/userd/target/debug/ringgatectl' sessions >/dev/null &&
-  '$RG_REPO/userd/target/debug/ringgatectl' status --json --hook local-in | grep -q '\"packets\": 0'" ||
+  '$RG_REPO/userd/target/release/ringgatectl' counters reset &&
+  '$RG_REPO/userd/target/release/ringgatectl' sessions >/dev/null &&
+  '$RG_REPO/userd/target/release/ringgatectl' status --json --hook local-in | grep -q '\"packets\": 0'" ||
   fail "namespace-local admin could not reset its own counters"
 
 # Values out of the policy's range, sent by the kernel's YNL client (which,

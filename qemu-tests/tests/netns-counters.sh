@@ -17,7 +17,7 @@ load_module
 link_namespaces a veth-a 10.9.0.1/24 b veth-b 10.9.0.2/24
 ip netns add idle
 ip -n idle link set lo up
-for ns in a b idle; do ip netns exec $ns "$RG_REPO/userd/target/debug/ringgatectl" counters reset; done
+for ns in a b idle; do ip netns exec $ns "$RG_REPO/userd/target/release/ringgatectl" counters reset; done
 ringgatectl counters reset
 
 a ping -c 5 -i 0.2 -W 2 10.9.0.2 >/dev/null
@@ -45,12 +45,12 @@ expect_ge "$(( $(counter b local-in bytes) - before_in ))" 1000000 "b: TCP bytes
 # Namespaces without traffic stay at zero: counters are per namespace.
 for hook in pre-routing local-in forward local-out post-routing arp-in arp-out; do
   expect_eq "$(counter idle $hook packets)" 0 "idle: $hook"
-  expect_eq "$("$RG_REPO/userd/target/debug/ringgatectl" status --json --hook $hook |
+  expect_eq "$("$RG_REPO/userd/target/release/ringgatectl" status --json --hook $hook |
     jqr 'get("hooks")[0] | get("packets")')" 0 "initial namespace: $hook"
 done
 
 # The human-readable table lists all seven hooks (three fields a line, for
 # awk), then after a blank line one counter a line, the ARP ones among them.
-expect_eq "$(a "$RG_REPO/userd/target/debug/ringgatectl" status | sed -n '3,/^$/p' | grep -c '^[a-z-]\+ \+[0-9]\+ \+[0-9]\+$')" 7 "table rows"
-a "$RG_REPO/userd/target/debug/ringgatectl" status | grep -qx 'arp-suppressed 0' || fail "ARP suppressed counter line"
-a "$RG_REPO/userd/target/debug/ringgatectl" status | grep -qx 'garp-sent 0' || fail "gratuitous ARP counter line"
+expect_eq "$(a "$RG_REPO/userd/target/release/ringgatectl" status | sed -n '3,/^$/p' | grep -c '^[a-z-]\+ \+[0-9]\+ \+[0-9]\+$')" 7 "table rows"
+a "$RG_REPO/userd/target/release/ringgatectl" status | grep -qx 'arp-suppressed 0' || fail "ARP suppressed counter line"
+a "$RG_REPO/userd/target/release/ringgatectl" status | grep -qx 'garp-sent 0' || fail "gratuitous ARP counter line"

@@ -6,7 +6,7 @@
 #   │ ringgated ── genl ──► ringgate.ko
 #   └───────────────────────────┘
 . "$RG_REPO/qemu-tests/lib.sh"
-ringgated=$RG_REPO/userd/target/debug/ringgated
+ringgated=$RG_REPO/userd/target/release/ringgated
 
 if "$ringgated" 2>/tmp/ringgated.err; then fail "ringgated started without the module"; fi
 grep -q "module is not loaded" /tmp/ringgated.err || fail "unclear error: $(cat /tmp/ringgated.err)"

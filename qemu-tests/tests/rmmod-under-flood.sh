@@ -24,7 +24,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 for round in 1 2 3; do
   load_module
   # Hooks come with the namespace's first request (see load-unload).
-  a "$RG_REPO/userd/target/debug/ringgatectl" status >/dev/null
+  a "$RG_REPO/userd/target/release/ringgatectl" status >/dev/null
   sleep 1
   expect_ge "$(counter a local-out packets)" 100 "traffic passes the hooks (round $round)"
   unload_module

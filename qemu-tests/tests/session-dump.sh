@@ -13,7 +13,7 @@
 
 VIP=10.9.0.100
 FLOWS=3000
-gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 
 load_module
 gateway_line be1
@@ -55,7 +55,7 @@ gw sessions --json | check_dump ringgatectl client_port
 quiet=$(ip netns exec gw python3 "$RG_REPO/qemu-tests/guest/dump-raced.py" true)
 case "$quiet" in "sessions $FLOWS parts "*" interrupted 0") ;; *) fail "an undisturbed dump: $quiet" ;; esac
 raced=$(ip netns exec gw python3 "$RG_REPO/qemu-tests/guest/dump-raced.py" \
-  "$RG_REPO/userd/target/debug/ringgatectl" config set --max-sessions 32768)
+  "$RG_REPO/userd/target/release/ringgatectl" config set --max-sessions 32768)
 echo "dump raced by a resize: $raced"
 case "$raced" in *" interrupted 1") ;; *) fail "a dump across a resize was not flagged: $raced" ;; esac
 # The sessions moved into the resized table, and a new dump lists them all.

@@ -14,7 +14,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # Sends one datagram from each of N client ports; prints how many were echoed.
 udp_flows() {
@@ -203,7 +203,7 @@ gw config set --timeout-closing 60
 # connection goes on (were its session lost, the gateway would answer its
 # next segment with a reset).
 gw backend add "$VIP" 7000 10.8.0.2:7000
-ip netns exec cl python3 - "$RG_REPO/userd/target/debug/ringgatectl" <<'PY' || fail "a connection across a resize"
+ip netns exec cl python3 - "$RG_REPO/userd/target/release/ringgatectl" <<'PY' || fail "a connection across a resize"
 import json, socket, subprocess, sys
 ctl = ["ip", "netns", "exec", "gw", sys.argv[1]]
 s = socket.create_connection(("10.9.0.100", 7000), timeout=5)

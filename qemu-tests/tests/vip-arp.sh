@@ -16,7 +16,7 @@
 
 VIP=10.9.0.100
 cl() { ip netns exec cl "$@"; }
-gw() { local ns=$1; shift; ip netns exec "$ns" "$RG_REPO/userd/target/debug/ringgatectl" "$@"; }
+gw() { local ns=$1; shift; ip netns exec "$ns" "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 mac_of() { ip -n "$1" -br link show "$2" | awk '{print $3}'; }
 # The distinct MACs that answer an ARP request for the VIP from the client.
 answering_macs() {
@@ -136,7 +136,7 @@ case "$out" in *"unicast IPv4"*) ;; *) fail "kernel refusal without its reason: 
 expect_refused "invalid value" gw1 vip add 10.9.0.203 --garp-count 17
 expect_refused "invalid IPv4" gw1 vip add 10.9.0.300
 if out=$(ip netns exec gw1 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-    "$RG_REPO/userd/target/debug/ringgatectl" vip add 10.9.0.204 2>&1); then
+    "$RG_REPO/userd/target/release/ringgatectl" vip add 10.9.0.204 2>&1); then
   fail "an unprivileged vip add succeeded"
 fi
 case "$out" in *"permission denied"*) ;; *) fail "unclear refusal: $out" ;; esac

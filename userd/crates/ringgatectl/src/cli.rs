@@ -26,6 +26,18 @@ pub(crate) struct Cli {
     /// (as `ip -j`); accepted before or after the subcommand.
     #[arg(short = 'j', long, global = true)]
     pub json: bool,
+    /// The local ringgated's control socket (its config's
+    /// control_socket). The cluster, node and ring commands talk to it;
+    /// while a gateway daemon answers there, vip, service and back-end
+    /// changes go through it to the whole cluster instead of straight to
+    /// this node's module.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "/run/ringgated.sock"
+    )]
+    pub socket: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,17 +55,20 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: CountersAction,
     },
-    /// The pool of virtual IPs of this network namespace.
+    /// The pool of virtual IPs of this network namespace (on a gateway,
+    /// additions and removals go to the whole cluster: see --socket).
     Vip {
         #[command(subcommand)]
         action: VipAction,
     },
-    /// Services: a VIP, port and protocol NAT'd to back-ends.
+    /// Services: a VIP, port and protocol NAT'd to back-ends (on a
+    /// gateway, changes go to the whole cluster: see --socket).
     Service {
         #[command(subcommand)]
         action: ServiceAction,
     },
-    /// The back-end servers of services.
+    /// The back-end servers of services (on a gateway, changes go to the
+    /// whole cluster: see --socket).
     Backend {
         #[command(subcommand)]
         action: BackendAction,
@@ -98,25 +113,16 @@ pub(crate) enum Command {
     /// The gateway cluster as the local ringgated sees it, and changes to
     /// its configuration (agreed by every node).
     Cluster {
-        /// The daemon's control socket (its config's control_socket).
-        #[arg(long, default_value = "/run/ringgated.sock")]
-        socket: PathBuf,
         #[command(subcommand)]
         action: Option<ClusterAction>,
     },
     /// Cluster nodes: drain one before maintenance, or undo that.
     Node {
-        /// The daemon's control socket (its config's control_socket).
-        #[arg(long, default_value = "/run/ringgated.sock")]
-        socket: PathBuf,
         #[command(subcommand)]
         action: NodeAction,
     },
     /// The token ring as the local ringgated sees it.
     Ring {
-        /// The daemon's control socket (its config's control_socket).
-        #[arg(long, default_value = "/run/ringgated.sock")]
-        socket: PathBuf,
         #[command(subcommand)]
         action: Option<RingAction>,
     },
@@ -143,7 +149,8 @@ pub(crate) enum VipAction {
     Del { addr: Ipv4Addr },
     /// List the pool.
     List,
-    /// Take a VIP: answer ARP for it, announced by gratuitous ARP.
+    /// Take a VIP: answer ARP for it, announced by gratuitous ARP (a
+    /// module alone; on a gateway, `vip move`).
     Own { addr: Ipv4Addr },
     /// Release a VIP: stop answering ARP for it.
     Release { addr: Ipv4Addr },
@@ -153,9 +160,6 @@ pub(crate) enum VipAction {
         addr: Ipv4Addr,
         /// The node id to move it to.
         node: u16,
-        /// The daemon's control socket (its config's control_socket).
-        #[arg(long, default_value = "/run/ringgated.sock")]
-        socket: PathBuf,
     },
 }
 

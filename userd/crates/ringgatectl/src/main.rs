@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod config;
 mod exit;
+mod gateway;
 mod generated_docs;
 mod monitor;
 mod restore;
@@ -42,33 +43,79 @@ fn die_quietly_on_closed_output() {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
+    let socket = cli.socket;
+    // Changes to VIPs, services and back-ends go to the cluster when a
+    // gateway daemon runs here (see `gateway`); asked once, and only for
+    // those commands.
+    let on_gateway = || gateway::runs(&socket);
     match cli.command {
         Command::Status { hook } => status::show(json, hook.map(|h| h.0)),
         Command::Counters {
             action: CountersAction::Reset { hook },
         } => status::reset(hook.map(|h| h.0)),
         Command::Vip { action } => match action {
+            VipAction::Add { addr, garp_count } if on_gateway()? => match garp_count {
+                Some(_) => Err(Failure::bad_input(
+                    "--garp-count is this node's module setting, and the VIP is added by the \
+                     gateway cluster here (ringgated runs): add the VIP, then set it on each \
+                     node with `ringgatectl vip set VIP --garp-count N`",
+                )),
+                None => gateway::vip(&socket, "add", addr),
+            },
             VipAction::Add { addr, garp_count } => vip::add(addr, garp_count),
+            // The garp count is this node's module setting, not the
+            // cluster's: it goes to the module on a gateway too.
             VipAction::Set { addr, garp_count } => vip::set_garp_count(addr, garp_count),
+            VipAction::Del { addr } if on_gateway()? => gateway::vip(&socket, "del", addr),
             VipAction::Del { addr } => vip::del(addr),
             VipAction::List => vip::list(json),
+            VipAction::Own { .. } | VipAction::Release { .. } if on_gateway()? => Err(
+                gateway::refuse("VIP ownership", "use `ringgatectl vip move VIP NODE`"),
+            ),
             VipAction::Own { addr } => vip::set_owned(addr, true),
             VipAction::Release { addr } => vip::set_owned(addr, false),
-            VipAction::Move { addr, node, socket } => {
+            VipAction::Move { addr, node } => {
                 cluster::move_vip(&socket, addr, node).map_err(Failure::other)
             }
         },
         Command::Service { action } => match action {
+            ServiceAction::Add { service, scheduler } if on_gateway()? => gateway::service(
+                &socket,
+                "add",
+                backend::key(&service),
+                scheduler.map(|s| s.0),
+            ),
             ServiceAction::Add { service, scheduler } => {
                 backend::service_add(backend::key(&service), scheduler.map(|s| s.0))
             }
+            ServiceAction::Set { service, scheduler } if on_gateway()? => {
+                gateway::service(&socket, "set", backend::key(&service), Some(scheduler.0))
+            }
             ServiceAction::Set { service, scheduler } => {
                 backend::service_set(backend::key(&service), scheduler.0)
+            }
+            ServiceAction::Del(service) if on_gateway()? => {
+                gateway::service(&socket, "del", backend::key(&service), None)
             }
             ServiceAction::Del(service) => backend::service_del(backend::key(&service)),
             ServiceAction::List => backend::list(json),
         },
         Command::Backend { action } => match action {
+            BackendAction::Add {
+                service,
+                backend,
+                weight,
+                down,
+                ..
+            } if on_gateway()? => {
+                if down {
+                    return Err(gateway::refuse(
+                        "A back-end's up or down state",
+                        "its health check decides it; add it without --down",
+                    ));
+                }
+                gateway::backend(&socket, "add", backend::key(&service), backend, weight)
+            }
             BackendAction::Add {
                 service,
                 backend,
@@ -87,12 +134,34 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 weight,
                 down,
                 up,
+            } if on_gateway()? => match (weight, down || up) {
+                (Some(weight), false) => gateway::backend(
+                    &socket,
+                    "set",
+                    backend::key(&service),
+                    backend,
+                    Some(weight),
+                ),
+                _ => Err(gateway::refuse(
+                    "A back-end's up or down state",
+                    "its health check decides it; change its --weight, or remove it",
+                )),
+            },
+            BackendAction::Set {
+                service,
+                backend,
+                weight,
+                down,
+                up,
             } => backend::set(
                 backend::key(&service),
                 backend,
                 weight,
                 BackendAction::state(down, up),
             ),
+            BackendAction::Del { service, backend } if on_gateway()? => {
+                gateway::backend(&socket, "del", backend::key(&service), backend, None)
+            }
             BackendAction::Del { service, backend } => {
                 backend::del(backend::key(&service), backend)
             }
@@ -107,18 +176,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Save => save::run(),
         Command::Completions { shell } => generated_docs::completions(shell),
         Command::Man { dir } => generated_docs::man(dir.as_deref()),
+        Command::Restore { .. } if on_gateway()? => Err(gateway::refuse(
+            "The configuration",
+            "change it with `ringgatectl cluster apply FILE`",
+        )),
         Command::Restore { file } => restore::run(&file),
-        Command::Cluster { socket, action } => match action {
+        Command::Cluster { action } => match action {
             None | Some(ClusterAction::Status) => cluster::status(&socket, json),
             Some(ClusterAction::Config) => cluster::config(&socket),
             Some(ClusterAction::Apply { file, base }) => cluster::apply(&socket, &file, base),
         }
         .map_err(Failure::other),
-        Command::Node { socket, action } => match action {
+        Command::Node { action } => match action {
             NodeAction::Drain { node, undo } => cluster::drain(&socket, node, undo),
         }
         .map_err(Failure::other),
-        Command::Ring { socket, action } => match action {
+        Command::Ring { action } => match action {
             None => ring::show(&socket, json),
             Some(RingAction::Send { text, control }) => ring::send(&socket, &text, control),
             Some(RingAction::Key { step }) => match step {

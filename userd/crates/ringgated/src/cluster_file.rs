@@ -233,7 +233,7 @@ fn check_lease(s: &Settings) -> Result<(), String> {
 /// What every node's module can hold: a configuration beyond it would be
 /// refused by every module, half-applied, so it is refused here, before the
 /// ring sees it.
-fn module_limits(vips: &[VipConfig]) -> Result<(), String> {
+pub(crate) fn module_limits(vips: &[VipConfig]) -> Result<(), String> {
     use ringgate_netlink::uapi::{RINGGATE_MAX_BACKENDS, RINGGATE_MAX_SERVICES, RINGGATE_MAX_VIPS};
     if vips.len() > RINGGATE_MAX_VIPS as usize {
         return Err(format!(

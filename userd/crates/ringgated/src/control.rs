@@ -18,8 +18,9 @@
 //! `cluster drain NODE`, `cluster undrain NODE` and
 //! `cluster apply BASE PATH` (replace the configuration with the `[cluster]`
 //! section shape of the TOML file at the absolute PATH, made against version
-//! BASE or `current`). Commands are answered once the ring agreed on their
-//! outcome, the same on every node.
+//! BASE or `current`) and `cluster edit ...` (one change to the VIPs,
+//! services or back-ends, see `config_edit`). Commands are answered once the
+//! ring agreed on their outcome, the same on every node.
 //!
 //! Anyone who may send here speaks for the whole cluster, so the socket is
 //! created with mode 0600 and every connection's peer credentials are
@@ -261,6 +262,7 @@ fn cluster_request(rest: &str) -> Result<ClusterRequest, String> {
             node: node(n)?,
             drained: *step == "drain",
         }),
+        ["edit", edit @ ..] => ClusterRequest::Edit(crate::config_edit::ConfigEdit::parse(edit)?),
         ["apply", base, path] => {
             let base_version = match *base {
                 "current" => None,
@@ -304,7 +306,7 @@ fn cluster_request(rest: &str) -> Result<ClusterRequest, String> {
         _ => {
             return Err(format!(
                 "unknown cluster request {rest:?}; expected status, config, move VIP NODE, \
-                 drain NODE, undrain NODE or apply BASE PATH"
+                 drain NODE, undrain NODE, apply BASE PATH or edit ..."
             ))
         }
     })

@@ -3,6 +3,7 @@
 
 pub mod cluster_file;
 pub mod config;
+pub mod config_edit;
 pub mod control;
 pub mod epoch;
 pub mod gateway;

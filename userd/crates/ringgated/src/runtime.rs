@@ -53,6 +53,9 @@ pub enum ClusterRequest {
         base_version: Option<u64>,
         config: ringgate_cluster::config::ClusterConfig,
     },
+    /// One change to the configuration this node has when the request
+    /// reaches the ring thread, proposed against its version.
+    Edit(crate::config_edit::ConfigEdit),
 }
 
 /// A step of a cluster key rollover (see `ringgate_ring::keyring`).
@@ -385,6 +388,25 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                         }
                         ClusterRequest::Command(command) => {
                             gateway.command(&mut ring, command, reply)
+                        }
+                        ClusterRequest::Edit(edit) => {
+                            let current = &gateway.node().state().config;
+                            match edit.apply(current) {
+                                Ok(config) => {
+                                    let base_version = current.version;
+                                    gateway.command(
+                                        &mut ring,
+                                        Command::ChangeConfig {
+                                            base_version,
+                                            config,
+                                        },
+                                        reply,
+                                    )
+                                }
+                                Err(e) => {
+                                    let _ = reply.send(Err(e));
+                                }
+                            }
                         }
                         ClusterRequest::Apply {
                             base_version,

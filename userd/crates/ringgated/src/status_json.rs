@@ -122,6 +122,7 @@ pub fn config(config: &ClusterConfig) -> Value {
             "two_node": s.two_node,
             "takeover_fence_ms": s.takeover_fence_us / 1000,
             "self_fence_ms": s.self_fence_us / 1000,
+            "owner_lease_ms": s.owner_lease_us / 1000,
         },
         "vips": config.vips.iter().map(|v| json!({
             "addr": v.addr,

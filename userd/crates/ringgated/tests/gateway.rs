@@ -207,6 +207,56 @@ fn three_gateways_share_vips_fail_over_and_carry_changes() {
         },
     );
 
+    // One change at a time (what `ringgatectl vip|service|backend` sends on
+    // a gateway): made on node 1 to the configuration in force, agreed,
+    // applied by all. Edits that do not fit are refused with the reason and
+    // change nothing.
+    for edit in [
+        "vip add 10.9.0.8",
+        "backend add 10.9.0.8 udp 53 10.8.0.3:53 4",
+        "service set 10.9.0.8 udp 53 hash",
+    ] {
+        let answer = ask(&nodes[0].socket, &format!("cluster edit {edit}")).unwrap();
+        assert_eq!(answer["ok"], true, "{edit}: {answer}");
+    }
+    wait_for("the eighth VIP to be owned everywhere", || {
+        let refs: Vec<&Daemon> = nodes.iter().collect();
+        settled(&refs, &[1, 2, 3], 8).is_some()
+    });
+    let config = ask(&nodes[2].socket, "cluster config").unwrap();
+    let added = config["vips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["addr"] == "10.9.0.8")
+        .unwrap_or_else(|| panic!("node 3's configuration lacks the edit: {config}"));
+    assert_eq!(added["services"][0]["scheduler"], "hash", "{added}");
+    assert_eq!(added["services"][0]["backends"][0]["weight"], 4, "{added}");
+    let edited = status(&nodes[2]).unwrap()["config_version"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(edited, version + 3, "three edits, three versions");
+    for (edit, reason) in [
+        ("vip add 10.9.0.8", "already"),
+        ("vip del 10.9.0.8", "still has 1 service"),
+        (
+            "backend del 10.9.0.8 tcp 53 10.8.0.3:53",
+            "is not in the cluster's configuration",
+        ),
+        ("backend add 10.9.0.8 udp 53 10.8.0.3:53 0", "weight"),
+        ("vip own 10.9.0.8", "unknown edit"),
+    ] {
+        let answer = ask(&nodes[1].socket, &format!("cluster edit {edit}")).unwrap();
+        assert!(
+            answer["error"].as_str().is_some_and(|e| e.contains(reason)),
+            "{edit}: {answer}"
+        );
+    }
+    let unchanged = status(&nodes[0]).unwrap()["config_version"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(unchanged, edited, "a refused edit changed the version");
+
     // Requests that make no sense are refused with a reason, not sent.
     let bad = ask(&nodes[0].socket, "cluster move 10.9.0.1 0").unwrap();
     assert!(bad["error"].as_str().unwrap().contains("node id"), "{bad}");

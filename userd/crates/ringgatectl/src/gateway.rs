@@ -1,0 +1,103 @@
+//! Where `vip`, `service` and `backend` changes go. On a gateway (a
+//! ringgated with a `[cluster]` section answers on the control socket) the
+//! cluster owns the configuration: a change made to one module alone would
+//! differ from every other node and be undone by the next agreed change. So
+//! there the change goes to the daemon, which proposes it to the ring, and
+//! "ok" means every node applies it. With no daemon, or one that runs the
+//! ring only, the change goes straight to this node's module, as before.
+
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use ringgate_netlink::{Scheduler, ServiceKey};
+
+use crate::exit::{Failure, Status};
+use crate::ring::request;
+
+/// The daemon's wording when its configuration has no `[cluster]` section.
+const RING_ONLY: &str = "runs the ring only";
+/// The daemon's wording of "not there" (`ringgated::config_edit::NOT_FOUND`).
+const NOT_FOUND: &str = "is not in the cluster's configuration";
+
+/// Whether a gateway daemon answers at `socket`. Nothing listening there
+/// means no daemon runs; any other failure to ask is an error, so a change
+/// is never made to the module alone by mistake (a socket this user may
+/// not open, say).
+pub(crate) fn runs(socket: &Path) -> Result<bool, Failure> {
+    match UnixStream::connect(socket) {
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
+            return Ok(false)
+        }
+        Err(e) => {
+            return Err(Failure::other(format!(
+                "cannot ask ringgated at {} whether it runs the cluster: {e}",
+                socket.display()
+            )))
+        }
+        Ok(_) => {}
+    }
+    match request(socket, "cluster status") {
+        Ok(_) => Ok(true),
+        Err(e) if e.contains(RING_ONLY) => Ok(false),
+        Err(e) => Err(Failure::other(e)),
+    }
+}
+
+/// Refuses what only a module alone has: on a gateway the cluster decides.
+pub(crate) fn refuse(what: &str, instead: &str) -> Failure {
+    Failure::bad_input(format!(
+        "{what} is decided by the gateway cluster here (ringgated runs); {instead}"
+    ))
+}
+
+pub(crate) fn vip(socket: &Path, step: &str, addr: Ipv4Addr) -> Result<(), Failure> {
+    edit(socket, &format!("vip {step} {addr}"))
+}
+
+pub(crate) fn service(
+    socket: &Path,
+    step: &str,
+    key: ServiceKey,
+    scheduler: Option<Scheduler>,
+) -> Result<(), Failure> {
+    let scheduler = scheduler.map_or(String::new(), |s| format!(" {s}"));
+    edit(
+        socket,
+        &format!("service {step} {}{scheduler}", service_words(key)),
+    )
+}
+
+pub(crate) fn backend(
+    socket: &Path,
+    step: &str,
+    key: ServiceKey,
+    backend: SocketAddrV4,
+    weight: Option<u32>,
+) -> Result<(), Failure> {
+    let weight = weight.map_or(String::new(), |w| format!(" {w}"));
+    edit(
+        socket,
+        &format!("backend {step} {} {backend}{weight}", service_words(key)),
+    )
+}
+
+fn service_words(key: ServiceKey) -> String {
+    format!("{} {} {}", key.vip, key.proto, key.port)
+}
+
+/// Sends one edit; the answer comes once the ring agreed on it.
+fn edit(socket: &Path, words: &str) -> Result<(), Failure> {
+    match request(socket, &format!("cluster edit {words}")) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure {
+            status: if e.contains(NOT_FOUND) {
+                Status::NotFound
+            } else {
+                Status::Failure
+            },
+            message: e,
+        }),
+    }
+}
