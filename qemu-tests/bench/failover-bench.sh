@@ -158,32 +158,37 @@ wait_settled() { # SECONDS NODES...
 rg_owner() { owners "$1" | awk -F= '{print $2}'; }
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$out/key"
 chmod 600 "$out/key"
-for n in 1 2 3; do
-  {
-    echo "node_id = $n"
-    echo "listen = \"10.9.0.1$n:5405\""
-    echo "key_file = \"$out/key\""
-    echo "control_socket = \"$out/ctl-$n\""
-    echo "state_file = \"$out/epoch-$n\""
-    for p in 1 2 3; do
-      [ "$p" = "$n" ] || printf '[[peers]]\nid = %s\naddress = "10.9.0.1%s:5405"\n' "$p" "$p"
-    done
-    echo "[cluster]"
-    # A returning node must not take the VIP back by load balancing within
-    # the bench (with one VIP it would gain nothing anyway): every kill then
-    # starts from a settled cluster whose owner nobody is moving.
-    echo "[cluster.settings]"
-    echo "hold_ms = 600000"
-    # The TCG guest's fences, as in the VM tests (qemu-tests/cluster-lib.sh
-    # TCG_FENCES): a self fence above the guest's scheduling gaps.
-    echo "self_fence_ms = 150"
-    echo "owner_lease_ms = 200"
-    echo "takeover_fence_ms = 370"
-    # No services: the client probes the VIP itself, which the owner's
-    # kernel answers; every other setting is the default.
-    printf '[[cluster.vips]]\naddr = "%s"\n' "$RG_VIP"
-  } >"$out/node-$n.toml"
-done
+# rg_configs SETUP SELF LEASE TAKEOVER: each gateway's configuration for
+# one ringgate set-up, with these fences (ms), and its own cluster state
+# file, so a set-up never starts from another's agreed settings.
+rg_configs() {
+  local n p
+  for n in 1 2 3; do
+    {
+      echo "node_id = $n"
+      echo "listen = \"10.9.0.1$n:5405\""
+      echo "key_file = \"$out/key\""
+      echo "control_socket = \"$out/ctl-$n\""
+      echo "state_file = \"$out/epoch-$n\""
+      for p in 1 2 3; do
+        [ "$p" = "$n" ] || printf '[[peers]]\nid = %s\naddress = "10.9.0.1%s:5405"\n' "$p" "$p"
+      done
+      echo "[cluster]"
+      echo "state_file = \"$out/$1-cluster-$n.state\""
+      # A returning node must not take the VIP back by load balancing
+      # within the bench (with one VIP it would gain nothing anyway): every
+      # kill then starts from a settled cluster whose owner nobody moves.
+      echo "[cluster.settings]"
+      echo "hold_ms = 600000"
+      echo "self_fence_ms = $2"
+      echo "owner_lease_ms = $3"
+      echo "takeover_fence_ms = $4"
+      # No services: the client probes the VIP itself, which the owner's
+      # kernel answers; every other setting is the default.
+      printf '[[cluster.vips]]\naddr = "%s"\n' "$RG_VIP"
+    } >"$out/node-$n.toml"
+  done
+}
 start_gateway() {
   # Directly `ip netns exec ... &`, not through a function's subshell: $!
   # must be the daemon, which the kill is for.
@@ -191,23 +196,26 @@ start_gateway() {
   rgpid[$1]=$!
 }
 
+# ringgate_bench SETUP SELF LEASE TAKEOVER: the kills and the load, with
+# these fences (ms).
 ringgate_bench() {
-  local setup=ringgate i n victim t_kill gap deadline after c moves
+  local setup=$1 i n victim t_kill gap deadline after c moves
   local -a seen
-  for n in 1 2 3; do start_gateway "$n"; done
+  rg_configs "$@"
+  for n in 1 2 3; do ip -n "gw$n" link set "g$n" up; start_gateway "$n"; done
   if ! wait_settled 90 1 2 3; then
-    say "ringgate: the three gateways did not agree on an owner in 90 s; no ringgate figures"
+    say "$setup: the three gateways did not agree on an owner in 90 s; no ringgate figures"
     echo "$setup setup-failed" >>"$results"
     return
   fi
   for i in $(seq "$KILLS"); do
     victim=$(rg_owner 1)
     if [ -z "$victim" ]; then
-      say "ringgate kill $i: FAILED, no owner of $RG_VIP known"; echo "$setup fail" >>"$results"; break
+      say "$setup kill $i: FAILED, no owner of $RG_VIP known"; echo "$setup fail" >>"$results"; break
     fi
     if ! probe_start "$RG_VIP"; then
       probe_stop
-      say "ringgate kill $i: FAILED, gw$victim does not answer $RG_VIP before the kill"; echo "$setup fail" >>"$results"; break
+      say "$setup kill $i: FAILED, gw$victim does not answer $RG_VIP before the kill"; echo "$setup fail" >>"$results"; break
     fi
     # The link first, then the daemon: a gateway that dies gets nothing out,
     # and a daemon that saw its link go down could not tell anyone either.
@@ -219,10 +227,10 @@ ringgate_bench() {
     probe_stop
     gap=$(gap_ms "$t_kill" $((60 + victim)))
     if [ "$gap" = none ]; then
-      say "ringgate kill $i: FAILED, gw$victim killed, no survivor answered $RG_VIP within 30 s ($(tail -1 "$out/ping.txt"))"
+      say "$setup kill $i: FAILED, gw$victim killed, no survivor answered $RG_VIP within 30 s ($(tail -1 "$out/ping.txt"))"
       echo "$setup fail" >>"$results"
     else
-      say "ringgate kill $i: gw$victim killed, gap $gap ms"
+      say "$setup kill $i: gw$victim killed, gap $gap ms"
       echo "$setup gap $gap" >>"$results"
     fi
     wait "${rgpid[victim]}" 2>/dev/null
@@ -236,7 +244,7 @@ ringgate_bench() {
       sleep 0.2
     done
     if ! wait_settled 60 1 2 3; then
-      say "ringgate: gw$victim did not rejoin and settle in 120 s; the remaining kills are skipped"
+      say "$setup: gw$victim did not rejoin and settle in 120 s; the remaining kills are skipped"
       for n in 1 2 3; do say "  gw$n sees: $(owners "$n")"; done
       break
     fi
@@ -245,7 +253,13 @@ ringgate_bench() {
   # Spurious changes: no kill, both vCPUs busy. Every node logs each move
   # of the cluster's state it applies; the count is the most any node saw
   # (a node cut off by the load may have seen fewer, or moves of its own).
-  for n in 1 2 3; do seen[n]=$(grep -c 'moves from' "$out/rg-log-$n"); done
+  local fenced=0 lapsed=0
+  local -a fences lapses
+  for n in 1 2 3; do
+    seen[n]=$(grep -c 'moves from' "$out/rg-log-$n")
+    fences[n]=$(grep -c 'no token for' "$out/rg-log-$n")
+    lapses[n]=$(grep -c 'lease renewal came' "$out/rg-log-$n")
+  done
   load_start
   sleep "$LOAD_SECONDS"
   load_stop
@@ -255,7 +269,11 @@ ringgate_bench() {
     c=$((after - seen[n]))
     [ "$c" -gt "$moves" ] && moves=$c
   done
-  say "ringgate: $moves ownership changes in $LOAD_SECONDS s of CPU load"
+  for n in 1 2 3; do
+    fenced=$((fenced + $(grep -c 'no token for' "$out/rg-log-$n") - fences[n]))
+    lapsed=$((lapsed + $(grep -c 'lease renewal came' "$out/rg-log-$n") - lapses[n]))
+  done
+  say "$setup: $moves ownership changes in $LOAD_SECONDS s of CPU load ($fenced self fences, $lapsed late lease renewals, all nodes)"
   echo "$setup load $moves" >>"$results"
 
   kill "${rgpid[@]}" 2>/dev/null
@@ -397,7 +415,12 @@ keepalived_bench() { # ADVERT_INT
 }
 
 say "$KILLS kills per set-up, $LOAD_SECONDS s of CPU load per set-up"
-ringgate_bench
+# The TCG guest's fences, as in the VM tests (qemu-tests/cluster-lib.sh
+# TCG_FENCES), then the defaults, which assume a host that never leaves the
+# daemon unscheduled for 100 ms: their changes under load say whether this
+# guest is such a host.
+ringgate_bench ringgate-tcg 150 200 370
+ringgate_bench ringgate-default 100 100 220
 keepalived_bench 1
 keepalived_bench 0.01
 
@@ -421,7 +444,7 @@ print("kill: the VIP owner's link down, its daemon SIGKILLed; gap: its last repl
       "survivor's first (ICMP echo every 2 ms)")
 print("%-18s %6s %6s %10s %10s %10s %18s" % ("", "kills", "failed", "median ms", "p99 ms",
                                               "max ms", "changes under load"))
-for name in ("ringgate", "keepalived-1", "keepalived-0.01"):
+for name in ("ringgate-tcg", "ringgate-default", "keepalived-1", "keepalived-0.01"):
     r = rows.get(name)
     if r is None or not r["setup"]:
         print("%-18s %s" % (name, "set-up failed, no figures"))
@@ -436,6 +459,7 @@ for name in ("ringgate", "keepalived-1", "keepalived-0.01"):
         cells = ("n/a",) * 3
     load = "n/a" if r["load"] is None else "%d in %s s" % (r["load"], os.environ["LOAD_SECONDS"])
     print("%-18s %6d %6d %10s %10s %10s %18s" % (name, len(g) + r["fail"], r["fail"], *cells, load))
-print("keepalived-N: VRRPv3, advert_int N s, two routers; ringgate: three gateways, the TCG fences (self 150, lease 200, takeover 370 ms).")
+print("keepalived-N: VRRPv3, advert_int N s, two routers; ringgate: three gateways, fences (self, lease, takeover) "
+      "-tcg 150/200/370 ms as in the VM tests, -default 100/100/220 ms.")
 print("kills: attempted (a set-up that cannot recover from a kill stops early, asked for %s)." % os.environ["KILLS"])
 PY
