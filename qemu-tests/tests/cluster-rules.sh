@@ -96,6 +96,12 @@ if out=$(ctl_in gw1 --socket $CL/ctl-1 vip release 10.9.0.103 2>&1); then fail "
 case "$out" in *"vip move"*) ;; *) fail "unclear refusal of vip release on a gateway: $out" ;; esac
 rc=0; ctl_in gw1 --socket $CL/ctl-1 backend del 10.9.0.103 82 10.8.0.3:8080 2>/dev/null || rc=$?
 expect_eq "$rc" 4 "exit status of a back-end missing from the cluster's configuration"
+# gw1's control socket is a path gw2 sees too, but gw1's daemon drives
+# gw1's module: a change made in gw2 goes to gw2's module, not the cluster.
+ctl_in gw2 --socket $CL/ctl-1 service add 10.9.0.103 82 || fail "service add in gw2 refused"
+expect_eq "$(ctl_in gw2 service list --json | jqr '[.[] | select(.vip == "10.9.0.103" and .port == 82)] | length')" 1 "gw2's module has the service added in gw2"
+expect_eq "$(cstatus 1 | jqr '.config_version')" 3 "configuration version after a change in another namespace"
+ctl_in gw2 service del 10.9.0.103 82
 # A restarted node keeps the configuration (its state file, then the ring).
 kill_gateway 3
 start_gateway 3

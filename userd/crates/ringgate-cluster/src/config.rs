@@ -10,8 +10,13 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::model::{BackendId, Micros, NodeId, Vip};
 
 mod check;
+mod edit;
 
 pub use check::{CheckKind, HealthCheck, HealthProblem};
+pub use edit::{
+    ConfigEdit, EditError, ServiceRef, DEFAULT_SCHEDULER, MODULE_MAX_BACKENDS, MODULE_MAX_SERVICES,
+    MODULE_MAX_VIPS,
+};
 
 /// Limits that keep a configuration (and so a snapshot) well inside the
 /// ring's 64 KiB message limit for realistic clusters.

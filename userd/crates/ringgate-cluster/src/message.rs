@@ -11,11 +11,12 @@
 //! refused by all: refusal cannot split the replicated state.
 
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, ConfigEdit};
 use crate::model::{BackendId, Micros, NodeId, Vip, VipLoad};
 
 /// 2: services carry their health check. 3: settings carry the lease.
-pub const FORMAT_VERSION: u8 = 3;
+/// 4: configuration edits.
+pub const FORMAT_VERSION: u8 = 4;
 
 /// A request an operator made through one node; the number lets that node
 /// report the agreed outcome back to the operator.
@@ -32,6 +33,12 @@ pub enum Message {
         request: RequestId,
         base_version: u64,
         config: ClusterConfig,
+    },
+    /// One change to the VIPs, services or back-ends, applied to the
+    /// configuration in force when it is delivered (see `config::edit`).
+    ConfigEdit {
+        request: RequestId,
+        edit: ConfigEdit,
     },
     /// The configuration the sender brings from disk or from another
     /// partition; adopted if newer than the cluster's (see `state`).
@@ -62,6 +69,7 @@ impl Message {
     pub fn request(&self) -> Option<RequestId> {
         match *self {
             Message::ConfigChange { request, .. }
+            | Message::ConfigEdit { request, .. }
             | Message::MoveVip { request, .. }
             | Message::Drain { request, .. } => Some(request),
             _ => None,
@@ -84,6 +92,7 @@ const MOVE_VIP: u8 = 5;
 const DRAIN: u8 = 6;
 const RELEASED: u8 = 7;
 const STATE_OFFER: u8 = 8;
+const CONFIG_EDIT: u8 = 9;
 
 impl Stamped {
     pub fn encode(&self) -> Vec<u8> {
@@ -98,6 +107,7 @@ impl Stamped {
             Message::Drain { .. } => DRAIN,
             Message::Released { .. } => RELEASED,
             Message::StateOffer { .. } => STATE_OFFER,
+            Message::ConfigEdit { .. } => CONFIG_EDIT,
         };
         w.u8(kind).u64(self.at);
         match &self.message {
@@ -139,6 +149,10 @@ impl Stamped {
             }
             Message::StateOffer { state } => {
                 w.bytes(state);
+            }
+            Message::ConfigEdit { request, edit } => {
+                w.u64(*request);
+                edit.encode(&mut w);
             }
         }
         w.finish()
@@ -186,6 +200,10 @@ impl Stamped {
                 epoch: r.u64()?,
             },
             STATE_OFFER => Message::StateOffer { state: r.bytes()? },
+            CONFIG_EDIT => Message::ConfigEdit {
+                request: r.u64()?,
+                edit: ConfigEdit::decode(&mut r)?,
+            },
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "message kind",
@@ -246,6 +264,10 @@ mod tests {
             Message::Released { vip, epoch: 11 },
             Message::StateOffer {
                 state: vec![1, 2, 3],
+            },
+            Message::ConfigEdit {
+                request: 4,
+                edit: ConfigEdit::AddVip(vip),
             },
         ]
         .into_iter()

@@ -27,7 +27,7 @@ mod checks {
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use ringgate_cluster::config::{ClusterConfig, NodeConfig, Settings, VipConfig};
+use ringgate_cluster::config::{ClusterConfig, ConfigEdit, NodeConfig, Settings, VipConfig};
 use ringgate_cluster::model::{Micros, NodeId};
 use ringgate_cluster::Command;
 use ringgate_ring::node::Config;
@@ -185,6 +185,21 @@ impl Scenario {
             ));
         }
         if rng.chance(25) {
+            // Edits from two nodes at random times: a VIP added, and one
+            // of the configured VIPs removed (its owner must release it).
+            let gone = Ipv4Addr::new(10, 0, 0, vips as u8);
+            for edit in [
+                ConfigEdit::AddVip(Ipv4Addr::new(10, 0, 2, 1)),
+                ConfigEdit::DelVip(gone),
+            ] {
+                let from = rng.below(nodes as u64) as usize;
+                faults.push((
+                    rng.below(FAULTS_END),
+                    Fault::Command(from, Command::EditConfig(edit)),
+                ));
+            }
+        }
+        if rng.chance(25) {
             let mut changed = config.clone();
             changed.vips.push(VipConfig {
                 addr: Ipv4Addr::new(10, 0, 1, 1),
@@ -245,6 +260,10 @@ impl Scenario {
                 has(|f| matches!(f, Fault::Command(_, Command::ChangeConfig { .. }))),
                 "config change",
             ),
+            (
+                has(|f| matches!(f, Fault::Command(_, Command::EditConfig(_)))),
+                "config edit",
+            ),
         ]
         .into_iter()
         .filter(|(present, _)| *present)
@@ -280,7 +299,31 @@ fn run_seed(seed: u64) -> Result<(usize, usize), String> {
     if !sim.one_quorate_ring() {
         return Err("the running nodes did not settle in one quorate ring".into());
     }
-    let vips: Vec<Ipv4Addr> = s.config.vips.iter().map(|v| v.addr).collect();
+    // Every configured VIP must have one holder, but a VIP an edit of this
+    // seed removed only if the agreed configuration still has it; every
+    // VIP the agreed configuration has (added ones too) must.
+    let removed: Vec<Ipv4Addr> = s
+        .faults
+        .iter()
+        .filter_map(|(_, f)| match f {
+            Fault::Command(_, Command::EditConfig(ConfigEdit::DelVip(v))) => Some(*v),
+            _ => None,
+        })
+        .collect();
+    let agreed = sim.agreed_vips();
+    let mut vips: Vec<Ipv4Addr> = s
+        .config
+        .vips
+        .iter()
+        .map(|v| v.addr)
+        .filter(|v| !removed.contains(v) || agreed.contains(v))
+        .collect();
+    let added: Vec<Ipv4Addr> = agreed
+        .iter()
+        .filter(|v| !vips.contains(v))
+        .copied()
+        .collect();
+    vips.extend(added);
     if std::env::var("RINGGATE_CLUSTER_SEED").is_ok() {
         sim.dump();
     }

@@ -10,23 +10,31 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::time::Duration;
 
 use ringgate_netlink::{Scheduler, ServiceKey};
 
 use crate::exit::{Failure, Status};
-use crate::ring::request;
+use crate::ring::{ask, request};
+
+/// How long the daemon may take to say whether it runs the cluster (its
+/// status is answered by the ring thread, without the ring's agreement).
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The daemon's wording when its configuration has no `[cluster]` section.
 const RING_ONLY: &str = "runs the ring only";
 /// The daemon's wording of "not there" (`ringgated::config_edit::NOT_FOUND`).
 const NOT_FOUND: &str = "is not in the cluster's configuration";
 
-/// Whether a gateway daemon answers at `socket`. Nothing listening there
-/// means no daemon runs; any other failure to ask is an error, so a change
-/// is never made to the module alone by mistake (a socket this user may
-/// not open, say).
+/// Whether a gateway daemon of this network namespace answers at
+/// `socket`. Nothing listening there means no daemon runs; a daemon of
+/// another namespace (the socket is a path every namespace sees) drives
+/// another module, so this namespace's module is changed directly. Any
+/// other failure to ask is an error, so a change is never made to the
+/// module alone by mistake (a socket this user may not open, a hung
+/// daemon).
 pub(crate) fn runs(socket: &Path) -> Result<bool, Failure> {
-    match UnixStream::connect(socket) {
+    let stream = match UnixStream::connect(socket) {
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
             return Ok(false)
         }
@@ -36,10 +44,14 @@ pub(crate) fn runs(socket: &Path) -> Result<bool, Failure> {
                 socket.display()
             )))
         }
-        Ok(_) => {}
-    }
-    match request(socket, "cluster status") {
-        Ok(_) => Ok(true),
+        Ok(stream) => stream,
+    };
+    match ask(stream, "cluster status", STATUS_TIMEOUT) {
+        Ok(status) => {
+            let own = std::fs::read_link("/proc/self/ns/net")
+                .map_err(|e| Failure::other(format!("/proc/self/ns/net: {e}")))?;
+            Ok(status["netns"].as_str() == Some(&own.display().to_string()))
+        }
         Err(e) if e.contains(RING_ONLY) => Ok(false),
         Err(e) => Err(Failure::other(e)),
     }

@@ -1,22 +1,44 @@
 //! `ringgatectl ring`: the token ring as the local daemon sees it, through
 //! its control socket.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 
+/// How long to wait for the daemon's answer: longer than it waits for the
+/// ring's agreement (10 s), so a daemon that answers is always heard, and a
+/// hung one does not hang its operator's script.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Sends one request line to the daemon and returns its JSON answer.
 pub(crate) fn request(socket: &Path, line: &str) -> Result<Value, String> {
-    let mut stream = UnixStream::connect(socket).map_err(|e| {
+    let stream = UnixStream::connect(socket).map_err(|e| {
         format!("cannot reach ringgated at {}: {e} (is it running with --config, and is this its control_socket?)", socket.display())
     })?;
-    writeln!(stream, "{line}").map_err(|e| format!("control socket: {e}"))?;
+    ask(stream, line, ANSWER_TIMEOUT)
+}
+
+/// Sends `line` on a connected socket and reads the JSON answer within
+/// `timeout`.
+pub(crate) fn ask(mut stream: UnixStream, line: &str, timeout: Duration) -> Result<Value, String> {
+    let timed_out = |e: std::io::Error| match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+            format!("ringgated did not answer within {timeout:?} (is it hung?)")
+        }
+        _ => format!("control socket: {e}"),
+    };
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|e| format!("control socket: {e}"))?;
+    writeln!(stream, "{line}").map_err(timed_out)?;
     let mut answer = String::new();
     BufReader::new(stream)
         .read_line(&mut answer)
-        .map_err(|e| format!("control socket: {e}"))?;
+        .map_err(timed_out)?;
     let value: Value =
         serde_json::from_str(&answer).map_err(|e| format!("control socket: bad answer: {e}"))?;
     match value.get("error").and_then(Value::as_str) {
@@ -151,5 +173,23 @@ mod tests {
             render(&forming).lines().next(),
             Some("node 2  ring 0/4  members []  (forming a new ring)")
         );
+    }
+
+    #[test]
+    fn a_daemon_that_never_answers_is_given_up_on() {
+        let dir = std::env::temp_dir().join(format!("rgctl-hung-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("sock");
+        let _ = std::fs::remove_file(&path);
+        // Accepts, reads nothing, answers nothing (a stopped daemon's
+        // kernel still queues the connection).
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let stream = UnixStream::connect(&path).unwrap();
+        let started = std::time::Instant::now();
+        let e = ask(stream, "cluster status", Duration::from_millis(300)).unwrap_err();
+        assert!(e.contains("did not answer"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(listener);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -188,7 +188,9 @@ fn finish(pending: Pending) -> serde_json::Value {
             Ok(Ok(value)) => value,
             Ok(Err(e)) => serde_json::json!({ "error": e }),
             Err(_) => serde_json::json!({
-                "error": "no agreement within 10 s: is the ring formed and quorate? (ringgatectl ring)"
+                "error": "no agreement within 10 s, so the outcome is unknown: a change may still be \
+                          applied when the ring delivers it; check `ringgatectl cluster status` \
+                          (is the ring formed and quorate? `ringgatectl ring`)"
             }),
         },
     }
@@ -262,7 +264,7 @@ fn cluster_request(rest: &str) -> Result<ClusterRequest, String> {
             node: node(n)?,
             drained: *step == "drain",
         }),
-        ["edit", edit @ ..] => ClusterRequest::Edit(crate::config_edit::ConfigEdit::parse(edit)?),
+        ["edit", edit @ ..] => ClusterRequest::Edit(crate::config_edit::parse(edit)?),
         ["apply", base, path] => {
             let base_version = match *base {
                 "current" => None,

@@ -53,9 +53,8 @@ pub enum ClusterRequest {
         base_version: Option<u64>,
         config: ringgate_cluster::config::ClusterConfig,
     },
-    /// One change to the configuration this node has when the request
-    /// reaches the ring thread, proposed against its version.
-    Edit(crate::config_edit::ConfigEdit),
+    /// One change to the configuration in force when the ring delivers it.
+    Edit(ringgate_cluster::config::ConfigEdit),
 }
 
 /// A step of a cluster key rollover (see `ringgate_ring::keyring`).
@@ -390,23 +389,7 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                             gateway.command(&mut ring, command, reply)
                         }
                         ClusterRequest::Edit(edit) => {
-                            let current = &gateway.node().state().config;
-                            match edit.apply(current) {
-                                Ok(config) => {
-                                    let base_version = current.version;
-                                    gateway.command(
-                                        &mut ring,
-                                        Command::ChangeConfig {
-                                            base_version,
-                                            config,
-                                        },
-                                        reply,
-                                    )
-                                }
-                                Err(e) => {
-                                    let _ = reply.send(Err(e));
-                                }
-                            }
+                            gateway.command(&mut ring, Command::EditConfig(edit), reply)
                         }
                         ClusterRequest::Apply {
                             base_version,

@@ -100,7 +100,18 @@ pub fn cluster_status(
         "backends": backends,
         "module_errors": module_errors.0,
         "last_module_error": module_errors.1,
+        // The network namespace whose module this daemon drives: the
+        // control socket is a path every namespace can see, and ringgatectl
+        // sends a change through the daemon only if it is its own.
+        "netns": own_netns(),
     })
+}
+
+/// This process's network namespace, as /proc names it ("net:[N]").
+pub fn own_netns() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/net")
+        .ok()
+        .map(|p| p.display().to_string())
 }
 
 /// The cluster configuration, in the shape of the file's `[cluster]`

@@ -16,7 +16,7 @@ use ringgate_ring::node::{Event, Priority};
 use ringgate_ring::wire::RingId;
 
 use crate::codec::DecodeError;
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, ConfigEdit};
 use crate::message::{Message, RequestId, Stamped};
 use crate::model::{BackendId, Micros, NodeId, Vip, VipLoad};
 use crate::state::{CommandError, Outcome, ReplicatedState, VipMove};
@@ -80,6 +80,8 @@ pub enum Command {
         base_version: u64,
         config: ClusterConfig,
     },
+    /// One change to the configuration in force when it is agreed.
+    EditConfig(ConfigEdit),
     MoveVip {
         vip: Vip,
         to: NodeId,
@@ -138,6 +140,10 @@ pub struct ClusterNode {
     agreed_seen: Option<(Micros, Micros)>,
     /// Agreed messages that did not decode (the same on every member).
     pub undecodable: u64,
+    /// The outcomes of this node's commands delivered in the current ring
+    /// event, given out after the module actions that event caused: an
+    /// operator told "ok" finds this node's module changed.
+    answers: Vec<Output>,
 }
 
 impl ClusterNode {
@@ -182,6 +188,7 @@ impl ClusterNode {
             next_report_at: 0,
             next_request: 1,
             outputs: VecDeque::new(),
+            answers: Vec::new(),
             last_now: 0,
             agreed_seen: None,
             undecodable: 0,
@@ -279,6 +286,7 @@ impl ClusterNode {
             Event::Safe { .. } => {}
         }
         self.after_change(now);
+        self.outputs.extend(self.answers.drain(..));
     }
 
     fn handle_membership(
@@ -368,7 +376,7 @@ impl ClusterNode {
             // in an earlier ring) has an outcome it cannot know: say so,
             // rather than leave the operator waiting for an answer.
             if let (Some(request), true) = (stamped.message.request(), origin == self.me) {
-                self.outputs.push_back(Output::CommandDone {
+                self.answers.push(Output::CommandDone {
                     request,
                     result: Err(CommandError::OutcomeUnknown),
                 });
@@ -395,8 +403,7 @@ impl ClusterNode {
                 Outcome::Refused(e) => Err(e),
                 Outcome::Applied | Outcome::Ignored => Ok(()),
             };
-            self.outputs
-                .push_back(Output::CommandDone { request, result });
+            self.answers.push(Output::CommandDone { request, result });
         }
     }
 
@@ -487,6 +494,7 @@ impl ClusterNode {
                 base_version,
                 config,
             },
+            Command::EditConfig(edit) => Message::ConfigEdit { request, edit },
             Command::MoveVip { vip, to } => Message::MoveVip { request, vip, to },
             Command::Drain { node, drained } => Message::Drain {
                 request,

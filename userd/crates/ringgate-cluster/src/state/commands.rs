@@ -5,7 +5,7 @@
 
 use super::{Holding, MoveReason, ReplicatedState};
 use crate::balance::{self, NodeLoad, Rule, VipOnNode};
-use crate::config::{ClusterConfig, ConfigError};
+use crate::config::{ClusterConfig, ConfigEdit, ConfigError, EditError};
 use crate::message::{Message, Stamped};
 use crate::model::{NodeId, Vip};
 
@@ -18,6 +18,8 @@ pub enum CommandError {
     VersionConflict { base: u64, current: u64 },
     #[error("invalid configuration: {0}")]
     InvalidConfig(#[from] ConfigError),
+    #[error("{0}")]
+    Edit(#[from] EditError),
     #[error("no VIP {0} in the configuration")]
     UnknownVip(Vip),
     #[error("node {0} cannot take VIPs (not a member, drained, or of weight 0)")]
@@ -47,7 +49,10 @@ impl ReplicatedState {
         self.agreed_now = self.agreed_now.max(stamped.at);
         let is_request = matches!(
             stamped.message,
-            Message::ConfigChange { .. } | Message::MoveVip { .. } | Message::Drain { .. }
+            Message::ConfigChange { .. }
+                | Message::ConfigEdit { .. }
+                | Message::MoveVip { .. }
+                | Message::Drain { .. }
         );
         if !self.quorate || !self.members.contains(&origin) {
             return if is_request {
@@ -100,6 +105,7 @@ impl ReplicatedState {
                 config,
                 ..
             } => self.change_config(*base_version, config),
+            Message::ConfigEdit { edit, .. } => self.edit_config(edit),
             Message::MoveVip { vip, to, .. } => self.move_by_hand(*vip, *to),
             Message::Drain { node, drained, .. } => self.drain(*node, *drained),
         };
@@ -121,6 +127,15 @@ impl ReplicatedState {
         config.validate()?;
         let mut config = config.clone();
         config.version = base.saturating_add(1);
+        self.install_config(config);
+        Ok(())
+    }
+
+    /// An edit is made to the configuration in force, in agreed order, so
+    /// every member decides the same way whether its object exists.
+    fn edit_config(&mut self, edit: &ConfigEdit) -> Result<(), CommandError> {
+        let mut config = edit.apply(&self.config)?;
+        config.version = self.config.version.saturating_add(1);
         self.install_config(config);
         Ok(())
     }

@@ -557,6 +557,24 @@ impl Sim {
 
     /// Which running nodes' modules hold each VIP, and who the state of the
     /// first running node says owns it.
+    /// The VIPs of the configuration the first running node applied.
+    pub fn agreed_vips(&self) -> Vec<Ipv4Addr> {
+        self.running
+            .iter()
+            .flatten()
+            .next()
+            .map(|r| {
+                r.cluster
+                    .state()
+                    .config
+                    .vips
+                    .iter()
+                    .map(|v| v.addr)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn holders(&self) -> BTreeMap<Ipv4Addr, Vec<NodeId>> {
         let mut out: BTreeMap<Ipv4Addr, Vec<NodeId>> = BTreeMap::new();
         for (i, r) in self.running.iter().enumerate() {
