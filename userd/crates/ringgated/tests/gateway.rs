@@ -257,6 +257,35 @@ fn three_gateways_share_vips_fail_over_and_carry_changes() {
         .unwrap();
     assert_eq!(unchanged, edited, "a refused edit changed the version");
 
+    // A planned drain (`ringgatectl node drain 2`, asked on node 1): node 2
+    // hands every VIP to the others and holds nothing; undone, it is
+    // eligible again, and the load rule (pinned by hold_ms here) leaves
+    // the VIPs where they are.
+    let answer = ask(&nodes[0].socket, "cluster drain 2").unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    wait_for("node 2's VIPs to move to nodes 1 and 3", || {
+        let refs: Vec<&Daemon> = nodes.iter().collect();
+        settled(&refs, &[1, 3], 8).is_some()
+    });
+    let drained = status(&nodes[1]).unwrap();
+    assert!(
+        drained["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == 2 && n["state"] == "drained"),
+        "{drained}"
+    );
+    let answer = ask(&nodes[2].socket, "cluster undrain 2").unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    wait_for("node 2 to be a member again", || {
+        status(&nodes[0]).is_some_and(|s| {
+            s["nodes"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|n| n["id"] == 2 && n["state"] == "member"))
+        })
+    });
+
     // Requests that make no sense are refused with a reason, not sent.
     let bad = ask(&nodes[0].socket, "cluster move 10.9.0.1 0").unwrap();
     assert!(bad["error"].as_str().unwrap().contains("node id"), "{bad}");
