@@ -328,6 +328,7 @@ fn run_seed(seed: u64) -> Result<(usize, usize), String> {
         sim.dump();
     }
     checks::ownership::one_holder_when_stable(&sim.holders(), &vips, true)?;
+    checks::ownership::nobody_holds_the_unconfigured(&sim.holders(), &vips)?;
     Ok((records.intervals.len(), records.moves.len()))
 }
 

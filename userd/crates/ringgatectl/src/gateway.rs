@@ -50,7 +50,17 @@ pub(crate) fn runs(socket: &Path) -> Result<bool, Failure> {
         Ok(status) => {
             let own = std::fs::read_link("/proc/self/ns/net")
                 .map_err(|e| Failure::other(format!("/proc/self/ns/net: {e}")))?;
-            Ok(status["netns"].as_str() == Some(&own.display().to_string()))
+            match status["netns"].as_str() {
+                Some(theirs) => Ok(theirs == own.display().to_string()),
+                // Guessing either way could change one module around the
+                // cluster: say so instead.
+                None => Err(Failure::other(format!(
+                    "ringgated at {} runs the cluster but does not say which network \
+                     namespace it serves, so it is unclear where this change belongs; \
+                     use `ringgatectl cluster apply` or a daemon of this version",
+                    socket.display()
+                ))),
+            }
         }
         Err(e) if e.contains(RING_ONLY) => Ok(false),
         Err(e) => Err(Failure::other(e)),
@@ -111,5 +121,64 @@ fn edit(socket: &Path, words: &str) -> Result<(), Failure> {
             },
             message: e,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    /// A daemon that answers every request with `answer`, on a fresh socket.
+    fn fake_daemon(name: &str, answer: &'static str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rgctl-{name}-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut line = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut line);
+                let _ = writeln!(stream, "{answer}");
+            }
+        });
+        path
+    }
+
+    fn own_netns() -> String {
+        std::fs::read_link("/proc/self/ns/net")
+            .unwrap()
+            .display()
+            .to_string()
+    }
+
+    #[test]
+    fn the_daemon_is_used_only_for_its_own_namespace() {
+        let same = format!(r#"{{"node":1,"netns":"{}"}}"#, own_netns());
+        let same: &'static str = Box::leak(same.into_boxed_str());
+        assert!(runs(&fake_daemon("same", same)).unwrap());
+        let other = fake_daemon("other", r#"{"node":1,"netns":"net:[1]"}"#);
+        assert!(!runs(&other).unwrap());
+        let ring_only = fake_daemon(
+            "ring-only",
+            r#"{"error":"this daemon runs the ring only (its configuration has no [cluster] section)"}"#,
+        );
+        assert!(!runs(&ring_only).unwrap());
+        assert!(!runs(Path::new("/nonexistent/ringgated.sock")).unwrap());
+    }
+
+    #[test]
+    fn a_daemon_that_does_not_name_its_namespace_is_not_guessed_about() {
+        for answer in [r#"{"node":1,"netns":null}"#, r#"{"node":1}"#] {
+            let socket = fake_daemon("unnamed", answer);
+            let e = runs(&socket).unwrap_err();
+            assert!(
+                e.message.contains("does not say which network"),
+                "{}",
+                e.message
+            );
+        }
     }
 }

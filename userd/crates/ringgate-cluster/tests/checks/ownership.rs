@@ -53,3 +53,20 @@ pub fn one_holder_when_stable(
     }
     Ok(())
 }
+
+/// A VIP the agreed configuration no longer has (an edit removed it) is
+/// held by nobody once the ring is stable: its owner released it.
+pub fn nobody_holds_the_unconfigured(
+    holders: &BTreeMap<Ipv4Addr, Vec<NodeId>>,
+    vips: &[Ipv4Addr],
+) -> Result<(), String> {
+    match holders
+        .iter()
+        .find(|(vip, h)| !vips.contains(vip) && !h.is_empty())
+    {
+        Some((vip, h)) => Err(format!(
+            "stable ring: VIP {vip}, no longer configured, still held by {h:?}"
+        )),
+        None => Ok(()),
+    }
+}

@@ -555,8 +555,6 @@ impl Sim {
             })
     }
 
-    /// Which running nodes' modules hold each VIP, and who the state of the
-    /// first running node says owns it.
     /// The VIPs of the configuration the first running node applied.
     pub fn agreed_vips(&self) -> Vec<Ipv4Addr> {
         self.running
@@ -575,6 +573,8 @@ impl Sim {
             .unwrap_or_default()
     }
 
+    /// Which running nodes' modules hold each VIP, and who the state of the
+    /// first running node says owns it.
     pub fn holders(&self) -> BTreeMap<Ipv4Addr, Vec<NodeId>> {
         let mut out: BTreeMap<Ipv4Addr, Vec<NodeId>> = BTreeMap::new();
         for (i, r) in self.running.iter().enumerate() {
