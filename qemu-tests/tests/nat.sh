@@ -17,11 +17,7 @@ VIP=10.9.0.100
 gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # Which back-end answered each of N HTTP requests to the VIP, one line each.
-fetch() {
-  for _ in $(seq "$1"); do
-    ip netns exec cl curl -s --max-time 5 "http://$VIP/" || echo "no-answer"
-  done
-}
+fetch() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/http-answers.py" "http://$VIP/" "$1"; }
 
 load_module
 gateway_backends 2
@@ -131,9 +127,9 @@ gw backend add "$VIP" 81 10.8.0.2:8080
 gw backend add "$VIP" 81 10.8.0.3:8080
 for i in $(seq 21 36); do ip -n cl addr add 10.9.0.$i/24 dev cl0; done
 client_map() {
-  for i in $(seq 21 36); do
-    echo "10.9.0.$i $(ip netns exec cl curl -s --max-time 5 --interface 10.9.0.$i "http://$VIP:81/" || echo none)"
-  done
+  # shellcheck disable=SC2046
+  ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/http-answers.py" "http://$VIP:81/" \
+    --from $(seq -f '10.9.0.%g' 21 36)
 }
 client_map >/tmp/map-before
 grep -q ' be1$' /tmp/map-before && grep -q ' be2$' /tmp/map-before || fail "hash used one back-end only: $(cat /tmp/map-before)"
