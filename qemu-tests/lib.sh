@@ -13,6 +13,32 @@ ynl() {
     --spec "$RG_REPO/include/netlink/ringgate.yaml" "$@"
 }
 
+# ynl_server: from here on `ynl` sends its arguments to one long-lived
+# cli.py process (qemu-tests/guest/ynl-server.py) instead of starting
+# python for each request; output and exit status are cli.py's. It talks
+# through two FIFOs opened by this shell, which every subshell (pipelines,
+# command substitutions) inherits, as a coproc's descriptors are not.
+ynl_server() {
+  local dir
+  dir=$(mktemp -d)
+  mkfifo "$dir/in" "$dir/out"
+  /usr/bin/python3 "$RG_REPO/qemu-tests/guest/ynl-server.py" "$RG_KSRC" <"$dir/in" >"$dir/out" &
+  exec {YNL_IN}>"$dir/in" {YNL_OUT}<"$dir/out"
+  ynl() {
+    local arg answer request=''
+    # A JSON list of the arguments (none holds a newline; quotes and
+    # backslashes are escaped).
+    for arg in --no-schema --spec "$RG_REPO/include/netlink/ringgate.yaml" "$@"; do
+      arg=${arg//\\/\\\\}
+      request+="\"${arg//\"/\\\"}\","
+    done
+    echo "[${request%,}]" >&"$YNL_IN"
+    IFS= read -r answer <&"$YNL_OUT" || { echo "ynl-server died" >&2; return 1; }
+    jq -j '.out' <<<"$answer"
+    return "$(jq -r '.code' <<<"$answer")"
+  }
+}
+
 # jqr FILTER [JQ-OPTIONS...]: `jq -r FILTER` on the one JSON value on stdin,
 # failing as `python3 -c 'json.load(sys.stdin)...'` did (which cost up to a
 # second a start under TCG): on empty input (jq alone prints nothing and

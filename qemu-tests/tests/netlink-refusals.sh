@@ -25,6 +25,8 @@ def py: if type == "string" then "\u0027" + . + "\u0027"
   else tojson end;'
 
 load_module
+# One cli.py process answers every `ynl` request below (see lib.sh).
+ynl_server
 
 # The kernel's YNL client reads and resets through the spec alone.
 ynl --do status-get --json '{}' --output-json | jqr '
