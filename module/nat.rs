@@ -12,10 +12,17 @@
 //! (a packet arriving from outside with one of the node's own addresses as
 //! its source), which is why IPVS translates replies there too.
 //!
-//! Both directions are marked untracked at pre-routing (which runs before
-//! conntrack), so conntrack, if loaded, never tracks them as a second
-//! connection. ICMP errors quoting a translated packet are translated too,
-//! whichever side they come from. Everything else passes untouched.
+//! Pre-routing runs before conntrack (-399 against -200), so conntrack, if
+//! something in the namespace uses it, sees a translated connection as it
+//! is on the back-end side: client to back-end one way, back-end to client
+//! the other (the reply's source becomes the VIP only at forward, after
+//! conntrack has matched it). In the tracked mode (the default) that is
+//! what it tracks, so `ct state` rules, `conntrack -L` and conntrackd see
+//! the connection with the back-end's tuple, and ICMP errors quoting it are
+//! `related`. In the untracked mode both directions are marked untracked
+//! instead: no conntrack cost, and no `ct state` rule but `untracked`
+//! matches them. ICMP errors quoting a translated packet are translated
+//! too, whichever side they come from. Everything else passes untouched.
 
 use crate::clock::Clock;
 use crate::glue::{End, Packet, RcuSection, Verdict};
@@ -45,6 +52,14 @@ fn key_of(flow: &Flow) -> FlowKey {
     }
 }
 
+/// Marks a packet of a translated connection untracked, unless the
+/// namespace lets conntrack track such connections (see above).
+fn untrack_unless_tracked(net: &NetState, packet: &mut Packet<'_>) {
+    if !net.tracked() {
+        packet.untrack();
+    }
+}
+
 /// Bounded work: one session lookup; for a new connection one scan of the
 /// service table, one pick and two inserts.
 pub(crate) fn pre_routing(
@@ -71,7 +86,7 @@ pub(crate) fn pre_routing(
     let hit = match sessions.touch(&key, &segment, &timeouts, clock) {
         Some(reply) if reply.rewrite.source => {
             // A reply: translated at forward, once routed.
-            packet.untrack();
+            untrack_unless_tracked(net, packet);
             return Verdict::Accept;
         }
         Some(hit) => hit,
@@ -123,7 +138,7 @@ pub(crate) fn pre_routing(
         return Verdict::Drop;
     }
     sessions.count_packet(hit.load, Way::ToBackend, packet.len());
-    packet.untrack();
+    untrack_unless_tracked(net, packet);
     Verdict::Accept
 }
 
@@ -182,9 +197,12 @@ pub(crate) fn local_out(
 /// destination and the quoted source become the back-end's. From the back
 /// side, about a client packet: translated at forward, once routed.
 ///
-/// Either way it is marked untracked, as the packets it quotes are:
-/// conntrack, finding no connection for the quoted packet, would call the
-/// error invalid, and a common `ct state invalid drop` rule would drop it.
+/// In the untracked mode it is marked untracked, as the packets it quotes
+/// are: conntrack, finding no connection for the quoted packet, would call
+/// the error invalid, and a common `ct state invalid drop` rule would drop
+/// it. In the tracked mode conntrack finds the connection the error quotes
+/// (client to back-end, or back-end to client once translated here) and
+/// calls the error related.
 fn icmp_error_in(
     net: &NetState,
     packet: &mut Packet<'_>,
@@ -215,11 +233,11 @@ fn icmp_error_in(
             {
                 return Verdict::Drop;
             }
-            packet.untrack();
+            untrack_unless_tracked(net, packet);
             Verdict::Accept
         }
         Some(_) => {
-            packet.untrack();
+            untrack_unless_tracked(net, packet);
             Verdict::Accept
         }
         None => Verdict::Accept,

@@ -83,6 +83,9 @@ pub(crate) struct NetState {
     pub(crate) counters: HookCounters,
     /// `enum ringgate_down_policy`: what happens to a down back-end's sessions.
     down_policy: AtomicU32,
+    /// `enum ringgate_conntrack_mode`: whether conntrack sees translated
+    /// packets (see `nat`).
+    conntrack_mode: AtomicU32,
     /// Set once the namespace has had a service: until then the NAT path
     /// has nothing to do, and skips even parsing the packet.
     nat_active: AtomicBool,
@@ -129,6 +132,10 @@ impl NetState {
                 last_full_notice: AtomicU64::new(0),
                 nat_active: AtomicBool::new(false),
                 down_policy: AtomicU32::new(0),
+                // Tracked by default: it costs nothing where nothing uses
+                // conntrack, and where something does, a stateful ruleset
+                // then works as it does with nftables DNAT.
+                conntrack_mode: AtomicU32::new(uapi::RINGGATE_CONNTRACK_MODE_TRACKED),
                 counters,
                 vips,
                 services,

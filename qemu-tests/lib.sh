@@ -1,6 +1,8 @@
 # Sourced by every test and the demo: small helpers in the WireGuard netns.sh
-# style. Tests are `set -e` scripts; a failing command fails the test.
+# style. Tests are `set -e` scripts; a failing command fails the test, and
+# says which, since many fail without a word (grep -q, a test, `false`).
 set -e
+trap 'rc=$?; echo "FAIL: line $LINENO of ${0##*/} exited $rc: $BASH_COMMAND" >&2' ERR
 
 ringgatectl() { "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 load_module() { insmod "${RG_MODULE:-$RG_REPO/ringgate.ko}"; }

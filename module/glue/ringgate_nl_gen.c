@@ -136,7 +136,7 @@ static const struct nla_policy ringgate_backend_del_nl_policy[RINGGATE_A_SERVICE
 };
 
 /* RINGGATE_CMD_CONFIG_SET - do */
-static const struct nla_policy ringgate_config_set_nl_policy[RINGGATE_A_CONFIG_DOWN_POLICY + 1] = {
+static const struct nla_policy ringgate_config_set_nl_policy[RINGGATE_A_CONFIG_CONNTRACK + 1] = {
 	[RINGGATE_A_CONFIG_NODE_ID] = { .type = NLA_U16, },
 	[RINGGATE_A_CONFIG_MAX_SESSIONS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_max_sessions_range),
 	[RINGGATE_A_CONFIG_TIMEOUT_SYN] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_syn_range),
@@ -144,6 +144,7 @@ static const struct nla_policy ringgate_config_set_nl_policy[RINGGATE_A_CONFIG_D
 	[RINGGATE_A_CONFIG_TIMEOUT_CLOSING] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_closing_range),
 	[RINGGATE_A_CONFIG_TIMEOUT_UDP] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_udp_range),
 	[RINGGATE_A_CONFIG_DOWN_POLICY] = NLA_POLICY_MAX(NLA_U32, 1),
+	[RINGGATE_A_CONFIG_CONNTRACK] = NLA_POLICY_MAX(NLA_U32, 1),
 };
 
 /* RINGGATE_CMD_OWNER_LEASE - do */
@@ -266,7 +267,7 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.pre_doit	= ringgate_nl_pre_doit_admin,
 		.doit		= ringgate_nl_config_set_doit,
 		.policy		= ringgate_config_set_nl_policy,
-		.maxattr	= RINGGATE_A_CONFIG_DOWN_POLICY,
+		.maxattr	= RINGGATE_A_CONFIG_CONNTRACK,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{

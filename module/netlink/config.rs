@@ -15,6 +15,7 @@ pub(crate) fn config_set(net: &NetState, req: &Request<'_>, context: &mut Sleepa
         node_id: req.get_u16(uapi::RINGGATE_A_CONFIG_NODE_ID),
         max_sessions: req.get_u32(uapi::RINGGATE_A_CONFIG_MAX_SESSIONS),
         down_policy: req.get_u32(uapi::RINGGATE_A_CONFIG_DOWN_POLICY),
+        conntrack: req.get_u32(uapi::RINGGATE_A_CONFIG_CONNTRACK),
         timeout_syn: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_SYN),
         timeout_established: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_ESTABLISHED),
         timeout_closing: req.get_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING),
@@ -36,6 +37,7 @@ pub(crate) fn config_get(net: &NetState, req: &Request<'_>, _context: &mut Sleep
     attrs.put_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_CLOSING, t.closing)?;
     attrs.put_u32(uapi::RINGGATE_A_CONFIG_TIMEOUT_UDP, t.udp)?;
     attrs.put_u32(uapi::RINGGATE_A_CONFIG_DOWN_POLICY, net.down_policy())?;
+    attrs.put_u32(uapi::RINGGATE_A_CONFIG_CONNTRACK, net.conntrack_mode())?;
     reply.send()
 }
 

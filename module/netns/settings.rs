@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A namespace's settings: node id, session limit, timeouts, down policy.
+//! A namespace's settings: node id, session limit, timeouts, down policy,
+//! conntrack mode.
 
 use core::sync::atomic::Ordering;
 
 use super::{NetState, Refusal};
-use crate::glue::Sleepable;
+use crate::glue::{uapi, Sleepable};
 use crate::sessions::Timeouts;
 
 /// The settings a `config-set` request changes; `None` leaves one as it is.
@@ -14,6 +15,7 @@ pub(crate) struct Settings {
     pub(crate) node_id: Option<u16>,
     pub(crate) max_sessions: Option<u32>,
     pub(crate) down_policy: Option<u32>,
+    pub(crate) conntrack: Option<u32>,
     pub(crate) timeout_syn: Option<u32>,
     pub(crate) timeout_established: Option<u32>,
     pub(crate) timeout_closing: Option<u32>,
@@ -36,6 +38,9 @@ impl NetState {
         }
         if let Some(policy) = settings.down_policy {
             self.down_policy.store(policy, Ordering::Relaxed);
+        }
+        if let Some(mode) = settings.conntrack {
+            self.conntrack_mode.store(mode, Ordering::Relaxed);
         }
         let timeouts = [
             settings.timeout_syn,
@@ -71,5 +76,15 @@ impl NetState {
 
     pub(crate) fn down_policy(&self) -> u32 {
         self.down_policy.load(Ordering::Relaxed)
+    }
+
+    /// `enum ringgate_conntrack_mode`.
+    pub(crate) fn conntrack_mode(&self) -> u32 {
+        self.conntrack_mode.load(Ordering::Relaxed)
+    }
+
+    /// Whether conntrack may see translated packets; read once per packet.
+    pub(crate) fn tracked(&self) -> bool {
+        self.conntrack_mode() == uapi::RINGGATE_CONNTRACK_MODE_TRACKED
     }
 }

@@ -81,10 +81,13 @@ expect_eq "$(grep -c '^be1$' /tmp/answers)" 30 "connections to be1 (weight 3)"
 expect_eq "$(grep -c '^be2$' /tmp/answers)" 10 "connections to be2 (weight 1)"
 expect_ge "$(status_field sessions)" 40 "sessions in the table"
 
-# With conntrack in use and an nftables ruleset that drops what conntrack
-# finds invalid, NAT'd traffic still flows: ringgate translates at
-# pre-routing before conntrack (priority -399 < -200) and marks both
-# directions untracked, so conntrack neither tracks nor invalidates them.
+# In the conntrack mode `untracked`, with conntrack in use and an nftables
+# ruleset that drops what conntrack finds invalid, NAT'd traffic still
+# flows: ringgate translates at pre-routing before conntrack (priority -399
+# < -200) and marks both directions untracked, so conntrack neither tracks
+# nor invalidates them (the tracked mode, the default, is test
+# stateful-firewall's).
+gw config set --conntrack untracked
 ip netns exec gw nft -f - <<'NFT'
 table inet filter {
   chain forward {

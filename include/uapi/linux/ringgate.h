@@ -67,6 +67,23 @@ enum ringgate_down_policy {
 	RINGGATE_DOWN_POLICY_DROP,
 };
 
+/**
+ * enum ringgate_conntrack_mode - Whether conntrack sees the connections
+ *   ringgate translates.
+ * @RINGGATE_CONNTRACK_MODE_UNTRACKED: Translated packets are marked untracked:
+ *   no conntrack cost, but no ct state rule matches them (a stateful ruleset
+ *   must accept ct state untracked).
+ * @RINGGATE_CONNTRACK_MODE_TRACKED: Conntrack tracks each translated
+ *   connection as client <-> back-end (ringgate translates before conntrack
+ *   sees a packet), so ct state new, established and related rules, conntrack
+ *   -L, its events and conntrackd see it. ICMP errors about it are related.
+ *   Costs nothing in a namespace where nothing uses conntrack.
+ */
+enum ringgate_conntrack_mode {
+	RINGGATE_CONNTRACK_MODE_UNTRACKED,
+	RINGGATE_CONNTRACK_MODE_TRACKED,
+};
+
 #define RINGGATE_MAX_SERVICES	32
 #define RINGGATE_MAX_BACKENDS	32
 #define RINGGATE_MAX_VIPS	256
@@ -145,6 +162,7 @@ enum {
 	RINGGATE_A_CONFIG_TIMEOUT_UDP,
 	RINGGATE_A_CONFIG_DOWN_POLICY,
 	RINGGATE_A_CONFIG_OWNER_LEASE_MS,
+	RINGGATE_A_CONFIG_CONNTRACK,
 
 	__RINGGATE_A_CONFIG_MAX,
 	RINGGATE_A_CONFIG_MAX = (__RINGGATE_A_CONFIG_MAX - 1)

@@ -1,79 +1,36 @@
 //! The data plane's settings: `config-get`, `config-set` and the decoding
 //! of their reply.
 
-use std::fmt;
-
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::decode::{name_in, name_or_number, spec_names, Decoder};
+use crate::decode::Decoder;
 use crate::names::Set;
+use crate::spec_enum::spec_enum;
 use crate::wire::attrs;
 use crate::{Client, Error};
 
-/// What happens to the sessions of a back-end taken down or removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum DownPolicy {
-    /// They go on until they end or expire.
-    #[default]
-    Keep,
-    /// They are removed at once.
-    Drop,
-    /// A policy of a newer module, by its UAPI number.
-    Unknown(u32),
-}
-
-impl DownPolicy {
-    pub(crate) fn uapi(self) -> u32 {
-        match self {
-            DownPolicy::Keep => uapi::RINGGATE_DOWN_POLICY_KEEP,
-            DownPolicy::Drop => uapi::RINGGATE_DOWN_POLICY_DROP,
-            DownPolicy::Unknown(n) => n,
-        }
-    }
-
-    pub(crate) fn from_uapi(n: u32) -> DownPolicy {
-        [DownPolicy::Keep, DownPolicy::Drop]
-            .into_iter()
-            .find(|p| p.uapi() == n)
-            .unwrap_or(DownPolicy::Unknown(n))
-    }
-
-    /// `keep` or `drop`; `None` for a policy of a newer module.
-    pub fn name(self) -> Option<&'static str> {
-        name_in(uapi::RINGGATE_DOWN_POLICY_NAMES, self.uapi())
-            .filter(|_| !matches!(self, DownPolicy::Unknown(_)))
+spec_enum! {
+    /// What happens to the sessions of a back-end taken down or removed.
+    #[derive(Default)]
+    pub enum DownPolicy ("policy", uapi::RINGGATE_DOWN_POLICY_NAMES) {
+        /// They go on until they end or expire.
+        #[default]
+        Keep = uapi::RINGGATE_DOWN_POLICY_KEEP,
+        /// They are removed at once.
+        Drop = uapi::RINGGATE_DOWN_POLICY_DROP,
     }
 }
 
-/// The name, or the number of a policy without one here.
-impl fmt::Display for DownPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => f.pad(name),
-            None => f.pad(&self.uapi().to_string()),
-        }
-    }
-}
-
-impl Serialize for DownPolicy {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        name_or_number(self.name(), self.uapi(), s)
-    }
-}
-
-impl std::str::FromStr for DownPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<DownPolicy, String> {
-        [DownPolicy::Keep, DownPolicy::Drop]
-            .into_iter()
-            .find(|policy| policy.name() == Some(s))
-            .ok_or_else(|| {
-                format!(
-                    "unknown policy {s:?} ({})",
-                    spec_names(uapi::RINGGATE_DOWN_POLICY_NAMES)
-                )
-            })
+spec_enum! {
+    /// Whether conntrack sees the connections the module translates.
+    #[derive(Default)]
+    pub enum ConntrackMode ("conntrack mode", uapi::RINGGATE_CONNTRACK_MODE_NAMES) {
+        /// Translated packets are marked untracked.
+        Untracked = uapi::RINGGATE_CONNTRACK_MODE_UNTRACKED,
+        /// Conntrack tracks them as client <-> back-end (the module's default).
+        #[default]
+        Tracked = uapi::RINGGATE_CONNTRACK_MODE_TRACKED,
     }
 }
 
@@ -87,6 +44,7 @@ pub struct Config {
     pub timeout_closing: u32,
     pub timeout_udp: u32,
     pub down_policy: DownPolicy,
+    pub conntrack: ConntrackMode,
 }
 
 /// Settings to change; `None` keeps a setting.
@@ -99,6 +57,7 @@ pub struct ConfigChange {
     pub timeout_closing: Option<u32>,
     pub timeout_udp: Option<u32>,
     pub down_policy: Option<DownPolicy>,
+    pub conntrack: Option<ConntrackMode>,
 }
 
 /// The `u32` settings, in the order of [`Config`]'s fields after `node_id`.
@@ -116,7 +75,7 @@ impl Config {
             op: "config-get",
             set: Set::CONFIG,
         };
-        let (mut node_id, mut down_policy) = (None, None);
+        let (mut node_id, mut down_policy, mut conntrack) = (None, None, None);
         let mut values = [None; 5];
         for attr in attrs(payload) {
             let (k, p) = (attr.kind, attr.payload);
@@ -124,6 +83,8 @@ impl Config {
                 node_id = Some(d.u16(k, p)?);
             } else if k == uapi::RINGGATE_A_CONFIG_DOWN_POLICY {
                 down_policy = Some(DownPolicy::from_uapi(d.u32(k, p)?));
+            } else if k == uapi::RINGGATE_A_CONFIG_CONNTRACK {
+                conntrack = Some(ConntrackMode::from_uapi(d.u32(k, p)?));
             } else if let Some(i) = CONFIG_U32.iter().position(|c| *c == k) {
                 values[i] = Some(d.u32(k, p)?);
             }
@@ -137,6 +98,9 @@ impl Config {
             timeout_closing: value(3)?,
             timeout_udp: value(4)?,
             down_policy: d.need(uapi::RINGGATE_A_CONFIG_DOWN_POLICY, down_policy)?,
+            // A module from before the setting always marked translated
+            // packets untracked.
+            conntrack: conntrack.unwrap_or(ConntrackMode::Untracked),
         })
     }
 }
@@ -184,6 +148,9 @@ impl Client {
                 }
                 if let Some(policy) = change.down_policy {
                     r.put_u32(uapi::RINGGATE_A_CONFIG_DOWN_POLICY, policy.uapi());
+                }
+                if let Some(mode) = change.conntrack {
+                    r.put_u32(uapi::RINGGATE_A_CONFIG_CONNTRACK, mode.uapi());
                 }
             },
             &mut |_| Ok(()),

@@ -19,6 +19,7 @@ mod names;
 mod receive;
 mod service;
 mod session;
+mod spec_enum;
 mod status;
 mod transport;
 mod vip;
@@ -40,7 +41,7 @@ mod testbytes;
 pub use ringgate_uapi as uapi;
 
 pub use client::Client;
-pub use config::{Config, ConfigChange, DownPolicy};
+pub use config::{Config, ConfigChange, ConntrackMode, DownPolicy};
 pub use error::{Culprit, Error, KernelError};
 pub use events::{Event, Events};
 pub use hook::{Hook, UnknownHook};

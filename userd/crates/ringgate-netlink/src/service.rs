@@ -6,8 +6,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use ringgate_uapi as uapi;
 use serde::Serialize;
 
-use crate::decode::{name_in, name_or_number, spec_names, Decoder};
+use crate::decode::{name_or_number, Decoder};
 use crate::names::Set;
+use crate::spec_enum::spec_enum;
 use crate::wire::{attrs, Builder};
 use crate::{Client, Error};
 
@@ -74,75 +75,17 @@ impl std::str::FromStr for Proto {
     }
 }
 
-/// How a service picks the back-end of a new connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Scheduler {
-    /// Weighted round-robin.
-    #[default]
-    Wrr,
-    /// Consistent hashing of the client address (Maglev).
-    Hash,
-    /// Weighted least-connections.
-    Lc,
-    /// A scheduler of a newer module, by its UAPI number.
-    Unknown(u32),
-}
-
-impl Scheduler {
-    pub(crate) fn uapi(self) -> u32 {
-        match self {
-            Scheduler::Wrr => uapi::RINGGATE_SCHEDULER_WRR,
-            Scheduler::Hash => uapi::RINGGATE_SCHEDULER_HASH,
-            Scheduler::Lc => uapi::RINGGATE_SCHEDULER_LC,
-            Scheduler::Unknown(n) => n,
-        }
-    }
-
-    const ALL: [Scheduler; 3] = [Scheduler::Wrr, Scheduler::Hash, Scheduler::Lc];
-
-    pub(crate) fn from_uapi(n: u32) -> Scheduler {
-        Scheduler::ALL
-            .into_iter()
-            .find(|s| s.uapi() == n)
-            .unwrap_or(Scheduler::Unknown(n))
-    }
-
-    /// The spec name the CLI and the JSON output use; `None` for a scheduler
-    /// of a newer module.
-    pub fn name(self) -> Option<&'static str> {
-        name_in(uapi::RINGGATE_SCHEDULER_NAMES, self.uapi())
-            .filter(|_| !matches!(self, Scheduler::Unknown(_)))
-    }
-}
-
-/// The name, or the number of a scheduler without one here.
-impl fmt::Display for Scheduler {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => f.pad(name),
-            None => f.pad(&self.uapi().to_string()),
-        }
-    }
-}
-
-impl Serialize for Scheduler {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        name_or_number(self.name(), self.uapi(), s)
-    }
-}
-
-impl std::str::FromStr for Scheduler {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Scheduler, String> {
-        Scheduler::ALL
-            .into_iter()
-            .find(|scheduler| scheduler.name() == Some(s))
-            .ok_or_else(|| {
-                format!(
-                    "unknown scheduler {s:?} ({})",
-                    spec_names(uapi::RINGGATE_SCHEDULER_NAMES)
-                )
-            })
+spec_enum! {
+    /// How a service picks the back-end of a new connection.
+    #[derive(Default)]
+    pub enum Scheduler ("scheduler", uapi::RINGGATE_SCHEDULER_NAMES) {
+        /// Weighted round-robin.
+        #[default]
+        Wrr = uapi::RINGGATE_SCHEDULER_WRR,
+        /// Consistent hashing of the client address (Maglev).
+        Hash = uapi::RINGGATE_SCHEDULER_HASH,
+        /// Weighted least-connections.
+        Lc = uapi::RINGGATE_SCHEDULER_LC,
     }
 }
 

@@ -10,7 +10,8 @@ use clap_complete::Shell;
 
 use crate::exit::EXIT_CODES_HELP;
 use crate::values::{
-    backend_addr, bounded, port, DownPolicyValue, HookValue, ProtoValue, SchedulerValue,
+    backend_addr, bounded, port, ConntrackModeValue, DownPolicyValue, HookValue, ProtoValue,
+    SchedulerValue,
 };
 use ringgate_netlink::uapi;
 
@@ -294,6 +295,11 @@ pub(crate) struct ConfigArgs {
     /// What happens to the sessions of a back-end taken down or removed.
     #[arg(long, value_enum)]
     pub down_policy: Option<DownPolicyValue>,
+    /// Whether conntrack sees translated connections: tracked (client <->
+    /// back-end, so `ct state` rules match them) or untracked (no conntrack
+    /// cost; a stateful ruleset must accept `ct state untracked`).
+    #[arg(long, value_enum)]
+    pub conntrack: Option<ConntrackModeValue>,
 }
 
 #[derive(Subcommand)]

@@ -29,11 +29,12 @@ pub(crate) fn change(args: &ConfigArgs) -> ConfigChange {
         timeout_closing: args.timeout_closing,
         timeout_udp: args.timeout_udp,
         down_policy: args.down_policy.map(|p| p.0),
+        conntrack: args.conntrack.map(|m| m.0),
     }
 }
 
 /// Each setting with its value, named as `config set`'s options are.
-pub(crate) fn settings(c: &Config) -> [(&'static str, String); 7] {
+pub(crate) fn settings(c: &Config) -> [(&'static str, String); 8] {
     [
         ("node-id", c.node_id.to_string()),
         ("max-sessions", c.max_sessions.to_string()),
@@ -42,6 +43,7 @@ pub(crate) fn settings(c: &Config) -> [(&'static str, String); 7] {
         ("timeout-closing", c.timeout_closing.to_string()),
         ("timeout-udp", c.timeout_udp.to_string()),
         ("down-policy", c.down_policy.to_string()),
+        ("conntrack", c.conntrack.to_string()),
     ]
 }
 
@@ -56,7 +58,7 @@ fn text(c: &Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringgate_netlink::DownPolicy;
+    use ringgate_netlink::{ConntrackMode, DownPolicy};
 
     #[test]
     fn one_setting_a_line_named_as_the_option() {
@@ -68,6 +70,7 @@ mod tests {
             timeout_closing: 60,
             timeout_udp: 8,
             down_policy: DownPolicy::Drop,
+            conntrack: ConntrackMode::Untracked,
         };
         let text = text(&config);
         assert!(
@@ -75,6 +78,6 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().next(), Some("node-id 7"));
-        assert_eq!(text.lines().last(), Some("down-policy drop"));
+        assert_eq!(text.lines().last(), Some("conntrack untracked"));
     }
 }

@@ -132,7 +132,7 @@ pub(crate) fn pretty(value: &impl Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringgate_netlink::{DownPolicy, HookStats, ServiceKey};
+    use ringgate_netlink::{ConntrackMode, DownPolicy, HookStats, ServiceKey};
     use serde_json::json;
 
     fn service() -> Service {
@@ -240,12 +240,14 @@ mod tests {
             timeout_closing: 60,
             timeout_udp: 8,
             down_policy: DownPolicy::Drop,
+            conntrack: ConntrackMode::Untracked,
         };
         assert_eq!(
             super::config(&config),
             json!({
                 "node_id": 7, "max_sessions": 64, "timeout_syn": 30, "timeout_established": 900,
-                "timeout_closing": 60, "timeout_udp": 8, "down_policy": "drop"
+                "timeout_closing": 60, "timeout_udp": 8, "down_policy": "drop",
+                "conntrack": "untracked"
             })
         );
     }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use clap::builder::{PossibleValue, RangedU64ValueParser};
 use clap::ValueEnum;
 use ringgate_netlink::uapi::AttrSet;
-use ringgate_netlink::{uapi, DownPolicy, Hook, Proto, Scheduler};
+use ringgate_netlink::{uapi, ConntrackMode, DownPolicy, Hook, Proto, Scheduler};
 
 /// A parser of a `u32` option bounded as the kernel's policy bounds
 /// attribute `attr` of `set` (the spec's `checks`), so the command line
@@ -120,6 +120,12 @@ spec_value!(
     DownPolicy,
     uapi::RINGGATE_DOWN_POLICY_NAMES,
     uapi::RINGGATE_DOWN_POLICY_DOCS
+);
+spec_value!(
+    ConntrackModeValue,
+    ConntrackMode,
+    uapi::RINGGATE_CONNTRACK_MODE_NAMES,
+    uapi::RINGGATE_CONNTRACK_MODE_DOCS
 );
 
 /// The protocols a service may have: the spec bounds `proto` by number

@@ -238,6 +238,7 @@ fn config(state: &mut State, want: &ConfigChange) -> Vec<Change> {
         timeout_closing: differing(want.timeout_closing, &mut c.timeout_closing),
         timeout_udp: differing(want.timeout_udp, &mut c.timeout_udp),
         down_policy: differing(want.down_policy, &mut c.down_policy),
+        conntrack: differing(want.conntrack, &mut c.conntrack),
     };
     if change == ConfigChange::default() {
         vec![]

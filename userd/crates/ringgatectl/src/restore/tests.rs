@@ -3,7 +3,8 @@
 use std::net::Ipv4Addr;
 
 use ringgate_netlink::{
-    Backend, Config, ConfigChange, DownPolicy, Error, Proto, Scheduler, Service, ServiceKey, Vip,
+    Backend, Config, ConfigChange, ConntrackMode, DownPolicy, Error, Proto, Scheduler, Service,
+    ServiceKey, Vip,
 };
 
 use super::parse::parse;
@@ -61,6 +62,7 @@ fn default_config() -> Config {
         timeout_closing: 60,
         timeout_udp: 30,
         down_policy: DownPolicy::Keep,
+        conntrack: ConntrackMode::Tracked,
     }
 }
 
@@ -125,6 +127,7 @@ fn configured() -> State {
             node_id: 7,
             timeout_udp: 8,
             down_policy: DownPolicy::Drop,
+            conntrack: ConntrackMode::Untracked,
             ..default_config()
         },
     }
@@ -194,6 +197,7 @@ fn restoring_a_save_onto_an_empty_namespace_adds_everything() {
                 node_id: Some(7),
                 timeout_udp: Some(8),
                 down_policy: Some(DownPolicy::Drop),
+                conntrack: Some(ConntrackMode::Untracked),
                 ..ConfigChange::default()
             }),
             Change::VipAdd {
