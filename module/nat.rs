@@ -176,7 +176,10 @@ pub(crate) fn forward(
 
 /// ICMP errors this node sends about a translated packet (fragmentation
 /// needed on the way to a back-end, say) quote it as translated: client to
-/// back-end. Runs at local-out: one session lookup per ICMP error.
+/// back-end. Runs at local-out: one session lookup per ICMP error. The
+/// kernel gives such an error the conntrack entry of the packet it answers
+/// (`icmp_send` calls `nf_ct_attach`), so in the tracked mode it is related
+/// whatever this rewrites in it.
 pub(crate) fn local_out(
     net: &NetState,
     packet: &mut Packet<'_>,

@@ -41,15 +41,10 @@
  * Hook priorities. Pre-routing runs just after defragmentation and before
  * conntrack, so ringgate sees whole datagrams with their original addresses
  * (the place IPVS and nftables DNAT compete for later is after conntrack);
- * conntrack therefore tracks a translated connection with the back-end's
- * address. Local-out runs just after conntrack: it rewrites the packet an
- * ICMP error this node sends quotes (back to the VIP), and conntrack must
- * first find the connection the error quotes as it passed here, or it
- * would call the error invalid instead of related. The other IPv4 hooks run
- * first so their counters see every packet whatever other rules decide.
+ * the other IPv4 hooks run first so their counters see every packet whatever
+ * other rules decide.
  */
 #define RG_PRI_PRE_ROUTING	(NF_IP_PRI_CONNTRACK_DEFRAG + 1)
-#define RG_PRI_LOCAL_OUT	(NF_IP_PRI_CONNTRACK + 1)
 #define RG_PRI_OTHERS		NF_IP_PRI_FIRST
 
 static unsigned int rg_nf_hook(void *priv, struct sk_buff *skb,
@@ -63,7 +58,7 @@ static const struct nf_hook_ops rg_hook_templates[] = {
 	{ .hook = rg_nf_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
 	  .priority = RG_PRI_OTHERS },
 	{ .hook = rg_nf_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
-	  .priority = RG_PRI_LOCAL_OUT },
+	  .priority = RG_PRI_OTHERS },
 	{ .hook = rg_nf_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_POST_ROUTING,
 	  .priority = RG_PRI_OTHERS },
 	{ .hook = rg_nf_hook, .pf = NFPROTO_ARP, .hooknum = NF_ARP_IN },
