@@ -1,7 +1,11 @@
 #!/bin/bash
 # NAT cost, measured rather than guessed: the same client, gateway and
 # back-end namespaces in the same VM, with the gateway translating VIP
-# traffic by ringgate, then IPVS (ipvsadm, NAT mode), then nftables DNAT.
+# traffic by ringgate, IPVS (ipvsadm, NAT mode) and nftables DNAT. Untracked
+# set-ups: ringgate and IPVS with nothing in the gateway using conntrack.
+# Tracked set-ups, each with the same stateful forward ruleset (so conntrack
+# runs): ringgate-ct (conntrack mode tracked), ipvs-ct (net.ipv4.vs.conntrack
+# = 1) and nftables (DNAT is tracked by nature).
 # Prints TCP throughput (iperf3), small-packet UDP packets/s (iperf3, 64-byte
 # payloads, as fast as the client can send) and a connection rate: HTTP
 # requests/s from wrk with one request per connection ("Connection: close",
@@ -54,12 +58,29 @@ measure() {
 : >/tmp/bench-results
 ringgate_on() {
   load_module
+  gw config set --conntrack untracked
   gw vip add "$VIP" && gw vip own "$VIP"
   gw backend add "$VIP" 5201 10.8.0.2:5201
   gw backend add "$VIP" 5201 --proto udp 10.8.0.2:5201
   gw backend add "$VIP" 80 10.8.0.2:8080
 }
 ringgate_off() { unload_module; }
+# The stateful forward ruleset of the tracked set-ups.
+stateful_on() {
+  ip netns exec gw nft -f - <<'NFT'
+table inet fw {
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    ct state invalid drop
+    ip daddr 10.8.0.2 ct state new accept
+  }
+}
+NFT
+}
+stateful_off() { ip netns exec gw nft delete table inet fw; }
+ringgate-ct_on() { ringgate_on; gw config set --conntrack tracked; stateful_on; }
+ringgate-ct_off() { stateful_off; ringgate_off; }
 # IPVS, NAT (masquerading) mode.
 ipvs_on() {
   ip netns exec gw ipvsadm -A -t "$VIP:5201" -s rr
@@ -70,6 +91,8 @@ ipvs_on() {
   ip netns exec gw ipvsadm -a -t "$VIP:80" -r 10.8.0.2:8080 -m
 }
 ipvs_off() { ip netns exec gw ipvsadm -C; }
+ipvs-ct_on() { ip netns exec gw sysctl -qw net.ipv4.vs.conntrack=1; ipvs_on; stateful_on; }
+ipvs-ct_off() { stateful_off; ipvs_off; ip netns exec gw sysctl -qw net.ipv4.vs.conntrack=0; }
 # nftables DNAT; conntrack un-NATs the replies.
 nftables_on() {
   ip netns exec gw nft -f - <<NFT
@@ -82,8 +105,9 @@ table ip bench {
   }
 }
 NFT
+  stateful_on
 }
-nftables_off() { ip netns exec gw nft delete table ip bench; }
+nftables_off() { stateful_off; ip netns exec gw nft delete table ip bench; }
 
 # A first measurement in a fresh VM runs slower (cold caches of the 9p
 # root, iperf3's and wrk's first start), whatever it measures: one pass
@@ -93,10 +117,10 @@ ipvs_on
 measure warmup >/dev/null
 ipvs_off
 sed -i '/^warmup /d' /tmp/bench-results
-setups=(ringgate ipvs nftables)
+setups=(ringgate ipvs ringgate-ct ipvs-ct nftables)
 for round in $(seq "$ROUNDS"); do
-  for i in 0 1 2; do
-    setup=${setups[$(( (round + i) % 3 ))]}
+  for i in "${!setups[@]}"; do
+    setup=${setups[$(( (round + i) % ${#setups[@]} ))]}
     ${setup}_on
     measure "$setup"
     ${setup}_off
@@ -116,20 +140,22 @@ print("NAT benchmark (kernel %s, same VM, TCG; one client, one back-end; %d roun
       % (kernel, len(runs.get("ipvs", [])), __import__("os").environ.get("RG_BENCH_SECONDS", "5")))
 print("medians:")
 print("%-10s %16s %16s %16s" % ("", *figures))
-for name in ("ringgate", "ipvs", "nftables"):
+for name in ("ringgate", "ipvs", "ringgate-ct", "ipvs-ct", "nftables"):
     v = rows.get(name, [0, 0, 0])
-    print("%-10s %16.3f %16.0f %16.0f" % (name, *v))
-# Each round runs the three set-ups back to back, so a round's ratio cancels
-# the drift of a TCG host between rounds; the spread of those paired ratios
+    print("%-12s %16.3f %16.0f %16.0f" % (name, *v))
+# Each round runs the set-ups back to back, so a round's ratio cancels the
+# drift of a TCG host between rounds; the spread of those paired ratios
 # says how far any one figure can be trusted.
-print("per-round ratio to IPVS, min / median / max:")
-print("%-10s %16s %16s %16s" % ("", *figures))
-for name in ("ringgate", "nftables"):
-    pairs = list(zip(runs.get(name, []), runs.get("ipvs", [])))
+print("per-round ratios, min / median / max:")
+print("%-24s %16s %16s %16s" % ("", *figures))
+for name, anchor in (("ringgate", "ipvs"), ("ringgate-ct", "ipvs-ct"),
+                     ("nftables", "ipvs-ct"), ("ringgate-ct", "ringgate"),
+                     ("ipvs-ct", "ipvs")):
+    pairs = list(zip(runs.get(name, []), runs.get(anchor, [])))
     cells = []
     for i in range(len(figures)):
         ratios = sorted(r[i] / b[i] for r, b in pairs if b[i])
         cells.append("%.2f/%.2f/%.2f" % (ratios[0], statistics.median(ratios), ratios[-1])
                      if ratios else "n/a")
-    print("%-10s %16s %16s %16s" % (name, *cells))
+    print("%-24s %16s %16s %16s" % ("%s / %s" % (name, anchor), *cells))
 PY
