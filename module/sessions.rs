@@ -145,12 +145,32 @@ enum Insert {
     /// A session moved from a table being replaced: merged into the copy
     /// moved before; nothing is evicted.
     Move,
+    /// A session another node created: merged into the copy here if that
+    /// has the same translation, and then owned by the given node; nothing
+    /// is evicted.
+    Import,
 }
 
 /// Why a new session was not created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
     Full,
+    /// The table holds one of the session's flows for another translation.
+    Conflict,
+}
+
+/// A session another node created, as `session-import` gives it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Imported {
+    /// The client's flow to the VIP (network byte order).
+    pub(crate) client: FlowKey,
+    /// The back-end's address and port (network byte order).
+    pub(crate) backend_addr: u32,
+    pub(crate) backend_port: u16,
+    pub(crate) stage: Stage,
+    /// Jiffies at which it expires unless a packet refreshes it.
+    pub(crate) expires: u64,
+    pub(crate) owner: u16,
 }
 
 impl SessionTable {
@@ -445,6 +465,11 @@ impl SessionTable {
             if let Some(existing) = existing.and_then(|at| pair.at(at)) {
                 match how {
                     Insert::Move => self.merge(existing, &entry),
+                    Insert::Import if existing.rewrite == entry.rewrite => {
+                        self.merge(existing, &entry);
+                        existing.owner = entry.owner;
+                    }
+                    Insert::Import => {}
                     // A back-end-side entry is created only when the client's
                     // side was not found live, so one already here is left
                     // over from an older connection on the same ports (or
@@ -609,6 +634,59 @@ impl SessionTable {
             })
     }
 
+    /// Puts a session another node created into the table, counted under
+    /// back-end `backend` of service slot `service` (the slot of its
+    /// translation here), or merges it into the copy here (see
+    /// `Insert::Import`). Nothing is evicted for it: a full table or a flow
+    /// held for another translation refuses it, and changes nothing.
+    pub(crate) fn import(
+        &self,
+        session: &Imported,
+        service: usize,
+        backend: usize,
+        now: u64,
+    ) -> Result<(), Refused> {
+        let client = Entry {
+            key: session.client,
+            expires: session.expires,
+            stage: session.stage,
+            rewrite: Rewrite {
+                source: false,
+                addr: session.backend_addr,
+                port: session.backend_port,
+            },
+            owner: session.owner,
+            load: self.loads.current(service, backend),
+            fins: 0,
+            pushed: now,
+            tcp: Direction::picked_up(),
+        };
+        let reply = Entry {
+            key: client.partner(),
+            rewrite: Rewrite {
+                source: true,
+                addr: session.client.daddr,
+                port: session.client.dport,
+            },
+            ..client
+        };
+        let reply_inserted = match self.insert_one(reply, now, Insert::Import)? {
+            Inserted::New { .. } => true,
+            Inserted::Found(hit) if hit.rewrite == reply.rewrite => false,
+            Inserted::Found(_) => return Err(Refused::Conflict),
+        };
+        let outcome = match self.insert_one(client, now, Insert::Import) {
+            Ok(Inserted::New { .. }) => Ok(()),
+            Ok(Inserted::Found(hit)) if hit.rewrite == client.rewrite => Ok(()),
+            Ok(Inserted::Found(_)) => Err(Refused::Conflict),
+            Err(refused) => Err(refused),
+        };
+        if outcome.is_err() && reply_inserted {
+            self.remove_uncounted(&reply.key);
+        }
+        outcome
+    }
+
     /// Removes every session counted under `slot` (service, back-end and
     /// generation: the sessions of that one back-end of that one service),
     /// both their entries; the number of sessions removed. A scan of the
@@ -751,6 +829,12 @@ impl SessionTable {
 
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Counts a session `session-import` did not take, with the sessions
+    /// the table refused.
+    pub(crate) fn count_refused_import(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Sessions evicted to make room for new ones.

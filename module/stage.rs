@@ -56,4 +56,17 @@ impl Stage {
     pub(crate) fn uapi(self) -> u32 {
         self as u32
     }
+
+    /// The stage `enum ringgate_session_stage` numbers `n`, if any.
+    pub(crate) fn from_uapi(n: u32) -> Option<Stage> {
+        [
+            Stage::Udp,
+            Stage::Syn,
+            Stage::Established,
+            Stage::Closing,
+            Stage::Reset,
+        ]
+        .into_iter()
+        .find(|stage| stage.uapi() == n)
+    }
 }

@@ -38,6 +38,11 @@ const SEQ_KNOWN: u8 = 1;
 /// `Direction::marks`: the back-end's SYN-ACK has passed (kept in both of a
 /// session's entries).
 const SYNACK_SEEN: u8 = 2;
+/// `Direction::marks`: a session another node created (imported) whose
+/// sequence numbers this node has not seen: the first segment of this
+/// direction that passes gives its next sequence number, as conntrack
+/// picks up a connection mid-stream.
+const PICK_UP: u8 = 4;
 
 /// Whether a segment with TCP `flags` opens a connection: a SYN without
 /// ACK. Only such a segment creates a session; any other without one is
@@ -97,6 +102,18 @@ impl Direction {
         }
     }
 
+    /// Either direction of a session another node created, met mid-stream:
+    /// its sequence numbers are still to be learnt. (A session imported
+    /// in its handshake stays there until it expires or a FIN or reset
+    /// moves it on: its SYN-ACK passed elsewhere.)
+    pub(crate) fn picked_up() -> Direction {
+        Direction {
+            next_seq: 0,
+            expected_ack: 0,
+            marks: PICK_UP,
+        }
+    }
+
     /// Whether the back-end's SYN-ACK has passed.
     pub(crate) fn synack_seen(&self) -> bool {
         self.marks & SYNACK_SEEN != 0
@@ -153,6 +170,11 @@ impl Direction {
     /// plant one.
     fn saw(&mut self, seg: &Segment) {
         let end = seg.end();
+        if self.marks & SEQ_KNOWN == 0 && self.marks & PICK_UP != 0 && seg.flags & SYN == 0 {
+            self.next_seq = end;
+            self.marks |= SEQ_KNOWN;
+            return;
+        }
         if self.marks & SEQ_KNOWN == 0 {
             if self.answers_syn(seg) {
                 self.next_seq = end;

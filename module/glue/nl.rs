@@ -15,19 +15,26 @@ use super::bindings;
 
 /// Entries of a parsed backend nest: one per attribute type, 0 included.
 const BACKEND_SLOTS: usize = bindings::RINGGATE_A_BACKEND_MAX as usize + 1;
+/// Entries of a parsed session-entry nest.
+const SESSION_SLOTS: usize = bindings::RINGGATE_A_SESSION_MAX as usize + 1;
 
-/// A nest of a request parsed by the backend policy: its attributes, each
-/// read without parsing the nest again.
-pub(crate) struct BackendNest<'a> {
+/// A nest of a request parsed by its policy: its attributes, each read
+/// without parsing the nest again.
+pub(crate) struct Nest<'a, const SLOTS: usize> {
     request: &'a Request<'a>,
     /// The nest itself, which an extack naming a missing attribute points at.
     nest: *mut bindings::nlattr,
     /// The nest's attributes by type (null where absent), inside the
     /// request, which outlives `'a`.
-    attrs: [*mut bindings::nlattr; BACKEND_SLOTS],
+    attrs: [*mut bindings::nlattr; SLOTS],
 }
 
-impl BackendNest<'_> {
+/// A back-end nest of a service request.
+pub(crate) type BackendNest<'a> = Nest<'a, BACKEND_SLOTS>;
+/// A session nest of a `session-import` request.
+pub(crate) type SessionNest<'a> = Nest<'a, SESSION_SLOTS>;
+
+impl<const SLOTS: usize> Nest<'_, SLOTS> {
     /// An integer attribute of the nest, if present.
     fn get<T: Copy + Default>(&self, inner: u32) -> Option<T> {
         let attr = *self.attrs.get(inner as usize)?;
@@ -122,6 +129,36 @@ impl Request<'_> {
         };
         to_result(parsed.min(0))?;
         Ok((parsed == 1).then_some(BackendNest {
+            request: self,
+            nest,
+            attrs,
+        }))
+    }
+
+    /// The next nest of type `outer` (session-entry policy; a multi-attr)
+    /// at or after `offset`, a byte position in the request's attributes
+    /// that this moves past it; `None` once none is left. Start at 0.
+    pub(crate) fn next_session(
+        &self,
+        outer: u32,
+        offset: &mut c_uint,
+    ) -> Result<Option<SessionNest<'_>>> {
+        let mut attrs = [core::ptr::null_mut(); SESSION_SLOTS];
+        let mut nest = core::ptr::null_mut();
+        // The glue writes at most `SESSION_SLOTS` pointers to `attrs`, and checks the count.
+        // SAFETY: As just said; and `info` is valid for the lifetime of `self`.
+        let parsed = unsafe {
+            bindings::rg_genl_next_session(
+                self.info.as_ptr(),
+                outer,
+                offset,
+                attrs.as_mut_ptr(),
+                SESSION_SLOTS as c_uint,
+                &mut nest,
+            )
+        };
+        to_result(parsed.min(0))?;
+        Ok((parsed == 1).then_some(SessionNest {
             request: self,
             nest,
             attrs,

@@ -692,6 +692,35 @@ int rg_genl_missing(struct genl_info *info, unsigned int type)
 	return -EINVAL;
 }
 
+int rg_genl_next_session(struct genl_info *info, unsigned int outer, unsigned int *offset,
+			 struct nlattr **tb, unsigned int slots, struct nlattr **nest)
+{
+	const struct nlattr *head = genlmsg_data(info->genlhdr);
+	int len = genlmsg_len(info->genlhdr);
+	const struct nlattr *attr;
+	int rem;
+
+	*nest = NULL;
+	if (slots != RG_SESSION_SLOTS)
+		return -EINVAL;
+	if (*offset >= (unsigned int)len)
+		return 0;
+	/* Attributes start 4-byte aligned, and *offset only ever lands on one. */
+	head = (const struct nlattr *)((const char *)head + *offset);
+	len -= *offset;
+	nla_for_each_attr(attr, head, len, rem) {
+		if (nla_type(attr) != outer)
+			continue;
+		*offset = (const char *)attr - (const char *)genlmsg_data(info->genlhdr) +
+			  nla_total_size(nla_len(attr));
+		*nest = (struct nlattr *)attr;
+		return nla_parse_nested(tb, RINGGATE_A_SESSION_MAX, attr,
+					ringgate_session_entry_nl_policy, info->extack) ?: 1;
+	}
+	*offset = genlmsg_len(info->genlhdr);
+	return 0;
+}
+
 int rg_genl_missing_in(struct genl_info *info, const struct nlattr *nest, unsigned int inner)
 {
 	NL_SET_ERR_ATTR_MISS(info->extack, nest, inner);
@@ -896,6 +925,7 @@ static int rg_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	int name(struct sk_buff *skb, struct netlink_callback *cb) { return rg_dumpit(skb, cb); }
 
 RG_DOIT(ringgate_nl_status_get_doit)
+RG_DOIT(ringgate_nl_session_import_doit)
 RG_DOIT(ringgate_nl_counters_reset_doit)
 RG_DOIT(ringgate_nl_vip_add_doit)
 RG_DOIT(ringgate_nl_vip_del_doit)

@@ -159,6 +159,17 @@ int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *val
 /* Reports a missing required attribute through extack; returns -EINVAL. */
 int rg_genl_missing(struct genl_info *info, unsigned int type);
 /* Likewise for attribute @inner of the nest @nest. */
+/*
+ * The next nest of type @outer (a multi-attr: genl_info's table holds only
+ * the last) at or after byte @*offset of the request's attributes, parsed
+ * by the session-entry policy into @tb, which has @slots entries
+ * (RG_SESSION_SLOTS); @*offset moves past it and @nest points at it. 1 if
+ * one was found, 0 if none is left, or a negative errno. The request's
+ * policy has validated every nest already.
+ */
+#define RG_SESSION_SLOTS (RINGGATE_A_SESSION_MAX + 1)
+int rg_genl_next_session(struct genl_info *info, unsigned int outer, unsigned int *offset,
+			 struct nlattr **tb, unsigned int slots, struct nlattr **nest);
 int rg_genl_missing_in(struct genl_info *info, const struct nlattr *nest, unsigned int inner);
 /* Sets the extack message of a failing request; @msg must be static. */
 void rg_genl_set_err_msg(struct genl_info *info, const char *msg);

@@ -40,6 +40,11 @@ static const struct netlink_range_validation ringgate_a_config_owner_lease_ms_ra
 	.max	= 60000ULL,
 };
 
+static const struct netlink_range_validation ringgate_a_session_expires_ms_range = {
+	.min	= 1ULL,
+	.max	= 86400000ULL,
+};
+
 /* Common nested types */
 const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT + 1] = {
 	[RINGGATE_A_BACKEND_ADDR] = { .type = NLA_U32, },
@@ -53,6 +58,19 @@ const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT 
 	[RINGGATE_A_BACKEND_BYTES_IN] = { .type = NLA_UINT, },
 	[RINGGATE_A_BACKEND_PACKETS_OUT] = { .type = NLA_UINT, },
 	[RINGGATE_A_BACKEND_BYTES_OUT] = { .type = NLA_UINT, },
+};
+
+const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OWNER + 1] = {
+	[RINGGATE_A_SESSION_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
+	[RINGGATE_A_SESSION_CLIENT_ADDR] = { .type = NLA_U32, },
+	[RINGGATE_A_SESSION_CLIENT_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SESSION_VIP] = { .type = NLA_U32, },
+	[RINGGATE_A_SESSION_VIP_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SESSION_BACKEND_ADDR] = { .type = NLA_U32, },
+	[RINGGATE_A_SESSION_BACKEND_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_SESSION_STAGE] = NLA_POLICY_MAX(NLA_U32, 4),
+	[RINGGATE_A_SESSION_EXPIRES_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_session_expires_ms_range),
+	[RINGGATE_A_SESSION_OWNER] = { .type = NLA_U16, },
 };
 
 /* RINGGATE_CMD_STATUS_GET - do */
@@ -150,6 +168,11 @@ static const struct nla_policy ringgate_config_set_nl_policy[RINGGATE_A_CONFIG_C
 /* RINGGATE_CMD_OWNER_LEASE - do */
 static const struct nla_policy ringgate_owner_lease_nl_policy[RINGGATE_A_CONFIG_OWNER_LEASE_MS + 1] = {
 	[RINGGATE_A_CONFIG_OWNER_LEASE_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_owner_lease_ms_range),
+};
+
+/* RINGGATE_CMD_SESSION_IMPORT - do */
+static const struct nla_policy ringgate_session_import_nl_policy[RINGGATE_A_SESSION_BATCH_SESSION + 1] = {
+	[RINGGATE_A_SESSION_BATCH_SESSION] = NLA_POLICY_NESTED(ringgate_session_entry_nl_policy),
 };
 
 /* Ops table for ringgate */
@@ -288,6 +311,14 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.doit		= ringgate_nl_owner_lease_doit,
 		.policy		= ringgate_owner_lease_nl_policy,
 		.maxattr	= RINGGATE_A_CONFIG_OWNER_LEASE_MS,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_SESSION_IMPORT,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_session_import_doit,
+		.policy		= ringgate_session_import_nl_policy,
+		.maxattr	= RINGGATE_A_SESSION_BATCH_SESSION,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 };

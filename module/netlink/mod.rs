@@ -8,7 +8,7 @@
 //! spec have already refused unknown, mistyped and out-of-range attributes
 //! before a handler runs. `status` holds the counters' commands, `vip` the
 //! pool's, `service` the services' and back-ends', `config` the settings',
-//! `session` the session dump.
+//! `session` the session dump and import.
 
 mod config;
 mod service;
@@ -44,6 +44,7 @@ pub(crate) fn request(
         uapi::RINGGATE_CMD_CONFIG_SET => config::config_set,
         uapi::RINGGATE_CMD_CONFIG_GET => config::config_get,
         uapi::RINGGATE_CMD_OWNER_LEASE => config::owner_lease,
+        uapi::RINGGATE_CMD_SESSION_IMPORT => session::session_import,
         // The ops table has no other command.
         _ => return Err(EINVAL),
     };

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `session-get` dump.
+//! The `session-get` dump and `session-import`.
 
+use kernel::c_str;
+use kernel::ffi::c_uint;
 use kernel::prelude::*;
 
-use crate::glue::{uapi, Attrs, Dump, RcuSection, Sleepable};
+use crate::glue::{uapi, Attrs, Dump, RcuSection, Request, SessionNest, Sleepable};
 use crate::netns::NetState;
-use crate::sessions::{SessionView, WAYS};
+use crate::services::{TCP, UDP};
+use crate::sessions::{FlowKey, Imported, SessionView, Stage, WAYS};
 
 fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
     attrs.put_u8(uapi::RINGGATE_A_SESSION_PROTO, s.client.proto)?;
@@ -59,4 +62,80 @@ pub(crate) fn session_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sl
     }
     dump.set_cursor(bucket * WAYS + way);
     Ok(())
+}
+
+/// An attribute of a session nest that must be there.
+fn need<T>(nest: &SessionNest<'_>, inner: u32, value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| nest.missing(inner))
+}
+
+/// The session a nest of `session-import` describes. Fails, naming the
+/// attribute, if one it needs is missing or a value is not one a session
+/// can have; the policy has checked types and ranges.
+fn imported_of(net: &NetState, req: &Request<'_>, nest: &SessionNest<'_>) -> Result<Imported> {
+    use uapi::*;
+    let u8_of = |inner: u32| need(nest, inner, nest.u8(inner));
+    let u16_of = |inner: u32| need(nest, inner, nest.u16(inner));
+    let u32_of = |inner: u32| need(nest, inner, nest.u32(inner));
+    let proto = u8_of(RINGGATE_A_SESSION_PROTO)?;
+    if proto != TCP && proto != UDP {
+        return Err(req.fail(EINVAL, c_str!("a session's proto is 6 (TCP) or 17 (UDP)")));
+    }
+    let stage = Stage::from_uapi(u32_of(RINGGATE_A_SESSION_STAGE)?).ok_or(EINVAL)?;
+    if (proto == UDP) != (stage == Stage::Udp) {
+        return Err(req.fail(
+            EINVAL,
+            c_str!("a UDP session is in stage udp, a TCP session never"),
+        ));
+    }
+    // Ports are kept in network byte order, as packets carry them.
+    let port = |inner: u32| u16_of(inner).map(u16::to_be);
+    let client = FlowKey {
+        proto,
+        saddr: u32_of(RINGGATE_A_SESSION_CLIENT_ADDR)?,
+        sport: port(RINGGATE_A_SESSION_CLIENT_PORT)?,
+        daddr: u32_of(RINGGATE_A_SESSION_VIP)?,
+        dport: port(RINGGATE_A_SESSION_VIP_PORT)?,
+    };
+    let clock = net.clock();
+    let expires = match nest.u32(RINGGATE_A_SESSION_EXPIRES_MS) {
+        Some(ms) => clock.now.saturating_add(clock.ticks_ms(ms)),
+        None => clock.after_secs(net.timeouts().secs(stage)),
+    };
+    Ok(Imported {
+        client,
+        backend_addr: u32_of(RINGGATE_A_SESSION_BACKEND_ADDR)?,
+        backend_port: port(RINGGATE_A_SESSION_BACKEND_PORT)?,
+        stage,
+        expires,
+        owner: u16_of(RINGGATE_A_SESSION_OWNER)?,
+    })
+}
+
+/// `session-import`: every session of the request into the table, or, if
+/// any of them is malformed, none (the whole request is read once before
+/// anything changes). Bounded by the request's size: a netlink message
+/// carries a few hundred sessions at most. Replies with how many were
+/// imported and refused.
+pub(crate) fn session_import(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
+    let batch = uapi::RINGGATE_A_SESSION_BATCH_SESSION;
+    let mut offset: c_uint = 0;
+    while let Some(nest) = req.next_session(batch, &mut offset)? {
+        imported_of(net, req, &nest)?;
+    }
+    let (mut imported, mut refused) = (0u32, 0u32);
+    let mut offset: c_uint = 0;
+    while let Some(nest) = req.next_session(batch, &mut offset)? {
+        let session = imported_of(net, req, &nest)?;
+        if net.import_session(context, &session) {
+            imported += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    let mut reply = req.reply()?;
+    let attrs = reply.attrs()?;
+    attrs.put_u32(uapi::RINGGATE_A_SESSION_BATCH_IMPORTED, imported)?;
+    attrs.put_u32(uapi::RINGGATE_A_SESSION_BATCH_REFUSED, refused)?;
+    reply.send()
 }

@@ -10,7 +10,8 @@ use kernel::sync::Arc;
 
 use super::NetState;
 use crate::glue::{self, RcuSection, Sleepable};
-use crate::sessions::SessionTable;
+use crate::services::ServiceKey;
+use crate::sessions::{Imported, SessionTable};
 use crate::traffic::Traffic;
 
 /// Buckets one sweep step visits: bounded work per step, so a large table
@@ -93,6 +94,37 @@ impl NetState {
         } else {
             1
         }
+    }
+
+    /// Puts a session another node created into the table (see
+    /// `SessionTable::import`), counted under its back-end here; whether it
+    /// is there now. Refused if this namespace has no such service or
+    /// back-end (its configuration lags the other node's), or the table
+    /// has no room or holds the flow for another translation; each refusal
+    /// is counted with the table's dropped sessions.
+    pub(crate) fn import_session(&self, context: &mut Sleepable, session: &Imported) -> bool {
+        let rcu = RcuSection::read_lock(context);
+        let key = ServiceKey {
+            vip: session.client.daddr,
+            port: session.client.dport,
+            proto: session.client.proto,
+        };
+        let services = self.services.read(&rcu);
+        let sessions = self.sessions.read(&rcu);
+        let slots = services.find(&key).zip(
+            services
+                .find_backend(&key, session.backend_addr, session.backend_port)
+                .flatten(),
+        );
+        let imported = slots.is_some_and(|(service, backend)| {
+            sessions
+                .import(session, service, backend, self.clock().now)
+                .is_ok()
+        });
+        if !imported {
+            sessions.count_refused_import();
+        }
+        imported
     }
 
     pub(crate) fn nat_active(&self) -> bool {

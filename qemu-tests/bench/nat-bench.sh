@@ -78,7 +78,11 @@ table inet fw {
 }
 NFT
 }
-stateful_off() { ip netns exec gw nft delete table inet fw; }
+# Each tracked set-up leaves conntrack entries behind, which the next one
+# would clash with (nftables' entry for client -> VIP has the same reply
+# tuple as ringgate-ct's client -> back-end, so conntrack drops the new
+# connection): the table is flushed after each.
+stateful_off() { ip netns exec gw nft delete table inet fw; ip netns exec gw conntrack -F 2>/dev/null || true; }
 ringgate-ct_on() { ringgate_on; gw config set --conntrack tracked; stateful_on; }
 ringgate-ct_off() { stateful_off; ringgate_off; }
 # IPVS, NAT (masquerading) mode.

@@ -270,3 +270,40 @@ fn only_a_syn_without_ack_opens_a_connection() {
     assert!(!opens(RST));
     assert!(!opens(FIN | ACK));
 }
+
+#[test]
+fn an_imported_session_learns_its_sequence_numbers_from_its_first_segments() {
+    let mut client = Direction::picked_up();
+    let stage = Stage::Established;
+    // Before any segment, a reset cannot be judged: it ends nothing.
+    assert_eq!(
+        client.clone().after(stage, true, &seg(RST, 70_000, 0, 0)),
+        None
+    );
+    // The first data segment gives the client's next sequence number ...
+    assert_eq!(
+        client.after(stage, true, &seg(ACK, 70_000, 9, 100)),
+        Some(Stage::Established)
+    );
+    // ... so a reset near it ends the connection, and one far off does not.
+    assert_eq!(
+        client.clone().after(stage, true, &seg(RST, 70_100, 0, 0)),
+        Some(Stage::Reset)
+    );
+    assert_eq!(
+        client.after(stage, true, &seg(RST, 70_100 + 2 * RST_WINDOW, 0, 0)),
+        None
+    );
+}
+
+#[test]
+fn an_imported_session_never_learns_a_sequence_number_from_a_syn() {
+    // A SYN on an established connection's ports is not its data: the
+    // number it carries must not become the direction's.
+    let mut client = Direction::picked_up();
+    client.after(Stage::Established, true, &seg(SYN, 5, 0, 0));
+    assert_eq!(
+        client.after(Stage::Established, true, &seg(RST, 6, 0, 0)),
+        None
+    );
+}

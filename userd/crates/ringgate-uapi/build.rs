@@ -17,8 +17,11 @@ fn main() {
     println!("cargo:rerun-if-changed={}", path.display());
     let text = fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read the spec {}: {e}", path.display()));
-    let family: spec::Family =
+    let mut family: spec::Family =
         serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    family
+        .resolve_subsets()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let rust = render::render(&family).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("uapi.rs");
     fs::write(&out, rust).expect("OUT_DIR is writable");

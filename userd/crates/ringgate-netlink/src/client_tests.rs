@@ -2,14 +2,14 @@
 //! raced by changes, failed dumps, refusals, and values this build does not
 //! know.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 
 use ringgate_uapi as uapi;
 
 use crate::scripted::{family_answer, Answer, Record, Scripted, FAMILY, PORT};
 use crate::testbytes::*;
-use crate::{Client, DownPolicy, Error, Proto, Scheduler, ServiceKey, Stage};
+use crate::{Client, DownPolicy, Error, Proto, Scheduler, ServiceKey, Session, Stage};
 
 fn connect(answers: Vec<Answer>) -> (Client, Arc<Mutex<Record>>) {
     let mut all = vec![family_answer()];
@@ -462,4 +462,80 @@ fn vip_set_and_backend_add_send_exactly_what_they_are_given() {
         ]
         .concat()
     );
+}
+
+/// The reply to a `session-import` request.
+fn import_answer(imported: u32, refused: u32) -> Answer {
+    Box::new(move |seq| {
+        let reply = genl(
+            FAMILY,
+            0,
+            seq,
+            PORT,
+            uapi::RINGGATE_CMD_SESSION_IMPORT,
+            &[
+                nla(
+                    uapi::RINGGATE_A_SESSION_BATCH_IMPORTED,
+                    &imported.to_ne_bytes(),
+                ),
+                nla(
+                    uapi::RINGGATE_A_SESSION_BATCH_REFUSED,
+                    &refused.to_ne_bytes(),
+                ),
+            ],
+        );
+        vec![[reply, error(seq, PORT, 0, &[])].concat()]
+    })
+}
+
+/// Sessions go in requests of `IMPORT_BATCH`, each session a nest of every
+/// attribute, and the replies' counts add up.
+#[test]
+fn session_import_batches_and_adds_up() {
+    let (client, record) = connect(vec![import_answer(128, 0), import_answer(1, 1)]);
+    let session = |port: u16| Session {
+        proto: Proto::Tcp,
+        client: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 1), port),
+        vip: "10.9.0.100:80".parse().unwrap(),
+        backend: "10.8.0.2:8080".parse().unwrap(),
+        stage: Stage(2),
+        expires_ms: 0,
+        owner: 3,
+    };
+    let sessions: Vec<Session> = (1..=130).map(session).collect();
+    let outcome = client.session_import(&sessions).unwrap();
+    assert_eq!((outcome.imported, outcome.refused), (129, 1));
+    let sent = &record.lock().unwrap().sent;
+    // The family resolution, then two requests.
+    assert_eq!(sent.len(), 3);
+    let one = session_nest(&sessions[129]);
+    assert_eq!(
+        sent[2][20..],
+        [session_nest(&sessions[128]), one.clone()].concat()
+    );
+    assert_eq!(sent[1][20..].len(), 128 * one.len());
+}
+
+/// A TCP session of the test above as its nest must be: every attribute,
+/// and an expiry of 0 sent as the least the module takes.
+fn session_nest(s: &Session) -> Vec<u8> {
+    let port = s.client.port().to_ne_bytes();
+    nest(
+        uapi::RINGGATE_A_SESSION_BATCH_SESSION,
+        &[
+            nla(uapi::RINGGATE_A_SESSION_PROTO, &[6]),
+            nla(uapi::RINGGATE_A_SESSION_CLIENT_ADDR, &[10, 9, 0, 1]),
+            nla(uapi::RINGGATE_A_SESSION_CLIENT_PORT, &port),
+            nla(uapi::RINGGATE_A_SESSION_VIP, &[10, 9, 0, 100]),
+            nla(uapi::RINGGATE_A_SESSION_VIP_PORT, &80u16.to_ne_bytes()),
+            nla(uapi::RINGGATE_A_SESSION_BACKEND_ADDR, &[10, 8, 0, 2]),
+            nla(
+                uapi::RINGGATE_A_SESSION_BACKEND_PORT,
+                &8080u16.to_ne_bytes(),
+            ),
+            nla(uapi::RINGGATE_A_SESSION_STAGE, &2u32.to_ne_bytes()),
+            nla(uapi::RINGGATE_A_SESSION_EXPIRES_MS, &1u32.to_ne_bytes()),
+            nla(uapi::RINGGATE_A_SESSION_OWNER, &3u16.to_ne_bytes()),
+        ],
+    )
 }

@@ -46,6 +46,6 @@ pub use error::{Culprit, Error, KernelError};
 pub use events::{Event, Events};
 pub use hook::{Hook, UnknownHook};
 pub use service::{Backend, Proto, Scheduler, Service, ServiceKey, Traffic};
-pub use session::{Session, Stage};
+pub use session::{Imported, Session, Stage, IMPORT_BATCH};
 pub use status::{HookStats, Status};
 pub use vip::{check_vip_addr, Vip};

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::decode::{name_in, name_or_number, Decoder};
 use crate::names::Set;
-use crate::wire::attrs;
+use crate::wire::{attrs, Builder};
 use crate::{Client, Error, Proto};
 
 /// Where a NAT session is in its life (the spec's `session-stage`), kept by
@@ -100,7 +100,83 @@ impl Session {
     }
 }
 
+/// Sessions per `session-import` request: about 90 bytes each, so a
+/// request stays near 11 KB, well inside a netlink socket's buffers.
+pub const IMPORT_BATCH: usize = 128;
+
+/// What `session_import` did with the sessions it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Imported {
+    /// Sessions now in the table as given.
+    pub imported: u64,
+    /// Sessions the module did not take (no such service or back-end, no
+    /// room, or the flow held for another back-end), counted there with
+    /// the table's dropped sessions.
+    pub refused: u64,
+}
+
+/// One session as a `session-batch.session` nest.
+fn put_session(request: &mut Builder, s: &Session) {
+    use uapi::*;
+    request.nest(RINGGATE_A_SESSION_BATCH_SESSION, |n| {
+        n.put_u8(RINGGATE_A_SESSION_PROTO, s.proto.number())
+            .put(RINGGATE_A_SESSION_CLIENT_ADDR, &s.client.ip().octets())
+            .put_u16(RINGGATE_A_SESSION_CLIENT_PORT, s.client.port())
+            .put(RINGGATE_A_SESSION_VIP, &s.vip.ip().octets())
+            .put_u16(RINGGATE_A_SESSION_VIP_PORT, s.vip.port())
+            .put(RINGGATE_A_SESSION_BACKEND_ADDR, &s.backend.ip().octets())
+            .put_u16(RINGGATE_A_SESSION_BACKEND_PORT, s.backend.port())
+            .put_u32(RINGGATE_A_SESSION_STAGE, s.stage.0)
+            // A session about to expire still lives a millisecond (the
+            // module refuses 0).
+            .put_u32(RINGGATE_A_SESSION_EXPIRES_MS, s.expires_ms.max(1))
+            .put_u16(RINGGATE_A_SESSION_OWNER, s.owner);
+    });
+}
+
 impl Client {
+    /// Gives the module sessions other nodes created (as their dumps show
+    /// them), so that their packets are translated here as there, in
+    /// requests of `IMPORT_BATCH`. A malformed session (a protocol or
+    /// stage the module has no such session of) fails its whole request,
+    /// and the requests after it are not sent: the module changes nothing
+    /// for a request it refuses, and what earlier requests imported stays.
+    pub fn session_import(&self, sessions: &[Session]) -> Result<Imported, Error> {
+        let mut total = Imported::default();
+        for batch in sessions.chunks(IMPORT_BATCH) {
+            let (imported, refused) = self.get(
+                uapi::RINGGATE_CMD_SESSION_IMPORT,
+                |r| {
+                    for s in batch {
+                        put_session(r, s);
+                    }
+                },
+                |payload| {
+                    let d = Decoder {
+                        op: "session-import",
+                        set: Set::SESSION_BATCH,
+                    };
+                    let (mut imported, mut refused) = (None, None);
+                    for attr in attrs(payload) {
+                        let (k, p) = (attr.kind, attr.payload);
+                        if k == uapi::RINGGATE_A_SESSION_BATCH_IMPORTED {
+                            imported = Some(d.u32(k, p)?);
+                        } else if k == uapi::RINGGATE_A_SESSION_BATCH_REFUSED {
+                            refused = Some(d.u32(k, p)?);
+                        }
+                    }
+                    Ok((
+                        d.need(uapi::RINGGATE_A_SESSION_BATCH_IMPORTED, imported)?,
+                        d.need(uapi::RINGGATE_A_SESSION_BATCH_REFUSED, refused)?,
+                    ))
+                },
+            )?;
+            total.imported += u64::from(imported);
+            total.refused += u64::from(refused);
+        }
+        Ok(total)
+    }
+
     /// Hands each live NAT session to `each` as its dump part arrives, so a
     /// table of a million sessions is never held in memory. The dump is a
     /// sample (sessions come and go meanwhile), so it is not retried. The

@@ -30,6 +30,11 @@ pub fn render(family: &Family) -> Result<String, String> {
         render_definition(&mut out, &mut all, fam, def)?;
     }
     for set in &family.attribute_sets {
+        if set.subset_of.is_some() {
+            // Its numbers are its parent's constants.
+            render_set(&mut out, family, &set.name, &set.attributes)?;
+            continue;
+        }
         let prefix = c_name(&[fam, "a", &set.name]);
         let mut value = 0;
         let mut table = format!("pub const {prefix}_NAMES: &[(&str, u16)] = &[\n");

@@ -74,14 +74,19 @@ impl Entry {
 #[serde(rename_all = "kebab-case")]
 pub struct AttrSet {
     pub name: String,
+    /// A subset shares another set's attributes and numbers (only their
+    /// checks may differ): it has no constants of its own.
+    #[serde(default)]
+    pub subset_of: Option<String>,
     pub attributes: Vec<Attr>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Attr {
     pub name: String,
-    #[serde(rename = "type")]
+    /// Empty in a subset, which takes its parent's.
+    #[serde(rename = "type", default)]
     pub kind: String,
     /// An explicit attribute number; the ones after it count on from it.
     #[serde(default)]
@@ -101,7 +106,7 @@ pub struct Attr {
 }
 
 /// Bounds of an attribute's value: a number or the name of a constant.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Checks {
     #[serde(default)]
     pub min: Option<Bound>,
@@ -140,4 +145,47 @@ pub struct McastGroups {
 #[derive(Debug, Deserialize)]
 pub struct McastGroup {
     pub name: String,
+}
+
+impl Family {
+    /// Gives each attribute of a subset its parent's definition and number
+    /// (keeping the subset's own checks, if it has any).
+    pub fn resolve_subsets(&mut self) -> Result<(), String> {
+        let mut resolved = Vec::new();
+        for (i, set) in self.attribute_sets.iter().enumerate() {
+            let Some(parent) = &set.subset_of else {
+                continue;
+            };
+            let parent = self
+                .attribute_sets
+                .iter()
+                .find(|s| &s.name == parent && s.subset_of.is_none())
+                .ok_or_else(|| format!("set {} is a subset of unknown set {parent}", set.name))?;
+            let mut attrs = Vec::new();
+            for attr in &set.attributes {
+                let mut value = 0;
+                let mut found = None;
+                for p in &parent.attributes {
+                    value = p.value.unwrap_or(value + 1);
+                    if p.name == attr.name {
+                        found = Some((p, value));
+                    }
+                }
+                let (p, value) = found.ok_or_else(|| {
+                    format!("{}.{} is not in {}", set.name, attr.name, parent.name)
+                })?;
+                let mut full = p.clone();
+                full.value = Some(value);
+                if attr.checks.is_some() {
+                    full.checks = attr.checks.clone();
+                }
+                attrs.push(full);
+            }
+            resolved.push((i, attrs));
+        }
+        for (i, attrs) in resolved {
+            self.attribute_sets[i].attributes = attrs;
+        }
+        Ok(())
+    }
 }

@@ -157,7 +157,8 @@ mod generator {
     use crate::spec::Family;
 
     fn generate(yaml: &str) -> Result<String, String> {
-        let family: Family = serde_yaml_ng::from_str(yaml).map_err(|e| e.to_string())?;
+        let mut family: Family = serde_yaml_ng::from_str(yaml).map_err(|e| e.to_string())?;
+        family.resolve_subsets()?;
         render(&family)
     }
 
@@ -223,5 +224,29 @@ mcast-groups:
             .contains("unknown enum colour"));
         let bad_type = SMALL.replace("type: u16", "type: s17");
         assert!(generate(&bad_type).unwrap_err().contains("type s17"));
+    }
+
+    /// A subset takes its parent's numbers and types, with its own checks,
+    /// and has no constants of its own (ynl-gen-c writes none).
+    #[test]
+    fn a_subset_shares_its_parents_numbers() {
+        let yaml = SMALL.replace(
+            "operations:",
+            "  - name: part\n    subset-of: thing\n    attributes:\n      - { name: color, checks: { min: 2 } }\n      - { name: addr }\noperations:",
+        );
+        let rust = generate(&yaml).unwrap();
+        assert!(!rust.contains("X_A_PART_"), "{rust}");
+        assert!(rust.contains(
+            "pub static X_SET_PART_ATTRS: [AttrSpec; 2] = [\n    AttrSpec { name: \"color\", value: 6, ty: AttrType::U32"
+        ), "{rust}");
+        assert!(
+            rust.contains("enumeration: Some(X_COLOR_NAMES), min: Some(2), max: None"),
+            "{rust}"
+        );
+        assert!(rust.contains("AttrSpec { name: \"addr\", value: 5, ty: AttrType::U32, byte_order: ByteOrder::BigEndian"), "{rust}");
+        let bad = yaml.replace("{ name: addr }", "{ name: address }");
+        assert!(generate(&bad)
+            .unwrap_err()
+            .contains("part.address is not in thing"));
     }
 }
