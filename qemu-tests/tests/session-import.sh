@@ -29,35 +29,8 @@ ip -n be1 route replace 10.9.0.0/24 via "$BACKGW"
 wait_listening_port() { for _ in $(seq 50); do ip netns exec be1 ss -ltn | grep -q ":$1 " && return; sleep 0.1; done; fail "no server on :$1"; }
 wait_listening_port 8080
 
-# Each client connection sends a numbered 1 KB line every 50 ms for $1 s
-# and checks every echo byte; at the end it prints "ok LINES" or what broke.
-stream() {
-  cl python3 -c '
-import socket, sys, time
-s = socket.create_connection(("10.9.0.100", 80), timeout=5)
-s.settimeout(5)
-print("connected", s.getsockname()[1], flush=True)
-end = time.time() + float(sys.argv[1])
-n = 0
-try:
-    while time.time() < end:
-        line = (b"%08d" % n) * 128
-        s.sendall(line)
-        got = b""
-        while len(got) < len(line):
-            chunk = s.recv(len(line) - len(got))
-            if not chunk:
-                raise ConnectionError("closed")
-            got += chunk
-        if got != line:
-            raise ValueError("line %d came back altered" % n)
-        n += 1
-        time.sleep(0.05)
-    print("ok", n, flush=True)
-except Exception as e:
-    print("broken after", n, "lines:", type(e).__name__, e, flush=True)
-' "$1"
-}
+# A connection checking every byte (see guest/echo-stream.py).
+stream() { cl python3 "$RG_REPO/qemu-tests/guest/echo-stream.py" "$VIP" 80 "$1"; }
 stream 25 >/tmp/kept &
 kept=$!
 stream 25 >/tmp/lost &

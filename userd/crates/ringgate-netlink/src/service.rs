@@ -13,7 +13,7 @@ use crate::wire::{attrs, Builder};
 use crate::{Client, Error};
 
 /// A service's IP protocol: TCP, UDP, or a number this build has no name for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Proto {
     Tcp,
     Udp,
@@ -22,7 +22,8 @@ pub enum Proto {
 }
 
 impl Proto {
-    pub(crate) fn number(self) -> u8 {
+    /// The IP protocol number.
+    pub fn number(self) -> u8 {
         match self {
             Proto::Tcp => 6,
             Proto::Udp => 17,

@@ -18,9 +18,9 @@ use ringgate_cluster::config::{ClusterConfig, HealthCheck};
 use ringgate_cluster::model::{BackendId, Micros, Vip};
 use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
-use ringgate_netlink::Client;
+use ringgate_netlink::{Client, ConfigChange};
 use ringgate_ring::keyring::Keyring;
-use ringgate_ring::node::{Event, SubmitError};
+use ringgate_ring::node::{Event, Priority, SubmitError};
 use ringgate_ring::wire::RingId;
 use serde_json::Value;
 
@@ -31,6 +31,7 @@ use crate::module_sync::ModuleSync;
 use crate::persister::Persister;
 use crate::release_gate::{Broadcast, ReleaseGate};
 use crate::runtime::UdpRing;
+use crate::session_sync::{self, SessionSync};
 use crate::state_file;
 
 /// How often the module's per-VIP load is read.
@@ -77,6 +78,9 @@ pub struct Gateway {
     /// Module requests refused (for status), and the latest reason.
     module_errors: u64,
     last_module_error: Option<String>,
+    /// This node's sessions carried to its peers' modules, and theirs to
+    /// its own (see `session_sync`).
+    sessions: SessionSync,
     /// Checks the configured back-ends; its verdicts go to the cluster,
     /// which decides by majority (see `ringgate_cluster::health`).
     checker: Checker,
@@ -164,9 +168,19 @@ impl Gateway {
             releases: ReleaseGate::default(),
             snapshot: None,
             persister: Persister::spawn(options_state_file),
+            sessions: SessionSync::default(),
         };
         if let Some(module) = &gateway.module {
-            let errors = module.release_all();
+            // Sessions record the node that created them: session sync
+            // announces this node's own and imports the others as theirs.
+            let change = ConfigChange {
+                node_id: Some(me),
+                ..ConfigChange::default()
+            };
+            let mut errors = module.release_all();
+            if let Err(e) = module.client().config_set(&change) {
+                errors.push(format!("setting the module's node id: {e}"));
+            }
             gateway.note_errors(errors);
             gateway.renew_lease(Instant::now());
         }
@@ -180,6 +194,19 @@ impl Gateway {
     /// Hands one event of the ring node to the state machine.
     pub fn on_event(&mut self, ring: &mut UdpRing, event: Event) {
         let now = ring.now();
+        if let Event::Deliver {
+            origin, payload, ..
+        } = &event
+        {
+            if session_sync::is_batch(payload) {
+                self.import_sessions(*origin, payload);
+                return;
+            }
+        }
+        if matches!(event, Event::Membership { .. }) {
+            // A node that joined has none of this node's sessions yet.
+            self.sessions.announce_all_again();
+        }
         if matches!(event, Event::Membership { .. } | Event::Snapshot { .. }) {
             self.urgent = true;
         }
@@ -214,6 +241,7 @@ impl Gateway {
         }
         self.retry_releases(ring);
         self.send_snapshot(ring);
+        self.sync_sessions(ring, instant);
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
             self.node.observe_health(&verdicts);
@@ -222,6 +250,62 @@ impl Gateway {
         self.node.tick(now, operational);
         self.drain(ring);
         self.persist_if_due(instant);
+    }
+
+    /// Announces this node's new and changed sessions to its peers, if a
+    /// read of the module is due and the ring runs. A batch the ring has no
+    /// room for is not lost: everything is announced again next time.
+    fn sync_sessions(&mut self, ring: &mut UdpRing, instant: Instant) {
+        let Some(module) = &self.module else {
+            return;
+        };
+        if !self.sessions.due(instant) || !ring.node().is_operational() {
+            return;
+        }
+        let sessions = match module.client().sessions() {
+            Ok(sessions) => sessions,
+            Err(e) => {
+                self.note_errors(vec![format!("reading the module's sessions: {e}")]);
+                return;
+            }
+        };
+        let now = ring.now();
+        for batch in self.sessions.changes(self.node.id(), &sessions, instant) {
+            if let Err(e) = ring.node().submit_with(now, Priority::Bulk, batch) {
+                log(&format!(
+                    "session batch not sent, all sessions go again: {e}"
+                ));
+                self.sessions.announce_all_again();
+                break;
+            }
+        }
+    }
+
+    /// Imports a peer's session batch into the module as that peer's
+    /// sessions (this node's own batches come back too: skipped).
+    fn import_sessions(&mut self, origin: u16, payload: &[u8]) {
+        if origin == self.node.id() {
+            return;
+        }
+        let Some(module) = &self.module else {
+            return;
+        };
+        let sessions = match session_sync::decode(payload) {
+            Ok(sessions) => sessions,
+            Err(e) => {
+                self.sessions.refused_batches += 1;
+                log(&format!("session batch from node {origin} refused: {e}"));
+                return;
+            }
+        };
+        match module.client().session_import(&sessions) {
+            Ok(outcome) if outcome.refused > 0 => log(&format!(
+                "node {origin}'s session batch: {} imported, {} refused by the module",
+                outcome.imported, outcome.refused
+            )),
+            Ok(_) => {}
+            Err(e) => self.note_errors(vec![format!("importing node {origin}'s sessions: {e}")]),
+        }
     }
 
     /// Whether VIPs the module lost to its lease may be taken back now: the

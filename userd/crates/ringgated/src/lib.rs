@@ -16,5 +16,6 @@ pub mod persister;
 pub mod release_gate;
 pub mod ring_handle;
 pub mod runtime;
+pub mod session_sync;
 pub mod state_file;
 pub mod status_json;

@@ -1,0 +1,299 @@
+//! Session sync: this node's NAT sessions carried over the ring to every
+//! peer's module, so that when one of this node's VIPs moves (its death, a
+//! move, a drain) the new owner translates its established connections as
+//! this node did: same back-end, same translation.
+//!
+//! Every `SYNC_EVERY` the daemon dumps its module's sessions, keeps those it
+//! owns (the module records the node id of the node that created each
+//! one), and announces the ones new or changed since it last announced them
+//! in batches of `BATCH` (one ring message each, bulk priority, so a VIP
+//! move never waits behind them). A session is changed when its stage
+//! moved on or its expiry moved later by more than a quarter of what the
+//! last announcement gave it (traffic keeps refreshing it here; the peers'
+//! copies live only as long as announced). Peers import what they receive
+//! into their modules as sessions of their origin. A session that ends here
+//! is not announced: the peers' copies expire on their own.
+//!
+//! When the ring's membership changes everything is announced again, so a
+//! node that joined gets the whole table. This is outside the replicated
+//! state machine: a lost batch costs at most the sessions it carried, which
+//! the next membership change or the next change of each sends again.
+//!
+//! Wire format of one batch (integers big-endian):
+//!
+//! ```text
+//!   magic    4 bytes  "RGSS"
+//!   version  u8       1
+//!   count    u16
+//!   count x  proto u8, stage u8, owner u16, client addr u32, client port
+//!            u16, vip u32, vip port u16, back-end addr u32, back-end port
+//!            u16, expires_ms u32 (26 bytes)
+//! ```
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use ringgate_netlink::{Proto, Session, Stage};
+
+/// How often the module's sessions are read.
+pub const SYNC_EVERY: Duration = Duration::from_millis(200);
+/// Sessions per ring message: 26 bytes each, about 26 KB a message.
+pub const BATCH: usize = 1000;
+
+const MAGIC: &[u8; 4] = b"RGSS";
+const VERSION: u8 = 1;
+const HEADER: usize = 7;
+const ENTRY: usize = 26;
+
+/// What names a session: its client's flow to the VIP.
+type Key = (Proto, SocketAddrV4, SocketAddrV4);
+
+/// What a peer was last told of a session.
+struct Announced {
+    backend: SocketAddrV4,
+    stage: Stage,
+    /// When the peers' copies expire unless told again.
+    expires: Instant,
+    /// The lifetime that announcement gave them.
+    lifetime: Duration,
+}
+
+/// This node's side of session sync: what it announced.
+#[derive(Default)]
+pub struct SessionSync {
+    announced: HashMap<Key, Announced>,
+    last_read: Option<Instant>,
+    /// Batches received that did not decode (a peer of another version, or
+    /// corruption the ring's authentication would have caught).
+    pub refused_batches: u64,
+}
+
+impl SessionSync {
+    /// Whether the module's sessions are due to be read.
+    pub fn due(&self, now: Instant) -> bool {
+        self.last_read
+            .is_none_or(|at| now.duration_since(at) >= SYNC_EVERY)
+    }
+
+    /// Forgets what was announced, so the next read announces everything
+    /// (a node joined the ring, or the ring re-formed).
+    pub fn announce_all_again(&mut self) {
+        self.announced.clear();
+    }
+
+    /// Takes a fresh read of the module's sessions (`sessions`, all of
+    /// them) at `now`: the encoded batches announcing those `me` owns that
+    /// are new or changed. Forgets sessions no longer in the table.
+    pub fn changes(&mut self, me: u16, sessions: &[Session], now: Instant) -> Vec<Vec<u8>> {
+        self.last_read = Some(now);
+        let mine: Vec<&Session> = sessions.iter().filter(|s| s.owner == me).collect();
+        let live: std::collections::HashSet<Key> =
+            mine.iter().map(|s| (s.proto, s.client, s.vip)).collect();
+        self.announced.retain(|key, _| live.contains(key));
+        let mut due = Vec::new();
+        for s in mine {
+            let key = (s.proto, s.client, s.vip);
+            let lifetime = Duration::from_millis(u64::from(s.expires_ms));
+            let expires = now + lifetime;
+            let changed = match self.announced.get(&key) {
+                None => true,
+                Some(a) => {
+                    a.backend != s.backend
+                        || a.stage != s.stage
+                        || expires.saturating_duration_since(a.expires) > a.lifetime / 4
+                }
+            };
+            if changed {
+                self.announced.insert(
+                    key,
+                    Announced {
+                        backend: s.backend,
+                        stage: s.stage,
+                        expires,
+                        lifetime,
+                    },
+                );
+                due.push(s);
+            }
+        }
+        due.chunks(BATCH).map(encode).collect()
+    }
+}
+
+/// Whether a ring message is a session batch (and not a cluster message,
+/// which starts with its format version, a small number).
+pub fn is_batch(payload: &[u8]) -> bool {
+    payload.starts_with(MAGIC)
+}
+
+fn encode(sessions: &[&Session]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + sessions.len() * ENTRY);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    // `BATCH` fits a u16.
+    out.extend_from_slice(&(sessions.len() as u16).to_be_bytes());
+    for s in sessions {
+        out.push(s.proto.number());
+        // Stages are 0..=4; a newer module's larger number saturates and
+        // is refused by the receiver's check.
+        out.push(u8::try_from(s.stage.0).unwrap_or(u8::MAX));
+        out.extend_from_slice(&s.owner.to_be_bytes());
+        for addr in [s.client, s.vip, s.backend] {
+            out.extend_from_slice(&addr.ip().octets());
+            out.extend_from_slice(&addr.port().to_be_bytes());
+        }
+        out.extend_from_slice(&s.expires_ms.to_be_bytes());
+    }
+    out
+}
+
+/// Why a batch was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("not a session batch")]
+    NotBatch,
+    #[error("session batch version {0}, this daemon reads 1")]
+    Version(u8),
+    #[error("session batch of {count} sessions in {len} bytes")]
+    Length { count: usize, len: usize },
+    #[error("session {0} of the batch: protocol {1} is neither TCP nor UDP")]
+    Proto(usize, u8),
+    #[error("session {0} of the batch: stage {1} is not a stage of protocol {2}")]
+    Stage(usize, u8, u8),
+}
+
+/// The sessions of one batch. The whole batch is refused if any session
+/// is malformed, so a bad batch imports nothing.
+pub fn decode(payload: &[u8]) -> Result<Vec<Session>, BatchError> {
+    let body = payload.strip_prefix(MAGIC).ok_or(BatchError::NotBatch)?;
+    let [version, hi, lo, entries @ ..] = body else {
+        return Err(BatchError::Length {
+            count: 0,
+            len: payload.len(),
+        });
+    };
+    if *version != VERSION {
+        return Err(BatchError::Version(*version));
+    }
+    let count = usize::from(u16::from_be_bytes([*hi, *lo]));
+    if entries.len() != count * ENTRY {
+        return Err(BatchError::Length {
+            count,
+            len: payload.len(),
+        });
+    }
+    let mut sessions = Vec::with_capacity(count);
+    for (i, e) in entries.chunks_exact(ENTRY).enumerate() {
+        let proto = match e[0] {
+            6 => Proto::Tcp,
+            17 => Proto::Udp,
+            other => return Err(BatchError::Proto(i, other)),
+        };
+        // UDP sessions are in stage udp (0), TCP ones in syn..reset (1..=4).
+        let stage_fits = match proto {
+            Proto::Udp => e[1] == 0,
+            _ => (1..=4).contains(&e[1]),
+        };
+        if !stage_fits {
+            return Err(BatchError::Stage(i, e[1], e[0]));
+        }
+        let addr = |at: usize| {
+            SocketAddrV4::new(
+                Ipv4Addr::new(e[at], e[at + 1], e[at + 2], e[at + 3]),
+                u16::from_be_bytes([e[at + 4], e[at + 5]]),
+            )
+        };
+        sessions.push(Session {
+            proto,
+            stage: Stage(u32::from(e[1])),
+            owner: u16::from_be_bytes([e[2], e[3]]),
+            client: addr(4),
+            vip: addr(10),
+            backend: addr(16),
+            expires_ms: u32::from_be_bytes([e[22], e[23], e[24], e[25]]),
+        });
+    }
+    Ok(sessions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(port: u16, owner: u16, stage: u32, expires_ms: u32) -> Session {
+        Session {
+            proto: Proto::Tcp,
+            client: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 1), port),
+            vip: "10.9.0.100:80".parse().unwrap(),
+            backend: "10.8.0.2:8080".parse().unwrap(),
+            stage: Stage(stage),
+            expires_ms,
+            owner,
+        }
+    }
+
+    #[test]
+    fn a_batch_decodes_to_what_was_encoded() {
+        let sessions = vec![session(40000, 1, 2, 900_000), session(40001, 1, 3, 5)];
+        let mut sync = SessionSync::default();
+        let batches = sync.changes(1, &sessions, Instant::now());
+        assert_eq!(batches.len(), 1);
+        assert!(is_batch(&batches[0]));
+        assert_eq!(decode(&batches[0]).unwrap(), sessions);
+    }
+
+    #[test]
+    fn only_own_sessions_new_or_changed_are_announced() {
+        let now = Instant::now();
+        let mut sync = SessionSync::default();
+        let mine = session(40000, 1, 2, 900_000);
+        let theirs = session(40001, 2, 2, 900_000);
+        let sent = sync.changes(1, &[mine.clone(), theirs.clone()], now);
+        assert_eq!(decode(&sent[0]).unwrap(), vec![mine.clone()]);
+        // Nothing changed: nothing is sent, even a second later, when the
+        // expiry moved on by a second only.
+        let later = now + Duration::from_secs(1);
+        assert!(sync.changes(1, &[mine.clone()], later).is_empty());
+        // The stage moved on: sent again.
+        let closing = session(40000, 1, 3, 60_000);
+        let sent = sync.changes(1, &[closing.clone()], later);
+        assert_eq!(decode(&sent[0]).unwrap(), vec![closing.clone()]);
+        // Refreshed by traffic well past a quarter of its lifetime: again.
+        let much_later = later + Duration::from_secs(20);
+        let sent = sync.changes(1, &[closing.clone()], much_later);
+        assert_eq!(sent.len(), 1);
+        // Everything again after a membership change.
+        sync.announce_all_again();
+        assert_eq!(sync.changes(1, &[closing], much_later).len(), 1);
+    }
+
+    #[test]
+    fn batches_hold_at_most_batch_sessions() {
+        let sessions: Vec<Session> = (0..2500).map(|p| session(p + 1, 1, 2, 1000)).collect();
+        let batches = SessionSync::default().changes(1, &sessions, Instant::now());
+        let counts: Vec<usize> = batches.iter().map(|b| decode(b).unwrap().len()).collect();
+        assert_eq!(counts, [1000, 1000, 500]);
+    }
+
+    #[test]
+    fn malformed_batches_are_refused_whole() {
+        let batch = encode(&[&session(1, 1, 2, 1), &session(2, 1, 2, 1)]);
+        assert_eq!(decode(b"RGSX"), Err(BatchError::NotBatch));
+        assert!(matches!(
+            decode(&batch[..batch.len() - 1]),
+            Err(BatchError::Length { .. })
+        ));
+        let mut version = batch.clone();
+        version[4] = 2;
+        assert_eq!(decode(&version), Err(BatchError::Version(2)));
+        let mut proto = batch.clone();
+        proto[HEADER + ENTRY] = 1;
+        assert_eq!(decode(&proto), Err(BatchError::Proto(1, 1)));
+        let mut stage = batch.clone();
+        stage[HEADER] = 17;
+        assert_eq!(decode(&stage), Err(BatchError::Stage(0, 2, 17)));
+        // A cluster message is not a batch.
+        assert!(!is_batch(&[4, 1, 0, 0]));
+    }
+}
