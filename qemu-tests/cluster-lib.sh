@@ -125,6 +125,11 @@ cluster_net() {
     attach "gw$n" "b$n" "pb$n" br1 "10.8.0.1$n/24"
     for vip in $VIPS; do ip -n "gw$n" addr add "$vip/32" dev "g$n"; done
     ip netns exec "gw$n" sysctl -qw net.ipv4.ip_forward=1
+    # ARP requests from the gateway's own address, never from a VIP it may
+    # not own (the module drops those): what lets a node that does not own
+    # a VIP forward replies translated to it (see the README's "Sessions
+    # across nodes").
+    ip netns exec "gw$n" sysctl -qw net.ipv4.conf.all.arp_announce=2
   done
   trap cluster_cleanup EXIT
 }

@@ -43,7 +43,10 @@ for name in "$@"; do
   bad=$(printf '%s\n' "$kernel_log" | grep -E "$bad_kernel_log")
   seconds=$(( $(date +%s) - started ))
   if [ $rc -ne 0 ]; then
-    verdict FAIL "$name" "$seconds" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); output:
+    # The reason first (a test's logs after it can push it out of the
+    # tail), then the output's end.
+    verdict FAIL "$name" "$seconds" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); $(printf '%s\n' "$output" | sed -n '/^FAIL/,+12p' | head -13)
+output's end:
 $(printf '%s\n' "$output" | tail -n 40)"
   elif [ -n "$unload" ]; then
     verdict FAIL "$name" "$seconds" "$unload"

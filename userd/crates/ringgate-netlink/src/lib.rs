@@ -10,6 +10,7 @@
 
 mod client;
 mod config;
+pub mod ctnetlink;
 mod decode;
 mod error;
 mod events;

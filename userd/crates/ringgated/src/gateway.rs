@@ -18,7 +18,8 @@ use ringgate_cluster::config::{ClusterConfig, HealthCheck};
 use ringgate_cluster::model::{BackendId, Micros, Vip};
 use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
-use ringgate_netlink::{Client, ConfigChange};
+use ringgate_netlink::ctnetlink::{Conntrack, TrackedFlow};
+use ringgate_netlink::{Client, ConfigChange, ConntrackMode};
 use ringgate_ring::keyring::Keyring;
 use ringgate_ring::node::{Event, Priority, SubmitError};
 use ringgate_ring::wire::RingId;
@@ -531,12 +532,68 @@ impl Gateway {
             ModuleAction::ReleaseVip(vip) => self.releases.release_done(*vip, errors.is_empty()),
             ModuleAction::TakeVip(vip) => {
                 self.releases.taken(*vip);
+                if errors.is_empty() {
+                    self.track_taken_sessions(*vip);
+                }
                 Vec::new()
             }
             _ => Vec::new(),
         };
         self.note_errors(errors);
         ready
+    }
+
+    /// After taking `vip`: in the module's tracked mode, writes conntrack
+    /// entries for the sessions other nodes created, so that a stateful
+    /// ruleset here passes them whichever side speaks first (see
+    /// `ringgate_netlink::ctnetlink`). All of them, not only `vip`'s: the
+    /// VIP taken may be the back-ends' gateway address, which carries the
+    /// replies of sessions of every client-side VIP. Entries conntrack has
+    /// already (connections this node carries) are left as they are. After
+    /// the take, not before: the VIP is served at once, and a packet that
+    /// races the entries is one conntrack meets mid-stream, as without
+    /// them.
+    fn track_taken_sessions(&mut self, vip: Vip) {
+        let Some(module) = &self.module else {
+            return;
+        };
+        let client = module.client();
+        let tracked = match client.config() {
+            Ok(config) => config.conntrack == ConntrackMode::Tracked,
+            Err(e) => {
+                self.note_errors(vec![format!("reading the module's conntrack mode: {e}")]);
+                return;
+            }
+        };
+        if !tracked {
+            return;
+        }
+        let me = self.node.id();
+        let sessions = match client.sessions() {
+            Ok(sessions) => sessions,
+            Err(e) => {
+                self.note_errors(vec![format!("reading the module's sessions: {e}")]);
+                return;
+            }
+        };
+        let flows: Vec<TrackedFlow> = sessions
+            .iter()
+            .filter(|s| s.owner != me)
+            .filter_map(session_sync::tracked_flow)
+            .collect();
+        if flows.is_empty() {
+            return;
+        }
+        let outcome = Conntrack::open().and_then(|mut ct| ct.insert(&flows));
+        match outcome {
+            Ok(done) => log(&format!(
+                "took VIP {vip}: conntrack entries for {} sessions of other nodes written ({} there already)",
+                done.created, done.existing
+            )),
+            Err(e) => self.note_errors(vec![format!(
+                "writing conntrack entries for VIP {vip}'s sessions: {e}"
+            )]),
+        }
     }
 
     fn note_errors(&mut self, errors: Vec<String>) {

@@ -34,6 +34,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use ringgate_netlink::ctnetlink::{TcpState, TrackedFlow};
 use ringgate_netlink::{Proto, Session, Stage};
 
 /// How often the module's sessions are read.
@@ -119,6 +120,26 @@ impl SessionSync {
         }
         due.chunks(BATCH).map(encode).collect()
     }
+}
+
+/// The conntrack entry a session another node created needs here, if any:
+/// an established or closing TCP connection, or a UDP flow (a handshake
+/// not finished, or a reset connection, is left to conntrack itself).
+pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
+    // Stages: 0 udp, 1 syn, 2 established, 3 closing, 4 reset.
+    let tcp_state = match (s.proto, s.stage.0) {
+        (Proto::Udp, 0) => None,
+        (Proto::Tcp, 2) => Some(TcpState::Established),
+        (Proto::Tcp, 3) => Some(TcpState::CloseWait),
+        _ => return None,
+    };
+    Some(TrackedFlow {
+        proto: s.proto,
+        client: s.client,
+        backend: s.backend,
+        tcp_state,
+        timeout_secs: s.expires_ms.div_ceil(1000),
+    })
 }
 
 /// Whether a ring message is a session batch (and not a cluster message,
@@ -295,5 +316,18 @@ mod tests {
         assert_eq!(decode(&stage), Err(BatchError::Stage(0, 2, 17)));
         // A cluster message is not a batch.
         assert!(!is_batch(&[4, 1, 0, 0]));
+    }
+
+    #[test]
+    fn conntrack_gets_established_closing_and_udp_sessions_only() {
+        let state = |stage| tracked_flow(&session(1, 2, stage, 1500)).map(|f| f.tcp_state);
+        assert_eq!(state(2), Some(Some(TcpState::Established)));
+        assert_eq!(state(3), Some(Some(TcpState::CloseWait)));
+        assert_eq!(state(1), None);
+        assert_eq!(state(4), None);
+        let mut udp = session(1, 2, 0, 1500);
+        udp.proto = Proto::Udp;
+        let flow = tracked_flow(&udp).unwrap();
+        assert_eq!((flow.tcp_state, flow.timeout_secs), (None, 2));
     }
 }

@@ -1,0 +1,248 @@
+//! Conntrack entries for sessions another node created, written through
+//! conntrack's own netlink interface (ctnetlink), as `conntrack -I` and
+//! conntrackd's commit do.
+//!
+//! In the module's tracked mode conntrack tracks a translated connection as
+//! client <-> back-end on the node that carries it. When a VIP moves to a
+//! node that never saw the connection, conntrack there would meet it
+//! mid-stream: from a packet of the client it makes an entry (TCP with
+//! `nf_conntrack_tcp_loose`, the default) and a stateful ruleset accepts it
+//! as a new connection to an allowed back-end port; but from a packet of
+//! the back-end (a download, whose client only acknowledges) it makes an
+//! entry in the wrong direction, a ruleset accepting new connections only
+//! to the back-ends drops it, and the connection dies. So the node that
+//! takes a VIP writes an entry for each session of that VIP it got from
+//! another node first: established (or closing), seen in both directions,
+//! assured, with liberal window tracking (its sequence numbers are not
+//! known here), expiring with the session.
+
+use std::io;
+use std::net::SocketAddrV4;
+
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+
+use crate::wire::{messages, Builder, NLMSG_ERROR, NLM_F_ACK};
+use crate::Proto;
+
+/// `NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW` (linux/netfilter/nfnetlink.h,
+/// nfnetlink_conntrack.h).
+const CT_NEW: u16 = 1 << 8;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
+const AF_INET: u8 = 2;
+
+const CTA_TUPLE_ORIG: u16 = 1;
+const CTA_TUPLE_REPLY: u16 = 2;
+const CTA_STATUS: u16 = 3;
+const CTA_PROTOINFO: u16 = 4;
+const CTA_TIMEOUT: u16 = 7;
+const CTA_TUPLE_IP: u16 = 1;
+const CTA_TUPLE_PROTO: u16 = 2;
+const CTA_IP_V4_SRC: u16 = 1;
+const CTA_IP_V4_DST: u16 = 2;
+const CTA_PROTO_NUM: u16 = 1;
+const CTA_PROTO_SRC_PORT: u16 = 2;
+const CTA_PROTO_DST_PORT: u16 = 3;
+const CTA_PROTOINFO_TCP: u16 = 1;
+const CTA_PROTOINFO_TCP_STATE: u16 = 1;
+const CTA_PROTOINFO_TCP_FLAGS_ORIGINAL: u16 = 4;
+const CTA_PROTOINFO_TCP_FLAGS_REPLY: u16 = 5;
+/// `IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED`: ctnetlink confirms an
+/// entry it creates before applying the status asked for, and refuses a
+/// status that would take the confirmation away (EBUSY).
+const STATUS_SEEN_REPLY_ASSURED: u32 = (1 << 1) | (1 << 2) | (1 << 3);
+/// `IP_CT_TCP_FLAG_BE_LIBERAL`: no window check for this direction.
+const TCP_FLAG_BE_LIBERAL: u8 = 0x08;
+const EEXIST: i32 = 17;
+
+/// Where a TCP connection is, as conntrack names it (`enum tcp_conntrack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpState {
+    Established = 3,
+    /// One side has sent its FIN.
+    CloseWait = 5,
+}
+
+/// One connection as conntrack should know it: client to back-end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackedFlow {
+    pub proto: Proto,
+    pub client: SocketAddrV4,
+    pub backend: SocketAddrV4,
+    /// TCP only.
+    pub tcp_state: Option<TcpState>,
+    /// Seconds until conntrack forgets it unless a packet refreshes it.
+    pub timeout_secs: u32,
+}
+
+/// What `Conntrack::insert` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Inserted {
+    /// Entries written.
+    pub created: u64,
+    /// Entries conntrack had already (left as they are).
+    pub existing: u64,
+}
+
+/// A ctnetlink socket of the caller's network namespace.
+pub struct Conntrack {
+    socket: Socket,
+    port: u32,
+    seq: u32,
+}
+
+impl Conntrack {
+    pub fn open() -> io::Result<Conntrack> {
+        let mut socket = Socket::new(NETLINK_NETFILTER)?;
+        let addr = socket.bind_auto()?;
+        socket.set_ext_ack(true)?;
+        Ok(Conntrack {
+            socket,
+            port: addr.port_number(),
+            seq: 0,
+        })
+    }
+
+    /// Writes an entry for each flow, one request at a time; an entry
+    /// already there counts as such. The first other refusal ends the
+    /// writing with that error (the entries written stay).
+    pub fn insert(&mut self, flows: &[TrackedFlow]) -> io::Result<Inserted> {
+        let mut done = Inserted::default();
+        for flow in flows {
+            self.seq = self.seq.wrapping_add(1);
+            self.socket.send(&request(flow, self.seq, self.port), 0)?;
+            match self.ack()? {
+                0 => done.created += 1,
+                e if e == -EEXIST => done.existing += 1,
+                e => return Err(io::Error::from_raw_os_error(-e)),
+            }
+        }
+        Ok(done)
+    }
+
+    /// The error code of the acknowledgement of request `self.seq`.
+    fn ack(&mut self) -> io::Result<i32> {
+        loop {
+            let (datagram, _) = self.socket.recv_from_full()?;
+            for message in messages(&datagram) {
+                let message = message.map_err(|t| io::Error::other(t.0))?;
+                if message.kind == NLMSG_ERROR && message.seq == self.seq {
+                    let code = message
+                        .payload
+                        .get(..4)
+                        .and_then(|b| b.try_into().ok())
+                        .map(i32::from_ne_bytes)
+                        .ok_or_else(|| io::Error::other("a short ctnetlink acknowledgement"))?;
+                    return Ok(code);
+                }
+            }
+        }
+    }
+}
+
+/// One tuple nest: source to destination.
+fn put_tuple(b: &mut Builder, kind: u16, proto: u8, from: SocketAddrV4, to: SocketAddrV4) {
+    b.nest(kind, |t| {
+        t.nest(CTA_TUPLE_IP, |ip| {
+            ip.put(CTA_IP_V4_SRC, &from.ip().octets())
+                .put(CTA_IP_V4_DST, &to.ip().octets());
+        })
+        .nest(CTA_TUPLE_PROTO, |p| {
+            p.put_u8(CTA_PROTO_NUM, proto)
+                .put(CTA_PROTO_SRC_PORT, &from.port().to_be_bytes())
+                .put(CTA_PROTO_DST_PORT, &to.port().to_be_bytes());
+        });
+    });
+}
+
+/// The `IPCTNL_MSG_CT_NEW` request writing `flow` (ctnetlink's numbers are
+/// big-endian; its header is `struct nfgenmsg`, laid out as a generic
+/// netlink header: family, version, resource id).
+pub(crate) fn request(flow: &TrackedFlow, seq: u32, port: u32) -> Vec<u8> {
+    let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    let mut b = Builder::genl(CT_NEW, flags, AF_INET, 0);
+    let proto = flow.proto.number();
+    put_tuple(&mut b, CTA_TUPLE_ORIG, proto, flow.client, flow.backend);
+    put_tuple(&mut b, CTA_TUPLE_REPLY, proto, flow.backend, flow.client);
+    b.put(CTA_STATUS, &STATUS_SEEN_REPLY_ASSURED.to_be_bytes())
+        .put(CTA_TIMEOUT, &flow.timeout_secs.max(1).to_be_bytes());
+    if let Some(state) = flow.tcp_state {
+        b.nest(CTA_PROTOINFO, |info| {
+            info.nest(CTA_PROTOINFO_TCP, |tcp| {
+                let liberal = [TCP_FLAG_BE_LIBERAL, TCP_FLAG_BE_LIBERAL];
+                tcp.put_u8(CTA_PROTOINFO_TCP_STATE, state as u8)
+                    .put(CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, &liberal)
+                    .put(CTA_PROTOINFO_TCP_FLAGS_REPLY, &liberal);
+            });
+        });
+    }
+    b.finish(seq, port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testbytes::{nest, nla};
+
+    #[test]
+    fn a_tcp_entry_is_both_tuples_status_timeout_and_liberal_state() {
+        let flow = TrackedFlow {
+            proto: Proto::Tcp,
+            client: "10.9.0.1:40000".parse().unwrap(),
+            backend: "10.8.0.2:8080".parse().unwrap(),
+            tcp_state: Some(TcpState::Established),
+            timeout_secs: 900,
+        };
+        let bytes = request(&flow, 7, 99);
+        // nlmsghdr: type, flags; then nfgenmsg: AF_INET, version 0, res_id 0.
+        assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 0x100);
+        assert_eq!(
+            u16::from_ne_bytes([bytes[6], bytes[7]]),
+            0x1 | 0x4 | 0x200 | 0x400
+        );
+        assert_eq!(bytes[16..20], [2, 0, 0, 0]);
+        let tuple = |kind, from: [u8; 4], sport: u16, to: [u8; 4], dport: u16| {
+            nest(
+                kind,
+                &[
+                    nest(1, &[nla(1, &from), nla(2, &to)]),
+                    nest(
+                        2,
+                        &[
+                            nla(1, &[6]),
+                            nla(2, &sport.to_be_bytes()),
+                            nla(3, &dport.to_be_bytes()),
+                        ],
+                    ),
+                ],
+            )
+        };
+        let want = [
+            tuple(1, [10, 9, 0, 1], 40000, [10, 8, 0, 2], 8080),
+            tuple(2, [10, 8, 0, 2], 8080, [10, 9, 0, 1], 40000),
+            nla(3, &14u32.to_be_bytes()),
+            nla(7, &900u32.to_be_bytes()),
+            nest(
+                4,
+                &[nest(1, &[nla(1, &[3]), nla(4, &[8, 8]), nla(5, &[8, 8])])],
+            ),
+        ]
+        .concat();
+        assert_eq!(bytes[20..], want);
+    }
+
+    #[test]
+    fn a_udp_entry_has_no_protocol_state_and_lives_at_least_a_second() {
+        let flow = TrackedFlow {
+            proto: Proto::Udp,
+            client: "10.9.0.1:40000".parse().unwrap(),
+            backend: "10.8.0.2:53".parse().unwrap(),
+            tcp_state: None,
+            timeout_secs: 0,
+        };
+        let bytes = request(&flow, 1, 1);
+        let attrs: Vec<u16> = crate::wire::attrs(&bytes[20..]).map(|a| a.kind).collect();
+        assert_eq!(attrs, [1, 2, 3, 7]);
+        assert!(bytes.ends_with(&nla(7, &1u32.to_be_bytes())));
+    }
+}
