@@ -114,6 +114,14 @@ impl ServiceTable {
         Some(self.services[slot].find_backend(addr, port))
     }
 
+    /// Whether back-end `backend` of the service in `slot` is up.
+    pub(crate) fn backend_up(&self, slot: usize, backend: usize) -> bool {
+        self.services
+            .get(slot)
+            .and_then(|s| s.backends.get(backend))
+            .is_some_and(|b| b.used && b.up)
+    }
+
     /// Adds the back-end (weight 1, up) or changes the weight and state given.
     pub(crate) fn set_backend(
         &mut self,

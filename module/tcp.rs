@@ -103,9 +103,12 @@ impl Direction {
     }
 
     /// Either direction of a session another node created, met mid-stream:
-    /// its sequence numbers are still to be learnt. (A session imported
-    /// in its handshake stays there until it expires or a FIN or reset
-    /// moves it on: its SYN-ACK passed elsewhere.)
+    /// its sequence numbers are still to be learnt. A session imported in
+    /// its handshake completes it here from either end: the back-end's
+    /// SYN-ACK (whatever it acknowledges, as the client's SYN passed
+    /// elsewhere) and the client's ACK of it, or, when the SYN-ACK passed
+    /// elsewhere too, the client's first segment without SYN, as conntrack
+    /// picks up a connection.
     pub(crate) fn picked_up() -> Direction {
         Direction {
             next_seq: 0,
@@ -158,9 +161,12 @@ impl Direction {
         }
     }
 
-    /// Whether `seg` answers the client's SYN: a SYN-ACK acknowledging it.
+    /// Whether `seg` answers the client's SYN: a SYN-ACK acknowledging it
+    /// (any SYN-ACK, in a session picked up before its sequence numbers
+    /// were known here).
     fn answers_syn(&self, seg: &Segment) -> bool {
-        seg.flags & (SYN | ACK) == SYN | ACK && seg.ack == self.expected_ack
+        let picked_up = self.marks & (PICK_UP | SEQ_KNOWN) == PICK_UP;
+        seg.flags & (SYN | ACK) == SYN | ACK && (seg.ack == self.expected_ack || picked_up)
     }
 
     /// Moves the next sequence number on, but only within a window of
@@ -178,6 +184,9 @@ impl Direction {
         if self.marks & SEQ_KNOWN == 0 {
             if self.answers_syn(seg) {
                 self.next_seq = end;
+                // The same as before, unless picked up: then the SYN-ACK
+                // tells what the client's SYN was.
+                self.expected_ack = seg.ack;
                 self.marks |= SEQ_KNOWN;
             }
             return;
@@ -226,6 +235,10 @@ impl Direction {
             }
             Stage::Syn
         } else if from_client && self.acks_synack(seg) {
+            Stage::Established
+        } else if from_client && self.marks & PICK_UP != 0 && seg.flags & ACK != 0 {
+            // A session picked up in its handshake: the client acknowledges
+            // a SYN-ACK this node never saw.
             Stage::Established
         } else {
             // A client's ACK before any SYN-ACK, or the back-end's data

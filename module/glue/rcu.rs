@@ -36,6 +36,14 @@ impl Sleepable {
             _not_send: PhantomData,
         }
     }
+
+    /// Lets the scheduler run something else if it wants to: long loops in
+    /// process context (a large request) call it now and then.
+    pub(crate) fn yield_now(&mut self) {
+        // SAFETY: `self` proves process context outside any RCU read-side
+        // section, where `cond_resched` may sleep.
+        unsafe { bindings::rg_cond_resched() }
+    }
 }
 
 /// Proof that the code holding it runs inside an RCU read-side section: a

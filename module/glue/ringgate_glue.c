@@ -721,6 +721,11 @@ int rg_genl_next_session(struct genl_info *info, unsigned int outer, unsigned in
 	return 0;
 }
 
+void rg_cond_resched(void)
+{
+	cond_resched();
+}
+
 int rg_genl_missing_in(struct genl_info *info, const struct nlattr *nest, unsigned int inner)
 {
 	NL_SET_ERR_ATTR_MISS(info->extack, nest, inner);

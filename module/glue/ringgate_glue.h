@@ -170,6 +170,8 @@ int rg_genl_missing(struct genl_info *info, unsigned int type);
 #define RG_SESSION_SLOTS (RINGGATE_A_SESSION_MAX + 1)
 int rg_genl_next_session(struct genl_info *info, unsigned int outer, unsigned int *offset,
 			 struct nlattr **tb, unsigned int slots, struct nlattr **nest);
+/* cond_resched(), for long loops in process context. */
+void rg_cond_resched(void);
 int rg_genl_missing_in(struct genl_info *info, const struct nlattr *nest, unsigned int inner);
 /* Sets the extack message of a failing request; @msg must be static. */
 void rg_genl_set_err_msg(struct genl_info *info, const char *msg);

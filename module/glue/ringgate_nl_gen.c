@@ -40,11 +40,6 @@ static const struct netlink_range_validation ringgate_a_config_owner_lease_ms_ra
 	.max	= 60000ULL,
 };
 
-static const struct netlink_range_validation ringgate_a_session_expires_ms_range = {
-	.min	= 1ULL,
-	.max	= 86400000ULL,
-};
-
 /* Common nested types */
 const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT + 1] = {
 	[RINGGATE_A_BACKEND_ADDR] = { .type = NLA_U32, },
@@ -69,7 +64,7 @@ const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OWNE
 	[RINGGATE_A_SESSION_BACKEND_ADDR] = { .type = NLA_U32, },
 	[RINGGATE_A_SESSION_BACKEND_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[RINGGATE_A_SESSION_STAGE] = NLA_POLICY_MAX(NLA_U32, 4),
-	[RINGGATE_A_SESSION_EXPIRES_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_session_expires_ms_range),
+	[RINGGATE_A_SESSION_EXPIRES_MS] = NLA_POLICY_MIN(NLA_U32, 1),
 	[RINGGATE_A_SESSION_OWNER] = { .type = NLA_U16, },
 };
 

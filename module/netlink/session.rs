@@ -64,6 +64,9 @@ pub(crate) fn session_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sl
     Ok(())
 }
 
+/// Sessions `session-import` handles between chances for the scheduler.
+const YIELD_EVERY: u32 = 256;
+
 /// An attribute of a session nest that must be there.
 fn need<T>(nest: &SessionNest<'_>, inner: u32, value: Option<T>) -> Result<T> {
     value.ok_or_else(|| nest.missing(inner))
@@ -98,10 +101,16 @@ fn imported_of(net: &NetState, req: &Request<'_>, nest: &SessionNest<'_>) -> Res
         dport: port(RINGGATE_A_SESSION_VIP_PORT)?,
     };
     let clock = net.clock();
-    let expires = match nest.u32(RINGGATE_A_SESSION_EXPIRES_MS) {
-        Some(ms) => clock.now.saturating_add(clock.ticks_ms(ms)),
-        None => clock.after_secs(net.timeouts().secs(stage)),
-    };
+    // A session lives at most 9/8 of its stage's timeout here (a packet of
+    // its other direction pushes its expiry by an eighth), so a dump shows
+    // up to that much; an import gets no more, whatever it asks.
+    let timeout_ms = net.timeouts().secs(stage).saturating_mul(1125);
+    let ms = nest
+        .u32(RINGGATE_A_SESSION_EXPIRES_MS)
+        .map_or(timeout_ms, |ms| u64::from(ms).min(timeout_ms));
+    let expires = clock
+        .now
+        .saturating_add(clock.ticks_ms(u32::try_from(ms).unwrap_or(u32::MAX)));
     Ok(Imported {
         client,
         backend_addr: u32_of(RINGGATE_A_SESSION_BACKEND_ADDR)?,
@@ -114,9 +123,12 @@ fn imported_of(net: &NetState, req: &Request<'_>, nest: &SessionNest<'_>) -> Res
 
 /// `session-import`: every session of the request into the table, or, if
 /// any of them is malformed, none (the whole request is read once before
-/// anything changes). Bounded by the request's size: a netlink message
-/// carries a few hundred sessions at most. Replies with how many were
-/// imported and refused.
+/// anything changes). Bounded by the request's size, which the sender's
+/// socket buffer bounds: thousands of sessions by default, tens of
+/// thousands with a forced larger buffer, so the loop lets the scheduler in
+/// every `YIELD_EVERY` sessions. Replies with how many were refused and how
+/// many the table now holds as given (a session it had already, merged,
+/// counts as imported).
 pub(crate) fn session_import(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let batch = uapi::RINGGATE_A_SESSION_BATCH_SESSION;
     let mut offset: c_uint = 0;
@@ -126,6 +138,9 @@ pub(crate) fn session_import(net: &NetState, req: &Request<'_>, context: &mut Sl
     let (mut imported, mut refused) = (0u32, 0u32);
     let mut offset: c_uint = 0;
     while let Some(nest) = req.next_session(batch, &mut offset)? {
+        if (imported + refused) % YIELD_EVERY == YIELD_EVERY - 1 {
+            context.yield_now();
+        }
         let session = imported_of(net, req, &nest)?;
         if net.import_session(context, &session) {
             imported += 1;

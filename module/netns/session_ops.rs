@@ -9,7 +9,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::NetState;
-use crate::glue::{self, RcuSection, Sleepable};
+use crate::glue::{self, uapi, RcuSection, Sleepable};
 use crate::services::ServiceKey;
 use crate::sessions::{Imported, SessionTable};
 use crate::traffic::Traffic;
@@ -99,9 +99,11 @@ impl NetState {
     /// Puts a session another node created into the table (see
     /// `SessionTable::import`), counted under its back-end here; whether it
     /// is there now. Refused if this namespace has no such service or
-    /// back-end (its configuration lags the other node's), or the table
-    /// has no room or holds the flow for another translation; each refusal
-    /// is counted with the table's dropped sessions.
+    /// back-end (its configuration lags the other node's), the back-end is
+    /// down and the down policy drops its sessions (as it dropped those
+    /// created here), or the table has no room or holds the flow for
+    /// another translation; each refusal is counted with the table's
+    /// dropped sessions.
     pub(crate) fn import_session(&self, context: &mut Sleepable, session: &Imported) -> bool {
         let rcu = RcuSection::read_lock(context);
         let key = ServiceKey {
@@ -111,11 +113,15 @@ impl NetState {
         };
         let services = self.services.read(&rcu);
         let sessions = self.sessions.read(&rcu);
-        let slots = services.find(&key).zip(
-            services
-                .find_backend(&key, session.backend_addr, session.backend_port)
-                .flatten(),
-        );
+        let drops_down = self.down_policy() == uapi::RINGGATE_DOWN_POLICY_DROP;
+        let slots = services
+            .find(&key)
+            .zip(
+                services
+                    .find_backend(&key, session.backend_addr, session.backend_port)
+                    .flatten(),
+            )
+            .filter(|&(service, backend)| !drops_down || services.backend_up(service, backend));
         let imported = slots.is_some_and(|(service, backend)| {
             sessions
                 .import(session, service, backend, self.clock().now)

@@ -88,6 +88,29 @@ ctl_in gw2 sessions --json | jqr '.[] | "\(.client_port) \(.backend_addr):\(.bac
 expect_eq "$(cat /tmp/gw2-sessions)" "$kept_port 10.8.0.2:8080 established 1" "gw2's imported session (port, back-end, stage, owner)"
 expect_eq "$(ctl_in gw2 backend list --json | jqr '.[0].backends[0].active_conns')" 1 "gw2's active connections to the back-end after the import"
 
+# A session to a back-end that is down while the down policy drops such
+# sessions is refused; an expiry beyond what the stage's timeout gives a
+# session here is cut to it (a dump can show 9/8 of a timeout).
+fake_session() { # CLIENT_PORT BACKEND_ADDR EXPIRES_MS
+  python3 -c '
+import ipaddress, json, sys
+ip = lambda a: int(ipaddress.ip_address(a))
+print(json.dumps({"session": [{"proto": 6, "client-addr": ip("10.9.0.1"), "client-port": int(sys.argv[1]),
+  "vip": ip("10.9.0.100"), "vip-port": 80, "backend-addr": ip(sys.argv[2]), "backend-port": 8080,
+  "stage": 2, "expires-ms": int(sys.argv[3]), "owner": 1}]}))' "$@"
+}
+import_in_gw2() { ip netns exec gw2 bash -c ". $RG_REPO/qemu-tests/lib.sh; ynl --do session-import --json '$1'"; }
+ctl_in gw2 backend add "$VIP" 80 10.8.0.3:8080 --down
+ctl_in gw2 config set --down-policy drop
+import_in_gw2 "$(fake_session 50001 10.8.0.3 60000)" >/tmp/down
+grep -q "'imported': 0" /tmp/down && grep -q "'refused': 1" /tmp/down ||
+  fail "a session to a down back-end was imported under the drop policy: $(cat /tmp/down)"
+ctl_in gw2 config set --down-policy keep
+import_in_gw2 "$(fake_session 50002 10.8.0.2 4000000000)" >/tmp/long
+grep -q "'imported': 1" /tmp/long || fail "a session with a long expiry was refused: $(cat /tmp/long)"
+long=$(ctl_in gw2 sessions --json | jqr '.[] | select(get("client_port") == 50002) | get("expires_ms")')
+[ "$long" -le 1012500 ] || fail "an imported session lives ${long} ms, more than 9/8 of the established timeout"
+
 # gw1 dies; gw2 takes the VIP and the back-ends' gateway address.
 sleep 2
 ip -n gw1 link set g1 down

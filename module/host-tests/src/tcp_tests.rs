@@ -307,3 +307,38 @@ fn an_imported_session_never_learns_a_sequence_number_from_a_syn() {
         None
     );
 }
+
+/// A session imported in its handshake completes it here when the
+/// back-end's SYN-ACK and the client's ACK pass this node (found in
+/// review: it stayed in Syn, with the short timeout, and was reset idle).
+#[test]
+fn an_imported_syn_session_completes_its_handshake_here() {
+    let mut client = Direction::picked_up();
+    let mut backend = Direction::picked_up();
+    let mut stage = Stage::Syn;
+    stage = client.after(stage, true, &seg(SYN, 1000, 0, 0)).unwrap();
+    stage = backend
+        .after(stage, false, &seg(SYN | ACK, 5000, 1001, 0))
+        .unwrap();
+    assert!(backend.synack_seen());
+    client.mark_synack(backend.synack_ack());
+    stage = client.after(stage, true, &seg(ACK, 1001, 5001, 0)).unwrap();
+    assert_eq!(stage, Stage::Established);
+}
+
+/// ... and when the SYN-ACK passed on the node that created it, the
+/// client's first acknowledgement here establishes it.
+#[test]
+fn an_imported_syn_session_is_established_by_the_clients_ack() {
+    let mut client = Direction::picked_up();
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(ACK, 1001, 5001, 100)),
+        Some(Stage::Established)
+    );
+    // A SYN alone does not.
+    let mut client = Direction::picked_up();
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(SYN, 1000, 0, 0)),
+        Some(Stage::Syn)
+    );
+}
