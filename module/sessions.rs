@@ -687,6 +687,33 @@ impl SessionTable {
         outcome
     }
 
+    /// Makes the live sessions of VIP `vip` that node `from` owns node
+    /// `to`'s, both their entries (the client-side entry names the VIP as
+    /// its destination, the back-end-side one as its rewrite); the number
+    /// of sessions. A scan of the whole table, bucket by bucket: process
+    /// context only.
+    pub(crate) fn adopt_owner(&self, vip: u32, from: u16, to: u16, now: u64) -> u64 {
+        let mut adopted = 0;
+        for i in 0..self.buckets.len() {
+            adopted += self.buckets.with(i, |bucket| {
+                let mut n = 0;
+                for e in bucket.iter_mut().filter(|e| e.live(now) && e.owner == from) {
+                    let of_vip = if e.counted() {
+                        e.key.daddr == vip
+                    } else {
+                        e.rewrite.addr == vip
+                    };
+                    if of_vip {
+                        e.owner = to;
+                        n += u64::from(e.counted());
+                    }
+                }
+                n
+            });
+        }
+        adopted
+    }
+
     /// Removes every session counted under `slot` (service, back-end and
     /// generation: the sessions of that one back-end of that one service),
     /// both their entries; the number of sessions removed. A scan of the

@@ -931,6 +931,7 @@ static int rg_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 
 RG_DOIT(ringgate_nl_status_get_doit)
 RG_DOIT(ringgate_nl_session_import_doit)
+RG_DOIT(ringgate_nl_session_adopt_doit)
 RG_DOIT(ringgate_nl_counters_reset_doit)
 RG_DOIT(ringgate_nl_vip_add_doit)
 RG_DOIT(ringgate_nl_vip_del_doit)

@@ -170,6 +170,12 @@ static const struct nla_policy ringgate_session_import_nl_policy[RINGGATE_A_SESS
 	[RINGGATE_A_SESSION_BATCH_SESSION] = NLA_POLICY_NESTED(ringgate_session_entry_nl_policy),
 };
 
+/* RINGGATE_CMD_SESSION_ADOPT - do */
+static const struct nla_policy ringgate_session_adopt_nl_policy[RINGGATE_A_SESSION_BATCH_OWNER + 1] = {
+	[RINGGATE_A_SESSION_BATCH_VIP] = { .type = NLA_U32, },
+	[RINGGATE_A_SESSION_BATCH_OWNER] = { .type = NLA_U16, },
+};
+
 /* Ops table for ringgate */
 static const struct genl_split_ops ringgate_nl_ops[] = {
 	{
@@ -314,6 +320,14 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.doit		= ringgate_nl_session_import_doit,
 		.policy		= ringgate_session_import_nl_policy,
 		.maxattr	= RINGGATE_A_SESSION_BATCH_SESSION,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_SESSION_ADOPT,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_session_adopt_doit,
+		.policy		= ringgate_session_adopt_nl_policy,
+		.maxattr	= RINGGATE_A_SESSION_BATCH_OWNER,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 };

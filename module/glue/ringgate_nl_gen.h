@@ -43,6 +43,7 @@ int ringgate_nl_session_get_dumpit(struct sk_buff *skb,
 int ringgate_nl_owner_lease_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_session_import_doit(struct sk_buff *skb,
 				    struct genl_info *info);
+int ringgate_nl_session_adopt_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	RINGGATE_NLGRP_EVENTS,

@@ -45,6 +45,7 @@ pub(crate) fn request(
         uapi::RINGGATE_CMD_CONFIG_GET => config::config_get,
         uapi::RINGGATE_CMD_OWNER_LEASE => config::owner_lease,
         uapi::RINGGATE_CMD_SESSION_IMPORT => session::session_import,
+        uapi::RINGGATE_CMD_SESSION_ADOPT => session::session_adopt,
         // The ops table has no other command.
         _ => return Err(EINVAL),
     };

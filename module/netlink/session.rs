@@ -154,3 +154,19 @@ pub(crate) fn session_import(net: &NetState, req: &Request<'_>, context: &mut Sl
     attrs.put_u32(uapi::RINGGATE_A_SESSION_BATCH_REFUSED, refused)?;
     reply.send()
 }
+
+/// `session-adopt`: the sessions of a VIP that another node created become
+/// this node's; replies with how many.
+pub(crate) fn session_adopt(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
+    let vip = req.require_u32(uapi::RINGGATE_A_SESSION_BATCH_VIP)?;
+    let owner = uapi::RINGGATE_A_SESSION_BATCH_OWNER;
+    let from = req.get_u16(owner).ok_or_else(|| req.missing(owner))?;
+    let adopted = net.adopt_sessions(context, vip, from);
+    let mut reply = req.reply()?;
+    let attrs = reply.attrs()?;
+    attrs.put_u32(
+        uapi::RINGGATE_A_SESSION_BATCH_ADOPTED,
+        u32::try_from(adopted).unwrap_or(u32::MAX),
+    )?;
+    reply.send()
+}

@@ -133,6 +133,19 @@ impl NetState {
         imported
     }
 
+    /// Makes the sessions of `vip` that node `from` created this node's
+    /// (see `SessionTable::adopt_owner`); how many.
+    pub(crate) fn adopt_sessions(&self, context: &mut Sleepable, vip: u32, from: u16) -> u64 {
+        let me = self.node_id();
+        if from == me {
+            return 0;
+        }
+        let rcu = RcuSection::read_lock(context);
+        self.sessions
+            .read(&rcu)
+            .adopt_owner(vip, from, me, self.clock().now)
+    }
+
     pub(crate) fn nat_active(&self) -> bool {
         self.nat_active.load(Ordering::Relaxed)
     }

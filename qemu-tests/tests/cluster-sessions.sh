@@ -10,8 +10,9 @@
 # checked). The daemons carry each other's sessions over the ring into
 # every module; once the peers have them, the owner dies (daemon killed,
 # links down). The survivors take both addresses, the new owner writes
-# conntrack entries for the sessions it got, and the five connections go on
-# to their end, every byte intact, through the ruleset.
+# conntrack entries for the sessions it got and adopts them (both survivors
+# then list it as their owner), and the five connections go on to their
+# end, every byte intact, through the ruleset.
 #
 # The topology is cluster-lib.sh's, with three gateways and one back-end.
 . "$RG_REPO/qemu-tests/lib.sh"
@@ -101,6 +102,21 @@ others=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$owner" | tr '\n' ' ')
 wait_settled 2 $others
 survivor=$(owner_of "$VIP" "$(echo $others | cut -d' ' -f1)")
 echo "measured: after gw$owner's death the VIP is gw$survivor's, the back-end gateway gw$(owner_of "$BACKGW" "$survivor")'s"
+# The new owner adopts the dead node's sessions and announces them as its
+# own: both survivors list it as their owner (so their copies stay fresh
+# for the next failover).
+adopted() {
+  ctl_in "gw$1" sessions --json | jqr '[.[] | select(get("owner") == $o)] | length' --argjson o "$survivor"
+}
+start=$SECONDS
+for n in $others; do
+  deadline=$((SECONDS + 15))
+  until [ "$(adopted "$n")" = "$CONNECTIONS" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "gw$n does not list gw$survivor as the owner of the $CONNECTIONS sessions: $(ctl_in "gw$n" sessions)"
+    sleep 0.2
+  done
+done
+echo "measured: the dead node's sessions owned by gw$survivor on both survivors within $((SECONDS - start)) s of the takeover"
 
 for i in $(seq $CONNECTIONS); do eval "wait \$stream$i" || true; done
 echo "measured: after gw$owner's death: $(for i in $(seq $CONNECTIONS); do tail -1 "$CL/stream-$i" | tr '\n' ';'; done)"

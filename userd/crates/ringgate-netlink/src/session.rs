@@ -177,6 +177,31 @@ impl Client {
         Ok(total)
     }
 
+    /// Makes the sessions of `vip` that node `owner` created this node's
+    /// (the node took the VIP over from a node that left); how many.
+    pub fn session_adopt(&self, vip: std::net::Ipv4Addr, owner: u16) -> Result<u64, Error> {
+        self.get(
+            uapi::RINGGATE_CMD_SESSION_ADOPT,
+            |r| {
+                r.put(uapi::RINGGATE_A_SESSION_BATCH_VIP, &vip.octets())
+                    .put_u16(uapi::RINGGATE_A_SESSION_BATCH_OWNER, owner);
+            },
+            |payload| {
+                let d = Decoder {
+                    op: "session-adopt",
+                    set: Set::SESSION_BATCH,
+                };
+                let mut adopted = None;
+                for attr in attrs(payload) {
+                    if attr.kind == uapi::RINGGATE_A_SESSION_BATCH_ADOPTED {
+                        adopted = Some(d.u32(attr.kind, attr.payload)?);
+                    }
+                }
+                Ok(u64::from(d.need(uapi::RINGGATE_A_SESSION_BATCH_ADOPTED, adopted)?))
+            },
+        )
+    }
+
     /// Hands each live NAT session to `each` as its dump part arrives, so a
     /// table of a million sessions is never held in memory. The dump is a
     /// sample (sessions come and go meanwhile), so it is not retried. The

@@ -270,6 +270,7 @@ impl Gateway {
                 return;
             }
         };
+        self.adopt_sessions(ring, &sessions);
         let now = ring.now();
         for batch in self.sessions.changes(self.node.id(), &sessions, instant) {
             if let Err(e) = ring.node().submit_with(now, Priority::Bulk, batch) {
@@ -280,6 +281,42 @@ impl Gateway {
                 break;
             }
         }
+    }
+
+    /// Makes this node's the sessions of the VIPs its module owns that nodes
+    /// no longer in the ring created: it took those VIPs over, so it
+    /// announces their sessions from now on (their other copies would
+    /// otherwise expire with their last announcement, and a second
+    /// failover would find them gone). Read again at the next sync.
+    fn adopt_sessions(&mut self, ring: &mut UdpRing, sessions: &[ringgate_netlink::Session]) {
+        let Some(module) = &self.module else {
+            return;
+        };
+        let me = self.node.id();
+        let members = ring.node().members().to_vec();
+        let orphans: BTreeSet<(Vip, u16)> = sessions
+            .iter()
+            .filter(|s| s.owner != me && !members.contains(&s.owner))
+            .map(|s| (*s.vip.ip(), s.owner))
+            .collect();
+        if orphans.is_empty() {
+            return;
+        }
+        let owned = match module.owned() {
+            Ok(owned) => owned,
+            Err(e) => {
+                self.note_errors(vec![format!("reading the module's VIPs: {e}")]);
+                return;
+            }
+        };
+        let mut errors = Vec::new();
+        for (vip, owner) in orphans.into_iter().filter(|(vip, _)| owned.contains(vip)) {
+            match module.client().session_adopt(vip, owner) {
+                Ok(n) => log(&format!("VIP {vip}: adopted {n} sessions of node {owner}")),
+                Err(e) => errors.push(format!("adopting node {owner}'s sessions of {vip}: {e}")),
+            }
+        }
+        self.note_errors(errors);
     }
 
     /// Imports a peer's session batch into the module as that peer's
