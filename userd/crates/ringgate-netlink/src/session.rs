@@ -197,7 +197,9 @@ impl Client {
                         adopted = Some(d.u32(attr.kind, attr.payload)?);
                     }
                 }
-                Ok(u64::from(d.need(uapi::RINGGATE_A_SESSION_BATCH_ADOPTED, adopted)?))
+                Ok(u64::from(
+                    d.need(uapi::RINGGATE_A_SESSION_BATCH_ADOPTED, adopted)?,
+                ))
             },
         )
     }
