@@ -40,8 +40,8 @@ impl Sleepable {
     /// Lets the scheduler run something else if it wants to: long loops in
     /// process context (a large request) call it now and then.
     pub(crate) fn yield_now(&mut self) {
-        // SAFETY: `self` proves process context outside any RCU read-side
-        // section, where `cond_resched` may sleep.
+        // `self` proves process context outside any RCU read-side section.
+        // SAFETY: As just said, where `cond_resched` may sleep.
         unsafe { bindings::rg_cond_resched() }
     }
 }
