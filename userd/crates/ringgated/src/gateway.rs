@@ -18,8 +18,7 @@ use ringgate_cluster::config::{ClusterConfig, HealthCheck};
 use ringgate_cluster::model::{BackendId, Micros, Vip};
 use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
-use ringgate_netlink::ctnetlink::{Conntrack, TrackedFlow};
-use ringgate_netlink::{Client, ConfigChange, ConntrackMode};
+use ringgate_netlink::{Client, ConfigChange};
 use ringgate_ring::keyring::Keyring;
 use ringgate_ring::node::{Event, Priority, SubmitError};
 use ringgate_ring::wire::RingId;
@@ -32,7 +31,8 @@ use crate::module_sync::ModuleSync;
 use crate::persister::Persister;
 use crate::release_gate::{Broadcast, ReleaseGate};
 use crate::runtime::UdpRing;
-use crate::session_sync::{self, SessionSync};
+use crate::session_sync;
+use crate::session_worker::{Outcome, SessionCounters, SessionWorker};
 use crate::state_file;
 
 /// How often the module's per-VIP load is read.
@@ -80,8 +80,12 @@ pub struct Gateway {
     module_errors: u64,
     last_module_error: Option<String>,
     /// This node's sessions carried to its peers' modules, and theirs to
-    /// its own (see `session_sync`).
-    sessions: SessionSync,
+    /// its own (see `session_sync`), on the worker's thread; `None`
+    /// without a module.
+    sessions: Option<SessionWorker>,
+    /// Membership changes seen, each of which makes the worker announce
+    /// every session again.
+    memberships: u64,
     /// Checks the configured back-ends; its verdicts go to the cluster,
     /// which decides by majority (see `ringgate_cluster::health`).
     checker: Checker,
@@ -169,7 +173,8 @@ impl Gateway {
             releases: ReleaseGate::default(),
             snapshot: None,
             persister: Persister::spawn(options_state_file),
-            sessions: SessionSync::default(),
+            sessions: None,
+            memberships: 0,
         };
         if let Some(module) = &gateway.module {
             // Sessions record the node that created them: session sync
@@ -184,6 +189,7 @@ impl Gateway {
             }
             gateway.note_errors(errors);
             gateway.renew_lease(Instant::now());
+            gateway.sessions = Some(SessionWorker::spawn(me));
         }
         Ok(gateway)
     }
@@ -200,13 +206,18 @@ impl Gateway {
         } = &event
         {
             if session_sync::is_batch(payload) {
-                self.import_sessions(*origin, payload);
+                // This node's own batches come back too: skipped.
+                if let Some(sessions) = &self.sessions {
+                    if *origin != self.node.id() {
+                        sessions.import(*origin, payload.clone());
+                    }
+                }
                 return;
             }
         }
         if matches!(event, Event::Membership { .. }) {
             // A node that joined has none of this node's sessions yet.
-            self.sessions.announce_all_again();
+            self.memberships += 1;
         }
         if matches!(event, Event::Membership { .. } | Event::Snapshot { .. }) {
             self.urgent = true;
@@ -242,7 +253,7 @@ impl Gateway {
         }
         self.retry_releases(ring);
         self.send_snapshot(ring);
-        self.sync_sessions(ring, instant);
+        self.sync_sessions(ring);
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
             self.node.observe_health(&verdicts);
@@ -253,97 +264,46 @@ impl Gateway {
         self.persist_if_due(instant);
     }
 
-    /// Announces this node's new and changed sessions to its peers, if a
-    /// read of the module is due and the ring runs. A batch the ring has no
-    /// room for is not lost: everything is announced again next time.
-    fn sync_sessions(&mut self, ring: &mut UdpRing, instant: Instant) {
-        let Some(module) = &self.module else {
+    /// Tells the session worker how the ring stands and submits the
+    /// batches it made. A batch the ring has no room for is not lost: the
+    /// worker announces everything again at its next read.
+    fn sync_sessions(&mut self, ring: &mut UdpRing) {
+        let Some(sessions) = &mut self.sessions else {
             return;
         };
-        if !self.sessions.due(instant) || !ring.node().is_operational() {
-            return;
-        }
-        let sessions = match module.client().sessions() {
-            Ok(sessions) => sessions,
-            Err(e) => {
-                self.note_errors(vec![format!("reading the module's sessions: {e}")]);
-                return;
-            }
-        };
-        self.adopt_sessions(ring, &sessions);
+        let members = ring
+            .node()
+            .is_operational()
+            .then(|| ring.node().members().to_vec());
+        sessions.ring(members, self.memberships);
         let now = ring.now();
-        for batch in self.sessions.changes(self.node.id(), &sessions, instant) {
-            if let Err(e) = ring.node().submit_with(now, Priority::Bulk, batch) {
-                log(&format!(
-                    "session batch not sent, all sessions go again: {e}"
-                ));
-                self.sessions.announce_all_again();
-                break;
-            }
-        }
-    }
-
-    /// Makes this node's the sessions of the VIPs its module owns that nodes
-    /// no longer in the ring created: it took those VIPs over, so it
-    /// announces their sessions from now on (their other copies would
-    /// otherwise expire with their last announcement, and a second
-    /// failover would find them gone). Read again at the next sync.
-    fn adopt_sessions(&mut self, ring: &mut UdpRing, sessions: &[ringgate_netlink::Session]) {
-        let Some(module) = &self.module else {
-            return;
-        };
-        let me = self.node.id();
-        let members = ring.node().members().to_vec();
-        let orphans: BTreeSet<(Vip, u16)> = sessions
-            .iter()
-            .filter(|s| s.owner != me && !members.contains(&s.owner))
-            .map(|s| (*s.vip.ip(), s.owner))
-            .collect();
-        if orphans.is_empty() {
-            return;
-        }
-        let owned = match module.owned() {
-            Ok(owned) => owned,
-            Err(e) => {
-                self.note_errors(vec![format!("reading the module's VIPs: {e}")]);
-                return;
-            }
-        };
         let mut errors = Vec::new();
-        for (vip, owner) in orphans.into_iter().filter(|(vip, _)| owned.contains(vip)) {
-            match module.client().session_adopt(vip, owner) {
-                Ok(n) => log(&format!("VIP {vip}: adopted {n} sessions of node {owner}")),
-                Err(e) => errors.push(format!("adopting node {owner}'s sessions of {vip}: {e}")),
+        let mut refused = false;
+        for outcome in sessions.outcomes() {
+            match outcome {
+                Outcome::Batch(_) if refused => {}
+                Outcome::Batch(batch) => {
+                    if let Err(e) = ring.node().submit_with(now, Priority::Bulk, batch) {
+                        log(&format!(
+                            "session batch not sent, all sessions go again: {e}"
+                        ));
+                        sessions.announce_again();
+                        refused = true;
+                    }
+                }
+                Outcome::Errors(e) => errors.extend(e),
             }
         }
-        self.note_errors(errors);
+        // The worker logged them already.
+        self.module_errors += errors.len() as u64;
+        if let Some(last) = errors.pop() {
+            self.last_module_error = Some(last);
+        }
     }
 
-    /// Imports a peer's session batch into the module as that peer's
-    /// sessions (this node's own batches come back too: skipped).
-    fn import_sessions(&mut self, origin: u16, payload: &[u8]) {
-        if origin == self.node.id() {
-            return;
-        }
-        let Some(module) = &self.module else {
-            return;
-        };
-        let sessions = match session_sync::decode(payload) {
-            Ok(sessions) => sessions,
-            Err(e) => {
-                self.sessions.refused_batches += 1;
-                log(&format!("session batch from node {origin} refused: {e}"));
-                return;
-            }
-        };
-        match module.client().session_import(&sessions) {
-            Ok(outcome) if outcome.refused > 0 => log(&format!(
-                "node {origin}'s session batch: {} imported, {} refused by the module",
-                outcome.imported, outcome.refused
-            )),
-            Ok(_) => {}
-            Err(e) => self.note_errors(vec![format!("importing node {origin}'s sessions: {e}")]),
-        }
+    /// Session sync's counts, for the status view.
+    pub fn session_counters(&self) -> Option<&SessionCounters> {
+        self.sessions.as_ref().map(SessionWorker::counters)
     }
 
     /// Whether VIPs the module lost to its lease may be taken back now: the
@@ -570,7 +530,9 @@ impl Gateway {
             ModuleAction::TakeVip(vip) => {
                 self.releases.taken(*vip);
                 if errors.is_empty() {
-                    self.track_taken_sessions(*vip);
+                    if let Some(sessions) = &self.sessions {
+                        sessions.taken(*vip);
+                    }
                 }
                 Vec::new()
             }
@@ -578,59 +540,6 @@ impl Gateway {
         };
         self.note_errors(errors);
         ready
-    }
-
-    /// After taking `vip`: in the module's tracked mode, writes conntrack
-    /// entries for the sessions other nodes created, so that a stateful
-    /// ruleset here passes them whichever side speaks first (see
-    /// `ringgate_netlink::ctnetlink`). All of them, not only `vip`'s: the
-    /// VIP taken may be the back-ends' gateway address, which carries the
-    /// replies of sessions of every client-side VIP. Entries conntrack has
-    /// already (connections this node carries) are left as they are. After
-    /// the take, not before: the VIP is served at once, and a packet that
-    /// races the entries is one conntrack meets mid-stream, as without
-    /// them.
-    fn track_taken_sessions(&mut self, vip: Vip) {
-        let Some(module) = &self.module else {
-            return;
-        };
-        let client = module.client();
-        let tracked = match client.config() {
-            Ok(config) => config.conntrack == ConntrackMode::Tracked,
-            Err(e) => {
-                self.note_errors(vec![format!("reading the module's conntrack mode: {e}")]);
-                return;
-            }
-        };
-        if !tracked {
-            return;
-        }
-        let me = self.node.id();
-        let sessions = match client.sessions() {
-            Ok(sessions) => sessions,
-            Err(e) => {
-                self.note_errors(vec![format!("reading the module's sessions: {e}")]);
-                return;
-            }
-        };
-        let flows: Vec<TrackedFlow> = sessions
-            .iter()
-            .filter(|s| s.owner != me)
-            .filter_map(session_sync::tracked_flow)
-            .collect();
-        if flows.is_empty() {
-            return;
-        }
-        let outcome = Conntrack::open().and_then(|mut ct| ct.insert(&flows));
-        match outcome {
-            Ok(done) => log(&format!(
-                "took VIP {vip}: conntrack entries for {} sessions of other nodes written ({} there already)",
-                done.created, done.existing
-            )),
-            Err(e) => self.note_errors(vec![format!(
-                "writing conntrack entries for VIP {vip}'s sessions: {e}"
-            )]),
-        }
     }
 
     fn note_errors(&mut self, errors: Vec<String>) {

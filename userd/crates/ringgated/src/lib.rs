@@ -17,5 +17,6 @@ pub mod release_gate;
 pub mod ring_handle;
 pub mod runtime;
 pub mod session_sync;
+pub mod session_worker;
 pub mod state_file;
 pub mod status_json;

@@ -378,6 +378,7 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                                 gateway.node(),
                                 &ring_status,
                                 gateway.module_errors(),
+                                gateway.session_counters(),
                             )));
                         }
                         ClusterRequest::Config => {

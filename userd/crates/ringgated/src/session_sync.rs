@@ -15,9 +15,11 @@
 //! is not announced: the peers' copies expire on their own.
 //!
 //! When the ring's membership changes everything is announced again, so a
-//! node that joined gets the whole table. This is outside the replicated
-//! state machine: a lost batch costs at most the sessions it carried, which
-//! the next membership change or the next change of each sends again.
+//! node that joined gets the whole table, and again every minute (see
+//! `session_worker`). This is outside the replicated state machine: a lost
+//! batch costs at most the sessions it carried, until the next change of
+//! each, the next membership change or the next full announcement sends
+//! them again. The netlink side runs on its own thread (`session_worker`).
 //!
 //! Wire format of one batch (integers big-endian):
 //!
@@ -65,9 +67,6 @@ struct Announced {
 pub struct SessionSync {
     announced: HashMap<Key, Announced>,
     last_read: Option<Instant>,
-    /// Batches received that did not decode (a peer of another version, or
-    /// corruption the ring's authentication would have caught).
-    pub refused_batches: u64,
 }
 
 impl SessionSync {
@@ -75,6 +74,21 @@ impl SessionSync {
     pub fn due(&self, now: Instant) -> bool {
         self.last_read
             .is_none_or(|at| now.duration_since(at) >= SYNC_EVERY)
+    }
+
+    /// When the next read is due; `None`: now.
+    pub fn next_read(&self) -> Option<Instant> {
+        self.last_read.map(|at| at + SYNC_EVERY)
+    }
+
+    /// Records a read (or a failed attempt) at `now`.
+    pub fn mark_read(&mut self, now: Instant) {
+        self.last_read = Some(now);
+    }
+
+    /// Makes a read due at once.
+    pub fn read_now(&mut self) {
+        self.last_read = None;
     }
 
     /// Forgets what was announced, so the next read announces everything
@@ -87,7 +101,7 @@ impl SessionSync {
     /// them) at `now`: the encoded batches announcing those `me` owns that
     /// are new or changed. Forgets sessions no longer in the table.
     pub fn changes(&mut self, me: u16, sessions: &[Session], now: Instant) -> Vec<Vec<u8>> {
-        self.last_read = Some(now);
+        self.mark_read(now);
         let mine: Vec<&Session> = sessions.iter().filter(|s| s.owner == me).collect();
         let live: std::collections::HashSet<Key> =
             mine.iter().map(|s| (s.proto, s.client, s.vip)).collect();
@@ -146,6 +160,14 @@ pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
 /// which starts with its format version, a small number).
 pub fn is_batch(payload: &[u8]) -> bool {
     payload.starts_with(MAGIC)
+}
+
+/// How many sessions a batch made by `changes` carries.
+pub fn count(batch: &[u8]) -> usize {
+    match batch.get(MAGIC.len() + 1..HEADER) {
+        Some([hi, lo]) => usize::from(u16::from_be_bytes([*hi, *lo])),
+        _ => 0,
+    }
 }
 
 fn encode(sessions: &[&Session]) -> Vec<u8> {
@@ -275,14 +297,16 @@ mod tests {
         // Nothing changed: nothing is sent, even a second later, when the
         // expiry moved on by a second only.
         let later = now + Duration::from_secs(1);
-        assert!(sync.changes(1, &[mine.clone()], later).is_empty());
+        assert!(sync
+            .changes(1, std::slice::from_ref(&mine), later)
+            .is_empty());
         // The stage moved on: sent again.
         let closing = session(40000, 1, 3, 60_000);
-        let sent = sync.changes(1, &[closing.clone()], later);
+        let sent = sync.changes(1, std::slice::from_ref(&closing), later);
         assert_eq!(decode(&sent[0]).unwrap(), vec![closing.clone()]);
         // Refreshed by traffic well past a quarter of its lifetime: again.
         let much_later = later + Duration::from_secs(20);
-        let sent = sync.changes(1, &[closing.clone()], much_later);
+        let sent = sync.changes(1, std::slice::from_ref(&closing), much_later);
         assert_eq!(sent.len(), 1);
         // Everything again after a membership change.
         sync.announce_all_again();

@@ -9,6 +9,7 @@ use ringgate_cluster::ClusterNode;
 use serde_json::{json, Value};
 
 use crate::runtime::RingStatus;
+use crate::session_worker::SessionCounters;
 
 fn proto_name(proto: u8) -> Value {
     match proto {
@@ -23,6 +24,7 @@ pub fn cluster_status(
     node: &ClusterNode,
     ring: &RingStatus,
     module_errors: (u64, Option<&str>),
+    sessions: Option<&SessionCounters>,
 ) -> Value {
     let status = node.status();
     let agreed_now = node.state().agreed_now;
@@ -100,6 +102,7 @@ pub fn cluster_status(
         "backends": backends,
         "module_errors": module_errors.0,
         "last_module_error": module_errors.1,
+        "session_sync": sessions.map(SessionCounters::to_json),
         // The network namespace whose module this daemon drives: the
         // control socket is a path every namespace can see, and ringgatectl
         // sends a change through the daemon only if it is its own.

@@ -1,0 +1,517 @@
+//! Session sync's netlink work, on its own thread: reading the module's
+//! session table, importing the peers' batches, adopting a dead node's
+//! sessions and writing conntrack entries after a takeover.
+//!
+//! Each of these can take long (a dump of a large table, thousands of
+//! conntrack inserts), and the ring's thread must not wait for any of
+//! them: a token held past the self fence makes the node release every VIP
+//! (seen: 180 ms without a token, right after a takeover, while the ring's
+//! thread wrote the taken sessions' conntrack entries). So the ring's
+//! thread only hands work over and submits the batches this thread made;
+//! this thread runs at a lower priority, so it also does not take the CPU
+//! from the ring's thread on a busy node.
+//!
+//! Everything queued is bounded: imports waiting beyond `MAX_QUEUED_IMPORTS`
+//! and announcements the ring's thread has not taken beyond `MAX_READY`
+//! are dropped and counted. A dropped announcement is made again (the
+//! whole table goes again at the next read); a dropped import is recovered
+//! by the full announcement every node makes every `FULL_RESYNC_EVERY`.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ringgate_cluster::model::Vip;
+use ringgate_netlink::ctnetlink::{Conntrack, TrackedFlow};
+use ringgate_netlink::{Client, ConntrackMode, Session};
+
+use crate::module_sync::ModuleSync;
+use crate::session_sync::{self, SessionSync, SYNC_EVERY};
+
+/// Peer batches waiting to be imported; more are dropped (and counted).
+pub const MAX_QUEUED_IMPORTS: usize = 64;
+/// Batches made and not yet taken by the ring's thread; a read that finds
+/// no room announces everything again at the next read.
+pub const MAX_READY: usize = 16;
+/// Every node announces its whole table this often, so that a batch a peer
+/// dropped (or a peer that missed one) is made good within this time.
+pub const FULL_RESYNC_EVERY: Duration = Duration::from_secs(60);
+/// The worker's nice value: above the ring's thread's (0), so the ring's
+/// thread gets the CPU first when both want it.
+const NICE: i32 = 10;
+
+fn log(msg: &str) {
+    eprintln!("ringgated: {msg}");
+}
+
+/// Counts of session sync, for the status view.
+#[derive(Default, Debug)]
+pub struct SessionCounters {
+    // Relaxed atomics: each count stands alone, and the status view only
+    // needs a recent value of each.
+    /// Sessions this node announced to its peers.
+    pub announced: AtomicU64,
+    /// Peer sessions the module imported, and the ones it refused.
+    pub imported: AtomicU64,
+    pub import_refused: AtomicU64,
+    /// Peer batches dropped because the import queue was full.
+    pub import_dropped: AtomicU64,
+    /// Peer batches that did not decode.
+    pub batches_malformed: AtomicU64,
+}
+
+impl SessionCounters {
+    /// The counts as the status view shows them.
+    pub fn to_json(&self) -> serde_json::Value {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        serde_json::json!({
+            "announced": get(&self.announced),
+            "imported": get(&self.imported),
+            "import_refused": get(&self.import_refused),
+            "import_dropped": get(&self.import_dropped),
+            "batches_malformed": get(&self.batches_malformed),
+        })
+    }
+}
+
+/// What the ring's thread asks of the worker.
+enum Request {
+    /// The ring's members, or `None` while it is not operational;
+    /// `generation` counts membership changes, each of which makes this
+    /// node announce everything again (a joiner has none of it yet).
+    Ring {
+        members: Option<Vec<u16>>,
+        generation: u64,
+    },
+    /// A peer's batch, as delivered.
+    Import { origin: u16, payload: Vec<u8> },
+    /// This node's module took `vip`.
+    Taken(Vip),
+    /// The ring refused a batch: everything goes again.
+    AnnounceAgain,
+}
+
+/// What the worker hands back.
+pub enum Outcome {
+    /// A batch to submit to the ring.
+    Batch(Vec<u8>),
+    /// Module requests that failed, for the daemon's error count.
+    Errors(Vec<String>),
+}
+
+/// The ring thread's handle on the worker. Dropping it stops the worker.
+pub struct SessionWorker {
+    requests: Sender<Request>,
+    outcomes: Receiver<Outcome>,
+    queued_imports: Arc<AtomicUsize>,
+    counters: Arc<SessionCounters>,
+    /// The last ring state handed over.
+    sent_ring: Option<(Option<Vec<u16>>, u64)>,
+}
+
+impl SessionWorker {
+    /// Starts the worker for node `me`, on its own netlink socket. If the
+    /// socket or the thread cannot be had, the error is logged and session
+    /// sync does nothing (the cluster runs without it).
+    pub fn spawn(me: u16) -> SessionWorker {
+        let (requests, inbox) = mpsc::channel();
+        let (ready, outcomes) = mpsc::sync_channel(MAX_READY);
+        let queued_imports = Arc::new(AtomicUsize::new(0));
+        let counters = Arc::new(SessionCounters::default());
+        let worker = Worker {
+            me,
+            inbox,
+            ready,
+            queued_imports: Arc::clone(&queued_imports),
+            counters: Arc::clone(&counters),
+            sync: SessionSync::default(),
+            members: None,
+            generation: None,
+            taken: BTreeSet::new(),
+            last_full: None,
+        };
+        let started = thread::Builder::new()
+            .name("sessions".to_string())
+            .spawn(move || worker.run());
+        if let Err(e) = started {
+            log(&format!(
+                "session sync thread not started: {e}; sessions are not synced"
+            ));
+        }
+        SessionWorker {
+            requests,
+            outcomes,
+            queued_imports,
+            counters,
+            sent_ring: None,
+        }
+    }
+
+    pub fn counters(&self) -> &SessionCounters {
+        &self.counters
+    }
+
+    /// Tells the worker the ring's state, if it changed since last told.
+    pub fn ring(&mut self, members: Option<Vec<u16>>, generation: u64) {
+        let state = (members, generation);
+        if self.sent_ring.as_ref() == Some(&state) {
+            return;
+        }
+        let (members, generation) = state.clone();
+        if self
+            .requests
+            .send(Request::Ring {
+                members,
+                generation,
+            })
+            .is_ok()
+        {
+            self.sent_ring = Some(state);
+        }
+    }
+
+    /// Queues a peer's batch for import, or drops it (counted) if the
+    /// worker is that far behind.
+    pub fn import(&self, origin: u16, payload: Vec<u8>) {
+        let queued = self.queued_imports.fetch_add(1, Ordering::Relaxed);
+        let sent = queued < MAX_QUEUED_IMPORTS
+            && self
+                .requests
+                .send(Request::Import { origin, payload })
+                .is_ok();
+        if !sent {
+            self.queued_imports.fetch_sub(1, Ordering::Relaxed);
+            let dropped = self.counters.import_dropped.fetch_add(1, Ordering::Relaxed);
+            // The first drop and then one in a hundred: a worker this far
+            // behind would otherwise fill the log too.
+            if dropped.is_multiple_of(100) {
+                log(&format!(
+                    "session batch from node {origin} dropped: {MAX_QUEUED_IMPORTS} batches wait for import already ({} dropped in all; the next full announcement brings them again)",
+                    dropped + 1
+                ));
+            }
+        }
+    }
+
+    /// Tells the worker this node's module took `vip`.
+    pub fn taken(&self, vip: Vip) {
+        let _ = self.requests.send(Request::Taken(vip));
+    }
+
+    /// Asks for everything to be announced again (the ring refused a
+    /// batch).
+    pub fn announce_again(&self) {
+        let _ = self.requests.send(Request::AnnounceAgain);
+    }
+
+    /// What the worker finished since the last call.
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        self.outcomes.try_iter().collect()
+    }
+}
+
+/// The worker thread's state.
+struct Worker {
+    me: u16,
+    inbox: Receiver<Request>,
+    ready: SyncSender<Outcome>,
+    queued_imports: Arc<AtomicUsize>,
+    counters: Arc<SessionCounters>,
+    sync: SessionSync,
+    members: Option<Vec<u16>>,
+    generation: Option<u64>,
+    /// VIPs taken since the last read, whose sessions of other nodes get
+    /// conntrack entries at the next read.
+    taken: BTreeSet<Vip>,
+    /// When everything was last announced.
+    last_full: Option<Instant>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        // Lowering one's own thread's priority needs no privilege; should
+        // it fail anyway, the worker only competes on equal terms.
+        let _ = rustix::process::setpriority_process(None, NICE);
+        let module = match Client::connect() {
+            Ok(client) => ModuleSync::new(client),
+            Err(e) => {
+                log(&format!(
+                    "session sync: no netlink socket to the module ({e}); sessions are not synced"
+                ));
+                return;
+            }
+        };
+        loop {
+            // Nothing to read for while the ring is down and no VIP was
+            // taken: the worker then only waits for requests.
+            let reads = self.members.is_some() || !self.taken.is_empty();
+            let wait = match self.sync.next_read() {
+                Some(at) if reads => at.saturating_duration_since(Instant::now()),
+                None if reads => Duration::ZERO,
+                _ => SYNC_EVERY,
+            };
+            match self.inbox.recv_timeout(wait) {
+                Ok(request) => self.handle(&module, request),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            let now = Instant::now();
+            let reads = self.members.is_some() || !self.taken.is_empty();
+            if reads && self.sync.due(now) {
+                self.read(&module, now);
+            }
+        }
+    }
+
+    fn handle(&mut self, module: &ModuleSync, request: Request) {
+        match request {
+            Request::Ring {
+                members,
+                generation,
+            } => {
+                if self.generation != Some(generation) {
+                    self.sync.announce_all_again();
+                    self.generation = Some(generation);
+                }
+                self.members = members;
+            }
+            Request::Import { origin, payload } => {
+                self.queued_imports.fetch_sub(1, Ordering::Relaxed);
+                self.import(module, origin, &payload);
+            }
+            Request::Taken(vip) => {
+                // Read at once: the sooner the entries are there, the
+                // fewer packets meet a ruleset that does not know them.
+                self.taken.insert(vip);
+                self.sync.read_now();
+            }
+            Request::AnnounceAgain => self.sync.announce_all_again(),
+        }
+    }
+
+    fn report(&self, errors: Vec<String>) {
+        if errors.is_empty() {
+            return;
+        }
+        for e in &errors {
+            log(&format!("module refused: {e}"));
+        }
+        // Already logged: if the ring's thread is behind, the count is
+        // what is lost.
+        let _ = self.ready.try_send(Outcome::Errors(errors));
+    }
+
+    /// Imports a peer's batch into the module as that peer's sessions.
+    fn import(&self, module: &ModuleSync, origin: u16, payload: &[u8]) {
+        let sessions = match session_sync::decode(payload) {
+            Ok(sessions) => sessions,
+            Err(e) => {
+                self.counters
+                    .batches_malformed
+                    .fetch_add(1, Ordering::Relaxed);
+                log(&format!("session batch from node {origin} refused: {e}"));
+                return;
+            }
+        };
+        match module.client().session_import(&sessions) {
+            Ok(outcome) => {
+                self.counters
+                    .imported
+                    .fetch_add(outcome.imported, Ordering::Relaxed);
+                self.counters
+                    .import_refused
+                    .fetch_add(outcome.refused, Ordering::Relaxed);
+                if outcome.refused > 0 {
+                    log(&format!(
+                        "node {origin}'s session batch: {} imported, {} refused by the module",
+                        outcome.imported, outcome.refused
+                    ));
+                }
+            }
+            Err(e) => self.report(vec![format!("importing node {origin}'s sessions: {e}")]),
+        }
+    }
+
+    /// One read of the module's sessions: conntrack entries for VIPs just
+    /// taken, adoption of dead nodes' sessions, and (while the ring runs)
+    /// the announcement of what is new or changed.
+    fn read(&mut self, module: &ModuleSync, now: Instant) {
+        let sessions = match module.client().sessions() {
+            Ok(sessions) => sessions,
+            Err(e) => {
+                // Tried again at the next read, taken VIPs included.
+                self.sync.mark_read(now);
+                self.report(vec![format!("reading the module's sessions: {e}")]);
+                return;
+            }
+        };
+        self.sync.mark_read(now);
+        let taken = std::mem::take(&mut self.taken);
+        if !taken.is_empty() {
+            self.track_taken(module, &taken, &sessions);
+        }
+        let Some(members) = self.members.clone() else {
+            return;
+        };
+        self.adopt(module, &members, &sessions);
+        if self
+            .last_full
+            .is_none_or(|at| now.duration_since(at) >= FULL_RESYNC_EVERY)
+        {
+            self.sync.announce_all_again();
+            self.last_full = Some(now);
+        }
+        for batch in self.sync.changes(self.me, &sessions, now) {
+            let count = session_sync::count(&batch);
+            match self.ready.try_send(Outcome::Batch(batch)) {
+                Ok(()) => {
+                    self.counters
+                        .announced
+                        .fetch_add(count as u64, Ordering::Relaxed);
+                }
+                Err(TrySendError::Full(_)) => {
+                    // The ring's thread is behind: everything goes again
+                    // at the next read rather than piling up here.
+                    self.sync.announce_all_again();
+                    break;
+                }
+                Err(TrySendError::Disconnected(_)) => return,
+            }
+        }
+    }
+
+    /// Makes this node's the sessions of the VIPs its module owns that
+    /// nodes no longer in the ring created: it took those VIPs over, so it
+    /// announces their sessions from now on (their other copies would
+    /// otherwise expire with their last announcement, and a second
+    /// failover would find them gone). Read again at the next read.
+    fn adopt(&self, module: &ModuleSync, members: &[u16], sessions: &[Session]) {
+        let orphans: BTreeSet<(Vip, u16)> = sessions
+            .iter()
+            .filter(|s| s.owner != self.me && !members.contains(&s.owner))
+            .map(|s| (*s.vip.ip(), s.owner))
+            .collect();
+        if orphans.is_empty() {
+            return;
+        }
+        let owned = match module.owned() {
+            Ok(owned) => owned,
+            Err(e) => {
+                self.report(vec![format!("reading the module's VIPs: {e}")]);
+                return;
+            }
+        };
+        let mut errors = Vec::new();
+        for (vip, owner) in orphans.into_iter().filter(|(vip, _)| owned.contains(vip)) {
+            match module.client().session_adopt(vip, owner) {
+                Ok(n) => log(&format!("VIP {vip}: adopted {n} sessions of node {owner}")),
+                Err(e) => errors.push(format!("adopting node {owner}'s sessions of {vip}: {e}")),
+            }
+        }
+        self.report(errors);
+    }
+
+    /// After taking `taken`: in the module's tracked mode, writes conntrack
+    /// entries for the sessions other nodes created, so that a stateful
+    /// ruleset here passes them whichever side speaks first (see
+    /// `ringgate_netlink::ctnetlink`). All of them, not only those of the
+    /// VIPs taken: a VIP taken may be the back-ends' gateway address, which
+    /// carries the replies of sessions of every client-side VIP. Entries
+    /// conntrack has already (connections this node carries) are left as
+    /// they are. After the take, not before: the VIP is served at once,
+    /// and a packet that races the entries is one conntrack meets
+    /// mid-stream, as without them.
+    fn track_taken(&self, module: &ModuleSync, taken: &BTreeSet<Vip>, sessions: &[Session]) {
+        let tracked = match module.client().config() {
+            Ok(config) => config.conntrack == ConntrackMode::Tracked,
+            Err(e) => {
+                self.report(vec![format!("reading the module's conntrack mode: {e}")]);
+                return;
+            }
+        };
+        if !tracked {
+            return;
+        }
+        let flows: Vec<TrackedFlow> = sessions
+            .iter()
+            .filter(|s| s.owner != self.me)
+            .filter_map(session_sync::tracked_flow)
+            .collect();
+        if flows.is_empty() {
+            return;
+        }
+        let vips: Vec<String> = taken.iter().map(Vip::to_string).collect();
+        let vips = vips.join(", ");
+        match Conntrack::open().and_then(|mut ct| ct.insert(&flows)) {
+            Ok(done) => log(&format!(
+                "took VIP {vips}: conntrack entries for {} sessions of other nodes written ({} there already)",
+                done.created, done.existing
+            )),
+            Err(e) => self.report(vec![format!(
+                "writing conntrack entries for VIP {vips}'s sessions: {e}"
+            )]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handle whose worker never runs: what it queues stays queued.
+    fn stalled() -> (SessionWorker, Receiver<Request>) {
+        let (requests, inbox) = mpsc::channel();
+        let (_ready, outcomes) = mpsc::sync_channel(MAX_READY);
+        let worker = SessionWorker {
+            requests,
+            outcomes,
+            queued_imports: Arc::new(AtomicUsize::new(0)),
+            counters: Arc::new(SessionCounters::default()),
+            sent_ring: None,
+        };
+        (worker, inbox)
+    }
+
+    #[test]
+    fn imports_beyond_the_queue_are_dropped_and_counted() {
+        let (worker, inbox) = stalled();
+        for _ in 0..MAX_QUEUED_IMPORTS + 5 {
+            worker.import(2, b"RGSS".to_vec());
+        }
+        assert_eq!(inbox.try_iter().count(), MAX_QUEUED_IMPORTS);
+        let dropped = worker.counters().import_dropped.load(Ordering::Relaxed);
+        assert_eq!(dropped, 5);
+    }
+
+    #[test]
+    fn the_ring_state_goes_over_only_when_it_changed() {
+        let (mut worker, inbox) = stalled();
+        worker.ring(Some(vec![1, 2]), 1);
+        worker.ring(Some(vec![1, 2]), 1);
+        worker.ring(None, 1);
+        worker.ring(Some(vec![1, 2]), 2);
+        let told: Vec<(Option<Vec<u16>>, u64)> = inbox
+            .try_iter()
+            .filter_map(|r| match r {
+                Request::Ring {
+                    members,
+                    generation,
+                } => Some((members, generation)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            told,
+            [(Some(vec![1, 2]), 1), (None, 1), (Some(vec![1, 2]), 2)]
+        );
+    }
+
+    #[test]
+    fn a_batch_counts_its_sessions() {
+        assert_eq!(session_sync::count(b"RGSS\x01\x01\x02"), 258);
+        assert_eq!(session_sync::count(b"RGSS"), 0);
+    }
+}
