@@ -215,9 +215,23 @@ impl UdpRing {
         if let Some(wake) = wake {
             fds.push(PollFd::new(wake, PollFlags::IN));
         }
+        let asleep = Instant::now();
         match rustix::event::poll(&mut fds, wait_ms) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(format!("poll: {e}")),
+        }
+        // A wake-up long after the timeout means the process was not
+        // scheduled (an overloaded host or guest): said, so that a self
+        // fence that follows can be told from one the daemon's own work
+        // caused (see `SLOW_TURN` in `run`).
+        let late = asleep
+            .elapsed()
+            .saturating_sub(Duration::from_millis(wait_ms as u64));
+        if late >= SLOW_TURN {
+            eprintln!(
+                "ringgated: woke {} ms after its {wait_ms} ms wait ended: the process was not scheduled",
+                late.as_millis()
+            );
         }
         // Take everything that is queued, a bounded number at a time.
         for _ in 0..256 {
@@ -239,6 +253,11 @@ impl UdpRing {
         Ok(())
     }
 }
+
+/// A turn of the ring's thread, or a wake-up this late, is logged: it is a
+/// third of the shortest self fence a test uses and far beyond what a turn
+/// takes on an idle machine.
+const SLOW_TURN: Duration = Duration::from_millis(50);
 
 /// Runs the ring until `stop` is set. Every delivery is written to stdout
 /// (from another thread, dropped if its reader falls behind) as one line, `deliver <first> <origin> <length> <text>`, and every new ring as
@@ -279,6 +298,7 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
     };
 
     while !stop.load(Ordering::Relaxed) {
+        let turn = Instant::now();
         ring.flush();
         while let Some(event) = ring.node().poll_event() {
             announce(&event, &output);
@@ -320,6 +340,15 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
         if let Some(gateway) = &mut gateway {
             gateway.pump(&mut ring);
             ring.flush();
+        }
+        // The token waits while a turn runs: a long one is said, since it
+        // can make this node miss its self fence.
+        let busy = turn.elapsed();
+        if busy >= SLOW_TURN {
+            eprintln!(
+                "ringgated: one turn of the ring's thread took {} ms (the token waited)",
+                busy.as_millis()
+            );
         }
 
         let elapsed = window.started.elapsed();
