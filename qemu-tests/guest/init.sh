@@ -32,6 +32,7 @@ for arg in $(cat /proc/cmdline); do
     rg.bench_seconds=*) export RG_BENCH_SECONDS=${arg#rg.bench_seconds=} ;;
     rg.bench_kills=*) export RG_BENCH_KILLS=${arg#rg.bench_kills=} ;;
     rg.bench_load_seconds=*) export RG_BENCH_LOAD_SECONDS=${arg#rg.bench_load_seconds=} ;;
+    rg.failover_rounds=*) export RG_FAILOVER_ROUNDS=${arg#rg.failover_rounds=} ;;
   esac
 done
 

@@ -18,7 +18,7 @@ use ringgate_cluster::config::{ClusterConfig, HealthCheck};
 use ringgate_cluster::model::{BackendId, Micros, Vip};
 use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
-use ringgate_netlink::{Client, ConfigChange};
+use ringgate_netlink::Client;
 use ringgate_ring::keyring::Keyring;
 use ringgate_ring::node::{Event, Priority, SubmitError};
 use ringgate_ring::wire::RingId;
@@ -179,14 +179,8 @@ impl Gateway {
         if let Some(module) = &gateway.module {
             // Sessions record the node that created them: session sync
             // announces this node's own and imports the others as theirs.
-            let change = ConfigChange {
-                node_id: Some(me),
-                ..ConfigChange::default()
-            };
             let mut errors = module.release_all();
-            if let Err(e) = module.client().config_set(&change) {
-                errors.push(format!("setting the module's node id: {e}"));
-            }
+            errors.extend(module.disown_sessions(me));
             gateway.note_errors(errors);
             gateway.renew_lease(Instant::now());
             gateway.sessions = Some(SessionWorker::spawn(me));

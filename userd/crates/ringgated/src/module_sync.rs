@@ -10,7 +10,7 @@ use std::net::SocketAddrV4;
 use ringgate_cluster::config::ClusterConfig;
 use ringgate_cluster::model::{BackendId, Vip};
 use ringgate_cluster::ModuleAction;
-use ringgate_netlink::{Client, Error, Proto, Scheduler, ServiceKey};
+use ringgate_netlink::{Client, ConfigChange, Error, Proto, Scheduler, ServiceKey};
 
 pub struct ModuleSync {
     client: Client,
@@ -80,6 +80,47 @@ impl ModuleSync {
                 .collect(),
             ModuleAction::ApplyConfig(config) => self.apply_config(config, down),
         }
+    }
+
+    /// Makes the sessions the module holds as node `me`'s nobody's (owner
+    /// 0, never a ring member) and sets the module's node id to `me`.
+    /// The module outlives the daemon: a daemon that starts finds the
+    /// sessions a predecessor created, whose VIPs a peer has usually taken
+    /// and whose sessions it adopted. Were they still `me`'s, this node
+    /// would announce its stale copies as its own, peers would record it
+    /// as their owner again, and the node that carries them would stop
+    /// announcing them. As nobody's, whichever node owns each VIP adopts
+    /// them (this one too, if it takes the VIP back). The module renames
+    /// only from a node other than its own, so its id is 0 meanwhile.
+    pub fn disown_sessions(&self, me: u16) -> Vec<String> {
+        let set_id = |id: u16| {
+            let change = ConfigChange {
+                node_id: Some(id),
+                ..ConfigChange::default()
+            };
+            self.client
+                .config_set(&change)
+                .map_err(|e| format!("setting the module's node id to {id}: {e}"))
+        };
+        let mut errors = Vec::new();
+        match set_id(0) {
+            Ok(()) => match self.client.vip_list() {
+                Ok(vips) => {
+                    for v in vips {
+                        if let Err(e) = self.client.session_adopt(v.addr, me) {
+                            errors
+                                .push(format!("disowning node {me}'s sessions of {}: {e}", v.addr));
+                        }
+                    }
+                }
+                Err(e) => errors.push(format!("list VIPs: {e}")),
+            },
+            Err(e) => errors.push(e),
+        }
+        if let Err(e) = set_id(me) {
+            errors.push(e);
+        }
+        errors
     }
 
     /// Releases every VIP the module owns: what a daemon does when it

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""Short TCP connections through a VIP, opened one after another by several
+workers, each checking every byte, until a stop file appears.
+
+    churn.py HOST PORT WORKERS STOPFILE
+
+Each connection sends LINES numbered 1 KB lines to an echo server, one
+every 50 ms, checks each comes back intact, and closes. At the end it
+prints one line:
+
+    opened N completed N reset N corrupted N unanswered N connect_failed N
+
+opened: connections established; completed: all lines echoed and closed
+cleanly; reset: the connection was reset or closed by the peer midway;
+corrupted: a line came back altered; unanswered: an echo did not come
+within 10 s; connect_failed: the handshake did not finish within 10 s
+(the kernel retransmits the SYN meanwhile). Tests run it while they kill
+and restart gateways: a connection must not notice beyond a pause."""
+
+import socket
+import sys
+import threading
+import time
+
+LINES = 20
+counts = {k: 0 for k in ("opened", "completed", "reset", "corrupted", "unanswered", "connect_failed")}
+lock = threading.Lock()
+
+
+def count(what):
+    with lock:
+        counts[what] += 1
+
+
+def one_connection(host, port, worker, n):
+    try:
+        s = socket.create_connection((host, port), timeout=10)
+    except OSError:
+        count("connect_failed")
+        return
+    count("opened")
+    s.settimeout(10)
+    try:
+        for i in range(LINES):
+            line = (b"%03d%05d" % (worker, (n * LINES + i) % 100000)) * 128
+            s.sendall(line)
+            got = b""
+            while len(got) < len(line):
+                chunk = s.recv(len(line) - len(got))
+                if not chunk:
+                    raise ConnectionResetError("closed by the peer")
+                got += chunk
+            if got != line:
+                count("corrupted")
+                return
+            time.sleep(0.05)
+        s.close()
+        count("completed")
+    except socket.timeout:
+        count("unanswered")
+    except OSError:
+        count("reset")
+
+
+def work(host, port, worker, stopfile):
+    n = 0
+    while True:
+        try:
+            open(stopfile).close()
+            return
+        except OSError:
+            pass
+        one_connection(host, port, worker, n)
+        n += 1
+
+
+def main():
+    host, port, workers, stopfile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    threads = [threading.Thread(target=work, args=(host, port, w, stopfile)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(" ".join("%s %d" % kv for kv in counts.items()), flush=True)
+
+
+main()

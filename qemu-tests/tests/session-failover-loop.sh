@@ -1,0 +1,83 @@
+#!/bin/bash
+# Forced failovers in a loop under load: three gateways share the client
+# VIP 10.9.0.100 (tcp/80 to two echo back-ends) and the back-ends' gateway
+# address 10.8.0.1. Clients keep opening short connections through the VIP
+# (four workers, each connection 20 lines of 1 KB, every byte checked) and
+# three long-lived ones run throughout (two echoes and a download). Each
+# round kills the daemon of the VIP's owner (SIGKILL: its module keeps the
+# VIP until the ownership lease runs out), waits until the survivors hold
+# both addresses, restarts the killed daemon and waits until it is back in
+# the ring with every module owning what the cluster agreed. Each round is
+# thus a death, a takeover with adoption, and a join.
+#
+# RG_FAILOVER_ROUNDS rounds (default 10; `make soak` runs 100). The target:
+# every connection opened completes, none reset, none corrupted.
+. "$RG_REPO/qemu-tests/lib.sh"
+. "$RG_REPO/qemu-tests/cluster-lib.sh"
+
+VIP=10.9.0.100
+BACKGW=10.8.0.1
+ROUNDS=${RG_FAILOVER_ROUNDS:-10}
+load_module
+cluster_net 3 2 "$VIP"
+ip netns exec be1 python3 "$RG_REPO/qemu-tests/guest/download-stream.py" serve 9000 &
+for n in $GATEWAYS; do ip -n "gw$n" addr add "$BACKGW/32" dev "b$n"; done
+for be in $BACKENDS; do ip -n "$be" route replace 10.9.0.0/24 via "$BACKGW"; done
+for n in $GATEWAYS; do
+  gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n%s\n' "$TCG_FENCES"; service_vips "$VIP"
+    printf '[[cluster.vips.services]]\nproto = "tcp"\nport = 9000\nbackends = [{ addr = "10.8.0.2:9000" }]\n'
+    printf '[[cluster.vips]]\naddr = "%s"\n' "$BACKGW")"
+  start_gateway "$n"
+done
+wait_settled 2 1 2 3
+
+# The long-lived connections last about as long as the rounds take under
+# TCG (about 10 s each); they end on their own.
+long=$((ROUNDS * 10))
+cl python3 "$RG_REPO/qemu-tests/guest/echo-stream.py" "$VIP" 80 "$long" >"$CL/stream-1" 2>&1 &
+stream1=$!
+cl python3 "$RG_REPO/qemu-tests/guest/echo-stream.py" "$VIP" 80 "$long" >"$CL/stream-2" 2>&1 &
+stream2=$!
+cl python3 "$RG_REPO/qemu-tests/guest/download-stream.py" "$VIP" 9000 "$long" >"$CL/stream-3" 2>&1 &
+stream3=$!
+rm -f "$CL/stop"
+cl python3 "$RG_REPO/qemu-tests/guest/churn.py" "$VIP" 80 4 "$CL/stop" >"$CL/churn" 2>&1 &
+churn=$!
+for i in 1 2 3; do
+  for _ in $(seq 100); do grep -q connected "$CL/stream-$i" && break; sleep 0.1; done
+  grep -q connected "$CL/stream-$i" || fail "long connection $i did not open: $(cat "$CL/stream-$i")"
+done
+sleep 2
+
+start=$SECONDS
+live=1
+for round in $(seq "$ROUNDS"); do
+  victim=$(owner_of "$VIP" "$live")
+  [ -n "$victim" ] || fail "round $round: nobody owns $VIP as gw$live sees it"
+  kill_gateway "$victim"
+  others=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$victim" | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  wait_settled 2 $others
+  live=$(echo $others | cut -d' ' -f1)
+  start_gateway "$victim"
+  wait_settled 2 1 2 3
+done
+rounds_took=$((SECONDS - start))
+touch "$CL/stop"
+wait $churn || true
+for i in 1 2 3; do eval "wait \$stream$i" || true; done
+
+counts=$(tail -1 "$CL/churn")
+echo "measured: $ROUNDS rounds of kill, takeover and rejoin in $rounds_took s"
+echo "measured: short connections: $counts"
+echo "measured: long connections: $(tail -qn1 "$CL"/stream-* | tr '\n' ';')"
+count_of() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' <<<"$counts"; }
+opened=$(count_of opened)
+expect_ge "$opened" $((ROUNDS * 2)) "short connections opened"
+for what in reset corrupted unanswered connect_failed; do
+  expect_eq "$(count_of $what)" 0 "short connections $what ($counts)"
+done
+expect_eq "$(count_of completed)" "$opened" "short connections completed of those opened ($counts)"
+for i in 1 2 3; do
+  grep -q "^ok " "$CL/stream-$i" || fail "long connection $i broke: $(cat "$CL/stream-$i")"
+done
