@@ -5,10 +5,14 @@
 # (four workers, each connection 20 lines of 1 KB, every byte checked) and
 # three long-lived ones run throughout (two echoes and a download). Each
 # round kills the daemon of the VIP's owner (SIGKILL: its module keeps the
-# VIP until the ownership lease runs out), waits until the survivors hold
-# both addresses, restarts the killed daemon and waits until it is back in
-# the ring with every module owning what the cluster agreed. Each round is
-# thus a death, a takeover with adoption, and a join.
+# VIP until the ownership lease runs out), in every other round with its
+# links down too (the node's death: nothing reaches its module any more;
+# with the links up its module goes on translating what still reaches it
+# until the new owner's gratuitous ARP moves the client), waits until the
+# survivors hold both addresses, restarts the killed daemon (links up) and
+# waits until it is back in the ring with every module owning what the
+# cluster agreed. Each round is thus a death, a takeover with adoption, and
+# a join.
 #
 # RG_FAILOVER_ROUNDS rounds (default 10; `make soak` runs 100). The target:
 # every connection opened completes, none reset, none corrupted.
@@ -55,10 +59,19 @@ for round in $(seq "$ROUNDS"); do
   victim=$(owner_of "$VIP" "$live")
   [ -n "$victim" ] || fail "round $round: nobody owns $VIP as gw$live sees it"
   kill_gateway "$victim"
+  dead_links=$((round % 2 == 0))
+  if [ $dead_links = 1 ]; then
+    ip -n "gw$victim" link set "g$victim" down
+    ip -n "gw$victim" link set "b$victim" down
+  fi
   others=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$victim" | tr '\n' ' ')
   # shellcheck disable=SC2086
   wait_settled 2 $others
   live=$(echo $others | cut -d' ' -f1)
+  if [ $dead_links = 1 ]; then
+    ip -n "gw$victim" link set "g$victim" up
+    ip -n "gw$victim" link set "b$victim" up
+  fi
   start_gateway "$victim"
   wait_settled 2 1 2 3
 done
@@ -68,7 +81,7 @@ wait $churn || true
 for i in 1 2 3; do eval "wait \$stream$i" || true; done
 
 counts=$(tail -1 "$CL/churn")
-echo "measured: $ROUNDS rounds of kill, takeover and rejoin in $rounds_took s"
+echo "measured: $ROUNDS rounds of kill (every other one with the links down), takeover and rejoin in $rounds_took s"
 echo "measured: short connections: $counts"
 echo "measured: long connections: $(tail -qn1 "$CL"/stream-* | tr '\n' ';')"
 count_of() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' <<<"$counts"; }
