@@ -100,16 +100,22 @@ pub(crate) fn pre_routing(
             let Some(slot) = services.find(&service) else {
                 return Verdict::Accept;
             };
-            // Only the owner serves a VIP (the others never see its traffic
-            // once ARP points at the owner).
-            if !(net.leased(clock.now)
-                && net
-                    .vips
-                    .read(rcu)
-                    .find(flow.daddr)
-                    .is_some_and(|vip| vip.owned))
-            {
-                return Verdict::Accept;
+            // Only the owner serves a VIP. The others drop its services'
+            // packets that have no session here rather than let them reach
+            // their own stack, where the VIP is a local address with
+            // nothing listening: a reset would end the client's
+            // connection. Such packets come while a VIP moves, from
+            // clients whose ARP entry still names this node (after its
+            // lease ran out, say); dropped, they are sent again and reach
+            // the new owner once its gratuitous ARP has.
+            match net.vips.read(rcu).find(flow.daddr) {
+                // A service on an address outside the pool: not ringgate's.
+                None => return Verdict::Accept,
+                Some(vip) if !(vip.owned && net.leased(clock.now)) => {
+                    net.count_not_owner();
+                    return Verdict::Drop;
+                }
+                Some(_) => {}
             }
             // Only a SYN opens a TCP connection; anything else without a
             // session is left to the kernel, which answers with a reset.

@@ -105,6 +105,7 @@ pub(crate) struct NetState {
     /// Each service slot's connection counter, for its scheduler.
     turns: [AtomicU32; MAX_SERVICES],
     no_backend: AtomicU64,
+    not_owner: AtomicU64,
     /// ARP packets dropped for VIPs this node does not own. Only such
     /// packets touch it, so one shared counter costs the fast path nothing.
     arp_suppressed: AtomicU64,
@@ -151,6 +152,7 @@ impl NetState {
                 ],
                 turns: [const { AtomicU32::new(0) }; MAX_SERVICES],
                 no_backend: AtomicU64::new(0),
+                not_owner: AtomicU64::new(0),
                 arp_suppressed: AtomicU64::new(0),
                 garp_sent: AtomicU64::new(0),
                 lease_end: AtomicU64::new(LeaseEnd::NONE.0),
@@ -225,5 +227,11 @@ impl NetState {
 
     pub(crate) fn count_no_backend(&self) {
         self.no_backend.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a packet of a VIP's service dropped because this node does
+    /// not serve the VIP (see `nat::pre_routing`).
+    pub(crate) fn count_not_owner(&self) {
+        self.not_owner.fetch_add(1, Ordering::Relaxed);
     }
 }

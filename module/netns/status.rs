@@ -23,6 +23,8 @@ pub(crate) struct Status {
     pub(crate) sessions_evicted: u64,
     /// New connections refused: no back-end up.
     pub(crate) no_backend: u64,
+    /// Packets of a VIP's services dropped: the VIP is not served here.
+    pub(crate) not_owner: u64,
     pub(crate) vip_generation: u32,
     pub(crate) service_generation: u32,
 }
@@ -38,6 +40,7 @@ impl NetState {
             sessions_dropped: sessions.dropped(),
             sessions_evicted: sessions.evicted(),
             no_backend: self.no_backend.load(Ordering::Relaxed),
+            not_owner: self.not_owner.load(Ordering::Relaxed),
             vip_generation: self.vips.read(&rcu).generation(),
             service_generation: self.services.read(&rcu).generation(),
         }

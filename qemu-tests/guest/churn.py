@@ -14,7 +14,8 @@ opened: connections established; completed: all lines echoed and closed
 cleanly; reset: the connection was reset or closed by the peer midway;
 corrupted: a line came back altered; unanswered: an echo did not come
 within 10 s; connect_failed: the handshake did not finish within 10 s
-(the kernel retransmits the SYN meanwhile). Tests run it while they kill
+(the kernel retransmits the SYN meanwhile); the first failure of each
+kind, and a count by kind, are printed before that line. Tests run it while they kill
 and restart gateways: a connection must not notice beyond a pause."""
 
 import socket
@@ -25,6 +26,8 @@ import time
 LINES = 20
 counts = {k: 0 for k in ("opened", "completed", "reset", "corrupted", "unanswered", "connect_failed")}
 lock = threading.Lock()
+# Why connections failed to open, by error, for the diagnosis of a failure.
+connect_errors = {}
 
 
 def count(what):
@@ -35,8 +38,14 @@ def count(what):
 def one_connection(host, port, worker, n):
     try:
         s = socket.create_connection((host, port), timeout=10)
-    except OSError:
+    except OSError as e:
         count("connect_failed")
+        why = type(e).__name__
+        with lock:
+            connect_errors[why] = connect_errors.get(why, 0) + 1
+            first = connect_errors[why] == 1
+        if first:
+            print("connect failed at %.1f: %s %s" % (time.time(), why, e), flush=True)
         return
     count("opened")
     s.settimeout(10)
@@ -81,6 +90,8 @@ def main():
         t.start()
     for t in threads:
         t.join()
+    if connect_errors:
+        print("connect errors:", " ".join("%s %d" % kv for kv in connect_errors.items()), flush=True)
     print(" ".join("%s %d" % kv for kv in counts.items()), flush=True)
 
 

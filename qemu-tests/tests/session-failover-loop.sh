@@ -58,6 +58,7 @@ live=1
 for round in $(seq "$ROUNDS"); do
   victim=$(owner_of "$VIP" "$live")
   [ -n "$victim" ] || fail "round $round: nobody owns $VIP as gw$live sees it"
+  echo "round $round at $(date +%s.%N | cut -c1-12): gw$victim dies" >>"$CL/rounds"
   kill_gateway "$victim"
   dead_links=$((round % 2 == 0))
   if [ $dead_links = 1 ]; then
@@ -76,6 +77,7 @@ for round in $(seq "$ROUNDS"); do
   wait_settled 2 1 2 3
 done
 rounds_took=$((SECONDS - start))
+sed 's/^/measured:   /' "$CL/rounds"
 touch "$CL/stop"
 wait $churn || true
 for i in 1 2 3; do eval "wait \$stream$i" || true; done
@@ -83,12 +85,13 @@ for i in 1 2 3; do eval "wait \$stream$i" || true; done
 counts=$(tail -1 "$CL/churn")
 echo "measured: $ROUNDS rounds of kill (every other one with the links down), takeover and rejoin in $rounds_took s"
 echo "measured: short connections: $counts"
+grep -v '^opened' "$CL/churn" | sed 's/^/measured:   /' || true
 echo "measured: long connections: $(tail -qn1 "$CL"/stream-* | tr '\n' ';')"
 count_of() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' <<<"$counts"; }
 opened=$(count_of opened)
 expect_ge "$opened" $((ROUNDS * 2)) "short connections opened"
 for what in reset corrupted unanswered connect_failed; do
-  expect_eq "$(count_of $what)" 0 "short connections $what ($counts)"
+  expect_eq "$(count_of $what)" 0 "short connections $what ($(tr '\n' ';' <"$CL/churn") rounds: $(tr '\n' ';' <"$CL/rounds"))"
 done
 expect_eq "$(count_of completed)" "$opened" "short connections completed of those opened ($counts)"
 for i in 1 2 3; do

@@ -33,6 +33,9 @@ pub struct Status {
     pub sessions_evicted: u64,
     /// New connections dropped because no back-end was up.
     pub no_backend: u64,
+    /// Packets of a VIP's services dropped because this node does not
+    /// serve the VIP (0 from a module older than the attribute).
+    pub not_owner: u64,
 }
 
 const OP: &str = "status-get";
@@ -70,7 +73,7 @@ impl Status {
         };
         let mut version = None;
         let mut hooks = Vec::new();
-        let mut counters = [None; 6];
+        let mut counters = [None; 7];
         let slots = [
             uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
             uapi::RINGGATE_A_STATUS_GARP_SENT,
@@ -78,6 +81,7 @@ impl Status {
             uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED,
             uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED,
             uapi::RINGGATE_A_STATUS_NO_BACKEND,
+            uapi::RINGGATE_A_STATUS_NOT_OWNER,
         ];
         for attr in attrs(payload) {
             if attr.kind == uapi::RINGGATE_A_STATUS_VERSION {
@@ -99,6 +103,9 @@ impl Status {
             sessions_dropped: counter(3)?,
             sessions_evicted: counter(4)?,
             no_backend: counter(5)?,
+            // Added later than the others: an older module does not send
+            // it, and has no such drops.
+            not_owner: counters[6].unwrap_or(0),
         })
     }
 }

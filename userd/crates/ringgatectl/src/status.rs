@@ -38,6 +38,7 @@ fn text(status: &Status) -> String {
         ("sessions-evicted", status.sessions_evicted),
         ("sessions-dropped", status.sessions_dropped),
         ("no-backend", status.no_backend),
+        ("not-owner", status.not_owner),
         ("arp-suppressed", status.arp_suppressed),
         ("garp-sent", status.garp_sent),
     ] {
@@ -74,6 +75,7 @@ mod tests {
             sessions_dropped: 0,
             sessions_evicted: 5,
             no_backend: 0,
+            not_owner: 0,
         };
         let text = text(&status);
         let mut sections = text.split("\n\n");

@@ -1,0 +1,72 @@
+#!/bin/bash
+# A node that does not serve a VIP drops the packets of the VIP's services
+# that have no session, instead of letting its own stack reset them: while
+# a VIP moves, clients whose ARP entry still names the old owner keep
+# sending there, and a reset would end their connection attempts
+# (session-failover-loop saw 180 to 304 refused connections in 10 rounds
+# without this). Their SYN is sent again and reaches the new owner.
+#
+# One gateway (gateway_backends 1), the client's ARP entry for the VIP
+# pinned to it. Owned: a connection succeeds. Released: a connection to
+# the service times out (no reset), counted in not-owner; a port of the VIP
+# that is no service is still the stack's (refused). Owned with the lease
+# run out (no renewal): dropped the same way. Owned again: served.
+. "$RG_REPO/qemu-tests/lib.sh"
+
+VIP=10.9.0.100
+gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+not_owner() { gw status --json | jqr '.not_owner'; }
+# lease MS: starts (or, with 0, ends) the module's ownership lease in gw,
+# as ringgated does.
+lease() {
+  ip netns exec gw /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
+    --spec "$RG_REPO/include/netlink/ringgate.yaml" --do owner-lease --json "{\"owner-lease-ms\": $1}" >/dev/null ||
+    fail "setting a $1 ms ownership lease"
+}
+# connect PORT: "ok", "refused" or "timeout" for one TCP connection to the VIP.
+connect() {
+  ip netns exec cl python3 -c '
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
+    print("ok")
+except ConnectionRefusedError:
+    print("refused")
+except OSError:
+    print("timeout")
+' "$VIP" "$1"
+}
+
+load_module
+gateway_backends 1
+mkdir -p /tmp/www-be1
+echo be1 >/tmp/www-be1/index.html
+ip netns exec be1 busybox httpd -f -p 8080 -h /tmp/www-be1 &
+for _ in $(seq 100); do ip netns exec be1 ss -ltnH 'sport = :8080' | grep -q . && break; sleep 0.1; done
+gw vip add "$VIP"
+gw vip own "$VIP"
+gw backend add "$VIP" 80 10.8.0.2:8080
+ip -n cl neigh replace "$VIP" lladdr "$(ip -n gw -br link show g0 | awk '{print $3}')" dev cl0 nud permanent
+
+expect_eq "$(connect 80)" ok "a connection through the owned VIP"
+expect_eq "$(not_owner)" 0 "not-owner drops while owned"
+
+gw vip release "$VIP"
+expect_eq "$(connect 80)" timeout "a connection to the released VIP's service (a reset would say refused)"
+expect_ge "$(not_owner)" 1 "not-owner drops after the release"
+# Only the VIP's services are ringgate's: another port is the stack's.
+expect_eq "$(connect 81)" refused "a connection to a port of the VIP that is no service"
+gw status | awk '$1 == "not-owner" {found = 1} END {exit !found}' || fail "ringgatectl status has no not-owner line: $(gw status)"
+
+# Owned, but the daemon stopped renewing: once the lease runs out the node
+# does not serve the VIP either.
+gw vip own "$VIP"
+lease 100
+before=$(not_owner)
+sleep 0.5
+expect_eq "$(connect 80)" timeout "a connection after the ownership lease ran out"
+expect_ge "$(not_owner)" $((before + 1)) "not-owner drops after the lease ran out"
+
+lease 0
+gw vip own "$VIP"
+expect_eq "$(connect 80)" ok "a connection through the VIP owned again"
