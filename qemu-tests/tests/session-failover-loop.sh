@@ -77,6 +77,22 @@ for round in $(seq "$ROUNDS"); do
   wait_settled 2 1 2 3
 done
 rounds_took=$((SECONDS - start))
+
+# Every session of the VIP belongs to its owner now, on every node: each
+# owner in turn adopted its dead predecessor's sessions, and a restarted
+# daemon does not claim back the ones it created before its death (its
+# stale copies would otherwise take the ownership back on every peer, and
+# the owner would stop announcing them).
+final=$(owner_of "$VIP" 1)
+foreign() {
+  ctl_in "gw$1" sessions --json |
+    jqr '[.[] | select(get("vip") == $v and get("owner") != $o) | "\(get("client_port"))=\(get("owner"))"] | join(" ")' --arg v "$VIP" --argjson o "$final"
+}
+deadline=$((SECONDS + 10))
+until [ -z "$(foreign 1)$(foreign 2)$(foreign 3)" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "sessions of $VIP not owned by its owner gw$final (client port=owner): gw1: $(foreign 1); gw2: $(foreign 2); gw3: $(foreign 3)"
+  sleep 0.5
+done
 sed 's/^/measured:   /' "$CL/rounds"
 touch "$CL/stop"
 wait $churn || true
