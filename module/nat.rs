@@ -107,10 +107,14 @@ pub(crate) fn pre_routing(
             // connection. Such packets come while a VIP moves, from
             // clients whose ARP entry still names this node (after its
             // lease ran out, say); dropped, they are sent again and reach
-            // the new owner once its gratuitous ARP has.
+            // the new owner once its gratuitous ARP has. This host's own
+            // connections to the VIP (in on loopback) are left to its
+            // stack as before: no client of another host is behind them,
+            // and a local process is better told at once.
             match net.vips.read(rcu).find(flow.daddr) {
                 // A service on an address outside the pool: not ringgate's.
                 None => return Verdict::Accept,
+                Some(_) if packet.from_loopback() => return Verdict::Accept,
                 Some(vip) if !(vip.owned && net.leased(clock.now)) => {
                     net.count_not_owner();
                     return Verdict::Drop;

@@ -102,6 +102,13 @@ impl Packet<'_> {
         // SAFETY: `skb` is valid and exclusively ours for the hook call.
         to_result(unsafe { bindings::rg_skb_nat(self.skb.as_ptr(), source, addr, port) })
     }
+    /// Whether the packet came in on a loopback device (this host sent it
+    /// to one of its own addresses).
+    pub(crate) fn from_loopback(&self) -> bool {
+        // SAFETY: `skb` is valid for the lifetime of `self` (see `Adapter::hook`).
+        unsafe { bindings::rg_skb_from_loopback(self.skb.as_ptr()) != 0 }
+    }
+
     /// Length of the packet's data (`skb->len`).
     pub(crate) fn len(&self) -> u32 {
         // SAFETY: `skb` is valid for the lifetime of `self` (see `Adapter::hook`).

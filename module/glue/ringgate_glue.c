@@ -307,6 +307,12 @@ unsigned int rg_skb_len(const struct sk_buff *skb)
 	return skb->len;
 }
 
+/* Whether the packet came in on a loopback device: this host sent it. */
+int rg_skb_from_loopback(const struct sk_buff *skb)
+{
+	return skb->dev && (skb->dev->flags & IFF_LOOPBACK);
+}
+
 int rg_skb_copy_bits(const struct sk_buff *skb, int offset, void *buf, unsigned int len)
 {
 	/* skb_copy_bits checks the end; a negative offset would read before the data. */

@@ -68,6 +68,7 @@ void rg_pcpu_add2(void *array, unsigned int index, unsigned long long first,
 unsigned long long rg_pcpu_sum(void *array, unsigned int index);
 
 unsigned int rg_skb_len(const struct sk_buff *skb);
+int rg_skb_from_loopback(const struct sk_buff *skb);
 
 /*
  * Copies @len bytes of @skb from @offset (from skb->data) into @buf: 0, or

@@ -43,10 +43,12 @@ case "$mode" in
   # called cl: the NAT bench's namespaces go first. Its iperf3 and httpd
   # stay alive in namespaces nobody can reach any more, idle.
   bench)
-    # Both by default; rg.tests names the ones to run (make bench BENCHES=...).
+    # All by default; rg.tests names the ones to run (make bench BENCHES=...).
     case " ${tests//,/ } " in "  " | *" nat "*) bash "$RG_REPO/qemu-tests/bench/nat-bench.sh" ;; esac
     ip -all netns delete
     case " ${tests//,/ } " in "  " | *" failover "*) bash "$RG_REPO/qemu-tests/bench/failover-bench.sh" ;; esac
+    ip -all netns delete
+    case " ${tests//,/ } " in "  " | *" sync "*) bash "$RG_REPO/qemu-tests/bench/sync-bench.sh" ;; esac
     ;;
 esac
 echo "RINGGATE-VM-DONE"

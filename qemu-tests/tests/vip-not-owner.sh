@@ -8,8 +8,9 @@
 #
 # One gateway (gateway_backends 1), the client's ARP entry for the VIP
 # pinned to it. Owned: a connection succeeds. Released: a connection to
-# the service times out (no reset), counted in not-owner; a port of the VIP
-# that is no service is still the stack's (refused). Owned with the lease
+# the service times out (no reset), counted in not-owner; the gateway's own
+# connection to it and a port of the VIP that is no service are still the
+# stack's (refused). Owned with the lease
 # run out (no renewal): dropped the same way. Owned again: served.
 . "$RG_REPO/qemu-tests/lib.sh"
 
@@ -54,6 +55,19 @@ expect_eq "$(not_owner)" 0 "not-owner drops while owned"
 gw vip release "$VIP"
 expect_eq "$(connect 80)" timeout "a connection to the released VIP's service (a reset would say refused)"
 expect_ge "$(not_owner)" 1 "not-owner drops after the release"
+# The gateway's own connections to the VIP are its stack's (no client of
+# another host is behind them): refused at once, not dropped.
+own=$(ip netns exec gw python3 -c '
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], 80), timeout=2).close()
+    print("ok")
+except ConnectionRefusedError:
+    print("refused")
+except OSError:
+    print("timeout")
+' "$VIP")
+expect_eq "$own" refused "the gateway's own connection to the released VIP"
 # Only the VIP's services are ringgate's: another port is the stack's.
 expect_eq "$(connect 81)" refused "a connection to a port of the VIP that is no service"
 gw status | awk '$1 == "not-owner" {found = 1} END {exit !found}' || fail "ringgatectl status has no not-owner line: $(gw status)"

@@ -32,7 +32,7 @@ use crate::persister::Persister;
 use crate::release_gate::{Broadcast, ReleaseGate};
 use crate::runtime::UdpRing;
 use crate::session_sync;
-use crate::session_worker::{Outcome, SessionCounters, SessionWorker};
+use crate::session_worker::{SessionCounters, SessionWorker};
 use crate::state_file;
 
 /// How often the module's per-VIP load is read.
@@ -180,7 +180,7 @@ impl Gateway {
             // Sessions record the node that created them: session sync
             // announces this node's own and imports the others as theirs.
             let mut errors = module.release_all();
-            errors.extend(module.disown_sessions(me));
+            errors.extend(module.disown_sessions(me)?);
             gateway.note_errors(errors);
             gateway.renew_lease(Instant::now());
             gateway.sessions = Some(SessionWorker::spawn(me));
@@ -195,20 +195,21 @@ impl Gateway {
     /// Hands one event of the ring node to the state machine.
     pub fn on_event(&mut self, ring: &mut UdpRing, event: Event) {
         let now = ring.now();
-        if let Event::Deliver {
-            origin, payload, ..
-        } = &event
-        {
-            if session_sync::is_batch(payload) {
-                // This node's own batches come back too: skipped.
+        let event = match event {
+            // Session batches go to the session worker, moved, not copied
+            // (up to 26 KB each). This node's own come back too: skipped.
+            Event::Deliver {
+                origin, payload, ..
+            } if session_sync::is_batch(&payload) => {
                 if let Some(sessions) = &self.sessions {
-                    if *origin != self.node.id() {
-                        sessions.import(*origin, payload.clone());
+                    if origin != self.node.id() {
+                        sessions.import(origin, payload);
                     }
                 }
                 return;
             }
-        }
+            event => event,
+        };
         if matches!(event, Event::Membership { .. }) {
             // A node that joined has none of this node's sessions yet.
             self.memberships += 1;
@@ -265,30 +266,30 @@ impl Gateway {
         let Some(sessions) = &mut self.sessions else {
             return;
         };
-        let members = ring
-            .node()
-            .is_operational()
-            .then(|| ring.node().members().to_vec());
+        let operational = ring.node().is_operational();
+        let members = operational.then(|| ring.node().members());
         sessions.ring(members, self.memberships);
         let now = ring.now();
-        let mut errors = Vec::new();
         let mut refused = false;
-        for outcome in sessions.outcomes() {
-            match outcome {
-                Outcome::Batch(_) if refused => {}
-                Outcome::Batch(batch) => {
-                    if let Err(e) = ring.node().submit_with(now, Priority::Bulk, batch) {
-                        log(&format!(
-                            "session batch not sent, all sessions go again: {e}"
-                        ));
-                        sessions.announce_again();
-                        refused = true;
-                    }
+        for batch in sessions.batches() {
+            if refused {
+                // Everything goes again anyway.
+                continue;
+            }
+            let count_of = session_sync::count(&batch);
+            match ring.node().submit_with(now, Priority::Bulk, batch) {
+                Ok(_) => sessions.announced(count_of),
+                Err(e) => {
+                    log(&format!(
+                        "session batch not sent, all sessions go again: {e}"
+                    ));
+                    sessions.announce_again();
+                    refused = true;
                 }
-                Outcome::Errors(e) => errors.extend(e),
             }
         }
         // The worker logged them already.
+        let mut errors = sessions.errors();
         self.module_errors += errors.len() as u64;
         if let Some(last) = errors.pop() {
             self.last_module_error = Some(last);

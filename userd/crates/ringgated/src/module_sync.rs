@@ -92,7 +92,14 @@ impl ModuleSync {
     /// announcing them. As nobody's, whichever node owns each VIP adopts
     /// them (this one too, if it takes the VIP back). The module renames
     /// only from a node other than its own, so its id is 0 meanwhile.
-    pub fn disown_sessions(&self, me: u16) -> Vec<String> {
+    ///
+    /// The errors of what could not be disowned; `Err` if the module's id
+    /// could not be set to `me` at the end: a module left at 0 would give
+    /// every new session owner 0, so nothing would be announced and every
+    /// failover would reset its connections, and the daemon must not run
+    /// like that. (A daemon killed in between leaves the id at 0; the next
+    /// start sets it.)
+    pub fn disown_sessions(&self, me: u16) -> Result<Vec<String>, String> {
         let set_id = |id: u16| {
             let change = ConfigChange {
                 node_id: Some(id),
@@ -117,10 +124,8 @@ impl ModuleSync {
             },
             Err(e) => errors.push(e),
         }
-        if let Err(e) = set_id(me) {
-            errors.push(e);
-        }
-        errors
+        set_id(me)?;
+        Ok(errors)
     }
 
     /// Releases every VIP the module owns: what a daemon does when it

@@ -11,15 +11,17 @@
 //! this thread runs at a lower priority, so it also does not take the CPU
 //! from the ring's thread on a busy node.
 //!
-//! Everything queued is bounded: imports waiting beyond `MAX_QUEUED_IMPORTS`
-//! and announcements the ring's thread has not taken beyond `MAX_READY`
-//! are dropped and counted. A dropped announcement is made again (the
-//! whole table goes again at the next read); a dropped import is recovered
-//! by the full announcement every node makes every `FULL_RESYNC_EVERY`.
+//! Everything queued is bounded. Imports waiting beyond
+//! `MAX_QUEUED_IMPORTS` are dropped and counted (the full announcement
+//! every node makes every `FULL_RESYNC_EVERY` brings them again). Batches
+//! for the ring wait in a queue of `MAX_READY`, which the worker blocks on
+//! (the ring's thread empties it every turn); a batch the ring refuses
+//! makes the worker announce everything again. Requests other than imports
+//! (the ring's state, a VIP taken) are handled before any queued import.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,9 +35,13 @@ use crate::session_sync::{self, SessionSync, SYNC_EVERY};
 
 /// Peer batches waiting to be imported; more are dropped (and counted).
 pub const MAX_QUEUED_IMPORTS: usize = 64;
-/// Batches made and not yet taken by the ring's thread; a read that finds
-/// no room announces everything again at the next read.
+/// Batches made and not yet taken by the ring's thread; the worker waits
+/// for room.
 pub const MAX_READY: usize = 16;
+/// Module errors not yet taken by the ring's thread; more are only logged.
+const MAX_ERRORS: usize = 64;
+/// How often the worker tries again to open its netlink socket.
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 /// Every node announces its whole table this often, so that a batch a peer
 /// dropped (or a peer that missed one) is made good within this time.
 pub const FULL_RESYNC_EVERY: Duration = Duration::from_secs(60);
@@ -52,8 +58,10 @@ fn log(msg: &str) {
 pub struct SessionCounters {
     // Relaxed atomics: each count stands alone, and the status view only
     // needs a recent value of each.
-    /// Sessions this node announced to its peers.
+    /// Sessions this node announced to its peers (batches the ring took).
     pub announced: AtomicU64,
+    /// Whether the worker has its netlink socket to the module.
+    pub connected: AtomicBool,
     /// Peer sessions the module imported, and the ones it refused.
     pub imported: AtomicU64,
     pub import_refused: AtomicU64,
@@ -68,6 +76,7 @@ impl SessionCounters {
     pub fn to_json(&self) -> serde_json::Value {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         serde_json::json!({
+            "connected": self.connected.load(Ordering::Relaxed),
             "announced": get(&self.announced),
             "imported": get(&self.imported),
             "import_refused": get(&self.import_refused),
@@ -94,18 +103,19 @@ enum Request {
     AnnounceAgain,
 }
 
-/// What the worker hands back.
-pub enum Outcome {
-    /// A batch to submit to the ring.
-    Batch(Vec<u8>),
-    /// Module requests that failed, for the daemon's error count.
-    Errors(Vec<String>),
+impl Request {
+    fn is_import(&self) -> bool {
+        matches!(self, Request::Import { .. })
+    }
 }
 
 /// The ring thread's handle on the worker. Dropping it stops the worker.
 pub struct SessionWorker {
     requests: Sender<Request>,
-    outcomes: Receiver<Outcome>,
+    /// Batches to submit to the ring.
+    batches: Receiver<Vec<u8>>,
+    /// Module requests that failed, for the daemon's error count.
+    errors: Receiver<String>,
     queued_imports: Arc<AtomicUsize>,
     counters: Arc<SessionCounters>,
     /// The last ring state handed over.
@@ -118,13 +128,15 @@ impl SessionWorker {
     /// sync does nothing (the cluster runs without it).
     pub fn spawn(me: u16) -> SessionWorker {
         let (requests, inbox) = mpsc::channel();
-        let (ready, outcomes) = mpsc::sync_channel(MAX_READY);
+        let (ready, batches) = mpsc::sync_channel(MAX_READY);
+        let (failed, errors) = mpsc::sync_channel(MAX_ERRORS);
         let queued_imports = Arc::new(AtomicUsize::new(0));
         let counters = Arc::new(SessionCounters::default());
         let worker = Worker {
             me,
             inbox,
             ready,
+            failed,
             queued_imports: Arc::clone(&queued_imports),
             counters: Arc::clone(&counters),
             sync: SessionSync::default(),
@@ -143,7 +155,8 @@ impl SessionWorker {
         }
         SessionWorker {
             requests,
-            outcomes,
+            batches,
+            errors,
             queued_imports,
             counters,
             sent_ring: None,
@@ -154,12 +167,17 @@ impl SessionWorker {
         &self.counters
     }
 
-    /// Tells the worker the ring's state, if it changed since last told.
-    pub fn ring(&mut self, members: Option<Vec<u16>>, generation: u64) {
-        let state = (members, generation);
-        if self.sent_ring.as_ref() == Some(&state) {
+    /// Tells the worker the ring's state (`None`: not operational), if it
+    /// changed since last told. Allocates only then: called every turn.
+    pub fn ring(&mut self, members: Option<&[u16]>, generation: u64) {
+        let unchanged = self
+            .sent_ring
+            .as_ref()
+            .is_some_and(|(m, g)| *g == generation && m.as_deref() == members);
+        if unchanged {
             return;
         }
+        let state = (members.map(<[u16]>::to_vec), generation);
         let (members, generation) = state.clone();
         if self
             .requests
@@ -207,9 +225,21 @@ impl SessionWorker {
         let _ = self.requests.send(Request::AnnounceAgain);
     }
 
-    /// What the worker finished since the last call.
-    pub fn outcomes(&self) -> Vec<Outcome> {
-        self.outcomes.try_iter().collect()
+    /// The batches the worker made since the last call, in order.
+    pub fn batches(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        self.batches.try_iter()
+    }
+
+    /// Module errors the worker met (and logged) since the last call.
+    pub fn errors(&self) -> Vec<String> {
+        self.errors.try_iter().collect()
+    }
+
+    /// Counts the sessions of a batch the ring took.
+    pub fn announced(&self, sessions: usize) {
+        self.counters
+            .announced
+            .fetch_add(sessions as u64, Ordering::Relaxed);
     }
 }
 
@@ -217,7 +247,8 @@ impl SessionWorker {
 struct Worker {
     me: u16,
     inbox: Receiver<Request>,
-    ready: SyncSender<Outcome>,
+    ready: SyncSender<Vec<u8>>,
+    failed: SyncSender<String>,
     queued_imports: Arc<AtomicUsize>,
     counters: Arc<SessionCounters>,
     sync: SessionSync,
@@ -235,38 +266,74 @@ impl Worker {
         // Lowering one's own thread's priority needs no privilege; should
         // it fail anyway, the worker only competes on equal terms.
         let _ = rustix::process::setpriority_process(None, NICE);
-        let module = match Client::connect() {
-            Ok(client) => ModuleSync::new(client),
-            Err(e) => {
-                log(&format!(
-                    "session sync: no netlink socket to the module ({e}); sessions are not synced"
-                ));
-                return;
-            }
-        };
+        let mut module: Option<ModuleSync> = None;
+        let mut tried: Option<Instant> = None;
         loop {
+            if module.is_none() && tried.is_none_or(|t| t.elapsed() >= RECONNECT_EVERY) {
+                module = self.connect(tried.is_none());
+                tried = Some(Instant::now());
+            }
             // Nothing to read for while the ring is down and no VIP was
-            // taken: the worker then only waits for requests.
-            let reads = self.members.is_some() || !self.taken.is_empty();
+            // taken, or without a socket: the worker then only waits for
+            // requests (and, without a socket, its next attempt).
+            let reads = module.is_some() && (self.members.is_some() || !self.taken.is_empty());
             let wait = match self.sync.next_read() {
                 Some(at) if reads => at.saturating_duration_since(Instant::now()),
                 None if reads => Duration::ZERO,
+                _ if module.is_none() => RECONNECT_EVERY,
                 _ => SYNC_EVERY,
             };
-            match self.inbox.recv_timeout(wait) {
-                Ok(request) => self.handle(&module, request),
-                Err(RecvTimeoutError::Timeout) => {}
+            let first = match self.inbox.recv_timeout(wait) {
+                Ok(request) => Some(request),
+                Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
+            };
+            // Everything queued, control requests first: a VIP taken or a
+            // ring change must not wait behind a burst of imports (every
+            // peer announces everything at a membership change). Bounded:
+            // imports are at most `MAX_QUEUED_IMPORTS`, and the others come
+            // one per ring change, take or refused batch.
+            let (imports, control): (Vec<Request>, Vec<Request>) = first
+                .into_iter()
+                .chain(self.inbox.try_iter())
+                .partition(Request::is_import);
+            for request in control.into_iter().chain(imports) {
+                self.handle(module.as_ref(), request);
             }
+            let Some(connected) = &module else {
+                continue;
+            };
             let now = Instant::now();
             let reads = self.members.is_some() || !self.taken.is_empty();
-            if reads && self.sync.due(now) {
-                self.read(&module, now);
+            if reads && self.sync.due(now) && !self.read(connected, now) {
+                return;
             }
         }
     }
 
-    fn handle(&mut self, module: &ModuleSync, request: Request) {
+    /// Opens the worker's netlink socket to the module; logs the first
+    /// failure (`first`) and a success after failures.
+    fn connect(&self, first: bool) -> Option<ModuleSync> {
+        match Client::connect() {
+            Ok(client) => {
+                if !first {
+                    log("session sync: netlink socket to the module open");
+                }
+                self.counters.connected.store(true, Ordering::Relaxed);
+                Some(ModuleSync::new(client))
+            }
+            Err(e) => {
+                if first {
+                    log(&format!(
+                        "session sync: no netlink socket to the module ({e}); sessions are not synced until it opens (tried every second)"
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    fn handle(&mut self, module: Option<&ModuleSync>, request: Request) {
         match request {
             Request::Ring {
                 members,
@@ -280,7 +347,13 @@ impl Worker {
             }
             Request::Import { origin, payload } => {
                 self.queued_imports.fetch_sub(1, Ordering::Relaxed);
-                self.import(module, origin, &payload);
+                match module {
+                    Some(module) => self.import(module, origin, &payload),
+                    // No socket yet: the next full announcement brings it.
+                    None => {
+                        self.counters.import_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
             Request::Taken(vip) => {
                 // Read at once: the sooner the entries are there, the
@@ -293,15 +366,12 @@ impl Worker {
     }
 
     fn report(&self, errors: Vec<String>) {
-        if errors.is_empty() {
-            return;
-        }
-        for e in &errors {
+        for e in errors {
             log(&format!("module refused: {e}"));
+            // Already logged: if the ring's thread is behind, only the
+            // count is lost.
+            let _ = self.failed.try_send(e);
         }
-        // Already logged: if the ring's thread is behind, the count is
-        // what is lost.
-        let _ = self.ready.try_send(Outcome::Errors(errors));
     }
 
     /// Imports a peer's batch into the module as that peer's sessions.
@@ -337,24 +407,26 @@ impl Worker {
 
     /// One read of the module's sessions: conntrack entries for VIPs just
     /// taken, adoption of dead nodes' sessions, and (while the ring runs)
-    /// the announcement of what is new or changed.
-    fn read(&mut self, module: &ModuleSync, now: Instant) {
+    /// the announcement of what is new or changed. False once the ring's
+    /// thread is gone.
+    fn read(&mut self, module: &ModuleSync, now: Instant) -> bool {
         let sessions = match module.client().sessions() {
             Ok(sessions) => sessions,
             Err(e) => {
                 // Tried again at the next read, taken VIPs included.
                 self.sync.mark_read(now);
                 self.report(vec![format!("reading the module's sessions: {e}")]);
-                return;
+                return true;
             }
         };
         self.sync.mark_read(now);
         let taken = std::mem::take(&mut self.taken);
-        if !taken.is_empty() {
-            self.track_taken(module, &taken, &sessions);
+        if !taken.is_empty() && !self.track_taken(module, &taken, &sessions) {
+            // Tried again at the next read.
+            self.taken.extend(taken);
         }
         let Some(members) = self.members.clone() else {
-            return;
+            return true;
         };
         self.adopt(module, &members, &sessions);
         if self
@@ -364,23 +436,19 @@ impl Worker {
             self.sync.announce_all_again();
             self.last_full = Some(now);
         }
-        for batch in self.sync.changes(self.me, &sessions, now) {
-            let count = session_sync::count(&batch);
-            match self.ready.try_send(Outcome::Batch(batch)) {
-                Ok(()) => {
-                    self.counters
-                        .announced
-                        .fetch_add(count as u64, Ordering::Relaxed);
-                }
-                Err(TrySendError::Full(_)) => {
-                    // The ring's thread is behind: everything goes again
-                    // at the next read rather than piling up here.
-                    self.sync.announce_all_again();
-                    break;
-                }
-                Err(TrySendError::Disconnected(_)) => return,
+        self.announce(&sessions, now)
+    }
+
+    /// Hands the batches announcing what is new or changed in `sessions`
+    /// to the ring's thread, waiting for room (it takes them every turn):
+    /// a table of any size goes out whole. False once that thread is gone.
+    fn announce(&mut self, sessions: &[Session], now: Instant) -> bool {
+        for batch in self.sync.changes(self.me, sessions, now) {
+            if self.ready.send(batch).is_err() {
+                return false;
             }
         }
+        true
     }
 
     /// Makes this node's the sessions of the VIPs its module owns that
@@ -407,6 +475,7 @@ impl Worker {
         let mut errors = Vec::new();
         for (vip, owner) in orphans.into_iter().filter(|(vip, _)| owned.contains(vip)) {
             match module.client().session_adopt(vip, owner) {
+                Ok(0) => {}
                 Ok(n) => log(&format!("VIP {vip}: adopted {n} sessions of node {owner}")),
                 Err(e) => errors.push(format!("adopting node {owner}'s sessions of {vip}: {e}")),
             }
@@ -423,17 +492,23 @@ impl Worker {
     /// conntrack has already (connections this node carries) are left as
     /// they are. After the take, not before: the VIP is served at once,
     /// and a packet that races the entries is one conntrack meets
-    /// mid-stream, as without them.
-    fn track_taken(&self, module: &ModuleSync, taken: &BTreeSet<Vip>, sessions: &[Session]) {
+    /// mid-stream, as without them. False if nothing could be written
+    /// (to be tried again); entries conntrack refused are not.
+    fn track_taken(
+        &self,
+        module: &ModuleSync,
+        taken: &BTreeSet<Vip>,
+        sessions: &[Session],
+    ) -> bool {
         let tracked = match module.client().config() {
             Ok(config) => config.conntrack == ConntrackMode::Tracked,
             Err(e) => {
                 self.report(vec![format!("reading the module's conntrack mode: {e}")]);
-                return;
+                return false;
             }
         };
         if !tracked {
-            return;
+            return true;
         }
         let flows: Vec<TrackedFlow> = sessions
             .iter()
@@ -441,11 +516,20 @@ impl Worker {
             .filter_map(session_sync::tracked_flow)
             .collect();
         if flows.is_empty() {
-            return;
+            return true;
         }
         let vips: Vec<String> = taken.iter().map(Vip::to_string).collect();
         let vips = vips.join(", ");
-        match Conntrack::open().and_then(|mut ct| ct.insert(&flows)) {
+        let mut conntrack = match Conntrack::open() {
+            Ok(conntrack) => conntrack,
+            Err(e) => {
+                self.report(vec![format!(
+                    "opening ctnetlink for VIP {vips}'s sessions: {e}"
+                )]);
+                return false;
+            }
+        };
+        match conntrack.insert(&flows) {
             Ok(done) => log(&format!(
                 "took VIP {vips}: conntrack entries for {} sessions of other nodes written ({} there already)",
                 done.created, done.existing
@@ -454,6 +538,7 @@ impl Worker {
                 "writing conntrack entries for VIP {vips}'s sessions: {e}"
             )]),
         }
+        true
     }
 }
 
@@ -464,10 +549,12 @@ mod tests {
     /// A handle whose worker never runs: what it queues stays queued.
     fn stalled() -> (SessionWorker, Receiver<Request>) {
         let (requests, inbox) = mpsc::channel();
-        let (_ready, outcomes) = mpsc::sync_channel(MAX_READY);
+        let (_ready, batches) = mpsc::sync_channel(MAX_READY);
+        let (_failed, errors) = mpsc::sync_channel(MAX_ERRORS);
         let worker = SessionWorker {
             requests,
-            outcomes,
+            batches,
+            errors,
             queued_imports: Arc::new(AtomicUsize::new(0)),
             counters: Arc::new(SessionCounters::default()),
             sent_ring: None,
@@ -489,10 +576,10 @@ mod tests {
     #[test]
     fn the_ring_state_goes_over_only_when_it_changed() {
         let (mut worker, inbox) = stalled();
-        worker.ring(Some(vec![1, 2]), 1);
-        worker.ring(Some(vec![1, 2]), 1);
+        worker.ring(Some(&[1, 2]), 1);
+        worker.ring(Some(&[1, 2]), 1);
         worker.ring(None, 1);
-        worker.ring(Some(vec![1, 2]), 2);
+        worker.ring(Some(&[1, 2]), 2);
         let told: Vec<(Option<Vec<u16>>, u64)> = inbox
             .try_iter()
             .filter_map(|r| match r {
@@ -507,6 +594,59 @@ mod tests {
             told,
             [(Some(vec![1, 2]), 1), (None, 1), (Some(vec![1, 2]), 2)]
         );
+    }
+
+    /// A table of more batches than the queue holds goes out whole (the
+    /// worker used to drop what did not fit and start over, so sessions
+    /// past the 16,000th were never announced).
+    #[test]
+    fn a_table_larger_than_the_queue_is_announced_whole() {
+        use std::net::{Ipv4Addr, SocketAddrV4};
+
+        use ringgate_netlink::{Proto, Stage};
+
+        let (_requests, inbox) = mpsc::channel();
+        let (ready, batches) = mpsc::sync_channel(MAX_READY);
+        let (failed, _errors) = mpsc::sync_channel(MAX_ERRORS);
+        let mut worker = Worker {
+            me: 1,
+            inbox,
+            ready,
+            failed,
+            queued_imports: Arc::new(AtomicUsize::new(0)),
+            counters: Arc::new(SessionCounters::default()),
+            sync: SessionSync::default(),
+            members: Some(vec![1, 2]),
+            generation: Some(1),
+            taken: BTreeSet::new(),
+            last_full: None,
+        };
+        let total = 2 * MAX_READY * session_sync::BATCH + 500;
+        let table: Vec<Session> = (0..total)
+            .map(|i| Session {
+                proto: Proto::Tcp,
+                client: SocketAddrV4::new(Ipv4Addr::from(0x0a09_0000 + i as u32), 40000),
+                vip: "10.9.0.100:80".parse().unwrap(),
+                backend: "10.8.0.2:8080".parse().unwrap(),
+                stage: Stage(2),
+                expires_ms: 900_000,
+                owner: 1,
+            })
+            .collect();
+        // The ring's thread, slower than the worker.
+        let ring = thread::spawn(move || {
+            let mut clients = std::collections::HashSet::new();
+            for batch in batches.iter() {
+                thread::sleep(Duration::from_millis(2));
+                for s in session_sync::decode(&batch).unwrap() {
+                    clients.insert(s.client);
+                }
+            }
+            clients.len()
+        });
+        assert!(worker.announce(&table, Instant::now()));
+        drop(worker);
+        assert_eq!(ring.join().unwrap(), total);
     }
 
     #[test]
