@@ -105,7 +105,9 @@ demo: module userd
 # RG_BENCH_LOAD_SECONDS=s of CPU load per set-up counting ownership changes
 # (default 60). Together they take about 20 minutes under TCG, run-vm.sh's
 # default limit, so the bench allows 45; RINGGATE_VM_TIMEOUT still overrides.
-# BENCHES="failover" (or "nat") runs only those.
+# Then the session sync latency of ringgate and IPVS's sync daemon
+# (RG_BENCH_SYNC_CONNS connections, default 1000, RG_BENCH_ROUNDS rounds).
+# BENCHES="failover" (or "nat", "sync") runs only those.
 bench: deps userd
 	@kdir=$$($(TOOLS)/build-kernel.sh --profile bench); \
 	  $(TOOLS)/build-module-copy.sh "$$kdir" qemu-tests/out/bench-module >/dev/null; \

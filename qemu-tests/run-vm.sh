@@ -71,7 +71,7 @@ cmdline=(
   rg.mode="$mode" rg.tests="$tests" rg.module="$module"
   rg.bench_rounds="${RG_BENCH_ROUNDS:-5}" rg.bench_seconds="${RG_BENCH_SECONDS:-5}"
   rg.bench_kills="${RG_BENCH_KILLS:-20}" rg.bench_load_seconds="${RG_BENCH_LOAD_SECONDS:-60}"
-  rg.failover_rounds="${RG_FAILOVER_ROUNDS:-10}"
+  rg.failover_rounds="${RG_FAILOVER_ROUNDS:-10}" rg.bench_sync_conns="${RG_BENCH_SYNC_CONNS:-1000}"
 )
 # The repository and the kernel source are also exported on their own, and
 # the guest mounts them at fixed paths: wherever they live on the host (a CI

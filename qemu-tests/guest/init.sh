@@ -33,6 +33,7 @@ for arg in $(cat /proc/cmdline); do
     rg.bench_kills=*) export RG_BENCH_KILLS=${arg#rg.bench_kills=} ;;
     rg.bench_load_seconds=*) export RG_BENCH_LOAD_SECONDS=${arg#rg.bench_load_seconds=} ;;
     rg.failover_rounds=*) export RG_FAILOVER_ROUNDS=${arg#rg.failover_rounds=} ;;
+    rg.bench_sync_conns=*) export RG_BENCH_SYNC_CONNS=${arg#rg.bench_sync_conns=} ;;
   esac
 done
 
