@@ -40,6 +40,12 @@ pub const MAX_QUEUED_IMPORTS: usize = 64;
 pub const MAX_READY: usize = 16;
 /// Module errors not yet taken by the ring's thread; more are only logged.
 const MAX_ERRORS: usize = 64;
+/// A node that left the ring counts as gone for adoption this long, even
+/// if it is back: a daemon restarted at once (systemd) can rejoin before
+/// the node that took its VIPs has adopted their sessions, and, having
+/// disowned them on start (see `ModuleSync::disown_sessions`), never
+/// announces them again. Well beyond the takeover fence and a read.
+pub const DEPARTED_FOR: Duration = Duration::from_secs(10);
 /// How often the worker tries again to open its netlink socket.
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 /// Every node announces its whole table this often, so that a batch a peer
@@ -144,6 +150,8 @@ impl SessionWorker {
             generation: None,
             taken: BTreeSet::new(),
             last_full: None,
+            last_members: Vec::new(),
+            departed: Vec::new(),
         };
         let started = thread::Builder::new()
             .name("sessions".to_string())
@@ -259,6 +267,17 @@ struct Worker {
     taken: BTreeSet<Vip>,
     /// When everything was last announced.
     last_full: Option<Instant>,
+    /// The members of the last operational ring, and the nodes that left
+    /// a ring since, with when (see `DEPARTED_FOR`).
+    last_members: Vec<u16>,
+    departed: Vec<(u16, Instant)>,
+}
+
+/// Whether a session created by `owner`, of a VIP node `me` owns, is `me`'s
+/// to adopt: its creator is not in the ring, or left it lately (and may be
+/// back, without its sessions).
+pub fn adoptable(owner: u16, me: u16, members: &[u16], departed: &[(u16, Instant)]) -> bool {
+    owner != me && (!members.contains(&owner) || departed.iter().any(|(n, _)| *n == owner))
 }
 
 impl Worker {
@@ -342,6 +361,19 @@ impl Worker {
                 if self.generation != Some(generation) {
                     self.sync.announce_all_again();
                     self.generation = Some(generation);
+                }
+                if let Some(now_members) = &members {
+                    let now = Instant::now();
+                    self.departed
+                        .retain(|(_, at)| now.duration_since(*at) < DEPARTED_FOR);
+                    for gone in self
+                        .last_members
+                        .iter()
+                        .filter(|n| !now_members.contains(n))
+                    {
+                        self.departed.push((*gone, now));
+                    }
+                    self.last_members.clone_from(now_members);
                 }
                 self.members = members;
             }
@@ -456,10 +488,13 @@ impl Worker {
     /// announces their sessions from now on (their other copies would
     /// otherwise expire with their last announcement, and a second
     /// failover would find them gone). Read again at the next read.
-    fn adopt(&self, module: &ModuleSync, members: &[u16], sessions: &[Session]) {
+    fn adopt(&mut self, module: &ModuleSync, members: &[u16], sessions: &[Session]) {
+        let now = Instant::now();
+        self.departed
+            .retain(|(_, at)| now.duration_since(*at) < DEPARTED_FOR);
         let orphans: BTreeSet<(Vip, u16)> = sessions
             .iter()
-            .filter(|s| s.owner != self.me && !members.contains(&s.owner))
+            .filter(|s| adoptable(s.owner, self.me, members, &self.departed))
             .map(|s| (*s.vip.ip(), s.owner))
             .collect();
         if orphans.is_empty() {
@@ -620,6 +655,8 @@ mod tests {
             generation: Some(1),
             taken: BTreeSet::new(),
             last_full: None,
+            last_members: Vec::new(),
+            departed: Vec::new(),
         };
         let total = 2 * MAX_READY * session_sync::BATCH + 500;
         let table: Vec<Session> = (0..total)
@@ -647,6 +684,20 @@ mod tests {
         assert!(worker.announce(&table, Instant::now()));
         drop(worker);
         assert_eq!(ring.join().unwrap(), total);
+    }
+
+    #[test]
+    fn sessions_of_gone_or_lately_departed_nodes_are_adoptable() {
+        let now = Instant::now();
+        let members = [1, 2, 3];
+        // Node 3 left and is back (a restart faster than the adoption).
+        let departed = [(3, now)];
+        assert!(adoptable(3, 1, &members, &departed));
+        assert!(adoptable(4, 1, &members, &[]));
+        assert!(adoptable(0, 1, &members, &[]));
+        assert!(!adoptable(2, 1, &members, &departed));
+        assert!(!adoptable(1, 1, &members, &departed));
+        assert!(!adoptable(3, 1, &members, &[]));
     }
 
     #[test]
