@@ -5,8 +5,8 @@
 # (four workers, each connection 20 lines of 1 KB, every byte checked) and
 # three long-lived ones run throughout (two echoes and a download). Each
 # round kills the daemon of the VIP's owner (SIGKILL: its module keeps the
-# VIP until the ownership lease runs out), in every other round with its
-# links down too (the node's death: nothing reaches its module any more;
+# VIP until the ownership lease runs out; every third round restarts it at
+# once, racing the takeover), in every other round with its links down too (the node's death: nothing reaches its module any more;
 # with the links up its module goes on translating what still reaches it
 # until the new owner's gratuitous ARP moves the client), waits until the
 # survivors hold both addresses, restarts the killed daemon (links up) and
@@ -66,9 +66,16 @@ for round in $(seq "$ROUNDS"); do
     ip -n "gw$victim" link set "b$victim" down
   fi
   others=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$victim" | tr '\n' ' ')
-  # shellcheck disable=SC2086
-  wait_settled 2 $others
   live=$(echo $others | cut -d' ' -f1)
+  # Every third round the daemon comes back at once (as systemd restarts
+  # it), racing the survivors' takeover and adoption; the others wait
+  # until the survivors hold both addresses.
+  if [ $((round % 3)) != 0 ]; then
+    # shellcheck disable=SC2086
+    wait_settled 2 $others
+  else
+    sleep 0.3
+  fi
   if [ $dead_links = 1 ]; then
     ip -n "gw$victim" link set "g$victim" up
     ip -n "gw$victim" link set "b$victim" up
