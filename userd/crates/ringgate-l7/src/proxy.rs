@@ -1,0 +1,508 @@
+//! The HTTP/1.1 reverse proxy of one service: hyper serves the clients, a
+//! fresh hyper client connection per exchange talks to the back-ends, and a
+//! task per response pumps its body to the client through a small channel,
+//! so a body is never buffered whole (memory per transfer is the channel's
+//! few frames). When the back-end fails mid-body, the pump asks another
+//! back-end for the rest (see `resume`) and splices it in; when nobody can
+//! finish the body, the client's response ends short, which hyper does by
+//! closing the connection before the promised length or without the last
+//! chunk: HTTP's signal of a truncated response.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body::{Body, Frame};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::timeout;
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::pool::{BackendView, Pool};
+use crate::resume::{ResumeAsk, Transfer};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type UpstreamBody = BoxBody<Bytes, hyper::Error>;
+pub type ClientBody = BoxBody<Bytes, BoxError>;
+
+/// Frames buffered between a back-end and a client: enough to keep both
+/// sockets busy, few enough that a transfer holds well under a megabyte.
+const CHANNEL_FRAMES: usize = 4;
+
+/// One service (a VIP and port in HTTP mode) and its back-ends.
+pub struct Service {
+    pub listen: SocketAddr,
+    pool: Mutex<Pool>,
+    settings: Settings,
+    pub metrics: Metrics,
+}
+
+impl Service {
+    pub fn new(listen: SocketAddr, backends: &[(SocketAddr, u32)], settings: Settings) -> Service {
+        Service {
+            listen,
+            pool: Mutex::new(Pool::new(backends, settings.hold_down)),
+            settings,
+            metrics: Metrics::default(),
+        }
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        // The pool holds no invariant a panicking holder could break halfway.
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pick(&self, tried: &[SocketAddr]) -> Option<SocketAddr> {
+        self.pool().pick(Instant::now(), tried)
+    }
+
+    fn failed(&self, backend: SocketAddr) {
+        self.pool().failed(backend, Instant::now());
+    }
+
+    pub fn backends(&self) -> Vec<BackendView> {
+        self.pool().view(Instant::now())
+    }
+
+    /// One request to one back-end, up to its response head.
+    async fn exchange(
+        &self,
+        backend: SocketAddr,
+        request: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, BoxError> {
+        let stream = timeout(self.settings.connect, TcpStream::connect(backend))
+            .await
+            .map_err(|_| "connect timed out")??;
+        stream.set_nodelay(true)?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        // The connection's own errors reach us through the response or its
+        // body; the task only drives it.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let response = timeout(self.settings.response, sender.send_request(request))
+            .await
+            .map_err(|_| "no response head in time")??;
+        Ok(response)
+    }
+}
+
+/// Accepts clients for as long as the listener lives; at most
+/// `max_connections` (shared by every service) are served at once.
+pub async fn serve(listener: TcpListener, service: Arc<Service>, permits: Arc<Semaphore>) {
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of descriptors or memory: wait instead of spinning.
+                eprintln!("ringgate-l7d: {}: accept: {error}", service.listen);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        Metrics::add(&service.metrics.connections);
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let settings = service.settings.clone();
+            let handler = service_fn(move |request| handle(service.clone(), peer, request));
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(settings.header_read)
+                .max_buf_size(settings.max_header_bytes)
+                .serve_connection(TokioIo::new(stream), handler)
+                .await;
+        });
+    }
+}
+
+/// A client's request as it goes to the back-ends.
+struct RequestHead {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl RequestHead {
+    fn of(parts: &http::request::Parts, peer: SocketAddr) -> RequestHead {
+        let uri = parts
+            .uri
+            .path_and_query()
+            .map(|path| Uri::from(path.clone()))
+            .unwrap_or_else(|| Uri::from_static("/"));
+        let mut headers = parts.headers.clone();
+        remove_hop_by_hop(&mut headers);
+        if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
+            headers.append(HeaderName::from_static("x-forwarded-for"), value);
+        }
+        RequestHead {
+            method: parts.method.clone(),
+            uri,
+            headers,
+        }
+    }
+
+    fn request(&self, body: UpstreamBody) -> Request<UpstreamBody> {
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+
+    /// The request for the rest of a body: a GET with the resume's range and
+    /// validator in place of the client's own conditions.
+    fn resume(&self, ask: &ResumeAsk) -> Option<Request<UpstreamBody>> {
+        let mut request = self.request(empty());
+        *request.method_mut() = Method::GET;
+        let headers = request.headers_mut();
+        for name in [
+            header::RANGE,
+            header::IF_RANGE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_UNMODIFIED_SINCE,
+            header::CONTENT_LENGTH,
+        ] {
+            headers.remove(name);
+        }
+        headers.insert(header::RANGE, HeaderValue::from_str(&ask.range).ok()?);
+        headers.insert(header::IF_RANGE, ask.if_range.clone());
+        Some(request)
+    }
+}
+
+fn empty() -> UpstreamBody {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 section
+/// 7.6.1), including any the `Connection` header names.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+        header::PROXY_AUTHENTICATE,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+fn bad_gateway(service: &Service) -> Response<ClientBody> {
+    Metrics::add(&service.metrics.bad_gateway);
+    let mut response = Response::new(
+        Full::new(Bytes::from_static(b"no back-end answered\n"))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response
+}
+
+async fn handle(
+    service: Arc<Service>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<ClientBody>, Infallible> {
+    Metrics::add(&service.metrics.requests);
+    let (parts, body) = request.into_parts();
+    let head = RequestHead::of(&parts, peer);
+    let has_body = body.size_hint().exact() != Some(0);
+    let mut body = Some(body);
+    let mut tried = Vec::new();
+    let (backend, response) = loop {
+        let Some(backend) = service.pick(&tried) else {
+            return Ok(bad_gateway(&service));
+        };
+        tried.push(backend);
+        let upstream_body = match body.take() {
+            Some(body) if has_body => body.boxed(),
+            _ => empty(),
+        };
+        match service.exchange(backend, head.request(upstream_body)).await {
+            Ok(response) => break (backend, response),
+            Err(error) => {
+                service.failed(backend);
+                eprintln!(
+                    "ringgate-l7d: {}: back-end {backend} failed before answering: {error}",
+                    service.listen
+                );
+                // A request body went to the failed back-end: nothing to
+                // send again.
+                if has_body {
+                    return Ok(bad_gateway(&service));
+                }
+                Metrics::add(&service.metrics.retried_before_response);
+            }
+        }
+    };
+    let (mut response_parts, upstream) = response.into_parts();
+    remove_hop_by_hop(&mut response_parts.headers);
+    let transfer = match Transfer::start(
+        &parts.method,
+        parts.headers.get(header::RANGE),
+        response_parts.status,
+        &response_parts.headers,
+    ) {
+        Ok(transfer) => {
+            Metrics::add(&service.metrics.transfers_resumable);
+            Some(transfer)
+        }
+        Err(_) => {
+            Metrics::add(&service.metrics.not_resumable);
+            None
+        }
+    };
+    let (sender, receiver) = mpsc::channel(CHANNEL_FRAMES);
+    let pump = Pump {
+        service,
+        head,
+        backend,
+        tried,
+        transfer,
+        sender,
+        failed_at: None,
+    };
+    tokio::spawn(pump.run(upstream));
+    Ok(Response::from_parts(
+        response_parts,
+        ChannelBody { receiver }.boxed(),
+    ))
+}
+
+/// The client side of a pumped body.
+struct ChannelBody {
+    receiver: mpsc::Receiver<Result<Bytes, BoxError>>,
+}
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.receiver
+            .poll_recv(cx)
+            .map(|item| item.map(|result| result.map(Frame::data)))
+    }
+}
+
+/// How forwarding one back-end's body ended.
+enum Outcome {
+    Done,
+    ClientGone,
+    ClientStalled,
+    BackendFailed(String),
+}
+
+/// Counts a transfer as active for as long as it lives.
+struct Active<'a>(&'a Metrics);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active_transfers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Pump {
+    service: Arc<Service>,
+    head: RequestHead,
+    backend: SocketAddr,
+    tried: Vec<SocketAddr>,
+    transfer: Option<Transfer>,
+    sender: mpsc::Sender<Result<Bytes, BoxError>>,
+    /// When the last back-end failure was noticed, until bytes flow again.
+    failed_at: Option<Instant>,
+}
+
+impl Pump {
+    async fn run(mut self, mut body: Incoming) {
+        let service = self.service.clone();
+        let metrics = &service.metrics;
+        Metrics::add(&metrics.active_transfers);
+        let _active = Active(metrics);
+        loop {
+            let reason = match self.forward(&mut body).await {
+                Outcome::Done => {
+                    Metrics::add(&metrics.transfers_completed);
+                    return;
+                }
+                Outcome::ClientGone => {
+                    Metrics::add(&metrics.client_gone);
+                    return;
+                }
+                Outcome::ClientStalled => {
+                    Metrics::add(&metrics.client_stalled);
+                    return;
+                }
+                Outcome::BackendFailed(reason) => reason,
+            };
+            Metrics::add(&metrics.backend_failures);
+            service.failed(self.backend);
+            if self.sender.is_closed() {
+                // Nobody to resume for.
+                Metrics::add(&metrics.client_gone);
+                return;
+            }
+            self.failed_at = Some(Instant::now());
+            let delivered = self.transfer.as_ref().map_or(0, Transfer::delivered_so_far);
+            eprintln!(
+                "ringgate-l7d: {}: back-end {} failed after {delivered} bytes of {}: {reason}",
+                service.listen, self.backend, self.head.uri
+            );
+            match self.resume().await {
+                Some(resumed) => body = resumed,
+                None => {
+                    Metrics::add(&metrics.aborted);
+                    eprintln!(
+                        "ringgate-l7d: {}: {} aborted after {delivered} bytes: no back-end could resume it",
+                        service.listen, self.head.uri
+                    );
+                    // The error makes hyper end the client's response short.
+                    let _ = self
+                        .sender
+                        .send(Err("no back-end could finish the response".into()))
+                        .await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn forward(&mut self, body: &mut Incoming) -> Outcome {
+        let settings = &self.service.settings;
+        loop {
+            let frame = match timeout(settings.stall, body.frame()).await {
+                Err(_) => return self.failed_unless_complete("stalled".into()),
+                Ok(None) => {
+                    return match self.transfer.as_ref().and_then(Transfer::remaining) {
+                        Some(remaining) if remaining > 0 => {
+                            Outcome::BackendFailed(format!("ended {remaining} bytes early"))
+                        }
+                        _ => Outcome::Done,
+                    }
+                }
+                Ok(Some(Err(error))) => return self.failed_unless_complete(error.to_string()),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            // Trailers are not forwarded: the client's framing is ours.
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if let Some(transfer) = &mut self.transfer {
+                let length = data.len() as u64;
+                if transfer
+                    .remaining()
+                    .is_some_and(|remaining| length > remaining)
+                {
+                    return Outcome::BackendFailed("sent more than the range".into());
+                }
+                transfer.delivered(length);
+            }
+            if let Some(failed_at) = self.failed_at.take() {
+                let gap = u64::try_from(failed_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.service
+                    .metrics
+                    .last_resume_gap_us
+                    .store(gap, Ordering::Relaxed);
+            }
+            match timeout(settings.client_stall, self.sender.send(Ok(data))).await {
+                Err(_) => return Outcome::ClientStalled,
+                Ok(Err(_)) => return Outcome::ClientGone,
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+
+    /// A failure after the last byte owed was delivered is no failure.
+    fn failed_unless_complete(&self, reason: String) -> Outcome {
+        match self.transfer.as_ref().and_then(Transfer::remaining) {
+            Some(0) => Outcome::Done,
+            _ => Outcome::BackendFailed(reason),
+        }
+    }
+
+    /// Asks other back-ends for the rest of the body, at most `max_resumes`
+    /// times; returns the body of the first answer that passes the checks.
+    async fn resume(&mut self) -> Option<Incoming> {
+        let service = self.service.clone();
+        let metrics = &service.metrics;
+        let transfer = self.transfer.as_mut()?;
+        let ask = transfer.resume_request()?;
+        for _ in 0..service.settings.max_resumes {
+            let backend = service.pick(&self.tried)?;
+            self.tried.push(backend);
+            Metrics::add(&metrics.resume_attempts);
+            let request = self.head.resume(&ask)?;
+            let response = match service.exchange(backend, request).await {
+                Ok(response) => response,
+                Err(error) => {
+                    service.failed(backend);
+                    eprintln!(
+                        "ringgate-l7d: {}: resume at {backend} failed: {error}",
+                        service.listen
+                    );
+                    continue;
+                }
+            };
+            let (parts, body) = response.into_parts();
+            match transfer.accept_resumed(parts.status, &parts.headers) {
+                Ok(()) => {
+                    Metrics::add(&metrics.resumed);
+                    eprintln!(
+                        "ringgate-l7d: {}: {} resumed at {backend} with {}",
+                        service.listen, self.head.uri, ask.range
+                    );
+                    self.backend = backend;
+                    return Some(body);
+                }
+                Err(refusal) => {
+                    Metrics::add(metrics.refused(refusal));
+                    eprintln!(
+                        "ringgate-l7d: {}: resume at {backend} refused: {refusal}",
+                        service.listen
+                    );
+                }
+            }
+        }
+        None
+    }
+}
