@@ -15,6 +15,12 @@ VIP=10.9.0.100
 L7D=$RG_REPO/userd/target/release/ringgate-l7d
 SIZE_MB=50
 gateway_backends 5
+# Small socket buffers: with the defaults about 20 MB of the file sit in
+# buffers between the server and curl, so a server killed at 35 % had
+# already written everything and the kill tested nothing.
+for ns in cl gw be1 be2 be3 be4 be5; do
+  ip netns exec $ns sysctl -qw net.ipv4.tcp_rmem="4096 131072 1048576" net.ipv4.tcp_wmem="4096 131072 1048576"
+done
 WWW=/tmp/www OTHER=/tmp/www-other
 mkdir -p $WWW $OTHER
 head -c ${SIZE_MB}M /dev/urandom >$WWW/big.bin
@@ -30,6 +36,7 @@ want=$(sha256sum <$WWW/big.bin | cut -d' ' -f1)
 httpd() {
   ip netns exec "$1" busybox httpd -f -p "$2" -h "$3" &
   echo $! >"/tmp/httpd-$1-$2"
+  disown # its SIGKILL is the test's doing, not news
 }
 # kill_httpd NS PORT: SIGKILL the server and the child serving a connection.
 kill_httpd() {
@@ -37,7 +44,6 @@ kill_httpd() {
   pid=$(cat "/tmp/httpd-$1-$2")
   pkill -KILL -P "$pid" 2>/dev/null || true
   kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
 }
 for n in 1 2 3; do httpd be$n 80 $WWW; done
 for port in 81 82 83; do httpd be1 $port $WWW; done
@@ -72,7 +78,14 @@ backends = [ { address = "10.8.0.2:83", weight = 2 }, { address = "10.8.0.3:83" 
 EOF
 ip netns exec gw "$L7D" --config /tmp/l7.toml 2>/tmp/l7d.log &
 l7d=$!
-trap 'kill $l7d 2>/dev/null; pkill -KILL -f "busybox httpd" 2>/dev/null; pkill -f "http.server" 2>/dev/null; true' EXIT
+cleanup() {
+  # The proxy's decisions, for a failure's report.
+  sed 's/^/l7d: /' /tmp/l7d.log | tail -20 >&2
+  kill $l7d 2>/dev/null || true
+  pkill -KILL -f "busybox httpd" 2>/dev/null || true
+  pkill -f "http.server" 2>/dev/null || true
+}
+trap cleanup EXIT
 for _ in $(seq 50); do [ -S /tmp/l7.sock ] && break; sleep 0.1; done
 [ -S /tmp/l7.sock ] || fail "ringgate-l7d did not start: $(cat /tmp/l7d.log)"
 
@@ -82,24 +95,17 @@ status() {
 # l7_counter PORT NAME
 l7_counter() { status | jqr 'get("services")[] | select(.listen == $l) | get("counters") | get($n)' --arg l "$VIP:$1" --arg n "$2"; }
 
-# serving PORT NS...: the namespace among NS... whose server has an
-# established connection on PORT.
-serving() {
-  local port=$1 ns
-  shift
-  for ns in "$@"; do
-    ip netns exec "$ns" ss -Htn state established "( sport = :$port )" | grep -q . && { echo "$ns"; return; }
-  done
-}
-
 # download PORT OUT [CURL ARGS...]: curl through the VIP in the background,
 # slowed so that the test can act mid-body; its exit code lands in OUT.rc.
 download() {
   local port=$1 out=$2
   shift 2
   rm -f "$out" "$out.rc"
-  (ip netns exec cl curl -sS --limit-rate 20M -o "$out" "$@" "http://$VIP:$port/big.bin" 2>"$out.err"
-   echo $? >"$out.rc") &
+  # A shell of its own writes curl's exit code: a subshell of this set -e
+  # script would end at curl's failure without writing it.
+  ip netns exec cl sh -c 'out=$1; shift; curl -sS --limit-rate 10M -o "$out" "$@" 2>"$out.err"; echo $? >"$out.rc"' \
+    sh "$out" "$@" "http://$VIP:$port/big.bin" &
+  disown
 }
 size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 # wait_size FILE BYTES: until FILE holds at least BYTES.
@@ -110,38 +116,38 @@ wait_size() {
 # finish FILE: waits for the download and prints the longest time the file
 # did not grow (the gap a client saw), in ms.
 finish() {
-  local last=0 size since longest=0 now
-  since=$(date +%s%N)
+  local last=0 size since longest=0 now start
+  since=$(date +%s%N) start=$since now=$since
   while [ ! -e "$1.rc" ]; do
     size=$(size_of "$1")
     now=$(date +%s%N)
+    [ $(((now - start) / 1000000000)) -lt 120 ] || fail "$1: the download hangs at $size bytes"
     if [ "$size" -gt "$last" ]; then
       [ $(((now - since) / 1000000)) -gt "$longest" ] && longest=$(((now - since) / 1000000))
       last=$size since=$now
     fi
-    sleep 0.01
+    sleep 0.02
   done
-  echo "$longest"
+  echo "$longest ms of $(((now - start) / 1000000)) ms"
 }
 
 mb=$((1024 * 1024))
 # kill_at FILE BYTES HOW: when FILE holds BYTES, stop whichever :80 server
-# serves it (HOW: kill, or link: its link goes down); prints its namespace.
+# serves it (HOW: kill, or link: its link goes down); prints its namespace
+# and the bytes the file held then (see guest/kill-at.py).
 kill_at() {
-  local ns
-  wait_size "$1" "$2"
-  ns=$(serving 80 be1 be2 be3)
-  [ -n "$ns" ] || fail "no back-end serves the download at $2 bytes"
-  case $3 in
-    kill) kill_httpd "$ns" 80 ;;
-    link) ip -n "$ns" link set e0 down ;;
-  esac
-  echo "$ns"
+  python3 "$RG_REPO/qemu-tests/guest/kill-at.py" "$1" "$2" "$3" \
+    be1:/tmp/httpd-be1-80 be2:/tmp/httpd-be2-80 be3:/tmp/httpd-be3-80
 }
 revive() { # NS HOW
   case $2 in
     kill) httpd "$1" 80 $WWW ;;
-    link) ip -n "$1" link set e0 up; ip -n "$1" route replace default via 10.8.0.1 ;;
+    link)
+      ip -n "$1" link set e0 up
+      ip -n "$1" route replace default via 10.8.0.1
+      # The child that served the cut connection waits on it still.
+      kill_httpd "$1" 80
+      httpd "$1" 80 $WWW ;;
   esac
 }
 expect_whole() { # FILE WHAT
@@ -153,10 +159,12 @@ expect_whole() { # FILE WHAT
 for case in "10 kill" "35 kill" "80 kill" "50 link"; do
   set -- $case
   download 80 /tmp/dl
-  ns=$(kill_at /tmp/dl $(($1 * SIZE_MB * mb / 100)) "$2") || exit 1
+  killed=$(kill_at /tmp/dl $(($1 * SIZE_MB * mb / 100)) "$2") || exit 1
+  set -- "$@" $killed
+  ns=$3
   gap=$(finish /tmp/dl)
   expect_whole /tmp/dl "$2 at $1 %"
-  echo "measured: $2 of $ns at $1 % of $SIZE_MB MB: SHA-256 equal, longest pause ${gap} ms, proxy gap $(l7_counter 80 last_resume_gap_us) us"
+  echo "measured: $2 of $ns at $4 bytes of $SIZE_MB MB: SHA-256 equal, longest pause ${gap}, proxy's gap $(l7_counter 80 last_resume_gap_us) us"
   revive "$ns" "$2"
   rm -f /tmp/dl
   sleep 1.2 # the hold-down of the revived back-end ends
@@ -165,11 +173,13 @@ done
 # Two kills in one download.
 download 80 /tmp/dl
 first=$(kill_at /tmp/dl $((20 * SIZE_MB * mb / 100)) kill) || exit 1
+first=${first% *}
 second=$(kill_at /tmp/dl $((60 * SIZE_MB * mb / 100)) kill) || exit 1
+second=${second% *}
 [ "$first" != "$second" ] || fail "the same back-end served twice"
 gap=$(finish /tmp/dl)
 expect_whole /tmp/dl "two kills"
-echo "measured: kills of $first at 20 % and $second at 60 %: SHA-256 equal, longest pause ${gap} ms"
+echo "measured: kills of $first at 20 % and $second at 60 %: SHA-256 equal, longest pause ${gap}"
 revive "$first" kill
 revive "$second" kill
 rm -f /tmp/dl
@@ -195,7 +205,7 @@ for case in "81 refused_validator_mismatch other content" "82 refused_not_partia
   port=$1 counter=$2
   shift 2
   download "$port" /tmp/dl
-  wait_size /tmp/dl $((10 * mb))
+  wait_size /tmp/dl $((5 * mb))
   kill_httpd be1 "$port"
   finish /tmp/dl >/dev/null
   expect_eq "$(cat /tmp/dl.rc)" 18 "curl's exit code when the back-end $* ($(cat /tmp/dl.err))"
@@ -231,6 +241,3 @@ expect_eq "$2" 431 "answer to a 40 kB head"
 set -- $(reply 'GET / HTTP/1.1\r\nHost: v\r\n')
 echo "measured: a never-finished head was cut off after ${*: -1} ms ($1 $2)"
 expect_ge 5000 "${*: -1}" "time a never-finished head held its connection (ms)"
-grep -q . /tmp/l7d.log && sed 's/^/l7d: /' /tmp/l7d.log | tail -20 >&2
-kill $l7d
-wait $l7d 2>/dev/null || true

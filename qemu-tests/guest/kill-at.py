@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""kill-at.py FILE BYTES kill|link NS:PIDFILE...
+
+Waits until FILE (a download in progress) holds BYTES, then stops the
+back-end serving it: the busybox httpd among NS:PIDFILE that has a child
+(busybox forks one per connection), by SIGKILL to the child and the server
+("kill") or by taking the namespace's link e0 down ("link"). Prints the
+namespace and the file's size at that moment. Polls in-process: under TCG a
+shell loop forking stat overshot by tens of megabytes."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def children(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # The command may hold spaces: the parent is after the ')'.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def size(path):
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def main():
+    path, wanted, how = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    servers = []
+    for spec in sys.argv[4:]:
+        ns, pidfile = spec.split(":", 1)
+        with open(pidfile) as f:
+            servers.append((ns, int(f.read())))
+    deadline = time.monotonic() + 120
+    while size(path) < wanted:
+        if os.path.exists(path + ".rc") or time.monotonic() > deadline:
+            sys.exit(f"FAIL: the download stopped at {size(path)} bytes, before {wanted}")
+        time.sleep(0.002)
+    for ns, pid in servers:
+        kids = children(pid)
+        if not kids:
+            continue
+        if how == "kill":
+            for victim in kids + [pid]:
+                os.kill(victim, signal.SIGKILL)
+        else:
+            subprocess.run(["ip", "-n", ns, "link", "set", "e0", "down"], check=True)
+        print(ns, size(path))
+        return
+    sys.exit(f"FAIL: no back-end serves the download at {size(path)} bytes")
+
+
+main()
