@@ -40,8 +40,22 @@ type UpstreamBody = BoxBody<Bytes, hyper::Error>;
 pub type ClientBody = BoxBody<Bytes, BoxError>;
 
 /// Frames buffered between a back-end and a client: enough to keep both
-/// sockets busy, few enough that a transfer holds well under a megabyte.
+/// sockets busy, few enough that a transfer holds little (a frame is at
+/// most one read of the back-end connection, `UPSTREAM_BUFFER`).
 const CHANNEL_FRAMES: usize = 4;
+
+/// The read buffer of a back-end connection, which bounds a body frame
+/// (hyper's default grows to about 400 KiB).
+const UPSTREAM_BUFFER: usize = 64 * 1024;
+
+/// What the pump hands the client side of a body.
+enum Piece {
+    Data(Bytes),
+    /// The body is complete.
+    End,
+    /// The body cannot be completed.
+    Abort(&'static str),
+}
 
 /// One service (a VIP and port in HTTP mode) and its back-ends.
 pub struct Service {
@@ -88,8 +102,10 @@ impl Service {
             .await
             .map_err(|_| "connect timed out")??;
         stream.set_nodelay(true)?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(UPSTREAM_BUFFER)
+            .handshake(TokioIo::new(stream))
+            .await?;
         // The connection's own errors reach us through the response or its
         // body; the task only drives it.
         tokio::spawn(async move {
@@ -192,6 +208,11 @@ impl RequestHead {
     }
 }
 
+/// Methods a failed exchange may repeat elsewhere (RFC 9110 section 9.2.1).
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 fn empty() -> UpstreamBody {
     Empty::new().map_err(|never| match never {}).boxed()
 }
@@ -264,8 +285,9 @@ async fn handle(
                     service.listen
                 );
                 // A request body went to the failed back-end: nothing to
-                // send again.
-                if has_body {
+                // send again. A method that is not safe is never sent twice
+                // (the back-end may have acted on it before failing).
+                if has_body || !is_safe(&head.method) {
                     return Ok(bad_gateway(&service));
                 }
                 Metrics::add(&service.metrics.retried_before_response);
@@ -306,9 +328,12 @@ async fn handle(
     ))
 }
 
-/// The client side of a pumped body.
+/// The client side of a pumped body. It ends cleanly only on the pump's
+/// explicit `End`: a pump that stops any other way (a stalled client, a
+/// panic, a path added later) ends the client's response short, never with
+/// the last chunk of a complete one.
 struct ChannelBody {
-    receiver: mpsc::Receiver<Result<Bytes, BoxError>>,
+    receiver: mpsc::Receiver<Piece>,
 }
 
 impl Body for ChannelBody {
@@ -319,15 +344,20 @@ impl Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.receiver
-            .poll_recv(cx)
-            .map(|item| item.map(|result| result.map(Frame::data)))
+        self.receiver.poll_recv(cx).map(|piece| match piece {
+            Some(Piece::Data(data)) => Some(Ok(Frame::data(data))),
+            Some(Piece::End) => None,
+            Some(Piece::Abort(why)) => Some(Err(why.into())),
+            None => Some(Err("the response was not completed".into())),
+        })
     }
 }
 
 /// How forwarding one back-end's body ended.
 enum Outcome {
     Done,
+    /// A body that cannot be resumed paused too long.
+    Idle,
     ClientGone,
     ClientStalled,
     BackendFailed(String),
@@ -348,7 +378,7 @@ struct Pump {
     backend: SocketAddr,
     tried: Vec<SocketAddr>,
     transfer: Option<Transfer>,
-    sender: mpsc::Sender<Result<Bytes, BoxError>>,
+    sender: mpsc::Sender<Piece>,
     /// When the last back-end failure was noticed, until bytes flow again.
     failed_at: Option<Instant>,
 }
@@ -362,7 +392,18 @@ impl Pump {
         loop {
             let reason = match self.forward(&mut body).await {
                 Outcome::Done => {
-                    Metrics::add(&metrics.transfers_completed);
+                    // The client may have left meanwhile: nothing to count.
+                    if self.sender.send(Piece::End).await.is_ok() {
+                        Metrics::add(&metrics.transfers_completed);
+                    }
+                    return;
+                }
+                Outcome::Idle => {
+                    Metrics::add(&metrics.aborted);
+                    let _ = self
+                        .sender
+                        .send(Piece::Abort("the back-end went idle"))
+                        .await;
                     return;
                 }
                 Outcome::ClientGone => {
@@ -399,7 +440,7 @@ impl Pump {
                     // The error makes hyper end the client's response short.
                     let _ = self
                         .sender
-                        .send(Err("no back-end could finish the response".into()))
+                        .send(Piece::Abort("no back-end could finish the response"))
                         .await;
                     return;
                 }
@@ -409,8 +450,16 @@ impl Pump {
 
     async fn forward(&mut self, body: &mut Incoming) -> Outcome {
         let settings = &self.service.settings;
+        // A resumable body that stalls is taken elsewhere; any other body
+        // may pause as long as a response head may take (a slow report, a
+        // long poll) and then ends short without blaming the back-end.
+        let (stall, blame) = match self.transfer {
+            Some(_) => (settings.stall, true),
+            None => (settings.response, false),
+        };
         loop {
-            let frame = match timeout(settings.stall, body.frame()).await {
+            let frame = match timeout(stall, body.frame()).await {
+                Err(_) if !blame => return Outcome::Idle,
                 Err(_) => return self.failed_unless_complete("stalled".into()),
                 Ok(None) => {
                     return match self.transfer.as_ref().and_then(Transfer::remaining) {
@@ -444,7 +493,7 @@ impl Pump {
                     .last_resume_gap_us
                     .store(gap, Ordering::Relaxed);
             }
-            match timeout(settings.client_stall, self.sender.send(Ok(data))).await {
+            match timeout(settings.client_stall, self.sender.send(Piece::Data(data))).await {
                 Err(_) => return Outcome::ClientStalled,
                 Ok(Err(_)) => return Outcome::ClientGone,
                 Ok(Ok(())) => {}

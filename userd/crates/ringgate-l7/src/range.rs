@@ -25,6 +25,7 @@ pub struct ContentRange {
 impl ContentRange {
     /// The number of bytes the part carries.
     pub fn length(&self) -> u64 {
+        // The parser refuses `last == u64::MAX`, so this cannot overflow.
         self.last - self.first + 1
     }
 }
@@ -71,7 +72,8 @@ pub fn parse_content_range(value: &str) -> Option<ContentRange> {
     };
     let (first, last) = span.trim().split_once('-')?;
     let (first, last) = (number(first.trim())?, number(last.trim())?);
-    if last < first || complete.is_some_and(|complete| last >= complete) {
+    // A last byte at u64::MAX would overflow every length computed from it.
+    if last < first || last == u64::MAX || complete.is_some_and(|complete| last >= complete) {
         return None;
     }
     Some(ContentRange {
@@ -148,6 +150,7 @@ mod tests {
             "bytes */100",
             "items 0-1/2",
             "bytes 0-1",
+            "bytes 0-18446744073709551615/*",
         ] {
             assert_eq!(parse_content_range(value), None, "{value:?}");
         }

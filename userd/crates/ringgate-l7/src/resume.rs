@@ -59,16 +59,16 @@ enum Validator {
 
 impl Validator {
     fn of(headers: &HeaderMap) -> Option<Validator> {
-        if let Some(tag) = headers.get(ETAG) {
-            // A weak tag (`W/"..."`) may not appear in If-Range; Last-Modified
-            // may still serve.
-            if !tag.as_bytes().starts_with(b"W/") {
-                return Some(Validator::StrongTag(tag.clone()));
-            }
+        match headers.get(ETAG) {
+            // A weak tag (`W/"..."`) may not appear in If-Range, and it says
+            // the bytes may differ between equal tags: RFC 9110 section
+            // 13.1.5 then forbids a date in If-Range as well.
+            Some(tag) if tag.as_bytes().starts_with(b"W/") => None,
+            Some(tag) => Some(Validator::StrongTag(tag.clone())),
+            None => headers
+                .get(LAST_MODIFIED)
+                .map(|date| Validator::LastModified(date.clone())),
         }
-        headers
-            .get(LAST_MODIFIED)
-            .map(|date| Validator::LastModified(date.clone()))
     }
 
     fn header(&self) -> &HeaderValue {
@@ -121,15 +121,6 @@ impl Transfer {
         if method != Method::GET {
             return Err(NotResumable::Method);
         }
-        if let Some(value) = client_range {
-            // The back-end may have ignored it (200), but if it did not, the
-            // 206 below must be the single part the proxy understands.
-            value
-                .to_str()
-                .ok()
-                .and_then(parse_range)
-                .ok_or(NotResumable::ClientRange)?;
-        }
         let validator = Validator::of(headers).ok_or(NotResumable::NoValidator)?;
         let content_encoding = headers.get(CONTENT_ENCODING).cloned();
         let (first, end, complete) = match status {
@@ -138,6 +129,15 @@ impl Transfer {
                 (0, length, length)
             }
             StatusCode::PARTIAL_CONTENT => {
+                // A 200 to a ranged request is the whole representation; a
+                // 206 must answer a single range the proxy understands.
+                if let Some(value) = client_range {
+                    value
+                        .to_str()
+                        .ok()
+                        .and_then(parse_range)
+                        .ok_or(NotResumable::ClientRange)?;
+                }
                 let range = single_part(headers).ok_or(NotResumable::Partial)?;
                 (range.first, range.last.checked_add(1), range.complete)
             }
@@ -203,7 +203,14 @@ impl Transfer {
             return Err(Refusal::BadContentRange);
         }
         let range_end = range.last.checked_add(1).ok_or(Refusal::BadContentRange)?;
-        if range.first != self.next_offset() || self.end.is_some_and(|end| end != range_end) {
+        // The part must run to where the client's response ends; when that
+        // end is unknown (a body without a length), to the representation's
+        // own end, or a short part would end the client's response early.
+        let ends_right = match self.end {
+            Some(end) => end == range_end,
+            None => range.complete == Some(range_end),
+        };
+        if range.first != self.next_offset() || !ends_right {
             return Err(Refusal::RangeMismatch);
         }
         if let (Some(ours), Some(theirs)) = (self.complete, range.complete) {
@@ -319,6 +326,20 @@ mod tests {
             ("last-modified", "Sat, 28 Nov 2026 10:00:00 GMT"),
             ("content-range", "bytes 10-19/20"),
         ]);
+        // A part that ends before the representation does would end the
+        // client's response early: refused, as is one of unknown length.
+        for short in ["bytes 10-19/100", "bytes 10-19/*"] {
+            let answer = headers(&[
+                ("last-modified", "Sat, 28 Nov 2026 10:00:00 GMT"),
+                ("content-range", short),
+            ]);
+            assert_eq!(
+                transfer
+                    .clone()
+                    .accept_resumed(StatusCode::PARTIAL_CONTENT, &answer),
+                Err(Refusal::RangeMismatch)
+            );
+        }
         transfer
             .accept_resumed(StatusCode::PARTIAL_CONTENT, &answer)
             .unwrap();
@@ -413,7 +434,12 @@ mod tests {
             ("etag", "W/\"v1\""),
             ("last-modified", "Sat, 28 Nov 2026 10:00:00 GMT"),
         ]);
-        let transfer = Transfer::start(&get, None, StatusCode::OK, &weak_but_dated).unwrap();
+        assert_eq!(
+            Transfer::start(&get, None, StatusCode::OK, &weak_but_dated).unwrap_err(),
+            NotResumable::NoValidator
+        );
+        let dated = headers(&[("last-modified", "Sat, 28 Nov 2026 10:00:00 GMT")]);
+        let transfer = Transfer::start(&get, None, StatusCode::OK, &dated).unwrap();
         assert_eq!(
             transfer.resume_request().unwrap().if_range,
             "Sat, 28 Nov 2026 10:00:00 GMT"
@@ -428,10 +454,14 @@ mod tests {
             NotResumable::Status
         );
         let two = HeaderValue::from_static("bytes=0-1,4-5");
+        let part = headers(&[("etag", "\"v1\""), ("content-range", "bytes 0-1/10")]);
         assert_eq!(
-            Transfer::start(&get, Some(&two), StatusCode::OK, &tagged).unwrap_err(),
+            Transfer::start(&get, Some(&two), StatusCode::PARTIAL_CONTENT, &part).unwrap_err(),
             NotResumable::ClientRange
         );
+        // The back-end ignored the ranges and sent everything: resumable.
+        let whole = headers(&[("etag", "\"v1\""), ("content-length", "10")]);
+        assert!(Transfer::start(&get, Some(&two), StatusCode::OK, &whole).is_ok());
         assert_eq!(
             Transfer::start(&get, None, StatusCode::PARTIAL_CONTENT, &tagged).unwrap_err(),
             NotResumable::Partial

@@ -15,22 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-const LENGTH: usize = 1_000_000;
-
-fn content(seed: u8) -> Arc<Vec<u8>> {
-    // Bytes that differ at every offset, so a splice at the wrong place shows.
-    let mut state = u32::from(seed) | 1;
-    Arc::new(
-        (0..LENGTH)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as u8
-            })
-            .collect(),
-    )
-}
+mod common;
+use common::{content, counter, header, scripted_backend, settings, split_response, LENGTH};
 
 /// How a scripted back-end misbehaves.
 #[derive(Clone)]
@@ -64,85 +50,40 @@ impl Script {
 
 /// A back-end serving one script; records every request head it receives.
 async fn backend(script: Script) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let seen = heads.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let script = script.clone();
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let head = read_head(&mut stream).await;
-                seen.lock().unwrap().push(head.clone());
-                let range = header(&head, "range").and_then(|value| {
-                    let (first, last) = value.strip_prefix("bytes=")?.split_once('-')?;
-                    let first: usize = first.parse().ok()?;
-                    let last: usize = if last.is_empty() {
-                        LENGTH - 1
-                    } else {
-                        last.parse().ok()?
-                    };
-                    Some((first, last))
-                });
-                let (status, body, extra) = match range {
-                    Some((first, last)) if !script.ignore_range => (
-                        "206 Partial Content",
-                        &script.content[first..=last],
-                        format!("Content-Range: bytes {first}-{last}/{LENGTH}\r\n"),
-                    ),
-                    _ => ("200 OK", &script.content[..], String::new()),
-                };
-                let response_head = format!(
-                    "HTTP/1.1 {status}\r\nETag: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
-                    script.etag,
-                    body.len()
-                );
-                if stream.write_all(response_head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let sent = script.cut_after.unwrap_or(body.len()).min(body.len());
-                let _ = stream.write_all(&body[..sent]).await;
-                if script.stall && sent < body.len() {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                }
-            });
-        }
+    scripted_backend(move |stream, head| respond(stream, head, script.clone())).await
+}
+
+async fn respond(mut stream: TcpStream, head: String, script: Script) {
+    let range = header(&head, "range").and_then(|value| {
+        let (first, last) = value.strip_prefix("bytes=")?.split_once('-')?;
+        let first: usize = first.parse().ok()?;
+        let last: usize = if last.is_empty() {
+            LENGTH - 1
+        } else {
+            last.parse().ok()?
+        };
+        Some((first, last))
     });
-    (address, heads)
-}
-
-async fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-            break;
-        }
-        head.push(byte[0]);
+    let (status, body, extra) = match range {
+        Some((first, last)) if !script.ignore_range => (
+            "206 Partial Content",
+            &script.content[first..=last],
+            format!("Content-Range: bytes {first}-{last}/{LENGTH}\r\n"),
+        ),
+        _ => ("200 OK", &script.content[..], String::new()),
+    };
+    let response_head = format!(
+        "HTTP/1.1 {status}\r\nETag: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
+        script.etag,
+        body.len()
+    );
+    if stream.write_all(response_head.as_bytes()).await.is_err() {
+        return;
     }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
-    })
-}
-
-fn settings() -> Settings {
-    Settings {
-        max_connections: 64,
-        max_resumes: 3,
-        max_header_bytes: 16 * 1024,
-        connect: Duration::from_secs(2),
-        response: Duration::from_secs(5),
-        stall: Duration::from_millis(300),
-        client_stall: Duration::from_secs(10),
-        header_read: Duration::from_millis(300),
-        hold_down: Duration::from_secs(5),
+    let sent = script.cut_after.unwrap_or(body.len()).min(body.len());
+    let _ = stream.write_all(&body[..sent]).await;
+    if script.stall && sent < body.len() {
+        tokio::time::sleep(Duration::from_secs(30)).await;
     }
 }
 
@@ -162,17 +103,7 @@ async fn fetch(proxy: SocketAddr, extra: &str) -> (String, Vec<u8>) {
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response)).await;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head")
-        + 4;
-    let body = response.split_off(split);
-    (String::from_utf8_lossy(&response).into_owned(), body)
-}
-
-fn counter(service: &Service, name: &str) -> u64 {
-    service.metrics.to_json()[name].as_u64().unwrap()
+    split_response(response)
 }
 
 #[tokio::test]

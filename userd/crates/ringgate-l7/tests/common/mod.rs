@@ -1,0 +1,105 @@
+//! Helpers the loopback tests share: content that differs at every offset,
+//! a back-end on loopback answering by a script, reading a header, reading
+//! a counter.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ringgate_l7::config::Settings;
+use ringgate_l7::proxy::Service;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+
+pub const LENGTH: usize = 1_000_000;
+
+pub fn content(seed: u8) -> Arc<Vec<u8>> {
+    // Bytes that differ at every offset, so a splice at the wrong place shows.
+    let mut state = u32::from(seed) | 1;
+    Arc::new(
+        (0..LENGTH)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect(),
+    )
+}
+
+async fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+pub fn counter(service: &Service, name: &str) -> u64 {
+    service.metrics.to_json()[name].as_u64().unwrap()
+}
+
+/// A back-end on loopback: each connection's request head is recorded and
+/// `answer` writes the response (or misbehaves).
+pub async fn scripted_backend<F, R>(answer: F) -> (SocketAddr, Arc<Mutex<Vec<String>>>)
+where
+    F: Fn(TcpStream, String) -> R + Send + Sync + 'static,
+    R: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let (seen, answer) = (seen.clone(), answer.clone());
+            tokio::spawn(async move {
+                let head = read_head(&mut stream).await;
+                seen.lock().unwrap().push(head.clone());
+                answer(stream, head).await;
+            });
+        }
+    });
+    (address, heads)
+}
+
+/// A response as read off the socket: its head, and the bytes after it.
+pub fn split_response(mut response: Vec<u8>) -> (String, Vec<u8>) {
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    let body = response.split_off(split);
+    (String::from_utf8_lossy(&response).into_owned(), body)
+}
+
+/// Short timeouts, so that stalls and slow clients show within a test.
+pub fn settings() -> Settings {
+    Settings {
+        max_connections: 64,
+        max_resumes: 3,
+        max_header_bytes: 16 * 1024,
+        connect: Duration::from_secs(2),
+        response: Duration::from_secs(5),
+        stall: Duration::from_millis(300),
+        client_stall: Duration::from_secs(10),
+        header_read: Duration::from_millis(300),
+        hold_down: Duration::from_secs(5),
+    }
+}
