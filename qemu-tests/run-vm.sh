@@ -19,7 +19,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-kernel= ksrc= module=ringgate.ko timeout_s=${RINGGATE_VM_TIMEOUT:-1200}
+# The whole VM run's limit: the 38 tests take about 22 minutes under TCG
+# (1200 s cut a fresh-clone run off 12 verdicts short once l7-resume came).
+kernel= ksrc= module=ringgate.ko timeout_s=${RINGGATE_VM_TIMEOUT:-1800}
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernel) kernel=$2; shift 2 ;;
