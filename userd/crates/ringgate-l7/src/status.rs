@@ -1,7 +1,7 @@
 //! The status socket: every connection gets one JSON document with each
 //! service's back-ends and counters, then the socket closes. Mode 0600, as
-//! `ringgated`'s control socket: the counters name back-ends and clients'
-//! paths are in the log, not here, but nobody else needs them.
+//! `ringgated`'s control socket: it names the back-ends and their health,
+//! which only the node's administrator needs.
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
