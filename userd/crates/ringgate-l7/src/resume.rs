@@ -5,8 +5,8 @@
 //! A transfer is resumable when the request was a `GET`, the response is a
 //! `200` or a single-part `206`, and it carries a validator the proxy may put
 //! in `If-Range` (a strong `ETag`, or `Last-Modified` when there is no tag
-//! at all; RFC 9110 section
-//! 13.1.5 forbids weak tags there). The resumed request asks for the bytes
+//! at all; RFC 9110 section 13.1.5 forbids weak tags there). The resumed
+//! request asks for the bytes
 //! after the last one delivered; only a `206` for exactly those bytes of the
 //! same representation (same validator, same complete length, same content
 //! coding) may be spliced in. Everything else ends the client's response
