@@ -659,10 +659,17 @@ impl Gateway {
             .flat_map(|vip| module.apply(&ModuleAction::ReleaseVip(*vip), down))
             .collect();
         if may_take {
-            errors.extend(
-                held.difference(&owned)
-                    .flat_map(|vip| module.apply(&ModuleAction::TakeVip(*vip), down)),
-            );
+            for vip in held.difference(&owned) {
+                let refused = module.apply(&ModuleAction::TakeVip(*vip), down);
+                // A VIP taken back here is taken as by `act`: the session
+                // worker writes the conntrack entries its sessions need.
+                if refused.is_empty() {
+                    if let Some(sessions) = &self.sessions {
+                        sessions.taken(*vip);
+                    }
+                }
+                errors.extend(refused);
+            }
         }
         if !repeated {
             self.note_errors(errors);

@@ -136,7 +136,7 @@ impl SessionSync {
     }
 }
 
-/// The conntrack entry a session another node created needs here, if any:
+/// The conntrack entry a session needs on a node that did not carry it, if any:
 /// an established or closing TCP connection, or a UDP flow (a handshake
 /// not finished, or a reset connection, is left to conntrack itself).
 pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
@@ -154,6 +154,14 @@ pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
         tcp_state,
         timeout_secs: s.expires_ms.div_ceil(1000),
     })
+}
+
+/// The conntrack entries `sessions` need on a node that just took a VIP,
+/// whichever node created or adopted them: conntrack keeps the entries it
+/// has (`EEXIST`), so the node's own connections cost one refused request
+/// each, and a session adopted before the take was read keeps its entry.
+pub fn tracked_flows(sessions: &[Session]) -> Vec<TrackedFlow> {
+    sessions.iter().filter_map(tracked_flow).collect()
 }
 
 /// Whether a ring message is a session batch (and not a cluster message,
@@ -340,6 +348,18 @@ mod tests {
         assert_eq!(decode(&stage), Err(BatchError::Stage(0, 2, 17)));
         // A cluster message is not a batch.
         assert!(!is_batch(&[4, 1, 0, 0]));
+    }
+
+    #[test]
+    fn conntrack_entries_cover_sessions_this_node_already_adopted() {
+        // Node 3 adopted node 2's session (owner 3 now) in a read that came
+        // before the take's: its entry must be written all the same.
+        let adopted = session(40000, 3, 2, 1500);
+        let created_elsewhere = session(40001, 1, 2, 1500);
+        let handshake = session(40002, 3, 1, 1500);
+        let flows = tracked_flows(&[adopted.clone(), created_elsewhere.clone(), handshake]);
+        let clients: Vec<_> = flows.iter().map(|f| f.client).collect();
+        assert_eq!(clients, vec![adopted.client, created_elsewhere.client]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ringgate_cluster::model::Vip;
-use ringgate_netlink::ctnetlink::{Conntrack, TrackedFlow};
+use ringgate_netlink::ctnetlink::Conntrack;
 use ringgate_netlink::{Client, ConntrackMode, Session};
 
 use crate::module_sync::ModuleSync;
@@ -525,7 +525,10 @@ impl Worker {
     /// VIPs taken: a VIP taken may be the back-ends' gateway address, which
     /// carries the replies of sessions of every client-side VIP. Entries
     /// conntrack has already (connections this node carries) are left as
-    /// they are. After the take, not before: the VIP is served at once,
+    /// they are, which is why this node's own sessions are written too: a
+    /// periodic read between the module's take and the `Taken` request may
+    /// already have adopted a dead node's sessions, making them this
+    /// node's, and leaving them out lost their entries. After the take, not before: the VIP is served at once,
     /// and a packet that races the entries is one conntrack meets
     /// mid-stream, as without them. False if nothing could be written
     /// (to be tried again); entries conntrack refused are not.
@@ -545,11 +548,7 @@ impl Worker {
         if !tracked {
             return true;
         }
-        let flows: Vec<TrackedFlow> = sessions
-            .iter()
-            .filter(|s| s.owner != self.me)
-            .filter_map(session_sync::tracked_flow)
-            .collect();
+        let flows = session_sync::tracked_flows(sessions);
         if flows.is_empty() {
             return true;
         }
@@ -566,7 +565,7 @@ impl Worker {
         };
         match conntrack.insert(&flows) {
             Ok(done) => log(&format!(
-                "took VIP {vips}: conntrack entries for {} sessions of other nodes written ({} there already)",
+                "took VIP {vips}: conntrack entries written for {} sessions ({} there already)",
                 done.created, done.existing
             )),
             Err(e) => self.report(vec![format!(
