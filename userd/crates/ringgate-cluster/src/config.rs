@@ -66,6 +66,35 @@ pub struct Service {
     /// How every node checks this service's back-ends; `None` means they
     /// are not checked and count as up.
     pub health: Option<HealthCheck>,
+    pub mode: ServiceMode,
+}
+
+/// How the cluster serves a service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServiceMode {
+    /// The module translates its connections to the back-ends.
+    #[default]
+    Nat,
+    /// `ringgate-l7d` on every node proxies it as HTTP (resuming downloads
+    /// a failing back-end cut); the module leaves the port to the node's
+    /// stack, and ARP ownership of the VIP decides which node's proxy the
+    /// clients reach.
+    Http,
+}
+
+impl ServiceMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceMode::Nat => "nat",
+            ServiceMode::Http => "http",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ServiceMode> {
+        [ServiceMode::Nat, ServiceMode::Http]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +208,8 @@ pub enum ConfigError {
         port: u16,
         problem: HealthProblem,
     },
+    #[error("VIP {vip}: service {proto}/{port}: HTTP mode needs TCP and the wrr scheduler (the proxy's weighted round robin)")]
+    HttpMode { vip: Vip, proto: u8, port: u16 },
     #[error("settings.{0} is out of range")]
     Setting(&'static str),
     #[error("the configuration encodes to {0} bytes, more than the {MAX_CONFIG_BYTES} a ring message can carry")]
@@ -265,6 +296,13 @@ impl ClusterConfig {
                     s.backends.len(),
                     MAX_BACKENDS_PER_SERVICE,
                 )?;
+                if s.mode == ServiceMode::Http && (s.proto != 6 || s.scheduler != "wrr") {
+                    return Err(ConfigError::HttpMode {
+                        vip: v.addr,
+                        proto: s.proto,
+                        port: s.port,
+                    });
+                }
                 if let Some(problem) = s.health.as_ref().and_then(HealthCheck::problem) {
                     return Err(ConfigError::Health {
                         vip: v.addr,
@@ -328,6 +366,10 @@ impl ClusterConfig {
                 if let Some(check) = &s.health {
                     check.encode(w);
                 }
+                w.u8(match s.mode {
+                    ServiceMode::Nat => 0,
+                    ServiceMode::Http => 1,
+                });
             }
         }
         let s = &self.settings;
@@ -360,8 +402,8 @@ impl ClusterConfig {
             let addr = r.ip()?;
             let mut services = Vec::new();
             // A service is at least its protocol, port, scheduler length,
-            // back-end count and health-check tag.
-            for _ in 0..r.count(8)? {
+            // back-end count, health-check tag and mode.
+            for _ in 0..r.count(9)? {
                 let proto = r.u8()?;
                 let port = r.u16()?;
                 let scheduler = r.str()?;
@@ -378,12 +420,23 @@ impl ClusterConfig {
                     true => Some(HealthCheck::decode(r)?),
                     false => None,
                 };
+                let mode = match r.u8()? {
+                    0 => ServiceMode::Nat,
+                    1 => ServiceMode::Http,
+                    tag => {
+                        return Err(DecodeError::UnknownTag {
+                            what: "service mode",
+                            tag,
+                        })
+                    }
+                };
                 services.push(Service {
                     proto,
                     port,
                     scheduler,
                     backends,
                     health,
+                    mode,
                 });
             }
             vips.push(VipConfig { addr, services });
@@ -443,6 +496,7 @@ mod tests {
                         rise: 2,
                         fall: 3,
                     }),
+                    mode: ServiceMode::Nat,
                 }],
             }],
             settings: Settings::default(),
@@ -474,6 +528,58 @@ mod tests {
         let mut config = sample();
         config.vips[0].services[0].health = None;
         round_trip(&config);
+    }
+
+    #[test]
+    fn an_http_service_round_trips_and_needs_tcp_and_wrr() {
+        let mut config = sample();
+        config.vips[0].services[0].mode = ServiceMode::Http;
+        let bytes = round_trip(&config);
+        // The mode is the service's last byte: an unknown one is refused.
+        let mut unknown = bytes.clone();
+        let at = round_trip(&sample()).len() - settings_bytes(&config) - 1;
+        assert_eq!(unknown[at], 1);
+        unknown[at] = 7;
+        assert_eq!(
+            ClusterConfig::decode(&mut Reader::new(&unknown)),
+            Err(DecodeError::UnknownTag {
+                what: "service mode",
+                tag: 7
+            })
+        );
+        // maglev: refused; wrr: fine; UDP: refused.
+        let refused = Err(ConfigError::HttpMode {
+            vip: Ipv4Addr::new(10, 0, 0, 1),
+            proto: 6,
+            port: 80,
+        });
+        assert_eq!(config.validate(), refused);
+        config.vips[0].services[0].scheduler = "wrr".into();
+        assert_eq!(config.validate(), Ok(()));
+        config.vips[0].services[0].proto = 17;
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::HttpMode { proto: 17, .. })
+        ));
+        assert_eq!(ServiceMode::from_name("http"), Some(ServiceMode::Http));
+        assert_eq!(ServiceMode::from_name("HTTP"), None);
+    }
+
+    /// How many bytes the settings take at the end of `config`'s encoding.
+    fn settings_bytes(config: &ClusterConfig) -> usize {
+        let mut without = config.clone();
+        without.vips.clear();
+        let mut w = Writer::default();
+        without.encode(&mut w);
+        // version u64, node count and nodes, VIP count: what precedes the
+        // settings when there are no VIPs.
+        let mut head = Writer::default();
+        head.u64(0).count(without.nodes.len());
+        for n in &without.nodes {
+            head.u16(n.id).u32(n.weight);
+        }
+        head.count(0);
+        w.finish().len() - head.finish().len()
     }
 
     #[test]

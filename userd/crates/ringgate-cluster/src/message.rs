@@ -15,8 +15,8 @@ use crate::config::{ClusterConfig, ConfigEdit};
 use crate::model::{BackendId, Micros, NodeId, Vip, VipLoad};
 
 /// 2: services carry their health check. 3: settings carry the lease.
-/// 4: configuration edits.
-pub const FORMAT_VERSION: u8 = 4;
+/// 4: configuration edits. 5: services carry their mode (NAT or HTTP).
+pub const FORMAT_VERSION: u8 = 5;
 
 /// A request an operator made through one node; the number lets that node
 /// report the agreed outcome back to the operator.

@@ -47,6 +47,7 @@ fn the_state_of_a_valid_configuration_fits_a_snapshot() {
                     weight: 1,
                 })
                 .collect(),
+            mode: Default::default(),
             health: Some(HealthCheck {
                 kind: CheckKind::Http {
                     path: format!("/{}", "h".repeat(255)),

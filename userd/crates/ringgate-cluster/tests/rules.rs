@@ -285,6 +285,7 @@ fn a_backend_is_down_when_a_majority_of_members_sees_it_fail() {
             weight: 1,
         }],
         health: None,
+        mode: Default::default(),
     });
     let backend = BackendId {
         vip: vip(1),

@@ -28,6 +28,7 @@ fn largest_config(nodes: &[(NodeId, u32)]) -> ClusterConfig {
                 port: 80,
                 scheduler: "wrr".into(),
                 backends: Vec::new(),
+                mode: Default::default(),
                 health: Some(HealthCheck {
                     kind: CheckKind::Http {
                         path: "/".into(),

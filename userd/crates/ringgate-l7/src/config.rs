@@ -19,8 +19,12 @@
 //!
 //! [[services]]
 //! listen = "10.9.0.100:80"
-//! backends = [ { address = "10.9.1.1:80", weight = 1 }, { address = "10.9.1.2:80" } ]
+//! backends = [ { address = "10.9.1.1:80", weight = 1 }, { address = "10.9.1.2:80", up = false } ]
 //! ```
+//!
+//! `up = false` marks a back-end the cluster's health checks find down: it
+//! is never chosen. `SIGHUP` reloads the services and their back-ends (the
+//! other settings take effect at a restart).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -85,6 +89,8 @@ struct BackendFile {
     address: SocketAddr,
     #[serde(default = "default_weight")]
     weight: u32,
+    #[serde(default = "default_up")]
+    up: bool,
 }
 
 fn default_worker_threads() -> usize {
@@ -105,6 +111,9 @@ fn default_max_header_bytes() -> usize {
 fn default_weight() -> u32 {
     1
 }
+fn default_up() -> bool {
+    true
+}
 
 /// Limits and timeouts every service shares.
 #[derive(Debug, Clone)]
@@ -124,6 +133,8 @@ pub struct Settings {
 pub struct Service {
     pub listen: SocketAddr,
     pub backends: Vec<(SocketAddr, u32)>,
+    /// Back-ends down for the cluster (`up = false`).
+    pub down: Vec<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +226,12 @@ impl Config {
                     .backends
                     .iter()
                     .map(|b| (b.address, b.weight))
+                    .collect(),
+                down: service
+                    .backends
+                    .iter()
+                    .filter(|b| !b.up)
+                    .map(|b| b.address)
                     .collect(),
             });
         }

@@ -11,4 +11,5 @@ pub mod pool;
 pub mod proxy;
 pub mod range;
 pub mod resume;
+pub mod services;
 pub mod status;

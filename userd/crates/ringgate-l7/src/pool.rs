@@ -2,7 +2,8 @@
 //! robin (the module's `wrr` weights mean the same here), skipping back-ends
 //! that are down and those a transfer already tried. A back-end that fails a
 //! connection or a transfer is held down for a while (passive health), so
-//! the next request does not try it first. Pure: the caller passes the time.
+//! the next request does not try it first. A back-end the cluster's health
+//! checks find down is never chosen. Pure: the caller passes the time.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -14,6 +15,8 @@ struct Entry {
     current: i64,
     down_until: Option<Instant>,
     failures: u64,
+    /// Down for the cluster (its health checks): never chosen.
+    disabled: bool,
 }
 
 /// One back-end as status output shows it.
@@ -22,6 +25,8 @@ pub struct BackendView {
     pub address: SocketAddr,
     pub weight: u32,
     pub up: bool,
+    /// Down for the cluster's health checks, as the configuration says.
+    pub disabled: bool,
     pub failures: u64,
 }
 
@@ -41,15 +46,43 @@ impl Pool {
                 current: 0,
                 down_until: None,
                 failures: 0,
+                disabled: false,
             })
             .collect();
         Pool { entries, hold_down }
     }
 
+    /// A new list of back-ends (a reload): those that stay keep their
+    /// place in the rotation, hold-down and failure count; `disabled` are
+    /// never chosen from now on.
+    pub fn update(&mut self, backends: &[(SocketAddr, u32)], disabled: &[SocketAddr]) {
+        let mut old = std::mem::take(&mut self.entries);
+        self.entries = backends
+            .iter()
+            .map(|&(address, weight)| {
+                let kept = old
+                    .iter()
+                    .position(|entry| entry.address == address)
+                    .map(|at| old.swap_remove(at));
+                let mut entry = kept.unwrap_or(Entry {
+                    address,
+                    weight: 0,
+                    current: 0,
+                    down_until: None,
+                    failures: 0,
+                    disabled: false,
+                });
+                entry.weight = i64::from(weight);
+                entry.disabled = disabled.contains(&address);
+                entry
+            })
+            .collect();
+    }
+
     /// The next back-end for a request, never one in `tried`; a back-end
     /// held down is chosen only when every untried one is.
     pub fn pick(&mut self, now: Instant, tried: &[SocketAddr]) -> Option<SocketAddr> {
-        let untried = |entry: &Entry| !tried.contains(&entry.address);
+        let untried = |entry: &Entry| !entry.disabled && !tried.contains(&entry.address);
         let up = |entry: &Entry| entry.down_until.is_none_or(|until| until <= now);
         let any_up = self.entries.iter().any(|entry| untried(entry) && up(entry));
         let eligible = |entry: &Entry| untried(entry) && (!any_up || up(entry));
@@ -91,7 +124,8 @@ impl Pool {
             .map(|entry| BackendView {
                 address: entry.address,
                 weight: u32::try_from(entry.weight).unwrap_or(u32::MAX),
-                up: entry.down_until.is_none_or(|until| until <= now),
+                up: !entry.disabled && entry.down_until.is_none_or(|until| until <= now),
+                disabled: entry.disabled,
                 failures: entry.failures,
             })
             .collect()
@@ -129,6 +163,30 @@ mod tests {
         let later = now + hold;
         let picks: Vec<_> = (0..4).map(|_| pool.pick(later, &[]).unwrap()).collect();
         assert!(picks.contains(&address(1)));
+    }
+
+    #[test]
+    fn a_reload_keeps_state_of_remaining_backends_and_never_picks_disabled_ones() {
+        let hold = Duration::from_secs(5);
+        let mut pool = Pool::new(&[(address(1), 1), (address(2), 1)], hold);
+        let now = Instant::now();
+        pool.failed(address(2), now);
+        pool.update(
+            &[(address(2), 1), (address(3), 1), (address(4), 1)],
+            &[address(3)],
+        );
+        let view = pool.view(now);
+        let addresses: Vec<_> = view.iter().map(|b| b.address).collect();
+        assert_eq!(addresses, vec![address(2), address(3), address(4)]);
+        // Back-end 2's hold-down and failure survive the reload.
+        assert_eq!((view[0].up, view[0].failures), (false, 1));
+        assert!(view[1].disabled && !view[1].up);
+        for _ in 0..4 {
+            assert_eq!(pool.pick(now, &[]), Some(address(4)));
+        }
+        // Disabled is never a last resort, unlike a held-down back-end.
+        assert_eq!(pool.pick(now, &[address(4)]), Some(address(2)));
+        assert_eq!(pool.pick(now, &[address(2), address(4)]), None);
     }
 
     #[test]

@@ -75,6 +75,11 @@ impl Service {
         }
     }
 
+    /// A reload's back-ends (see `Pool::update`).
+    pub fn set_backends(&self, backends: &[(SocketAddr, u32)], down: &[SocketAddr]) {
+        self.pool().update(backends, down);
+    }
+
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
         // The pool holds no invariant a panicking holder could break halfway.
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)

@@ -6,7 +6,7 @@
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixListener;
@@ -45,13 +45,21 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, services: Vec<Arc<Service>>) {
+/// The services being served; a reload replaces the list.
+pub type Served = Arc<Mutex<Vec<Arc<Service>>>>;
+
+pub async fn serve(listener: UnixListener, services: Served) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
-        let mut text = document(&services).to_string();
+        // A copy of the list: the lock is not held while the document is made.
+        let now: Vec<Arc<Service>> = services
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut text = document(&now).to_string();
         text.push('\n');
         tokio::spawn(async move {
             let _ = tokio::time::timeout(

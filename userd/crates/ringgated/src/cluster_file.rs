@@ -6,6 +6,9 @@
 //! ```toml
 //! [cluster]
 //! state_file = "cluster.state"   # the last applied cluster state (atomic writes)
+//! http_proxy = "/usr/sbin/ringgate-l7d"  # default: beside ringgated; runs the
+//!                                # "http" services, from <state_file>.l7d.toml
+//!                                # (written by ringgated), status <state_file>.l7d.sock
 //!
 //! [[cluster.nodes]]              # optional; a member not listed has weight 100
 //! id = 1
@@ -31,6 +34,7 @@
 //! proto = "tcp"                  # or "udp"
 //! port = 80
 //! scheduler = "wrr"              # wrr, hash or lc
+//! mode = "nat"                   # or "http": ringgate-l7d proxies it (TCP, wrr)
 //! backends = [{ addr = "10.1.0.2:8080", weight = 1 }]
 //! # optional: every node checks every back-end; the cluster marks one down
 //! # when a majority of the live nodes see it fail
@@ -47,18 +51,21 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
 use ringgate_cluster::config::{
-    Backend, ClusterConfig, NodeConfig, Service, Settings, VipConfig, FENCE_MARGIN_US,
+    Backend, ClusterConfig, NodeConfig, Service, ServiceMode, Settings, VipConfig, FENCE_MARGIN_US,
     MIN_OWNER_LEASE_US,
 };
 use ringgate_netlink::Scheduler;
 use serde::Deserialize;
 
 use crate::health_file::HealthCheckFile;
+use crate::http_proxy::ProxyPaths;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFile {
     state_file: Option<PathBuf>,
+    /// The HTTP proxy's program (default: `ringgate-l7d` beside ringgated).
+    http_proxy: Option<PathBuf>,
     /// Moved to `settings` (agreed cluster-wide); named only to say so.
     owner_lease_ms: Option<u64>,
     version: Option<u64>,
@@ -108,6 +115,8 @@ struct ServiceFile {
     proto: String,
     port: u16,
     scheduler: Option<String>,
+    /// "nat" (the default) or "http".
+    mode: Option<String>,
     #[serde(default)]
     backends: Vec<BackendFile>,
     /// How every node checks the back-ends (none: they count as up).
@@ -127,6 +136,9 @@ pub struct ClusterOptions {
     /// Where the last applied replicated state is kept.
     pub state_file: PathBuf,
     pub config: ClusterConfig,
+    /// The HTTP proxy's program; its configuration file and status socket
+    /// sit beside the state file.
+    pub http_proxy: ProxyPaths,
 }
 
 impl ClusterFile {
@@ -192,8 +204,26 @@ impl ClusterFile {
         };
         check_lease(&config.settings)?;
         config.validate().map_err(|e| format!("cluster: {e}"))?;
+        let state_file = self.state_file.map_or(default_state, |p| dir.join(p));
+        let beside = |suffix: &str| {
+            let mut path = state_file.as_os_str().to_owned();
+            path.push(suffix);
+            PathBuf::from(path)
+        };
+        let program = match self.http_proxy {
+            Some(path) => dir.join(path),
+            None => std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|d| d.join("ringgate-l7d")))
+                .unwrap_or_else(|| PathBuf::from("ringgate-l7d")),
+        };
         Ok(ClusterOptions {
-            state_file: self.state_file.map_or(default_state, |p| dir.join(p)),
+            http_proxy: ProxyPaths {
+                program,
+                config: beside(".l7d.toml"),
+                status_socket: beside(".l7d.sock"),
+            },
+            state_file,
             config,
         })
     }
@@ -279,6 +309,16 @@ impl ServiceFile {
         scheduler
             .parse::<Scheduler>()
             .map_err(|e| format!("{field}.scheduler: {e}"))?;
+        let mode = match self.mode.as_deref() {
+            None => ServiceMode::Nat,
+            Some(name) => ServiceMode::from_name(name)
+                .ok_or_else(|| format!("{field}.mode: {name:?} is not \"nat\" or \"http\""))?,
+        };
+        if mode == ServiceMode::Http && (proto != 6 || scheduler != "wrr") {
+            return Err(format!(
+                "{field}.mode: \"http\" needs proto \"tcp\" and scheduler \"wrr\" (the proxy's weighted round robin)"
+            ));
+        }
         let mut backends = Vec::new();
         for (k, b) in self.backends.into_iter().enumerate() {
             if b.addr.port() == 0 {
@@ -308,6 +348,7 @@ impl ServiceFile {
             scheduler,
             backends,
             health,
+            mode,
         })
     }
 }
@@ -353,6 +394,11 @@ mod tests {
         assert_eq!((s.proto, s.port, s.scheduler.as_str()), (6, 80, "hash"));
         assert_eq!(s.backends[1].weight, 3);
         assert_eq!(s.backends[0].weight, 1);
+        assert_eq!(s.mode, ServiceMode::Nat);
+        let http = GOOD.replace("scheduler = \"hash\"", "mode = \"http\"");
+        let o = options(&http).unwrap();
+        let s = &o.config.vips[0].services[0];
+        assert_eq!((s.mode, s.scheduler.as_str()), (ServiceMode::Http, "wrr"));
         let o = options("").unwrap();
         assert_eq!(o.state_file, PathBuf::from("/var/lib/x.cluster"));
         assert!(o.config.vips.is_empty());
@@ -383,6 +429,17 @@ mod tests {
             "cluster.vips[0].services[0].backends[1].weight",
         );
         bad("\"10.0.0.100\"", "\"127.0.0.1\"", "cluster.vips[0].addr");
+        bad(
+            "scheduler = \"hash\"",
+            "scheduler = \"hash\"\nmode = \"l7\"",
+            "cluster.vips[0].services[0].mode: \"l7\"",
+        );
+        // HTTP mode with the hash scheduler: the proxy has only wrr.
+        bad(
+            "scheduler = \"hash\"",
+            "scheduler = \"hash\"\nmode = \"http\"",
+            "cluster.vips[0].services[0].mode: \"http\" needs",
+        );
         bad(
             "path = \"/health\"",
             "path = \"health\"",

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use ringgate_cluster::config::{ClusterConfig, HealthCheck};
+use ringgate_cluster::config::{ClusterConfig, HealthCheck, ServiceMode};
 use ringgate_cluster::model::{BackendId, Micros, Vip};
 use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::cluster_file::ClusterOptions;
 use crate::health::Checker;
+use crate::http_proxy::HttpProxy;
 use crate::load_meter::{self, Totals};
 use crate::module_sync::ModuleSync;
 use crate::persister::Persister;
@@ -89,6 +90,8 @@ pub struct Gateway {
     /// Checks the configured back-ends; its verdicts go to the cluster,
     /// which decides by majority (see `ringgate_cluster::health`).
     checker: Checker,
+    /// `ringgate-l7d`, serving the HTTP-mode services (see `http_proxy`).
+    proxy: HttpProxy,
 }
 
 /// Every back-end with a health check in `config`, with its check.
@@ -110,6 +113,16 @@ fn health_targets(config: &ClusterConfig) -> Vec<(BackendId, HealthCheck)> {
         }
     }
     targets
+}
+
+/// Whether `backend` belongs to an HTTP-mode service of `config`.
+fn is_http(config: &ClusterConfig, backend: &BackendId) -> bool {
+    config
+        .vips
+        .iter()
+        .filter(|v| v.addr == backend.vip)
+        .flat_map(|v| &v.services)
+        .any(|s| s.proto == backend.proto && s.port == backend.port && s.mode == ServiceMode::Http)
 }
 
 impl Gateway {
@@ -153,6 +166,7 @@ impl Gateway {
         };
         let module = client.map(ModuleSync::new);
         let options_state_file = options.state_file.clone();
+        let proxy = HttpProxy::new(options.http_proxy.clone());
         let checker = Checker::spawn(health_targets(&node.state().config));
         let mut gateway = Gateway {
             node,
@@ -175,6 +189,7 @@ impl Gateway {
             persister: Persister::spawn(options_state_file),
             sessions: None,
             memberships: 0,
+            proxy,
         };
         if let Some(module) = &gateway.module {
             // Sessions record the node that created them: session sync
@@ -236,6 +251,7 @@ impl Gateway {
             .is_none_or(|(at, _)| instant.duration_since(*at) >= MEASURE_EVERY)
         {
             self.measure(instant);
+            self.update_proxy(instant);
             let may_take = self.may_take_back(ring, instant);
             self.reconcile_ownership(may_take, "the periodic check");
         }
@@ -361,8 +377,18 @@ impl Gateway {
             }
             self.note_errors(errors);
         }
+        self.proxy.stop();
         self.write_state();
         self.persister.finish();
+    }
+
+    /// Brings `ringgate-l7d` in line with the configuration and the
+    /// cluster's health verdicts (a no-op when nothing changed).
+    fn update_proxy(&mut self, now: Instant) {
+        let state = self.node.state();
+        for line in self.proxy.update(&state.config, &state.down, now) {
+            log(&line);
+        }
     }
 
     /// The ring's keys changed (a rollover step): the state file is sealed
@@ -515,6 +541,15 @@ impl Gateway {
                 backend.port,
                 if *up { "up" } else { "down" }
             )),
+        }
+        if let ModuleAction::ApplyConfig(_) | ModuleAction::SetBackend { .. } = action {
+            self.update_proxy(Instant::now());
+        }
+        // The proxy alone serves an HTTP service: the module has none.
+        if let ModuleAction::SetBackend { backend, .. } = action {
+            if is_http(&self.node.state().config, backend) {
+                return Vec::new();
+            }
         }
         let Some(module) = &self.module else {
             return Vec::new();

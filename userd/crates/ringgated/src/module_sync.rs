@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
 
-use ringgate_cluster::config::ClusterConfig;
+use ringgate_cluster::config::{ClusterConfig, ServiceMode};
 use ringgate_cluster::model::{BackendId, Vip};
 use ringgate_cluster::ModuleAction;
 use ringgate_netlink::{Client, ConfigChange, Error, Proto, Scheduler, ServiceKey};
@@ -166,7 +166,9 @@ impl ModuleSync {
         };
         let mut wanted: BTreeMap<(Vip, u8, u16), Wanted> = BTreeMap::new();
         for v in &config.vips {
-            for s in &v.services {
+            // An HTTP service is the proxy's: the module leaves its port to
+            // the node's stack, where ringgate-l7d listens.
+            for s in v.services.iter().filter(|s| s.mode == ServiceMode::Nat) {
                 let backends = s
                     .backends
                     .iter()

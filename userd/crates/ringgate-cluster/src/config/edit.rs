@@ -9,7 +9,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::config::{Backend, ClusterConfig, ConfigError, Service, VipConfig};
+use crate::config::{Backend, ClusterConfig, ConfigError, Service, ServiceMode, VipConfig};
 use crate::model::Vip;
 
 /// What every node's module holds (the kernel module's UAPI limits, which
@@ -269,6 +269,7 @@ fn new_service(key: &ServiceRef, scheduler: Option<String>) -> Service {
         scheduler: scheduler.unwrap_or_else(|| DEFAULT_SCHEDULER.into()),
         backends: Vec::new(),
         health: None,
+        mode: ServiceMode::Nat,
     }
 }
 

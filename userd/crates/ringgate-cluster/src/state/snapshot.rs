@@ -27,8 +27,8 @@ use crate::config::ClusterConfig;
 use crate::model::{BackendId, NodeId, VipLoad};
 
 /// 2: services carry their health check. 3: health votes as bitmaps,
-/// settings carry the ownership lease.
-pub const SNAPSHOT_FORMAT: u8 = 3;
+/// settings carry the ownership lease. 4: services carry their mode.
+pub const SNAPSHOT_FORMAT: u8 = 4;
 
 fn put_nodes<'a>(w: &mut Writer, nodes: impl ExactSizeIterator<Item = &'a NodeId>) {
     w.count(nodes.len());

@@ -2,6 +2,8 @@
 //! a back-end on loopback answering by a script, reading a header, reading
 //! a counter.
 
+#![allow(dead_code)] // Each test file uses its own share of the helpers.
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

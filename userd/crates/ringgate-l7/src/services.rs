@@ -1,0 +1,108 @@
+//! The set of services a proxy serves, and its reload: new services are
+//! bound and started, services no longer configured stop accepting (their
+//! connections run to their end), and the others get the new back-ends
+//! without losing their place in the rotation or their hold-downs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::listener;
+use crate::proxy::{serve, Service};
+use crate::status::Served;
+
+/// A service being served and the task accepting its clients.
+struct Running {
+    service: Arc<Service>,
+    accepting: JoinHandle<()>,
+}
+
+/// What serves the services: the listeners' tasks, the list the status
+/// socket shows, and the connection limit they share.
+pub struct Services {
+    running: BTreeMap<SocketAddr, Running>,
+    served: Served,
+    permits: Arc<Semaphore>,
+}
+
+impl Services {
+    /// No services yet; `max_connections` client connections at once,
+    /// whichever services they come to.
+    pub fn new(max_connections: usize) -> Services {
+        Services {
+            permits: Arc::new(Semaphore::new(max_connections)),
+            served: Arc::new(Mutex::new(Vec::new())),
+            running: BTreeMap::new(),
+        }
+    }
+
+    /// The services being served, as the status socket shows them.
+    pub fn served(&self) -> Served {
+        self.served.clone()
+    }
+
+    /// Binds every listener of `config` before serving any, so that a bad
+    /// address changes nothing.
+    fn bind_new(&self, config: &Config) -> Result<Vec<(TcpListener, usize)>, String> {
+        let mut bound = Vec::new();
+        for (index, service) in config.services.iter().enumerate() {
+            if self.running.contains_key(&service.listen) {
+                continue;
+            }
+            let socket = listener::bind(service.listen)
+                .map_err(|e| format!("listen {}: {e}", service.listen))?;
+            bound.push((socket, index));
+        }
+        Ok(bound)
+    }
+
+    /// Serves `config`'s services: the new ones are started, the ones it
+    /// no longer lists stop accepting (their connections run to their
+    /// end), and the others get its back-ends. Its other settings apply
+    /// to services started from now on; `Err` (a listener that cannot be
+    /// bound) changes nothing.
+    pub fn apply(&mut self, config: Config) -> Result<String, String> {
+        let bound = self.bind_new(&config)?;
+        let (mut kept, mut removed) = (0, 0);
+        self.running.retain(|listen, running| {
+            match config.services.iter().find(|s| s.listen == *listen) {
+                Some(service) => {
+                    running
+                        .service
+                        .set_backends(&service.backends, &service.down);
+                    kept += 1;
+                    true
+                }
+                None => {
+                    running.accepting.abort();
+                    removed += 1;
+                    false
+                }
+            }
+        });
+        let added = bound.len();
+        for (socket, index) in bound {
+            let wanted = &config.services[index];
+            let service = Arc::new(Service::new(
+                wanted.listen,
+                &wanted.backends,
+                config.settings.clone(),
+            ));
+            service.set_backends(&wanted.backends, &wanted.down);
+            let accepting = tokio::spawn(serve(socket, service.clone(), self.permits.clone()));
+            self.running
+                .insert(wanted.listen, Running { service, accepting });
+        }
+        *self.served.lock().unwrap_or_else(PoisonError::into_inner) =
+            self.running.values().map(|r| r.service.clone()).collect();
+        Ok(format!(
+            "serving {} services ({added} new, {kept} kept, {removed} stopped)",
+            self.running.len()
+        ))
+    }
+}

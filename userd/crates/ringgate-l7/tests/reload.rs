@@ -1,0 +1,121 @@
+//! A reload (what `SIGHUP` does in ringgate-l7d): services added, changed
+//! and removed while running, a back-end the cluster finds down never
+//! chosen, and a reload that cannot bind changing nothing.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::scripted_backend;
+use ringgate_l7::config::Config;
+use ringgate_l7::services::Services;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A back-end whose every answer is `name`.
+async fn named(name: &'static str) -> SocketAddr {
+    let (address, _) = scripted_backend(move |mut stream, _| async move {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
+            name.len()
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+    })
+    .await;
+    address
+}
+
+/// A loopback port nothing listens on (the OS gave it and it was let go).
+fn free_port() -> u16 {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().port()
+}
+
+/// The configuration text for `services`: (listen port, [(back-end, up)]).
+fn config(services: &[(u16, Vec<(SocketAddr, bool)>)]) -> Config {
+    let mut text = String::from("status_socket = \"/unused\"\n");
+    for (port, backends) in services {
+        let backends: Vec<String> = backends
+            .iter()
+            .map(|(address, up)| format!("{{ address = \"{address}\", up = {up} }}"))
+            .collect();
+        text += &format!(
+            "[[services]]\nlisten = \"127.0.0.1:{port}\"\nbackends = [ {} ]\n",
+            backends.join(", ")
+        );
+    }
+    Config::parse(&text).unwrap()
+}
+
+/// The body of one GET through port `port`, or `None` if nothing listens.
+async fn get(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
+    let (_, body) = common::split_response(response);
+    Some(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn listens(services: &Services) -> Vec<String> {
+    let served = services.served();
+    let served = served.lock().unwrap();
+    served.iter().map(|s| s.listen.to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_reload_adds_changes_and_removes_services() {
+    let (a, b, c) = (named("a").await, named("b").await, named("c").await);
+    let (first, second) = (free_port(), free_port());
+    let mut services = Services::new(64);
+    services.apply(config(&[(first, vec![(a, true)])])).unwrap();
+    assert_eq!(get(first).await.as_deref(), Some("a"));
+
+    // Back-end a is down for the cluster, b joins; a second service starts.
+    let done = services
+        .apply(config(&[
+            (first, vec![(a, false), (b, true)]),
+            (second, vec![(c, true)]),
+        ]))
+        .unwrap();
+    assert!(done.contains("1 new, 1 kept, 0 stopped"), "{done}");
+    for _ in 0..4 {
+        assert_eq!(get(first).await.as_deref(), Some("b"));
+    }
+    assert_eq!(get(second).await.as_deref(), Some("c"));
+    assert_eq!(listens(&services).len(), 2);
+
+    // The first service goes: its port stops accepting, the second serves on.
+    services.apply(config(&[(second, vec![(c, true)])])).unwrap();
+    let mut gone = false;
+    for _ in 0..50 {
+        if get(first).await.is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the removed service still accepts");
+    assert_eq!(get(second).await.as_deref(), Some("c"));
+    assert_eq!(listens(&services), vec![format!("127.0.0.1:{second}")]);
+}
+
+#[tokio::test]
+async fn a_reload_that_cannot_bind_changes_nothing() {
+    let (a, b) = (named("a").await, named("b").await);
+    let first = free_port();
+    let mut services = Services::new(64);
+    services.apply(config(&[(first, vec![(a, true)])])).unwrap();
+    // A port someone else holds: the reload is refused whole, so the first
+    // service keeps its back-end although the refused file changed it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    let refused = services.apply(config(&[(first, vec![(b, true)]), (busy, vec![(b, true)])]));
+    assert!(refused.unwrap_err().contains(&format!("listen 127.0.0.1:{busy}")));
+    assert_eq!(get(first).await.as_deref(), Some("a"));
+    assert_eq!(listens(&services), vec![format!("127.0.0.1:{first}")]);
+}

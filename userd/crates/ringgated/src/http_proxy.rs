@@ -1,0 +1,310 @@
+//! Runs `ringgate-l7d` for the cluster's HTTP-mode services.
+//!
+//! The proxy is a process of its own (its load never delays the ring's
+//! token), started with `--die-with-parent` so that a daemon killed
+//! outright does not leave it holding the ports its successor binds. Every
+//! node runs it for every HTTP service: the VIPs are local addresses on
+//! every gateway, ARP ownership decides which node's proxy clients reach,
+//! and a VIP that moves needs no restart. Its configuration file is written
+//! from the cluster's configuration and health verdicts (a back-end the
+//! cluster finds down is `up = false`); a change is written and signalled
+//! with `SIGHUP`, which the proxy applies without dropping transfers.
+//!
+//! Nothing here blocks the ring's thread: writing a small file, a fork and
+//! a signal; a proxy that stopped is reaped at the next check.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ringgate_cluster::config::{ClusterConfig, ServiceMode};
+use ringgate_cluster::model::BackendId;
+use rustix::process::{kill_process, Pid, Signal};
+
+/// How long a proxy that exited waits before it is started again.
+const RESTART_AFTER: Duration = Duration::from_secs(1);
+
+/// Where the proxy's files go and which program it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyPaths {
+    pub program: PathBuf,
+    /// The configuration file ringgated writes (and only it).
+    pub config: PathBuf,
+    pub status_socket: PathBuf,
+}
+
+/// The proxy's configuration for the HTTP services of `config`, or `None`
+/// when there is none to serve. A service without back-ends is left out:
+/// the proxy needs one to serve anything.
+pub fn render(
+    config: &ClusterConfig,
+    down: &BTreeSet<BackendId>,
+    status_socket: &Path,
+) -> Option<String> {
+    let quote = |text: String| toml::Value::String(text).to_string();
+    let mut out = format!(
+        "# Written by ringgated from cluster configuration version {}; changes here are overwritten.\nstatus_socket = {}\n",
+        config.version,
+        quote(status_socket.display().to_string())
+    );
+    let mut services = 0;
+    for vip in &config.vips {
+        for service in &vip.services {
+            if service.mode != ServiceMode::Http || service.backends.is_empty() {
+                continue;
+            }
+            services += 1;
+            let backends: Vec<String> = service
+                .backends
+                .iter()
+                .map(|b| {
+                    let id = BackendId {
+                        vip: vip.addr,
+                        proto: service.proto,
+                        port: service.port,
+                        addr: b.addr,
+                        backend_port: b.port,
+                    };
+                    format!(
+                        "{{ address = \"{}:{}\", weight = {}, up = {} }}",
+                        b.addr,
+                        b.port,
+                        b.weight,
+                        !down.contains(&id)
+                    )
+                })
+                .collect();
+            let _ = write!(
+                out,
+                "\n[[services]]\nlisten = \"{}:{}\"\nbackends = [ {} ]\n",
+                vip.addr,
+                service.port,
+                backends.join(", ")
+            );
+        }
+    }
+    (services > 0).then_some(out)
+}
+
+/// The running proxy, if any, and the configuration it was given.
+pub struct HttpProxy {
+    paths: ProxyPaths,
+    child: Option<Child>,
+    /// The text last written to the configuration file.
+    written: Option<String>,
+    /// Written but not yet signalled: the proxy had not started listening
+    /// for `SIGHUP` (its status socket was not there yet).
+    reload_pending: bool,
+    restart_at: Option<Instant>,
+}
+
+impl HttpProxy {
+    pub fn new(paths: ProxyPaths) -> HttpProxy {
+        HttpProxy {
+            paths,
+            child: None,
+            written: None,
+            reload_pending: false,
+            restart_at: None,
+        }
+    }
+
+    /// Brings the proxy in line with `config` and `down`: starts it, tells
+    /// it of a change, restarts it after it exited, or stops it when no
+    /// HTTP service is left. Returns what to log.
+    pub fn update(
+        &mut self,
+        config: &ClusterConfig,
+        down: &BTreeSet<BackendId>,
+        now: Instant,
+    ) -> Vec<String> {
+        let mut said = Vec::new();
+        self.reap(now, &mut said);
+        let Some(text) = render(config, down, &self.paths.status_socket) else {
+            if self.child.is_some() {
+                self.stop();
+                said.push("no HTTP service left: ringgate-l7d stopped".into());
+            }
+            self.written = None;
+            return said;
+        };
+        if self.written.as_ref() != Some(&text) {
+            if let Err(e) = write_atomically(&self.paths.config, &text) {
+                said.push(format!(
+                    "writing the HTTP proxy's configuration {}: {e}",
+                    self.paths.config.display()
+                ));
+                return said;
+            }
+            self.written = Some(text);
+            self.reload_pending = self.child.is_some();
+        }
+        if self.reload_pending && self.paths.status_socket.exists() {
+            if let Some(child) = &self.child {
+                self.reload_pending = false;
+                if let Err(e) = signal(child, Signal::Hup) {
+                    said.push(format!("signalling ringgate-l7d to reload: {e}"));
+                }
+            }
+        }
+        if self.child.is_none() && self.restart_at.is_none_or(|at| now >= at) {
+            self.start(&mut said, now);
+        }
+        said
+    }
+
+    fn start(&mut self, said: &mut Vec<String>, now: Instant) {
+        // A stale socket at the path would read as "started" at once.
+        let _ = std::fs::remove_file(&self.paths.status_socket);
+        let spawned = Command::new(&self.paths.program)
+            .arg("--config")
+            .arg(&self.paths.config)
+            .arg("--die-with-parent")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn();
+        match spawned {
+            Ok(child) => {
+                said.push(format!(
+                    "ringgate-l7d started (pid {}) for the HTTP services, configuration {}",
+                    child.id(),
+                    self.paths.config.display()
+                ));
+                self.child = Some(child);
+                // It reads the file as it starts: nothing to signal.
+                self.reload_pending = false;
+            }
+            Err(e) => {
+                said.push(format!(
+                    "starting {}: {e} (tried again in {} s)",
+                    self.paths.program.display(),
+                    RESTART_AFTER.as_secs()
+                ));
+                self.restart_at = Some(now + RESTART_AFTER);
+            }
+        }
+    }
+
+    /// Notices a proxy that exited; it is started again after a pause.
+    fn reap(&mut self, now: Instant, said: &mut Vec<String>) {
+        let Some(child) = &mut self.child else { return };
+        match child.try_wait() {
+            Ok(None) => {}
+            Ok(Some(status)) => {
+                said.push(format!(
+                    "ringgate-l7d exited ({status}); started again in {} s",
+                    RESTART_AFTER.as_secs()
+                ));
+                self.child = None;
+                self.restart_at = Some(now + RESTART_AFTER);
+            }
+            Err(e) => said.push(format!("checking on ringgate-l7d: {e}")),
+        }
+    }
+
+    /// Stops the proxy (`SIGTERM`) and reaps it, waiting at most a second.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = signal(&child, Signal::Term);
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for HttpProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn signal(child: &Child, signal: Signal) -> std::io::Result<()> {
+    let pid = i32::try_from(child.id())
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other("no such process id"))?;
+    kill_process(pid, signal).map_err(std::io::Error::from)
+}
+
+/// Writes `text` to a temporary file beside `path` and renames it over
+/// `path`, so the proxy never reads half a file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".new");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringgate_cluster::config::{Backend, Service, VipConfig};
+    use std::net::Ipv4Addr;
+
+    fn config() -> ClusterConfig {
+        let service = |port, mode, backends: Vec<Backend>| Service {
+            proto: 6,
+            port,
+            scheduler: "wrr".into(),
+            backends,
+            health: None,
+            mode,
+        };
+        let backend = |last, weight| Backend {
+            addr: Ipv4Addr::new(10, 8, 0, last),
+            port: 80,
+            weight,
+        };
+        let mut c = ClusterConfig::empty();
+        c.version = 7;
+        c.vips.push(VipConfig {
+            addr: Ipv4Addr::new(10, 9, 0, 100),
+            services: vec![
+                service(80, ServiceMode::Http, vec![backend(2, 1), backend(3, 5)]),
+                service(8080, ServiceMode::Nat, vec![backend(4, 1)]),
+                service(81, ServiceMode::Http, Vec::new()),
+            ],
+        });
+        c
+    }
+
+    #[test]
+    fn the_proxy_gets_the_http_services_and_the_clusters_health_verdicts() {
+        let c = config();
+        let down = BTreeSet::from([BackendId {
+            vip: Ipv4Addr::new(10, 9, 0, 100),
+            proto: 6,
+            port: 80,
+            addr: Ipv4Addr::new(10, 8, 0, 3),
+            backend_port: 80,
+        }]);
+        let text = render(&c, &down, Path::new("/run/l7 \"x\".sock")).unwrap();
+        // The proxy's own parser takes it, and it says what the cluster says.
+        let parsed = ringgate_l7::config::Config::parse(&text).unwrap();
+        assert_eq!(parsed.status_socket, Path::new("/run/l7 \"x\".sock"));
+        assert_eq!(parsed.services.len(), 1, "{text}");
+        let s = &parsed.services[0];
+        assert_eq!(s.listen.to_string(), "10.9.0.100:80");
+        let weights: Vec<u32> = s.backends.iter().map(|b| b.1).collect();
+        assert_eq!(weights, vec![1, 5]);
+        assert_eq!(s.down, vec!["10.8.0.3:80".parse().unwrap()]);
+    }
+
+    #[test]
+    fn no_http_service_no_proxy() {
+        let mut c = config();
+        c.vips[0].services.retain(|s| s.mode == ServiceMode::Nat);
+        assert_eq!(render(&c, &BTreeSet::new(), Path::new("/s")), None);
+    }
+}
