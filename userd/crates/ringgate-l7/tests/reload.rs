@@ -90,7 +90,9 @@ async fn a_reload_adds_changes_and_removes_services() {
     assert_eq!(listens(&services).len(), 2);
 
     // The first service goes: its port stops accepting, the second serves on.
-    services.apply(config(&[(second, vec![(c, true)])])).unwrap();
+    services
+        .apply(config(&[(second, vec![(c, true)])]))
+        .unwrap();
     let mut gone = false;
     for _ in 0..50 {
         if get(first).await.is_none() {
@@ -115,7 +117,9 @@ async fn a_reload_that_cannot_bind_changes_nothing() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = taken.local_addr().unwrap().port();
     let refused = services.apply(config(&[(first, vec![(b, true)]), (busy, vec![(b, true)])]));
-    assert!(refused.unwrap_err().contains(&format!("listen 127.0.0.1:{busy}")));
+    assert!(refused
+        .unwrap_err()
+        .contains(&format!("listen 127.0.0.1:{busy}")));
     assert_eq!(get(first).await.as_deref(), Some("a"));
     assert_eq!(listens(&services), vec![format!("127.0.0.1:{first}")]);
 }

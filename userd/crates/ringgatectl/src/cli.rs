@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
 use crate::exit::EXIT_CODES_HELP;
@@ -187,6 +187,11 @@ pub(crate) enum ServiceAction {
         /// wrr; a service already there keeps its own).
         #[arg(long, value_enum)]
         scheduler: Option<SchedulerValue>,
+        /// nat: the module translates connections to the back-ends; http:
+        /// ringgate-l7d proxies them and resumes downloads a failing
+        /// back-end cut (TCP, wrr; on a gateway cluster only).
+        #[arg(long, value_enum, default_value = "nat")]
+        mode: ModeValue,
     },
     /// Change an existing service's scheduler.
     Set {
@@ -200,6 +205,13 @@ pub(crate) enum ServiceAction {
     Del(ServiceArgs),
     /// List services and their back-ends.
     List,
+}
+
+/// How a service is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ModeValue {
+    Nat,
+    Http,
 }
 
 #[derive(Subcommand)]

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use ringgate_netlink::{Scheduler, ServiceKey};
 
+use crate::cli::ModeValue;
 use crate::exit::{Failure, Status};
 use crate::ring::{ask, request};
 
@@ -102,6 +103,25 @@ pub(crate) fn backend(
     edit(
         socket,
         &format!("backend {step} {} {backend}{weight}", service_words(key)),
+    )
+}
+
+/// `service add` on a gateway: the mode travels only when it is http, so
+/// a daemon of the previous version still takes a plain add.
+pub(crate) fn service_add(
+    socket: &Path,
+    key: ServiceKey,
+    scheduler: Option<Scheduler>,
+    mode: ModeValue,
+) -> Result<(), Failure> {
+    let scheduler = scheduler.map_or(String::new(), |s| format!(" {s}"));
+    let mode = match mode {
+        ModeValue::Nat => "",
+        ModeValue::Http => " mode http",
+    };
+    edit(
+        socket,
+        &format!("service add {}{scheduler}{mode}", service_words(key)),
     )
 }
 

@@ -26,8 +26,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{
-    BackendAction, Cli, ClusterAction, Command, ConfigAction, CountersAction, KeyStep, NodeAction,
-    RingAction, ServiceAction, VipAction,
+    BackendAction, Cli, ClusterAction, Command, ConfigAction, CountersAction, KeyStep, ModeValue,
+    NodeAction, RingAction, ServiceAction, VipAction,
 };
 use exit::Failure;
 
@@ -79,15 +79,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         },
         Command::Service { action } => match action {
-            ServiceAction::Add { service, scheduler } if on_gateway()? => gateway::service(
+            ServiceAction::Add {
+                service,
+                scheduler,
+                mode,
+            } if on_gateway()? => gateway::service_add(
                 &socket,
-                "add",
                 backend::key(&service),
                 scheduler.map(|s| s.0),
+                mode,
             ),
-            ServiceAction::Add { service, scheduler } => {
-                backend::service_add(backend::key(&service), scheduler.map(|s| s.0))
-            }
+            ServiceAction::Add {
+                mode: ModeValue::Http,
+                ..
+            } => Err(Failure::bad_input(
+                "--mode http needs the gateway cluster: ringgated runs ringgate-l7d for it \
+                 (without ringgated, run ringgate-l7d with its own configuration file)"
+                    .to_string(),
+            )),
+            ServiceAction::Add {
+                service, scheduler, ..
+            } => backend::service_add(backend::key(&service), scheduler.map(|s| s.0)),
             ServiceAction::Set { service, scheduler } if on_gateway()? => {
                 gateway::service(&socket, "set", backend::key(&service), Some(scheduler.0))
             }

@@ -8,7 +8,7 @@
 //!
 //! The request words (after `cluster edit`):
 //! `vip add|del VIP`,
-//! `service add VIP PROTO PORT [SCHEDULER]`, `service set VIP PROTO PORT SCHEDULER`,
+//! `service add VIP PROTO PORT [SCHEDULER] [mode nat|http]`, `service set VIP PROTO PORT SCHEDULER`,
 //! `service del VIP PROTO PORT`,
 //! `backend add VIP PROTO PORT ADDR:PORT [WEIGHT]`,
 //! `backend set VIP PROTO PORT ADDR:PORT WEIGHT`,
@@ -16,7 +16,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use ringgate_cluster::config::{self, ConfigEdit, ServiceRef};
+use ringgate_cluster::config::{self, ConfigEdit, ServiceMode, ServiceRef, DEFAULT_SCHEDULER};
 use ringgate_netlink::uapi;
 use ringgate_netlink::Scheduler;
 
@@ -37,6 +37,10 @@ pub fn parse(words: &[&str]) -> Result<ConfigEdit, String> {
         ["service", "add", v, p, n] => ConfigEdit::AddService(service(v, p, n)?, None),
         ["service", "add", v, p, n, s] => {
             ConfigEdit::AddService(service(v, p, n)?, Some(scheduler(s)?))
+        }
+        ["service", "add", v, p, n, "mode", m] => add_in_mode(service(v, p, n)?, None, m)?,
+        ["service", "add", v, p, n, s, "mode", m] => {
+            add_in_mode(service(v, p, n)?, Some(scheduler(s)?), m)?
         }
         ["service", "set", v, p, n, s] => ConfigEdit::SetService(service(v, p, n)?, scheduler(s)?),
         ["service", "del", v, p, n] => ConfigEdit::DelService(service(v, p, n)?),
@@ -83,6 +87,28 @@ fn service(vip: &str, proto: &str, port: &str) -> Result<ServiceRef, String> {
         proto,
         port,
     })
+}
+
+/// `service add ... mode M`: an HTTP service is its own edit, and has
+/// the proxy's weighted round robin only.
+fn add_in_mode(
+    key: ServiceRef,
+    scheduler: Option<String>,
+    mode: &str,
+) -> Result<ConfigEdit, String> {
+    match ServiceMode::from_name(mode) {
+        Some(ServiceMode::Nat) => Ok(ConfigEdit::AddService(key, scheduler)),
+        Some(ServiceMode::Http) if key.proto != 6 => {
+            Err("mode http: the service must be tcp".into())
+        }
+        Some(ServiceMode::Http) => match scheduler.as_deref() {
+            None | Some(DEFAULT_SCHEDULER) => Ok(ConfigEdit::AddHttpService(key)),
+            Some(other) => Err(format!(
+                "mode http: scheduler {other} is not the proxy's (wrr only)"
+            )),
+        },
+        None => Err(format!("mode {mode:?} is not nat or http")),
+    }
 }
 
 fn scheduler(word: &str) -> Result<String, String> {
@@ -146,6 +172,14 @@ mod tests {
             ))
         );
         assert_eq!(
+            edit("service add 10.0.0.100 tcp 80 mode http"),
+            Ok(ConfigEdit::AddHttpService(http))
+        );
+        assert_eq!(
+            edit("service add 10.0.0.100 tcp 80 lc mode nat"),
+            Ok(ConfigEdit::AddService(http, Some("lc".into())))
+        );
+        assert_eq!(
             edit("service set 10.0.0.100 tcp 80 hash"),
             Ok(ConfigEdit::SetService(http, "hash".into()))
         );
@@ -178,6 +212,9 @@ mod tests {
             ),
             ("backend set 10.0.0.100 tcp 80 10.1.0.2:80", "unknown edit"),
             ("vip own 10.0.0.100", "unknown edit"),
+            ("service add 10.0.0.100 udp 53 mode http", "must be tcp"),
+            ("service add 10.0.0.100 tcp 80 hash mode http", "wrr only"),
+            ("service add 10.0.0.100 tcp 80 mode l7", "not nat or http"),
         ] {
             let e = edit(line).unwrap_err();
             assert!(e.contains(reason), "{line}: {e}");

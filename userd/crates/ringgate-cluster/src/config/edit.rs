@@ -37,6 +37,9 @@ pub enum ConfigEdit {
     /// its services along unnoticed (stricter than the module alone).
     DelVip(Vip),
     AddService(ServiceRef, Option<String>),
+    /// Creates an HTTP-mode service (scheduler wrr): `ringgate-l7d`
+    /// serves it (see `ServiceMode::Http`).
+    AddHttpService(ServiceRef),
     SetService(ServiceRef, String),
     DelService(ServiceRef),
     /// Creates the service (with the default scheduler) if it is not
@@ -114,6 +117,15 @@ impl ConfigEdit {
                 }
                 vip.services.push(new_service(key, scheduler.clone()));
             }
+            ConfigEdit::AddHttpService(key) => {
+                let vip = vip_entry(&mut next, key.vip)?;
+                if vip.services.iter().any(|s| key.matches(s)) {
+                    return Err(EditError::Exists(key.name()));
+                }
+                let mut service = new_service(key, None);
+                service.mode = ServiceMode::Http;
+                vip.services.push(service);
+            }
             ConfigEdit::SetService(key, scheduler) => {
                 service_entry(&mut next, key)?.scheduler = scheduler.clone();
             }
@@ -190,6 +202,10 @@ impl ConfigEdit {
                 key.encode(w.u8(8));
                 w.ip(*addr.ip()).u16(addr.port())
             }
+            ConfigEdit::AddHttpService(key) => {
+                key.encode(w.u8(9));
+                w
+            }
         };
     }
 
@@ -208,6 +224,7 @@ impl ConfigEdit {
             }
             4 => ConfigEdit::SetService(ServiceRef::decode(r)?, r.str()?),
             5 => ConfigEdit::DelService(ServiceRef::decode(r)?),
+            9 => ConfigEdit::AddHttpService(ServiceRef::decode(r)?),
             6 => {
                 let key = ServiceRef::decode(r)?;
                 let at = addr(r)?;
@@ -433,6 +450,7 @@ mod tests {
             ConfigEdit::AddBackend(HTTP, be(1, 81), Some(9)),
             ConfigEdit::SetBackend(DNS, be(2, 53), 1000),
             ConfigEdit::DelBackend(DNS, be(2, 53)),
+            ConfigEdit::AddHttpService(HTTP),
         ] {
             let mut w = Writer::default();
             edit.encode(&mut w);
@@ -441,5 +459,21 @@ mod tests {
             assert_eq!(ConfigEdit::decode(&mut r), Ok(edit.clone()));
             r.finish().unwrap();
         }
+    }
+
+    #[test]
+    fn an_http_service_is_added_by_its_own_edit_and_keeps_wrr() {
+        let c = apply_all(&[ConfigEdit::AddVip(VIP), ConfigEdit::AddHttpService(HTTP)]).unwrap();
+        let s = &c.vips[0].services[0];
+        assert_eq!((s.mode, s.scheduler.as_str()), (ServiceMode::Http, "wrr"));
+        // The proxy has only weighted round robin; UDP is no HTTP.
+        let e = ConfigEdit::SetService(HTTP, "hash".into())
+            .apply(&c)
+            .unwrap_err();
+        assert!(e.to_string().contains("HTTP mode needs TCP"), "{e}");
+        let e = ConfigEdit::AddHttpService(DNS).apply(&c).unwrap_err();
+        assert!(e.to_string().contains("HTTP mode needs TCP"), "{e}");
+        let e = ConfigEdit::AddHttpService(HTTP).apply(&c).unwrap_err();
+        assert!(e.to_string().contains("is already in"), "{e}");
     }
 }

@@ -124,7 +124,9 @@ fn action(command: Command) -> Option<Action> {
             VipAction::Del { .. } | VipAction::List | VipAction::Move { .. } => return None,
         },
         Command::Service { action } => match action {
-            ServiceAction::Add { service, scheduler } => Action::Service {
+            ServiceAction::Add {
+                service, scheduler, ..
+            } => Action::Service {
                 key: key(&service),
                 scheduler: scheduler.map(|s| s.0),
                 create: true,
