@@ -9,7 +9,8 @@
 #   proxies are told (reloaded, not restarted: the proxy's pid stays); when
 #   it is back, it is up again.
 # - A back-end deleted with ringgatectl leaves both proxies' pools.
-# - The VIP's owner dies (SIGKILL of its daemon, links down): its proxy goes
+# - The VIP's owner dies (SIGKILL of its daemon, links down; two_node lets
+#   the survivor serve alone): its proxy goes
 #   with it (--die-with-parent), the survivor takes the VIP, and its proxy
 #   serves a whole download.
 . "$RG_REPO/qemu-tests/lib.sh"
@@ -41,14 +42,18 @@ services=$(printf '[[cluster.vips]]\naddr = "%s"\n[[cluster.vips.services]]\npro
 services="$services
 backends = [{ addr = \"10.8.0.2:80\" }, { addr = \"10.8.0.3:80\" }, { addr = \"10.8.0.4:80\" }]
 health = { check = \"tcp\", interval_ms = 300, timeout_ms = 200, rise = 2, fall = 2 }"
+# two_node needs the two nodes listed.
+nodes=$(printf '[[cluster.nodes]]\nid = %s\nweight = 100\n' 1 2)
 for n in $GATEWAYS; do
-  gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n%s\n%s\n' "$TCG_FENCES" "$services")"
+  gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\ntwo_node = true\n%s\n%s\n%s\n' "$TCG_FENCES" "$nodes" "$services")"
   start_gateway "$n"
 done
 cleanup_http() {
   pkill -KILL -f "busybox httpd" 2>/dev/null || true
 }
-trap 'cleanup_http; cluster_cleanup' EXIT
+# cluster_cleanup reads the test's exit status (and prints the daemons'
+# logs on a failure): it must see the status, not cleanup_http's.
+trap 'rc=$?; cleanup_http; (exit $rc); cluster_cleanup' EXIT
 wait_settled 1 1 2
 owner=$(owner_of $VIP 1)
 other=$((3 - owner))
