@@ -8,11 +8,14 @@
 # - The cluster's health checks find the dead back-end down, and both
 #   proxies are told (reloaded, not restarted: the proxy's pid stays); when
 #   it is back, it is up again.
-# - A back-end deleted with ringgatectl leaves both proxies' pools.
+# - A back-end deleted with ringgatectl leaves both proxies' pools; a
+#   service added with `service add --mode http` is served by both (and
+#   refused without ringgated); a killed proxy is started again; a deleted
+#   service stops its listener; the module refuses nothing all along.
 # - The VIP's owner dies (SIGKILL of its daemon, links down; two_node lets
 #   the survivor serve alone): its proxy goes
 #   with it (--die-with-parent), the survivor takes the VIP, and its proxy
-#   serves a whole download.
+#   serves a whole download. The last HTTP service deleted stops the proxy.
 . "$RG_REPO/qemu-tests/lib.sh"
 . "$RG_REPO/qemu-tests/cluster-lib.sh"
 
@@ -143,6 +146,32 @@ for n in $GATEWAYS; do
 done
 expect_eq "$(cl curl -sS "http://$VIP:81/small.txt")" small "a GET through $VIP:81"
 
+# A proxy that dies is started again by its daemon and serves.
+old_pid=$(l7_pid "$owner")
+kill -KILL "$old_pid"
+deadline=$((SECONDS + 20))
+until [ -n "$(l7_pid "$owner")" ] && [ "$(l7_pid "$owner")" != "$old_pid" ] && [ -n "$(l7_backends "$owner")" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "gw$owner's proxy was not started again: $(grep l7d "$CL/log-$owner" | tail -3)"
+  sleep 0.2
+done
+expect_eq "$(cl curl -sS "http://$VIP:81/small.txt")" small "a GET through $VIP:81 after the proxy was started again"
+
+# Deleting the :81 service stops only that listener: both proxies stay
+# (:80 is served through the owner's death below).
+ctl_in gw1 --socket $CL/ctl-1 service del $VIP 81 || fail "service del of the http service refused"
+for n in $GATEWAYS; do
+  deadline=$((SECONDS + 30))
+  until [ "$(l7_status "$n" 2>/dev/null | jqr '[get("services")[] | .listen] | join(" ")' 2>/dev/null)" = "$VIP:80" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "gw$n's proxy still serves $VIP:81: $(l7_status "$n")"
+    sleep 0.2
+  done
+done
+# The module never saw the HTTP services: no refusal on any node (health
+# verdicts and back-end changes of an HTTP service must not reach it).
+for n in $GATEWAYS; do
+  expect_eq "$(cstatus "$n" | jqr '.module_errors')" 0 "module refusals on gw$n: $(cstatus "$n" | jqr '.last_module_error')"
+done
+
 # The owner dies: its proxy goes with its daemon, the survivor serves.
 kill_gateway "$owner"
 ip -n "gw$owner" link set "g$owner" down
@@ -158,3 +187,13 @@ finish /tmp/dl
 echo "measured: after gw$owner's death a download through gw$other's proxy: SHA-256 equal"
 expect_ge "$(l7_status "$other" | jqr 'get("services")[0] | get("counters") | get("transfers_completed")')" 1 \
   "downloads gw$other's proxy completed"
+
+# The last HTTP service deleted: the proxy stops; the module still has
+# nothing for the port.
+ctl_in "gw$other" --socket "$CL/ctl-$other" service del $VIP 80 || fail "service del of the last http service refused"
+deadline=$((SECONDS + 20))
+while [ -n "$(l7_pid "$other")" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "gw$other's proxy runs on without an HTTP service"
+  sleep 0.2
+done
+grep -q "no HTTP service left" "$CL/log-$other" || fail "gw$other did not say why its proxy stopped"

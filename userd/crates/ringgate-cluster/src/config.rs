@@ -349,6 +349,12 @@ impl ClusterConfig {
     }
 
     pub(crate) fn encode(&self, w: &mut Writer) {
+        self.encode_with(w, true);
+    }
+
+    /// `with_mode: false` is the encoding before services had a mode (state
+    /// files of snapshot format 3), for tests of reading those.
+    pub(crate) fn encode_with(&self, w: &mut Writer, with_mode: bool) {
         w.u64(self.version).count(self.nodes.len());
         for n in &self.nodes {
             w.u16(n.id).u32(n.weight);
@@ -365,6 +371,9 @@ impl ClusterConfig {
                 w.bool(s.health.is_some());
                 if let Some(check) = &s.health {
                     check.encode(w);
+                }
+                if !with_mode {
+                    continue;
                 }
                 w.u8(match s.mode {
                     ServiceMode::Nat => 0,
@@ -388,6 +397,12 @@ impl ClusterConfig {
     }
 
     pub(crate) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
+        Self::decode_with(r, true)
+    }
+
+    /// `with_mode: false` reads the encoding before services had a mode
+    /// (a state file of snapshot format 3): every service is NAT.
+    pub(crate) fn decode_with(r: &mut Reader, with_mode: bool) -> Result<Self, DecodeError> {
         let version = r.u64()?;
         let nodes = (0..r.count(6)?)
             .map(|_| {
@@ -402,8 +417,8 @@ impl ClusterConfig {
             let addr = r.ip()?;
             let mut services = Vec::new();
             // A service is at least its protocol, port, scheduler length,
-            // back-end count, health-check tag and mode.
-            for _ in 0..r.count(9)? {
+            // back-end count and health-check tag (and mode).
+            for _ in 0..r.count(8 + usize::from(with_mode))? {
                 let proto = r.u8()?;
                 let port = r.u16()?;
                 let scheduler = r.str()?;
@@ -420,7 +435,7 @@ impl ClusterConfig {
                     true => Some(HealthCheck::decode(r)?),
                     false => None,
                 };
-                let mode = match r.u8()? {
+                let mode = match if with_mode { r.u8()? } else { 0 } {
                     0 => ServiceMode::Nat,
                     1 => ServiceMode::Http,
                     tag => {

@@ -4,11 +4,14 @@
 //! daemon killed outright takes its proxy along instead of leaving it
 //! holding the listening ports its successor needs.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use ringgate_l7::config::Config;
-use ringgate_l7::services::Services;
+use ringgate_l7::services::{Applied, Services};
 use ringgate_l7::status;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -47,6 +50,16 @@ fn main() -> ExitCode {
     let Some(args) = parse_args(&args) else {
         return usage();
     };
+    // A SIGHUP ends a process by default, and ringgated may send one as
+    // soon as it wrote a change: from here on it only raises this flag,
+    // which `run` reads once the runtime listens for it.
+    let early_hangup = Arc::new(AtomicBool::new(false));
+    if let Err(error) =
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, early_hangup.clone())
+    {
+        eprintln!("ringgate-l7d: SIGHUP: {error}");
+        return ExitCode::FAILURE;
+    }
     if args.die_with_parent {
         let parent = rustix::process::getppid();
         let term = Some(rustix::process::Signal::Term);
@@ -87,7 +100,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&args.config, config)) {
+    match runtime.block_on(run(&args.config, config, early_hangup)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ringgate-l7d: {error}");
@@ -96,34 +109,47 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(path: &Path, config: Config) -> Result<(), String> {
-    // Signals first: once the status socket exists, a SIGHUP reloads
-    // (ringgated waits for the socket before it sends one) instead of
-    // ending the process, which is what it does by default.
+async fn run(path: &Path, config: Config, early_hangup: Arc<AtomicBool>) -> Result<(), String> {
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| format!("signal: {e}"))?;
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| format!("signal: {e}"))?;
     let status_listener = status::bind(&config.status_socket)
         .map_err(|e| format!("status_socket {}: {e}", config.status_socket.display()))?;
-    let mut proxy = Services::new(config.settings.max_connections);
     let status_path = config.status_socket.clone();
-    let started = proxy.apply(config)?;
+    // The socket this process bound, to remove at exit only if it is still
+    // the one at the path (a successor may have bound its own there).
+    let status_inode = std::fs::metadata(&status_path).map(|m| m.ino()).ok();
+    let mut proxy = Services::new(config.settings.max_connections);
+    report("started", proxy.apply(config));
     tokio::spawn(status::serve(status_listener, proxy.served()));
-    eprintln!("ringgate-l7d: {started}");
+    // A SIGHUP between the start and now found the flag only: the file may
+    // have changed after it was read.
+    let mut reload = early_hangup.swap(false, Ordering::Relaxed);
     loop {
+        if std::mem::take(&mut reload) {
+            match Config::load(path) {
+                Ok(config) => report("reloaded", proxy.apply(config)),
+                Err(error) => eprintln!(
+                    "ringgate-l7d: reload refused, the running services stay as they were: {error}"
+                ),
+            }
+        }
         tokio::select! {
             _ = terminate.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
-            _ = hangup.recv() => {
-                let outcome = Config::load(path).and_then(|config| proxy.apply(config));
-                match outcome {
-                    Ok(done) => eprintln!("ringgate-l7d: reloaded: {done}"),
-                    Err(error) => eprintln!(
-                        "ringgate-l7d: reload refused, the running services stay as they were: {error}"
-                    ),
-                }
-            }
+            _ = hangup.recv() => reload = true,
         }
     }
-    let _ = std::fs::remove_file(status_path);
+    let ours = std::fs::metadata(&status_path).map(|m| m.ino()).ok();
+    if ours.is_some() && ours == status_inode {
+        let _ = std::fs::remove_file(status_path);
+    }
     Ok(())
+}
+
+/// Logs what a start or reload did, naming each service left out.
+fn report(what: &str, applied: Applied) {
+    eprintln!("ringgate-l7d: {what}: {}", applied.summary);
+    for error in applied.unbound {
+        eprintln!("ringgate-l7d: {error}: not served until a reload binds it");
+    }
 }

@@ -1,13 +1,13 @@
 //! The set of services a proxy serves, and its reload: new services are
-//! bound and started, services no longer configured stop accepting (their
-//! connections run to their end), and the others get the new back-ends
-//! without losing their place in the rotation or their hold-downs.
+//! bound and started (one that cannot be bound is left out and named),
+//! services no longer configured stop accepting (their connections run to
+//! their end), and the others get the new back-ends without losing their
+//! place in the rotation or their hold-downs.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
@@ -46,28 +46,26 @@ impl Services {
         self.served.clone()
     }
 
-    /// Binds every listener of `config` before serving any, so that a bad
-    /// address changes nothing.
-    fn bind_new(&self, config: &Config) -> Result<Vec<(TcpListener, usize)>, String> {
+    /// Serves `config`'s services: the new ones are bound and started,
+    /// the ones it no longer lists stop accepting (their connections run to
+    /// their end), and the others get its back-ends. Its other settings
+    /// apply to services started from now on. A service whose listener
+    /// cannot be bound (its port taken, say) is left out and named in
+    /// `Applied::unbound`; it is tried again at the next reload, and the
+    /// others are served all the same: one bad service must not keep the
+    /// cluster's health verdicts from the rest.
+    pub fn apply(&mut self, config: Config) -> Applied {
         let mut bound = Vec::new();
+        let mut unbound = Vec::new();
         for (index, service) in config.services.iter().enumerate() {
             if self.running.contains_key(&service.listen) {
                 continue;
             }
-            let socket = listener::bind(service.listen)
-                .map_err(|e| format!("listen {}: {e}", service.listen))?;
-            bound.push((socket, index));
+            match listener::bind(service.listen) {
+                Ok(socket) => bound.push((socket, index)),
+                Err(e) => unbound.push(format!("listen {}: {e}", service.listen)),
+            }
         }
-        Ok(bound)
-    }
-
-    /// Serves `config`'s services: the new ones are started, the ones it
-    /// no longer lists stop accepting (their connections run to their
-    /// end), and the others get its back-ends. Its other settings apply
-    /// to services started from now on; `Err` (a listener that cannot be
-    /// bound) changes nothing.
-    pub fn apply(&mut self, config: Config) -> Result<String, String> {
-        let bound = self.bind_new(&config)?;
         let (mut kept, mut removed) = (0, 0);
         self.running.retain(|listen, running| {
             match config.services.iter().find(|s| s.listen == *listen) {
@@ -100,9 +98,21 @@ impl Services {
         }
         *self.served.lock().unwrap_or_else(PoisonError::into_inner) =
             self.running.values().map(|r| r.service.clone()).collect();
-        Ok(format!(
-            "serving {} services ({added} new, {kept} kept, {removed} stopped)",
-            self.running.len()
-        ))
+        Applied {
+            summary: format!(
+                "serving {} services ({added} new, {kept} kept, {removed} stopped, {} not bound)",
+                self.running.len(),
+                unbound.len()
+            ),
+            unbound,
+        }
     }
+}
+
+/// What a reload did.
+#[derive(Debug)]
+pub struct Applied {
+    pub summary: String,
+    /// The services that could not be bound, with why.
+    pub unbound: Vec<String>,
 }

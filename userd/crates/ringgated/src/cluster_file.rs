@@ -332,6 +332,13 @@ impl ServiceFile {
                     "{field}.backends[{k}].weight: must be at least 1 (remove the back-end to stop using it)"
                 ));
             }
+            // What a module (and the edits) take; the HTTP proxy too.
+            if weight > crate::config_edit::MAX_WEIGHT {
+                return Err(format!(
+                    "{field}.backends[{k}].weight: at most {}",
+                    crate::config_edit::MAX_WEIGHT
+                ));
+            }
             backends.push(Backend {
                 addr: *b.addr.ip(),
                 port: b.addr.port(),
@@ -427,6 +434,11 @@ mod tests {
             "weight = 3",
             "weight = 0",
             "cluster.vips[0].services[0].backends[1].weight",
+        );
+        bad(
+            "weight = 3",
+            "weight = 1001",
+            "cluster.vips[0].services[0].backends[1].weight: at most 1000",
         );
         bad("\"10.0.0.100\"", "\"127.0.0.1\"", "cluster.vips[0].addr");
         bad(

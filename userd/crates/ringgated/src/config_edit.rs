@@ -26,8 +26,10 @@ const _: () = assert!(config::MODULE_MAX_VIPS == uapi::RINGGATE_MAX_VIPS as usiz
 const _: () = assert!(config::MODULE_MAX_SERVICES == uapi::RINGGATE_MAX_SERVICES as usize);
 const _: () = assert!(config::MODULE_MAX_BACKENDS == uapi::RINGGATE_MAX_BACKENDS as usize);
 
+/// The largest weight a module accepts for a back-end.
+pub const MAX_WEIGHT: u32 = 1000;
 /// The weights a module accepts for a back-end.
-const WEIGHTS: std::ops::RangeInclusive<u32> = 1..=1000;
+const WEIGHTS: std::ops::RangeInclusive<u32> = 1..=MAX_WEIGHT;
 
 /// Parses the words of a `cluster edit` request.
 pub fn parse(words: &[&str]) -> Result<ConfigEdit, String> {

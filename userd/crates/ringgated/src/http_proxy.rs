@@ -11,7 +11,11 @@
 //! with `SIGHUP`, which the proxy applies without dropping transfers.
 //!
 //! Nothing here blocks the ring's thread: writing a small file, a fork and
-//! a signal; a proxy that stopped is reaped at the next check.
+//! a signal; a proxy told to stop is reaped at a later check (only the
+//! daemon's own shutdown waits for it). A node that has no configuration
+//! yet (version 0: formed a ring before the cluster's state came) leaves
+//! the proxy as it is, so a cold start does not stop the proxy it just
+//! started from the configuration file.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -94,10 +98,11 @@ pub struct HttpProxy {
     child: Option<Child>,
     /// The text last written to the configuration file.
     written: Option<String>,
-    /// Written but not yet signalled: the proxy had not started listening
-    /// for `SIGHUP` (its status socket was not there yet).
-    reload_pending: bool,
+    /// Proxies told to stop, reaped when they are gone.
+    stopping: Vec<Child>,
     restart_at: Option<Instant>,
+    /// The last failure to write the file, logged once.
+    write_error: Option<String>,
 }
 
 impl HttpProxy {
@@ -106,8 +111,9 @@ impl HttpProxy {
             paths,
             child: None,
             written: None,
-            reload_pending: false,
+            stopping: Vec::new(),
             restart_at: None,
+            write_error: None,
         }
     }
 
@@ -122,28 +128,38 @@ impl HttpProxy {
     ) -> Vec<String> {
         let mut said = Vec::new();
         self.reap(now, &mut said);
+        if config.version == 0 {
+            return said;
+        }
         let Some(text) = render(config, down, &self.paths.status_socket) else {
-            if self.child.is_some() {
-                self.stop();
-                said.push("no HTTP service left: ringgate-l7d stopped".into());
+            if let Some(mut child) = self.child.take() {
+                let _ = signal(&child, Signal::Term);
+                if let Ok(None) = child.try_wait() {
+                    self.stopping.push(child);
+                }
+                said.push("no HTTP service left: ringgate-l7d told to stop".into());
             }
             self.written = None;
             return said;
         };
         if self.written.as_ref() != Some(&text) {
             if let Err(e) = write_atomically(&self.paths.config, &text) {
-                said.push(format!(
+                let e = format!(
                     "writing the HTTP proxy's configuration {}: {e}",
                     self.paths.config.display()
-                ));
+                );
+                if self.write_error.as_ref() != Some(&e) {
+                    said.push(format!("{e} (tried again every second)"));
+                    self.write_error = Some(e);
+                }
                 return said;
             }
+            self.write_error = None;
             self.written = Some(text);
-            self.reload_pending = self.child.is_some();
-        }
-        if self.reload_pending && self.paths.status_socket.exists() {
+            // A proxy started before the file changed reads it again. One
+            // started a moment ago may not listen for the signal yet, which
+            // ends it: it is started again, and reads the file then.
             if let Some(child) = &self.child {
-                self.reload_pending = false;
                 if let Err(e) = signal(child, Signal::Hup) {
                     said.push(format!("signalling ringgate-l7d to reload: {e}"));
                 }
@@ -173,8 +189,6 @@ impl HttpProxy {
                     self.paths.config.display()
                 ));
                 self.child = Some(child);
-                // It reads the file as it starts: nothing to signal.
-                self.reload_pending = false;
             }
             Err(e) => {
                 said.push(format!(
@@ -189,6 +203,8 @@ impl HttpProxy {
 
     /// Notices a proxy that exited; it is started again after a pause.
     fn reap(&mut self, now: Instant, said: &mut Vec<String>) {
+        self.stopping
+            .retain_mut(|child| matches!(child.try_wait(), Ok(None)));
         let Some(child) = &mut self.child else { return };
         match child.try_wait() {
             Ok(None) => {}
@@ -204,21 +220,28 @@ impl HttpProxy {
         }
     }
 
-    /// Stops the proxy (`SIGTERM`) and reaps it, waiting at most a second.
+    /// Stops the proxy (`SIGTERM`) and those told to stop before, waiting
+    /// at most a second for them: the daemon's shutdown, not the ring's
+    /// loop.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = signal(&child, Signal::Term);
-        let until = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let mut children: Vec<Child> = self.stopping.drain(..).collect();
+        children.extend(self.child.take());
+        for child in &children {
+            let _ = signal(child, Signal::Term);
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        let until = Instant::now() + Duration::from_secs(1);
+        for mut child in children {
+            while Instant::now() < until {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if let Ok(None) = child.try_wait() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
 }
 
@@ -306,5 +329,94 @@ mod tests {
         let mut c = config();
         c.vips[0].services.retain(|s| s.mode == ServiceMode::Nat);
         assert_eq!(render(&c, &BTreeSet::new(), Path::new("/s")), None);
+    }
+
+    /// A stand-in for ringgate-l7d: a shell script that logs its start and
+    /// each SIGHUP, and ignores SIGTERM for a while (a busy proxy).
+    fn fake_proxy(dir: &Path) -> ProxyPaths {
+        let program = dir.join("fake-l7d");
+        let log = dir.join("log");
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\ntrap 'echo hup >>{log}' HUP\ntrap 'sleep 2; exit 0' TERM\necho start >>{log}\nwhile :; do sleep 0.05; done\n",
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ProxyPaths {
+            program,
+            config: dir.join("l7d.toml"),
+            status_socket: dir.join("l7d.sock"),
+        }
+    }
+
+    fn log_of(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+    }
+
+    fn wait_for(dir: &Path, text: &str) {
+        for _ in 0..200 {
+            if log_of(dir).contains(text) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{text:?} never logged: {:?}", log_of(dir));
+    }
+
+    #[test]
+    fn the_proxy_is_started_told_of_changes_and_stopped_without_waiting() {
+        let dir = std::env::temp_dir().join(format!("rg-http-proxy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut proxy = HttpProxy::new(fake_proxy(&dir));
+        let c = config();
+        let now = Instant::now();
+        let said = proxy.update(&c, &BTreeSet::new(), now);
+        assert!(said[0].contains("ringgate-l7d started"), "{said:?}");
+        wait_for(&dir, "start");
+        let written = std::fs::read_to_string(dir.join("l7d.toml")).unwrap();
+        assert!(
+            written.contains("10.8.0.3:80\", weight = 5, up = true"),
+            "{written}"
+        );
+        // Nothing changed: no signal. A health verdict: written, signalled.
+        assert!(proxy.update(&c, &BTreeSet::new(), now).is_empty());
+        let down = BTreeSet::from([BackendId {
+            vip: Ipv4Addr::new(10, 9, 0, 100),
+            proto: 6,
+            port: 80,
+            addr: Ipv4Addr::new(10, 8, 0, 2),
+            backend_port: 80,
+        }]);
+        assert!(proxy.update(&c, &down, now).is_empty());
+        wait_for(&dir, "hup");
+        assert!(std::fs::read_to_string(dir.join("l7d.toml"))
+            .unwrap()
+            .contains("10.8.0.2:80\", weight = 1, up = false"));
+        // A node without the cluster's configuration yet leaves it alone.
+        assert!(proxy.update(&ClusterConfig::empty(), &down, now).is_empty());
+        assert!(proxy.child.is_some());
+        // No HTTP service left: told to stop, and the ring's thread does not
+        // wait the two seconds the proxy takes to go.
+        let mut nat_only = c.clone();
+        nat_only.vips[0]
+            .services
+            .retain(|s| s.mode == ServiceMode::Nat);
+        let asked = Instant::now();
+        let said = proxy.update(&nat_only, &down, now);
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert!(said[0].contains("told to stop"), "{said:?}");
+        assert_eq!(proxy.stopping.len(), 1);
+        proxy.stop();
+        assert!(proxy.stopping.is_empty() && proxy.child.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,7 +3,7 @@
 //! each back-end's agreed health, the configuration version) and the
 //! configuration itself.
 
-use ringgate_cluster::config::ClusterConfig;
+use ringgate_cluster::config::{CheckKind, ClusterConfig, HealthCheck};
 use ringgate_cluster::state::Holding;
 use ringgate_cluster::ClusterNode;
 use serde_json::{json, Value};
@@ -119,6 +119,27 @@ pub fn own_netns() -> Option<String> {
 
 /// The cluster configuration, in the shape of the file's `[cluster]`
 /// section (without this node's own options).
+/// A health check in the configuration file's words (`health_file`).
+fn health(check: &HealthCheck) -> Value {
+    let mut out = json!({
+        "check": "tcp",
+        "interval_ms": check.interval_ms,
+        "timeout_ms": check.timeout_ms,
+        "rise": check.rise,
+        "fall": check.fall,
+    });
+    if let CheckKind::Http {
+        path,
+        expect_status,
+    } = &check.kind
+    {
+        out["check"] = json!("http");
+        out["path"] = json!(path);
+        out["expect_status"] = json!(expect_status);
+    }
+    out
+}
+
 pub fn config(config: &ClusterConfig) -> Value {
     let s = &config.settings;
     json!({
@@ -140,15 +161,67 @@ pub fn config(config: &ClusterConfig) -> Value {
         },
         "vips": config.vips.iter().map(|v| json!({
             "addr": v.addr,
-            "services": v.services.iter().map(|s| json!({
-                "proto": proto_name(s.proto),
-                "port": s.port,
-                "scheduler": s.scheduler,
-                "backends": s.backends.iter().map(|b| json!({
-                    "addr": format!("{}:{}", b.addr, b.port),
-                    "weight": b.weight,
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "services": v.services.iter().map(|s| {
+                let mut service = json!({
+                    "proto": proto_name(s.proto),
+                    "port": s.port,
+                    "scheduler": s.scheduler,
+                    "mode": s.mode.name(),
+                    "backends": s.backends.iter().map(|b| json!({
+                        "addr": format!("{}:{}", b.addr, b.port),
+                        "weight": b.weight,
+                    })).collect::<Vec<_>>(),
+                });
+                // As the file has it: no key for a service without a check.
+                if let Some(check) = &s.health {
+                    service["health"] = health(check);
+                }
+                service
+            }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringgate_cluster::config::{Service, ServiceMode, VipConfig};
+
+    #[test]
+    fn the_configuration_shows_each_services_mode_and_check_as_the_file_has_them() {
+        let mut c = ClusterConfig::empty();
+        let service = |port, mode, health| Service {
+            proto: 6,
+            port,
+            scheduler: "wrr".into(),
+            backends: Vec::new(),
+            health,
+            mode,
+        };
+        let check = HealthCheck {
+            kind: CheckKind::Http {
+                path: "/up".into(),
+                expect_status: 204,
+            },
+            interval_ms: 1000,
+            timeout_ms: 500,
+            rise: 2,
+            fall: 3,
+        };
+        c.vips.push(VipConfig {
+            addr: "10.0.0.1".parse().unwrap(),
+            services: vec![
+                service(80, ServiceMode::Http, Some(check)),
+                service(81, ServiceMode::Nat, None),
+            ],
+        });
+        let shown = config(&c);
+        let services = &shown["vips"][0]["services"];
+        assert_eq!(services[0]["mode"], "http");
+        assert_eq!(services[0]["health"]["check"], "http");
+        assert_eq!(services[0]["health"]["path"], "/up");
+        assert_eq!(services[0]["health"]["expect_status"], 204);
+        assert_eq!(services[1]["mode"], "nat");
+        assert!(services[1].get("health").is_none());
+    }
 }

@@ -29,6 +29,9 @@ use crate::model::{BackendId, NodeId, VipLoad};
 /// 2: services carry their health check. 3: health votes as bitmaps,
 /// settings carry the ownership lease. 4: services carry their mode.
 pub const SNAPSHOT_FORMAT: u8 = 4;
+/// The previous format, still read (a state file written before the
+/// upgrade): its services are all NAT.
+const SNAPSHOT_FORMAT_NO_MODE: u8 = 3;
 
 fn put_nodes<'a>(w: &mut Writer, nodes: impl ExactSizeIterator<Item = &'a NodeId>) {
     w.count(nodes.len());
@@ -147,9 +150,14 @@ fn get_votes(
 
 impl ReplicatedState {
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_format(SNAPSHOT_FORMAT)
+    }
+
+    fn encode_format(&self, format: u8) -> Vec<u8> {
         let mut w = Writer::default();
-        w.u8(SNAPSHOT_FORMAT);
-        self.config.encode(&mut w);
+        w.u8(format);
+        self.config
+            .encode_with(&mut w, format != SNAPSHOT_FORMAT_NO_MODE);
         put_nodes(&mut w, self.members.iter());
         w.bool(self.quorate).bool(self.serving);
         w.bool(self.ring_primary).u64(self.generation);
@@ -177,10 +185,10 @@ impl ReplicatedState {
     pub fn decode(bytes: &[u8]) -> Result<ReplicatedState, DecodeError> {
         let mut r = Reader::new(bytes);
         let format = r.u8()?;
-        if format != SNAPSHOT_FORMAT {
+        if format != SNAPSHOT_FORMAT && format != SNAPSHOT_FORMAT_NO_MODE {
             return Err(DecodeError::Version(format));
         }
-        let config = ClusterConfig::decode(&mut r)?;
+        let config = ClusterConfig::decode_with(&mut r, format == SNAPSHOT_FORMAT)?;
         let members = get_nodes(&mut r)?;
         let quorate = r.bool()?;
         let serving = r.bool()?;
@@ -236,5 +244,52 @@ impl ReplicatedState {
         state.quorate = false;
         state.serving = false;
         Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Backend, Service, ServiceMode, VipConfig};
+    use std::net::Ipv4Addr;
+
+    fn with_service(mode: ServiceMode) -> ReplicatedState {
+        let mut config = ClusterConfig::empty();
+        config.version = 2;
+        config.vips.push(VipConfig {
+            addr: Ipv4Addr::new(10, 0, 0, 1),
+            services: vec![Service {
+                proto: 6,
+                port: 80,
+                scheduler: "wrr".into(),
+                backends: vec![Backend {
+                    addr: Ipv4Addr::new(10, 1, 0, 2),
+                    port: 80,
+                    weight: 1,
+                }],
+                health: None,
+                mode,
+            }],
+        });
+        ReplicatedState::new(config)
+    }
+
+    #[test]
+    fn a_state_file_of_the_previous_format_is_read_with_nat_services() {
+        // Written by a ringgated before services had a mode: an upgrade
+        // starts from it instead of refusing it.
+        let state = with_service(ServiceMode::Nat);
+        let old = state.encode_format(SNAPSHOT_FORMAT_NO_MODE);
+        assert_eq!(old[0], 3);
+        assert_eq!(ReplicatedState::decode(&old), Ok(state.clone()));
+        // The current format keeps an HTTP service's mode.
+        let http = with_service(ServiceMode::Http);
+        assert_eq!(ReplicatedState::decode(&http.encode()), Ok(http));
+        let mut unknown = state.encode();
+        unknown[0] = 2;
+        assert_eq!(
+            ReplicatedState::decode(&unknown),
+            Err(DecodeError::Version(2))
+        );
     }
 }

@@ -9,7 +9,7 @@ use clap::Parser;
 use ringgate_netlink::{ConfigChange, Scheduler, ServiceKey};
 
 use crate::backend::key;
-use crate::cli::{BackendAction, Cli, Command, ConfigAction, ServiceAction, VipAction};
+use crate::cli::{BackendAction, Cli, Command, ConfigAction, ModeValue, ServiceAction, VipAction};
 use crate::config::change;
 
 /// What one line of a restore file asks for: the object as it should be
@@ -87,6 +87,17 @@ fn parse_line(content: &str) -> Result<Action, String> {
     }
     let argv = std::iter::once("ringgatectl").chain(words.iter().copied());
     let cli = Cli::try_parse_from(argv).map_err(|e| clap_reason(&e))?;
+    // HTTP mode is the cluster's (ringgated runs the proxy); a restore
+    // goes to the module alone, which would make it a NAT service.
+    if let Command::Service {
+        action: ServiceAction::Add {
+            mode: ModeValue::Http,
+            ..
+        },
+    } = &cli.command
+    {
+        return Err("`--mode http` is for the gateway cluster (ringgated runs ringgate-l7d); a restore applies to the module alone".into());
+    }
     action(cli.command).ok_or_else(|| {
         format!(
             "`{}` is not a restore command (a restore file holds `config set`, `vip add|set|own|release`, `service add|set` and `backend add|set` lines)",

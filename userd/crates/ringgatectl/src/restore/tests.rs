@@ -324,3 +324,22 @@ fn service_add_without_scheduler_leaves_the_existing_one() {
         target.applied
     );
 }
+
+/// Found by review: `--mode http` was dropped by the parser, so a restore
+/// line asking for HTTP mode made a NAT service in the module.
+#[test]
+fn an_http_mode_service_is_refused_before_anything_is_sent() {
+    let mut target = recorder(empty());
+    let result = restore_text(
+        &mut target,
+        "vip add 10.9.0.100\nservice add 10.9.0.100 80 --mode http\n",
+    );
+    assert!(target.applied.is_empty(), "would send {:?}", target.applied);
+    let error = result.unwrap_err();
+    assert_eq!(error.status, Status::BadInput);
+    assert!(
+        error.message.contains("line 2") && error.message.contains("--mode http"),
+        "{}",
+        error.message
+    );
+}
