@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use ringgate_l7::config::Config;
 use ringgate_l7::services::{Applied, Services};
@@ -119,24 +122,40 @@ async fn run(path: &Path, config: Config, early_hangup: Arc<AtomicBool>) -> Resu
     // the one at the path (a successor may have bound its own there).
     let status_inode = std::fs::metadata(&status_path).map(|m| m.ino()).ok();
     let mut proxy = Services::new(config.settings.max_connections);
-    report("started", proxy.apply(config));
+    // A service left out (its port still held, say by a proxy on its way
+    // out) is tried again every few seconds, not only at the next change.
+    let mut said = Said::default();
+    let mut retry_at = said.report("started", proxy.apply(config));
     tokio::spawn(status::serve(status_listener, proxy.served()));
     // A SIGHUP between the start and now found the flag only: the file may
     // have changed after it was read.
-    let mut reload = early_hangup.swap(false, Ordering::Relaxed);
+    let mut reload = early_hangup
+        .swap(false, Ordering::Relaxed)
+        .then_some("reloaded");
     loop {
-        if std::mem::take(&mut reload) {
+        if let Some(what) = reload.take() {
             match Config::load(path) {
-                Ok(config) => report("reloaded", proxy.apply(config)),
-                Err(error) => eprintln!(
-                    "ringgate-l7d: reload refused, the running services stay as they were: {error}"
-                ),
+                Ok(config) => retry_at = said.report(what, proxy.apply(config)),
+                Err(error) => {
+                    eprintln!(
+                        "ringgate-l7d: reload refused, the running services stay as they were: {error}"
+                    );
+                    // A pending retry waits its turn again, not at once.
+                    retry_at = retry_at.map(|_| Instant::now() + RETRY_UNBOUND);
+                }
             }
         }
+        let retry = async {
+            match retry_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = terminate.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
-            _ = hangup.recv() => reload = true,
+            _ = hangup.recv() => reload = Some("reloaded"),
+            _ = retry => reload = Some("retried"),
         }
     }
     let ours = std::fs::metadata(&status_path).map(|m| m.ino()).ok();
@@ -146,10 +165,35 @@ async fn run(path: &Path, config: Config, early_hangup: Arc<AtomicBool>) -> Resu
     Ok(())
 }
 
-/// Logs what a start or reload did, naming each service left out.
-fn report(what: &str, applied: Applied) {
-    eprintln!("ringgate-l7d: {what}: {}", applied.summary);
-    for error in applied.unbound {
-        eprintln!("ringgate-l7d: {error}: not served until a reload binds it");
+/// How long a service that could not be bound waits to be tried again.
+const RETRY_UNBOUND: Duration = Duration::from_secs(2);
+
+/// What the log last said about a start or reload: a retry that changes
+/// nothing (a port that stays taken) is not logged again every time; a
+/// start or a reload always is.
+#[derive(Default)]
+struct Said {
+    summary: String,
+    unbound: Vec<String>,
+}
+
+impl Said {
+    /// Logs what a start or reload did, naming each service left out,
+    /// unless it is what was logged last; returns when to try those again.
+    fn report(&mut self, what: &str, applied: Applied) -> Option<Instant> {
+        let same = applied.summary == self.summary && applied.unbound == self.unbound;
+        if what != "retried" || !same {
+            eprintln!("ringgate-l7d: {what}: {}", applied.summary);
+            for error in &applied.unbound {
+                eprintln!(
+                    "ringgate-l7d: {error}: not served; tried again every {} s",
+                    RETRY_UNBOUND.as_secs()
+                );
+            }
+        }
+        let retry = (!applied.unbound.is_empty()).then(|| Instant::now() + RETRY_UNBOUND);
+        self.summary = applied.summary;
+        self.unbound = applied.unbound;
+        retry
     }
 }

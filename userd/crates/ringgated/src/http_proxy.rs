@@ -29,6 +29,8 @@ use rustix::process::{kill_process, Pid, Signal};
 
 /// How long a proxy that exited waits before it is started again.
 const RESTART_AFTER: Duration = Duration::from_secs(1);
+/// How long a proxy told to stop may take before it is killed.
+const STOP_WITHIN: Duration = Duration::from_secs(5);
 
 /// Where the proxy's files go and which program it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,8 +100,10 @@ pub struct HttpProxy {
     child: Option<Child>,
     /// The text last written to the configuration file.
     written: Option<String>,
-    /// Proxies told to stop, reaped when they are gone.
-    stopping: Vec<Child>,
+    /// Proxies told to stop, with when; reaped when they are gone, killed
+    /// if they take longer than `STOP_WITHIN`. A new proxy waits for them:
+    /// it could not bind the ports they still hold.
+    stopping: Vec<(Child, Instant)>,
     restart_at: Option<Instant>,
     /// The last failure to write the file, logged once.
     write_error: Option<String>,
@@ -135,7 +139,7 @@ impl HttpProxy {
             if let Some(mut child) = self.child.take() {
                 let _ = signal(&child, Signal::Term);
                 if let Ok(None) = child.try_wait() {
-                    self.stopping.push(child);
+                    self.stopping.push((child, now));
                 }
                 said.push("no HTTP service left: ringgate-l7d told to stop".into());
             }
@@ -165,7 +169,10 @@ impl HttpProxy {
                 }
             }
         }
-        if self.child.is_none() && self.restart_at.is_none_or(|at| now >= at) {
+        if self.child.is_none()
+            && self.stopping.is_empty()
+            && self.restart_at.is_none_or(|at| now >= at)
+        {
             self.start(&mut said, now);
         }
         said
@@ -203,8 +210,12 @@ impl HttpProxy {
 
     /// Notices a proxy that exited; it is started again after a pause.
     fn reap(&mut self, now: Instant, said: &mut Vec<String>) {
-        self.stopping
-            .retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+        self.stopping.retain_mut(|(child, since)| {
+            if now.duration_since(*since) >= STOP_WITHIN {
+                let _ = child.kill();
+            }
+            matches!(child.try_wait(), Ok(None))
+        });
         let Some(child) = &mut self.child else { return };
         match child.try_wait() {
             Ok(None) => {}
@@ -224,7 +235,7 @@ impl HttpProxy {
     /// at most a second for them: the daemon's shutdown, not the ring's
     /// loop.
     pub fn stop(&mut self) {
-        let mut children: Vec<Child> = self.stopping.drain(..).collect();
+        let mut children: Vec<Child> = self.stopping.drain(..).map(|(child, _)| child).collect();
         children.extend(self.child.take());
         for child in &children {
             let _ = signal(child, Signal::Term);
@@ -415,6 +426,22 @@ mod tests {
         );
         assert!(said[0].contains("told to stop"), "{said:?}");
         assert_eq!(proxy.stopping.len(), 1);
+        // An HTTP service again while the old proxy still holds its ports:
+        // the new one waits for it (it could not bind them).
+        assert!(proxy.update(&c, &down, now).is_empty());
+        assert!(proxy.child.is_none());
+        // One that does not go within STOP_WITHIN is killed, and then the
+        // new one starts.
+        let later = now + STOP_WITHIN;
+        let mut said = proxy.update(&c, &down, later);
+        for _ in 0..100 {
+            if proxy.child.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            said = proxy.update(&c, &down, later);
+        }
+        assert!(said.iter().any(|l| l.contains("started")), "{said:?}");
         proxy.stop();
         assert!(proxy.stopping.is_empty() && proxy.child.is_none());
         let _ = std::fs::remove_dir_all(&dir);
