@@ -158,6 +158,7 @@ expect_eq "$(cl curl -sS "http://$VIP:81/small.txt")" small "a GET through $VIP:
 
 # Deleting the :81 service stops only that listener: both proxies stay
 # (:80 is served through the owner's death below).
+for n in $GATEWAYS; do eval "proxy_pid$n=$(l7_pid "$n")"; done
 ctl_in gw1 --socket $CL/ctl-1 service del $VIP 81 || fail "service del of the http service refused"
 for n in $GATEWAYS; do
   deadline=$((SECONDS + 30))
@@ -165,7 +166,9 @@ for n in $GATEWAYS; do
     [ "$SECONDS" -lt "$deadline" ] || fail "gw$n's proxy still serves $VIP:81: $(l7_status "$n")"
     sleep 0.2
   done
+  eval "expect_eq \"\$(l7_pid $n)\" \"\$proxy_pid$n\" \"gw$n's proxy pid across the reload\""
 done
+! cl curl -sS --max-time 3 "http://$VIP:81/small.txt" >/dev/null 2>&1 || fail "$VIP:81 still answers after its service was deleted"
 # The module never saw the HTTP services: no refusal on any node (health
 # verdicts and back-end changes of an HTTP service must not reach it).
 for n in $GATEWAYS; do

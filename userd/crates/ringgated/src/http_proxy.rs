@@ -156,16 +156,22 @@ impl HttpProxy {
                     said.push(format!("{e} (tried again every second)"));
                     self.write_error = Some(e);
                 }
-                return said;
-            }
-            self.write_error = None;
-            self.written = Some(text);
-            // A proxy started before the file changed reads it again. One
-            // started a moment ago may not listen for the signal yet, which
-            // ends it: it is started again, and reads the file then.
-            if let Some(child) = &self.child {
-                if let Err(e) = signal(child, Signal::Hup) {
-                    said.push(format!("signalling ringgate-l7d to reload: {e}"));
+                // Without a file there is nothing to start from; with the
+                // last one written, a proxy that exited is started from it.
+                if self.written.is_none() {
+                    return said;
+                }
+            } else {
+                self.write_error = None;
+                self.written = Some(text);
+                // A proxy started before the file changed reads it again.
+                // One started a moment ago may not listen for the signal
+                // yet, which ends it: it is started again, and reads the
+                // file then.
+                if let Some(child) = &self.child {
+                    if let Err(e) = signal(child, Signal::Hup) {
+                        said.push(format!("signalling ringgate-l7d to reload: {e}"));
+                    }
                 }
             }
         }
@@ -444,6 +450,41 @@ mod tests {
         assert!(said.iter().any(|l| l.contains("started")), "{said:?}");
         proxy.stop();
         assert!(proxy.stopping.is_empty() && proxy.child.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_proxy_that_exits_is_started_again_even_while_the_file_cannot_be_written() {
+        let dir = std::env::temp_dir().join(format!("rg-http-proxy-w-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let files = dir.join("files");
+        std::fs::create_dir_all(&files).unwrap();
+        let mut paths = fake_proxy(&dir);
+        paths.config = files.join("l7d.toml");
+        let mut proxy = HttpProxy::new(paths);
+        let c = config();
+        let now = Instant::now();
+        proxy.update(&c, &BTreeSet::new(), now);
+        wait_for(&dir, "start");
+        // The proxy dies, and the file's directory is gone.
+        proxy.child.as_mut().unwrap().kill().unwrap();
+        proxy.child.as_mut().unwrap().wait().unwrap();
+        std::fs::remove_dir_all(&files).unwrap();
+        let mut changed = c.clone();
+        changed.version += 1;
+        let said = proxy.update(&changed, &BTreeSet::new(), now);
+        assert!(said.iter().any(|l| l.contains("exited")), "{said:?}");
+        assert!(
+            said.iter()
+                .any(|l| l.contains("writing the HTTP proxy's configuration")),
+            "{said:?}"
+        );
+        // Its pause over, it is started from the last file written, and
+        // the write failure is not said again.
+        let said = proxy.update(&changed, &BTreeSet::new(), now + RESTART_AFTER);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("ringgate-l7d started"), "{said:?}");
+        proxy.stop();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

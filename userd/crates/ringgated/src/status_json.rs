@@ -117,8 +117,6 @@ pub fn own_netns() -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
-/// The cluster configuration, in the shape of the file's `[cluster]`
-/// section (without this node's own options).
 /// A health check in the configuration file's words (`health_file`).
 fn health(check: &HealthCheck) -> Value {
     let mut out = json!({
@@ -140,6 +138,8 @@ fn health(check: &HealthCheck) -> Value {
     out
 }
 
+/// The cluster configuration, in the shape of the file's `[cluster]`
+/// section (without this node's own options).
 pub fn config(config: &ClusterConfig) -> Value {
     let s = &config.settings;
     json!({

@@ -182,10 +182,18 @@ impl ReplicatedState {
         w.finish()
     }
 
+    /// A state in the current format: what the ring carries. (A peer of
+    /// the previous version sends format 3; its messages are refused too,
+    /// so taking its state would leave the two drifting apart.)
     pub fn decode(bytes: &[u8]) -> Result<ReplicatedState, DecodeError> {
+        Self::decode_formats(bytes, false)
+    }
+
+    fn decode_formats(bytes: &[u8], previous_too: bool) -> Result<ReplicatedState, DecodeError> {
         let mut r = Reader::new(bytes);
         let format = r.u8()?;
-        if format != SNAPSHOT_FORMAT && format != SNAPSHOT_FORMAT_NO_MODE {
+        let previous = previous_too && format == SNAPSHOT_FORMAT_NO_MODE;
+        if format != SNAPSHOT_FORMAT && !previous {
             return Err(DecodeError::Version(format));
         }
         let config = ClusterConfig::decode_with(&mut r, format == SNAPSHOT_FORMAT)?;
@@ -237,9 +245,11 @@ impl ReplicatedState {
 
     /// The state as restored from disk by a process that starts: it is in
     /// no ring yet, and whatever it owned was released when its previous
-    /// process died, so no owner counts as serving.
+    /// process died, so no owner counts as serving. A state file of the
+    /// previous format (3, before services had a mode) is read too: an
+    /// upgrade keeps the cluster's configuration.
     pub fn restored(bytes: &[u8]) -> Result<ReplicatedState, DecodeError> {
-        let mut state = ReplicatedState::decode(bytes)?;
+        let mut state = ReplicatedState::decode_formats(bytes, true)?;
         state.members.clear();
         state.quorate = false;
         state.serving = false;
@@ -281,7 +291,14 @@ mod tests {
         let state = with_service(ServiceMode::Nat);
         let old = state.encode_format(SNAPSHOT_FORMAT_NO_MODE);
         assert_eq!(old[0], 3);
-        assert_eq!(ReplicatedState::decode(&old), Ok(state.clone()));
+        let restored = ReplicatedState::restored(&old).unwrap();
+        assert_eq!(restored.config, state.config);
+        assert_eq!(
+            restored,
+            ReplicatedState::restored(&state.encode()).unwrap()
+        );
+        // Over the ring it is refused: a peer of the previous version.
+        assert_eq!(ReplicatedState::decode(&old), Err(DecodeError::Version(3)));
         // The current format keeps an HTTP service's mode.
         let http = with_service(ServiceMode::Http);
         assert_eq!(ReplicatedState::decode(&http.encode()), Ok(http));
