@@ -107,7 +107,9 @@ demo: module userd
 # default limit, so the bench allows 45; RINGGATE_VM_TIMEOUT still overrides.
 # Then the session sync latency of ringgate and IPVS's sync daemon
 # (RG_BENCH_SYNC_CONNS connections, default 1000, RG_BENCH_ROUNDS rounds).
-# BENCHES="failover" (or "nat", "sync") runs only those.
+# Then HTTP mode: ringgate-l7d against HAProxy and nginx as reverse proxies
+# (requests/s, MB/s) and its resume gap (RG_BENCH_ROUNDS rounds).
+# BENCHES="failover" (or "nat", "sync", "l7") runs only those.
 bench: deps userd
 	@kdir=$$($(TOOLS)/build-kernel.sh --profile bench); \
 	  $(TOOLS)/build-module-copy.sh "$$kdir" qemu-tests/out/bench-module >/dev/null; \

@@ -50,6 +50,8 @@ case "$mode" in
     case " ${tests//,/ } " in "  " | *" failover "*) bash "$RG_REPO/qemu-tests/bench/failover-bench.sh" ;; esac
     ip -all netns delete
     case " ${tests//,/ } " in "  " | *" sync "*) bash "$RG_REPO/qemu-tests/bench/sync-bench.sh" ;; esac
+    ip -all netns delete
+    case " ${tests//,/ } " in "  " | *" l7 "*) bash "$RG_REPO/qemu-tests/bench/l7-bench.sh" ;; esac
     ;;
 esac
 echo "RINGGATE-VM-DONE"

@@ -19,7 +19,12 @@ packages=(
   ipvsadm iperf3 wrk
   # What the failover benchmark compares against (VRRPv3), run in the VM only.
   keepalived
+  # What the HTTP mode's benchmark compares against (reverse proxies), run in
+  # the VM only.
+  haproxy nginx-light
 )
+# Packages that ship a service the host must never run (see below).
+vm_only_services=(keepalived haproxy nginx)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,17 +34,35 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-  # keepalived is there for the VM, which runs the host's binaries with its
-  # own configuration; it must never run on the host. Debian's unit and init
-  # script do nothing without /etc/keepalived/keepalived.conf, which the
-  # package does not ship, but the unit is enabled at boot: stop and disable
-  # it where systemd runs, so a configuration written later does not start
-  # it either. Only when this run installed it: a keepalived the host
-  # already had is the host's business.
-  if [[ " ${missing[*]} " == *" keepalived "* ]] && [ -d /run/systemd/system ]; then
-    systemctl disable --now keepalived.service >&2 || true
+  # nginx and haproxy start their service as they are installed (nginx
+  # would listen on the host's port 80): a policy-rc.d that refuses every
+  # start keeps invoke-rc.d from starting anything during this install.
+  # Removed afterwards, and only if this run put it there.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' >$policy
+    chmod 755 $policy
+    own_policy=1
   fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || {
+    [ -z "$own_policy" ] || rm -f $policy
+    exit 1
+  }
+  [ -z "$own_policy" ] || rm -f $policy
+  # keepalived, haproxy and nginx are there for the VM, which runs the
+  # host's binaries with its own configuration; they must never run on the
+  # host. Their units are enabled at boot: stop and disable them where
+  # systemd runs, so a reboot or a configuration written later does not
+  # start them either. Only those this run installed: a service the host
+  # already had is the host's business.
+  for service in "${vm_only_services[@]}"; do
+    installed=$service
+    [ "$service" != nginx ] || installed=nginx-light
+    if [[ " ${missing[*]} " == *" $installed "* ]] && [ -d /run/systemd/system ]; then
+      systemctl disable --now "$service.service" >&2 || true
+    fi
+  done
 fi
 
 if ! "$RG_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RG_BINDGEN_VERSION"; then

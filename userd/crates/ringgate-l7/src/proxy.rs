@@ -317,6 +317,17 @@ async fn handle(
         }
     };
     let (sender, receiver) = mpsc::channel(CHANNEL_FRAMES);
+    let length = response_parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = ChannelBody {
+        receiver,
+        service: service.clone(),
+        remaining: length,
+        counted: false,
+    };
     let pump = Pump {
         service,
         head,
@@ -327,18 +338,33 @@ async fn handle(
         failed_at: None,
     };
     tokio::spawn(pump.run(upstream));
-    Ok(Response::from_parts(
-        response_parts,
-        ChannelBody { receiver }.boxed(),
-    ))
+    Ok(Response::from_parts(response_parts, body.boxed()))
 }
 
 /// The client side of a pumped body. It ends cleanly only on the pump's
 /// explicit `End`: a pump that stops any other way (a stalled client, a
 /// panic, a path added later) ends the client's response short, never with
 /// the last chunk of a complete one.
+///
+/// It also counts the body as delivered whole, here and not in the pump:
+/// hyper stops polling a body of known length once its last byte went out
+/// (and drops it), so the pump's `End` may find nobody listening although
+/// the client got everything.
 struct ChannelBody {
     receiver: mpsc::Receiver<Piece>,
+    service: Arc<Service>,
+    /// Bytes still to come, when the response said how many.
+    remaining: Option<u64>,
+    counted: bool,
+}
+
+impl ChannelBody {
+    fn completed(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            Metrics::add(&self.service.metrics.transfers_completed);
+        }
+    }
 }
 
 impl Body for ChannelBody {
@@ -349,9 +375,22 @@ impl Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.receiver.poll_recv(cx).map(|piece| match piece {
-            Some(Piece::Data(data)) => Some(Ok(Frame::data(data))),
-            Some(Piece::End) => None,
+        let piece = std::task::ready!(self.receiver.poll_recv(cx));
+        Poll::Ready(match piece {
+            Some(Piece::Data(data)) => {
+                let sent = data.len() as u64;
+                if let Some(remaining) = &mut self.remaining {
+                    *remaining = remaining.saturating_sub(sent);
+                    if *remaining == 0 {
+                        self.completed();
+                    }
+                }
+                Some(Ok(Frame::data(data)))
+            }
+            Some(Piece::End) => {
+                self.completed();
+                None
+            }
             Some(Piece::Abort(why)) => Some(Err(why.into())),
             None => Some(Err("the response was not completed".into())),
         })
@@ -397,10 +436,10 @@ impl Pump {
         loop {
             let reason = match self.forward(&mut body).await {
                 Outcome::Done => {
-                    // The client may have left meanwhile: nothing to count.
-                    if self.sender.send(Piece::End).await.is_ok() {
-                        Metrics::add(&metrics.transfers_completed);
-                    }
+                    // Counted by the client's side (`ChannelBody`), which
+                    // may be gone already: hyper drops a body of known
+                    // length after its last byte.
+                    let _ = self.sender.send(Piece::End).await;
                     return;
                 }
                 Outcome::Idle => {

@@ -1,0 +1,170 @@
+#!/bin/bash
+# HTTP mode's cost, measured: the same client, gateway and back-end
+# namespaces, with the gateway proxying the VIP by ringgate-l7d (:80),
+# HAProxy (:81, mode http, roundrobin) and nginx (:82, proxy_pass with
+# upstream keep-alive), all three to the same two busybox httpd back-ends.
+# Prints, per proxy, requests/s for a small file (wrk, keep-alive clients)
+# and MB/s for a large one (wrk, 4 connections), as medians of interleaved
+# rounds with the ratio to HAProxy; then the resume gap: a download through
+# ringgate-l7d whose back-end is killed mid-body, as the proxy measured it
+# (failure noticed to first resumed byte) and as the client saw it (the
+# longest time its file did not grow). It asserts nothing.
+#
+#   ┌─ ns cl ──────┐     ┌─ ns gw ──────────────────┐     ┌─ be1, be2 ────────┐
+#   │ wrk, curl    ├─────┤ 10.9.0.100 (VIP)         ├─────┤ busybox httpd :80 │
+#   └──────────────┘     │ l7d :80 haproxy :81      │     │ small.bin 1 KB    │
+#                        │ nginx :82                │     │ large.bin 16 MB   │
+#                        └──────────────────────────┘     └───────────────────┘
+. "$RG_REPO/qemu-tests/lib.sh"
+set +e
+
+VIP=10.9.0.100
+SECONDS_PER_FIGURE=${RG_BENCH_SECONDS:-5}
+ROUNDS=${RG_BENCH_ROUNDS:-5}
+L7D=$RG_REPO/userd/target/release/ringgate-l7d
+
+gateway_backends 2
+WWW=/tmp/www
+mkdir -p $WWW
+head -c 1024 /dev/urandom >$WWW/small.bin
+head -c 16M /dev/urandom >$WWW/large.bin
+touch -d '2026-01-01 00:00:00' $WWW/small.bin $WWW/large.bin
+for n in 1 2; do
+  ip netns exec be$n busybox httpd -f -p 80 -h $WWW &
+  echo $! >/tmp/httpd-be$n-80
+done
+
+cat >/tmp/l7.toml <<EOF
+status_socket = "/tmp/l7.sock"
+[[services]]
+listen = "$VIP:80"
+backends = [ { address = "10.8.0.2:80" }, { address = "10.8.0.3:80" } ]
+EOF
+ip netns exec gw "$L7D" --config /tmp/l7.toml 2>/tmp/l7d.log &
+
+cat >/tmp/haproxy.cfg <<EOF
+global
+    maxconn 4096
+    nbthread 2
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+frontend vip
+    bind $VIP:81
+    default_backend servers
+backend servers
+    balance roundrobin
+    server be1 10.8.0.2:80
+    server be2 10.8.0.3:80
+EOF
+ip netns exec gw haproxy -f /tmp/haproxy.cfg -D -p /tmp/haproxy.pid
+
+mkdir -p /tmp/nginx
+cat >/tmp/nginx.conf <<EOF
+worker_processes 2;
+pid /tmp/nginx/nginx.pid;
+error_log /tmp/nginx/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path /tmp/nginx/body;
+    proxy_temp_path /tmp/nginx/proxy;
+    fastcgi_temp_path /tmp/nginx/fastcgi;
+    uwsgi_temp_path /tmp/nginx/uwsgi;
+    scgi_temp_path /tmp/nginx/scgi;
+    upstream servers { server 10.8.0.2:80; server 10.8.0.3:80; keepalive 32; }
+    server {
+        listen $VIP:82;
+        location / {
+            proxy_pass http://servers;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+ip netns exec gw nginx -e /tmp/nginx/error.log -c /tmp/nginx.conf
+sleep 2
+for port in 80 81 82; do
+  ip netns exec cl curl -sf -o /dev/null "http://$VIP:$port/small.bin" ||
+    echo "measured: l7-bench: nothing answers on :$port ($(tail -3 /tmp/l7d.log /tmp/nginx/error.log 2>/dev/null | tr '\n' ' '))"
+done
+
+# requests/s for the small file; MB/s for the large one.
+small_rps() {
+  ip netns exec cl wrk -t1 -c16 -d"${SECONDS_PER_FIGURE}s" "http://$VIP:$1/small.bin" 2>/dev/null |
+    awk '/Requests\/sec/ {print $2}' | grep . || echo 0
+}
+large_mbps() {
+  ip netns exec cl wrk -t1 -c4 -d"${SECONDS_PER_FIGURE}s" "http://$VIP:$1/large.bin" 2>/dev/null |
+    awk '/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=substr(v, 1, length(v)-2);
+      if (u == "GB") n *= 1024; else if (u == "KB") n /= 1024; else if (u != "MB") n = 0; printf "%.1f\n", n}' | grep . || echo 0
+}
+
+: >/tmp/l7-bench-results
+for round in $(seq "$ROUNDS"); do
+  for proxy in ringgate:80 haproxy:81 nginx:82; do
+    name=${proxy%:*} port=${proxy#*:}
+    echo "$round $name $(small_rps "$port") $(large_mbps "$port")" >>/tmp/l7-bench-results
+  done
+done
+
+python3 - /tmp/l7-bench-results <<'EOF'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+by = {}
+for _, name, rps, mbps in rows:
+    by.setdefault(name, []).append((float(rps), float(mbps)))
+def median(name, i):
+    return statistics.median(v[i] for v in by[name])
+def ratios(name, i):
+    # Per-round ratios to HAProxy (interleaved rounds share their drift).
+    rounds = [r for r in zip(by[name], by["haproxy"]) if r[1][i] > 0]
+    return [a[i] / b[i] for a, b in rounds]
+print("measured: l7-bench: %d interleaved rounds, medians; ratio = median of per-round ratios to HAProxy (min..max)" % len(by["haproxy"]))
+print("measured: l7-bench: %-9s %14s %8s %22s %8s" % ("proxy", "small req/s", "ratio", "large MB/s", "ratio"))
+for name in ("ringgate", "haproxy", "nginx"):
+    cells = []
+    for i in (0, 1):
+        r = ratios(name, i)
+        spread = "%.2f (%.2f..%.2f)" % (statistics.median(r), min(r), max(r)) if r else "-"
+        cells.append((median(name, i), spread))
+    print("measured: l7-bench: %-9s %14.0f %-18s %10.1f %-18s" % (name, cells[0][0], cells[0][1], cells[1][0], cells[1][1]))
+EOF
+
+# The resume gap: a 16 MB download at 8 MB/s through ringgate-l7d, its
+# back-end killed at 30 %, several times.
+status() {
+  python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(s.makefile().read())' /tmp/l7.sock
+}
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+want=$(sha256sum <$WWW/large.bin | cut -d' ' -f1)
+for kill in $(seq 3); do
+  rm -f /tmp/dl /tmp/dl.rc
+  ip netns exec cl sh -c 'curl -sS --limit-rate 8M -o /tmp/dl "$1" 2>/tmp/dl.err; echo $? >/tmp/dl.rc' \
+    sh "http://$VIP:80/large.bin" &
+  killed=$(python3 "$RG_REPO/qemu-tests/guest/kill-at.py" /tmp/dl $((16 * 1024 * 1024 * 3 / 10)) kill \
+    be1:/tmp/httpd-be1-80 be2:/tmp/httpd-be2-80)
+  last=0 since=$(date +%s%N) longest=0
+  while [ ! -e /tmp/dl.rc ]; do
+    size=$(size_of /tmp/dl) now=$(date +%s%N)
+    if [ "$size" -gt "$last" ]; then
+      [ $(((now - since) / 1000000)) -gt "$longest" ] && longest=$(((now - since) / 1000000))
+      last=$size since=$now
+    fi
+    sleep 0.01
+  done
+  same=no
+  [ "$(sha256sum </tmp/dl | cut -d' ' -f1)" = "$want" ] && same=yes
+  gap=$(status | python3 -c 'import json,sys; print(json.load(sys.stdin)["services"][0]["counters"]["last_resume_gap_us"])' 2>/dev/null)
+  echo "measured: l7-bench: resume $kill: killed ${killed:-?}; proxy's gap ${gap:-?} us, client's longest pause ${longest} ms; curl $(cat /tmp/dl.rc), SHA-256 equal: $same"
+  ns=${killed%% *}
+  [ -n "$ns" ] && { ip netns exec "$ns" busybox httpd -f -p 80 -h $WWW & echo $! >"/tmp/httpd-$ns-80"; }
+  sleep 6 # the killed back-end's hold-down (5 s) ends
+done
+kill "$(cat /tmp/haproxy.pid)" 2>/dev/null
+kill "$(cat /tmp/nginx/nginx.pid)" 2>/dev/null
+pkill -f ringgate-l7d
+pkill -f "busybox httpd"
