@@ -4,15 +4,18 @@
     download-stream.py serve PORT           the server: to each client, 1 KB
                                             blocks numbered from 0, one every
                                             20 ms, until it goes away
-    download-stream.py HOST PORT SECONDS    the client: prints "connected
+    download-stream.py HOST PORT SECONDS [STOPFILE]
+                                            the client: prints "connected
                                             LOCAL_PORT", checks every block
-                                            for SECONDS, then prints "ok
+                                            for SECONDS (or until STOPFILE
+                                            exists), then prints "ok
                                             BLOCKS MAX_GAP_MS" or "broken
                                             after BLOCKS blocks: WHY"
 
 The client only acknowledges, so after a gateway's death the first packet
 the new gateway sees of this connection is the server's."""
 
+import os
 import socket
 import sys
 import threading
@@ -45,7 +48,7 @@ def serve(port):
         threading.Thread(target=feed, args=(srv.accept()[0],), daemon=True).start()
 
 
-def fetch(host, port, seconds):
+def fetch(host, port, seconds, stop=None):
     s = socket.create_connection((host, port), timeout=5)
     s.settimeout(10)
     print("connected", s.getsockname()[1], flush=True)
@@ -53,7 +56,7 @@ def fetch(host, port, seconds):
     n = 0
     gap = 0.0
     try:
-        while time.time() < end:
+        while time.time() < end and not (stop and os.path.exists(stop)):
             got = b""
             waited = time.time()
             while len(got) < BLOCK:
@@ -73,4 +76,4 @@ def fetch(host, port, seconds):
 if sys.argv[1] == "serve":
     serve(int(sys.argv[2]))
 else:
-    fetch(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))
+    fetch(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
