@@ -146,7 +146,8 @@ for kill in $(seq 3); do
   ip netns exec cl sh -c 'curl -sS --limit-rate 8M -o /tmp/dl "$1" 2>/tmp/dl.err; echo $? >/tmp/dl.rc' \
     sh "http://$VIP:80/large.bin" &
   killed=$(python3 "$RG_REPO/qemu-tests/guest/kill-at.py" /tmp/dl $((16 * 1024 * 1024 * 3 / 10)) kill \
-    be1:/tmp/httpd-be1-80 be2:/tmp/httpd-be2-80)
+    be1:/tmp/httpd-be1-80 be2:/tmp/httpd-be2-80 2>/tmp/kill.err)
+
   last=0 since=$(date +%s%N) longest=0
   while [ ! -e /tmp/dl.rc ]; do
     size=$(size_of /tmp/dl) now=$(date +%s%N)
@@ -159,7 +160,13 @@ for kill in $(seq 3); do
   same=no
   [ "$(sha256sum </tmp/dl | cut -d' ' -f1)" = "$want" ] && same=yes
   gap=$(status | python3 -c 'import json,sys; print(json.load(sys.stdin)["services"][0]["counters"]["last_resume_gap_us"])' 2>/dev/null)
-  echo "measured: l7-bench: resume $kill: killed ${killed:-?}; proxy's gap ${gap:-?} us, client's longest pause ${longest} ms; curl $(cat /tmp/dl.rc), SHA-256 equal: $same"
+  if [ -z "$killed" ]; then
+    # kill-at.py found no serving back-end: nothing was resumed, and the
+    # proxy's gap would be the previous download's.
+    echo "measured: l7-bench: resume $kill: no back-end killed ($(head -c 200 /tmp/kill.err)); curl $(cat /tmp/dl.rc), SHA-256 equal: $same"
+  else
+    echo "measured: l7-bench: resume $kill: killed $killed; proxy's gap ${gap:-?} us, client's longest pause ${longest} ms; curl $(cat /tmp/dl.rc), SHA-256 equal: $same"
+  fi
   ns=${killed%% *}
   [ -n "$ns" ] && { ip netns exec "$ns" busybox httpd -f -p 80 -h $WWW & echo $! >"/tmp/httpd-$ns-80"; }
   sleep 6 # the killed back-end's hold-down (5 s) ends
