@@ -78,6 +78,15 @@ wait_backends() {
     sleep 0.2
   done
 }
+# wait_listens N WANT WHAT: until gwN's proxy serves exactly WANT (listen
+# addresses, space-separated).
+wait_listens() {
+  local deadline=$((SECONDS + 30))
+  until [ "$(l7_status "$1" 2>/dev/null | jqr '[get("services")[] | .listen] | join(" ")' 2>/dev/null)" = "$2" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "$3: gw$1's proxy does not serve exactly '$2': $(l7_status "$1")"
+    sleep 0.2
+  done
+}
 all_up="10.8.0.2:80=up 10.8.0.3:80=up 10.8.0.4:80=up"
 for n in $GATEWAYS; do
   wait_backends "$n" "$all_up" "the proxy started by ringgated"
@@ -137,11 +146,7 @@ expect_eq "$rc" 2 "exit status of --mode http without ringgated: $(cat $CL/refus
 ctl_in gw1 --socket $CL/ctl-1 service add $VIP 81 --mode http || fail "service add --mode http refused"
 ctl_in gw1 --socket $CL/ctl-1 backend add $VIP 81 10.8.0.3:80 || fail "backend add to the http service refused"
 for n in $GATEWAYS; do
-  deadline=$((SECONDS + 30))
-  until [ "$(l7_status "$n" 2>/dev/null | jqr '[get("services")[] | .listen] | join(" ")' 2>/dev/null)" = "$VIP:80 $VIP:81" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "gw$n's proxy does not serve $VIP:81: $(l7_status "$n")"
-    sleep 0.2
-  done
+  wait_listens "$n" "$VIP:80 $VIP:81" "after service add --mode http"
   expect_eq "$(ctl_in "gw$n" service list --json | jqr 'length')" 0 "services in gw$n's module after the http service was added"
 done
 expect_eq "$(cl curl -sS "http://$VIP:81/small.txt")" small "a GET through $VIP:81"
@@ -161,11 +166,7 @@ expect_eq "$(cl curl -sS "http://$VIP:81/small.txt")" small "a GET through $VIP:
 for n in $GATEWAYS; do eval "proxy_pid$n=$(l7_pid "$n")"; done
 ctl_in gw1 --socket $CL/ctl-1 service del $VIP 81 || fail "service del of the http service refused"
 for n in $GATEWAYS; do
-  deadline=$((SECONDS + 30))
-  until [ "$(l7_status "$n" 2>/dev/null | jqr '[get("services")[] | .listen] | join(" ")' 2>/dev/null)" = "$VIP:80" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "gw$n's proxy still serves $VIP:81: $(l7_status "$n")"
-    sleep 0.2
-  done
+  wait_listens "$n" "$VIP:80" "after service del"
   eval "expect_eq \"\$(l7_pid $n)\" \"\$proxy_pid$n\" \"gw$n's proxy pid across the reload\""
 done
 ! cl curl -sS --max-time 3 "http://$VIP:81/small.txt" >/dev/null 2>&1 || fail "$VIP:81 still answers after its service was deleted"

@@ -10,39 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::scripted_backend;
+use common::{free_port, get, named};
 use rustix::process::{kill_process, Pid, Signal};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-async fn named(name: &'static str) -> SocketAddr {
-    let (address, _) = scripted_backend(move |mut stream, _| async move {
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
-            name.len()
-        );
-        let _ = stream.write_all(response.as_bytes()).await;
-    })
-    .await;
-    address
-}
-
-fn free_port() -> u16 {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap().port()
-}
-
-async fn get(port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
-        .await
-        .ok()?;
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
-    let at = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    Some(String::from_utf8_lossy(&response[at..]).into_owned())
-}
 
 /// Polls `get(port)` until it answers `want`, for up to ten seconds.
 async fn until_answers(port: u16, want: &str) {
@@ -75,6 +44,16 @@ fn signal(child: &Child, signal: Signal) {
     kill_process(pid, signal).unwrap();
 }
 
+/// The proxy under test, killed if the test fails before it ends it (an
+/// orphan would hold the test harness's output open).
+struct Proxy(Child);
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 struct Dir(PathBuf);
 impl Drop for Dir {
     fn drop(&mut self) {
@@ -90,19 +69,22 @@ async fn sighup_reloads_a_taken_port_is_retried_and_sigterm_cleans_up() {
     let (a, b) = (named("a").await, named("b").await);
     let (first, second) = (free_port(), free_port());
     write_config(&config, &socket, &[(first, a)]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ringgate-l7d"))
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut proxy = Proxy(
+        Command::new(env!("CARGO_BIN_EXE_ringgate-l7d"))
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut proxy.0;
     until_answers(first, "a").await;
     assert!(socket.exists());
 
     // The second service's port is held by someone else for now.
     let holder = std::net::TcpListener::bind(("127.0.0.1", second)).unwrap();
     write_config(&config, &socket, &[(first, b), (second, b)]);
-    signal(&child, Signal::Hup);
+    signal(child, Signal::Hup);
     until_answers(first, "b").await;
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -112,7 +94,7 @@ async fn sighup_reloads_a_taken_port_is_retried_and_sigterm_cleans_up() {
     drop(holder);
     until_answers(second, "b").await;
 
-    signal(&child, Signal::Term);
+    signal(child, Signal::Term);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(!socket.exists(), "the status socket outlived the proxy");

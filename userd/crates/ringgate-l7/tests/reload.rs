@@ -8,30 +8,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::scripted_backend;
+use common::{free_port, get, named};
 use ringgate_l7::config::Config;
 use ringgate_l7::services::Services;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// A back-end whose every answer is `name`.
-async fn named(name: &'static str) -> SocketAddr {
-    let (address, _) = scripted_backend(move |mut stream, _| async move {
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
-            name.len()
-        );
-        let _ = stream.write_all(response.as_bytes()).await;
-    })
-    .await;
-    address
-}
-
-/// A loopback port nothing listens on (the OS gave it and it was let go).
-fn free_port() -> u16 {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap().port()
-}
 
 /// The configuration text for `services`: (listen port, [(back-end, up)]).
 fn config(services: &[(u16, Vec<(SocketAddr, bool)>)]) -> Config {
@@ -47,19 +26,6 @@ fn config(services: &[(u16, Vec<(SocketAddr, bool)>)]) -> Config {
         );
     }
     Config::parse(&text).unwrap()
-}
-
-/// The body of one GET through port `port`, or `None` if nothing listens.
-async fn get(port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
-        .await
-        .ok()?;
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
-    let (_, body) = common::split_response(response);
-    Some(String::from_utf8_lossy(&body).into_owned())
 }
 
 fn listens(services: &Services) -> Vec<String> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ringgate_l7::config::Settings;
 use ringgate_l7::proxy::Service;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub const LENGTH: usize = 1_000_000;
@@ -104,4 +104,37 @@ pub fn settings() -> Settings {
         header_read: Duration::from_millis(300),
         hold_down: Duration::from_secs(5),
     }
+}
+
+/// A back-end on loopback whose every answer is `name`.
+pub async fn named(name: &'static str) -> SocketAddr {
+    let (address, _) = scripted_backend(move |mut stream, _| async move {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
+            name.len()
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+    })
+    .await;
+    address
+}
+
+/// A loopback port nothing listens on (the OS gave it and it was let go).
+pub fn free_port() -> u16 {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().port()
+}
+
+/// The body of one GET through loopback port `port`, or `None` if nothing
+/// listens there or no whole response head came.
+pub async fn get(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
+    let at = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    Some(String::from_utf8_lossy(&response[at..]).into_owned())
 }
