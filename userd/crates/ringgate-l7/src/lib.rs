@@ -13,3 +13,4 @@ pub mod range;
 pub mod resume;
 pub mod services;
 pub mod status;
+pub mod upstream;

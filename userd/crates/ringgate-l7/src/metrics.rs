@@ -42,6 +42,8 @@ counters! {
     aborted: "client responses ended short because no back-end could finish them",
     client_gone: "transfers ended because the client left",
     client_stalled: "transfers ended because the client stopped reading",
+    upstream_reused: "requests answered on a kept-open back-end connection",
+    upstream_closed_under_request: "requests sent again on a fresh connection: the back-end closed a kept-open one as they went out",
     active_transfers: "bodies being delivered now",
     last_resume_gap_us: "microseconds from the last back-end failure to the first resumed byte",
 }

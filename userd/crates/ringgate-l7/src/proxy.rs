@@ -1,5 +1,6 @@
-//! The HTTP/1.1 reverse proxy of one service: hyper serves the clients, a
-//! fresh hyper client connection per exchange talks to the back-ends, and a
+//! The HTTP/1.1 reverse proxy of one service: hyper serves the clients,
+//! hyper client connections, kept open between exchanges where that is safe
+//! (see `upstream`), talk to the back-ends, and a
 //! task per response pumps its body to the client through a small channel,
 //! so a body is never buffered whole (memory per transfer is the channel's
 //! few frames). When the back-end fails mid-body, the pump asks another
@@ -34,9 +35,10 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::pool::{BackendView, Pool};
 use crate::resume::{ResumeAsk, Transfer};
+use crate::upstream::{Sender, Upstream};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type UpstreamBody = BoxBody<Bytes, hyper::Error>;
+pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
 pub type ClientBody = BoxBody<Bytes, BoxError>;
 
 /// Frames buffered between a back-end and a client: enough to keep both
@@ -62,8 +64,13 @@ pub struct Service {
     pub listen: SocketAddr,
     pool: Mutex<Pool>,
     settings: Settings,
+    upstream: Upstream,
     pub metrics: Metrics,
 }
+
+/// Rebuilds a request for a fresh connection, for requests that may travel
+/// on a kept-open one (see `upstream`).
+type Again<'a> = &'a (dyn Fn() -> Option<Request<UpstreamBody>> + Sync);
 
 impl Service {
     pub fn new(listen: SocketAddr, backends: &[(SocketAddr, u32)], settings: Settings) -> Service {
@@ -71,6 +78,7 @@ impl Service {
             listen,
             pool: Mutex::new(Pool::new(backends, settings.hold_down)),
             settings,
+            upstream: Upstream::default(),
             metrics: Metrics::default(),
         }
     }
@@ -97,12 +105,47 @@ impl Service {
         self.pool().view(Instant::now())
     }
 
-    /// One request to one back-end, up to its response head.
+    /// Back-end connections resting between exchanges.
+    pub fn resting_connections(&self) -> usize {
+        self.upstream.resting()
+    }
+
+    /// One request to one back-end, up to its response head; returns the
+    /// connection with the response, to rest once the body was read. A
+    /// request that comes with `again` goes on a kept-open connection if
+    /// one rests, and again on a fresh one if the back-end closed that one
+    /// under it.
     async fn exchange(
         &self,
         backend: SocketAddr,
-        request: Request<UpstreamBody>,
-    ) -> Result<Response<Incoming>, BoxError> {
+        mut request: Request<UpstreamBody>,
+        again: Option<Again<'_>>,
+    ) -> Result<(Response<Incoming>, Sender), BoxError> {
+        if let Some(again) = again {
+            if let Some(mut sender) = self.upstream.take(backend, Instant::now()) {
+                let ready = timeout(self.settings.connect, sender.ready()).await;
+                if matches!(ready, Ok(Ok(()))) {
+                    match timeout(self.settings.response, sender.try_send_request(request)).await {
+                        Err(_) => return Err("no response head in time".into()),
+                        Ok(Ok(response)) => {
+                            Metrics::add(&self.metrics.upstream_reused);
+                            return Ok((response, sender));
+                        }
+                        Ok(Err(mut error)) => {
+                            Metrics::add(&self.metrics.upstream_closed_under_request);
+                            request = match error.take_message() {
+                                Some(request) => request,
+                                None => again().ok_or("the request cannot be rebuilt")?,
+                            };
+                        }
+                    }
+                } else {
+                    // Closed while resting, or never ready again: the
+                    // request has not gone anywhere yet.
+                    drop(sender);
+                }
+            }
+        }
         let stream = timeout(self.settings.connect, TcpStream::connect(backend))
             .await
             .map_err(|_| "connect timed out")??;
@@ -112,14 +155,19 @@ impl Service {
             .handshake(TokioIo::new(stream))
             .await?;
         // The connection's own errors reach us through the response or its
-        // body; the task only drives it.
+        // body; the task only drives it, until the connection closes.
         tokio::spawn(async move {
             let _ = connection.await;
         });
         let response = timeout(self.settings.response, sender.send_request(request))
             .await
             .map_err(|_| "no response head in time")??;
-        Ok(response)
+        Ok((response, sender))
+    }
+
+    /// A connection whose response body was read to its end.
+    fn rest(&self, backend: SocketAddr, sender: Sender) {
+        self.upstream.put(backend, sender, Instant::now());
     }
 }
 
@@ -270,9 +318,11 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let head = RequestHead::of(&parts, peer);
     let has_body = body.size_hint().exact() != Some(0);
+    let rebuild = || Some(head.request(empty()));
+    let again: Option<Again<'_>> = (!has_body && is_safe(&head.method)).then_some(&rebuild);
     let mut body = Some(body);
     let mut tried = Vec::new();
-    let (backend, response) = loop {
+    let (backend, response, connection) = loop {
         let Some(backend) = service.pick(&tried) else {
             return Ok(bad_gateway(&service));
         };
@@ -281,8 +331,11 @@ async fn handle(
             Some(body) if has_body => body.boxed(),
             _ => empty(),
         };
-        match service.exchange(backend, head.request(upstream_body)).await {
-            Ok(response) => break (backend, response),
+        match service
+            .exchange(backend, head.request(upstream_body), again)
+            .await
+        {
+            Ok((response, connection)) => break (backend, response, connection),
             Err(error) => {
                 service.failed(backend);
                 eprintln!(
@@ -316,28 +369,43 @@ async fn handle(
             None
         }
     };
-    let (sender, receiver) = mpsc::channel(CHANNEL_FRAMES);
+    let (sender, mut receiver) = mpsc::channel(CHANNEL_FRAMES);
     let length = response_parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let body = ChannelBody {
-        receiver,
-        service: service.clone(),
-        remaining: length,
-        counted: false,
-    };
     let pump = Pump {
-        service,
+        service: service.clone(),
         head,
         backend,
+        connection: Some(connection),
         tried,
         transfer,
         sender,
         failed_at: None,
     };
     tokio::spawn(pump.run(upstream));
+    // A body of known length is awaited before the head goes out, so that
+    // hyper writes the head and the first bytes together: one write and,
+    // for a small response, one segment instead of two, and a back-end
+    // that fails before its first byte is answered 502, not with a head
+    // and a truncated body. A body of unknown length may be a stream whose
+    // head matters on its own (server-sent events): its head goes at once.
+    let mut first = None;
+    if length.is_some_and(|length| length > 0) {
+        match receiver.recv().await {
+            Some(Piece::Abort(_)) | None => return Ok(bad_gateway(&service)),
+            piece => first = piece,
+        }
+    }
+    let body = ChannelBody {
+        first,
+        receiver,
+        service,
+        remaining: length,
+        counted: false,
+    };
     Ok(Response::from_parts(response_parts, body.boxed()))
 }
 
@@ -351,6 +419,8 @@ async fn handle(
 /// (and drops it), so the pump's `End` may find nobody listening although
 /// the client got everything.
 struct ChannelBody {
+    /// A piece read before the head went out, handed over first.
+    first: Option<Piece>,
     receiver: mpsc::Receiver<Piece>,
     service: Arc<Service>,
     /// Bytes still to come, when the response said how many.
@@ -375,7 +445,10 @@ impl Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let piece = std::task::ready!(self.receiver.poll_recv(cx));
+        let piece = match self.first.take() {
+            Some(piece) => Some(piece),
+            None => std::task::ready!(self.receiver.poll_recv(cx)),
+        };
         Poll::Ready(match piece {
             Some(Piece::Data(data)) => {
                 let sent = data.len() as u64;
@@ -420,6 +493,8 @@ struct Pump {
     service: Arc<Service>,
     head: RequestHead,
     backend: SocketAddr,
+    /// The connection the body comes on, to rest once it was read whole.
+    connection: Option<Sender>,
     tried: Vec<SocketAddr>,
     transfer: Option<Transfer>,
     sender: mpsc::Sender<Piece>,
@@ -436,6 +511,9 @@ impl Pump {
         loop {
             let reason = match self.forward(&mut body).await {
                 Outcome::Done => {
+                    if let Some(connection) = self.connection.take() {
+                        service.rest(self.backend, connection);
+                    }
                     // Counted by the client's side (`ChannelBody`), which
                     // may be gone already: hyper drops a body of known
                     // length after its last byte.
@@ -565,8 +643,9 @@ impl Pump {
             self.tried.push(backend);
             Metrics::add(&metrics.resume_attempts);
             let request = self.head.resume(&ask)?;
-            let response = match service.exchange(backend, request).await {
-                Ok(response) => response,
+            let rebuild = || self.head.resume(&ask);
+            let response = match service.exchange(backend, request, Some(&rebuild)).await {
+                Ok(exchanged) => exchanged,
                 Err(error) => {
                     service.failed(backend);
                     eprintln!(
@@ -576,9 +655,11 @@ impl Pump {
                     continue;
                 }
             };
+            let (response, connection) = response;
             let (parts, body) = response.into_parts();
             match transfer.accept_resumed(parts.status, &parts.headers) {
                 Ok(()) => {
+                    self.connection = Some(connection);
                     Metrics::add(&metrics.resumed);
                     eprintln!(
                         "ringgate-l7d: {}: {} resumed at {backend} with {}",

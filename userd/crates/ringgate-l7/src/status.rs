@@ -20,6 +20,7 @@ pub fn document(services: &[Arc<Service>]) -> serde_json::Value {
             serde_json::json!({
                 "listen": service.listen.to_string(),
                 "backends": service.backends(),
+                "resting_connections": service.resting_connections(),
                 "counters": service.metrics.to_json(),
             })
         })

@@ -1,0 +1,86 @@
+//! Back-end connections kept open between exchanges, so that a back-end
+//! that keeps its connections alive is not paid a TCP handshake, and the
+//! proxy a connection task, for every request.
+//!
+//! A kept-open connection can be closed by the back-end (its idle timeout)
+//! just as a request goes out on it; the request then fails although the
+//! back-end is fine (RFC 9112 section 9.3.1). Only requests that can simply
+//! be sent again travel on kept-open connections: a safe method without a
+//! body. Such a failure then costs one fresh connection to the same
+//! back-end, and blames nobody.
+//!
+//! Connections rest here for at most `IDLE_FOR`, well under the shortest
+//! idle timeout common servers use (Apache's 5 s), which makes that race
+//! rare; at most `MAX_IDLE_PER_BACKEND` rest per back-end.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use hyper::client::conn::http1::SendRequest;
+
+use crate::proxy::UpstreamBody;
+
+pub type Sender = SendRequest<UpstreamBody>;
+
+/// How long a connection may rest unused before it is closed.
+pub const IDLE_FOR: Duration = Duration::from_secs(2);
+
+/// Resting connections per back-end; a connection finished when that many
+/// rest already is closed.
+pub const MAX_IDLE_PER_BACKEND: usize = 32;
+
+struct Resting {
+    sender: Sender,
+    since: Instant,
+}
+
+/// The resting connections of one service's back-ends.
+#[derive(Default)]
+pub struct Upstream {
+    idle: Mutex<HashMap<SocketAddr, Vec<Resting>>>,
+}
+
+impl Upstream {
+    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Vec<Resting>>> {
+        // The map holds no invariant a panicking holder could break halfway.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most recently rested connection to `backend` that is still open
+    /// and young enough (the freshest is the least likely to be closing).
+    pub fn take(&self, backend: SocketAddr, now: Instant) -> Option<Sender> {
+        let mut idle = self.idle();
+        let resting = idle.get_mut(&backend)?;
+        while let Some(connection) = resting.pop() {
+            if !connection.sender.is_closed() && now.duration_since(connection.since) < IDLE_FOR {
+                return Some(connection.sender);
+            }
+        }
+        None
+    }
+
+    /// Lets a connection whose exchange ended cleanly rest for the next
+    /// request to `backend`; connections rested too long or closed by
+    /// their back-end are let go on the way.
+    pub fn put(&self, backend: SocketAddr, sender: Sender, now: Instant) {
+        let mut idle = self.idle();
+        for resting in idle.values_mut() {
+            resting.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < IDLE_FOR);
+        }
+        idle.retain(|_, resting| !resting.is_empty());
+        if sender.is_closed() {
+            return;
+        }
+        let resting = idle.entry(backend).or_default();
+        if resting.len() < MAX_IDLE_PER_BACKEND {
+            resting.push(Resting { sender, since: now });
+        }
+    }
+
+    /// Connections resting now, for the status.
+    pub fn resting(&self) -> usize {
+        self.idle().values().map(Vec::len).sum()
+    }
+}
