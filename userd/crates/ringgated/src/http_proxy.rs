@@ -107,6 +107,10 @@ pub struct HttpProxy {
     restart_at: Option<Instant>,
     /// The last failure to write the file, logged once.
     write_error: Option<String>,
+    /// A change written while the running proxy may not yet listen for
+    /// `SIGHUP` (which would end it): signalled once its status socket is
+    /// there, which it binds only after it registered for the signal.
+    reload_pending: bool,
 }
 
 impl HttpProxy {
@@ -118,6 +122,7 @@ impl HttpProxy {
             stopping: Vec::new(),
             restart_at: None,
             write_error: None,
+            reload_pending: false,
         }
     }
 
@@ -165,16 +170,10 @@ impl HttpProxy {
                 self.write_error = None;
                 self.written = Some(text);
                 // A proxy started before the file changed reads it again.
-                // One started a moment ago may not listen for the signal
-                // yet, which ends it: it is started again, and reads the
-                // file then.
-                if let Some(child) = &self.child {
-                    if let Err(e) = signal(child, Signal::Hup) {
-                        said.push(format!("signalling ringgate-l7d to reload: {e}"));
-                    }
-                }
+                self.reload_pending = self.child.is_some();
             }
         }
+        self.signal_reload(&mut said);
         if self.child.is_none()
             && self.stopping.is_empty()
             && self.restart_at.is_none_or(|at| now >= at)
@@ -184,9 +183,29 @@ impl HttpProxy {
         said
     }
 
+    /// Tells the running proxy of a change written since it started, once
+    /// it listens for the signal: one started a moment ago has not
+    /// registered for `SIGHUP` yet, and the signal's default action would
+    /// end it. Its status socket shows that it has (see `reload_pending`).
+    fn signal_reload(&mut self, said: &mut Vec<String>) {
+        let Some(child) = &self.child else {
+            self.reload_pending = false;
+            return;
+        };
+        if !self.reload_pending || !self.paths.status_socket.exists() {
+            return;
+        }
+        self.reload_pending = false;
+        if let Err(e) = signal(child, Signal::Hup) {
+            said.push(format!("signalling ringgate-l7d to reload: {e}"));
+        }
+    }
+
     fn start(&mut self, said: &mut Vec<String>, now: Instant) {
-        // A stale socket at the path would read as "started" at once.
+        // A stale socket at the path would read as "listening" at once.
         let _ = std::fs::remove_file(&self.paths.status_socket);
+        // The new proxy reads the file as it is now.
+        self.reload_pending = false;
         let spawned = Command::new(&self.paths.program)
             .arg("--config")
             .arg(&self.paths.config)
@@ -349,15 +368,24 @@ mod tests {
     }
 
     /// A stand-in for ringgate-l7d: a shell script that logs its start and
-    /// each SIGHUP, and ignores SIGTERM for a while (a busy proxy).
+    /// each SIGHUP, and ignores SIGTERM for a while (a busy proxy). Like
+    /// the proxy, it creates its status socket (a file here) only once it
+    /// listens for SIGHUP.
     fn fake_proxy(dir: &Path) -> ProxyPaths {
+        slow_fake_proxy(dir, 0.0)
+    }
+
+    /// A fake proxy that takes `seconds` to register for SIGHUP.
+    fn slow_fake_proxy(dir: &Path, seconds: f64) -> ProxyPaths {
         let program = dir.join("fake-l7d");
         let log = dir.join("log");
+        let socket = dir.join("l7d.sock");
         std::fs::write(
             &program,
             format!(
-                "#!/bin/sh\ntrap 'echo hup >>{log}' HUP\ntrap 'sleep 2; exit 0' TERM\necho start >>{log}\nwhile :; do sleep 0.05; done\n",
-                log = log.display()
+                "#!/bin/sh\nsleep {seconds}\ntrap 'echo hup >>{log}' HUP\ntrap 'sleep 2; exit 0' TERM\n: >{socket}\necho start >>{log}\nwhile :; do sleep 0.05; done\n",
+                log = log.display(),
+                socket = socket.display()
             ),
         )
         .unwrap();
@@ -366,7 +394,7 @@ mod tests {
         ProxyPaths {
             program,
             config: dir.join("l7d.toml"),
-            status_socket: dir.join("l7d.sock"),
+            status_socket: socket,
         }
     }
 
@@ -450,6 +478,34 @@ mod tests {
         assert!(said.iter().any(|l| l.contains("started")), "{said:?}");
         proxy.stop();
         assert!(proxy.stopping.is_empty() && proxy.child.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_change_while_the_proxy_starts_is_signalled_once_it_listens() {
+        let dir = std::env::temp_dir().join(format!("rg-http-proxy-s-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut proxy = HttpProxy::new(slow_fake_proxy(&dir, 0.5));
+        let c = config();
+        let now = Instant::now();
+        proxy.update(&c, &BTreeSet::new(), now);
+        // A change at once, before the proxy registered for SIGHUP.
+        let mut changed = c.clone();
+        changed.version += 1;
+        assert!(proxy.update(&changed, &BTreeSet::new(), now).is_empty());
+        for _ in 0..300 {
+            if log_of(&dir).contains("hup") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            assert!(proxy.update(&changed, &BTreeSet::new(), now).is_empty());
+        }
+        // Not ended by the signal (and so not started again): one start,
+        // then the reload.
+        assert_eq!(log_of(&dir), "start\nhup\n");
+        assert!(matches!(proxy.child.as_mut().unwrap().try_wait(), Ok(None)));
+        proxy.stop();
         let _ = std::fs::remove_dir_all(&dir);
     }
 
