@@ -123,6 +123,23 @@ finish /tmp/dl
 echo "measured: kill of $dead at $2 bytes of $SIZE_MB MB through gw$owner's proxy: SHA-256 equal"
 rm -f /tmp/dl
 
+# The proxy's traffic counts in the VIP's load, which the module never
+# sees (no NAT for an HTTP service): a slow download shows in the owner's
+# view of the VIP within a few measurements.
+rm -f /tmp/slow /tmp/slow.rc
+ip netns exec cl sh -c 'curl -sS --limit-rate 1M -o "$1" "$2" 2>"$1.err"; echo $? >"$1.rc"' \
+  sh /tmp/slow "http://$VIP/big.bin" &
+slow=$!
+load=0
+while [ ! -e /tmp/slow.rc ] && [ "$load" -eq 0 ]; do
+  sleep 0.5
+  load=$(cstatus "$owner" | jqr ".vips[] | select(.vip == \"$VIP\") | .load.bytes_per_sec")
+done
+kill "$slow" 2>/dev/null || true
+pkill -f 'curl -sS --limit-rate 1M' || true
+expect_ge "$load" 1 "bytes/s of $VIP's HTTP download in gw$owner's view of its load"
+echo "measured: a 1 MB/s HTTP download seen as $load bytes/s of $VIP's load"
+
 # The cluster finds it down and both proxies are told, without a restart.
 dead_addr="10.8.0.$((${dead#be} + 1)):80"
 want_list=$(echo "$all_up" | sed "s/$dead_addr=up/$dead_addr=disabled/")

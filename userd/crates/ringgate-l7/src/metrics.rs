@@ -44,6 +44,7 @@ counters! {
     client_stalled: "transfers ended because the client stopped reading",
     upstream_reused: "requests answered on a kept-open back-end connection",
     upstream_closed_under_request: "requests sent again on a fresh connection: the back-end closed a kept-open one as they went out",
+    bytes_to_clients: "response body bytes handed to clients (the VIP's load for the cluster)",
     active_transfers: "bodies being delivered now",
     last_resume_gap_us: "microseconds from the last back-end failure to the first resumed byte",
 }

@@ -452,6 +452,10 @@ impl Body for ChannelBody {
         Poll::Ready(match piece {
             Some(Piece::Data(data)) => {
                 let sent = data.len() as u64;
+                self.service
+                    .metrics
+                    .bytes_to_clients
+                    .fetch_add(sent, Ordering::Relaxed);
                 if let Some(remaining) = &mut self.remaining {
                     *remaining = remaining.saturating_sub(sent);
                     if *remaining == 0 {

@@ -118,6 +118,9 @@ async fn sequential_requests_share_one_backend_connection() {
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
     assert_eq!(counter(&service, "upstream_reused"), 4);
+    // The bytes handed to clients, which ringgated adds to the VIP's load.
+    let bodies = (0..5).map(|n| format!("request {n} of connection 0").len() as u64);
+    assert_eq!(counter(&service, "bytes_to_clients"), bodies.sum::<u64>());
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::cluster_file::ClusterOptions;
 use crate::health::Checker;
+use crate::http_load::{self, HttpLoad};
 use crate::http_proxy::HttpProxy;
 use crate::load_meter::{self, Totals};
 use crate::module_sync::ModuleSync;
@@ -92,6 +93,9 @@ pub struct Gateway {
     checker: Checker,
     /// `ringgate-l7d`, serving the HTTP-mode services (see `http_proxy`).
     proxy: HttpProxy,
+    /// Its counters, read on a thread of their own; `None` if that thread
+    /// could not be started (the load then leaves HTTP traffic out).
+    http_load: Option<HttpLoad>,
 }
 
 /// Every back-end with a health check in `config`, with its check.
@@ -167,6 +171,15 @@ impl Gateway {
         let module = client.map(ModuleSync::new);
         let options_state_file = options.state_file.clone();
         let proxy = HttpProxy::new(options.http_proxy.clone());
+        let http_load = match HttpLoad::start(options.http_proxy.status_socket.clone()) {
+            Ok(reader) => Some(reader),
+            Err(e) => {
+                log(&format!(
+                    "reading the HTTP proxy's load: {e}; the VIPs' load leaves HTTP traffic out"
+                ));
+                None
+            }
+        };
         let checker = Checker::spawn(health_targets(&node.state().config));
         let mut gateway = Gateway {
             node,
@@ -190,6 +203,7 @@ impl Gateway {
             sessions: None,
             memberships: 0,
             proxy,
+            http_load,
         };
         if let Some(module) = &gateway.module {
             // Sessions record the node that created them: session sync
@@ -580,8 +594,9 @@ impl Gateway {
         }
     }
 
-    /// Reads the module's counters and gives the state machine each owned
-    /// VIP's rates since the last reading.
+    /// Reads the module's counters (and the HTTP proxy's, see `http_load`)
+    /// and gives the state machine each owned VIP's rates since the last
+    /// reading.
     fn measure(&mut self, now: Instant) {
         let Some(module) = &self.module else {
             self.measured = Some((now, BTreeMap::new()));
@@ -595,7 +610,11 @@ impl Gateway {
                 return;
             }
         };
-        let totals = load_meter::totals(&services);
+        let mut totals = load_meter::totals(&services);
+        // The HTTP services' traffic never passes the module's NAT.
+        if let Some(http) = &self.http_load {
+            http_load::add(&mut totals, &http.latest());
+        }
         if let Some((at, before)) = &self.measured {
             let loads = load_meter::rates(before, &totals, now.duration_since(*at));
             self.node.observe_load(&loads);

@@ -9,6 +9,7 @@ pub mod epoch;
 pub mod gateway;
 pub mod health;
 pub mod health_file;
+pub mod http_load;
 pub mod http_proxy;
 pub mod load_meter;
 pub mod module_sync;
