@@ -315,7 +315,7 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                 ) => output.emit(format!(
                     "deliver {first} {origin} {} {}",
                     payload.len(),
-                    String::from_utf8_lossy(&payload).escape_debug()
+                    crate::output::payload_text(&payload)
                 )),
                 // Without a cluster there is no application state: an
                 // empty snapshot lets the receivers go on.
