@@ -7,7 +7,7 @@
 //! through a bounded queue, and a line that finds the queue full (or the
 //! writer gone after a write error) is dropped and counted instead.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -19,6 +19,8 @@ pub const QUEUE_LINES: usize = 4096;
 /// Bytes waiting for the writer: lines of large messages reach this bound
 /// before `QUEUE_LINES`.
 pub const QUEUE_BYTES: usize = 16 << 20;
+/// The most the writer hands the sink in one write.
+const BATCH_BYTES: usize = 64 << 10;
 
 /// The token thread's end of the output queue.
 pub struct Output {
@@ -30,25 +32,43 @@ pub struct Output {
 
 impl Output {
     /// Starts the writer thread on `sink` (stdout in the daemon).
-    pub fn spawn(mut sink: impl Write + Send + 'static) -> Output {
+    pub fn spawn(sink: impl Write + Send + 'static) -> Output {
         let (queue, lines) = sync_channel::<String>(QUEUE_LINES);
         let dropped = Arc::new(AtomicU64::new(0));
         let queued = Arc::new(AtomicUsize::new(0));
         let (writer_dropped, writer_queued) = (Arc::clone(&dropped), Arc::clone(&queued));
         thread::spawn(move || {
+            // Lines that queued up while the last ones were written go out
+            // in one write; a line with nothing behind it goes at once.
+            // (Stdout flushes at every newline: a write per line cost the
+            // daemon a seventh of its time at full load.)
+            let mut sink = BufWriter::with_capacity(BATCH_BYTES, sink);
             let mut broken = false;
-            for line in lines.iter() {
-                writer_queued.fetch_sub(line.len(), Ordering::AcqRel);
-                // After a write error (EPIPE: the reader is gone for good)
-                // the writer only counts what it takes off the queue.
-                broken = broken
-                    || sink
-                        .write_all(line.as_bytes())
-                        .and_then(|()| sink.write_all(b"\n"))
-                        .and_then(|()| sink.flush())
-                        .is_err();
-                if broken {
-                    writer_dropped.fetch_add(1, Ordering::Relaxed);
+            while let Ok(first) = lines.recv() {
+                let mut unflushed = 0u64;
+                let mut next = Some(first);
+                while let Some(line) = next {
+                    writer_queued.fetch_sub(line.len(), Ordering::AcqRel);
+                    // After a write error (EPIPE: the reader is gone for
+                    // good) the writer only counts what it takes off the
+                    // queue, and the lines the failed write held.
+                    if !broken {
+                        broken = sink
+                            .write_all(line.as_bytes())
+                            .and_then(|()| sink.write_all(b"\n"))
+                            .is_err();
+                    }
+                    if broken {
+                        writer_dropped.fetch_add(1 + unflushed, Ordering::Relaxed);
+                        unflushed = 0;
+                    } else {
+                        unflushed += 1;
+                    }
+                    next = lines.try_recv().ok();
+                }
+                if !broken && sink.flush().is_err() {
+                    broken = true;
+                    writer_dropped.fetch_add(unflushed, Ordering::Relaxed);
                 }
             }
         });
@@ -117,6 +137,60 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// A sink that records each write, the first one held until released.
+    struct Recording {
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl Write for Recording {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let (released, wake) = &*self.gate;
+            let mut r = released.lock().unwrap();
+            while !*r {
+                r = wake.wait(r).unwrap();
+            }
+            self.writes.lock().unwrap().push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_that_queued_up_go_out_in_few_writes_whole_and_in_order() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let output = Output::spawn(Recording {
+            gate: Arc::clone(&gate),
+            writes: Arc::clone(&writes),
+        });
+        output.emit("first".into());
+        // The writer holds "first" in a write that waits; these queue.
+        std::thread::sleep(Duration::from_millis(50));
+        for i in 0..1000 {
+            output.emit(format!("line {i}"));
+        }
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        let expected: String = std::iter::once("first\n".to_string())
+            .chain((0..1000).map(|i| format!("line {i}\n")))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let written: Vec<u8> = writes.lock().unwrap().concat();
+            if written.len() >= expected.len() || Instant::now() > deadline {
+                assert_eq!(String::from_utf8(written).unwrap(), expected);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let count = writes.lock().unwrap().len();
+        assert!(count <= 5, "{count} writes for 1001 lines");
+        assert_eq!(output.dropped(), 0);
     }
 
     #[test]
