@@ -477,6 +477,9 @@ impl Body for ChannelBody {
 /// How forwarding one back-end's body ended.
 enum Outcome {
     Done,
+    /// Every byte owed went out, but the back-end's connection failed or
+    /// stalled after it: done, and the connection is not kept.
+    Delivered,
     /// A body that cannot be resumed paused too long.
     Idle,
     ClientGone,
@@ -514,8 +517,8 @@ impl Pump {
         let _active = Active(metrics);
         loop {
             let reason = match self.forward(&mut body).await {
-                Outcome::Done => {
-                    if let Some(connection) = self.connection.take() {
+                done @ (Outcome::Done | Outcome::Delivered) => {
+                    if let (Outcome::Done, Some(connection)) = (done, self.connection.take()) {
                         service.rest(self.backend, connection);
                     }
                     // Counted by the client's side (`ChannelBody`), which
@@ -630,7 +633,7 @@ impl Pump {
     /// A failure after the last byte owed was delivered is no failure.
     fn failed_unless_complete(&self, reason: String) -> Outcome {
         match self.transfer.as_ref().and_then(Transfer::remaining) {
-            Some(0) => Outcome::Done,
+            Some(0) => Outcome::Delivered,
             _ => Outcome::BackendFailed(reason),
         }
     }

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::cluster_file::ClusterOptions;
 use crate::health::Checker;
-use crate::http_load::{self, HttpLoad};
+use crate::http_load::{self, HttpLoad, HttpRates};
 use crate::http_proxy::HttpProxy;
 use crate::load_meter::{self, Totals};
 use crate::module_sync::ModuleSync;
@@ -96,6 +96,8 @@ pub struct Gateway {
     /// Its counters, read on a thread of their own; `None` if that thread
     /// could not be started (the load then leaves HTTP traffic out).
     http_load: Option<HttpLoad>,
+    /// The HTTP rates, between the proxy's readings.
+    http_rates: HttpRates,
 }
 
 /// Every back-end with a health check in `config`, with its check.
@@ -204,6 +206,7 @@ impl Gateway {
             memberships: 0,
             proxy,
             http_load,
+            http_rates: HttpRates::default(),
         };
         if let Some(module) = &gateway.module {
             // Sessions record the node that created them: session sync
@@ -605,18 +608,20 @@ impl Gateway {
         let services = match module.client().services() {
             Ok(s) => s,
             Err(e) => {
+                // The last good reading stays: the next one measures from
+                // it over the longer interval (from nothing, it would count
+                // the module's lifetime traffic as one interval's).
                 self.note_errors(vec![format!("read load: {e}")]);
-                self.measured = Some((now, BTreeMap::new()));
                 return;
             }
         };
-        let mut totals = load_meter::totals(&services);
-        // The HTTP services' traffic never passes the module's NAT.
-        if let Some(http) = &self.http_load {
-            http_load::add(&mut totals, &http.latest());
-        }
+        let totals = load_meter::totals(&services);
         if let Some((at, before)) = &self.measured {
-            let loads = load_meter::rates(before, &totals, now.duration_since(*at));
+            let mut loads = load_meter::rates(before, &totals, now.duration_since(*at));
+            // The HTTP services' traffic never passes the module's NAT.
+            if let Some(http) = &self.http_load {
+                loads = http_load::merge(loads, self.http_rates.update(http.latest(), now));
+            }
             self.node.observe_load(&loads);
         }
         self.measured = Some((now, totals));

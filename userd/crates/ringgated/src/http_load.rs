@@ -5,11 +5,16 @@
 //! bytes sent to clients, client connections accepted, bodies in flight.
 //!
 //! A thread of its own reads the proxy's status socket once a second, with
-//! short timeouts, and keeps the latest reading: a busy or stuck proxy (it
-//! runs at a lower priority) never holds up the ring's thread, which only
-//! takes that reading. A proxy that is not running reads as no load; one
-//! that restarted counts from zero again, which `load_meter::rates` takes
-//! as an interval without a rate, as for a reloaded module.
+//! short timeouts, and keeps the latest good reading with the time it was
+//! taken: a busy or stuck proxy (it runs at a lower priority) never holds
+//! up the ring's thread, which only takes that reading. Rates are computed
+//! between two readings over the time between them (`HttpRates`), not over
+//! the gateway's own measuring interval, whose phase drifts against the
+//! thread's: an interval without a new reading repeats the last rates, and
+//! a failed reading neither reads as a drop to zero nor makes the next one
+//! count the proxy's whole lifetime. A proxy that gives no reading for
+//! `STALE_AFTER` counts as no load; one that restarted counts from zero
+//! again, which `load_meter::rates` takes as an interval without a rate.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -19,18 +24,21 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ringgate_cluster::model::Vip;
+use ringgate_cluster::model::{Vip, VipLoad};
 use serde_json::Value;
 
-use crate::load_meter::Totals;
+use crate::load_meter::{self, Totals};
 
 /// How often the proxy's counters are read.
 const READ_EVERY: Duration = Duration::from_secs(1);
 
 /// How long one reading may take before it is given up.
 const READ_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A proxy without a reading for this long counts as no load.
+pub const STALE_AFTER: Duration = Duration::from_secs(3);
 
 /// A status document larger than this is not read (the proxy's is a few
 /// kilobytes per service).
@@ -60,15 +68,58 @@ pub fn totals_of(status: &Value) -> BTreeMap<Vip, Totals> {
     out
 }
 
-/// Adds `more` to `into`, VIP by VIP.
-pub fn add(into: &mut BTreeMap<Vip, Totals>, more: &BTreeMap<Vip, Totals>) {
-    for (vip, m) in more {
-        let t = into.entry(*vip).or_default();
-        t.packets = t.packets.saturating_add(m.packets);
-        t.bytes = t.bytes.saturating_add(m.bytes);
-        t.conns = t.conns.saturating_add(m.conns);
-        t.live = t.live.saturating_add(m.live);
+/// The proxy's counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    pub at: Instant,
+    pub totals: BTreeMap<Vip, Totals>,
+}
+
+/// The proxy's rates, from the readings the gateway has seen.
+#[derive(Debug, Default)]
+pub struct HttpRates {
+    seen: Option<Reading>,
+    rates: Vec<(Vip, VipLoad)>,
+}
+
+impl HttpRates {
+    /// The rates as of `latest` (the thread's latest good reading) at `now`.
+    pub fn update(&mut self, latest: Option<Reading>, now: Instant) -> &[(Vip, VipLoad)] {
+        let Some(latest) = latest else {
+            self.rates.clear();
+            return &self.rates;
+        };
+        if now.saturating_duration_since(latest.at) >= STALE_AFTER {
+            self.rates.clear();
+        } else if self.seen.as_ref().is_none_or(|seen| seen.at != latest.at) {
+            self.rates = match &self.seen {
+                Some(seen) => load_meter::rates(
+                    &seen.totals,
+                    &latest.totals,
+                    latest.at.saturating_duration_since(seen.at),
+                ),
+                // The first reading only sets where counting starts.
+                None => Vec::new(),
+            };
+        }
+        self.seen = Some(latest);
+        &self.rates
     }
+}
+
+/// `module`'s loads with the HTTP ones added, VIP by VIP.
+pub fn merge(module: Vec<(Vip, VipLoad)>, http: &[(Vip, VipLoad)]) -> Vec<(Vip, VipLoad)> {
+    let mut by_vip: BTreeMap<Vip, VipLoad> = module.into_iter().collect();
+    for (vip, h) in http {
+        let l = by_vip.entry(*vip).or_default();
+        l.packets_per_sec = l.packets_per_sec.saturating_add(h.packets_per_sec);
+        l.bytes_per_sec = l.bytes_per_sec.saturating_add(h.bytes_per_sec);
+        l.new_sessions_per_sec = l
+            .new_sessions_per_sec
+            .saturating_add(h.new_sessions_per_sec);
+        l.live_sessions = l.live_sessions.saturating_add(h.live_sessions);
+    }
+    by_vip.into_iter().collect()
 }
 
 fn read_status(socket: &Path) -> Option<Value> {
@@ -81,7 +132,7 @@ fn read_status(socket: &Path) -> Option<Value> {
 
 /// The reading thread and its latest reading.
 pub struct HttpLoad {
-    latest: Arc<Mutex<BTreeMap<Vip, Totals>>>,
+    latest: Arc<Mutex<Option<Reading>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -89,17 +140,22 @@ pub struct HttpLoad {
 impl HttpLoad {
     /// Starts reading the status socket at `socket`.
     pub fn start(socket: PathBuf) -> std::io::Result<HttpLoad> {
-        let latest = Arc::new(Mutex::new(BTreeMap::new()));
+        let latest = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
         let (into, stopped) = (latest.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name("http-load".into())
             .spawn(move || {
                 while !stopped.load(Ordering::Relaxed) {
-                    let reading = read_status(&socket)
-                        .map(|status| totals_of(&status))
-                        .unwrap_or_default();
-                    *into.lock().unwrap_or_else(PoisonError::into_inner) = reading;
+                    // A failed reading keeps the last good one, which
+                    // goes stale (see `HttpRates`).
+                    if let Some(status) = read_status(&socket) {
+                        let reading = Reading {
+                            at: Instant::now(),
+                            totals: totals_of(&status),
+                        };
+                        *into.lock().unwrap_or_else(PoisonError::into_inner) = Some(reading);
+                    }
                     // Short steps, so that stopping is quick.
                     for _ in 0..10 {
                         if stopped.load(Ordering::Relaxed) {
@@ -116,8 +172,8 @@ impl HttpLoad {
         })
     }
 
-    /// The latest reading (empty while the proxy does not answer).
-    pub fn latest(&self) -> BTreeMap<Vip, Totals> {
+    /// The latest good reading, if there was one.
+    pub fn latest(&self) -> Option<Reading> {
         self.latest
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -171,32 +227,112 @@ mod tests {
         assert!(totals_of(&json!({"no": "services"})).is_empty());
     }
 
-    #[test]
-    fn http_totals_add_to_the_modules() {
-        let mut module = BTreeMap::from([(
+    fn reading(at: Instant, bytes: u64) -> Option<Reading> {
+        let totals = BTreeMap::from([(
             VIP,
             Totals {
-                packets: 10,
-                bytes: 100,
-                conns: 1,
+                bytes,
+                conns: bytes / 100,
                 live: 2,
+                ..Totals::default()
             },
         )]);
-        add(&mut module, &totals_of(&status()));
-        assert_eq!(
-            module[&VIP],
-            Totals {
-                packets: 10,
-                bytes: 1600,
-                conns: 6,
-                live: 3
-            }
-        );
-        assert_eq!(module.len(), 2);
+        Some(Reading { at, totals })
+    }
+
+    fn bytes_per_sec(rates: &[(Vip, VipLoad)]) -> Option<u64> {
+        rates
+            .iter()
+            .find(|(vip, _)| *vip == VIP)
+            .map(|(_, l)| l.bytes_per_sec)
     }
 
     #[test]
-    fn the_thread_keeps_the_latest_reading_and_none_without_a_proxy() {
+    fn rates_run_between_readings_whatever_the_gateways_rhythm() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut rates = HttpRates::default();
+        // The first reading only sets where counting starts.
+        assert!(rates.update(reading(t0, 1_000), t0).is_empty());
+        // A second, 1.5 s later: 3000 bytes over 1.5 s.
+        let r = rates.update(reading(t0 + s * 3 / 2, 4_000), t0 + s * 2);
+        assert_eq!(bytes_per_sec(r), Some(2_000));
+        // The gateway measures again before a new reading: the same rate,
+        // not none (nor double at the next).
+        let r = rates.update(reading(t0 + s * 3 / 2, 4_000), t0 + s * 5 / 2);
+        assert_eq!(bytes_per_sec(r), Some(2_000));
+        let r = rates.update(reading(t0 + s * 3, 7_000), t0 + s * 3);
+        assert_eq!(bytes_per_sec(r), Some(2_000));
+        // Readings failed for a while (the thread kept the last good one):
+        // no load once it is stale, and the next good reading counts its
+        // bytes over the whole gap, not the proxy's lifetime.
+        assert!(rates
+            .update(reading(t0 + s * 3, 7_000), t0 + s * 3 + STALE_AFTER)
+            .is_empty());
+        let r = rates.update(reading(t0 + s * 8, 17_000), t0 + s * 8);
+        assert_eq!(bytes_per_sec(r), Some(2_000));
+        // A restarted proxy counts from zero: that interval has no rate.
+        let r = rates.update(reading(t0 + s * 9, 500), t0 + s * 9);
+        assert_eq!(bytes_per_sec(r), Some(0));
+        assert!(rates.update(None, t0 + s * 10).is_empty());
+    }
+
+    #[test]
+    fn http_loads_add_to_the_modules() {
+        let module = vec![(
+            VIP,
+            VipLoad {
+                packets_per_sec: 10,
+                bytes_per_sec: 100,
+                new_sessions_per_sec: 1,
+                live_sessions: 2,
+            },
+        )];
+        let other = Ipv4Addr::new(10, 9, 0, 101);
+        let http = [
+            (
+                VIP,
+                VipLoad {
+                    packets_per_sec: 0,
+                    bytes_per_sec: 1_000,
+                    new_sessions_per_sec: 3,
+                    live_sessions: 1,
+                },
+            ),
+            (
+                other,
+                VipLoad {
+                    bytes_per_sec: 7,
+                    ..VipLoad::default()
+                },
+            ),
+        ];
+        let merged = merge(module, &http);
+        assert_eq!(
+            merged,
+            vec![
+                (
+                    VIP,
+                    VipLoad {
+                        packets_per_sec: 10,
+                        bytes_per_sec: 1_100,
+                        new_sessions_per_sec: 4,
+                        live_sessions: 3,
+                    }
+                ),
+                (
+                    other,
+                    VipLoad {
+                        bytes_per_sec: 7,
+                        ..VipLoad::default()
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_thread_keeps_the_latest_good_reading() {
         let dir = std::env::temp_dir().join(format!("rg-http-load-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -204,28 +340,30 @@ mod tests {
         let listener = UnixListener::bind(&socket).unwrap();
         let document = status().to_string();
         let server = std::thread::spawn(move || {
-            // Answers two readings, then goes (a proxy that stopped).
-            for _ in 0..2 {
-                let (mut stream, _) = listener.accept().unwrap();
-                std::io::Write::write_all(&mut stream, document.as_bytes()).unwrap();
-            }
+            // Answers one reading, then half a document (a reading that
+            // fails), then goes (a proxy that stopped).
+            let (mut stream, _) = listener.accept().unwrap();
+            std::io::Write::write_all(&mut stream, document.as_bytes()).unwrap();
+            drop(stream);
+            let (mut stream, _) = listener.accept().unwrap();
+            std::io::Write::write_all(&mut stream, &document.as_bytes()[..20]).unwrap();
         });
         let load = HttpLoad::start(socket.clone()).unwrap();
-        let wait = |what: &str, done: &dyn Fn(&BTreeMap<Vip, Totals>) -> bool| {
-            for _ in 0..100 {
-                if done(&load.latest()) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+        let mut first = None;
+        for _ in 0..100 {
+            first = load.latest();
+            if first.is_some() {
+                break;
             }
-            panic!("{what}: {:?}", load.latest());
-        };
-        wait("the proxy's counters", &|l| {
-            l.get(&VIP).map(|t| t.bytes) == Some(1500)
-        });
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let first = first.expect("a reading of the proxy's counters");
+        assert_eq!(first.totals[&VIP].bytes, 1500);
         server.join().unwrap();
         std::fs::remove_file(&socket).unwrap();
-        wait("no load once the proxy is gone", &|l| l.is_empty());
+        // The failed and the missing readings leave the good one in place.
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(load.latest(), Some(first));
         drop(load);
         let _ = std::fs::remove_dir_all(&dir);
     }

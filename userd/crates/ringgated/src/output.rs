@@ -7,7 +7,7 @@
 //! through a bounded queue, and a line that finds the queue full (or the
 //! writer gone after a write error) is dropped and counted instead.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub struct Output {
 
 impl Output {
     /// Starts the writer thread on `sink` (stdout in the daemon).
-    pub fn spawn(sink: impl Write + Send + 'static) -> Output {
+    pub fn spawn(mut sink: impl Write + Send + 'static) -> Output {
         let (queue, lines) = sync_channel::<String>(QUEUE_LINES);
         let dropped = Arc::new(AtomicU64::new(0));
         let queued = Arc::new(AtomicUsize::new(0));
@@ -42,34 +42,37 @@ impl Output {
             // in one write; a line with nothing behind it goes at once.
             // (Stdout flushes at every newline: a write per line cost the
             // daemon a seventh of its time at full load.)
-            let mut sink = BufWriter::with_capacity(BATCH_BYTES, sink);
+            let mut batch: Vec<u8> = Vec::with_capacity(BATCH_BYTES);
             let mut broken = false;
             while let Ok(first) = lines.recv() {
-                let mut unflushed = 0u64;
+                let mut in_batch = 0u64;
                 let mut next = Some(first);
                 while let Some(line) = next {
                     writer_queued.fetch_sub(line.len(), Ordering::AcqRel);
-                    // After a write error (EPIPE: the reader is gone for
-                    // good) the writer only counts what it takes off the
-                    // queue, and the lines the failed write held.
                     if !broken {
-                        broken = sink
-                            .write_all(line.as_bytes())
-                            .and_then(|()| sink.write_all(b"\n"))
-                            .is_err();
+                        batch.extend_from_slice(line.as_bytes());
+                        batch.push(b'\n');
                     }
-                    if broken {
-                        writer_dropped.fetch_add(1 + unflushed, Ordering::Relaxed);
-                        unflushed = 0;
+                    in_batch += 1;
+                    next = if batch.len() < BATCH_BYTES {
+                        lines.try_recv().ok()
                     } else {
-                        unflushed += 1;
-                    }
-                    next = lines.try_recv().ok();
+                        None
+                    };
                 }
-                if !broken && sink.flush().is_err() {
-                    broken = true;
-                    writer_dropped.fetch_add(unflushed, Ordering::Relaxed);
+                // After a write error (EPIPE: the reader is gone for good)
+                // the writer only counts what it takes off the queue. The
+                // lines of the failed write count as dropped, although the
+                // reader may have got the first of them.
+                if !broken {
+                    broken = sink.write_all(&batch).and_then(|()| sink.flush()).is_err();
                 }
+                if broken {
+                    writer_dropped.fetch_add(in_batch, Ordering::Relaxed);
+                }
+                batch.clear();
+                // A huge line grew the batch: give the memory back.
+                batch.shrink_to(BATCH_BYTES);
             }
         });
         Output {
@@ -197,19 +200,17 @@ mod tests {
     fn a_stalled_reader_never_blocks_emit_and_the_overflow_is_counted() {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let output = Output::spawn(Stalled(Arc::clone(&gate)));
+        // The writer takes this one and stalls in its write.
+        output.emit("first".into());
+        std::thread::sleep(Duration::from_millis(100));
         let started = Instant::now();
         let lines = QUEUE_LINES + 100;
         for i in 0..lines {
             output.emit(format!("line {i}"));
         }
         assert!(started.elapsed() < Duration::from_secs(5), "emit blocked");
-        // The writer holds one line in its stalled write; the queue holds
-        // QUEUE_LINES more; the rest are dropped.
-        let dropped = output.dropped();
-        assert!(
-            (99..=100).contains(&dropped),
-            "{dropped} of {lines} lines dropped"
-        );
+        // The queue holds QUEUE_LINES; the rest are dropped.
+        assert_eq!(output.dropped(), 100, "of {lines} lines");
         *gate.0.lock().unwrap() = true;
         gate.1.notify_all();
     }
@@ -227,6 +228,58 @@ mod tests {
         assert!((23..=24).contains(&dropped), "{dropped} of 40 dropped");
         *gate.0.lock().unwrap() = true;
         gate.1.notify_all();
+    }
+
+    /// A sink whose first write waits until released and succeeds, and
+    /// whose reader is gone for every write after it.
+    struct GoneAfterFirst {
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        writes: usize,
+    }
+
+    impl Write for GoneAfterFirst {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.writes += 1;
+            if self.writes > 1 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let (released, wake) = &*self.gate;
+            let mut r = released.lock().unwrap();
+            while !*r {
+                r = wake.wait(r).unwrap();
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_batch_counts_its_lines_and_no_line_written_before_it() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let output = Output::spawn(GoneAfterFirst {
+            gate: Arc::clone(&gate),
+            writes: 0,
+        });
+        output.emit("written".into());
+        std::thread::sleep(Duration::from_millis(100));
+        for i in 0..10 {
+            output.emit(format!("line {i}"));
+        }
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while output.dropped() < 10 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(output.dropped(), 10);
+        output.emit("after".into());
+        while output.dropped() < 11 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(output.dropped(), 11);
     }
 
     #[test]

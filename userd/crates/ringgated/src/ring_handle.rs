@@ -12,7 +12,7 @@
 
 use std::io::ErrorKind;
 use std::os::unix::net::UnixDatagram;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 
@@ -64,6 +64,11 @@ impl RingHandle {
         // The request is queued before the flag is read: if the flag was
         // set, the ring thread has yet to clear it, and clears it before it
         // takes the queued requests, this one among them.
+        // The fence pairs with the one in `clear_wake_ups`: here the queue
+        // is written before the flag is read, there the flag before the
+        // queue is read, and the two fences forbid both reads seeing the
+        // old value (the channel's acquire/release alone would allow it).
+        fence(Ordering::SeqCst);
         if !self.pending.swap(true, Ordering::SeqCst) {
             // A full socket buffer means wake-ups are already pending,
             // which is as good.
@@ -92,6 +97,7 @@ impl RingInbox {
         }
         // From here, the next request sends a byte again.
         self.pending.store(false, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
     }
 }
 
