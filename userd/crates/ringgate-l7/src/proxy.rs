@@ -174,11 +174,21 @@ impl Service {
 /// Accepts clients for as long as the listener lives; at most
 /// `max_connections` (shared by every service) are served at once.
 pub async fn serve(listener: TcpListener, service: Arc<Service>, permits: Arc<Semaphore>) {
+    // Resting back-end connections are let go when their time is up even
+    // if no request comes to use or return one.
+    let mut prune = tokio::time::interval(crate::upstream::IDLE_FOR);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
-        let (stream, peer) = match listener.accept().await {
+        let accepted = loop {
+            tokio::select! {
+                accepted = listener.accept() => break accepted,
+                _ = prune.tick() => service.upstream.prune(Instant::now()),
+            }
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of descriptors or memory: wait instead of spinning.
@@ -379,7 +389,10 @@ async fn handle(
         service: service.clone(),
         head,
         backend,
-        connection: Some(connection),
+        // A connection that carried a request body is not kept: a back-end
+        // may answer before it read the whole body, and the connection is
+        // not ready for another request until the upload ends.
+        connection: (!has_body).then_some(connection),
         tried,
         transfer,
         sender,

@@ -66,10 +66,7 @@ impl Upstream {
     /// their back-end are let go on the way.
     pub fn put(&self, backend: SocketAddr, sender: Sender, now: Instant) {
         let mut idle = self.idle();
-        for resting in idle.values_mut() {
-            resting.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < IDLE_FOR);
-        }
-        idle.retain(|_, resting| !resting.is_empty());
+        prune(&mut idle, now);
         if sender.is_closed() {
             return;
         }
@@ -79,8 +76,21 @@ impl Upstream {
         }
     }
 
+    /// Closes the connections rested too long or closed by their back-end
+    /// (the accept loop calls it while no traffic comes).
+    pub fn prune(&self, now: Instant) {
+        prune(&mut self.idle(), now);
+    }
+
     /// Connections resting now, for the status.
     pub fn resting(&self) -> usize {
         self.idle().values().map(Vec::len).sum()
     }
+}
+
+fn prune(idle: &mut HashMap<SocketAddr, Vec<Resting>>, now: Instant) {
+    for resting in idle.values_mut() {
+        resting.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < IDLE_FOR);
+    }
+    idle.retain(|_, resting| !resting.is_empty());
 }

@@ -135,6 +135,9 @@ async fn a_request_with_a_body_never_goes_on_a_kept_open_connection() {
     assert_eq!(body, "request 0 of connection 1");
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
     assert_eq!(counter(&service, "upstream_reused"), 0);
+    // Nor is the connection that carried a body kept for later requests.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(service.resting_connections(), 1);
 }
 
 #[tokio::test]
@@ -155,4 +158,16 @@ async fn a_connection_closed_under_a_request_costs_a_fresh_one_not_a_502() {
     // Not blamed: the back-end is not in its hold-down.
     let view = &service.backends()[0];
     assert!(view.up && view.failures == 0, "{view:?}");
+}
+
+#[tokio::test]
+async fn a_resting_connection_is_closed_when_its_time_is_up_without_traffic() {
+    let (backend, _) = keep_alive_backend(|_, _| true).await;
+    let (proxy, service) = proxy(backend).await;
+    send(proxy, GET).await;
+    rested(&service, 1).await;
+    // No request comes to use or return one: the accept loop, which looks
+    // every IDLE_FOR, lets it go at its second look at the latest.
+    tokio::time::sleep(ringgate_l7::upstream::IDLE_FOR * 2 + Duration::from_millis(500)).await;
+    assert_eq!(service.resting_connections(), 0);
 }
