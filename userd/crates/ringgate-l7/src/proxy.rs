@@ -308,15 +308,27 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("proxy-connection");
 }
 
-fn bad_gateway(service: &Service) -> Response<ClientBody> {
-    Metrics::add(&service.metrics.bad_gateway);
+fn plain(status: StatusCode, text: &'static str) -> Response<ClientBody> {
     let mut response = Response::new(
-        Full::new(Bytes::from_static(b"no back-end answered\n"))
+        Full::new(Bytes::from_static(text.as_bytes()))
             .map_err(|never| match never {})
             .boxed(),
     );
-    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    *response.status_mut() = status;
     response
+}
+
+fn bad_gateway(service: &Service) -> Response<ClientBody> {
+    Metrics::add(&service.metrics.bad_gateway);
+    plain(StatusCode::BAD_GATEWAY, "no back-end answered\n")
+}
+
+/// Whether an exchange failed because the request body hyper was sending
+/// (the client's, as it arrives) failed: hyper calls that a user error.
+fn is_client_body_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    error
+        .downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_user)
 }
 
 async fn handle(
@@ -346,6 +358,15 @@ async fn handle(
             .await
         {
             Ok((response, connection)) => break (backend, response, connection),
+            Err(error) if is_client_body_error(&*error) => {
+                // The client's own request body broke off (it went away or
+                // sent less than it announced): no fault of the back-end.
+                Metrics::add(&service.metrics.client_upload_failed);
+                return Ok(plain(
+                    StatusCode::BAD_REQUEST,
+                    "the request body broke off\n",
+                ));
+            }
             Err(error) => {
                 service.failed(backend);
                 eprintln!(
