@@ -13,4 +13,5 @@ pub mod range;
 pub mod resume;
 pub mod services;
 pub mod status;
+pub mod upload;
 pub mod upstream;

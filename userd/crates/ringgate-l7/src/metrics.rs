@@ -42,6 +42,7 @@ counters! {
     aborted: "client responses ended short because no back-end could finish them",
     client_gone: "transfers ended because the client left",
     client_upload_failed: "requests whose body broke off on the client's side (answered 400, the back-end not blamed)",
+    upload_stalled: "requests whose upload stopped moving for response_ms before its end (answered 408, nobody blamed)",
     client_stalled: "transfers ended because the client stopped reading",
     upstream_reused: "requests answered on a kept-open back-end connection",
     upstream_closed_under_request: "requests sent again on a fresh connection: the back-end closed a kept-open one as they went out",

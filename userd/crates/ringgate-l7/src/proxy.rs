@@ -35,6 +35,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::pool::{BackendView, Pool};
 use crate::resume::{ResumeAsk, Transfer};
+use crate::upload::{self, Late, Upload};
 use crate::upstream::{Sender, Upstream};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -120,6 +121,7 @@ impl Service {
         backend: SocketAddr,
         mut request: Request<UpstreamBody>,
         again: Option<Again<'_>>,
+        upload: Option<&upload::Progress>,
     ) -> Result<(Response<Incoming>, Sender), BoxError> {
         if let Some(again) = again {
             if let Some(mut sender) = self.upstream.take(backend, Instant::now()) {
@@ -159,9 +161,14 @@ impl Service {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        let response = timeout(self.settings.response, sender.send_request(request))
-            .await
-            .map_err(|_| "no response head in time")??;
+        let response =
+            match upload::head_within(sender.send_request(request), self.settings.response, upload)
+                .await
+            {
+                Ok(response) => response?,
+                Err(Late::Backend) => return Err("no response head in time".into()),
+                Err(Late::Upload) => return Err(Box::new(upload::UploadStalled)),
+            };
         Ok((response, sender))
     }
 
@@ -343,6 +350,7 @@ async fn handle(
     let rebuild = || Some(head.request(empty()));
     let again: Option<Again<'_>> = (!has_body && is_safe(&head.method)).then_some(&rebuild);
     let mut body = Some(body);
+    let progress = upload::Progress::new(Instant::now());
     let mut tried = Vec::new();
     let (backend, response, connection) = loop {
         let Some(backend) = service.pick(&tried) else {
@@ -350,14 +358,26 @@ async fn handle(
         };
         tried.push(backend);
         let upstream_body = match body.take() {
-            Some(body) if has_body => body.boxed(),
+            Some(body) if has_body => Upload::new(body, progress.clone()).boxed(),
             _ => empty(),
         };
         match service
-            .exchange(backend, head.request(upstream_body), again)
+            .exchange(
+                backend,
+                head.request(upstream_body),
+                again,
+                has_body.then_some(&*progress),
+            )
             .await
         {
             Ok((response, connection)) => break (backend, response, connection),
+            Err(error) if error.is::<upload::UploadStalled>() => {
+                Metrics::add(&service.metrics.upload_stalled);
+                return Ok(plain(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body stopped arriving\n",
+                ));
+            }
             Err(error) if is_client_body_error(&*error) => {
                 // The client's own request body broke off (it went away or
                 // sent less than it announced): no fault of the back-end.
@@ -685,7 +705,10 @@ impl Pump {
             Metrics::add(&metrics.resume_attempts);
             let request = self.head.resume(&ask)?;
             let rebuild = || self.head.resume(&ask);
-            let response = match service.exchange(backend, request, Some(&rebuild)).await {
+            let response = match service
+                .exchange(backend, request, Some(&rebuild), None)
+                .await
+            {
                 Ok(exchanged) => exchanged,
                 Err(error) => {
                     service.failed(backend);

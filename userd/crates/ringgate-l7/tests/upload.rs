@@ -1,14 +1,16 @@
-//! A client whose upload breaks off (it sends less than its
-//! `Content-Length` and goes) is the client's failure: the back-end that
-//! was receiving the body is not blamed, so it is not put in its hold-down
-//! and other clients' requests are not moved away from it.
+//! Uploads and the blame for them. A client whose upload breaks off (it
+//! sends less than its `Content-Length` and goes) is the client's failure;
+//! an upload slower than `response_ms` is nobody's; one that stops moving
+//! fails the request without blaming the back-end. In none of these is the
+//! back-end put in its hold-down.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{counter, scripted_backend, settings};
+use common::{counter, scripted_backend, settings, split_response};
+use ringgate_l7::config::Settings;
 use ringgate_l7::listener;
 use ringgate_l7::proxy::{serve, Service};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,4 +50,75 @@ async fn an_upload_the_client_breaks_off_does_not_blame_the_backend() {
     let view = &service.backends()[0];
     assert!(view.up && view.failures == 0, "{view:?}");
     assert_eq!(counter(&service, "bad_gateway"), 0);
+}
+
+const SIZE: usize = 2000;
+
+/// A proxy with a 300 ms `response_ms` before a back-end that reads the
+/// whole body, then answers with its length.
+async fn proxy_to_reader() -> (std::net::SocketAddr, Arc<Service>) {
+    let (backend, _) = scripted_backend(|mut stream, _| async move {
+        let mut body = vec![0; SIZE];
+        if stream.read_exact(&mut body).await.is_ok() {
+            let answer = format!("got {}", body.len());
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    })
+    .await;
+    let socket = listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let proxy = socket.local_addr().unwrap();
+    let settings = Settings {
+        response: Duration::from_millis(300),
+        ..settings()
+    };
+    let service = Arc::new(Service::new(proxy, &[(backend, 1)], settings));
+    tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
+    (proxy, service)
+}
+
+async fn response_of(mut stream: TcpStream) -> (String, String) {
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let (head, body) = split_response(response);
+    (head, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn an_upload_slower_than_response_ms_is_answered_and_blames_nobody() {
+    let (proxy, service) = proxy_to_reader().await;
+    let mut stream = TcpStream::connect(proxy).await.unwrap();
+    let head = format!(
+        "POST /up HTTP/1.1\r\nHost: vip\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // 1 s in all, a piece every 50 ms: more than three times response_ms.
+    for _ in 0..20 {
+        stream.write_all(&[b'u'; SIZE / 20]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (head, body) = response_of(stream).await;
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, format!("got {SIZE}"));
+    let view = &service.backends()[0];
+    assert!(view.up && view.failures == 0, "{view:?}");
+}
+
+#[tokio::test]
+async fn an_upload_that_stops_moving_is_answered_408_and_blames_nobody() {
+    let (proxy, service) = proxy_to_reader().await;
+    let mut stream = TcpStream::connect(proxy).await.unwrap();
+    let head = format!(
+        "POST /up HTTP/1.1\r\nHost: vip\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\nsome"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The rest never comes, and the client stays.
+    let (head, _) = response_of(stream).await;
+    assert!(head.starts_with("HTTP/1.1 408 "), "{head}");
+    assert_eq!(counter(&service, "upload_stalled"), 1);
+    let view = &service.backends()[0];
+    assert!(view.up && view.failures == 0, "{view:?}");
 }

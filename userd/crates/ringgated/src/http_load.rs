@@ -122,8 +122,25 @@ pub fn merge(module: Vec<(Vip, VipLoad)>, http: &[(Vip, VipLoad)]) -> Vec<(Vip, 
     by_vip.into_iter().collect()
 }
 
+/// Connects without waiting: a proxy that stopped accepting fills its
+/// backlog, and a blocking connect would then wait for good (the reading
+/// goes stale instead, and the thread still stops when told).
+fn connect(socket: &Path) -> std::io::Result<UnixStream> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::connect_unix(&fd, &SocketAddrUnix::new(socket)?)?;
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
 fn read_status(socket: &Path) -> Option<Value> {
-    let stream = UnixStream::connect(socket).ok()?;
+    let stream = connect(socket).ok()?;
     stream.set_read_timeout(Some(READ_TIMEOUT)).ok()?;
     let mut text = Vec::new();
     stream.take(MAX_STATUS_BYTES).read_to_end(&mut text).ok()?;
@@ -329,6 +346,29 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn a_proxy_that_stopped_accepting_never_blocks_a_reading() {
+        let dir = std::env::temp_dir().join(format!("rg-http-load-b-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("l7d.sock");
+        // Bound and listening, but never accepting: its backlog fills.
+        let _listener = UnixListener::bind(&socket).unwrap();
+        let started = Instant::now();
+        let mut held = Vec::new();
+        let refused = loop {
+            match connect(&socket) {
+                Ok(stream) => held.push(stream),
+                Err(e) => break e,
+            }
+            assert!(held.len() < 100_000, "the backlog never filled");
+        };
+        assert_eq!(refused.kind(), std::io::ErrorKind::WouldBlock);
+        assert!(read_status(&socket).is_none());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

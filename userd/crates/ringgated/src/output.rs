@@ -113,6 +113,17 @@ mod tests {
     use std::sync::{Condvar, Mutex};
     use std::time::{Duration, Instant};
 
+    /// Waits until the writer took every queued line, and then a moment
+    /// for it to be in its write: a busy machine may take a while to run
+    /// the writer's thread at all.
+    fn wait_taken(output: &Output) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while output.queued.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     /// A sink that blocks every write until released, like a full pipe.
     struct Stalled(Arc<(Mutex<bool>, Condvar)>);
 
@@ -173,7 +184,7 @@ mod tests {
         });
         output.emit("first".into());
         // The writer holds "first" in a write that waits; these queue.
-        std::thread::sleep(Duration::from_millis(50));
+        wait_taken(&output);
         for i in 0..1000 {
             output.emit(format!("line {i}"));
         }
@@ -202,7 +213,7 @@ mod tests {
         let output = Output::spawn(Stalled(Arc::clone(&gate)));
         // The writer takes this one and stalls in its write.
         output.emit("first".into());
-        std::thread::sleep(Duration::from_millis(100));
+        wait_taken(&output);
         let started = Instant::now();
         let lines = QUEUE_LINES + 100;
         for i in 0..lines {
@@ -263,7 +274,7 @@ mod tests {
             writes: 0,
         });
         output.emit("written".into());
-        std::thread::sleep(Duration::from_millis(100));
+        wait_taken(&output);
         for i in 0..10 {
             output.emit(format!("line {i}"));
         }
