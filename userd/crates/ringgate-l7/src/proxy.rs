@@ -141,11 +141,9 @@ impl Service {
                             };
                         }
                     }
-                } else {
-                    // Closed while resting, or never ready again: the
-                    // request has not gone anywhere yet.
-                    drop(sender);
                 }
+                // Otherwise it closed while resting, or was never ready
+                // again: the request has not gone anywhere yet.
             }
         }
         let stream = timeout(self.settings.connect, TcpStream::connect(backend))

@@ -5,15 +5,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{counter, scripted_backend, settings, split_response};
-use ringgate_l7::listener;
-use ringgate_l7::proxy::{serve, Service};
+use common::{counter, scripted_backend, settings, split_response, start_proxy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 
 #[tokio::test]
 async fn a_head_without_a_single_body_byte_is_answered_502() {
@@ -23,10 +19,7 @@ async fn a_head_without_a_single_body_byte_is_answered_502() {
             .await;
     })
     .await;
-    let socket = listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let proxy = socket.local_addr().unwrap();
-    let service = Arc::new(Service::new(proxy, &[(backend, 1)], settings()));
-    tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
+    let (proxy, service) = start_proxy(&[(backend, 1)], settings()).await;
 
     let mut stream = TcpStream::connect(proxy).await.unwrap();
     stream

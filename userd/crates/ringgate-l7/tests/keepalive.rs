@@ -9,12 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{counter, header, settings, split_response};
-use ringgate_l7::listener;
-use ringgate_l7::proxy::{serve, Service};
+use common::{counter, header, settings, split_response, start_proxy};
+use ringgate_l7::proxy::Service;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
 /// What the back-end does with the `n`th request (from 0) of the `c`th
 /// connection (from 0) it accepted: answer it, or close without a word.
@@ -70,11 +68,7 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
 }
 
 async fn proxy(backend: SocketAddr) -> (SocketAddr, Arc<Service>) {
-    let socket = listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let address = socket.local_addr().unwrap();
-    let service = Arc::new(Service::new(address, &[(backend, 1)], settings()));
-    tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
-    (address, service)
+    start_proxy(&[(backend, 1)], settings()).await
 }
 
 /// One request on its own client connection; the response's status line

@@ -9,13 +9,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{counter, scripted_backend, settings, split_response};
+use common::{counter, scripted_backend, settings, split_response, start_proxy};
 use ringgate_l7::config::Settings;
-use ringgate_l7::listener;
-use ringgate_l7::proxy::{serve, Service};
+use ringgate_l7::proxy::Service;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 
 #[tokio::test]
 async fn an_upload_the_client_breaks_off_does_not_blame_the_backend() {
@@ -25,10 +23,7 @@ async fn an_upload_the_client_breaks_off_does_not_blame_the_backend() {
         let _ = stream.read_to_end(&mut body).await;
     })
     .await;
-    let socket = listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let proxy = socket.local_addr().unwrap();
-    let service = Arc::new(Service::new(proxy, &[(backend, 1)], settings()));
-    tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
+    let (proxy, service) = start_proxy(&[(backend, 1)], settings()).await;
 
     let mut stream = TcpStream::connect(proxy).await.unwrap();
     stream
@@ -69,15 +64,11 @@ async fn proxy_to_reader() -> (std::net::SocketAddr, Arc<Service>) {
         }
     })
     .await;
-    let socket = listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let proxy = socket.local_addr().unwrap();
     let settings = Settings {
         response: Duration::from_millis(300),
         ..settings()
     };
-    let service = Arc::new(Service::new(proxy, &[(backend, 1)], settings));
-    tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
-    (proxy, service)
+    start_proxy(&[(backend, 1)], settings).await
 }
 
 async fn response_of(mut stream: TcpStream) -> (String, String) {

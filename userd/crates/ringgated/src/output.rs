@@ -124,16 +124,21 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    /// Blocks until the test opens `gate`.
+    fn wait_released(gate: &(Mutex<bool>, Condvar)) {
+        let (released, wake) = gate;
+        let mut r = released.lock().unwrap();
+        while !*r {
+            r = wake.wait(r).unwrap();
+        }
+    }
+
     /// A sink that blocks every write until released, like a full pipe.
     struct Stalled(Arc<(Mutex<bool>, Condvar)>);
 
     impl Write for Stalled {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let (released, wake) = &*self.0;
-            let mut r = released.lock().unwrap();
-            while !*r {
-                r = wake.wait(r).unwrap();
-            }
+            wait_released(&self.0);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -161,11 +166,7 @@ mod tests {
 
     impl Write for Recording {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let (released, wake) = &*self.gate;
-            let mut r = released.lock().unwrap();
-            while !*r {
-                r = wake.wait(r).unwrap();
-            }
+            wait_released(&self.gate);
             self.writes.lock().unwrap().push(buf.to_vec());
             Ok(buf.len())
         }
@@ -254,11 +255,7 @@ mod tests {
             if self.writes > 1 {
                 return Err(std::io::ErrorKind::BrokenPipe.into());
             }
-            let (released, wake) = &*self.gate;
-            let mut r = released.lock().unwrap();
-            while !*r {
-                r = wake.wait(r).unwrap();
-            }
+            wait_released(&self.gate);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {

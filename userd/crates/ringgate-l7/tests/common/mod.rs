@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ringgate_l7::config::Settings;
-use ringgate_l7::proxy::Service;
+use ringgate_l7::listener;
+use ringgate_l7::proxy::{serve, Service};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 pub const LENGTH: usize = 1_000_000;
 
@@ -137,4 +139,17 @@ pub async fn get(port: u16) -> Option<String> {
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
     let at = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     Some(String::from_utf8_lossy(&response[at..]).into_owned())
+}
+
+/// A proxy on a free loopback port for `backends`, serving until the test
+/// ends; its address and its service (for counters and back-end views).
+pub async fn start_proxy(
+    backends: &[(SocketAddr, u32)],
+    settings: Settings,
+) -> (SocketAddr, Arc<Service>) {
+    let socket = listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = socket.local_addr().unwrap();
+    let service = Arc::new(Service::new(address, backends, settings));
+    tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
+    (address, service)
 }
