@@ -8,6 +8,7 @@
 //! max_connections = 1024    # client connections served at once; more wait in the backlog
 //! max_resumes = 3           # resume requests per response
 //! max_header_bytes = 16384  # a client's request head, larger is answered 431
+//! http2_max_streams = 32    # requests at once on one HTTP/2 client connection
 //!
 //! [timeouts]                # milliseconds; these are the defaults
 //! connect_ms = 1000         # to a back-end
@@ -47,6 +48,8 @@ struct File {
     max_resumes: u32,
     #[serde(default = "default_max_header_bytes")]
     max_header_bytes: usize,
+    #[serde(default = "default_http2_max_streams")]
+    http2_max_streams: u32,
     #[serde(default)]
     timeouts: Timeouts,
     services: Vec<ServiceFile>,
@@ -108,6 +111,9 @@ fn default_max_resumes() -> u32 {
 fn default_max_header_bytes() -> usize {
     16 * 1024
 }
+fn default_http2_max_streams() -> u32 {
+    32
+}
 fn default_weight() -> u32 {
     1
 }
@@ -121,6 +127,9 @@ pub struct Settings {
     pub max_connections: usize,
     pub max_resumes: u32,
     pub max_header_bytes: usize,
+    /// Streams at once on one HTTP/2 client connection: with
+    /// `max_connections`, it bounds the transfers in flight.
+    pub http2_max_streams: u32,
     pub connect: Duration,
     pub response: Duration,
     pub stall: Duration,
@@ -175,6 +184,9 @@ impl Config {
             return Err(format!(
                 "max_header_bytes: must be {MIN_HEADER_BYTES} to 1048576"
             ));
+        }
+        if !(1..=1000).contains(&file.http2_max_streams) {
+            return Err("http2_max_streams: must be 1 to 1000".into());
         }
         let t = &file.timeouts;
         for (name, value) in [
@@ -244,6 +256,7 @@ impl Config {
                 max_connections: file.max_connections,
                 max_resumes: file.max_resumes,
                 max_header_bytes: file.max_header_bytes,
+                http2_max_streams: file.http2_max_streams,
                 connect: ms(t.connect_ms),
                 response: ms(t.response_ms),
                 stall: ms(t.stall_ms),

@@ -4,6 +4,7 @@
 //! (`ringgate-l7d`), at a lower priority than `ringgated`, so its load never
 //! delays the ring's token.
 
+pub mod client;
 pub mod config;
 pub mod listener;
 pub mod metrics;

@@ -10,6 +10,7 @@
 //! chunk: HTTP's signal of a truncated response.
 
 use std::convert::Infallible;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -24,9 +25,7 @@ use http_body::{Body, Frame};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::timeout;
@@ -104,6 +103,10 @@ impl Service {
 
     pub fn backends(&self) -> Vec<BackendView> {
         self.pool().view(Instant::now())
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Back-end connections resting between exchanges.
@@ -207,14 +210,7 @@ pub async fn serve(listener: TcpListener, service: Arc<Service>, permits: Arc<Se
         let service = service.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let settings = service.settings.clone();
-            let handler = service_fn(move |request| handle(service.clone(), peer, request));
-            let _ = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(settings.header_read)
-                .max_buf_size(settings.max_header_bytes)
-                .serve_connection(TokioIo::new(stream), handler)
-                .await;
+            crate::client::serve(service, stream, peer).await;
         });
     }
 }
@@ -227,19 +223,26 @@ struct RequestHead {
 }
 
 impl RequestHead {
-    fn of(parts: &http::request::Parts, peer: SocketAddr) -> RequestHead {
+    fn of(parts: http::request::Parts, peer: SocketAddr) -> RequestHead {
         let uri = parts
             .uri
             .path_and_query()
             .map(|path| Uri::from(path.clone()))
             .unwrap_or_else(|| Uri::from_static("/"));
-        let mut headers = parts.headers.clone();
+        let mut headers = parts.headers;
         remove_hop_by_hop(&mut headers);
-        if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
-            headers.append(HeaderName::from_static("x-forwarded-for"), value);
+        for_http1(&mut headers, &parts.uri);
+        // The address is written on the stack: one allocation, the value's.
+        let mut text = [0u8; 64];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        if write!(cursor, "{}", peer.ip()).is_ok() {
+            let written = usize::try_from(cursor.position()).unwrap_or(0);
+            if let Ok(value) = HeaderValue::from_bytes(&text[..written]) {
+                headers.append(HeaderName::from_static("x-forwarded-for"), value);
+            }
         }
         RequestHead {
-            method: parts.method.clone(),
+            method: parts.method,
             uri,
             headers,
         }
@@ -276,6 +279,30 @@ impl RequestHead {
     }
 }
 
+/// What an HTTP/2 request needs to travel as HTTP/1.1: a `Host` (HTTP/2
+/// names the authority in the request's URI instead) and its cookies in
+/// one field (RFC 9113 section 8.2.3; HTTP/2 clients may send several).
+fn for_http1(headers: &mut HeaderMap, uri: &Uri) {
+    if !headers.contains_key(header::HOST) {
+        if let Some(authority) = uri.authority() {
+            if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+                headers.insert(header::HOST, host);
+            }
+        }
+    }
+    let mut cookies = headers.get_all(header::COOKIE).iter();
+    if let (Some(_), Some(_)) = (cookies.next(), cookies.next()) {
+        let joined: Vec<&[u8]> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        if let Ok(joined) = HeaderValue::from_bytes(&joined.join(&b"; "[..])) {
+            headers.insert(header::COOKIE, joined);
+        }
+    }
+}
+
 /// Methods a failed exchange may repeat elsewhere (RFC 9110 section 9.2.1).
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -288,29 +315,47 @@ fn empty() -> UpstreamBody {
 /// Headers that describe one connection, not the message (RFC 9110 section
 /// 7.6.1), including any the `Connection` header names.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
+    // Most messages carry none, or only `Connection: keep-alive` or
+    // `close`: those cost no allocation.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
+    let mut named = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for name in value.split(',').map(str::trim) {
+            if name.eq_ignore_ascii_case("close") || name.eq_ignore_ascii_case("keep-alive") {
+                continue;
+            }
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                named.push(name);
+            }
+        }
+    }
     for name in named {
         headers.remove(name);
     }
-    for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHORIZATION,
-        header::PROXY_AUTHENTICATE,
-    ] {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
+    headers.remove(KEEP_ALIVE);
+    headers.remove(PROXY_CONNECTION);
+}
+
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+];
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || *name == KEEP_ALIVE || *name == PROXY_CONNECTION
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<ClientBody> {
@@ -336,14 +381,14 @@ fn is_client_body_error(error: &(dyn std::error::Error + 'static)) -> bool {
         .is_some_and(hyper::Error::is_user)
 }
 
-async fn handle(
+pub(crate) async fn handle(
     service: Arc<Service>,
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<ClientBody>, Infallible> {
     Metrics::add(&service.metrics.requests);
     let (parts, body) = request.into_parts();
-    let head = RequestHead::of(&parts, peer);
+    let head = RequestHead::of(parts, peer);
     let has_body = body.size_hint().exact() != Some(0);
     let rebuild = || Some(head.request(empty()));
     let again: Option<Again<'_>> = (!has_body && is_safe(&head.method)).then_some(&rebuild);
@@ -401,11 +446,12 @@ async fn handle(
             }
         }
     };
-    let (mut response_parts, upstream) = response.into_parts();
+    let (mut response_parts, mut upstream) = response.into_parts();
     remove_hop_by_hop(&mut response_parts.headers);
     let transfer = match Transfer::start(
-        &parts.method,
-        parts.headers.get(header::RANGE),
+        // The client's own Range travels on unchanged.
+        &head.method,
+        head.headers.get(header::RANGE),
         response_parts.status,
         &response_parts.headers,
     ) {
@@ -418,13 +464,12 @@ async fn handle(
             None
         }
     };
-    let (sender, mut receiver) = mpsc::channel(CHANNEL_FRAMES);
     let length = response_parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let pump = Pump {
+    let mut pump = Pump {
         service: service.clone(),
         head,
         backend,
@@ -434,18 +479,33 @@ async fn handle(
         connection: (!has_body).then_some(connection),
         tried,
         transfer,
-        sender,
         failed_at: None,
     };
-    tokio::spawn(pump.run(upstream));
-    // A body of known length is awaited before the head goes out, so that
-    // hyper writes the head and the first bytes together: one write and,
-    // for a small response, one segment instead of two, and a back-end
-    // that fails before its first byte is answered 502, not with a head
-    // and a truncated body. A body of unknown length may be a stream whose
-    // head matters on its own (server-sent events): its head goes at once.
+    // A body of known length is read up to its first bytes before the head
+    // goes out, so that hyper writes the head and the first bytes together:
+    // one write and, for a small response, one segment instead of two; and
+    // a back-end that fails before its first byte is answered 502, not with
+    // a head and a truncated body. A body that came whole in that first
+    // read (most small responses) goes out from here, with no task and no
+    // channel. A body of unknown length may be a stream whose head matters
+    // on its own (server-sent events): its head goes at once.
     let mut first = None;
+    let mut ended = None;
     if length.is_some_and(|length| length > 0) {
+        match pump.next_data(&mut upstream).await {
+            Ok(data) if upstream.is_end_stream() => {
+                pump.delivered_whole(data.len());
+                let body = Full::new(data).map_err(|never| match never {}).boxed();
+                return Ok(Response::from_parts(response_parts, body));
+            }
+            Ok(data) => first = Some(Piece::Data(data)),
+            Err(outcome) => ended = Some(outcome),
+        }
+    }
+    let (sender, mut receiver) = mpsc::channel(CHANNEL_FRAMES);
+    tokio::spawn(pump.run(upstream, sender, ended.take()));
+    if first.is_none() && length.is_some_and(|length| length > 0) {
+        // The first read failed: the pump resumed elsewhere or gave up.
         match receiver.recv().await {
             Some(Piece::Abort(_)) | None => return Ok(bad_gateway(&service)),
             piece => first = piece,
@@ -556,19 +616,30 @@ struct Pump {
     connection: Option<Sender>,
     tried: Vec<SocketAddr>,
     transfer: Option<Transfer>,
-    sender: mpsc::Sender<Piece>,
     /// When the last back-end failure was noticed, until bytes flow again.
     failed_at: Option<Instant>,
 }
 
 impl Pump {
-    async fn run(mut self, mut body: Incoming) {
+    /// Forwards `body` through `sender`, resuming it elsewhere when its
+    /// back-end fails; `ended` is how a first read, made before the pump
+    /// started, ended.
+    async fn run(
+        mut self,
+        mut body: Incoming,
+        sender: mpsc::Sender<Piece>,
+        mut ended: Option<Outcome>,
+    ) {
         let service = self.service.clone();
         let metrics = &service.metrics;
         Metrics::add(&metrics.active_transfers);
         let _active = Active(metrics);
         loop {
-            let reason = match self.forward(&mut body).await {
+            let outcome = match ended.take() {
+                Some(outcome) => outcome,
+                None => self.forward(&mut body, &sender).await,
+            };
+            let reason = match outcome {
                 done @ (Outcome::Done | Outcome::Delivered) => {
                     if let (Outcome::Done, Some(connection)) = (done, self.connection.take()) {
                         service.rest(self.backend, connection);
@@ -576,15 +647,12 @@ impl Pump {
                     // Counted by the client's side (`ChannelBody`), which
                     // may be gone already: hyper drops a body of known
                     // length after its last byte.
-                    let _ = self.sender.send(Piece::End).await;
+                    let _ = sender.send(Piece::End).await;
                     return;
                 }
                 Outcome::Idle => {
                     Metrics::add(&metrics.aborted);
-                    let _ = self
-                        .sender
-                        .send(Piece::Abort("the back-end went idle"))
-                        .await;
+                    let _ = sender.send(Piece::Abort("the back-end went idle")).await;
                     return;
                 }
                 Outcome::ClientGone => {
@@ -599,7 +667,7 @@ impl Pump {
             };
             Metrics::add(&metrics.backend_failures);
             service.failed(self.backend);
-            if self.sender.is_closed() {
+            if sender.is_closed() {
                 // Nobody to resume for.
                 Metrics::add(&metrics.client_gone);
                 return;
@@ -619,8 +687,7 @@ impl Pump {
                         service.listen, self.head.uri
                     );
                     // The error makes hyper end the client's response short.
-                    let _ = self
-                        .sender
+                    let _ = sender
                         .send(Piece::Abort("no back-end could finish the response"))
                         .await;
                     return;
@@ -629,7 +696,24 @@ impl Pump {
         }
     }
 
-    async fn forward(&mut self, body: &mut Incoming) -> Outcome {
+    async fn forward(&mut self, body: &mut Incoming, sender: &mpsc::Sender<Piece>) -> Outcome {
+        let client_stall = self.service.settings.client_stall;
+        loop {
+            let data = match self.next_data(body).await {
+                Ok(data) => data,
+                Err(ended) => return ended,
+            };
+            match timeout(client_stall, sender.send(Piece::Data(data))).await {
+                Err(_) => return Outcome::ClientStalled,
+                Ok(Err(_)) => return Outcome::ClientGone,
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+
+    /// The body's next bytes, counted against the transfer; or how the
+    /// body ended.
+    async fn next_data(&mut self, body: &mut Incoming) -> Result<Bytes, Outcome> {
         let settings = &self.service.settings;
         // A resumable body that stalls is taken elsewhere; any other body
         // may pause as long as a response head may take (a slow report, a
@@ -640,17 +724,17 @@ impl Pump {
         };
         loop {
             let frame = match timeout(stall, body.frame()).await {
-                Err(_) if !blame => return Outcome::Idle,
-                Err(_) => return self.failed_unless_complete("stalled".into()),
+                Err(_) if !blame => return Err(Outcome::Idle),
+                Err(_) => return Err(self.failed_unless_complete("stalled".into())),
                 Ok(None) => {
-                    return match self.transfer.as_ref().and_then(Transfer::remaining) {
+                    return Err(match self.transfer.as_ref().and_then(Transfer::remaining) {
                         Some(remaining) if remaining > 0 => {
                             Outcome::BackendFailed(format!("ended {remaining} bytes early"))
                         }
                         _ => Outcome::Done,
-                    }
+                    })
                 }
-                Ok(Some(Err(error))) => return self.failed_unless_complete(error.to_string()),
+                Ok(Some(Err(error))) => return Err(self.failed_unless_complete(error.to_string())),
                 Ok(Some(Ok(frame))) => frame,
             };
             // Trailers are not forwarded: the client's framing is ours.
@@ -663,7 +747,7 @@ impl Pump {
                     .remaining()
                     .is_some_and(|remaining| length > remaining)
                 {
-                    return Outcome::BackendFailed("sent more than the range".into());
+                    return Err(Outcome::BackendFailed("sent more than the range".into()));
                 }
                 transfer.delivered(length);
             }
@@ -674,11 +758,20 @@ impl Pump {
                     .last_resume_gap_us
                     .store(gap, Ordering::Relaxed);
             }
-            match timeout(settings.client_stall, self.sender.send(Piece::Data(data))).await {
-                Err(_) => return Outcome::ClientStalled,
-                Ok(Err(_)) => return Outcome::ClientGone,
-                Ok(Ok(())) => {}
-            }
+            return Ok(data);
+        }
+    }
+
+    /// A body read whole by its first read, handed to the client without
+    /// the pump: counted as `ChannelBody` and `run` would count it.
+    fn delivered_whole(mut self, bytes: usize) {
+        let metrics = &self.service.metrics;
+        metrics
+            .bytes_to_clients
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        Metrics::add(&metrics.transfers_completed);
+        if let Some(connection) = self.connection.take() {
+            self.service.rest(self.backend, connection);
         }
     }
 
@@ -740,5 +833,49 @@ impl Pump {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(headers: &HeaderMap) -> Vec<&str> {
+        let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
+        let mut headers = map(&[
+            ("connection", "close, X-Trace"),
+            ("connection", "keep-alive"),
+            ("x-trace", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-connection", "keep-alive"),
+            ("x-kept", "yes"),
+            ("content-length", "3"),
+        ]);
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(names(&headers), ["content-length", "x-kept"]);
+    }
+
+    #[test]
+    fn a_message_without_hop_by_hop_headers_keeps_every_header() {
+        let mut headers = map(&[("host", "a"), ("x-one", "1"), ("x-one", "2")]);
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(names(&headers), ["host", "x-one"]);
+        assert_eq!(headers.get_all("x-one").iter().count(), 2);
     }
 }

@@ -249,3 +249,42 @@ async fn a_client_that_never_finishes_its_head_is_cut_off() {
     assert!(read.is_ok(), "the slow client was not cut off");
     assert_eq!(service.metrics.requests.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test]
+async fn a_download_over_http2_cut_mid_body_is_finished_by_another_backend() {
+    let data = content(11);
+    let (dying, _) = backend(Script::good(&data).cut(300_000)).await;
+    let (healthy, heads) = backend(Script::good(&data)).await;
+    let (proxy, service) = proxy(&[(dying, 2), (healthy, 1)], settings()).await;
+    let (mut sender, _) = common::http2_connect(proxy).await;
+    let response = common::http2_get(&mut sender, "/file", &[]).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.error, None);
+    assert!(
+        response.body == data[..],
+        "got {} bytes, not the file",
+        response.body.len()
+    );
+    // The back-ends speak HTTP/1.1: the request's authority became its Host.
+    let asked = heads.lock().unwrap().clone();
+    assert_eq!(header(&asked[0], "host"), Some("vip"));
+    assert_eq!(header(&asked[0], "range"), Some("bytes=300000-999999"));
+    assert_eq!(counter(&service, "resumed"), 1);
+}
+
+#[tokio::test]
+async fn over_http2_a_body_nobody_can_finish_ends_in_an_error() {
+    let data = content(12);
+    let mut changed = Script::good(&content(13));
+    changed.etag = "\"v2\"";
+    let (dying, _) = backend(Script::good(&data).cut(300_000)).await;
+    let (other, _) = backend(changed).await;
+    let (proxy, service) = proxy(&[(dying, 2), (other, 1)], settings()).await;
+    let (mut sender, _) = common::http2_connect(proxy).await;
+    let response = common::http2_get(&mut sender, "/file", &[]).await;
+    // HTTP/2 says "truncated" by resetting the stream, never by ending it.
+    assert!(response.error.is_some(), "the stream ended cleanly");
+    assert_eq!(response.body.len(), 300_000);
+    assert!(response.body == data[..300_000]);
+    assert_eq!(counter(&service, "refused_validator_mismatch"), 1);
+}

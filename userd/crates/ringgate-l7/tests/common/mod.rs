@@ -99,6 +99,7 @@ pub fn settings() -> Settings {
         max_connections: 64,
         max_resumes: 3,
         max_header_bytes: 16 * 1024,
+        http2_max_streams: 8,
         connect: Duration::from_secs(2),
         response: Duration::from_secs(5),
         stall: Duration::from_millis(300),
@@ -152,4 +153,70 @@ pub async fn start_proxy(
     let service = Arc::new(Service::new(address, backends, settings));
     tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
     (address, service)
+}
+
+/// An HTTP/2 connection to `proxy`, spoken with prior knowledge as `curl
+/// --http2-prior-knowledge` does; the task driving it ends when it closes.
+pub async fn http2_connect(
+    proxy: SocketAddr,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let stream = TcpStream::connect(proxy).await.unwrap();
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (sender, driver)
+}
+
+/// What one HTTP/2 exchange gave: the status, the headers, the body bytes
+/// that arrived, and the error that ended the body early, if one did.
+pub struct Http2Response {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+    pub error: Option<String>,
+}
+
+/// A GET of `path` on an HTTP/2 connection, with `extra` request headers.
+pub async fn http2_get(
+    sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> Http2Response {
+    use http_body_util::BodyExt;
+    let mut request = http::Request::get(format!("http://vip{path}"));
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(http_body_util::Empty::new()).unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, mut body) = response.into_parts();
+    let (mut bytes, mut error) = (Vec::new(), None);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Err(failed) => {
+                error = Some(failed.to_string());
+                break;
+            }
+        }
+    }
+    Http2Response {
+        status: parts.status,
+        headers: parts.headers,
+        body: bytes,
+        error,
+    }
 }
