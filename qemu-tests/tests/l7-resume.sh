@@ -4,7 +4,8 @@
 # file, the same ETag); curl downloads it through the VIP and the serving
 # back-end is killed (SIGKILL, or its link dropped) mid-body: curl succeeds
 # and the file's SHA-256 is the original's, at several offsets, with two
-# kills in one download and for a client's own Range request. Where no
+# kills in one download, for a client speaking HTTP/2 and for a client's
+# own Range request. Where no
 # back-end can resume (other content under the same URL, a server that
 # ignores Range, every other back-end dead) the client's transfer is cut
 # short (curl exit 18), never completed with other bytes. Malformed, huge
@@ -103,7 +104,7 @@ download() {
   rm -f "$out" "$out.rc"
   # A shell of its own writes curl's exit code: a subshell of this set -e
   # script would end at curl's failure without writing it.
-  ip netns exec cl sh -c 'out=$1; shift; curl -sS --limit-rate 10M -o "$out" "$@" 2>"$out.err"; echo $? >"$out.rc"' \
+  ip netns exec cl sh -c 'out=$1; shift; curl -sS --limit-rate 10M -o "$out" -w "%{http_version}" "$@" >"$out.version" 2>"$out.err"; echo $? >"$out.rc"' \
     sh "$out" "$@" "http://$VIP:$port/big.bin" &
   disown
 }
@@ -185,6 +186,17 @@ revive "$second" kill
 rm -f /tmp/dl
 sleep 1.2
 
+# HTTP/2 from the client (prior knowledge), the back-ends in HTTP/1.1.
+download 80 /tmp/dl --http2-prior-knowledge
+killed=$(kill_at /tmp/dl $((30 * SIZE_MB * mb / 100)) kill) || exit 1
+gap=$(finish /tmp/dl)
+expect_whole /tmp/dl "HTTP/2 with a kill at 30 %"
+expect_eq "$(cat /tmp/dl.version)" 2 "HTTP version curl spoke"
+echo "measured: HTTP/2, kill of ${killed% *} at ${killed#* } bytes: SHA-256 equal, longest pause ${gap}"
+revive "${killed% *}" kill
+rm -f /tmp/dl
+sleep 1.2
+
 # A client's own range, resumed within it.
 first_byte=$((5 * mb)) last_byte=$((40 * mb - 1))
 range_want=$(tail -c +$((first_byte + 1)) $WWW/big.bin | head -c $((last_byte - first_byte + 1)) | sha256sum | cut -d' ' -f1)
@@ -195,7 +207,7 @@ finish /tmp/dl >/dev/null
 [ "$(sha256sum </tmp/dl | cut -d' ' -f1)" = "$range_want" ] || fail "range: SHA-256 differs ($(size_of /tmp/dl) bytes)"
 echo "measured: range $first_byte-$last_byte cut at 10 MB: SHA-256 equal"
 rm -f /tmp/dl
-expect_ge "$(l7_counter 80 resumed)" 7 "resumed downloads on :80"
+expect_ge "$(l7_counter 80 resumed)" 8 "resumed downloads on :80"
 expect_eq "$(l7_counter 80 aborted)" 0 "aborted downloads on :80"
 
 # No back-end can resume: the transfer must end short (curl exit 18, as
