@@ -16,3 +16,4 @@ pub mod services;
 pub mod status;
 pub mod upload;
 pub mod upstream;
+pub mod workers;

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use ringgate_l7::config::Config;
 use ringgate_l7::services::{Applied, Services};
 use ringgate_l7::status;
+use ringgate_l7::workers::Workers;
 use tokio::signal::unix::{signal, SignalKind};
 
 fn usage() -> ExitCode {
@@ -91,9 +92,18 @@ fn main() -> ExitCode {
         eprintln!("ringgate-l7d: nice {}: {error}", config.nice);
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads)
-        .thread_name("ringgate-l7")
+    // Client connections are served by worker threads, each with a runtime
+    // of its own (see `workers`); this thread accepts them, answers the
+    // status socket and handles signals and reloads. The workers start
+    // after `setpriority`, whose nice value they inherit.
+    let workers = match Workers::start(config.worker_threads) {
+        Ok(workers) => workers,
+        Err(error) => {
+            eprintln!("ringgate-l7d: worker threads: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -103,7 +113,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&args.config, config, early_hangup)) {
+    match runtime.block_on(run(&args.config, config, workers, early_hangup)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ringgate-l7d: {error}");
@@ -112,7 +122,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(path: &Path, config: Config, early_hangup: Arc<AtomicBool>) -> Result<(), String> {
+async fn run(
+    path: &Path,
+    config: Config,
+    workers: Arc<Workers>,
+    early_hangup: Arc<AtomicBool>,
+) -> Result<(), String> {
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| format!("signal: {e}"))?;
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| format!("signal: {e}"))?;
     let status_listener = status::bind(&config.status_socket)
@@ -121,7 +136,7 @@ async fn run(path: &Path, config: Config, early_hangup: Arc<AtomicBool>) -> Resu
     // The socket this process bound, to remove at exit only if it is still
     // the one at the path (a successor may have bound its own there).
     let status_inode = std::fs::metadata(&status_path).map(|m| m.ino()).ok();
-    let mut proxy = Services::new(config.settings.max_connections);
+    let mut proxy = Services::new(config.settings.max_connections, workers);
     // A service left out (its port still held, say by a proxy on its way
     // out) is tried again every few seconds, not only at the next change.
     let mut said = Said::default();

@@ -36,6 +36,7 @@ use crate::pool::{BackendView, Pool};
 use crate::resume::{ResumeAsk, Transfer};
 use crate::upload::{self, Late, Upload};
 use crate::upstream::{Sender, Upstream};
+use crate::workers::Workers;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type UpstreamBody = BoxBody<Bytes, hyper::Error>;
@@ -181,7 +182,14 @@ impl Service {
 
 /// Accepts clients for as long as the listener lives; at most
 /// `max_connections` (shared by every service) are served at once.
-pub async fn serve(listener: TcpListener, service: Arc<Service>, permits: Arc<Semaphore>) {
+/// Each connection is served on the next of `workers`, or on the caller's
+/// runtime without them.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Service>,
+    permits: Arc<Semaphore>,
+    workers: Option<Arc<Workers>>,
+) {
     // Resting back-end connections are let go when their time is up even
     // if no request comes to use or return one.
     let mut prune = tokio::time::interval(crate::upstream::IDLE_FOR);
@@ -208,9 +216,23 @@ pub async fn serve(listener: TcpListener, service: Arc<Service>, permits: Arc<Se
         Metrics::add(&service.metrics.connections);
         let _ = stream.set_nodelay(true);
         let service = service.clone();
-        tokio::spawn(async move {
+        let Some(workers) = &workers else {
+            tokio::spawn(async move {
+                let _permit = permit;
+                crate::client::serve(service, stream, peer).await;
+            });
+            continue;
+        };
+        // The socket leaves this runtime's reactor for the worker's, so
+        // that its readiness wakes the worker's thread, not this one.
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        workers.spawn(async move {
             let _permit = permit;
-            crate::client::serve(service, stream, peer).await;
+            if let Ok(stream) = TcpStream::from_std(stream) {
+                crate::client::serve(service, stream, peer).await;
+            }
         });
     }
 }

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::listener;
 use crate::proxy::{serve, Service};
 use crate::status::Served;
+use crate::workers::Workers;
 
 /// A service being served and the task accepting its clients.
 struct Running {
@@ -28,13 +29,15 @@ pub struct Services {
     running: BTreeMap<SocketAddr, Running>,
     served: Served,
     permits: Arc<Semaphore>,
+    workers: Arc<Workers>,
 }
 
 impl Services {
     /// No services yet; `max_connections` client connections at once,
-    /// whichever services they come to.
-    pub fn new(max_connections: usize) -> Services {
+    /// whichever services they come to, served by `workers`.
+    pub fn new(max_connections: usize, workers: Arc<Workers>) -> Services {
         Services {
+            workers,
             permits: Arc::new(Semaphore::new(max_connections)),
             served: Arc::new(Mutex::new(Vec::new())),
             running: BTreeMap::new(),
@@ -92,7 +95,12 @@ impl Services {
                 config.settings.clone(),
             ));
             service.set_backends(&wanted.backends, &wanted.down);
-            let accepting = tokio::spawn(serve(socket, service.clone(), self.permits.clone()));
+            let accepting = tokio::spawn(serve(
+                socket,
+                service.clone(),
+                self.permits.clone(),
+                Some(self.workers.clone()),
+            ));
             self.running
                 .insert(wanted.listen, Running { service, accepting });
         }

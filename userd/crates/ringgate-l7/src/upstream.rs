@@ -21,14 +21,15 @@ use std::time::{Duration, Instant};
 use hyper::client::conn::http1::SendRequest;
 
 use crate::proxy::UpstreamBody;
+use crate::workers;
 
 pub type Sender = SendRequest<UpstreamBody>;
 
 /// How long a connection may rest unused before it is closed.
 pub const IDLE_FOR: Duration = Duration::from_secs(2);
 
-/// Resting connections per back-end; a connection finished when that many
-/// rest already is closed.
+/// Resting connections per back-end and worker thread; a connection
+/// finished when that many rest already is closed.
 pub const MAX_IDLE_PER_BACKEND: usize = 32;
 
 struct Resting {
@@ -39,11 +40,13 @@ struct Resting {
 /// The resting connections of one service's back-ends.
 #[derive(Default)]
 pub struct Upstream {
-    idle: Mutex<HashMap<SocketAddr, Vec<Resting>>>,
+    /// By worker thread and back-end: a connection is driven by the
+    /// thread that opened it, and reused by requests on that thread.
+    idle: Mutex<HashMap<(usize, SocketAddr), Vec<Resting>>>,
 }
 
 impl Upstream {
-    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Vec<Resting>>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, SocketAddr), Vec<Resting>>> {
         // The map holds no invariant a panicking holder could break halfway.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -52,7 +55,7 @@ impl Upstream {
     /// and young enough (the freshest is the least likely to be closing).
     pub fn take(&self, backend: SocketAddr, now: Instant) -> Option<Sender> {
         let mut idle = self.idle();
-        let resting = idle.get_mut(&backend)?;
+        let resting = idle.get_mut(&(workers::current(), backend))?;
         while let Some(connection) = resting.pop() {
             if !connection.sender.is_closed() && now.duration_since(connection.since) < IDLE_FOR {
                 return Some(connection.sender);
@@ -70,7 +73,7 @@ impl Upstream {
         if sender.is_closed() {
             return;
         }
-        let resting = idle.entry(backend).or_default();
+        let resting = idle.entry((workers::current(), backend)).or_default();
         if resting.len() < MAX_IDLE_PER_BACKEND {
             resting.push(Resting { sender, since: now });
         }
@@ -88,7 +91,7 @@ impl Upstream {
     }
 }
 
-fn prune(idle: &mut HashMap<SocketAddr, Vec<Resting>>, now: Instant) {
+fn prune(idle: &mut HashMap<(usize, SocketAddr), Vec<Resting>>, now: Instant) {
     for resting in idle.values_mut() {
         resting.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < IDLE_FOR);
     }

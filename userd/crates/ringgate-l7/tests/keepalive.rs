@@ -165,3 +165,27 @@ async fn a_resting_connection_is_closed_when_its_time_is_up_without_traffic() {
     tokio::time::sleep(ringgate_l7::upstream::IDLE_FOR * 2 + Duration::from_millis(500)).await;
     assert_eq!(service.resting_connections(), 0);
 }
+
+#[tokio::test]
+async fn each_worker_thread_keeps_its_own_backend_connections() {
+    let (backend, accepted) = keep_alive_backend(|_, _| true).await;
+    let socket = ringgate_l7::listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = socket.local_addr().unwrap();
+    let service = Arc::new(Service::new(address, &[(backend, 1)], settings()));
+    let workers = ringgate_l7::workers::Workers::start(2).unwrap();
+    tokio::spawn(ringgate_l7::proxy::serve(
+        socket,
+        service.clone(),
+        Arc::new(tokio::sync::Semaphore::new(8)),
+        Some(workers),
+    ));
+    // Client connections go to the two workers in turn; each worker opens
+    // one back-end connection and reuses it, and no worker drives another's.
+    for n in 0..6 {
+        let (status, _) = send(address, GET).await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        rested(&service, (n + 1).min(2)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(counter(&service, "upstream_reused"), 4);
+}

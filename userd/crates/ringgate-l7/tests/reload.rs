@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::{free_port, get, named};
 use ringgate_l7::config::Config;
 use ringgate_l7::services::Services;
+use ringgate_l7::workers::Workers;
 
 /// The configuration text for `services`: (listen port, [(back-end, up)]).
 fn config(services: &[(u16, Vec<(SocketAddr, bool)>)]) -> Config {
@@ -38,7 +39,7 @@ fn listens(services: &Services) -> Vec<String> {
 async fn a_reload_adds_changes_and_removes_services() {
     let (a, b, c) = (named("a").await, named("b").await, named("c").await);
     let (first, second) = (free_port(), free_port());
-    let mut services = Services::new(64);
+    let mut services = Services::new(64, Workers::start(2).unwrap());
     services.apply(config(&[(first, vec![(a, true)])]));
     assert_eq!(get(first).await.as_deref(), Some("a"));
 
@@ -75,7 +76,7 @@ async fn a_reload_adds_changes_and_removes_services() {
 async fn a_service_that_cannot_be_bound_is_left_out_and_the_rest_apply() {
     let (a, b) = (named("a").await, named("b").await);
     let first = free_port();
-    let mut services = Services::new(64);
+    let mut services = Services::new(64, Workers::start(2).unwrap());
     services.apply(config(&[(first, vec![(a, true)])]));
     // A port someone else holds: that service is named and left out, and
     // the first service's new back-ends (a down for the cluster) apply.

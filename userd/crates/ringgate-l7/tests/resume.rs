@@ -91,7 +91,12 @@ async fn proxy(backends: &[(SocketAddr, u32)], settings: Settings) -> (SocketAdd
     let socket = listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let address = socket.local_addr().unwrap();
     let service = Arc::new(Service::new(address, backends, settings));
-    tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
+    tokio::spawn(serve(
+        socket,
+        service.clone(),
+        Arc::new(Semaphore::new(64)),
+        None,
+    ));
     (address, service)
 }
 

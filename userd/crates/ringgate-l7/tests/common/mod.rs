@@ -151,7 +151,13 @@ pub async fn start_proxy(
     let socket = listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let address = socket.local_addr().unwrap();
     let service = Arc::new(Service::new(address, backends, settings));
-    tokio::spawn(serve(socket, service.clone(), Arc::new(Semaphore::new(64))));
+    let workers = ringgate_l7::workers::Workers::start(1).unwrap();
+    tokio::spawn(serve(
+        socket,
+        service.clone(),
+        Arc::new(Semaphore::new(64)),
+        Some(workers),
+    ));
     (address, service)
 }
 
