@@ -7,7 +7,8 @@
 # and MB/s for a large one (wrk, 4 connections), and requests/s for the
 # small file from back-ends that keep connections open (nginx on :8080 of
 # the same namespaces; the proxies on :83, :84, :85), as medians of interleaved
-# rounds with the ratio to HAProxy; then the resume gap: a download through
+# rounds with the ratio to HAProxy, and each proxy's CPU per small request;
+# then the resume gap: a download through
 # ringgate-l7d whose back-end is killed mid-body, as the proxy measured it
 # (failure noticed to first resumed byte) and as the client saw it (the
 # longest time its file did not grow). It asserts nothing.
@@ -72,6 +73,7 @@ listen = "$VIP:83"
 backends = [ { address = "10.8.0.2:8080" }, { address = "10.8.0.3:8080" } ]
 EOF
 ip netns exec gw "$L7D" --config /tmp/l7.toml 2>/tmp/l7d.log &
+L7D_PID=$!
 
 cat >/tmp/haproxy.cfg <<EOF
 global
@@ -141,9 +143,36 @@ done
 
 # requests/s for the small file; MB/s for the large one. Port + 3 is the
 # same proxy in front of the keep-alive back-ends.
-small_rps() {
-  ip netns exec cl wrk -t1 -c16 -d"${SECONDS_PER_FIGURE}s" "http://$VIP:$1/small.bin" 2>/dev/null |
-    awk '/Requests\/sec/ {print $2}' | grep . || echo 0
+#
+# Each figure for the small file also gives the proxy's CPU per request
+# (its processes' user and system time over the run, from /proc/PID/stat,
+# divided by the requests wrk completed): what a request costs the proxy,
+# less at the mercy of how the VM shares its CPUs among wrk, the back-ends
+# and the proxy than the request rate is.
+proxy_pids() {
+  case $1 in
+    ringgate) echo "$L7D_PID" ;;
+    haproxy) cat /tmp/haproxy.pid ;;
+    nginx) echo "$(cat /tmp/nginx/nginx.pid) $(pgrep -P "$(cat /tmp/nginx/nginx.pid)" | tr '\n' ' ')" ;;
+  esac
+}
+cpu_ticks() {
+  local ticks=0 pid
+  for pid in $(proxy_pids "$1"); do
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$ticks"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# small NAME PORT: "requests/s CPU-µs-per-request" for the small file.
+small() {
+  local before after out
+  before=$(cpu_ticks "$1")
+  out=$(ip netns exec cl wrk -t1 -c16 -d"${SECONDS_PER_FIGURE}s" "http://$VIP:$2/small.bin" 2>/dev/null)
+  after=$(cpu_ticks "$1")
+  echo "$out" | awk -v ticks=$((after - before)) -v tick_us=$TICK_US '
+    /requests in/ {n = $1} /Requests\/sec/ {rps = $2}
+    END {if (n > 0) printf "%s %.0f\n", rps, ticks * tick_us / n; else print "0 0"}'
 }
 large_mbps() {
   ip netns exec cl wrk -t1 -c4 -d"${SECONDS_PER_FIGURE}s" "http://$VIP:$1/large.bin" 2>/dev/null |
@@ -155,7 +184,10 @@ large_mbps() {
 for round in $(seq "$ROUNDS"); do
   for proxy in ringgate:80 haproxy:81 nginx:82; do
     name=${proxy%:*} port=${proxy#*:}
-    echo "$round $name $(small_rps "$port") $(large_mbps "$port") $(small_rps $((port + 3)))" >>/tmp/l7-bench-results
+    read -r small_rps small_us < <(small "$name" "$port")
+    mbps=$(large_mbps "$port")
+    read -r kept_rps kept_us < <(small "$name" $((port + 3)))
+    echo "$round $name $small_rps $mbps $kept_rps $small_us $kept_us" >>/tmp/l7-bench-results
   done
 done
 
@@ -163,8 +195,8 @@ python3 - /tmp/l7-bench-results <<'EOF'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
 by = {}
-for _, name, rps, mbps, kept in rows:
-    by.setdefault(name, []).append((float(rps), float(mbps), float(kept)))
+for _, name, rps, mbps, kept, small_us, kept_us in rows:
+    by.setdefault(name, []).append((float(rps), float(mbps), float(kept), float(small_us), float(kept_us)))
 def median(name, i):
     return statistics.median(v[i] for v in by[name])
 def ratios(name, i):
@@ -180,6 +212,15 @@ for name in ("ringgate", "haproxy", "nginx"):
         spread = "%.2f (%.2f..%.2f)" % (statistics.median(r), min(r), max(r)) if r else "-"
         cells.append((median(name, i), spread))
     print("measured: l7-bench: %-9s %14.0f %-18s %10.1f %-18s %10.0f %-18s" % (name, cells[0][0], cells[0][1], cells[1][0], cells[1][1], cells[2][0], cells[2][1]))
+print("measured: l7-bench: the proxy's CPU per request, medians; ratio to HAProxy as above (lower is cheaper)")
+print("measured: l7-bench: %-9s %14s %-18s %10s %-18s" % ("proxy", "small us/req", "ratio", "kept us/req", "ratio"))
+for name in ("ringgate", "haproxy", "nginx"):
+    cells = []
+    for i in (3, 4):
+        r = ratios(name, i)
+        spread = "%.2f (%.2f..%.2f)" % (statistics.median(r), min(r), max(r)) if r else "-"
+        cells.append((median(name, i), spread))
+    print("measured: l7-bench: %-9s %14.0f %-18s %10.0f %-18s" % (name, cells[0][0], cells[0][1], cells[1][0], cells[1][1]))
 EOF
 
 # The resume gap: a 64 MB download at 8 MB/s through ringgate-l7d, its

@@ -30,6 +30,9 @@ use crate::proxy::{handle, Service};
 /// What an HTTP/2 client sends first (RFC 9113 section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// Response bytes buffered per HTTP/2 stream.
+const SEND_BUFFER: usize = 64 * 1024;
+
 /// Serves one accepted client until it leaves or is let go.
 pub async fn serve(service: Arc<Service>, stream: TcpStream, peer: SocketAddr) {
     let settings = service.settings().clone();
@@ -57,6 +60,10 @@ pub async fn serve(service: Arc<Service>, stream: TcpStream, peer: SocketAddr) {
         .timer(TokioTimer::new())
         .max_concurrent_streams(settings.http2_max_streams)
         .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX))
+        // A stream's response data waiting for the client's window: one
+        // back-end read, as the HTTP/1.1 side holds (hyper's default is
+        // 400 KiB per stream).
+        .max_send_buf_size(SEND_BUFFER)
         .serve_connection(io, handler);
     tokio::pin!(connection);
     let mut told_to_go = false;
