@@ -37,6 +37,13 @@ struct Resting {
     since: Instant,
 }
 
+impl Resting {
+    /// Still open, and young enough to be reused.
+    fn usable(&self, now: Instant) -> bool {
+        !self.sender.is_closed() && now.duration_since(self.since) < IDLE_FOR
+    }
+}
+
 /// The resting connections of one service's back-ends.
 #[derive(Default)]
 pub struct Upstream {
@@ -57,7 +64,7 @@ impl Upstream {
         let mut idle = self.idle();
         let resting = idle.get_mut(&(workers::current(), backend))?;
         while let Some(connection) = resting.pop() {
-            if !connection.sender.is_closed() && now.duration_since(connection.since) < IDLE_FOR {
+            if connection.usable(now) {
                 return Some(connection.sender);
             }
         }
@@ -65,15 +72,16 @@ impl Upstream {
     }
 
     /// Lets a connection whose exchange ended cleanly rest for the next
-    /// request to `backend`; connections rested too long or closed by
-    /// their back-end are let go on the way.
+    /// request to `backend`; the connections resting beside it that rested
+    /// too long or were closed by their back-end are let go on the way
+    /// (the others when `prune` comes by).
     pub fn put(&self, backend: SocketAddr, sender: Sender, now: Instant) {
-        let mut idle = self.idle();
-        prune(&mut idle, now);
         if sender.is_closed() {
             return;
         }
+        let mut idle = self.idle();
         let resting = idle.entry((workers::current(), backend)).or_default();
+        resting.retain(|c| c.usable(now));
         if resting.len() < MAX_IDLE_PER_BACKEND {
             resting.push(Resting { sender, since: now });
         }
@@ -93,7 +101,7 @@ impl Upstream {
 
 fn prune(idle: &mut HashMap<(usize, SocketAddr), Vec<Resting>>, now: Instant) {
     for resting in idle.values_mut() {
-        resting.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < IDLE_FOR);
+        resting.retain(|c| c.usable(now));
     }
     idle.retain(|_, resting| !resting.is_empty());
 }
