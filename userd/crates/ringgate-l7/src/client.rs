@@ -4,28 +4,35 @@
 //! advance ("prior knowledge", RFC 9113 section 3.3; `curl
 //! --http2-prior-knowledge`). Back-ends are always spoken to in HTTP/1.1.
 //!
-//! Every connection is bounded in time as well as in number: a client that
-//! sends nothing is let go after `header_read_ms`, as HTTP/1.1's idle
-//! keep-alive connections are; an HTTP/2 connection without traffic for as
-//! long is told to go (GOAWAY, its streams still finish) and closed once it
-//! has been silent for `client_stall_ms` more.
+//! Every connection is bounded in time as well as in number. The client's
+//! first bytes must show which protocol it speaks within `header_read_ms`.
+//! HTTP/1.1 then cuts off a head not complete within `header_read_ms` and
+//! an idle keep-alive connection after as long (hyper's own timer). An
+//! HTTP/2 connection without a request in progress for `header_read_ms` is
+//! told to go (GOAWAY), and closed if after as long again it still has
+//! none: control frames (PING, SETTINGS) and a request head that never
+//! completes do not keep it, a slow answer or a long download does.
 
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::proxy::{handle, Service};
+use crate::proxy::{handle, BoxError, ClientBody, Service};
 
 /// What an HTTP/2 client sends first (RFC 9113 section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -34,27 +41,46 @@ const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const SEND_BUFFER: usize = 64 * 1024;
 
 /// Serves one accepted client until it leaves or is let go.
-pub async fn serve(service: Arc<Service>, stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(service: Arc<Service>, mut stream: TcpStream, peer: SocketAddr) {
     let settings = service.settings().clone();
-    let http2 = match timeout(settings.header_read, opens_with_preface(&stream)).await {
-        Ok(Some(http2)) => http2,
-        // Silent for too long, or gone before a byte.
+    let mut first = [0u8; PREFACE.len()];
+    let (read, http2) = match timeout(settings.header_read, opening(&mut stream, &mut first)).await
+    {
+        Ok(Some(opening)) => opening,
+        // Silent for too long, or gone before it showed its protocol.
         Err(_) | Ok(None) => return,
     };
-    let handler = service_fn(move |request| handle(service.clone(), peer, request));
+    let io = TokioIo::new(Rewound {
+        first,
+        read,
+        given: 0,
+        stream,
+    });
     if !http2 {
+        let handler = service_fn(move |request| handle(service.clone(), peer, request));
         let _ = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read)
             .max_buf_size(settings.max_header_bytes)
-            .serve_connection(TokioIo::new(stream), handler)
+            .serve_connection(io, handler)
             .await;
         return;
     }
-    let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Watched {
-        stream,
-        activity: activity.clone(),
+    let streams = Arc::new(Streams::new());
+    let open = streams.clone();
+    let handler = service_fn(move |request| {
+        let stream = open.opened();
+        let service = service.clone();
+        async move {
+            let response = handle(service, peer, request).await?;
+            Ok::<_, Infallible>(response.map(|body| {
+                Counted {
+                    body,
+                    _stream: stream,
+                }
+                .boxed()
+            }))
+        }
     });
     let connection = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
@@ -68,107 +94,83 @@ pub async fn serve(service: Arc<Service>, stream: TcpStream, peer: SocketAddr) {
     tokio::pin!(connection);
     let mut told_to_go = false;
     loop {
-        let quiet = activity.quiet_for();
-        let (limit, next) = if told_to_go {
-            (settings.client_stall, settings.client_stall)
-        } else {
-            (settings.header_read, settings.header_read)
-        };
-        if quiet >= limit {
-            if told_to_go {
-                // It did not finish after GOAWAY and sends nothing: let go.
-                return;
+        let wait = match streams.idle_for() {
+            // Requests in progress bound themselves (`response_ms`,
+            // `stall_ms`, `client_stall_ms`); look again later.
+            None => settings.header_read,
+            Some(idle) if idle >= settings.header_read => {
+                if told_to_go {
+                    // Still nothing in progress after GOAWAY: let go.
+                    return;
+                }
+                connection.as_mut().graceful_shutdown();
+                told_to_go = true;
+                streams.idle_from_now();
+                continue;
             }
-            connection.as_mut().graceful_shutdown();
-            told_to_go = true;
-            activity.touch();
-            continue;
-        }
+            Some(idle) => settings.header_read - idle,
+        };
         tokio::select! {
             _ = connection.as_mut() => return,
-            _ = tokio::time::sleep(next - quiet) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
-/// Whether the client's first bytes are HTTP/2's preface; `None` when it
-/// left or failed before deciding.
-async fn opens_with_preface(stream: &TcpStream) -> Option<bool> {
-    let mut first = [0u8; PREFACE.len()];
+/// Reads the client's first bytes until they can only be HTTP/2's preface
+/// or cannot be it; returns how many were read and which it is, or `None`
+/// when the client left or failed first. They are read, not peeked: bytes
+/// left unread keep the socket readable, and waiting for more would spin.
+async fn opening(stream: &mut TcpStream, first: &mut [u8; 24]) -> Option<(usize, bool)> {
+    let mut read = 0;
     loop {
-        let seen = stream.peek(&mut first).await.ok()?;
-        if seen == 0 {
+        let more = stream.read(&mut first[read..]).await.ok()?;
+        if more == 0 {
             return None;
         }
-        if first[..seen] != PREFACE[..seen] {
-            return Some(false);
+        read += more;
+        if first[..read] != PREFACE[..read] {
+            return Some((read, false));
         }
-        if seen == PREFACE.len() {
-            return Some(true);
+        if read == PREFACE.len() {
+            return Some((read, true));
         }
-        // A preface cut across segments: peeking again at once would only
-        // see the same bytes (they stay unread, so the socket stays ready).
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
-/// When a connection last moved bytes either way.
-struct Activity {
-    started: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            started: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    fn quiet_for(&self) -> Duration {
-        let last = self.started + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-        last.elapsed()
-    }
-}
-
-/// A client's socket that notes every byte it moves.
-struct Watched {
+/// The client's socket with the bytes read to tell its protocol put back
+/// in front, for hyper to read them again.
+struct Rewound {
+    first: [u8; 24],
+    read: usize,
+    given: usize,
     stream: TcpStream,
-    activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl AsyncRead for Rewound {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
+        if self.given < self.read {
+            let count = (self.read - self.given).min(buf.remaining());
+            let given = self.given;
+            buf.put_slice(&self.first[given..given + count]);
+            self.given += count;
+            return Poll::Ready(Ok(()));
         }
-        polled
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for Watched {
+impl AsyncWrite for Rewound {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
-            self.activity.touch();
-        }
-        polled
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -176,11 +178,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
-            self.activity.touch();
-        }
-        polled
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -193,5 +191,83 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// The requests in progress on one HTTP/2 connection, and since when it
+/// has had none.
+struct Streams {
+    open: AtomicUsize,
+    started: Instant,
+    /// Milliseconds from `started` to when the last request ended.
+    idle_since_ms: AtomicU64,
+}
+
+impl Streams {
+    fn new() -> Streams {
+        Streams {
+            open: AtomicUsize::new(0),
+            started: Instant::now(),
+            idle_since_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// A request began; it is in progress until the guard drops, which
+    /// hyper does when its response ended or the stream was reset.
+    fn opened(self: &Arc<Self>) -> StreamGuard {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        StreamGuard(self.clone())
+    }
+
+    fn idle_from_now(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.idle_since_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long no request has been in progress; `None` while one is.
+    fn idle_for(&self) -> Option<Duration> {
+        if self.open.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let since =
+            self.started + Duration::from_millis(self.idle_since_ms.load(Ordering::Relaxed));
+        Some(since.elapsed())
+    }
+}
+
+struct StreamGuard(Arc<Streams>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.idle_from_now();
+        }
+    }
+}
+
+/// A response body that keeps its request counted as in progress.
+struct Counted {
+    body: ClientBody,
+    /// Held, not read: its drop ends the request.
+    _stream: StreamGuard,
+}
+
+impl Body for Counted {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }

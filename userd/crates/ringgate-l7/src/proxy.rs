@@ -304,12 +304,16 @@ impl RequestHead {
 /// What an HTTP/2 request needs to travel as HTTP/1.1: a `Host` (HTTP/2
 /// names the authority in the request's URI instead) and its cookies in
 /// one field (RFC 9113 section 8.2.3; HTTP/2 clients may send several).
+///
+/// A request that names its authority in its target (every HTTP/2 request,
+/// an HTTP/1.1 one in absolute form) goes with that authority as its
+/// `Host`, whatever `Host` it also sent (RFC 9113 section 8.3.1, RFC 9112
+/// section 3.2.2): a back-end must never see another host than the one
+/// the request was for.
 fn for_http1(headers: &mut HeaderMap, uri: &Uri) {
-    if !headers.contains_key(header::HOST) {
-        if let Some(authority) = uri.authority() {
-            if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-                headers.insert(header::HOST, host);
-            }
+    if let Some(authority) = uri.authority() {
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            headers.insert(header::HOST, host);
         }
     }
     let mut cookies = headers.get_all(header::COOKIE).iter();
@@ -513,6 +517,18 @@ pub(crate) async fn handle(
     // on its own (server-sent events): its head goes at once.
     let mut first = None;
     let mut ended = None;
+    if upstream.is_end_stream() {
+        // No body at all, whatever its length says: the answer to a HEAD,
+        // a 204 or a 304. It ends with its head (HTTP/2: END_STREAM on
+        // the HEADERS frame, as clients check).
+        pump.delivered_whole(0);
+        if response_parts.status == StatusCode::NO_CONTENT {
+            // RFC 9110 section 8.6: never in a 204.
+            response_parts.headers.remove(header::CONTENT_LENGTH);
+        }
+        let body = Empty::new().map_err(|never| match never {}).boxed();
+        return Ok(Response::from_parts(response_parts, body));
+    }
     if length.is_some_and(|length| length > 0) {
         match pump.next_data(&mut upstream).await {
             Ok(data) if upstream.is_end_stream() => {

@@ -83,3 +83,154 @@ async fn a_client_that_stops_within_the_preface_is_let_go() {
         assert!(read.is_ok(), "a client that sent {sent:?} was kept");
     }
 }
+
+/// A request and how it ended, as text: "200 ok \"body\"" or the error.
+async fn outcome(
+    sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    request: http::Request<http_body_util::Empty<bytes::Bytes>>,
+) -> String {
+    use http_body_util::BodyExt;
+    let response = match sender.send_request(request).await {
+        Ok(response) => response,
+        Err(error) => return format!("request failed: {error:?}"),
+    };
+    let status = response.status();
+    match response.into_body().collect().await {
+        Ok(body) => format!(
+            "{status} ok {:?}",
+            String::from_utf8_lossy(&body.to_bytes())
+        ),
+        Err(error) => format!("{status} body error: {error:?}"),
+    }
+}
+
+fn get(uri: &str) -> http::Request<http_body_util::Empty<bytes::Bytes>> {
+    http::Request::get(uri)
+        .body(http_body_util::Empty::new())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_slow_answer_is_not_cut_off_as_idleness() {
+    let (backend, _) = scripted_backend(|mut stream, _| async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
+            .await;
+    })
+    .await;
+    let mut settings = settings();
+    settings.header_read = Duration::from_millis(300);
+    settings.client_stall = Duration::from_millis(500);
+    settings.response = Duration::from_secs(3);
+    let (proxy, _) = start_proxy(&[(backend, 1)], settings).await;
+    let (mut sender, _) = http2_connect(proxy).await;
+    let outcome = outcome(&mut sender, get("http://vip/")).await;
+    assert_eq!(outcome, "200 OK ok \"slow\"");
+}
+
+#[tokio::test]
+async fn a_connection_that_only_pings_is_let_go() {
+    let backend = named("delta").await;
+    // `header_read` is 300 ms in the shared settings.
+    let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
+    let stream = TcpStream::connect(proxy).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(Duration::from_millis(100))
+            .keep_alive_while_idle(true)
+            .handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    assert_eq!(
+        outcome(&mut sender, get("http://vip/")).await,
+        "200 OK ok \"delta\""
+    );
+    timeout(Duration::from_secs(5), driver)
+        .await
+        .expect("a connection sending only PINGs was kept")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_request_head_that_never_completes_is_cut_off() {
+    let backend = named("epsilon").await;
+    let (proxy, service) = start_proxy(&[(backend, 1)], settings()).await;
+    let mut stream = TcpStream::connect(proxy).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    stream
+        .write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0])
+        .await
+        .unwrap(); // SETTINGS
+    stream
+        .write_all(&[0, 0, 100, 1, 4, 0, 0, 0, 1])
+        .await
+        .unwrap(); // HEADERS of 100 bytes
+    let started = std::time::Instant::now();
+    let mut junk = [0u8; 4096];
+    let closed = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "a trickled head was kept"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // One byte of the head at a time.
+        if stream.write_all(&[0x82]).await.is_err() {
+            break true;
+        }
+        if let Ok(Ok(0) | Err(_)) = timeout(Duration::from_millis(1), stream.read(&mut junk)).await
+        {
+            break true;
+        }
+    };
+    assert!(closed);
+    assert_eq!(counter(&service, "requests"), 0);
+}
+
+#[tokio::test]
+async fn a_304_with_a_content_length_ends_with_its_head() {
+    let (backend, _) = scripted_backend(|mut stream, _| async move {
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+    })
+    .await;
+    let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
+    let (mut sender, _) = http2_connect(proxy).await;
+    let request = http::Request::get("http://vip/")
+        .header("if-none-match", "\"x\"")
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    assert_eq!(
+        outcome(&mut sender, request).await,
+        "304 Not Modified ok \"\""
+    );
+}
+
+#[tokio::test]
+async fn the_requests_authority_wins_over_another_host() {
+    let (backend, heads) = scripted_backend(|mut stream, _| async move {
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            .await;
+    })
+    .await;
+    let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
+    let (mut sender, _) = http2_connect(proxy).await;
+    let request = http::Request::get("http://public.example/x")
+        .header("host", "internal.example")
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    assert_eq!(outcome(&mut sender, request).await, "200 OK ok \"ok\"");
+    let head = heads.lock().unwrap()[0].clone();
+    assert_eq!(header(&head, "host"), Some("public.example"));
+}
