@@ -184,10 +184,12 @@ large_mbps() {
 for round in $(seq "$ROUNDS"); do
   for proxy in ringgate:80 haproxy:81 nginx:82; do
     name=${proxy%:*} port=${proxy#*:}
-    read -r small_rps small_us < <(small "$name" "$port")
+    # (The guest has no /dev/fd for a process substitution.)
+    small_figures=$(small "$name" "$port")
     mbps=$(large_mbps "$port")
-    read -r kept_rps kept_us < <(small "$name" $((port + 3)))
-    echo "$round $name $small_rps $mbps $kept_rps $small_us $kept_us" >>/tmp/l7-bench-results
+    kept_figures=$(small "$name" $((port + 3)))
+    set -- $small_figures $kept_figures
+    echo "$round $name $1 $mbps $3 $2 $4" >>/tmp/l7-bench-results
   done
 done
 
