@@ -9,16 +9,21 @@
 //! HTTP/1.1 then cuts off a head not complete within `header_read_ms` and
 //! an idle keep-alive connection after as long (hyper's own timer). An
 //! HTTP/2 connection without a request in progress for `header_read_ms` is
-//! told to go (GOAWAY), and closed if after as long again it still has
-//! none: control frames (PING, SETTINGS) and a request head that never
-//! completes do not keep it, a slow answer or a long download does.
+//! told to go (GOAWAY; what it still has queued goes out), and closed if it
+//! still has none after `client_stall_ms`: control frames (PING, SETTINGS)
+//! and a request head that never completes do not keep it, a slow answer
+//! or a long download does. Either protocol is closed when its client takes
+//! nothing for `client_stall_ms`: its socket stays full, or (HTTP/2) a
+//! response waits that long for the client to open its window. hyper would
+//! wait for ever in both cases: it stops reading a response body while it
+//! cannot write, so the body's own timeouts never fire.
 
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -32,6 +37,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use crate::metrics::Metrics;
 use crate::proxy::{handle, BoxError, ClientBody, Service};
 
 /// What an HTTP/2 client sends first (RFC 9113 section 3.4).
@@ -50,22 +56,37 @@ pub async fn serve(service: Arc<Service>, mut stream: TcpStream, peer: SocketAdd
         // Silent for too long, or gone before it showed its protocol.
         Err(_) | Ok(None) => return,
     };
+    let writes = Arc::new(WriteWatch::new());
     let io = TokioIo::new(Rewound {
         first,
         read,
         given: 0,
         stream,
+        writes: writes.clone(),
     });
+    let client_stall = settings.client_stall;
     if !http2 {
+        let metrics = service.clone();
         let handler = service_fn(move |request| handle(service.clone(), peer, request));
-        let _ = http1::Builder::new()
+        let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read)
             .max_buf_size(settings.max_header_bytes)
-            .serve_connection(io, handler)
-            .await;
-        return;
+            .serve_connection(io, handler);
+        tokio::pin!(connection);
+        loop {
+            let blocked = writes.blocked_for();
+            if blocked.is_some_and(|blocked| blocked >= client_stall) {
+                Metrics::add(&metrics.metrics.connections_stalled);
+                return;
+            }
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = tokio::time::sleep(client_stall - blocked.unwrap_or_default()) => {}
+            }
+        }
     }
+    let metrics = service.clone();
     let streams = Arc::new(Streams::new());
     let open = streams.clone();
     let handler = service_fn(move |request| {
@@ -73,13 +94,7 @@ pub async fn serve(service: Arc<Service>, mut stream: TcpStream, peer: SocketAdd
         let service = service.clone();
         async move {
             let response = handle(service, peer, request).await?;
-            Ok::<_, Infallible>(response.map(|body| {
-                Counted {
-                    body,
-                    _stream: stream,
-                }
-                .boxed()
-            }))
+            Ok::<_, Infallible>(response.map(|body| Counted::new(body, stream).boxed()))
         }
     });
     let connection = http2::Builder::new(TokioExecutor::new())
@@ -94,21 +109,34 @@ pub async fn serve(service: Arc<Service>, mut stream: TcpStream, peer: SocketAdd
     tokio::pin!(connection);
     let mut told_to_go = false;
     loop {
+        let stalled = writes.blocked_for().max(streams.unread_for());
+        if stalled.is_some_and(|stalled| stalled >= client_stall) {
+            Metrics::add(&metrics.metrics.connections_stalled);
+            return;
+        }
+        let next_stall = client_stall - stalled.unwrap_or_default();
         let wait = match streams.idle_for() {
             // Requests in progress bound themselves (`response_ms`,
-            // `stall_ms`, `client_stall_ms`); look again later.
-            None => settings.header_read,
-            Some(idle) if idle >= settings.header_read => {
-                if told_to_go {
-                    // Still nothing in progress after GOAWAY: let go.
-                    return;
+            // `stall_ms`, and the stall watch here).
+            None => next_stall,
+            Some(idle) => {
+                let limit = if told_to_go {
+                    client_stall
+                } else {
+                    settings.header_read
+                };
+                if idle >= limit {
+                    if told_to_go {
+                        // Still nothing in progress after GOAWAY: let go.
+                        return;
+                    }
+                    connection.as_mut().graceful_shutdown();
+                    told_to_go = true;
+                    streams.idle_from_now();
+                    continue;
                 }
-                connection.as_mut().graceful_shutdown();
-                told_to_go = true;
-                streams.idle_from_now();
-                continue;
+                (limit - idle).min(next_stall)
             }
-            Some(idle) => settings.header_read - idle,
         };
         tokio::select! {
             _ = connection.as_mut() => return,
@@ -139,12 +167,64 @@ async fn opening(stream: &mut TcpStream, first: &mut [u8; 24]) -> Option<(usize,
 }
 
 /// The client's socket with the bytes read to tell its protocol put back
-/// in front, for hyper to read them again.
+/// in front, for hyper to read them again; it notes when writes block.
 struct Rewound {
     first: [u8; 24],
     read: usize,
     given: usize,
     stream: TcpStream,
+    writes: Arc<WriteWatch>,
+}
+
+/// Since when a connection's writes have been blocked: its client takes
+/// nothing and the socket's buffer is full.
+struct WriteWatch {
+    started: Instant,
+    /// 0 while writes pass; else milliseconds from `started`, plus one.
+    blocked_since: AtomicU64,
+}
+
+impl WriteWatch {
+    fn new() -> WriteWatch {
+        WriteWatch {
+            started: Instant::now(),
+            blocked_since: AtomicU64::new(0),
+        }
+    }
+
+    fn noted<T>(
+        &self,
+        polled: Poll<io::Result<T>>,
+        wrote: impl Fn(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        match &polled {
+            Poll::Pending => {
+                if self.blocked_since.load(Ordering::Relaxed) == 0 {
+                    let ms = millis_since(self.started);
+                    self.blocked_since
+                        .store(ms.saturating_add(1), Ordering::Relaxed);
+                }
+            }
+            Poll::Ready(Ok(written)) if wrote(written) => {
+                if self.blocked_since.load(Ordering::Relaxed) != 0 {
+                    self.blocked_since.store(0, Ordering::Relaxed);
+                }
+            }
+            Poll::Ready(_) => {}
+        }
+        polled
+    }
+
+    fn blocked_for(&self) -> Option<Duration> {
+        match self.blocked_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some((self.started + Duration::from_millis(since - 1)).elapsed()),
+        }
+    }
+}
+
+fn millis_since(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
 }
 
 impl AsyncRead for Rewound {
@@ -170,7 +250,8 @@ impl AsyncWrite for Rewound {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.writes.noted(polled, |written| *written > 0)
     }
 
     fn poll_write_vectored(
@@ -178,7 +259,8 @@ impl AsyncWrite for Rewound {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.writes.noted(polled, |written| *written > 0)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -194,13 +276,25 @@ impl AsyncWrite for Rewound {
     }
 }
 
-/// The requests in progress on one HTTP/2 connection, and since when it
-/// has had none.
+/// The requests in progress on one HTTP/2 connection, since when it has
+/// had none, and its response bodies.
 struct Streams {
     open: AtomicUsize,
     started: Instant,
     /// Milliseconds from `started` to when the last request ended.
     idle_since_ms: AtomicU64,
+    bodies: Mutex<Vec<Arc<BodyWatch>>>,
+}
+
+/// What one response body last did: hyper polls it whenever the client's
+/// window lets it send more, so a body that had data ready and is not
+/// polled again waits for the client.
+struct BodyWatch {
+    /// It has nothing ready: the back-end is the one to wait for.
+    waiting_for_backend: AtomicBool,
+    /// Milliseconds from the connection's start to when it was last found
+    /// with data or its end ready.
+    ready_at: AtomicU64,
 }
 
 impl Streams {
@@ -209,7 +303,25 @@ impl Streams {
             open: AtomicUsize::new(0),
             started: Instant::now(),
             idle_since_ms: AtomicU64::new(0),
+            bodies: Mutex::new(Vec::new()),
         }
+    }
+
+    fn bodies(&self) -> std::sync::MutexGuard<'_, Vec<Arc<BodyWatch>>> {
+        // A list of watches holds no invariant a panicking holder could break.
+        self.bodies.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How long the longest-waiting response with data ready has waited
+    /// for the client to take it.
+    fn unread_for(&self) -> Option<Duration> {
+        let now = millis_since(self.started);
+        self.bodies()
+            .iter()
+            .filter(|body| !body.waiting_for_backend.load(Ordering::Relaxed))
+            .map(|body| now.saturating_sub(body.ready_at.load(Ordering::Relaxed)))
+            .max()
+            .map(Duration::from_millis)
     }
 
     /// A request began; it is in progress until the guard drops, which
@@ -220,8 +332,8 @@ impl Streams {
     }
 
     fn idle_from_now(&self) {
-        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.idle_since_ms.store(ms, Ordering::Relaxed);
+        self.idle_since_ms
+            .store(millis_since(self.started), Ordering::Relaxed);
     }
 
     /// How long no request has been in progress; `None` while one is.
@@ -245,11 +357,36 @@ impl Drop for StreamGuard {
     }
 }
 
-/// A response body that keeps its request counted as in progress.
+/// A response body that keeps its request counted as in progress and
+/// tells the connection's watch whether it waits for the client.
 struct Counted {
     body: ClientBody,
-    /// Held, not read: its drop ends the request.
-    _stream: StreamGuard,
+    stream: StreamGuard,
+    watch: Arc<BodyWatch>,
+}
+
+impl Counted {
+    fn new(body: ClientBody, stream: StreamGuard) -> Counted {
+        let watch = Arc::new(BodyWatch {
+            waiting_for_backend: AtomicBool::new(false),
+            ready_at: AtomicU64::new(millis_since(stream.0.started)),
+        });
+        stream.0.bodies().push(watch.clone());
+        Counted {
+            body,
+            stream,
+            watch,
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.stream
+            .0
+            .bodies()
+            .retain(|watch| !Arc::ptr_eq(watch, &self.watch));
+    }
 }
 
 impl Body for Counted {
@@ -260,7 +397,16 @@ impl Body for Counted {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        let waiting = polled.is_pending();
+        self.watch
+            .waiting_for_backend
+            .store(waiting, Ordering::Relaxed);
+        if !waiting {
+            let now = millis_since(self.stream.0.started);
+            self.watch.ready_at.store(now, Ordering::Relaxed);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

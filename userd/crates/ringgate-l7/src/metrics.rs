@@ -44,6 +44,7 @@ counters! {
     client_upload_failed: "requests whose body broke off on the client's side (answered 400, the back-end not blamed)",
     upload_stalled: "requests whose upload stopped moving for response_ms before its end (answered 408, nobody blamed)",
     client_stalled: "transfers ended because the client stopped reading",
+    connections_stalled: "client connections closed because the client took no bytes for client_stall_ms",
     upstream_reused: "requests answered on a kept-open back-end connection",
     upstream_closed_under_request: "requests sent again on a fresh connection: the back-end closed a kept-open one as they went out",
     bytes_to_clients: "response body bytes handed to clients (the VIP's load for the cluster)",

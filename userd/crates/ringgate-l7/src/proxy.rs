@@ -312,7 +312,13 @@ impl RequestHead {
 /// the request was for.
 fn for_http1(headers: &mut HeaderMap, uri: &Uri) {
     if let Some(authority) = uri.authority() {
-        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+        // Without any user information (`user:password@`), which must
+        // never reach a back-end in a `Host`.
+        let host = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, host)| host);
+        if let Ok(host) = HeaderValue::from_str(host) {
             headers.insert(header::HOST, host);
         }
     }

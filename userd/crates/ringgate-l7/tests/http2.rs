@@ -1,9 +1,11 @@
 //! HTTP/2 from clients that know it in advance, to HTTP/1.1 back-ends: one
 //! connection carries concurrent requests, each request arrives as a
-//! well-formed HTTP/1.1 one, and a connection that stops talking is let go.
+//! well-formed HTTP/1.1 one, a connection that stops talking or taking is
+//! let go, and one that is slow to take keeps its responses whole.
 
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -61,8 +63,7 @@ async fn cookies_sent_apart_reach_the_backend_in_one_field() {
 #[tokio::test]
 async fn an_idle_connection_is_told_to_go() {
     let backend = named("beta").await;
-    // `header_read` is 300 ms in the shared settings.
-    let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
+    let (proxy, _) = start_proxy(&[(backend, 1)], quick_to_let_go()).await;
     let (mut sender, driver) = http2_connect(proxy).await;
     assert_eq!(http2_get(&mut sender, "/", &[]).await.body, b"beta");
     timeout(Duration::from_secs(5), driver)
@@ -89,7 +90,6 @@ async fn outcome(
     sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
     request: http::Request<http_body_util::Empty<bytes::Bytes>>,
 ) -> String {
-    use http_body_util::BodyExt;
     let response = match sender.send_request(request).await {
         Ok(response) => response,
         Err(error) => return format!("request failed: {error:?}"),
@@ -129,11 +129,20 @@ async fn a_slow_answer_is_not_cut_off_as_idleness() {
     assert_eq!(outcome, "200 OK ok \"slow\"");
 }
 
+/// Told to go after `header_read` without a request, let go after
+/// `client_stall` more.
+fn quick_to_let_go() -> ringgate_l7::config::Settings {
+    ringgate_l7::config::Settings {
+        header_read: Duration::from_millis(300),
+        client_stall: Duration::from_millis(700),
+        ..settings()
+    }
+}
+
 #[tokio::test]
 async fn a_connection_that_only_pings_is_let_go() {
     let backend = named("delta").await;
-    // `header_read` is 300 ms in the shared settings.
-    let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
+    let (proxy, _) = start_proxy(&[(backend, 1)], quick_to_let_go()).await;
     let stream = TcpStream::connect(proxy).await.unwrap();
     let (mut sender, connection) =
         hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
@@ -159,7 +168,7 @@ async fn a_connection_that_only_pings_is_let_go() {
 #[tokio::test]
 async fn a_request_head_that_never_completes_is_cut_off() {
     let backend = named("epsilon").await;
-    let (proxy, service) = start_proxy(&[(backend, 1)], settings()).await;
+    let (proxy, service) = start_proxy(&[(backend, 1)], quick_to_let_go()).await;
     let mut stream = TcpStream::connect(proxy).await.unwrap();
     stream
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
@@ -226,11 +235,85 @@ async fn the_requests_authority_wins_over_another_host() {
     .await;
     let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
     let (mut sender, _) = http2_connect(proxy).await;
-    let request = http::Request::get("http://public.example/x")
+    let request = http::Request::get("http://user:secret@public.example/x")
         .header("host", "internal.example")
         .body(http_body_util::Empty::new())
         .unwrap();
     assert_eq!(outcome(&mut sender, request).await, "200 OK ok \"ok\"");
     let head = heads.lock().unwrap()[0].clone();
     assert_eq!(header(&head, "host"), Some("public.example"));
+}
+
+/// An HTTP/2 connection whose client announces a receive window of
+/// `window` bytes per stream.
+async fn connect_with_window(
+    proxy: std::net::SocketAddr,
+    window: u32,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let stream = TcpStream::connect(proxy).await.unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .initial_stream_window_size(window)
+            .initial_connection_window_size(window.max(65535))
+            .handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (sender, driver)
+}
+
+/// A back-end answering every request with `length` bytes.
+async fn sized(length: usize) -> std::net::SocketAddr {
+    let (backend, _) = scripted_backend(move |mut stream, _| async move {
+        let mut response =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n")
+                .into_bytes();
+        response.resize(response.len() + length, b'y');
+        let _ = stream.write_all(&response).await;
+    })
+    .await;
+    backend
+}
+
+#[tokio::test]
+async fn a_client_that_never_opens_its_window_is_let_go() {
+    let backend = sized(2_000_000).await;
+    let settings = ringgate_l7::config::Settings {
+        client_stall: Duration::from_millis(500),
+        ..settings()
+    };
+    let (proxy, service) = start_proxy(&[(backend, 1)], settings).await;
+    let (mut sender, driver) = connect_with_window(proxy, 65535).await;
+    let response = sender.send_request(get("http://vip/")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    // The body is never read: the window stays shut.
+    timeout(Duration::from_secs(5), driver)
+        .await
+        .expect("a client that takes nothing was kept")
+        .unwrap();
+    assert_eq!(counter(&service, "connections_stalled"), 1);
+    drop(response);
+}
+
+#[tokio::test]
+async fn a_tail_waiting_for_the_clients_window_is_not_cut_off() {
+    let backend = sized(6000).await;
+    // `header_read` is 300 ms: the request ends (its last bytes queued for
+    // the client's window) long before the client reads.
+    let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
+    let (mut sender, _) = connect_with_window(proxy, 1024).await;
+    let response = sender.send_request(get("http://vip/")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body was cut off");
+    assert_eq!(body.to_bytes().len(), 6000);
 }
