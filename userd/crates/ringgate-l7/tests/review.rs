@@ -178,11 +178,10 @@ async fn a_stalled_client_never_gets_a_short_body_as_complete() {
     let (head, raw) = exchange(proxy, GET, Duration::from_secs(2)).await;
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
     let (body, complete) = dechunk(&raw);
-    assert_eq!(
-        counter(&service, "client_stalled"),
-        1,
-        "the client did not stall"
-    );
+    // The pump's wait on the client and the connection's watch on its
+    // socket both run out after `client_stall`: either may end it first.
+    let stalls = counter(&service, "client_stalled") + counter(&service, "connections_stalled");
+    assert!(stalls >= 1, "the client did not stall");
     assert!(
         !complete || body.len() == LENGTH * repeat,
         "{} of {} bytes, ended with the last chunk",
