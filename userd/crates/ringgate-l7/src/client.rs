@@ -13,8 +13,9 @@
 //! still has none after `client_stall_ms`: control frames (PING, SETTINGS)
 //! and a request head that never completes do not keep it, a slow answer
 //! or a long download does. Either protocol is closed when its client takes
-//! nothing for `client_stall_ms`: its socket stays full, or (HTTP/2) a
-//! response waits that long for the client to open its window. hyper would
+//! nothing for `client_stall_ms`: its socket stays full, or (HTTP/2)
+//! responses wait that long for the client to open its window while no
+//! stream of the connection moves. hyper would
 //! wait for ever in both cases: it stops reading a response body while it
 //! cannot write, so the body's own timeouts never fire.
 
@@ -109,7 +110,7 @@ pub async fn serve(service: Arc<Service>, mut stream: TcpStream, peer: SocketAdd
     tokio::pin!(connection);
     let mut told_to_go = false;
     loop {
-        let stalled = writes.blocked_for().max(streams.unread_for());
+        let stalled = writes.blocked_for().max(streams.stalled_for());
         if stalled.is_some_and(|stalled| stalled >= client_stall) {
             Metrics::add(&metrics.metrics.connections_stalled);
             return;
@@ -277,13 +278,16 @@ impl AsyncWrite for Rewound {
 }
 
 /// The requests in progress on one HTTP/2 connection, since when it has
-/// had none, and its response bodies.
+/// had none, its response bodies, and when the client last took data.
 struct Streams {
     open: AtomicUsize,
     started: Instant,
     /// Milliseconds from `started` to when the last request ended.
     idle_since_ms: AtomicU64,
     bodies: Mutex<Vec<Arc<BodyWatch>>>,
+    /// Milliseconds from `started` to when a body that had handed over
+    /// data was polled again: the client's window took that data.
+    progress_at: AtomicU64,
 }
 
 /// What one response body last did: hyper polls it whenever the client's
@@ -304,6 +308,7 @@ impl Streams {
             started: Instant::now(),
             idle_since_ms: AtomicU64::new(0),
             bodies: Mutex::new(Vec::new()),
+            progress_at: AtomicU64::new(0),
         }
     }
 
@@ -312,16 +317,21 @@ impl Streams {
         self.bodies.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How long the longest-waiting response with data ready has waited
-    /// for the client to take it.
-    fn unread_for(&self) -> Option<Duration> {
+    /// How long responses with data ready have waited for the client
+    /// while it took nothing on any stream; `None` when none waits. One
+    /// stream the client holds back (a paused video) does not stall the
+    /// connection while others move: that transfer ends on its own (the
+    /// pump's `client_stall`), the others go on.
+    fn stalled_for(&self) -> Option<Duration> {
         let now = millis_since(self.started);
-        self.bodies()
+        let earliest = self
+            .bodies()
             .iter()
             .filter(|body| !body.waiting_for_backend.load(Ordering::Relaxed))
-            .map(|body| now.saturating_sub(body.ready_at.load(Ordering::Relaxed)))
-            .max()
-            .map(Duration::from_millis)
+            .map(|body| body.ready_at.load(Ordering::Relaxed))
+            .min()?;
+        let since = earliest.max(self.progress_at.load(Ordering::Relaxed));
+        Some(Duration::from_millis(now.saturating_sub(since)))
     }
 
     /// A request began; it is in progress until the guard drops, which
@@ -363,6 +373,8 @@ struct Counted {
     body: ClientBody,
     stream: StreamGuard,
     watch: Arc<BodyWatch>,
+    /// The last poll handed over data (or the end).
+    handed_over: bool,
 }
 
 impl Counted {
@@ -376,6 +388,7 @@ impl Counted {
             body,
             stream,
             watch,
+            handed_over: false,
         }
     }
 }
@@ -398,14 +411,20 @@ impl Body for Counted {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
+        let now = millis_since(self.stream.0.started);
+        if self.handed_over {
+            // hyper asks for more only once the client's window took what
+            // it had.
+            self.stream.0.progress_at.store(now, Ordering::Relaxed);
+        }
         let waiting = polled.is_pending();
+        self.handed_over = !waiting;
+        if !waiting {
+            self.watch.ready_at.store(now, Ordering::Relaxed);
+        }
         self.watch
             .waiting_for_backend
             .store(waiting, Ordering::Relaxed);
-        if !waiting {
-            let now = millis_since(self.stream.0.started);
-            self.watch.ready_at.store(now, Ordering::Relaxed);
-        }
         polled
     }
 

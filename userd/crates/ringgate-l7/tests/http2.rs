@@ -317,3 +317,49 @@ async fn a_tail_waiting_for_the_clients_window_is_not_cut_off() {
         .expect("the body was cut off");
     assert_eq!(body.to_bytes().len(), 6000);
 }
+
+#[tokio::test]
+async fn one_stream_held_back_does_not_cut_the_others() {
+    // `/slow` trickles 20 pieces over 2 s; anything else is 2 MB at once.
+    let (backend, _) = scripted_backend(|mut stream, head| async move {
+        if head.starts_with("GET /slow ") {
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\nConnection: close\r\n\r\n")
+                .await;
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = stream.write_all(&[b's'; 1000]).await;
+            }
+        } else {
+            let mut response =
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\nConnection: close\r\n\r\n".to_vec();
+            response.resize(response.len() + 2_000_000, b'b');
+            let _ = stream.write_all(&response).await;
+        }
+    })
+    .await;
+    let settings = ringgate_l7::config::Settings {
+        client_stall: Duration::from_millis(500),
+        ..settings()
+    };
+    let (proxy, service) = start_proxy(&[(backend, 1)], settings).await;
+    let (mut sender, driver) = connect_with_window(proxy, 1024).await;
+    // The client never reads this one: its stream's window stays shut.
+    let held_back = sender.send_request(get("http://vip/big")).await.unwrap();
+    // This one it reads as it comes, for four times `client_stall`.
+    let moving = sender.send_request(get("http://vip/slow")).await.unwrap();
+    let body = moving
+        .into_body()
+        .collect()
+        .await
+        .expect("the moving stream was cut");
+    assert_eq!(body.to_bytes().len(), 20_000);
+    // With nothing moving any more, the held-back stream stalls the
+    // connection, which gives its slot back.
+    timeout(Duration::from_secs(5), driver)
+        .await
+        .expect("a connection that takes nothing was kept")
+        .unwrap();
+    assert_eq!(counter(&service, "connections_stalled"), 1);
+    drop(held_back);
+}
