@@ -33,14 +33,22 @@ async fn one_connection_carries_concurrent_requests() {
     assert_eq!(counter(&service, "requests"), 3);
 }
 
-#[tokio::test]
-async fn cookies_sent_apart_reach_the_backend_in_one_field() {
-    let (backend, heads) = scripted_backend(|mut stream, _| async move {
+/// A back-end answering "ok" to every request; the request heads it got.
+async fn answering_ok() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    scripted_backend(|mut stream, _| async move {
         let _ = stream
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
             .await;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn cookies_sent_apart_reach_the_backend_in_one_field() {
+    let (backend, heads) = answering_ok().await;
     let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
     let (mut sender, _) = http2_connect(proxy).await;
     let response = http2_get(
@@ -227,12 +235,7 @@ async fn a_304_with_a_content_length_ends_with_its_head() {
 
 #[tokio::test]
 async fn the_requests_authority_wins_over_another_host() {
-    let (backend, heads) = scripted_backend(|mut stream, _| async move {
-        let _ = stream
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            .await;
-    })
-    .await;
+    let (backend, heads) = answering_ok().await;
     let (proxy, _) = start_proxy(&[(backend, 1)], settings()).await;
     let (mut sender, _) = http2_connect(proxy).await;
     let request = http::Request::get("http://user:secret@public.example/x")
