@@ -390,12 +390,13 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name) || *name == KEEP_ALIVE || *name == PROXY_CONNECTION
 }
 
+/// A body handed over whole (empty: no body at all).
+fn full(data: Bytes) -> ClientBody {
+    Full::new(data).map_err(|never| match never {}).boxed()
+}
+
 fn plain(status: StatusCode, text: &'static str) -> Response<ClientBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from_static(text.as_bytes()))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+    let mut response = Response::new(full(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     response
 }
@@ -521,35 +522,33 @@ pub(crate) async fn handle(
     // read (most small responses) goes out from here, with no task and no
     // channel. A body of unknown length may be a stream whose head matters
     // on its own (server-sent events): its head goes at once.
-    let mut first = None;
-    let mut ended = None;
+    let known_length = length.is_some_and(|length| length > 0);
+    let (mut first, mut ended, mut whole) = (None, None, None);
     if upstream.is_end_stream() {
         // No body at all, whatever its length says: the answer to a HEAD,
         // a 204 or a 304. It ends with its head (HTTP/2: END_STREAM on
         // the HEADERS frame, as clients check).
-        pump.delivered_whole(0);
-        if response_parts.status == StatusCode::NO_CONTENT {
-            // RFC 9110 section 8.6: never in a 204.
-            response_parts.headers.remove(header::CONTENT_LENGTH);
-        }
-        let body = Empty::new().map_err(|never| match never {}).boxed();
-        return Ok(Response::from_parts(response_parts, body));
-    }
-    if length.is_some_and(|length| length > 0) {
+        whole = Some(Bytes::new());
+    } else if known_length {
         match pump.next_data(&mut upstream).await {
-            Ok(data) if upstream.is_end_stream() => {
-                pump.delivered_whole(data.len());
-                let body = Full::new(data).map_err(|never| match never {}).boxed();
-                return Ok(Response::from_parts(response_parts, body));
-            }
+            Ok(data) if upstream.is_end_stream() => whole = Some(data),
             Ok(data) => first = Some(Piece::Data(data)),
             Err(outcome) => ended = Some(outcome),
         }
     }
+    if let Some(data) = whole {
+        pump.delivered_whole(data.len());
+        if response_parts.status == StatusCode::NO_CONTENT {
+            // RFC 9110 section 8.6: never in a 204.
+            response_parts.headers.remove(header::CONTENT_LENGTH);
+        }
+        return Ok(Response::from_parts(response_parts, full(data)));
+    }
+    let first_read_failed = ended.is_some();
     let (sender, mut receiver) = mpsc::channel(CHANNEL_FRAMES);
-    tokio::spawn(pump.run(upstream, sender, ended.take()));
-    if first.is_none() && length.is_some_and(|length| length > 0) {
-        // The first read failed: the pump resumed elsewhere or gave up.
+    tokio::spawn(pump.run(upstream, sender, ended));
+    if first_read_failed {
+        // The pump resumed elsewhere or gave up.
         match receiver.recv().await {
             Some(Piece::Abort(_)) | None => return Ok(bad_gateway(&service)),
             piece => first = piece,

@@ -93,22 +93,21 @@ async fn a_client_that_stops_within_the_preface_is_let_go() {
     }
 }
 
-/// A request and how it ended, as text: "200 ok \"body\"" or the error.
+/// A request and how it ended, as text: "200 OK ok \"body\"" or the error.
 async fn outcome(
     sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
     request: http::Request<http_body_util::Empty<bytes::Bytes>>,
 ) -> String {
-    let response = match sender.send_request(request).await {
-        Ok(response) => response,
-        Err(error) => return format!("request failed: {error:?}"),
-    };
-    let status = response.status();
-    match response.into_body().collect().await {
-        Ok(body) => format!(
-            "{status} ok {:?}",
-            String::from_utf8_lossy(&body.to_bytes())
-        ),
-        Err(error) => format!("{status} body error: {error:?}"),
+    match common::http2_send(sender, request).await {
+        Err(error) => format!("request failed: {error:?}"),
+        Ok(response) => match response.error {
+            None => format!(
+                "{} ok {:?}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            ),
+            Some(error) => format!("{} body error: {error}", response.status),
+        },
     }
 }
 

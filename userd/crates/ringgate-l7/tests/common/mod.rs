@@ -197,13 +197,22 @@ pub async fn http2_get(
     path: &str,
     extra: &[(&str, &str)],
 ) -> Http2Response {
-    use http_body_util::BodyExt;
     let mut request = http::Request::get(format!("http://vip{path}"));
     for (name, value) in extra {
         request = request.header(*name, *value);
     }
     let request = request.body(http_body_util::Empty::new()).unwrap();
-    let response = sender.send_request(request).await.unwrap();
+    http2_send(sender, request).await.unwrap()
+}
+
+/// One request on an HTTP/2 connection, its response read to the end or
+/// to the error that ended it; the error if no response came.
+pub async fn http2_send(
+    sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    request: http::Request<http_body_util::Empty<bytes::Bytes>>,
+) -> Result<Http2Response, hyper::Error> {
+    use http_body_util::BodyExt;
+    let response = sender.send_request(request).await?;
     let (parts, mut body) = response.into_parts();
     let (mut bytes, mut error) = (Vec::new(), None);
     while let Some(frame) = body.frame().await {
@@ -219,10 +228,10 @@ pub async fn http2_get(
             }
         }
     }
-    Http2Response {
+    Ok(Http2Response {
         status: parts.status,
         headers: parts.headers,
         body: bytes,
         error,
-    }
+    })
 }
