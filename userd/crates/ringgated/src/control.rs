@@ -7,7 +7,9 @@
 //! the answers is not held to one message per turn of the ring thread.
 //!
 //! Requests: `status`; `send <text>` and `send-control <text>` (broadcast a
-//! message on the ring, of the bulk or the control class);
+//! message on the ring, of the bulk or the control class; answered once the
+//! message is in the ring's queue, so a client that outruns the ring waits
+//! for room rather than being refused, see `submissions`);
 //! `key add <absolute path>`, `key use`, `key retire` (the steps of a
 //! cluster key rollover: accept a new key too, send with it, accept only
 //! it). A key file is read and checked here, as the config's is (mode 0600,
@@ -45,6 +47,7 @@ use crate::cluster_file::ClusterFile;
 use crate::config::read_private_key;
 use crate::ring_handle::RingHandle;
 use crate::runtime::{ClusterRequest, Control, KeyChange, RingStatus};
+use crate::submissions::Answers;
 use ringgate_cluster::Command;
 
 /// Longest request line accepted; a longer one ends the connection.
@@ -126,30 +129,109 @@ fn serve_client(
     loop {
         // Every line already here goes to the ring before any answer is
         // awaited; the answers then go back in order.
-        let mut batch = Vec::new();
+        let mut batch = Batch::default();
         loop {
             let mut line = String::new();
             let read = std::io::Read::take(&mut reader, MAX_REQUEST).read_line(&mut line)?;
             if read == 0 {
                 // The client hung up; what it sent still gets done.
-                for pending in batch {
-                    let _ = writeln!(writer, "{}", finish(pending));
+                for pending in batch.close(to_ring) {
+                    let _ = answer(pending, &mut writer);
                 }
                 return writer.flush();
             }
             if !line.ends_with('\n') && read as u64 == MAX_REQUEST {
                 return refuse(stream.try_clone()?, "request line too long");
             }
-            batch.push(request(line.trim_end_matches('\n'), to_ring));
-            if reader.buffer().is_empty() || batch.len() >= MAX_BATCH {
+            batch.add(line.trim_end_matches('\n'), to_ring);
+            if reader.buffer().is_empty() || batch.lines >= MAX_BATCH {
                 break;
             }
         }
-        for pending in batch {
-            writeln!(writer, "{}", finish(pending))?;
+        for pending in batch.close(to_ring) {
+            answer(pending, &mut writer)?;
         }
         writer.flush()?;
     }
+}
+
+/// The requests of one read, on their way to the ring. Consecutive `send`
+/// lines of one class travel as one request (one hand-over, one answer
+/// channel), since at full load a channel per message was most of what the
+/// control thread did.
+#[derive(Default)]
+struct Batch {
+    pending: Vec<Pending>,
+    /// Messages gathered and not yet handed over, and their class.
+    sends: Option<(Priority, Vec<Vec<u8>>)>,
+    lines: usize,
+}
+
+impl Batch {
+    fn add(&mut self, line: &str, to_ring: &RingHandle) {
+        self.lines += 1;
+        let (word, text) = line.split_once(' ').unwrap_or((line, ""));
+        let priority = match word {
+            "send" => Priority::Bulk,
+            "send-control" => Priority::Control,
+            _ => {
+                self.hand_over(to_ring);
+                self.pending.push(Pending::One(request(line, to_ring)));
+                return;
+            }
+        };
+        match &mut self.sends {
+            Some((p, messages)) if *p == priority => messages.push(text.as_bytes().to_vec()),
+            _ => {
+                self.hand_over(to_ring);
+                self.sends = Some((priority, vec![text.as_bytes().to_vec()]));
+            }
+        }
+    }
+
+    /// Hands the gathered messages to the ring.
+    fn hand_over(&mut self, to_ring: &RingHandle) {
+        if let Some((priority, messages)) = self.sends.take() {
+            let (tx, rx) = channel();
+            let count = messages.len();
+            to_ring.send(Control::Send(priority, messages, tx));
+            self.pending.push(Pending::Sent(rx, count));
+        }
+    }
+
+    fn close(mut self, to_ring: &RingHandle) -> Vec<Pending> {
+        self.hand_over(to_ring);
+        self.pending
+    }
+}
+
+/// Writes the answer lines of one request: one per line it came from.
+fn answer(pending: Pending, writer: &mut impl Write) -> std::io::Result<()> {
+    let (rx, count) = match pending {
+        Pending::One(one) => return writeln!(writer, "{}", finish(one)),
+        Pending::Sent(rx, count) => (rx, count),
+    };
+    // `submissions::PATIENCE` keeps the ring's answer well inside this.
+    match rx.recv_timeout(CLIENT_TIMEOUT) {
+        Ok(answers) => {
+            for result in answers {
+                match result {
+                    Ok(()) => writer.write_all(b"{\"ok\":true}\n")?,
+                    Err(e) => writeln!(writer, "{}", serde_json::json!({ "error": e }))?,
+                }
+            }
+        }
+        Err(_) => {
+            for _ in 0..count {
+                writeln!(
+                    writer,
+                    "{}",
+                    serde_json::json!({ "error": "the ring is stopping" })
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The largest configuration file `cluster apply` reads.
@@ -158,8 +240,15 @@ const MAX_APPLY_FILE: u64 = 1 << 20;
 /// Lines of one client handed to the ring before their answers are awaited.
 const MAX_BATCH: usize = 256;
 
-/// A request on its way: answered already, or waiting for the ring.
+/// The requests of a batch on their way.
 enum Pending {
+    One(Single),
+    /// `send` lines handed over together, and how many.
+    Sent(Receiver<Answers>, usize),
+}
+
+/// A request with one answer: given already, or waiting for the ring.
+enum Single {
     Ready(serde_json::Value),
     Status(Receiver<RingStatus>),
     Done(Receiver<Result<(), String>>),
@@ -171,20 +260,20 @@ enum Pending {
 const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The answer to a request, once the ring gave it.
-fn finish(pending: Pending) -> serde_json::Value {
+fn finish(pending: Single) -> serde_json::Value {
     let stopping = || serde_json::json!({ "error": "the ring is stopping" });
     match pending {
-        Pending::Ready(value) => value,
-        Pending::Status(rx) => match rx.recv_timeout(CLIENT_TIMEOUT) {
+        Single::Ready(value) => value,
+        Single::Status(rx) => match rx.recv_timeout(CLIENT_TIMEOUT) {
             Ok(status) => serde_json::to_value(status).unwrap_or_default(),
             Err(_) => stopping(),
         },
-        Pending::Done(rx) => match rx.recv_timeout(CLIENT_TIMEOUT) {
+        Single::Done(rx) => match rx.recv_timeout(CLIENT_TIMEOUT) {
             Ok(Ok(())) => serde_json::json!({ "ok": true }),
             Ok(Err(e)) => serde_json::json!({ "error": e }),
             Err(_) => stopping(),
         },
-        Pending::Cluster(rx) => match rx.recv_timeout(AGREEMENT_TIMEOUT) {
+        Single::Cluster(rx) => match rx.recv_timeout(AGREEMENT_TIMEOUT) {
             Ok(Ok(value)) => value,
             Ok(Err(e)) => serde_json::json!({ "error": e }),
             Err(_) => serde_json::json!({
@@ -197,40 +286,30 @@ fn finish(pending: Pending) -> serde_json::Value {
 }
 
 /// Hands one request line to the ring (or answers it at once if it is bad).
-fn request(line: &str, to_ring: &RingHandle) -> Pending {
+fn request(line: &str, to_ring: &RingHandle) -> Single {
     match line.split_once(' ').unwrap_or((line, "")) {
         ("status", _) => {
             let (tx, rx) = channel();
             to_ring.send(Control::Status(tx));
-            Pending::Status(rx)
-        }
-        (kind @ ("send" | "send-control"), text) => {
-            let priority = if kind == "send" {
-                Priority::Bulk
-            } else {
-                Priority::Control
-            };
-            let (tx, rx) = channel();
-            to_ring.send(Control::Send(priority, text.as_bytes().to_vec(), tx));
-            Pending::Done(rx)
+            Single::Status(rx)
         }
         ("key", step) => match key_change(step) {
             Ok(change) => {
                 let (tx, rx) = channel();
                 to_ring.send(Control::Key(change, tx));
-                Pending::Done(rx)
+                Single::Done(rx)
             }
-            Err(e) => Pending::Ready(serde_json::json!({ "error": e })),
+            Err(e) => Single::Ready(serde_json::json!({ "error": e })),
         },
         ("cluster", rest) => match cluster_request(rest) {
             Ok(request) => {
                 let (tx, rx) = channel();
                 to_ring.send(Control::Cluster(request, tx));
-                Pending::Cluster(rx)
+                Single::Cluster(rx)
             }
-            Err(e) => Pending::Ready(serde_json::json!({ "error": e })),
+            Err(e) => Single::Ready(serde_json::json!({ "error": e })),
         },
-        (other, _) => Pending::Ready(serde_json::json!({
+        (other, _) => Single::Ready(serde_json::json!({
             "error": format!("unknown request {other:?}; expected status, send, send-control, key or cluster")
         })),
     }

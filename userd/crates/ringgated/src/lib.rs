@@ -22,3 +22,4 @@ pub mod session_sync;
 pub mod session_worker;
 pub mod state_file;
 pub mod status_json;
+pub mod submissions;

@@ -6,6 +6,7 @@
 //! and answers control requests between datagrams.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,8 +25,9 @@ use serde::Serialize;
 
 use crate::config::{Config, KernelModule};
 use crate::gateway::{Gateway, Reply};
-use crate::output::Output;
+use crate::output::{Lines, Output};
 use crate::ring_handle::RingInbox;
+use crate::submissions::{Answers, Submissions};
 
 /// The longest the loop sleeps before looking at the stop flag again.
 const TICK: Duration = Duration::from_millis(20);
@@ -35,7 +37,9 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 /// A request from the control socket, with where to send the answer.
 pub enum Control {
     Status(Sender<RingStatus>),
-    Send(Priority, Vec<u8>, Sender<Result<(), String>>),
+    /// Messages of one class to broadcast, answered once all are queued
+    /// (see `submissions`).
+    Send(Priority, Vec<Vec<u8>>, Sender<Answers>),
     Key(KeyChange, Sender<Result<(), String>>),
     /// A request for the cluster (gateway mode only).
     Cluster(ClusterRequest, Reply),
@@ -274,8 +278,10 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
         stale_epochs: 0,
     };
     let mut stored_epoch = ring.node().epoch();
+    let mut submissions = Submissions::default();
 
     let output = Output::spawn(std::io::stdout());
+    let mut lines = Lines::default();
     let mut gateway = match &config.cluster {
         Some(options) => {
             let client = match Client::connect() {
@@ -301,7 +307,7 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
         let turn = Instant::now();
         ring.flush();
         while let Some(event) = ring.node().poll_event() {
-            announce(&event, &output);
+            announce(&event, &output, &mut lines);
             match (&mut gateway, event) {
                 (Some(gateway), event) => gateway.on_event(&mut ring, event),
                 (
@@ -312,11 +318,16 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                         payload,
                         ..
                     },
-                ) => output.emit(format!(
-                    "deliver {first} {origin} {} {}",
-                    payload.len(),
-                    crate::output::payload_text(&payload)
-                )),
+                ) => {
+                    let _ = write!(
+                        lines.start(),
+                        "deliver {first} {origin} {} {}",
+                        payload.len(),
+                        crate::output::payload_text(&payload)
+                    );
+                    lines.end();
+                    output.line(&mut lines);
+                }
                 // Without a cluster there is no application state: an
                 // empty snapshot lets the receivers go on.
                 (
@@ -332,11 +343,13 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                     }
                 }
                 (None, Event::Snapshot { origin, data }) => {
-                    output.emit(format!("snapshot {origin} {}", data.len()));
+                    let _ = write!(lines.start(), "snapshot {origin} {}", data.len());
+                    lines.end();
                 }
                 (None, Event::Membership { .. } | Event::Safe { .. }) => {}
             }
         }
+        output.send(&mut lines);
         if let Some(gateway) = &mut gateway {
             gateway.pump(&mut ring);
             ring.flush();
@@ -387,6 +400,10 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
             stored_epoch = epoch;
         }
 
+        // The token drained the queue: messages waiting for room go first,
+        // ahead of new ones of their class.
+        let now = ring.now();
+        submissions.retry(ring.node(), now);
         control.clear_wake_ups();
         while let Ok(request) = control.requests.try_recv() {
             match request {
@@ -438,10 +455,9 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                         }
                     },
                 },
-                Control::Send(priority, payload, reply) => {
+                Control::Send(priority, messages, reply) => {
                     let now = ring.now();
-                    let result = ring.node().submit_with(now, priority, payload);
-                    let _ = reply.send(result.map_err(|e| e.to_string()));
+                    submissions.offer(ring.node(), now, priority, messages, reply);
                 }
                 Control::Key(change, reply) => {
                     let node = ring.node();
@@ -478,7 +494,7 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
 }
 
 /// Writes a line for every new ring (see `run`) and logs it.
-fn announce(event: &Event, output: &Output) {
+fn announce(event: &Event, output: &Output, lines: &mut Lines) {
     let Event::Membership {
         ring,
         members,
@@ -491,14 +507,17 @@ fn announce(event: &Event, output: &Output) {
     };
     let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
     let from: Vec<String> = transitional.iter().map(NodeId::to_string).collect();
-    output.emit(format!(
+    let _ = write!(
+        lines.start(),
         "membership {} {} {} {} {}",
         ring.seq,
         ring.rep,
         list.join(","),
         from.join(","),
         if *primary { "primary" } else { "minority" }
-    ));
+    );
+    lines.end();
+    output.line(lines);
     eprintln!(
         "ringgated: ring {}/{} installed with members {}",
         ring.seq,

@@ -177,3 +177,63 @@ fn a_control_request_wakes_the_ring_thread() {
     drop(daemon);
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A client that submits far faster than the ring delivers is slowed
+/// down, not refused: its answers come as its messages get into the ring's
+/// queue, and every message is delivered once, in order. (Before, a full
+/// queue refused a message at once, and at full load such a client got
+/// five refusals for each message taken.)
+#[test]
+fn a_client_that_outruns_the_ring_waits_instead_of_being_refused() {
+    let dir = support::scratch("outrun");
+    let port = 47000 + (std::process::id() % 15000) as u16;
+    let members = [1, 2];
+    let daemons: Vec<Daemon> = members
+        .iter()
+        .map(|id| support::start(&dir, *id, port, &members, &[]))
+        .collect();
+    for d in &daemons {
+        wait_for("a ring of both", || support::in_ring(d, &members));
+    }
+    // Four times the ring's queue (4096 messages), written at once.
+    let messages = 16_384;
+    let stream = UnixStream::connect(&daemons[0].socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let text = "x".repeat(1000);
+        let mut all = String::new();
+        for k in 0..messages {
+            all.push_str(&format!("send {k} {text}\n"));
+        }
+        writer.write_all(all.as_bytes()).unwrap();
+    });
+    let mut refusals = Vec::new();
+    for line in BufReader::new(&stream).lines().take(messages) {
+        let line = line.unwrap();
+        if line != r#"{"ok":true}"# {
+            refusals.push(line);
+        }
+    }
+    sender.join().unwrap();
+    assert!(
+        refusals.is_empty(),
+        "{} of {messages} refused, the first: {}",
+        refusals.len(),
+        refusals[0]
+    );
+    for d in &daemons {
+        wait_for("every message delivered", || {
+            counter(&d.socket, "delivered_messages") == Some(messages as u64)
+        });
+    }
+    let delivered = support::lines_starting(&daemons[1], "deliver ");
+    for (k, line) in delivered.iter().enumerate() {
+        let text = line.splitn(5, ' ').nth(4).unwrap();
+        assert!(text.starts_with(&format!("{k} ")), "{k}th delivery: {line:.40}");
+    }
+    drop(daemons);
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -468,6 +468,13 @@ impl Node {
         self.queue_app(now, priority, MSG_APP, payload)
     }
 
+    /// Whether `submit_with` would queue a message of this class now (its
+    /// queue has room), so a caller that would rather wait than be refused
+    /// keeps the message until it has.
+    pub fn has_room(&self, priority: Priority) -> bool {
+        self.outbox.has_room(priority)
+    }
+
     /// Like `submit_with`, for safe delivery (Totem's SAFE): every member
     /// hands the message over only once every member holds it (the token's
     /// aru covered it at two visits), and the messages after it in the

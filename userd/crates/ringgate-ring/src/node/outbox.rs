@@ -46,16 +46,20 @@ impl Outbox {
         }
     }
 
+    /// Whether a message of this class would be queued now.
+    pub(super) fn has_room(&self, priority: Priority) -> bool {
+        match priority {
+            Priority::Control => self.control.len() < MAX_PENDING_CONTROL,
+            Priority::Bulk => self.bulk.len() < MAX_PENDING,
+        }
+    }
+
     /// Queues a message, or refuses it if its class's queue is full.
     pub(super) fn push(&mut self, priority: Priority, message: Vec<u8>) -> Result<(), SubmitError> {
-        let limit = match priority {
-            Priority::Control => MAX_PENDING_CONTROL,
-            Priority::Bulk => MAX_PENDING,
-        };
-        let queue = self.queue(priority);
-        if queue.len() >= limit {
+        if !self.has_room(priority) {
             return Err(SubmitError::Backlog(priority));
         }
+        let queue = self.queue(priority);
         queue.push_back(message);
         Ok(())
     }

@@ -112,26 +112,38 @@ pub fn start(
 /// Reads `deliver <first> <origin> <len> <intended µs> <padding>` and
 /// `membership <seq> <rep> <members> ...` lines.
 fn read_output(stdout: impl std::io::Read, seen: &Mutex<Seen>, epoch: Instant) {
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { return };
+    // One buffer for every line, as corosync's client reuses its own: the
+    // bench's work should not weigh on the two shared cores.
+    let mut reader = BufReader::with_capacity(1 << 16, stdout);
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        match reader.read_until(b'\n', &mut raw) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
         let at = micros(epoch);
-        let mut words = line.split(' ');
-        match words.next() {
-            Some("deliver") => {
-                if let Some(Ok(intended)) = words.nth(3).map(str::parse::<u64>) {
-                    seen.lock().unwrap().deliveries.push((at, intended));
-                }
+        if let Some(rest) = raw.strip_prefix(b"deliver ") {
+            // `deliver <first> <origin> <len> <intended> ...`
+            let intended = rest
+                .split(|b| *b == b' ')
+                .nth(3)
+                .and_then(|w| std::str::from_utf8(w).ok()?.parse::<u64>().ok());
+            if let Some(intended) = intended {
+                seen.lock().unwrap().deliveries.push((at, intended));
             }
-            Some("membership") => {
-                let members = words
-                    .nth(2)
-                    .unwrap_or("")
-                    .split(',')
-                    .filter_map(|m| m.parse().ok())
-                    .collect();
-                seen.lock().unwrap().memberships.push((at, members));
-            }
-            _ => {}
+            continue;
+        }
+        let line = String::from_utf8_lossy(&raw);
+        let mut words = line.trim_end().split(' ');
+        if words.next() == Some("membership") {
+            let members = words
+                .nth(2)
+                .unwrap_or("")
+                .split(',')
+                .filter_map(|m| m.parse().ok())
+                .collect();
+            seen.lock().unwrap().memberships.push((at, members));
         }
     }
 }
