@@ -15,6 +15,7 @@ pub mod load_meter;
 pub mod module_sync;
 pub mod output;
 pub mod persister;
+pub mod priority;
 pub mod release_gate;
 pub mod ring_handle;
 pub mod runtime;

@@ -232,7 +232,10 @@ fn a_client_that_outruns_the_ring_waits_instead_of_being_refused() {
     let delivered = support::lines_starting(&daemons[1], "deliver ");
     for (k, line) in delivered.iter().enumerate() {
         let text = line.splitn(5, ' ').nth(4).unwrap();
-        assert!(text.starts_with(&format!("{k} ")), "{k}th delivery: {line:.40}");
+        assert!(
+            text.starts_with(&format!("{k} ")),
+            "{k}th delivery: {line:.40}"
+        );
     }
     drop(daemons);
     let _ = fs::remove_dir_all(&dir);

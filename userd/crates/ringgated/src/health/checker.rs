@@ -217,6 +217,7 @@ impl Table {
 }
 
 fn work(shared: &Shared) {
+    crate::priority::ordinary();
     let mut table = lock(shared);
     loop {
         let now = Instant::now();
