@@ -30,8 +30,8 @@ pub const PATIENCE: Micros = 2_000_000;
 /// The ring's queue of messages waiting for the token (a `Node`; tests use
 /// a stand-in).
 pub trait Queue {
-    fn has_room(&self, priority: Priority) -> bool;
-    fn submit(
+    fn room_for(&self, priority: Priority) -> bool;
+    fn take(
         &mut self,
         now: Micros,
         priority: Priority,
@@ -40,11 +40,11 @@ pub trait Queue {
 }
 
 impl Queue for Node {
-    fn has_room(&self, priority: Priority) -> bool {
-        Node::has_room(self, priority)
+    fn room_for(&self, priority: Priority) -> bool {
+        self.has_room(priority)
     }
 
-    fn submit(
+    fn take(
         &mut self,
         now: Micros,
         priority: Priority,
@@ -119,11 +119,11 @@ impl Submissions {
         let line = self.line(priority);
         while let Some(batch) = line.front_mut() {
             while !batch.messages.as_slice().is_empty() {
-                if queue.has_room(priority) {
+                if queue.room_for(priority) {
                     let Some(message) = batch.messages.next() else {
                         break;
                     };
-                    let answer = queue.submit(now, priority, message);
+                    let answer = queue.take(now, priority, message);
                     batch.answers.push(answer.map_err(|e| e.to_string()));
                 } else if now.saturating_sub(batch.since) >= PATIENCE {
                     let refusal = SubmitError::Backlog(priority).to_string();
@@ -155,10 +155,10 @@ mod tests {
     }
 
     impl Queue for Fake {
-        fn has_room(&self, priority: Priority) -> bool {
+        fn room_for(&self, priority: Priority) -> bool {
             self.taken.iter().filter(|(p, _)| *p == priority).count() < self.room
         }
-        fn submit(
+        fn take(
             &mut self,
             _now: Micros,
             priority: Priority,
