@@ -54,12 +54,6 @@ fn main() -> ExitCode {
     let Some(args) = parse_args(&args) else {
         return usage();
     };
-    // ringgated starts the proxy from its ring thread, which runs at a
-    // raised priority (nice below 0) that a child inherits: the proxy's
-    // traffic must not compete with the token on equal terms.
-    if rustix::process::getpriority_process(None).is_ok_and(|nice| nice < 0) {
-        let _ = rustix::process::setpriority_process(None, 0);
-    }
     // A SIGHUP ends a process by default, and ringgated may send one as
     // soon as it wrote a change: from here on it only raises this flag,
     // which `run` reads once the runtime listens for it.

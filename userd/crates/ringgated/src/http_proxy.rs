@@ -206,13 +206,15 @@ impl HttpProxy {
         let _ = std::fs::remove_file(&self.paths.status_socket);
         // The new proxy reads the file as it is now.
         self.reload_pending = false;
-        let spawned = Command::new(&self.paths.program)
-            .arg("--config")
-            .arg(&self.paths.config)
-            .arg("--die-with-parent")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn();
+        // Not at the ring thread's raised priority (see `priority`).
+        let spawned = crate::priority::spawn_ordinary(
+            Command::new(&self.paths.program)
+                .arg("--config")
+                .arg(&self.paths.config)
+                .arg("--die-with-parent")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null()),
+        );
         match spawned {
             Ok(child) => {
                 said.push(format!(

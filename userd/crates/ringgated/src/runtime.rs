@@ -508,6 +508,9 @@ fn announce(event: &Event, output: &Output, lines: &mut Lines) {
     };
     let list: Vec<String> = members.iter().map(NodeId::to_string).collect();
     let from: Vec<String> = transitional.iter().map(NodeId::to_string).collect();
+    // A chunk of its own: a full queue drops whole chunks, and a membership
+    // line should not go with a chunk of deliveries.
+    output.send(lines);
     let _ = write!(
         lines.start(),
         "membership {} {} {} {} {}",
@@ -518,7 +521,7 @@ fn announce(event: &Event, output: &Output, lines: &mut Lines) {
         if *primary { "primary" } else { "minority" }
     );
     lines.end();
-    output.line(lines);
+    output.send(lines);
     eprintln!(
         "ringgated: ring {}/{} installed with members {}",
         ring.seq,

@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::mpsc::Sender;
 
+use ringgate_ring::limits::MAX_MESSAGE;
 use ringgate_ring::node::{Micros, Node, Priority, SubmitError};
 
 /// The answers to one batch, one per message, in order.
@@ -118,8 +119,10 @@ impl Submissions {
     fn advance(&mut self, queue: &mut impl Queue, now: Micros, priority: Priority) {
         let line = self.line(priority);
         while let Some(batch) = line.front_mut() {
-            while !batch.messages.as_slice().is_empty() {
-                if queue.room_for(priority) {
+            while let Some(next) = batch.messages.as_slice().first() {
+                // A message the ring would refuse anyway is refused at once,
+                // not after waiting for room.
+                if next.len() > MAX_MESSAGE || queue.room_for(priority) {
                     let Some(message) = batch.messages.next() else {
                         break;
                     };
@@ -164,8 +167,8 @@ mod tests {
             priority: Priority,
             payload: Vec<u8>,
         ) -> Result<(), SubmitError> {
-            if payload.is_empty() {
-                return Err(SubmitError::TooLarge(0));
+            if payload.len() > MAX_MESSAGE {
+                return Err(SubmitError::TooLarge(payload.len()));
             }
             self.taken.push((priority, payload));
             Ok(())
@@ -181,9 +184,18 @@ mod tests {
         }
     }
 
+    /// The messages; `BIG` stands for one over the size limit.
     fn batch(texts: &[&str]) -> Vec<Vec<u8>> {
-        texts.iter().map(|t| t.as_bytes().to_vec()).collect()
+        texts
+            .iter()
+            .map(|t| match *t {
+                BIG => vec![b'x'; MAX_MESSAGE + 1],
+                t => t.as_bytes().to_vec(),
+            })
+            .collect()
     }
+
+    const BIG: &str = "<over the limit>";
 
     fn offer(
         s: &mut Submissions,
@@ -206,7 +218,7 @@ mod tests {
                 taken: vec![],
             },
         );
-        let rx = offer(&mut s, &mut q, 0, Priority::Bulk, &["a", "", "b"]);
+        let rx = offer(&mut s, &mut q, 0, Priority::Bulk, &["a", BIG, "b"]);
         let answers = rx.try_recv().expect("answered at once");
         assert_eq!(answers.len(), 3);
         assert!(answers[0].is_ok() && answers[2].is_ok());
@@ -286,6 +298,30 @@ mod tests {
         q.drain(Priority::Bulk);
         s.retry(&mut q, 5 + PATIENCE + 1);
         assert!(q.taken.is_empty());
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_refused_at_once_even_behind_a_full_queue() {
+        let (mut s, mut q) = (
+            Submissions::default(),
+            Fake {
+                room: 1,
+                taken: vec![],
+            },
+        );
+        let rx = offer(&mut s, &mut q, 0, Priority::Bulk, &["1", BIG, "3"]);
+        // "1" took the only place; the big one is refused without waiting,
+        // and "3" waits for room.
+        assert!(rx.try_recv().is_err());
+        assert_eq!(s.waiting(), 1);
+        q.drain(Priority::Bulk);
+        s.retry(&mut q, 1);
+        let answers = rx.try_recv().unwrap();
+        assert!(
+            answers[1].as_ref().unwrap_err().contains("limit"),
+            "{answers:?}"
+        );
+        assert!(answers[0].is_ok() && answers[2].is_ok());
     }
 
     #[test]
