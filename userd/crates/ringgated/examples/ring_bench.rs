@@ -47,6 +47,7 @@ fn ring_configs(n: u16) -> Vec<Config> {
                 std::process::id()
             )),
             kernel_module: KernelModule::Optional,
+            ring_nice: 0,
             peers: (1..=n)
                 .filter(|p| *p != id)
                 .map(|p| Peer {

@@ -9,6 +9,8 @@
 //! kernel_module = "required"        # or "optional": run the ring without ringgate.ko
 //! state_file = "/var/lib/ringgated/epoch"  # the incarnation counter, which
 //!                                   # names this node's rings (see `epoch`)
+//! ring_nice = -10                   # the ring thread's nice value, -20 to 0
+//!                                   # (see `priority`)
 //!
 //! [[peers]]
 //! id = 2
@@ -47,6 +49,7 @@ struct File {
     state_file: PathBuf,
     #[serde(default)]
     kernel_module: KernelModule,
+    ring_nice: Option<i32>,
     #[serde(default)]
     peers: Vec<Peer>,
     #[serde(default)]
@@ -178,6 +181,8 @@ pub struct Config {
     /// config's directory).
     pub state_file: PathBuf,
     pub kernel_module: KernelModule,
+    /// The ring thread's nice value (see `priority`).
+    pub ring_nice: i32,
     pub peers: Vec<Peer>,
     pub ring: RingConfig,
     /// The cluster this node serves; `None` runs the ring alone.
@@ -243,6 +248,12 @@ impl Config {
                 ));
             }
         }
+        let ring_nice = file.ring_nice.unwrap_or(crate::priority::RING_NICE);
+        if !(-20..=0).contains(&ring_nice) {
+            return Err(format!(
+                "ring_nice: {ring_nice} is not a nice value from -20 (most favoured) to 0"
+            ));
+        }
         let ring = file.timeouts.ring_config()?;
         let key_path = dir.join(&file.key_file);
         let key_text =
@@ -265,6 +276,7 @@ impl Config {
             control_socket: file.control_socket,
             state_file,
             kernel_module: file.kernel_module,
+            ring_nice,
             peers: file.peers,
             ring,
             cluster,
@@ -378,6 +390,14 @@ token_retransmit_ms = 7
                 "timeouts.consensus_ms",
             ),
             (GOOD.replace("node_id", "nodeid"), "nodeid"),
+            (
+                GOOD.replace("node_id = 1", "node_id = 1\nring_nice = -21"),
+                "ring_nice: -21",
+            ),
+            (
+                GOOD.replace("node_id = 1", "node_id = 1\nring_nice = 5"),
+                "ring_nice: 5",
+            ),
             (
                 format!("{GOOD}\nkernel_module = \"maybe\""),
                 "kernel_module",

@@ -16,28 +16,29 @@ use std::io;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// The ring thread's nice value.
+/// The ring thread's nice value unless the configuration says otherwise
+/// (`ring_nice`).
 pub const RING_NICE: i32 = -10;
 
 /// The nice value the process had before the ring thread raised its own:
 /// what `ordinary` goes back to.
 static ORIGINAL: AtomicI32 = AtomicI32::new(0);
 
-/// Raises the calling thread's priority to `RING_NICE`, unless it runs at
+/// Raises the calling thread's priority to nice `to`, unless it runs at
 /// that priority or a higher one already (an operator's `Nice=-15`). Needs
 /// root or CAP_SYS_NICE; without them the thread keeps its priority, and
 /// says so.
-pub fn raise_ring_thread() {
+pub fn raise_ring_thread(to: i32) {
     let Ok(nice) = rustix::process::getpriority_process(None) else {
         return;
     };
     ORIGINAL.store(nice, Ordering::Relaxed);
-    if nice <= RING_NICE {
+    if nice <= to {
         return;
     }
-    if let Err(e) = rustix::process::setpriority_process(None, RING_NICE) {
+    if let Err(e) = rustix::process::setpriority_process(None, to) {
         eprintln!(
-            "ringgated: cannot raise the ring thread's priority to nice {RING_NICE} ({e}); \
+            "ringgated: cannot raise the ring thread's priority to nice {to} ({e}); \
              the token may wait for a CPU on a busy host"
         );
     }
@@ -78,7 +79,7 @@ mod tests {
     #[test]
     fn what_the_ring_thread_starts_runs_at_the_ordinary_priority() {
         std::thread::spawn(move || {
-            raise_ring_thread();
+            raise_ring_thread(RING_NICE);
             if nice() != RING_NICE {
                 // Not root: nothing to inherit, nothing to check.
                 return;

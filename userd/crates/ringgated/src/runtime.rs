@@ -303,7 +303,7 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
         None => None,
     };
 
-    crate::priority::raise_ring_thread();
+    crate::priority::raise_ring_thread(config.ring_nice);
     while !stop.load(Ordering::Relaxed) {
         let turn = Instant::now();
         ring.flush();
