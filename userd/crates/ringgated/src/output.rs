@@ -29,14 +29,10 @@ const BATCH_BYTES: usize = 64 << 10;
 /// Lines gathered beyond this size go into the queue before the next.
 pub const CHUNK_BYTES: usize = 32 << 10;
 
-/// Lines written one after another, each ending in a newline, and how many.
-struct Chunk {
-    text: String,
-    lines: u64,
-}
-
-/// Lines the ring's thread gathers during one turn; `Output::send` queues
-/// them, and `Output::line` whenever they reach `CHUNK_BYTES`.
+/// Lines written one after another, each ending in a newline, and how
+/// many: what the ring's thread gathers during one turn (`Output::send`
+/// queues them, and `Output::line` whenever they reach `CHUNK_BYTES`), and
+/// what goes through the queue.
 #[derive(Default)]
 pub struct Lines {
     text: String,
@@ -58,7 +54,7 @@ impl Lines {
 
 /// The token thread's end of the output queue.
 pub struct Output {
-    queue: SyncSender<Chunk>,
+    queue: SyncSender<Lines>,
     /// Bytes of the lines in the queue.
     queued: Arc<AtomicUsize>,
     dropped: Arc<AtomicU64>,
@@ -67,7 +63,7 @@ pub struct Output {
 impl Output {
     /// Starts the writer thread on `sink` (stdout in the daemon).
     pub fn spawn(mut sink: impl Write + Send + 'static) -> Output {
-        let (queue, lines) = sync_channel::<Chunk>(QUEUE_LINES);
+        let (queue, lines) = sync_channel::<Lines>(QUEUE_LINES);
         let dropped = Arc::new(AtomicU64::new(0));
         let queued = Arc::new(AtomicUsize::new(0));
         let (writer_dropped, writer_queued) = (Arc::clone(&dropped), Arc::clone(&queued));
@@ -118,7 +114,7 @@ impl Output {
     /// Queues a line without ever blocking.
     pub fn emit(&self, mut line: String) {
         line.push('\n');
-        self.queue_chunk(Chunk {
+        self.queue_chunk(Lines {
             text: line,
             lines: 1,
         });
@@ -134,13 +130,11 @@ impl Output {
     /// Queues the lines gathered, without ever blocking, and empties `lines`.
     pub fn send(&self, lines: &mut Lines) {
         if lines.lines > 0 {
-            let text = std::mem::take(&mut lines.text);
-            let count = std::mem::take(&mut lines.lines);
-            self.queue_chunk(Chunk { text, lines: count });
+            self.queue_chunk(std::mem::take(lines));
         }
     }
 
-    fn queue_chunk(&self, chunk: Chunk) {
+    fn queue_chunk(&self, chunk: Lines) {
         let (len, lines) = (chunk.text.len(), chunk.lines);
         // Only this thread adds to `queued`, so the check cannot race with
         // another addition; the writer only lowers it.

@@ -100,7 +100,7 @@ impl Submissions {
         }
     }
 
-    /// Messages waiting, for tests and status.
+    /// Messages waiting (the tests read it).
     pub fn waiting(&self) -> usize {
         self.control
             .iter()
