@@ -10,6 +10,7 @@
 //!          | member count u16 | member u16...   (the sender's ring; none while forming)
 //! Commit   member count u16 | member u16... | epoch u64 per member   (header ring = the new ring)
 //! StaleEpoch refused u64 | seen u64   (header ring = none)
+//! HoldCancel (no fields; header ring = the sender's ring)
 //! ```
 //!
 //! Node-id lists travel in strictly ascending order, which the decoder
@@ -149,6 +150,11 @@ pub enum Body {
         refused: u64,
         seen: u64,
     },
+    /// A member that has a message to send and saw the ring go idle asks
+    /// the representative (of the ring in the header) to pass on the token
+    /// it may be holding, instead of letting the message wait out the hold
+    /// (Totem's token hold cancel).
+    HoldCancel,
 }
 
 /// A whole packet (before authentication is added).
@@ -208,6 +214,7 @@ const KIND_DATA: u8 = 3;
 const KIND_JOIN: u8 = 4;
 const KIND_COMMIT: u8 = 5;
 const KIND_STALE_EPOCH: u8 = 6;
+const KIND_HOLD_CANCEL: u8 = 7;
 
 fn put_ids(out: &mut Vec<u8>, ids: &[NodeId]) {
     let ids = &ids[..ids.len().min(MAX_NODES)];
@@ -243,6 +250,7 @@ impl Packet {
             Body::Join(_) => KIND_JOIN,
             Body::Commit { .. } => KIND_COMMIT,
             Body::StaleEpoch { .. } => KIND_STALE_EPOCH,
+            Body::HoldCancel => KIND_HOLD_CANCEL,
         });
         out.extend_from_slice(&self.sender.to_be_bytes());
         self.ring.encode_into(&mut out);
@@ -284,6 +292,7 @@ impl Packet {
                 out.extend_from_slice(&refused.to_be_bytes());
                 out.extend_from_slice(&seen.to_be_bytes());
             }
+            Body::HoldCancel => {}
         }
         out
     }
@@ -386,6 +395,7 @@ impl Packet {
                 }
                 Body::StaleEpoch { refused, seen }
             }
+            KIND_HOLD_CANCEL => Body::HoldCancel,
             other => return Err(DecodeError::Kind(other)),
         };
         if !r.0.is_empty() {
@@ -464,6 +474,11 @@ mod tests {
                     refused: 4000,
                     seen: 5000,
                 },
+            },
+            Packet {
+                sender: 3,
+                ring,
+                body: Body::HoldCancel,
             },
         ]
     }

@@ -81,6 +81,11 @@ fn mutated_packets_never_panic_and_refusals_change_nothing() {
                 seen: 7,
             },
         },
+        Packet {
+            sender: 2,
+            ring,
+            body: Body::HoldCancel,
+        },
     ];
     // The node under test is in ring 1 (from node 1's Commit), so mutated
     // tokens and carriage packets reach the ring's logic, not just the

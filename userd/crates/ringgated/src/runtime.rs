@@ -477,6 +477,11 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
                 }
             }
         }
+        // What the requests made the node send goes out before the wait:
+        // a message sent with a token this node held idle, or a request for
+        // the token (`HoldCancel`), would otherwise wait for whatever next
+        // wakes the thread, which on an idle ring is the hold's end.
+        ring.flush();
         // The cluster's timers (a fenced take, the self fence, the load
         // report) wake the loop on time too.
         let now = ring.now();

@@ -62,9 +62,10 @@ pub struct Config {
     /// How long a node waits for its successor to acknowledge the token
     /// before sending it again.
     pub token_retransmit_us: Micros,
-    /// How long the representative holds the token when a whole rotation
-    /// carried nothing, so an idle ring does not spin at full speed. A
-    /// message submitted there releases it at once.
+    /// How long the representative holds the token when two whole
+    /// rotations carried nothing, so an idle ring does not spin at full
+    /// speed. A message submitted anywhere releases it at once: at the
+    /// representative directly, elsewhere by asking it (`HoldCancel`).
     pub token_hold_us: Micros,
     /// No token visit for this long (plus `token_loss_per_member_us` for
     /// each member, as a rotation takes longer in a larger ring) means the
@@ -231,6 +232,9 @@ pub struct Stats {
     pub token_losses: u64,
     /// Times the application asked for a new ring (`reform`).
     pub reforms: u64,
+    /// Times a message found the ring idle and this node asked the
+    /// representative to pass on the token it may hold (`HoldCancel`).
+    pub hold_cancels_sent: u64,
 }
 
 /// Where the node is in the life of a ring.
@@ -567,6 +571,7 @@ impl Node {
                         self.receive_token_ack(packet.sender, token_seq, now)
                     }
                     Body::Data(carriage) => self.receive_carriage(carriage, now),
+                    Body::HoldCancel => self.receive_hold_cancel(now),
                     Body::Join(_) | Body::Commit { .. } | Body::StaleEpoch { .. } => {}
                 }
             }

@@ -64,6 +64,14 @@ pub(super) struct RingState {
     /// The token's aru and seq at this node's previous visit.
     previous_visit_aru: u64,
     previous_visit_seq: u64,
+    /// Successive visits at which the token carried nothing new since this
+    /// node's previous visit (a token used again without travelling does
+    /// not count).
+    idle_visits: u32,
+    /// This member (not the representative) passed on an idle token: the
+    /// representative may be holding it, and a message submitted here asks
+    /// for it back (`HoldCancel`) once.
+    may_be_held: bool,
     /// The last `Safe` notice given.
     announced_safe: u64,
     pub(super) last_token_seq: u64,
@@ -93,6 +101,8 @@ impl RingState {
             last_visit_at: None,
             previous_visit_aru: 0,
             previous_visit_seq: 0,
+            idle_visits: 0,
+            may_be_held: false,
             announced_safe: 0,
             last_token_seq: 0,
             sent_token: None,
@@ -228,6 +238,28 @@ impl Node {
             self.visit(token, now);
         } else if let Some((token, _)) = ring.held_token.take() {
             self.use_token(token, now, Arrival::Reused);
+        } else if std::mem::take(&mut ring.may_be_held) {
+            // Without this, the message would wait out the hold, a whole
+            // `token_hold_us`, on a ring that has nothing else to do.
+            let (ring_id, rep) = (ring.id, ring.id.rep);
+            self.stats.hold_cancels_sent += 1;
+            self.send(ring_id, Destination::Node(rep), Body::HoldCancel);
+        }
+    }
+
+    /// A member has a message and asks for the token this node may hold
+    /// idle (it is sent to the representative only).
+    pub(super) fn receive_hold_cancel(&mut self, now: Micros) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        match ring.held_token.take() {
+            Some((token, _)) => self.forward(token, now),
+            // The member saw the ring idle before this node did: the token
+            // is still on its way here, and would be held at its coming
+            // visit while the message waits. That visit does not count as
+            // idle (as corosync resets its unchanged count on a cancel).
+            None => ring.idle_visits = 0,
         }
     }
 
@@ -418,7 +450,23 @@ impl Node {
         let idle =
             token.seq == ring.previous_visit_seq && token.aru == token.seq && token.rtr.is_empty();
         ring.previous_visit_seq = token.seq;
-        if idle && operational && self.id == ring.id.rep && self.config.token_hold_us > 0 {
+        ring.idle_visits = match (idle, arrival) {
+            (false, _) => 0,
+            (true, Arrival::Rotated) => ring.idle_visits.saturating_add(1),
+            (true, Arrival::Reused) => ring.idle_visits,
+        };
+        // The representative holds the token at its second idle visit in a
+        // row, the others expect it held after their first (as corosync's
+        // seqno_unchanged_const, one less for the others). Between the
+        // representative's two idle visits every other member passed the
+        // token once with nothing new on it, so each knows to ask for it
+        // back before it is held.
+        // (Members share their timeouts: with no hold here, there is none
+        // to cancel.)
+        let is_rep = self.id == ring.id.rep;
+        let holds = self.config.token_hold_us > 0;
+        ring.may_be_held = holds && !is_rep && ring.idle_visits >= 1;
+        if ring.idle_visits >= 2 && operational && is_rep && holds {
             ring.held_token = Some((token, now + self.config.token_hold_us));
             return;
         }

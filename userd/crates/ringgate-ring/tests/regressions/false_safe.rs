@@ -2,6 +2,11 @@
 //! two successive visits, two full rotations. The representative that holds
 //! an idle token and uses it again for a message just submitted must not
 //! count that second use as a visit: it would rest safety on one rotation.
+//!
+//! Since the representative holds the token only at its second idle visit
+//! (see `hold_cancel`), a held token means every member had every packet,
+//! and this scenario can no longer reach the reuse; it stays as a lossy
+//! crash in which a packet one member lacks must not be forgotten.
 
 use ringgate_ring::node::Config;
 
@@ -30,7 +35,12 @@ fn safe_needs_two_rotations_when_the_representative_reuses_a_held_token() {
     }));
     net.submit(1, b"msg-A");
     net.submit(1, b"msg-B");
-    net.run_network();
+    // Node 2 asks for B at every visit and never gets it, so the token
+    // never rests. Since the representative holds the token only after two
+    // idle visits, when every member has had all packets, the reuse that
+    // once made B safe here cannot come; the scenario still checks that B
+    // is kept for node 2 through the crash.
+    net.run_network_at_most(2_000);
 
     // C is sent with the held token; then node 3, the only other holder of
     // B, dies.

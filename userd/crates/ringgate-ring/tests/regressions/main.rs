@@ -3,6 +3,7 @@
 
 mod batching;
 mod false_safe;
+mod hold_cancel;
 mod key_rotation;
 mod net;
 mod one_way_link;

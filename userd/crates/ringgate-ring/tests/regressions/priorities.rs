@@ -37,7 +37,7 @@ fn a_control_message_never_waits_behind_bulk_and_full_queues_push_back() {
     }
     assert_eq!(queued, ringgate_ring::limits::MAX_PENDING);
     // The window fills with bulk.
-    net.run_network_at_most(20_000);
+    net.run_network_at_most(4_000);
     let before = net.events[0]
         .iter()
         .filter(|e| matches!(e, Event::Deliver { .. }))
