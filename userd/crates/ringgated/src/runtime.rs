@@ -31,6 +31,10 @@ use crate::submissions::{Answers, Submissions};
 
 /// The longest the loop sleeps before looking at the stop flag again.
 const TICK: Duration = Duration::from_millis(20);
+
+/// Control requests taken in one turn of the ring's thread; each carries at
+/// most a client's batch of `send` lines (see `control`).
+const REQUESTS_PER_TURN: usize = 32;
 /// Socket receive buffer requested, in bytes.
 const RECEIVE_BUFFER: usize = 4 << 20;
 
@@ -406,7 +410,21 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
         let now = ring.now();
         submissions.retry(ring.node(), now);
         control.clear_wake_ups();
-        while let Ok(request) = control.requests.try_recv() {
+        // At most `REQUESTS_PER_TURN` requests a turn: alone in a ring, or
+        // with a token held idle, a message is delivered as it is taken, and
+        // its delivery waits in the node until the next turn drains it to
+        // stdout's bounded queue. Clients answered at once send more, so a
+        // turn that took every request there was grew without bound (1.2 GB
+        // and 200 ms turns under four flooding clients).
+        let mut more_requests = false;
+        for taken in 0.. {
+            if taken == REQUESTS_PER_TURN {
+                more_requests = true;
+                break;
+            }
+            let Ok(request) = control.requests.try_recv() else {
+                break;
+            };
             match request {
                 Control::Status(reply) => {
                     let _ = reply.send(ring_status(&mut ring, &window, &output));
@@ -491,6 +509,9 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
             .map_or(TICK, |at| {
                 TICK.min(Duration::from_micros(at.saturating_sub(now)))
             });
+        // Requests left for the next turn were already woken for: the wait
+        // only takes what came meanwhile.
+        let wait = if more_requests { Duration::ZERO } else { wait };
         ring.wait_or_wake(wait, Some(control.wake_socket()))?;
     }
     if let Some(gateway) = &mut gateway {
