@@ -67,8 +67,11 @@ fn a_message_on_an_idle_ring_goes_out_at_once_at_any_member() {
         slowest < HOLD / 2,
         "a message waited out the representative's hold ({slowest:?})"
     );
+    // Without the fix every message waited a whole tick (the wake-up the
+    // request caused starts a fresh one); with it they take a few
+    // milliseconds, also on a busy machine.
     assert!(
-        median < TICK / 2,
+        median < TICK * 3 / 4,
         "messages waited for the ring thread's tick (median {median:?})"
     );
     drop(daemons);

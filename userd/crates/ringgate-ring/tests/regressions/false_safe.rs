@@ -5,7 +5,9 @@
 //!
 //! Since the representative holds the token only at its second idle visit
 //! (see `hold_cancel`), a held token means every member had every packet,
-//! and this scenario can no longer reach the reuse; it stays as a lossy
+//! and this scenario can no longer reach the reuse (nor can any other: a
+//! review found that counting a reused token as a visit fails no test
+//! now). The guard in `use_token` stays; the scenario stays as a lossy
 //! crash in which a packet one member lacks must not be forgotten.
 
 use ringgate_ring::node::Config;
@@ -13,7 +15,7 @@ use ringgate_ring::node::Config;
 use crate::net::{carries, Net};
 
 #[test]
-fn safe_needs_two_rotations_when_the_representative_reuses_a_held_token() {
+fn a_packet_one_member_lacks_is_kept_through_a_crash() {
     // Long hold and loss timeouts: the scenario decides when the token moves.
     let config = Config {
         token_hold_us: 1_000_000,
