@@ -25,6 +25,7 @@ use ringgate_ring::wire::RingId;
 use serde_json::Value;
 
 use crate::cluster_file::ClusterOptions;
+use crate::cluster_outbox::ClusterOutbox;
 use crate::health::Checker;
 use crate::http_load::{self, HttpLoad, HttpRates};
 use crate::http_proxy::HttpProxy;
@@ -75,6 +76,8 @@ pub struct Gateway {
     releases: ReleaseGate,
     /// A snapshot the ring asked for and has not taken yet.
     snapshot: Option<(RingId, Vec<u8>)>,
+    /// Cluster messages waiting for room in the ring's queues.
+    outbox: ClusterOutbox,
     persister: Persister,
     /// The last (module owns, node holds) difference corrected and logged.
     last_mismatch: Option<(BTreeSet<Vip>, BTreeSet<Vip>)>,
@@ -201,6 +204,7 @@ impl Gateway {
             lease_sent_ms: None,
             releases: ReleaseGate::default(),
             snapshot: None,
+            outbox: ClusterOutbox::default(),
             persister: Persister::spawn(options_state_file),
             sessions: None,
             memberships: 0,
@@ -260,6 +264,10 @@ impl Gateway {
     /// lease, and the state file. Call after every turn of the loop.
     pub fn pump(&mut self, ring: &mut UdpRing) {
         let now = ring.now();
+        // First at the room the last token visit made.
+        for line in self.outbox.retry(ring.node(), now) {
+            log(&line);
+        }
         let operational = ring.node().is_operational();
         let instant = Instant::now();
         if self
@@ -502,12 +510,12 @@ impl Gateway {
         }
     }
 
+    /// Hands cluster messages to the ring, or keeps them until it has room
+    /// (see `cluster_outbox`).
     fn submit(&mut self, ring: &mut UdpRing, broadcasts: Vec<Broadcast>) {
         let now = ring.now();
-        for (priority, payload) in broadcasts {
-            if let Err(e) = ring.node().submit_with(now, priority, payload) {
-                log(&format!("cluster message not sent: {e}"));
-            }
+        for line in self.outbox.send(ring.node(), now, broadcasts) {
+            log(&line);
         }
     }
 

@@ -2,6 +2,7 @@
 //! (examples/ring_bench.rs) drives exactly the daemon's I/O code.
 
 pub mod cluster_file;
+pub mod cluster_outbox;
 pub mod config;
 pub mod config_edit;
 pub mod control;
