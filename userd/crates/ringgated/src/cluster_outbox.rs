@@ -21,12 +21,16 @@ use crate::submissions::Queue;
 /// Messages of one class that may wait. The cluster sends a few messages a
 /// second; this many wait only if the ring took none for minutes.
 pub const MAX_WAITING: usize = 4096;
+/// Bytes that may wait, both classes together: configuration and state
+/// offers can be tens of kilobytes each.
+pub const MAX_WAITING_BYTES: usize = 16 << 20;
 
 /// Cluster messages the ring had no room for yet.
 #[derive(Default)]
 pub struct ClusterOutbox {
     control: VecDeque<Vec<u8>>,
     bulk: VecDeque<Vec<u8>>,
+    bytes: usize,
 }
 
 impl ClusterOutbox {
@@ -39,16 +43,21 @@ impl ClusterOutbox {
         now: Micros,
         broadcasts: Vec<Broadcast>,
     ) -> Vec<String> {
-        let mut given_up = Vec::new();
+        // What waits goes first, into the room the last token visit made,
+        // so the bounds below count only what still finds none.
+        let mut given_up = self.retry(queue, now);
         for (priority, payload) in broadcasts {
-            let line = self.line(priority);
-            if line.len() >= MAX_WAITING {
+            let waiting = self.line(priority).len();
+            if waiting >= MAX_WAITING || self.bytes + payload.len() > MAX_WAITING_BYTES {
                 given_up.push(format!(
-                    "cluster message dropped: {MAX_WAITING} {priority:?} messages wait for the ring already"
+                    "cluster message dropped: {waiting} {priority:?} messages ({} bytes in all) \
+                     wait for the ring already",
+                    self.bytes
                 ));
                 continue;
             }
-            line.push_back(payload);
+            self.bytes += payload.len();
+            self.line(priority).push_back(payload);
         }
         given_up.extend(self.retry(queue, now));
         given_up
@@ -63,10 +72,17 @@ impl ClusterOutbox {
                 let Some(payload) = self.line(priority).pop_front() else {
                     break;
                 };
-                match queue.take(now, priority, payload) {
+                self.bytes -= payload.len();
+                // A copy, so that a queue that refuses after all (it said it
+                // had room) does not lose the message: cluster messages are
+                // few and small.
+                match queue.take(now, priority, payload.clone()) {
                     Ok(()) => {}
-                    // Room was checked on this thread just before.
-                    Err(SubmitError::Backlog(_)) => break,
+                    Err(SubmitError::Backlog(_)) => {
+                        self.bytes += payload.len();
+                        self.line(priority).push_front(payload);
+                        break;
+                    }
                     Err(e @ SubmitError::TooLarge(_)) => {
                         given_up.push(format!("cluster message not sent: {e}"))
                     }
@@ -169,6 +185,58 @@ mod tests {
         assert!(outbox.send(&mut ring, 0, sent).is_empty());
         assert_eq!(ring.taken, vec![(Priority::Control, message(2))]);
         assert_eq!(outbox.waiting(), 1);
+    }
+
+    #[test]
+    fn at_the_bound_a_message_still_goes_when_the_ring_made_room() {
+        let mut outbox = ClusterOutbox::default();
+        let mut full = Room::default();
+        let sent = (0..MAX_WAITING)
+            .map(|n| (Priority::Control, n.to_be_bytes().to_vec()))
+            .collect();
+        assert!(outbox.send(&mut full, 0, sent).is_empty());
+        // A token visit made room for ten: the next message is not refused
+        // for the bound the waiting ones reached before.
+        full.control = 10;
+        let given_up = outbox.send(&mut full, 1, vec![(Priority::Control, message(1))]);
+        assert!(given_up.is_empty(), "{given_up:?}");
+        assert_eq!(outbox.waiting(), MAX_WAITING - 10 + 1);
+    }
+
+    #[test]
+    fn a_queue_that_refuses_after_all_loses_nothing() {
+        /// Says it has room, and takes only one message.
+        struct Liar(Vec<Vec<u8>>);
+        impl Queue for Liar {
+            fn room_for(&self, _: Priority) -> bool {
+                true
+            }
+            fn take(&mut self, _: Micros, p: Priority, m: Vec<u8>) -> Result<(), SubmitError> {
+                if self.0.is_empty() {
+                    self.0.push(m);
+                    Ok(())
+                } else {
+                    Err(SubmitError::Backlog(p))
+                }
+            }
+        }
+        let mut outbox = ClusterOutbox::default();
+        let mut liar = Liar(Vec::new());
+        let sent = (1..=3).map(|n| (Priority::Bulk, message(n))).collect();
+        assert!(outbox.send(&mut liar, 0, sent).is_empty());
+        assert_eq!(liar.0.len() + outbox.waiting(), 3);
+    }
+
+    #[test]
+    fn large_messages_are_bounded_by_bytes() {
+        let mut outbox = ClusterOutbox::default();
+        let mut full = Room::default();
+        let big = vec![0u8; 60 << 10];
+        let sent = (0..300).map(|_| (Priority::Bulk, big.clone())).collect();
+        let given_up = outbox.send(&mut full, 0, sent);
+        let kept = MAX_WAITING_BYTES / big.len();
+        assert_eq!(outbox.waiting(), kept);
+        assert_eq!(given_up.len(), 300 - kept);
     }
 
     #[test]
