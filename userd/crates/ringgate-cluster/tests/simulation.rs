@@ -336,8 +336,10 @@ fn run_seed(seed: u64) -> Result<(usize, usize), String> {
 /// time: 377 (a self-fenced owner served again on a late token of a ring
 /// the others had left), 563 and 1955 (an owner's self fence counted from
 /// its token-loss timeout, which its slow pace had stretched past the
-/// peers' takeover fence).
-const REGRESSION_SEEDS: [u64; 3] = [377, 563, 1955];
+/// peers' takeover fence), 458 (an edit delivered before the members'
+/// configuration offers of a cold start replaced the configuration with
+/// the one VIP it added).
+const REGRESSION_SEEDS: [u64; 4] = [377, 458, 563, 1955];
 
 #[test]
 fn regression_seeds_keep_every_property() {

@@ -14,6 +14,8 @@ use crate::model::{NodeId, Vip};
 pub enum CommandError {
     #[error("this side of the cluster has no quorum; nothing can change")]
     NoQuorum,
+    #[error("the cluster has not agreed on a configuration yet (its members are still offering theirs); retry in a moment")]
+    NoConfiguration,
     #[error("the configuration changed meanwhile: the change was made against version {base}, the cluster is at {current}; re-read and retry")]
     VersionConflict { base: u64, current: u64 },
     #[error("invalid configuration: {0}")]
@@ -118,6 +120,7 @@ impl ReplicatedState {
     /// Compare-and-set: of two changes made against the same version, the
     /// first in the agreed order wins and the second is refused everywhere.
     fn change_config(&mut self, base: u64, config: &ClusterConfig) -> Result<(), CommandError> {
+        self.has_configuration()?;
         if base != self.config.version {
             return Err(CommandError::VersionConflict {
                 base,
@@ -131,9 +134,22 @@ impl ReplicatedState {
         Ok(())
     }
 
+    /// A change needs a configuration to change. A ring that starts cold
+    /// has none until its members' offers are delivered; a change agreed
+    /// before them became version 1 on its own, and the offers, also
+    /// version 1 and so not newer, were ignored: an edit that added a VIP
+    /// removed all the others.
+    fn has_configuration(&self) -> Result<(), CommandError> {
+        if self.config.version == 0 {
+            return Err(CommandError::NoConfiguration);
+        }
+        Ok(())
+    }
+
     /// An edit is made to the configuration in force, in agreed order, so
     /// every member decides the same way whether its object exists.
     fn edit_config(&mut self, edit: &ConfigEdit) -> Result<(), CommandError> {
+        self.has_configuration()?;
         let mut config = edit.apply(&self.config)?;
         config.version = self.config.version.saturating_add(1);
         self.install_config(config);
@@ -259,5 +275,74 @@ impl ReplicatedState {
             self.start_move(m.vip, m.to, MoveReason::Balance);
             self.recent_moves.push(now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NodeConfig, VipConfig};
+    use crate::model::Micros;
+    use std::net::Ipv4Addr;
+
+    fn offered(vips: &[u8]) -> ClusterConfig {
+        let mut config = ClusterConfig::empty();
+        config.version = 1;
+        config.nodes = vec![
+            NodeConfig { id: 1, weight: 100 },
+            NodeConfig { id: 2, weight: 100 },
+        ];
+        config.vips = vips
+            .iter()
+            .map(|n| VipConfig {
+                addr: Ipv4Addr::new(10, 0, 0, *n),
+                services: Vec::new(),
+            })
+            .collect();
+        config
+    }
+
+    fn agreed(state: &mut ReplicatedState, at: Micros, message: Message) -> Outcome {
+        state.apply_message(1, &Stamped { at, message })
+    }
+
+    /// Seed 458 of the cluster simulation: an edit queued before the first
+    /// ring was delivered ahead of the members' configuration offers, made
+    /// version 1 out of nothing but the added VIP, and the offers (version
+    /// 1, not newer) were ignored. It is refused instead, and the offers
+    /// install the configuration.
+    #[test]
+    fn a_change_before_the_configuration_is_agreed_is_refused_and_loses_nothing() {
+        let mut state = ReplicatedState::new(ClusterConfig::empty());
+        state.apply_membership(&[1, 2], &[], true);
+        let add = ConfigEdit::AddVip(Ipv4Addr::new(10, 0, 2, 1));
+        let edit = Message::ConfigEdit {
+            request: 7,
+            edit: add.clone(),
+        };
+        assert_eq!(
+            agreed(&mut state, 1, edit.clone()),
+            Outcome::Refused(CommandError::NoConfiguration)
+        );
+        let change = Message::ConfigChange {
+            request: 8,
+            base_version: 0,
+            config: offered(&[9]),
+        };
+        assert_eq!(
+            agreed(&mut state, 2, change),
+            Outcome::Refused(CommandError::NoConfiguration)
+        );
+        assert_eq!(state.config.version, 0);
+
+        let offer = Message::ConfigOffer {
+            config: offered(&[1, 2]),
+        };
+        assert_eq!(agreed(&mut state, 3, offer), Outcome::Applied);
+        assert_eq!(state.config.vips.len(), 2);
+        // Once there is a configuration, the same edit adds to it.
+        assert_eq!(agreed(&mut state, 4, edit), Outcome::Applied);
+        assert_eq!(state.config.version, 2);
+        assert_eq!(state.config.vips.len(), 3);
     }
 }
