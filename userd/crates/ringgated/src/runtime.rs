@@ -416,15 +416,9 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
         // stdout's bounded queue. Clients answered at once send more, so a
         // turn that took every request there was grew without bound (1.2 GB
         // and 200 ms turns under four flooding clients).
-        let mut more_requests = false;
-        for taken in 0.. {
-            if taken == REQUESTS_PER_TURN {
-                more_requests = true;
-                break;
-            }
-            let Ok(request) = control.requests.try_recv() else {
-                break;
-            };
+        let mut taken = 0;
+        for request in control.requests.try_iter().take(REQUESTS_PER_TURN) {
+            taken += 1;
             match request {
                 Control::Status(reply) => {
                     let _ = reply.send(ring_status(&mut ring, &window, &output));
@@ -509,9 +503,13 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
             .map_or(TICK, |at| {
                 TICK.min(Duration::from_micros(at.saturating_sub(now)))
             });
-        // Requests left for the next turn were already woken for: the wait
+        // A full turn may have left requests that were already woken for: the wait
         // only takes what came meanwhile.
-        let wait = if more_requests { Duration::ZERO } else { wait };
+        let wait = if taken == REQUESTS_PER_TURN {
+            Duration::ZERO
+        } else {
+            wait
+        };
         ring.wait_or_wake(wait, Some(control.wake_socket()))?;
     }
     if let Some(gateway) = &mut gateway {

@@ -7,10 +7,6 @@
 mod support;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use support::{ask, start_configured, wait_for, Daemon, KEY};
@@ -50,24 +46,11 @@ fn a_cluster_command_is_agreed_while_an_application_floods_the_control_queue() {
 
     // Four clients keep node 1's control queue full: each line they send
     // waits for room, and they always have more.
-    let stop = Arc::new(AtomicBool::new(false));
-    let batch = format!("send-control {}\n", "x".repeat(512)).repeat(256);
-    let flood: Vec<_> = (0..4)
-        .map(|_| {
-            let stream = UnixStream::connect(&nodes[0].socket).unwrap();
-            let answers = stream.try_clone().unwrap();
-            std::thread::spawn(move || for _ in BufReader::new(answers).lines() {});
-            let (batch, stop) = (batch.clone(), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                while !stop.load(Ordering::Relaxed) {
-                    if stream.write_all(batch.as_bytes()).is_err() {
-                        break;
-                    }
-                }
-            })
-        })
-        .collect();
+    let flood = support::Flood::start(
+        &nodes[0].socket,
+        4,
+        &format!("send-control {}", "x".repeat(512)),
+    );
     std::thread::sleep(Duration::from_millis(500));
 
     let mut answers = Vec::new();
@@ -75,10 +58,7 @@ fn a_cluster_command_is_agreed_while_an_application_floods_the_control_queue() {
         let answer = ask(&nodes[0].socket, &format!("cluster {step}"));
         answers.push((step, answer));
     }
-    stop.store(true, Ordering::Relaxed);
-    for client in flood {
-        client.join().unwrap();
-    }
+    flood.stop();
     for (step, answer) in &answers {
         assert!(
             answer.as_ref().is_some_and(|a| a["ok"] == true),

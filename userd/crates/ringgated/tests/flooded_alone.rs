@@ -8,10 +8,8 @@
 mod support;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{ask, counter, Daemon, KEY};
 
@@ -40,29 +38,9 @@ fn a_flood_on_a_daemon_alone_stays_within_its_bounds() {
     support::wait_for("the daemon alone in a ring", || {
         ask(&daemon.socket, "status").is_some_and(|s| s["operational"] == true)
     });
-    let batch = format!("send {}\n", "x".repeat(1024)).repeat(256);
-    let until = Instant::now() + Duration::from_secs(4);
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            let stream = UnixStream::connect(&daemon.socket).unwrap();
-            let answers = stream.try_clone().unwrap();
-            // Answers are read as they come, so the client never waits for
-            // them: it writes as fast as the daemon reads.
-            std::thread::spawn(move || for _ in BufReader::new(answers).lines() {});
-            let batch = batch.clone();
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                while Instant::now() < until {
-                    if stream.write_all(batch.as_bytes()).is_err() {
-                        break;
-                    }
-                }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.join().unwrap();
-    }
+    let flood = support::Flood::start(&daemon.socket, 4, &format!("send {}", "x".repeat(1024)));
+    std::thread::sleep(Duration::from_secs(4));
+    flood.stop();
     let delivered = counter(&daemon.socket, "delivered_messages").unwrap();
     let peak = peak_rss_kib(&daemon);
     eprintln!("delivered {delivered} messages of 1 KiB; peak resident memory {peak} KiB");

@@ -290,3 +290,42 @@ impl Drop for Relay {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// Clients that write `line` to a daemon's control socket as fast as it
+/// reads, 256 lines a write, until `stop`. Their answers are read as they
+/// come, so no client ever waits for one.
+pub struct Flood {
+    stop: Arc<AtomicBool>,
+    writers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Flood {
+    pub fn start(socket: &Path, clients: usize, line: &str) -> Flood {
+        let stop = Arc::new(AtomicBool::new(false));
+        let batch = format!("{line}\n").repeat(256);
+        let writers = (0..clients)
+            .map(|_| {
+                let mut stream = UnixStream::connect(socket).unwrap();
+                let answers = stream.try_clone().unwrap();
+                std::thread::spawn(move || for _ in BufReader::new(answers).lines() {});
+                let (batch, stop) = (batch.clone(), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        if stream.write_all(batch.as_bytes()).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Flood { stop, writers }
+    }
+
+    /// Stops the clients and waits for their last write.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for writer in self.writers {
+            writer.join().unwrap();
+        }
+    }
+}
