@@ -25,7 +25,7 @@
 //! too, whichever side they come from. Everything else passes untouched.
 
 use crate::clock::Clock;
-use crate::glue::{End, Packet, RcuSection, Verdict};
+use crate::glue::{End, L2Target, Packet, RcuSection, Verdict};
 use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, TCP};
@@ -60,8 +60,37 @@ fn untrack_unless_tracked(net: &NetState, packet: &mut Packet<'_>) {
     }
 }
 
+/// A packet of a session another node owns, sent on to that node if the
+/// peer table knows where it is on the device the packet came in on (see
+/// `peers`): untranslated, for the owner translates it as it did the
+/// session's other packets. `None`: handled here, from this node's copy of
+/// the session, which is also what happens to a datagram reassembled here
+/// that is larger than the device's MTU (layer 2 cannot fragment it).
+fn to_owner(
+    net: &NetState,
+    packet: &Packet<'_>,
+    rcu: &RcuSection<'_>,
+    owner: u16,
+) -> Option<Verdict> {
+    let peer = net.peers.read(rcu).redirect(
+        net.node_id(),
+        owner,
+        packet.ingress_ifindex(),
+        packet.ethernet_source(),
+    )?;
+    if !packet.fits_ingress_mtu() {
+        return None;
+    }
+    net.count_redirected();
+    Some(Verdict::Forward(L2Target {
+        ifindex: peer.ifindex,
+        mac: peer.mac,
+    }))
+}
+
 /// Bounded work: one session lookup; for a new connection one scan of the
-/// service table, one pick and two inserts.
+/// service table, one pick and two inserts; for a session another node
+/// owns, two scans of the peer table at most.
 pub(crate) fn pre_routing(
     net: &NetState,
     packet: &mut Packet<'_>,
@@ -83,7 +112,15 @@ pub(crate) fn pre_routing(
         ack: flow.ack,
         payload: flow.payload,
     };
-    let hit = match sessions.touch(&key, &segment, &timeouts, clock) {
+    let found = sessions.touch(&key, &segment, &timeouts, clock);
+    if let Some(hit) = &found {
+        if hit.owner != net.node_id() {
+            if let Some(to) = to_owner(net, packet, rcu, hit.owner) {
+                return to;
+            }
+        }
+    }
+    let hit = match found {
         Some(reply) if reply.rewrite.source => {
             // A reply: translated at forward, once routed.
             untrack_unless_tracked(net, packet);
@@ -170,7 +207,7 @@ pub(crate) fn forward(
     // Pre-routing already refreshed this flow's entry; only read it here.
     let sessions = net.sessions.read(rcu);
     match sessions.peek(&key_of(&flow), now) {
-        Some(Hit { rewrite, load }) if rewrite.source => {
+        Some(Hit { rewrite, load, .. }) if rewrite.source => {
             if packet
                 .nat(end_of(&rewrite), rewrite.addr, rewrite.port)
                 .is_err()

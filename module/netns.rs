@@ -14,12 +14,17 @@ use crate::clock::Clock;
 use crate::counters::HookCounters;
 use crate::glue::{self, uapi, ConfigMutex, NetHandle, Notification, RcuBox};
 use crate::lease::LeaseEnd;
+use crate::peers::{PeerTable, MAX_PEERS};
 use crate::services::{ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, Timeouts, DEFAULT_MAX_SESSIONS};
 use crate::upsert::Conflict;
 use crate::vips::VipTable;
 
+// The peer table holds what `peer-set` may give it.
+const _: () = assert!(MAX_PEERS == uapi::RINGGATE_MAX_PEERS as usize);
+
 mod namespace;
+mod peer_ops;
 mod service_ops;
 mod session_ops;
 mod settings;
@@ -106,6 +111,10 @@ pub(crate) struct NetState {
     turns: [AtomicU32; MAX_SERVICES],
     no_backend: AtomicU64,
     not_owner: AtomicU64,
+    /// Where the other nodes are, for packets of their sessions (`peers`).
+    pub(crate) peers: RcuBox<PeerTable>,
+    /// Packets sent on to their session's owner.
+    redirected: AtomicU64,
     /// ARP packets dropped for VIPs this node does not own. Only such
     /// packets touch it, so one shared counter costs the fast path nothing.
     arp_suppressed: AtomicU64,
@@ -126,6 +135,7 @@ impl NetState {
         let services = RcuBox::new(ServiceTable::new_empty()?, &writers);
         // A placeholder until the namespace's first service (`activate_nat`).
         let sessions = RcuBox::new(Self::session_table(0, 1, None)?, &writers);
+        let peers = RcuBox::new(KBox::new(PeerTable::EMPTY, GFP_KERNEL)?, &writers);
         let d = Timeouts::DEFAULT;
         Ok(KBox::new(
             NetState {
@@ -153,6 +163,8 @@ impl NetState {
                 turns: [const { AtomicU32::new(0) }; MAX_SERVICES],
                 no_backend: AtomicU64::new(0),
                 not_owner: AtomicU64::new(0),
+                peers,
+                redirected: AtomicU64::new(0),
                 arp_suppressed: AtomicU64::new(0),
                 garp_sent: AtomicU64::new(0),
                 lease_end: AtomicU64::new(LeaseEnd::NONE.0),
@@ -231,6 +243,14 @@ impl NetState {
 
     /// Counts a packet of a VIP's service dropped because this node does
     /// not serve the VIP (see `nat::pre_routing`).
+    pub(crate) fn count_redirected(&self) {
+        self.redirected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn redirected(&self) -> u64 {
+        self.redirected.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn count_not_owner(&self) {
         self.not_owner.fetch_add(1, Ordering::Relaxed);
     }

@@ -37,6 +37,7 @@ mod maglev;
 mod nat;
 mod netlink;
 mod netns;
+mod peers;
 mod placement;
 mod schedule;
 mod service;

@@ -117,6 +117,8 @@ pub(crate) struct SessionTable {
 pub(crate) struct Hit {
     pub(crate) rewrite: Rewrite,
     pub(crate) load: LoadRef,
+    /// The node that owns the session (see `peers`).
+    pub(crate) owner: u16,
 }
 
 /// What `insert_one` did.

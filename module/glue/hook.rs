@@ -64,4 +64,16 @@ impl Hook {
 pub(crate) enum Verdict {
     Accept,
     Drop,
+    /// At pre-routing only: the glue sends the packet, unchanged, to the
+    /// target's hardware address out the device it came in on (and drops
+    /// it if it cannot).
+    Forward(L2Target),
+}
+
+/// Where `Verdict::Forward` sends a packet.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct L2Target {
+    /// The device the packet came in on.
+    pub(crate) ifindex: u32,
+    pub(crate) mac: [u8; 6],
 }

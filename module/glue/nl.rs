@@ -17,6 +17,8 @@ use super::bindings;
 const BACKEND_SLOTS: usize = bindings::RINGGATE_A_BACKEND_MAX as usize + 1;
 /// Entries of a parsed session-entry nest.
 const SESSION_SLOTS: usize = bindings::RINGGATE_A_SESSION_MAX as usize + 1;
+/// Entries of a parsed peer nest.
+const PEER_SLOTS: usize = bindings::RINGGATE_A_PEER_MAX as usize + 1;
 
 /// A nest of a request parsed by its policy: its attributes, each read
 /// without parsing the nest again.
@@ -33,6 +35,8 @@ pub(crate) struct Nest<'a, const SLOTS: usize> {
 pub(crate) type BackendNest<'a> = Nest<'a, BACKEND_SLOTS>;
 /// A session nest of a `session-import` request.
 pub(crate) type SessionNest<'a> = Nest<'a, SESSION_SLOTS>;
+/// A peer nest of a `peer-set` request.
+pub(crate) type PeerNest<'a> = Nest<'a, PEER_SLOTS>;
 
 impl<const SLOTS: usize> Nest<'_, SLOTS> {
     /// An integer attribute of the nest, if present.
@@ -62,6 +66,11 @@ impl<const SLOTS: usize> Nest<'_, SLOTS> {
     }
 
     pub(crate) fn u8(&self, inner: u32) -> Option<u8> {
+        self.get(inner)
+    }
+
+    /// A hardware address (the policy checked its length).
+    pub(crate) fn mac(&self, inner: u32) -> Option<[u8; 6]> {
         self.get(inner)
     }
 
@@ -143,22 +152,43 @@ impl Request<'_> {
         outer: u32,
         offset: &mut c_uint,
     ) -> Result<Option<SessionNest<'_>>> {
-        let mut attrs = [core::ptr::null_mut(); SESSION_SLOTS];
+        self.next_nest(outer, bindings::RG_NEST_SESSION, offset)
+    }
+
+    /// The next nest of type `outer` (peer policy), as `next_session`.
+    pub(crate) fn next_peer(
+        &self,
+        outer: u32,
+        offset: &mut c_uint,
+    ) -> Result<Option<PeerNest<'_>>> {
+        self.next_nest(outer, bindings::RG_NEST_PEER, offset)
+    }
+
+    /// The next nest of type `outer`, parsed by the policy of `kind`, whose
+    /// attribute count must be `SLOTS` (the glue checks it).
+    fn next_nest<const SLOTS: usize>(
+        &self,
+        outer: u32,
+        kind: bindings::rg_nest_kind,
+        offset: &mut c_uint,
+    ) -> Result<Option<Nest<'_, SLOTS>>> {
+        let mut attrs = [core::ptr::null_mut(); SLOTS];
         let mut nest = core::ptr::null_mut();
-        // The glue writes at most `SESSION_SLOTS` pointers to `attrs`, and checks the count.
+        // The glue writes at most `SLOTS` pointers to `attrs`, and checks the count.
         // SAFETY: As just said; and `info` is valid for the lifetime of `self`.
         let parsed = unsafe {
-            bindings::rg_genl_next_session(
+            bindings::rg_genl_next_nest(
                 self.info.as_ptr(),
                 outer,
+                kind,
                 offset,
                 attrs.as_mut_ptr(),
-                SESSION_SLOTS as c_uint,
+                SLOTS as c_uint,
                 &mut nest,
             )
         };
         to_result(parsed.min(0))?;
-        Ok((parsed == 1).then_some(SessionNest {
+        Ok((parsed == 1).then_some(Nest {
             request: self,
             nest,
             attrs,

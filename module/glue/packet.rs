@@ -109,6 +109,30 @@ impl Packet<'_> {
         unsafe { bindings::rg_skb_from_loopback(self.skb.as_ptr()) != 0 }
     }
 
+    /// Whether the packet could leave by the device it came in on as it is
+    /// (a reassembled datagram may be larger than the device's MTU).
+    pub(crate) fn fits_ingress_mtu(&self) -> bool {
+        // SAFETY: `skb` is valid for the lifetime of `self` (see `Adapter::hook`).
+        unsafe { bindings::rg_skb_fits_ingress_mtu(self.skb.as_ptr()) != 0 }
+    }
+
+    /// The index of the device the packet came in on (0: none).
+    pub(crate) fn ingress_ifindex(&self) -> u32 {
+        // SAFETY: `skb` is valid for the lifetime of `self` (see `Adapter::hook`).
+        let index = unsafe { bindings::rg_skb_iif(self.skb.as_ptr()) };
+        u32::try_from(index).unwrap_or(0)
+    }
+
+    /// The Ethernet source address the packet came with, if it came in on
+    /// an Ethernet device.
+    pub(crate) fn ethernet_source(&self) -> Option<[u8; 6]> {
+        let mut mac = [0u8; 6];
+        // The glue writes at most 6 bytes to `mac`.
+        // SAFETY: As just said; and `skb` is valid for the lifetime of `self`.
+        let found = unsafe { bindings::rg_skb_eth_source(self.skb.as_ptr(), mac.as_mut_ptr()) };
+        (found == 1).then_some(mac)
+    }
+
     /// Length of the packet's data (`skb->len`).
     pub(crate) fn len(&self) -> u32 {
         // SAFETY: `skb` is valid for the lifetime of `self` (see `Adapter::hook`).

@@ -143,11 +143,13 @@ impl<T: Namespace> Adapter<T> {
     /// `state` is the `net_init` pointer of the namespace the packet is in
     /// (still alive: hooks are unregistered before it is freed), and `skb`
     /// is the packet being processed, valid for the duration of the call,
-    /// which netfilter makes inside an RCU read-side section.
+    /// which netfilter makes inside an RCU read-side section; `target` is
+    /// null or valid for writes for the duration of the call.
     unsafe extern "C" fn hook(
         state: *mut c_void,
         skb: *mut bindings::sk_buff,
         hook: c_uint,
+        target: *mut bindings::rg_l2_target,
     ) -> bindings::rg_verdict {
         let (Some(state), Some(hook), Some(skb)) = (
             NonNull::new(state),
@@ -165,6 +167,21 @@ impl<T: Namespace> Adapter<T> {
         match state.hook(hook, &mut packet, &rcu) {
             Verdict::Accept => bindings::RG_VERDICT_ACCEPT,
             Verdict::Drop => bindings::RG_VERDICT_DROP,
+            Verdict::Forward(to) => {
+                // The glue passes a target to fill; without one (it never
+                // does) the packet cannot be sent, so it is dropped.
+                let Some(mut slot) = NonNull::new(target) else {
+                    return bindings::RG_VERDICT_DROP;
+                };
+                let Ok(ifindex) = c_int::try_from(to.ifindex) else {
+                    return bindings::RG_VERDICT_DROP;
+                };
+                // SAFETY: The glue's `target` is valid for writes for the duration of the call.
+                let slot = unsafe { slot.as_mut() };
+                slot.ifindex = ifindex;
+                slot.mac = to.mac;
+                bindings::RG_VERDICT_FORWARD
+            }
         }
     }
 

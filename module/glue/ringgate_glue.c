@@ -8,6 +8,7 @@
 
 #include <linux/capability.h>
 #include <linux/cpumask.h>
+#include <linux/etherdevice.h>
 #include <linux/if_arp.h>
 #include <linux/inetdevice.h>
 #include <linux/icmp.h>
@@ -30,6 +31,7 @@
 #include <linux/skbuff.h>
 #include <net/arp.h>
 #include <net/genetlink.h>
+#include <net/gso.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 #include <net/netns/generic.h>
@@ -106,14 +108,57 @@ static int rg_hook_id(u8 pf, unsigned int hooknum)
 	}
 }
 
+/*
+ * Sends a packet at pre-routing to another node on the segment it came from:
+ * a new Ethernet header (to @target's address, from the device's own) in
+ * front of the IPv4 packet, which is not changed, and out the device it
+ * came in on, as a bridge forwards a frame. Only that device: the target's
+ * address was learned for it. A packet that cannot be sent is dropped, not
+ * handed to this node's stack, where its VIP would be answered with a reset.
+ */
+static unsigned int rg_forward_l2(struct sk_buff *skb, const struct nf_hook_state *state,
+				  const struct rg_l2_target *target)
+{
+	struct net_device *dev = skb->dev;
+	struct ethhdr *eth;
+
+	if (state->hook != NF_INET_PRE_ROUTING || !dev || dev->ifindex != target->ifindex ||
+	    dev->type != ARPHRD_ETHER || dev->addr_len != ETH_ALEN || !(dev->flags & IFF_UP))
+		return NF_DROP;
+	/* Room for the header, and a header of our own if the data is shared. */
+	if (skb_cow_head(skb, ETH_HLEN))
+		return NF_DROP;
+	eth = skb_push(skb, ETH_HLEN);
+	skb_reset_mac_header(skb);
+	skb->mac_len = ETH_HLEN;
+	memcpy(eth->h_dest, target->mac, ETH_ALEN);
+	memcpy(eth->h_source, dev->dev_addr, ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	/* A receive checksum means nothing on transmit (as br_forward says). */
+	skb_forward_csum(skb);
+	skb_dst_drop(skb);
+	nf_reset_ct(skb);
+	skb_clear_tstamp(skb);
+	dev_queue_xmit(skb);
+	return NF_STOLEN;
+}
+
 static unsigned int rg_nf_hook(void *priv, struct sk_buff *skb,
 			       const struct nf_hook_state *state)
 {
+	struct rg_l2_target target = { 0 };
 	int hook = rg_hook_id(state->pf, state->hook);
 
 	if (hook < 0)
 		return NF_ACCEPT;
-	return rg_cb->hook(priv, skb, hook) == RG_VERDICT_DROP ? NF_DROP : NF_ACCEPT;
+	switch (rg_cb->hook(priv, skb, hook, &target)) {
+	case RG_VERDICT_DROP:
+		return NF_DROP;
+	case RG_VERDICT_FORWARD:
+		return rg_forward_l2(skb, state, &target);
+	default:
+		return NF_ACCEPT;
+	}
 }
 
 static void rg_sweep(struct work_struct *work)
@@ -311,6 +356,29 @@ unsigned int rg_skb_len(const struct sk_buff *skb)
 int rg_skb_from_loopback(const struct sk_buff *skb)
 {
 	return skb->dev && (skb->dev->flags & IFF_LOOPBACK);
+}
+
+int rg_skb_fits_ingress_mtu(const struct sk_buff *skb)
+{
+	if (!skb->dev)
+		return 0;
+	if (skb_is_gso(skb))
+		return skb_gso_validate_network_len(skb, READ_ONCE(skb->dev->mtu));
+	return skb->len <= READ_ONCE(skb->dev->mtu);
+}
+
+int rg_skb_iif(const struct sk_buff *skb)
+{
+	return skb->dev ? skb->dev->ifindex : 0;
+}
+
+int rg_skb_eth_source(const struct sk_buff *skb, unsigned char *mac)
+{
+	if (!skb->dev || skb->dev->type != ARPHRD_ETHER || !skb_mac_header_was_set(skb) ||
+	    skb_mac_header(skb) + ETH_HLEN > skb->data)
+		return 0;
+	memcpy(mac, eth_hdr(skb)->h_source, ETH_ALEN);
+	return 1;
 }
 
 int rg_skb_copy_bits(const struct sk_buff *skb, int offset, void *buf, unsigned int len)
@@ -698,16 +766,31 @@ int rg_genl_missing(struct genl_info *info, unsigned int type)
 	return -EINVAL;
 }
 
-int rg_genl_next_session(struct genl_info *info, unsigned int outer, unsigned int *offset,
-			 struct nlattr **tb, unsigned int slots, struct nlattr **nest)
+int rg_genl_next_nest(struct genl_info *info, unsigned int outer, unsigned int kind,
+		      unsigned int *offset, struct nlattr **tb, unsigned int slots,
+		      struct nlattr **nest)
 {
 	const struct nlattr *head = genlmsg_data(info->genlhdr);
 	int len = genlmsg_len(info->genlhdr);
+	const struct nla_policy *policy;
 	const struct nlattr *attr;
+	unsigned int maxtype;
 	int rem;
 
 	*nest = NULL;
-	if (slots != RG_SESSION_SLOTS)
+	switch (kind) {
+	case RG_NEST_SESSION:
+		maxtype = RINGGATE_A_SESSION_MAX;
+		policy = ringgate_session_entry_nl_policy;
+		break;
+	case RG_NEST_PEER:
+		maxtype = RINGGATE_A_PEER_MAX;
+		policy = ringgate_peer_nl_policy;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (slots != maxtype + 1)
 		return -EINVAL;
 	if (*offset >= (unsigned int)len)
 		return 0;
@@ -720,8 +803,7 @@ int rg_genl_next_session(struct genl_info *info, unsigned int outer, unsigned in
 		*offset = (const char *)attr - (const char *)genlmsg_data(info->genlhdr) +
 			  nla_total_size(nla_len(attr));
 		*nest = (struct nlattr *)attr;
-		return nla_parse_nested(tb, RINGGATE_A_SESSION_MAX, attr,
-					ringgate_session_entry_nl_policy, info->extack) ?: 1;
+		return nla_parse_nested(tb, maxtype, attr, policy, info->extack) ?: 1;
 	}
 	*offset = genlmsg_len(info->genlhdr);
 	return 0;
@@ -938,6 +1020,7 @@ static int rg_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 RG_DOIT(ringgate_nl_status_get_doit)
 RG_DOIT(ringgate_nl_session_import_doit)
 RG_DOIT(ringgate_nl_session_adopt_doit)
+RG_DOIT(ringgate_nl_peer_set_doit)
 RG_DOIT(ringgate_nl_counters_reset_doit)
 RG_DOIT(ringgate_nl_vip_add_doit)
 RG_DOIT(ringgate_nl_vip_del_doit)

@@ -30,6 +30,19 @@ struct net_device;
 enum rg_verdict {
 	RG_VERDICT_ACCEPT,
 	RG_VERDICT_DROP,
+	/*
+	 * Pre-routing only: the glue sends the packet, unchanged, to the
+	 * hardware address of the hook's struct rg_l2_target out the device
+	 * it came in on, and tells netfilter it was stolen.
+	 */
+	RG_VERDICT_FORWARD,
+};
+
+/* Where RG_VERDICT_FORWARD sends a packet. */
+struct rg_l2_target {
+	/* The device the packet came in on (checked again by the glue). */
+	int ifindex;
+	unsigned char mac[6];
 };
 
 struct rg_callbacks;
@@ -69,6 +82,19 @@ unsigned long long rg_pcpu_sum(void *array, unsigned int index);
 
 unsigned int rg_skb_len(const struct sk_buff *skb);
 int rg_skb_from_loopback(const struct sk_buff *skb);
+/*
+ * Whether @skb fits the MTU of the device it came in on, as one frame or as
+ * the segments of a GSO packet: a datagram defragmentation reassembled may
+ * not, and sent on at layer 2 it would be dropped whole.
+ */
+int rg_skb_fits_ingress_mtu(const struct sk_buff *skb);
+/* The index of the device @skb came in on; 0 if it has none. */
+int rg_skb_iif(const struct sk_buff *skb);
+/*
+ * Copies the Ethernet source address @skb came with to @mac (6 bytes): 1 if
+ * it came in on an Ethernet device with its header in place, else 0.
+ */
+int rg_skb_eth_source(const struct sk_buff *skb, unsigned char *mac);
 
 /*
  * Copies @len bytes of @skb from @offset (from skb->data) into @buf: 0, or
@@ -160,17 +186,24 @@ int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *val
 /* Reports a missing required attribute through extack; returns -EINVAL. */
 int rg_genl_missing(struct genl_info *info, unsigned int type);
 /* Likewise for attribute @inner of the nest @nest. */
+/* The nests rg_genl_next_nest parses, each by its own policy. */
+enum rg_nest_kind {
+	RG_NEST_SESSION,
+	RG_NEST_PEER,
+};
+#define RG_SESSION_SLOTS (RINGGATE_A_SESSION_MAX + 1)
+#define RG_PEER_SLOTS (RINGGATE_A_PEER_MAX + 1)
 /*
  * The next nest of type @outer (a multi-attr: genl_info's table holds only
  * the last) at or after byte @*offset of the request's attributes, parsed
- * by the session-entry policy into @tb, which has @slots entries
- * (RG_SESSION_SLOTS); @*offset moves past it and @nest points at it. 1 if
- * one was found, 0 if none is left, or a negative errno. The request's
- * policy has validated every nest already.
+ * by the policy of @kind (session-entry or peer) into @tb, which has
+ * @slots entries (RG_SESSION_SLOTS or RG_PEER_SLOTS); @*offset moves past
+ * it and @nest points at it. 1 if one was found, 0 if none is left, or a
+ * negative errno. The request's policy has validated every nest already.
  */
-#define RG_SESSION_SLOTS (RINGGATE_A_SESSION_MAX + 1)
-int rg_genl_next_session(struct genl_info *info, unsigned int outer, unsigned int *offset,
-			 struct nlattr **tb, unsigned int slots, struct nlattr **nest);
+int rg_genl_next_nest(struct genl_info *info, unsigned int outer, unsigned int kind,
+		      unsigned int *offset, struct nlattr **tb, unsigned int slots,
+		      struct nlattr **nest);
 /* cond_resched(), for long loops in process context. */
 void rg_cond_resched(void);
 int rg_genl_missing_in(struct genl_info *info, const struct nlattr *nest, unsigned int inner);
@@ -251,7 +284,9 @@ typedef void *(*rg_net_init_fn)(struct net *net);
 typedef void (*rg_net_exit_fn)(void *state);
 /* One step of the namespace's sweep; the jiffies until the next. */
 typedef unsigned long (*rg_sweep_fn)(void *state);
-typedef enum rg_verdict (*rg_hook_fn)(void *state, struct sk_buff *skb, enum ringgate_hook hook);
+/* Fills @target when it decides RG_VERDICT_FORWARD. */
+typedef enum rg_verdict (*rg_hook_fn)(void *state, struct sk_buff *skb, enum ringgate_hook hook,
+				      struct rg_l2_target *target);
 /* A doit request and a dump part of command @cmd of the family. */
 typedef int (*rg_doit_fn)(void *state, unsigned int cmd, struct genl_info *info);
 typedef int (*rg_dumpit_fn)(void *state, unsigned int cmd, struct sk_buff *skb,

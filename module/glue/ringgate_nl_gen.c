@@ -55,6 +55,12 @@ const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT 
 	[RINGGATE_A_BACKEND_BYTES_OUT] = { .type = NLA_UINT, },
 };
 
+const struct nla_policy ringgate_peer_nl_policy[RINGGATE_A_PEER_MAC + 1] = {
+	[RINGGATE_A_PEER_NODE_ID] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_PEER_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
+	[RINGGATE_A_PEER_MAC] = NLA_POLICY_EXACT_LEN(6),
+};
+
 const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OWNER + 1] = {
 	[RINGGATE_A_SESSION_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
 	[RINGGATE_A_SESSION_CLIENT_ADDR] = { .type = NLA_U32, },
@@ -174,6 +180,11 @@ static const struct nla_policy ringgate_session_import_nl_policy[RINGGATE_A_SESS
 static const struct nla_policy ringgate_session_adopt_nl_policy[RINGGATE_A_SESSION_BATCH_OWNER + 1] = {
 	[RINGGATE_A_SESSION_BATCH_VIP] = { .type = NLA_U32, },
 	[RINGGATE_A_SESSION_BATCH_OWNER] = { .type = NLA_U16, },
+};
+
+/* RINGGATE_CMD_PEER_SET - do */
+static const struct nla_policy ringgate_peer_set_nl_policy[RINGGATE_A_PEER_TABLE_PEER + 1] = {
+	[RINGGATE_A_PEER_TABLE_PEER] = NLA_POLICY_NESTED(ringgate_peer_nl_policy),
 };
 
 /* Ops table for ringgate */
@@ -328,6 +339,14 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.doit		= ringgate_nl_session_adopt_doit,
 		.policy		= ringgate_session_adopt_nl_policy,
 		.maxattr	= RINGGATE_A_SESSION_BATCH_OWNER,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_PEER_SET,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_peer_set_doit,
+		.policy		= ringgate_peer_set_nl_policy,
+		.maxattr	= RINGGATE_A_PEER_TABLE_PEER,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 };

@@ -13,6 +13,7 @@
 
 /* Common nested types */
 extern const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT + 1];
+extern const struct nla_policy ringgate_peer_nl_policy[RINGGATE_A_PEER_MAC + 1];
 extern const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OWNER + 1];
 
 int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops,
@@ -44,6 +45,7 @@ int ringgate_nl_owner_lease_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_session_import_doit(struct sk_buff *skb,
 				    struct genl_info *info);
 int ringgate_nl_session_adopt_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_peer_set_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	RINGGATE_NLGRP_EVENTS,

@@ -8,9 +8,10 @@
 //! spec have already refused unknown, mistyped and out-of-range attributes
 //! before a handler runs. `status` holds the counters' commands, `vip` the
 //! pool's, `service` the services' and back-ends', `config` the settings',
-//! `session` the session dump and import.
+//! `session` the session dump and import, `peer` the peer table.
 
 mod config;
+mod peer;
 mod service;
 mod session;
 mod status;
@@ -46,6 +47,7 @@ pub(crate) fn request(
         uapi::RINGGATE_CMD_OWNER_LEASE => config::owner_lease,
         uapi::RINGGATE_CMD_SESSION_IMPORT => session::session_import,
         uapi::RINGGATE_CMD_SESSION_ADOPT => session::session_adopt,
+        uapi::RINGGATE_CMD_PEER_SET => peer::peer_set,
         // The ops table has no other command.
         _ => return Err(EINVAL),
     };

@@ -25,6 +25,8 @@ pub(crate) struct Status {
     pub(crate) no_backend: u64,
     /// Packets of a VIP's services dropped: the VIP is not served here.
     pub(crate) not_owner: u64,
+    /// Packets sent on to the node that owns their session.
+    pub(crate) redirected: u64,
     pub(crate) vip_generation: u32,
     pub(crate) service_generation: u32,
 }
@@ -41,6 +43,7 @@ impl NetState {
             sessions_evicted: sessions.evicted(),
             no_backend: self.no_backend.load(Ordering::Relaxed),
             not_owner: self.not_owner.load(Ordering::Relaxed),
+            redirected: self.redirected(),
             vip_generation: self.vips.read(&rcu).generation(),
             service_generation: self.services.read(&rcu).generation(),
         }

@@ -61,6 +61,7 @@ impl Entry {
         Hit {
             rewrite: self.rewrite,
             load: self.load,
+            owner: self.owner,
         }
     }
 

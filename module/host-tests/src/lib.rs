@@ -23,6 +23,8 @@ pub mod headers;
 pub mod lease;
 #[path = "../../maglev.rs"]
 pub mod maglev;
+#[path = "../../peers.rs"]
+pub mod peers;
 #[path = "../../placement.rs"]
 pub mod placement;
 #[path = "../../schedule.rs"]
@@ -50,6 +52,8 @@ mod headers_tests;
 mod lease_tests;
 #[cfg(test)]
 mod maglev_tests;
+#[cfg(test)]
+mod peers_tests;
 #[cfg(test)]
 mod placement_tests;
 #[cfg(test)]

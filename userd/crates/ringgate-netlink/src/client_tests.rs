@@ -539,3 +539,41 @@ fn session_nest(s: &Session) -> Vec<u8> {
         ],
     )
 }
+
+/// `peer-set` sends one nest per peer with all three attributes, and an
+/// empty table as a request with no attribute (which empties the module's).
+#[test]
+fn peer_set_sends_a_nest_per_peer_and_an_empty_table_as_no_attribute() {
+    let (client, record) = connect(vec![ack(), ack()]);
+    let peers = [
+        crate::Peer {
+            node: 2,
+            ifindex: 4,
+            mac: [2, 0, 0, 0, 0, 2],
+        },
+        crate::Peer {
+            node: 3,
+            ifindex: 5,
+            mac: [2, 0, 0, 0, 1, 3],
+        },
+    ];
+    client.peer_set(&peers).unwrap();
+    client.peer_set(&[]).unwrap();
+    let sent = &record.lock().unwrap().sent;
+    let peer_nest = |p: &crate::Peer| {
+        nest(
+            uapi::RINGGATE_A_PEER_TABLE_PEER,
+            &[
+                nla(uapi::RINGGATE_A_PEER_NODE_ID, &p.node.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_PEER_IFINDEX, &p.ifindex.to_ne_bytes()),
+                nla(uapi::RINGGATE_A_PEER_MAC, &p.mac),
+            ],
+        )
+    };
+    assert_eq!(
+        sent[1][20..],
+        [peer_nest(&peers[0]), peer_nest(&peers[1])].concat()
+    );
+    assert_eq!(sent[1][16], uapi::RINGGATE_CMD_PEER_SET);
+    assert_eq!(sent[2].len(), 20);
+}

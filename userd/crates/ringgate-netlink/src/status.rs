@@ -36,6 +36,9 @@ pub struct Status {
     /// Packets of a VIP's services dropped because this node does not
     /// serve the VIP (0 from a module older than the attribute).
     pub not_owner: u64,
+    /// Packets of sessions another node owns, sent on to that node (0
+    /// from a module older than the attribute).
+    pub redirected: u64,
 }
 
 const OP: &str = "status-get";
@@ -73,7 +76,7 @@ impl Status {
         };
         let mut version = None;
         let mut hooks = Vec::new();
-        let mut counters = [None; 7];
+        let mut counters = [None; 8];
         let slots = [
             uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
             uapi::RINGGATE_A_STATUS_GARP_SENT,
@@ -82,6 +85,7 @@ impl Status {
             uapi::RINGGATE_A_STATUS_SESSIONS_EVICTED,
             uapi::RINGGATE_A_STATUS_NO_BACKEND,
             uapi::RINGGATE_A_STATUS_NOT_OWNER,
+            uapi::RINGGATE_A_STATUS_REDIRECTED,
         ];
         for attr in attrs(payload) {
             if attr.kind == uapi::RINGGATE_A_STATUS_VERSION {
@@ -106,6 +110,7 @@ impl Status {
             // Added later than the others: an older module does not send
             // it, and has no such drops.
             not_owner: counters[6].unwrap_or(0),
+            redirected: counters[7].unwrap_or(0),
         })
     }
 }

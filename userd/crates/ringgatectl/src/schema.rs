@@ -224,13 +224,15 @@ mod tests {
             sessions_evicted: 5,
             no_backend: 7,
             not_owner: 8,
+            redirected: 9,
         };
         assert_eq!(
             super::status(&status),
             json!({
                 "version": "1.2.3", "hooks": [{"hook": "arp-in", "packets": 3, "bytes": 126}],
                 "arp_suppressed": 4, "garp_sent": 6, "sessions": 1, "sessions_dropped": 2,
-                "sessions_evicted": 5, "no_backend": 7, "not_owner": 8
+                "sessions_evicted": 5, "no_backend": 7, "not_owner": 8,
+                "redirected": 9
             })
         );
         let config = Config {

@@ -39,6 +39,7 @@ fn text(status: &Status) -> String {
         ("sessions-dropped", status.sessions_dropped),
         ("no-backend", status.no_backend),
         ("not-owner", status.not_owner),
+        ("redirected", status.redirected),
         ("arp-suppressed", status.arp_suppressed),
         ("garp-sent", status.garp_sent),
     ] {
@@ -76,6 +77,7 @@ mod tests {
             sessions_evicted: 5,
             no_backend: 0,
             not_owner: 0,
+            redirected: 0,
         };
         let text = text(&status);
         let mut sections = text.split("\n\n");

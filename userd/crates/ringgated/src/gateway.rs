@@ -29,8 +29,10 @@ use crate::cluster_outbox::ClusterOutbox;
 use crate::health::Checker;
 use crate::http_load::{self, HttpLoad, HttpRates};
 use crate::http_proxy::HttpProxy;
+use crate::links;
 use crate::load_meter::{self, Totals};
 use crate::module_sync::ModuleSync;
+use crate::peer_links::{LinkReader, PeerLinks};
 use crate::persister::Persister;
 use crate::release_gate::{Broadcast, ReleaseGate};
 use crate::runtime::UdpRing;
@@ -91,6 +93,12 @@ pub struct Gateway {
     /// Membership changes seen, each of which makes the worker announce
     /// every session again.
     memberships: u64,
+    /// Where the peers are, for the module to send packets of their
+    /// sessions to them (see `peer_links`); used only with a module.
+    peers: PeerLinks,
+    /// Reads this node's links (`None` without a module, or if its thread
+    /// could not be started: then no peer gets packets from this node).
+    link_reader: Option<LinkReader>,
     /// Checks the configured back-ends; its verdicts go to the cluster,
     /// which decides by majority (see `ringgate_cluster::health`).
     checker: Checker,
@@ -208,6 +216,8 @@ impl Gateway {
             persister: Persister::spawn(options_state_file),
             sessions: None,
             memberships: 0,
+            peers: PeerLinks::default(),
+            link_reader: None,
             proxy,
             http_load,
             http_rates: HttpRates::default(),
@@ -220,6 +230,15 @@ impl Gateway {
             gateway.note_errors(errors);
             gateway.renew_lease(Instant::now());
             gateway.sessions = Some(SessionWorker::spawn(me));
+            gateway.link_reader = match LinkReader::spawn() {
+                Ok(reader) => Some(reader),
+                Err(e) => {
+                    log(&format!(
+                        "links thread not started: {e}; no packet is sent to a session's owner"
+                    ));
+                    None
+                }
+            };
         }
         Ok(gateway)
     }
@@ -244,11 +263,26 @@ impl Gateway {
                 }
                 return;
             }
+            // Where a peer is on the segments: for the module's peer table.
+            Event::Deliver {
+                origin, payload, ..
+            } if links::is_links(&payload) => {
+                if self.module.is_some() && origin != self.node.id() {
+                    if let Err(e) = self.peers.heard(origin, &payload) {
+                        log(&format!("links announced by node {origin} ignored: {e}"));
+                    }
+                    self.give_peer_table(Instant::now());
+                }
+                return;
+            }
             event => event,
         };
-        if matches!(event, Event::Membership { .. }) {
+        if let Event::Membership { members, .. } = &event {
             // A node that joined has none of this node's sessions yet.
             self.memberships += 1;
+            // A node that left must get no more packets at once.
+            self.peers.membership(members);
+            self.give_peer_table(Instant::now());
         }
         if matches!(event, Event::Membership { .. } | Event::Snapshot { .. }) {
             self.urgent = true;
@@ -290,6 +324,7 @@ impl Gateway {
         self.retry_releases(ring);
         self.send_snapshot(ring);
         self.sync_sessions(ring);
+        self.sync_peers(ring, instant);
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
             self.node.observe_health(&verdicts);
@@ -298,6 +333,64 @@ impl Gateway {
         self.node.tick(now, operational);
         self.drain(ring);
         self.persist_if_due(instant);
+    }
+
+    /// Reads this node's links when due, announces them when due, and
+    /// gives the module a new peer table when it changed.
+    fn sync_peers(&mut self, ring: &mut UdpRing, now: Instant) {
+        if self.module.is_none() {
+            return;
+        }
+        match self.link_reader.as_ref().and_then(LinkReader::latest) {
+            Some(Ok(fresh)) => self.peers.local(fresh),
+            Some(Err(e)) => log(&e),
+            None => {}
+        }
+        if ring.node().is_operational() {
+            if let Some(payload) = self.peers.announcement(now) {
+                let ring_now = ring.now();
+                // Refused when the queue is full: the next turn tries again.
+                if ring
+                    .node()
+                    .submit_with(ring_now, Priority::Control, payload)
+                    .is_ok()
+                {
+                    self.peers.sent(now);
+                }
+            }
+        }
+        self.give_peer_table(now);
+    }
+
+    /// Gives the module the peer table the ring's members make, if it
+    /// changed (see `peer_links`).
+    fn give_peer_table(&mut self, now: Instant) {
+        let Some(module) = &self.module else {
+            return;
+        };
+        let Some((table, left_out)) = self.peers.table_to_give(self.node.id(), now) else {
+            return;
+        };
+        if left_out > 0 {
+            log(&format!(
+                "peer table: {left_out} routes left out (the module holds {})",
+                crate::peer_links::MAX_PEERS
+            ));
+        }
+        match module.client().peer_set(&table) {
+            Ok(()) => {
+                let nodes: BTreeSet<u16> = table.iter().map(|p| p.node).collect();
+                log(&format!(
+                    "peer table: {} routes to nodes {nodes:?}",
+                    table.len()
+                ));
+                self.peers.given(table, Ok(()), now);
+            }
+            Err(e) => {
+                self.peers.given(table, Err(()), now);
+                self.note_errors(vec![format!("set the module's peer table: {e}")]);
+            }
+        }
     }
 
     /// Tells the session worker how the ring stands and submits the
