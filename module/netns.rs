@@ -241,8 +241,8 @@ impl NetState {
         self.no_backend.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a packet of a VIP's service dropped because this node does
-    /// not serve the VIP (see `nat::pre_routing`).
+    /// Counts a packet sent on to the node that owns its session (see
+    /// `nat::to_owner`).
     pub(crate) fn count_redirected(&self) {
         self.redirected.fetch_add(1, Ordering::Relaxed);
     }
@@ -251,6 +251,8 @@ impl NetState {
         self.redirected.load(Ordering::Relaxed)
     }
 
+    /// Counts a packet of a VIP's service dropped because this node does
+    /// not serve the VIP (see `nat::pre_routing`).
     pub(crate) fn count_not_owner(&self) {
         self.not_owner.fetch_add(1, Ordering::Relaxed);
     }

@@ -27,6 +27,7 @@
 #include <net/ip.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_arp.h>
+#include <linux/netfilter_bridge.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/skbuff.h>
 #include <net/arp.h>
@@ -111,8 +112,8 @@ static int rg_hook_id(u8 pf, unsigned int hooknum)
 /*
  * Sends a packet at pre-routing to another node on the segment it came from:
  * a new Ethernet header (to @target's address, from the device's own) in
- * front of the IPv4 packet, which is not changed, and out the device it
- * came in on, as a bridge forwards a frame. Only that device: the target's
+ * front of the IPv4 packet, which is not translated (its TTL goes down by
+ * one), and out the device it came in on, as a bridge forwards a frame. Only that device: the target's
  * address was learned for it. A packet that cannot be sent is dropped, not
  * handed to this node's stack, where its VIP would be answered with a reset.
  */
@@ -125,9 +126,17 @@ static unsigned int rg_forward_l2(struct sk_buff *skb, const struct nf_hook_stat
 	if (state->hook != NF_INET_PRE_ROUTING || !dev || dev->ifindex != target->ifindex ||
 	    dev->type != ARPHRD_ETHER || dev->addr_len != ETH_ALEN || !(dev->flags & IFF_UP))
 		return NF_DROP;
+	/*
+	 * The TTL goes down by one, as on any hop: nodes that disagree for a
+	 * moment about a session's owner can then not pass a packet between
+	 * them for ever, whatever their peer tables say.
+	 */
+	if (skb_ensure_writable(skb, sizeof(struct iphdr)) || ip_hdr(skb)->ttl <= 1)
+		return NF_DROP;
 	/* Room for the header, and a header of our own if the data is shared. */
 	if (skb_cow_head(skb, ETH_HLEN))
 		return NF_DROP;
+	ip_decrease_ttl(ip_hdr(skb));
 	eth = skb_push(skb, ETH_HLEN);
 	skb_reset_mac_header(skb);
 	skb->mac_len = ETH_HLEN;
@@ -374,9 +383,23 @@ int rg_skb_iif(const struct sk_buff *skb)
 
 int rg_skb_eth_source(const struct sk_buff *skb, unsigned char *mac)
 {
-	if (!skb->dev || skb->dev->type != ARPHRD_ETHER || !skb_mac_header_was_set(skb) ||
+	const struct net_device *dev = skb->dev;
+
+	if (!dev || dev->type != ARPHRD_ETHER || dev->addr_len != ETH_ALEN ||
+	    skb->pkt_type != PACKET_HOST || !skb_mac_header_was_set(skb) ||
 	    skb_mac_header(skb) + ETH_HLEN > skb->data)
 		return 0;
+	/* Sent to this device alone, not to a group address it listens to. */
+	if (!ether_addr_equal(eth_hdr(skb)->h_dest, dev->dev_addr))
+		return 0;
+	/* Decrypted here: sent on, it would cross the segment in clear. */
+	if (secpath_exists(skb))
+		return 0;
+#if IS_ENABLED(CONFIG_BRIDGE_NETFILTER)
+	/* Bridged between other hosts, seen here through br_netfilter. */
+	if (nf_bridge_info_exists(skb))
+		return 0;
+#endif
 	memcpy(mac, eth_hdr(skb)->h_source, ETH_ALEN);
 	return 1;
 }

@@ -92,7 +92,10 @@ int rg_skb_fits_ingress_mtu(const struct sk_buff *skb);
 int rg_skb_iif(const struct sk_buff *skb);
 /*
  * Copies the Ethernet source address @skb came with to @mac (6 bytes): 1 if
- * it came in on an Ethernet device with its header in place, else 0.
+ * it came in on an Ethernet device with its header in place, addressed to
+ * that device's own address (not broadcast, multicast or another host's),
+ * and neither decrypted by IPsec nor bridged through br_netfilter; else 0:
+ * only such a packet may be sent on to another node.
  */
 int rg_skb_eth_source(const struct sk_buff *skb, unsigned char *mac);
 
@@ -185,7 +188,6 @@ int rg_genl_get_u8(struct genl_info *info, unsigned int type, unsigned char *val
 int rg_genl_get_u16(struct genl_info *info, unsigned int type, unsigned int *value);
 /* Reports a missing required attribute through extack; returns -EINVAL. */
 int rg_genl_missing(struct genl_info *info, unsigned int type);
-/* Likewise for attribute @inner of the nest @nest. */
 /* The nests rg_genl_next_nest parses, each by its own policy. */
 enum rg_nest_kind {
 	RG_NEST_SESSION,
@@ -206,6 +208,7 @@ int rg_genl_next_nest(struct genl_info *info, unsigned int outer, unsigned int k
 		      struct nlattr **nest);
 /* cond_resched(), for long loops in process context. */
 void rg_cond_resched(void);
+/* Likewise for attribute @inner of the nest @nest. */
 int rg_genl_missing_in(struct genl_info *info, const struct nlattr *nest, unsigned int inner);
 /* Sets the extack message of a failing request; @msg must be static. */
 void rg_genl_set_err_msg(struct genl_info *info, const char *msg);

@@ -216,7 +216,7 @@ impl Gateway {
             persister: Persister::spawn(options_state_file),
             sessions: None,
             memberships: 0,
-            peers: PeerLinks::default(),
+            peers: PeerLinks::new(),
             link_reader: None,
             proxy,
             http_load,

@@ -262,6 +262,9 @@ const AF_INET: u8 = 2;
 const ARPHRD_ETHER: u16 = 1;
 const IFF_UP: u32 = 0x1;
 const IFF_LOOPBACK: u32 = 0x8;
+/// The device has carrier: a link without it reaches nobody, and a peer
+/// that sent packets to this node there would lose them.
+const IFF_LOWER_UP: u32 = 0x1_0000;
 /// The attribute type without the nested and byte-order flags.
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
@@ -383,7 +386,12 @@ fn parse_link(payload: &[u8]) -> Result<Option<EtherLink>, String> {
     let Ok(ifindex) = u32::try_from(index) else {
         return Ok(None);
     };
-    if ifindex == 0 || kind != ARPHRD_ETHER || flags & IFF_UP == 0 || flags & IFF_LOOPBACK != 0 {
+    if ifindex == 0
+        || kind != ARPHRD_ETHER
+        || flags & IFF_UP == 0
+        || flags & IFF_LOWER_UP == 0
+        || flags & IFF_LOOPBACK != 0
+    {
         return Ok(None);
     }
     let mac = attrs
@@ -601,7 +609,7 @@ fn read_links(socket: &Socket, seq: u32) -> io::Result<Vec<Link>> {
 
 /// This namespace's Ethernet links: every IPv4 address with a prefix shorter than /32 (a /32 is a VIP, not a segment)
 /// on an interface that is up, of type Ethernet (ARPHRD_ETHER = 1) with a 6-byte hardware address, not loopback.
-/// Read with rtnetlink dumps (RTM_GETLINK for type, flags IFF_UP, IFLA_ADDRESS; RTM_GETADDR with AF_INET for IFA_LOCAL (fall back to IFA_ADDRESS) and ifa_prefixlen), using netlink-sys (socket NETLINK_ROUTE), a plain receive loop to NLMSG_DONE, checking NLMSG_ERROR.
+/// Read with rtnetlink dumps (RTM_GETLINK for type, flags IFF_UP and IFF_LOWER_UP, IFLA_ADDRESS; RTM_GETADDR with AF_INET for IFA_LOCAL (fall back to IFA_ADDRESS) and ifa_prefixlen), using netlink-sys (socket NETLINK_ROUTE), a plain receive loop to NLMSG_DONE, checking NLMSG_ERROR.
 /// At most MAX_LINKS (sorted by ifindex then addr, so the choice is stable).
 ///
 /// A link is also left out when its prefix is /0 or its MAC is not unicast,
@@ -973,7 +981,7 @@ mod tests {
     }
 
     const MAC: [u8; 6] = [0x02, 0xfc, 0, 0, 0, 1];
-    const UP: u32 = IFF_UP | 0x1000 | 0x2;
+    const UP: u32 = IFF_UP | IFF_LOWER_UP | 0x1000 | 0x2;
 
     #[test]
     fn a_link_is_read_with_its_attributes_in_any_order() {
@@ -1018,6 +1026,8 @@ mod tests {
             assert_eq!(ok(kind, 3, UP, &[&address]), None, "type {kind}");
         }
         assert_eq!(ok(1, 3, UP & !IFF_UP, &[&address]), None);
+        // Up but without carrier.
+        assert_eq!(ok(1, 3, UP & !IFF_LOWER_UP, &[&address]), None);
         assert_eq!(ok(1, 3, UP | IFF_LOOPBACK, &[&address]), None);
         assert_eq!(ok(1, 0, UP, &[&address]), None);
         assert_eq!(ok(1, -1, UP, &[&address]), None);

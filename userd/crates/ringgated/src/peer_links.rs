@@ -91,6 +91,16 @@ pub struct PeerLinks {
 }
 
 impl PeerLinks {
+    /// At a daemon's start: the module may hold a table an earlier daemon
+    /// gave it, so the first table (empty until the ring forms) is given
+    /// whatever it is.
+    pub fn new() -> PeerLinks {
+        PeerLinks {
+            stale: true,
+            ..PeerLinks::default()
+        }
+    }
+
     /// A peer's announcement; a malformed one changes nothing.
     pub fn heard(&mut self, origin: u16, payload: &[u8]) -> Result<(), String> {
         let links = links::decode(payload)?;
@@ -196,6 +206,16 @@ mod tests {
             p.heard(u16::from(n), &links::encode(&node(n))).unwrap();
         }
         (p, now)
+    }
+
+    #[test]
+    fn a_new_daemon_gives_the_module_an_empty_table_first() {
+        let now = Instant::now();
+        assert_eq!(
+            PeerLinks::new().table_to_give(1, now),
+            Some((Vec::new(), 0))
+        );
+        assert_eq!(PeerLinks::default().table_to_give(1, now), None);
     }
 
     #[test]

@@ -183,15 +183,18 @@ impl UdpRing {
     /// Sends everything the node has queued.
     pub fn flush(&mut self) {
         while let Some(t) = self.node.poll_transmit() {
-            let targets: Vec<SocketAddr> = match t.destination {
-                Destination::AllOthers => self.peers.values().copied().collect(),
-                Destination::Node(id) => self.peers.get(&id).copied().into_iter().collect(),
+            // The peers are walked in place: no list of them per datagram.
+            let one = match t.destination {
+                Destination::AllOthers => None,
+                Destination::Node(id) => Some(self.peers.get(&id)),
             };
-            for target in targets {
-                if self.socket.send_to(&t.datagram, target).is_err() {
-                    self.send_failures += 1;
-                }
-            }
+            let (socket, peers) = (&self.socket, &self.peers);
+            let send = |target: &SocketAddr| socket.send_to(&t.datagram, target).is_err();
+            let failures = match one {
+                None => peers.values().filter(|target| send(target)).count(),
+                Some(target) => target.into_iter().filter(|target| send(target)).count(),
+            };
+            self.send_failures += failures as u64;
         }
     }
 
