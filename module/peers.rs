@@ -45,8 +45,9 @@ pub(crate) enum PeerError {
     NoSuchNode,
 }
 
-/// The peers, at most `MAX_PEERS`, in the order given.
-#[derive(Clone, Debug)]
+/// The peers, at most `MAX_PEERS`, in the order given. Slots past `len`
+/// stay zero, so two tables with the same entries compare equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PeerTable {
     peers: [Peer; MAX_PEERS],
     len: usize,

@@ -48,5 +48,5 @@ pub(crate) fn peer_set(net: &NetState, req: &Request<'_>, context: &mut Sleepabl
             }
         })?;
     }
-    net.set_peers(context, table)
+    net.set_peers(context, &table)
 }

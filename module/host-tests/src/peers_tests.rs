@@ -105,3 +105,19 @@ fn the_table_holds_max_peers_and_refuses_one_more() {
     assert_eq!(t.push(more), Err(PeerError::TooMany));
     assert_eq!(t.entries().len(), MAX_PEERS);
 }
+
+#[test]
+fn tables_with_the_same_entries_are_equal_whatever_was_refused_on_the_way() {
+    // The module publishes a table only when it differs from the current
+    // one (`RcuBox::update`): equal entries must compare equal.
+    let mut other = PeerTable::EMPTY;
+    for node in [2, 3] {
+        for ifindex in [4, 5] {
+            other.push(peer(node, ifindex)).unwrap();
+            assert!(other.push(peer(node, ifindex)).is_err());
+        }
+    }
+    assert_eq!(other, table());
+    other.push(peer(6, 4)).unwrap();
+    assert_ne!(other, table());
+}
