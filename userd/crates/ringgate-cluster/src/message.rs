@@ -16,7 +16,8 @@ use crate::model::{BackendId, Micros, NodeId, Vip, VipLoad};
 
 /// 2: services carry their health check. 3: settings carry the lease.
 /// 4: configuration edits. 5: services carry their mode (NAT or HTTP).
-pub const FORMAT_VERSION: u8 = 5;
+/// 6: `SessionTableHeld` (a joiner's readiness for VIPs).
+pub const FORMAT_VERSION: u8 = 6;
 
 /// A request an operator made through one node; the number lets that node
 /// report the agreed outcome back to the operator.
@@ -62,6 +63,10 @@ pub enum Message {
     /// The sender, the old owner of a VIP being handed over, has released it
     /// in its module; `epoch` names the hand-over.
     Released { vip: Vip, epoch: u64 },
+    /// The sender's module holds the cluster's session table: every other
+    /// member's whole table reached it since it joined. Until then the
+    /// sender is given no VIP (see `ReplicatedState::may_receive`).
+    SessionTableHeld,
 }
 
 impl Message {
@@ -93,6 +98,7 @@ const DRAIN: u8 = 6;
 const RELEASED: u8 = 7;
 const STATE_OFFER: u8 = 8;
 const CONFIG_EDIT: u8 = 9;
+const SESSION_TABLE_HELD: u8 = 10;
 
 impl Stamped {
     pub fn encode(&self) -> Vec<u8> {
@@ -108,6 +114,7 @@ impl Stamped {
             Message::Released { .. } => RELEASED,
             Message::StateOffer { .. } => STATE_OFFER,
             Message::ConfigEdit { .. } => CONFIG_EDIT,
+            Message::SessionTableHeld => SESSION_TABLE_HELD,
         };
         w.u8(kind).u64(self.at);
         match &self.message {
@@ -154,6 +161,7 @@ impl Stamped {
                 w.u64(*request);
                 edit.encode(&mut w);
             }
+            Message::SessionTableHeld => {}
         }
         w.finish()
     }
@@ -204,6 +212,7 @@ impl Stamped {
                 request: r.u64()?,
                 edit: ConfigEdit::decode(&mut r)?,
             },
+            SESSION_TABLE_HELD => Message::SessionTableHeld,
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "message kind",
@@ -269,6 +278,7 @@ mod tests {
                 request: 4,
                 edit: ConfigEdit::AddVip(vip),
             },
+            Message::SessionTableHeld,
         ]
         .into_iter()
         .map(|message| Stamped { at: 42, message })

@@ -24,6 +24,11 @@ pub struct NodeStatus {
     pub id: NodeId,
     pub member: bool,
     pub drained: bool,
+    /// Whether the cluster lists it as holding the session table.
+    pub holds_table: bool,
+    /// Whether it may be given a VIP now (see
+    /// `ReplicatedState::may_receive`).
+    pub may_receive: bool,
     pub weight: u32,
     /// Sum of the load scores of the VIPs it owns.
     pub load: u64,
@@ -67,6 +72,8 @@ impl ClusterNode {
                     id,
                     member: state.members.contains(&id),
                     drained: state.drained.contains(&id),
+                    holds_table: state.table_holders.contains(&id),
+                    may_receive: state.may_receive(id),
                     weight: state.config.weight(id),
                     load: owned.iter().map(|(_, l)| *l).sum(),
                     vips: owned.into_iter().map(|(v, _)| v).collect(),

@@ -272,6 +272,101 @@ fn a_joining_node_takes_the_snapshot_and_no_vip_until_then() {
     assert!(bus.nodes[&3].held().is_empty());
 }
 
+/// A node that joins is given no VIP until its module holds the session
+/// table (its daemon says so): a manual move to it is refused, and a
+/// failover gives the dead node's VIPs to a member that holds it. A node
+/// that left holds it no more.
+#[test]
+fn a_joiner_gets_vips_only_once_it_holds_the_session_table() {
+    let (c, mut bus) = three(4);
+    bus.form(&[&[1, 2]]);
+    // A cold start: nobody holds the table yet, and the VIPs go anyway.
+    assert_eq!(bus.holders().len(), 4);
+    bus.report_table_held(1);
+    bus.report_table_held(2);
+    bus.form(&[&[1, 2, 3]]);
+    for n in [1, 2, 3] {
+        assert_eq!(
+            bus.nodes[&n].state().table_holders,
+            [1, 2].into_iter().collect()
+        );
+    }
+    let now = bus.now;
+    let r = bus
+        .node(1)
+        .command(now, Command::MoveVip { vip: vip(1), to: 3 });
+    bus.settle();
+    assert!(bus.outputs[&1].contains(&Output::CommandDone {
+        request: r,
+        result: Err(CommandError::NoSessionTable(3))
+    }));
+    bus.crash(2, &c);
+    bus.form(&[&[1, 3]]);
+    bus.advance(FENCE, &[]);
+    assert!(bus.nodes[&3].held().is_empty(), "{:?}", bus.holders());
+    assert_eq!(bus.nodes[&1].held().len(), 4);
+    assert_eq!(
+        bus.nodes[&3].state().table_holders,
+        [1].into_iter().collect()
+    );
+    // Once it holds the table, it may be given one.
+    bus.report_table_held(3);
+    let now = bus.now;
+    let r = bus
+        .node(3)
+        .command(now, Command::MoveVip { vip: vip(1), to: 3 });
+    bus.settle();
+    assert!(bus.outputs[&3].contains(&Output::CommandDone {
+        request: r,
+        result: Ok(())
+    }));
+    assert_eq!(owner(&bus, 1, vip(1)).target(), Some(3));
+}
+
+/// When every member that held the session table is gone, the others take
+/// the VIPs: serving without the table beats not serving.
+#[test]
+fn without_a_table_holder_the_vips_still_go_somewhere() {
+    let (c, mut bus) = three(4);
+    bus.form(&[&[1, 2, 3]]);
+    bus.report_table_held(1);
+    let now = bus.now;
+    bus.node(1).command(
+        now,
+        Command::Drain {
+            node: 2,
+            drained: true,
+        },
+    );
+    bus.settle();
+    bus.node(1).command(
+        now,
+        Command::Drain {
+            node: 3,
+            drained: true,
+        },
+    );
+    bus.settle();
+    bus.advance(FENCE, &[]);
+    assert_eq!(bus.nodes[&1].held().len(), 4, "{:?}", bus.holders());
+    let now = bus.now;
+    for n in [2, 3] {
+        bus.node(1).command(
+            now,
+            Command::Drain {
+                node: n,
+                drained: false,
+            },
+        );
+    }
+    bus.settle();
+    bus.crash(1, &c);
+    bus.form(&[&[2, 3]]);
+    bus.advance(FENCE, &[]);
+    assert_eq!(bus.holders().len(), 4, "{:?}", bus.holders());
+    assert!(bus.nodes[&2].state().table_holders.is_empty());
+}
+
 #[test]
 fn a_backend_is_down_when_a_majority_of_members_sees_it_fail() {
     let mut c = config(&[(1, 100), (2, 100), (3, 100)], 1, Settings::default());

@@ -93,6 +93,10 @@ pub struct Gateway {
     /// Membership changes seen, each of which makes the worker announce
     /// every session again.
     memberships: u64,
+    /// Without a session worker: whether this node still owes the ring's
+    /// current members the (empty) end of a full announcement, which a
+    /// joiner waits for (see `table_wait`).
+    empty_table_due: bool,
     /// Where the peers are, for the module to send packets of their
     /// sessions to them (see `peer_links`); used only with a module.
     peers: PeerLinks,
@@ -216,6 +220,7 @@ impl Gateway {
             persister: Persister::spawn(options_state_file),
             sessions: None,
             memberships: 0,
+            empty_table_due: false,
             peers: PeerLinks::new(),
             link_reader: None,
             proxy,
@@ -258,7 +263,7 @@ impl Gateway {
             } if session_sync::is_batch(&payload) => {
                 if let Some(sessions) = &self.sessions {
                     if origin != self.node.id() {
-                        sessions.import(origin, payload);
+                        sessions.import(origin, payload, self.memberships);
                     }
                 }
                 return;
@@ -280,6 +285,7 @@ impl Gateway {
         if let Event::Membership { members, .. } = &event {
             // A node that joined has none of this node's sessions yet.
             self.memberships += 1;
+            self.empty_table_due = self.sessions.is_none();
             // A node that left must get no more packets at once.
             self.peers.membership(members);
             self.give_peer_table(Instant::now());
@@ -324,6 +330,7 @@ impl Gateway {
         self.retry_releases(ring);
         self.send_snapshot(ring);
         self.sync_sessions(ring);
+        self.report_table(ring);
         self.sync_peers(ring, instant);
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
@@ -390,6 +397,32 @@ impl Gateway {
                 self.peers.given(table, Err(()), now);
                 self.note_errors(vec![format!("set the module's peer table: {e}")]);
             }
+        }
+    }
+
+    /// Tells the cluster when this node's module holds the session table,
+    /// so that it may be given VIPs (the node sends that once per ring
+    /// while the cluster does not list it). A node without a module has no
+    /// table to wait for; it tells the joiners, which wait for every
+    /// member's, that it has no session.
+    fn report_table(&mut self, ring: &mut UdpRing) {
+        let now = ring.now();
+        let held = match &self.sessions {
+            Some(sessions) => sessions.table_held_in() == Some(self.memberships),
+            None => {
+                if self.empty_table_due && ring.node().is_operational() {
+                    let marker = session_sync::encode_end(0, 0);
+                    // Refused when the queue is full: the next turn tries
+                    // again.
+                    if ring.node().submit_with(now, Priority::Bulk, marker).is_ok() {
+                        self.empty_table_due = false;
+                    }
+                }
+                true
+            }
+        };
+        if held {
+            self.node.report_table_held(now);
         }
     }
 

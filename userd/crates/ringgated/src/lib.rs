@@ -27,3 +27,4 @@ pub mod session_worker;
 pub mod state_file;
 pub mod status_json;
 pub mod submissions;
+pub mod table_wait;

@@ -16,7 +16,11 @@
 //!
 //! When the ring's membership changes everything is announced again, so a
 //! node that joined gets the whole table, and again every minute (see
-//! `session_worker`). This is outside the replicated state machine: a lost
+//! `session_worker`). Each such full announcement has a number, carried by
+//! its batches, and ends with a marker giving how many batches it had: a
+//! node that imported all of them holds the sender's whole table (a batch
+//! lost or dropped on the way leaves the count short). A joiner takes no
+//! VIP until it holds every member's (see `TableWait`). This is outside the replicated state machine: a lost
 //! batch costs at most the sessions it carried, until the next change of
 //! each, the next membership change or the next full announcement sends
 //! them again. The netlink side runs on its own thread (`session_worker`).
@@ -25,11 +29,14 @@
 //!
 //! ```text
 //!   magic    4 bytes  "RGSS"
-//!   version  u8       1
-//!   count    u16
+//!   version  u8       2
+//!   kind     u8       0 changes, 1 part of a full announcement, 2 the end
+//!                     of one
+//!   full     u32      the full announcement's number (0 for changes)
+//!   count    u16      sessions; for kind 2, the announcement's batches
 //!   count x  proto u8, stage u8, owner u16, client addr u32, client port
 //!            u16, vip u32, vip port u16, back-end addr u32, back-end port
-//!            u16, expires_ms u32 (26 bytes)
+//!            u16, expires_ms u32 (26 bytes; kinds 0 and 1 only)
 //! ```
 
 use std::collections::HashMap;
@@ -45,9 +52,15 @@ pub const SYNC_EVERY: Duration = Duration::from_millis(200);
 pub const BATCH: usize = 1000;
 
 const MAGIC: &[u8; 4] = b"RGSS";
-const VERSION: u8 = 1;
-const HEADER: usize = 7;
+const VERSION: u8 = 2;
+const HEADER: usize = 12;
 const ENTRY: usize = 26;
+const KIND_CHANGES: u8 = 0;
+const KIND_FULL: u8 = 1;
+const KIND_END: u8 = 2;
+/// The largest table the module holds (`max-sessions`) in batches fits
+/// the end marker's count.
+const _: () = assert!(1_048_576usize.div_ceil(BATCH) <= u16::MAX as usize);
 
 /// What names a session: its client's flow to the VIP.
 type Key = (Proto, SocketAddrV4, SocketAddrV4);
@@ -63,10 +76,25 @@ struct Announced {
 }
 
 /// This node's side of session sync: what it announced.
-#[derive(Default)]
 pub struct SessionSync {
     announced: HashMap<Key, Announced>,
     last_read: Option<Instant>,
+    /// Whether the next read announces everything, as full announcement
+    /// `last_full + 1`.
+    full_due: bool,
+    last_full: u32,
+}
+
+impl Default for SessionSync {
+    fn default() -> Self {
+        SessionSync {
+            announced: HashMap::new(),
+            last_read: None,
+            // A daemon that starts has announced nothing yet.
+            full_due: true,
+            last_full: 0,
+        }
+    }
 }
 
 impl SessionSync {
@@ -95,11 +123,13 @@ impl SessionSync {
     /// (a node joined the ring, or the ring re-formed).
     pub fn announce_all_again(&mut self) {
         self.announced.clear();
+        self.full_due = true;
     }
 
     /// Takes a fresh read of the module's sessions (`sessions`, all of
     /// them) at `now`: the encoded batches announcing those `me` owns that
-    /// are new or changed. Forgets sessions no longer in the table.
+    /// are new or changed (all of them, then the end marker, when a full
+    /// announcement is due). Forgets sessions no longer in the table.
     pub fn changes(&mut self, me: u16, sessions: &[Session], now: Instant) -> Vec<Vec<u8>> {
         self.mark_read(now);
         let mine: Vec<&Session> = sessions.iter().filter(|s| s.owner == me).collect();
@@ -132,7 +162,22 @@ impl SessionSync {
                 due.push(s);
             }
         }
-        due.chunks(BATCH).map(encode).collect()
+        if !self.full_due {
+            return due
+                .chunks(BATCH)
+                .map(|c| encode(KIND_CHANGES, 0, c))
+                .collect();
+        }
+        self.full_due = false;
+        // Never 0, which marks changes.
+        self.last_full = self.last_full.checked_add(1).unwrap_or(1);
+        let full = self.last_full;
+        let mut batches: Vec<Vec<u8>> = due
+            .chunks(BATCH)
+            .map(|c| encode(KIND_FULL, full, c))
+            .collect();
+        batches.push(encode_end(full, batches.len()));
+        batches
     }
 }
 
@@ -170,20 +215,48 @@ pub fn is_batch(payload: &[u8]) -> bool {
     payload.starts_with(MAGIC)
 }
 
-/// How many sessions a batch made by `changes` carries.
+/// Whether a batch is the end marker of a full announcement.
+pub fn is_end(batch: &[u8]) -> bool {
+    is_batch(batch) && batch.get(MAGIC.len() + 1) == Some(&KIND_END)
+}
+
+/// How many sessions a batch made by `changes` carries (none: an end
+/// marker).
 pub fn count(batch: &[u8]) -> usize {
-    match batch.get(MAGIC.len() + 1..HEADER) {
-        Some([hi, lo]) => usize::from(u16::from_be_bytes([*hi, *lo])),
+    match (batch.get(MAGIC.len() + 1), batch.get(HEADER - 2..HEADER)) {
+        (Some(&kind), Some([hi, lo])) if kind != KIND_END => {
+            usize::from(u16::from_be_bytes([*hi, *lo]))
+        }
         _ => 0,
     }
 }
 
-fn encode(sessions: &[&Session]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + sessions.len() * ENTRY);
+fn header(kind: u8, full: u32, count: u16, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
+    out.push(kind);
+    out.extend_from_slice(&full.to_be_bytes());
+    out.extend_from_slice(&count.to_be_bytes());
+    out
+}
+
+/// The marker that ends full announcement `full` of `batches` batches.
+pub fn encode_end(full: u32, batches: usize) -> Vec<u8> {
+    // At most 1,049 (the assertion above); saturated, the count would
+    // only leave the announcement incomplete.
+    let batches = u16::try_from(batches).unwrap_or(u16::MAX);
+    header(KIND_END, full, batches, HEADER)
+}
+
+fn encode(kind: u8, full: u32, sessions: &[&Session]) -> Vec<u8> {
     // `BATCH` fits a u16.
-    out.extend_from_slice(&(sessions.len() as u16).to_be_bytes());
+    let mut out = header(
+        kind,
+        full,
+        sessions.len() as u16,
+        HEADER + sessions.len() * ENTRY,
+    );
     for s in sessions {
         out.push(s.proto.number());
         // Stages are 0..=4; a newer module's larger number saturates and
@@ -204,8 +277,12 @@ fn encode(sessions: &[&Session]) -> Vec<u8> {
 pub enum BatchError {
     #[error("not a session batch")]
     NotBatch,
-    #[error("session batch version {0}, this daemon reads 1")]
+    #[error("session batch version {0}, this daemon reads 2")]
     Version(u8),
+    #[error("session batch of kind {0}, which is none of changes (0), full (1) and end (2)")]
+    Kind(u8),
+    #[error("session batch of changes numbered as full announcement {0}")]
+    Numbered(u32),
     #[error("session batch of {count} sessions in {len} bytes")]
     Length { count: usize, len: usize },
     #[error("session {0} of the batch: protocol {1} is neither TCP nor UDP")]
@@ -214,11 +291,24 @@ pub enum BatchError {
     Stage(usize, u8, u8),
 }
 
-/// The sessions of one batch. The whole batch is refused if any session
-/// is malformed, so a bad batch imports nothing.
-pub fn decode(payload: &[u8]) -> Result<Vec<Session>, BatchError> {
+/// What one batch says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Batch {
+    /// Sessions of the sender; `full`: the number of the full announcement
+    /// they are part of (`None`: changes).
+    Sessions {
+        full: Option<u32>,
+        sessions: Vec<Session>,
+    },
+    /// The sender's full announcement `full` ended; it had `batches`.
+    End { full: u32, batches: u16 },
+}
+
+/// One batch. The whole batch is refused if any session is malformed, so
+/// a bad batch imports nothing.
+pub fn decode(payload: &[u8]) -> Result<Batch, BatchError> {
     let body = payload.strip_prefix(MAGIC).ok_or(BatchError::NotBatch)?;
-    let [version, hi, lo, entries @ ..] = body else {
+    let [version, kind, f0, f1, f2, f3, hi, lo, entries @ ..] = body else {
         return Err(BatchError::Length {
             count: 0,
             len: payload.len(),
@@ -227,12 +317,35 @@ pub fn decode(payload: &[u8]) -> Result<Vec<Session>, BatchError> {
     if *version != VERSION {
         return Err(BatchError::Version(*version));
     }
-    let count = usize::from(u16::from_be_bytes([*hi, *lo]));
+    let full = u32::from_be_bytes([*f0, *f1, *f2, *f3]);
+    let count = u16::from_be_bytes([*hi, *lo]);
+    let full = match *kind {
+        KIND_END if entries.is_empty() => {
+            return Ok(Batch::End {
+                full,
+                batches: count,
+            })
+        }
+        KIND_END => {
+            return Err(BatchError::Length {
+                count: 0,
+                len: payload.len(),
+            })
+        }
+        KIND_CHANGES if full != 0 => return Err(BatchError::Numbered(full)),
+        KIND_CHANGES => None,
+        KIND_FULL => Some(full),
+        other => return Err(BatchError::Kind(other)),
+    };
+    Ok(Batch::Sessions {
+        full,
+        sessions: decode_sessions(payload.len(), usize::from(count), entries)?,
+    })
+}
+
+fn decode_sessions(len: usize, count: usize, entries: &[u8]) -> Result<Vec<Session>, BatchError> {
     if entries.len() != count * ENTRY {
-        return Err(BatchError::Length {
-            count,
-            len: payload.len(),
-        });
+        return Err(BatchError::Length { count, len });
     }
     let mut sessions = Vec::with_capacity(count);
     for (i, e) in entries.chunks_exact(ENTRY).enumerate() {
@@ -284,14 +397,63 @@ mod tests {
         }
     }
 
+    /// The sessions of a batch that carries some.
+    fn sessions_of(batch: &[u8]) -> Vec<Session> {
+        match decode(batch).unwrap() {
+            Batch::Sessions { sessions, .. } => sessions,
+            Batch::End { .. } => panic!("an end marker"),
+        }
+    }
+
     #[test]
     fn a_batch_decodes_to_what_was_encoded() {
         let sessions = vec![session(40000, 1, 2, 900_000), session(40001, 1, 3, 5)];
         let mut sync = SessionSync::default();
-        let batches = sync.changes(1, &sessions, Instant::now());
-        assert_eq!(batches.len(), 1);
-        assert!(is_batch(&batches[0]));
-        assert_eq!(decode(&batches[0]).unwrap(), sessions);
+        let now = Instant::now();
+        // A daemon's first read is a full announcement: its batches, then
+        // the marker that ends it.
+        let batches = sync.changes(1, &sessions, now);
+        assert_eq!(batches.len(), 2);
+        assert!(batches.iter().all(|b| is_batch(b)));
+        assert_eq!(
+            decode(&batches[0]).unwrap(),
+            Batch::Sessions {
+                full: Some(1),
+                sessions: sessions.clone()
+            }
+        );
+        assert!(is_end(&batches[1]) && !is_end(&batches[0]));
+        assert_eq!(
+            decode(&batches[1]).unwrap(),
+            Batch::End {
+                full: 1,
+                batches: 1
+            }
+        );
+        assert_eq!((count(&batches[0]), count(&batches[1])), (2, 0));
+        // Changes after it are not numbered.
+        let moved_on = vec![session(40000, 1, 3, 900_000)];
+        let batches = sync.changes(1, &moved_on, now);
+        assert_eq!(
+            decode(&batches[0]).unwrap(),
+            Batch::Sessions {
+                full: None,
+                sessions: moved_on
+            }
+        );
+        // An empty table still ends its full announcement, numbered anew.
+        sync.announce_all_again();
+        let batches = sync.changes(1, &[], now);
+        assert_eq!(
+            batches
+                .iter()
+                .map(|b| decode(b).unwrap())
+                .collect::<Vec<_>>(),
+            vec![Batch::End {
+                full: 2,
+                batches: 0
+            }]
+        );
     }
 
     #[test]
@@ -301,7 +463,7 @@ mod tests {
         let mine = session(40000, 1, 2, 900_000);
         let theirs = session(40001, 2, 2, 900_000);
         let sent = sync.changes(1, &[mine.clone(), theirs.clone()], now);
-        assert_eq!(decode(&sent[0]).unwrap(), vec![mine.clone()]);
+        assert_eq!(sessions_of(&sent[0]), vec![mine.clone()]);
         // Nothing changed: nothing is sent, even a second later, when the
         // expiry moved on by a second only.
         let later = now + Duration::from_secs(1);
@@ -311,35 +473,56 @@ mod tests {
         // The stage moved on: sent again.
         let closing = session(40000, 1, 3, 60_000);
         let sent = sync.changes(1, std::slice::from_ref(&closing), later);
-        assert_eq!(decode(&sent[0]).unwrap(), vec![closing.clone()]);
+        assert_eq!(sessions_of(&sent[0]), vec![closing.clone()]);
         // Refreshed by traffic well past a quarter of its lifetime: again.
         let much_later = later + Duration::from_secs(20);
         let sent = sync.changes(1, std::slice::from_ref(&closing), much_later);
         assert_eq!(sent.len(), 1);
-        // Everything again after a membership change.
+        // Everything again after a membership change (and the end marker).
         sync.announce_all_again();
-        assert_eq!(sync.changes(1, &[closing], much_later).len(), 1);
+        assert_eq!(sync.changes(1, &[closing], much_later).len(), 2);
     }
 
     #[test]
     fn batches_hold_at_most_batch_sessions() {
         let sessions: Vec<Session> = (0..2500).map(|p| session(p + 1, 1, 2, 1000)).collect();
         let batches = SessionSync::default().changes(1, &sessions, Instant::now());
-        let counts: Vec<usize> = batches.iter().map(|b| decode(b).unwrap().len()).collect();
+        let counts: Vec<usize> = batches[..3].iter().map(|b| sessions_of(b).len()).collect();
         assert_eq!(counts, [1000, 1000, 500]);
+        assert_eq!(
+            decode(&batches[3]),
+            Ok(Batch::End {
+                full: 1,
+                batches: 3
+            })
+        );
     }
 
     #[test]
     fn malformed_batches_are_refused_whole() {
-        let batch = encode(&[&session(1, 1, 2, 1), &session(2, 1, 2, 1)]);
+        let batch = encode(
+            KIND_CHANGES,
+            0,
+            &[&session(1, 1, 2, 1), &session(2, 1, 2, 1)],
+        );
         assert_eq!(decode(b"RGSX"), Err(BatchError::NotBatch));
         assert!(matches!(
             decode(&batch[..batch.len() - 1]),
             Err(BatchError::Length { .. })
         ));
         let mut version = batch.clone();
-        version[4] = 2;
-        assert_eq!(decode(&version), Err(BatchError::Version(2)));
+        version[4] = 1;
+        assert_eq!(decode(&version), Err(BatchError::Version(1)));
+        let mut kind = batch.clone();
+        kind[5] = 3;
+        assert_eq!(decode(&kind), Err(BatchError::Kind(3)));
+        let mut numbered = batch.clone();
+        numbered[9] = 1;
+        assert_eq!(decode(&numbered), Err(BatchError::Numbered(1)));
+        // An end marker carries no session.
+        let mut end = encode_end(4, 2);
+        end.push(0);
+        assert!(matches!(decode(&end), Err(BatchError::Length { .. })));
         let mut proto = batch.clone();
         proto[HEADER + ENTRY] = 1;
         assert_eq!(decode(&proto), Err(BatchError::Proto(1, 1)));

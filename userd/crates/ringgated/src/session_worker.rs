@@ -31,7 +31,8 @@ use ringgate_netlink::ctnetlink::Conntrack;
 use ringgate_netlink::{Client, ConntrackMode, Session};
 
 use crate::module_sync::ModuleSync;
-use crate::session_sync::{self, SessionSync, SYNC_EVERY};
+use crate::session_sync::{self, Batch, SessionSync, SYNC_EVERY};
+use crate::table_wait::{TableState, TableWait};
 
 /// Peer batches waiting to be imported; more are dropped (and counted).
 pub const MAX_QUEUED_IMPORTS: usize = 64;
@@ -101,8 +102,12 @@ enum Request {
         members: Option<Vec<u16>>,
         generation: u64,
     },
-    /// A peer's batch, as delivered.
-    Import { origin: u16, payload: Vec<u8> },
+    /// A peer's batch, as delivered in membership generation `generation`.
+    Import {
+        origin: u16,
+        payload: Vec<u8>,
+        generation: u64,
+    },
     /// This node's module took `vip`.
     Taken(Vip),
     /// The ring refused a batch: everything goes again.
@@ -126,6 +131,9 @@ pub struct SessionWorker {
     counters: Arc<SessionCounters>,
     /// The last ring state handed over.
     sent_ring: Option<(Option<Vec<u16>>, u64)>,
+    /// 1 + the membership generation in which the module came to hold the
+    /// session table (see `table_wait`); 0 before that.
+    table_held: Arc<AtomicU64>,
 }
 
 impl SessionWorker {
@@ -138,7 +146,11 @@ impl SessionWorker {
         let (failed, errors) = mpsc::sync_channel(MAX_ERRORS);
         let queued_imports = Arc::new(AtomicUsize::new(0));
         let counters = Arc::new(SessionCounters::default());
+        let table_held = Arc::new(AtomicU64::new(0));
         let worker = Worker {
+            table: TableWait::new(Instant::now()),
+            table_held: Arc::clone(&table_held),
+            waiting_logged: None,
             me,
             inbox,
             ready,
@@ -168,7 +180,14 @@ impl SessionWorker {
             queued_imports,
             counters,
             sent_ring: None,
+            table_held,
         }
+    }
+
+    /// The membership generation in which the module came to hold the
+    /// session table (or stopped waiting for it), if it has.
+    pub fn table_held_in(&self) -> Option<u64> {
+        self.table_held.load(Ordering::Relaxed).checked_sub(1)
     }
 
     pub fn counters(&self) -> &SessionCounters {
@@ -199,14 +218,29 @@ impl SessionWorker {
         }
     }
 
-    /// Queues a peer's batch for import, or drops it (counted) if the
-    /// worker is that far behind.
-    pub fn import(&self, origin: u16, payload: Vec<u8>) {
+    /// Queues a peer's batch, delivered in membership generation
+    /// `generation`, for import, or drops it (counted) if the worker is
+    /// that far behind. An end marker (a few bytes, one per full
+    /// announcement) is never dropped: without it a joiner would wait for
+    /// the next full announcement.
+    pub fn import(&self, origin: u16, payload: Vec<u8>, generation: u64) {
+        if session_sync::is_end(&payload) {
+            let _ = self.requests.send(Request::Import {
+                origin,
+                payload,
+                generation,
+            });
+            return;
+        }
         let queued = self.queued_imports.fetch_add(1, Ordering::Relaxed);
         let sent = queued < MAX_QUEUED_IMPORTS
             && self
                 .requests
-                .send(Request::Import { origin, payload })
+                .send(Request::Import {
+                    origin,
+                    payload,
+                    generation,
+                })
                 .is_ok();
         if !sent {
             self.queued_imports.fetch_sub(1, Ordering::Relaxed);
@@ -271,6 +305,11 @@ struct Worker {
     /// a ring since, with when (see `DEPARTED_FOR`).
     last_members: Vec<u16>,
     departed: Vec<(u16, Instant)>,
+    /// Whether the module holds the session table yet.
+    table: TableWait,
+    table_held: Arc<AtomicU64>,
+    /// The generation whose wait was last logged as slow.
+    waiting_logged: Option<u64>,
 }
 
 /// Whether a session created by `owner`, of a VIP node `me` owns, is `me`'s
@@ -319,6 +358,7 @@ impl Worker {
             for request in control.into_iter().chain(imports) {
                 self.handle(module.as_ref(), request);
             }
+            self.check_table();
             let Some(connected) = &module else {
                 continue;
             };
@@ -362,6 +402,7 @@ impl Worker {
                     self.sync.announce_all_again();
                     self.generation = Some(generation);
                 }
+                self.table.ring(generation, Instant::now());
                 if let Some(now_members) = &members {
                     let now = Instant::now();
                     self.departed
@@ -377,16 +418,11 @@ impl Worker {
                 }
                 self.members = members;
             }
-            Request::Import { origin, payload } => {
-                self.queued_imports.fetch_sub(1, Ordering::Relaxed);
-                match module {
-                    Some(module) => self.import(module, origin, &payload),
-                    // No socket yet: the next full announcement brings it.
-                    None => {
-                        self.counters.import_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
+            Request::Import {
+                origin,
+                payload,
+                generation,
+            } => self.import(module, origin, &payload, generation),
             Request::Taken(vip) => {
                 // Read at once: the sooner the entries are there, the
                 // fewer packets meet a ruleset that does not know them.
@@ -406,10 +442,62 @@ impl Worker {
         }
     }
 
-    /// Imports a peer's batch into the module as that peer's sessions.
-    fn import(&self, module: &ModuleSync, origin: u16, payload: &[u8]) {
-        let sessions = match session_sync::decode(payload) {
-            Ok(sessions) => sessions,
+    /// Says in the log, and to the ring's thread, when the module came to
+    /// hold the session table; logs a wait that takes long.
+    fn check_table(&mut self) {
+        let Some(members) = &self.members else {
+            return;
+        };
+        let generation = self.table.generation();
+        if self.table_held.load(Ordering::Relaxed) == generation + 1 {
+            return;
+        }
+        match self.table.state(self.me, members, Instant::now()) {
+            TableState::Held => {
+                log(&format!(
+                    "session table held: every member's sessions arrived (members {members:?})"
+                ));
+                self.table_held.store(generation + 1, Ordering::Relaxed);
+            }
+            TableState::GaveUp(missing) => {
+                log(&format!(
+                    "session table: the sessions of nodes {missing:?} did not arrive whole within {} s; this node takes VIPs without them (their connections through it would be reset)",
+                    crate::table_wait::TABLE_WAIT.as_secs()
+                ));
+                self.table_held.store(generation + 1, Ordering::Relaxed);
+            }
+            TableState::Waiting(missing) => {
+                if self.waiting_logged != Some(generation) {
+                    self.waiting_logged = Some(generation);
+                    log(&format!(
+                        "session table: waiting for the sessions of nodes {missing:?} before this node takes any VIP"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Imports a peer's batch, delivered in membership generation
+    /// `generation`, into the module as that peer's sessions, and counts it
+    /// towards holding the session table.
+    fn import(
+        &mut self,
+        module: Option<&ModuleSync>,
+        origin: u16,
+        payload: &[u8],
+        generation: u64,
+    ) {
+        let now = Instant::now();
+        // End markers bypass the queue's count (see `SessionWorker::import`).
+        if !session_sync::is_end(payload) {
+            self.queued_imports.fetch_sub(1, Ordering::Relaxed);
+        }
+        let (full, sessions) = match session_sync::decode(payload) {
+            Ok(Batch::End { full, batches }) => {
+                self.table.ended(generation, origin, full, batches, now);
+                return;
+            }
+            Ok(Batch::Sessions { full, sessions }) => (full, sessions),
             Err(e) => {
                 self.counters
                     .batches_malformed
@@ -418,8 +506,16 @@ impl Worker {
                 return;
             }
         };
+        let Some(module) = module else {
+            // No socket yet: the next full announcement brings it.
+            self.counters.import_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         match module.client().session_import(&sessions) {
             Ok(outcome) => {
+                if let Some(full) = full {
+                    self.table.imported(generation, origin, full, now);
+                }
                 self.counters
                     .imported
                     .fetch_add(outcome.imported, Ordering::Relaxed);
@@ -592,6 +688,7 @@ mod tests {
             queued_imports: Arc::new(AtomicUsize::new(0)),
             counters: Arc::new(SessionCounters::default()),
             sent_ring: None,
+            table_held: Arc::new(AtomicU64::new(0)),
         };
         (worker, inbox)
     }
@@ -600,9 +697,11 @@ mod tests {
     fn imports_beyond_the_queue_are_dropped_and_counted() {
         let (worker, inbox) = stalled();
         for _ in 0..MAX_QUEUED_IMPORTS + 5 {
-            worker.import(2, b"RGSS".to_vec());
+            worker.import(2, b"RGSS".to_vec(), 1);
         }
-        assert_eq!(inbox.try_iter().count(), MAX_QUEUED_IMPORTS);
+        // End markers are never dropped.
+        worker.import(2, session_sync::encode_end(1, 3), 1);
+        assert_eq!(inbox.try_iter().count(), MAX_QUEUED_IMPORTS + 1);
         let dropped = worker.counters().import_dropped.load(Ordering::Relaxed);
         assert_eq!(dropped, 5);
     }
@@ -656,6 +755,9 @@ mod tests {
             last_full: None,
             last_members: Vec::new(),
             departed: Vec::new(),
+            table: TableWait::new(Instant::now()),
+            table_held: Arc::new(AtomicU64::new(0)),
+            waiting_logged: None,
         };
         let total = 2 * MAX_READY * session_sync::BATCH + 500;
         let table: Vec<Session> = (0..total)
@@ -674,8 +776,10 @@ mod tests {
             let mut clients = std::collections::HashSet::new();
             for batch in batches.iter() {
                 thread::sleep(Duration::from_millis(2));
-                for s in session_sync::decode(&batch).unwrap() {
-                    clients.insert(s.client);
+                if let Ok(Batch::Sessions { sessions, .. }) = session_sync::decode(&batch) {
+                    for s in sessions {
+                        clients.insert(s.client);
+                    }
                 }
             }
             clients.len()
@@ -701,7 +805,11 @@ mod tests {
 
     #[test]
     fn a_batch_counts_its_sessions() {
-        assert_eq!(session_sync::count(b"RGSS\x01\x01\x02"), 258);
+        assert_eq!(
+            session_sync::count(b"RGSS\x02\x00\x00\x00\x00\x00\x01\x02"),
+            258
+        );
+        assert_eq!(session_sync::count(&session_sync::encode_end(1, 258)), 0);
         assert_eq!(session_sync::count(b"RGSS"), 0);
     }
 }

@@ -64,7 +64,18 @@ pub fn cluster_status(
         .map(|n| {
             json!({
                 "id": n.id,
-                "state": if !n.member { "absent" } else if n.drained { "drained" } else { "member" },
+                // "joining": a member that is given no VIP until its
+                // module holds the session table.
+                "state": if !n.member {
+                    "absent"
+                } else if n.drained {
+                    "drained"
+                } else if n.weight > 0 && !n.may_receive {
+                    "joining"
+                } else {
+                    "member"
+                },
+                "holds_session_table": n.holds_table,
                 "weight": n.weight,
                 "load": n.load,
                 "vips": n.vips,

@@ -125,6 +125,8 @@ pub struct ClusterNode {
     fence_until: BTreeMap<(Vip, u64), Micros>,
     /// Hand-overs whose `Released` this node has broadcast in this ring.
     released_sent: BTreeSet<(Vip, u64)>,
+    /// The ring in which this node last said it holds the session table.
+    table_held_sent: Option<RingId>,
     applied_config: Option<u64>,
     applied_down: BTreeSet<BackendId>,
     local_loads: BTreeMap<Vip, VipLoad>,
@@ -180,6 +182,7 @@ impl ClusterNode {
             held: BTreeSet::new(),
             fence_until: BTreeMap::new(),
             released_sent: BTreeSet::new(),
+            table_held_sent: None,
             applied_config: None,
             applied_down: BTreeSet::new(),
             local_loads: BTreeMap::new(),
@@ -504,6 +507,30 @@ impl ClusterNode {
         };
         self.broadcast_at(now, Priority::Control, message);
         request
+    }
+
+    /// Tells the cluster that this node's module holds the session table
+    /// (the daemon calls it whenever that is so; see `ringgated`'s session
+    /// sync): until the cluster has agreed on it, this node is given no
+    /// VIP. Sends `SessionTableHeld` once per ring, and only while the
+    /// cluster does not list this node yet; a message lost with its ring is
+    /// sent again in the next.
+    pub fn report_table_held(&mut self, now: Micros) {
+        self.enter(now);
+        let listed = self.state.table_holders.contains(&self.me);
+        let member = self.state.members.contains(&self.me);
+        if listed
+            || !member
+            || !self.state.quorate
+            || !self.ring_operational
+            || self.awaiting_snapshot
+            || self.ring.is_none()
+            || self.table_held_sent == self.ring
+        {
+            return;
+        }
+        self.table_held_sent = self.ring;
+        self.broadcast_at(now, Priority::Control, Message::SessionTableHeld);
     }
 
     /// When `tick` next has something to do.

@@ -26,6 +26,8 @@ pub enum CommandError {
     UnknownVip(Vip),
     #[error("node {0} cannot take VIPs (not a member, drained, or of weight 0)")]
     NotEligible(NodeId),
+    #[error("node {0} is still receiving the cluster's session table: a VIP moved to it now would reset its established connections; retry when `ringgatectl cluster status` lists it as holding the table")]
+    NoSessionTable(NodeId),
     #[error("node {0} is neither configured nor a member")]
     UnknownNode(NodeId),
     #[error("VIP {0} is being handed over; retry when that is done")]
@@ -92,6 +94,12 @@ impl ReplicatedState {
             }
             Message::Released { vip, epoch } => {
                 self.complete_handoff(origin, *vip, *epoch);
+                return Outcome::Applied;
+            }
+            Message::SessionTableHeld => {
+                self.table_holders.insert(origin);
+                // Holders of the table may be the first eligible ones.
+                self.place_unowned();
                 return Outcome::Applied;
             }
             // Handled by the node, which replaces its whole state.
@@ -163,6 +171,9 @@ impl ReplicatedState {
         };
         if !self.eligible(to) {
             return Err(CommandError::NotEligible(to));
+        }
+        if !self.may_receive(to) {
+            return Err(CommandError::NoSessionTable(to));
         }
         if matches!(record.holding, Holding::Handoff { .. }) {
             return Err(CommandError::HandoffInProgress(vip));
@@ -242,10 +253,12 @@ impl ReplicatedState {
         if self.recent_moves.len() >= s.max_moves_per_period as usize {
             return;
         }
+        // A node still receiving the session table is left out, as a
+        // giver too: it is one only in the moment after a cold start.
         let nodes: Vec<NodeLoad> = self
             .members
             .iter()
-            .filter(|n| self.eligible(**n))
+            .filter(|n| self.may_receive(**n))
             .map(|&id| NodeLoad {
                 id,
                 weight: self.config.weight(id),

@@ -43,6 +43,10 @@ impl ReplicatedState {
             return;
         }
         self.generation = self.generation.saturating_add(1);
+        // A node that left missed the sessions created meanwhile; it says
+        // again when it holds the table.
+        let members = &self.members;
+        self.table_holders.retain(|n| members.contains(n));
         if !self.serving {
             // Nobody knows who may still hold a VIP nobody owns here (this
             // state did not serve in the last ring): fence those too.

@@ -113,6 +113,9 @@ pub struct ReplicatedState {
     generation: u64,
     pub vips: BTreeMap<Vip, VipRecord>,
     pub drained: BTreeSet<NodeId>,
+    /// The members whose modules hold the cluster's session table (their
+    /// `SessionTableHeld` was delivered and they stayed members since).
+    pub table_holders: BTreeSet<NodeId>,
     pub agreed_now: Micros,
     /// For each back-end, the members whose latest report says it fails.
     failing: BTreeMap<BackendId, BTreeSet<NodeId>>,
@@ -140,6 +143,7 @@ impl ReplicatedState {
             generation: 0,
             vips: BTreeMap::new(),
             drained: BTreeSet::new(),
+            table_holders: BTreeSet::new(),
             agreed_now: 0,
             failing: BTreeMap::new(),
             down: BTreeSet::new(),
@@ -185,6 +189,19 @@ impl ReplicatedState {
             && self.config.weight(node) > 0
     }
 
+    /// Whether `node` may be given a VIP now: it is eligible and its module
+    /// holds the cluster's session table. A node that just joined has none
+    /// of its peers' sessions yet; a VIP moved to it would have its
+    /// established connections reset there (the new owner would neither
+    /// translate their packets nor send them on to their owner). If no
+    /// eligible member holds the table (a cold start, or every holder
+    /// left), every eligible member may: a VIP must go somewhere.
+    pub fn may_receive(&self, node: NodeId) -> bool {
+        self.eligible(node)
+            && (self.table_holders.contains(&node)
+                || !self.table_holders.iter().any(|n| self.eligible(*n)))
+    }
+
     /// The VIPs `node` owns or is about to own, with their total load.
     fn carried(&self, node: NodeId) -> (u64, u64) {
         self.vips
@@ -201,7 +218,7 @@ impl ReplicatedState {
             .members
             .iter()
             .copied()
-            .filter(|n| self.eligible(*n) && Some(*n) != except)
+            .filter(|n| self.may_receive(*n) && Some(*n) != except)
             .map(|id| {
                 let (load, count) = self.carried(id);
                 Candidate {

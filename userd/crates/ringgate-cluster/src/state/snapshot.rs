@@ -6,7 +6,7 @@
 //!   ring_primary, generation,
 //!   vips [addr, holding, epoch, moved_at, pinned_until, retired, load],
 //!   drained, agreed_now, failing [voter, bitmap], down bitmap,
-//!   next_balance_at, recent_moves, next_epoch
+//!   next_balance_at, recent_moves, next_epoch, table_holders
 //! ```
 //!
 //! A holding is a tag (0 unowned, 1 owned, 2 hand-over) and its fields.
@@ -28,9 +28,12 @@ use crate::model::{BackendId, NodeId, VipLoad};
 
 /// 2: services carry their health check. 3: health votes as bitmaps,
 /// settings carry the ownership lease. 4: services carry their mode.
-pub const SNAPSHOT_FORMAT: u8 = 4;
-/// The previous format, still read (a state file written before the
-/// upgrade): its services are all NAT.
+/// 5: the members holding the session table.
+pub const SNAPSHOT_FORMAT: u8 = 5;
+/// Earlier formats, still read from a state file written before an
+/// upgrade: 4 lacks the table holders (a restored state has none anyway),
+/// 3 also the services' mode (all NAT).
+const SNAPSHOT_FORMAT_NO_HOLDERS: u8 = 4;
 const SNAPSHOT_FORMAT_NO_MODE: u8 = 3;
 
 fn put_nodes<'a>(w: &mut Writer, nodes: impl ExactSizeIterator<Item = &'a NodeId>) {
@@ -179,6 +182,9 @@ impl ReplicatedState {
             w.u64(*t);
         }
         w.u64(self.next_epoch);
+        if format == SNAPSHOT_FORMAT {
+            put_nodes(&mut w, self.table_holders.iter());
+        }
         w.finish()
     }
 
@@ -192,11 +198,12 @@ impl ReplicatedState {
     fn decode_formats(bytes: &[u8], previous_too: bool) -> Result<ReplicatedState, DecodeError> {
         let mut r = Reader::new(bytes);
         let format = r.u8()?;
-        let previous = previous_too && format == SNAPSHOT_FORMAT_NO_MODE;
+        let previous = previous_too
+            && (format == SNAPSHOT_FORMAT_NO_MODE || format == SNAPSHOT_FORMAT_NO_HOLDERS);
         if format != SNAPSHOT_FORMAT && !previous {
             return Err(DecodeError::Version(format));
         }
-        let config = ClusterConfig::decode_with(&mut r, format == SNAPSHOT_FORMAT)?;
+        let config = ClusterConfig::decode_with(&mut r, format != SNAPSHOT_FORMAT_NO_MODE)?;
         let members = get_nodes(&mut r)?;
         let quorate = r.bool()?;
         let serving = r.bool()?;
@@ -223,6 +230,11 @@ impl ReplicatedState {
             .map(|_| r.u64())
             .collect::<Result<_, _>>()?;
         let next_epoch = r.u64()?;
+        let table_holders = if format == SNAPSHOT_FORMAT {
+            get_nodes(&mut r)?.into_iter().collect()
+        } else {
+            BTreeSet::new()
+        };
         r.finish()?;
         Ok(ReplicatedState {
             config,
@@ -233,6 +245,7 @@ impl ReplicatedState {
             generation,
             vips,
             drained,
+            table_holders,
             agreed_now,
             failing,
             down,
@@ -251,6 +264,7 @@ impl ReplicatedState {
     pub fn restored(bytes: &[u8]) -> Result<ReplicatedState, DecodeError> {
         let mut state = ReplicatedState::decode_formats(bytes, true)?;
         state.members.clear();
+        state.table_holders.clear();
         state.quorate = false;
         state.serving = false;
         Ok(state)
@@ -299,6 +313,24 @@ mod tests {
         );
         // Over the ring it is refused: a peer of the previous version.
         assert_eq!(ReplicatedState::decode(&old), Err(DecodeError::Version(3)));
+        // Format 4 (no table holders) is read from disk, refused on the ring.
+        let mut holding = with_service(ServiceMode::Nat);
+        holding.table_holders.insert(2);
+        let four = holding.encode_format(SNAPSHOT_FORMAT_NO_HOLDERS);
+        assert_eq!(
+            ReplicatedState::restored(&four).unwrap(),
+            ReplicatedState::restored(&holding.encode()).unwrap()
+        );
+        assert_eq!(ReplicatedState::decode(&four), Err(DecodeError::Version(4)));
+        // The ring carries them; a restored state (a restarted node) has none.
+        assert_eq!(
+            ReplicatedState::decode(&holding.encode()),
+            Ok(holding.clone())
+        );
+        assert!(ReplicatedState::restored(&holding.encode())
+            .unwrap()
+            .table_holders
+            .is_empty());
         // The current format keeps an HTTP service's mode.
         let http = with_service(ServiceMode::Http);
         assert_eq!(ReplicatedState::decode(&http.encode()), Ok(http));

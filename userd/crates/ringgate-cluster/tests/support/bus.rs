@@ -263,6 +263,13 @@ impl Bus {
         self.settle();
     }
 
+    /// The node's daemon says its module holds the session table.
+    pub fn report_table_held(&mut self, id: NodeId) {
+        let now = self.now;
+        self.node(id).report_table_held(now);
+        self.settle();
+    }
+
     /// Which node's module holds each VIP (every holder listed).
     pub fn holders(&self) -> BTreeMap<Ipv4Addr, Vec<NodeId>> {
         let mut out: BTreeMap<Ipv4Addr, Vec<NodeId>> = BTreeMap::new();

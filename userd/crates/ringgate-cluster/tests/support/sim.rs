@@ -372,6 +372,11 @@ impl Sim {
                 r.retry.push((priority, payload));
             }
         }
+        // The daemon says its module holds the session table some time
+        // after it joined (the peers' tables take a while to arrive).
+        if self.rng.chance(20) {
+            r.cluster.report_table_held(now);
+        }
         while let Some(out) = r.cluster.poll_output() {
             busy = true;
             if trace && matches!(out, Output::Module(_) | Output::Moved(_)) {
