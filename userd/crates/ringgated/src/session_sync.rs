@@ -46,8 +46,15 @@ use std::time::{Duration, Instant};
 use ringgate_netlink::ctnetlink::{TcpState, TrackedFlow};
 use ringgate_netlink::{Proto, Session, Stage};
 
-/// How often the module's sessions are read.
+/// How often the module's sessions are read, at most.
 pub const SYNC_EVERY: Duration = Duration::from_millis(200);
+/// A read that takes long spaces the next ones out: the worker spends at
+/// most a fifth of its time reading (a dump of a large table on a slow
+/// machine took most of a CPU every 200 ms, on every node, and starved the
+/// ring's threads: under a flood of new sessions the ring lost members
+/// again and again). Reads stay at most `SLOWEST_READ_EVERY` apart.
+const READ_DUTY_DIVISOR: u32 = 5;
+pub const SLOWEST_READ_EVERY: Duration = Duration::from_secs(2);
 /// Sessions per ring message: 26 bytes each, about 26 KB a message.
 pub const BATCH: usize = 1000;
 
@@ -79,6 +86,8 @@ struct Announced {
 pub struct SessionSync {
     announced: HashMap<Key, Announced>,
     last_read: Option<Instant>,
+    /// How long after a read the next one is due (see `pace`).
+    read_every: Duration,
     /// Whether the next read announces everything, as full announcement
     /// `last_full + 1`.
     full_due: bool,
@@ -90,6 +99,7 @@ impl Default for SessionSync {
         SessionSync {
             announced: HashMap::new(),
             last_read: None,
+            read_every: SYNC_EVERY,
             // A daemon that starts has announced nothing yet.
             full_due: true,
             last_full: 0,
@@ -101,12 +111,25 @@ impl SessionSync {
     /// Whether the module's sessions are due to be read.
     pub fn due(&self, now: Instant) -> bool {
         self.last_read
-            .is_none_or(|at| now.duration_since(at) >= SYNC_EVERY)
+            .is_none_or(|at| now.duration_since(at) >= self.read_every)
     }
 
     /// When the next read is due; `None`: now.
     pub fn next_read(&self) -> Option<Instant> {
-        self.last_read.map(|at| at + SYNC_EVERY)
+        self.last_read.map(|at| at + self.read_every)
+    }
+
+    /// Spaces the reads by how long the last one took (see
+    /// `READ_DUTY_DIVISOR`).
+    pub fn pace(&mut self, took: Duration) {
+        self.read_every = took
+            .saturating_mul(READ_DUTY_DIVISOR)
+            .clamp(SYNC_EVERY, SLOWEST_READ_EVERY);
+    }
+
+    /// How long after a read the next one is due.
+    pub fn read_every(&self) -> Duration {
+        self.read_every
     }
 
     /// Records a read (or a failed attempt) at `now`.
@@ -481,6 +504,25 @@ mod tests {
         // Everything again after a membership change (and the end marker).
         sync.announce_all_again();
         assert_eq!(sync.changes(1, &[closing], much_later).len(), 2);
+    }
+
+    #[test]
+    fn slow_reads_space_the_next_ones_out() {
+        let mut sync = SessionSync::default();
+        let t0 = Instant::now();
+        sync.mark_read(t0);
+        assert_eq!(sync.next_read(), Some(t0 + SYNC_EVERY));
+        // A read of 100 ms: the next one 500 ms after it.
+        sync.pace(Duration::from_millis(100));
+        assert_eq!(sync.next_read(), Some(t0 + Duration::from_millis(500)));
+        assert!(!sync.due(t0 + Duration::from_millis(499)));
+        assert!(sync.due(t0 + Duration::from_millis(500)));
+        // Never further apart than SLOWEST_READ_EVERY, never closer than
+        // SYNC_EVERY.
+        sync.pace(Duration::from_secs(3));
+        assert_eq!(sync.read_every(), SLOWEST_READ_EVERY);
+        sync.pace(Duration::from_millis(1));
+        assert_eq!(sync.read_every(), SYNC_EVERY);
     }
 
     #[test]

@@ -151,6 +151,7 @@ impl SessionWorker {
             table: TableWait::new(Instant::now()),
             table_held: Arc::clone(&table_held),
             waiting_logged: None,
+            slow_read_logged: false,
             me,
             inbox,
             ready,
@@ -310,6 +311,8 @@ struct Worker {
     table_held: Arc<AtomicU64>,
     /// The generation whose wait was last logged as slow.
     waiting_logged: Option<u64>,
+    /// Whether a slow read was logged (once: see `SessionSync::pace`).
+    slow_read_logged: bool,
 }
 
 /// Whether a session created by `owner`, of a VIP node `me` owns, is `me`'s
@@ -452,10 +455,12 @@ impl Worker {
         if self.table_held.load(Ordering::Relaxed) == generation + 1 {
             return;
         }
-        match self.table.state(self.me, members, Instant::now()) {
+        let now = Instant::now();
+        match self.table.state(self.me, members, now) {
             TableState::Held => {
                 log(&format!(
-                    "session table held: every member's sessions arrived (members {members:?})"
+                    "session table held: every member's sessions arrived (members {members:?}), {} ms after the membership change",
+                    now.duration_since(self.table.since()).as_millis()
                 ));
                 self.table_held.store(generation + 1, Ordering::Relaxed);
             }
@@ -538,7 +543,9 @@ impl Worker {
     /// the announcement of what is new or changed. False once the ring's
     /// thread is gone.
     fn read(&mut self, module: &ModuleSync, now: Instant) -> bool {
-        let sessions = match module.client().sessions() {
+        let dump = module.client().sessions();
+        self.pace(now.elapsed());
+        let sessions = match dump {
             Ok(sessions) => sessions,
             Err(e) => {
                 // Tried again at the next read, taken VIPs included.
@@ -565,6 +572,20 @@ impl Worker {
             self.last_full = Some(now);
         }
         self.announce(&sessions, now)
+    }
+
+    /// Spaces the reads by how long the dump took (see `SessionSync::pace`);
+    /// logs the first slow one.
+    fn pace(&mut self, took: Duration) {
+        self.sync.pace(took);
+        if self.sync.read_every() > SYNC_EVERY && !self.slow_read_logged {
+            self.slow_read_logged = true;
+            log(&format!(
+                "session sync: reading the module's sessions took {} ms; reads are spaced {} ms apart while they are that slow",
+                took.as_millis(),
+                self.sync.read_every().as_millis()
+            ));
+        }
     }
 
     /// Hands the batches announcing what is new or changed in `sessions`
@@ -758,6 +779,7 @@ mod tests {
             table: TableWait::new(Instant::now()),
             table_held: Arc::new(AtomicU64::new(0)),
             waiting_logged: None,
+            slow_read_logged: false,
         };
         let total = 2 * MAX_READY * session_sync::BATCH + 500;
         let table: Vec<Session> = (0..total)

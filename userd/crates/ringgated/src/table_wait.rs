@@ -62,6 +62,11 @@ impl TableWait {
         self.generation
     }
 
+    /// When counting for this generation began.
+    pub fn since(&self) -> Instant {
+        self.since
+    }
+
     /// Takes `generation` as current if it is newer (counting restarts);
     /// false for an input of an older one, which counts for nothing.
     fn current(&mut self, generation: u64, now: Instant) -> bool {
