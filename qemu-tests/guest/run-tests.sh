@@ -47,7 +47,7 @@ for name in "$@"; do
     # tail), then the output's end.
     verdict FAIL "$name" "$seconds" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); $(printf '%s\n' "$output" | sed -n '/^FAIL/,+12p' | head -13)
 output's end:
-$(printf '%s\n' "$output" | tail -n 700)"
+$(printf '%s\n' "$output" | tail -n 40)"
   elif [ -n "$unload" ]; then
     verdict FAIL "$name" "$seconds" "$unload"
   elif [ -n "$bad" ]; then
