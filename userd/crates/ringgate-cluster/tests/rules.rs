@@ -367,6 +367,87 @@ fn without_a_table_holder_the_vips_still_go_somewhere() {
     assert!(bus.nodes[&2].state().table_holders.is_empty());
 }
 
+/// The load rule gives nothing to a node that does not hold the session
+/// table, however idle; once it does, the rule balances onto it.
+#[test]
+fn the_load_rule_passes_by_a_node_without_the_session_table() {
+    let settings = Settings {
+        hold_us: 0,
+        ..Settings::default()
+    };
+    let c = config(&[(1, 100), (2, 100), (3, 100)], 4, settings);
+    let mut bus = Bus::new(&c);
+    bus.form(&[&[1, 2]]);
+    bus.advance(FENCE, &[]);
+    bus.report_table_held(1);
+    bus.report_table_held(2);
+    bus.form(&[&[1, 2, 3]]);
+    bus.advance(FENCE, &[]);
+    let load = VipLoad {
+        packets_per_sec: 1000,
+        ..VipLoad::default()
+    };
+    let loads: Vec<_> = (1..=4).map(|n| (vip(n), load)).collect();
+    for n in [1, 2, 3] {
+        bus.node(n).observe_load(&loads);
+    }
+    for _ in 0..30 {
+        bus.advance(1_000_000, &[]);
+    }
+    assert!(bus.nodes[&3].held().is_empty(), "{:?}", bus.holders());
+    bus.report_table_held(3);
+    for _ in 0..30 {
+        bus.advance(1_000_000, &[]);
+    }
+    assert!(!bus.nodes[&3].held().is_empty(), "{:?}", bus.holders());
+}
+
+/// The only holder of the session table is drained: its VIPs go to the
+/// others, which do not hold it, rather than stay.
+#[test]
+fn a_drained_sole_holder_hands_its_vips_to_the_others() {
+    let (_, mut bus) = three(4);
+    bus.form(&[&[1, 2, 3]]);
+    bus.advance(FENCE, &[]);
+    bus.report_table_held(1);
+    let now = bus.now;
+    bus.node(2).command(
+        now,
+        Command::Drain {
+            node: 1,
+            drained: true,
+        },
+    );
+    bus.settle();
+    bus.advance(FENCE, &[]);
+    assert!(bus.nodes[&1].held().is_empty(), "{:?}", bus.holders());
+    assert_eq!(bus.holders().len(), 4);
+}
+
+/// A minority forgets the holders it lost too: if its state becomes the
+/// cluster's (the majority's members come back without theirs), nodes
+/// that restarted with empty modules do not count as holders.
+#[test]
+fn a_minority_state_forgets_the_holders_it_lost() {
+    let (c, mut bus) = three(3);
+    bus.form(&[&[1, 2, 3]]);
+    bus.advance(FENCE, &[]);
+    for n in [1, 2, 3] {
+        bus.report_table_held(n);
+    }
+    bus.form(&[&[1, 2], &[3]]);
+    bus.crash(1, &c);
+    bus.crash(2, &c);
+    bus.form(&[&[1, 2, 3]]);
+    for n in [1, 2, 3] {
+        assert_eq!(
+            bus.nodes[&n].state().table_holders,
+            [3].into_iter().collect(),
+            "node {n}"
+        );
+    }
+}
+
 #[test]
 fn a_backend_is_down_when_a_majority_of_members_sees_it_fail() {
     let mut c = config(&[(1, 100), (2, 100), (3, 100)], 1, Settings::default());

@@ -240,7 +240,11 @@ pub fn is_batch(payload: &[u8]) -> bool {
 
 /// Whether a batch is the end marker of a full announcement.
 pub fn is_end(batch: &[u8]) -> bool {
-    is_batch(batch) && batch.get(MAGIC.len() + 1) == Some(&KIND_END)
+    // The version too: another version's byte 5 may be anything (in
+    // version 1, the high byte of a count).
+    is_batch(batch)
+        && batch.get(MAGIC.len()) == Some(&VERSION)
+        && batch.get(MAGIC.len() + 1) == Some(&KIND_END)
 }
 
 /// How many sessions a batch made by `changes` carries (none: an end
@@ -446,6 +450,10 @@ mod tests {
             }
         );
         assert!(is_end(&batches[1]) && !is_end(&batches[0]));
+        // A version 1 batch of 512 to 767 sessions has 2 at byte 5.
+        let mut v1 = b"RGSS\x01\x02\x58".to_vec();
+        v1.resize(7 + 600 * ENTRY, 0);
+        assert!(!is_end(&v1));
         assert_eq!(
             decode(&batches[1]).unwrap(),
             Batch::End {

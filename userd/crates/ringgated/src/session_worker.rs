@@ -452,7 +452,12 @@ impl Worker {
             return;
         };
         let generation = self.table.generation();
-        if self.table_held.load(Ordering::Relaxed) == generation + 1 {
+        // Judged against the members of the wait's own generation only: an
+        // import of a newer one can move the wait on before the ring's
+        // thread told this worker the new members.
+        if self.table_held.load(Ordering::Relaxed) == generation + 1
+            || self.generation != Some(generation)
+        {
             return;
         }
         let now = Instant::now();
@@ -809,6 +814,72 @@ mod tests {
         assert!(worker.announce(&table, Instant::now()));
         drop(worker);
         assert_eq!(ring.join().unwrap(), total);
+    }
+
+    /// An import of a newer membership generation can reach the worker
+    /// before the ring's thread told it the new members: the table is not
+    /// judged against the old members then.
+    #[test]
+    fn the_table_is_judged_against_its_own_generations_members() {
+        let (_requests, inbox) = mpsc::channel();
+        let (ready, _batches) = mpsc::sync_channel(MAX_READY);
+        let (failed, _errors) = mpsc::sync_channel(MAX_ERRORS);
+        let table_held = Arc::new(AtomicU64::new(0));
+        let mut worker = Worker {
+            me: 3,
+            inbox,
+            ready,
+            failed,
+            queued_imports: Arc::new(AtomicUsize::new(0)),
+            counters: Arc::new(SessionCounters::default()),
+            sync: SessionSync::default(),
+            members: None,
+            generation: None,
+            taken: BTreeSet::new(),
+            last_full: None,
+            last_members: Vec::new(),
+            departed: Vec::new(),
+            table: TableWait::new(Instant::now()),
+            table_held: Arc::clone(&table_held),
+            waiting_logged: None,
+            slow_read_logged: false,
+        };
+        let ring = |members: &[u16], generation| Request::Ring {
+            members: Some(members.to_vec()),
+            generation,
+        };
+        worker.handle(None, ring(&[1, 3], 1));
+        // Node 1's empty table, delivered after node 2 joined.
+        worker.handle(
+            None,
+            Request::Import {
+                origin: 1,
+                payload: session_sync::encode_end(5, 0),
+                generation: 2,
+            },
+        );
+        worker.check_table();
+        worker.handle(None, ring(&[1, 2, 3], 2));
+        worker.check_table();
+        assert_eq!(
+            table_held.load(Ordering::Relaxed),
+            0,
+            "held without node 2's table"
+        );
+        worker.handle(
+            None,
+            Request::Import {
+                origin: 2,
+                payload: session_sync::encode_end(1, 0),
+                generation: 2,
+            },
+        );
+        worker.check_table();
+        assert_eq!(
+            table_held.load(Ordering::Relaxed),
+            3,
+            "held in generation 2"
+        );
     }
 
     #[test]

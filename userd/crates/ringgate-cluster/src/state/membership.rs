@@ -36,6 +36,12 @@ impl ReplicatedState {
                 .iter()
                 .any(|n| self.members.contains(&n.id));
         self.quorate = primary || lone_two_node;
+        // A node that left missed the sessions created meanwhile; it says
+        // again when it holds the table. In a minority too: should its
+        // state become the cluster's (the majority's members came back
+        // without theirs), the nodes it lost must not count as holders.
+        let members = &self.members;
+        self.table_holders.retain(|n| members.contains(n));
         if !self.quorate {
             // A minority changes nothing; its members release everything
             // (the node layer does), so the owners recorded no longer serve.
@@ -43,10 +49,6 @@ impl ReplicatedState {
             return;
         }
         self.generation = self.generation.saturating_add(1);
-        // A node that left missed the sessions created meanwhile; it says
-        // again when it holds the table.
-        let members = &self.members;
-        self.table_holders.retain(|n| members.contains(n));
         if !self.serving {
             // Nobody knows who may still hold a VIP nobody owns here (this
             // state did not serve in the last ring): fence those too.
