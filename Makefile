@@ -109,7 +109,9 @@ demo: module userd
 # (RG_BENCH_SYNC_CONNS connections, default 1000, RG_BENCH_ROUNDS rounds).
 # Then HTTP mode: ringgate-l7d against HAProxy and nginx as reverse proxies
 # (requests/s, MB/s) and its resume gap (RG_BENCH_ROUNDS rounds).
-# BENCHES="failover" (or "nat", "sync", "l7") runs only those.
+# Then established connections surviving an owner's death, ringgate beside
+# IPVS's sync daemon (RG_BENCH_SYNC_CONNS per death, RG_BENCH_ROUNDS deaths).
+# BENCHES="failover" (or "nat", "sync", "survival", "l7") runs only those.
 bench: deps userd
 	@kdir=$$($(TOOLS)/build-kernel.sh --profile bench); \
 	  $(TOOLS)/build-module-copy.sh "$$kdir" qemu-tests/out/bench-module >/dev/null; \
