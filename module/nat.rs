@@ -88,9 +88,42 @@ fn to_owner(
     }))
 }
 
+/// A packet from a back-end of a VIP's services that has no session here,
+/// at a node that does not own the VIP: sent on to the VIP's owner, as the
+/// cluster told this node (`owner-node`), if the peer table knows where
+/// it is. This is the back-end's first reply to a connection the owner
+/// opened a moment ago, come back through this node (it holds the
+/// back-ends' gateway address) before the owner's daemon announced the
+/// session: the owner translates it. Passed on untranslated instead, it
+/// would reach the client from the back-end's address, which the client
+/// answers with a reset, and the connection would open only at the
+/// client's next SYN, a second later or more. `None`: handled here as
+/// before (no such back-end, one serving several VIPs' services, this node
+/// owns the VIP, or its owner is not known or not in the peer table).
+/// Bounded: one binary search of the back-end index and of the pool.
+fn first_reply_to_vip_owner(
+    net: &NetState,
+    packet: &Packet<'_>,
+    rcu: &RcuSection<'_>,
+    flow: &Flow,
+    now: u64,
+) -> Option<Verdict> {
+    let vip = net
+        .services
+        .read(rcu)
+        .vip_served_by(flow.saddr, flow.sport, flow.proto)?;
+    let vips = net.vips.read(rcu);
+    let vip = vips.find(vip)?;
+    if vip.owned && net.leased(now) {
+        return None;
+    }
+    to_owner(net, packet, rcu, vip.owner_node)
+}
+
 /// Bounded work: one session lookup; for a new connection one scan of the
 /// service table, one pick and two inserts; for a session another node
-/// owns, two scans of the peer table at most.
+/// owns, two scans of the peer table at most; for a packet with neither,
+/// what `first_reply_to_vip_owner` does.
 pub(crate) fn pre_routing(
     net: &NetState,
     packet: &mut Packet<'_>,
@@ -135,7 +168,8 @@ pub(crate) fn pre_routing(
                 proto: flow.proto,
             };
             let Some(slot) = services.find(&service) else {
-                return Verdict::Accept;
+                return first_reply_to_vip_owner(net, packet, rcu, &flow, clock.now)
+                    .unwrap_or(Verdict::Accept);
             };
             // Only the owner serves a VIP. The others drop its services'
             // packets that have no session here rather than let them reach

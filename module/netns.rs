@@ -32,6 +32,7 @@ mod status;
 mod vip_ops;
 
 pub(crate) use settings::Settings;
+pub(crate) use vip_ops::VipChange;
 
 /// Why the state refused a change: the error, and when there is one to
 /// give, the sentence the requester reads in netlink's extended ack.

@@ -25,6 +25,7 @@
 use kernel::prelude::*;
 
 mod arp;
+mod backend_index;
 mod clock;
 mod counters;
 mod flow;

@@ -12,6 +12,7 @@ use core::sync::atomic::AtomicU32;
 use kernel::init::InPlaceInit;
 use kernel::prelude::*;
 
+use crate::backend_index::{BackendIndex, IndexEntry, MAX_INDEXED, MAX_INDEXED_SERVICES};
 use crate::glue::{uapi, Versioned};
 use crate::load::BackendLoads;
 pub(crate) use crate::service::{
@@ -22,6 +23,7 @@ pub(crate) use crate::service::{
 pub(crate) const MAX_SERVICES: usize = uapi::RINGGATE_MAX_SERVICES as usize;
 
 // The pure logic's numbers are the UAPI header's.
+const _: () = assert!(MAX_INDEXED_SERVICES == MAX_SERVICES);
 const _: () = assert!(MAX_BACKENDS == uapi::RINGGATE_MAX_BACKENDS as usize);
 const _: () = assert!(SCHEDULER_WRR as u32 == uapi::RINGGATE_SCHEDULER_WRR);
 const _: () = assert!(SCHEDULER_HASH as u32 == uapi::RINGGATE_SCHEDULER_HASH);
@@ -40,6 +42,8 @@ fn errno(err: ServiceError) -> Error {
 pub(crate) struct ServiceTable {
     generation: u32,
     services: [Service; MAX_SERVICES],
+    /// The back-ends of `services` by address, rebuilt with every version.
+    index: BackendIndex,
 }
 
 /// Where `set_backend` put a back-end.
@@ -62,6 +66,12 @@ impl ServiceTable {
                 services <- kernel::init::init_array_from_fn::<_, MAX_SERVICES, _, Error>(|_| {
                     Service::default()
                 }),
+                index <- kernel::try_init!(BackendIndex {
+                    len: 0,
+                    entries <- kernel::init::init_array_from_fn::<_, MAX_INDEXED, _, Error>(
+                        |_| IndexEntry::default()
+                    ),
+                }? Error),
             }? Error),
             GFP_KERNEL,
         )
@@ -100,6 +110,12 @@ impl ServiceTable {
         let slot = self.find(key).ok_or(ENOENT)?;
         self.services[slot] = Service::default();
         Ok(())
+    }
+
+    /// The VIP a packet from `addr`:`port` (`proto`) comes from a back-end
+    /// of, if the back-end serves one VIP's services: one binary search.
+    pub(crate) fn vip_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<u32> {
+        self.index.vip_served_by(addr, port, proto)
     }
 
     /// Where back-end `addr`:`port` is in the service `key`: `None` if the
@@ -176,10 +192,12 @@ impl ServiceTable {
 }
 
 impl Versioned for ServiceTable {
-    /// Marks this copy as the next version. Wrapping past zero would read
-    /// as "unset" to netlink.
+    /// Marks this copy as the next version (wrapping past zero would read
+    /// as "unset" to netlink) and indexes its back-ends, as every version
+    /// the packet path reads comes through here.
     fn advance_generation(&mut self) {
         self.generation = self.generation.checked_add(1).unwrap_or(1);
+        self.index.rebuild(self.services.iter());
     }
 
     /// A change that takes a back-end out of scheduling (removed, or set

@@ -32,6 +32,10 @@ pub(crate) struct Vip {
     pub(crate) owned: bool,
     /// Gratuitous ARP pairs sent when this node takes the VIP.
     pub(crate) garp_count: u8,
+    /// The node the cluster says owns the VIP, 0 if not known: where a
+    /// node that does not own it sends the first replies of the owner's
+    /// new connections (see `nat::first_reply_to_vip_owner`).
+    pub(crate) owner_node: u16,
 }
 
 /// One immutable version of the pool.
@@ -70,6 +74,7 @@ impl VipTable {
             addr: 0,
             owned: false,
             garp_count: 0,
+            owner_node: 0,
         }; MAX_VIPS],
     };
 
@@ -114,6 +119,7 @@ impl VipTable {
                     addr,
                     owned: false,
                     garp_count: garp_count.unwrap_or(DEFAULT_GARP_COUNT),
+                    owner_node: 0,
                 };
                 self.len += 1;
                 Ok(Change::Changed)
@@ -121,12 +127,16 @@ impl VipTable {
         }
     }
 
+    /// Where `addr` is in the sorted entries.
+    fn index_of(&self, addr: u32) -> Result<usize, PoolError> {
+        self.entries()
+            .binary_search_by_key(&addr, |vip| vip.addr)
+            .map_err(|_| PoolError::Missing)
+    }
+
     /// Removes `addr`.
     pub(crate) fn remove(&mut self, addr: u32) -> Result<(), PoolError> {
-        let i = self
-            .entries()
-            .binary_search_by_key(&addr, |vip| vip.addr)
-            .map_err(|_| PoolError::Missing)?;
+        let i = self.index_of(addr)?;
         self.vips.copy_within(i + 1..self.len, i);
         self.len -= 1;
         Ok(())
@@ -134,15 +144,23 @@ impl VipTable {
 
     /// Takes or releases `addr`.
     pub(crate) fn set_owned(&mut self, addr: u32, owned: bool) -> Result<Change, PoolError> {
-        let i = self
-            .entries()
-            .binary_search_by_key(&addr, |vip| vip.addr)
-            .map_err(|_| PoolError::Missing)?;
+        let i = self.index_of(addr)?;
         let vip = &mut self.vips[i];
         if vip.owned == owned {
             return Ok(Change::Unchanged);
         }
         vip.owned = owned;
+        Ok(Change::Changed)
+    }
+
+    /// Records `node` as the cluster's owner of `addr` (0: not known).
+    pub(crate) fn set_owner_node(&mut self, addr: u32, node: u16) -> Result<Change, PoolError> {
+        let i = self.index_of(addr)?;
+        let vip = &mut self.vips[i];
+        if vip.owner_node == node {
+            return Ok(Change::Unchanged);
+        }
+        vip.owner_node = node;
         Ok(Change::Changed)
     }
 }

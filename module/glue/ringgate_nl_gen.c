@@ -96,10 +96,11 @@ static const struct nla_policy ringgate_vip_del_nl_policy[RINGGATE_A_VIP_ADDR + 
 };
 
 /* RINGGATE_CMD_VIP_SET - do */
-static const struct nla_policy ringgate_vip_set_nl_policy[RINGGATE_A_VIP_GARP_COUNT + 1] = {
+static const struct nla_policy ringgate_vip_set_nl_policy[RINGGATE_A_VIP_OWNER_NODE + 1] = {
 	[RINGGATE_A_VIP_ADDR] = { .type = NLA_U32, },
 	[RINGGATE_A_VIP_OWNED] = NLA_POLICY_MAX(NLA_U8, 1),
 	[RINGGATE_A_VIP_GARP_COUNT] = NLA_POLICY_RANGE(NLA_U32, 1, RINGGATE_MAX_GARP_COUNT),
+	[RINGGATE_A_VIP_OWNER_NODE] = { .type = NLA_U16, },
 };
 
 /* RINGGATE_CMD_VIP_GET - do */
@@ -226,7 +227,7 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.pre_doit	= ringgate_nl_pre_doit_admin,
 		.doit		= ringgate_nl_vip_set_doit,
 		.policy		= ringgate_vip_set_nl_policy,
-		.maxattr	= RINGGATE_A_VIP_GARP_COUNT,
+		.maxattr	= RINGGATE_A_VIP_OWNER_NODE,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{

@@ -8,7 +8,7 @@ use kernel::prelude::*;
 use super::refused;
 use crate::glue::{uapi, Attrs, Dump, RcuSection, Request, Sleepable};
 use crate::netns::NetState;
-use crate::netns::Refusal;
+use crate::netns::{Refusal, VipChange};
 use crate::upsert::Upsert;
 use crate::vips::{self, Vip};
 
@@ -16,7 +16,8 @@ use crate::vips::{self, Vip};
 fn put_vip(attrs: &mut Attrs<'_>, vip: &Vip) -> Result {
     attrs.put_u32(uapi::RINGGATE_A_VIP_ADDR, vip.addr)?;
     attrs.put_u8(uapi::RINGGATE_A_VIP_OWNED, u8::from(vip.owned))?;
-    attrs.put_u32(uapi::RINGGATE_A_VIP_GARP_COUNT, u32::from(vip.garp_count))
+    attrs.put_u32(uapi::RINGGATE_A_VIP_GARP_COUNT, u32::from(vip.garp_count))?;
+    attrs.put_u16(uapi::RINGGATE_A_VIP_OWNER_NODE, vip.owner_node)
 }
 
 /// The address a request names. The policy passes any 4 bytes; addresses
@@ -56,14 +57,18 @@ pub(crate) fn vip_del(net: &NetState, req: &Request<'_>, context: &mut Sleepable
         .map_err(|refusal| refused(req, refusal))
 }
 
-/// `vip-set`: takes or releases a VIP, sets its GARP count.
+/// `vip-set`: takes or releases a VIP, sets its GARP count and the
+/// cluster's owner of it.
 pub(crate) fn vip_set(net: &NetState, req: &Request<'_>, context: &mut Sleepable) -> Result {
     let addr = vip_addr(req)?;
-    let owned = req
-        .get_u8(uapi::RINGGATE_A_VIP_OWNED)
-        .map(|owned| owned == 1);
-    let garp_count = garp_count(req)?;
-    net.change_vip(context, addr, owned, garp_count)
+    let change = VipChange {
+        owned: req
+            .get_u8(uapi::RINGGATE_A_VIP_OWNED)
+            .map(|owned| owned == 1),
+        garp_count: garp_count(req)?,
+        owner_node: req.get_u16(uapi::RINGGATE_A_VIP_OWNER_NODE),
+    };
+    net.change_vip(context, addr, change)
         .map_err(|refusal| refused(req, refusal))
 }
 

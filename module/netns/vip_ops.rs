@@ -34,6 +34,14 @@ impl Versioned for VipTable {
     }
 }
 
+/// What a `vip-set` changes of one VIP: each `None` stays as it is.
+#[derive(Clone, Copy)]
+pub(crate) struct VipChange {
+    pub(crate) owned: Option<bool>,
+    pub(crate) garp_count: Option<u8>,
+    pub(crate) owner_node: Option<u16>,
+}
+
 /// The error a refused pool change fails with.
 fn errno(err: PoolError) -> Error {
     match err {
@@ -122,21 +130,25 @@ impl NetState {
             .map_err(|err| NOT_IN_POOL.or(err))
     }
 
-    /// Changes `addr`'s ownership and GARP count, those given; a change of
-    /// neither is refused. Everything that can refuse is checked before
-    /// anything changes: a VIP in the pool, and for taking it, an interface
-    /// holding it.
+    /// Changes what `change` gives of `addr`; a change of nothing is
+    /// refused. Everything that can refuse is checked before anything
+    /// changes: a VIP in the pool, and for taking it, an interface holding
+    /// it.
     pub(crate) fn change_vip(
         &self,
         context: &mut Sleepable,
         addr: u32,
-        owned: Option<bool>,
-        garp_count: Option<u8>,
+        change: VipChange,
     ) -> Result<(), Refusal> {
-        if owned.is_none() && garp_count.is_none() {
+        let VipChange {
+            owned,
+            garp_count,
+            owner_node,
+        } = change;
+        if owned.is_none() && garp_count.is_none() && owner_node.is_none() {
             return Err(Refusal::new(
                 EINVAL,
-                c_str!("vip-set needs owned or garp-count: nothing to change"),
+                c_str!("vip-set needs owned, garp-count or owner-node: nothing to change"),
             ));
         }
         if self.vip(context, addr).is_none() {
@@ -147,6 +159,13 @@ impl NetState {
         }
         if garp_count.is_some() {
             self.set_vip(context, addr, garp_count, Upsert::CHANGE)?;
+        }
+        if let Some(node) = owner_node {
+            self.vips
+                .update(context, |table, _| {
+                    table.set_owner_node(addr, node).map_err(errno)
+                })
+                .map_err(|err| NOT_IN_POOL.or(err))?;
         }
         match owned {
             Some(owned) => self.set_vip_owned(context, addr, owned),

@@ -34,6 +34,8 @@ for arg in $(cat /proc/cmdline); do
     rg.bench_load_seconds=*) export RG_BENCH_LOAD_SECONDS=${arg#rg.bench_load_seconds=} ;;
     rg.failover_rounds=*) export RG_FAILOVER_ROUNDS=${arg#rg.failover_rounds=} ;;
     rg.bench_sync_conns=*) export RG_BENCH_SYNC_CONNS=${arg#rg.bench_sync_conns=} ;;
+    # 0: each test's own limit (see run-tests.sh).
+    rg.test_timeout=[1-9]*) export RG_TEST_TIMEOUT=${arg#rg.test_timeout=} ;;
   esac
 done
 

@@ -5,6 +5,8 @@
 # end, kmemleak is asked for leaks, which fail the run as a test of its own.
 set -u
 tests_dir=$RG_REPO/qemu-tests/tests
+# RG_TEST_TIMEOUT, if set (`make soak` sets it), is every test's limit;
+# otherwise a test's own (below) or 300 s.
 per_test_timeout=${RG_TEST_TIMEOUT:-300}
 bad_kernel_log='WARNING:|BUG:|Oops|kernel BUG|Call Trace|rcu: INFO|detected stall|general protection fault|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|kmemleak:.*leak'
 
@@ -23,9 +25,14 @@ for name in "$@"; do
     continue
   fi
   started=$(date +%s)
+  # A test that needs longer than the default says so in a line of its own,
+  # "# vm-timeout: SECONDS" (the failover loop, whose rounds each wait for
+  # a takeover and a rejoin, on a guest whose speed varies by machine).
+  timeout_s=$(sed -n 's/^# vm-timeout: \([0-9][0-9]*\)$/\1/p' "$script" | head -1)
+  timeout_s=${RG_TEST_TIMEOUT:-${timeout_s:-$per_test_timeout}}
   # timeout runs the test in a process group of its own, so whatever the test
   # left running in the background can be killed with the group afterwards.
-  (cd /tmp && exec timeout --kill-after=10 "$per_test_timeout" bash "$script" >/tmp/test-output 2>&1) &
+  (cd /tmp && exec timeout --kill-after=10 "$timeout_s" bash "$script" >/tmp/test-output 2>&1) &
   group=$!
   wait $group
   rc=$?
@@ -45,7 +52,7 @@ for name in "$@"; do
   if [ $rc -ne 0 ]; then
     # The reason first (a test's logs after it can push it out of the
     # tail), then the output's end.
-    verdict FAIL "$name" "$seconds" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); $(printf '%s\n' "$output" | sed -n '/^FAIL/,+12p' | head -13)
+    verdict FAIL "$name" "$seconds" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); $(printf '%s\n' "$output" | sed -n '/^FAIL/,+600p' | head -600)
 output's end:
 $(printf '%s\n' "$output" | tail -n 40)"
   elif [ -n "$unload" ]; then

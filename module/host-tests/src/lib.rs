@@ -13,6 +13,8 @@
 
 #[path = "../../arp.rs"]
 pub mod arp;
+#[path = "../../backend_index.rs"]
+pub mod backend_index;
 #[path = "../../clock.rs"]
 pub mod clock;
 #[path = "../../flow.rs"]
@@ -42,6 +44,8 @@ pub mod vips;
 
 #[cfg(test)]
 mod arp_tests;
+#[cfg(test)]
+mod backend_index_tests;
 #[cfg(test)]
 mod clock_tests;
 #[cfg(test)]

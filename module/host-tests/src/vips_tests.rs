@@ -43,6 +43,23 @@ fn repeating_a_change_changes_nothing() {
 }
 
 #[test]
+fn the_clusters_owner_is_recorded_apart_from_this_nodes_ownership() {
+    let mut pool = VipTable::EMPTY;
+    assert_eq!(pool.add(addr(1), None), Ok(Change::Changed));
+    assert_eq!(pool.find(addr(1)).map(|v| v.owner_node), Some(0));
+    assert_eq!(pool.set_owner_node(addr(1), 2), Ok(Change::Changed));
+    assert_eq!(pool.set_owner_node(addr(1), 2), Ok(Change::Unchanged));
+    assert_eq!(
+        pool.find(addr(1)).map(|v| (v.owned, v.owner_node)),
+        Some((false, 2))
+    );
+    // Re-adding keeps it; a VIP not in the pool is refused.
+    assert_eq!(pool.add(addr(1), None), Ok(Change::Unchanged));
+    assert_eq!(pool.find(addr(1)).map(|v| v.owner_node), Some(2));
+    assert_eq!(pool.set_owner_node(addr(2), 3), Err(PoolError::Missing));
+}
+
+#[test]
 fn the_pool_is_bounded_and_refuses_what_it_lacks() {
     let mut pool = VipTable::EMPTY;
     for n in 0..MAX_VIPS as u32 {

@@ -18,18 +18,22 @@ pub struct Vip {
     pub owned: bool,
     /// Gratuitous ARP pairs sent when this node takes it.
     pub garp_count: u32,
+    /// The node the cluster says owns it (0: not known, or a module that
+    /// does not record it).
+    pub owner_node: u16,
 }
 
 impl Vip {
     pub(crate) fn decode(op: &'static str, payload: &[u8]) -> Result<Vip, Error> {
         let d = Decoder { op, set: Set::VIP };
-        let (mut addr, mut owned, mut garp_count) = (None, None, None);
+        let (mut addr, mut owned, mut garp_count, mut owner_node) = (None, None, None, None);
         for attr in attrs(payload) {
             let p = attr.payload;
             match attr.kind {
                 uapi::RINGGATE_A_VIP_ADDR => addr = Some(d.addr(attr.kind, p)?),
                 uapi::RINGGATE_A_VIP_OWNED => owned = Some(d.u8(attr.kind, p)? == 1),
                 uapi::RINGGATE_A_VIP_GARP_COUNT => garp_count = Some(d.u32(attr.kind, p)?),
+                uapi::RINGGATE_A_VIP_OWNER_NODE => owner_node = Some(d.u16(attr.kind, p)?),
                 // Attributes a newer module adds are skipped, not fatal.
                 _ => {}
             }
@@ -38,6 +42,8 @@ impl Vip {
             addr: d.need(uapi::RINGGATE_A_VIP_ADDR, addr)?,
             owned: d.need(uapi::RINGGATE_A_VIP_OWNED, owned)?,
             garp_count: d.need(uapi::RINGGATE_A_VIP_GARP_COUNT, garp_count)?,
+            // An older module has no such attribute: it knows no owner.
+            owner_node: owner_node.unwrap_or(0),
         })
     }
 }
@@ -129,6 +135,21 @@ impl Client {
                 if let Some(count) = garp_count {
                     r.put_u32(uapi::RINGGATE_A_VIP_GARP_COUNT, count);
                 }
+            },
+            &mut |_| Ok(()),
+        )
+        .map_err(|e| e.refine(about_vip(addr)))
+    }
+
+    /// Records `node` as the cluster's owner of a VIP of the pool (0: not
+    /// known), for the module to send it the first replies of its new
+    /// connections that reach this node.
+    pub fn vip_set_owner_node(&self, addr: Ipv4Addr, node: u16) -> Result<(), Error> {
+        self.call(
+            uapi::RINGGATE_CMD_VIP_SET,
+            |r| {
+                put_addr(r, addr);
+                r.put_u16(uapi::RINGGATE_A_VIP_OWNER_NODE, node);
             },
             &mut |_| Ok(()),
         )

@@ -84,7 +84,12 @@ fn value_enums_have_name_tables() {
 fn attribute_sets_have_name_tables_from_the_spec() {
     assert_eq!(
         RINGGATE_A_VIP_NAMES,
-        &[("addr", 1), ("owned", 2), ("garp-count", 3)]
+        &[
+            ("addr", 1),
+            ("owned", 2),
+            ("garp-count", 3),
+            ("owner-node", 4)
+        ]
     );
     assert_eq!(RINGGATE_A_SERVICE_NAMES[4], ("backend", 5));
     assert_eq!(RINGGATE_CMD_NAMES[0], ("status-get", 1));

@@ -137,6 +137,7 @@ mod tests {
                     addr: VIP,
                     owned: true,
                     garp_count: 3,
+                    owner_node: 0,
                 }],
                 sessions_dropped: 12,
             })

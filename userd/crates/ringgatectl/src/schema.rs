@@ -205,6 +205,7 @@ mod tests {
             addr: Ipv4Addr::new(10, 9, 0, 100),
             owned: true,
             garp_count: 3,
+            owner_node: 0,
         };
         assert_eq!(
             serde_json::to_value(VipJson::from(&vip)).unwrap(),

@@ -67,11 +67,13 @@ mod tests {
                 addr: Ipv4Addr::new(10, 0, 0, 100),
                 owned: true,
                 garp_count: 3,
+                owner_node: 0,
             },
             Vip {
                 addr: Ipv4Addr::new(10, 0, 0, 101),
                 owned: false,
                 garp_count: 5,
+                owner_node: 0,
             },
         ];
         let text = table(&vips);

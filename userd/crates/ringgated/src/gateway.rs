@@ -39,6 +39,7 @@ use crate::runtime::UdpRing;
 use crate::session_sync;
 use crate::session_worker::{SessionCounters, SessionWorker};
 use crate::state_file;
+use crate::vip_owners::VipOwners;
 
 /// How often the module's per-VIP load is read.
 const MEASURE_EVERY: Duration = Duration::from_secs(1);
@@ -100,6 +101,8 @@ pub struct Gateway {
     /// Where the peers are, for the module to send packets of their
     /// sessions to them (see `peer_links`); used only with a module.
     peers: PeerLinks,
+    /// Which node the module was told owns each VIP (see `vip_owners`).
+    vip_owners: VipOwners,
     /// Reads this node's links (`None` without a module, or if its thread
     /// could not be started: then no peer gets packets from this node).
     link_reader: Option<LinkReader>,
@@ -222,6 +225,7 @@ impl Gateway {
             memberships: 0,
             empty_table_due: false,
             peers: PeerLinks::new(),
+            vip_owners: VipOwners::new(),
             link_reader: None,
             proxy,
             http_load,
@@ -332,6 +336,7 @@ impl Gateway {
         self.sync_sessions(ring);
         self.report_table(ring);
         self.sync_peers(ring, instant);
+        self.give_vip_owners(instant);
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
             self.node.observe_health(&verdicts);
@@ -397,6 +402,32 @@ impl Gateway {
                 self.peers.given(table, Err(()), now);
                 self.note_errors(vec![format!("set the module's peer table: {e}")]);
             }
+        }
+    }
+
+    /// Tells the module which node owns each VIP whose owner changed since
+    /// it was last told (see `vip_owners`). A VIP it refuses (not in its
+    /// pool yet, say) is tried again a second later.
+    fn give_vip_owners(&mut self, now: Instant) {
+        if self.module.is_none() {
+            return;
+        }
+        for (vip, node) in self.vip_owners.to_give(self.node.state(), now) {
+            let Some(module) = &self.module else {
+                return;
+            };
+            let result = module.client().vip_set_owner_node(vip, node);
+            // Logged once, not at every retry, while the refusals go on.
+            if let Err(e) = &result {
+                let error = format!("record node {node} as owner of VIP {vip}: {e}");
+                if self.vip_owners.refused(vip) {
+                    self.module_errors += 1;
+                    self.last_module_error = Some(error);
+                } else {
+                    self.note_errors(vec![error]);
+                }
+            }
+            self.vip_owners.given(vip, node, result.is_ok(), now);
         }
     }
 
@@ -706,6 +737,9 @@ impl Gateway {
             return Vec::new();
         };
         let errors = module.apply(action, &self.node.state().down);
+        if let ModuleAction::ApplyConfig(_) = action {
+            self.vip_owners.pool_applied();
+        }
         let ready = match action {
             ModuleAction::ReleaseVip(vip) => self.releases.release_done(*vip, errors.is_empty()),
             ModuleAction::TakeVip(vip) => {

@@ -28,3 +28,4 @@ pub mod state_file;
 pub mod status_json;
 pub mod submissions;
 pub mod table_wait;
+pub mod vip_owners;

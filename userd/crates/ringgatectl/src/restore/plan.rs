@@ -78,6 +78,7 @@ fn plan_line(state: &mut State, action: &Action) -> Result<Vec<Change>, String> 
                         addr,
                         owned: false,
                         garp_count: garp_count.unwrap_or(DEFAULT_GARP_COUNT),
+                        owner_node: 0,
                     });
                     Ok(vec![Change::VipAdd { addr, garp_count }])
                 }

@@ -83,11 +83,13 @@ fn configured() -> State {
                 addr: VIP,
                 owned: true,
                 garp_count: 5,
+                owner_node: 0,
             },
             Vip {
                 addr: Ipv4Addr::new(10, 9, 0, 101),
                 owned: false,
                 garp_count: 3,
+                owner_node: 0,
             },
         ],
         services: vec![
