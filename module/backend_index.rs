@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Which VIP a back-end serves, looked up by a packet's source.
+//! Which service a back-end serves, looked up by a packet's source.
 //!
 //! The back-end's first reply to a connection the VIP's owner just opened
 //! can reach another node (the one holding the back-ends' gateway address)
 //! before the session does: the owner's daemon announces new sessions a
-//! few hundred milliseconds later. That node finds here the VIP whose
-//! service the packet's source is a back-end of, and sends the packet to
+//! few hundred milliseconds later. That node finds here a service the
+//! packet's source is a back-end of, hence its VIP, and sends the packet to
 //! the VIP's owner (see `nat`). The index is rebuilt with every version of
 //! the service table, so a packet costs one binary search. Pure logic with
 //! no kernel dependency (`module/host-tests` compiles it).
@@ -14,19 +14,24 @@
 use crate::service::{Service, MAX_BACKENDS};
 
 /// Entries the index holds: every back-end of every service. The services
-/// table checks at build time that its size is `MAX_INDEXED_SERVICES`.
+/// table checks at build time that it has `MAX_INDEXED_SERVICES` slots.
 pub(crate) const MAX_INDEXED_SERVICES: usize = 32;
 pub(crate) const MAX_INDEXED: usize = MAX_INDEXED_SERVICES * MAX_BACKENDS;
+/// The slot of a back-end that serves services of more than one VIP,
+/// whose owners may differ: its packets do not say which VIP they answer.
+pub(crate) const SEVERAL_VIPS: u8 = u8::MAX;
+const _: () = assert!(MAX_INDEXED_SERVICES <= SEVERAL_VIPS as usize);
 
 /// One back-end: address and port in network byte order, as in packets.
+/// Eight bytes, so that the index keeps the services table within one
+/// 32 KiB allocation.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub(crate) struct IndexEntry {
     pub(crate) addr: u32,
     pub(crate) port: u16,
     pub(crate) proto: u8,
-    /// The VIP of the services it is a back-end of; 0 if it serves
-    /// services of more than one VIP, whose owners may differ.
-    pub(crate) vip: u32,
+    /// A service slot it is a back-end of, or `SEVERAL_VIPS`.
+    pub(crate) slot: u8,
 }
 
 impl IndexEntry {
@@ -44,32 +49,36 @@ pub(crate) struct BackendIndex {
 }
 
 impl BackendIndex {
-    /// Makes the index that of `services` (those in use). Bounded by
-    /// `MAX_INDEXED` back-ends; any beyond are left out (none can be: the
-    /// table's sizes are checked against it). Each back-end goes in by
-    /// binary search and a shift, no sort: core's sort brings panic paths
-    /// objtool cannot follow into the module.
-    pub(crate) fn rebuild<'a>(&mut self, services: impl Iterator<Item = &'a Service>) {
+    /// Makes the index that of `services` (a table's slots, those in use).
+    /// Bounded by `MAX_INDEXED` back-ends; any beyond are left out (none
+    /// can be: the table's sizes are checked against it). Each back-end
+    /// goes in by binary search and a shift, no sort: core's sort brings
+    /// panic paths objtool cannot follow into the module.
+    pub(crate) fn rebuild(&mut self, services: &[Service]) {
         for stale in self.entries.iter_mut().take(self.len) {
             *stale = IndexEntry::default();
         }
         self.len = 0;
-        for service in services.filter(|s| s.used) {
+        for (slot, service) in services.iter().enumerate().filter(|(_, s)| s.used) {
+            let Ok(slot) = u8::try_from(slot) else {
+                break;
+            };
             for backend in service.backends.iter().filter(|b| b.used) {
-                self.insert(IndexEntry {
+                let entry = IndexEntry {
                     addr: backend.addr,
                     port: backend.port,
                     proto: service.key.proto,
-                    vip: service.key.vip,
-                });
+                    slot,
+                };
+                self.insert(entry, services);
             }
         }
     }
 
-    /// Adds one back-end of a service of `entry.vip`. A back-end already
-    /// there for another VIP names neither VIP any more (its packets' VIP,
-    /// hence their owner, cannot be told apart).
-    fn insert(&mut self, entry: IndexEntry) {
+    /// Adds one back-end of the service in `entry.slot`. A back-end already
+    /// there for a service of another VIP names no slot any more.
+    fn insert(&mut self, entry: IndexEntry, services: &[Service]) {
+        let vip_of = |slot: u8| services.get(usize::from(slot)).map(|s| s.key.vip);
         let len = self.len;
         let Some(filled) = self.entries.get_mut(..len) else {
             return;
@@ -77,8 +86,8 @@ impl BackendIndex {
         match filled.binary_search_by_key(&entry.key(), IndexEntry::key) {
             Ok(i) => {
                 if let Some(there) = filled.get_mut(i) {
-                    if there.vip != entry.vip {
-                        there.vip = 0;
+                    if there.slot != SEVERAL_VIPS && vip_of(there.slot) != vip_of(entry.slot) {
+                        there.slot = SEVERAL_VIPS;
                     }
                 }
             }
@@ -95,14 +104,14 @@ impl BackendIndex {
         }
     }
 
-    /// The VIP whose services have back-end `addr`:`port` (`proto`), if it
-    /// is one VIP's.
-    pub(crate) fn vip_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<u32> {
+    /// A slot of a service whose back-end is `addr`:`port` (`proto`), if
+    /// the back-end serves one VIP's services.
+    pub(crate) fn slot_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<usize> {
         let entries = self.entries.get(..self.len)?;
         let i = entries
             .binary_search_by_key(&(addr, port, proto), IndexEntry::key)
             .ok()?;
-        let vip = entries.get(i)?.vip;
-        (vip != 0).then_some(vip)
+        let slot = entries.get(i)?.slot;
+        (slot != SEVERAL_VIPS).then_some(usize::from(slot))
     }
 }

@@ -98,9 +98,11 @@ fn to_owner(
 /// would reach the client from the back-end's address, which the client
 /// answers with a reset, and the connection would open only at the
 /// client's next SYN, a second later or more. `None`: handled here as
-/// before (no such back-end, one serving several VIPs' services, this node
-/// owns the VIP, or its owner is not known or not in the peer table).
-/// Bounded: one binary search of the back-end index and of the pool.
+/// before (no such back-end, one serving several VIPs' services, a packet
+/// to this node's own address, this node owns the VIP, or its owner is not
+/// known or not in the peer table). Bounded: one binary search of the
+/// back-end index and of the pool, and one hash lookup of the namespace's
+/// addresses.
 fn first_reply_to_vip_owner(
     net: &NetState,
     packet: &Packet<'_>,
@@ -112,6 +114,12 @@ fn first_reply_to_vip_owner(
         .services
         .read(rcu)
         .vip_served_by(flow.saddr, flow.sport, flow.proto)?;
+    // A reply to this node's own connection to the back-end (its daemon's
+    // health check, say) is this node's to receive: sent away, the owner
+    // would route it back, and a stateful firewall there would drop it.
+    if net.is_local_address(flow.daddr, rcu) {
+        return None;
+    }
     let vips = net.vips.read(rcu);
     let vip = vips.find(vip)?;
     if vip.owned && net.leased(now) {

@@ -12,7 +12,7 @@ use kernel::str::CStr;
 
 use crate::clock::Clock;
 use crate::counters::HookCounters;
-use crate::glue::{self, uapi, ConfigMutex, NetHandle, Notification, RcuBox};
+use crate::glue::{self, uapi, ConfigMutex, NetHandle, Notification, RcuBox, RcuSection};
 use crate::lease::LeaseEnd;
 use crate::peers::{PeerTable, MAX_PEERS};
 use crate::services::{ServiceTable, MAX_SERVICES};
@@ -178,6 +178,12 @@ impl NetState {
     /// (a hook, the sweep, a request), which takes it as an argument.
     pub(crate) fn clock(&self) -> Clock {
         Clock::new(glue::jiffies(), glue::hz())
+    }
+
+    /// Whether `addr` (network byte order) is an address of this
+    /// namespace: a packet to it is this node's own.
+    pub(crate) fn is_local_address(&self, addr: u32, rcu: &RcuSection<'_>) -> bool {
+        self.net.has_address(addr, rcu)
     }
 
     /// Whether owned VIPs are owned at tick `now`: no lease, or one that

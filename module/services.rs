@@ -24,6 +24,10 @@ pub(crate) const MAX_SERVICES: usize = uapi::RINGGATE_MAX_SERVICES as usize;
 
 // The pure logic's numbers are the UAPI header's.
 const _: () = assert!(MAX_INDEXED_SERVICES == MAX_SERVICES);
+// Every change copies the table into a fresh kmalloc'd block (`RcuBox`):
+// within 32 KiB that is an order-3 allocation, which the allocator works
+// hard to find; above it, order 4, which a fragmented host may refuse.
+const _: () = assert!(core::mem::size_of::<ServiceTable>() <= 32 * 1024);
 const _: () = assert!(MAX_BACKENDS == uapi::RINGGATE_MAX_BACKENDS as usize);
 const _: () = assert!(SCHEDULER_WRR as u32 == uapi::RINGGATE_SCHEDULER_WRR);
 const _: () = assert!(SCHEDULER_HASH as u32 == uapi::RINGGATE_SCHEDULER_HASH);
@@ -115,7 +119,8 @@ impl ServiceTable {
     /// The VIP a packet from `addr`:`port` (`proto`) comes from a back-end
     /// of, if the back-end serves one VIP's services: one binary search.
     pub(crate) fn vip_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<u32> {
-        self.index.vip_served_by(addr, port, proto)
+        let slot = self.index.slot_served_by(addr, port, proto)?;
+        self.services.get(slot).map(|s| s.key.vip)
     }
 
     /// Where back-end `addr`:`port` is in the service `key`: `None` if the
@@ -197,7 +202,7 @@ impl Versioned for ServiceTable {
     /// the packet path reads comes through here.
     fn advance_generation(&mut self) {
         self.generation = self.generation.checked_add(1).unwrap_or(1);
-        self.index.rebuild(self.services.iter());
+        self.index.rebuild(&self.services);
     }
 
     /// A change that takes a back-end out of scheduling (removed, or set

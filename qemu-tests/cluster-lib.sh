@@ -209,6 +209,6 @@ cluster_cleanup() {
   done
   if [ "$status" != 0 ]; then
     # Enough of each log to follow a failure across ring changes.
-    for n in $GATEWAYS; do echo "--- gw$n's ringgated log (last lines):"; tail -150 "$CL/log-$n"; done
+    for n in $GATEWAYS; do echo "--- gw$n's ringgated log (last lines):"; tail -40 "$CL/log-$n"; done
   fi
 }

@@ -9,7 +9,7 @@ use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
-use super::{bindings, Attrs};
+use super::{bindings, Attrs, RcuSection};
 
 /// The network namespace a state belongs to, for sending it notifications,
 /// finding its devices and starting its sweep. The namespace outlives its
@@ -44,6 +44,15 @@ impl NetHandle {
 }
 
 impl NetHandle {
+    /// Whether a device of this namespace holds IPv4 address `addr`
+    /// (network byte order). For the packet path: no reference is taken,
+    /// and `_rcu` shows the RCU read lock the lookup needs is held.
+    pub(crate) fn has_address(&self, addr: u32, _rcu: &RcuSection<'_>) -> bool {
+        // SAFETY: The handle names a live namespace, and the caller holds
+        // the RCU read lock (`_rcu`) under which the glue looks it up.
+        unsafe { bindings::rg_addr_is_local(self.0.as_ptr(), addr) != 0 }
+    }
+
     /// The device of this namespace that holds IPv4 address `addr`
     /// (network byte order), if one does.
     pub(crate) fn device_holding(&self, addr: u32) -> Option<NetDevice> {

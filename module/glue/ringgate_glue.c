@@ -862,6 +862,13 @@ void rg_dev_put(struct net_device *dev)
 	dev_put(dev);
 }
 
+int rg_addr_is_local(struct net *net, unsigned int addr)
+{
+	/* The packet path holds the RCU read lock __ip_dev_find needs; no
+	 * reference is taken, as only the answer is used. */
+	return __ip_dev_find(net, (__force __be32)addr, false) != NULL;
+}
+
 void rg_arp_send(struct net_device *dev, unsigned int op, unsigned int addr, int target_hw_own)
 {
 	__be32 ip = (__force __be32)addr;

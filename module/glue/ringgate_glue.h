@@ -217,6 +217,12 @@ void rg_genl_set_err_msg(struct genl_info *info, const char *msg);
  * reference the caller drops with rg_dev_put; NULL if no device holds it.
  */
 struct net_device *rg_dev_find(struct net *net, unsigned int addr);
+
+/*
+ * Whether a device of @net holds IPv4 address @addr (network order). Only
+ * under the RCU read lock (the packet path).
+ */
+int rg_addr_is_local(struct net *net, unsigned int addr);
 void rg_dev_put(struct net_device *dev);
 /*
  * Broadcasts one ARP packet of opcode @op from @dev speaking for @addr

@@ -52,7 +52,7 @@ for name in "$@"; do
   if [ $rc -ne 0 ]; then
     # The reason first (a test's logs after it can push it out of the
     # tail), then the output's end.
-    verdict FAIL "$name" "$seconds" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); $(printf '%s\n' "$output" | sed -n '/^FAIL/,+600p' | head -600)
+    verdict FAIL "$name" "$seconds" "exit status $rc$([ $rc -eq 124 ] && echo ' (timeout)'); $(printf '%s\n' "$output" | sed -n '/^FAIL/,+12p' | head -13)
 output's end:
 $(printf '%s\n' "$output" | tail -n 40)"
   elif [ -n "$unload" ]; then

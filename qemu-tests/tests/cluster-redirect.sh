@@ -37,13 +37,14 @@ for n in $GATEWAYS; do
   ip netns exec "gw$n" nft add chain inet acct forward '{ type filter hook forward priority filter; policy accept; }'
 done
 ip -n be1 route replace 10.9.0.0/24 via "$BACKGW"
-# Every packet reaching the client from the back-ends' network: none
-# should, for every reply is translated to the VIP.
+# Every TCP segment reaching the client from the back-ends' network: none
+# should, for every reply is translated to the VIP. (TCP only: a UDP reply
+# too large to send on at layer 2 may rightly be passed untranslated.)
 cl nft -f - <<'NFT'
 add table inet seen
 add counter inet seen untranslated
 add chain inet seen pre { type filter hook prerouting priority -300; policy accept; }
-add rule inet seen pre ip saddr 10.8.0.0/24 counter name untranslated
+add rule inet seen pre ip saddr 10.8.0.0/24 meta l4proto tcp counter name untranslated
 NFT
 ip netns exec be1 python3 -c '
 import socket

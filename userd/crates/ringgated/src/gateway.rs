@@ -18,7 +18,7 @@ use ringgate_cluster::config::{ClusterConfig, HealthCheck, ServiceMode};
 use ringgate_cluster::model::{BackendId, Micros, Vip};
 use ringgate_cluster::state::MoveReason;
 use ringgate_cluster::{ClusterNode, Command, ModuleAction, Output};
-use ringgate_netlink::Client;
+use ringgate_netlink::{Client, Error};
 use ringgate_ring::keyring::Keyring;
 use ringgate_ring::node::{Event, Priority, SubmitError};
 use ringgate_ring::wire::RingId;
@@ -416,18 +416,22 @@ impl Gateway {
             let Some(module) = &self.module else {
                 return;
             };
-            let result = module.client().vip_set_owner_node(vip, node);
-            // Logged once, not at every retry, while the refusals go on.
-            if let Err(e) = &result {
-                let error = format!("record node {node} as owner of VIP {vip}: {e}");
-                if self.vip_owners.refused(vip) {
-                    self.module_errors += 1;
-                    self.last_module_error = Some(error);
-                } else {
-                    self.note_errors(vec![error]);
+            // A VIP the module's pool does not have is done with: the
+            // configuration that adds it tells every owner again. Another
+            // refusal is logged and counted once, not at every retry, while
+            // the refusals go on (an older module without the attribute).
+            let accepted = match module.client().vip_set_owner_node(vip, node) {
+                Ok(()) | Err(Error::NoSuchVip(_)) => true,
+                Err(e) => {
+                    if !self.vip_owners.refused(vip) {
+                        self.note_errors(vec![format!(
+                            "record node {node} as owner of VIP {vip}: {e}"
+                        )]);
+                    }
+                    false
                 }
-            }
-            self.vip_owners.given(vip, node, result.is_ok(), now);
+            };
+            self.vip_owners.given(vip, node, accepted, now);
         }
     }
 

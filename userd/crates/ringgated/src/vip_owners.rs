@@ -55,9 +55,12 @@ impl VipOwners {
         if !self.pool_ready {
             return Vec::new();
         }
+        // A VIP removed from the configuration stays in the state until its
+        // owner released it, but the module's pool lost it already.
         state
             .vips
             .iter()
+            .filter(|(_, record)| !record.retired)
             .map(|(vip, record)| (*vip, serving_node(&record.holding)))
             .filter(|(vip, node)| self.given.get(vip) != Some(node))
             .filter(|(vip, _)| {
@@ -68,7 +71,9 @@ impl VipOwners {
             .collect()
     }
 
-    /// The module's answer to being told `vip`'s owner is `node`.
+    /// The module's answer to being told `vip`'s owner is `node`
+    /// (`accepted`: it took it, or it has no such VIP, which the next
+    /// configuration applied would bring and `pool_applied` tell again).
     pub fn given(&mut self, vip: Vip, node: NodeId, accepted: bool, now: Instant) {
         if accepted {
             self.given.insert(vip, node);
@@ -170,5 +175,15 @@ mod tests {
         assert_eq!(owners.to_give(&s, later), vec![]);
         owners.pool_applied();
         assert_eq!(owners.to_give(&s, later), vec![(A, 1), (B, 2)]);
+    }
+
+    #[test]
+    fn a_vip_removed_from_the_configuration_is_not_told() {
+        let now = Instant::now();
+        let mut owners = VipOwners::new();
+        owners.pool_applied();
+        let mut s = state(owned(1), Holding::Handoff { from: 2, to: None });
+        s.vips.get_mut(&B).expect("configured").retired = true;
+        assert_eq!(owners.to_give(&s, now), vec![(A, 1)]);
     }
 }
