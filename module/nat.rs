@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::glue::{End, L2Target, Packet, RcuSection, Verdict};
 use crate::headers::{self, Flow};
 use crate::netns::NetState;
-use crate::services::{ServiceKey, TCP};
+use crate::services::{ServiceKey, ServiceTable, TCP};
 use crate::sessions::{FlowKey, Hit, Rewrite};
 use crate::tcp::{self, Segment};
 use crate::traffic::Way;
@@ -105,15 +105,13 @@ fn to_owner(
 /// addresses.
 fn first_reply_to_vip_owner(
     net: &NetState,
+    services: &ServiceTable,
     packet: &Packet<'_>,
     rcu: &RcuSection<'_>,
     flow: &Flow,
     now: u64,
 ) -> Option<Verdict> {
-    let vip = net
-        .services
-        .read(rcu)
-        .vip_served_by(flow.saddr, flow.sport, flow.proto)?;
+    let vip = services.vip_served_by(flow.saddr, flow.sport, flow.proto)?;
     // A reply to this node's own connection to the back-end (its daemon's
     // health check, say) is this node's to receive: sent away, the owner
     // would route it back, and a stateful firewall there would drop it.
@@ -176,7 +174,7 @@ pub(crate) fn pre_routing(
                 proto: flow.proto,
             };
             let Some(slot) = services.find(&service) else {
-                return first_reply_to_vip_owner(net, packet, rcu, &flow, clock.now)
+                return first_reply_to_vip_owner(net, &services, packet, rcu, &flow, clock.now)
                     .unwrap_or(Verdict::Accept);
             };
             // Only the owner serves a VIP. The others drop its services'

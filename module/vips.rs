@@ -144,23 +144,28 @@ impl VipTable {
 
     /// Takes or releases `addr`.
     pub(crate) fn set_owned(&mut self, addr: u32, owned: bool) -> Result<Change, PoolError> {
-        let i = self.index_of(addr)?;
-        let vip = &mut self.vips[i];
-        if vip.owned == owned {
-            return Ok(Change::Unchanged);
-        }
-        vip.owned = owned;
-        Ok(Change::Changed)
+        self.set_field(addr, |vip| &mut vip.owned, owned)
     }
 
     /// Records `node` as the cluster's owner of `addr` (0: not known).
     pub(crate) fn set_owner_node(&mut self, addr: u32, node: u16) -> Result<Change, PoolError> {
+        self.set_field(addr, |vip| &mut vip.owner_node, node)
+    }
+
+    /// Sets the field `field` picks of `addr`'s entry to `value`, saying
+    /// whether that changed it.
+    fn set_field<T: PartialEq>(
+        &mut self,
+        addr: u32,
+        field: impl FnOnce(&mut Vip) -> &mut T,
+        value: T,
+    ) -> Result<Change, PoolError> {
         let i = self.index_of(addr)?;
-        let vip = &mut self.vips[i];
-        if vip.owner_node == node {
+        let slot = field(self.vips.get_mut(i).ok_or(PoolError::Missing)?);
+        if *slot == value {
             return Ok(Change::Unchanged);
         }
-        vip.owner_node = node;
+        *slot = value;
         Ok(Change::Changed)
     }
 }

@@ -48,8 +48,9 @@ impl NetHandle {
     /// (network byte order). For the packet path: no reference is taken,
     /// and `_rcu` shows the RCU read lock the lookup needs is held.
     pub(crate) fn has_address(&self, addr: u32, _rcu: &RcuSection<'_>) -> bool {
-        // SAFETY: The handle names a live namespace, and the caller holds
-        // the RCU read lock (`_rcu`) under which the glue looks it up.
+        // The handle names a live namespace, and the caller holds the RCU
+        // read lock (`_rcu`) under which the glue looks the address up.
+        // SAFETY: As just said.
         unsafe { bindings::rg_addr_is_local(self.0.as_ptr(), addr) != 0 }
     }
 

@@ -34,7 +34,10 @@ fn service(vip: u32, port: u16, proto: u8, backends: &[(u32, u16)]) -> Service {
         proto,
     });
     for (addr, port) in backends {
-        s.set_backend(*addr, port.to_be(), None, None).unwrap();
+        assert!(
+            s.set_backend(*addr, port.to_be(), None, None).is_ok(),
+            "adding back-end {addr:#x}:{port}"
+        );
     }
     s
 }
@@ -99,7 +102,7 @@ fn a_backend_of_two_services_of_one_vip_names_it_and_of_two_vips_names_none() {
 #[test]
 fn unused_services_and_backends_are_left_out_and_a_rebuild_forgets_them() {
     let mut removed = service(vip(100), 80, TCP, &[(ip(2), 80), (ip(3), 80)]);
-    removed.remove_backend(ip(3), 80u16.to_be()).unwrap();
+    assert!(removed.remove_backend(ip(3), 80u16.to_be()).is_ok());
     let mut unused = service(vip(102), 80, TCP, &[(ip(5), 80)]);
     unused.used = false;
     let mut index = built(&[removed, unused]);
