@@ -76,7 +76,7 @@ cmdline=(
   rg.bench_rounds="${RG_BENCH_ROUNDS:-5}" rg.bench_seconds="${RG_BENCH_SECONDS:-5}"
   rg.bench_kills="${RG_BENCH_KILLS:-20}" rg.bench_load_seconds="${RG_BENCH_LOAD_SECONDS:-60}"
   rg.failover_rounds="${RG_FAILOVER_ROUNDS:-10}" rg.bench_sync_conns="${RG_BENCH_SYNC_CONNS:-1000}"
-  rg.test_timeout="${RG_TEST_TIMEOUT:-0}"
+  rg.test_timeout="${RG_TEST_TIMEOUT:-0}" rg.slow_steps="${RG_SLOW_STEPS:-0}"
 )
 # The repository and the kernel source are also exported on their own, and
 # the guest mounts them at fixed paths: wherever they live on the host (a CI

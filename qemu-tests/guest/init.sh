@@ -35,6 +35,7 @@ for arg in $(cat /proc/cmdline); do
     rg.failover_rounds=*) export RG_FAILOVER_ROUNDS=${arg#rg.failover_rounds=} ;;
     rg.bench_sync_conns=*) export RG_BENCH_SYNC_CONNS=${arg#rg.bench_sync_conns=} ;;
     # 0: each test's own limit (see run-tests.sh).
+    rg.slow_steps=[1-9]*) export RG_SLOW_STEPS=${arg#rg.slow_steps=} ;;
     rg.test_timeout=[1-9]*) export RG_TEST_TIMEOUT=${arg#rg.test_timeout=} ;;
   esac
 done

@@ -32,7 +32,16 @@ for name in "$@"; do
   timeout_s=${RG_TEST_TIMEOUT:-${timeout_s:-$per_test_timeout}}
   # timeout runs the test in a process group of its own, so whatever the test
   # left running in the background can be killed with the group afterwards.
-  (cd /tmp && exec timeout --kill-after=10 "$timeout_s" bash "$script" >/tmp/test-output 2>&1) &
+  # With RG_SLOW_STEPS=N each command the test runs is traced with its
+  # start time (to a file of its own, not the test's output; PS4 is set in
+  # the shell, as bash run by root takes none from the environment), and
+  # the N slowest lines of the script are shown after the verdict: where a
+  # slow guest spends a test's time.
+  if [ "${RG_SLOW_STEPS:-0}" -gt 0 ]; then
+    (cd /tmp && exec timeout --kill-after=10 "$timeout_s" bash -c 'exec 7>/tmp/test-trace; BASH_XTRACEFD=7; PS4="+\${EPOCHREALTIME}|\${BASH_LINENO[*]}|\${LINENO}|"; set -x; . "$1"' - "$script" >/tmp/test-output 2>&1) &
+  else
+    (cd /tmp && exec timeout --kill-after=10 "$timeout_s" bash "$script" >/tmp/test-output 2>&1) &
+  fi
   group=$!
   wait $group
   rc=$?
@@ -64,6 +73,23 @@ $(printf '%s\n' "$kernel_log" | tail -n 60)"
     # Figures a test measured (lines starting "measured:") are shown even
     # when it passes.
     verdict PASS "$name" "$seconds" "$(grep '^measured:' /tmp/test-output)"
+  fi
+  if [ "${RG_SLOW_STEPS:-0}" -gt 0 ] && [ -s /tmp/test-trace ]; then
+    # Each trace line carries its time, the line numbers of the calls it is
+    # under (BASH_LINENO, the script's own last but one) and its own line.
+    # The time up to the next line of the same depth (2: the script is
+    # sourced; command substitutions and background jobs are deeper) is
+    # summed under the line of the script it came from, so a function's,
+    # a loop's or a wait's whole time counts at the script's line.
+    awk -F'|' '/^\+\+[0-9]/ { t = substr($1, 3) + 0; n = split($2, a, " ")
+        line = n <= 1 ? $3 : a[n - 1]
+        if (pl != "") sum[pl] += t - pt
+        pt = t; pl = line }
+      END { for (l in sum) printf "%.1f %s\n", sum[l], l }' /tmp/test-trace |
+      sort -rn | head -n "$RG_SLOW_STEPS" | while read -r secs line; do
+        printf '    slow step: %s s at line %s: %s\n' "$secs" "$line" "$(sed -n "${line}p" "$script" | cut -c1-100)"
+      done
+    rm -f /tmp/test-trace
   fi
 done
 
