@@ -32,13 +32,23 @@ for name in "$@"; do
   timeout_s=${RG_TEST_TIMEOUT:-${timeout_s:-$per_test_timeout}}
   # timeout runs the test in a process group of its own, so whatever the test
   # left running in the background can be killed with the group afterwards.
-  # With RG_SLOW_STEPS=N each command the test runs is traced with its
-  # start time (to a file of its own, not the test's output; PS4 is set in
-  # the shell, as bash run by root takes none from the environment), and
-  # the N slowest lines of the script are shown after the verdict: where a
-  # slow guest spends a test's time.
+  # With RG_SLOW_STEPS=N the test runs from a copy whose first line sets a
+  # DEBUG trap: the time before each command of the script goes to a file
+  # of its own, not the test's output. Before, not after, as xtrace would
+  # write it, so a command substitution's time counts at its own line.
+  # Functions and sourced files do not inherit the trap (no set -T, which
+  # would also spread lib.sh's ERR trap), so a function's whole time counts
+  # at the line that called it. The copy has the test's name, which
+  # lib.sh's failure messages show. The N slowest lines of the script are
+  # shown after the verdict: where a slow guest spends a test's time.
   if [ "${RG_SLOW_STEPS:-0}" -gt 0 ]; then
-    (cd /tmp && exec timeout --kill-after=10 "$timeout_s" bash -c 'exec 7>/tmp/test-trace; BASH_XTRACEFD=7; PS4="+\${EPOCHREALTIME}|\${BASH_LINENO[*]}|\${LINENO}|"; set -x; . "$1"' - "$script" >/tmp/test-output 2>&1) &
+    mkdir -p /tmp/traced
+    {
+      # shellcheck disable=SC2016
+      echo 'exec 7>/tmp/test-trace; trap '\''printf "+%s|%s|%s\n" "$EPOCHREALTIME" "$LINENO" "$BASHPID" >&7'\'' DEBUG'
+      cat "$script"
+    } >"/tmp/traced/$name.sh"
+    (cd /tmp && exec timeout --kill-after=10 "$timeout_s" bash "/tmp/traced/$name.sh" >/tmp/test-output 2>&1) &
   else
     (cd /tmp && exec timeout --kill-after=10 "$timeout_s" bash "$script" >/tmp/test-output 2>&1) &
   fi
@@ -75,14 +85,14 @@ $(printf '%s\n' "$kernel_log" | tail -n 60)"
     verdict PASS "$name" "$seconds" "$(grep '^measured:' /tmp/test-output)"
   fi
   if [ "${RG_SLOW_STEPS:-0}" -gt 0 ] && [ -s /tmp/test-trace ]; then
-    # Each trace line carries its time, the line numbers of the calls it is
-    # under (BASH_LINENO, the script's own last but one) and its own line.
-    # The time up to the next line of the same depth (2: the script is
-    # sourced; command substitutions and background jobs are deeper) is
-    # summed under the line of the script it came from, so a function's,
-    # a loop's or a wait's whole time counts at the script's line.
-    awk -F'|' '/^\+\+[0-9]/ { t = substr($1, 3) + 0; n = split($2, a, " ")
-        line = n <= 1 ? $3 : a[n - 1]
+    # Each line of the trace carries its time, its line in the copy (one
+    # more than in the script) and its process. Only the test's own shell
+    # counts (the process of the first line; command substitutions and
+    # background jobs run in others): the time up to its next line is
+    # summed under the script's line, so a loop's or a wait's whole time
+    # counts at one line.
+    awk -F'|' 'main == "" { main = $3 }
+      $3 == main { t = substr($1, 2) + 0; line = $2 - 1
         if (pl != "") sum[pl] += t - pt
         pt = t; pl = line }
       END { for (l in sum) printf "%.1f %s\n", sum[l], l }' /tmp/test-trace |
