@@ -104,17 +104,38 @@ echo "measured: $ROUNDS rounds of kill (every other one with the links down, eve
 # with the latest expiry announced), so a closed session a dead node made
 # may linger elsewhere with no owner left to adopt it (seen in CI).
 final=$(owner_of "$VIP" 1)
+# A connection that ended while its creator's daemon was down leaves that
+# node a copy nobody announces any more: the daemon disowned it on start
+# (owner 0), and the end reached only the members of the ring then. Such a
+# copy expires with its last announced expiry, like any copy of an ended
+# connection. It is told apart from a live connection's copy by the
+# owner's own table: a copy of a connection the owner still carries must
+# name the owner, and one the owner does not carry may only be disowned.
+# live_ports: the client ports of the VIP's established sessions in its
+# owner's module, as a JSON array.
+live_ports() {
+  local listing
+  listing=$(ctl_in "gw$final" sessions --json) || fail "listing gw$final's sessions: $listing"
+  jqr '[.[] | select(get("vip") == $v and get("stage") == "established") | get("client_port")]' --arg v "$VIP" <<<"$listing" | tr -d ' \n'
+}
 # owned_by N: "SESSIONS FOREIGN" of the VIP's established sessions in gwN's
-# module: how many, and the client ports (=owner) of those not owned by the
-# VIP's owner.
+# module: how many, and the client ports (=owner) of those owned by another
+# node than the VIP's owner, other than disowned copies of ended
+# connections.
 owned_by() {
   local listing
   listing=$(ctl_in "gw$1" sessions --json) || fail "listing gw$1's sessions: $listing"
-  jqr '[.[] | select(get("vip") == $v and get("stage") == "established")] | "\(length) \([.[] | select(get("owner") != $o) | "\(get("client_port"))=\(get("owner"))"] | join(","))"' \
-    --arg v "$VIP" --argjson o "$final" <<<"$listing"
+  jqr '[.[] | select(get("vip") == $v and get("stage") == "established")] | "\(length) \([.[] | select(get("owner") != $o and (get("owner") != 0 or (get("client_port") as $p | $live | index($p)) != null)) | "\(get("client_port"))=\(get("owner"))"] | join(","))"' \
+    --arg v "$VIP" --argjson o "$final" --argjson live "$live" <<<"$listing"
+}
+# stale_of N: the client ports of disowned copies of ended connections in gwN.
+stale_of() {
+  ctl_in "gw$1" sessions --json | jqr '[.[] | select(get("vip") == $v and get("stage") == "established" and get("owner") == 0 and (get("client_port") as $p | $live | index($p)) == null) | get("client_port")] | join(",")' \
+    --arg v "$VIP" --argjson live "$live"
 }
 deadline=$((SECONDS + 10))
 while :; do
+  live=$(live_ports)
   views=""
   settled_owner=yes
   for n in 1 2 3; do
@@ -129,6 +150,7 @@ while :; do
   [ "$SECONDS" -lt "$deadline" ] || fail "established sessions of $VIP (count, client port=owner of those not gw$final's):$views; stages of $VIP's sessions: $(for n in 1 2 3; do echo "gw$n: $(ctl_in "gw$n" sessions --json | jq -c '[.[] | select(.vip == "'"$VIP"'") | .stage] | group_by(.) | map({(.[0]): length}) | add')"; done | tr '\n' ' '); long connections: $(tail -qn1 "$CL"/stream-* | tr '\n' ';'); churn alive: $(kill -0 $churn 2>/dev/null && echo yes || echo no)"
   sleep 0.5
 done
+echo "measured: disowned copies of ended connections:$(for n in 1 2 3; do printf ' gw%s: [%s]' "$n" "$(stale_of "$n")"; done)"
 touch "$CL/stop"
 wait $churn || true
 for i in 1 2 3; do eval "wait \$stream$i" || true; done
