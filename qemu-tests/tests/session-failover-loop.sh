@@ -118,6 +118,9 @@ live_ports() {
   listing=$(ctl_in "gw$final" sessions --json) || fail "listing gw$final's sessions: $listing"
   jqr '[.[] | select(get("vip") == $v and get("stage") == "established") | get("client_port")]' --arg v "$VIP" <<<"$listing" | tr -d ' \n'
 }
+# A jq condition on one session: a disowned copy of a connection the owner
+# no longer carries ($live: live_ports).
+DISOWNED_ENDED='(get("owner") == 0 and (get("client_port") as $p | $live | index($p)) == null)'
 # owned_by N: "SESSIONS FOREIGN" of the VIP's established sessions in gwN's
 # module: how many, and the client ports (=owner) of those owned by another
 # node than the VIP's owner, other than disowned copies of ended
@@ -125,12 +128,12 @@ live_ports() {
 owned_by() {
   local listing
   listing=$(ctl_in "gw$1" sessions --json) || fail "listing gw$1's sessions: $listing"
-  jqr '[.[] | select(get("vip") == $v and get("stage") == "established")] | "\(length) \([.[] | select(get("owner") != $o and (get("owner") != 0 or (get("client_port") as $p | $live | index($p)) != null)) | "\(get("client_port"))=\(get("owner"))"] | join(","))"' \
+  jqr '[.[] | select(get("vip") == $v and get("stage") == "established")] | "\(length) \([.[] | select(get("owner") != $o and ('"$DISOWNED_ENDED"' | not)) | "\(get("client_port"))=\(get("owner"))"] | join(","))"' \
     --arg v "$VIP" --argjson o "$final" --argjson live "$live" <<<"$listing"
 }
 # stale_of N: the client ports of disowned copies of ended connections in gwN.
 stale_of() {
-  ctl_in "gw$1" sessions --json | jqr '[.[] | select(get("vip") == $v and get("stage") == "established" and get("owner") == 0 and (get("client_port") as $p | $live | index($p)) == null) | get("client_port")] | join(",")' \
+  ctl_in "gw$1" sessions --json | jqr '[.[] | select(get("vip") == $v and get("stage") == "established" and '"$DISOWNED_ENDED"') | get("client_port")] | join(",")' \
     --arg v "$VIP" --argjson live "$live"
 }
 deadline=$((SECONDS + 10))
