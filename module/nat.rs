@@ -29,7 +29,7 @@ use crate::glue::{End, L2Target, Packet, RcuSection, Verdict};
 use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, ServiceTable, TCP};
-use crate::sessions::{FlowKey, Hit, Rewrite};
+use crate::sessions::{FlowKey, Hit, Rewrite, SessionView, Stage, Timeouts};
 use crate::tcp::{self, Segment};
 use crate::traffic::Way;
 
@@ -57,6 +57,24 @@ fn key_of(flow: &Flow) -> FlowKey {
 fn untrack_unless_tracked(net: &NetState, packet: &mut Packet<'_>) {
     if !net.tracked() {
         packet.untrack();
+    }
+}
+
+/// What a session just created is, for the sessions group: its first
+/// stage, which lasts that stage's timeout.
+fn new_session(key: &FlowKey, hit: &Hit, timeouts: &Timeouts) -> SessionView {
+    let stage = if key.proto == TCP {
+        Stage::Syn
+    } else {
+        Stage::Udp
+    };
+    SessionView {
+        client: *key,
+        backend_addr: hit.rewrite.addr,
+        backend_port: hit.rewrite.port,
+        stage,
+        expires_ms: u32::try_from(timeouts.secs(stage).saturating_mul(1000)).unwrap_or(u32::MAX),
+        owner: hit.owner,
     }
 }
 
@@ -192,7 +210,7 @@ pub(crate) fn pre_routing(
                 // A service on an address outside the pool: not ringgate's.
                 None => return Verdict::Accept,
                 Some(_) if packet.from_loopback() => return Verdict::Accept,
-                Some(vip) if !(vip.owned && net.leased(clock.now)) => {
+                Some(vip) if !(vip.owned && net.leased(clock.now)) || net.announcer_missing() => {
                     net.count_not_owner();
                     return Verdict::Drop;
                 }
@@ -209,7 +227,10 @@ pub(crate) fn pre_routing(
                 return Verdict::Drop;
             };
             match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id(), clock) {
-                Ok(hit) => hit,
+                Ok(hit) => {
+                    net.notify_session_new(&new_session(&key, &hit, &timeouts));
+                    hit
+                }
                 Err(_) => {
                     net.notify_table_full(sessions.dropped(), clock);
                     return Verdict::Drop;

@@ -29,14 +29,16 @@ gen uapi header ringgate.h
 gen kernel header ringgate_nl_gen.h
 gen kernel source ringgate_nl_gen.c
 # The events group says which node takes which VIP and when the session
-# table refuses: only CAP_NET_ADMIN in the namespace may join it, as only
-# it may dump. 6.12's spec format cannot flag a multicast group (later
-# kernels' can), so the flag is added to the generated table here, where
-# --check still guards it.
-sed -i 's/\[RINGGATE_NLGRP_EVENTS\] = { "events", },/[RINGGATE_NLGRP_EVENTS] = { "events", .flags = GENL_MCAST_CAP_NET_ADMIN, },/' \
-  "$stage/out/ringgate_nl_gen.c"
-grep -q 'GENL_MCAST_CAP_NET_ADMIN' "$stage/out/ringgate_nl_gen.c" ||
-  { echo "regen: could not restrict the events group (the generator's output changed)" >&2; exit 1; }
+# table refuses, the sessions group names every new connection: only
+# CAP_NET_ADMIN in the namespace may join them, as only it may dump. 6.12's
+# spec format cannot flag a multicast group (later kernels' can), so the
+# flag is added to the generated table here, where --check still guards it.
+for group in EVENTS:events SESSIONS:sessions; do
+  sed -i "s/\[RINGGATE_NLGRP_${group%%:*}\] = { \"${group#*:}\", },/[RINGGATE_NLGRP_${group%%:*}] = { \"${group#*:}\", .flags = GENL_MCAST_CAP_NET_ADMIN, },/" \
+    "$stage/out/ringgate_nl_gen.c"
+  grep -q "\[RINGGATE_NLGRP_${group%%:*}\] = .*GENL_MCAST_CAP_NET_ADMIN" "$stage/out/ringgate_nl_gen.c" ||
+    { echo "regen: could not restrict the ${group#*:} group (the generator's output changed)" >&2; exit 1; }
+done
 
 status=0
 for pair in ringgate.h:include/uapi/linux/ringgate.h \

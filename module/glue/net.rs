@@ -61,6 +61,14 @@ impl NetHandle {
         // SAFETY: As just said; and the handle names a live namespace.
         NonNull::new(unsafe { bindings::rg_dev_find(self.0.as_ptr(), addr) }).map(NetDevice)
     }
+
+    /// Whether a socket of the namespace listens to the sessions group (the
+    /// daemon that announces this node's sessions). One bitmap read, so
+    /// packet context may ask.
+    pub(crate) fn sessions_listened(&self) -> bool {
+        // SAFETY: The handle names a live namespace.
+        unsafe { bindings::rg_sessions_listened(self.0.as_ptr()) != 0 }
+    }
 }
 
 /// A network device, held by a reference for as long as the value lives.
@@ -98,22 +106,53 @@ unsafe impl Send for NetHandle {}
 // SAFETY: As above; the handle itself is immutable.
 unsafe impl Sync for NetHandle {}
 
-/// A notification to a namespace's "events" group under construction;
+/// A multicast group of the family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Group {
+    /// VIPs taken and released, a full session table.
+    Events,
+    /// Every session this node creates, as it is created.
+    Sessions,
+}
+
+impl Group {
+    fn number(self) -> u32 {
+        match self {
+            Group::Events => bindings::RG_GROUP_EVENTS,
+            Group::Sessions => bindings::RG_GROUP_SESSIONS,
+        }
+    }
+}
+
+/// A notification to a namespace's multicast group under construction;
 /// freed unless sent.
 pub(crate) struct Notification {
     attrs: Option<Attrs<'static>>,
     net: NetHandle,
+    group: Group,
 }
 
 impl Notification {
-    /// A notification of command `cmd`; allocates atomically, so it may be
-    /// built in packet context.
+    /// A notification of command `cmd` to the events group; allocates
+    /// atomically, so it may be built in packet context.
     pub(crate) fn new(net: NetHandle, cmd: u32) -> Result<Notification> {
+        Self::to_group(net, Group::Events, cmd, 0)
+    }
+
+    /// A notification of command `cmd` to `group` with room for `size`
+    /// bytes of attributes (0: a page); allocates atomically.
+    pub(crate) fn to_group(
+        net: NetHandle,
+        group: Group,
+        cmd: u32,
+        size: u32,
+    ) -> Result<Notification> {
         // SAFETY: No preconditions; the result is owned by `Notification`.
-        let msg = NonNull::new(unsafe { bindings::rg_event_new(cmd) }).ok_or(ENOMEM)?;
+        let msg = NonNull::new(unsafe { bindings::rg_event_new(cmd, size) }).ok_or(ENOMEM)?;
         Ok(Notification {
             attrs: Some(Attrs::new(msg)),
             net,
+            group,
         })
     }
 
@@ -125,7 +164,9 @@ impl Notification {
     pub(crate) fn send(mut self) {
         if let Some(attrs) = self.attrs.take() {
             // SAFETY: An unsent message owned by `self`; the glue consumes it.
-            unsafe { bindings::rg_event_send(attrs.skb(), self.net.0.as_ptr()) }
+            unsafe {
+                bindings::rg_event_send(attrs.skb(), self.net.0.as_ptr(), self.group.number())
+            }
         }
     }
 }

@@ -877,9 +877,9 @@ void rg_arp_send(struct net_device *dev, unsigned int op, unsigned int addr, int
 		 target_hw_own ? dev->dev_addr : NULL);
 }
 
-struct sk_buff *rg_event_new(unsigned int cmd)
+struct sk_buff *rg_event_new(unsigned int cmd, unsigned int size)
 {
-	struct sk_buff *msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
+	struct sk_buff *msg = genlmsg_new(size ? size : NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
 
 	if (!msg)
 		return NULL;
@@ -890,12 +890,19 @@ struct sk_buff *rg_event_new(unsigned int cmd)
 	return msg;
 }
 
-void rg_event_send(struct sk_buff *msg, struct net *net)
+static_assert(RG_GROUP_EVENTS == RINGGATE_NLGRP_EVENTS);
+static_assert(RG_GROUP_SESSIONS == RINGGATE_NLGRP_SESSIONS);
+
+void rg_event_send(struct sk_buff *msg, struct net *net, unsigned int group)
 {
 	nlmsg_end(msg, nlmsg_hdr(msg));
 	/* -ESRCH (nobody listening) is the common case, not a failure. */
-	genlmsg_multicast_netns(&ringgate_nl_family, net, msg, 0, RINGGATE_NLGRP_EVENTS,
-				GFP_ATOMIC);
+	genlmsg_multicast_netns(&ringgate_nl_family, net, msg, 0, group, GFP_ATOMIC);
+}
+
+int rg_sessions_listened(struct net *net)
+{
+	return genl_has_listeners(&ringgate_nl_family, net, RINGGATE_NLGRP_SESSIONS) > 0;
 }
 
 void rg_event_free(struct sk_buff *msg)

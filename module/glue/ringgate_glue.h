@@ -254,13 +254,18 @@ void rg_nest_end(struct sk_buff *msg, struct nlattr *nest);
 void rg_nest_cancel(struct sk_buff *msg, struct nlattr *nest);
 
 /*
- * Notifications to the "events" multicast group of a namespace: a message
- * for command @cmd (NULL when out of memory; atomic allocation, so packet
- * context may send), sent (consumed in every case; no listener is not an
+ * Notifications to a multicast group of a namespace: a message for command
+ * @cmd with room for @size bytes of attributes (0: a default page;
+ * NULL when out of memory; atomic allocation, so packet context may send),
+ * sent to group @group (consumed in every case; no listener is not an
  * error), or freed unsent.
  */
-struct sk_buff *rg_event_new(unsigned int cmd);
-void rg_event_send(struct sk_buff *msg, struct net *net);
+/* The family's multicast groups, numbered as the generated family has them. */
+enum rg_group { RG_GROUP_EVENTS = 0, RG_GROUP_SESSIONS = 1 };
+struct sk_buff *rg_event_new(unsigned int cmd, unsigned int size);
+void rg_event_send(struct sk_buff *msg, struct net *net, unsigned int group);
+/* Whether a socket of @net listens to the sessions group: one bitmap read. */
+int rg_sessions_listened(struct net *net);
 void rg_event_free(struct sk_buff *msg);
 
 /*

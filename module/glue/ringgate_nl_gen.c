@@ -354,6 +354,7 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 
 static const struct genl_multicast_group ringgate_nl_mcgrps[] = {
 	[RINGGATE_NLGRP_EVENTS] = { "events", .flags = GENL_MCAST_CAP_NET_ADMIN, },
+	[RINGGATE_NLGRP_SESSIONS] = { "sessions", .flags = GENL_MCAST_CAP_NET_ADMIN, },
 };
 
 struct genl_family ringgate_nl_family __ro_after_init = {

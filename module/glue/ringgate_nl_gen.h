@@ -49,6 +49,7 @@ int ringgate_nl_peer_set_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	RINGGATE_NLGRP_EVENTS,
+	RINGGATE_NLGRP_SESSIONS,
 };
 
 extern struct genl_family ringgate_nl_family;

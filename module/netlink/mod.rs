@@ -22,6 +22,8 @@ use kernel::prelude::*;
 use crate::glue::{uapi, Dump, Request, Sleepable};
 use crate::netns::{NetState, Refusal};
 
+pub(crate) use session::put_session;
+
 /// Answers a request of command `cmd` in the namespace of `net`.
 pub(crate) fn request(
     net: &NetState,

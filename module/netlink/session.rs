@@ -11,7 +11,8 @@ use crate::netns::NetState;
 use crate::services::{TCP, UDP};
 use crate::sessions::{FlowKey, Imported, SessionView, Stage, WAYS};
 
-fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
+/// A session's attributes, as the dump and the sessions group give them.
+pub(crate) fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
     attrs.put_u8(uapi::RINGGATE_A_SESSION_PROTO, s.client.proto)?;
     attrs.put_u32(uapi::RINGGATE_A_SESSION_CLIENT_ADDR, s.client.saddr)?;
     attrs.put_u16(

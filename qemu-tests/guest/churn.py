@@ -36,6 +36,9 @@ counts = {k: 0 for k in ("opened", "completed", "reset", "corrupted", "unanswere
 lock = threading.Lock()
 # Why connections failed to open, by error, for the diagnosis of a failure.
 connect_errors = {}
+# Failures printed so far by kind, and how many of each are printed.
+shown = {}
+SHOW_FAILURES = 12
 
 
 def count(what):
@@ -57,6 +60,8 @@ def one_connection(host, port, worker, n):
             print("connect failed at %.1f: %s %s" % (time.time(), why, e), flush=True)
         return
     took_ms = int((time.monotonic() - began) * 1000)
+    opened = time.time()
+    i = 0
     with lock:
         counts["opened"] += 1
         counts["slowest_connect_ms"] = max(counts["slowest_connect_ms"], took_ms)
@@ -81,8 +86,25 @@ def one_connection(host, port, worker, n):
         count("completed")
     except socket.timeout:
         count("unanswered")
+        failed("unanswered", s, opened, i)
     except OSError:
         count("reset")
+        failed("reset", s, opened, i)
+
+
+def failed(kind, s, opened, line):
+    """Prints the first failures of each kind with when the connection
+    opened and failed (wall clock, as the test's round lines), so they can
+    be placed against the gateways' deaths."""
+    with lock:
+        shown[kind] = shown.get(kind, 0) + 1
+        if shown[kind] > SHOW_FAILURES:
+            return
+    try:
+        port = s.getsockname()[1]
+    except OSError:
+        port = 0
+    print("%s: client port %d opened at %.2f, failed at %.2f after %d of %d lines" % (kind, port, opened, time.time(), line, LINES), flush=True)
 
 
 def work(host, port, worker, stopfile):

@@ -11,7 +11,12 @@
 # the service times out (no reset), counted in not-owner; the gateway's own
 # connection to it and a port of the VIP that is no service are still the
 # stack's (refused). Owned with the lease
-# run out (no renewal): dropped the same way. Owned again: served.
+# run out (no renewal): dropped the same way. Owned again: served. Owned
+# under a running lease with nobody listening to the sessions group (the
+# daemon that renews the lease announces the node's sessions from there; a
+# killed daemon's module must not open connections nobody announces):
+# dropped the same way; with a subscriber: served, and the subscriber is
+# told of the new session.
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
@@ -84,3 +89,36 @@ expect_ge "$(not_owner)" $((before + 1)) "not-owner drops after the lease ran ou
 lease 0
 gw vip own "$VIP"
 expect_eq "$(connect 80)" ok "a connection through the VIP owned again"
+
+# Under a running lease a new connection opens only while someone listens
+# to the sessions group: here nobody does.
+lease 60000
+before=$(not_owner)
+expect_eq "$(connect 80)" timeout "a connection under a lease with nobody listening to the sessions group"
+expect_ge "$(not_owner)" $((before + 1)) "not-owner drops under a lease with nobody listening"
+# A subscriber (the kernel's YNL library) says when it is subscribed and
+# prints the first notification as JSON.
+ip netns exec gw /usr/bin/python3 -c '
+import json, sys, time
+sys.path.insert(0, sys.argv[1] + "/tools/net/ynl")
+from lib import YnlFamily
+ynl = YnlFamily(sys.argv[2])
+ynl.ntf_subscribe("sessions")
+print("subscribed", flush=True)
+deadline = time.time() + 60
+while time.time() < deadline and not ynl.async_msg_queue:
+    ynl.check_ntf()
+    time.sleep(0.1)
+for ntf in ynl.async_msg_queue[:1]:
+    print(json.dumps(ntf), flush=True)
+' "$RG_KSRC" "$RG_REPO/include/netlink/ringgate.yaml" >/tmp/sessions-ntf 2>&1 &
+subscriber=$!
+for _ in $(seq 300); do grep -q subscribed /tmp/sessions-ntf && break; sleep 0.1; done
+grep -q subscribed /tmp/sessions-ntf || fail "the sessions group's subscriber did not start: $(cat /tmp/sessions-ntf)"
+expect_eq "$(connect 80)" ok "a connection under a lease with the sessions group listened to"
+wait $subscriber || true
+ntf=$(grep -v subscribed /tmp/sessions-ntf)
+echo "measured: session notification: $ntf"
+expect_eq "$(jqr '"\(.name) \(.msg["vip-port"]) \(.msg["backend-port"]) \(.msg.stage) \(.msg.owner)"' <<<"$ntf")" \
+  "session-new-ntf 80 8080 syn 0" "the notification of the new session (name, VIP port, back-end port, stage, owner)"
+lease 0

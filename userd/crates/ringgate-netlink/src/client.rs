@@ -30,6 +30,8 @@ pub struct Client {
     pub(crate) family: u16,
     /// The id of the `events` multicast group, if the module has one.
     pub(crate) events_group: Option<u32>,
+    /// The id of the `sessions` multicast group, if the module has one.
+    pub(crate) sessions_group: Option<u32>,
 }
 
 /// A socket and the sequence number of its last request: each request gets
@@ -82,7 +84,7 @@ impl Client {
         name.push(0);
         let mut request = Builder::genl(GENL_ID_CTRL, NLM_F_ACK, CTRL_CMD_GETFAMILY, 1);
         request.put(CTRL_ATTR_FAMILY_NAME, &name);
-        let (mut family, mut events_group) = (None, None);
+        let (mut family, mut events_group, mut sessions_group) = (None, None, None);
         conn.exchange("getfamily", &request, None, &mut |payload| {
             for attr in attrs(payload) {
                 match attr.kind {
@@ -90,7 +92,8 @@ impl Client {
                         family = attr.payload.try_into().ok().map(u16::from_ne_bytes)
                     }
                     CTRL_ATTR_MCAST_GROUPS => {
-                        events_group = group_id(attr.payload, uapi::RINGGATE_MCGRP_EVENTS)
+                        events_group = group_id(attr.payload, uapi::RINGGATE_MCGRP_EVENTS);
+                        sessions_group = group_id(attr.payload, uapi::RINGGATE_MCGRP_SESSIONS);
                     }
                     _ => {}
                 }
@@ -110,6 +113,7 @@ impl Client {
             conn: Mutex::new(conn),
             family,
             events_group,
+            sessions_group,
         })
     }
 

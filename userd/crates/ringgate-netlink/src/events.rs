@@ -11,7 +11,7 @@ use crate::decode::Decoder;
 use crate::names::Set;
 use crate::transport::{NetlinkSocket, Transport};
 use crate::wire::{attrs, messages, GENL_HDRLEN};
-use crate::{Client, Error};
+use crate::{Client, Error, Session};
 
 /// `ENOBUFS`: the kernel had notifications for the socket and no room in
 /// its receive buffer, so some were dropped.
@@ -25,6 +25,8 @@ pub enum Event {
     /// New connections were refused for lack of room in the session table;
     /// `dropped` counts them since the module was loaded.
     SessionsFull { dropped: u64 },
+    /// A session this node's module created (the `sessions` group).
+    SessionNew(Session),
     /// A notification of a newer module, by its command number.
     Unknown { cmd: u8 },
     /// Notifications were lost (the socket's buffer overflowed): state may
@@ -39,6 +41,12 @@ pub struct Events {
     pending: VecDeque<Event>,
 }
 
+/// A socket's receive buffer for the `sessions` group: room for thousands
+/// of notifications (each takes about 1 KB of buffer), so that a burst of
+/// new connections while the reader waits for the CPU is not lost. A loss
+/// is reported (`Event::Lost`) all the same.
+const SESSIONS_RECEIVE_BUFFER: usize = 4 << 20;
+
 impl Client {
     /// Subscribes to the module's notifications, on a socket of their own.
     pub fn events(&self) -> Result<Events, Error> {
@@ -46,16 +54,38 @@ impl Client {
         self.events_over(Box::new(socket))
     }
 
-    pub(crate) fn events_over(&self, mut io: Box<dyn Transport>) -> Result<Events, Error> {
-        let group = self.events_group.ok_or_else(|| Error::Malformed {
+    pub(crate) fn events_over(&self, io: Box<dyn Transport>) -> Result<Events, Error> {
+        self.subscribe(io, self.events_group, uapi::RINGGATE_MCGRP_EVENTS)
+    }
+
+    /// Subscribes to the sessions this node's module creates, on a socket
+    /// of their own. While a lease runs, the module opens new connections
+    /// only while someone holds such a subscription (see `owner-lease` in
+    /// the spec): the daemon that announces them.
+    pub fn session_events(&self) -> Result<Events, Error> {
+        let socket = NetlinkSocket::open().map_err(|e| Error::Socket(e.to_string()))?;
+        socket
+            .set_receive_buffer(SESSIONS_RECEIVE_BUFFER)
+            .map_err(|e| Error::Socket(format!("sizing the sessions socket's buffer: {e}")))?;
+        self.subscribe(
+            Box::new(socket),
+            self.sessions_group,
+            uapi::RINGGATE_MCGRP_SESSIONS,
+        )
+    }
+
+    fn subscribe(
+        &self,
+        mut io: Box<dyn Transport>,
+        group: Option<u32>,
+        name: &str,
+    ) -> Result<Events, Error> {
+        let group = group.ok_or_else(|| Error::Malformed {
             op: "getfamily",
-            why: format!(
-                "the family has no {:?} multicast group",
-                uapi::RINGGATE_MCGRP_EVENTS
-            ),
+            why: format!("the family has no {name:?} multicast group"),
         })?;
         io.join(group)
-            .map_err(|e| Error::Socket(format!("joining the events group: {e}")))?;
+            .map_err(|e| Error::Socket(format!("joining the {name} group: {e}")))?;
         Ok(Events {
             io,
             family: self.family,
@@ -105,6 +135,7 @@ pub(crate) fn decode(family: u16, datagram: &[u8]) -> Result<Vec<Event>, Error> 
         events.push(match cmd {
             uapi::RINGGATE_CMD_VIP_OWNER_NTF => vip_owner(payload)?,
             uapi::RINGGATE_CMD_SESSIONS_FULL_NTF => sessions_full(payload)?,
+            uapi::RINGGATE_CMD_SESSION_NEW_NTF => Event::SessionNew(Session::decode(payload)?),
             cmd => Event::Unknown { cmd },
         });
     }

@@ -3,6 +3,7 @@
 //! datagrams in its place.
 
 use std::io;
+use std::os::fd::AsFd;
 
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket};
 
@@ -35,6 +36,17 @@ impl NetlinkSocket {
             socket,
             port: addr.port_number(),
         })
+    }
+}
+
+impl NetlinkSocket {
+    /// Sets the receive buffer to `bytes`, beyond the system's limit if
+    /// the caller may (CAP_NET_ADMIN), else as far as that limit allows.
+    pub(crate) fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
+        let fd = self.socket.as_fd();
+        rustix::net::sockopt::set_socket_recv_buffer_size_force(fd, bytes)
+            .or_else(|_| rustix::net::sockopt::set_socket_recv_buffer_size(fd, bytes))
+            .map_err(io::Error::from)
     }
 }
 

@@ -72,6 +72,13 @@ fn line(event: &Event, json: bool) -> String {
             format!("sessions-full {dropped}"),
             json!({"event": "sessions-full", "sessions_dropped": dropped}),
         ),
+        Event::SessionNew(s) => (
+            format!(
+                "session-new {} {} {} {} owner {}",
+                s.proto, s.client, s.vip, s.backend, s.owner
+            ),
+            json!({"event": "session-new", "session": s}),
+        ),
         Event::Unknown { cmd } => (
             format!("unknown-event {cmd}"),
             json!({"event": "unknown", "cmd": cmd}),

@@ -473,7 +473,12 @@ impl Gateway {
         sessions.ring(members, self.memberships);
         let now = ring.now();
         let mut refused = false;
-        for batch in sessions.batches() {
+        // Taken whether or not the ring runs: while it does not, the full
+        // announcement that follows the next membership change carries
+        // them.
+        let fresh = sessions.fresh_batches();
+        let fresh = if operational { fresh } else { Vec::new() };
+        for batch in fresh.into_iter().chain(sessions.batches()) {
             if refused {
                 // Everything goes again anyway.
                 continue;

@@ -22,6 +22,7 @@ pub mod priority;
 pub mod release_gate;
 pub mod ring_handle;
 pub mod runtime;
+pub mod session_events;
 pub mod session_sync;
 pub mod session_worker;
 pub mod state_file;

@@ -269,6 +269,15 @@ fn header(kind: u8, full: u32, count: u16, capacity: usize) -> Vec<u8> {
 }
 
 /// The marker that ends full announcement `full` of `batches` batches.
+/// Batches announcing `sessions` as changes (new sessions notified by the
+/// module, say).
+pub fn encode_changes(sessions: &[Session]) -> Vec<Vec<u8>> {
+    let all: Vec<&Session> = sessions.iter().collect();
+    all.chunks(BATCH)
+        .map(|c| encode(KIND_CHANGES, 0, c))
+        .collect()
+}
+
 pub fn encode_end(full: u32, batches: usize) -> Vec<u8> {
     // At most 1,049 (the assertion above); saturated, the count would
     // only leave the announcement incomplete.

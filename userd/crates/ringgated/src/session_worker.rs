@@ -31,6 +31,7 @@ use ringgate_netlink::ctnetlink::Conntrack;
 use ringgate_netlink::{Client, ConntrackMode, Session};
 
 use crate::module_sync::ModuleSync;
+use crate::session_events::{self, FreshSessions};
 use crate::session_sync::{self, Batch, SessionSync, SYNC_EVERY};
 use crate::table_wait::{TableState, TableWait};
 
@@ -112,6 +113,8 @@ enum Request {
     Taken(Vip),
     /// The ring refused a batch: everything goes again.
     AnnounceAgain,
+    /// Session notifications were lost: read the table at once.
+    ReadNow,
 }
 
 impl Request {
@@ -123,6 +126,8 @@ impl Request {
 /// The ring thread's handle on the worker. Dropping it stops the worker.
 pub struct SessionWorker {
     requests: Sender<Request>,
+    /// The sessions the module notified, not yet announced.
+    fresh: FreshSessions,
     /// Batches to submit to the ring.
     batches: Receiver<Vec<u8>>,
     /// Module requests that failed, for the daemon's error count.
@@ -166,6 +171,11 @@ impl SessionWorker {
             last_members: Vec::new(),
             departed: Vec::new(),
         };
+        let fresh = FreshSessions::default();
+        let read_now = requests.clone();
+        session_events::spawn(me, fresh.clone(), move || {
+            let _ = read_now.send(Request::ReadNow);
+        });
         let started = thread::Builder::new()
             .name("sessions".to_string())
             .spawn(move || worker.run());
@@ -176,6 +186,7 @@ impl SessionWorker {
         }
         SessionWorker {
             requests,
+            fresh,
             batches,
             errors,
             queued_imports,
@@ -266,6 +277,12 @@ impl SessionWorker {
     /// batch).
     pub fn announce_again(&self) {
         let _ = self.requests.send(Request::AnnounceAgain);
+    }
+
+    /// The batches announcing the sessions the module notified since the
+    /// last call (see `session_events`).
+    pub fn fresh_batches(&self) -> Vec<Vec<u8>> {
+        self.fresh.take_batches()
     }
 
     /// The batches the worker made since the last call, in order.
@@ -433,6 +450,7 @@ impl Worker {
                 self.sync.read_now();
             }
             Request::AnnounceAgain => self.sync.announce_all_again(),
+            Request::ReadNow => self.sync.read_now(),
         }
     }
 
@@ -709,6 +727,7 @@ mod tests {
         let (_failed, errors) = mpsc::sync_channel(MAX_ERRORS);
         let worker = SessionWorker {
             requests,
+            fresh: FreshSessions::default(),
             batches,
             errors,
             queued_imports: Arc::new(AtomicUsize::new(0)),
