@@ -29,7 +29,9 @@ use crate::glue::{End, L2Target, Packet, RcuSection, Verdict};
 use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, ServiceTable, TCP};
-use crate::sessions::{FlowKey, Hit, Rewrite, SessionView, Stage, Timeouts};
+use crate::sessions::{
+    FlowKey, Hit, Imported, Rewrite, SessionTable, SessionView, Stage, Timeouts,
+};
 use crate::tcp::{self, Segment};
 use crate::traffic::Way;
 
@@ -60,14 +62,18 @@ fn untrack_unless_tracked(net: &NetState, packet: &mut Packet<'_>) {
     }
 }
 
-/// What a session just created is, for the sessions group: its first
-/// stage, which lasts that stage's timeout.
-fn new_session(key: &FlowKey, hit: &Hit, timeouts: &Timeouts) -> SessionView {
-    let stage = if key.proto == TCP {
+/// The stage a session created by a connection's first packet starts in.
+fn first_stage(proto: u8) -> Stage {
+    if proto == TCP {
         Stage::Syn
     } else {
         Stage::Udp
-    };
+    }
+}
+
+/// What a session just made is, for the sessions group: it is in `stage`,
+/// which lasts that stage's timeout.
+fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> SessionView {
     SessionView {
         client: *key,
         backend_addr: hit.rewrite.addr,
@@ -76,6 +82,60 @@ fn new_session(key: &FlowKey, hit: &Hit, timeouts: &Timeouts) -> SessionView {
         expires_ms: u32::try_from(timeouts.secs(stage).saturating_mul(1000)).unwrap_or(u32::MAX),
         owner: hit.owner,
     }
+}
+
+/// A TCP segment of a connection this node never saw open, to a VIP it
+/// owns and serves: the node that opened it died before its daemon
+/// announced the session (the peers learn a new session within a turn of
+/// the ring, so only a connection opened in the last moments before a
+/// node's death comes here), or a client sends a stray segment. If the
+/// service picks back-ends by hashing the client, the connection's
+/// back-end is the one this node picks for that client too, and the
+/// session is made here as an import of it would be: established, its
+/// sequence numbers learnt from the segments that pass, announced to the
+/// peers. The back-end answers a stray segment with a reset, which ends
+/// the session. `None` for other schedulers (the back-end cannot be known)
+/// and for segments that are no ACK mid-stream: the kernel answers them
+/// with a reset, as before. The session first lives as long as a
+/// handshake may, so stray segments from spoofed sources cost the table no
+/// more than SYNs do; the connection's traffic keeps it alive. Bounded: one
+/// pick, one import and one lookup.
+fn pick_up(
+    net: &NetState,
+    services: &ServiceTable,
+    sessions: &SessionTable,
+    slot: usize,
+    flow: &Flow,
+    segment: &Segment,
+    clock: Clock,
+) -> Option<Hit> {
+    if !tcp::continues(flow.tcp_flags) || !services.hashes(slot) {
+        return None;
+    }
+    let pick = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads())?;
+    let timeouts = net.timeouts();
+    let key = key_of(flow);
+    let session = Imported {
+        client: key,
+        backend_addr: pick.addr,
+        backend_port: pick.port,
+        stage: Stage::Established,
+        expires: clock
+            .now
+            .saturating_add(clock.ticks(timeouts.secs(Stage::Syn))),
+        owner: net.node_id(),
+    };
+    if sessions
+        .import(&session, slot, pick.slot, clock.now)
+        .is_err()
+    {
+        net.notify_table_full(sessions.dropped(), clock);
+        return None;
+    }
+    let hit = sessions.touch(&key, segment, &timeouts, clock)?;
+    net.count_picked_up();
+    net.notify_session_new(&new_session(&key, &hit, Stage::Established, &timeouts));
+    Some(hit)
 }
 
 /// A packet of a session another node owns, sent on to that node if the
@@ -217,23 +277,30 @@ pub(crate) fn pre_routing(
                 Some(_) => {}
             }
             // Only a SYN opens a TCP connection; anything else without a
-            // session is left to the kernel, which answers with a reset.
+            // session is picked up if it can be (see `pick_up`), else left
+            // to the kernel, which answers with a reset.
             if flow.proto == TCP && !tcp::opens(flow.tcp_flags) {
-                return Verdict::Accept;
-            }
-            let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads())
-            else {
-                net.count_no_backend();
-                return Verdict::Drop;
-            };
-            match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id(), clock) {
-                Ok(hit) => {
-                    net.notify_session_new(&new_session(&key, &hit, &timeouts));
-                    hit
-                }
-                Err(_) => {
-                    net.notify_table_full(sessions.dropped(), clock);
+                let Some(hit) = pick_up(net, &services, &sessions, slot, &flow, &segment, clock)
+                else {
+                    return Verdict::Accept;
+                };
+                hit
+            } else {
+                let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads())
+                else {
+                    net.count_no_backend();
                     return Verdict::Drop;
+                };
+                match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id(), clock) {
+                    Ok(hit) => {
+                        let first = first_stage(key.proto);
+                        net.notify_session_new(&new_session(&key, &hit, first, &timeouts));
+                        hit
+                    }
+                    Err(_) => {
+                        net.notify_table_full(sessions.dropped(), clock);
+                        return Verdict::Drop;
+                    }
                 }
             }
         }

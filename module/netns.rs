@@ -120,6 +120,8 @@ pub(crate) struct NetState {
     pub(crate) peers: RcuBox<PeerTable>,
     /// Packets sent on to their session's owner.
     redirected: AtomicU64,
+    /// Connections met mid-stream and given a session (see `nat::pick_up`).
+    picked_up: AtomicU64,
     /// ARP packets dropped for VIPs this node does not own. Only such
     /// packets touch it, so one shared counter costs the fast path nothing.
     arp_suppressed: AtomicU64,
@@ -170,6 +172,7 @@ impl NetState {
                 not_owner: AtomicU64::new(0),
                 peers,
                 redirected: AtomicU64::new(0),
+                picked_up: AtomicU64::new(0),
                 arp_suppressed: AtomicU64::new(0),
                 garp_sent: AtomicU64::new(0),
                 lease_end: AtomicU64::new(LeaseEnd::NONE.0),
@@ -292,6 +295,14 @@ impl NetState {
     /// `nat::to_owner`).
     pub(crate) fn count_redirected(&self) {
         self.redirected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_picked_up(&self) {
+        self.picked_up.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn picked_up(&self) -> u64 {
+        self.picked_up.load(Ordering::Relaxed)
     }
 
     pub(crate) fn redirected(&self) -> u64 {

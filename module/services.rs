@@ -181,6 +181,15 @@ impl ServiceTable {
         })
     }
 
+    /// Whether the service in `slot` picks back-ends by hashing the client
+    /// (maglev): every node with the same back-ends picks the same one for a
+    /// client, so a connection's back-end is known without its session.
+    pub(crate) fn hashes(&self, slot: usize) -> bool {
+        self.services
+            .get(slot)
+            .is_some_and(|s| s.scheduler == crate::service::SCHEDULER_HASH)
+    }
+
     /// Picks the back-end of a new connection from `client` to the service
     /// in `slot` (see `Service::pick`), with the connection counts of
     /// `loads`.

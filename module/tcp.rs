@@ -51,6 +51,13 @@ pub(crate) fn opens(flags: u8) -> bool {
     flags & (SYN | ACK) == SYN
 }
 
+/// Whether a segment with TCP `flags` may be a connection's segment met
+/// mid-stream (see `nat::pick_up`): an ACK without SYN or RST. A reset is
+/// not: it ends what it names, so there is nothing to pick up.
+pub(crate) fn continues(flags: u8) -> bool {
+    flags & (SYN | RST | ACK) == ACK
+}
+
 /// One TCP segment's header fields that matter here (host order).
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct Segment {

@@ -211,13 +211,15 @@ gateway_config() {
 }
 
 # service_vips: the [[cluster.vips]] entries of $VIPS, each with tcp/80 to
-# every back-end's :8080 and the health check in $HEALTH (TOML, optional).
+# every back-end's :8080, the health check in $HEALTH (TOML, optional) and
+# the scheduler in $SCHEDULER (optional).
 service_vips() {
   local vip be list=""
   for be in $BACKENDS; do list="$list{ addr = \"10.8.0.$((${be#be} + 1)):8080\" }, "; done
   for vip in ${1:-$VIPS}; do
     printf '[[cluster.vips]]\naddr = "%s"\n[[cluster.vips.services]]\nproto = "tcp"\nport = 80\nbackends = [%s]\n' "$vip" "${list%, }"
     [ -z "${HEALTH:-}" ] || printf 'health = %s\n' "$HEALTH"
+    [ -z "${SCHEDULER:-}" ] || printf 'scheduler = "%s"\n' "$SCHEDULER"
   done
 }
 

@@ -51,6 +51,7 @@ pub(crate) fn status_get(net: &NetState, req: &Request<'_>, context: &mut Sleepa
     attrs.put_uint(uapi::RINGGATE_A_STATUS_NO_BACKEND, status.no_backend)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_NOT_OWNER, status.not_owner)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_REDIRECTED, status.redirected)?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_PICKED_UP, status.picked_up)?;
     attrs.put_u32(
         uapi::RINGGATE_A_STATUS_VIP_GENERATION,
         status.vip_generation,

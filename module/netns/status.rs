@@ -27,6 +27,8 @@ pub(crate) struct Status {
     pub(crate) not_owner: u64,
     /// Packets sent on to the node that owns their session.
     pub(crate) redirected: u64,
+    /// Connections met mid-stream and given a session.
+    pub(crate) picked_up: u64,
     pub(crate) vip_generation: u32,
     pub(crate) service_generation: u32,
 }
@@ -44,6 +46,7 @@ impl NetState {
             no_backend: self.no_backend.load(Ordering::Relaxed),
             not_owner: self.not_owner.load(Ordering::Relaxed),
             redirected: self.redirected(),
+            picked_up: self.picked_up(),
             vip_generation: self.vips.read(&rcu).generation(),
             service_generation: self.services.read(&rcu).generation(),
         }

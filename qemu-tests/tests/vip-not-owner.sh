@@ -102,7 +102,7 @@ ip netns exec gw /usr/bin/python3 -c '
 import json, sys, time
 sys.path.insert(0, sys.argv[1] + "/tools/net/ynl")
 from lib import YnlFamily
-ynl = YnlFamily(sys.argv[2])
+ynl = YnlFamily(sys.argv[2], "")
 ynl.ntf_subscribe("sessions")
 print("subscribed", flush=True)
 deadline = time.time() + 60

@@ -67,11 +67,11 @@ impl Client {
         socket
             .set_receive_buffer(SESSIONS_RECEIVE_BUFFER)
             .map_err(|e| Error::Socket(format!("sizing the sessions socket's buffer: {e}")))?;
-        self.subscribe(
-            Box::new(socket),
-            self.sessions_group,
-            uapi::RINGGATE_MCGRP_SESSIONS,
-        )
+        self.session_events_over(Box::new(socket))
+    }
+
+    pub(crate) fn session_events_over(&self, io: Box<dyn Transport>) -> Result<Events, Error> {
+        self.subscribe(io, self.sessions_group, uapi::RINGGATE_MCGRP_SESSIONS)
     }
 
     fn subscribe(

@@ -14,6 +14,7 @@ pub const PORT: u32 = 4242;
 pub const FAMILY: u16 = 0x1c;
 /// The id the controller gives the family's `events` group.
 pub const EVENTS_GROUP: u32 = 9;
+pub const SESSIONS_GROUP: u32 = 10;
 
 /// `CTRL_CMD_NEWFAMILY`, `CTRL_ATTR_FAMILY_ID`, `CTRL_ATTR_MCAST_GROUPS`,
 /// `CTRL_ATTR_MCAST_GRP_NAME` and `_ID` of `linux/genetlink.h`, and the
@@ -25,19 +26,28 @@ const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
 const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
 const GENL_ID_CTRL: u16 = 0x10;
 
-/// The controller's answer resolving the family: its id and its one
-/// multicast group (in a nest of group nests, as the kernel lays it out).
+/// The controller's answer resolving the family: its id and its two
+/// multicast groups (in a nest of group nests, as the kernel lays it out).
 pub fn family_answer() -> Answer {
     Box::new(|seq| {
         let groups = nest(
             CTRL_ATTR_MCAST_GROUPS,
-            &[nest(
-                1,
-                &[
-                    nla(CTRL_ATTR_MCAST_GRP_NAME, b"events\0"),
-                    nla(CTRL_ATTR_MCAST_GRP_ID, &EVENTS_GROUP.to_ne_bytes()),
-                ],
-            )],
+            &[
+                nest(
+                    1,
+                    &[
+                        nla(CTRL_ATTR_MCAST_GRP_NAME, b"events\0"),
+                        nla(CTRL_ATTR_MCAST_GRP_ID, &EVENTS_GROUP.to_ne_bytes()),
+                    ],
+                ),
+                nest(
+                    2,
+                    &[
+                        nla(CTRL_ATTR_MCAST_GRP_NAME, b"sessions\0"),
+                        nla(CTRL_ATTR_MCAST_GRP_ID, &SESSIONS_GROUP.to_ne_bytes()),
+                    ],
+                ),
+            ],
         );
         let reply = genl(
             GENL_ID_CTRL,

@@ -39,6 +39,10 @@ pub struct Status {
     /// Packets of sessions another node owns, sent on to that node (0
     /// from a module older than the attribute).
     pub redirected: u64,
+    /// Connections met mid-stream and given a session, their service
+    /// hashing clients to back-ends (0 from a module older than the
+    /// attribute).
+    pub picked_up: u64,
 }
 
 const OP: &str = "status-get";
@@ -76,7 +80,7 @@ impl Status {
         };
         let mut version = None;
         let mut hooks = Vec::new();
-        let mut counters = [None; 8];
+        let mut counters = [None; 9];
         let slots = [
             uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
             uapi::RINGGATE_A_STATUS_GARP_SENT,
@@ -86,6 +90,7 @@ impl Status {
             uapi::RINGGATE_A_STATUS_NO_BACKEND,
             uapi::RINGGATE_A_STATUS_NOT_OWNER,
             uapi::RINGGATE_A_STATUS_REDIRECTED,
+            uapi::RINGGATE_A_STATUS_PICKED_UP,
         ];
         for attr in attrs(payload) {
             if attr.kind == uapi::RINGGATE_A_STATUS_VERSION {
@@ -111,6 +116,7 @@ impl Status {
             // it, and has no such drops.
             not_owner: counters[6].unwrap_or(0),
             redirected: counters[7].unwrap_or(0),
+            picked_up: counters[8].unwrap_or(0),
         })
     }
 }

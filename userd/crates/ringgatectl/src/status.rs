@@ -40,6 +40,7 @@ fn text(status: &Status) -> String {
         ("no-backend", status.no_backend),
         ("not-owner", status.not_owner),
         ("redirected", status.redirected),
+        ("picked-up", status.picked_up),
         ("arp-suppressed", status.arp_suppressed),
         ("garp-sent", status.garp_sent),
     ] {
@@ -78,6 +79,7 @@ mod tests {
             no_backend: 0,
             not_owner: 0,
             redirected: 0,
+            picked_up: 0,
         };
         let text = text(&status);
         let mut sections = text.split("\n\n");

@@ -135,3 +135,71 @@ fn listen(me: u16, fresh: &FreshSessions, read_now: &dyn Fn()) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    use ringgate_netlink::{Proto, Stage};
+
+    use super::*;
+    use crate::session_sync::{decode, Batch, BATCH};
+
+    fn session(port: u16) -> Session {
+        Session {
+            proto: Proto::Tcp,
+            client: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 1), port),
+            vip: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 100), 80),
+            backend: SocketAddrV4::new(Ipv4Addr::new(10, 8, 0, 2), 8080),
+            stage: Stage(1),
+            expires_ms: 60_000,
+            owner: 1,
+        }
+    }
+
+    #[test]
+    fn notified_sessions_go_out_once_as_changes_in_batches() {
+        let fresh = FreshSessions::default();
+        let count = BATCH + 1;
+        for port in 0..count {
+            assert!(!fresh.add(session(port as u16)));
+        }
+        let batches = fresh.take_batches();
+        assert_eq!(batches.len(), 2);
+        let mut ports = Vec::new();
+        for batch in &batches {
+            match decode(batch).unwrap() {
+                Batch::Sessions {
+                    full: None,
+                    sessions,
+                } => ports.extend(sessions.iter().map(|s| s.client.port())),
+                other => panic!("not a batch of changes: {other:?}"),
+            }
+        }
+        assert_eq!(ports, (0..count as u16).collect::<Vec<_>>());
+        assert!(fresh.take_batches().is_empty(), "taken twice");
+    }
+
+    #[test]
+    fn beyond_the_bound_sessions_are_dropped_and_the_first_drop_is_told() {
+        let fresh = FreshSessions::default();
+        for port in 0..MAX_FRESH {
+            assert!(!fresh.add(session(port as u16)));
+        }
+        // The first session with no room asks for a read; the next ones
+        // do not ask again until the ring's thread took the sessions.
+        assert!(fresh.add(session(1)));
+        assert!(!fresh.add(session(2)));
+        let taken: usize = fresh
+            .take_batches()
+            .iter()
+            .map(|b| crate::session_sync::count(b))
+            .sum();
+        assert_eq!(taken, MAX_FRESH);
+        assert!(!fresh.add(session(3)));
+        for port in 1..MAX_FRESH {
+            fresh.add(session(port as u16));
+        }
+        assert!(fresh.add(session(4)), "a drop after a take is told again");
+    }
+}
