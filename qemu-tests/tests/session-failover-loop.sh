@@ -169,6 +169,9 @@ touch "$CL/stop"
 wait $churn || true
 for i in 1 2 3; do eval "wait \$stream$i" || true; done
 
+# How many connections each gateway picked up mid-stream (see tcp-pick-up):
+# those whose session had not reached it when their gateway died.
+echo "measured: connections picked up mid-stream:$(for n in 1 2 3; do printf ' gw%s %s' "$n" "$(ctl_in "gw$n" status --json | jqr 'get("picked_up")')"; done)"
 counts=$(tail -1 "$CL/churn")
 echo "measured: short connections: $counts"
 grep -v '^opened' "$CL/churn" | sed 's/^/measured:   /' || true

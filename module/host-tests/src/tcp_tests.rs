@@ -3,7 +3,7 @@
 //! Stage transitions of a TCP session, seen from both of its entries.
 
 use crate::stage::Stage;
-use crate::tcp::{opens, Direction, Segment, RST_WINDOW};
+use crate::tcp::{continues, opens, Direction, Segment, RST_WINDOW};
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
@@ -269,6 +269,19 @@ fn only_a_syn_without_ack_opens_a_connection() {
     assert!(!opens(ACK));
     assert!(!opens(RST));
     assert!(!opens(FIN | ACK));
+}
+
+#[test]
+fn only_an_ack_without_syn_or_rst_may_be_picked_up_mid_stream() {
+    assert!(continues(ACK));
+    assert!(continues(ACK | 0x08)); // with PSH
+    assert!(continues(FIN | ACK));
+    assert!(!continues(SYN));
+    assert!(!continues(SYN | ACK));
+    assert!(!continues(RST));
+    assert!(!continues(RST | ACK));
+    assert!(!continues(FIN));
+    assert!(!continues(0));
 }
 
 #[test]
