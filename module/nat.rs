@@ -88,18 +88,19 @@ fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> S
 /// owns and serves: the node that opened it died before its daemon
 /// announced the session (the peers learn a new session within a turn of
 /// the ring, so only a connection opened in the last moments before a
-/// node's death comes here), or a client sends a stray segment. If the
+/// node's death comes here), or any host sends a stray segment. If the
 /// service picks back-ends by hashing the client, the connection's
-/// back-end is the one this node picks for that client too, and the
-/// session is made here as an import of it would be: established, its
-/// sequence numbers learnt from the segments that pass, announced to the
-/// peers. The back-end answers a stray segment with a reset, which ends
-/// the session. `None` for other schedulers (the back-end cannot be known)
-/// and for segments that are no ACK mid-stream: the kernel answers them
-/// with a reset, as before. The session first lives as long as a
-/// handshake may, so stray segments from spoofed sources cost the table no
-/// more than SYNs do; the connection's traffic keeps it alive. Bounded: one
-/// pick, one import and one lookup.
+/// back-end is the one this node picks for that client too (as long as the
+/// nodes agree on the service's back-ends and which are up), and the
+/// segment is passed on to it in a session made here as an import would
+/// be, sequence numbers learnt from the segments that pass. Anyone can send
+/// such a segment, so the session stays in the handshake stage (short,
+/// evictable) until the back-end answers with anything but a reset, and a
+/// reset ends it (see `tcp::Direction::picked_up_blind`): a segment the
+/// back-end does not know costs the table what a SYN does. `None` for other
+/// schedulers (the back-end cannot be known), for segments that are no ACK
+/// mid-stream, and when the table refuses: the kernel answers them with a
+/// reset, as before. Bounded: one pick, one import and one lookup.
 fn pick_up(
     net: &NetState,
     services: &ServiceTable,
@@ -119,22 +120,20 @@ fn pick_up(
         client: key,
         backend_addr: pick.addr,
         backend_port: pick.port,
-        stage: Stage::Established,
+        stage: Stage::Syn,
         expires: clock
             .now
             .saturating_add(clock.ticks(timeouts.secs(Stage::Syn))),
         owner: net.node_id(),
+        blind: true,
     };
-    if sessions
-        .import(&session, slot, pick.slot, clock.now)
-        .is_err()
-    {
-        net.notify_table_full(sessions.dropped(), clock);
+    sessions.import(&session, slot, pick.slot, clock.now).ok()?;
+    let hit = sessions.touch(&key, segment, &timeouts, clock)?;
+    if !net.notify_session_new(&new_session(&key, &hit, Stage::Syn, &timeouts)) {
+        sessions.forget(&key);
         return None;
     }
-    let hit = sessions.touch(&key, segment, &timeouts, clock)?;
     net.count_picked_up();
-    net.notify_session_new(&new_session(&key, &hit, Stage::Established, &timeouts));
     Some(hit)
 }
 
@@ -294,7 +293,12 @@ pub(crate) fn pre_routing(
                 match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id(), clock) {
                     Ok(hit) => {
                         let first = first_stage(key.proto);
-                        net.notify_session_new(&new_session(&key, &hit, first, &timeouts));
+                        if !net.notify_session_new(&new_session(&key, &hit, first, &timeouts)) {
+                            // Nobody here announces it: see `announcer_missing`.
+                            sessions.forget(&key);
+                            net.count_not_owner();
+                            return Verdict::Drop;
+                        }
                         hit
                     }
                     Err(_) => {

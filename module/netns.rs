@@ -129,6 +129,9 @@ pub(crate) struct NetState {
     /// When (jiffies) the VIP ownership lease ends; `LeaseEnd::NONE` when
     /// no lease runs (see `lease`).
     lease_end: AtomicU64,
+    /// A session notification found nobody of this namespace listening
+    /// while a lease ran; cleared by a renewal (see `announcer_missing`).
+    pub(crate) announcer_gone: AtomicBool,
 }
 
 impl NetState {
@@ -176,6 +179,7 @@ impl NetState {
                 arp_suppressed: AtomicU64::new(0),
                 garp_sent: AtomicU64::new(0),
                 lease_end: AtomicU64::new(LeaseEnd::NONE.0),
+                announcer_gone: AtomicBool::new(false),
             },
             GFP_KERNEL,
         )?)
@@ -208,25 +212,35 @@ impl NetState {
             .fetch_add(u64::from(packets), Ordering::Relaxed);
     }
 
-    /// Whether a lease runs and nobody listens to the sessions group: the
-    /// daemon that renews the lease is gone (killed, say), so a session
-    /// created now would be announced to the cluster by nobody, and the
-    /// VIP's next owner would reset its connection. New connections are
-    /// refused from that moment rather than from the lease's end; their
-    /// clients try again and reach the next owner.
+    /// Whether a lease runs and nobody of this namespace listens to the
+    /// sessions group: the daemon that renews the lease, and announces the
+    /// sessions this node creates, is gone (killed, say). A session created
+    /// now would be announced by nobody, and the VIP's next owner would
+    /// reset its connection: new connections are refused from that moment
+    /// rather than from the lease's end, and their clients try again and
+    /// reach the next owner. Known from a notification nobody here received
+    /// (see `notify_session_new`) until the lease is renewed, or from nobody
+    /// anywhere listening.
     pub(crate) fn announcer_missing(&self) -> bool {
-        LeaseEnd(self.lease_end.load(Ordering::Relaxed)) != LeaseEnd::NONE
-            && !self.net.sessions_listened()
+        self.lease_running()
+            && (self.announcer_gone.load(Ordering::Relaxed) || !self.net.sessions_listened())
     }
 
-    /// Tells the sessions group of a session this node just created, so
-    /// that the daemon announces it to the cluster at once rather than at
-    /// its next read of the table. Packet context: one small atomic
-    /// allocation per new session, none when nobody listens; a listener
-    /// whose buffer is full loses it, and its next read makes that good.
-    pub(crate) fn notify_session_new(&self, session: &SessionView) {
+    fn lease_running(&self) -> bool {
+        LeaseEnd(self.lease_end.load(Ordering::Relaxed)) != LeaseEnd::NONE
+    }
+
+    /// Tells the sessions group of a session this node just made, so that
+    /// the daemon announces it to the cluster at once rather than at its
+    /// next read of the table. Packet context: one small atomic allocation
+    /// per new session, none when nobody listens; a listener whose buffer
+    /// is full loses it, and its next read makes that good. False if a
+    /// lease runs and nobody of this namespace listens: the caller drops
+    /// the session (see `announcer_missing`). An allocation that fails says
+    /// nothing of the daemon: true.
+    pub(crate) fn notify_session_new(&self, session: &SessionView) -> bool {
         if !self.net.sessions_listened() {
-            return;
+            return !self.lease_running();
         }
         let Ok(mut n) = Notification::to_group(
             self.net,
@@ -234,14 +248,19 @@ impl NetState {
             uapi::RINGGATE_CMD_SESSION_NEW_NTF,
             SESSION_NTF_SIZE,
         ) else {
-            return;
+            return true;
         };
         if n.attrs()
             .and_then(|a| crate::netlink::put_session(a, session))
-            .is_ok()
+            .is_err()
         {
-            n.send();
+            return true;
         }
+        if n.send() || !self.lease_running() {
+            return true;
+        }
+        self.announcer_gone.store(true, Ordering::Relaxed);
+        false
     }
 
     /// Tells listeners that a VIP was taken or released.
@@ -254,7 +273,7 @@ impl NetState {
             a.put_u8(uapi::RINGGATE_A_VIP_OWNED, u8::from(owned))
         });
         if filled.is_ok() {
-            n.send();
+            let _ = n.send();
         }
     }
 
@@ -278,7 +297,7 @@ impl NetState {
             .and_then(|a| a.put_uint(uapi::RINGGATE_A_STATUS_SESSIONS_DROPPED, dropped))
             .is_ok()
         {
-            n.send();
+            let _ = n.send();
         }
     }
 

@@ -173,6 +173,9 @@ pub(crate) struct Imported {
     /// Jiffies at which it expires unless a packet refreshes it.
     pub(crate) expires: u64,
     pub(crate) owner: u16,
+    /// Made here from one client segment met mid-stream, not told by a
+    /// peer (see `tcp::Direction::picked_up_blind`).
+    pub(crate) blind: bool,
 }
 
 impl SessionTable {
@@ -419,6 +422,23 @@ impl SessionTable {
         None
     }
 
+    /// Ends the session of client flow `key` at once, both its entries, as
+    /// if it never was (a connection just opened that nobody can announce:
+    /// see `nat`).
+    pub(crate) fn forget(&self, key: &FlowKey) {
+        let partner = self.find_in(key, |bucket| {
+            let entry = bucket
+                .iter_mut()
+                .find(|e| e.expires != 0 && e.key == *key && e.counted())?;
+            let partner = entry.partner();
+            self.free(entry);
+            Some(partner)
+        });
+        if let Some(partner) = partner {
+            self.free_partner(&partner, key);
+        }
+    }
+
     /// Frees the entry of `key` whose partner is `from` (a session's other
     /// half, the first one already freed).
     fn free_partner(&self, key: &FlowKey, from: &FlowKey) {
@@ -661,7 +681,11 @@ impl SessionTable {
             load: self.loads.current(service, backend),
             fins: 0,
             pushed: now,
-            tcp: Direction::picked_up(),
+            tcp: if session.blind {
+                Direction::picked_up_blind()
+            } else {
+                Direction::picked_up()
+            },
         };
         let reply = Entry {
             key: client.partner(),

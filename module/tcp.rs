@@ -43,6 +43,12 @@ const SYNACK_SEEN: u8 = 2;
 /// direction that passes gives its next sequence number, as conntrack
 /// picks up a connection mid-stream.
 const PICK_UP: u8 = 4;
+/// `Direction::marks`: a session this node made from a client's segment
+/// alone (`nat::pick_up`), which any host can send: the connection exists
+/// only if the back-end answers with anything but a reset, so only that
+/// establishes the session, and until then any reset ends it (no sequence
+/// number is known to judge a reset by). Set in both directions.
+const BLIND: u8 = 8;
 
 /// Whether a segment with TCP `flags` opens a connection: a SYN without
 /// ACK. Only such a segment creates a session; any other without one is
@@ -121,6 +127,17 @@ impl Direction {
             next_seq: 0,
             expected_ack: 0,
             marks: PICK_UP,
+        }
+    }
+
+    /// Both directions of a session made from one client segment met
+    /// mid-stream (see `BLIND`): picked up, and established only once the
+    /// back-end answers.
+    pub(crate) fn picked_up_blind() -> Direction {
+        Direction {
+            next_seq: 0,
+            expected_ack: 0,
+            marks: PICK_UP | BLIND,
         }
     }
 
@@ -229,6 +246,11 @@ impl Direction {
         seg: &Segment,
     ) -> Option<Stage> {
         if seg.flags & RST != 0 {
+            if self.marks & BLIND != 0 && stage == Stage::Syn {
+                // The back-end's answer to a segment of a connection it
+                // does not have (or the client giving up): nothing to keep.
+                return Some(Stage::Reset);
+            }
             return self.rst_fits(seg).then_some(stage.max(Stage::Reset));
         }
         self.saw(seg);
@@ -241,6 +263,14 @@ impl Direction {
                 self.marks |= SYNACK_SEEN;
             }
             Stage::Syn
+        } else if self.marks & BLIND != 0 {
+            // Made from a client's segment alone: the back-end's answer
+            // shows the connection exists; the client's segments do not.
+            if from_client {
+                stage
+            } else {
+                Stage::Established
+            }
         } else if from_client && self.acks_synack(seg) {
             Stage::Established
         } else if from_client && self.marks & PICK_UP != 0 && seg.flags & ACK != 0 {

@@ -5,6 +5,7 @@
 
 use core::ptr::NonNull;
 
+use kernel::error::code::ESRCH;
 use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
@@ -62,9 +63,10 @@ impl NetHandle {
         NonNull::new(unsafe { bindings::rg_dev_find(self.0.as_ptr(), addr) }).map(NetDevice)
     }
 
-    /// Whether a socket of the namespace listens to the sessions group (the
-    /// daemon that announces this node's sessions). One bitmap read, so
-    /// packet context may ask.
+    /// Whether any socket listens to the sessions group, in any namespace:
+    /// netlink keeps listeners per protocol, so only a `false` says
+    /// something of this namespace (nobody here either); a notification's
+    /// delivery tells the rest. One bitmap read, so packet context may ask.
     pub(crate) fn sessions_listened(&self) -> bool {
         // SAFETY: The handle names a live namespace.
         unsafe { bindings::rg_sessions_listened(self.0.as_ptr()) != 0 }
@@ -160,14 +162,18 @@ impl Notification {
         self.attrs.as_mut().ok_or(EINVAL)
     }
 
-    /// Sends it to the namespace's listeners (if any).
-    pub(crate) fn send(mut self) {
-        if let Some(attrs) = self.attrs.take() {
-            // SAFETY: An unsent message owned by `self`; the glue consumes it.
-            unsafe {
-                bindings::rg_event_send(attrs.skb(), self.net.0.as_ptr(), self.group.number())
-            }
-        }
+    /// Sends it to the namespace's listeners (if any); whether a socket of
+    /// the namespace listens to the group (one that had no room for it
+    /// counts: it learns of the loss).
+    pub(crate) fn send(mut self) -> bool {
+        let Some(attrs) = self.attrs.take() else {
+            return false;
+        };
+        // SAFETY: An unsent message owned by `self`; the glue consumes it.
+        let sent = unsafe {
+            bindings::rg_event_send(attrs.skb(), self.net.0.as_ptr(), self.group.number())
+        };
+        sent != ESRCH.to_errno()
     }
 }
 

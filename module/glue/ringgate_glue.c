@@ -893,11 +893,14 @@ struct sk_buff *rg_event_new(unsigned int cmd, unsigned int size)
 static_assert(RG_GROUP_EVENTS == RINGGATE_NLGRP_EVENTS);
 static_assert(RG_GROUP_SESSIONS == RINGGATE_NLGRP_SESSIONS);
 
-void rg_event_send(struct sk_buff *msg, struct net *net, unsigned int group)
+int rg_event_send(struct sk_buff *msg, struct net *net, unsigned int group)
 {
 	nlmsg_end(msg, nlmsg_hdr(msg));
-	/* -ESRCH (nobody listening) is the common case, not a failure. */
-	genlmsg_multicast_netns(&ringgate_nl_family, net, msg, 0, group, GFP_ATOMIC);
+	/*
+	 * 0: a socket of @net got it; -ENOBUFS: one had no room (it learns of
+	 * the loss); -ESRCH: no socket of @net listens to @group.
+	 */
+	return genlmsg_multicast_netns(&ringgate_nl_family, net, msg, 0, group, GFP_ATOMIC);
 }
 
 int rg_sessions_listened(struct net *net)

@@ -257,14 +257,19 @@ void rg_nest_cancel(struct sk_buff *msg, struct nlattr *nest);
  * Notifications to a multicast group of a namespace: a message for command
  * @cmd with room for @size bytes of attributes (0: a default page;
  * NULL when out of memory; atomic allocation, so packet context may send),
- * sent to group @group (consumed in every case; no listener is not an
- * error), or freed unsent.
+ * sent to group @group (consumed in every case; 0 if a socket of the
+ * namespace got it, -ENOBUFS if one had no room, -ESRCH if none listens),
+ * or freed unsent.
  */
 /* The family's multicast groups, numbered as the generated family has them. */
 enum rg_group { RG_GROUP_EVENTS = 0, RG_GROUP_SESSIONS = 1 };
 struct sk_buff *rg_event_new(unsigned int cmd, unsigned int size);
-void rg_event_send(struct sk_buff *msg, struct net *net, unsigned int group);
-/* Whether a socket of @net listens to the sessions group: one bitmap read. */
+int rg_event_send(struct sk_buff *msg, struct net *net, unsigned int group);
+/*
+ * Whether any socket, of any namespace, listens to the sessions group: one
+ * bitmap read (netlink keeps listeners per protocol, not per namespace;
+ * rg_event_send's result tells a namespace's own).
+ */
 int rg_sessions_listened(struct net *net);
 void rg_event_free(struct sk_buff *msg);
 

@@ -213,6 +213,10 @@ impl NetState {
     /// was, so a late renewal cannot bring back VIPs whose peers may have
     /// taken them over meanwhile.
     pub(crate) fn renew_lease(&self, context: &mut Sleepable, ms: u32) -> Result<(), Refusal> {
+        // Whoever renews is there to announce sessions (see
+        // `announcer_missing`); if it does not listen, the next new
+        // connection finds out.
+        self.announcer_gone.store(false, Ordering::Relaxed);
         // Under the writers' lock, so that no expiry runs between reading
         // the old end and storing the new one.
         let (released, ran_out) = self.vips.update(context, |table, _| {

@@ -96,9 +96,11 @@ lease 60000
 before=$(not_owner)
 expect_eq "$(connect 80)" timeout "a connection under a lease with nobody listening to the sessions group"
 expect_ge "$(not_owner)" $((before + 1)) "not-owner drops under a lease with nobody listening"
-# A subscriber (the kernel's YNL library) says when it is subscribed and
-# prints the first notification as JSON.
-ip netns exec gw /usr/bin/python3 -c '
+# subscribe NS FILE: a subscriber to the sessions group in NS (the
+# kernel's YNL library), in the background (pid in $subscriber); it writes
+# "subscribed" to FILE once it is, then the first notification as JSON.
+subscribe() {
+  ip netns exec "$1" /usr/bin/python3 -c '
 import json, sys, time
 sys.path.insert(0, sys.argv[1] + "/tools/net/ynl")
 from lib import YnlFamily
@@ -111,10 +113,21 @@ while time.time() < deadline and not ynl.async_msg_queue:
     time.sleep(0.1)
 for ntf in ynl.async_msg_queue[:1]:
     print(json.dumps(ntf), flush=True)
-' "$RG_KSRC" "$RG_REPO/include/netlink/ringgate.yaml" >/tmp/sessions-ntf 2>&1 &
-subscriber=$!
-for _ in $(seq 300); do grep -q subscribed /tmp/sessions-ntf && break; sleep 0.1; done
-grep -q subscribed /tmp/sessions-ntf || fail "the sessions group's subscriber did not start: $(cat /tmp/sessions-ntf)"
+' "$RG_KSRC" "$RG_REPO/include/netlink/ringgate.yaml" >"$2" 2>&1 &
+  subscriber=$!
+  for _ in $(seq 100); do grep -q subscribed "$2" && return; sleep 0.3; done
+  fail "the sessions group's subscriber in $1 did not start: $(cat "$2")"
+}
+# Netlink keeps multicast listeners per protocol, not per namespace: a
+# subscriber in another namespace (another node's daemon on the same host)
+# must not count as this one's.
+subscribe cl /tmp/sessions-ntf-elsewhere
+expect_eq "$(connect 80)" timeout "a connection under a lease with the sessions group listened to in another namespace only"
+kill $subscriber 2>/dev/null || true
+subscribe gw /tmp/sessions-ntf
+# The module learnt the daemon was gone from the first connection's
+# notification; a renewal (which a daemon that listens sends) clears that.
+lease 60000
 expect_eq "$(connect 80)" ok "a connection under a lease with the sessions group listened to"
 wait $subscriber || true
 ntf=$(grep -v subscribed /tmp/sessions-ntf)

@@ -272,6 +272,45 @@ fn only_a_syn_without_ack_opens_a_connection() {
 }
 
 #[test]
+fn a_blind_pick_up_is_established_by_the_backends_answer_only() {
+    let (mut client, mut backend) = (Direction::picked_up_blind(), Direction::picked_up_blind());
+    // Any host can send the client's segments: they establish nothing.
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(ACK, 5000, 6000, 100)),
+        Some(Stage::Syn)
+    );
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(ACK, 5100, 6000, 100)),
+        Some(Stage::Syn)
+    );
+    // The back-end answering with data or an ACK has the connection.
+    assert_eq!(
+        backend.after(Stage::Syn, false, &seg(ACK, 6000, 5200, 0)),
+        Some(Stage::Established)
+    );
+    // Once established, a reset must fit as any other.
+    assert_eq!(
+        backend.clone().after(Stage::Established, false, &seg(RST, 900_000_000, 0, 0)),
+        None
+    );
+}
+
+#[test]
+fn any_reset_ends_a_blind_pick_up_in_its_handshake() {
+    // The back-end's answer to a segment of a connection it does not
+    // have: a reset without ACK, its sequence the segment's ACK number.
+    let mut backend = Direction::picked_up_blind();
+    assert_eq!(
+        backend.after(Stage::Syn, false, &seg(RST, 6000, 0, 0)),
+        Some(Stage::Reset)
+    );
+    // Without the blind mark (a session a peer announced), the same reset
+    // cannot be judged and ends nothing.
+    let mut told = Direction::picked_up();
+    assert_eq!(told.after(Stage::Syn, false, &seg(RST, 6000, 0, 0)), None);
+}
+
+#[test]
 fn only_an_ack_without_syn_or_rst_may_be_picked_up_mid_stream() {
     assert!(continues(ACK));
     assert!(continues(ACK | 0x08)); // with PSH

@@ -71,6 +71,12 @@ impl Conn {
 }
 
 impl Client {
+    /// The family's id and the `sessions` group's, as resolved when the
+    /// client connected: a module loaded again gets new ones.
+    pub fn sessions_ids(&self) -> (u16, Option<u32>) {
+        (self.family, self.sessions_group)
+    }
+
     /// Opens a generic netlink socket and resolves the `ringgate` family.
     pub fn connect() -> Result<Self, Error> {
         let socket = NetlinkSocket::open().map_err(|e| Error::Socket(e.to_string()))?;

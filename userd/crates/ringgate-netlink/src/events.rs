@@ -95,6 +95,16 @@ impl Client {
 }
 
 impl Events {
+    /// Whether a notification is pending or comes within `timeout`.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Result<bool, Error> {
+        if !self.pending.is_empty() {
+            return Ok(true);
+        }
+        self.io
+            .wait_readable(timeout)
+            .map_err(|e| Error::Socket(format!("waiting for events: {e}")))
+    }
+
     /// The next notification, waiting for one if none is pending.
     pub fn next_event(&mut self) -> Result<Event, Error> {
         loop {

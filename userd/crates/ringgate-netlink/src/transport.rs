@@ -16,6 +16,11 @@ pub(crate) trait Transport: Send {
     fn recv(&mut self) -> io::Result<Vec<u8>>;
     /// Joins a multicast group, to receive its notifications.
     fn join(&mut self, group: u32) -> io::Result<()>;
+    /// Waits up to `timeout` for a datagram; whether one is there. A
+    /// transport that cannot wait says yes.
+    fn wait_readable(&mut self, _timeout: std::time::Duration) -> io::Result<bool> {
+        Ok(true)
+    }
 }
 
 /// A generic netlink socket of the caller's network namespace.
@@ -68,6 +73,19 @@ impl Transport for NetlinkSocket {
 
     fn join(&mut self, group: u32) -> io::Result<()> {
         self.socket.add_membership(group)
+    }
+
+    fn wait_readable(&mut self, timeout: std::time::Duration) -> io::Result<bool> {
+        use rustix::event::{poll, PollFd, PollFlags};
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        let mut fds = [PollFd::new(&self.socket, PollFlags::IN)];
+        loop {
+            match poll(&mut fds, ms) {
+                Ok(ready) => return Ok(ready > 0),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn recv(&mut self) -> io::Result<Vec<u8>> {

@@ -473,9 +473,9 @@ impl Gateway {
         sessions.ring(members, self.memberships);
         let now = ring.now();
         let mut refused = false;
-        // Taken whether or not the ring runs: while it does not, the full
-        // announcement that follows the next membership change carries
-        // them.
+        // Taken whether or not the ring runs. While it does not they are
+        // dropped: they are in the module's table, which the worker's reads
+        // announce (all of it after the next membership change).
         let fresh = sessions.fresh_batches();
         let fresh = if operational { fresh } else { Vec::new() };
         for batch in fresh.into_iter().chain(sessions.batches()) {

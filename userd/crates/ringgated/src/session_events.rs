@@ -19,15 +19,23 @@
 //! work beyond reading.
 //!
 //! Nothing here is authoritative: a notification lost (the socket's buffer
-//! overflowed, or more waited than `MAX_FRESH`) makes the worker read the
-//! table at once, and the reads announce every session anyway (a peer that
-//! gets one twice merges the copies).
+//! overflowed, or more waited than `MAX_FRESH`) is made good by the
+//! worker's next read, paced as ever (reading at once on every loss would
+//! dump the table back to back under a flood of new connections, which is
+//! what the pacing is there to prevent); the reads announce every session
+//! anyway, and a peer that gets one twice merges the copies.
+//!
+//! A module unloaded and loaded again drops the subscription without a
+//! word (the group goes away with the family), so after `IDLE_CHECK`
+//! without a notification the listener resolves the family again and
+//! subscribes anew if its ids changed: until then the module would refuse
+//! every new connection under the daemon's lease.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use ringgate_netlink::{Client, Event, Session};
+use ringgate_netlink::{Client, Event, Events, Session};
 
 use crate::session_sync;
 
@@ -36,6 +44,9 @@ use crate::session_sync;
 pub const MAX_FRESH: usize = 8192;
 /// How often the listener tries again to subscribe.
 const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(1);
+/// How long without a notification before the listener checks that its
+/// subscription is to the module loaded now.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 fn log(msg: &str) {
     eprintln!("ringgated: {msg}");
@@ -56,7 +67,7 @@ pub struct FreshSessions(Arc<Mutex<Fresh>>);
 impl FreshSessions {
     /// Adds a notified session, or drops it for lack of room; true if it
     /// is the first dropped since the ring's thread last took them (the
-    /// caller has the worker read the table, once).
+    /// caller logs it).
     fn add(&self, session: Session) -> bool {
         let mut fresh = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if fresh.sessions.len() < MAX_FRESH {
@@ -77,13 +88,13 @@ impl FreshSessions {
     }
 }
 
-/// Starts the listener for node `me`: notified sessions go to `fresh`;
-/// `read_now` is called when some were lost. If the thread cannot be
-/// started, sessions are announced by the worker's reads alone (logged).
-pub fn spawn(me: u16, fresh: FreshSessions, read_now: impl Fn() + Send + 'static) {
+/// Starts the listener for node `me`: notified sessions go to `fresh`. If
+/// the thread cannot be started, sessions are announced by the worker's
+/// reads alone (logged).
+pub fn spawn(me: u16, fresh: FreshSessions) {
     let started = thread::Builder::new()
         .name("session-events".to_string())
-        .spawn(move || listen(me, &fresh, &read_now));
+        .spawn(move || listen(me, &fresh));
     if let Err(e) = started {
         log(&format!(
             "session notifications not read ({e}): new sessions wait for the next read, and while a lease runs the module opens no new connection"
@@ -91,17 +102,20 @@ pub fn spawn(me: u16, fresh: FreshSessions, read_now: impl Fn() + Send + 'static
     }
 }
 
-fn listen(me: u16, fresh: &FreshSessions, read_now: &dyn Fn()) {
+fn listen(me: u16, fresh: &FreshSessions) {
     let mut logged = false;
     loop {
-        let subscribed = Client::connect().and_then(|client| client.session_events());
-        let mut events = match subscribed {
-            Ok(events) => {
+        let subscribed = Client::connect().and_then(|client| {
+            let ids = client.sessions_ids();
+            client.session_events().map(|events| (events, ids))
+        });
+        let (mut events, ids) = match subscribed {
+            Ok(subscribed) => {
                 if logged {
                     log("session notifications: subscribed");
                 }
                 logged = false;
-                events
+                subscribed
             }
             Err(e) => {
                 if !logged {
@@ -114,25 +128,56 @@ fn listen(me: u16, fresh: &FreshSessions, read_now: &dyn Fn()) {
                 continue;
             }
         };
-        // A gap between subscriptions may have lost some.
-        read_now();
-        loop {
-            match events.next_event() {
-                Ok(Event::SessionNew(session)) => {
-                    // The module notifies only its own sessions; a stale
-                    // node id (set a moment ago) is left to the reads.
-                    if session.owner == me && fresh.add(session) {
-                        read_now();
-                    }
-                }
-                Ok(Event::Lost) => read_now(),
-                Ok(_) => {}
-                Err(e) => {
-                    log(&format!("session notifications: {e}; subscribing again"));
-                    break;
-                }
+        if let Err(e) = read_while_current(me, fresh, &mut events, ids) {
+            log(&format!("session notifications: {e}; subscribing again"));
+            thread::sleep(RESUBSCRIBE_EVERY);
+        }
+    }
+}
+
+/// Reads notifications until the subscription fails or the module's
+/// family is no longer the one subscribed to (`ids`).
+fn read_while_current(
+    me: u16,
+    fresh: &FreshSessions,
+    events: &mut Events,
+    ids: (u16, Option<u32>),
+) -> Result<(), String> {
+    loop {
+        if !events.wait(IDLE_CHECK).map_err(|e| e.to_string())? {
+            match Client::connect() {
+                Ok(client) if client.sessions_ids() == ids => continue,
+                Ok(_) => return Err("the module was loaded again".to_string()),
+                Err(e) => return Err(format!("the module is not there ({e})")),
             }
         }
+        match events.next_event().map_err(|e| e.to_string())? {
+            Event::SessionNew(session) => {
+                // The module notifies only its own sessions; a stale node
+                // id (set a moment ago) is left to the reads.
+                let first_dropped = session.owner == me && fresh.add(session);
+                if first_dropped {
+                    log(&format!(
+                        "session notifications: more than {MAX_FRESH} waiting for the ring; the next read announces the rest"
+                    ));
+                }
+            }
+            Event::Lost => log_loss(),
+            _ => {}
+        }
+    }
+}
+
+/// Logs lost notifications, at most once a minute.
+fn log_loss() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if now.saturating_sub(LAST.swap(now, Ordering::Relaxed)) >= 60 {
+        log("session notifications lost (the socket's buffer overflowed); the next read announces them");
     }
 }
 

@@ -113,8 +113,6 @@ enum Request {
     Taken(Vip),
     /// The ring refused a batch: everything goes again.
     AnnounceAgain,
-    /// Session notifications were lost: read the table at once.
-    ReadNow,
 }
 
 impl Request {
@@ -172,10 +170,7 @@ impl SessionWorker {
             departed: Vec::new(),
         };
         let fresh = FreshSessions::default();
-        let read_now = requests.clone();
-        session_events::spawn(me, fresh.clone(), move || {
-            let _ = read_now.send(Request::ReadNow);
-        });
+        session_events::spawn(me, fresh.clone());
         let started = thread::Builder::new()
             .name("sessions".to_string())
             .spawn(move || worker.run());
@@ -450,7 +445,6 @@ impl Worker {
                 self.sync.read_now();
             }
             Request::AnnounceAgain => self.sync.announce_all_again(),
-            Request::ReadNow => self.sync.read_now(),
         }
     }
 
