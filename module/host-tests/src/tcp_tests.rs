@@ -290,7 +290,9 @@ fn a_blind_pick_up_is_established_by_the_backends_answer_only() {
     );
     // Once established, a reset must fit as any other.
     assert_eq!(
-        backend.clone().after(Stage::Established, false, &seg(RST, 900_000_000, 0, 0)),
+        backend
+            .clone()
+            .after(Stage::Established, false, &seg(RST, 900_000_000, 0, 0)),
         None
     );
 }
