@@ -97,10 +97,13 @@ fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> S
 /// such a segment, so the session stays in the handshake stage (short,
 /// evictable) until the back-end answers with anything but a reset, and a
 /// reset ends it (see `tcp::Direction::picked_up_blind`): a segment the
-/// back-end does not know costs the table what a SYN does. `None` for other
-/// schedulers (the back-end cannot be known), for segments that are no ACK
-/// mid-stream, and when the table refuses: the kernel answers them with a
-/// reset, as before. Bounded: one pick, one import and one lookup.
+/// back-end does not know costs the table what a SYN does. `Err(Accept)`
+/// for other schedulers (the back-end cannot be known), for segments that
+/// are no ACK mid-stream, and when the table refuses: the kernel answers
+/// them with a reset, as before. `Err(Drop)` when nobody here would
+/// announce the session (see `NetState::announcer_missing`): the next
+/// owner may pick the connection up, so it must not be reset here.
+/// Bounded: one pick, one import and one lookup.
 fn pick_up(
     net: &NetState,
     services: &ServiceTable,
@@ -109,11 +112,13 @@ fn pick_up(
     flow: &Flow,
     segment: &Segment,
     clock: Clock,
-) -> Option<Hit> {
+) -> Result<Hit, Verdict> {
     if !tcp::continues(flow.tcp_flags) || !services.hashes(slot) {
-        return None;
+        return Err(Verdict::Accept);
     }
-    let pick = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads())?;
+    let pick = services
+        .pick(slot, net.turn(slot), flow.saddr, sessions.loads())
+        .ok_or(Verdict::Accept)?;
     let timeouts = net.timeouts();
     let key = key_of(flow);
     let session = Imported {
@@ -127,14 +132,19 @@ fn pick_up(
         owner: net.node_id(),
         blind: true,
     };
-    sessions.import(&session, slot, pick.slot, clock.now).ok()?;
-    let hit = sessions.touch(&key, segment, &timeouts, clock)?;
+    sessions
+        .import(&session, slot, pick.slot, clock.now)
+        .map_err(|_| Verdict::Accept)?;
+    let hit = sessions
+        .touch(&key, segment, &timeouts, clock)
+        .ok_or(Verdict::Accept)?;
     if !net.notify_session_new(&new_session(&key, &hit, Stage::Syn, &timeouts)) {
-        sessions.forget(&key);
-        return None;
+        sessions.forget(&key, clock.now);
+        net.count_not_owner();
+        return Err(Verdict::Drop);
     }
     net.count_picked_up();
-    Some(hit)
+    Ok(hit)
 }
 
 /// A packet of a session another node owns, sent on to that node if the
@@ -279,11 +289,10 @@ pub(crate) fn pre_routing(
             // session is picked up if it can be (see `pick_up`), else left
             // to the kernel, which answers with a reset.
             if flow.proto == TCP && !tcp::opens(flow.tcp_flags) {
-                let Some(hit) = pick_up(net, &services, &sessions, slot, &flow, &segment, clock)
-                else {
-                    return Verdict::Accept;
-                };
-                hit
+                match pick_up(net, &services, &sessions, slot, &flow, &segment, clock) {
+                    Ok(hit) => hit,
+                    Err(verdict) => return verdict,
+                }
             } else {
                 let Some(pick) = services.pick(slot, net.turn(slot), flow.saddr, sessions.loads())
                 else {
@@ -295,7 +304,7 @@ pub(crate) fn pre_routing(
                         let first = first_stage(key.proto);
                         if !net.notify_session_new(&new_session(&key, &hit, first, &timeouts)) {
                             // Nobody here announces it: see `announcer_missing`.
-                            sessions.forget(&key);
+                            sessions.forget(&key, clock.now);
                             net.count_not_owner();
                             return Verdict::Drop;
                         }

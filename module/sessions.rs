@@ -425,11 +425,11 @@ impl SessionTable {
     /// Ends the session of client flow `key` at once, both its entries, as
     /// if it never was (a connection just opened that nobody can announce:
     /// see `nat`).
-    pub(crate) fn forget(&self, key: &FlowKey) {
+    pub(crate) fn forget(&self, key: &FlowKey, now: u64) {
         let partner = self.find_in(key, |bucket| {
             let entry = bucket
                 .iter_mut()
-                .find(|e| e.expires != 0 && e.key == *key && e.counted())?;
+                .find(|e| e.live(now) && e.key == *key && e.counted())?;
             let partner = entry.partner();
             self.free(entry);
             Some(partner)

@@ -46,8 +46,9 @@ const PICK_UP: u8 = 4;
 /// `Direction::marks`: a session this node made from a client's segment
 /// alone (`nat::pick_up`), which any host can send: the connection exists
 /// only if the back-end answers with anything but a reset, so only that
-/// establishes the session, and until then any reset ends it (no sequence
-/// number is known to judge a reset by). Set in both directions.
+/// moves the session out of the handshake stage (no client segment does,
+/// a FIN included), and until then any reset ends it (no sequence number
+/// is known to judge a reset by). Set in both directions.
 const BLIND: u8 = 8;
 
 /// Whether a segment with TCP `flags` opens a connection: a SYN without
@@ -254,6 +255,20 @@ impl Direction {
             return self.rst_fits(seg).then_some(stage.max(Stage::Reset));
         }
         self.saw(seg);
+        if self.marks & BLIND != 0 && stage == Stage::Syn {
+            // Made from a client's segment alone and not answered yet (only
+            // the answer moves it out of the handshake): the client's
+            // segments, a FIN included, show nothing; the back-end's show
+            // the connection exists.
+            let seen = if from_client || seg.flags & SYN != 0 {
+                Stage::Syn
+            } else if seg.flags & FIN != 0 {
+                Stage::Closing
+            } else {
+                Stage::Established
+            };
+            return Some(seen);
+        }
         let seen = if seg.flags & FIN != 0 {
             Stage::Closing
         } else if seg.flags & SYN != 0 {
@@ -263,14 +278,6 @@ impl Direction {
                 self.marks |= SYNACK_SEEN;
             }
             Stage::Syn
-        } else if self.marks & BLIND != 0 {
-            // Made from a client's segment alone: the back-end's answer
-            // shows the connection exists; the client's segments do not.
-            if from_client {
-                stage
-            } else {
-                Stage::Established
-            }
         } else if from_client && self.acks_synack(seg) {
             Stage::Established
         } else if from_client && self.marks & PICK_UP != 0 && seg.flags & ACK != 0 {

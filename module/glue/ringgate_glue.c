@@ -897,8 +897,10 @@ int rg_event_send(struct sk_buff *msg, struct net *net, unsigned int group)
 {
 	nlmsg_end(msg, nlmsg_hdr(msg));
 	/*
-	 * 0: a socket of @net got it; -ENOBUFS: one had no room (it learns of
-	 * the loss); -ESRCH: no socket of @net listens to @group.
+	 * 0: a socket of @net got it; -ENOBUFS: one that asked for broadcast
+	 * errors (NETLINK_BROADCAST_ERROR) had no room, and learns of the
+	 * loss; -ESRCH: no socket of @net listens to @group (or none that
+	 * asked for broadcast errors had room).
 	 */
 	return genlmsg_multicast_netns(&ringgate_nl_family, net, msg, 0, group, GFP_ATOMIC);
 }

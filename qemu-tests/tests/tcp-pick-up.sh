@@ -51,7 +51,14 @@ expect_eq "$(picked_up)" 1 "connections picked up by a hash service"
 # must not leave an established, unevictable session behind).
 expect_eq "$(session_of 42001)" "reset 7000" "the session of a stray ACK to a hash service after the back-end's reset"
 
+# A spoofed FIN is picked up too, and must not leave a half-closed session
+# (never evicted) behind once the back-end answered it with a reset.
+segment 42003 FA
+sleep 0.5
+expect_eq "$(picked_up)" 2 "connections picked up after a FIN"
+expect_eq "$(session_of 42003)" "reset 7000" "the session of a stray FIN to a hash service after the back-end's reset"
+
 segment 42002 R
 sleep 0.5
-expect_eq "$(picked_up)" 1 "connections picked up after a reset"
+expect_eq "$(picked_up)" 2 "connections picked up after a reset"
 expect_eq "$(session_of 42002)" "" "a session made for a reset"

@@ -298,6 +298,28 @@ fn a_blind_pick_up_is_established_by_the_backends_answer_only() {
 }
 
 #[test]
+fn a_clients_fin_does_not_move_a_blind_pick_up_out_of_its_handshake() {
+    // A spoofed FIN must not leave a half-closed session, which is never
+    // evicted, behind.
+    let mut client = Direction::picked_up_blind();
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(FIN | ACK, 5000, 6000, 0)),
+        Some(Stage::Syn)
+    );
+    let mut backend = Direction::picked_up_blind();
+    assert_eq!(
+        backend.after(Stage::Syn, false, &seg(RST, 6000, 0, 0)),
+        Some(Stage::Reset)
+    );
+    // The back-end's own FIN answers: the connection exists and closes.
+    let mut backend = Direction::picked_up_blind();
+    assert_eq!(
+        backend.after(Stage::Syn, false, &seg(FIN | ACK, 6000, 5001, 0)),
+        Some(Stage::Closing)
+    );
+}
+
+#[test]
 fn any_reset_ends_a_blind_pick_up_in_its_handshake() {
     // The back-end's answer to a segment of a connection it does not
     // have: a reset without ACK, its sequence the segment's ACK number.

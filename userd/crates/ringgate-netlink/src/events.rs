@@ -67,6 +67,12 @@ impl Client {
         socket
             .set_receive_buffer(SESSIONS_RECEIVE_BUFFER)
             .map_err(|e| Error::Socket(format!("sizing the sessions socket's buffer: {e}")))?;
+        // Without it the kernel reports a notification this socket had no
+        // room for as if nobody listened (-ESRCH), and the module would
+        // take a full buffer for a dead daemon and refuse new connections.
+        socket
+            .set_broadcast_error()
+            .map_err(|e| Error::Socket(format!("asking for broadcast errors: {e}")))?;
         self.session_events_over(Box::new(socket))
     }
 

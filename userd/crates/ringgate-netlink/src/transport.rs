@@ -45,6 +45,13 @@ impl NetlinkSocket {
 }
 
 impl NetlinkSocket {
+    /// Makes the kernel tell a multicast sender when this socket had no
+    /// room for a message (NETLINK_BROADCAST_ERROR), rather than report it
+    /// as a socket that does not listen.
+    pub(crate) fn set_broadcast_error(&self) -> io::Result<()> {
+        self.socket.set_broadcast_error(true)
+    }
+
     /// Sets the receive buffer to `bytes`, beyond the system's limit if
     /// the caller may (CAP_NET_ADMIN), else as far as that limit allows.
     pub(crate) fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
