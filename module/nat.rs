@@ -62,15 +62,6 @@ fn untrack_unless_tracked(net: &NetState, packet: &mut Packet<'_>) {
     }
 }
 
-/// The stage a session created by a connection's first packet starts in.
-fn first_stage(proto: u8) -> Stage {
-    if proto == TCP {
-        Stage::Syn
-    } else {
-        Stage::Udp
-    }
-}
-
 /// What a session just made is, for the sessions group: it is in `stage`,
 /// which lasts that stage's timeout.
 fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> SessionView {
@@ -111,6 +102,7 @@ fn pick_up(
     slot: usize,
     flow: &Flow,
     segment: &Segment,
+    timeouts: &Timeouts,
     clock: Clock,
 ) -> Result<Hit, Verdict> {
     if !tcp::continues(flow.tcp_flags) || !services.hashes(slot) {
@@ -119,16 +111,13 @@ fn pick_up(
     let pick = services
         .pick(slot, net.turn(slot), flow.saddr, sessions.loads())
         .ok_or(Verdict::Accept)?;
-    let timeouts = net.timeouts();
     let key = key_of(flow);
     let session = Imported {
         client: key,
         backend_addr: pick.addr,
         backend_port: pick.port,
         stage: Stage::Syn,
-        expires: clock
-            .now
-            .saturating_add(clock.ticks(timeouts.secs(Stage::Syn))),
+        expires: clock.after_secs(timeouts.secs(Stage::Syn)),
         owner: net.node_id(),
         blind: true,
     };
@@ -136,9 +125,9 @@ fn pick_up(
         .import(&session, slot, pick.slot, clock.now)
         .map_err(|_| Verdict::Accept)?;
     let hit = sessions
-        .touch(&key, segment, &timeouts, clock)
+        .touch(&key, segment, timeouts, clock)
         .ok_or(Verdict::Accept)?;
-    if !net.notify_session_new(&new_session(&key, &hit, Stage::Syn, &timeouts)) {
+    if !net.notify_session_new(&new_session(&key, &hit, Stage::Syn, timeouts)) {
         sessions.forget(&key, clock.now);
         net.count_not_owner();
         return Err(Verdict::Drop);
@@ -289,7 +278,9 @@ pub(crate) fn pre_routing(
             // session is picked up if it can be (see `pick_up`), else left
             // to the kernel, which answers with a reset.
             if flow.proto == TCP && !tcp::opens(flow.tcp_flags) {
-                match pick_up(net, &services, &sessions, slot, &flow, &segment, clock) {
+                match pick_up(
+                    net, &services, &sessions, slot, &flow, &segment, &timeouts, clock,
+                ) {
                     Ok(hit) => hit,
                     Err(verdict) => return verdict,
                 }
@@ -301,7 +292,7 @@ pub(crate) fn pre_routing(
                 };
                 match sessions.create(key, slot, pick, &segment, &timeouts, net.node_id(), clock) {
                     Ok(hit) => {
-                        let first = first_stage(key.proto);
+                        let first = Stage::first(key.proto == TCP);
                         if !net.notify_session_new(&new_session(&key, &hit, first, &timeouts)) {
                             // Nobody here announces it: see `announcer_missing`.
                             sessions.forget(&key, clock.now);

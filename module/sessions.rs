@@ -619,12 +619,7 @@ impl SessionTable {
         clock: Clock,
     ) -> Result<Hit, Refused> {
         let now = clock.now;
-        // Only a SYN opens a TCP session (see `nat`).
-        let stage = if forward.proto == TCP {
-            Stage::Syn
-        } else {
-            Stage::Udp
-        };
+        let stage = Stage::first(forward.proto == TCP);
         let client = Entry {
             key: forward,
             expires: clock.after_secs(timeouts.secs(stage)),

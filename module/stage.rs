@@ -15,6 +15,18 @@ pub(crate) enum Stage {
     Reset,
 }
 
+impl Stage {
+    /// The stage a session made by a connection's first packet starts in:
+    /// only a SYN opens a TCP session (see `nat`).
+    pub(crate) fn first(tcp: bool) -> Stage {
+        if tcp {
+            Stage::Syn
+        } else {
+            Stage::Udp
+        }
+    }
+}
+
 /// Idle timeouts in seconds, per stage: short while a TCP connection opens
 /// or closes, long while it is established (as IPVS and conntrack do).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -233,26 +233,7 @@ fn unknown_schedulers_and_protocols_do_not_fail_the_listing() {
 }
 
 fn session_part(seq: u32, stage: u32, with_owner: bool) -> Vec<u8> {
-    let mut attrs = vec![
-        nla(uapi::RINGGATE_A_SESSION_PROTO, &[17]),
-        nla(uapi::RINGGATE_A_SESSION_CLIENT_ADDR, &[10, 9, 0, 1]),
-        nla(
-            uapi::RINGGATE_A_SESSION_CLIENT_PORT,
-            &40000u16.to_ne_bytes(),
-        ),
-        nla(uapi::RINGGATE_A_SESSION_VIP, &[10, 9, 0, 100]),
-        nla(uapi::RINGGATE_A_SESSION_VIP_PORT, &9000u16.to_ne_bytes()),
-        nla(uapi::RINGGATE_A_SESSION_BACKEND_ADDR, &[10, 8, 0, 2]),
-        nla(
-            uapi::RINGGATE_A_SESSION_BACKEND_PORT,
-            &9000u16.to_ne_bytes(),
-        ),
-        nla(uapi::RINGGATE_A_SESSION_STAGE, &stage.to_ne_bytes()),
-        nla(uapi::RINGGATE_A_SESSION_EXPIRES_MS, &1500u32.to_ne_bytes()),
-    ];
-    if with_owner {
-        attrs.push(nla(uapi::RINGGATE_A_SESSION_OWNER, &7u16.to_ne_bytes()));
-    }
+    let attrs = session_attrs(stage, with_owner.then_some(7));
     genl(
         FAMILY,
         NLM_F_MULTI,

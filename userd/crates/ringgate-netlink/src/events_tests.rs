@@ -6,7 +6,7 @@ use ringgate_uapi as uapi;
 
 use crate::events::Event;
 use crate::scripted::{family_answer, Scripted, EVENTS_GROUP, FAMILY, SESSIONS_GROUP};
-use crate::testbytes::{genl, nla};
+use crate::testbytes::{genl, nla, session_attrs};
 use crate::{Client, Proto, Session, Stage};
 
 /// `ENOBUFS` of `errno.h`.
@@ -89,27 +89,7 @@ fn session_notifications_come_on_their_own_group_as_sessions() {
         0,
         0,
         uapi::RINGGATE_CMD_SESSION_NEW_NTF,
-        &[
-            nla(uapi::RINGGATE_A_SESSION_PROTO, &[6]),
-            nla(uapi::RINGGATE_A_SESSION_CLIENT_ADDR, &[10, 9, 0, 1]),
-            nla(
-                uapi::RINGGATE_A_SESSION_CLIENT_PORT,
-                &40000u16.to_ne_bytes(),
-            ),
-            nla(uapi::RINGGATE_A_SESSION_VIP, &[10, 9, 0, 100]),
-            nla(uapi::RINGGATE_A_SESSION_VIP_PORT, &80u16.to_ne_bytes()),
-            nla(uapi::RINGGATE_A_SESSION_BACKEND_ADDR, &[10, 8, 0, 2]),
-            nla(
-                uapi::RINGGATE_A_SESSION_BACKEND_PORT,
-                &8080u16.to_ne_bytes(),
-            ),
-            nla(
-                uapi::RINGGATE_A_SESSION_STAGE,
-                &uapi::RINGGATE_SESSION_STAGE_SYN.to_ne_bytes(),
-            ),
-            nla(uapi::RINGGATE_A_SESSION_EXPIRES_MS, &60000u32.to_ne_bytes()),
-            nla(uapi::RINGGATE_A_SESSION_OWNER, &3u16.to_ne_bytes()),
-        ],
+        &session_attrs(uapi::RINGGATE_SESSION_STAGE_UDP, Some(3)),
     );
     let (io, record) = Scripted::receiving(vec![Ok(new), Err(ENOBUFS)]);
     let mut events = client.session_events_over(Box::new(io)).unwrap();
@@ -117,12 +97,12 @@ fn session_notifications_come_on_their_own_group_as_sessions() {
     assert_eq!(
         events.next_event().unwrap(),
         Event::SessionNew(Session {
-            proto: Proto::Tcp,
+            proto: Proto::Udp,
             client: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 1), 40000),
-            vip: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 100), 80),
-            backend: SocketAddrV4::new(Ipv4Addr::new(10, 8, 0, 2), 8080),
-            stage: Stage(uapi::RINGGATE_SESSION_STAGE_SYN),
-            expires_ms: 60000,
+            vip: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 100), 9000),
+            backend: SocketAddrV4::new(Ipv4Addr::new(10, 8, 0, 2), 9000),
+            stage: Stage(uapi::RINGGATE_SESSION_STAGE_UDP),
+            expires_ms: 1500,
             owner: 3,
         })
     );

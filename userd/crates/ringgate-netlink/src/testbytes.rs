@@ -2,6 +2,8 @@
 //! `linux/netlink.h` and `linux/genetlink.h` written out here, so that the
 //! tests do not build their input with the code they test.
 
+use ringgate_uapi as uapi;
+
 /// `NLMSG_ERROR`, `NLMSG_DONE`.
 pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
@@ -71,4 +73,31 @@ pub fn error(seq: u32, port: u32, code: i32, extack: &[Vec<u8>]) -> Vec<u8> {
     payload.extend(extack.concat());
     let tlvs = if extack.is_empty() { 0 } else { NLM_F_ACK_TLVS };
     nlmsg(NLMSG_ERROR, NLM_F_CAPPED | tlvs, seq, port, &payload)
+}
+
+/// The attributes of one session as the module gives them (a dump part or
+/// a notification): UDP 10.9.0.1:40000 to 10.9.0.100:9000, back-end
+/// 10.8.0.2:9000, `stage`, 1500 ms left, and `owner` if given.
+pub fn session_attrs(stage: u32, owner: Option<u16>) -> Vec<Vec<u8>> {
+    let mut attrs = vec![
+        nla(uapi::RINGGATE_A_SESSION_PROTO, &[17]),
+        nla(uapi::RINGGATE_A_SESSION_CLIENT_ADDR, &[10, 9, 0, 1]),
+        nla(
+            uapi::RINGGATE_A_SESSION_CLIENT_PORT,
+            &40000u16.to_ne_bytes(),
+        ),
+        nla(uapi::RINGGATE_A_SESSION_VIP, &[10, 9, 0, 100]),
+        nla(uapi::RINGGATE_A_SESSION_VIP_PORT, &9000u16.to_ne_bytes()),
+        nla(uapi::RINGGATE_A_SESSION_BACKEND_ADDR, &[10, 8, 0, 2]),
+        nla(
+            uapi::RINGGATE_A_SESSION_BACKEND_PORT,
+            &9000u16.to_ne_bytes(),
+        ),
+        nla(uapi::RINGGATE_A_SESSION_STAGE, &stage.to_ne_bytes()),
+        nla(uapi::RINGGATE_A_SESSION_EXPIRES_MS, &1500u32.to_ne_bytes()),
+    ];
+    if let Some(owner) = owner {
+        attrs.push(nla(uapi::RINGGATE_A_SESSION_OWNER, &owner.to_ne_bytes()));
+    }
+    attrs
 }

@@ -143,6 +143,9 @@ fn read_while_current(
     events: &mut Events,
     ids: (u16, Option<u32>),
 ) -> Result<(), String> {
+    // Logged once a subscription: under a flood the buffer overflows again
+    // and again.
+    let mut loss_logged = false;
     loop {
         if !events.wait(IDLE_CHECK).map_err(|e| e.to_string())? {
             match Client::connect() {
@@ -162,22 +165,12 @@ fn read_while_current(
                     ));
                 }
             }
-            Event::Lost => log_loss(),
+            Event::Lost if !loss_logged => {
+                loss_logged = true;
+                log("session notifications lost (the socket's buffer overflowed); the next read announces them");
+            }
             _ => {}
         }
-    }
-}
-
-/// Logs lost notifications, at most once a minute.
-fn log_loss() {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if now.saturating_sub(LAST.swap(now, Ordering::Relaxed)) >= 60 {
-        log("session notifications lost (the socket's buffer overflowed); the next read announces them");
     }
 }
 

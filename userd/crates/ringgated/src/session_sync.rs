@@ -238,13 +238,24 @@ pub fn is_batch(payload: &[u8]) -> bool {
     payload.starts_with(MAGIC)
 }
 
-/// Whether a batch is the end marker of a full announcement.
-pub fn is_end(batch: &[u8]) -> bool {
+/// A batch's kind byte, if it is a batch of this version.
+fn kind_of(batch: &[u8]) -> Option<u8> {
     // The version too: another version's byte 5 may be anything (in
     // version 1, the high byte of a count).
-    is_batch(batch)
-        && batch.get(MAGIC.len()) == Some(&VERSION)
-        && batch.get(MAGIC.len() + 1) == Some(&KIND_END)
+    if !is_batch(batch) || batch.get(MAGIC.len()) != Some(&VERSION) {
+        return None;
+    }
+    batch.get(MAGIC.len() + 1).copied()
+}
+
+/// Whether a batch is the end marker of a full announcement.
+pub fn is_end(batch: &[u8]) -> bool {
+    kind_of(batch) == Some(KIND_END)
+}
+
+/// Whether a batch is part of a full announcement (not changes).
+pub fn is_full_part(batch: &[u8]) -> bool {
+    kind_of(batch) == Some(KIND_FULL)
 }
 
 /// How many sessions a batch made by `changes` carries (none: an end

@@ -35,8 +35,17 @@ use crate::session_events::{self, FreshSessions};
 use crate::session_sync::{self, Batch, SessionSync, SYNC_EVERY};
 use crate::table_wait::{TableState, TableWait};
 
-/// Peer batches waiting to be imported; more are dropped (and counted).
+/// Peer batches of changes waiting to be imported; more are dropped (and
+/// counted).
 pub const MAX_QUEUED_IMPORTS: usize = 64;
+/// Peer batches waiting to be imported beyond which a part of a full
+/// announcement is dropped too: room for two whole tables of the largest
+/// size (1,049 batches each). Changes come one small batch per ring turn
+/// and node under a flood of new connections (the module notifies each),
+/// and a full announcement dropped behind them kept a joiner from the
+/// table for its 30 s wait (cluster-join-sync, once in CI); a part of one
+/// is therefore dropped only if the worker is this far behind.
+pub const MAX_QUEUED_FULL_PARTS: usize = 2048;
 /// Batches made and not yet taken by the ring's thread; the worker waits
 /// for room.
 pub const MAX_READY: usize = 16;
@@ -227,9 +236,10 @@ impl SessionWorker {
 
     /// Queues a peer's batch, delivered in membership generation
     /// `generation`, for import, or drops it (counted) if the worker is
-    /// that far behind. An end marker (a few bytes, one per full
-    /// announcement) is never dropped: without it a joiner would wait for
-    /// the next full announcement.
+    /// that far behind: `MAX_QUEUED_IMPORTS` for changes,
+    /// `MAX_QUEUED_FULL_PARTS` for parts of a full announcement. An end
+    /// marker (a few bytes, one per full announcement) is never dropped:
+    /// without it a joiner would wait for the next full announcement.
     pub fn import(&self, origin: u16, payload: Vec<u8>, generation: u64) {
         if session_sync::is_end(&payload) {
             let _ = self.requests.send(Request::Import {
@@ -239,8 +249,13 @@ impl SessionWorker {
             });
             return;
         }
+        let bound = if session_sync::is_full_part(&payload) {
+            MAX_QUEUED_FULL_PARTS
+        } else {
+            MAX_QUEUED_IMPORTS
+        };
         let queued = self.queued_imports.fetch_add(1, Ordering::Relaxed);
-        let sent = queued < MAX_QUEUED_IMPORTS
+        let sent = queued < bound
             && self
                 .requests
                 .send(Request::Import {
@@ -256,7 +271,7 @@ impl SessionWorker {
             // behind would otherwise fill the log too.
             if dropped.is_multiple_of(100) {
                 log(&format!(
-                    "session batch from node {origin} dropped: {MAX_QUEUED_IMPORTS} batches wait for import already ({} dropped in all; the next full announcement brings them again)",
+                    "session batch from node {origin} dropped: {bound} batches wait for import already ({} dropped in all; the next full announcement brings them again)",
                     dropped + 1
                 ));
             }
@@ -743,6 +758,38 @@ mod tests {
         assert_eq!(inbox.try_iter().count(), MAX_QUEUED_IMPORTS + 1);
         let dropped = worker.counters().import_dropped.load(Ordering::Relaxed);
         assert_eq!(dropped, 5);
+    }
+
+    /// A flood of change batches must not crowd out a full announcement,
+    /// which a joiner waits for.
+    #[test]
+    fn a_full_announcement_gets_past_a_queue_full_of_changes() {
+        use std::net::{Ipv4Addr, SocketAddrV4};
+
+        use ringgate_netlink::{Proto, Session, Stage};
+
+        let session = Session {
+            proto: Proto::Tcp,
+            client: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 1), 40000),
+            vip: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 100), 80),
+            backend: SocketAddrV4::new(Ipv4Addr::new(10, 8, 0, 2), 8080),
+            stage: Stage(2),
+            expires_ms: 60_000,
+            owner: 2,
+        };
+        let change = session_sync::encode_changes(std::slice::from_ref(&session)).remove(0);
+        // A new SessionSync announces its first read in full.
+        let part = SessionSync::default()
+            .changes(2, &[session], Instant::now())
+            .remove(0);
+        assert!(session_sync::is_full_part(&part) && !session_sync::is_full_part(&change));
+        let (worker, inbox) = stalled();
+        for _ in 0..=MAX_QUEUED_IMPORTS {
+            worker.import(2, change.clone(), 1);
+        }
+        worker.import(2, part, 1);
+        assert_eq!(worker.counters().import_dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(inbox.try_iter().count(), MAX_QUEUED_IMPORTS + 1);
     }
 
     #[test]
