@@ -38,6 +38,7 @@ mod maglev;
 mod nat;
 mod netlink;
 mod netns;
+mod occupancy;
 mod peers;
 mod placement;
 mod schedule;

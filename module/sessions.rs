@@ -31,6 +31,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use kernel::alloc::KVVec;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -38,6 +39,7 @@ use crate::clock::Clock;
 pub(crate) use crate::flow::{FlowKey, Rewrite};
 use crate::glue::LockedBuckets;
 use crate::load::{BackendLoads, LoadRef};
+use crate::occupancy::{self, Occupancy};
 pub(crate) use crate::placement::WAYS;
 use crate::placement::{self, Place, Placing};
 use crate::services::{Pick, TCP};
@@ -93,6 +95,9 @@ impl Pair<'_> {
 
 pub(crate) struct SessionTable {
     buckets: LockedBuckets<Bucket>,
+    /// Which buckets may hold an entry, so that scans of the whole table
+    /// skip the empty ones without locking them.
+    occupied: Occupancy<KVVec<AtomicU64>>,
     /// The most sessions the table takes; its buckets have room for more,
     /// so that where flows hash rarely decides.
     max_sessions: u64,
@@ -188,8 +193,14 @@ impl SessionTable {
         // Two entries per session and some headroom, `WAYS` per bucket.
         let entries = (max_sessions * 2).saturating_mul(HEADROOM_QUARTERS) / 4;
         let buckets = entries.div_ceil(WAYS).max(1);
+        let words = occupancy::words_for(buckets);
+        let mut bits = KVVec::with_capacity(words, GFP_KERNEL)?;
+        for _ in 0..words {
+            bits.push(AtomicU64::new(0), GFP_KERNEL)?;
+        }
         Ok(SessionTable {
             buckets: LockedBuckets::new(buckets, [Entry::default(); WAYS])?,
+            occupied: Occupancy::new(bits, buckets).ok_or(EINVAL)?,
             max_sessions: max_sessions as u64,
             generation,
             seed,
@@ -478,82 +489,88 @@ impl SessionTable {
         let [first, second] = self.buckets_of(&key);
         // Both buckets locked at once: two CPUs creating the same session
         // must see each other's entry, wherever it went.
-        let inserted = self.buckets.with_pair(first, second, |first, second| {
-            let mut pair = Pair([Some(first), second]);
-            let existing = pair
-                .entries()
-                .find(|(_, e)| e.live(now) && e.key == key)
-                .map(|(at, _)| at);
-            if let Some(existing) = existing.and_then(|at| pair.at(at)) {
-                match how {
-                    Insert::Move => self.merge(existing, &entry),
-                    Insert::Import if existing.rewrite == entry.rewrite => {
-                        self.merge(existing, &entry);
-                        existing.owner = entry.owner;
+        let inserted = self
+            .buckets
+            .with_pair(first, second, |first_bucket, second_bucket| {
+                // Before anything goes in, under both locks: whichever bucket
+                // the entry lands in is then visible to scans.
+                self.occupied.mark(first);
+                self.occupied.mark(second);
+                let mut pair = Pair([Some(first_bucket), second_bucket]);
+                let existing = pair
+                    .entries()
+                    .find(|(_, e)| e.live(now) && e.key == key)
+                    .map(|(at, _)| at);
+                if let Some(existing) = existing.and_then(|at| pair.at(at)) {
+                    match how {
+                        Insert::Move => self.merge(existing, &entry),
+                        Insert::Import if existing.rewrite == entry.rewrite => {
+                            self.merge(existing, &entry);
+                            existing.owner = entry.owner;
+                        }
+                        Insert::Import => {}
+                        // A back-end-side entry is created only when the client's
+                        // side was not found live, so one already here is left
+                        // over from an older connection on the same ports (or
+                        // was made a moment ago, just as fresh, by another CPU
+                        // creating this one): it starts over with the new
+                        // connection's state. It holds no count.
+                        Insert::Create if !existing.counted() && !entry.counted() => {
+                            *existing = entry;
+                        }
+                        Insert::Create => {}
                     }
-                    Insert::Import => {}
-                    // A back-end-side entry is created only when the client's
-                    // side was not found live, so one already here is left
-                    // over from an older connection on the same ports (or
-                    // was made a moment ago, just as fresh, by another CPU
-                    // creating this one): it starts over with the new
-                    // connection's state. It holds no count.
-                    Insert::Create if !existing.counted() && !entry.counted() => {
-                        *existing = entry;
+                    return Ok(Inserted::Found(existing.hit()));
+                }
+                // At the limit a new session takes an evicted one's place or
+                // none. The limit is checked under these buckets' locks but
+                // counted across all: CPUs creating sessions at once may each
+                // pass it, so the table can exceed it by one session per CPU.
+                let at_limit =
+                    entry.counted() && self.held.load(Ordering::Relaxed) >= self.max_sessions;
+                let placing = Placing {
+                    now,
+                    at_limit,
+                    may_evict,
+                };
+                // Never the other half of the session being created.
+                let place = placement::place(
+                    [pair.0[0].as_deref(), pair.0[1].as_deref()],
+                    placing,
+                    |e: &Entry| e.partner() == key,
+                );
+                let mut evicted_partner = None;
+                let at = match place {
+                    Place::Free(at) => at,
+                    Place::Evict(at) => {
+                        let victim = pair.at(at).ok_or(Refused::Full)?;
+                        evicted_partner = Some(Evicted {
+                            partner: victim.partner(),
+                            victim: victim.key,
+                            live: victim.live(now),
+                        });
+                        at
                     }
-                    Insert::Create => {}
-                }
-                return Ok(Inserted::Found(existing.hit()));
-            }
-            // At the limit a new session takes an evicted one's place or
-            // none. The limit is checked under these buckets' locks but
-            // counted across all: CPUs creating sessions at once may each
-            // pass it, so the table can exceed it by one session per CPU.
-            let at_limit =
-                entry.counted() && self.held.load(Ordering::Relaxed) >= self.max_sessions;
-            let placing = Placing {
-                now,
-                at_limit,
-                may_evict,
-            };
-            // Never the other half of the session being created.
-            let place = placement::place(
-                [pair.0[0].as_deref(), pair.0[1].as_deref()],
-                placing,
-                |e: &Entry| e.partner() == key,
-            );
-            let mut evicted_partner = None;
-            let at = match place {
-                Place::Free(at) => at,
-                Place::Evict(at) => {
-                    let victim = pair.at(at).ok_or(Refused::Full)?;
-                    evicted_partner = Some(Evicted {
-                        partner: victim.partner(),
-                        victim: victim.key,
-                        live: victim.live(now),
-                    });
-                    at
-                }
-                Place::Full => return Err(Refused::Full),
-            };
-            let free = pair.at(at).ok_or(Refused::Full)?;
-            self.free(free);
-            let at = entry.load;
-            let (service, backend) = (usize::from(at.service), usize::from(at.backend));
-            if entry.counted() && self.loads.current(service, backend) == at {
-                entry.load = self.loads.open(service, backend, entry.stage.is_active());
-                if how == Insert::Create {
-                    if let Some(traffic) = &self.traffic {
-                        traffic.count_conn(entry.load);
+                    Place::Full => return Err(Refused::Full),
+                };
+                let free = pair.at(at).ok_or(Refused::Full)?;
+                self.free(free);
+                let at = entry.load;
+                let (service, backend) = (usize::from(at.service), usize::from(at.backend));
+                if entry.counted() && self.loads.current(service, backend) == at {
+                    entry.load = self.loads.open(service, backend, entry.stage.is_active());
+                    if how == Insert::Create {
+                        if let Some(traffic) = &self.traffic {
+                            traffic.count_conn(entry.load);
+                        }
                     }
                 }
-            }
-            if entry.counted() {
-                self.held.fetch_add(1, Ordering::Relaxed);
-            }
-            *free = entry;
-            Ok(Inserted::New { evicted_partner })
-        })?;
+                if entry.counted() {
+                    self.held.fetch_add(1, Ordering::Relaxed);
+                }
+                *free = entry;
+                Ok(Inserted::New { evicted_partner })
+            })?;
         // One lock at a time: the evicted session's other entry after this
         // bucket's lock is released.
         if let Inserted::New {
@@ -715,7 +732,7 @@ impl SessionTable {
     /// context only.
     pub(crate) fn adopt_owner(&self, vip: u32, from: u16, to: u16, now: u64) -> u64 {
         let mut adopted = 0;
-        for i in 0..self.buckets.len() {
+        for i in self.occupied_between(0, self.buckets.len()) {
             adopted += self.buckets.with(i, |bucket| {
                 let mut n = 0;
                 for e in bucket.iter_mut().filter(|e| e.live(now) && e.owner == from) {
@@ -741,7 +758,7 @@ impl SessionTable {
     /// whole table, bucket by bucket: process context only.
     pub(crate) fn purge_backend(&self, slot: LoadRef) -> u64 {
         let mut removed = 0;
-        for i in 0..self.buckets.len() {
+        for i in self.occupied_between(0, self.buckets.len()) {
             removed += self.buckets.with(i, |bucket| {
                 let mut n = 0;
                 for e in bucket
@@ -762,7 +779,7 @@ impl SessionTable {
     /// bucket). Process context: each bucket is locked on its own.
     pub(crate) fn sweep(&self, start: usize, count: usize, now: u64) -> usize {
         let end = start.saturating_add(count).min(self.buckets.len());
-        for i in start..end {
+        for i in self.occupied_between(start, end) {
             self.buckets.with(i, |bucket| {
                 // Back-end-side entries hold no count: an expired one stays
                 // as it is (revivable by its partner, see `revivable`) until
@@ -770,6 +787,9 @@ impl SessionTable {
                 let expired = |e: &&mut Entry| e.counted() && e.expires != 0 && !e.live(now);
                 for e in bucket.iter_mut().filter(expired) {
                     self.free(e);
+                }
+                if bucket.iter().all(|e| e.expires == 0) {
+                    self.occupied.clear(i);
                 }
             });
         }
@@ -790,7 +810,7 @@ impl SessionTable {
     /// either table is locked on its own, one at a time.
     pub(crate) fn adopt(&self, old: &SessionTable, now: u64) -> u64 {
         let mut lost = 0;
-        for i in 0..old.buckets.len() {
+        for i in old.occupied_between(0, old.buckets.len()) {
             let bucket = old.buckets.with(i, |bucket| *bucket);
             for entry in bucket.iter().filter(|e| e.live(now) && e.counted()) {
                 let partner_key = entry.partner();
@@ -831,6 +851,23 @@ impl SessionTable {
 
     pub(crate) fn buckets(&self) -> usize {
         self.buckets.len()
+    }
+
+    /// The first bucket from `from` on that may hold an entry (see
+    /// `occupancy`), if any.
+    pub(crate) fn next_occupied(&self, from: usize) -> Option<usize> {
+        self.occupied.next(from)
+    }
+
+    /// The buckets from `start` up to `end` that may hold an entry, in
+    /// order.
+    fn occupied_between(&self, start: usize, end: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut from = start;
+        core::iter::from_fn(move || {
+            let i = self.occupied.next(from).filter(|i| *i < end)?;
+            from = i + 1;
+            Some(i)
+        })
     }
 
     /// The live sessions of bucket `i` in ways `from..` (their client-side

@@ -50,7 +50,17 @@ pub(crate) fn session_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sl
     let cursor = dump.cursor();
     let (mut bucket, mut way) = (cursor / WAYS, cursor % WAYS);
     let mut views = [(0, SessionView::default()); WAYS];
-    'buckets: while bucket < table.buckets() {
+    // Only buckets that may hold a session are locked and read.
+    'buckets: loop {
+        let Some(next) = table.next_occupied(bucket) else {
+            bucket = table.buckets();
+            way = 0;
+            break;
+        };
+        if next != bucket {
+            bucket = next;
+            way = 0;
+        }
         let n = table.snapshot(bucket, way, &mut views, clock);
         for (at, view) in &views[..n] {
             if !dump.entry(|attrs| put_session(attrs, view))? {

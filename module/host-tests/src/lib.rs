@@ -25,6 +25,8 @@ pub mod headers;
 pub mod lease;
 #[path = "../../maglev.rs"]
 pub mod maglev;
+#[path = "../../occupancy.rs"]
+pub mod occupancy;
 #[path = "../../peers.rs"]
 pub mod peers;
 #[path = "../../placement.rs"]
@@ -56,6 +58,8 @@ mod headers_tests;
 mod lease_tests;
 #[cfg(test)]
 mod maglev_tests;
+#[cfg(test)]
+mod occupancy_tests;
 #[cfg(test)]
 mod peers_tests;
 #[cfg(test)]
