@@ -113,7 +113,9 @@ demo: module userd
 # (requests/s, MB/s) and its resume gap (RG_BENCH_ROUNDS rounds).
 # Then established connections surviving an owner's death, ringgate beside
 # IPVS's sync daemon (RG_BENCH_SYNC_CONNS per death, RG_BENCH_ROUNDS deaths).
-# BENCHES="failover" (or "nat", "sync", "survival", "l7") runs only those.
+# Then what an idle three-gateway cluster costs, by thread (shares of the
+# guest's CPU; RG_BENCH_SECONDS doubled per figure).
+# BENCHES="failover" (or "nat", "sync", "survival", "l7", "idle") runs only those.
 bench: deps userd
 	@kdir=$$($(TOOLS)/build-kernel.sh --profile bench); \
 	  $(TOOLS)/build-module-copy.sh "$$kdir" qemu-tests/out/bench-module >/dev/null; \

@@ -57,6 +57,8 @@ case "$mode" in
     case " ${tests//,/ } " in "  " | *" survival "*) bash "$RG_REPO/qemu-tests/bench/survival-bench.sh" ;; esac
     ip -all netns delete
     case " ${tests//,/ } " in "  " | *" l7 "*) bash "$RG_REPO/qemu-tests/bench/l7-bench.sh" ;; esac
+    ip -all netns delete
+    case " ${tests//,/ } " in "  " | *" idle "*) bash "$RG_REPO/qemu-tests/bench/idle-bench.sh" ;; esac
     ;;
 esac
 echo "RINGGATE-VM-DONE"
