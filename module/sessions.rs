@@ -487,90 +487,90 @@ impl SessionTable {
         let key = entry.key;
         let may_evict = how == Insert::Create;
         let [first, second] = self.buckets_of(&key);
+        let indices = [first, second];
         // Both buckets locked at once: two CPUs creating the same session
         // must see each other's entry, wherever it went.
-        let inserted = self
-            .buckets
-            .with_pair(first, second, |first_bucket, second_bucket| {
-                // Before anything goes in, under both locks: whichever bucket
-                // the entry lands in is then visible to scans.
-                self.occupied.mark(first);
-                self.occupied.mark(second);
-                let mut pair = Pair([Some(first_bucket), second_bucket]);
-                let existing = pair
-                    .entries()
-                    .find(|(_, e)| e.live(now) && e.key == key)
-                    .map(|(at, _)| at);
-                if let Some(existing) = existing.and_then(|at| pair.at(at)) {
-                    match how {
-                        Insert::Move => self.merge(existing, &entry),
-                        Insert::Import if existing.rewrite == entry.rewrite => {
-                            self.merge(existing, &entry);
-                            existing.owner = entry.owner;
-                        }
-                        Insert::Import => {}
-                        // A back-end-side entry is created only when the client's
-                        // side was not found live, so one already here is left
-                        // over from an older connection on the same ports (or
-                        // was made a moment ago, just as fresh, by another CPU
-                        // creating this one): it starts over with the new
-                        // connection's state. It holds no count.
-                        Insert::Create if !existing.counted() && !entry.counted() => {
-                            *existing = entry;
-                        }
-                        Insert::Create => {}
+        let inserted = self.buckets.with_pair(first, second, |first, second| {
+            let mut pair = Pair([Some(first), second]);
+            let existing = pair
+                .entries()
+                .find(|(_, e)| e.live(now) && e.key == key)
+                .map(|(at, _)| at);
+            if let Some(existing) = existing.and_then(|at| pair.at(at)) {
+                match how {
+                    Insert::Move => self.merge(existing, &entry),
+                    Insert::Import if existing.rewrite == entry.rewrite => {
+                        self.merge(existing, &entry);
+                        existing.owner = entry.owner;
                     }
-                    return Ok(Inserted::Found(existing.hit()));
+                    Insert::Import => {}
+                    // A back-end-side entry is created only when the client's
+                    // side was not found live, so one already here is left
+                    // over from an older connection on the same ports (or
+                    // was made a moment ago, just as fresh, by another CPU
+                    // creating this one): it starts over with the new
+                    // connection's state. It holds no count.
+                    Insert::Create if !existing.counted() && !entry.counted() => {
+                        *existing = entry;
+                    }
+                    Insert::Create => {}
                 }
-                // At the limit a new session takes an evicted one's place or
-                // none. The limit is checked under these buckets' locks but
-                // counted across all: CPUs creating sessions at once may each
-                // pass it, so the table can exceed it by one session per CPU.
-                let at_limit =
-                    entry.counted() && self.held.load(Ordering::Relaxed) >= self.max_sessions;
-                let placing = Placing {
-                    now,
-                    at_limit,
-                    may_evict,
-                };
-                // Never the other half of the session being created.
-                let place = placement::place(
-                    [pair.0[0].as_deref(), pair.0[1].as_deref()],
-                    placing,
-                    |e: &Entry| e.partner() == key,
-                );
-                let mut evicted_partner = None;
-                let at = match place {
-                    Place::Free(at) => at,
-                    Place::Evict(at) => {
-                        let victim = pair.at(at).ok_or(Refused::Full)?;
-                        evicted_partner = Some(Evicted {
-                            partner: victim.partner(),
-                            victim: victim.key,
-                            live: victim.live(now),
-                        });
-                        at
-                    }
-                    Place::Full => return Err(Refused::Full),
-                };
-                let free = pair.at(at).ok_or(Refused::Full)?;
-                self.free(free);
-                let at = entry.load;
-                let (service, backend) = (usize::from(at.service), usize::from(at.backend));
-                if entry.counted() && self.loads.current(service, backend) == at {
-                    entry.load = self.loads.open(service, backend, entry.stage.is_active());
-                    if how == Insert::Create {
-                        if let Some(traffic) = &self.traffic {
-                            traffic.count_conn(entry.load);
-                        }
+                return Ok(Inserted::Found(existing.hit()));
+            }
+            // At the limit a new session takes an evicted one's place or
+            // none. The limit is checked under these buckets' locks but
+            // counted across all: CPUs creating sessions at once may each
+            // pass it, so the table can exceed it by one session per CPU.
+            let at_limit =
+                entry.counted() && self.held.load(Ordering::Relaxed) >= self.max_sessions;
+            let placing = Placing {
+                now,
+                at_limit,
+                may_evict,
+            };
+            // Never the other half of the session being created.
+            let place = placement::place(
+                [pair.0[0].as_deref(), pair.0[1].as_deref()],
+                placing,
+                |e: &Entry| e.partner() == key,
+            );
+            let mut evicted_partner = None;
+            let at = match place {
+                Place::Free(at) => at,
+                Place::Evict(at) => {
+                    let victim = pair.at(at).ok_or(Refused::Full)?;
+                    evicted_partner = Some(Evicted {
+                        partner: victim.partner(),
+                        victim: victim.key,
+                        live: victim.live(now),
+                    });
+                    at
+                }
+                Place::Full => return Err(Refused::Full),
+            };
+            // Under the bucket's lock, before the entry goes in: scans see
+            // the bucket from now on (see `occupancy`).
+            if let Some(bucket) = indices.get(at / WAYS) {
+                self.occupied.mark(*bucket);
+            }
+            let free = pair.at(at).ok_or(Refused::Full)?;
+            self.free(free);
+            let at = entry.load;
+            let (service, backend) = (usize::from(at.service), usize::from(at.backend));
+            if entry.counted() && self.loads.current(service, backend) == at {
+                entry.load = self.loads.open(service, backend, entry.stage.is_active());
+                if how == Insert::Create {
+                    if let Some(traffic) = &self.traffic {
+                        traffic.count_conn(entry.load);
                     }
                 }
-                if entry.counted() {
-                    self.held.fetch_add(1, Ordering::Relaxed);
-                }
-                *free = entry;
-                Ok(Inserted::New { evicted_partner })
-            })?;
+            }
+            if entry.counted() {
+                self.held.fetch_add(1, Ordering::Relaxed);
+            }
+            *free = entry;
+            Ok(Inserted::New { evicted_partner })
+        })?;
         // One lock at a time: the evicted session's other entry after this
         // bucket's lock is released.
         if let Inserted::New {

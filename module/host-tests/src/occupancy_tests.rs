@@ -11,6 +11,9 @@ fn bits(buckets: usize) -> Occupancy<Vec<AtomicU64>> {
     let words = (0..words_for(buckets))
         .map(|_| AtomicU64::new(u64::MAX))
         .collect();
+    // `new` refuses only fewer than `words_for(buckets)` words, and that
+    // many were made just above: this cannot fail. (Host tests only: the
+    // module's table maps a refusal to EINVAL.)
     Occupancy::new(words, buckets).expect("enough words")
 }
 
