@@ -62,6 +62,14 @@ impl<W: Deref<Target = [AtomicU64]>> Occupancy<W> {
         }
     }
 
+    /// How many buckets' bits are set (each word read on its own).
+    pub(crate) fn count(&self) -> u64 {
+        self.words
+            .iter()
+            .map(|word| u64::from(word.load(Ordering::Relaxed).count_ones()))
+            .sum()
+    }
+
     /// The first bucket from `from` on whose bit is set, if any.
     pub(crate) fn next(&self, from: usize) -> Option<usize> {
         if from >= self.buckets {

@@ -775,29 +775,72 @@ impl SessionTable {
     }
 
     /// Frees the expired client-side entries of up to `count` buckets from `start` on,
-    /// releasing their counts; where the next sweep starts (0 after the last
+    /// releasing their counts, and the expired back-end-side entries whose
+    /// partner is gone; where the next sweep starts (0 after the last
     /// bucket). Process context: each bucket is locked on its own.
     pub(crate) fn sweep(&self, start: usize, count: usize, now: u64) -> usize {
         let end = start.saturating_add(count).min(self.buckets.len());
         for i in self.occupied_between(start, end) {
-            self.buckets.with(i, |bucket| {
-                // Back-end-side entries hold no count: an expired one stays
-                // as it is (revivable by its partner, see `revivable`) until
-                // its place is reused.
+            let orphans = self.buckets.with(i, |bucket| {
                 let expired = |e: &&mut Entry| e.counted() && e.expires != 0 && !e.live(now);
                 for e in bucket.iter_mut().filter(expired) {
                     self.free(e);
                 }
+                // Back-end-side entries hold no count: an expired one stays
+                // as it is while its partner may still revive it (see
+                // `revivable`). Once the partner is gone nothing can, and
+                // it is freed below, so an idle table's buckets empty and
+                // scans skip them again (see `occupancy`).
+                let mut orphans = [None; WAYS];
+                for (at, e) in bucket.iter().enumerate() {
+                    if !e.counted() && e.expires != 0 && !e.live(now) {
+                        orphans[at] = Some((e.key, e.partner()));
+                    }
+                }
                 if bucket.iter().all(|e| e.expires == 0) {
                     self.occupied.clear(i);
                 }
+                orphans
             });
+            for (key, partner) in orphans.into_iter().flatten() {
+                self.free_orphan(i, &key, &partner, now);
+            }
         }
         if end >= self.buckets.len() {
             0
         } else {
             end
         }
+    }
+
+    /// Frees the expired back-end-side entry `key` of bucket `i` if its
+    /// partner (the client-side entry `partner`) is no longer in the table.
+    /// The partner is looked up with no lock held (one lock at a time);
+    /// an entry freed after the check is one that was already expired and
+    /// whose partner was gone: a new connection on the same ports brings
+    /// its own back-end-side entry, live, which `revivable` prefers.
+    fn free_orphan(&self, i: usize, key: &FlowKey, partner: &FlowKey, now: u64) {
+        let partner_held = self
+            .find_in(partner, |bucket| {
+                bucket
+                    .iter()
+                    .any(|e| e.expires != 0 && e.key == *partner && e.partner() == *key)
+                    .then_some(())
+            })
+            .is_some();
+        if partner_held {
+            return;
+        }
+        self.buckets.with(i, |bucket| {
+            let orphan =
+                |e: &&mut Entry| !e.counted() && e.expires != 0 && !e.live(now) && e.key == *key;
+            if let Some(e) = bucket.iter_mut().find(orphan) {
+                e.expires = 0;
+            }
+            if bucket.iter().all(|e| e.expires == 0) {
+                self.occupied.clear(i);
+            }
+        });
     }
 
     /// Moves `old`'s live sessions into this table, both entries of each or
@@ -851,6 +894,11 @@ impl SessionTable {
 
     pub(crate) fn buckets(&self) -> usize {
         self.buckets.len()
+    }
+
+    /// How many buckets may hold an entry (see `occupancy`).
+    pub(crate) fn buckets_used(&self) -> u64 {
+        self.occupied.count()
     }
 
     /// The first bucket from `from` on that may hold an entry (see

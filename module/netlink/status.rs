@@ -52,6 +52,10 @@ pub(crate) fn status_get(net: &NetState, req: &Request<'_>, context: &mut Sleepa
     attrs.put_uint(uapi::RINGGATE_A_STATUS_NOT_OWNER, status.not_owner)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_REDIRECTED, status.redirected)?;
     attrs.put_uint(uapi::RINGGATE_A_STATUS_PICKED_UP, status.picked_up)?;
+    attrs.put_uint(
+        uapi::RINGGATE_A_STATUS_SESSION_BUCKETS_USED,
+        status.session_buckets_used,
+    )?;
     attrs.put_u32(
         uapi::RINGGATE_A_STATUS_VIP_GENERATION,
         status.vip_generation,

@@ -29,6 +29,8 @@ pub(crate) struct Status {
     pub(crate) redirected: u64,
     /// Connections met mid-stream and given a session.
     pub(crate) picked_up: u64,
+    /// Buckets of the session table that may hold an entry.
+    pub(crate) session_buckets_used: u64,
     pub(crate) vip_generation: u32,
     pub(crate) service_generation: u32,
 }
@@ -47,6 +49,7 @@ impl NetState {
             not_owner: self.not_owner.load(Ordering::Relaxed),
             redirected: self.redirected(),
             picked_up: self.picked_up(),
+            session_buckets_used: sessions.buckets_used(),
             vip_generation: self.vips.read(&rcu).generation(),
             service_generation: self.services.read(&rcu).generation(),
         }

@@ -123,11 +123,12 @@ pub(super) type Bucket = [Entry; WAYS];
 /// can lapse first). An entry freed on purpose (its `expires` zeroed by a
 /// purge, an eviction or its partner's end) is never revived: a push
 /// computed before a purge must not bring the purged back-end's replies
-/// back. (The sweep zeroes only client-side entries, which it must to
-/// release their counts.) Either way it must name `from` as its own partner:
-/// keys alone do not pair entries, since a client reusing its port makes a
-/// new session whose client-side key is the partner key of an old session's
-/// back-end-side entry still alive.
+/// back. (The sweep zeroes client-side entries as they expire, which it
+/// must to release their counts, and back-end-side ones only once their
+/// partner is gone, when nothing could revive them.) Either way it must
+/// name `from` as its own partner: keys alone do not pair entries, since a
+/// client reusing its port makes a new session whose client-side key is the
+/// partner key of an old session's back-end-side entry still alive.
 pub(super) fn revivable(bucket: &Bucket, key: &FlowKey, from: &FlowKey, now: u64) -> Option<usize> {
     let ours = |e: &Entry| e.key == *key && e.partner() == *from;
     bucket

@@ -68,3 +68,15 @@ fn too_few_words_are_refused() {
     let words: Vec<AtomicU64> = (0..1).map(|_| AtomicU64::new(0)).collect();
     assert!(Occupancy::new(words, 65).is_none());
 }
+
+#[test]
+fn the_count_is_the_buckets_marked() {
+    let o = bits(130);
+    assert_eq!(o.count(), 0);
+    for i in [0, 64, 129, 129] {
+        o.mark(i);
+    }
+    assert_eq!(o.count(), 3);
+    o.clear(64);
+    assert_eq!(o.count(), 2);
+}

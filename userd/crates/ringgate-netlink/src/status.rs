@@ -43,6 +43,10 @@ pub struct Status {
     /// hashing clients to back-ends (0 from a module older than the
     /// attribute).
     pub picked_up: u64,
+    /// Buckets of the session table that may hold an entry, a gauge: what
+    /// a scan of the table locks (0 from a module older than the
+    /// attribute).
+    pub session_buckets_used: u64,
 }
 
 const OP: &str = "status-get";
@@ -80,7 +84,7 @@ impl Status {
         };
         let mut version = None;
         let mut hooks = Vec::new();
-        let mut counters = [None; 9];
+        let mut counters = [None; 10];
         let slots = [
             uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
             uapi::RINGGATE_A_STATUS_GARP_SENT,
@@ -91,6 +95,7 @@ impl Status {
             uapi::RINGGATE_A_STATUS_NOT_OWNER,
             uapi::RINGGATE_A_STATUS_REDIRECTED,
             uapi::RINGGATE_A_STATUS_PICKED_UP,
+            uapi::RINGGATE_A_STATUS_SESSION_BUCKETS_USED,
         ];
         for attr in attrs(payload) {
             if attr.kind == uapi::RINGGATE_A_STATUS_VERSION {
@@ -117,6 +122,7 @@ impl Status {
             not_owner: counters[6].unwrap_or(0),
             redirected: counters[7].unwrap_or(0),
             picked_up: counters[8].unwrap_or(0),
+            session_buckets_used: counters[9].unwrap_or(0),
         })
     }
 }

@@ -227,6 +227,7 @@ mod tests {
             not_owner: 8,
             redirected: 9,
             picked_up: 10,
+            session_buckets_used: 11,
         };
         assert_eq!(
             super::status(&status),
@@ -234,7 +235,7 @@ mod tests {
                 "version": "1.2.3", "hooks": [{"hook": "arp-in", "packets": 3, "bytes": 126}],
                 "arp_suppressed": 4, "garp_sent": 6, "sessions": 1, "sessions_dropped": 2,
                 "sessions_evicted": 5, "no_backend": 7, "not_owner": 8,
-                "redirected": 9, "picked_up": 10
+                "redirected": 9, "picked_up": 10, "session_buckets_used": 11
             })
         );
         let config = Config {

@@ -41,6 +41,7 @@ fn text(status: &Status) -> String {
         ("not-owner", status.not_owner),
         ("redirected", status.redirected),
         ("picked-up", status.picked_up),
+        ("session-buckets-used", status.session_buckets_used),
         ("arp-suppressed", status.arp_suppressed),
         ("garp-sent", status.garp_sent),
     ] {
@@ -80,6 +81,7 @@ mod tests {
             not_owner: 0,
             redirected: 0,
             picked_up: 0,
+            session_buckets_used: 0,
         };
         let text = text(&status);
         let mut sections = text.split("\n\n");
