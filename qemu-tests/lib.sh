@@ -5,6 +5,12 @@ set -e
 trap 'rc=$?; echo "FAIL: line $LINENO of ${0##*/} exited $rc: $BASH_COMMAND" >&2' ERR
 
 ringgatectl() { "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+# Every jq filter in the tests runs on gojq, which reads the same language:
+# jq 1.6 compiles its own builtins at every start, which took 0.5 s in the
+# idle TCG guest (and over a second beside a busy cluster), gojq 0.1 s, and
+# the cluster tests run a query per node at every check they poll.
+command -v gojq >/dev/null || { echo "FAIL: gojq is missing (qemu-tests/tools/deps.sh installs it)" >&2; exit 1; }
+jq() { gojq "$@"; }
 load_module() { insmod "${RG_MODULE:-$RG_REPO/ringgate.ko}"; }
 unload_module() { rmmod ringgate; }
 module_loaded() { grep -q '^ringgate ' /proc/modules; }

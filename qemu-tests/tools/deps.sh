@@ -14,7 +14,7 @@ packages=(
   # The VM and what the tests run inside it (the guest uses the host's root
   # filesystem read-only over 9p).
   qemu-system-x86 iproute2 iputils-ping iputils-arping tcpdump busybox-static util-linux
-  procps nftables ethtool jq conntrack curl
+  procps nftables ethtool jq gojq conntrack curl
   # What the NAT benchmark compares against and drives traffic with.
   ipvsadm iperf3 wrk
   # What the failover benchmark compares against (VRRPv3), run in the VM only.
