@@ -775,10 +775,17 @@ impl SessionTable {
     }
 
     /// Frees the expired client-side entries of up to `count` buckets from `start` on,
-    /// releasing their counts, and the expired back-end-side entries whose
-    /// partner is gone; where the next sweep starts (0 after the last
-    /// bucket). Process context: each bucket is locked on its own.
-    pub(crate) fn sweep(&self, start: usize, count: usize, now: u64) -> usize {
+    /// releasing their counts, and the back-end-side entries expired for
+    /// `orphan_grace` ticks or more whose partner is gone; where the next
+    /// sweep starts (0 after the last bucket). Process context: each bucket
+    /// is locked on its own.
+    ///
+    /// The grace covers a partner that is briefly absent, not gone: a
+    /// resize's move judges liveness once, before its pass, and inserts a
+    /// session's back-end side before its client side, so a sweep of the
+    /// new table can meet the back-end side of a session that has just
+    /// lapsed before its partner arrives to revive it.
+    pub(crate) fn sweep(&self, start: usize, count: usize, now: u64, orphan_grace: u64) -> usize {
         let end = start.saturating_add(count).min(self.buckets.len());
         for i in self.occupied_between(start, end) {
             let orphans = self.buckets.with(i, |bucket| {
@@ -793,7 +800,7 @@ impl SessionTable {
                 // scans skip them again (see `occupancy`).
                 let mut orphans = [None; WAYS];
                 for (at, e) in bucket.iter().enumerate() {
-                    if !e.counted() && e.expires != 0 && !e.live(now) {
+                    if e.orphan_candidate(now, orphan_grace) {
                         orphans[at] = Some((e.key, e.partner()));
                     }
                 }
@@ -803,7 +810,7 @@ impl SessionTable {
                 orphans
             });
             for (key, partner) in orphans.into_iter().flatten() {
-                self.free_orphan(i, &key, &partner, now);
+                self.free_orphan(i, &key, &partner, now, orphan_grace);
             }
         }
         if end >= self.buckets.len() {
@@ -815,11 +822,15 @@ impl SessionTable {
 
     /// Frees the expired back-end-side entry `key` of bucket `i` if its
     /// partner (the client-side entry `partner`) is no longer in the table.
+    /// Keys alone do not pair entries (see `revivable`): the one freed must
+    /// name `partner`, or a second session's entry with the same key (one
+    /// client port reaching two VIPs served by one back-end) whose partner
+    /// is still here would be freed in its place.
     /// The partner is looked up with no lock held (one lock at a time);
     /// an entry freed after the check is one that was already expired and
     /// whose partner was gone: a new connection on the same ports brings
     /// its own back-end-side entry, live, which `revivable` prefers.
-    fn free_orphan(&self, i: usize, key: &FlowKey, partner: &FlowKey, now: u64) {
+    fn free_orphan(&self, i: usize, key: &FlowKey, partner: &FlowKey, now: u64, grace: u64) {
         let partner_held = self
             .find_in(partner, |bucket| {
                 bucket
@@ -832,8 +843,9 @@ impl SessionTable {
             return;
         }
         self.buckets.with(i, |bucket| {
-            let orphan =
-                |e: &&mut Entry| !e.counted() && e.expires != 0 && !e.live(now) && e.key == *key;
+            let orphan = |e: &&mut Entry| {
+                e.orphan_candidate(now, grace) && e.key == *key && e.partner() == *partner
+            };
             if let Some(e) = bucket.iter_mut().find(orphan) {
                 e.expires = 0;
             }

@@ -17,6 +17,11 @@ use crate::traffic::Traffic;
 /// Buckets one sweep step visits: bounded work per step, so a large table
 /// never holds the CPU long.
 const SWEEP_BUCKETS_PER_STEP: usize = 1024;
+/// How long a back-end-side entry stays expired before the sweep may free
+/// it for want of a partner (see `SessionTable::sweep`). A resize's move
+/// would have to take longer than this for its race with the sweep to
+/// return; at most this long after expiry, an idle table's buckets empty.
+const ORPHAN_GRACE_SECS: u64 = 10;
 
 impl NetState {
     /// A new, empty session table for `max` sessions, numbered `generation`,
@@ -84,10 +89,12 @@ impl NetState {
         let rcu = RcuSection::read_lock(context);
         let clock = self.clock();
         let start = self.sweep_cursor.load(Ordering::Relaxed);
-        let next = self
-            .sessions
-            .read(&rcu)
-            .sweep(start, SWEEP_BUCKETS_PER_STEP, clock.now);
+        let next = self.sessions.read(&rcu).sweep(
+            start,
+            SWEEP_BUCKETS_PER_STEP,
+            clock.now,
+            clock.ticks(ORPHAN_GRACE_SECS),
+        );
         self.sweep_cursor.store(next, Ordering::Relaxed);
         if next == 0 {
             clock.ticks(1)

@@ -70,6 +70,13 @@ impl Entry {
         !self.rewrite.source
     }
 
+    /// Whether this is a back-end-side entry (it holds no count) that has
+    /// been expired for `grace` ticks or more: one the sweep frees once
+    /// its partner is gone.
+    pub(super) fn orphan_candidate(&self, now: u64, grace: u64) -> bool {
+        !self.counted() && self.expires != 0 && self.expires.saturating_add(grace) <= now
+    }
+
     /// The key of the session's other entry: the answer to a packet of
     /// this flow as translated (client -> VIP goes to the back-end, which
     /// answers back-end -> client; back-end -> client leaves as VIP ->
