@@ -605,18 +605,22 @@ impl SessionTable {
             Err(refused) => Err(refused),
         };
         if reply_inserted && hit.map(|h| h.rewrite) != Ok(client.rewrite) {
-            self.remove_uncounted(&reply.key);
+            self.remove_uncounted(&reply);
         }
         hit
     }
 
-    /// Takes back a back-end-side entry `insert_session` just inserted
-    /// (such entries are never counted).
-    fn remove_uncounted(&self, key: &FlowKey) {
-        self.find_in(key, |bucket| {
-            let entry = bucket
-                .iter_mut()
-                .find(|e| e.expires != 0 && !e.counted() && e.key == *key)?;
+    /// Takes back the back-end-side entry `reply` that `insert_session`
+    /// just inserted (such entries are never counted). It is found by its
+    /// partner as well as its key: another session's expired entry with the
+    /// same key (one client port reaching two VIPs served by one back-end)
+    /// may sit before it in the bucket, still revivable by its own partner.
+    fn remove_uncounted(&self, reply: &Entry) {
+        let (key, partner) = (reply.key, reply.partner());
+        self.find_in(&key, |bucket| {
+            let entry = bucket.iter_mut().find(|e| {
+                e.expires != 0 && !e.counted() && e.key == key && e.partner() == partner
+            })?;
             entry.expires = 0;
             Some(())
         });
@@ -720,7 +724,7 @@ impl SessionTable {
             Err(refused) => Err(refused),
         };
         if outcome.is_err() && reply_inserted {
-            self.remove_uncounted(&reply.key);
+            self.remove_uncounted(&reply);
         }
         outcome
     }
