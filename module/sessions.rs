@@ -456,7 +456,7 @@ impl SessionTable {
         self.find_in(key, |bucket| {
             let entry = bucket
                 .iter_mut()
-                .find(|e| e.expires != 0 && e.key == *key && e.partner() == *from)?;
+                .find(|e| e.expires != 0 && e.pairs(key, from))?;
             self.free(entry);
             Some(())
         });
@@ -618,9 +618,9 @@ impl SessionTable {
     fn remove_uncounted(&self, reply: &Entry) {
         let (key, partner) = (reply.key, reply.partner());
         self.find_in(&key, |bucket| {
-            let entry = bucket.iter_mut().find(|e| {
-                e.expires != 0 && !e.counted() && e.key == key && e.partner() == partner
-            })?;
+            let entry = bucket
+                .iter_mut()
+                .find(|e| e.expires != 0 && !e.counted() && e.pairs(&key, &partner))?;
             entry.expires = 0;
             Some(())
         });
@@ -808,9 +808,7 @@ impl SessionTable {
                         orphans[at] = Some((e.key, e.partner()));
                     }
                 }
-                if bucket.iter().all(|e| e.expires == 0) {
-                    self.occupied.clear(i);
-                }
+                self.unmark_if_empty(i, bucket);
                 orphans
             });
             for (key, partner) in orphans.into_iter().flatten() {
@@ -839,7 +837,7 @@ impl SessionTable {
             .find_in(partner, |bucket| {
                 bucket
                     .iter()
-                    .any(|e| e.expires != 0 && e.key == *partner && e.partner() == *key)
+                    .any(|e| e.expires != 0 && e.pairs(partner, key))
                     .then_some(())
             })
             .is_some();
@@ -847,16 +845,21 @@ impl SessionTable {
             return;
         }
         self.buckets.with(i, |bucket| {
-            let orphan = |e: &&mut Entry| {
-                e.orphan_candidate(now, grace) && e.key == *key && e.partner() == *partner
-            };
+            let orphan = |e: &&mut Entry| e.orphan_candidate(now, grace) && e.pairs(key, partner);
             if let Some(e) = bucket.iter_mut().find(orphan) {
                 e.expires = 0;
             }
-            if bucket.iter().all(|e| e.expires == 0) {
-                self.occupied.clear(i);
-            }
+            self.unmark_if_empty(i, bucket);
         });
+    }
+
+    /// Clears bucket `i`'s occupancy bit if every entry in it is free.
+    /// Called with the bucket's lock held, which orders the clear before
+    /// any later insertion's mark (see `occupancy`).
+    fn unmark_if_empty(&self, i: usize, bucket: &Bucket) {
+        if bucket.iter().all(|e| e.expires == 0) {
+            self.occupied.clear(i);
+        }
     }
 
     /// Moves `old`'s live sessions into this table, both entries of each or

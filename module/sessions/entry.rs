@@ -70,6 +70,12 @@ impl Entry {
         !self.rewrite.source
     }
 
+    /// Whether this is the entry of `key` in the session whose other entry
+    /// is `partner`: keys alone do not pair entries (see `revivable`).
+    pub(super) fn pairs(&self, key: &FlowKey, partner: &FlowKey) -> bool {
+        self.key == *key && self.partner() == *partner
+    }
+
     /// Whether this is a back-end-side entry (it holds no count) that has
     /// been expired for `grace` ticks or more: one the sweep frees once
     /// its partner is gone.
@@ -137,7 +143,7 @@ pub(super) type Bucket = [Entry; WAYS];
 /// client reusing its port makes a new session whose client-side key is the
 /// partner key of an old session's back-end-side entry still alive.
 pub(super) fn revivable(bucket: &Bucket, key: &FlowKey, from: &FlowKey, now: u64) -> Option<usize> {
-    let ours = |e: &Entry| e.key == *key && e.partner() == *from;
+    let ours = |e: &Entry| e.pairs(key, from);
     bucket
         .iter()
         .position(|e| e.live(now) && ours(e))
