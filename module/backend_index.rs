@@ -20,12 +20,7 @@ pub(crate) const MAX_INDEXED: usize = MAX_INDEXED_SERVICES * MAX_BACKENDS;
 /// The slot of a back-end that serves services of more than one VIP,
 /// whose owners may differ: its packets do not say which VIP they answer.
 pub(crate) const SEVERAL_VIPS: u8 = u8::MAX;
-/// Set in the slot of a back-end that serves more than one service of the
-/// same VIP (two of its ports, say): its packets name the VIP, but not
-/// which service they answer, so none is picked up from its side (see
-/// `nat::pick_up_reply`).
-const SEVERAL_SERVICES: u8 = 0x40;
-const _: () = assert!(MAX_INDEXED_SERVICES <= SEVERAL_SERVICES as usize);
+const _: () = assert!(MAX_INDEXED_SERVICES <= SEVERAL_VIPS as usize);
 
 /// One back-end: address and port in network byte order, as in packets.
 /// Eight bytes, so that the index keeps the services table within one
@@ -35,8 +30,7 @@ pub(crate) struct IndexEntry {
     pub(crate) addr: u32,
     pub(crate) port: u16,
     pub(crate) proto: u8,
-    /// A service slot it is a back-end of, with `SEVERAL_SERVICES` if it
-    /// serves others of the same VIP, or `SEVERAL_VIPS`.
+    /// A service slot it is a back-end of, or `SEVERAL_VIPS`.
     pub(crate) slot: u8,
 }
 
@@ -92,14 +86,8 @@ impl BackendIndex {
         match filled.binary_search_by_key(&entry.key(), IndexEntry::key) {
             Ok(i) => {
                 if let Some(there) = filled.get_mut(i) {
-                    if there.slot == SEVERAL_VIPS {
-                        return;
-                    }
-                    let first = there.slot & !SEVERAL_SERVICES;
-                    if vip_of(first) != vip_of(entry.slot) {
+                    if there.slot != SEVERAL_VIPS && vip_of(there.slot) != vip_of(entry.slot) {
                         there.slot = SEVERAL_VIPS;
-                    } else if first != entry.slot {
-                        there.slot |= SEVERAL_SERVICES;
                     }
                 }
             }
@@ -119,22 +107,11 @@ impl BackendIndex {
     /// A slot of a service whose back-end is `addr`:`port` (`proto`), if
     /// the back-end serves one VIP's services.
     pub(crate) fn slot_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<usize> {
-        let slot = self.entry_of(addr, port, proto)?.slot;
-        (slot != SEVERAL_VIPS).then_some(usize::from(slot & !SEVERAL_SERVICES))
-    }
-
-    /// The slot of the one service whose back-end is `addr`:`port`
-    /// (`proto`), if the back-end serves no other.
-    pub(crate) fn only_slot_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<usize> {
-        let slot = self.entry_of(addr, port, proto)?.slot;
-        (slot & SEVERAL_SERVICES == 0).then_some(usize::from(slot))
-    }
-
-    fn entry_of(&self, addr: u32, port: u16, proto: u8) -> Option<&IndexEntry> {
         let entries = self.entries.get(..self.len)?;
         let i = entries
             .binary_search_by_key(&(addr, port, proto), IndexEntry::key)
             .ok()?;
-        entries.get(i)
+        let slot = entries.get(i)?.slot;
+        (slot != SEVERAL_VIPS).then_some(usize::from(slot))
     }
 }

@@ -32,7 +32,7 @@ use crate::services::{ServiceKey, ServiceTable, TCP};
 use crate::sessions::{
     FlowKey, Hit, Imported, Rewrite, SessionTable, SessionView, Stage, Timeouts,
 };
-use crate::tcp::{self, MadeFrom, Segment};
+use crate::tcp::{self, Segment};
 use crate::traffic::Way;
 
 /// The end of a packet `rewrite` changes.
@@ -63,7 +63,7 @@ fn untrack_unless_tracked(net: &NetState, packet: &mut Packet<'_>) {
 }
 
 /// What a session just made is, for the sessions group: it is in `stage`,
-/// which lasts that stage's timeout. `hit`: its client-side entry.
+/// which lasts that stage's timeout.
 fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> SessionView {
     SessionView {
         client: *key,
@@ -73,35 +73,6 @@ fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> S
         expires_ms: u32::try_from(timeouts.secs(stage).saturating_mul(1000)).unwrap_or(u32::MAX),
         owner: hit.owner,
     }
-}
-
-/// Tells the sessions group of `session`, picked up here mid-stream, and
-/// counts it; `Err(Drop)` (the session forgotten again) when nobody here
-/// would announce it (see `NetState::announcer_missing`): the next owner
-/// may pick the connection up, so its segment must not be answered here.
-fn announce_picked_up(
-    net: &NetState,
-    sessions: &SessionTable,
-    session: &Imported,
-    timeouts: &Timeouts,
-    now: u64,
-) -> Result<(), Verdict> {
-    let view = SessionView {
-        client: session.client,
-        backend_addr: session.backend_addr,
-        backend_port: session.backend_port,
-        stage: session.stage,
-        expires_ms: u32::try_from(timeouts.secs(session.stage).saturating_mul(1000))
-            .unwrap_or(u32::MAX),
-        owner: session.owner,
-    };
-    if !net.notify_session_new(&view) {
-        sessions.forget(&session.client, now);
-        net.count_not_owner();
-        return Err(Verdict::Drop);
-    }
-    net.count_picked_up();
-    Ok(())
 }
 
 /// A TCP segment of a connection this node never saw open, to a VIP it
@@ -148,7 +119,7 @@ fn pick_up(
         stage: Stage::Syn,
         expires: clock.after_secs(timeouts.secs(Stage::Syn)),
         owner: net.node_id(),
-        blind: Some(MadeFrom::Client),
+        blind: true,
     };
     sessions
         .import(&session, slot, pick.slot, clock.now)
@@ -156,68 +127,13 @@ fn pick_up(
     let hit = sessions
         .touch(&key, segment, timeouts, clock)
         .ok_or(Verdict::Accept)?;
-    announce_picked_up(net, sessions, &session, timeouts, clock.now)?;
+    if !net.notify_session_new(&new_session(&key, &hit, Stage::Syn, timeouts)) {
+        sessions.forget(&key, clock.now);
+        net.count_not_owner();
+        return Err(Verdict::Drop);
+    }
+    net.count_picked_up();
     Ok(hit)
-}
-
-/// A TCP segment from a back-end of a VIP this node owns, to a client, with
-/// no session here: the back-end's side of what `pick_up` meets from the
-/// client's. The connection's node died before its daemon announced the
-/// session, and the back-end sends (or sends again) before the client
-/// does: an echo the client waits for, lost with the dead node, comes only
-/// this way, and passed on untranslated it would reach the client from the
-/// back-end's own address, which the client answers with a reset. If the
-/// back-end serves one service, which hashes clients, and is the back-end
-/// this node picks for the segment's destination, the session is made as
-/// `pick_up` makes it, with the roles turned: it stays in the handshake
-/// stage until the client answers with anything but a reset (see
-/// `tcp::MadeFrom::Backend`), and the segment is translated at forward as
-/// any reply. `None`: left as before (other schedulers, another back-end,
-/// no ACK mid-stream, a table that refuses). Bounded: one binary search,
-/// one pick, one import and one lookup.
-fn pick_up_reply(
-    net: &NetState,
-    services: &ServiceTable,
-    sessions: &SessionTable,
-    flow: &Flow,
-    segment: &Segment,
-    timeouts: &Timeouts,
-    clock: Clock,
-) -> Option<Verdict> {
-    if flow.proto != TCP || !tcp::continues(flow.tcp_flags) {
-        return None;
-    }
-    let (slot, service) = services.only_service_served_by(flow.saddr, flow.sport, flow.proto)?;
-    if !services.hashes(slot) {
-        return None;
-    }
-    let pick = services.pick(slot, net.turn(slot), flow.daddr, sessions.loads())?;
-    if (pick.addr, pick.port) != (flow.saddr, flow.sport) {
-        return None;
-    }
-    let session = Imported {
-        client: FlowKey {
-            proto: flow.proto,
-            saddr: flow.daddr,
-            sport: flow.dport,
-            daddr: service.vip,
-            dport: service.port,
-        },
-        backend_addr: pick.addr,
-        backend_port: pick.port,
-        stage: Stage::Syn,
-        expires: clock.after_secs(timeouts.secs(Stage::Syn)),
-        owner: net.node_id(),
-        blind: Some(MadeFrom::Backend),
-    };
-    sessions.import(&session, slot, pick.slot, clock.now).ok()?;
-    if let Err(verdict) = announce_picked_up(net, sessions, &session, timeouts, clock.now) {
-        return Some(verdict);
-    }
-    // Refreshes the new back-end-side entry with the segment, as any
-    // reply's at pre-routing; forward translates it.
-    sessions.touch(&key_of(flow), segment, timeouts, clock)?;
-    Some(Verdict::Accept)
 }
 
 /// A packet of a session another node owns, sent on to that node if the
@@ -248,9 +164,8 @@ fn to_owner(
     }))
 }
 
-/// A packet from a back-end of a VIP's services that has no session here:
-/// at the VIP's owner, picked up if it can be (see `pick_up_reply`); at a
-/// node that does not own the VIP, sent on to the VIP's owner, as the
+/// A packet from a back-end of a VIP's services that has no session here,
+/// at a node that does not own the VIP: sent on to the VIP's owner, as the
 /// cluster told this node (`owner-node`), if the peer table knows where
 /// it is. This is the back-end's first reply to a connection the owner
 /// opened a moment ago, come back through this node (it holds the
@@ -260,19 +175,17 @@ fn to_owner(
 /// answers with a reset, and the connection would open only at the
 /// client's next SYN, a second later or more. `None`: handled here as
 /// before (no such back-end, one serving several VIPs' services, a packet
-/// to this node's own address, a packet its owner cannot pick up, or an
-/// owner not known or not in the peer table). Bounded: one binary search
-/// of the back-end index and of the pool, one hash lookup of the
-/// namespace's addresses, and what `pick_up_reply` does.
-fn reply_without_session(
+/// to this node's own address, this node owns the VIP, or its owner is not
+/// known or not in the peer table). Bounded: one binary search of the
+/// back-end index and of the pool, and one hash lookup of the namespace's
+/// addresses.
+fn first_reply_to_vip_owner(
     net: &NetState,
     services: &ServiceTable,
-    sessions: &SessionTable,
-    packet: &mut Packet<'_>,
+    packet: &Packet<'_>,
     rcu: &RcuSection<'_>,
     flow: &Flow,
-    segment: &Segment,
-    clock: Clock,
+    now: u64,
 ) -> Option<Verdict> {
     let vip = services.vip_served_by(flow.saddr, flow.sport, flow.proto)?;
     // A reply to this node's own connection to the back-end (its daemon's
@@ -283,14 +196,8 @@ fn reply_without_session(
     }
     let vips = net.vips.read(rcu);
     let vip = vips.find(vip)?;
-    if vip.owned && net.leased(clock.now) {
-        let timeouts = net.timeouts();
-        let verdict = pick_up_reply(net, services, sessions, flow, segment, &timeouts, clock)?;
-        if verdict == Verdict::Accept {
-            // Now a reply of a session, marked as one (see `pre_routing`).
-            untrack_unless_tracked(net, packet);
-        }
-        return Some(verdict);
+    if vip.owned && net.leased(now) {
+        return None;
     }
     to_owner(net, packet, rcu, vip.owner_node)
 }
@@ -343,10 +250,8 @@ pub(crate) fn pre_routing(
                 proto: flow.proto,
             };
             let Some(slot) = services.find(&service) else {
-                return reply_without_session(
-                    net, &services, &sessions, packet, rcu, &flow, &segment, clock,
-                )
-                .unwrap_or(Verdict::Accept);
+                return first_reply_to_vip_owner(net, &services, packet, rcu, &flow, clock.now)
+                    .unwrap_or(Verdict::Accept);
             };
             // Only the owner serves a VIP. The others drop its services'
             // packets that have no session here rather than let them reach

@@ -44,7 +44,7 @@ pub(crate) use crate::placement::WAYS;
 use crate::placement::{self, Place, Placing};
 use crate::services::{Pick, TCP};
 pub(crate) use crate::stage::{Stage, Timeouts};
-use crate::tcp::{self, Direction, MadeFrom, Segment};
+use crate::tcp::{self, Direction, Segment};
 use crate::traffic::{SlotTraffic, Traffic, Way};
 
 mod entry;
@@ -178,9 +178,9 @@ pub(crate) struct Imported {
     /// Jiffies at which it expires unless a packet refreshes it.
     pub(crate) expires: u64,
     pub(crate) owner: u16,
-    /// Made here from one segment met mid-stream, whose end it names, not
-    /// told by a peer (see `tcp::Direction::picked_up_blind`).
-    pub(crate) blind: Option<MadeFrom>,
+    /// Made here from one client segment met mid-stream, not told by a
+    /// peer (see `tcp::Direction::picked_up_blind`).
+    pub(crate) blind: bool,
 }
 
 impl SessionTable {
@@ -697,9 +697,10 @@ impl SessionTable {
             load: self.loads.current(service, backend),
             fins: 0,
             pushed: now,
-            tcp: match session.blind {
-                Some(from) => Direction::picked_up_blind(from),
-                None => Direction::picked_up(),
+            tcp: if session.blind {
+                Direction::picked_up_blind()
+            } else {
+                Direction::picked_up()
             },
         };
         let reply = Entry {

@@ -50,18 +50,6 @@ const PICK_UP: u8 = 4;
 /// a FIN included), and until then any reset ends it (no sequence number
 /// is known to judge a reset by). Set in both directions.
 const BLIND: u8 = 8;
-/// `Direction::marks`, with `BLIND`: the session was made from a back-end's
-/// segment alone (`nat::pick_up_reply`), so the roles turn: only the
-/// client's answer shows the connection exists. Set in both directions.
-const BLIND_FROM_BACKEND: u8 = 16;
-
-/// Whose segment alone a session picked up mid-stream was made from (see
-/// `BLIND`): the other end's answer is what establishes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum MadeFrom {
-    Client,
-    Backend,
-}
 
 /// Whether a segment with TCP `flags` opens a connection: a SYN without
 /// ACK. Only such a segment creates a session; any other without one is
@@ -143,18 +131,14 @@ impl Direction {
         }
     }
 
-    /// Both directions of a session made from one segment met mid-stream,
-    /// the client's or the back-end's (see `BLIND`): picked up, and
-    /// established only once the other end answers.
-    pub(crate) fn picked_up_blind(from: MadeFrom) -> Direction {
-        let turned = match from {
-            MadeFrom::Client => 0,
-            MadeFrom::Backend => BLIND_FROM_BACKEND,
-        };
+    /// Both directions of a session made from one client segment met
+    /// mid-stream (see `BLIND`): picked up, and established only once the
+    /// back-end answers.
+    pub(crate) fn picked_up_blind() -> Direction {
         Direction {
             next_seq: 0,
             expected_ack: 0,
-            marks: PICK_UP | BLIND | turned,
+            marks: PICK_UP | BLIND,
         }
     }
 
@@ -272,12 +256,11 @@ impl Direction {
         }
         self.saw(seg);
         if self.marks & BLIND != 0 && stage == Stage::Syn {
-            // Made from one end's segment alone and not answered yet (only
-            // the answer moves it out of the handshake): that end's
-            // segments, a FIN included, show nothing; the other end's show
+            // Made from a client's segment alone and not answered yet (only
+            // the answer moves it out of the handshake): the client's
+            // segments, a FIN included, show nothing; the back-end's show
             // the connection exists.
-            let answer = from_client == (self.marks & BLIND_FROM_BACKEND != 0);
-            let seen = if !answer || seg.flags & SYN != 0 {
+            let seen = if from_client || seg.flags & SYN != 0 {
                 Stage::Syn
             } else if seg.flags & FIN != 0 {
                 Stage::Closing

@@ -129,7 +129,7 @@ fn imported_of(net: &NetState, req: &Request<'_>, nest: &SessionNest<'_>) -> Res
         stage,
         expires,
         owner: u16_of(RINGGATE_A_SESSION_OWNER)?,
-        blind: None,
+        blind: false,
     })
 }
 

@@ -97,56 +97,6 @@ fn a_backend_of_two_services_of_one_vip_names_it_and_of_two_vips_names_none() {
     assert_eq!(index.vip_served_by(ip(4), 443u16.to_be(), TCP), None);
     // One entry per back-end: two, whatever the services.
     assert_eq!(index.index.len, 2);
-    // Neither names the one service its packets answer: ip(2) serves two
-    // of one VIP, ip(4) one each of two VIPs.
-    assert_eq!(
-        index.index.only_slot_served_by(ip(2), 80u16.to_be(), TCP),
-        None
-    );
-    assert_eq!(
-        index.index.only_slot_served_by(ip(4), 443u16.to_be(), TCP),
-        None
-    );
-}
-
-#[test]
-fn a_backend_of_one_service_names_its_slot_whatever_comes_after_it() {
-    let index = built(&[
-        service(vip(100), 80, TCP, &[(ip(2), 80), (ip(3), 80)]),
-        service(vip(100), 8080, TCP, &[(ip(3), 80)]),
-        service(vip(101), 53, UDP, &[(ip(2), 80)]),
-    ]);
-    assert_eq!(
-        index.index.only_slot_served_by(ip(2), 80u16.to_be(), TCP),
-        Some(0)
-    );
-    assert_eq!(
-        index.index.only_slot_served_by(ip(2), 80u16.to_be(), UDP),
-        Some(2)
-    );
-    assert_eq!(
-        index.index.only_slot_served_by(ip(3), 80u16.to_be(), TCP),
-        None
-    );
-    assert_eq!(
-        index.index.only_slot_served_by(ip(4), 80u16.to_be(), TCP),
-        None
-    );
-    // A third service of the same VIP on a back-end already serving two
-    // keeps it named by neither.
-    let index = built(&[
-        service(vip(100), 80, TCP, &[(ip(2), 80)]),
-        service(vip(100), 81, TCP, &[(ip(2), 80)]),
-        service(vip(100), 82, TCP, &[(ip(2), 80)]),
-    ]);
-    assert_eq!(
-        index.index.only_slot_served_by(ip(2), 80u16.to_be(), TCP),
-        None
-    );
-    assert_eq!(
-        index.vip_served_by(ip(2), 80u16.to_be(), TCP),
-        Some(vip(100))
-    );
 }
 
 #[test]
