@@ -142,12 +142,20 @@ while True:
     threading.Thread(target=echo, args=(srv.accept()[0],), daemon=True).start()
 ' "$2" &
   # Ready when it listens: a test's first SYN must not meet a closed port.
-  local _
+  wait_port "$1" tcp "$2"
+}
+
+# wait_port NS tcp|udp PORT: waits (at most 10 s) until a socket in NS
+# listens on PORT (a TCP listener, or a bound UDP socket), so a server
+# started in the background is ready before the first packet comes.
+wait_port() {
+  local flag=-ltnH _
+  [ "$2" = udp ] && flag=-lunH
   for _ in $(seq 100); do
-    ip netns exec "$1" ss -ltnH "sport = :$2" | grep -q . && return 0
+    ip netns exec "$1" ss "$flag" "sport = :$3" | grep -q . && return 0
     sleep 0.1
   done
-  fail "the echo server in $1 does not listen on :$2"
+  fail "nothing in $1 listens on $2 port $3"
 }
 
 # tcpraw ARGS...: the raw TCP client (guest/tcpraw.py) in `cl`, from 10.9.0.1.

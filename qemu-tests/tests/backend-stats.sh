@@ -17,7 +17,7 @@ gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 # stat BACKEND FIELD: one counter of back-end BACKEND (10.8.0.x) of :7000.
 stat() {
   gw backend list --stats --json |
-    jq -e --arg b "$1" --arg f "$2" '.[] | select(.port == 7000 and .addr == $b) | .[$f]' ||
+    jq -e --arg b "$1" --arg f "$2" '.[] | select(.port == 7000 and .backend_addr == $b) | .[$f]' ||
     fail "no counters for back-end $1"
 }
 

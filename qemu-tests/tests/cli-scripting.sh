@@ -36,15 +36,20 @@ expect_eq "$(exit_code backend set "$VIP" 80 10.8.0.9:8080 --up)" 4 "exit code o
 # status: a version line, the hook table, a blank line, one counter a line.
 gw status | sed -n '2,/^$/p' | sed '/^$/d' | same_fields || fail "status hook table: $(gw status)"
 gw status | sed '1,/^$/d' | same_fields || fail "status counters: $(gw status)"
-# The name python gives the type of a JSON value (list, dict, ...).
-pytype='{"array": "list", "object": "dict", "string": "str", "boolean": "bool", "null": "NoneType"}[type]
-  // (if . == floor then "int" else "float" end)'
 for listing in "vip list" "backend list" "service list" "status" "config show" "sessions"; do
   # shellcheck disable=SC2086
   [ "$listing" = status ] || gw $listing | same_fields || fail "'$listing' lines differ in fields: $(gw $listing)"
+  # The global option and the command's own print the same document; the
+  # status counters and the sessions' remaining lifetimes move between the
+  # two calls, so those compare by their fields.
+  case $listing in
+    status) same='[paths(scalars)]' ;;
+    sessions) same='map(del(.expires_ms))' ;;
+    *) same='.' ;;
+  esac
   # shellcheck disable=SC2086
-  expect_eq "$(gw -j $listing | jqr "$pytype")" \
-    "$(gw $listing --json | jqr "$pytype")" "'-j $listing' and '$listing --json'"
+  expect_eq "$(gw -j $listing | jq -S -c "$same")" \
+    "$(gw $listing --json | jq -S -c "$same")" "'-j $listing' and '$listing --json'"
 done
 expect_eq "$(gw vip list | awk '$1 == "10.9.0.100" {print $2}')" yes "the owned column"
 expect_eq "$(gw backend list | awk '$5 == "10.8.0.3" {print $8}')" down "the state column"

@@ -101,7 +101,8 @@ table inet filter {
 NFT
 # nft_counter NAME: packets of the named counter.
 nft_counter() { ip netns exec gw nft -j list counter inet filter "$1" | jq '.nftables[1].counter.packets'; }
-sleep 1
+wait_port be tcp 7000
+wait_port be tcp 7001
 
 # 1. The gateway's own error, to the client.
 ip netns exec cl tcpdump -U --immediate-mode -nn -i cl0 -w /tmp/icmp.pcap icmp 2>/tmp/tcpdump.log &

@@ -43,7 +43,7 @@ while True:
 gw vip add "$VIP"
 gw vip own "$VIP"
 gw backend add "$VIP" 7000 10.8.0.2:7000
-sleep 1
+wait_port be tcp 7000
 
 # Uploads 4 MB and downloads 4 MB through the VIP; fails unless both arrive
 # exactly.

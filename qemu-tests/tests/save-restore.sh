@@ -3,7 +3,8 @@
 # save onto the state it came from changes nothing (the pool's and the
 # services' versions stay as they were); onto a fresh namespace it rebuilds
 # the same configuration; a file with a bad line is refused, by line
-# number, with nothing changed; and every saved line runs as it is in a shell.
+# number, with nothing changed; a line the kernel refuses undoes the lines
+# before it; and every saved line runs as it is in a shell.
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
@@ -49,6 +50,20 @@ expect_eq "$rc" 2 "exit code of a bad restore file"
 case "$msg" in *"/tmp/bad: line 3: "*) ;; *) fail "the bad line is not named: $msg" ;; esac
 expect_eq "$(generations gw)" "$before" "versions after a refused restore file"
 expect_eq "$(gw save)" "$(cat /tmp/saved)" "save after a refused restore file"
+
+# A line only the kernel can refuse (a VIP taken that no interface of the
+# namespace has): the requests sent before it are undone, the add by a
+# delete and the set by a set to the weight before it, and the line after
+# it is never sent.
+printf '%s\n' 'vip add 10.9.9.9' 'service add 10.9.9.9 80 --scheduler hash' \
+  "backend set $VIP 80 10.8.0.2:8080 --weight 9" 'vip own 10.9.9.9' 'vip add 10.9.9.10' >/tmp/refused
+rc=0; msg=$(gw restore -f /tmp/refused 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "a restore the kernel refused exited 0: $msg"
+case "$msg" in
+  *"/tmp/refused: line 4: "*"the 3 changes sent before it were undone: nothing was changed") ;;
+  *) fail "the refused line and the undo are not said: $msg" ;;
+esac
+expect_eq "$(gw save)" "$(cat /tmp/saved)" "save after a restore the kernel refused"
 
 # Onto a fresh namespace (the VIPs configured on its interface, as the
 # operator does before restoring): the same configuration, both by restore

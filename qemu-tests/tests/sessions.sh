@@ -71,7 +71,8 @@ gw vip own "$VIP"
 # and again after (a new table replaces the live one).
 gw config set --max-sessions 128 --timeout-udp 8
 gw backend add "$VIP" 9000 --proto udp 10.8.0.2:9000
-sleep 1   # let the echo server start
+wait_port be1 tcp 7001
+wait_port be1 udp 9000
 expect_eq "$(udp_flows 3)" 3 "echoes through the table allocated with the first service"
 
 # The smallest table (64 sessions), short UDP timeout, a node id to record.

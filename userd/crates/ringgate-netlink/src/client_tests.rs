@@ -157,6 +157,43 @@ fn refusals_keep_the_kernels_explanation() {
     );
 }
 
+/// `service-set`'s ENOENT has two causes, so the kernel's words say which.
+#[test]
+fn a_service_set_refused_for_a_vip_not_in_the_pool_says_so() {
+    let text = nla(
+        NLMSGERR_ATTR_MSG,
+        b"the service's VIP is not in this namespace's pool\0",
+    );
+    let (client, _) = connect(vec![refusal(-2, vec![text])]);
+    let err = client.service_set(key(), Scheduler::Hash).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the kernel refused service-set: the service's VIP is not in this namespace's pool (errno 2)"
+    );
+}
+
+/// Making sure a service exists is one request: the kernel's EEXIST means
+/// it is there (left as it was), any other refusal is an error.
+#[test]
+fn ensuring_a_service_is_one_add_and_an_existing_one_is_fine() {
+    let exists = nla(NLMSGERR_ATTR_MSG, b"the service already exists\0");
+    let (client, record) = connect(vec![
+        refusal(-17, vec![exists]),
+        refusal(0, vec![]),
+        refusal(-2, vec![]),
+    ]);
+    client.service_ensure(key()).unwrap();
+    client.service_ensure(key()).unwrap();
+    let err = client.service_ensure(key()).unwrap_err();
+    assert!(matches!(err, Error::VipNotInPool(_)), "{err:?}");
+    let record = record.lock().unwrap();
+    assert_eq!(record.sent.len(), 4, "getfamily and one service-add each");
+    for request in &record.sent[1..] {
+        // The genetlink command follows the 16-byte netlink header.
+        assert_eq!(request[16], uapi::RINGGATE_CMD_SERVICE_ADD);
+    }
+}
+
 /// A refusal that points at an attribute is about the request's form, so
 /// it is not re-labelled as "no such VIP" even though the errno matches.
 #[test]
@@ -242,6 +279,68 @@ fn session_part(seq: u32, stage: u32, with_owner: bool) -> Vec<u8> {
         uapi::RINGGATE_CMD_SESSION_GET,
         &attrs,
     )
+}
+
+/// A session dump whose parts and end are flagged NLM_F_DUMP_INTR, as
+/// when the table is resized under it.
+fn raced_session_dump(parts: usize) -> Answer {
+    Box::new(move |seq| {
+        let mut datagrams: Vec<Vec<u8>> = (0..parts)
+            .map(|_| {
+                genl(
+                    FAMILY,
+                    NLM_F_MULTI | NLM_F_DUMP_INTR,
+                    seq,
+                    PORT,
+                    uapi::RINGGATE_CMD_SESSION_GET,
+                    &session_attrs(2, Some(7)),
+                )
+            })
+            .collect();
+        datagrams.push(done(NLM_F_DUMP_INTR, seq, PORT, 0, &[]));
+        datagrams
+    })
+}
+
+/// The list the daemon builds its announcements from is read again when a
+/// resize raced the dump: a raced read may miss a session, and a full
+/// announcement missing one tells the peers it has ended.
+#[test]
+fn a_session_list_raced_by_a_resize_is_read_again() {
+    let clean: Answer =
+        Box::new(|seq| vec![session_part(seq, 2, true), done(0, seq, PORT, 0, &[])]);
+    let (client, record) = connect(vec![raced_session_dump(3), clean]);
+    assert_eq!(client.sessions().unwrap().len(), 1);
+    let record = record.lock().unwrap();
+    assert_eq!(record.sent.len(), 3, "getfamily, the raced dump, the retry");
+    assert_eq!(record.sent_with_unread, 0);
+}
+
+/// A streamed listing cannot take back what it handed over, so a raced one
+/// hands over what came and then says it cannot be trusted.
+#[test]
+fn a_streamed_session_listing_raced_by_a_resize_is_an_error_after_it() {
+    let (client, record) = connect(vec![raced_session_dump(2), clean_vip_dump(&[1])]);
+    let mut seen = 0;
+    let err = client
+        .for_each_session(|_| {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(seen, 2);
+    assert!(
+        matches!(
+            err,
+            Error::ListingInterrupted {
+                what: "session table"
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("list again"), "{err}");
+    assert_eq!(client.vip_list().unwrap().len(), 1);
+    assert_eq!(record.lock().unwrap().sent_with_unread, 0);
 }
 
 #[test]

@@ -39,7 +39,13 @@ impl Decoder {
             AttrType::Uint if payload.len() == 4 => 4,
             AttrType::Uint => 8,
             other => {
-                return Err(self.malformed(format!("attribute {name} is a {other:?}, not a number")))
+                let kind = match other {
+                    AttrType::String => "string",
+                    AttrType::Nest => "nest",
+                    AttrType::Flag => "flag",
+                    _ => "binary",
+                };
+                return Err(self.malformed(format!("attribute {name} is a {kind}, not a number")));
             }
         };
         if payload.len() != width {

@@ -39,6 +39,10 @@ pub enum Error {
     /// A dump was flagged as interrupted by a change every time it was tried.
     #[error("the {what} kept changing while it was being listed ({attempts} attempts); try again")]
     DumpInterrupted { what: &'static str, attempts: u32 },
+    /// A listing handed over as it arrived was raced by a change that may
+    /// have skipped or repeated entries (a resize of the session table).
+    #[error("the {what} changed shape while it was being listed: entries may be missing or listed twice; list again")]
+    ListingInterrupted { what: &'static str },
     #[error("netlink socket: {0}")]
     Socket(String),
     #[error("malformed reply to {op}: {why}")]

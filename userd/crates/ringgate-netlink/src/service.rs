@@ -242,6 +242,7 @@ fn put_backend(request: &mut Builder, backend: SocketAddrV4, fill: impl FnOnce(&
 }
 
 const ENOENT: i32 = 2;
+const EEXIST: i32 = 17;
 const ENOSPC: i32 = 28;
 
 /// The typed errors of service and back-end changes, where the module has
@@ -272,8 +273,20 @@ impl Client {
         .map_err(|e| e.refine(about_service(Error::VipNotInPool(key.vip))))
     }
 
-    /// Changes an existing service's scheduler; a missing service is
-    /// refused (ENOENT).
+    /// Creates the service `key` (wrr) unless it exists; an existing one is
+    /// left exactly as it is. It is one request, so two callers that race
+    /// to create the same service both succeed (a dump, then an add, fails
+    /// one of them).
+    pub fn service_ensure(&self, key: ServiceKey) -> Result<(), Error> {
+        match self.service_add(key, None) {
+            Err(Error::Kernel(k)) if k.errno == EEXIST => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Changes an existing service's scheduler. A missing service and a
+    /// VIP not in the pool are both refused with ENOENT, so the kernel's
+    /// own words say which it was.
     pub fn service_set(&self, key: ServiceKey, scheduler: Scheduler) -> Result<(), Error> {
         self.call(
             uapi::RINGGATE_CMD_SERVICE_SET,
@@ -283,7 +296,12 @@ impl Client {
             },
             &mut |_| Ok(()),
         )
-        .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
+        .map_err(|e| {
+            e.refine(|errno| match errno {
+                ENOSPC => Some(Error::ServiceTableFull),
+                _ => None,
+            })
+        })
     }
 
     /// Removes a service.

@@ -11,6 +11,9 @@ use crate::names::Set;
 use crate::wire::{attrs, Builder};
 use crate::{Client, Error, Proto};
 
+/// What a raced session dump names in its error.
+const SESSION_TABLE: &str = "session table";
+
 /// Where a NAT session is in its life (the spec's `session-stage`), kept by
 /// number so that a stage of a newer module is shown, not refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -206,26 +209,36 @@ impl Client {
 
     /// Hands each live NAT session to `each` as its dump part arrives, so a
     /// table of a million sessions is never held in memory. The dump is a
-    /// sample (sessions come and go meanwhile), so it is not retried. The
-    /// first error `each` returns ends the handing over; the rest of the
-    /// dump is still read, then that error is returned.
+    /// sample (sessions come and go meanwhile), but a session that lives
+    /// through it is handed over exactly once, unless the table was resized
+    /// meanwhile: then sessions may have been missed or handed over twice,
+    /// and the error says so once the dump is read to its end (what was
+    /// handed over cannot be taken back, so it is not retried). The first
+    /// error `each` returns ends the handing over; the rest of the dump is
+    /// still read, then that error is returned.
     pub fn for_each_session(
         &self,
         mut each: impl FnMut(Session) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        self.dump_each(uapi::RINGGATE_CMD_SESSION_GET, &mut |payload| {
+        let interrupted = self.dump_each(uapi::RINGGATE_CMD_SESSION_GET, &mut |payload| {
             each(Session::decode(payload)?)
-        })
-        .map(|_interrupted| ())
+        })?;
+        if interrupted {
+            return Err(Error::ListingInterrupted {
+                what: SESSION_TABLE,
+            });
+        }
+        Ok(())
     }
 
-    /// Every live NAT session (a sample: sessions come and go meanwhile).
+    /// Every live NAT session (a sample: sessions come and go meanwhile),
+    /// read again while a resize races the dump, so a session that lives
+    /// through the read is in the list exactly once.
     pub fn sessions(&self) -> Result<Vec<Session>, Error> {
-        let mut sessions = Vec::new();
-        self.for_each_session(|s| {
-            sessions.push(s);
-            Ok(())
-        })?;
-        Ok(sessions)
+        self.dump_consistent(
+            uapi::RINGGATE_CMD_SESSION_GET,
+            SESSION_TABLE,
+            Session::decode,
+        )
     }
 }

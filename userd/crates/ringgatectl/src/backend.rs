@@ -29,9 +29,10 @@ pub(crate) fn service_del(key: ServiceKey) -> Result<(), Failure> {
     Ok(Client::connect()?.service_del(key)?)
 }
 
-/// Adds a back-end, creating its service (wrr) if needed. A back-end
-/// already there is refused by the kernel and left as it is (a drained one
-/// stays down).
+/// Adds a back-end, creating its service (wrr) if needed; an existing
+/// service is left as it is, and two of these racing to create one both
+/// succeed. A back-end already there is refused by the kernel and left as
+/// it is (a drained one stays down).
 pub(crate) fn add(
     key: ServiceKey,
     backend: SocketAddrV4,
@@ -39,9 +40,7 @@ pub(crate) fn add(
     up: Option<bool>,
 ) -> Result<(), Failure> {
     let client = Client::connect()?;
-    if !client.services()?.iter().any(|s| s.key == key) {
-        client.service_add(key, None)?;
-    }
+    client.service_ensure(key)?;
     Ok(client.backend_add(key, backend, weight, up)?)
 }
 

@@ -91,7 +91,8 @@ pub(crate) enum Command {
     /// Apply a file of ringgatectl lines (as `save` prints them): what is
     /// missing is added, what differs is set, nothing is removed. The whole
     /// file is checked first; a bad line is reported by number and nothing
-    /// is changed.
+    /// is changed. A request the kernel refuses stops the restore, and what
+    /// was sent before it is undone.
     Restore {
         /// The file to apply; `-` reads standard input.
         #[arg(short = 'f', long)]
@@ -469,8 +470,8 @@ mod set_and_port_tests {
 
     /// Issue 15: "a `set` with nothing to change succeeds silently". `vip
     /// set` (garp-count required) and `service set` (scheduler required)
-    /// now refuse it; `backend set` and `config set` still parse with
-    /// nothing to change, send a request that changes nothing, and exit 0.
+    /// refuse it through their required arguments; `backend set` and
+    /// `config set`, whose every argument is optional, refuse it too.
     #[test]
     fn a_set_with_nothing_to_change_is_refused() {
         for args in [

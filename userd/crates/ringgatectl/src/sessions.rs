@@ -12,14 +12,19 @@ use crate::schema::SessionJson;
 pub(crate) fn show(json: bool) -> Result<(), Failure> {
     let client = Client::connect()?;
     let mut printer = Printer::new(std::io::BufWriter::new(std::io::stdout().lock()), json);
-    client.for_each_session(|session| {
+    let listed = client.for_each_session(|session| {
         printer.session(&session);
         Ok(())
-    })?;
-    printer
+    });
+    // What was listed is written out whole (a JSON array closed) even when
+    // the dump then reports that a resize raced it: the error that follows
+    // on stderr and the exit code say the listing cannot be trusted.
+    let written = printer
         .finish()
         .map(|_| ())
-        .map_err(|e| Failure::other(format!("writing the sessions: {e}")))
+        .map_err(|e| Failure::other(format!("writing the sessions: {e}")));
+    listed?;
+    written
 }
 
 /// Writes sessions one by one, as a table or as one JSON array. A write

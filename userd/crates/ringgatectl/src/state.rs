@@ -48,6 +48,18 @@ pub(crate) enum Change {
         weight: Option<u32>,
         up: Option<bool>,
     },
+    /// The deletes undo a restore's adds when the kernel refuses a later
+    /// request; a restore plans none of its own.
+    VipDel {
+        addr: Ipv4Addr,
+    },
+    ServiceDel {
+        key: ServiceKey,
+    },
+    BackendDel {
+        key: ServiceKey,
+        backend: SocketAddrV4,
+    },
 }
 
 /// Where a restore reads the state from and sends its changes: the module,
@@ -89,6 +101,9 @@ impl Target for Client {
                 weight,
                 up,
             } => self.backend_set(key, backend, weight, up),
+            Change::VipDel { addr } => self.vip_del(addr),
+            Change::ServiceDel { key } => self.service_del(key),
+            Change::BackendDel { key, backend } => self.backend_del(key, backend),
         }
     }
 }

@@ -17,7 +17,7 @@ pub(crate) struct Line {
     pub vip: std::net::Ipv4Addr,
     pub port: u16,
     pub proto: ringgate_netlink::Proto,
-    pub addr: std::net::Ipv4Addr,
+    pub backend_addr: std::net::Ipv4Addr,
     pub backend_port: u16,
     #[serde(flatten)]
     pub traffic: Traffic,
@@ -33,7 +33,7 @@ fn lines(services: &[Service]) -> Vec<Line> {
                     vip: s.key.vip,
                     port: s.key.port,
                     proto: s.key.proto,
-                    addr: *b.addr.ip(),
+                    backend_addr: *b.addr.ip(),
                     backend_port: b.addr.port(),
                     traffic: b.traffic?,
                 })
@@ -51,8 +51,8 @@ pub(crate) fn rates(before: &[Line], after: &[Line], seconds: f64) -> Vec<Line> 
         .iter()
         .filter_map(|a| {
             let b = before.iter().find(|b| {
-                (b.vip, b.port, b.proto, b.addr, b.backend_port)
-                    == (a.vip, a.port, a.proto, a.addr, a.backend_port)
+                (b.vip, b.port, b.proto, b.backend_addr, b.backend_port)
+                    == (a.vip, a.port, a.proto, a.backend_addr, a.backend_port)
             })?;
             let (x, y) = (&b.traffic, &a.traffic);
             // Counters only grow while a back-end keeps its slot.
@@ -93,7 +93,7 @@ fn table(lines: &[Line], rate: bool) -> String {
             l.vip.to_string(),
             l.port.to_string(),
             l.proto.to_string(),
-            l.addr.to_string(),
+            l.backend_addr.to_string(),
             l.backend_port.to_string(),
             t.conns.to_string(),
             t.packets_in.to_string(),
@@ -137,7 +137,7 @@ mod tests {
             vip: Ipv4Addr::new(10, 9, 0, 100),
             port: 80,
             proto: Proto::Tcp,
-            addr: Ipv4Addr::new(10, 8, 0, backend),
+            backend_addr: Ipv4Addr::new(10, 8, 0, backend),
             backend_port: 8080,
             traffic: Traffic {
                 conns,
@@ -156,7 +156,7 @@ mod tests {
         let after = [line(3, 4, 40), line(2, 30, 300), line(4, 1, 1)];
         let got = rates(&before, &after, 2.0);
         assert_eq!(got.len(), 2, "the new back-end has no rate yet");
-        assert_eq!(got[0].addr, Ipv4Addr::new(10, 8, 0, 3));
+        assert_eq!(got[0].backend_addr, Ipv4Addr::new(10, 8, 0, 3));
         assert_eq!(got[0].traffic.conns, 2);
         assert_eq!(got[0].traffic.packets_in, 20);
         assert_eq!(got[1].traffic.conns, 10);

@@ -29,22 +29,43 @@ pub(crate) fn run(file: &Path) -> Result<(), Failure> {
 }
 
 /// Plans every line against `target`'s state, then applies the plan. A
-/// request the kernel refuses stops the restore at its line (what only the
-/// kernel can check, such as a VIP taken that no interface has, is found
-/// there); the lines before it stay applied.
+/// request the kernel refuses (what only the kernel can check, such as a
+/// VIP taken that no interface has) stops the restore at its line, and the
+/// requests sent before it are undone, newest first, so a refused restore
+/// changes nothing. Only an undo the kernel refuses too (the namespace
+/// changed meanwhile) leaves part of the file applied, and the error says
+/// so.
 fn restore(target: &mut impl Target, lines: &[parse::Line]) -> Result<(), Failure> {
     let state = target.state()?;
     let steps = plan::plan(&state, lines).map_err(|bad| Failure::bad_input(bad.to_string()))?;
-    for step in &steps {
-        target.apply(&step.change).map_err(|e| {
+    for (sent, step) in steps.iter().enumerate() {
+        if let Err(e) = target.apply(&step.change) {
             let failure = Failure::from(e);
-            Failure {
-                message: format!("line {}: {}", step.line, failure.message),
+            let outcome = undo(target, &steps[..sent]);
+            return Err(Failure {
+                message: format!("line {}: {}; {outcome}", step.line, failure.message),
                 ..failure
-            }
-        })?;
+            });
+        }
     }
     Ok(())
+}
+
+/// Undoes `applied`, newest first, and says how that went.
+fn undo(target: &mut impl Target, applied: &[plan::Step]) -> String {
+    for step in applied.iter().rev() {
+        if let Err(e) = target.apply(&step.undo) {
+            return format!(
+                "undoing line {} failed too ({}): the lines before it stay applied",
+                step.line,
+                Failure::from(e).message
+            );
+        }
+    }
+    match applied.len() {
+        0 => "nothing was changed".to_string(),
+        n => format!("the {n} changes sent before it were undone: nothing was changed"),
+    }
 }
 
 /// The file's name for messages and its text; `-` is standard input.
@@ -57,6 +78,7 @@ fn read(file: &Path) -> Result<(String, String), Failure> {
         return Ok(("<stdin>".into(), text));
     }
     let name = file.display().to_string();
-    text = std::fs::read_to_string(file).map_err(|e| Failure::other(format!("{name}: {e}")))?;
+    // A file that cannot be read is bad input, as a bad line in it is.
+    text = std::fs::read_to_string(file).map_err(|e| Failure::bad_input(format!("{name}: {e}")))?;
     Ok((name, text))
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use clap::Parser;
-use ringgate_netlink::{ConfigChange, Scheduler, ServiceKey};
+use ringgate_netlink::{check_vip_addr, ConfigChange, Scheduler, ServiceKey};
 
 use crate::backend::key;
 use crate::cli::{BackendAction, Cli, Command, ConfigAction, ModeValue, ServiceAction, VipAction};
@@ -86,7 +86,16 @@ fn parse_line(content: &str) -> Result<Action, String> {
         words.remove(0);
     }
     let argv = std::iter::once("ringgatectl").chain(words.iter().copied());
-    let cli = Cli::try_parse_from(argv).map_err(|e| clap_reason(&e))?;
+    let cli = Cli::try_parse_from(argv).map_err(|e| match e.kind() {
+        // clap answers these with text to print, not with an error.
+        clap::error::ErrorKind::DisplayHelp
+        | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        | clap::error::ErrorKind::DisplayVersion => format!(
+            "`{}` asks for help or the version, which is not a restore line",
+            words.join(" ")
+        ),
+        _ => clap_reason(&e),
+    })?;
     // HTTP mode is the cluster's (ringgated runs the proxy); a restore
     // goes to the module alone, which would make it a NAT service.
     if let Command::Service {
@@ -98,12 +107,18 @@ fn parse_line(content: &str) -> Result<Action, String> {
     {
         return Err("`--mode http` is for the gateway cluster (ringgated runs ringgate-l7d); a restore applies to the module alone".into());
     }
-    action(cli.command).ok_or_else(|| {
+    let action = action(cli.command).ok_or_else(|| {
         format!(
             "`{}` is not a restore command (a restore file holds `config set`, `vip add|set|own|release`, `service add|set` and `backend add|set` lines)",
             words.iter().take(2).copied().collect::<Vec<_>>().join(" ")
         )
-    })
+    })?;
+    // Checked here, before connecting, so a bad address is the same error
+    // whether or not the module is loaded.
+    if let Action::Vip { addr, .. } = action {
+        check_vip_addr(addr).map_err(|e| e.to_string())?;
+    }
+    Ok(action)
 }
 
 /// The first line of clap's message, without its `error: ` prefix: the

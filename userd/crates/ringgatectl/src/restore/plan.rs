@@ -5,9 +5,7 @@
 //! checked against the state and the lines before it before anything is
 //! sent.
 
-use ringgate_netlink::{
-    check_vip_addr, uapi, Backend, ConfigChange, Scheduler, Service, ServiceKey, Vip,
-};
+use ringgate_netlink::{uapi, Backend, ConfigChange, Scheduler, Service, ServiceKey, Vip};
 
 use super::parse::{Action, BadLine, Line};
 use crate::state::{Change, State};
@@ -18,11 +16,14 @@ const DEFAULT_GARP_COUNT: u32 = 3;
 /// The weight and state the kernel gives a back-end added without them.
 const DEFAULT_WEIGHT: u32 = 1;
 
-/// One request, with the line it comes from.
+/// One request, with the line it comes from and the request that undoes
+/// it (what a restore sends, newest first, when the kernel refuses a later
+/// one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Step {
     pub line: usize,
     pub change: Change,
+    pub undo: Change,
 }
 
 /// The requests `lines` need on `state`, in order, or the first line that
@@ -33,16 +34,78 @@ pub(crate) fn plan(state: &State, lines: &[Line]) -> Result<Vec<Step>, BadLine> 
     let mut state = state.clone();
     let mut steps = Vec::new();
     for line in lines {
+        let before = state.clone();
         let changes = plan_line(&mut state, &line.action).map_err(|why| BadLine {
             number: line.number,
             why,
         })?;
         steps.extend(changes.into_iter().map(|change| Step {
             line: line.number,
+            undo: undo(&before, &change),
             change,
         }));
     }
     Ok(steps)
+}
+
+/// The request that puts back what `change` changes, from the state
+/// before its line. A line's changes touch what existed before it (a set)
+/// or what it creates (an add, undone by a delete), so `before` holds every
+/// value an undo needs.
+fn undo(before: &State, change: &Change) -> Change {
+    let vip = |addr| before.vips.iter().find(|v| v.addr == addr);
+    let service = |key| before.services.iter().find(|s| s.key == key);
+    match change.clone() {
+        Change::Config(set) => {
+            let c = &before.config;
+            Change::Config(ConfigChange {
+                node_id: set.node_id.map(|_| c.node_id),
+                max_sessions: set.max_sessions.map(|_| c.max_sessions),
+                timeout_syn: set.timeout_syn.map(|_| c.timeout_syn),
+                timeout_established: set.timeout_established.map(|_| c.timeout_established),
+                timeout_closing: set.timeout_closing.map(|_| c.timeout_closing),
+                timeout_udp: set.timeout_udp.map(|_| c.timeout_udp),
+                down_policy: set.down_policy.map(|_| c.down_policy),
+                conntrack: set.conntrack.map(|_| c.conntrack),
+            })
+        }
+        Change::VipAdd { addr, .. } => Change::VipDel { addr },
+        Change::VipSet {
+            addr,
+            owned,
+            garp_count,
+        } => {
+            let old = vip(addr);
+            Change::VipSet {
+                addr,
+                owned: owned.and(old.map(|v| v.owned)),
+                garp_count: garp_count.and(old.map(|v| v.garp_count)),
+            }
+        }
+        Change::ServiceAdd { key, .. } => Change::ServiceDel { key },
+        Change::ServiceSet { key, scheduler } => Change::ServiceSet {
+            key,
+            scheduler: service(key).map_or(scheduler, |s| s.scheduler),
+        },
+        Change::BackendAdd { key, backend, .. } => Change::BackendDel { key, backend },
+        Change::BackendSet {
+            key,
+            backend,
+            weight,
+            up,
+        } => {
+            let old = service(key).and_then(|s| s.backends.iter().find(|b| b.addr == backend));
+            Change::BackendSet {
+                key,
+                backend,
+                weight: weight.and(old.map(|b| b.weight)),
+                up: up.and(old.map(|b| b.up)),
+            }
+        }
+        // A plan never deletes; an undo of an undo is not needed.
+        delete
+        @ (Change::VipDel { .. } | Change::ServiceDel { .. } | Change::BackendDel { .. }) => delete,
+    }
 }
 
 fn plan_line(state: &mut State, action: &Action) -> Result<Vec<Change>, String> {
@@ -53,7 +116,6 @@ fn plan_line(state: &mut State, action: &Action) -> Result<Vec<Change>, String> 
             garp_count,
             create,
         } => {
-            check_vip_addr(addr).map_err(|e| e.to_string())?;
             let pool_size = state.vips.len();
             match state.vips.iter_mut().find(|v| v.addr == addr) {
                 Some(vip) => Ok(match garp_count.filter(|g| *g != vip.garp_count) {

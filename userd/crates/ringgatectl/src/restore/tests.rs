@@ -3,8 +3,8 @@
 use std::net::Ipv4Addr;
 
 use ringgate_netlink::{
-    Backend, Config, ConfigChange, ConntrackMode, DownPolicy, Error, Proto, Scheduler, Service,
-    ServiceKey, Vip,
+    Backend, Config, ConfigChange, ConntrackMode, DownPolicy, Error, KernelError, Proto, Scheduler,
+    Service, ServiceKey, Vip,
 };
 
 use super::parse::parse;
@@ -13,10 +13,13 @@ use crate::exit::Status;
 use crate::save::lines;
 use crate::state::{Change, State, Target};
 
-/// A namespace that answers with a fixed state and records every change.
+/// A namespace that answers with a fixed state and records every change,
+/// refusing the requests whose numbers (counted from 0) `refused` lists.
 struct Recorder {
     state: State,
     applied: Vec<Change>,
+    refused: Vec<usize>,
+    requests: usize,
 }
 
 impl Target for Recorder {
@@ -25,6 +28,16 @@ impl Target for Recorder {
     }
 
     fn apply(&mut self, change: &Change) -> Result<(), Error> {
+        let number = self.requests;
+        self.requests += 1;
+        if self.refused.contains(&number) {
+            return Err(Error::Kernel(KernelError {
+                op: "vip-set",
+                errno: 99,
+                message: Some("the VIP is not configured on any interface".into()),
+                culprit: None,
+            }));
+        }
         self.applied.push(change.clone());
         Ok(())
     }
@@ -34,6 +47,8 @@ fn recorder(state: State) -> Recorder {
     Recorder {
         state,
         applied: Vec::new(),
+        refused: Vec::new(),
+        requests: 0,
     }
 }
 
@@ -283,11 +298,10 @@ fn saved_lines_are_command_lines() {
 // Found by review: port 0 and a scheduler-less `service add`.
 
 /// The spec gives service and back-end ports `checks: min: 1` (the kernel's
-/// policy is NLA_POLICY_MIN(NLA_U16, 1)), but the CLI's `port: u16` and
-/// `backend: SocketAddrV4` accept 0, so the plan lets a port-0 line through
-/// and the kernel refuses it only at apply time, after the lines above it
-/// were sent: a half-applied restore, which README says cannot happen for
-/// a bad value ("A bad line stops the restore before anything is sent").
+/// policy is NLA_POLICY_MIN(NLA_U16, 1)). The CLI's `port: u16` and
+/// `backend: SocketAddrV4` once accepted 0, so the kernel refused such a
+/// line only at apply time, after the lines above it were sent; a bad value
+/// must stop the restore before anything is sent.
 #[test]
 fn port_zero_is_refused_before_anything_is_sent() {
     for text in [
@@ -306,11 +320,11 @@ fn port_zero_is_refused_before_anything_is_sent() {
 }
 
 /// A `vip add` without `--garp-count` or a `backend add` without
-/// `--weight`/`--up` leaves an existing object's values alone, but a
-/// `service add` without `--scheduler` resets an existing service's
-/// scheduler to wrr: clap's `default_value = "wrr"` cannot be told from an
-/// explicit `--scheduler wrr`. Restoring a hand-written file onto a live
-/// node turns its Maglev (hash) or lc service into wrr.
+/// `--weight`/`--up` leaves an existing object's values alone, and so must
+/// a `service add` without `--scheduler`. It once reset an existing
+/// service's scheduler to wrr (clap's `default_value = "wrr"` could not be
+/// told from an explicit `--scheduler wrr`), so restoring a hand-written
+/// file onto a live node turned its Maglev (hash) or lc service into wrr.
 #[test]
 fn service_add_without_scheduler_leaves_the_existing_one() {
     let mut target = recorder(configured());
@@ -344,4 +358,126 @@ fn an_http_mode_service_is_refused_before_anything_is_sent() {
         "{}",
         error.message
     );
+}
+
+// Found by review: a request the kernel refuses left the lines before it
+// applied.
+
+/// The kernel refuses the third request (a VIP taken that no interface
+/// has): the two sent before it are undone, newest first, and the line
+/// after it is never sent.
+#[test]
+fn a_refused_request_undoes_what_was_sent_before_it() {
+    let mut target = recorder(empty());
+    target.refused = vec![2];
+    let other = Ipv4Addr::new(10, 9, 0, 101);
+    let failure = restore_text(
+        &mut target,
+        "vip add 10.9.0.100\nservice add 10.9.0.100 80 --scheduler hash\n\
+         vip own 10.9.0.100\nvip add 10.9.0.101\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        target.applied,
+        [
+            Change::VipAdd {
+                addr: VIP,
+                garp_count: None
+            },
+            Change::ServiceAdd {
+                key: web(),
+                scheduler: Some(Scheduler::Hash)
+            },
+            Change::ServiceDel { key: web() },
+            Change::VipDel { addr: VIP },
+        ]
+    );
+    assert!(!target.applied.contains(&Change::VipAdd {
+        addr: other,
+        garp_count: None
+    }));
+    assert!(
+        failure
+            .message
+            .starts_with("line 3: the kernel refused vip-set")
+            && failure
+                .message
+                .ends_with("the 2 changes sent before it were undone: nothing was changed"),
+        "{}",
+        failure.message
+    );
+}
+
+/// A set is undone by a set to the value before it, settings included.
+#[test]
+fn a_refused_request_sets_back_what_was_set_before_it() {
+    let mut target = recorder(configured());
+    target.refused = vec![2];
+    restore_text(
+        &mut target,
+        "config set --timeout-udp 7\nbackend set 10.9.0.100 80 10.8.0.2:8080 --weight 9\n\
+         vip own 10.9.0.101\n",
+    )
+    .unwrap_err();
+    let timeout_udp = |t| {
+        Change::Config(ConfigChange {
+            timeout_udp: Some(t),
+            ..ConfigChange::default()
+        })
+    };
+    let weight = |w| Change::BackendSet {
+        key: web(),
+        backend: "10.8.0.2:8080".parse().unwrap(),
+        weight: Some(w),
+        up: None,
+    };
+    assert_eq!(
+        target.applied,
+        [timeout_udp(7), weight(9), weight(3), timeout_udp(8)]
+    );
+}
+
+/// An undo the kernel refuses too is said, and the rest is not tried.
+#[test]
+fn a_refused_undo_says_the_lines_before_stay_applied() {
+    let mut target = recorder(empty());
+    target.refused = vec![2, 3];
+    let failure = restore_text(
+        &mut target,
+        "vip add 10.9.0.100\nservice add 10.9.0.100 80\nvip own 10.9.0.100\n",
+    )
+    .unwrap_err();
+    assert_eq!(target.applied.len(), 2, "{:?}", target.applied);
+    assert!(
+        failure
+            .message
+            .contains("undoing line 2 failed too (the kernel refused vip-set")
+            && failure
+                .message
+                .ends_with("the lines before it stay applied"),
+        "{}",
+        failure.message
+    );
+}
+
+/// `--help` and `--version` print text on the command line; in a file they
+/// are refused like any other line that is not a restore command.
+#[test]
+fn help_and_version_lines_are_refused() {
+    for line in ["vip add --help", "--version", "ringgatectl help"] {
+        let bad = parse(line).unwrap_err();
+        assert!(
+            bad.why.contains("not a restore line"),
+            "{line}: {}",
+            bad.why
+        );
+    }
+}
+
+/// A VIP address no VIP may have is refused while parsing, before the
+/// module is asked anything.
+#[test]
+fn a_bad_vip_address_is_refused_while_parsing() {
+    let bad = parse("vip add 0.0.0.0").unwrap_err();
+    assert_eq!(bad.number, 1);
 }
