@@ -31,10 +31,11 @@ pub(crate) fn run(file: &Path) -> Result<(), Failure> {
 /// Plans every line against `target`'s state, then applies the plan. A
 /// request the kernel refuses (what only the kernel can check, such as a
 /// VIP taken that no interface has) stops the restore at its line, and the
-/// requests sent before it are undone, newest first, so a refused restore
-/// changes nothing. Only an undo the kernel refuses too (the namespace
-/// changed meanwhile) leaves part of the file applied, and the error says
-/// so.
+/// requests sent before it are undone, newest first, so the configuration
+/// is as it was (the versions move, and what a change did meanwhile, such
+/// as gratuitous ARPs sent, stays done). Only an undo the kernel refuses
+/// too (the namespace changed meanwhile) leaves part of the file applied,
+/// and the error says so.
 fn restore(target: &mut impl Target, lines: &[parse::Line]) -> Result<(), Failure> {
     let state = target.state()?;
     let steps = plan::plan(&state, lines).map_err(|bad| Failure::bad_input(bad.to_string()))?;
@@ -56,15 +57,17 @@ fn undo(target: &mut impl Target, applied: &[plan::Step]) -> String {
     for step in applied.iter().rev() {
         if let Err(e) = target.apply(&step.undo) {
             return format!(
-                "undoing line {} failed too ({}): the lines before it stay applied",
+                "undoing line {} failed too ({}): what the lines up to line {} sent stays applied",
                 step.line,
-                Failure::from(e).message
+                Failure::from(e).message,
+                step.line
             );
         }
     }
     match applied.len() {
-        0 => "nothing was changed".to_string(),
-        n => format!("the {n} changes sent before it were undone: nothing was changed"),
+        0 => "nothing was sent before it".to_string(),
+        1 => "the change sent before it was undone".to_string(),
+        n => format!("the {n} changes sent before it were undone"),
     }
 }
 

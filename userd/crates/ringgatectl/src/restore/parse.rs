@@ -88,11 +88,16 @@ fn parse_line(content: &str) -> Result<Action, String> {
     let argv = std::iter::once("ringgatectl").chain(words.iter().copied());
     let cli = Cli::try_parse_from(argv).map_err(|e| match e.kind() {
         // clap answers these with text to print, not with an error.
-        clap::error::ErrorKind::DisplayHelp
-        | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-        | clap::error::ErrorKind::DisplayVersion => format!(
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => format!(
             "`{}` asks for help or the version, which is not a restore line",
             words.join(" ")
+        ),
+        clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => format!(
+            "`{}` is incomplete: it names no command, which is not a restore line",
+            std::iter::once("ringgatectl")
+                .chain(words.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         _ => clap_reason(&e),
     })?;
@@ -115,7 +120,12 @@ fn parse_line(content: &str) -> Result<Action, String> {
     })?;
     // Checked here, before connecting, so a bad address is the same error
     // whether or not the module is loaded.
-    if let Action::Vip { addr, .. } = action {
+    let vip = match &action {
+        Action::Config(_) => None,
+        Action::Vip { addr, .. } | Action::VipOwned { addr, .. } => Some(*addr),
+        Action::Service { key, .. } | Action::Backend { key, .. } => Some(key.vip),
+    };
+    if let Some(addr) = vip {
         check_vip_addr(addr).map_err(|e| e.to_string())?;
     }
     Ok(action)
