@@ -270,10 +270,15 @@ fn unknown_schedulers_and_protocols_do_not_fail_the_listing() {
 }
 
 fn session_part(seq: u32, stage: u32, with_owner: bool) -> Vec<u8> {
+    session_part_flagged(0, seq, stage, with_owner)
+}
+
+/// A session dump part with `flags` beside NLM_F_MULTI.
+fn session_part_flagged(flags: u16, seq: u32, stage: u32, with_owner: bool) -> Vec<u8> {
     let attrs = session_attrs(stage, with_owner.then_some(7));
     genl(
         FAMILY,
-        NLM_F_MULTI,
+        NLM_F_MULTI | flags,
         seq,
         PORT,
         uapi::RINGGATE_CMD_SESSION_GET,
@@ -286,16 +291,7 @@ fn session_part(seq: u32, stage: u32, with_owner: bool) -> Vec<u8> {
 fn raced_session_dump(parts: usize) -> Answer {
     Box::new(move |seq| {
         let mut datagrams: Vec<Vec<u8>> = (0..parts)
-            .map(|_| {
-                genl(
-                    FAMILY,
-                    NLM_F_MULTI | NLM_F_DUMP_INTR,
-                    seq,
-                    PORT,
-                    uapi::RINGGATE_CMD_SESSION_GET,
-                    &session_attrs(2, Some(7)),
-                )
-            })
+            .map(|_| session_part_flagged(NLM_F_DUMP_INTR, seq, 2, true))
             .collect();
         datagrams.push(done(NLM_F_DUMP_INTR, seq, PORT, 0, &[]));
         datagrams

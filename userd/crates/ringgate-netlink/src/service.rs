@@ -246,10 +246,12 @@ const EEXIST: i32 = 17;
 const ENOSPC: i32 = 28;
 
 /// The typed errors of service and back-end changes, where the module has
-/// one cause for the errno (its extack says the same).
-fn about_service(enoent: Error) -> impl FnOnce(i32) -> Option<Error> {
+/// one cause for the errno (its extack says the same). `enoent` is what
+/// ENOENT means for the request, if it has one meaning only; otherwise the
+/// kernel's own words say which cause it was.
+fn about_service(enoent: Option<Error>) -> impl FnOnce(i32) -> Option<Error> {
     move |errno| match errno {
-        ENOENT => Some(enoent),
+        ENOENT => enoent,
         ENOSPC => Some(Error::ServiceTableFull),
         _ => None,
     }
@@ -270,7 +272,7 @@ impl Client {
             },
             &mut |_| Ok(()),
         )
-        .map_err(|e| e.refine(about_service(Error::VipNotInPool(key.vip))))
+        .map_err(|e| e.refine(about_service(Some(Error::VipNotInPool(key.vip)))))
     }
 
     /// Creates the service `key` (wrr) unless it exists; an existing one is
@@ -296,12 +298,8 @@ impl Client {
             },
             &mut |_| Ok(()),
         )
-        .map_err(|e| {
-            e.refine(|errno| match errno {
-                ENOSPC => Some(Error::ServiceTableFull),
-                _ => None,
-            })
-        })
+        // ENOENT: no such service, or its VIP is not in the pool.
+        .map_err(|e| e.refine(about_service(None)))
     }
 
     /// Removes a service.
@@ -311,7 +309,7 @@ impl Client {
             |r| put_key(r, key),
             &mut |_| Ok(()),
         )
-        .map_err(|e| e.refine(about_service(Error::NoSuchService(key))))
+        .map_err(|e| e.refine(about_service(Some(Error::NoSuchService(key)))))
     }
 
     /// Adds a back-end to an existing service (weight 1 unless given; up
