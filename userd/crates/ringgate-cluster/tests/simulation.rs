@@ -343,8 +343,8 @@ const REGRESSION_SEEDS: [u64; 4] = [377, 458, 563, 1955];
 
 #[test]
 fn regression_seeds_keep_every_property() {
-    for seed in REGRESSION_SEEDS {
-        if let Err(e) = run_seed(seed) {
+    for (seed, result) in ringgate_seeds::sweep(&REGRESSION_SEEDS, run_seed) {
+        if let Err(e) = result {
             panic!("seed {seed}: {e}");
         }
     }
@@ -376,14 +376,16 @@ fn seeded_clusters_keep_every_property() {
                 s.nodes, s.vips, s.loss_percent, s.dup_percent, s.max_delay_us, s.late_percent, s.faults
             );
         }
-        match run_seed(*seed) {
+    }
+    for (seed, result) in ringgate_seeds::sweep(&seeds, run_seed) {
+        match result {
             Ok((t, m)) => {
                 takes += t;
                 moves += m;
             }
             Err(e) => failures.push(format!(
                 "seed {seed} ({}): {e}\n  rerun: RINGGATE_CLUSTER_SEED={seed} cargo test -p ringgate-cluster --test simulation -- --nocapture",
-                s.classes().join(", ")
+                Scenario::from_seed(seed).classes().join(", ")
             )),
         }
     }

@@ -1245,8 +1245,21 @@ fn clusters_agree_despite_loss_partitions_crashes_and_joins() {
             *mix.entry(class).or_default() += 1;
         }
         fault_free += u64::from(scenario.fault_free());
-        check(seed);
     }
+    let all: Vec<u64> = (0..seeds).collect();
+    let failures: Vec<String> = ringgate_seeds::sweep(&all, |seed| {
+        simulate(seed, Scenario::from_seed(seed)).map(|_| ())
+    })
+    .into_iter()
+    .filter_map(|(seed, result)| {
+        let why = result.err()?;
+        Some(format!(
+            "seed {seed} failed: {why}\nscenario: {:?}\nrerun alone: RINGGATE_SIM_SEED={seed} cargo test -p ringgate-ring --test simulator -- --nocapture",
+            Scenario::from_seed(seed)
+        ))
+    })
+    .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Written past the test harness's capture, so every run shows it.
     let report: Vec<String> = mix.iter().map(|(c, n)| format!("{c} {n}")).collect();
     let _ = writeln!(
