@@ -20,7 +20,6 @@ ringgated=$RG_REPO/userd/target/release/ringgated
 CL=/tmp/cl
 
 cl() { ip netns exec cl "$@"; }
-ctl_in() { local ns=$1; shift; ip netns exec "$ns" "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
 mac_of() { ip -n "$1" -br link show "$2" | awk '{print $3}'; }
 # The distinct MACs answering one ARP request for $1 from the client.
 responders() {

@@ -5,6 +5,11 @@ set -e
 trap 'rc=$?; echo "FAIL: line $LINENO of ${0##*/} exited $rc: $BASH_COMMAND" >&2' ERR
 
 ringgatectl() { "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+# ctl_in NS ARGS...: ringgatectl in network namespace NS, through its -n:
+# `ip netns exec` starts a second program and remounts /sys for it, which
+# cost the TCG guest 0.3 s or more a call, and the cluster tests make one
+# per node at every check they poll.
+ctl_in() { local ns=$1; shift; "$RG_REPO/userd/target/release/ringgatectl" -n "$ns" "$@"; }
 # Every jq filter in the tests runs on gojq, which reads the same language:
 # jq 1.6 compiles its own builtins at every start, which took 0.5 s in the
 # idle TCG guest (and over a second beside a busy cluster), gojq 0.1 s, and
@@ -60,7 +65,7 @@ jqr() {
 
 # counter NETNS HOOK packets|bytes: one counter of `ringgatectl status --json` in NETNS.
 counter() {
-  ip netns exec "$1" "$RG_REPO/userd/target/release/ringgatectl" status --json --hook "$2" |
+  ctl_in "$1" status --json --hook "$2" |
     jqr 'get("hooks")[0] | get($f)' --arg f "$3"
 }
 
@@ -163,7 +168,7 @@ tcpraw() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0
 
 # session PORT FIELD: a field of the session in `gw` whose client port is PORT.
 session() {
-  ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" sessions --json |
+  ctl_in gw sessions --json |
     jqr '.[] | select(get("client_port") == $port) | get($f)' --argjson port "$1" --arg f "$2"
 }
 
@@ -173,7 +178,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # joined the events group (at most 10 s).
 events_start() {
   events_out=$2
-  ip netns exec "$1" "$RG_REPO/userd/target/release/ringgatectl" monitor >"$2" 2>"$2.err" &
+  "$RG_REPO/userd/target/release/ringgatectl" -n "$1" monitor >"$2" 2>"$2.err" &
   events_pid=$!
   local deadline=$((SECONDS + 10))
   until grep -qx 'ringgatectl: monitoring the events group' "$2.err"; do

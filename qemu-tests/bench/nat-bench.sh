@@ -28,7 +28,7 @@ SECONDS_PER_FIGURE=${RG_BENCH_SECONDS:-5}
 # The three set-ups run in turn this many times; the medians are reported
 # (TCG timing is noisy, and interleaving spreads its drift over all three).
 ROUNDS=${RG_BENCH_ROUNDS:-5}
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 
 gateway_line be
 mkdir -p /tmp/www && echo hello >/tmp/www/index.html

@@ -15,7 +15,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # solicit: makes gw's kernel resolve 10.9.0.1 afresh with a packet from the
 # VIP, and prints the ARP requests that reached the client, one per line.

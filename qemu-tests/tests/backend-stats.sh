@@ -13,7 +13,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 # stat BACKEND FIELD: one counter of back-end BACKEND (10.8.0.x) of :7000.
 stat() {
   gw backend list --stats --json |

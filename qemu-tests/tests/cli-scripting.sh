@@ -3,11 +3,12 @@
 # its exit code (3 module not loaded, 4 not found, 2 bad input), `--json` is
 # accepted before and after the subcommand with addresses and ports as
 # separate fields, and every line of a table has as many fields as its
-# header (so awk reads the same column on every line).
+# header (so awk reads the same column on every line); `-n NS` works in
+# namespace NS as `ip netns exec NS` does.
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 # exit_code CMD...: the exit status of ringgatectl CMD in gw, its output dropped.
 exit_code() { local rc=0; gw "$@" >/dev/null 2>&1 || rc=$?; echo "$rc"; }
 # same_fields: fails unless every line of stdin has as many fields as the first.
@@ -66,3 +67,22 @@ service(["10.9.0.100", 80, "tcp"]) as $web
      != [["10.8.0.2", 8080, 3, true], ["10.8.0.3", 8080, 1, false]] then error($web | tojson) else . end
 | if (service(["10.9.0.100", 53, "udp"]) | get("scheduler")) != "hash" then error("AssertionError") else empty end
 '
+
+# -n NS reaches NS's module (the one `ip netns exec NS` reaches), not this
+# shell's: the test's own namespace has no VIP. A namespace nobody added is
+# "not found", a name with a '/' bad input. Then what it saves a call.
+expect_eq "$(ringgatectl -n gw save)" "$(ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" save)" \
+  "save through -n gw and through ip netns exec gw"
+expect_eq "$(ringgatectl vip list --json)" "[]" "the VIPs of the test's own namespace"
+rc=0; ringgatectl -n no-such-ns status >/dev/null 2>&1 || rc=$?
+expect_eq "$rc" 4 "exit code of -n naming no namespace"
+rc=0; ringgatectl -n ../gw status >/dev/null 2>&1 || rc=$?
+expect_eq "$rc" 2 "exit code of -n with a '/'"
+# EPOCHREALTIME without its dot counts microseconds.
+start=${EPOCHREALTIME/./}
+for _ in 1 2 3 4 5; do ringgatectl -n gw vip list >/dev/null; done
+with_n=$(((${EPOCHREALTIME/./} - start) / 5000))
+start=${EPOCHREALTIME/./}
+for _ in 1 2 3 4 5; do ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" vip list >/dev/null; done
+with_exec=$(((${EPOCHREALTIME/./} - start) / 5000))
+echo "measured: one 'vip list' through -n gw: $with_n ms; through ip netns exec gw: $with_exec ms (mean of 5)"

@@ -16,7 +16,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"; }
 
 load_module

@@ -13,7 +13,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 defrag_hooks() { ip netns exec gw nft list hooks ip 2>/dev/null | grep -c defrag || true; }
 
 load_module

@@ -33,7 +33,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 
 load_module
 gateway_line be

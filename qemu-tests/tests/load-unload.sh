@@ -29,7 +29,7 @@ for round in 1 2 3; do
   ip netns add untouched
   expect_eq "$(ip netns exec untouched bash -c "$(declare -f ringgate_hooks); ringgate_hooks")" 0 \
     "hooks in a namespace ringgate was never asked about (round $round)"
-  ip netns exec untouched "$RG_REPO/userd/target/release/ringgatectl" status >/dev/null
+  ctl_in untouched status >/dev/null
   expect_eq "$(ip netns exec untouched bash -c "$(declare -f ringgate_hooks); ringgate_hooks")" 7 \
     "hooks once asked (round $round)"
   ip netns delete untouched

@@ -7,7 +7,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 # start_monitor OUT ARGS...: runs `ringgatectl monitor ARGS` in gw into OUT
 # and waits for its readiness line (it has joined the group by then).
 start_monitor() {

@@ -14,7 +14,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # Which back-end answered each of N HTTP requests to the VIP, one line each.
 fetch() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/http-answers.py" "http://$VIP/" "$1"; }

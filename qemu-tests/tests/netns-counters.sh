@@ -17,7 +17,7 @@ load_module
 link_namespaces a veth-a 10.9.0.1/24 b veth-b 10.9.0.2/24
 ip netns add idle
 ip -n idle link set lo up
-for ns in a b idle; do ip netns exec $ns "$RG_REPO/userd/target/release/ringgatectl" counters reset; done
+for ns in a b idle; do ctl_in $ns counters reset; done
 ringgatectl counters reset
 
 a ping -c 5 -i 0.2 -W 2 10.9.0.2 >/dev/null

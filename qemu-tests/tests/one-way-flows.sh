@@ -22,7 +22,7 @@
 
 VIP=10.9.0.100
 TIMEOUT=3
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 
 load_module
 gateway_backends 2

@@ -11,7 +11,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-t() { ip netns exec t "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+t() { ctl_in t "$@"; }
 # versions: "VIP-GENERATION SERVICE-GENERATION", read with the kernel's YNL client.
 versions() {
   ip netns exec t /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \

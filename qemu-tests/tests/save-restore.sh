@@ -8,7 +8,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 # generations NS: the pool's and the services' versions in NS, from the kernel's YNL.
 generations() {
   ip netns exec "$1" /usr/bin/python3 "$RG_KSRC/tools/net/ynl/cli.py" --no-schema \
@@ -76,9 +76,9 @@ for ns in gw2 gw3; do
   ip -n "$ns" addr add "$VIP/32" dev g0
   ip -n "$ns" addr add 10.9.0.101/32 dev g0
 done
-ip netns exec gw2 "$RG_REPO/userd/target/release/ringgatectl" restore -f /tmp/saved
-expect_eq "$(ip netns exec gw2 "$RG_REPO/userd/target/release/ringgatectl" save)" "$(cat /tmp/saved)" \
+ctl_in gw2 restore -f /tmp/saved
+expect_eq "$(ctl_in gw2 save)" "$(cat /tmp/saved)" \
   "save of a namespace restored from scratch"
 PATH="$RG_REPO/userd/target/release:$PATH" ip netns exec gw3 bash -e /tmp/saved
-expect_eq "$(ip netns exec gw3 "$RG_REPO/userd/target/release/ringgatectl" save)" "$(cat /tmp/saved)" \
+expect_eq "$(ctl_in gw3 save)" "$(cat /tmp/saved)" \
   "save of a namespace built by running the saved lines"

@@ -17,7 +17,7 @@
 
 VIP=10.9.0.100
 MAX=1024
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # flows FIRST COUNT: one datagram to the VIP from each client port
 # FIRST..FIRST+COUNT-1.

@@ -13,7 +13,7 @@
 
 VIP=10.9.0.100
 FLOWS=3000
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 
 load_module
 gateway_line be1

@@ -14,7 +14,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 status_field() { gw status --json | jqr 'get($f)' --arg f "$1"; }
 # Sends one datagram from each of N client ports; prints how many were echoed.
 udp_flows() {

@@ -18,7 +18,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 fetch() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/http-answers.py" "http://$VIP/" "$1"; }
 # nft_counter NAME: packets of the named counter in table inet fw.
 nft_counter() { ip netns exec gw nft -j list counter inet fw "$1" | jq '.nftables[1].counter.packets'; }

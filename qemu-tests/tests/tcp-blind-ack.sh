@@ -20,7 +20,7 @@
 VIP=10.9.0.100
 MAX=64
 FLOWS=72
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 stages() {
   gw sessions --json | jqr '[.[] | select(get("client_port") >= 41000) | get("stage")] | sort | join(" ")'
 }

@@ -20,7 +20,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 picked_up() { gw status --json | jqr 'get("picked_up")'; }
 # session_of PORT: "STAGE BACKEND-PORT" of the session of client port PORT, if any.
 session_of() {

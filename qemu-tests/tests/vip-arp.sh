@@ -16,7 +16,7 @@
 
 VIP=10.9.0.100
 cl() { ip netns exec cl "$@"; }
-gw() { local ns=$1; shift; ip netns exec "$ns" "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in "$@"; }
 mac_of() { ip -n "$1" -br link show "$2" | awk '{print $3}'; }
 # The distinct MACs that answer an ARP request for the VIP from the client.
 answering_macs() {

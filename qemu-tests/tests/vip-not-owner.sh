@@ -20,7 +20,7 @@
 . "$RG_REPO/qemu-tests/lib.sh"
 
 VIP=10.9.0.100
-gw() { ip netns exec gw "$RG_REPO/userd/target/release/ringgatectl" "$@"; }
+gw() { ctl_in gw "$@"; }
 not_owner() { gw status --json | jqr '.not_owner'; }
 # lease MS: starts (or, with 0, ends) the module's ownership lease in gw,
 # as ringgated does.

@@ -39,6 +39,10 @@ pub(crate) struct Cli {
         default_value = "/run/ringgated.sock"
     )]
     pub socket: PathBuf,
+    /// Work in the network namespace NAME (as `ip -n NAME`; one of `ip
+    /// netns list`) instead of this process's own. Needs CAP_SYS_ADMIN.
+    #[arg(short = 'n', long = "netns", global = true, value_name = "NAME")]
+    pub netns: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -9,6 +9,7 @@ mod exit;
 mod gateway;
 mod generated_docs;
 mod monitor;
+mod netns;
 mod restore;
 mod ring;
 mod save;
@@ -42,6 +43,11 @@ fn die_quietly_on_closed_output() {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    // Before anything opens a socket: a socket stays in the namespace it
+    // was opened in.
+    if let Some(name) = &cli.netns {
+        netns::enter(name)?;
+    }
     let json = cli.json;
     let socket = cli.socket;
     // Changes to VIPs, services and back-ends go to the cluster when a
