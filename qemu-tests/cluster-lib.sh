@@ -39,6 +39,10 @@ expect_sole_responder() {
     sleep 0.5
   done
 }
+# others_than N: the gateways other than gwN, each followed by a space,
+# from the shell's own words (an echo | tr | grep | tr pipeline was four
+# process starts, over half a second in the TCG guest).
+others_than() { local n out=""; for n in $GATEWAYS; do [ "$n" = "$1" ] || out+="$n "; done; echo "$out"; }
 client_neighbour() { ip -n cl neigh show "$1" dev cl0 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'; }
 # The control socket is a path, reachable from any network namespace: no
 # `ip netns exec` (another process to start) is needed.

@@ -46,7 +46,7 @@ grep -q "^configuration version 1  quorate" $CL/status.txt || fail "status view:
 # VIP, and a client asking all along never sees two responders at once.
 dying_vip=10.9.0.101
 dying=$(owner_of $dying_vip 1)
-others=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$dying" | tr '\n' ' ')
+others=$(others_than "$dying")
 : >$CL/answers.txt
 ( while :; do echo "$(responders "$dying_vip")" >>$CL/answers.txt; done ) &
 asker=$!
@@ -89,7 +89,8 @@ while [ "$moves" -lt 3 ]; do
   # From a settled cluster, so the move is the only change under way.
   wait_settled 3 1 2 3
   from=$(owner_of $moving 1)
-  to=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$from" | head -1)
+  to=$(others_than "$from")
+  to=${to%% *}
   ring=$(ring_seq 1)
   ctl_in gw1 vip move $moving "$to" --socket $CL/ctl-1 >/dev/null || fail "vip move $moving $to refused"
   deadline=$((SECONDS + 30))
@@ -118,7 +119,7 @@ expect_eq "$two" 0 "ARP requests answered by two gateways during the moves: $(aw
 # the traffic gap.
 victim_vip=10.9.0.100
 victim=$(owner_of $victim_vip 1)
-survivors=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$victim" | tr '\n' ' ')
+survivors=$(others_than "$victim")
 # Not through the cl() function: $! must be ping itself, or the signal
 # that ends it would go to a subshell that ignores it while ping runs on.
 ip netns exec cl ping -i 0.01 -W 1 -D -O "$victim_vip" >$CL/ping.txt 2>&1 &

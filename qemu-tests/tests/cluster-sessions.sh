@@ -103,7 +103,7 @@ if grep -q '^ok\|^broken' "$CL"/stream-*; then fail "a connection ended before t
 kill_gateway "$owner"
 ip -n "gw$owner" link set "g$owner" down
 ip -n "gw$owner" link set "b$owner" down
-others=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$owner" | tr '\n' ' ')
+others=$(others_than "$owner")
 # shellcheck disable=SC2086
 wait_settled 2 $others
 survivor=$(owner_of "$VIP" "$(echo $others | cut -d' ' -f1)")

@@ -76,15 +76,15 @@ for round in $(seq "$ROUNDS"); do
   round_start=$SECONDS
   victim=$(owner_of "$VIP" "$live")
   [ -n "$victim" ] || fail "round $round: nobody owns $VIP as gw$live sees it"
-  echo "round $round at $(date +%s.%N | cut -c1-12): gw$victim dies" >>"$CL/rounds"
+  echo "round $round at ${EPOCHREALTIME:0:12}: gw$victim dies" >>"$CL/rounds"
   kill_gateway "$victim"
   dead_links=$((round % 2 == 0))
   if [ $dead_links = 1 ]; then
     ip -n "gw$victim" link set "g$victim" down
     ip -n "gw$victim" link set "b$victim" down
   fi
-  others=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$victim" | tr '\n' ' ')
-  live=$(echo $others | cut -d' ' -f1)
+  others=$(others_than "$victim")
+  live=${others%% *}
   # Every third round the daemon comes back at once (as systemd restarts
   # it), racing the survivors' takeover and adoption; the others wait
   # until the survivors hold both addresses.
