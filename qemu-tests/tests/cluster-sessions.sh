@@ -106,7 +106,7 @@ ip -n "gw$owner" link set "b$owner" down
 others=$(others_than "$owner")
 # shellcheck disable=SC2086
 wait_settled 2 $others
-survivor=$(owner_of "$VIP" "$(echo $others | cut -d' ' -f1)")
+survivor=$(owner_of "$VIP" "${others%% *}")
 echo "measured: after gw$owner's death the VIP is gw$survivor's, the back-end gateway gw$(owner_of "$BACKGW" "$survivor")'s"
 # The new owner adopts the dead node's sessions and announces them as its
 # own: both survivors list it as their owner (so their copies stay fresh

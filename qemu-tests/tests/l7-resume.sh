@@ -220,7 +220,7 @@ for case in "81 refused_validator_mismatch other content" "82 refused_not_partia
   download "$port" /tmp/dl
   # Killed by the in-process poller at 2 MB: the shell loop this was
   # (stat forked every 10 ms, then pkill) overshot under TCG by up to
-  # 12 MB, and once the back-end had sent all 24 MB before its kill, so
+  # 19 MB, and once the back-end had sent all 24 MB before its kill, so
   # curl completed. The poller also checks that be1, the back-end the
   # weights make the first choice, serves the download.
   killed=$(python3 "$RG_REPO/qemu-tests/guest/kill-at.py" /tmp/dl $((2 * mb)) kill be1:/tmp/httpd-be1-$port) || exit 1

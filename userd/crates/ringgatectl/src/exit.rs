@@ -18,8 +18,7 @@ pub(crate) enum Status {
     BadInput = 2,
     /// The ringgate module is not loaded (its family is not registered).
     ModuleNotLoaded = 3,
-    /// What the command names (VIP, service, back-end, network namespace)
-    /// does not exist.
+    /// What the command names (VIP, service, back-end) does not exist.
     NotFound = 4,
 }
 
@@ -28,9 +27,10 @@ pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit status:
   0  success
   1  failure (permission, socket, ...)
-  2  bad input: usage error, a bad line in a restore file, or a value the kernel refused
+  2  bad input: usage error (a -n naming no namespace too), a bad line in a restore file,
+     or a value the kernel refused
   3  the ringgate kernel module is not loaded
-  4  not found: no such VIP, service, back-end or network namespace (-n)";
+  4  not found: no such VIP, service or back-end";
 
 /// Why a command failed: its message for the operator and its exit code.
 #[derive(Debug)]

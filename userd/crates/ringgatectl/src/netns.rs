@@ -13,7 +13,7 @@ use std::io::ErrorKind;
 
 use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 
-use crate::exit::{Failure, Status};
+use crate::exit::Failure;
 
 /// Where `ip netns add NAME` puts the namespace's handle.
 const NETNS_RUN_DIR: &str = "/run/netns";
@@ -31,10 +31,12 @@ pub(crate) fn enter(name: &str) -> Result<(), Failure> {
     }
     let path = format!("{NETNS_RUN_DIR}/{name}");
     let handle = File::open(&path).map_err(|e| match e.kind() {
-        ErrorKind::NotFound => Failure {
-            status: Status::NotFound,
-            message: format!("no network namespace {name} ({path} does not exist)"),
-        },
+        // Bad input, not "not found": exit 4 tells a script that the VIP,
+        // service or back-end it named is gone, and a mistyped namespace
+        // must not read as that.
+        ErrorKind::NotFound => Failure::bad_input(format!(
+            "no network namespace {name} ({path} does not exist)"
+        )),
         _ => Failure::other(format!("network namespace {name}: {path}: {e}")),
     })?;
     move_into_link_name_space(
@@ -56,6 +58,7 @@ pub(crate) fn enter(name: &str) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Status;
 
     #[test]
     fn names_that_would_leave_the_namespace_directory_are_bad_input() {
@@ -66,9 +69,9 @@ mod tests {
     }
 
     #[test]
-    fn a_namespace_nobody_added_is_not_found() {
+    fn a_namespace_nobody_added_is_bad_input_not_not_found() {
         let failure = enter("ringgate-test-no-such-namespace").unwrap_err();
-        assert_eq!(failure.status, Status::NotFound, "{failure}");
+        assert_eq!(failure.status, Status::BadInput, "{failure}");
         assert!(
             failure
                 .message

@@ -101,6 +101,14 @@ fn parse_line(content: &str) -> Result<Action, String> {
         ),
         _ => clap_reason(&e),
     })?;
+    // The file is applied to the namespace the restore runs in: a line
+    // naming another would be applied here, while the same file run as a
+    // shell script would change the other one.
+    if let Some(name) = &cli.netns {
+        return Err(format!(
+            "`-n {name}` names a network namespace, and a restore applies every line to its own: run `ringgatectl -n {name} restore -f FILE` instead"
+        ));
+    }
     // HTTP mode is the cluster's (ringgated runs the proxy); a restore
     // goes to the module alone, which would make it a NAT service.
     if let Command::Service {

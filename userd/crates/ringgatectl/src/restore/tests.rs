@@ -360,6 +360,25 @@ fn an_http_mode_service_is_refused_before_anything_is_sent() {
     );
 }
 
+/// A line naming another namespace would be applied to this one (found by
+/// review: `-n` is a global option, which a restore line may carry).
+#[test]
+fn a_line_naming_a_namespace_is_refused_before_anything_is_sent() {
+    let mut target = recorder(empty());
+    let result = restore_text(
+        &mut target,
+        "vip add 10.9.0.100\nringgatectl -n gw2 vip add 10.9.0.101\n",
+    );
+    assert!(target.applied.is_empty(), "would send {:?}", target.applied);
+    let error = result.unwrap_err();
+    assert_eq!(error.status, Status::BadInput);
+    assert!(
+        error.message.contains("line 2") && error.message.contains("-n gw2"),
+        "{}",
+        error.message
+    );
+}
+
 // Found by review: a request the kernel refuses left the lines before it
 // applied.
 
