@@ -1218,12 +1218,20 @@ fn check_history(sim: &Sim) -> Result<(), String> {
     virtual_synchrony::check(&histories)
 }
 
-fn check(seed: u64) {
+/// Runs one seed; a failure comes with its scenario and the command that
+/// reruns it alone.
+fn run_seed(seed: u64) -> Result<(), String> {
     let scenario = Scenario::from_seed(seed);
-    if let Err(why) = simulate(seed, scenario.clone()) {
-        panic!(
+    simulate(seed, scenario.clone()).map(|_| ()).map_err(|why| {
+        format!(
             "seed {seed} failed: {why}\nscenario: {scenario:?}\nrerun alone: RINGGATE_SIM_SEED={seed} cargo test -p ringgate-ring --test simulator -- --nocapture"
-        );
+        )
+    })
+}
+
+fn check(seed: u64) {
+    if let Err(report) = run_seed(seed) {
+        panic!("{report}");
     }
 }
 
@@ -1247,18 +1255,10 @@ fn clusters_agree_despite_loss_partitions_crashes_and_joins() {
         fault_free += u64::from(scenario.fault_free());
     }
     let all: Vec<u64> = (0..seeds).collect();
-    let failures: Vec<String> = ringgate_seeds::sweep(&all, |seed| {
-        simulate(seed, Scenario::from_seed(seed)).map(|_| ())
-    })
-    .into_iter()
-    .filter_map(|(seed, result)| {
-        let why = result.err()?;
-        Some(format!(
-            "seed {seed} failed: {why}\nscenario: {:?}\nrerun alone: RINGGATE_SIM_SEED={seed} cargo test -p ringgate-ring --test simulator -- --nocapture",
-            Scenario::from_seed(seed)
-        ))
-    })
-    .collect();
+    let failures: Vec<String> = ringgate_seeds::sweep(&all, run_seed)
+        .into_iter()
+        .filter_map(|(_, result)| result.err())
+        .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Written past the test harness's capture, so every run shows it.
     let report: Vec<String> = mix.iter().map(|(c, n)| format!("{c} {n}")).collect();

@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::io::ErrorKind;
+use std::os::fd::AsFd;
 
 use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 
@@ -39,10 +40,7 @@ pub(crate) fn enter(name: &str) -> Result<(), Failure> {
         )),
         _ => Failure::other(format!("network namespace {name}: {path}: {e}")),
     })?;
-    move_into_link_name_space(
-        std::os::fd::AsFd::as_fd(&handle),
-        Some(LinkNameSpaceType::Network),
-    )
+    move_into_link_name_space(handle.as_fd(), Some(LinkNameSpaceType::Network))
     .map_err(|e| match e {
         // The file is there but is no network namespace's handle.
         rustix::io::Errno::INVAL => {

@@ -343,20 +343,26 @@ fn service_add_without_scheduler_leaves_the_existing_one() {
 
 /// Found by review: `--mode http` was dropped by the parser, so a restore
 /// line asking for HTTP mode made a NAT service in the module.
-#[test]
-fn an_http_mode_service_is_refused_before_anything_is_sent() {
+/// Restores `text` onto an empty namespace and asserts that line 2 is
+/// refused as bad input naming `what`, before anything is sent.
+fn assert_line_2_refused(text: &str, what: &str) {
     let mut target = recorder(empty());
-    let result = restore_text(
-        &mut target,
-        "vip add 10.9.0.100\nservice add 10.9.0.100 80 --mode http\n",
-    );
+    let result = restore_text(&mut target, text);
     assert!(target.applied.is_empty(), "would send {:?}", target.applied);
     let error = result.unwrap_err();
     assert_eq!(error.status, Status::BadInput);
     assert!(
-        error.message.contains("line 2") && error.message.contains("--mode http"),
+        error.message.contains("line 2") && error.message.contains(what),
         "{}",
         error.message
+    );
+}
+
+#[test]
+fn an_http_mode_service_is_refused_before_anything_is_sent() {
+    assert_line_2_refused(
+        "vip add 10.9.0.100\nservice add 10.9.0.100 80 --mode http\n",
+        "--mode http",
     );
 }
 
@@ -364,18 +370,9 @@ fn an_http_mode_service_is_refused_before_anything_is_sent() {
 /// review: `-n` is a global option, which a restore line may carry).
 #[test]
 fn a_line_naming_a_namespace_is_refused_before_anything_is_sent() {
-    let mut target = recorder(empty());
-    let result = restore_text(
-        &mut target,
+    assert_line_2_refused(
         "vip add 10.9.0.100\nringgatectl -n gw2 vip add 10.9.0.101\n",
-    );
-    assert!(target.applied.is_empty(), "would send {:?}", target.applied);
-    let error = result.unwrap_err();
-    assert_eq!(error.status, Status::BadInput);
-    assert!(
-        error.message.contains("line 2") && error.message.contains("-n gw2"),
-        "{}",
-        error.message
+        "-n gw2",
     );
 }
 
