@@ -49,7 +49,7 @@ for n in $GATEWAYS; do
 done
 wait_settled 2 1 2
 for v in "$VIP" "$BACKGW"; do
-  [ "$(owner_of "$v" 1)" = 1 ] || ctl_in gw1 vip move "$v" 1 --socket "$CL/ctl-1" >/dev/null
+  [ "$(owner_of "$v" 1)" = 1 ] || ringgatectl vip move "$v" 1 --socket "$CL/ctl-1" >/dev/null
 done
 wait_settled 2 1
 say "ringgate: both VIPs on gw1"

@@ -40,7 +40,7 @@ for n in $GATEWAYS; do
 done
 wait_settled 1 1 2
 if [ "$(owner_of "$VIP" 1)" != 1 ]; then
-  ctl_in gw1 vip move "$VIP" 1 --socket "$CL/ctl-1" >/dev/null
+  ringgatectl vip move "$VIP" 1 --socket "$CL/ctl-1" >/dev/null
   wait_settled 1 1 2
 fi
 

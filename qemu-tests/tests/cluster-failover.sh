@@ -38,7 +38,7 @@ for vip in $VIPS; do
   through "$vip" "$owner"
 done
 cstatus 1 | jqr 'if get("quorate") and (get("ring") | get("members") | length) == 3 then empty else error(tojson) end'
-ctl_in gw1 cluster --socket $CL/ctl-1 status >$CL/status.txt
+ringgatectl cluster --socket $CL/ctl-1 status >$CL/status.txt
 grep -q "^configuration version 1  quorate" $CL/status.txt || fail "status view: $(cat $CL/status.txt)"
 
 # The daemon alone dies on the owner of 10.9.0.101; its links stay up. Its
@@ -92,7 +92,7 @@ while [ "$moves" -lt 3 ]; do
   to=$(others_than "$from")
   to=${to%% *}
   ring=$(ring_seq 1)
-  ctl_in gw1 vip move $moving "$to" --socket $CL/ctl-1 >/dev/null || fail "vip move $moving $to refused"
+  ringgatectl vip move $moving "$to" --socket $CL/ctl-1 >/dev/null || fail "vip move $moving $to refused"
   deadline=$((SECONDS + 30))
   until [ "$(owner_of $moving 1)" = "$to" ] && settled 3 1 2 3; do
     if [ "$(ring_seq 1)" != "$ring" ] && [ "$retries" -lt 3 ]; then

@@ -105,7 +105,7 @@ others=""
 deadline=$((SECONDS + 90))
 # Asked through gw$old, which is in the ring throughout: the first request
 # delivered after gw3 joined would be agreed at once.
-until out=$(ctl_in "gw$old" vip move "$VIP" 3 --socket "$CL/ctl-$old" 2>&1); do
+until out=$(ringgatectl vip move "$VIP" 3 --socket "$CL/ctl-$old" 2>&1); do
   [ "$SECONDS" -lt "$deadline" ] || fail "the VIP never moved to gw3: last answer '$out'"
   case $out in
     *"session table"*) refused=$((refused + 1)); refusal=$out ;;

@@ -98,7 +98,7 @@ wait_settled 2 1 2
 old=$(owner_of "$VIP" 1)
 new=$((3 - old))
 if [ "$(owner_of "$BACKGW" 1)" != "$old" ]; then
-  ctl_in "gw$old" vip move "$BACKGW" "$old" --socket "$CL/ctl-$old" >/dev/null
+  ringgatectl vip move "$BACKGW" "$old" --socket "$CL/ctl-$old" >/dev/null
   wait_settled 2 1 2
 fi
 expect_eq "$(owner_of "$BACKGW" 1)" "$old" "the back-end gateway's owner"
@@ -166,7 +166,7 @@ until [ "$(synced) " = "$want" ]; do
   sleep 0.2
 done
 
-ctl_in "gw$old" vip move "$VIP" "$new" --socket "$CL/ctl-$old" >/dev/null
+ringgatectl vip move "$VIP" "$new" --socket "$CL/ctl-$old" >/dev/null
 deadline=$((SECONDS + 30))
 until [ "$(owner_of "$VIP" 1)" = "$new" ] && [ "$(owner_of "$VIP" 2)" = "$new" ]; do
   [ "$SECONDS" -lt "$deadline" ] || fail "the VIP did not move to gw$new: $(owners 1)"

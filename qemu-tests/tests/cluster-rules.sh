@@ -37,7 +37,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >$CL/wrong.key
 chmod 600 $CL/wrong.key
 GATEWAYS="1 2 3 4" gateway_config 4 $CL/wrong.key "$(cluster_toml)"
 start_gateway 4
-unauthenticated() { ctl_in gw1 ring --socket $CL/ctl-1 --json | jqr '.counters.unauthenticated'; }
+unauthenticated() { ringgatectl ring --socket $CL/ctl-1 --json | jqr '.counters.unauthenticated'; }
 refused=$(unauthenticated)
 sleep 3
 kill_gateway 4
@@ -72,14 +72,14 @@ wait_backend up
 # A configuration change on node 2 adds a VIP: every module gets it in its
 # pool, and some node owns it.
 cluster_toml "$VIPS 10.9.0.103" | sed '1d; s/cluster\.//' >$CL/four.toml
-ctl_in gw2 cluster --socket $CL/ctl-2 apply $CL/four.toml >/dev/null || fail "cluster apply refused"
+ringgatectl cluster --socket $CL/ctl-2 apply $CL/four.toml >/dev/null || fail "cluster apply refused"
 wait_settled 4 1 2 3
 for n in 1 2 3; do
   ctl_in "gw$n" vip list --json | jqr '.[] | select(.addr == "10.9.0.103") | .addr' | grep -q . || fail "gw$n's module lacks 10.9.0.103"
   expect_eq "$(cstatus $n | jqr '.config_version')" 2 "configuration version on node $n"
 done
 # A change against the old version is refused, with the reason.
-if out=$(ctl_in gw1 cluster --socket $CL/ctl-1 apply --base 1 $CL/four.toml 2>&1); then fail "a stale change was applied"; fi
+if out=$(ringgatectl cluster --socket $CL/ctl-1 apply --base 1 $CL/four.toml 2>&1); then fail "a stale change was applied"; fi
 case "$out" in *version*) ;; *) fail "unclear refusal of a stale change: $out" ;; esac
 # On a gateway the usual commands change the whole cluster: a back-end
 # added on node 1 with `ringgatectl backend add` reaches every module.

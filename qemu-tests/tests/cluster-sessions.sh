@@ -56,7 +56,7 @@ owner=$(owner_of "$VIP" 1)
 # node is not built yet. After the death the two addresses may part: the
 # conntrack entries the survivors write carry both directions.
 if [ "$(owner_of "$BACKGW" 1)" != "$owner" ]; then
-  ctl_in "gw$owner" vip move "$BACKGW" "$owner" --socket "$CL/ctl-$owner" >/dev/null
+  ringgatectl vip move "$BACKGW" "$owner" --socket "$CL/ctl-$owner" >/dev/null
   wait_settled 2 1 2 3
 fi
 expect_eq "$(owner_of "$BACKGW" 1)" "$owner" "the back-end gateway's owner"

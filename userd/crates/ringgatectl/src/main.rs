@@ -46,7 +46,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
     // Before anything opens a socket: a socket stays in the namespace it
     // was opened in.
     if let Some(name) = &cli.netns {
-        netns::enter(name)?;
+        netns::check_applies(name, &cli.command)?;
+        if netns::uses_the_module(&cli.command) {
+            netns::enter(name)?;
+        }
     }
     let json = cli.json;
     let socket = cli.socket;
