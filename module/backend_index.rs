@@ -104,6 +104,15 @@ impl BackendIndex {
         }
     }
 
+    /// Whether `addr`:`port` (`proto`) is a back-end of any service, of one
+    /// VIP's or of several.
+    pub(crate) fn serves(&self, addr: u32, port: u16, proto: u8) -> bool {
+        self.entries.get(..self.len).is_some_and(|e| {
+            e.binary_search_by_key(&(addr, port, proto), IndexEntry::key)
+                .is_ok()
+        })
+    }
+
     /// A slot of a service whose back-end is `addr`:`port` (`proto`), if
     /// the back-end serves one VIP's services.
     pub(crate) fn slot_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<usize> {

@@ -34,6 +34,19 @@ pub(crate) struct LoadRef {
     pub(crate) generation: u16,
 }
 
+impl LoadRef {
+    /// No slot: an outbound connection (see `snat`), which is no back-end's
+    /// to count. Out of every table's range, so counting under it changes
+    /// nothing.
+    pub(crate) const NONE: LoadRef = LoadRef {
+        service: u8::MAX,
+        backend: u8::MAX,
+        generation: 0,
+    };
+}
+
+const _: () = assert!(MAX_SERVICES < u8::MAX as usize && MAX_BACKENDS < u8::MAX as usize);
+
 /// One back-end's connections.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub(crate) struct Load {

@@ -22,7 +22,13 @@
 //! `related`. In the untracked mode both directions are marked untracked
 //! instead: no conntrack cost, and no `ct state` rule but `untracked`
 //! matches them. ICMP errors quoting a translated packet are translated
-//! too, whichever side they come from. Everything else passes untouched.
+//! too, whichever side they come from.
+//!
+//! Outbound connections (see `snat`) are the same sessions the other way
+//! round: the host behind the cluster opens them, its packets get the VIP
+//! and a port of this node's range as their source at forward, and the
+//! replies get the host back as their destination at pre-routing.
+//! Everything else passes untouched.
 
 use crate::clock::Clock;
 use crate::glue::{End, L2Target, Packet, RcuSection, Verdict};
@@ -30,8 +36,9 @@ use crate::headers::{self, Flow};
 use crate::netns::NetState;
 use crate::services::{ServiceKey, ServiceTable, TCP};
 use crate::sessions::{
-    FlowKey, Hit, Imported, Rewrite, SessionTable, SessionView, Stage, Timeouts,
+    FlowKey, Hit, Imported, Refused, Rewrite, SessionTable, SessionView, Stage, Timeouts,
 };
+use crate::snat::Snat;
 use crate::tcp::{self, Segment};
 use crate::traffic::Way;
 
@@ -72,6 +79,7 @@ fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> S
         stage,
         expires_ms: u32::try_from(timeouts.secs(stage).saturating_mul(1000)).unwrap_or(u32::MAX),
         owner: hit.owner,
+        outbound: false,
     }
 }
 
@@ -120,6 +128,7 @@ fn pick_up(
         expires: clock.after_secs(timeouts.secs(Stage::Syn)),
         owner: net.node_id(),
         blind: true,
+        outbound: false,
     };
     sessions
         .import(&session, slot, pick.slot, clock.now)
@@ -202,6 +211,135 @@ fn first_reply_to_vip_owner(
     to_owner(net, packet, rcu, vip.owner_node)
 }
 
+/// What the packet path of one packet reads, for the steps that need most
+/// of it.
+struct Context<'a> {
+    net: &'a NetState,
+    services: &'a ServiceTable,
+    sessions: &'a SessionTable,
+    timeouts: &'a Timeouts,
+    clock: Clock,
+}
+
+/// A packet with no session that is for no service and no first reply to
+/// the VIP's owner: with outbound translation on (see `snat`), a reply to a
+/// connection another node translated, sent on to the node whose range
+/// holds its port (its announcement of the session has not arrived yet), or
+/// a new connection from a host of the source prefix. Anything else is
+/// left to the kernel, as before. The ports of the ranges at the VIP are
+/// the translation's: the configuration keeps them apart from the VIP's
+/// services.
+fn outside_in_or_out(
+    context: &Context<'_>,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection<'_>,
+    flow: &Flow,
+    segment: &Segment,
+) -> Verdict {
+    let net = context.net;
+    let snat = net.snat.read(rcu);
+    if !snat.is_on() {
+        return Verdict::Accept;
+    }
+    if flow.daddr == snat.to() {
+        let node = net.peers.read(rcu).node_of_port(u16::from_be(flow.dport));
+        return node
+            .and_then(|node| to_owner(net, packet, rcu, node))
+            .unwrap_or(Verdict::Accept);
+    }
+    if snat.covers(flow.saddr) {
+        return outbound(context, snat, packet, rcu, flow, segment);
+    }
+    Verdict::Accept
+}
+
+/// A packet from a host of the source prefix with no session. A TCP SYN or
+/// a UDP datagram to an address outside the prefix and the pool that is
+/// not this node's opens an outbound connection: a session whose port is
+/// free towards the destination in this node's range, announced as the
+/// node's own; the source is rewritten at forward, once routed, as a
+/// reply's is. Left alone, as before: any other TCP segment (the host
+/// answering a connection opened to its own address from outside, which
+/// must pass as it is; or a segment of an outbound connection whose session
+/// this node lacks, which the outside will not answer), a packet from a
+/// back-end's service port, of one VIP's services or several (a reply, see
+/// `pre_routing`), and traffic between hosts of the prefix. Bounded: one
+/// back-end index search, two pool lookups, at most `snat::CANDIDATES`
+/// session lookups and service scans, one session's inserts.
+fn outbound(
+    context: &Context<'_>,
+    snat: &Snat,
+    packet: &mut Packet<'_>,
+    rcu: &RcuSection<'_>,
+    flow: &Flow,
+    segment: &Segment,
+) -> Verdict {
+    let Context {
+        net,
+        services,
+        sessions,
+        timeouts,
+        clock,
+    } = *context;
+    if flow.proto == TCP && !tcp::opens(flow.tcp_flags)
+        || snat.covers(flow.daddr)
+        || services.is_backend(flow.saddr, flow.sport, flow.proto)
+        || packet.from_loopback()
+        || net.is_local_address(flow.daddr, rcu)
+    {
+        return Verdict::Accept;
+    }
+    let vips = net.vips.read(rcu);
+    if vips.find(flow.daddr).is_some() || vips.find(snat.to()).is_none() {
+        return Verdict::Accept;
+    }
+    if net.announcer_missing() {
+        net.count_not_owner();
+        return Verdict::Drop;
+    }
+    let key = key_of(flow);
+    let is_service = |port: u16| {
+        let service = ServiceKey {
+            vip: snat.to(),
+            port,
+            proto: flow.proto,
+        };
+        services.find(&service).is_some()
+    };
+    let owner = net.node_id();
+    match sessions.create_outbound(key, snat, is_service, segment, timeouts, owner, clock) {
+        Ok(hit) => {
+            let stage = Stage::first(key.proto == TCP);
+            let session = SessionView {
+                client: hit.rewrite.applied_to(&key).reversed(),
+                backend_addr: key.saddr,
+                backend_port: key.sport,
+                stage,
+                expires_ms: u32::try_from(timeouts.secs(stage).saturating_mul(1000))
+                    .unwrap_or(u32::MAX),
+                owner,
+                outbound: true,
+            };
+            if !net.notify_session_new(&session) {
+                // Nobody here announces it: see `announcer_missing`.
+                sessions.forget(&session.client, clock.now);
+                net.count_not_owner();
+                return Verdict::Drop;
+            }
+            untrack_unless_tracked(net, packet);
+            Verdict::Accept
+        }
+        Err(Refused::Conflict) => {
+            net.count_snat_no_port();
+            Verdict::Drop
+        }
+        Err(Refused::Full) => {
+            net.notify_table_full(sessions.dropped(), clock);
+            Verdict::Drop
+        }
+    }
+}
+
 /// Bounded work: one session lookup; for a new connection one scan of the
 /// service table, one pick and two inserts; for a session another node
 /// owns, two scans of the peer table at most; for a packet with neither,
@@ -250,8 +388,19 @@ pub(crate) fn pre_routing(
                 proto: flow.proto,
             };
             let Some(slot) = services.find(&service) else {
-                return first_reply_to_vip_owner(net, &services, packet, rcu, &flow, clock.now)
-                    .unwrap_or(Verdict::Accept);
+                if let Some(to) =
+                    first_reply_to_vip_owner(net, &services, packet, rcu, &flow, clock.now)
+                {
+                    return to;
+                }
+                let context = Context {
+                    net,
+                    services: &services,
+                    sessions: &sessions,
+                    timeouts: &timeouts,
+                    clock,
+                };
+                return outside_in_or_out(&context, packet, rcu, &flow, &segment);
             };
             // Only the owner serves a VIP. The others drop its services'
             // packets that have no session here rather than let them reach

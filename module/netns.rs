@@ -17,6 +17,7 @@ use crate::lease::LeaseEnd;
 use crate::peers::{PeerTable, MAX_PEERS};
 use crate::services::{ServiceTable, MAX_SERVICES};
 use crate::sessions::{SessionTable, SessionView, Timeouts, DEFAULT_MAX_SESSIONS};
+use crate::snat::Snat;
 use crate::upsert::Conflict;
 use crate::vips::VipTable;
 
@@ -28,6 +29,7 @@ mod peer_ops;
 mod service_ops;
 mod session_ops;
 mod settings;
+mod snat_ops;
 mod status;
 mod vip_ops;
 
@@ -84,8 +86,8 @@ impl From<Error> for Refusal {
 /// Everything one namespace owns. Created before the namespace's hooks are
 /// registered and dropped only after they are gone (see `glue::Namespace`,
 /// which `namespace` implements for it).
-/// Room for one session's attributes in a notification: ten attributes of
-/// at most 8 bytes each with their headers, and some to spare.
+/// Room for one session's attributes in a notification: eleven attributes
+/// of at most 8 bytes each with their headers, and some to spare.
 const SESSION_NTF_SIZE: u32 = 128;
 
 pub(crate) struct NetState {
@@ -122,6 +124,10 @@ pub(crate) struct NetState {
     redirected: AtomicU64,
     /// Connections met mid-stream and given a session (see `nat::pick_up`).
     picked_up: AtomicU64,
+    /// Outbound translation (see `snat`); off until `snat-set`.
+    pub(crate) snat: RcuBox<Snat>,
+    /// Outbound connections refused: no port of the range was free.
+    snat_no_port: AtomicU64,
     /// ARP packets dropped for VIPs this node does not own. Only such
     /// packets touch it, so one shared counter costs the fast path nothing.
     arp_suppressed: AtomicU64,
@@ -146,6 +152,7 @@ impl NetState {
         // A placeholder until the namespace's first service (`activate_nat`).
         let sessions = RcuBox::new(Self::session_table(0, 1, None)?, &writers);
         let peers = RcuBox::new(KBox::new(PeerTable::EMPTY, GFP_KERNEL)?, &writers);
+        let snat = RcuBox::new(KBox::new(Snat::OFF, GFP_KERNEL)?, &writers);
         let d = Timeouts::DEFAULT;
         Ok(KBox::new(
             NetState {
@@ -176,6 +183,8 @@ impl NetState {
                 peers,
                 redirected: AtomicU64::new(0),
                 picked_up: AtomicU64::new(0),
+                snat,
+                snat_no_port: AtomicU64::new(0),
                 arp_suppressed: AtomicU64::new(0),
                 garp_sent: AtomicU64::new(0),
                 lease_end: AtomicU64::new(LeaseEnd::NONE.0),

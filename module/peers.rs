@@ -30,6 +30,27 @@ pub(crate) struct Peer {
     pub(crate) ifindex: u32,
     /// The peer's hardware address on that segment.
     pub(crate) mac: [u8; 6],
+    /// The ports (host order, both included) of the peer's outbound
+    /// translation range (see `snat`); 0 and 0 when it has none. A packet
+    /// to the outbound VIP at one of them that has no session here is the
+    /// peer's.
+    pub(crate) port_lo: u16,
+    pub(crate) port_hi: u16,
+}
+
+impl Peer {
+    fn has_range(&self) -> bool {
+        self.port_lo != 0
+    }
+
+    /// No range, or a range with both ends in order.
+    fn range_valid(&self) -> bool {
+        match (self.port_lo, self.port_hi) {
+            (0, 0) => true,
+            (0, _) | (_, 0) => false,
+            (lo, hi) => lo <= hi,
+        }
+    }
 }
 
 /// Why a table was refused.
@@ -43,6 +64,10 @@ pub(crate) enum PeerError {
     NotUnicast,
     /// Node id 0, which names no node, or device index 0.
     NoSuchNode,
+    /// A port range whose last port is below its first, one given only one
+    /// end, or one that overlaps another node's (or differs from the same
+    /// node's range on another device).
+    PortRange,
 }
 
 /// The peers, at most `MAX_PEERS`, in the order given. Slots past `len`
@@ -59,6 +84,8 @@ impl PeerTable {
             node: 0,
             ifindex: 0,
             mac: [0; 6],
+            port_lo: 0,
+            port_hi: 0,
         }; MAX_PEERS],
         len: 0,
     };
@@ -78,6 +105,22 @@ impl PeerTable {
         {
             return Err(PeerError::Duplicate);
         }
+        if !peer.range_valid() {
+            return Err(PeerError::PortRange);
+        }
+        let clashes = |p: &Peer| {
+            if p.node == peer.node {
+                (p.port_lo, p.port_hi) != (peer.port_lo, peer.port_hi)
+            } else {
+                p.has_range()
+                    && peer.has_range()
+                    && p.port_lo <= peer.port_hi
+                    && peer.port_lo <= p.port_hi
+            }
+        };
+        if self.entries().iter().any(clashes) {
+            return Err(PeerError::PortRange);
+        }
         let slot = self.peers.get_mut(self.len).ok_or(PeerError::TooMany)?;
         *slot = peer;
         self.len += 1;
@@ -86,6 +129,15 @@ impl PeerTable {
 
     pub(crate) fn entries(&self) -> &[Peer] {
         self.peers.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The node whose outbound translation range holds `port` (host
+    /// order), if a peer's does. Bounded: one scan of `MAX_PEERS` entries.
+    pub(crate) fn node_of_port(&self, port: u16) -> Option<u16> {
+        self.entries()
+            .iter()
+            .find(|p| p.has_range() && p.port_lo <= port && port <= p.port_hi)
+            .map(|p| p.node)
     }
 
     /// Where a packet of a session `owner` owns goes, at node `me`, when it

@@ -45,6 +45,7 @@ mod schedule;
 mod service;
 mod services;
 mod sessions;
+mod snat;
 mod stage;
 mod tcp;
 mod traffic;

@@ -116,6 +116,13 @@ impl ServiceTable {
         Ok(())
     }
 
+    /// Whether `addr`:`port` (`proto`) is a back-end of any service: its
+    /// packets from that port are replies, however many VIPs it serves.
+    /// One binary search.
+    pub(crate) fn is_backend(&self, addr: u32, port: u16, proto: u8) -> bool {
+        self.index.serves(addr, port, proto)
+    }
+
     /// The VIP a packet from `addr`:`port` (`proto`) comes from a back-end
     /// of, if the back-end serves one VIP's services: one binary search.
     pub(crate) fn vip_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<u32> {

@@ -43,6 +43,7 @@ use crate::occupancy::{self, Occupancy};
 pub(crate) use crate::placement::WAYS;
 use crate::placement::{self, Place, Placing};
 use crate::services::{Pick, TCP};
+use crate::snat::Snat;
 pub(crate) use crate::stage::{Stage, Timeouts};
 use crate::tcp::{self, Direction, Segment};
 use crate::traffic::{SlotTraffic, Traffic, Way};
@@ -68,6 +69,26 @@ pub(crate) struct SessionView {
     pub(crate) stage: Stage,
     pub(crate) expires_ms: u32,
     pub(crate) owner: u16,
+    /// An outbound connection (see `snat`): `client` is the remote end's
+    /// flow to the translated source, `backend_*` the host behind.
+    pub(crate) outbound: bool,
+}
+
+/// A hash of `key` under `seed`: which bucket a flow goes to, and which
+/// port an outbound connection tries first.
+fn keyed_hash(seed: u64, key: &FlowKey) -> u64 {
+    let mut h = seed ^ u64::from(key.proto);
+    for word in [
+        u64::from(key.saddr),
+        u64::from(key.daddr),
+        (u64::from(key.sport) << 16) | u64::from(key.dport),
+    ] {
+        h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^= h >> 29;
+    }
+    // A final mix, so the two seeds' hashes differ in every bit.
+    h = (h ^ (h >> 32)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    h ^ (h >> 32)
 }
 
 /// A new entry's two buckets, both locked (the second `None` when both
@@ -181,6 +202,9 @@ pub(crate) struct Imported {
     /// Made here from one client segment met mid-stream, not told by a
     /// peer (see `tcp::Direction::picked_up_blind`).
     pub(crate) blind: bool,
+    /// An outbound connection (see `SessionView::outbound`), counted under
+    /// no back-end.
+    pub(crate) outbound: bool,
 }
 
 impl SessionTable {
@@ -293,20 +317,7 @@ impl SessionTable {
     /// their flows at one bucket.
     fn buckets_of(&self, key: &FlowKey) -> [usize; 2] {
         let n = self.buckets.len().max(1) as u64;
-        let hash = |seed: u64| {
-            let mut h = seed ^ u64::from(key.proto);
-            for word in [
-                u64::from(key.saddr),
-                u64::from(key.daddr),
-                (u64::from(key.sport) << 16) | u64::from(key.dport),
-            ] {
-                h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                h ^= h >> 29;
-            }
-            // A final mix, so the two seeds' hashes differ in every bit.
-            h = (h ^ (h >> 32)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-            ((h ^ (h >> 32)) % n) as usize
-        };
+        let hash = |seed: u64| (keyed_hash(seed, key) % n) as usize;
         [
             hash(self.seed),
             hash(self.seed.rotate_left(32) ^ 0xA076_1D64_78BD_642F),
@@ -347,7 +358,7 @@ impl SessionTable {
             let entry = bucket.iter_mut().find(|e| e.live(now) && e.key == *key)?;
             let reopens = entry.stage >= Stage::Closing && tcp::opens(seg.flags)
                 || entry.stage == Stage::Syn && entry.tcp.restarts_handshake(seg);
-            if key.proto == TCP && entry.counted() && reopens {
+            if key.proto == TCP && entry.opener() && reopens {
                 // The client reuses its port for a new connection while the
                 // old one lingers closed (the server closed first, so the
                 // client kept no TIME_WAIT), or gives up on a handshake and
@@ -361,7 +372,7 @@ impl SessionTable {
             }
             let (stage, new_synack) = if key.proto == TCP {
                 let had_synack = entry.tcp.synack_seen();
-                let Some(stage) = entry.tcp.after(entry.stage, entry.counted(), seg) else {
+                let Some(stage) = entry.tcp.after(entry.stage, entry.opener(), seg) else {
                     // A reset that does not fit the connection: passed on,
                     // but the session is left as it was.
                     return Some(Ok((entry.hit(), None)));
@@ -655,6 +666,7 @@ impl SessionTable {
             fins: 0,
             pushed: now,
             tcp: Direction::client(first),
+            outbound: false,
         };
         let reply = Entry {
             key: client.partner(),
@@ -670,6 +682,83 @@ impl SessionTable {
             .inspect_err(|_| {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             })
+    }
+
+    /// Creates the session of a new outbound connection (see `snat`):
+    /// `opener` is the flow as the host behind the cluster sends it; it
+    /// leaves from VIP `snat.to()` at the first of the range's candidate
+    /// ports that no session holds towards the same destination and that
+    /// is not a service's port (`is_service`, network order). The rewrite
+    /// of the first packet (its source), or why not: the table's refusal,
+    /// or `Conflict` when every candidate is taken. Bounded: at most
+    /// `snat::CANDIDATES` lookups and one session's inserts (another tried
+    /// only when a CPU took the port between the lookup and the insert).
+    pub(crate) fn create_outbound(
+        &self,
+        opener: FlowKey,
+        snat: &Snat,
+        is_service: impl Fn(u16) -> bool,
+        first: &Segment,
+        timeouts: &Timeouts,
+        owner: u16,
+        clock: Clock,
+    ) -> Result<Hit, Refused> {
+        let now = clock.now;
+        // Another CPU made it a moment ago (the same SYN twice): its port
+        // stands. Made again with another port, the first packet would
+        // have left from one port and the rest from another.
+        if let Some(made) = self.peek(&opener, now) {
+            return Ok(made);
+        }
+        let stage = Stage::first(opener.proto == TCP);
+        // A hash keyed apart from the buckets': which port a connection
+        // starts at says nothing about where its entries are.
+        let seed = self.seed.rotate_left(17) ^ 0x5851_F42D_4C95_7F2D;
+        for port in snat.candidates(keyed_hash(seed, &opener)) {
+            let port = port.to_be();
+            if is_service(port) {
+                continue;
+            }
+            let from_opener = Entry {
+                key: opener,
+                expires: clock.after_secs(timeouts.secs(stage)),
+                stage,
+                rewrite: Rewrite {
+                    source: true,
+                    addr: snat.to(),
+                    port,
+                },
+                owner,
+                load: LoadRef::NONE,
+                fins: 0,
+                pushed: now,
+                tcp: Direction::client(first),
+                outbound: true,
+            };
+            let to_opener = Entry {
+                key: from_opener.partner(),
+                rewrite: Rewrite {
+                    source: false,
+                    addr: opener.saddr,
+                    port: opener.sport,
+                },
+                tcp: Direction::backend(first),
+                ..from_opener
+            };
+            if self.peek(&to_opener.key, now).is_some() {
+                continue;
+            }
+            match self.insert_session(from_opener, to_opener, now, Insert::Create) {
+                Ok(hit) if hit.rewrite == to_opener.rewrite => return Ok(from_opener.hit()),
+                // Another connection took the port since the lookup.
+                Ok(_) => continue,
+                Err(refused) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    return Err(refused);
+                }
+            }
+        }
+        Err(Refused::Conflict)
     }
 
     /// Puts a session another node created into the table, counted under
@@ -694,7 +783,11 @@ impl SessionTable {
                 port: session.backend_port,
             },
             owner: session.owner,
-            load: self.loads.current(service, backend),
+            load: if session.outbound {
+                LoadRef::NONE
+            } else {
+                self.loads.current(service, backend)
+            },
             fins: 0,
             pushed: now,
             tcp: if session.blind {
@@ -702,6 +795,7 @@ impl SessionTable {
             } else {
                 Direction::picked_up()
             },
+            outbound: session.outbound,
         };
         let reply = Entry {
             key: client.partner(),
@@ -965,6 +1059,7 @@ impl SessionTable {
                         stage: e.stage,
                         expires_ms: clock.ms_until(e.expires),
                         owner: e.owner,
+                        outbound: e.outbound,
                     },
                 );
                 n += 1;

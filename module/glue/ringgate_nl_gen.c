@@ -55,13 +55,15 @@ const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT 
 	[RINGGATE_A_BACKEND_BYTES_OUT] = { .type = NLA_UINT, },
 };
 
-const struct nla_policy ringgate_peer_nl_policy[RINGGATE_A_PEER_MAC + 1] = {
+const struct nla_policy ringgate_peer_nl_policy[RINGGATE_A_PEER_PORT_HI + 1] = {
 	[RINGGATE_A_PEER_NODE_ID] = NLA_POLICY_MIN(NLA_U16, 1),
 	[RINGGATE_A_PEER_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[RINGGATE_A_PEER_MAC] = NLA_POLICY_EXACT_LEN(6),
+	[RINGGATE_A_PEER_PORT_LO] = NLA_POLICY_MIN(NLA_U16, 1),
+	[RINGGATE_A_PEER_PORT_HI] = NLA_POLICY_MIN(NLA_U16, 1),
 };
 
-const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OWNER + 1] = {
+const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OUTBOUND + 1] = {
 	[RINGGATE_A_SESSION_PROTO] = NLA_POLICY_RANGE(NLA_U8, 6, 17),
 	[RINGGATE_A_SESSION_CLIENT_ADDR] = { .type = NLA_U32, },
 	[RINGGATE_A_SESSION_CLIENT_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
@@ -72,6 +74,7 @@ const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OWNE
 	[RINGGATE_A_SESSION_STAGE] = NLA_POLICY_MAX(NLA_U32, 4),
 	[RINGGATE_A_SESSION_EXPIRES_MS] = NLA_POLICY_MIN(NLA_U32, 1),
 	[RINGGATE_A_SESSION_OWNER] = { .type = NLA_U16, },
+	[RINGGATE_A_SESSION_OUTBOUND] = NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 /* RINGGATE_CMD_STATUS_GET - do */
@@ -186,6 +189,15 @@ static const struct nla_policy ringgate_session_adopt_nl_policy[RINGGATE_A_SESSI
 /* RINGGATE_CMD_PEER_SET - do */
 static const struct nla_policy ringgate_peer_set_nl_policy[RINGGATE_A_PEER_TABLE_PEER + 1] = {
 	[RINGGATE_A_PEER_TABLE_PEER] = NLA_POLICY_NESTED(ringgate_peer_nl_policy),
+};
+
+/* RINGGATE_CMD_SNAT_SET - do */
+static const struct nla_policy ringgate_snat_set_nl_policy[RINGGATE_A_SNAT_PORT_HI + 1] = {
+	[RINGGATE_A_SNAT_SOURCE] = { .type = NLA_U32, },
+	[RINGGATE_A_SNAT_PREFIX_LEN] = NLA_POLICY_MAX(NLA_U8, 32),
+	[RINGGATE_A_SNAT_TO] = { .type = NLA_U32, },
+	[RINGGATE_A_SNAT_PORT_LO] = NLA_POLICY_MIN(NLA_U16, 1024),
+	[RINGGATE_A_SNAT_PORT_HI] = NLA_POLICY_MIN(NLA_U16, 1024),
 };
 
 /* Ops table for ringgate */
@@ -348,6 +360,20 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.doit		= ringgate_nl_peer_set_doit,
 		.policy		= ringgate_peer_set_nl_policy,
 		.maxattr	= RINGGATE_A_PEER_TABLE_PEER,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_SNAT_SET,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_snat_set_doit,
+		.policy		= ringgate_snat_set_nl_policy,
+		.maxattr	= RINGGATE_A_SNAT_PORT_HI,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= RINGGATE_CMD_SNAT_GET,
+		.pre_doit	= ringgate_nl_pre_doit_admin,
+		.doit		= ringgate_nl_snat_get_doit,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 };

@@ -13,8 +13,8 @@
 
 /* Common nested types */
 extern const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT + 1];
-extern const struct nla_policy ringgate_peer_nl_policy[RINGGATE_A_PEER_MAC + 1];
-extern const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OWNER + 1];
+extern const struct nla_policy ringgate_peer_nl_policy[RINGGATE_A_PEER_PORT_HI + 1];
+extern const struct nla_policy ringgate_session_entry_nl_policy[RINGGATE_A_SESSION_OUTBOUND + 1];
 
 int ringgate_nl_pre_doit_admin(const struct genl_split_ops *ops,
 			       struct sk_buff *skb, struct genl_info *info);
@@ -46,6 +46,8 @@ int ringgate_nl_session_import_doit(struct sk_buff *skb,
 				    struct genl_info *info);
 int ringgate_nl_session_adopt_doit(struct sk_buff *skb, struct genl_info *info);
 int ringgate_nl_peer_set_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_snat_set_doit(struct sk_buff *skb, struct genl_info *info);
+int ringgate_nl_snat_get_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	RINGGATE_NLGRP_EVENTS,

@@ -8,12 +8,14 @@
 //! spec have already refused unknown, mistyped and out-of-range attributes
 //! before a handler runs. `status` holds the counters' commands, `vip` the
 //! pool's, `service` the services' and back-ends', `config` the settings',
-//! `session` the session dump and import, `peer` the peer table.
+//! `session` the session dump and import, `peer` the peer table, `snat` the
+//! outbound translation.
 
 mod config;
 mod peer;
 mod service;
 mod session;
+mod snat;
 mod status;
 mod vip;
 
@@ -50,6 +52,8 @@ pub(crate) fn request(
         uapi::RINGGATE_CMD_SESSION_IMPORT => session::session_import,
         uapi::RINGGATE_CMD_SESSION_ADOPT => session::session_adopt,
         uapi::RINGGATE_CMD_PEER_SET => peer::peer_set,
+        uapi::RINGGATE_CMD_SNAT_SET => snat::snat_set,
+        uapi::RINGGATE_CMD_SNAT_GET => snat::snat_get,
         // The ops table has no other command.
         _ => return Err(EINVAL),
     };

@@ -33,6 +33,8 @@ pub(crate) fn peer_set(net: &NetState, req: &Request<'_>, context: &mut Sleepabl
                 nest.u32(RINGGATE_A_PEER_IFINDEX),
             )?,
             mac: need(&nest, RINGGATE_A_PEER_MAC, nest.mac(RINGGATE_A_PEER_MAC))?,
+            port_lo: nest.u16(RINGGATE_A_PEER_PORT_LO).unwrap_or(0),
+            port_hi: nest.u16(RINGGATE_A_PEER_PORT_HI).unwrap_or(0),
         };
         table.push(peer).map_err(|e| match e {
             PeerError::TooMany => req.fail(E2BIG, c_str!("more than max-peers peers")),
@@ -46,6 +48,10 @@ pub(crate) fn peer_set(net: &NetState, req: &Request<'_>, context: &mut Sleepabl
             PeerError::NoSuchNode => {
                 req.fail(EINVAL, c_str!("a peer's node id and ifindex are not 0"))
             }
+            PeerError::PortRange => req.fail(
+                EINVAL,
+                c_str!("a peer's port range has both ends in order, is its node's on every device, and overlaps no other node's"),
+            ),
         })?;
     }
     net.set_peers(context, &table)

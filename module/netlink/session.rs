@@ -31,7 +31,11 @@ pub(crate) fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
     )?;
     attrs.put_u32(uapi::RINGGATE_A_SESSION_STAGE, s.stage.uapi())?;
     attrs.put_u32(uapi::RINGGATE_A_SESSION_EXPIRES_MS, s.expires_ms)?;
-    attrs.put_u16(uapi::RINGGATE_A_SESSION_OWNER, s.owner)
+    attrs.put_u16(uapi::RINGGATE_A_SESSION_OWNER, s.owner)?;
+    if s.outbound {
+        attrs.put_u8(uapi::RINGGATE_A_SESSION_OUTBOUND, 1)?;
+    }
+    Ok(())
 }
 
 /// `session-get` (dump): the cursor is a (bucket, way) position,
@@ -130,6 +134,7 @@ fn imported_of(net: &NetState, req: &Request<'_>, nest: &SessionNest<'_>) -> Res
         expires,
         owner: u16_of(RINGGATE_A_SESSION_OWNER)?,
         blind: false,
+        outbound: nest.u8(RINGGATE_A_SESSION_OUTBOUND) == Some(1),
     })
 }
 

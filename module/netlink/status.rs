@@ -56,6 +56,7 @@ pub(crate) fn status_get(net: &NetState, req: &Request<'_>, context: &mut Sleepa
         uapi::RINGGATE_A_STATUS_SESSION_BUCKETS_USED,
         status.session_buckets_used,
     )?;
+    attrs.put_uint(uapi::RINGGATE_A_STATUS_SNAT_NO_PORT, status.snat_no_port)?;
     attrs.put_u32(
         uapi::RINGGATE_A_STATUS_VIP_GENERATION,
         status.vip_generation,

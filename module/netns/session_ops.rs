@@ -113,6 +113,9 @@ impl NetState {
     /// dropped sessions.
     pub(crate) fn import_session(&self, context: &mut Sleepable, session: &Imported) -> bool {
         let rcu = RcuSection::read_lock(context);
+        if session.outbound {
+            return self.import_outbound(&rcu, session);
+        }
         let key = ServiceKey {
             vip: session.client.daddr,
             port: session.client.dport,
@@ -134,6 +137,21 @@ impl NetState {
                 .import(session, service, backend, self.clock().now)
                 .is_ok()
         });
+        if !imported {
+            sessions.count_refused_import();
+        }
+        imported
+    }
+
+    /// An outbound connection another node translated (see `snat`), taken
+    /// if this namespace translates the same way: from a host of its source
+    /// prefix, leaving from its VIP. Refused otherwise (its configuration
+    /// lags the other node's), as is a table without room; counted.
+    fn import_outbound(&self, rcu: &RcuSection<'_>, session: &Imported) -> bool {
+        let snat = self.snat.read(rcu);
+        let sessions = self.sessions.read(rcu);
+        let ours = snat.to() == session.client.daddr && snat.covers(session.backend_addr);
+        let imported = ours && sessions.import(session, 0, 0, self.clock().now).is_ok();
         if !imported {
             sessions.count_refused_import();
         }

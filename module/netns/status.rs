@@ -31,6 +31,8 @@ pub(crate) struct Status {
     pub(crate) picked_up: u64,
     /// Buckets of the session table that may hold an entry.
     pub(crate) session_buckets_used: u64,
+    /// Outbound connections refused: no port of the range was free.
+    pub(crate) snat_no_port: u64,
     pub(crate) vip_generation: u32,
     pub(crate) service_generation: u32,
 }
@@ -50,6 +52,7 @@ impl NetState {
             redirected: self.redirected(),
             picked_up: self.picked_up(),
             session_buckets_used: sessions.buckets_used(),
+            snat_no_port: self.snat_no_port.load(Ordering::Relaxed),
             vip_generation: self.vips.read(&rcu).generation(),
             service_generation: self.services.read(&rcu).generation(),
         }

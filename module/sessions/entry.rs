@@ -30,6 +30,10 @@ pub(super) struct Entry {
     pub(super) pushed: u64,
     /// TCP: what this direction's segments said (see `tcp`).
     pub(super) tcp: Direction,
+    /// A connection a host behind the cluster opened to the outside (see
+    /// `snat`), in both entries: its opener is the side whose packets get
+    /// a new source, not the client of a service.
+    pub(super) outbound: bool,
 }
 
 /// `Entry::fins`: this entry's direction sent a FIN.
@@ -68,6 +72,15 @@ impl Entry {
     /// Whether this is the client-side entry (which holds the count).
     pub(super) fn counted(&self) -> bool {
         !self.rewrite.source
+    }
+
+    /// Whether this entry's packets come from the side that opened the
+    /// connection, which TCP tracking calls the client: the client of a
+    /// service (the entry that rewrites the destination), or the host
+    /// behind the cluster of an outbound connection (the one that rewrites
+    /// the source).
+    pub(super) fn opener(&self) -> bool {
+        self.counted() != self.outbound
     }
 
     /// Whether this is the entry of `key` in the session whose other entry

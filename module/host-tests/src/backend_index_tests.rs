@@ -97,6 +97,14 @@ fn a_backend_of_two_services_of_one_vip_names_it_and_of_two_vips_names_none() {
     assert_eq!(index.vip_served_by(ip(4), 443u16.to_be(), TCP), None);
     // One entry per back-end: two, whatever the services.
     assert_eq!(index.index.len, 2);
+    // Both serve, whichever VIPs: their packets from those ports are
+    // replies (outbound translation leaves them alone).
+    assert!(index.index.serves(ip(2), 80u16.to_be(), TCP));
+    assert!(index.index.serves(ip(4), 443u16.to_be(), TCP));
+    assert!(!index.index.serves(ip(4), 443u16.to_be(), UDP));
+    assert!(!index.index.serves(ip(4), 444u16.to_be(), TCP));
+    assert!(!index.index.serves(ip(3), 443u16.to_be(), TCP));
+    assert!(!empty().serves(ip(2), 80u16.to_be(), TCP));
 }
 
 #[test]

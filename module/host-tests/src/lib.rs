@@ -35,6 +35,8 @@ pub mod placement;
 pub mod schedule;
 #[path = "../../service.rs"]
 pub mod service;
+#[path = "../../snat.rs"]
+pub mod snat;
 #[path = "../../stage.rs"]
 pub mod stage;
 #[path = "../../tcp.rs"]
@@ -70,6 +72,8 @@ mod review_tests;
 mod schedule_tests;
 #[cfg(test)]
 mod service_tests;
+#[cfg(test)]
+mod snat_tests;
 #[cfg(test)]
 mod stage_tests;
 #[cfg(test)]

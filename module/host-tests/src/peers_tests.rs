@@ -16,6 +16,17 @@ fn peer(node: u16, ifindex: u32) -> Peer {
         node,
         ifindex,
         mac: mac(node as u8 * 10 + ifindex as u8),
+        port_lo: 0,
+        port_hi: 0,
+    }
+}
+
+/// `peer(node, ifindex)` with the outbound port range `lo..=hi`.
+fn ranged(node: u16, ifindex: u32, lo: u16, hi: u16) -> Peer {
+    Peer {
+        port_lo: lo,
+        port_hi: hi,
+        ..peer(node, ifindex)
     }
 }
 
@@ -97,6 +108,8 @@ fn the_table_holds_max_peers_and_refuses_one_more() {
             node: 1 + n as u16,
             ifindex: 1,
             mac: mac(n as u8),
+            port_lo: 0,
+            port_hi: 0,
         });
         assert_eq!(fits, Ok(()));
     }
@@ -104,6 +117,8 @@ fn the_table_holds_max_peers_and_refuses_one_more() {
         node: 1000,
         ifindex: 1,
         mac: mac(1),
+        port_lo: 0,
+        port_hi: 0,
     };
     assert_eq!(t.push(more), Err(PeerError::TooMany));
     assert_eq!(t.entries().len(), MAX_PEERS);
@@ -123,4 +138,72 @@ fn tables_with_the_same_entries_are_equal_whatever_was_refused_on_the_way() {
     assert_eq!(other, table());
     assert_eq!(other.push(peer(6, 4)), Ok(()));
     assert_ne!(other, table());
+}
+
+/// Node 1's table with ranges: node 2 has 20000-29999 and node 3
+/// 30000-39999, on both devices.
+fn ranged_table() -> PeerTable {
+    let mut t = PeerTable::EMPTY;
+    for (node, lo, hi) in [(2, 20000, 29999), (3, 30000, 39999)] {
+        for ifindex in [4, 5] {
+            assert_eq!(t.push(ranged(node, ifindex, lo, hi)), Ok(()));
+        }
+    }
+    t
+}
+
+#[test]
+fn a_port_belongs_to_the_node_whose_range_holds_it() {
+    let t = ranged_table();
+    assert_eq!(t.node_of_port(20000), Some(2));
+    assert_eq!(t.node_of_port(29999), Some(2));
+    assert_eq!(t.node_of_port(30000), Some(3));
+    assert_eq!(t.node_of_port(39999), Some(3));
+    assert_eq!(t.node_of_port(19999), None);
+    assert_eq!(t.node_of_port(40000), None);
+    // Entries without a range own no port, not even 0.
+    assert_eq!(table().node_of_port(0), None);
+    assert_eq!(table().node_of_port(20000), None);
+}
+
+#[test]
+fn overlapping_or_malformed_ranges_are_refused_and_change_nothing() {
+    let mut t = ranged_table();
+    // Another node overlapping either end of node 3's range.
+    assert_eq!(
+        t.push(ranged(6, 4, 39999, 45000)),
+        Err(PeerError::PortRange)
+    );
+    assert_eq!(
+        t.push(ranged(6, 4, 15000, 20000)),
+        Err(PeerError::PortRange)
+    );
+    // A range inside another, and one around it.
+    assert_eq!(
+        t.push(ranged(6, 4, 25000, 25001)),
+        Err(PeerError::PortRange)
+    );
+    assert_eq!(
+        t.push(ranged(6, 4, 10000, 50000)),
+        Err(PeerError::PortRange)
+    );
+    // The same node with another range on a third device.
+    assert_eq!(
+        t.push(ranged(2, 7, 20000, 20001)),
+        Err(PeerError::PortRange)
+    );
+    // Backwards, or only one end.
+    assert_eq!(
+        t.push(ranged(6, 4, 41000, 40000)),
+        Err(PeerError::PortRange)
+    );
+    assert_eq!(t.push(ranged(6, 4, 0, 40000)), Err(PeerError::PortRange));
+    assert_eq!(t.push(ranged(6, 4, 40000, 0)), Err(PeerError::PortRange));
+    assert_eq!(t, ranged_table());
+    // Adjacent ranges, the same node's range on a third device, and a node
+    // without a range all fit.
+    assert_eq!(t.push(ranged(6, 4, 40000, 40000)), Ok(()));
+    assert_eq!(t.push(ranged(2, 7, 20000, 29999)), Ok(()));
+    assert_eq!(t.push(peer(7, 4)), Ok(()));
+    assert_eq!(t.node_of_port(40000), Some(6));
 }

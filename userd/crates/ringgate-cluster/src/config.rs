@@ -11,12 +11,14 @@ use crate::model::{BackendId, Micros, NodeId, Vip};
 
 mod check;
 mod edit;
+mod snat;
 
 pub use check::{CheckKind, HealthCheck, HealthProblem};
 pub use edit::{
     ConfigEdit, EditError, ServiceRef, DEFAULT_SCHEDULER, MODULE_MAX_BACKENDS, MODULE_MAX_SERVICES,
     MODULE_MAX_VIPS,
 };
+pub use snat::{PortShare, SnatConfig, SnatProblem, FIRST_SNAT_PORT};
 
 /// Limits that keep a configuration (and so a snapshot) well inside the
 /// ring's 64 KiB message limit for realistic clusters.
@@ -40,6 +42,8 @@ pub struct ClusterConfig {
     pub nodes: Vec<NodeConfig>,
     pub vips: Vec<VipConfig>,
     pub settings: Settings,
+    /// Outbound translation of the back-ends' connections, if any.
+    pub snat: Option<SnatConfig>,
 }
 
 /// A node's capacity relative to the others: a node of weight 200 is given
@@ -212,6 +216,8 @@ pub enum ConfigError {
     HttpMode { vip: Vip, proto: u8, port: u16 },
     #[error("settings.{0} is out of range")]
     Setting(&'static str),
+    #[error("snat: {0}")]
+    Snat(SnatProblem),
     #[error("the configuration encodes to {0} bytes, more than the {MAX_CONFIG_BYTES} a ring message can carry")]
     TooLarge(usize),
 }
@@ -225,6 +231,7 @@ impl ClusterConfig {
             nodes: Vec::new(),
             vips: Vec::new(),
             settings: Settings::default(),
+            snat: None,
         }
     }
 
@@ -324,6 +331,9 @@ impl ClusterConfig {
         if encoded > MAX_CONFIG_BYTES {
             return Err(ConfigError::TooLarge(encoded));
         }
+        if let Some(snat) = &self.snat {
+            snat.check_against(&self.vips).map_err(ConfigError::Snat)?;
+        }
         let s = &self.settings;
         let checks = [
             (s.hysteresis_pct < 100, "hysteresis_pct"),
@@ -349,12 +359,13 @@ impl ClusterConfig {
     }
 
     pub(crate) fn encode(&self, w: &mut Writer) {
-        self.encode_with(w, true);
+        self.encode_with(w, true, true);
     }
 
     /// `with_mode: false` is the encoding before services had a mode (state
-    /// files of snapshot format 3), for tests of reading those.
-    pub(crate) fn encode_with(&self, w: &mut Writer, with_mode: bool) {
+    /// files of snapshot format 3), `with_snat: false` the one before the
+    /// outbound translation (formats 3 to 5), for tests of reading those.
+    pub(crate) fn encode_with(&self, w: &mut Writer, with_mode: bool, with_snat: bool) {
         w.u64(self.version).count(self.nodes.len());
         for n in &self.nodes {
             w.u16(n.id).u32(n.weight);
@@ -394,15 +405,27 @@ impl ClusterConfig {
             .u64(s.takeover_fence_us)
             .u64(s.self_fence_us)
             .u64(s.owner_lease_us);
+        if with_snat {
+            w.bool(self.snat.is_some());
+            if let Some(snat) = &self.snat {
+                snat.encode(w);
+            }
+        }
     }
 
     pub(crate) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
-        Self::decode_with(r, true)
+        Self::decode_with(r, true, true)
     }
 
     /// `with_mode: false` reads the encoding before services had a mode
     /// (a state file of snapshot format 3): every service is NAT.
-    pub(crate) fn decode_with(r: &mut Reader, with_mode: bool) -> Result<Self, DecodeError> {
+    /// `with_snat: false` the one before the outbound translation (formats
+    /// 3 to 5): there is none.
+    pub(crate) fn decode_with(
+        r: &mut Reader,
+        with_mode: bool,
+        with_snat: bool,
+    ) -> Result<Self, DecodeError> {
         let version = r.u64()?;
         let nodes = (0..r.count(6)?)
             .map(|_| {
@@ -470,11 +493,16 @@ impl ClusterConfig {
             self_fence_us: r.u64()?,
             owner_lease_us: r.u64()?,
         };
+        let snat = match with_snat && r.bool()? {
+            true => Some(SnatConfig::decode(r)?),
+            false => None,
+        };
         Ok(ClusterConfig {
             version,
             nodes,
             vips,
             settings,
+            snat,
         })
     }
 }
@@ -515,6 +543,13 @@ mod tests {
                 }],
             }],
             settings: Settings::default(),
+            snat: Some(SnatConfig {
+                source: Ipv4Addr::new(192, 168, 0, 0),
+                prefix_len: 24,
+                to: Ipv4Addr::new(10, 0, 0, 1),
+                first_port: 20000,
+                last_port: 29999,
+            }),
         }
     }
 
@@ -536,6 +571,30 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(ClusterConfig::decode(&mut Reader::new(&bytes[..cut])).is_err());
         }
+    }
+
+    #[test]
+    fn a_configuration_without_outbound_translation_round_trips_and_validates() {
+        let mut config = sample();
+        config.snat = None;
+        let without = round_trip(&config);
+        assert_eq!(config.validate(), Ok(()));
+        // One byte says there is none; the translation itself is 13.
+        assert_eq!(round_trip(&sample()).len(), without.len() + 13);
+    }
+
+    #[test]
+    fn outbound_translation_from_a_vip_not_configured_is_refused() {
+        let mut config = sample();
+        assert_eq!(config.validate(), Ok(()));
+        let other = Ipv4Addr::new(10, 0, 0, 2);
+        if let Some(snat) = &mut config.snat {
+            snat.to = other;
+        }
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::Snat(SnatProblem::NotAVip(other)))
+        );
     }
 
     #[test]
@@ -580,7 +639,8 @@ mod tests {
         assert_eq!(ServiceMode::from_name("HTTP"), None);
     }
 
-    /// How many bytes the settings take at the end of `config`'s encoding.
+    /// How many bytes the settings (and the outbound translation after
+    /// them) take at the end of `config`'s encoding.
     fn settings_bytes(config: &ClusterConfig) -> usize {
         let mut without = config.clone();
         without.vips.clear();

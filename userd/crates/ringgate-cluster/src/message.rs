@@ -16,8 +16,9 @@ use crate::model::{BackendId, Micros, NodeId, Vip, VipLoad};
 
 /// 2: services carry their health check. 3: settings carry the lease.
 /// 4: configuration edits. 5: services carry their mode (NAT or HTTP).
-/// 6: `SessionTableHeld` (a joiner's readiness for VIPs).
-pub const FORMAT_VERSION: u8 = 6;
+/// 6: `SessionTableHeld` (a joiner's readiness for VIPs). 7: the
+/// configuration carries the outbound translation.
+pub const FORMAT_VERSION: u8 = 7;
 
 /// A request an operator made through one node; the number lets that node
 /// report the agreed outcome back to the operator.

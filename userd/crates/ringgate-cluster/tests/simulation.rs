@@ -112,6 +112,7 @@ impl Scenario {
                 })
                 .collect(),
             settings,
+            snat: None,
         };
         let mut faults = Vec::new();
         let random_loads = |rng: &mut Rng| -> Vec<u64> {

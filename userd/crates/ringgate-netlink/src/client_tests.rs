@@ -577,6 +577,7 @@ fn session_import_batches_and_adds_up() {
         stage: Stage(2),
         expires_ms: 0,
         owner: 3,
+        outbound: false,
     };
     let sessions: Vec<Session> = (1..=130).map(session).collect();
     let outcome = client.session_import(&sessions).unwrap();
@@ -626,25 +627,39 @@ fn peer_set_sends_a_nest_per_peer_and_an_empty_table_as_no_attribute() {
             node: 2,
             ifindex: 4,
             mac: [2, 0, 0, 0, 0, 2],
+            ports: None,
         },
         crate::Peer {
             node: 3,
             ifindex: 5,
             mac: [2, 0, 0, 0, 1, 3],
+            ports: Some(crate::PortRange {
+                first: 20000,
+                last: 29999,
+            }),
         },
     ];
     client.peer_set(&peers).unwrap();
     client.peer_set(&[]).unwrap();
     let sent = &record.lock().unwrap().sent;
     let peer_nest = |p: &crate::Peer| {
-        nest(
-            uapi::RINGGATE_A_PEER_TABLE_PEER,
-            &[
-                nla(uapi::RINGGATE_A_PEER_NODE_ID, &p.node.to_ne_bytes()),
-                nla(uapi::RINGGATE_A_PEER_IFINDEX, &p.ifindex.to_ne_bytes()),
-                nla(uapi::RINGGATE_A_PEER_MAC, &p.mac),
-            ],
-        )
+        let mut attrs = vec![
+            nla(uapi::RINGGATE_A_PEER_NODE_ID, &p.node.to_ne_bytes()),
+            nla(uapi::RINGGATE_A_PEER_IFINDEX, &p.ifindex.to_ne_bytes()),
+            nla(uapi::RINGGATE_A_PEER_MAC, &p.mac),
+        ];
+        // A range, when the node has one: both of its ends.
+        if let Some(ports) = p.ports {
+            attrs.push(nla(
+                uapi::RINGGATE_A_PEER_PORT_LO,
+                &ports.first.to_ne_bytes(),
+            ));
+            attrs.push(nla(
+                uapi::RINGGATE_A_PEER_PORT_HI,
+                &ports.last.to_ne_bytes(),
+            ));
+        }
+        nest(uapi::RINGGATE_A_PEER_TABLE_PEER, &attrs)
     };
     assert_eq!(
         sent[1][20..],

@@ -104,6 +104,7 @@ fn session_notifications_come_on_their_own_group_as_sessions() {
             stage: Stage(uapi::RINGGATE_SESSION_STAGE_UDP),
             expires_ms: 1500,
             owner: 3,
+            outbound: false,
         })
     );
     assert_eq!(events.next_event().unwrap(), Event::Lost);

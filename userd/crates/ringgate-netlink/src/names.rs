@@ -21,6 +21,7 @@ impl Set {
     pub(crate) const CONFIG: Set = Set(&uapi::RINGGATE_SET_CONFIG);
     pub(crate) const SESSION: Set = Set(&uapi::RINGGATE_SET_SESSION);
     pub(crate) const SESSION_BATCH: Set = Set(&uapi::RINGGATE_SET_SESSION_BATCH);
+    pub(crate) const SNAT: Set = Set(&uapi::RINGGATE_SET_SNAT);
 
     /// The set a command's attributes belong to (the spec's
     /// `attribute-set` of the operation).

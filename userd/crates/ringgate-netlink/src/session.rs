@@ -52,6 +52,10 @@ pub struct Session {
     pub stage: Stage,
     pub expires_ms: u32,
     pub owner: u16,
+    /// A connection a host behind the cluster opened to the outside (the
+    /// module's outbound translation): `client` is then the remote end,
+    /// `vip` the translated source and `backend` the host.
+    pub outbound: bool,
 }
 
 impl Session {
@@ -64,6 +68,7 @@ impl Session {
         let mut proto = None;
         let (mut ca, mut cp, mut va, mut vp, mut ba, mut bp) = (None, None, None, None, None, None);
         let (mut stage, mut expires_ms, mut owner) = (None, None, None);
+        let mut outbound = false;
         for attr in attrs(payload) {
             let (k, p) = (attr.kind, attr.payload);
             match k {
@@ -77,6 +82,7 @@ impl Session {
                 RINGGATE_A_SESSION_STAGE => stage = Some(Stage(d.u32(k, p)?)),
                 RINGGATE_A_SESSION_EXPIRES_MS => expires_ms = Some(d.u32(k, p)?),
                 RINGGATE_A_SESSION_OWNER => owner = Some(d.u16(k, p)?),
+                RINGGATE_A_SESSION_OUTBOUND => outbound = d.u8(k, p)? == 1,
                 _ => {}
             }
         }
@@ -99,6 +105,7 @@ impl Session {
             stage: d.need(RINGGATE_A_SESSION_STAGE, stage)?,
             expires_ms: d.need(RINGGATE_A_SESSION_EXPIRES_MS, expires_ms)?,
             owner: d.need(RINGGATE_A_SESSION_OWNER, owner)?,
+            outbound,
         })
     }
 }
@@ -134,6 +141,9 @@ fn put_session(request: &mut Builder, s: &Session) {
             // module refuses 0).
             .put_u32(RINGGATE_A_SESSION_EXPIRES_MS, s.expires_ms.max(1))
             .put_u16(RINGGATE_A_SESSION_OWNER, s.owner);
+        if s.outbound {
+            n.put_u8(RINGGATE_A_SESSION_OUTBOUND, 1);
+        }
     });
 }
 

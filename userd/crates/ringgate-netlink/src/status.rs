@@ -47,6 +47,10 @@ pub struct Status {
     /// a scan of the table locks (0 from a module older than the
     /// attribute).
     pub session_buckets_used: u64,
+    /// Outbound connections refused because no port of this node's range
+    /// was free towards their destination (0 from a module older than the
+    /// attribute).
+    pub snat_no_port: u64,
 }
 
 const OP: &str = "status-get";
@@ -84,7 +88,7 @@ impl Status {
         };
         let mut version = None;
         let mut hooks = Vec::new();
-        let mut counters = [None; 10];
+        let mut counters = [None; 11];
         let slots = [
             uapi::RINGGATE_A_STATUS_ARP_SUPPRESSED,
             uapi::RINGGATE_A_STATUS_GARP_SENT,
@@ -96,6 +100,7 @@ impl Status {
             uapi::RINGGATE_A_STATUS_REDIRECTED,
             uapi::RINGGATE_A_STATUS_PICKED_UP,
             uapi::RINGGATE_A_STATUS_SESSION_BUCKETS_USED,
+            uapi::RINGGATE_A_STATUS_SNAT_NO_PORT,
         ];
         for attr in attrs(payload) {
             if attr.kind == uapi::RINGGATE_A_STATUS_VERSION {
@@ -123,6 +128,7 @@ impl Status {
             redirected: counters[7].unwrap_or(0),
             picked_up: counters[8].unwrap_or(0),
             session_buckets_used: counters[9].unwrap_or(0),
+            snat_no_port: counters[10].unwrap_or(0),
         })
     }
 }

@@ -80,6 +80,13 @@ pub(crate) enum Command {
     },
     /// The NAT sessions of this network namespace.
     Sessions,
+    /// Outbound translation: connections that hosts of a prefix (the
+    /// back-ends) open through this node to the outside leave from a VIP,
+    /// with a port of a range (on a gateway the cluster sets it).
+    Snat {
+        #[command(subcommand)]
+        action: SnatAction,
+    },
     /// The data plane's settings in this network namespace.
     Config {
         #[command(subcommand)]
@@ -325,6 +332,26 @@ pub(crate) enum ConfigAction {
     Show,
     /// Change settings (those not given keep their values).
     Set(ConfigArgs),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SnatAction {
+    /// The translation, or `off`.
+    Show,
+    /// Translate connections from SOURCE (address/length) to VIP TO with
+    /// ports FIRST-LAST of the range (replaces the translation; without
+    /// ports the node opens no outbound connection, and sends replies on by
+    /// port to the peers whose ranges hold them).
+    Set {
+        source: String,
+        #[arg(long)]
+        to: Ipv4Addr,
+        /// FIRST-LAST, from 1024.
+        #[arg(long)]
+        ports: Option<String>,
+    },
+    /// Stop translating new connections (those translated go on).
+    Off,
 }
 
 #[derive(Subcommand)]

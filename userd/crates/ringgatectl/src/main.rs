@@ -15,6 +15,7 @@ mod ring;
 mod save;
 mod schema;
 mod sessions;
+mod snat;
 mod state;
 mod status;
 mod table;
@@ -28,7 +29,7 @@ use clap::Parser;
 
 use cli::{
     BackendAction, Cli, ClusterAction, Command, ConfigAction, CountersAction, KeyStep, ModeValue,
-    NodeAction, RingAction, ServiceAction, VipAction,
+    NodeAction, RingAction, ServiceAction, SnatAction, VipAction,
 };
 use exit::Failure;
 
@@ -189,6 +190,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             BackendAction::List { stats, rate } => backend::list_traffic(json, stats, rate),
         },
         Command::Sessions => sessions::show(json),
+        Command::Snat { action } => match action {
+            SnatAction::Show => snat::show(json),
+            SnatAction::Set { .. } | SnatAction::Off if on_gateway()? => Err(gateway::refuse(
+                "The outbound translation",
+                "set [cluster.snat] and `ringgatectl cluster apply FILE`",
+            )),
+            SnatAction::Set { source, to, ports } => snat::set(&source, to, ports.as_deref()),
+            SnatAction::Off => snat::off(),
+        },
         Command::Config { action } => match action {
             ConfigAction::Show => config::show(json),
             ConfigAction::Set(args) => config::set(&args),

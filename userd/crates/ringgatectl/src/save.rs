@@ -17,7 +17,8 @@ pub(crate) fn run() -> Result<(), Failure> {
 
 /// The lines, every value explicit (so that a restore sets it rather than
 /// leaving what it finds): settings, then each VIP and its ownership, then
-/// each service and its back-ends.
+/// each service and its back-ends, then the outbound translation (`off`
+/// when there is none).
 pub(crate) fn lines(state: &State) -> String {
     let mut out = String::from("# ringgatectl save; apply with: ringgatectl restore -f FILE\n");
     let settings: Vec<String> = settings(&state.config)
@@ -50,5 +51,18 @@ pub(crate) fn lines(state: &State) -> String {
             ));
         }
     }
+    out.push_str(&match &state.snat {
+        Some(s) => format!(
+            "ringgatectl snat set {}/{} --to {}{}\n",
+            s.source,
+            s.prefix_len,
+            s.to,
+            s.ports.map_or(String::new(), |p| format!(
+                " --ports {}-{}",
+                p.first, p.last
+            ))
+        ),
+        None => "ringgatectl snat off\n".into(),
+    });
     out
 }

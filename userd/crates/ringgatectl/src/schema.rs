@@ -92,6 +92,8 @@ pub(crate) struct SessionJson {
     pub stage: Stage,
     pub expires_ms: u32,
     pub owner: u16,
+    /// A connection a back-end opened to the outside (see `sessions`).
+    pub outbound: bool,
 }
 
 impl From<&Session> for SessionJson {
@@ -107,6 +109,7 @@ impl From<&Session> for SessionJson {
             stage: s.stage,
             expires_ms: s.expires_ms,
             owner: s.owner,
+            outbound: s.outbound,
         }
     }
 }
@@ -187,6 +190,7 @@ mod tests {
             stage: Stage(0),
             expires_ms: 1500,
             owner: 7,
+            outbound: false,
         };
         assert_eq!(
             serde_json::to_value(SessionJson::from(&session)).unwrap(),
@@ -194,7 +198,7 @@ mod tests {
                 "proto": "udp", "client_addr": "10.9.0.1", "client_port": 40000,
                 "vip": "10.9.0.100", "vip_port": 9000,
                 "backend_addr": "10.8.0.2", "backend_port": 9000,
-                "stage": "udp", "expires_ms": 1500, "owner": 7
+                "stage": "udp", "expires_ms": 1500, "owner": 7, "outbound": false
             })
         );
     }
@@ -228,6 +232,7 @@ mod tests {
             redirected: 9,
             picked_up: 10,
             session_buckets_used: 11,
+            snat_no_port: 12,
         };
         assert_eq!(
             super::status(&status),
@@ -235,7 +240,8 @@ mod tests {
                 "version": "1.2.3", "hooks": [{"hook": "arp-in", "packets": 3, "bytes": 126}],
                 "arp_suppressed": 4, "garp_sent": 6, "sessions": 1, "sessions_dropped": 2,
                 "sessions_evicted": 5, "no_backend": 7, "not_owner": 8,
-                "redirected": 9, "picked_up": 10, "session_buckets_used": 11
+                "redirected": 9, "picked_up": 10, "session_buckets_used": 11,
+                "snat_no_port": 12
             })
         );
         let config = Config {

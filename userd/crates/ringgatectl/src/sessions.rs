@@ -87,21 +87,25 @@ impl<W: Write> Printer<W> {
 
 fn header() -> String {
     format!(
-        "{:<6}{:<22}{:<22}{:<22}{:<12}{:>10}{:>7}\n",
-        "proto", "client", "vip", "backend", "stage", "expires", "owner"
+        "{:<6}{:<22}{:<22}{:<22}{:<12}{:>10}{:>7}  {}\n",
+        "proto", "client", "vip", "backend", "stage", "expires", "owner", "dir"
     )
 }
 
+/// One session; `dir` is `in` for a connection to a service, `out` for one
+/// a back-end opened to the outside (then `client` is the remote end, `vip`
+/// the translated source and `backend` the host).
 fn row(s: &Session) -> String {
     format!(
-        "{:<6}{:<22}{:<22}{:<22}{:<12}{:>9.1}s{:>7}\n",
+        "{:<6}{:<22}{:<22}{:<22}{:<12}{:>9.1}s{:>7}  {}\n",
         s.proto,
         s.client.to_string(),
         s.vip.to_string(),
         s.backend.to_string(),
         s.stage,
         f64::from(s.expires_ms) / 1000.0,
-        s.owner
+        s.owner,
+        if s.outbound { "out" } else { "in" }
     )
 }
 
@@ -131,6 +135,7 @@ mod tests {
             stage,
             expires_ms: 1500,
             owner: 7,
+            outbound: false,
         }
     }
 
@@ -167,9 +172,10 @@ mod tests {
             stage: Stage(0),
             expires_ms: 1500,
             owner: 7,
+            outbound: false,
         }];
         let text = table(&sessions);
-        assert_eq!(crate::table::assert_awk_columns(&text), 7);
+        assert_eq!(crate::table::assert_awk_columns(&text), 8);
         let row: Vec<String> = text
             .lines()
             .nth(1)
@@ -186,8 +192,18 @@ mod tests {
                 "10.8.0.2:9000",
                 "udp",
                 "1.5s",
-                "7"
+                "7",
+                "in"
             ]
         );
+        let outbound = Session {
+            outbound: true,
+            ..sessions[0].clone()
+        };
+        assert!(table(&[outbound])
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("  out"));
     }
 }

@@ -4,15 +4,18 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use ringgate_netlink::{Client, Config, ConfigChange, Error, Scheduler, Service, ServiceKey, Vip};
+use ringgate_netlink::{
+    Client, Config, ConfigChange, Error, Scheduler, Service, ServiceKey, Snat, Vip,
+};
 
-/// What `save` saves: the VIP pool, the services with their back-ends, and
-/// the settings.
+/// What `save` saves: the VIP pool, the services with their back-ends, the
+/// settings and the outbound translation.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct State {
     pub vips: Vec<Vip>,
     pub services: Vec<Service>,
     pub config: Config,
+    pub snat: Option<Snat>,
 }
 
 /// One request a restore sends.
@@ -60,6 +63,8 @@ pub(crate) enum Change {
         key: ServiceKey,
         backend: SocketAddrV4,
     },
+    /// The outbound translation, or off.
+    Snat(Option<Snat>),
 }
 
 /// Where a restore reads the state from and sends its changes: the module,
@@ -75,6 +80,13 @@ impl Target for Client {
             vips: self.vip_list()?,
             services: self.services()?,
             config: self.config()?,
+            snat: match self.snat() {
+                Ok(snat) => snat,
+                // A module from before outbound translation has no such
+                // command, and translates nothing.
+                Err(Error::Kernel(k)) if k.errno == libc::EOPNOTSUPP => None,
+                Err(e) => return Err(e),
+            },
         })
     }
 
@@ -104,6 +116,7 @@ impl Target for Client {
             Change::VipDel { addr } => self.vip_del(addr),
             Change::ServiceDel { key } => self.service_del(key),
             Change::BackendDel { key, backend } => self.backend_del(key, backend),
+            Change::Snat(snat) => self.snat_set(snat.as_ref()),
         }
     }
 }

@@ -42,6 +42,7 @@ fn text(status: &Status) -> String {
         ("redirected", status.redirected),
         ("picked-up", status.picked_up),
         ("session-buckets-used", status.session_buckets_used),
+        ("snat-no-port", status.snat_no_port),
         ("arp-suppressed", status.arp_suppressed),
         ("garp-sent", status.garp_sent),
     ] {
@@ -82,6 +83,7 @@ mod tests {
             redirected: 0,
             picked_up: 0,
             session_buckets_used: 0,
+            snat_no_port: 0,
         };
         let text = text(&status);
         let mut sections = text.split("\n\n");

@@ -40,6 +40,11 @@
 //! # when a majority of the live nodes see it fail
 //! health = { check = "http", path = "/", expect_status = 200, interval_ms = 1000,
 //!            timeout_ms = 500, rise = 2, fall = 3 }   # or { check = "tcp" }
+//!
+//! [cluster.snat]                 # optional: outbound translation
+//! source = "10.1.0.0/24"         # the hosts (back-ends) whose connections out
+//! to = "10.0.0.100"              # leave from this VIP of the configuration,
+//! ports = "20000-59999"          # each ring member with its share of these
 //! ```
 //!
 //! The file's configuration is version 1 unless `version` says otherwise;
@@ -51,8 +56,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
 use ringgate_cluster::config::{
-    Backend, ClusterConfig, NodeConfig, Service, ServiceMode, Settings, VipConfig, FENCE_MARGIN_US,
-    MIN_OWNER_LEASE_US,
+    Backend, ClusterConfig, NodeConfig, Service, ServiceMode, Settings, SnatConfig, SnatProblem,
+    VipConfig, FENCE_MARGIN_US, MIN_OWNER_LEASE_US,
 };
 use ringgate_netlink::Scheduler;
 use serde::Deserialize;
@@ -75,6 +80,17 @@ pub struct ClusterFile {
     settings: SettingsFile,
     #[serde(default)]
     vips: Vec<VipFile>,
+    snat: Option<SnatFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnatFile {
+    /// "address/length".
+    source: String,
+    to: Ipv4Addr,
+    /// "first-last".
+    ports: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +205,7 @@ impl ClusterFile {
             });
         }
         module_limits(&vips)?;
+        let snat = self.snat.map(SnatFile::into_config).transpose()?;
         let config = ClusterConfig {
             version: self.version.unwrap_or(1).max(1),
             nodes: self
@@ -201,6 +218,7 @@ impl ClusterFile {
                 .collect(),
             vips,
             settings,
+            snat,
         };
         check_lease(&config.settings)?;
         config.validate().map_err(|e| format!("cluster: {e}"))?;
@@ -226,6 +244,55 @@ impl ClusterFile {
             state_file,
             config,
         })
+    }
+}
+
+impl SnatFile {
+    /// The translation, or what is wrong with it, named as in the file
+    /// (what the configuration as a whole must agree with, such as `to`
+    /// being one of its VIPs, `ClusterConfig::validate` checks).
+    fn into_config(self) -> Result<SnatConfig, String> {
+        let (addr, len) = self.source.split_once('/').ok_or_else(|| {
+            format!(
+                "cluster.snat.source: {:?} is not address/length (10.1.0.0/24)",
+                self.source
+            )
+        })?;
+        let source: Ipv4Addr = addr
+            .parse()
+            .map_err(|_| format!("cluster.snat.source: {addr:?} is not an IPv4 address"))?;
+        let prefix_len: u8 = len
+            .parse()
+            .ok()
+            .filter(|l| *l <= 32)
+            .ok_or_else(|| format!("cluster.snat.source: /{len} is not a length of 0 to 32"))?;
+        let ports = |text: &str| text.trim().parse::<u16>().ok();
+        let (first_port, last_port) = self
+            .ports
+            .split_once('-')
+            .and_then(|(a, b)| Some((ports(a)?, ports(b)?)))
+            .ok_or_else(|| {
+                format!(
+                    "cluster.snat.ports: {:?} is not first-last (20000-59999)",
+                    self.ports
+                )
+            })?;
+        let snat = SnatConfig {
+            source,
+            prefix_len,
+            to: self.to,
+            first_port,
+            last_port,
+        };
+        // The VIP and its services are checked with the whole configuration.
+        snat.check().map_err(|e| match e {
+            SnatProblem::HostBits(..) | SnatProblem::PrefixLength(_) => {
+                format!("cluster.snat.source: {e}")
+            }
+            SnatProblem::Range(..) => format!("cluster.snat.ports: {e}"),
+            SnatProblem::NotAVip(_) | SnatProblem::ServicePort(..) => format!("cluster.snat: {e}"),
+        })?;
+        Ok(snat)
     }
 }
 
@@ -409,6 +476,72 @@ mod tests {
         let o = options("").unwrap();
         assert_eq!(o.state_file, PathBuf::from("/var/lib/x.cluster"));
         assert!(o.config.vips.is_empty());
+    }
+
+    const SNAT: &str = r#"
+        [snat]
+        source = "10.1.0.0/24"
+        to = "10.0.0.100"
+        ports = "20000-29999"
+    "#;
+
+    #[test]
+    fn an_outbound_translation_is_read_and_checked() {
+        let o = options(&format!("{GOOD}{SNAT}")).unwrap();
+        let snat = o.config.snat.unwrap();
+        assert_eq!(
+            (snat.source, snat.prefix_len, snat.to),
+            (Ipv4Addr::new(10, 1, 0, 0), 24, Ipv4Addr::new(10, 0, 0, 100))
+        );
+        assert_eq!((snat.first_port, snat.last_port), (20000, 29999));
+        assert_eq!(options(GOOD).unwrap().config.snat, None);
+        let bad = |from: &str, to: &str, says: &str| {
+            let text = format!("{GOOD}{}", SNAT.replace(from, to));
+            let err = options(&text).unwrap_err();
+            assert!(err.contains(says), "{err:?} does not say {says:?}");
+        };
+        bad(
+            "10.1.0.0/24",
+            "10.1.0.0",
+            "cluster.snat.source: \"10.1.0.0\" is not address/length",
+        );
+        bad(
+            "10.1.0.0/24",
+            "10.1.0.1/24",
+            "cluster.snat.source: 10.1.0.1/24 has bits set",
+        );
+        bad("10.1.0.0/24", "10.1.0.0/33", "cluster.snat.source: /33");
+        bad(
+            "10.1.0.0/24",
+            "10.1.x.0/24",
+            "cluster.snat.source: \"10.1.x.0\"",
+        );
+        bad(
+            "20000-29999",
+            "20000",
+            "cluster.snat.ports: \"20000\" is not first-last",
+        );
+        bad(
+            "20000-29999",
+            "1000-29999",
+            "cluster.snat.ports: ports 1000-29999",
+        );
+        bad("20000-29999", "30000-29999", "cluster.snat.ports");
+        bad("20000-29999", "20000-70000", "cluster.snat.ports");
+        bad(
+            "to = \"10.0.0.100\"",
+            "to = \"10.0.0.101\"",
+            "snat: to = 10.0.0.101 is not a VIP",
+        );
+        bad("ports", "port = 1\nports", "unknown field");
+        bad("20000-29999", "79-29999", "cluster.snat.ports");
+        // A service of the VIP on a port of the range.
+        let text = format!("{}{SNAT}", GOOD.replace("port = 80", "port = 25000"));
+        let err = options(&text).unwrap_err();
+        assert!(
+            err.contains("snat: port 25000 of the range is a service's port of the VIP 10.0.0.100"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -38,6 +38,7 @@ use crate::release_gate::{Broadcast, ReleaseGate};
 use crate::runtime::UdpRing;
 use crate::session_sync;
 use crate::session_worker::{SessionCounters, SessionWorker};
+use crate::snat_shares::SnatShares;
 use crate::state_file;
 use crate::vip_owners::VipOwners;
 
@@ -103,6 +104,9 @@ pub struct Gateway {
     peers: PeerLinks,
     /// Which node the module was told owns each VIP (see `vip_owners`).
     vip_owners: VipOwners,
+    /// The outbound translation's ports shared among the ring's members
+    /// (see `snat_shares`).
+    snat: SnatShares,
     /// Reads this node's links (`None` without a module, or if its thread
     /// could not be started: then no peer gets packets from this node).
     link_reader: Option<LinkReader>,
@@ -226,6 +230,7 @@ impl Gateway {
             empty_table_due: false,
             peers: PeerLinks::new(),
             vip_owners: VipOwners::new(),
+            snat: SnatShares::default(),
             link_reader: None,
             proxy,
             http_load,
@@ -292,6 +297,8 @@ impl Gateway {
             self.empty_table_due = self.sessions.is_none();
             // A node that left must get no more packets at once.
             self.peers.membership(members);
+            self.snat.membership(members);
+            self.give_snat();
             self.give_peer_table(Instant::now());
         }
         if matches!(event, Event::Membership { .. } | Event::Snapshot { .. }) {
@@ -371,7 +378,47 @@ impl Gateway {
                 }
             }
         }
+        self.give_snat();
         self.give_peer_table(now);
+    }
+
+    /// Gives the module this node's share of the outbound translation, and
+    /// the peer table every member's ports, if they changed (see
+    /// `snat_shares`); a refusal is tried again at the next turn.
+    fn give_snat(&mut self) {
+        let me = self.node.id();
+        let config = &self.node.state().config;
+        let configured: Vec<u16> = config.nodes.iter().map(|n| n.id).collect();
+        let (plan, due) = self.snat.due(config.snat.as_ref(), &configured, me);
+        self.peers.ports(plan.ports);
+        if !due {
+            return;
+        }
+        let Some(module) = &self.module else {
+            return;
+        };
+        match module.client().snat_set(plan.module.as_ref()) {
+            Ok(()) => {
+                match &plan.module {
+                    Some(s) => log(&format!(
+                        "outbound translation: {}/{} leaves from {} with {}",
+                        s.source,
+                        s.prefix_len,
+                        s.to,
+                        match s.ports {
+                            Some(p) => format!("ports {}-{}", p.first, p.last),
+                            None => "no ports here".into(),
+                        }
+                    )),
+                    None => log("outbound translation: off"),
+                }
+                self.snat.given(plan.module, true);
+            }
+            Err(e) => {
+                self.snat.given(plan.module, false);
+                self.note_errors(vec![format!("set the module's outbound translation: {e}")]);
+            }
+        }
     }
 
     /// Gives the module the peer table the ring's members make, if it

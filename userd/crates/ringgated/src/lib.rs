@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod session_events;
 pub mod session_sync;
 pub mod session_worker;
+pub mod snat_shares;
 pub mod state_file;
 pub mod status_json;
 pub mod submissions;

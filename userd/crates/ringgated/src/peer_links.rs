@@ -23,7 +23,7 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ringgate_netlink::Peer;
+use ringgate_netlink::{Peer, PortRange};
 
 use crate::links::{self, Link, PeerRoute};
 
@@ -81,6 +81,8 @@ pub struct PeerLinks {
     announced: BTreeMap<u16, Vec<Link>>,
     /// The ring's current members.
     members: Vec<u16>,
+    /// Each member's outbound translation ports (see `gateway::give_snat`).
+    ports: BTreeMap<u16, PortRange>,
     /// Whether this node's links must be announced at the next chance.
     announce_due: bool,
     announced_at: Option<Instant>,
@@ -116,6 +118,15 @@ impl PeerLinks {
         self.announced.retain(|node, _| members.contains(node));
         self.announce_due = true;
         self.stale = true;
+    }
+
+    /// The members' outbound translation ports, as the cluster shares them
+    /// out now; a change makes a new table.
+    pub fn ports(&mut self, ports: BTreeMap<u16, PortRange>) {
+        if ports != self.ports {
+            self.ports = ports;
+            self.stale = true;
+        }
     }
 
     /// This node's links as just read; a change is announced.
@@ -158,7 +169,12 @@ impl PeerLinks {
         let table: Vec<Peer> = routes
             .into_iter()
             .take(MAX_PEERS)
-            .map(|PeerRoute { node, ifindex, mac }| Peer { node, ifindex, mac })
+            .map(|PeerRoute { node, ifindex, mac }| Peer {
+                node,
+                ifindex,
+                mac,
+                ports: self.ports.get(&node).copied(),
+            })
             .collect();
         (self.given.as_ref() != Some(&table)).then_some((table, left_out))
     }

@@ -192,6 +192,7 @@ mod tests {
             stage: Stage(1),
             expires_ms: 60_000,
             owner: 1,
+            outbound: false,
         }
     }
 

@@ -38,6 +38,12 @@
 //!            u16, vip u32, vip port u16, back-end addr u32, back-end port
 //!            u16, expires_ms u32 (26 bytes; kinds 0 and 1 only)
 //! ```
+//!
+//! The stage byte's top bit (`OUTBOUND`) marks an outbound connection (see
+//! the module's outbound translation): client is then the remote end, vip
+//! the translated source, back-end the host behind the cluster. A daemon
+//! from before it refuses a batch holding one (an unknown stage), as its
+//! module could not take the session anyway; the others' batches it reads.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -65,6 +71,8 @@ const ENTRY: usize = 26;
 const KIND_CHANGES: u8 = 0;
 const KIND_FULL: u8 = 1;
 const KIND_END: u8 = 2;
+/// The stage byte's flag of an outbound connection.
+const OUTBOUND: u8 = 0x80;
 /// The largest table the module holds (`max-sessions`) in batches fits
 /// the end marker's count.
 const _: () = assert!(1_048_576usize.div_ceil(BATCH) <= u16::MAX as usize);
@@ -215,10 +223,17 @@ pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
         (Proto::Tcp, 3) => Some(TcpState::CloseWait),
         _ => return None,
     };
+    // Conntrack's original direction is the opener's: the host behind the
+    // cluster for an outbound connection.
+    let (opener, answerer) = if s.outbound {
+        (s.backend, s.client)
+    } else {
+        (s.client, s.backend)
+    };
     Some(TrackedFlow {
         proto: s.proto,
-        client: s.client,
-        backend: s.backend,
+        client: opener,
+        backend: answerer,
         tcp_state,
         timeout_secs: s.expires_ms.div_ceil(1000),
     })
@@ -308,7 +323,8 @@ fn encode(kind: u8, full: u32, sessions: &[&Session]) -> Vec<u8> {
         out.push(s.proto.number());
         // Stages are 0..=4; a newer module's larger number saturates and
         // is refused by the receiver's check.
-        out.push(u8::try_from(s.stage.0).unwrap_or(u8::MAX));
+        let stage = u8::try_from(s.stage.0).unwrap_or(u8::MAX);
+        out.push(if s.outbound { stage | OUTBOUND } else { stage });
         out.extend_from_slice(&s.owner.to_be_bytes());
         for addr in [s.client, s.vip, s.backend] {
             out.extend_from_slice(&addr.ip().octets());
@@ -401,13 +417,14 @@ fn decode_sessions(len: usize, count: usize, entries: &[u8]) -> Result<Vec<Sessi
             17 => Proto::Udp,
             other => return Err(BatchError::Proto(i, other)),
         };
+        let (stage, outbound) = (e[1] & !OUTBOUND, e[1] & OUTBOUND != 0);
         // UDP sessions are in stage udp (0), TCP ones in syn..reset (1..=4).
         let stage_fits = match proto {
-            Proto::Udp => e[1] == 0,
-            _ => (1..=4).contains(&e[1]),
+            Proto::Udp => stage == 0,
+            _ => (1..=4).contains(&stage),
         };
         if !stage_fits {
-            return Err(BatchError::Stage(i, e[1], e[0]));
+            return Err(BatchError::Stage(i, stage, e[0]));
         }
         let addr = |at: usize| {
             SocketAddrV4::new(
@@ -417,12 +434,13 @@ fn decode_sessions(len: usize, count: usize, entries: &[u8]) -> Result<Vec<Sessi
         };
         sessions.push(Session {
             proto,
-            stage: Stage(u32::from(e[1])),
+            stage: Stage(u32::from(stage)),
             owner: u16::from_be_bytes([e[2], e[3]]),
             client: addr(4),
             vip: addr(10),
             backend: addr(16),
             expires_ms: u32::from_be_bytes([e[22], e[23], e[24], e[25]]),
+            outbound,
         });
     }
     Ok(sessions)
@@ -441,6 +459,7 @@ mod tests {
             stage: Stage(stage),
             expires_ms,
             owner,
+            outbound: false,
         }
     }
 
@@ -450,6 +469,52 @@ mod tests {
             Batch::Sessions { sessions, .. } => sessions,
             Batch::End { .. } => panic!("an end marker"),
         }
+    }
+
+    /// An outbound connection of host 10.8.0.2:5555 to 192.0.2.7:7,
+    /// leaving from 10.9.0.100:`port`.
+    fn outbound(port: u16, stage: u32) -> Session {
+        Session {
+            client: "192.0.2.7:7".parse().unwrap(),
+            vip: SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 100), port),
+            backend: "10.8.0.2:5555".parse().unwrap(),
+            outbound: true,
+            ..session(0, 1, stage, 60_000)
+        }
+    }
+
+    #[test]
+    fn an_outbound_session_keeps_its_flag_and_its_stage_on_the_wire() {
+        let sessions = vec![
+            outbound(20000, 2),
+            session(40000, 1, 2, 900_000),
+            outbound(20001, 3),
+        ];
+        let batches = encode_changes(&sessions);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(sessions_of(&batches[0]), sessions);
+        let udp = Session {
+            proto: Proto::Udp,
+            ..outbound(20002, 0)
+        };
+        assert_eq!(
+            sessions_of(&encode_changes(std::slice::from_ref(&udp))[0]),
+            [udp]
+        );
+        // The flag does not make a stage of another protocol pass.
+        let mut bad = encode_changes(&[outbound(20003, 2)]).remove(0);
+        bad[HEADER + 1] = OUTBOUND | 7;
+        assert_eq!(decode(&bad), Err(BatchError::Stage(0, 7, 6)));
+    }
+
+    #[test]
+    fn conntrack_sees_an_outbound_connection_from_its_host() {
+        let flow = tracked_flow(&outbound(20000, 2)).unwrap();
+        assert_eq!(flow.client, "10.8.0.2:5555".parse().unwrap());
+        assert_eq!(flow.backend, "192.0.2.7:7".parse().unwrap());
+        let flow = tracked_flow(&session(40000, 1, 2, 900_000)).unwrap();
+        assert_eq!(flow.client.port(), 40000);
+        assert_eq!(flow.backend, "10.8.0.2:8080".parse().unwrap());
     }
 
     #[test]

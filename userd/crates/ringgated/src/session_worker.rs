@@ -776,6 +776,7 @@ mod tests {
             stage: Stage(2),
             expires_ms: 60_000,
             owner: 2,
+            outbound: false,
         };
         let change = session_sync::encode_changes(std::slice::from_ref(&session)).remove(0);
         // A new SessionSync announces its first read in full.
@@ -856,6 +857,7 @@ mod tests {
                 stage: Stage(2),
                 expires_ms: 900_000,
                 owner: 1,
+                outbound: false,
             })
             .collect();
         // The ring's thread, slower than the worker.

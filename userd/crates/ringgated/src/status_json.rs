@@ -153,7 +153,7 @@ fn health(check: &HealthCheck) -> Value {
 /// section (without this node's own options).
 pub fn config(config: &ClusterConfig) -> Value {
     let s = &config.settings;
-    json!({
+    let mut shown = json!({
         "version": config.version,
         "nodes": config.nodes.iter().map(|n| json!({ "id": n.id, "weight": n.weight })).collect::<Vec<_>>(),
         "settings": {
@@ -190,7 +190,16 @@ pub fn config(config: &ClusterConfig) -> Value {
                 service
             }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-    })
+    });
+    // As the file has it: no key without a translation.
+    if let Some(t) = &config.snat {
+        shown["snat"] = json!({
+            "source": format!("{}/{}", t.source, t.prefix_len),
+            "to": t.to,
+            "ports": format!("{}-{}", t.first_port, t.last_port),
+        });
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -234,5 +243,17 @@ mod tests {
         assert_eq!(services[0]["health"]["expect_status"], 204);
         assert_eq!(services[1]["mode"], "nat");
         assert!(services[1].get("health").is_none());
+        assert!(shown.get("snat").is_none());
+        c.snat = Some(ringgate_cluster::config::SnatConfig {
+            source: "10.1.0.0".parse().unwrap(),
+            prefix_len: 24,
+            to: "10.0.0.1".parse().unwrap(),
+            first_port: 20000,
+            last_port: 29999,
+        });
+        assert_eq!(
+            config(&c)["snat"],
+            json!({"source": "10.1.0.0/24", "to": "10.0.0.1", "ports": "20000-29999"})
+        );
     }
 }

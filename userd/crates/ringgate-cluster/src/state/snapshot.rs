@@ -28,11 +28,14 @@ use crate::model::{BackendId, NodeId, VipLoad};
 
 /// 2: services carry their health check. 3: health votes as bitmaps,
 /// settings carry the ownership lease. 4: services carry their mode.
-/// 5: the members holding the session table.
-pub const SNAPSHOT_FORMAT: u8 = 5;
+/// 5: the members holding the session table. 6: the configuration carries
+/// the outbound translation.
+pub const SNAPSHOT_FORMAT: u8 = 6;
 /// Earlier formats, still read from a state file written before an
-/// upgrade: 4 lacks the table holders (a restored state has none anyway),
-/// 3 also the services' mode (all NAT).
+/// upgrade: 5 lacks the outbound translation (there was none), 4 also the
+/// table holders (a restored state has none anyway), 3 also the services'
+/// mode (all NAT).
+const SNAPSHOT_FORMAT_NO_SNAT: u8 = 5;
 const SNAPSHOT_FORMAT_NO_HOLDERS: u8 = 4;
 const SNAPSHOT_FORMAT_NO_MODE: u8 = 3;
 
@@ -159,8 +162,11 @@ impl ReplicatedState {
     fn encode_format(&self, format: u8) -> Vec<u8> {
         let mut w = Writer::default();
         w.u8(format);
-        self.config
-            .encode_with(&mut w, format != SNAPSHOT_FORMAT_NO_MODE);
+        self.config.encode_with(
+            &mut w,
+            format != SNAPSHOT_FORMAT_NO_MODE,
+            format == SNAPSHOT_FORMAT,
+        );
         put_nodes(&mut w, self.members.iter());
         w.bool(self.quorate).bool(self.serving);
         w.bool(self.ring_primary).u64(self.generation);
@@ -182,7 +188,7 @@ impl ReplicatedState {
             w.u64(*t);
         }
         w.u64(self.next_epoch);
-        if format == SNAPSHOT_FORMAT {
+        if format >= SNAPSHOT_FORMAT_NO_SNAT {
             put_nodes(&mut w, self.table_holders.iter());
         }
         w.finish()
@@ -199,11 +205,17 @@ impl ReplicatedState {
         let mut r = Reader::new(bytes);
         let format = r.u8()?;
         let previous = previous_too
-            && (format == SNAPSHOT_FORMAT_NO_MODE || format == SNAPSHOT_FORMAT_NO_HOLDERS);
+            && (format == SNAPSHOT_FORMAT_NO_MODE
+                || format == SNAPSHOT_FORMAT_NO_HOLDERS
+                || format == SNAPSHOT_FORMAT_NO_SNAT);
         if format != SNAPSHOT_FORMAT && !previous {
             return Err(DecodeError::Version(format));
         }
-        let config = ClusterConfig::decode_with(&mut r, format != SNAPSHOT_FORMAT_NO_MODE)?;
+        let config = ClusterConfig::decode_with(
+            &mut r,
+            format != SNAPSHOT_FORMAT_NO_MODE,
+            format == SNAPSHOT_FORMAT,
+        )?;
         let members = get_nodes(&mut r)?;
         let quorate = r.bool()?;
         let serving = r.bool()?;
@@ -230,7 +242,7 @@ impl ReplicatedState {
             .map(|_| r.u64())
             .collect::<Result<_, _>>()?;
         let next_epoch = r.u64()?;
-        let table_holders = if format == SNAPSHOT_FORMAT {
+        let table_holders = if format >= SNAPSHOT_FORMAT_NO_SNAT {
             get_nodes(&mut r)?.into_iter().collect()
         } else {
             BTreeSet::new()
@@ -322,6 +334,25 @@ mod tests {
             ReplicatedState::restored(&holding.encode()).unwrap()
         );
         assert_eq!(ReplicatedState::decode(&four), Err(DecodeError::Version(4)));
+        // Format 5 (no outbound translation) too; the current one keeps it.
+        let five = holding.encode_format(SNAPSHOT_FORMAT_NO_SNAT);
+        assert_eq!(
+            ReplicatedState::restored(&five).unwrap(),
+            ReplicatedState::restored(&holding.encode()).unwrap()
+        );
+        assert_eq!(ReplicatedState::decode(&five), Err(DecodeError::Version(5)));
+        let mut translating = holding.clone();
+        translating.config.snat = Some(crate::config::SnatConfig {
+            source: Ipv4Addr::new(10, 1, 0, 0),
+            prefix_len: 24,
+            to: translating.config.vips[0].addr,
+            first_port: 20000,
+            last_port: 20999,
+        });
+        assert_eq!(
+            ReplicatedState::decode(&translating.encode()),
+            Ok(translating.clone())
+        );
         // The ring carries them; a restored state (a restarted node) has none.
         assert_eq!(
             ReplicatedState::decode(&holding.encode()),

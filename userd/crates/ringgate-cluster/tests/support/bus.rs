@@ -34,6 +34,7 @@ pub fn config(nodes: &[(NodeId, u32)], vips: u8, settings: Settings) -> ClusterC
             })
             .collect(),
         settings,
+        snat: None,
     }
 }
 

@@ -6,10 +6,12 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use clap::Parser;
-use ringgate_netlink::{check_vip_addr, ConfigChange, Scheduler, ServiceKey};
+use ringgate_netlink::{check_vip_addr, ConfigChange, Scheduler, ServiceKey, Snat};
 
 use crate::backend::key;
-use crate::cli::{BackendAction, Cli, Command, ConfigAction, ModeValue, ServiceAction, VipAction};
+use crate::cli::{
+    BackendAction, Cli, Command, ConfigAction, ModeValue, ServiceAction, SnatAction, VipAction,
+};
 use crate::config::change;
 
 /// What one line of a restore file asks for: the object as it should be
@@ -42,6 +44,8 @@ pub(crate) enum Action {
         up: Option<bool>,
         create: bool,
     },
+    /// `snat set` (checked as the command checks it) or `snat off`.
+    Snat(Option<Snat>),
 }
 
 /// One meaningful line of the file, with its 1-based number.
@@ -122,14 +126,15 @@ fn parse_line(content: &str) -> Result<Action, String> {
     }
     let action = action(cli.command).ok_or_else(|| {
         format!(
-            "`{}` is not a restore command (a restore file holds `config set`, `vip add|set|own|release`, `service add|set` and `backend add|set` lines)",
+            "`{}` is not a restore command (a restore file holds `config set`, `vip add|set|own|release`, `service add|set`, `backend add|set` and `snat set|off` lines)",
             words.iter().take(2).copied().collect::<Vec<_>>().join(" ")
         )
-    })?;
+    })??;
     // Checked here, before connecting, so a bad address is the same error
     // whether or not the module is loaded.
     let vip = match &action {
-        Action::Config(_) => None,
+        Action::Config(_) | Action::Snat(None) => None,
+        Action::Snat(Some(snat)) => Some(snat.to),
         Action::Vip { addr, .. } | Action::VipOwned { addr, .. } => Some(*addr),
         Action::Service { key, .. } | Action::Backend { key, .. } => Some(key.vip),
     };
@@ -147,8 +152,20 @@ fn clap_reason(error: &clap::Error) -> String {
     first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
-fn action(command: Command) -> Option<Action> {
-    Some(match command {
+/// The action of a restore command (`None`: a command a restore does not
+/// take); a malformed `snat set` is an error.
+fn action(command: Command) -> Option<Result<Action, String>> {
+    Some(Ok(match command {
+        Command::Snat { action } => match action {
+            SnatAction::Set { source, to, ports } => {
+                return Some(
+                    crate::snat::parse(&source, to, ports.as_deref())
+                        .map(|s| Action::Snat(Some(s))),
+                )
+            }
+            SnatAction::Off => Action::Snat(None),
+            SnatAction::Show => return None,
+        },
         Command::Config {
             action: ConfigAction::Set(args),
         } => Action::Config(change(&args)),
@@ -212,7 +229,7 @@ fn action(command: Command) -> Option<Action> {
             BackendAction::Del { .. } | BackendAction::List { .. } => return None,
         },
         _ => return None,
-    })
+    }))
 }
 
 #[cfg(test)]

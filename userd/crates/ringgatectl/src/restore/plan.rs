@@ -102,6 +102,7 @@ fn undo(before: &State, change: &Change) -> Change {
                 up: up.and(old.map(|b| b.up)),
             }
         }
+        Change::Snat(_) => Change::Snat(before.snat),
         // A plan never deletes; an undo of an undo is not needed.
         delete
         @ (Change::VipDel { .. } | Change::ServiceDel { .. } | Change::BackendDel { .. }) => delete,
@@ -110,6 +111,11 @@ fn undo(before: &State, change: &Change) -> Change {
 
 fn plan_line(state: &mut State, action: &Action) -> Result<Vec<Change>, String> {
     match action {
+        Action::Snat(want) if *want == state.snat => Ok(vec![]),
+        Action::Snat(want) => {
+            state.snat = *want;
+            Ok(vec![Change::Snat(*want)])
+        }
         Action::Config(want) => Ok(config(state, want)),
         &Action::Vip {
             addr,

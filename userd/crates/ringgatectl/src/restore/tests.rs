@@ -3,8 +3,8 @@
 use std::net::Ipv4Addr;
 
 use ringgate_netlink::{
-    Backend, Config, ConfigChange, ConntrackMode, DownPolicy, Error, KernelError, Proto, Scheduler,
-    Service, ServiceKey, Vip,
+    Backend, Config, ConfigChange, ConntrackMode, DownPolicy, Error, KernelError, PortRange, Proto,
+    Scheduler, Service, ServiceKey, Snat, Vip,
 };
 
 use super::parse::parse;
@@ -86,6 +86,7 @@ fn empty() -> State {
         vips: vec![],
         services: vec![],
         config: default_config(),
+        snat: None,
     }
 }
 
@@ -147,6 +148,15 @@ fn configured() -> State {
             conntrack: ConntrackMode::Untracked,
             ..default_config()
         },
+        snat: Some(Snat {
+            source: Ipv4Addr::new(10, 8, 0, 0),
+            prefix_len: 24,
+            to: VIP,
+            ports: Some(PortRange {
+                first: 20000,
+                last: 29999,
+            }),
+        }),
     }
 }
 
@@ -244,7 +254,50 @@ fn restoring_a_save_onto_an_empty_namespace_adds_everything() {
                 },
                 scheduler: Some(Scheduler::Hash)
             },
+            Change::Snat(configured().snat),
         ]
+    );
+}
+
+/// The translation is set when it differs, turned off by `snat off`, and a
+/// malformed one is refused before anything is sent.
+#[test]
+fn the_outbound_translation_is_restored_and_undone() {
+    let mut target = recorder(empty());
+    restore_text(&mut target, "snat off\n").unwrap();
+    assert_eq!(target.applied, [], "off onto off");
+    let mut target = recorder(configured());
+    restore_text(&mut target, "snat off\n").unwrap();
+    assert_eq!(target.applied, [Change::Snat(None)]);
+    let mut target = recorder(configured());
+    restore_text(
+        &mut target,
+        "snat set 10.8.0.0/24 --to 10.9.0.100 --ports 20000-20001\n",
+    )
+    .unwrap();
+    let narrower = configured().snat.map(|s| Snat {
+        ports: Some(PortRange {
+            first: 20000,
+            last: 20001,
+        }),
+        ..s
+    });
+    assert_eq!(target.applied, [Change::Snat(narrower)]);
+    // Refused later in the file: the translation is put back.
+    let mut target = recorder(configured());
+    target.refused = vec![1];
+    restore_text(&mut target, "snat off\nvip release 10.9.0.100\n").unwrap_err();
+    assert_eq!(
+        target.applied,
+        [Change::Snat(None), Change::Snat(configured().snat)]
+    );
+    assert_line_2_refused(
+        "vip add 10.9.0.100\nsnat set 10.8.0.1/24 --to 10.9.0.100 --ports 20000-20001\n",
+        "bits set",
+    );
+    assert_line_2_refused(
+        "vip add 10.9.0.100\nsnat set 10.8.0.0/24 --to 127.0.0.1 --ports 20000-20001\n",
+        "127.0.0.1",
     );
 }
 
