@@ -123,7 +123,10 @@ demo: module userd
 # IPVS's sync daemon (RG_BENCH_SYNC_CONNS per death, RG_BENCH_ROUNDS deaths).
 # Then what an idle three-gateway cluster costs, by thread (shares of the
 # guest's CPU; RG_BENCH_SECONDS doubled per figure).
-# BENCHES="failover" (or "nat", "sync", "survival", "l7", "idle") runs only those.
+# Then what session sync costs NAT throughput (module alone against the
+# cluster running, ratios per round).
+# BENCHES="failover" (or "nat", "sync", "sync-cost", "survival", "l7", "idle")
+# runs only those.
 bench: deps userd
 	@kdir=$$($(TOOLS)/build-kernel.sh --profile bench); \
 	  $(TOOLS)/build-module-copy.sh "$$kdir" qemu-tests/out/bench-module >/dev/null; \

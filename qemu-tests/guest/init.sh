@@ -54,6 +54,8 @@ case "$mode" in
     ip -all netns delete
     case " ${tests//,/ } " in "  " | *" sync "*) bash "$RG_REPO/qemu-tests/bench/sync-bench.sh" ;; esac
     ip -all netns delete
+    case " ${tests//,/ } " in "  " | *" sync-cost "*) bash "$RG_REPO/qemu-tests/bench/sync-cost-bench.sh" ;; esac
+    ip -all netns delete
     case " ${tests//,/ } " in "  " | *" survival "*) bash "$RG_REPO/qemu-tests/bench/survival-bench.sh" ;; esac
     ip -all netns delete
     case " ${tests//,/ } " in "  " | *" l7 "*) bash "$RG_REPO/qemu-tests/bench/l7-bench.sh" ;; esac
