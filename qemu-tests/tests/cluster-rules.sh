@@ -123,8 +123,19 @@ until [ -z "$(module_owned 3)" ] && [ "$(cstatus 3 | jqr '.quorate')" = false ];
 done
 ip -n lan link set pg3 up
 wait_settled 4 1 2 3
+# The owner is read again at each try: a slow guest's ring may form once
+# more after the settle and hand a VIP on (seen in CI: the responder was
+# the VIP's next owner); two responders at once fail at once.
 for vip in $VIPS 10.9.0.103; do
-  owner=$(owner_of "$vip" 1)
-  expect_sole_responder "$vip" "$(mac_of "gw$owner" "g$owner")" "ARP responders of $vip after the heal"
+  deadline=$((SECONDS + 30))
+  while :; do
+    owner=$(owner_of "$vip" 1)
+    want="$(mac_of "gw$owner" "g$owner") "
+    got=$(responders "$vip")
+    [ "$got" = "$want" ] && break
+    [ "$(wc -w <<<"$got")" -le 1 ] || fail "ARP responders of $vip after the heal: two responders: $got"
+    [ "$SECONDS" -lt "$deadline" ] || fail "ARP responders of $vip after the heal: expected '$want' (gw$owner), got '$got'"
+    sleep 0.5
+  done
 done
 if grep -h "module refused" $CL/log-*; then fail "a module request was refused (see above)"; fi
