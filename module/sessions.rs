@@ -91,6 +91,52 @@ fn keyed_hash(seed: u64, key: &FlowKey) -> u64 {
     h ^ (h >> 32)
 }
 
+/// The two entries of a session a packet of flow `key` opens: its own
+/// (translated by `rewrite`, its TCP direction the opener's) and the one of
+/// the answer, which puts back what `rewrite` changed. Both in the first
+/// stage, counted under `load` (by whichever of them is the counted one).
+#[allow(clippy::too_many_arguments)]
+fn opening(
+    key: FlowKey,
+    rewrite: Rewrite,
+    load: LoadRef,
+    owner: u16,
+    outbound: bool,
+    first: &Segment,
+    timeouts: &Timeouts,
+    clock: Clock,
+) -> (Entry, Entry) {
+    let stage = Stage::first(key.proto == TCP);
+    let opened = Entry {
+        key,
+        expires: clock.after_secs(timeouts.secs(stage)),
+        stage,
+        rewrite,
+        owner,
+        load,
+        fins: 0,
+        pushed: clock.now,
+        tcp: Direction::client(first),
+        outbound,
+    };
+    let (addr, port) = if rewrite.source {
+        (key.saddr, key.sport)
+    } else {
+        (key.daddr, key.dport)
+    };
+    let answer = Entry {
+        key: opened.partner(),
+        rewrite: Rewrite {
+            source: !rewrite.source,
+            addr,
+            port,
+        },
+        tcp: Direction::backend(first),
+        ..opened
+    };
+    (opened, answer)
+}
+
 /// A new entry's two buckets, both locked (the second `None` when both
 /// hashes name the same bucket). Their entries are numbered
 /// `bucket * WAYS + way`.
@@ -651,33 +697,15 @@ impl SessionTable {
         clock: Clock,
     ) -> Result<Hit, Refused> {
         let now = clock.now;
-        let stage = Stage::first(forward.proto == TCP);
-        let client = Entry {
-            key: forward,
-            expires: clock.after_secs(timeouts.secs(stage)),
-            stage,
-            rewrite: Rewrite {
-                source: false,
-                addr: pick.addr,
-                port: pick.port,
-            },
-            owner,
-            load: self.loads.current(service, pick.slot),
-            fins: 0,
-            pushed: now,
-            tcp: Direction::client(first),
-            outbound: false,
+        let to_backend = Rewrite {
+            source: false,
+            addr: pick.addr,
+            port: pick.port,
         };
-        let reply = Entry {
-            key: client.partner(),
-            rewrite: Rewrite {
-                source: true,
-                addr: forward.daddr,
-                port: forward.dport,
-            },
-            tcp: Direction::backend(first),
-            ..client
-        };
+        let load = self.loads.current(service, pick.slot);
+        let (client, reply) = opening(
+            forward, to_backend, load, owner, false, first, timeouts, clock,
+        );
         self.insert_session(reply, client, now, Insert::Create)
             .inspect_err(|_| {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -710,7 +738,6 @@ impl SessionTable {
         if let Some(made) = self.peek(&opener, now) {
             return Ok(made);
         }
-        let stage = Stage::first(opener.proto == TCP);
         // A hash keyed apart from the buckets': which port a connection
         // starts at says nothing about where its entries are.
         let seed = self.seed.rotate_left(17) ^ 0x5851_F42D_4C95_7F2D;
@@ -719,32 +746,21 @@ impl SessionTable {
             if is_service(port) {
                 continue;
             }
-            let from_opener = Entry {
-                key: opener,
-                expires: clock.after_secs(timeouts.secs(stage)),
-                stage,
-                rewrite: Rewrite {
-                    source: true,
-                    addr: snat.to(),
-                    port,
-                },
+            let to_vip = Rewrite {
+                source: true,
+                addr: snat.to(),
+                port,
+            };
+            let (from_opener, to_opener) = opening(
+                opener,
+                to_vip,
+                LoadRef::NONE,
                 owner,
-                load: LoadRef::NONE,
-                fins: 0,
-                pushed: now,
-                tcp: Direction::client(first),
-                outbound: true,
-            };
-            let to_opener = Entry {
-                key: from_opener.partner(),
-                rewrite: Rewrite {
-                    source: false,
-                    addr: opener.saddr,
-                    port: opener.sport,
-                },
-                tcp: Direction::backend(first),
-                ..from_opener
-            };
+                true,
+                first,
+                timeouts,
+                clock,
+            );
             if self.peek(&to_opener.key, now).is_some() {
                 continue;
             }
