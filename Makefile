@@ -123,8 +123,10 @@ demo: module userd
 # IPVS's sync daemon (RG_BENCH_SYNC_CONNS per death, RG_BENCH_ROUNDS deaths).
 # Then what an idle three-gateway cluster costs, by thread (shares of the
 # guest's CPU; RG_BENCH_SECONDS doubled per figure).
-# Then what session sync costs NAT throughput (module alone against the
-# cluster running, ratios per round).
+# Then what session sync costs NAT throughput (module alone, with a reader
+# of its new-session notifications, and the cluster running; ratios per
+# round). Last, the headline figures of every bench that ran, side by side
+# (qemu-tests/bench/summary.sh).
 # BENCHES="failover" (or "nat", "sync", "sync-cost", "survival", "l7", "idle")
 # runs only those.
 bench: deps userd

@@ -49,8 +49,10 @@ use crate::tcp::{self, Direction, Segment};
 use crate::traffic::{SlotTraffic, Traffic, Way};
 
 mod entry;
+mod filter;
 
 use entry::{push_interval, revivable, Bucket, Entry, Push, FIN_PEER, FIN_SENT};
+pub(crate) use filter::DumpFilter;
 
 /// Sessions the table is sized for (each takes two entries).
 pub(crate) const DEFAULT_MAX_SESSIONS: usize = 16384;
@@ -118,6 +120,7 @@ fn opening(
         pushed: clock.now,
         tcp: Direction::client(first),
         outbound,
+        changed: filter::stamp(clock.now),
     };
     let (addr, port) = if rewrite.source {
         (key.saddr, key.sport)
@@ -325,9 +328,12 @@ impl SessionTable {
     /// and the SYN-ACK seen, sequence numbers ahead), so the merge is the
     /// later of each, whichever table a packet updated. Under `into`'s
     /// bucket's lock.
-    fn merge(&self, into: &mut Entry, from: &Entry) {
+    fn merge(&self, into: &mut Entry, from: &Entry, now: u64) {
         let before = into.stage;
         into.stage = before.max(from.stage);
+        if into.stage != before {
+            into.changed = filter::stamp(now);
+        }
         if into.counted() && before.is_active() && !into.stage.is_active() {
             self.loads.deactivate(into.load);
         }
@@ -356,6 +362,9 @@ impl SessionTable {
         if entry.counted() && before.is_active() && !entry.stage.is_active() {
             self.loads.deactivate(entry.load);
         }
+        // Its expiry moved on: a change for a dump of recent ones (see
+        // `filter`).
+        entry.changed = filter::stamp(clock.now);
         entry.stage != before
     }
 
@@ -555,10 +564,16 @@ impl SessionTable {
                 .map(|(at, _)| at);
             if let Some(existing) = existing.and_then(|at| pair.at(at)) {
                 match how {
-                    Insert::Move => self.merge(existing, &entry),
+                    Insert::Move => {
+                        self.merge(existing, &entry, now);
+                        existing.changed = filter::later(existing.changed, entry.changed);
+                    }
                     Insert::Import if existing.rewrite == entry.rewrite => {
-                        self.merge(existing, &entry);
-                        existing.owner = entry.owner;
+                        self.merge(existing, &entry, now);
+                        if existing.owner != entry.owner {
+                            existing.owner = entry.owner;
+                            existing.changed = filter::stamp(now);
+                        }
                     }
                     Insert::Import => {}
                     // A back-end-side entry is created only when the client's
@@ -812,6 +827,7 @@ impl SessionTable {
                 Direction::picked_up()
             },
             outbound: session.outbound,
+            changed: filter::stamp(now),
         };
         let reply = Entry {
             key: client.partner(),
@@ -857,6 +873,7 @@ impl SessionTable {
                     };
                     if of_vip {
                         e.owner = to;
+                        e.changed = filter::stamp(now);
                         n += u64::from(e.counted());
                     }
                 }
@@ -1058,12 +1075,13 @@ impl SessionTable {
         from: usize,
         out: &mut [(usize, SessionView); WAYS],
         clock: Clock,
+        filter: &DumpFilter,
     ) -> usize {
         let now = clock.now;
         self.buckets.with(i, |bucket| {
             let mut n = 0;
             for (way, e) in bucket.iter().enumerate().skip(from) {
-                if !e.live(now) || e.rewrite.source {
+                if !e.live(now) || e.rewrite.source || !filter.passes(e.owner, e.changed, now) {
                     continue;
                 }
                 out[n] = (

@@ -31,11 +31,13 @@ ynl() {
 # python for each request; output and exit status are cli.py's. It talks
 # through two FIFOs opened by this shell, which every subshell (pipelines,
 # command substitutions) inherits, as a coproc's descriptors are not.
+# `ynl_server NETNS` runs the process, and so every request, in NETNS.
 ynl_server() {
-  local dir
+  local dir run=()
+  [ -z "${1:-}" ] || run=(ip netns exec "$1")
   dir=$(mktemp -d)
   mkfifo "$dir/in" "$dir/out"
-  /usr/bin/python3 "$RG_REPO/qemu-tests/guest/ynl-server.py" "$RG_KSRC" <"$dir/in" >"$dir/out" &
+  "${run[@]}" /usr/bin/python3 "$RG_REPO/qemu-tests/guest/ynl-server.py" "$RG_KSRC" <"$dir/in" >"$dir/out" &
   exec {YNL_IN}>"$dir/in" {YNL_OUT}<"$dir/out"
   ynl() {
     local arg answer request=''

@@ -915,6 +915,41 @@ void rg_event_free(struct sk_buff *msg)
 	nlmsg_free(msg);
 }
 
+/*
+ * A u32 or u16 attribute of a dump's request, validated by the op's policy
+ * when the dump started (genl_start parses it into the dump's info, which
+ * lives as long as the dump). Returns 1 and stores it if present, 0 if
+ * absent or if the op has no policy.
+ */
+static const struct nlattr *rg_dump_attr(struct netlink_callback *cb, unsigned int type)
+{
+	const struct genl_dumpit_info *di = genl_dumpit_info(cb);
+
+	if (!di || !di->info.attrs || type > di->op.maxattr)
+		return NULL;
+	return di->info.attrs[type];
+}
+
+int rg_dump_get_u32(struct netlink_callback *cb, unsigned int type, unsigned int *value)
+{
+	const struct nlattr *attr = rg_dump_attr(cb, type);
+
+	if (!attr || nla_len(attr) < sizeof(u32))
+		return 0;
+	*value = nla_get_u32(attr);
+	return 1;
+}
+
+int rg_dump_get_u16(struct netlink_callback *cb, unsigned int type, unsigned int *value)
+{
+	const struct nlattr *attr = rg_dump_attr(cb, type);
+
+	if (!attr || nla_len(attr) < sizeof(u16))
+		return 0;
+	*value = nla_get_u16(attr);
+	return 1;
+}
+
 unsigned long rg_dump_cursor(struct netlink_callback *cb)
 {
 	return cb->args[0];

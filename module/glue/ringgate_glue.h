@@ -273,6 +273,10 @@ int rg_event_send(struct sk_buff *msg, struct net *net, unsigned int group);
 int rg_sessions_listened(struct net *net);
 void rg_event_free(struct sk_buff *msg);
 
+/* A dump request's attribute, as rg_genl_get_u32 and rg_genl_get_u16. */
+int rg_dump_get_u32(struct netlink_callback *cb, unsigned int type, unsigned int *value);
+int rg_dump_get_u16(struct netlink_callback *cb, unsigned int type, unsigned int *value);
+
 /*
  * Dumps. The cursor kept between the parts of a dump, and the start and
  * end of one entry's message. @generation names the table version being dumped: a part that

@@ -40,6 +40,11 @@ static const struct netlink_range_validation ringgate_a_config_owner_lease_ms_ra
 	.max	= 60000ULL,
 };
 
+static const struct netlink_range_validation ringgate_a_session_changed_within_ms_range = {
+	.min	= 1ULL,
+	.max	= 3600000ULL,
+};
+
 /* Common nested types */
 const struct nla_policy ringgate_backend_nl_policy[RINGGATE_A_BACKEND_BYTES_OUT + 1] = {
 	[RINGGATE_A_BACKEND_ADDR] = { .type = NLA_U32, },
@@ -168,6 +173,12 @@ static const struct nla_policy ringgate_config_set_nl_policy[RINGGATE_A_CONFIG_C
 	[RINGGATE_A_CONFIG_TIMEOUT_UDP] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_config_timeout_udp_range),
 	[RINGGATE_A_CONFIG_DOWN_POLICY] = NLA_POLICY_MAX(NLA_U32, 1),
 	[RINGGATE_A_CONFIG_CONNTRACK] = NLA_POLICY_MAX(NLA_U32, 1),
+};
+
+/* RINGGATE_CMD_SESSION_GET - dump */
+static const struct nla_policy ringgate_session_get_nl_policy[RINGGATE_A_SESSION_CHANGED_WITHIN_MS + 1] = {
+	[RINGGATE_A_SESSION_OWNER] = { .type = NLA_U16, },
+	[RINGGATE_A_SESSION_CHANGED_WITHIN_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ringgate_a_session_changed_within_ms_range),
 };
 
 /* RINGGATE_CMD_OWNER_LEASE - do */
@@ -325,10 +336,12 @@ static const struct genl_split_ops ringgate_nl_ops[] = {
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{
-		.cmd	= RINGGATE_CMD_SESSION_GET,
-		.start	= ringgate_nl_dump_start_admin,
-		.dumpit	= ringgate_nl_session_get_dumpit,
-		.flags	= GENL_CMD_CAP_DUMP,
+		.cmd		= RINGGATE_CMD_SESSION_GET,
+		.start		= ringgate_nl_dump_start_admin,
+		.dumpit		= ringgate_nl_session_get_dumpit,
+		.policy		= ringgate_session_get_nl_policy,
+		.maxattr	= RINGGATE_A_SESSION_CHANGED_WITHIN_MS,
+		.flags		= GENL_CMD_CAP_DUMP,
 	},
 	{
 		.cmd		= RINGGATE_CMD_OWNER_LEASE,

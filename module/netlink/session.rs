@@ -9,7 +9,7 @@ use kernel::prelude::*;
 use crate::glue::{uapi, Attrs, Dump, RcuSection, Request, SessionNest, Sleepable};
 use crate::netns::NetState;
 use crate::services::{TCP, UDP};
-use crate::sessions::{FlowKey, Imported, SessionView, Stage, WAYS};
+use crate::sessions::{DumpFilter, FlowKey, Imported, SessionView, Stage, WAYS};
 
 /// A session's attributes, as the dump and the sessions group give them.
 pub(crate) fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
@@ -46,11 +46,23 @@ pub(crate) fn put_session(attrs: &mut Attrs<'_>, s: &SessionView) -> Result {
 /// resize replaces the table, and a cursor into the old one means nothing in
 /// the new one, so each part names the table's generation and the dump is
 /// flagged `NLM_F_DUMP_INTR` when it changes.
+///
+/// The request may narrow the dump to one owner's sessions (`owner`) and
+/// to those that changed lately (`changed-within-ms`): see
+/// `sessions::DumpFilter`. Every part reads the same request, so the
+/// window slides with the parts; a session that changes while the dump
+/// runs is in it or in the next one.
 pub(crate) fn session_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sleepable) -> Result {
     let rcu = RcuSection::read_lock(context);
     let table = net.sessions.read(&rcu);
     dump.set_generation(table.generation());
     let clock = net.clock();
+    let filter = DumpFilter {
+        owner: dump.get_u16(uapi::RINGGATE_A_SESSION_OWNER),
+        changed_within: dump
+            .get_u32(uapi::RINGGATE_A_SESSION_CHANGED_WITHIN_MS)
+            .map(|ms| clock.ticks_ms(ms)),
+    };
     let cursor = dump.cursor();
     let (mut bucket, mut way) = (cursor / WAYS, cursor % WAYS);
     let mut views = [(0, SessionView::default()); WAYS];
@@ -65,7 +77,7 @@ pub(crate) fn session_dump(net: &NetState, dump: &mut Dump<'_>, context: &mut Sl
             bucket = next;
             way = 0;
         }
-        let n = table.snapshot(bucket, way, &mut views, clock);
+        let n = table.snapshot(bucket, way, &mut views, clock, &filter);
         for (at, view) in &views[..n] {
             if !dump.entry(|attrs| put_session(attrs, view))? {
                 way = *at;

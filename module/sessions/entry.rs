@@ -34,6 +34,10 @@ pub(super) struct Entry {
     /// `snat`), in both entries: its opener is the side whose packets get
     /// a new source, not the client of a service.
     pub(super) outbound: bool,
+    /// When the session was made, last given a packet of this direction (or
+    /// a push from the other) or another owner (see `filter::stamp`): what
+    /// a dump of recent changes goes by.
+    pub(super) changed: u32,
 }
 
 /// `Entry::fins`: this entry's direction sent a FIN.

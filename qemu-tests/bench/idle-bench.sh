@@ -20,41 +20,13 @@ set +e
 
 SAMPLE=$((2 * ${RG_BENCH_SECONDS:-5}))
 
-# Every thread of the guest: "TID COMM KIND TICKS", KIND kernel for kernel
-# threads (PF_KTHREAD in their flags), daemon for a ringgated's threads,
-# other otherwise. One awk over every stat file: under TCG a process per
-# thread would cost more than the stretch measured.
-threads() {
-  awk '{ pid = FILENAME; sub(/^\/proc\//, "", pid); sub(/\/.*/, "", pid)
-         tid = FILENAME; sub(/\/stat$/, "", tid); sub(/.*\//, "", tid)
-         comm = $0; sub(/^[^(]*\(/, "", comm); sub(/\) [^)]*$/, "", comm); gsub(/ /, "", comm)
-         rest = $0; sub(/^.*\) /, "", rest); split(rest, f, " ")
-         if (tid == pid) main[pid] = comm
-         owner[tid] = pid; name[tid] = comm; ticks[tid] = f[12] + f[13]
-         kthread[tid] = int(f[7] / 2097152) % 2 }
-       END { for (t in name) printf "%s %s %s %d\n", t, name[t],
-               kthread[t] ? "kernel" : main[owner[t]] == "ringgated" ? "daemon" : "other", ticks[t] }' \
-    /proc/[0-9]*/task/[0-9]*/stat 2>/dev/null | sort
-}
+. "$RG_REPO/qemu-tests/bench/thread-ticks.sh"
 
 # sample WHAT: the shares of one SAMPLE-second stretch.
 sample() {
-  local before after t0 t1
-  read -r _ u0 n0 s0 i0 w0 q0 sq0 _ </proc/stat
-  before=$(threads)
+  ticks_mark
   sleep "$SAMPLE"
-  read -r _ u1 n1 s1 i1 w1 q1 sq1 _ </proc/stat
-  after=$(threads)
-  t0=$((u0 + n0 + s0 + i0 + w0 + q0 + sq0)) t1=$((u1 + n1 + s1 + i1 + w1 + q1 + sq1))
-  join <(printf '%s\n' "$before") <(printf '%s\n' "$after") | awk -v total=$((t1 - t0)) \
-    -v idle=$((i1 - i0)) -v what="$1" '
-    { d = $7 - $4; if (d < 0) d = 0
-      role = $3 == "daemon" ? ($2 == "ringgated" ? "ring threads" : $2 == "sessions" ? "session workers" : "other daemon threads") : $3 == "kernel" ? "kernel threads" : "other processes"
-      sum[role] += d }
-    END { printf "idle-bench: %s: idle %.0f %%", what, 100 * idle / total
-      n = split("ring threads,session workers,other daemon threads,kernel threads,other processes", order, ",")
-      for (i = 1; i <= n; i++) printf ", %s %.1f %%", order[i], 100 * sum[order[i]] / total
-      printf " (of %d ticks, both vCPUs)\n", total }'
+  ticks_shares idle-bench "$1"
 }
 
 load_module

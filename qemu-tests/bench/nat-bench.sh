@@ -147,6 +147,16 @@ print("%-10s %16s %16s %16s" % ("", *figures))
 for name in ("ringgate", "ipvs", "ringgate-ct", "ipvs-ct", "nftables"):
     v = rows.get(name, [0, 0, 0])
     print("%-12s %16.3f %16.0f %16.0f" % (name, *v))
+# The run's summary table (qemu-tests/bench/summary.sh): conntrack on for
+# all three, as a stateful gateway runs.
+with open("/tmp/bench-summary", "a") as summary:
+    for i, (figure, form) in enumerate((("NAT TCP Gbit/s, median", "%.3f"),
+                                        ("NAT UDP 64B pkt/s, median", "%.0f"),
+                                        ("NAT TCP conn/s, median", "%.0f"))):
+        for name, system in (("ringgate-ct", "ringgate"), ("ipvs-ct", "keepalived+IPVS"),
+                             ("nftables", "nftables")):
+            if name in rows:
+                summary.write("%s\t%s\t%s\n" % (figure, system, form % rows[name][i]))
 # Each round runs the set-ups back to back, so a round's ratio cancels the
 # drift of a TCG host between rounds; the spread of those paired ratios
 # says how far any one figure can be trusted.

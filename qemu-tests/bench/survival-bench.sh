@@ -166,6 +166,10 @@ ip netns exec gw1 ipvsadm --stop-daemon backup 2>/dev/null
 ip netns exec gw2 ipvsadm --stop-daemon backup 2>/dev/null
 
 total() { awk -v s="$1" '$1 == s {for (i = 2; i < NF; i += 2) t[$i] += $(i + 1)} END {printf "survived %d reset %d silent %d failed_to_open %d", t["survived"], t["reset"], t["silent"], t["failed_to_open"]}' "$CL/survival"; }
+. "$RG_REPO/qemu-tests/bench/summary.sh"
+short() { awk -v s="$1" '$1 == s {for (i = 2; i < NF; i += 2) t[$i] += $(i + 1)} END {printf "%d of %d, %d reset", t["survived"], t["survived"] + t["reset"] + t["silent"], t["reset"]}' "$CL/survival"; }
+summary "connections surviving a death" ringgate "$(short ringgate)"
+summary "connections surviving a death" keepalived+IPVS "$(short ipvs)"
 say "over $ROUNDS deaths, $N connections each, the owner killed right after the last one opened:"
 say "  ringgate: $(total ringgate)"
 say "  ipvs sync daemon: $(total ipvs)"

@@ -96,6 +96,9 @@ for round in $(seq "$ROUNDS"); do
   echo "$r $i" >>/tmp/sync-results
 done
 median() { sort -n | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : "none")}'; }
+. "$RG_REPO/qemu-tests/bench/summary.sh"
+summary "$N new connections at the standby, median s" ringgate "$(awk '{print $1}' /tmp/sync-results | median)"
+summary "$N new connections at the standby, median s" keepalived+IPVS "$(awk '{print $2}' /tmp/sync-results | median)"
 say "medians over $ROUNDS rounds, $N connections: ringgate $(awk '{print $1}' /tmp/sync-results | median) s, ipvs sync daemon $(awk '{print $2}' /tmp/sync-results | median) s (each read every 0.2 s)"
 say "opened: $(awk '{printf "%s %s/%s failed %s; ", $1, $3, '"$N"', $6}' /tmp/sync-opened)"
 for n in $GATEWAYS; do eval "kill \${pid$n:-} 2>/dev/null"; done

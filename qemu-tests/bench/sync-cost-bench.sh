@@ -1,21 +1,28 @@
 #!/bin/bash
-# What session sync costs the packet path: NAT throughput through gw1 with
-# its module alone (configured by ringgatectl, no daemon: nothing listens
-# for new sessions, nothing reads the table) against the same with the
-# cluster running (two ringgated, gw1 owning the VIP, gw2 a member that
-# never gets a VIP): every new session is announced to the daemon as it is
-# created (a netlink notification in the packet path), the daemon's worker
-# reads the table every 200 ms, and the sessions go over the ring to gw2,
-# whose module imports them. The same three figures as the NAT bench (TCP
-# Gbit/s, UDP 64-byte packets/s, TCP connections/s with one request each),
-# both set-ups in turn each round, and the ratio of each round's pair. In
-# this VM gw2's import runs on the same two CPUs as gw1's packets, which a
-# real second gateway would not. Asserts nothing; `make bench
-# BENCHES=sync-cost` runs it.
+# What session sync costs the packet path: NAT throughput through gw1 in
+# three set-ups, each round all three in turn:
+# - alone: its module alone, configured by ringgatectl, no daemon: nothing
+#   listens for new sessions, nothing reads the table;
+# - notified: the same with a process reading the module's `sessions`
+#   group (guest/session-listener.py), so the module builds and sends one
+#   notification per new session, as it does for a daemon, and each is
+#   read: the part of sync that lives in the packet path;
+# - synced: the cluster running (two ringgated, gw1 owning the VIP, gw2 a
+#   member that never gets a VIP): every new session is notified, the
+#   daemon's worker reads the table every 200 ms, and the sessions go over
+#   the ring to gw2, whose module imports them. In this VM gw2's daemon and
+#   import, and both ring threads' idle token, run on the same two CPUs as
+#   gw1's packets, which a real second gateway would not.
+# The same three figures as the NAT bench (TCP Gbit/s, UDP 64-byte
+# packets/s, TCP connections/s with one request each), the ratio of each
+# round's figures to the same round's alone, and where the guest's CPU went
+# in the last round's connections/s stretch of each set-up (by thread, see
+# thread-ticks.sh). Asserts nothing; `make bench BENCHES=sync-cost` runs it.
 #
 # The topology is cluster-lib.sh's, with two gateways and one back-end.
 . "$RG_REPO/qemu-tests/lib.sh"
 . "$RG_REPO/qemu-tests/cluster-lib.sh"
+. "$RG_REPO/qemu-tests/bench/thread-ticks.sh"
 set +e
 trap - ERR
 
@@ -54,7 +61,16 @@ conn_rate() {
   cl wrk -t1 -c8 -d"${SECONDS_PER_FIGURE}s" -H "Connection: close" "http://$VIP/" 2>/dev/null |
     awk '/Requests\/sec/ {print $2}' | grep . || echo 0
 }
-measure() { echo "$1 $(tcp_gbits) $(udp_pps) $(conn_rate)" | tee -a /tmp/sync-cost-results; }
+# measure SETUP: one line of figures; the CPU shares of its connections/s
+# stretch go to /tmp/sync-cost-shares.
+measure() {
+  local tcp udp conn
+  tcp=$(tcp_gbits) udp=$(udp_pps)
+  ticks_mark
+  conn=$(conn_rate)
+  ticks_shares sync-cost-bench "$1, TCP conn/s stretch" >>/tmp/sync-cost-shares
+  echo "$1 $tcp $udp $conn" | tee -a /tmp/sync-cost-results
+}
 
 # The module alone, as nat-bench's ringgate set-up has it.
 alone_on() {
@@ -66,6 +82,23 @@ alone_on() {
   ctl_in gw1 backend add "$VIP" 80 10.8.0.2:8081
 }
 alone_off() { unload_module; }
+# The module alone and a reader of its new sessions.
+notified_on() {
+  alone_on
+  ip netns exec gw1 python3 "$RG_REPO/qemu-tests/guest/session-listener.py" >/tmp/sync-cost-listener 2>&1 &
+  LISTENER=$!
+  local tries=0
+  until grep -q listening /tmp/sync-cost-listener; do
+    tries=$((tries + 1))
+    [ "$tries" -le 100 ] || { say "the session listener did not start: $(cat /tmp/sync-cost-listener)"; break; }
+    sleep 0.1
+  done
+}
+notified_off() {
+  kill "$LISTENER" && wait "$LISTENER"
+  say "$(tail -1 /tmp/sync-cost-listener)"
+  unload_module
+}
 # The cluster: the same services from the configuration, gw1 owning the
 # VIP (gw2 has weight 0); untracked as above, set in both modules before
 # the daemons start.
@@ -86,18 +119,24 @@ synced_off() {
 }
 
 : >/tmp/sync-cost-results
+: >/tmp/sync-cost-shares
 module_loaded && unload_module
-setups=(alone synced)
+setups=(alone notified synced)
 for round in $(seq "$ROUNDS"); do
-  for i in 0 1; do
-    setup=${setups[$(( (round + i) % 2 ))]}
-    ${setup}_on >/dev/null 2>&1
+  for i in 0 1 2; do
+    setup=${setups[$(( (round + i) % 3 ))]}
+    # Not through a pipe: the set-up's variables (the listener's pid) must
+    # outlive it. Only its own words are shown.
+    ${setup}_on >/tmp/sync-cost-setup 2>&1
     measure "$setup"
-    ${setup}_off >/dev/null 2>&1
+    ${setup}_off >>/tmp/sync-cost-setup 2>&1
+    grep '^sync-cost-bench' /tmp/sync-cost-setup
   done
 done
 # The sessions the last synced round's peer imported, to show sync ran.
 say "gw2's daemon: $(grep -c 'session' "$CL/log-2") log lines about sessions; last: $(grep 'session' "$CL/log-2" | tail -1)"
+
+for setup in "${setups[@]}"; do grep "sync-cost-bench: $setup," /tmp/sync-cost-shares | tail -1; done
 
 python3 - <<'PY'
 import statistics
@@ -108,13 +147,22 @@ for line in open("/tmp/sync-cost-results"):
 figures = ("TCP Gbit/s", "UDP 64B pkt/s", "TCP conn/s")
 print("sync-cost-bench: medians over %d rounds:" % len(runs.get("alone", [])))
 print("%-10s %16s %16s %16s" % ("", *figures))
-for name in ("alone", "synced"):
+for name in ("alone", "notified", "synced"):
     cols = list(zip(*runs.get(name, [[0, 0, 0]])))
     print("%-10s %16.3f %16.0f %16.0f" % (name, *[statistics.median(c) for c in cols]))
-pairs = list(zip(runs.get("synced", []), runs.get("alone", [])))
-cells = []
-for i in range(len(figures)):
-    ratios = sorted(s[i] / a[i] for s, a in pairs if a[i])
-    cells.append("%.2f/%.2f/%.2f" % (ratios[0], statistics.median(ratios), ratios[-1]) if ratios else "n/a")
-print("%-24s %16s %16s %16s" % ("synced / alone, min/median/max", *cells))
+for name in ("notified", "synced"):
+    pairs = list(zip(runs.get(name, []), runs.get("alone", [])))
+    cells = []
+    for i in range(len(figures)):
+        ratios = sorted(s[i] / a[i] for s, a in pairs if a[i])
+        cells.append("%.2f/%.2f/%.2f" % (ratios[0], statistics.median(ratios), ratios[-1]) if ratios else "n/a")
+    print("%-24s %16s %16s %16s" % ("%s / alone, min/med/max" % name, *cells))
+    # The run's summary table (qemu-tests/bench/summary.sh): the median of
+    # the connection rate's ratios.
+    conn = sorted(s[2] / a[2] for s, a in pairs if a[2])
+    if conn:
+        figure = {"notified": "conn/s, new sessions notified / alone",
+                  "synced": "conn/s, cluster syncing / alone"}[name]
+        with open("/tmp/bench-summary", "a") as summary:
+            summary.write("%s\t%s\t%.2f\n" % (figure, "ringgate", statistics.median(conn)))
 PY

@@ -47,6 +47,7 @@ case "$mode" in
   # called cl: the NAT bench's namespaces go first. Its iperf3 and httpd
   # stay alive in namespaces nobody can reach any more, idle.
   bench)
+    : >/tmp/bench-summary
     # All by default; rg.tests names the ones to run (make bench BENCHES=...).
     case " ${tests//,/ } " in "  " | *" nat "*) bash "$RG_REPO/qemu-tests/bench/nat-bench.sh" ;; esac
     ip -all netns delete
@@ -61,6 +62,7 @@ case "$mode" in
     case " ${tests//,/ } " in "  " | *" l7 "*) bash "$RG_REPO/qemu-tests/bench/l7-bench.sh" ;; esac
     ip -all netns delete
     case " ${tests//,/ } " in "  " | *" idle "*) bash "$RG_REPO/qemu-tests/bench/idle-bench.sh" ;; esac
+    bash -c ". $RG_REPO/qemu-tests/bench/summary.sh; summary_table"
     ;;
 esac
 echo "RINGGATE-VM-DONE"

@@ -35,6 +35,8 @@ pub mod placement;
 pub mod schedule;
 #[path = "../../service.rs"]
 pub mod service;
+#[path = "../../sessions/filter.rs"]
+pub mod session_filter;
 #[path = "../../snat.rs"]
 pub mod snat;
 #[path = "../../stage.rs"]
@@ -72,6 +74,8 @@ mod review_tests;
 mod schedule_tests;
 #[cfg(test)]
 mod service_tests;
+#[cfg(test)]
+mod session_filter_tests;
 #[cfg(test)]
 mod snat_tests;
 #[cfg(test)]

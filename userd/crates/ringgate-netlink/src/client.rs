@@ -177,7 +177,18 @@ impl Client {
         cmd: u8,
         on_data: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<bool, Error> {
-        let request = self.request(cmd, true);
+        self.dump_each_with(cmd, &|_| {}, on_data)
+    }
+
+    /// `dump_each` with request attributes that `fill` adds (a filter).
+    pub(crate) fn dump_each_with(
+        &self,
+        cmd: u8,
+        fill: &dyn Fn(&mut Builder),
+        on_data: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        let mut request = self.request(cmd, true);
+        fill(&mut request);
         self.conn
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -192,9 +203,20 @@ impl Client {
         what: &'static str,
         decode: impl Fn(&[u8]) -> Result<T, Error>,
     ) -> Result<Vec<T>, Error> {
+        self.dump_consistent_with(cmd, &|_| {}, what, decode)
+    }
+
+    /// `dump_consistent` with request attributes that `fill` adds.
+    pub(crate) fn dump_consistent_with<T>(
+        &self,
+        cmd: u8,
+        fill: &dyn Fn(&mut Builder),
+        what: &'static str,
+        decode: impl Fn(&[u8]) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
         for _ in 0..DUMP_ATTEMPTS {
             let mut entries = Vec::new();
-            let interrupted = self.dump_each(cmd, &mut |payload| {
+            let interrupted = self.dump_each_with(cmd, fill, &mut |payload| {
                 entries.push(decode(payload)?);
                 Ok(())
             })?;

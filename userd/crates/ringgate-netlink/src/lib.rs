@@ -50,7 +50,7 @@ pub use events::{Event, Events};
 pub use hook::{Hook, UnknownHook};
 pub use peer::{Peer, PortRange};
 pub use service::{Backend, Proto, Scheduler, Service, ServiceKey, Traffic};
-pub use session::{Imported, Session, Stage, IMPORT_BATCH};
+pub use session::{Imported, Session, SessionFilter, Stage, IMPORT_BATCH};
 pub use snat::Snat;
 pub use status::{HookStats, Status};
 pub use vip::{check_vip_addr, Vip};

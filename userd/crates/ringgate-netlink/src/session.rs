@@ -251,4 +251,40 @@ impl Client {
             Session::decode,
         )
     }
+
+    /// The live sessions `filter` chooses, read as `sessions` reads them.
+    /// A module from before the filter (its dump had no policy) ignores it
+    /// and gives every session: a caller that needs the narrowing checks
+    /// each session itself.
+    pub fn sessions_where(&self, filter: SessionFilter) -> Result<Vec<Session>, Error> {
+        self.dump_consistent_with(
+            uapi::RINGGATE_CMD_SESSION_GET,
+            &|request| filter.fill(request),
+            SESSION_TABLE,
+            Session::decode,
+        )
+    }
+}
+
+/// Which sessions a read asks the module for (`session-get`'s request).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Only this node's sessions.
+    pub owner: Option<u16>,
+    /// Only sessions made, moved to another stage or given another owner
+    /// within the last this many milliseconds (1 to 3,600,000; beyond is
+    /// refused by the module). An expiry that only moved later is not a
+    /// change.
+    pub changed_within_ms: Option<u32>,
+}
+
+impl SessionFilter {
+    fn fill(&self, request: &mut Builder) {
+        if let Some(owner) = self.owner {
+            request.put_u16(uapi::RINGGATE_A_SESSION_OWNER, owner);
+        }
+        if let Some(ms) = self.changed_within_ms {
+            request.put_u32(uapi::RINGGATE_A_SESSION_CHANGED_WITHIN_MS, ms);
+        }
+    }
 }

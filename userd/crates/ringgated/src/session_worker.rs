@@ -28,11 +28,11 @@ use std::time::{Duration, Instant};
 
 use ringgate_cluster::model::Vip;
 use ringgate_netlink::ctnetlink::Conntrack;
-use ringgate_netlink::{Client, ConntrackMode, Session};
+use ringgate_netlink::{Client, ConntrackMode, Session, SessionFilter};
 
 use crate::module_sync::ModuleSync;
 use crate::session_events::{self, FreshSessions};
-use crate::session_sync::{self, Batch, SessionSync, SYNC_EVERY};
+use crate::session_sync::{self, Batch, ReadKind, SessionSync, SYNC_EVERY};
 use crate::table_wait::{TableState, TableWait};
 
 /// Peer batches of changes waiting to be imported; more are dropped (and
@@ -86,6 +86,10 @@ pub struct SessionCounters {
     pub import_dropped: AtomicU64,
     /// Peer batches that did not decode.
     pub batches_malformed: AtomicU64,
+    /// Reads of the module's whole table, and of this node's recent
+    /// changes only (see `session_sync::ReadKind`).
+    pub whole_reads: AtomicU64,
+    pub recent_reads: AtomicU64,
 }
 
 impl SessionCounters {
@@ -99,6 +103,8 @@ impl SessionCounters {
             "import_refused": get(&self.import_refused),
             "import_dropped": get(&self.import_dropped),
             "batches_malformed": get(&self.batches_malformed),
+            "whole_reads": get(&self.whole_reads),
+            "recent_reads": get(&self.recent_reads),
         })
     }
 }
@@ -342,6 +348,27 @@ struct Worker {
     slow_read_logged: bool,
 }
 
+/// How often a whole read of `module`'s sessions is due, by its timeouts
+/// (see `session_sync::whole_read_every`); every read is whole if they
+/// cannot be read.
+fn whole_every(module: &ModuleSync) -> Duration {
+    match module.client().config() {
+        Ok(c) => {
+            let shortest = [
+                c.timeout_syn,
+                c.timeout_established,
+                c.timeout_closing,
+                c.timeout_udp,
+            ]
+            .into_iter()
+            .min()
+            .unwrap_or(0);
+            session_sync::whole_read_every(Duration::from_secs(u64::from(shortest)))
+        }
+        Err(_) => SYNC_EVERY,
+    }
+}
+
 /// Whether a session created by `owner`, of a VIP node `me` owns, is `me`'s
 /// to adopt: its creator is not in the ring, or left it lately (and may be
 /// back, without its sessions).
@@ -575,35 +602,72 @@ impl Worker {
     /// the announcement of what is new or changed. False once the ring's
     /// thread is gone.
     fn read(&mut self, module: &ModuleSync, now: Instant) -> bool {
-        let dump = module.client().sessions();
+        self.departed
+            .retain(|(_, at)| now.duration_since(*at) < DEPARTED_FOR);
+        // Adoption looks for the sessions of nodes that left lately, and a
+        // taken VIP's conntrack entries are written for every node's.
+        let whole_wanted = !self.taken.is_empty() || !self.departed.is_empty();
+        let kind = self.sync.read_kind(now, whole_wanted);
+        if kind == ReadKind::Whole {
+            self.sync.set_whole_every(whole_every(module));
+        }
+        let dump = match kind {
+            ReadKind::Whole => module.client().sessions(),
+            ReadKind::Recent(window) => module.client().sessions_where(SessionFilter {
+                owner: Some(self.me),
+                changed_within_ms: Some(u32::try_from(window.as_millis()).unwrap_or(u32::MAX)),
+            }),
+        };
         self.pace(now.elapsed());
+        let count = match kind {
+            ReadKind::Whole => &self.counters.whole_reads,
+            ReadKind::Recent(_) => &self.counters.recent_reads,
+        };
+        count.fetch_add(1, Ordering::Relaxed);
         let sessions = match dump {
             Ok(sessions) => sessions,
             Err(e) => {
-                // Tried again at the next read, taken VIPs included.
-                self.sync.mark_read(now);
+                // Tried again at the next read, whole, taken VIPs included.
+                self.sync.read_failed(now);
                 self.report(vec![format!("reading the module's sessions: {e}")]);
                 return true;
             }
         };
         self.sync.mark_read(now);
-        let taken = std::mem::take(&mut self.taken);
-        if !taken.is_empty() && !self.track_taken(module, &taken, &sessions) {
-            // Tried again at the next read.
-            self.taken.extend(taken);
-        }
         let Some(members) = self.members.clone() else {
+            // Only a taken VIP's entries are written while the ring is down
+            // (see `run`); the announcement waits for the ring.
+            self.track(module, &sessions);
             return true;
         };
-        self.adopt(module, &members, &sessions);
+        if kind == ReadKind::Whole {
+            self.track(module, &sessions);
+            self.adopt(module, &members, &sessions);
+        }
         if self
             .last_full
             .is_none_or(|at| now.duration_since(at) >= FULL_RESYNC_EVERY)
         {
             self.sync.announce_all_again();
             self.last_full = Some(now);
+            if kind != ReadKind::Whole {
+                // A full announcement needs the whole table: read at once.
+                self.sync.read_now();
+                return true;
+            }
         }
-        self.announce(&sessions, now)
+        self.announce(kind, &sessions, now)
+    }
+
+    /// Writes the conntrack entries of the VIPs taken since the last whole
+    /// read (see `track_taken`); kept for the next read if nothing could be
+    /// written.
+    fn track(&mut self, module: &ModuleSync, sessions: &[Session]) {
+        let taken = std::mem::take(&mut self.taken);
+        if !taken.is_empty() && !self.track_taken(module, &taken, sessions) {
+            // Tried again at the next read.
+            self.taken.extend(taken);
+        }
     }
 
     /// Spaces the reads by how long the dump took (see `SessionSync::pace`);
@@ -623,8 +687,8 @@ impl Worker {
     /// Hands the batches announcing what is new or changed in `sessions`
     /// to the ring's thread, waiting for room (it takes them every turn):
     /// a table of any size goes out whole. False once that thread is gone.
-    fn announce(&mut self, sessions: &[Session], now: Instant) -> bool {
-        for batch in self.sync.changes(self.me, sessions, now) {
+    fn announce(&mut self, kind: ReadKind, sessions: &[Session], now: Instant) -> bool {
+        for batch in self.sync.read_of(kind, self.me, sessions, now) {
             if self.ready.send(batch).is_err() {
                 return false;
             }
@@ -638,9 +702,6 @@ impl Worker {
     /// otherwise expire with their last announcement, and a second
     /// failover would find them gone). Read again at the next read.
     fn adopt(&mut self, module: &ModuleSync, members: &[u16], sessions: &[Session]) {
-        let now = Instant::now();
-        self.departed
-            .retain(|(_, at)| now.duration_since(*at) < DEPARTED_FOR);
         let orphans: BTreeSet<(Vip, u16)> = sessions
             .iter()
             .filter(|s| adoptable(s.owner, self.me, members, &self.departed))
@@ -873,7 +934,7 @@ mod tests {
             }
             clients.len()
         });
-        assert!(worker.announce(&table, Instant::now()));
+        assert!(worker.announce(ReadKind::Whole, &table, Instant::now()));
         drop(worker);
         assert_eq!(ring.join().unwrap(), total);
     }
