@@ -31,23 +31,29 @@ ticks_mark() {
 }
 
 ticks_shares() {
-  local after t0 t1 idle
+  local after t0 t1 idle irq
   after=$(threads)
-  # user nice system idle iowait irq softirq, before and after.
-  t0=$(echo "$TICKS_STAT_BEFORE" | awk '{print $2 + $3 + $4 + $5 + $6 + $7 + $8, $5}')
-  t1=$(head -1 /proc/stat | awk '{print $2 + $3 + $4 + $5 + $6 + $7 + $8, $5}')
-  idle=$((${t1#* } - ${t0#* }))
+  # user nice system idle iowait irq softirq, before and after: the total,
+  # idle, and interrupts (where most packets are handled, on no thread).
+  t0=$(echo "$TICKS_STAT_BEFORE" | awk '{print $2 + $3 + $4 + $5 + $6 + $7 + $8, $5, $7 + $8}')
+  t1=$(head -1 /proc/stat | awk '{print $2 + $3 + $4 + $5 + $6 + $7 + $8, $5, $7 + $8}')
+  read -r t0 i0 q0 <<<"$t0"
+  read -r t1 i1 q1 <<<"$t1"
+  idle=$((i1 - i0)) irq=$((q1 - q0))
   # Threads that ended during the stretch are missing from "after" and
-  # not counted; those that began in it count from zero.
-  join -a 2 -e 0 -o 0,2.2,2.3,1.4,2.4 <(printf '%s\n' "$TICKS_THREADS_BEFORE") <(printf '%s\n' "$after") |
-    awk -v total=$((${t1% *} - ${t0% *})) -v idle="$idle" -v name="$1" -v what="$2" '
+  # not counted; those that began in it count from zero. (awk, not join:
+  # the guest's busybox join has no -a, -e or -o.)
+  { printf '%s\n' "$TICKS_THREADS_BEFORE" | sed 's/^/before /'; printf '%s\n' "$after" | sed 's/^/after /'; } |
+    awk -v total=$((t1 - t0)) -v idle="$idle" -v irq="$irq" -v name="$1" -v what="$2" '
+    $1 == "before" { before[$2] = $5; next }
+    { $0 = $2 " " $3 " " $4 " " ($2 in before ? before[$2] : 0) " " $5 }
     { d = $5 - $4; if (d < 0) d = 0
       if ($3 == "daemon") role = $2 == "ringgated" ? "ring threads" : $2 == "sessions" ? "session workers" : $2 == "session-events" ? "session listeners" : "other daemon threads"
       else if ($3 == "kernel") role = "kernel threads"
       else { role = "other processes"; by_comm[$2] += d }
       sum[role] += d }
     END { if (total <= 0) total = 1
-      printf "%s: %s: idle %.0f %%", name, what, 100 * idle / total
+      printf "%s: %s: idle %.0f %%, interrupts %.0f %%", name, what, 100 * idle / total, 100 * irq / total
       n = split("ring threads,session workers,session listeners,other daemon threads,kernel threads,other processes", order, ",")
       for (i = 1; i <= n; i++) printf ", %s %.1f %%", order[i], 100 * sum[order[i]] / total
       top = ""
