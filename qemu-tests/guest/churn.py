@@ -68,6 +68,7 @@ def one_connection(host, port, worker, n):
     if took_ms >= 2000:
         print("slow connect at %.1f: %d ms" % (time.time(), took_ms), flush=True)
     s.settimeout(10)
+    got = b""
     try:
         for i in range(LINES):
             line = (b"%03d%05d" % (worker, (n * LINES + i) % 100000)) * 128
@@ -86,16 +87,34 @@ def one_connection(host, port, worker, n):
         count("completed")
     except socket.timeout:
         count("unanswered")
-        failed("unanswered", s, opened, i)
+        failed("unanswered", s, opened, i, len(got))
     except OSError:
         count("reset")
-        failed("reset", s, opened, i)
+        failed("reset", s, opened, i, len(got))
 
 
-def failed(kind, s, opened, line):
+def tcp_state(s):
+    """What the client's TCP knew when it gave up (struct tcp_info): bytes
+    it sent and still waits to see acknowledged, its retransmissions and
+    backoff, and how long ago data and ACKs last came. An unanswered
+    connection with nothing unacknowledged was waiting on the server's side
+    alone: no segment of the client's could have reached a gateway."""
+    try:
+        info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return "no tcp_info"
+    import struct
+    retransmits, backoff = info[2], info[4]
+    rto, unacked = struct.unpack_from("=I", info, 8)[0], struct.unpack_from("=I", info, 24)[0]
+    data_recv, ack_recv = struct.unpack_from("=II", info, 52)
+    return ("unacked %d segments, retransmits %d, backoff %d, rto %d ms, last data %d ms ago, last ack %d ms ago"
+            % (unacked, retransmits, backoff, rto // 1000, data_recv, ack_recv))
+
+
+def failed(kind, s, opened, line, got=0):
     """Prints the first failures of each kind with when the connection
     opened and failed (wall clock, as the test's round lines), so they can
-    be placed against the gateways' deaths."""
+    be placed against the gateways' deaths, and the client's TCP state."""
     with lock:
         shown[kind] = shown.get(kind, 0) + 1
         if shown[kind] > SHOW_FAILURES:
@@ -104,7 +123,8 @@ def failed(kind, s, opened, line):
         port = s.getsockname()[1]
     except OSError:
         port = 0
-    print("%s: client port %d opened at %.2f, failed at %.2f after %d of %d lines" % (kind, port, opened, time.time(), line, LINES), flush=True)
+    print("%s: client port %d opened at %.2f, failed at %.2f after %d of %d lines (%d bytes of the next echo); %s"
+          % (kind, port, opened, time.time(), line, LINES, got, tcp_state(s)), flush=True)
 
 
 def work(host, port, worker, stopfile):
