@@ -53,7 +53,17 @@ ring_seq() { cstatus "$1" 2>/dev/null | jqr '.ring.seq' 2>/dev/null || true; }
 owners() {
   cstatus "$1" 2>/dev/null | jqr '[get("vips")[] | select(.state == "owned" or .state == "taking over") | "\(.vip)=\(.owner)"] | join(" ")' 2>/dev/null || true
 }
-owner_of() { owners "$2" | tr ' ' '\n' | awk -F= -v v="$1" '$1 == v {print $2}'; }
+# owner_of VIP N: VIP's owner as node N sees it (nothing if none), picked
+# out of `owners` with the shell's own words: a tr | awk pipeline was two
+# more process starts in every poll loop that asks. Always succeeds, for
+# `x=$(owner_of ...)` under `set -e`.
+owner_of() {
+  local pair
+  for pair in $(owners "$2"); do
+    [ "${pair%%=*}" = "$1" ] && echo "${pair#*=}"
+  done
+  return 0
+}
 # module_owned N: the VIPs gwN's module owns, sorted, space-separated.
 module_owned() { ctl_in "gw$1" vip list --json | jqr '[.[] | select(.owned) | .addr] | sort | join(" ")'; }
 # settled COUNT NODES...: every node named has the same owner for each of
