@@ -106,7 +106,24 @@ while [ "$moves" -lt 3 ]; do
     [ "$SECONDS" -lt "$deadline" ] || fail "$moving did not move to gw$to: $(owners 1)"
     sleep 0.2
   done
-  expect_sole_responder "$moving" "$(mac_of "gw$to" "g$to")" "responder of $moving after the move to gw$to"
+  # The new owner, and only it, answers ARP within 10 s. A slow guest's
+  # ring may form once more after the settle and place the VIP anew (seen
+  # in CI: 3 self fences, and the responder was another node's): that
+  # move is tried again, as above. Two responders at once fail at once.
+  want="$(mac_of "gw$to" "g$to") "
+  deadline=$((SECONDS + 10))
+  while :; do
+    got=$(responders "$moving")
+    [ "$got" = "$want" ] && break
+    [ "$(wc -w <<<"$got")" -le 1 ] || fail "responder of $moving after the move to gw$to: two responders: $got"
+    if [ "$(ring_seq 1)" != "$ring" ] && [ "$retries" -lt 3 ]; then
+      retries=$((retries + 1))
+      echo "measured: hand-over: ring changed after a move (retry $retries)"
+      continue 2
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || fail "responder of $moving after the move to gw$to: expected '$want', got '$got'"
+    sleep 0.5
+  done
   moves=$((moves + 1))
 done
 kill $asker; wait $asker 2>/dev/null || true
