@@ -373,8 +373,9 @@ impl Dump<'_> {
     /// op's policy when the dump started).
     pub(crate) fn get_u32(&self, attr: u32) -> Option<u32> {
         let mut value: u32 = 0;
-        // SAFETY: `cb` is valid for the lifetime of `self`, and `value` for
-        // the call.
+        // The glue writes `value` only during the call, through a pointer
+        // to this local.
+        // SAFETY: `cb` is valid for the lifetime of `self`; `value` is live.
         let present = unsafe { bindings::rg_dump_get_u32(self.cb.as_ptr(), attr, &mut value) };
         (present == 1).then_some(value)
     }
@@ -382,8 +383,9 @@ impl Dump<'_> {
     /// A u16 attribute of the dump's request, if present.
     pub(crate) fn get_u16(&self, attr: u32) -> Option<u16> {
         let mut value: u32 = 0;
-        // SAFETY: `cb` is valid for the lifetime of `self`, and `value` for
-        // the call.
+        // The glue writes `value` only during the call, through a pointer
+        // to this local.
+        // SAFETY: `cb` is valid for the lifetime of `self`; `value` is live.
         let present = unsafe { bindings::rg_dump_get_u16(self.cb.as_ptr(), attr, &mut value) };
         // The glue read two bytes: the value fits.
         (present == 1).then_some(value as u16)

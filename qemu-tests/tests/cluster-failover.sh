@@ -85,6 +85,16 @@ moving=10.9.0.102
 ( while :; do echo "$(responders "$moving")" >>$CL/moves.txt; done ) &
 asker=$!
 moves=0 retries=0
+# ring_changed WHEN: true (and counted, and said) if node 1's ring is no
+# longer the one the move began in and fewer than three moves were tried
+# again: a TCG stall cost a node its ring (its log says so) and a failover
+# placed the VIP anew, which the rules leave alone, so the caller tries
+# the move again from the new settled state.
+ring_changed() {
+  [ "$(ring_seq 1)" != "$ring" ] && [ "$retries" -lt 3 ] || return 1
+  retries=$((retries + 1))
+  echo "measured: hand-over: ring changed $1 a move (retry $retries)"
+}
 while [ "$moves" -lt 3 ]; do
   # From a settled cluster, so the move is the only change under way.
   wait_settled 3 1 2 3
@@ -95,14 +105,7 @@ while [ "$moves" -lt 3 ]; do
   ringgatectl vip move $moving "$to" --socket $CL/ctl-1 >/dev/null || fail "vip move $moving $to refused"
   deadline=$((SECONDS + 30))
   until [ "$(owner_of $moving 1)" = "$to" ] && settled 3 1 2 3; do
-    if [ "$(ring_seq 1)" != "$ring" ] && [ "$retries" -lt 3 ]; then
-      # A TCG stall cost a node its ring (its log says so) and a failover
-      # placed the VIP anew, which the rules leave alone: the move is
-      # tried again from the new settled state, at most three times.
-      retries=$((retries + 1))
-      echo "measured: hand-over: ring changed during a move (retry $retries)"
-      continue 2
-    fi
+    ring_changed during && continue 2
     [ "$SECONDS" -lt "$deadline" ] || fail "$moving did not move to gw$to: $(owners 1)"
     sleep 0.2
   done
@@ -116,11 +119,7 @@ while [ "$moves" -lt 3 ]; do
     got=$(responders "$moving")
     [ "$got" = "$want" ] && break
     [ "$(wc -w <<<"$got")" -le 1 ] || fail "responder of $moving after the move to gw$to: two responders: $got"
-    if [ "$(ring_seq 1)" != "$ring" ] && [ "$retries" -lt 3 ]; then
-      retries=$((retries + 1))
-      echo "measured: hand-over: ring changed after a move (retry $retries)"
-      continue 2
-    fi
+    ring_changed after && continue 2
     [ "$SECONDS" -lt "$deadline" ] || fail "responder of $moving after the move to gw$to: expected '$want', got '$got'"
     sleep 0.5
   done
