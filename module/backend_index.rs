@@ -20,7 +20,12 @@ pub(crate) const MAX_INDEXED: usize = MAX_INDEXED_SERVICES * MAX_BACKENDS;
 /// The slot of a back-end that serves services of more than one VIP,
 /// whose owners may differ: its packets do not say which VIP they answer.
 pub(crate) const SEVERAL_VIPS: u8 = u8::MAX;
-const _: () = assert!(MAX_INDEXED_SERVICES <= SEVERAL_VIPS as usize);
+/// Set in the slot of a back-end that serves several services of one VIP:
+/// its packets say which VIP they answer, but not which service (a reply
+/// carries the back-end's port, not the service's), so no session can be
+/// made from one (see `nat::pick_up_reply`).
+pub(crate) const SEVERAL_SERVICES: u8 = 0x80;
+const _: () = assert!(MAX_INDEXED_SERVICES <= SEVERAL_SERVICES as usize);
 
 /// One back-end: address and port in network byte order, as in packets.
 /// Eight bytes, so that the index keeps the services table within one
@@ -76,9 +81,14 @@ impl BackendIndex {
     }
 
     /// Adds one back-end of the service in `entry.slot`. A back-end already
-    /// there for a service of another VIP names no slot any more.
+    /// there for a service of another VIP names no slot any more; one there
+    /// for another service of the same VIP is marked `SEVERAL_SERVICES`.
     fn insert(&mut self, entry: IndexEntry, services: &[Service]) {
-        let vip_of = |slot: u8| services.get(usize::from(slot)).map(|s| s.key.vip);
+        let vip_of = |slot: u8| {
+            services
+                .get(usize::from(slot & !SEVERAL_SERVICES))
+                .map(|s| s.key.vip)
+        };
         let len = self.len;
         let Some(filled) = self.entries.get_mut(..len) else {
             return;
@@ -86,8 +96,12 @@ impl BackendIndex {
         match filled.binary_search_by_key(&entry.key(), IndexEntry::key) {
             Ok(i) => {
                 if let Some(there) = filled.get_mut(i) {
-                    if there.slot != SEVERAL_VIPS && vip_of(there.slot) != vip_of(entry.slot) {
-                        there.slot = SEVERAL_VIPS;
+                    if there.slot != SEVERAL_VIPS {
+                        there.slot = if vip_of(there.slot) == vip_of(entry.slot) {
+                            there.slot | SEVERAL_SERVICES
+                        } else {
+                            SEVERAL_VIPS
+                        };
                     }
                 }
             }
@@ -116,11 +130,22 @@ impl BackendIndex {
     /// A slot of a service whose back-end is `addr`:`port` (`proto`), if
     /// the back-end serves one VIP's services.
     pub(crate) fn slot_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<usize> {
+        let slot = self.entry_of(addr, port, proto)?;
+        (slot != SEVERAL_VIPS).then_some(usize::from(slot & !SEVERAL_SERVICES))
+    }
+
+    /// The slot of the service whose back-end is `addr`:`port` (`proto`),
+    /// if the back-end serves that one service only.
+    pub(crate) fn only_slot_served_by(&self, addr: u32, port: u16, proto: u8) -> Option<usize> {
+        let slot = self.entry_of(addr, port, proto)?;
+        (slot & SEVERAL_SERVICES == 0).then_some(usize::from(slot))
+    }
+
+    fn entry_of(&self, addr: u32, port: u16, proto: u8) -> Option<u8> {
         let entries = self.entries.get(..self.len)?;
         let i = entries
             .binary_search_by_key(&(addr, port, proto), IndexEntry::key)
             .ok()?;
-        let slot = entries.get(i)?.slot;
-        (slot != SEVERAL_VIPS).then_some(usize::from(slot))
+        Some(entries.get(i)?.slot)
     }
 }

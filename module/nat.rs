@@ -39,7 +39,7 @@ use crate::sessions::{
     FlowKey, Hit, Imported, Refused, Rewrite, SessionTable, SessionView, Stage, Timeouts,
 };
 use crate::snat::Snat;
-use crate::tcp::{self, Segment};
+use crate::tcp::{self, Maker, Segment};
 use crate::traffic::Way;
 
 /// The end of a packet `rewrite` changes.
@@ -127,7 +127,7 @@ fn pick_up(
         stage: Stage::Syn,
         expires: clock.after_secs(timeouts.secs(Stage::Syn)),
         owner: net.node_id(),
-        blind: true,
+        blind: Some(Maker::Client),
         outbound: false,
     };
     sessions
@@ -173,8 +173,9 @@ fn to_owner(
     }))
 }
 
-/// A packet from a back-end of a VIP's services that has no session here,
-/// at a node that does not own the VIP: sent on to the VIP's owner, as the
+/// A packet from a back-end of a VIP's services that has no session here.
+///
+/// At a node that does not own the VIP: sent on to the VIP's owner, as the
 /// cluster told this node (`owner-node`), if the peer table knows where
 /// it is. This is the back-end's first reply to a connection the owner
 /// opened a moment ago, come back through this node (it holds the
@@ -182,21 +183,27 @@ fn to_owner(
 /// session: the owner translates it. Passed on untranslated instead, it
 /// would reach the client from the back-end's address, which the client
 /// answers with a reset, and the connection would open only at the
-/// client's next SYN, a second later or more. `None`: handled here as
-/// before (no such back-end, one serving several VIPs' services, a packet
-/// to this node's own address, this node owns the VIP, or its owner is not
-/// known or not in the peer table). Bounded: one binary search of the
-/// back-end index and of the pool, and one hash lookup of the namespace's
-/// addresses.
-fn first_reply_to_vip_owner(
-    net: &NetState,
-    services: &ServiceTable,
-    packet: &Packet<'_>,
+/// client's next SYN, a second later or more.
+///
+/// At the VIP's owner: a segment of a connection the owner lost, picked up
+/// if it can be (see `pick_up_reply`).
+///
+/// `None`: handled here as before (no such back-end, one serving several
+/// VIPs' services, a packet to this node's own address, the VIP's owner is
+/// not known or not in the peer table, or nothing to pick up). Bounded: one
+/// binary search of the back-end index and of the pool, one hash lookup of
+/// the namespace's addresses, and what `pick_up_reply` does.
+fn reply_without_session(
+    context: &Context<'_>,
+    packet: &mut Packet<'_>,
     rcu: &RcuSection<'_>,
     flow: &Flow,
-    now: u64,
+    segment: &Segment,
 ) -> Option<Verdict> {
-    let vip = services.vip_served_by(flow.saddr, flow.sport, flow.proto)?;
+    let net = context.net;
+    let vip = context
+        .services
+        .vip_served_by(flow.saddr, flow.sport, flow.proto)?;
     // A reply to this node's own connection to the back-end (its daemon's
     // health check, say) is this node's to receive: sent away, the owner
     // would route it back, and a stateful firewall there would drop it.
@@ -205,10 +212,95 @@ fn first_reply_to_vip_owner(
     }
     let vips = net.vips.read(rcu);
     let vip = vips.find(vip)?;
-    if vip.owned && net.leased(now) {
-        return None;
+    if vip.owned && net.leased(context.clock.now) {
+        return pick_up_reply(context, packet, flow, segment, vip.addr);
     }
     to_owner(net, packet, rcu, vip.owner_node)
+}
+
+/// A back-end's TCP segment met mid-stream at the owner of the VIP it
+/// serves, with no session here: the node that opened the connection died
+/// before its daemon announced the session, and the back-end speaks next
+/// (it answers what the client sent before the death, or sends on its
+/// own). The client has nothing to send that `pick_up` could pick up, so
+/// without this the back-end's segments would leave untranslated, from its
+/// own address, which the client drops, and the connection would hang. As
+/// `pick_up` does from the client's side: if the back-end serves one
+/// service only and that service hashes clients, and it is the back-end
+/// this node picks for the segment's destination, the session is made here
+/// and the segment is translated at forward. Anyone on the back-end side
+/// can send such a segment, so the session stays in the handshake stage
+/// until the client answers with anything but a reset, and a reset ends it
+/// (`tcp::Maker::Backend`). `None` for anything else: left to the kernel,
+/// as before. `Some(Drop)` when nobody here would announce the session.
+/// Bounded: one binary search, one pick, one import and one lookup.
+fn pick_up_reply(
+    context: &Context<'_>,
+    packet: &mut Packet<'_>,
+    flow: &Flow,
+    segment: &Segment,
+    vip: u32,
+) -> Option<Verdict> {
+    let Context {
+        net,
+        services,
+        sessions,
+        timeouts,
+        clock,
+    } = *context;
+    if flow.proto != TCP || !tcp::continues(flow.tcp_flags) {
+        return None;
+    }
+    let (slot, service) = services.only_service_served_by(flow.saddr, flow.sport, flow.proto)?;
+    if service.vip != vip || !services.hashes(slot) {
+        return None;
+    }
+    let pick = services.pick(slot, net.turn(slot), flow.daddr, sessions.loads())?;
+    if pick.addr != flow.saddr || pick.port != flow.sport {
+        return None;
+    }
+    let client = FlowKey {
+        proto: flow.proto,
+        saddr: flow.daddr,
+        sport: flow.dport,
+        daddr: service.vip,
+        dport: service.port,
+    };
+    let session = Imported {
+        client,
+        backend_addr: pick.addr,
+        backend_port: pick.port,
+        stage: Stage::Syn,
+        expires: clock.after_secs(timeouts.secs(Stage::Syn)),
+        owner: net.node_id(),
+        blind: Some(Maker::Backend),
+        outbound: false,
+    };
+    sessions.import(&session, slot, pick.slot, clock.now).ok()?;
+    let Some(hit) = sessions.touch(&key_of(flow), segment, timeouts, clock) else {
+        sessions.forget(&client, clock.now);
+        return None;
+    };
+    let view = SessionView {
+        client,
+        backend_addr: pick.addr,
+        backend_port: pick.port,
+        stage: Stage::Syn,
+        expires_ms: u32::try_from(timeouts.secs(Stage::Syn).saturating_mul(1000))
+            .unwrap_or(u32::MAX),
+        owner: hit.owner,
+        outbound: false,
+    };
+    if !net.notify_session_new(&view) {
+        // Nobody here announces it: see `announcer_missing`.
+        sessions.forget(&client, clock.now);
+        net.count_not_owner();
+        return Some(Verdict::Drop);
+    }
+    net.count_picked_up();
+    // A reply: translated at forward, once routed.
+    untrack_unless_tracked(net, packet);
+    Some(Verdict::Accept)
 }
 
 /// What the packet path of one packet reads, for the steps that need most
@@ -343,7 +435,7 @@ fn outbound(
 /// Bounded work: one session lookup; for a new connection one scan of the
 /// service table, one pick and two inserts; for a session another node
 /// owns, two scans of the peer table at most; for a packet with neither,
-/// what `first_reply_to_vip_owner` does.
+/// what `reply_without_session` does.
 pub(crate) fn pre_routing(
     net: &NetState,
     packet: &mut Packet<'_>,
@@ -388,11 +480,6 @@ pub(crate) fn pre_routing(
                 proto: flow.proto,
             };
             let Some(slot) = services.find(&service) else {
-                if let Some(to) =
-                    first_reply_to_vip_owner(net, &services, packet, rcu, &flow, clock.now)
-                {
-                    return to;
-                }
                 let context = Context {
                     net,
                     services: &services,
@@ -400,6 +487,10 @@ pub(crate) fn pre_routing(
                     timeouts: &timeouts,
                     clock,
                 };
+                if let Some(verdict) = reply_without_session(&context, packet, rcu, &flow, &segment)
+                {
+                    return verdict;
+                }
                 return outside_in_or_out(&context, packet, rcu, &flow, &segment);
             };
             // Only the owner serves a VIP. The others drop its services'

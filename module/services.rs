@@ -130,6 +130,19 @@ impl ServiceTable {
         self.services.get(slot).map(|s| s.key.vip)
     }
 
+    /// The slot and key of the service a packet from `addr`:`port`
+    /// (`proto`) comes from a back-end of, if the back-end serves that one
+    /// service only: one binary search.
+    pub(crate) fn only_service_served_by(
+        &self,
+        addr: u32,
+        port: u16,
+        proto: u8,
+    ) -> Option<(usize, ServiceKey)> {
+        let slot = self.index.only_slot_served_by(addr, port, proto)?;
+        self.services.get(slot).map(|s| (slot, s.key))
+    }
+
     /// Where back-end `addr`:`port` is in the service `key`: `None` if the
     /// service does not exist, `Some(None)` if the back-end does not.
     pub(crate) fn find_backend(

@@ -45,7 +45,7 @@ use crate::placement::{self, Place, Placing};
 use crate::services::{Pick, TCP};
 use crate::snat::Snat;
 pub(crate) use crate::stage::{Stage, Timeouts};
-use crate::tcp::{self, Direction, Segment};
+use crate::tcp::{self, Direction, Maker, Segment};
 use crate::traffic::{SlotTraffic, Traffic, Way};
 
 mod entry;
@@ -248,9 +248,9 @@ pub(crate) struct Imported {
     /// Jiffies at which it expires unless a packet refreshes it.
     pub(crate) expires: u64,
     pub(crate) owner: u16,
-    /// Made here from one client segment met mid-stream, not told by a
-    /// peer (see `tcp::Direction::picked_up_blind`).
-    pub(crate) blind: bool,
+    /// Made here from one segment met mid-stream, sent by that end, not
+    /// told by a peer (see `tcp::Direction::picked_up_blind`).
+    pub(crate) blind: Option<Maker>,
     /// An outbound connection (see `SessionView::outbound`), counted under
     /// no back-end.
     pub(crate) outbound: bool,
@@ -821,10 +821,9 @@ impl SessionTable {
             },
             fins: 0,
             pushed: now,
-            tcp: if session.blind {
-                Direction::picked_up_blind()
-            } else {
-                Direction::picked_up()
+            tcp: match session.blind {
+                Some(maker) => Direction::picked_up_blind(maker),
+                None => Direction::picked_up(),
             },
             outbound: session.outbound,
             changed: filter::stamp(now),

@@ -43,13 +43,24 @@ const SYNACK_SEEN: u8 = 2;
 /// direction that passes gives its next sequence number, as conntrack
 /// picks up a connection mid-stream.
 const PICK_UP: u8 = 4;
-/// `Direction::marks`: a session this node made from a client's segment
-/// alone (`nat::pick_up`), which any host can send: the connection exists
-/// only if the back-end answers with anything but a reset, so only that
-/// moves the session out of the handshake stage (no client segment does,
-/// a FIN included), and until then any reset ends it (no sequence number
-/// is known to judge a reset by). Set in both directions.
+/// `Direction::marks`: a session this node made from one segment alone
+/// (`nat::pick_up`, `nat::pick_up_reply`), which any host can send: the
+/// connection exists only if the other end answers with anything but a
+/// reset, so only that moves the session out of the handshake stage (no
+/// segment of the end that made it does, a FIN included), and until then
+/// any reset ends it (no sequence number is known to judge a reset by).
+/// Set in both directions.
 const BLIND: u8 = 8;
+/// `Direction::marks`, with `BLIND`: the segment that made the session was
+/// the back-end's, so the client's answer is the one that confirms it.
+const MADE_BY_BACKEND: u8 = 16;
+
+/// Which end sent the one segment a session was made from (see `BLIND`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Maker {
+    Client,
+    Backend,
+}
 
 /// Whether a segment with TCP `flags` opens a connection: a SYN without
 /// ACK. Only such a segment creates a session; any other without one is
@@ -131,14 +142,18 @@ impl Direction {
         }
     }
 
-    /// Both directions of a session made from one client segment met
-    /// mid-stream (see `BLIND`): picked up, and established only once the
-    /// back-end answers.
-    pub(crate) fn picked_up_blind() -> Direction {
+    /// Both directions of a session made from one segment met mid-stream,
+    /// sent by `maker` (see `BLIND`): picked up, and established only once
+    /// the other end answers.
+    pub(crate) fn picked_up_blind(maker: Maker) -> Direction {
+        let made_by = match maker {
+            Maker::Client => 0,
+            Maker::Backend => MADE_BY_BACKEND,
+        };
         Direction {
             next_seq: 0,
             expected_ack: 0,
-            marks: PICK_UP | BLIND,
+            marks: PICK_UP | BLIND | made_by,
         }
     }
 
@@ -256,11 +271,12 @@ impl Direction {
         }
         self.saw(seg);
         if self.marks & BLIND != 0 && stage == Stage::Syn {
-            // Made from a client's segment alone and not answered yet (only
-            // the answer moves it out of the handshake): the client's
-            // segments, a FIN included, show nothing; the back-end's show
+            // Made from one end's segment alone and not answered yet (only
+            // the answer moves it out of the handshake): that end's
+            // segments, a FIN included, show nothing; the other end's show
             // the connection exists.
-            let seen = if from_client || seg.flags & SYN != 0 {
+            let from_maker = from_client == (self.marks & MADE_BY_BACKEND == 0);
+            let seen = if from_maker || seg.flags & SYN != 0 {
                 Stage::Syn
             } else if seg.flags & FIN != 0 {
                 Stage::Closing

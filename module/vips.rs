@@ -34,7 +34,7 @@ pub(crate) struct Vip {
     pub(crate) garp_count: u8,
     /// The node the cluster says owns the VIP, 0 if not known: where a
     /// node that does not own it sends the first replies of the owner's
-    /// new connections (see `nat::first_reply_to_vip_owner`).
+    /// new connections (see `nat::reply_without_session`).
     pub(crate) owner_node: u16,
 }
 

@@ -145,7 +145,7 @@ fn imported_of(net: &NetState, req: &Request<'_>, nest: &SessionNest<'_>) -> Res
         stage,
         expires,
         owner: u16_of(RINGGATE_A_SESSION_OWNER)?,
-        blind: false,
+        blind: None,
         outbound: nest.u8(RINGGATE_A_SESSION_OUTBOUND) == Some(1),
     })
 }

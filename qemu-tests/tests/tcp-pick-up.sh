@@ -12,6 +12,16 @@
 # it ends what it names. The failover loop shows connections going on
 # through such a pick-up; here each case is a single hand-built segment.
 #
+# The back-end may speak next instead (it answers what the client sent
+# before the death, or sends on its own): the client then has nothing to
+# send, and the back-end's segments, untranslated, would reach it from the
+# back-end's address and be dropped. The owner picks such a segment up the
+# same way if the back-end serves that one service and is the back-end the
+# hash picks for the segment's destination, and the client's answer, not
+# the back-end's segments, confirms the session. Shown with a hand-built
+# segment and with a real connection whose session the node lost (its
+# back-end went down under the down policy "drop" and came back up).
+#
 #   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ─────────┐
 #   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
 #   │ raw ACK / RST   │      │    10.9.0.100/32 (VIP)    │      │ TCP echo :7000   │
@@ -28,6 +38,13 @@ session_of() {
 }
 # segment PORT FLAGS: one segment from the client's port PORT to the VIP's service.
 segment() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0.1 "$1" "$VIP" 7000 "$2" 5000 6000; }
+# backend_segment PORT FLAGS: one segment from the back-end's service port to the client's port PORT.
+backend_segment() { ip netns exec be1 python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.8.0.2 7000 10.9.0.1 "$1" "$2" 6000 5000; }
+# until_session PORT WANT: waits (at most 5 s) until session_of PORT says WANT.
+until_session() {
+  local _
+  for _ in $(seq 50); do [ "$(session_of "$1")" = "$2" ] && return 0; sleep 0.1; done
+}
 
 load_module
 gateway_line be1
@@ -62,3 +79,54 @@ segment 42002 R
 sleep 0.5
 expect_eq "$(picked_up)" 2 "connections picked up after a reset"
 expect_eq "$(session_of 42002)" "" "a session made for a reset"
+
+# A back-end's segment to a wrr service: nothing to pick up from.
+gw service set "$VIP" 7000 --scheduler wrr
+backend_segment 42010 A
+sleep 0.5
+expect_eq "$(picked_up)" 2 "connections picked up from a back-end's segment to a wrr service"
+expect_eq "$(session_of 42010)" "" "a session made for a back-end's segment to a wrr service"
+
+# To a hash service: picked up and translated; the client, which has no
+# such connection, answers the VIP with a reset, which ends the session.
+gw service set "$VIP" 7000 --scheduler hash
+backend_segment 42011 A
+until_session 42011 "reset 7000"
+expect_eq "$(picked_up)" 3 "connections picked up from a back-end's segment to a hash service"
+expect_eq "$(session_of 42011)" "reset 7000" "the session of a stray back-end segment after the client's reset"
+
+# A back-end of two services of the VIP: its segment could answer either,
+# so it is not picked up.
+gw service add "$VIP" 7001 --scheduler hash
+gw backend add "$VIP" 7001 10.8.0.2:7000
+backend_segment 42012 A
+sleep 0.5
+expect_eq "$(picked_up)" 3 "connections picked up from a back-end of two services"
+gw service del "$VIP" 7001
+
+# A real connection on which the back-end speaks next, after the node lost
+# its session.
+gw config set --down-policy drop
+gw service add "$VIP" 7100 --scheduler hash
+gw backend add "$VIP" 7100 10.8.0.2:7100
+rm -f /tmp/rg-push /tmp/rg-done
+ip netns exec be1 python3 "$RG_REPO/qemu-tests/guest/backend-speaks.py" server 7100 /tmp/rg-push &
+wait_port be1 tcp 7100
+ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/backend-speaks.py" client "$VIP" 7100 /tmp/rg-done >/tmp/rg-speaks.out &
+client_pid=$!
+for _ in $(seq 100); do grep -q ready /tmp/rg-speaks.out && break; sleep 0.1; done
+read -r _ port </tmp/rg-speaks.out
+[ -n "$port" ] || fail "the client did not connect: $(cat /tmp/rg-speaks.out)"
+until_session "$port" "established 7100"
+expect_eq "$(session_of "$port")" "established 7100" "the session of the connection before the loss"
+gw backend set "$VIP" 7100 10.8.0.2:7100 --down
+expect_eq "$(session_of "$port")" "" "the session after its back-end went down (down policy drop)"
+gw backend set "$VIP" 7100 10.8.0.2:7100 --up
+touch /tmp/rg-push
+for _ in $(seq 170); do [ "$(wc -l </tmp/rg-speaks.out)" -ge 2 ] && break; sleep 0.1; done
+expect_eq "$(sed -n 2p /tmp/rg-speaks.out)" "pushed" "what the client received from the back-end after the loss"
+expect_eq "$(picked_up)" 4 "connections picked up from the back-end's segment of a real connection"
+until_session "$port" "established 7100"
+expect_eq "$(session_of "$port")" "established 7100" "the session picked up, once the client answered"
+touch /tmp/rg-done
+wait "$client_pid"

@@ -108,6 +108,43 @@ fn a_backend_of_two_services_of_one_vip_names_it_and_of_two_vips_names_none() {
 }
 
 #[test]
+fn only_a_backend_of_one_service_names_that_service() {
+    let services = [
+        service(vip(100), 80, TCP, &[(ip(2), 80), (ip(3), 80)]),
+        service(vip(100), 8080, TCP, &[(ip(2), 80)]),
+        service(vip(100), 8081, TCP, &[(ip(2), 80)]),
+        service(vip(100), 443, TCP, &[(ip(4), 443)]),
+        service(vip(101), 443, TCP, &[(ip(4), 443)]),
+    ];
+    let index = built(&services);
+    let only = |addr, port: u16| index.index.only_slot_served_by(addr, port.to_be(), TCP);
+    assert_eq!(only(ip(3), 80), Some(0));
+    // A reply from ip(2):80 could answer any of three services: no slot,
+    // though the VIP is known, however many services of it there are.
+    assert_eq!(only(ip(2), 80), None);
+    assert_eq!(
+        index.vip_served_by(ip(2), 80u16.to_be(), TCP),
+        Some(vip(100))
+    );
+    // Services of two VIPs: neither.
+    assert_eq!(only(ip(4), 443), None);
+    assert_eq!(index.vip_served_by(ip(4), 443u16.to_be(), TCP), None);
+    assert_eq!(only(ip(9), 80), None);
+    // The marks do not depend on the order the services come in.
+    let mut reversed = services.to_vec();
+    reversed.reverse();
+    let reversed = built(&reversed);
+    let only = |addr, port: u16| reversed.index.only_slot_served_by(addr, port.to_be(), TCP);
+    assert_eq!(only(ip(3), 80), Some(4));
+    assert_eq!(only(ip(2), 80), None);
+    assert_eq!(only(ip(4), 443), None);
+    assert_eq!(
+        reversed.vip_served_by(ip(2), 80u16.to_be(), TCP),
+        Some(vip(100))
+    );
+}
+
+#[test]
 fn unused_services_and_backends_are_left_out_and_a_rebuild_forgets_them() {
     let mut removed = service(vip(100), 80, TCP, &[(ip(2), 80), (ip(3), 80)]);
     assert!(removed.remove_backend(ip(3), 80u16.to_be()).is_ok());

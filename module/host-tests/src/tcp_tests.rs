@@ -3,7 +3,7 @@
 //! Stage transitions of a TCP session, seen from both of its entries.
 
 use crate::stage::Stage;
-use crate::tcp::{continues, opens, Direction, Segment, RST_WINDOW};
+use crate::tcp::{continues, opens, Direction, Maker, Segment, RST_WINDOW};
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
@@ -273,7 +273,10 @@ fn only_a_syn_without_ack_opens_a_connection() {
 
 #[test]
 fn a_blind_pick_up_is_established_by_the_backends_answer_only() {
-    let (mut client, mut backend) = (Direction::picked_up_blind(), Direction::picked_up_blind());
+    let (mut client, mut backend) = (
+        Direction::picked_up_blind(Maker::Client),
+        Direction::picked_up_blind(Maker::Client),
+    );
     // Any host can send the client's segments: they establish nothing.
     assert_eq!(
         client.after(Stage::Syn, true, &seg(ACK, 5000, 6000, 100)),
@@ -301,18 +304,18 @@ fn a_blind_pick_up_is_established_by_the_backends_answer_only() {
 fn a_clients_fin_does_not_move_a_blind_pick_up_out_of_its_handshake() {
     // A spoofed FIN must not leave a half-closed session, which is never
     // evicted, behind.
-    let mut client = Direction::picked_up_blind();
+    let mut client = Direction::picked_up_blind(Maker::Client);
     assert_eq!(
         client.after(Stage::Syn, true, &seg(FIN | ACK, 5000, 6000, 0)),
         Some(Stage::Syn)
     );
-    let mut backend = Direction::picked_up_blind();
+    let mut backend = Direction::picked_up_blind(Maker::Client);
     assert_eq!(
         backend.after(Stage::Syn, false, &seg(RST, 6000, 0, 0)),
         Some(Stage::Reset)
     );
     // The back-end's own FIN answers: the connection exists and closes.
-    let mut backend = Direction::picked_up_blind();
+    let mut backend = Direction::picked_up_blind(Maker::Client);
     assert_eq!(
         backend.after(Stage::Syn, false, &seg(FIN | ACK, 6000, 5001, 0)),
         Some(Stage::Closing)
@@ -323,7 +326,7 @@ fn a_clients_fin_does_not_move_a_blind_pick_up_out_of_its_handshake() {
 fn any_reset_ends_a_blind_pick_up_in_its_handshake() {
     // The back-end's answer to a segment of a connection it does not
     // have: a reset without ACK, its sequence the segment's ACK number.
-    let mut backend = Direction::picked_up_blind();
+    let mut backend = Direction::picked_up_blind(Maker::Client);
     assert_eq!(
         backend.after(Stage::Syn, false, &seg(RST, 6000, 0, 0)),
         Some(Stage::Reset)
@@ -332,6 +335,37 @@ fn any_reset_ends_a_blind_pick_up_in_its_handshake() {
     // cannot be judged and ends nothing.
     let mut told = Direction::picked_up();
     assert_eq!(told.after(Stage::Syn, false, &seg(RST, 6000, 0, 0)), None);
+}
+
+#[test]
+fn a_pick_up_from_the_backends_segment_is_established_by_the_clients_answer_only() {
+    let blind = || Direction::picked_up_blind(Maker::Backend);
+    let (mut client, mut backend) = (blind(), blind());
+    // Any host on the back-end side can send the back-end's segments,
+    // its FIN included: they establish nothing.
+    assert_eq!(
+        backend.after(Stage::Syn, false, &seg(ACK, 6000, 5000, 100)),
+        Some(Stage::Syn)
+    );
+    assert_eq!(
+        backend.after(Stage::Syn, false, &seg(FIN | ACK, 6100, 5000, 0)),
+        Some(Stage::Syn)
+    );
+    // The client acknowledging what it got has the connection.
+    assert_eq!(
+        client.after(Stage::Syn, true, &seg(ACK, 5000, 6100, 0)),
+        Some(Stage::Established)
+    );
+    // The client's reset (it has no such connection) ends it, fitting or not.
+    assert_eq!(
+        blind().after(Stage::Syn, true, &seg(RST, 5000, 0, 0)),
+        Some(Stage::Reset)
+    );
+    // The client's FIN answers too: the connection exists and closes.
+    assert_eq!(
+        blind().after(Stage::Syn, true, &seg(FIN | ACK, 5000, 6100, 0)),
+        Some(Stage::Closing)
+    );
 }
 
 #[test]

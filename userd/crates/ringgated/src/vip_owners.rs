@@ -3,7 +3,7 @@
 //!
 //! A node that does not own a VIP sends a back-end's packet it has no
 //! session for to the VIP's owner, as recorded here (see the module's
-//! `nat::first_reply_to_vip_owner`): the back-end's first reply to a
+//! `nat::reply_without_session`): the back-end's first reply to a
 //! connection the owner just opened, which reaches the node holding the
 //! back-ends' gateway address before the owner announced the session.
 //! Without it, that reply goes to the client untranslated, the client
