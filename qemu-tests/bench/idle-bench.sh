@@ -29,7 +29,7 @@ sample() {
   ticks_shares idle-bench "$1"
 }
 
-load_module
+module_loaded || load_module
 cluster_net 3 2 "10.9.0.100 10.9.0.101 10.9.0.102"
 cluster_toml() { printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n%s\n' "$TCG_FENCES"; service_vips; }
 for hold in 20 100; do
