@@ -70,35 +70,40 @@ module_owned() { ctl_in "gw$1" vip list --json | jqr '[.[] | select(.owned) | .a
 # COUNT VIPs, all owners among NODES, and each node's module owns exactly
 # its VIPs.
 settled() {
-  local count=$1 first="" view n pair want have
+  local count=$1 n out views="" modules="" pairs
   shift
-  local nodes=" $* " pairs=() words=()
   # A TCG guest takes 0.2 s or more to start a process, and the daemons
-  # this waits for need that CPU: each node's view is read once, and the
-  # sets are compared with the shell's own words, not with sort and tr.
+  # this waits for need that CPU: one gojq compares every node's view (as
+  # `owners` reads it: nothing from a node whose daemon does not answer),
+  # and one more, once they agree, every node's module; a query per node
+  # and per module (six of each for three nodes) cost the cluster tests a
+  # second or more at every check they poll.
   for n in "$@"; do
-    view=$(owners "$n")
-    if [ -z "$first" ]; then
-      first=$view
-      read -ra pairs <<<"$first"
-      [ "${#pairs[@]}" = "$count" ] || return 1
-      for pair in "${pairs[@]}"; do
-        [[ $nodes == *" ${pair#*=} "* ]] || return 1
-      done
-    fi
-    [ "$view" = "$first" ] || return 1
+    out=$(cstatus "$n" 2>/dev/null) || out=null
+    views+="${out:-null}"$'\n'
   done
+  # The first node's view as a JSON list of "VIP=OWNER", if every view is
+  # that one, of COUNT VIPs, each owner among NODES.
+  pairs=$(jq -nc --argjson count "$count" --arg nodes " $* " '
+    [inputs | try ([.vips[] | select(.state == "owned" or .state == "taking over") | "\(.vip)=\(.owner)"] | join(" ")) catch ""] as $views
+    | ($views[0] | split(" ") | map(select(. != ""))) as $pairs
+    | if ($pairs | length) == $count
+        and all($pairs[]; . as $pair | $nodes | contains(" \($pair | sub("^[^=]*="; "")) "))
+        and all($views[]; . == $views[0])
+      then $pairs else error("not settled") end' <<<"$views" 2>/dev/null) || return 1
   for n in "$@"; do
-    have=" $(module_owned "$n") "
-    want=0
-    for pair in "${pairs[@]}"; do
-      [ "${pair#*=}" = "$n" ] || continue
-      want=$((want + 1))
-      [[ $have == *" ${pair%=*} "* ]] || return 1
-    done
-    read -ra words <<<"$have"
-    [ "${#words[@]}" = "$want" ] || return 1
+    # As `module_owned` reads it: nothing owned if the module is not read.
+    out=$(ctl_in "gw$n" vip list --json) || out='[]'
+    modules+="${out:-[]}"$'\n'
   done
+  # Each module owns exactly the VIPs its node owns in that view.
+  jq -ne --argjson pairs "$pairs" --arg nodes "$*" '
+    [inputs | [.[] | select(.owned) | .addr]] as $have
+    | [$nodes | split(" ")[] | select(. != "")] as $names
+    | all(range($names | length); . as $i
+        | [$pairs[] | select(sub("^[^=]*="; "") == $names[$i]) | sub("=[^=]*$"; "")] as $want
+        | all($want[]; . as $vip | any($have[$i][]; . == $vip)) and ($have[$i] | length) == ($want | length))' \
+    <<<"$modules" >/dev/null 2>&1
 }
 wait_settled() {
   local deadline=$((SECONDS + 60))

@@ -54,6 +54,42 @@ ynl_server() {
   }
 }
 
+# unix_reader: from here on `unix_read SOCKET` prints, as one line, what a
+# server at the Unix socket path SOCKET writes to a connection before it
+# closes it (ringgate-l7d's status document), read by one long-lived python
+# process instead of a python start per read (about a second under TCG,
+# and the tests poll the status). Through two FIFOs, as ynl_server's. A
+# socket that cannot be read fails unix_read, with the error on stderr;
+# each read connects anew, so a server started again is read again.
+unix_reader() {
+  local dir
+  dir=$(mktemp -d)
+  mkfifo "$dir/in" "$dir/out"
+  python3 -c '
+import socket, sys
+for line in sys.stdin:
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(line.rstrip("\n"))
+        with s.makefile() as f:
+            text = f.read()
+        s.close()
+        print("ok " + text.replace("\n", " ").strip(), flush=True)
+    except Exception as e:
+        print("err %s: %s" % (type(e).__name__, e), flush=True)
+' <"$dir/in" >"$dir/out" &
+  exec {UNIX_IN}>"$dir/in" {UNIX_OUT}<"$dir/out"
+}
+unix_read() {
+  local answer
+  echo "$1" >&"$UNIX_IN"
+  IFS= read -r answer <&"$UNIX_OUT" || { echo "unix_read: the reader died" >&2; return 1; }
+  case $answer in
+    "ok "*) printf '%s\n' "${answer#ok }" ;;
+    *) echo "unix_read $1: ${answer#err }" >&2; return 1 ;;
+  esac
+}
+
 # jqr FILTER [JQ-OPTIONS...]: `jq -r FILTER` on the one JSON value on stdin,
 # failing as `python3 -c 'json.load(sys.stdin)...'` did (which cost up to a
 # second a start under TCG): on empty input (jq alone prints nothing and

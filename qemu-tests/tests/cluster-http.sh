@@ -61,10 +61,11 @@ wait_settled 1 1 2
 owner=$(owner_of $VIP 1)
 other=$((3 - owner))
 
-# l7_status N: gwN's proxy's status document.
-l7_status() {
-  python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(s.makefile().read())' "$CL/epoch-$1.cluster.l7d.sock"
-}
+# l7_status N: gwN's proxy's status document, through one reader process
+# (see unix_reader), started after the daemons so they do not inherit its
+# FIFOs.
+unix_reader
+l7_status() { unix_read "$CL/epoch-$1.cluster.l7d.sock"; }
 # l7_backends N: "ADDRESS=up|down|disabled ..." as gwN's proxy sees them.
 l7_backends() {
   l7_status "$1" 2>/dev/null | jqr '[get("services")[0] | get("backends")[] | "\(.address)=\(if .disabled then "disabled" elif .up then "up" else "down" end)"] | join(" ")' 2>/dev/null || true

@@ -59,7 +59,6 @@ ip -n be1 route replace 10.9.0.0/24 via "10.8.0.1$old"
 for i in 1 2 3; do
   cl python3 "$RG_REPO/qemu-tests/guest/echo-stream.py" "$VIP" 80 300 "$CL/stop-streams" >"$CL/stream-$i" 2>&1 &
 done
-sleep 1
 for i in 1 2 3; do
   for _ in $(seq 100); do grep -q connected "$CL/stream-$i" && break; sleep 0.1; done
   grep -q connected "$CL/stream-$i" || fail "connection $i did not open: $(cat "$CL/stream-$i")"

@@ -94,9 +94,9 @@ trap cleanup EXIT
 for _ in $(seq 50); do [ -S /tmp/l7.sock ] && break; sleep 0.1; done
 [ -S /tmp/l7.sock ] || fail "ringgate-l7d did not start: $(cat /tmp/l7d.log)"
 
-status() {
-  python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(s.makefile().read())' /tmp/l7.sock
-}
+# The proxy's status document, through one reader process (see unix_reader).
+unix_reader
+status() { unix_read /tmp/l7.sock; }
 # l7_counter PORT NAME
 l7_counter() { status | jqr 'get("services")[] | select(.listen == $l) | get("counters") | get($n)' --arg l "$VIP:$1" --arg n "$2"; }
 
@@ -152,6 +152,20 @@ revive() { # NS HOW
       httpd "$1" 80 $WWW ;;
   esac
 }
+# rested NS...: waits until the servers revived in each NS listen again
+# and the proxy holds none of :80's back-ends down any more (hold_down_ms),
+# which a fixed 1.2 s sleep waited for; at most 5 s, then goes on as the
+# sleep did.
+rested() {
+  local ns deadline=$((SECONDS + 5))
+  for ns in "$@"; do
+    until ip netns exec "$ns" ss -ltnH 'sport = :80' | grep -q . || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
+  done
+  until [ "$(status | jqr '[get("services")[] | select(.listen == $l) | get("backends")[] | get("up")] | all' --arg l "$VIP:80")" = true ] ||
+    [ "$SECONDS" -ge "$deadline" ]; do
+    sleep 0.1
+  done
+}
 expect_whole() { # FILE WHAT
   [ "$(cat "$1.rc")" = 0 ] || fail "$2: curl failed: $(cat "$1.err")"
   [ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$want" ] || fail "$2: SHA-256 differs ($(size_of "$1") bytes)"
@@ -169,15 +183,13 @@ for case in "10 kill" "35 kill" "80 kill" "50 link"; do
   echo "measured: $2 of $ns at $4 bytes of $SIZE_MB MB: SHA-256 equal, longest pause ${gap}, proxy's gap $(l7_counter 80 last_resume_gap_us) us"
   revive "$ns" "$2"
   rm -f /tmp/dl
-  sleep 1.2 # the hold-down of the revived back-end ends
+  rested "$ns" # the hold-down of the revived back-end ends
 done
 
 # Two kills in one download.
 download 80 /tmp/dl
-first=$(kill_at /tmp/dl $((20 * SIZE_MB * mb / 100)) kill) || exit 1
-first=${first% *}
-second=$(kill_at /tmp/dl $((60 * SIZE_MB * mb / 100)) kill) || exit 1
-second=${second% *}
+kills=$(kill_at /tmp/dl $((20 * SIZE_MB * mb / 100)),$((60 * SIZE_MB * mb / 100)) kill) || exit 1
+{ read -r first _ && read -r second _; } <<<"$kills" || fail "two kills expected: $kills"
 [ "$first" != "$second" ] || fail "the same back-end served twice"
 gap=$(finish /tmp/dl)
 expect_whole /tmp/dl "two kills"
@@ -185,7 +197,7 @@ echo "measured: kills of $first at 20 % and $second at 60 %: SHA-256 equal, long
 revive "$first" kill
 revive "$second" kill
 rm -f /tmp/dl
-sleep 1.2
+rested "$first" "$second"
 
 # HTTP/2 from the client (prior knowledge), the back-ends in HTTP/1.1.
 download 80 /tmp/dl --http2-prior-knowledge
@@ -196,7 +208,7 @@ expect_eq "$(cat /tmp/dl.version)" 2 "HTTP version curl spoke"
 echo "measured: HTTP/2, kill of ${killed% *} at ${killed#* } bytes: SHA-256 equal, longest pause ${gap}"
 revive "${killed% *}" kill
 rm -f /tmp/dl
-sleep 1.2
+rested "${killed% *}"
 
 # A client's own range, resumed within it.
 first_byte=$((4 * mb)) last_byte=$((20 * mb - 1))

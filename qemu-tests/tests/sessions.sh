@@ -119,10 +119,11 @@ events_stop '^sessions-full '
 events=$(grep -c '^sessions-full ' /tmp/events.txt)
 [ "$events" -ge 1 ] && [ "$events" -le 11 ] || fail "table-full events: $events: $(cat /tmp/events.txt)"
 
-# Sessions expire by their timeout; then the table takes new ones again.
-sleep 9
-# The count follows the sweep, which passes every second.
-for _ in $(seq 30); do [ "$(status_field sessions)" = 0 ] && break; sleep 0.2; done
+# Sessions expire by their timeout (8 s); then the table takes new ones
+# again. The count follows the sweep, which passes every second: polled
+# until it is 0, at most 20 s (a fixed 9 s and then at most 6 s before).
+deadline=$((SECONDS + 20))
+until [ "$(status_field sessions)" = 0 ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.5; done
 expect_eq "$(status_field sessions)" 0 "sessions after the UDP timeout"
 expect_eq "$(gw sessions --json)" "[]" "the dump after the timeout"
 # These flows outlive the checks below however slow the host (under TCG on
@@ -183,7 +184,13 @@ while data := s.recv(64):
 print(answer.decode())
 ' >/tmp/half-closed.out &
 asker=$!
-sleep 2   # the question asked and half-closed
+# The question asked and half-closed: its session closing (a poll of what a
+# fixed 2 s waited for, at most 6 s).
+deadline=$((SECONDS + 6))
+until [ "$(gw sessions --json | jqr '[.[] | select(get("vip_port") == 7001) | get("stage")] | join(" ")')" = closing ] ||
+  [ "$SECONDS" -ge "$deadline" ]; do
+  sleep 0.2
+done
 evicted_before=$(status_field sessions_evicted)
 ip netns exec cl python3 -c '
 import socket

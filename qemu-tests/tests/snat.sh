@@ -183,7 +183,13 @@ echo "measured: the outbound connections: $(tail -qn1 /tmp/snat-stream-* | tr '\
 # On again: the closed connections' ports are free once their sessions
 # end (the closing timeout is a second).
 gw snat set 10.8.0.0/24 --to "$VIP" --ports 40000-40001
-sleep 3
+# Until the closed connections' sessions have ended (a poll of what a
+# fixed 3 s waited for, at most 9 s).
+deadline=$((SECONDS + 9))
+until [ "$(gw sessions --json | jqr '[.[] | select(get("outbound") and get("proto") == "tcp" and get("client_port") == 7000)] | length')" = 0 ] ||
+  [ "$SECONDS" -ge "$deadline" ]; do
+  sleep 0.2
+done
 again=$(connect 7000 5)
 case "$again" in ok*) ;; *) fail "a connection once the ports were free again: $again" ;; esac
 
