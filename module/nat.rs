@@ -41,6 +41,7 @@ use crate::sessions::{
 use crate::snat::Snat;
 use crate::tcp::{self, Maker, Segment};
 use crate::traffic::Way;
+use crate::vips::Vip;
 
 /// The end of a packet `rewrite` changes.
 fn end_of(rewrite: &Rewrite) -> End {
@@ -213,10 +214,16 @@ fn reply_without_session(
     let vips = net.vips.read(rcu);
     let vip = vips.find(vip)?;
     if vip.owned && net.leased(context.clock.now) {
-        return pick_up_reply(context, packet, flow, segment, vip.addr);
+        return pick_up_reply(context, packet, rcu, flow, segment, vip);
     }
     to_owner(net, packet, rcu, vip.owner_node)
 }
+
+/// How long after this node took a VIP a back-end's segment with no
+/// session may be picked up (see `pick_up_reply`), in seconds: the time a
+/// back-end's retransmission, backing off from the death of the node that
+/// opened its connection, takes to come again after the takeover.
+const PICK_UP_REPLY_SECS: u64 = 10;
 
 /// A back-end's TCP segment met mid-stream at the owner of the VIP it
 /// serves, with no session here: the node that opened the connection died
@@ -231,15 +238,31 @@ fn reply_without_session(
 /// and the segment is translated at forward. Anyone on the back-end side
 /// can send such a segment, so the session stays in the handshake stage
 /// until the client answers with anything but a reset, and a reset ends it
-/// (`tcp::Maker::Backend`). `None` for anything else: left to the kernel,
-/// as before. `Some(Drop)` when nobody here would announce the session.
-/// Bounded: one binary search, one pick, one import and one lookup.
+/// (`tcp::Maker::Backend`).
+///
+/// Only within `PICK_UP_REPLY_SECS` of this node taking the VIP: a
+/// segment from the back-end's service port to a host with no session is
+/// also what a connection that host opened straight to the back-end's
+/// address looks like (an operator's curl through the gateway, say).
+/// Picked up, it would reach that host from the VIP, which resets it, and
+/// the connection would stall while the session lasts. A connection the
+/// dead node left unannounced was opened a moment before the takeover, so
+/// its back-end's next segment comes soon after; a host's own connection
+/// to the back-end can only be disturbed in those seconds. Hosts of the
+/// outbound translation's source prefix (see `snat`) are on the back-end
+/// side, never clients of the VIP: their traffic is left alone.
+///
+/// `None` for anything else: left to the kernel, as before. `Some(Drop)`
+/// when nobody here would announce the session (see
+/// `NetState::announcer_missing`), as `pick_up` does. Bounded: one binary
+/// search, one pick, one import and one lookup.
 fn pick_up_reply(
     context: &Context<'_>,
     packet: &mut Packet<'_>,
+    rcu: &RcuSection<'_>,
     flow: &Flow,
     segment: &Segment,
-    vip: u32,
+    vip: &Vip,
 ) -> Option<Verdict> {
     let Context {
         net,
@@ -248,16 +271,26 @@ fn pick_up_reply(
         timeouts,
         clock,
     } = *context;
-    if flow.proto != TCP || !tcp::continues(flow.tcp_flags) {
+    if flow.proto != TCP
+        || !tcp::continues(flow.tcp_flags)
+        || clock.since(vip.taken) >= clock.ticks(PICK_UP_REPLY_SECS)
+    {
         return None;
     }
     let (slot, service) = services.only_service_served_by(flow.saddr, flow.sport, flow.proto)?;
-    if service.vip != vip || !services.hashes(slot) {
+    if service.vip != vip.addr || !services.hashes(slot) {
         return None;
     }
     let pick = services.pick(slot, net.turn(slot), flow.daddr, sessions.loads())?;
     if pick.addr != flow.saddr || pick.port != flow.sport {
         return None;
+    }
+    if net.snat.read(rcu).covers(flow.daddr) {
+        return None;
+    }
+    if net.announcer_missing() {
+        net.count_not_owner();
+        return Some(Verdict::Drop);
     }
     let client = FlowKey {
         proto: flow.proto,

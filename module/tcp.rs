@@ -248,7 +248,15 @@ impl Direction {
         if other.synack_seen() && !self.synack_seen() {
             self.expected_ack = other.expected_ack;
         }
-        self.marks |= other.marks;
+        // A blind copy keeps the end that made it: two ends' segments made
+        // copies at once (or a peer's copy arrived), and the first decides
+        // whose answer confirms.
+        let maker = if self.marks & BLIND != 0 {
+            self.marks & MADE_BY_BACKEND
+        } else {
+            other.marks & MADE_BY_BACKEND
+        };
+        self.marks = (self.marks | other.marks) & !MADE_BY_BACKEND | maker;
     }
 
     /// The stage of a connection in `stage` after `seg` passes in this

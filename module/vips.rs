@@ -36,6 +36,10 @@ pub(crate) struct Vip {
     /// node that does not own it sends the first replies of the owner's
     /// new connections (see `nat::reply_without_session`).
     pub(crate) owner_node: u16,
+    /// Jiffies at which this node last took the VIP (0: never). A
+    /// back-end's segment with no session is picked up only shortly after
+    /// (see `nat::pick_up_reply`).
+    pub(crate) taken: u64,
 }
 
 /// One immutable version of the pool.
@@ -75,6 +79,7 @@ impl VipTable {
             owned: false,
             garp_count: 0,
             owner_node: 0,
+            taken: 0,
         }; MAX_VIPS],
     };
 
@@ -120,6 +125,7 @@ impl VipTable {
                     owned: false,
                     garp_count: garp_count.unwrap_or(DEFAULT_GARP_COUNT),
                     owner_node: 0,
+                    taken: 0,
                 };
                 self.len += 1;
                 Ok(Change::Changed)
@@ -145,6 +151,19 @@ impl VipTable {
     /// Takes or releases `addr`.
     pub(crate) fn set_owned(&mut self, addr: u32, owned: bool) -> Result<Change, PoolError> {
         self.set_field(addr, |vip| &mut vip.owned, owned)
+    }
+
+    /// Makes `addr` owned, recording `now` as when it was taken if it was
+    /// not owned before.
+    pub(crate) fn take(&mut self, addr: u32, now: u64) -> Result<Change, PoolError> {
+        let change = self.set_owned(addr, true)?;
+        if change == Change::Changed {
+            let i = self.index_of(addr)?;
+            if let Some(vip) = self.vips.get_mut(i) {
+                vip.taken = now;
+            }
+        }
+        Ok(change)
     }
 
     /// Records `node` as the cluster's owner of `addr` (0: not known).

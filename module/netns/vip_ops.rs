@@ -193,7 +193,12 @@ impl NetState {
         let (change, garp_count) = self
             .vips
             .update(context, |table, _| {
-                let change = table.set_owned(addr, owned).map_err(errno)?;
+                let change = if owned {
+                    table.take(addr, self.clock().now)
+                } else {
+                    table.set_owned(addr, false)
+                }
+                .map_err(errno)?;
                 let garp_count = table.find(addr).map_or(0, |vip| vip.garp_count);
                 Ok((change, garp_count))
             })

@@ -8,7 +8,7 @@ takes the connection's session away from the gateway in between.
 The server accepts one connection, answers the client's "hello" with "hi",
 then waits until the file PUSH exists and sends "pushed". The client
 connects, says "hello", and once it has "hi" prints "ready LOCAL-PORT";
-then it prints the next line it receives (or "timeout" after 15 s) and
+then it prints the next line it receives (or "timeout" after 60 s) and
 keeps the connection open until the file DONE exists (30 s at most), so
 that the test can look at the session of an open connection.
 """
@@ -43,7 +43,7 @@ def server(port, push):
 
 
 def client(addr, port, done):
-    conn = socket.create_connection((addr, port), timeout=15)
+    conn = socket.create_connection((addr, port), timeout=60)
     reader = conn.makefile("rb")
     conn.sendall(b"hello\n")
     if reader.readline() != b"hi\n":

@@ -20,7 +20,10 @@
 # hash picks for the segment's destination, and the client's answer, not
 # the back-end's segments, confirms the session. Shown with a hand-built
 # segment and with a real connection whose session the node lost (its
-# back-end went down under the down policy "drop" and came back up).
+# back-end went down under the down policy "drop" and came back up). Only
+# within 10 s of taking the VIP: a host's own connection straight to the
+# back-end's address looks the same, and must work once those seconds
+# are over (shown first).
 #
 #   ┌─ ns cl ─────────┐      ┌──────── ns gw ────────────┐      ┌─ ns be1 ─────────┐
 #   │ cl0 10.9.0.1/24 ├──────┤ g0 10.9.0.11/24           │      │ e0 10.8.0.2/24   │
@@ -51,6 +54,7 @@ gateway_line be1
 tcp_echo be1 7000
 gw vip add "$VIP"
 gw vip own "$VIP"
+taken_at=$SECONDS
 gw service add "$VIP" 7000 --scheduler wrr
 gw backend add "$VIP" 7000 10.8.0.2:7000
 
@@ -80,6 +84,20 @@ sleep 0.5
 expect_eq "$(picked_up)" 2 "connections picked up after a reset"
 expect_eq "$(session_of 42002)" "" "a session made for a reset"
 
+# A connection from the client straight to the back-end's address and
+# service port, through the gateway, once 10 s have passed since the VIP
+# was taken: its back-end's data must pass untranslated.
+ip -n cl route add 10.8.0.0/24 via 10.9.0.11
+while [ $((SECONDS - taken_at)) -lt 11 ]; do sleep 0.2; done
+ip netns exec cl timeout 5 bash -c 'exec 3<>/dev/tcp/10.8.0.2/7000 && printf ring >&3 && IFS= read -r -N 4 got <&3 && [ "$got" = ring ]' ||
+  fail "no echo on a connection straight to the back-end's service port"
+expect_eq "$(picked_up)" 2 "connections picked up from a connection straight to the back-end"
+
+# The back-end sections below take the VIP afresh, so that they fall
+# within the 10 s.
+retake() { gw vip release "$VIP"; gw vip own "$VIP"; }
+retake
+
 # A back-end's segment to a wrr service: nothing to pick up from.
 gw service set "$VIP" 7000 --scheduler wrr
 backend_segment 42010 A
@@ -102,6 +120,7 @@ gw backend add "$VIP" 7001 10.8.0.2:7000
 backend_segment 42012 A
 sleep 0.5
 expect_eq "$(picked_up)" 3 "connections picked up from a back-end of two services"
+expect_eq "$(session_of 42012)" "" "a session made for a back-end's segment of two services"
 gw service del "$VIP" 7001
 
 # A real connection on which the back-end speaks next, after the node lost
@@ -122,8 +141,9 @@ expect_eq "$(session_of "$port")" "established 7100" "the session of the connect
 gw backend set "$VIP" 7100 10.8.0.2:7100 --down
 expect_eq "$(session_of "$port")" "" "the session after its back-end went down (down policy drop)"
 gw backend set "$VIP" 7100 10.8.0.2:7100 --up
+retake
 touch /tmp/rg-push
-for _ in $(seq 170); do [ "$(wc -l </tmp/rg-speaks.out)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(wc -l </tmp/rg-speaks.out)" -ge 2 ] && break; sleep 0.1; done
 expect_eq "$(sed -n 2p /tmp/rg-speaks.out)" "pushed" "what the client received from the back-end after the loss"
 expect_eq "$(picked_up)" 4 "connections picked up from the back-end's segment of a real connection"
 until_session "$port" "established 7100"

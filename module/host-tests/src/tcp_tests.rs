@@ -369,6 +369,35 @@ fn a_pick_up_from_the_backends_segment_is_established_by_the_clients_answer_only
 }
 
 #[test]
+fn a_merged_blind_copy_keeps_the_end_that_made_it() {
+    // Both ends' segments made copies at once: the first copy's maker
+    // decides whose answer confirms, whichever copy merges into it.
+    let mut by_client = Direction::picked_up_blind(Maker::Client);
+    by_client.merge(&Direction::picked_up_blind(Maker::Backend));
+    assert_eq!(
+        by_client.after(Stage::Syn, true, &seg(ACK, 5000, 6000, 0)),
+        Some(Stage::Syn)
+    );
+    let mut by_backend = Direction::picked_up_blind(Maker::Backend);
+    by_backend.merge(&Direction::picked_up_blind(Maker::Client));
+    assert_eq!(
+        by_backend.after(Stage::Syn, false, &seg(ACK, 6000, 5000, 0)),
+        Some(Stage::Syn)
+    );
+    // A copy a peer told of takes the blind copy's maker with its mark.
+    let mut told = Direction::picked_up();
+    told.merge(&Direction::picked_up_blind(Maker::Backend));
+    assert_eq!(
+        told.after(Stage::Syn, false, &seg(ACK, 6000, 5000, 0)),
+        Some(Stage::Syn)
+    );
+    assert_eq!(
+        told.after(Stage::Syn, true, &seg(ACK, 5000, 6000, 0)),
+        Some(Stage::Established)
+    );
+}
+
+#[test]
 fn only_an_ack_without_syn_or_rst_may_be_picked_up_mid_stream() {
     assert!(continues(ACK));
     assert!(continues(ACK | 0x08)); // with PSH

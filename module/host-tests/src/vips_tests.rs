@@ -28,6 +28,25 @@ fn the_pool_stays_sorted_and_finds_every_vip() {
 }
 
 #[test]
+fn taking_a_vip_records_when_only_if_it_was_not_owned() {
+    let mut pool = VipTable::EMPTY;
+    assert_eq!(pool.add(addr(1), None), Ok(Change::Changed));
+    assert_eq!(pool.find(addr(1)).map(|v| v.taken), Some(0));
+    assert_eq!(pool.take(addr(1), 1000), Ok(Change::Changed));
+    // Taken again while owned: the first take's moment stays, or a
+    // daemon's repeated take would keep a pick-up window open for ever.
+    assert_eq!(pool.take(addr(1), 2000), Ok(Change::Unchanged));
+    assert_eq!(
+        pool.find(addr(1)).map(|v| (v.owned, v.taken)),
+        Some((true, 1000))
+    );
+    assert_eq!(pool.set_owned(addr(1), false), Ok(Change::Changed));
+    assert_eq!(pool.take(addr(1), 3000), Ok(Change::Changed));
+    assert_eq!(pool.find(addr(1)).map(|v| v.taken), Some(3000));
+    assert_eq!(pool.take(addr(2), 3000), Err(PoolError::Missing));
+}
+
+#[test]
 fn repeating_a_change_changes_nothing() {
     let mut pool = VipTable::EMPTY;
     assert_eq!(pool.add(addr(1), Some(5)), Ok(Change::Changed));
