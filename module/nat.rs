@@ -34,7 +34,7 @@ use crate::clock::Clock;
 use crate::glue::{End, L2Target, Packet, RcuSection, Verdict};
 use crate::headers::{self, Flow};
 use crate::netns::NetState;
-use crate::services::{ServiceKey, ServiceTable, TCP};
+use crate::services::{Pick, ServiceKey, ServiceTable, TCP};
 use crate::sessions::{
     FlowKey, Hit, Imported, Refused, Rewrite, SessionTable, SessionView, Stage, Timeouts,
 };
@@ -70,6 +70,11 @@ fn untrack_unless_tracked(net: &NetState, packet: &mut Packet<'_>) {
     }
 }
 
+/// A new session's expiry for the sessions group: `stage`'s timeout.
+fn expires_ms(timeouts: &Timeouts, stage: Stage) -> u32 {
+    u32::try_from(timeouts.secs(stage).saturating_mul(1000)).unwrap_or(u32::MAX)
+}
+
 /// What a session just made is, for the sessions group: it is in `stage`,
 /// which lasts that stage's timeout.
 fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> SessionView {
@@ -78,10 +83,69 @@ fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> S
         backend_addr: hit.rewrite.addr,
         backend_port: hit.rewrite.port,
         stage,
-        expires_ms: u32::try_from(timeouts.secs(stage).saturating_mul(1000)).unwrap_or(u32::MAX),
+        expires_ms: expires_ms(timeouts, stage),
         owner: hit.owner,
         outbound: false,
     }
+}
+
+/// Makes, owns and announces the session of a connection met mid-stream
+/// from one segment `maker` sent (see `pick_up` and `pick_up_reply`): the
+/// client's flow `client` to back-end `pick` of the service in `slot`, in
+/// the handshake stage, blind; then `met`, the flow of the segment that
+/// made it, takes that segment. Nothing stays behind when it fails:
+/// `Err(Accept)` when the table refuses, `Err(Drop)` when nobody here
+/// would announce the session (see `NetState::announcer_missing`).
+/// Bounded: one import and one lookup.
+fn pick_up_session(
+    context: &Context<'_>,
+    client: FlowKey,
+    slot: usize,
+    pick: &Pick,
+    maker: Maker,
+    met: &FlowKey,
+    segment: &Segment,
+) -> Result<Hit, Verdict> {
+    let Context {
+        net,
+        sessions,
+        timeouts,
+        clock,
+        ..
+    } = *context;
+    let session = Imported {
+        client,
+        backend_addr: pick.addr,
+        backend_port: pick.port,
+        stage: Stage::Syn,
+        expires: clock.after_secs(timeouts.secs(Stage::Syn)),
+        owner: net.node_id(),
+        blind: Some(maker),
+        outbound: false,
+    };
+    sessions
+        .import(&session, slot, pick.slot, clock.now)
+        .map_err(|_| Verdict::Accept)?;
+    let view = SessionView {
+        client,
+        backend_addr: pick.addr,
+        backend_port: pick.port,
+        stage: Stage::Syn,
+        expires_ms: expires_ms(timeouts, Stage::Syn),
+        owner: net.node_id(),
+        outbound: false,
+    };
+    let Some(hit) = sessions.touch(met, segment, timeouts, clock) else {
+        sessions.forget(&client, clock.now);
+        return Err(Verdict::Accept);
+    };
+    if !net.notify_session_new(&view) {
+        sessions.forget(&client, clock.now);
+        net.count_not_owner();
+        return Err(Verdict::Drop);
+    }
+    net.count_picked_up();
+    Ok(hit)
 }
 
 /// A TCP segment of a connection this node never saw open, to a VIP it
@@ -103,17 +167,19 @@ fn new_session(key: &FlowKey, hit: &Hit, stage: Stage, timeouts: &Timeouts) -> S
 /// them with a reset, as before. `Err(Drop)` when nobody here would
 /// announce the session (see `NetState::announcer_missing`): the next
 /// owner may pick the connection up, so it must not be reset here.
-/// Bounded: one pick, one import and one lookup.
+/// Bounded: one pick and what `pick_up_session` does.
 fn pick_up(
-    net: &NetState,
-    services: &ServiceTable,
-    sessions: &SessionTable,
+    context: &Context<'_>,
     slot: usize,
     flow: &Flow,
     segment: &Segment,
-    timeouts: &Timeouts,
-    clock: Clock,
 ) -> Result<Hit, Verdict> {
+    let Context {
+        net,
+        services,
+        sessions,
+        ..
+    } = *context;
     if !tcp::continues(flow.tcp_flags) || !services.hashes(slot) {
         return Err(Verdict::Accept);
     }
@@ -121,29 +187,7 @@ fn pick_up(
         .pick(slot, net.turn(slot), flow.saddr, sessions.loads())
         .ok_or(Verdict::Accept)?;
     let key = key_of(flow);
-    let session = Imported {
-        client: key,
-        backend_addr: pick.addr,
-        backend_port: pick.port,
-        stage: Stage::Syn,
-        expires: clock.after_secs(timeouts.secs(Stage::Syn)),
-        owner: net.node_id(),
-        blind: Some(Maker::Client),
-        outbound: false,
-    };
-    sessions
-        .import(&session, slot, pick.slot, clock.now)
-        .map_err(|_| Verdict::Accept)?;
-    let hit = sessions
-        .touch(&key, segment, timeouts, clock)
-        .ok_or(Verdict::Accept)?;
-    if !net.notify_session_new(&new_session(&key, &hit, Stage::Syn, timeouts)) {
-        sessions.forget(&key, clock.now);
-        net.count_not_owner();
-        return Err(Verdict::Drop);
-    }
-    net.count_picked_up();
-    Ok(hit)
+    pick_up_session(context, key, slot, &pick, Maker::Client, &key, segment)
 }
 
 /// A packet of a session another node owns, sent on to that node if the
@@ -255,7 +299,7 @@ const PICK_UP_REPLY_SECS: u64 = 10;
 /// `None` for anything else: left to the kernel, as before. `Some(Drop)`
 /// when nobody here would announce the session (see
 /// `NetState::announcer_missing`), as `pick_up` does. Bounded: one binary
-/// search, one pick, one import and one lookup.
+/// search, one pick and what `pick_up_session` does.
 fn pick_up_reply(
     context: &Context<'_>,
     packet: &mut Packet<'_>,
@@ -268,8 +312,8 @@ fn pick_up_reply(
         net,
         services,
         sessions,
-        timeouts,
         clock,
+        ..
     } = *context;
     if flow.proto != TCP
         || !tcp::continues(flow.tcp_flags)
@@ -299,38 +343,19 @@ fn pick_up_reply(
         daddr: service.vip,
         dport: service.port,
     };
-    let session = Imported {
+    match pick_up_session(
+        context,
         client,
-        backend_addr: pick.addr,
-        backend_port: pick.port,
-        stage: Stage::Syn,
-        expires: clock.after_secs(timeouts.secs(Stage::Syn)),
-        owner: net.node_id(),
-        blind: Some(Maker::Backend),
-        outbound: false,
-    };
-    sessions.import(&session, slot, pick.slot, clock.now).ok()?;
-    let Some(hit) = sessions.touch(&key_of(flow), segment, timeouts, clock) else {
-        sessions.forget(&client, clock.now);
-        return None;
-    };
-    let view = SessionView {
-        client,
-        backend_addr: pick.addr,
-        backend_port: pick.port,
-        stage: Stage::Syn,
-        expires_ms: u32::try_from(timeouts.secs(Stage::Syn).saturating_mul(1000))
-            .unwrap_or(u32::MAX),
-        owner: hit.owner,
-        outbound: false,
-    };
-    if !net.notify_session_new(&view) {
-        // Nobody here announces it: see `announcer_missing`.
-        sessions.forget(&client, clock.now);
-        net.count_not_owner();
-        return Some(Verdict::Drop);
+        slot,
+        &pick,
+        Maker::Backend,
+        &key_of(flow),
+        segment,
+    ) {
+        Ok(_) => {}
+        Err(Verdict::Accept) => return None,
+        Err(verdict) => return Some(verdict),
     }
-    net.count_picked_up();
     // A reply: translated at forward, once routed.
     untrack_unless_tracked(net, packet);
     Some(Verdict::Accept)
@@ -440,8 +465,7 @@ fn outbound(
                 backend_addr: key.saddr,
                 backend_port: key.sport,
                 stage,
-                expires_ms: u32::try_from(timeouts.secs(stage).saturating_mul(1000))
-                    .unwrap_or(u32::MAX),
+                expires_ms: expires_ms(timeouts, stage),
                 owner,
                 outbound: true,
             };
@@ -512,14 +536,14 @@ pub(crate) fn pre_routing(
                 port: flow.dport,
                 proto: flow.proto,
             };
+            let context = Context {
+                net,
+                services: &services,
+                sessions: &sessions,
+                timeouts: &timeouts,
+                clock,
+            };
             let Some(slot) = services.find(&service) else {
-                let context = Context {
-                    net,
-                    services: &services,
-                    sessions: &sessions,
-                    timeouts: &timeouts,
-                    clock,
-                };
                 if let Some(verdict) = reply_without_session(&context, packet, rcu, &flow, &segment)
                 {
                     return verdict;
@@ -551,9 +575,7 @@ pub(crate) fn pre_routing(
             // session is picked up if it can be (see `pick_up`), else left
             // to the kernel, which answers with a reset.
             if flow.proto == TCP && !tcp::opens(flow.tcp_flags) {
-                match pick_up(
-                    net, &services, &sessions, slot, &flow, &segment, &timeouts, clock,
-                ) {
+                match pick_up(&context, slot, &flow, &segment) {
                     Ok(hit) => hit,
                     Err(verdict) => return verdict,
                 }

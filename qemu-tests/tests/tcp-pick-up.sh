@@ -43,6 +43,14 @@ session_of() {
 segment() { ip netns exec cl python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.9.0.1 "$1" "$VIP" 7000 "$2" 5000 6000; }
 # backend_segment PORT FLAGS: one segment from the back-end's service port to the client's port PORT.
 backend_segment() { ip netns exec be1 python3 "$RG_REPO/qemu-tests/guest/tcpraw.py" 10.8.0.2 7000 10.9.0.1 "$1" "$2" 6000 5000; }
+# settled_after PORT PICKED SESSION WHAT: half a second after a segment of
+# client port PORT, the picked-up counter is PICKED and that port's
+# session is SESSION ("" for none); WHAT names the case in failures.
+settled_after() {
+  sleep 0.5
+  expect_eq "$(picked_up)" "$2" "connections picked up after $4"
+  expect_eq "$(session_of "$1")" "$3" "the session of $4"
+}
 # until_session PORT WANT: waits (at most 5 s) until session_of PORT says WANT.
 until_session() {
   local _
@@ -59,9 +67,7 @@ gw service add "$VIP" 7000 --scheduler wrr
 gw backend add "$VIP" 7000 10.8.0.2:7000
 
 segment 42000 A
-sleep 0.5
-expect_eq "$(picked_up)" 0 "connections picked up by a wrr service"
-expect_eq "$(session_of 42000)" "" "a session made for a mid-stream ACK to a wrr service"
+settled_after 42000 0 "" "a mid-stream ACK to a wrr service"
 
 gw service set "$VIP" 7000 --scheduler hash
 segment 42001 A
@@ -75,14 +81,10 @@ expect_eq "$(session_of 42001)" "reset 7000" "the session of a stray ACK to a ha
 # A spoofed FIN is picked up too, and must not leave a half-closed session
 # (never evicted) behind once the back-end answered it with a reset.
 segment 42003 FA
-sleep 0.5
-expect_eq "$(picked_up)" 2 "connections picked up after a FIN"
-expect_eq "$(session_of 42003)" "reset 7000" "the session of a stray FIN to a hash service after the back-end's reset"
+settled_after 42003 2 "reset 7000" "a stray FIN to a hash service, after the back-end's reset"
 
 segment 42002 R
-sleep 0.5
-expect_eq "$(picked_up)" 2 "connections picked up after a reset"
-expect_eq "$(session_of 42002)" "" "a session made for a reset"
+settled_after 42002 2 "" "a reset"
 
 # A connection from the client straight to the back-end's address and
 # service port, through the gateway, once 10 s have passed since the VIP
@@ -101,9 +103,7 @@ retake
 # A back-end's segment to a wrr service: nothing to pick up from.
 gw service set "$VIP" 7000 --scheduler wrr
 backend_segment 42010 A
-sleep 0.5
-expect_eq "$(picked_up)" 2 "connections picked up from a back-end's segment to a wrr service"
-expect_eq "$(session_of 42010)" "" "a session made for a back-end's segment to a wrr service"
+settled_after 42010 2 "" "a back-end's segment to a wrr service"
 
 # To a hash service: picked up and translated; the client, which has no
 # such connection, answers the VIP with a reset, which ends the session.
@@ -118,9 +118,7 @@ expect_eq "$(session_of 42011)" "reset 7000" "the session of a stray back-end se
 gw service add "$VIP" 7001 --scheduler hash
 gw backend add "$VIP" 7001 10.8.0.2:7000
 backend_segment 42012 A
-sleep 0.5
-expect_eq "$(picked_up)" 3 "connections picked up from a back-end of two services"
-expect_eq "$(session_of 42012)" "" "a session made for a back-end's segment of two services"
+settled_after 42012 3 "" "a back-end's segment of two services"
 gw service del "$VIP" 7001
 
 # A real connection on which the back-end speaks next, after the node lost
