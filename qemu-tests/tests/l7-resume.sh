@@ -171,8 +171,11 @@ expect_whole() { # FILE WHAT
   [ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$want" ] || fail "$2: SHA-256 differs ($(size_of "$1") bytes)"
 }
 
-# Kills at several offsets, and once the link instead.
-for case in "10 kill" "35 kill" "80 kill" "50 link"; do
+# Kills at several offsets, and once the link instead. The late kill is
+# at 70 %: at 80 % the 4.8 MB left were little more than the buffers hold,
+# and once (CI of a86b6c8) the server had sent its last byte and its child
+# had exited before the poller saw the size, so there was nothing to kill.
+for case in "10 kill" "35 kill" "70 kill" "50 link"; do
   set -- $case
   download 80 /tmp/dl
   killed=$(kill_at /tmp/dl $(($1 * SIZE_MB * mb / 100)) "$2") || exit 1
