@@ -124,8 +124,8 @@ demo: module userd
 # Then what an idle three-gateway cluster costs, by thread (shares of the
 # guest's CPU; RG_BENCH_SECONDS doubled per figure).
 # Then what session sync costs NAT throughput (module alone, with a reader
-# of its new-session notifications, and the cluster running; ratios per
-# round). Last, the headline figures of every bench that ran, side by side
+# of its new-session notifications, and the cluster running, and the
+# module alone measured again as the method's noise; ratios per round). Last, the headline figures of every bench that ran, side by side
 # (qemu-tests/bench/summary.sh).
 # BENCHES="failover" (or "nat", "sync", "sync-cost", "survival", "l7", "idle")
 # runs only those.
