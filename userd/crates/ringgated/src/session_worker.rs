@@ -718,14 +718,34 @@ impl Worker {
             }
         };
         let mut errors = Vec::new();
+        let mut adopted = BTreeSet::new();
         for (vip, owner) in orphans.into_iter().filter(|(vip, _)| owned.contains(vip)) {
             match module.client().session_adopt(vip, owner) {
                 Ok(0) => {}
-                Ok(n) => log(&format!("VIP {vip}: adopted {n} sessions of node {owner}")),
+                Ok(n) => {
+                    log(&format!("VIP {vip}: adopted {n} sessions of node {owner}"));
+                    adopted.insert(vip);
+                }
                 Err(e) => errors.push(format!("adopting node {owner}'s sessions of {vip}: {e}")),
             }
         }
         self.report(errors);
+        // A VIP that moved here from a live node earlier had its entries
+        // written at that take; its old owner's sessions then went on
+        // through the old owner, sent there before this node's conntrack
+        // saw them, so those entries expired unrefreshed. When the old
+        // owner dies, this node takes nothing (it holds the VIP already)
+        // and meets those connections mid-stream: a stateful ruleset would
+        // drop the back-end's next packet as a new connection. So the
+        // adopted sessions' entries are written now (helper-59's review:
+        // 3 of 5 connections broke 35 s after a move with a 20 s
+        // established timeout). Entries conntrack still has are left as
+        // they are; nothing is tried again (the take's retry covers takes).
+        if !adopted.is_empty() {
+            let vips: Vec<String> = adopted.iter().map(Vip::to_string).collect();
+            let what = format!("adopted VIP {}'s sessions", vips.join(", "));
+            self.write_entries(module, &what, sessions);
+        }
     }
 
     /// After taking `taken`: in the module's tracked mode, writes conntrack
@@ -748,6 +768,15 @@ impl Worker {
         taken: &BTreeSet<Vip>,
         sessions: &[Session],
     ) -> bool {
+        let vips: Vec<String> = taken.iter().map(Vip::to_string).collect();
+        self.write_entries(module, &format!("took VIP {}", vips.join(", ")), sessions)
+    }
+
+    /// In the module's tracked mode, writes conntrack entries for
+    /// `sessions` (see `track_taken`); `what` names the occasion in the
+    /// log. False if nothing could be written (to be tried again);
+    /// entries conntrack refused are not.
+    fn write_entries(&self, module: &ModuleSync, what: &str, sessions: &[Session]) -> bool {
         let tracked = match module.client().config() {
             Ok(config) => config.conntrack == ConntrackMode::Tracked,
             Err(e) => {
@@ -762,25 +791,19 @@ impl Worker {
         if flows.is_empty() {
             return true;
         }
-        let vips: Vec<String> = taken.iter().map(Vip::to_string).collect();
-        let vips = vips.join(", ");
         let mut conntrack = match Conntrack::open() {
             Ok(conntrack) => conntrack,
             Err(e) => {
-                self.report(vec![format!(
-                    "opening ctnetlink for VIP {vips}'s sessions: {e}"
-                )]);
+                self.report(vec![format!("{what}: opening ctnetlink: {e}")]);
                 return false;
             }
         };
         match conntrack.insert(&flows) {
             Ok(done) => log(&format!(
-                "took VIP {vips}: conntrack entries written for {} sessions ({} there already)",
+                "{what}: conntrack entries written for {} sessions ({} there already)",
                 done.created, done.existing
             )),
-            Err(e) => self.report(vec![format!(
-                "writing conntrack entries for VIP {vips}'s sessions: {e}"
-            )]),
+            Err(e) => self.report(vec![format!("{what}: writing conntrack entries: {e}")]),
         }
         true
     }
