@@ -260,6 +260,33 @@ service_vips() {
   done
 }
 
+# download_lines BACKGW: the configuration lines of the download service
+# (tcp/9000 to be1's 10.8.0.2:9000, guest/download-stream.py), under the
+# VIP service_vips printed last, and of BACKGW, the back-ends' gateway
+# address, as a VIP without services.
+download_lines() {
+  printf '[[cluster.vips.services]]\nproto = "tcp"\nport = 9000\nbackends = [{ addr = "10.8.0.2:9000" }]\n'
+  printf '[[cluster.vips]]\naddr = "%s"\n' "$1"
+}
+
+# stateful_ruleset NS: a gateway's usual stateful firewall in NS's forward
+# chain (established and related pass, new only towards be1's :8080 and
+# :9000), its drops counted in `inet fw dropped`.
+stateful_ruleset() {
+  ip netns exec "$1" nft -f - <<'NFT'
+table inet fw {
+  counter dropped {}
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    ct state invalid drop
+    ip daddr 10.8.0.2 tcp dport { 8080, 9000 } ct state new accept
+    counter name dropped
+  }
+}
+NFT
+}
+
 # start_gateway N: gwN's daemon in the background (pid in pidN), its
 # stderr appended to $CL/log-N. Started by `ip netns exec` directly, so
 # $! is the daemon itself.

@@ -28,24 +28,12 @@ cluster_net 3 1 "$VIP"
 ip netns exec be1 python3 "$RG_REPO/qemu-tests/guest/download-stream.py" serve 9000 &
 for n in $GATEWAYS; do
   ip -n "gw$n" addr add "$BACKGW/32" dev "b$n"
-  ip netns exec "gw$n" nft -f - <<'NFT'
-table inet fw {
-  counter dropped {}
-  chain forward {
-    type filter hook forward priority filter; policy drop;
-    ct state established,related accept
-    ct state invalid drop
-    ip daddr 10.8.0.2 tcp dport { 8080, 9000 } ct state new accept
-    counter name dropped
-  }
-}
-NFT
+  stateful_ruleset "gw$n"
 done
 ip -n be1 route replace 10.9.0.0/24 via "$BACKGW"
 for n in $GATEWAYS; do
   gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n%s\n' "$TCG_FENCES"; service_vips "$VIP"
-    printf '[[cluster.vips.services]]\nproto = "tcp"\nport = 9000\nbackends = [{ addr = "10.8.0.2:9000" }]\n'
-    printf '[[cluster.vips]]\naddr = "%s"\n' "$BACKGW")"
+    download_lines "$BACKGW")"
   start_gateway "$n"
 done
 wait_settled 2 1 2 3

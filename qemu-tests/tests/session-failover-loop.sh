@@ -44,8 +44,7 @@ for be in $BACKENDS; do ip -n "$be" route replace 10.9.0.0/24 via "$BACKGW"; don
 SCHEDULER=hash
 for n in $GATEWAYS; do
   gateway_config "$n" $CL/key "$(printf '[cluster]\n[cluster.settings]\nhold_ms = 600000\n%s\n' "$TCG_FENCES"; service_vips "$VIP"
-    printf '[[cluster.vips.services]]\nproto = "tcp"\nport = 9000\nbackends = [{ addr = "10.8.0.2:9000" }]\n'
-    printf '[[cluster.vips]]\naddr = "%s"\n' "$BACKGW")"
+    download_lines "$BACKGW")"
   start_gateway "$n"
 done
 wait_settled 2 1 2 3
