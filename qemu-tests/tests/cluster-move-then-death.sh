@@ -25,14 +25,13 @@ DOWNLOADS=2
 CONNECTIONS=$((ECHOES + DOWNLOADS))
 EST=${REVIEW_EST:-20}
 WAIT=${REVIEW_WAIT:-35}
-# The VM tests' fences (self 300 ms) barely exceed their token-loss timeout
-# (250 ms), so under TCG every survivor self-fences at a death, releases and
-# re-takes its VIPs, and so rewrites conntrack entries by accident. On
-# hardware (token loss ~30 ms, self fence 100 ms) a death is no self fence.
-# Keep that ratio here: self fence 1000 ms against the 250 ms token loss.
-FENCES=${REVIEW_FENCES:-'self_fence_ms = 1000
-owner_lease_ms = 300
-takeover_fence_ms = 1320'}
+# The fences must make a death no self fence (on hardware: token loss
+# ~30 ms, self fence 100 ms): with a self fence barely above the token-loss
+# timeout every survivor fenced itself at a death, released and re-took its
+# VIPs, and so rewrote the conntrack entries by accident. TCG_FENCES
+# (cluster-lib.sh) keeps that ratio: a 1,000 ms self fence against the
+# 250 ms token loss.
+FENCES=${REVIEW_FENCES:-$TCG_FENCES}
 echo "measured: fences: $(echo $FENCES)"
 echo "measured: established timeout $EST s, $WAIT s between the move and the death"
 load_module

@@ -40,6 +40,7 @@ use crate::session_sync;
 use crate::session_worker::{SessionCounters, SessionWorker};
 use crate::snat_shares::SnatShares;
 use crate::state_file;
+use crate::turn_phases::TurnPhases;
 use crate::vip_owners::VipOwners;
 
 /// How often the module's per-VIP load is read.
@@ -120,6 +121,9 @@ pub struct Gateway {
     http_load: Option<HttpLoad>,
     /// The HTTP rates, between the proxy's readings.
     http_rates: HttpRates,
+    /// Where the ring thread's current turn spends its time (see
+    /// `turn_phases`).
+    phases: TurnPhases,
 }
 
 /// Every back-end with a health check in `config`, with its check.
@@ -235,6 +239,7 @@ impl Gateway {
             proxy,
             http_load,
             http_rates: HttpRates::default(),
+            phases: TurnPhases::default(),
         };
         if let Some(module) = &gateway.module {
             // Sessions record the node that created them: session sync
@@ -261,6 +266,11 @@ impl Gateway {
         &self.node
     }
 
+    /// The steps of the ring thread's current turn, timed.
+    pub fn phases(&mut self) -> &mut TurnPhases {
+        &mut self.phases
+    }
+
     /// Hands one event of the ring node to the state machine.
     pub fn on_event(&mut self, ring: &mut UdpRing, event: Event) {
         let now = ring.now();
@@ -275,6 +285,7 @@ impl Gateway {
                         sessions.import(origin, payload, self.memberships);
                     }
                 }
+                self.phases.lap("handing a session batch to the worker");
                 return;
             }
             // Where a peer is on the segments: for the module's peer table.
@@ -287,6 +298,7 @@ impl Gateway {
                     }
                     self.give_peer_table(Instant::now());
                 }
+                self.phases.lap("a peer's links");
                 return;
             }
             event => event,
@@ -300,6 +312,8 @@ impl Gateway {
             self.snat.membership(members);
             self.give_snat();
             self.give_peer_table(Instant::now());
+            self.phases
+                .lap("the module's peer table and ports after a membership");
         }
         if matches!(event, Event::Membership { .. } | Event::Snapshot { .. }) {
             self.urgent = true;
@@ -308,6 +322,7 @@ impl Gateway {
         // ring node's latest token first.
         self.node.observe_token(ring.node().last_token_at());
         self.node.handle_ring_event(now, event);
+        self.phases.lap("the cluster state machine");
         self.drain(ring);
     }
 
@@ -319,6 +334,7 @@ impl Gateway {
         for line in self.outbox.retry(ring.node(), now) {
             log(&line);
         }
+        self.phases.lap("the cluster outbox");
         let operational = ring.node().is_operational();
         let instant = Instant::now();
         if self
@@ -327,31 +343,43 @@ impl Gateway {
             .is_none_or(|(at, _)| instant.duration_since(*at) >= MEASURE_EVERY)
         {
             self.measure(instant);
+            self.phases.lap("reading the module's load");
             self.update_proxy(instant);
+            self.phases.lap("the HTTP proxy's configuration");
             let may_take = self.may_take_back(ring, instant);
             self.reconcile_ownership(may_take, "the periodic check");
+            self.phases.lap("checking the module's VIPs");
         }
         self.keep_lease(instant);
+        self.phases.lap("the ownership lease");
         // After a stall past the lease, the VIPs this node still holds are
         // taken back as soon as it is safe, not at the next periodic check.
         if self.stalled_at.is_some() && self.may_take_back(ring, instant) {
             self.stalled_at = None;
             self.reconcile_ownership(true, "the ring went on after a stall");
+            self.phases.lap("taking VIPs back after a stall");
         }
         self.retry_releases(ring);
+        self.phases.lap("retrying releases");
         self.send_snapshot(ring);
+        self.phases.lap("the state transfer");
         self.sync_sessions(ring);
+        self.phases.lap("submitting session batches");
         self.report_table(ring);
         self.sync_peers(ring, instant);
+        self.phases.lap("the peer table and ports");
         self.give_vip_owners(instant);
+        self.phases.lap("the VIPs' owner nodes");
         let verdicts = self.checker.changes();
         if !verdicts.is_empty() {
             self.node.observe_health(&verdicts);
         }
         self.node.observe_token(ring.node().last_token_at());
         self.node.tick(now, operational);
+        self.phases.lap("the cluster state machine");
         self.drain(ring);
         self.persist_if_due(instant);
+        self.phases.lap("sealing the state file");
     }
 
     /// Reads this node's links when due, announces them when due, and
@@ -648,6 +676,12 @@ impl Gateway {
             match output {
                 Output::Module(action) => {
                     let released = self.act(&action);
+                    self.phases.lap(match action {
+                        ModuleAction::TakeVip(_) => "taking a VIP",
+                        ModuleAction::ReleaseVip(_) => "releasing a VIP",
+                        ModuleAction::ApplyConfig(_) => "applying a configuration",
+                        ModuleAction::SetBackend { .. } => "setting a back-end's health",
+                    });
                     self.submit(ring, released);
                 }
                 Output::Broadcast { priority, payload } => {
@@ -701,6 +735,8 @@ impl Gateway {
                 }
             }
             self.dirty = true;
+            self.dirty = true;
+            self.phases.lap("the cluster's other outputs");
         }
     }
 

@@ -30,4 +30,5 @@ pub mod state_file;
 pub mod status_json;
 pub mod submissions;
 pub mod table_wait;
+pub mod turn_phases;
 pub mod vip_owners;

@@ -313,7 +313,13 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
     crate::priority::raise_ring_thread(config.ring_nice);
     while !stop.load(Ordering::Relaxed) {
         let turn = Instant::now();
+        if let Some(gateway) = &mut gateway {
+            gateway.phases().start();
+        }
         ring.flush();
+        if let Some(gateway) = &mut gateway {
+            gateway.phases().lap("sending the ring's packets");
+        }
         while let Some(event) = ring.node().poll_event() {
             announce(&event, &output, &mut lines);
             match (&mut gateway, event) {
@@ -359,15 +365,22 @@ pub fn run(config: &Config, control: RingInbox, stop: &AtomicBool) -> Result<(),
         }
         output.send(&mut lines);
         if let Some(gateway) = &mut gateway {
+            gateway.phases().lap("the ring's events");
             gateway.pump(&mut ring);
             ring.flush();
+            gateway.phases().lap("sending the ring's packets");
         }
         // The token waits while a turn runs: a long one is said, since it
         // can make this node miss its self fence.
         let busy = turn.elapsed();
         if busy >= SLOW_TURN {
+            let steps = gateway
+                .as_mut()
+                .map(|g| g.phases().longest())
+                .filter(|s| !s.is_empty())
+                .map_or(String::new(), |s| format!(": {s}"));
             eprintln!(
-                "ringgated: one turn of the ring's thread took {} ms (the token waited)",
+                "ringgated: one turn of the ring's thread took {} ms (the token waited){steps}",
                 busy.as_millis()
             );
         }
