@@ -415,8 +415,8 @@ keepalived_bench() { # ADVERT_INT
 }
 
 say "$KILLS kills per set-up, $LOAD_SECONDS s of CPU load per set-up"
-# The TCG guest's fences, as in the VM tests (qemu-tests/cluster-lib.sh
-# TCG_FENCES), then the defaults, which assume a host that never leaves the
+# The TCG guest's fences of the demo (qemu-tests/demo.sh; the VM tests'
+# TCG_FENCES are longer still), then the defaults, which assume a host that never leaves the
 # daemon unscheduled for 100 ms: their changes under load say whether this
 # guest is such a host.
 ringgate_bench ringgate-tcg 150 200 370
@@ -466,6 +466,6 @@ for name in ("ringgate-tcg", "ringgate-default", "keepalived-1", "keepalived-0.0
         with open("/tmp/bench-summary", "a") as summary:
             summary.write("failover gap ms, median (max)\t%s\t%s (%s)\n" % (system, cells[0], cells[2]))
 print("keepalived-N: VRRPv3, advert_int N s, two routers; ringgate: three gateways, fences (self, lease, takeover) "
-      "-tcg 150/200/370 ms as in the VM tests, -default 100/100/220 ms.")
+      "-tcg 150/200/370 ms as in the demo, -default 100/100/220 ms.")
 print("kills: attempted (a set-up that cannot recover from a kill stops early, asked for %s)." % os.environ["KILLS"])
 PY

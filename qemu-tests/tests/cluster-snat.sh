@@ -89,8 +89,8 @@ done
 range=$(ctl_in "gw$translator" snat show | awk '{print $NF}')
 first=${range%-*} last=${range#*-}
 
-# A TCG stall now and then makes a daemon fence itself (see TCG_FENCES in
-# cluster-lib.sh): the ring forms again, and the node translating the
+# A TCG stall now and then makes the ring form again (see TCG_FENCES and
+# TCG_RING_TIMEOUTS in cluster-lib.sh), and the node translating the
 # connections opened next, and its share, may not be the ones read above.
 # Once (CI of a86b6c8) gw3 fenced itself while they opened and one left
 # from gw3's share. The checks up to the translator's death rest on the

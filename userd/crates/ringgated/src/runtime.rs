@@ -265,9 +265,9 @@ impl UdpRing {
     }
 }
 
-/// A turn of the ring's thread, or a wake-up this late, is logged: it is a
-/// third of the shortest self fence a test uses and far beyond what a turn
-/// takes on an idle machine.
+/// A turn of the ring's thread, or a wake-up this late, is logged: it is
+/// half the default self fence (100 ms) and far beyond what a turn takes
+/// on an idle machine.
 const SLOW_TURN: Duration = Duration::from_millis(50);
 
 /// Runs the ring until `stop` is set. Every delivery is written to stdout
