@@ -210,9 +210,9 @@ cluster_net() {
 # the lease stays 300 ms (a dead daemon's module stops answering as soon),
 # and the takeover fence is self + lease + 20 ms, so a death's VIPs move
 # 0.7 s later than before. `measured: stalls:` after each cluster test
-# counts the daemons' "no token for" lines (self fences of a member whose
-# ring still ran) and "lease renewal came" lines, and shows each fence
-# with what came before.
+# counts the daemons' "no token for" lines (every self fence, the ring
+# still running or down) and "lease renewal came" lines, and shows each
+# fence with what came before.
 TCG_FENCES='self_fence_ms = 1000
 owner_lease_ms = 300
 takeover_fence_ms = 1320'
@@ -282,20 +282,32 @@ download_lines() {
 
 # stateful_ruleset NS: a gateway's usual stateful firewall in NS's forward
 # chain (established and related pass, new only towards be1's :8080 and
-# :9000), its drops counted in `inet fw dropped`.
+# :9000), its drops counted in `inet fw dropped` and, of packets conntrack
+# found invalid, in `inet fw invalid`.
 stateful_ruleset() {
   ip netns exec "$1" nft -f - <<'NFT'
 table inet fw {
   counter dropped {}
+  counter invalid {}
   chain forward {
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
-    ct state invalid drop
+    ct state invalid counter name invalid drop
     ip daddr 10.8.0.2 tcp dport { 8080, 9000 } ct state new accept
     counter name dropped
   }
 }
 NFT
+}
+
+# ruleset_drops N: "D dropped, I invalid": the packets gwN's stateful
+# ruleset dropped as not allowed, and as invalid to conntrack.
+ruleset_drops() {
+  local what out=""
+  for what in dropped invalid; do
+    out+="$(ip netns exec "gw$1" nft -j list counter inet fw "$what" | jq '.nftables[1].counter.packets') $what, "
+  done
+  echo "${out%, }"
 }
 
 # start_gateway N: gwN's daemon in the background (pid in pidN), its
@@ -330,4 +342,27 @@ cluster_cleanup() {
     # Enough of each log to follow a failure across ring changes.
     for n in $GATEWAYS; do echo "--- gw$n's ringgated log (last lines):"; tail -40 "$CL/log-$n"; done
   fi
+}
+
+# open_streams LIMIT: $ECHOES echo and $DOWNLOADS download connections from
+# the client through $VIP (ports 80 and 9000), each running until
+# $CL/stop exists or LIMIT seconds pass, their output in $CL/stream-N and
+# their pids in $streamN; waits until every one is open and sets $ports to
+# their client ports, sorted, each followed by a space.
+open_streams() {
+  local i
+  rm -f "$CL/stop"
+  for i in $(seq $((ECHOES + DOWNLOADS))); do
+    if [ "$i" -le "$ECHOES" ]; then
+      cl python3 "$RG_REPO/qemu-tests/guest/echo-stream.py" "$VIP" 80 "$1" "$CL/stop" >"$CL/stream-$i" 2>&1 &
+    else
+      cl python3 "$RG_REPO/qemu-tests/guest/download-stream.py" "$VIP" 9000 "$1" "$CL/stop" >"$CL/stream-$i" 2>&1 &
+    fi
+    eval "stream$i=$!"
+  done
+  for i in $(seq $((ECHOES + DOWNLOADS))); do
+    for _ in $(seq 100); do grep -q connected "$CL/stream-$i" && break; sleep 0.1; done
+    grep -q connected "$CL/stream-$i" || fail "connection $i did not open: $(cat "$CL/stream-$i")"
+  done
+  ports=$(awk '/connected/ {print $2}' "$CL"/stream-* | sort -n | tr '\n' ' ')
 }

@@ -57,20 +57,7 @@ fi
 expect_eq "$(owner_of "$BACKGW" 1)" "$old" "the back-end gateway's owner"
 echo "measured: module timeouts gw$old: $(ctl_in "gw$old" config show)"
 
-rm -f "$CL/stop"
-for i in $(seq $CONNECTIONS); do
-  if [ "$i" -le $ECHOES ]; then
-    cl python3 "$RG_REPO/qemu-tests/guest/echo-stream.py" "$VIP" 80 300 "$CL/stop" >"$CL/stream-$i" 2>&1 &
-  else
-    cl python3 "$RG_REPO/qemu-tests/guest/download-stream.py" "$VIP" 9000 300 "$CL/stop" >"$CL/stream-$i" 2>&1 &
-  fi
-  eval "stream$i=$!"
-done
-for i in $(seq $CONNECTIONS); do
-  for _ in $(seq 100); do grep -q connected "$CL/stream-$i" && break; sleep 0.1; done
-  grep -q connected "$CL/stream-$i" || fail "connection $i did not open: $(cat "$CL/stream-$i")"
-done
-ports=$(awk '/connected/ {print $2}' "$CL"/stream-* | sort -n | tr '\n' ' ')
+open_streams 300
 synced() {
   ctl_in "gw$1" sessions --json |
     jqr '[.[] | select(get("owner") == $o and get("backend_addr") == "10.8.0.2") | get("client_port")] | sort | map(tostring) | join(" ")' --argjson o "$old"

@@ -54,20 +54,7 @@ expect_eq "$(owner_of "$BACKGW" 1)" "$owner" "the back-end gateway's owner"
 # took most of 30 s, the downloads ended before the new owner was checked
 # for their sessions, and conntrack had forgotten them (seen in CI). The
 # limit is only a backstop.
-rm -f "$CL/stop"
-for i in $(seq $CONNECTIONS); do
-  if [ "$i" -le $ECHOES ]; then
-    cl python3 "$RG_REPO/qemu-tests/guest/echo-stream.py" "$VIP" 80 240 "$CL/stop" >"$CL/stream-$i" 2>&1 &
-  else
-    cl python3 "$RG_REPO/qemu-tests/guest/download-stream.py" "$VIP" 9000 240 "$CL/stop" >"$CL/stream-$i" 2>&1 &
-  fi
-  eval "stream$i=$!"
-done
-for i in $(seq $CONNECTIONS); do
-  for _ in $(seq 100); do grep -q connected "$CL/stream-$i" && break; sleep 0.1; done
-  grep -q connected "$CL/stream-$i" || fail "connection $i did not open: $(cat "$CL/stream-$i")"
-done
-ports=$(awk '/connected/ {print $2}' "$CL"/stream-* | sort -n | tr '\n' ' ')
+open_streams 240
 
 # Every peer's module gets the owner's sessions, as the owner's.
 synced() {

@@ -15,6 +15,17 @@
 //! another node first: established (or closing), seen in both directions,
 //! assured, with liberal window tracking (its sequence numbers are not
 //! known here), expiring with the session.
+//!
+//! An entry conntrack has already is brought to the same terms. It is this
+//! node's own from when it last carried the connection: it served it, a
+//! peer took the VIP over (a stall of its daemon, a move) and carried the
+//! connection on, and now the VIP comes back. The entry's window tracking
+//! still describes the connection as it was then, so every packet of the
+//! client acknowledges data the entry never saw, conntrack finds it out of
+//! window and marks it invalid, and a ruleset that drops invalid packets
+//! breaks every such connection at once. Such an entry is updated in place
+//! (no `NLM_F_EXCL`): liberal window tracking, the session's state and
+//! timeout.
 
 use std::io;
 use std::net::SocketAddrV4;
@@ -54,6 +65,7 @@ const STATUS_SEEN_REPLY_ASSURED: u32 = (1 << 1) | (1 << 2) | (1 << 3);
 /// `IP_CT_TCP_FLAG_BE_LIBERAL`: no window check for this direction.
 const TCP_FLAG_BE_LIBERAL: u8 = 0x08;
 const EEXIST: i32 = 17;
+const ENOENT: i32 = 2;
 
 /// Where a TCP connection is, as conntrack names it (`enum tcp_conntrack`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +92,9 @@ pub struct TrackedFlow {
 pub struct Inserted {
     /// Entries written.
     pub created: u64,
-    /// Entries conntrack had already (left as they are).
-    pub existing: u64,
+    /// Entries conntrack had already, updated in place (see the module's
+    /// documentation).
+    pub updated: u64,
 }
 
 /// A ctnetlink socket of the caller's network namespace.
@@ -103,21 +116,36 @@ impl Conntrack {
         })
     }
 
-    /// Writes an entry for each flow, one request at a time; an entry
-    /// already there counts as such. The first other refusal ends the
-    /// writing with that error (the entries written stay).
+    /// Writes an entry for each flow, one request at a time: a new one, or
+    /// an update of the entry already there. The first other refusal ends
+    /// the writing with that error (the entries written stay).
     pub fn insert(&mut self, flows: &[TrackedFlow]) -> io::Result<Inserted> {
         let mut done = Inserted::default();
         for flow in flows {
-            self.seq = self.seq.wrapping_add(1);
-            self.socket.send(&request(flow, self.seq, self.port), 0)?;
-            match self.ack()? {
+            // An entry that expires between the refused creation and the
+            // update is created after all.
+            match self.write(flow, Write::Create)? {
                 0 => done.created += 1,
-                e if e == -EEXIST => done.existing += 1,
+                e if e == -EEXIST => match self.write(flow, Write::Update)? {
+                    0 => done.updated += 1,
+                    e if e == -ENOENT => match self.write(flow, Write::Create)? {
+                        0 => done.created += 1,
+                        e => return Err(io::Error::from_raw_os_error(-e)),
+                    },
+                    e => return Err(io::Error::from_raw_os_error(-e)),
+                },
                 e => return Err(io::Error::from_raw_os_error(-e)),
             }
         }
         Ok(done)
+    }
+
+    /// Sends one request; its acknowledgement's error code.
+    fn write(&mut self, flow: &TrackedFlow, write: Write) -> io::Result<i32> {
+        self.seq = self.seq.wrapping_add(1);
+        self.socket
+            .send(&request(flow, write, self.seq, self.port), 0)?;
+        self.ack()
     }
 
     /// The error code of the acknowledgement of request `self.seq`.
@@ -140,6 +168,15 @@ impl Conntrack {
     }
 }
 
+/// What a request asks of conntrack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// A new entry; refused (EEXIST) if there is one.
+    Create,
+    /// The entry there changed; refused (ENOENT) if there is none.
+    Update,
+}
+
 /// One tuple nest: source to destination.
 fn put_tuple(b: &mut Builder, kind: u16, proto: u8, from: SocketAddrV4, to: SocketAddrV4) {
     b.nest(kind, |t| {
@@ -158,8 +195,11 @@ fn put_tuple(b: &mut Builder, kind: u16, proto: u8, from: SocketAddrV4, to: Sock
 /// The `IPCTNL_MSG_CT_NEW` request writing `flow` (ctnetlink's numbers are
 /// big-endian; its header is `struct nfgenmsg`, laid out as a generic
 /// netlink header: family, version, resource id).
-pub(crate) fn request(flow: &TrackedFlow, seq: u32, port: u32) -> Vec<u8> {
-    let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+pub(crate) fn request(flow: &TrackedFlow, write: Write, seq: u32, port: u32) -> Vec<u8> {
+    let flags = match write {
+        Write::Create => NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        Write::Update => NLM_F_ACK,
+    };
     let mut b = Builder::genl(CT_NEW, flags, AF_INET, 0);
     let proto = flow.proto.number();
     put_tuple(&mut b, CTA_TUPLE_ORIG, proto, flow.client, flow.backend);
@@ -193,7 +233,7 @@ mod tests {
             tcp_state: Some(TcpState::Established),
             timeout_secs: 900,
         };
-        let bytes = request(&flow, 7, 99);
+        let bytes = request(&flow, Write::Create, 7, 99);
         // nlmsghdr: type, flags; then nfgenmsg: AF_INET, version 0, res_id 0.
         assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 0x100);
         assert_eq!(
@@ -229,6 +269,12 @@ mod tests {
         ]
         .concat();
         assert_eq!(bytes[20..], want);
+
+        // An update of the entry there says the same without asking for a
+        // new one: no NLM_F_CREATE, no NLM_F_EXCL.
+        let update = request(&flow, Write::Update, 7, 99);
+        assert_eq!(u16::from_ne_bytes([update[6], update[7]]), 0x1 | 0x4);
+        assert_eq!(update[8..], bytes[8..]);
     }
 
     #[test]
@@ -240,7 +286,7 @@ mod tests {
             tcp_state: None,
             timeout_secs: 0,
         };
-        let bytes = request(&flow, 1, 1);
+        let bytes = request(&flow, Write::Create, 1, 1);
         let attrs: Vec<u16> = crate::wire::attrs(&bytes[20..]).map(|a| a.kind).collect();
         assert_eq!(attrs, [1, 2, 3, 7]);
         assert!(bytes.ends_with(&nla(7, &1u32.to_be_bytes())));

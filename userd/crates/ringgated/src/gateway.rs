@@ -73,6 +73,9 @@ pub struct Gateway {
     lease_renewed: Option<Instant>,
     /// When a lease renewal last came late (see `keep_lease`).
     stalled_at: Option<Instant>,
+    /// The state machine's self fence as `drain` last saw it: each fence
+    /// is logged once, whether the ring still ran or had gone down.
+    fenced_seen: bool,
     /// The ring's keys, which seal the state file.
     keys: Keyring,
     /// The lease length the module was last given.
@@ -223,6 +226,7 @@ impl Gateway {
             checker,
             last_mismatch: None,
             stalled_at: None,
+            fenced_seen: false,
             keys,
             lease_sent_ms: None,
             releases: ReleaseGate::default(),
@@ -337,6 +341,19 @@ impl Gateway {
         self.phases.lap("the cluster outbox");
         let operational = ring.node().is_operational();
         let instant = Instant::now();
+        // A thread that was not scheduled for longer than the self fence
+        // finds the state machine's latch unset (it is set at its next
+        // input) and its ring node still operational (the token's loss is
+        // noticed at its next timeout); and after a second or more the
+        // periodic check below is due in the same turn. Its peers may have
+        // taken its VIPs meanwhile: a take there would announce them with
+        // gratuitous ARP and steer the clients away from their new owner.
+        // So the stall and the self fence are noted before anything may
+        // take a VIP back (see `may_take_back`).
+        self.keep_lease(instant);
+        self.node.observe_token(ring.node().last_token_at());
+        self.node.tick(now, operational);
+        self.phases.lap("the ownership lease");
         if self
             .measured
             .as_ref()
@@ -350,8 +367,6 @@ impl Gateway {
             self.reconcile_ownership(may_take, "the periodic check");
             self.phases.lap("checking the module's VIPs");
         }
-        self.keep_lease(instant);
-        self.phases.lap("the ownership lease");
         // After a stall past the lease, the VIPs this node still holds are
         // taken back as soon as it is safe, not at the next periodic check.
         if self.stalled_at.is_some() && self.may_take_back(ring, instant) {
@@ -715,15 +730,8 @@ impl Gateway {
                     ));
                 }
                 Output::ReformRing => {
-                    let since = ring
-                        .node()
-                        .last_token_at()
-                        .map_or(0, |t| now.saturating_sub(t));
-                    log(&format!(
-                        "no token for {} ms (self fence {} ms): released every VIP; forming the ring again",
-                        since / 1000,
-                        self.node.state().config.settings.self_fence_us / 1000
-                    ));
+                    self.log_self_fence(ring, now);
+                    log("self fence: forming the ring again");
                     ring.node().reform(now);
                 }
                 Output::StateReplaced => {
@@ -735,9 +743,34 @@ impl Gateway {
                 }
             }
             self.dirty = true;
-            self.dirty = true;
             self.phases.lap("the cluster's other outputs");
         }
+        // A fence latched while the ring was down comes without
+        // `ReformRing` (there is no ring to leave): said here.
+        let now = ring.now();
+        self.log_self_fence(ring, now);
+    }
+
+    /// Logs a self fence the first time it is seen, and notes its end.
+    fn log_self_fence(&mut self, ring: &mut UdpRing, now: u64) {
+        let fenced = self.node.self_fenced();
+        if fenced && !self.fenced_seen {
+            let since = ring
+                .node()
+                .last_token_at()
+                .map_or(0, |t| now.saturating_sub(t));
+            log(&format!(
+                "no token for {} ms (self fence {} ms, the ring {}): released every VIP",
+                since / 1000,
+                self.node.state().config.settings.self_fence_us / 1000,
+                if ring.node().is_operational() {
+                    "still running"
+                } else {
+                    "down"
+                }
+            ));
+        }
+        self.fenced_seen = fenced;
     }
 
     /// Sends the snapshot the ring asked for, or keeps it to try again on

@@ -800,8 +800,8 @@ impl Worker {
         };
         match conntrack.insert(&flows) {
             Ok(done) => log(&format!(
-                "{what}: conntrack entries written for {} sessions ({} there already)",
-                done.created, done.existing
+                "{what}: conntrack entries written for {} sessions, {} updated (made liberal: they had tracked the connection when this node last carried it)",
+                done.created, done.updated
             )),
             Err(e) => self.report(vec![format!("{what}: writing conntrack entries: {e}")]),
         }
