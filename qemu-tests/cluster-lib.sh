@@ -333,8 +333,11 @@ cluster_cleanup() {
   # The ring thread's three slowest turns, with the steps that took the
   # time (see userd's turn_phases.rs): the daemon's own work that kept the
   # token waiting, as against a guest that left it unscheduled.
+  local slow
   for n in $GATEWAYS; do
-    echo "measured:   gw$n: $(grep -c "one turn of the ring's thread took" "$CL/log-$n" 2>/dev/null || true) turns of 50 ms or more, the slowest:"
+    slow=$(grep -c "one turn of the ring's thread took" "$CL/log-$n" 2>/dev/null || true)
+    [ "${slow:-0}" -gt 0 ] || { echo "measured:   gw$n: no turn of 50 ms or more"; continue; }
+    echo "measured:   gw$n: $slow turns of 50 ms or more, the slowest:"
     grep "one turn of the ring's thread took" "$CL/log-$n" 2>/dev/null | sort -t' ' -k9,9nr | head -3 |
       sed "s/^ringgated: one turn of the ring's thread took/measured:   gw$n: slow turn:/" || true
   done
