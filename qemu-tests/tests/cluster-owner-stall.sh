@@ -7,11 +7,11 @@
 # it, one takes both addresses and adopts the sessions. The first stall
 # (1.5 s) outlasts the self fence (1 s): the daemon goes on and finds its
 # ring gone, or fences itself. The second stops the new owner (3 s), and
-# the VIP may go back to the node stalled first, whose conntrack still has its own entries of the
-# connections from before: their window tracking ends where that node last
-# saw the connections, every packet since acknowledges data it never saw,
-# and conntrack found them all invalid; the ruleset dropped them and all
-# five connections broke. An adoption now updates such entries (liberal,
+# the VIP may go back to the node stalled first, whose conntrack still has
+# its own entries of the connections from before: their window tracking
+# ends where that node last saw the connections, every packet since
+# acknowledges data it never saw, and conntrack found them all invalid;
+# the ruleset dropped them and all five connections broke. An adoption now updates such entries (liberal,
 # the session's state and timeout) instead of leaving them.
 # Every connection must finish, every byte intact.
 . "$RG_REPO/qemu-tests/lib.sh"
