@@ -78,8 +78,10 @@ echo "measured: sessions on every peer within $((SECONDS - start)) s of the conn
 STALLS=${RG_STALLS:-1.5 3}
 sleep 2
 if grep -q '^ok\|^broken' "$CL"/stream-*; then fail "a connection ended before the stalls: $(cat "$CL"/stream-*)"; fi
+first_stalled=
 for stall in $STALLS; do
   stalled=$(owner_of "$VIP" 1)
+  first_stalled=${first_stalled:-$stalled}
   eval "kill -STOP \$pid$stalled"
   sleep "$stall"
   eval "kill -CONT \$pid$stalled"
@@ -104,3 +106,9 @@ echo "measured: self fences after the stalls: $(grep -h 'no token for' "$CL"/log
 broken=0
 for i in $(seq $CONNECTIONS); do grep -q "^ok " "$CL/stream-$i" || broken=$((broken + 1)); done
 [ "$broken" = 0 ] || fail "$broken of $CONNECTIONS connections broke across the stalls ($STALLS s): $(tail -qn1 "$CL"/stream-* | tr "\n" ";") ruleset drops: $(for n in $GATEWAYS; do echo -n "gw$n $(ruleset_drops "$n"); "; done)"
+# What the test is for must have happened: the VIP back with the node
+# stalled first (placement gives it to the node that holds nothing), and
+# that node's stale entries updated, not only new ones written.
+expect_eq "$(owner_of "$VIP" 1)" "$first_stalled" "the VIP's owner after the stalls (the node stalled first)"
+grep -q "took VIP [0-9., ]*$VIP[0-9., ]*: conntrack entries: [0-9]* created, [1-9][0-9]* there already updated" "$CL/log-$first_stalled" ||
+  fail "gw$first_stalled took $VIP back without updating entries it had: $(grep -h 'conntrack entries' "$CL/log-$first_stalled" | tr '\n' ';')"

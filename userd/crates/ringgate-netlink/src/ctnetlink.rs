@@ -25,7 +25,10 @@
 //! window and marks it invalid, and a ruleset that drops invalid packets
 //! breaks every such connection at once. Such an entry is updated in place
 //! (no `NLM_F_EXCL`): liberal window tracking, the session's state and
-//! timeout.
+//! timeout, and the tracking flags that would cap its timeout or judge a
+//! reset by the old numbers cleared. Only where the caller says an entry
+//! may be stale (`TrackedFlow::update_existing`): the entry of a
+//! connection this node carries is right, and stays as it is.
 
 use std::io;
 use std::net::SocketAddrV4;
@@ -64,6 +67,12 @@ const CTA_PROTOINFO_TCP_FLAGS_REPLY: u16 = 5;
 const STATUS_SEEN_REPLY_ASSURED: u32 = (1 << 1) | (1 << 2) | (1 << 3);
 /// `IP_CT_TCP_FLAG_BE_LIBERAL`: no window check for this direction.
 const TCP_FLAG_BE_LIBERAL: u8 = 0x08;
+/// The flags a written entry has cleared, liberal aside: a stale entry's
+/// `IP_CT_TCP_FLAG_DATA_UNACKNOWLEDGED` (0x10) would cap each refresh at
+/// conntrack's unacknowledged timeout (5 minutes), and its
+/// `IP_CT_TCP_FLAG_MAXACK_SET` (0x20) would judge a reset against
+/// sequence numbers long past. (A new entry has none of them.)
+const TCP_FLAGS_SET_MASK: u8 = TCP_FLAG_BE_LIBERAL | 0x10 | 0x20;
 const EEXIST: i32 = 17;
 const ENOENT: i32 = 2;
 
@@ -85,6 +94,10 @@ pub struct TrackedFlow {
     pub tcp_state: Option<TcpState>,
     /// Seconds until conntrack forgets it unless a packet refreshes it.
     pub timeout_secs: u32,
+    /// An entry conntrack has already may be stale (this node last carried
+    /// the connection before another node did): it is updated. Otherwise
+    /// it is kept as it is.
+    pub update_existing: bool,
 }
 
 /// What `Conntrack::insert` did.
@@ -95,6 +108,13 @@ pub struct Inserted {
     /// Entries conntrack had already, updated in place (see the module's
     /// documentation).
     pub updated: u64,
+    /// Entries conntrack had already, kept as they are.
+    pub kept: u64,
+    /// Flows conntrack refused to write (an expected connection's entry,
+    /// one whose reply tuple clashes with another's), and the first
+    /// refusal's error number: the others are written all the same.
+    pub refused: u64,
+    pub first_refusal: Option<i32>,
 }
 
 /// A ctnetlink socket of the caller's network namespace.
@@ -117,24 +137,34 @@ impl Conntrack {
     }
 
     /// Writes an entry for each flow, one request at a time: a new one, or
-    /// an update of the entry already there. The first other refusal ends
-    /// the writing with that error (the entries written stay).
+    /// an update of the entry already there where it may be stale. A flow
+    /// conntrack refuses is counted and the next one written; only an
+    /// error of the socket itself ends the writing (the entries written
+    /// stay).
     pub fn insert(&mut self, flows: &[TrackedFlow]) -> io::Result<Inserted> {
         let mut done = Inserted::default();
         for flow in flows {
-            // An entry that expires between the refused creation and the
-            // update is created after all.
-            match self.write(flow, Write::Create)? {
-                0 => done.created += 1,
+            let code = match self.write(flow, Write::Create)? {
+                e if e == -EEXIST && !flow.update_existing => {
+                    done.kept += 1;
+                    continue;
+                }
                 e if e == -EEXIST => match self.write(flow, Write::Update)? {
-                    0 => done.updated += 1,
-                    e if e == -ENOENT => match self.write(flow, Write::Create)? {
-                        0 => done.created += 1,
-                        e => return Err(io::Error::from_raw_os_error(-e)),
-                    },
-                    e => return Err(io::Error::from_raw_os_error(-e)),
+                    0 => {
+                        done.updated += 1;
+                        continue;
+                    }
+                    // It expired in between: created after all.
+                    e if e == -ENOENT => self.write(flow, Write::Create)?,
+                    e => e,
                 },
-                e => return Err(io::Error::from_raw_os_error(-e)),
+                e => e,
+            };
+            if code == 0 {
+                done.created += 1;
+            } else {
+                done.refused += 1;
+                done.first_refusal.get_or_insert(-code);
             }
         }
         Ok(done)
@@ -209,7 +239,9 @@ pub(crate) fn request(flow: &TrackedFlow, write: Write, seq: u32, port: u32) -> 
     if let Some(state) = flow.tcp_state {
         b.nest(CTA_PROTOINFO, |info| {
             info.nest(CTA_PROTOINFO_TCP, |tcp| {
-                let liberal = [TCP_FLAG_BE_LIBERAL, TCP_FLAG_BE_LIBERAL];
+                // `struct nf_ct_tcp_flags`: the flags, then the mask of
+                // those the request sets or clears.
+                let liberal = [TCP_FLAG_BE_LIBERAL, TCP_FLAGS_SET_MASK];
                 tcp.put_u8(CTA_PROTOINFO_TCP_STATE, state as u8)
                     .put(CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, &liberal)
                     .put(CTA_PROTOINFO_TCP_FLAGS_REPLY, &liberal);
@@ -232,6 +264,7 @@ mod tests {
             backend: "10.8.0.2:8080".parse().unwrap(),
             tcp_state: Some(TcpState::Established),
             timeout_secs: 900,
+            update_existing: true,
         };
         let bytes = request(&flow, Write::Create, 7, 99);
         // nlmsghdr: type, flags; then nfgenmsg: AF_INET, version 0, res_id 0.
@@ -264,7 +297,10 @@ mod tests {
             nla(7, &900u32.to_be_bytes()),
             nest(
                 4,
-                &[nest(1, &[nla(1, &[3]), nla(4, &[8, 8]), nla(5, &[8, 8])])],
+                &[nest(
+                    1,
+                    &[nla(1, &[3]), nla(4, &[8, 0x38]), nla(5, &[8, 0x38])],
+                )],
             ),
         ]
         .concat();
@@ -285,6 +321,7 @@ mod tests {
             backend: "10.8.0.2:53".parse().unwrap(),
             tcp_state: None,
             timeout_secs: 0,
+            update_existing: false,
         };
         let bytes = request(&flow, Write::Create, 1, 1);
         let attrs: Vec<u16> = crate::wire::attrs(&bytes[20..]).map(|a| a.kind).collect();

@@ -348,11 +348,14 @@ impl Gateway {
         // periodic check below is due in the same turn. Its peers may have
         // taken its VIPs meanwhile: a take there would announce them with
         // gratuitous ARP and steer the clients away from their new owner.
-        // So the stall and the self fence are noted before anything may
-        // take a VIP back (see `may_take_back`).
-        self.keep_lease(instant);
+        // So the self fence is latched, and what it releases is released,
+        // before the lease is checked and before anything may take a VIP
+        // back (see `may_take_back`).
         self.node.observe_token(ring.node().last_token_at());
         self.node.tick(now, operational);
+        self.drain(ring);
+        self.phases.lap("the cluster state machine");
+        self.keep_lease(instant);
         self.phases.lap("the ownership lease");
         if self
             .measured

@@ -45,10 +45,11 @@
 //! from before it refuses a batch holding one (an unknown stage), as its
 //! module could not take the session anyway; the others' batches it reads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use ringgate_cluster::model::Vip;
 use ringgate_netlink::ctnetlink::{TcpState, TrackedFlow};
 use ringgate_netlink::{Proto, Session, Stage};
 
@@ -340,15 +341,27 @@ pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
         backend: answerer,
         tcp_state,
         timeout_secs: s.expires_ms.div_ceil(1000),
+        update_existing: false,
     })
 }
 
-/// The conntrack entries `sessions` need on a node that just took a VIP,
-/// whichever node created or adopted them: conntrack keeps the entries it
-/// has (`EEXIST`), so the node's own connections cost one refused request
-/// each, and a session adopted before the take was read keeps its entry.
-pub fn tracked_flows(sessions: &[Session]) -> Vec<TrackedFlow> {
-    sessions.iter().filter_map(tracked_flow).collect()
+/// The conntrack entries `sessions` need on node `me`, which just took or
+/// adopted the VIPs `fresh`, whichever node created or adopted them. An
+/// entry conntrack has already is updated where it may be stale: a session
+/// another node owns (this node's entry, if any, is from when it last
+/// carried the connection), or one of a VIP in `fresh` (this node may have
+/// adopted it back in a read before this one). The entries of the
+/// connections this node carries stay as they are (`EEXIST`): they cost
+/// one refused request each.
+pub fn tracked_flows(sessions: &[Session], me: u16, fresh: &BTreeSet<Vip>) -> Vec<TrackedFlow> {
+    sessions
+        .iter()
+        .filter_map(|s| {
+            let mut flow = tracked_flow(s)?;
+            flow.update_existing = s.owner != me || fresh.contains(s.vip.ip());
+            Some(flow)
+        })
+        .collect()
 }
 
 /// Whether a ring message is a session batch (and not a cluster message,
@@ -872,9 +885,31 @@ mod tests {
         let adopted = session(40000, 3, 2, 1500);
         let created_elsewhere = session(40001, 1, 2, 1500);
         let handshake = session(40002, 3, 1, 1500);
-        let flows = tracked_flows(&[adopted.clone(), created_elsewhere.clone(), handshake]);
+        let flows = tracked_flows(
+            &[adopted.clone(), created_elsewhere.clone(), handshake],
+            3,
+            &BTreeSet::new(),
+        );
         let clients: Vec<_> = flows.iter().map(|f| f.client).collect();
         assert_eq!(clients, vec![adopted.client, created_elsewhere.client]);
+    }
+
+    #[test]
+    fn entries_that_may_be_stale_are_updated_and_those_of_carried_connections_kept() {
+        // Node 3's own session of a VIP it held all along: its entry is
+        // right. Node 1's session: an entry here is from when node 3 last
+        // carried it. Node 3's session of the VIP it just took back: it may
+        // have adopted it back in an earlier read, its entry stale.
+        let own = session(40000, 3, 2, 1500);
+        let others = session(40001, 1, 2, 1500);
+        let mut taken_back = session(40002, 3, 2, 1500);
+        taken_back.vip = "10.9.0.200:80".parse().unwrap();
+        let fresh: BTreeSet<Vip> = ["10.9.0.200".parse().unwrap()].into();
+        let update: Vec<bool> = tracked_flows(&[own, others, taken_back], 3, &fresh)
+            .iter()
+            .map(|f| f.update_existing)
+            .collect();
+        assert_eq!(update, vec![false, true, true]);
     }
 
     #[test]

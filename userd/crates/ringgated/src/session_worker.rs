@@ -739,12 +739,13 @@ impl Worker {
         // drop the back-end's next packet as a new connection. So the
         // adopted sessions' entries are written now (helper-59's review:
         // 3 of 5 connections broke 35 s after a move with a 20 s
-        // established timeout). Entries conntrack still has are left as
-        // they are; nothing is tried again (the take's retry covers takes).
+        // established timeout). Entries conntrack still has are updated
+        // where they may be stale (see `tracked_flows`); nothing is tried
+        // again (the take's retry covers takes).
         if !adopted.is_empty() {
             let vips: Vec<String> = adopted.iter().map(Vip::to_string).collect();
             let what = format!("adopted VIP {}'s sessions", vips.join(", "));
-            self.write_entries(module, &what, sessions);
+            self.write_entries(module, &what, sessions, &adopted);
         }
     }
 
@@ -753,14 +754,17 @@ impl Worker {
     /// ruleset here passes them whichever side speaks first (see
     /// `ringgate_netlink::ctnetlink`). All of them, not only those of the
     /// VIPs taken: a VIP taken may be the back-ends' gateway address, which
-    /// carries the replies of sessions of every client-side VIP. Entries
-    /// conntrack has already (connections this node carries) are left as
-    /// they are, which is why this node's own sessions are written too: a
-    /// periodic read between the module's take and the `Taken` request may
-    /// already have adopted a dead node's sessions, making them this
-    /// node's, and leaving them out lost their entries. After the take, not before: the VIP is served at once,
-    /// and a packet that races the entries is one conntrack meets
-    /// mid-stream, as without them. False if nothing could be written
+    /// carries the replies of sessions of every client-side VIP. This
+    /// node's own sessions are written too: a periodic read between the
+    /// module's take and the `Taken` request may already have adopted a
+    /// dead node's sessions, making them this node's, and leaving them out
+    /// lost their entries. Entries conntrack has already are updated where
+    /// they may be stale and kept where this node carries the connection
+    /// (see `session_sync::tracked_flows`). After the take, not before:
+    /// the VIP is served at once, and a packet that races the entries is
+    /// one conntrack meets mid-stream, as without them (or, where a stale
+    /// entry is there, one it finds invalid: review counted 9 and 12 such
+    /// drops in `cluster-owner-stall`, which TCP resent). False if nothing could be written
     /// (to be tried again); entries conntrack refused are not.
     fn track_taken(
         &self,
@@ -769,14 +773,22 @@ impl Worker {
         sessions: &[Session],
     ) -> bool {
         let vips: Vec<String> = taken.iter().map(Vip::to_string).collect();
-        self.write_entries(module, &format!("took VIP {}", vips.join(", ")), sessions)
+        let what = format!("took VIP {}", vips.join(", "));
+        self.write_entries(module, &what, sessions, taken)
     }
 
     /// In the module's tracked mode, writes conntrack entries for
-    /// `sessions` (see `track_taken`); `what` names the occasion in the
-    /// log. False if nothing could be written (to be tried again);
-    /// entries conntrack refused are not.
-    fn write_entries(&self, module: &ModuleSync, what: &str, sessions: &[Session]) -> bool {
+    /// `sessions` after the VIPs `fresh` were taken or adopted (see
+    /// `track_taken` and `session_sync::tracked_flows`); `what` names the
+    /// occasion in the log. False if nothing could be written (to be tried
+    /// again); entries conntrack refused are not.
+    fn write_entries(
+        &self,
+        module: &ModuleSync,
+        what: &str,
+        sessions: &[Session],
+        fresh: &BTreeSet<Vip>,
+    ) -> bool {
         let tracked = match module.client().config() {
             Ok(config) => config.conntrack == ConntrackMode::Tracked,
             Err(e) => {
@@ -787,7 +799,7 @@ impl Worker {
         if !tracked {
             return true;
         }
-        let flows = session_sync::tracked_flows(sessions);
+        let flows = session_sync::tracked_flows(sessions, self.me, fresh);
         if flows.is_empty() {
             return true;
         }
@@ -799,10 +811,20 @@ impl Worker {
             }
         };
         match conntrack.insert(&flows) {
-            Ok(done) => log(&format!(
-                "{what}: conntrack entries written for {} sessions, {} updated (made liberal: they had tracked the connection when this node last carried it)",
-                done.created, done.updated
-            )),
+            Ok(done) => {
+                let refused = match done.first_refusal {
+                    Some(errno) => format!(
+                        ", {} refused (the first: {})",
+                        done.refused,
+                        std::io::Error::from_raw_os_error(errno)
+                    ),
+                    None => String::new(),
+                };
+                log(&format!(
+                    "{what}: conntrack entries: {} created, {} there already updated (may be stale), {} kept (connections this node carries){refused}",
+                    done.created, done.updated, done.kept
+                ))
+            }
             Err(e) => self.report(vec![format!("{what}: writing conntrack entries: {e}")]),
         }
         true
