@@ -812,18 +812,24 @@ impl Worker {
         };
         match conntrack.insert(&flows) {
             Ok(done) => {
-                let refused = match done.first_refusal {
-                    Some(errno) => format!(
-                        ", {} refused (the first: {})",
-                        done.refused,
-                        std::io::Error::from_raw_os_error(errno)
-                    ),
-                    None => String::new(),
-                };
+                let first = done
+                    .first_refusal
+                    .map(|errno| std::io::Error::from_raw_os_error(errno).to_string());
+                let refused = first.as_ref().map_or(String::new(), |first| {
+                    format!(", {} refused (the first: {first})", done.refused)
+                });
                 log(&format!(
                     "{what}: conntrack entries: {} created, {} there already updated (may be stale), {} kept (connections this node carries){refused}",
                     done.created, done.updated, done.kept
-                ))
+                ));
+                // Counted where the status shows the module's refusals
+                // (logged just above, so not again).
+                if let Some(first) = first {
+                    let _ = self.failed.try_send(format!(
+                        "{what}: conntrack refused {} entries (the first: {first})",
+                        done.refused
+                    ));
+                }
             }
             Err(e) => self.report(vec![format!("{what}: writing conntrack entries: {e}")]),
         }
