@@ -68,6 +68,14 @@ ratio() {
 
 results=$work/results
 : >"$results"
+# The host's own latency tail, before any system runs: how late a thread
+# that sleeps 500 us wakes. Every hop of a message waits for such a
+# wake-up, on both systems alike.
+jitter_before=$("$proc_bench" --jitter --seconds "$seconds")
+echo "$jitter_before" >&2
+# Low load: each node submits this many messages a second, on a fixed
+# schedule; what the latency tail is when the cores are mostly idle.
+low_rate=500
 for n in $node_counts; do
   for size in $sizes; do
     for system in ringgate corosync; do
@@ -91,11 +99,20 @@ for n in $node_counts; do
       figure "$system" --nodes "$n" --size 64 --seconds "$seconds" --death | tee -a "$results" >&2
     done
   done
+  for system in ringgate corosync; do
+    for _ in $(seq "$reps"); do
+      echo "$(figure "$system" --nodes "$n" --size 1024 --seconds "$seconds" --rate "$low_rate") phase=low" |
+        tee -a "$results" >&2
+    done
+  done
 done
+jitter_after=$("$proc_bench" --jitter --seconds "$seconds")
+echo "$jitter_after" >&2
 
 # The table: min/median/max over the repetitions; ratios of the medians.
 mapfile -t all <"$results"
-pick() { printf '%s\n' "${all[@]}" | grep -E "system=$1 nodes=$2 size=$3 mode=$4( |$)" || true; }
+pick() { printf '%s\n' "${all[@]}" | grep -v "phase=low" | grep -E "system=$1 nodes=$2 size=$3 mode=$4( |$)" || true; }
+pick_low() { printf '%s\n' "${all[@]}" | grep -E "system=$1 nodes=$2 size=1024 .*phase=low" || true; }
 echo
 echo "token ring: ringgate (one ringgated per node, client on its control socket) vs corosync $(corosync -v | sed -n 's/.*version .\([0-9.]*\).*/\1/p') (knet, aes256/sha256, libcpg client)"
 echo "${seconds} s per figure, ${reps} repetitions (min/median/max), AGREED messages delivered per second at the slowest node;"
@@ -124,5 +141,19 @@ for n in $node_counts; do
   printf '%-5s ringgate %-20s corosync %-20s ratio %s\n' "$n" \
     "$(spread $(field new_ring_delivering_ms "${rg[@]}"))" "$(spread $(field new_ring_delivering_ms "${cs[@]}"))" \
     "$(ratio "$(median $(field new_ring_delivering_ms "${rg[@]}"))" "$(median $(field new_ring_delivering_ms "${cs[@]}"))")"
+done
+echo
+echo "low load: each node submits $low_rate 1 KB messages a second; p50/p99 (us), min/median/max of the p99s"
+for n in $node_counts; do
+  mapfile -t rg < <(pick_low ringgate "$n")
+  mapfile -t cs < <(pick_low corosync "$n")
+  printf '%-5s ringgate %s p99 %-20s corosync %s p99 %-20s\n' "$n" \
+    "$(median $(field p50_us "${rg[@]}"))/$(median $(field p99_us "${rg[@]}"))" "$(spread $(field p99_us "${rg[@]}"))" \
+    "$(median $(field p50_us "${cs[@]}"))/$(median $(field p99_us "${cs[@]}"))" "$(spread $(field p99_us "${cs[@]}"))"
+done
+echo
+echo "the host: a thread sleeping 500 us wakes late by (us; before and after the runs, ${seconds} s each):"
+for line in "$jitter_before" "$jitter_after"; do
+  echo "  p50 $(field late_p50_us "$line")  p99 $(field late_p99_us "$line")  max $(field late_max_us "$line")  2 ms or more late: $(field late_2ms "$line") of $(field wakeups "$line")"
 done
 echo "targets (issue 10): >= 2x corosync's 1 KB msg/s at 3 and 5 nodes; p99 <= 2 ms at half load; new ring delivering <= 100 ms"

@@ -10,6 +10,13 @@
 //! a fixed schedule) or `--death` (a trickle of messages; node N is killed
 //! and the time until every survivor delivers in the new ring is taken).
 //! It prints one `key=value` line for the script to read.
+//!
+//!     proc_bench --jitter --seconds S
+//!
+//! measures the host instead, with no cluster: how late a thread that
+//! sleeps 500 µs at a time wakes. Every hop of a message (client, daemon,
+//! token, reader) waits for such a wake-up, so this bounds from below the
+//! latency tail any system can show on the host (see `jitter`).
 
 mod cluster;
 mod load;
@@ -25,6 +32,32 @@ enum Mode {
     Max,
     Rate(f64),
     Death,
+}
+
+/// The sleep `jitter` repeats.
+const JITTER_SLEEP: Duration = Duration::from_micros(500);
+
+/// `--jitter`: sleeps `JITTER_SLEEP` again and again for `seconds` and
+/// prints how late the wake-ups came (median, 99th percentile, maximum,
+/// and how many were 2 ms late or more: the latency target of issue 10).
+fn jitter(seconds: f64) -> String {
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut late = Vec::new();
+    while Instant::now() < until {
+        let asleep = Instant::now();
+        thread::sleep(JITTER_SLEEP);
+        late.push(asleep.elapsed().saturating_sub(JITTER_SLEEP).as_micros() as u64);
+    }
+    late.sort_unstable();
+    format!(
+        "system=host mode=jitter sleep_us={} wakeups={} late_p50_us={} late_p99_us={} late_max_us={} late_2ms={}",
+        JITTER_SLEEP.as_micros(),
+        late.len(),
+        percentile(&late, 0.5),
+        percentile(&late, 0.99),
+        late.last().copied().unwrap_or(0),
+        late.iter().filter(|us| **us >= 2_000).count()
+    )
 }
 
 struct Args {
@@ -69,6 +102,26 @@ fn parse() -> Result<Args, String> {
         seconds,
         mode: mode.ok_or("one of --max, --rate R, --death is required")?,
     })
+}
+
+/// The seconds of `--jitter --seconds S`, the only arguments it takes.
+fn parse_jitter(argv: &[String]) -> Result<f64, String> {
+    let usage = || "usage: proc_bench --jitter --seconds S".to_string();
+    let mut seconds = None;
+    let mut args = argv.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--jitter" => {}
+            "--seconds" => {
+                seconds = args
+                    .next()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .filter(|s| *s > 0.0)
+            }
+            _ => return Err(usage()),
+        }
+    }
+    seconds.ok_or_else(usage)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -208,7 +261,12 @@ fn run(args: &Args) -> Result<String, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let outcome = parse().and_then(|args| run(&args));
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = if argv.iter().any(|a| a == "--jitter") {
+        parse_jitter(&argv).map(jitter)
+    } else {
+        parse().and_then(|args| run(&args))
+    };
     match outcome {
         Ok(line) => {
             println!("{line}");
