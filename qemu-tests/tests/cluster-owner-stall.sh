@@ -12,8 +12,8 @@
 # ends where that node last saw the connections, every packet since
 # acknowledges data it never saw, and conntrack found them all invalid;
 # the ruleset dropped them and all five connections broke. An adoption
-# now updates such entries (liberal, the session's state and timeout)
-# instead of leaving them.
+# now replaces such entries (deleted, then written anew: liberal, with
+# the session's state and timeout) instead of leaving them.
 # Every connection must finish, every byte intact.
 . "$RG_REPO/qemu-tests/lib.sh"
 . "$RG_REPO/qemu-tests/cluster-lib.sh"
@@ -71,7 +71,7 @@ for i in $(seq $CONNECTIONS); do grep -q "^ok " "$CL/stream-$i" || broken=$((bro
 [ "$broken" = 0 ] || fail "$broken of $CONNECTIONS connections broke across the stalls ($STALLS s): $(tail -qn1 "$CL"/stream-* | tr "\n" ";") ruleset drops: $(for n in $GATEWAYS; do echo -n "gw$n $(ruleset_drops "$n"); "; done)"
 # What the test is for must have happened: the VIP back with the node
 # stalled first (placement gives it to the node that holds nothing), and
-# that node's stale entries updated, not only new ones written.
+# that node's stale entries replaced, not only new ones written.
 expect_eq "$(owner_of "$VIP" 1)" "$first_stalled" "the VIP's owner after the stalls (the node stalled first)"
-grep -q "took VIP [0-9., ]*$VIP[0-9., ]*: conntrack entries: [0-9]* created, [1-9][0-9]* there already updated" "$CL/log-$first_stalled" ||
-  fail "gw$first_stalled took $VIP back without updating entries it had: $(grep -h 'conntrack entries' "$CL/log-$first_stalled" | tr '\n' ';')"
+grep -q "took VIP [0-9., ]*$VIP[0-9., ]*: conntrack entries: [0-9]* created, [1-9][0-9]* there already replaced" "$CL/log-$first_stalled" ||
+  fail "gw$first_stalled took $VIP back without replacing entries it had: $(grep -h 'conntrack entries' "$CL/log-$first_stalled" | tr '\n' ';')"

@@ -16,19 +16,24 @@
 //! assured, with liberal window tracking (its sequence numbers are not
 //! known here), expiring with the session.
 //!
-//! An entry conntrack has already is brought to the same terms. It is this
-//! node's own from when it last carried the connection: it served it, a
-//! peer took the VIP over (a stall of its daemon, a move) and carried the
-//! connection on, and now the VIP comes back. The entry's window tracking
-//! still describes the connection as it was then, so every packet of the
-//! client acknowledges data the entry never saw, conntrack finds it out of
-//! window and marks it invalid, and a ruleset that drops invalid packets
-//! breaks every such connection at once. Such an entry is updated in place
-//! (no `NLM_F_EXCL`): liberal window tracking, the session's state and
-//! timeout, and the tracking flags that would cap its timeout or judge a
-//! reset by the old numbers cleared. Only where the caller says an entry
-//! may be stale (`TrackedFlow::update_existing`): the entry of a
-//! connection this node carries is right, and stays as it is.
+//! An entry conntrack has already is replaced by one on the same terms. It
+//! is this node's own from when it last carried the connection: it served
+//! it, a peer took the VIP over (a stall of its daemon, a move) and carried
+//! the connection on, and now the VIP comes back. The entry's window
+//! tracking still describes the connection as it was then, so every packet
+//! of the client acknowledges data the entry never saw, conntrack finds it
+//! out of window and marks it invalid, and a ruleset that drops invalid
+//! packets breaks every such connection at once. Updating it in place is
+//! not enough: ctnetlink sets the state, the flags and the window scale,
+//! but the entry keeps its count of retransmissions and the last window
+//! it saw, and with liberal tracking every packet of the connection is
+//! taken before conntrack looks at either again, so a count of three (the
+//! duplicate acknowledgements of the very loss a take-over causes) or a
+//! zero window would cap every refresh at conntrack's retransmission
+//! timeout (5 minutes) for the rest of the connection. So the entry is
+//! deleted and created anew. Only where the caller says an entry may be
+//! stale (`TrackedFlow::update_existing`): the entry of a connection this
+//! node carries is right, and stays as it is.
 
 use std::io;
 use std::net::SocketAddrV4;
@@ -41,6 +46,8 @@ use crate::Proto;
 /// `NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW` (linux/netfilter/nfnetlink.h,
 /// nfnetlink_conntrack.h).
 const CT_NEW: u16 = 1 << 8;
+/// `NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE`.
+const CT_DELETE: u16 = (1 << 8) | 2;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 const AF_INET: u8 = 2;
@@ -95,7 +102,7 @@ pub struct TrackedFlow {
     /// Seconds until conntrack forgets it unless a packet refreshes it.
     pub timeout_secs: u32,
     /// An entry conntrack has already may be stale (this node last carried
-    /// the connection before another node did): it is updated. Otherwise
+    /// the connection before another node did): it is replaced. Otherwise
     /// it is kept as it is.
     pub update_existing: bool,
 }
@@ -105,8 +112,12 @@ pub struct TrackedFlow {
 pub struct Inserted {
     /// Entries written.
     pub created: u64,
-    /// Entries conntrack had already, updated in place (see the module's
-    /// documentation).
+    /// Entries conntrack had already, deleted and written anew (see the
+    /// module's documentation).
+    pub replaced: u64,
+    /// Entries a packet made again between that deletion and the new
+    /// entry (conntrack meeting the connection mid-stream), updated in
+    /// place instead.
     pub updated: u64,
     /// Entries conntrack had already, kept as they are.
     pub kept: u64,
@@ -137,37 +148,12 @@ impl Conntrack {
     }
 
     /// Writes an entry for each flow, one request at a time: a new one, or
-    /// an update of the entry already there where it may be stale. A flow
+    /// one replacing the entry already there where it may be stale. A flow
     /// conntrack refuses is counted and the next one written; only an
     /// error of the socket itself ends the writing (the entries written
     /// stay).
     pub fn insert(&mut self, flows: &[TrackedFlow]) -> io::Result<Inserted> {
-        let mut done = Inserted::default();
-        for flow in flows {
-            let code = match self.write(flow, Write::Create)? {
-                e if e == -EEXIST && !flow.update_existing => {
-                    done.kept += 1;
-                    continue;
-                }
-                e if e == -EEXIST => match self.write(flow, Write::Update)? {
-                    0 => {
-                        done.updated += 1;
-                        continue;
-                    }
-                    // It expired in between: created after all.
-                    e if e == -ENOENT => self.write(flow, Write::Create)?,
-                    e => e,
-                },
-                e => e,
-            };
-            if code == 0 {
-                done.created += 1;
-            } else {
-                done.refused += 1;
-                done.first_refusal.get_or_insert(-code);
-            }
-        }
-        Ok(done)
+        insert_with(flows, |flow, write| self.write(flow, write))
     }
 
     /// Sends one request; its acknowledgement's error code.
@@ -198,6 +184,58 @@ impl Conntrack {
     }
 }
 
+/// `Conntrack::insert` with the requests sent by `write`, which answers
+/// each with its acknowledgement's error code (0, or minus an errno).
+fn insert_with(
+    flows: &[TrackedFlow],
+    mut write: impl FnMut(&TrackedFlow, Write) -> io::Result<i32>,
+) -> io::Result<Inserted> {
+    let mut done = Inserted::default();
+    for flow in flows {
+        let code = match write(flow, Write::Create)? {
+            0 => {
+                done.created += 1;
+                continue;
+            }
+            e if e == -EEXIST && !flow.update_existing => {
+                done.kept += 1;
+                continue;
+            }
+            e if e == -EEXIST => match write(flow, Write::Delete)? {
+                // Deleted, or expired in between: written anew.
+                0 => match write(flow, Write::Create)? {
+                    0 => {
+                        done.replaced += 1;
+                        continue;
+                    }
+                    // A packet made it again meanwhile, from what it
+                    // carried: brought to the same terms in place.
+                    e if e == -EEXIST => match write(flow, Write::Update)? {
+                        0 => {
+                            done.updated += 1;
+                            continue;
+                        }
+                        e => e,
+                    },
+                    e => e,
+                },
+                e if e == -ENOENT => match write(flow, Write::Create)? {
+                    0 => {
+                        done.created += 1;
+                        continue;
+                    }
+                    e => e,
+                },
+                e => e,
+            },
+            e => e,
+        };
+        done.refused += 1;
+        done.first_refusal.get_or_insert(-code);
+    }
+    Ok(done)
+}
+
 /// What a request asks of conntrack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Write {
@@ -205,6 +243,8 @@ pub(crate) enum Write {
     Create,
     /// The entry there changed; refused (ENOENT) if there is none.
     Update,
+    /// The entry there deleted; refused (ENOENT) if there is none.
+    Delete,
 }
 
 /// One tuple nest: source to destination.
@@ -226,12 +266,21 @@ fn put_tuple(b: &mut Builder, kind: u16, proto: u8, from: SocketAddrV4, to: Sock
 /// big-endian; its header is `struct nfgenmsg`, laid out as a generic
 /// netlink header: family, version, resource id).
 pub(crate) fn request(flow: &TrackedFlow, write: Write, seq: u32, port: u32) -> Vec<u8> {
+    let proto = flow.proto.number();
+    if write == Write::Delete {
+        // `IPCTNL_MSG_CT_DELETE` finds the entry by its original tuple (or
+        // one whose reply tuple it is). Without a tuple it would flush the
+        // whole table (`ctnetlink_del_conntrack`): the tuple is always
+        // there, and a unit test holds it to that.
+        let mut b = Builder::genl(CT_DELETE, NLM_F_ACK, AF_INET, 0);
+        put_tuple(&mut b, CTA_TUPLE_ORIG, proto, flow.client, flow.backend);
+        return b.finish(seq, port);
+    }
     let flags = match write {
-        Write::Create => NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
         Write::Update => NLM_F_ACK,
+        _ => NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
     };
     let mut b = Builder::genl(CT_NEW, flags, AF_INET, 0);
-    let proto = flow.proto.number();
     put_tuple(&mut b, CTA_TUPLE_ORIG, proto, flow.client, flow.backend);
     put_tuple(&mut b, CTA_TUPLE_REPLY, proto, flow.backend, flow.client);
     b.put(CTA_STATUS, &STATUS_SEEN_REPLY_ASSURED.to_be_bytes())
@@ -311,6 +360,99 @@ mod tests {
         let update = request(&flow, Write::Update, 7, 99);
         assert_eq!(u16::from_ne_bytes([update[6], update[7]]), 0x1 | 0x4);
         assert_eq!(update[8..], bytes[8..]);
+    }
+
+    #[test]
+    fn a_deletion_names_the_original_tuple_only() {
+        let flow = TrackedFlow {
+            proto: Proto::Tcp,
+            client: "10.9.0.1:40000".parse().unwrap(),
+            backend: "10.8.0.2:8080".parse().unwrap(),
+            tcp_state: Some(TcpState::Established),
+            timeout_secs: 900,
+            update_existing: true,
+        };
+        let bytes = request(&flow, Write::Delete, 3, 99);
+        assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 0x102);
+        assert_eq!(u16::from_ne_bytes([bytes[6], bytes[7]]), 0x1 | 0x4);
+        let attrs: Vec<u16> = crate::wire::attrs(&bytes[20..]).map(|a| a.kind).collect();
+        assert_eq!(attrs, [1]);
+        assert_eq!(
+            bytes[20..],
+            request(&flow, Write::Create, 3, 99)[20..][..bytes.len() - 20]
+        );
+    }
+
+    /// Runs `insert_with` on flows whose requests conntrack answers as
+    /// `script` says, in order; returns the counts and the requests sent.
+    fn scripted(flows: &[TrackedFlow], script: &[i32]) -> (Inserted, Vec<(u16, Write)>) {
+        let mut answers = script.iter().copied();
+        let mut sent = Vec::new();
+        let done = insert_with(flows, |flow, write| {
+            sent.push((flow.client.port(), write));
+            Ok(answers.next().expect("a request the script did not expect"))
+        })
+        .unwrap();
+        assert_eq!(
+            answers.next(),
+            None,
+            "requests the script expected were not sent"
+        );
+        (done, sent)
+    }
+
+    #[test]
+    fn a_stale_entry_is_replaced_and_a_carried_one_kept() {
+        let flow = |port: u16, update_existing| TrackedFlow {
+            proto: Proto::Tcp,
+            client: SocketAddrV4::new([10, 9, 0, 1].into(), port),
+            backend: "10.8.0.2:8080".parse().unwrap(),
+            tcp_state: Some(TcpState::Established),
+            timeout_secs: 900,
+            update_existing,
+        };
+        let (e, n) = (-EEXIST, -ENOENT);
+        use Write::*;
+        // New; kept; replaced; expired before the deletion; made again by
+        // a packet before the new entry; refused (EBUSY) on creation.
+        let flows = [
+            flow(1, true),
+            flow(2, false),
+            flow(3, true),
+            flow(4, true),
+            flow(5, true),
+            flow(6, true),
+        ];
+        let (done, sent) = scripted(&flows, &[0, e, e, 0, 0, e, n, 0, e, 0, e, 0, -16]);
+        assert_eq!(
+            sent,
+            [
+                (1, Create),
+                (2, Create),
+                (3, Create),
+                (3, Delete),
+                (3, Create),
+                (4, Create),
+                (4, Delete),
+                (4, Create),
+                (5, Create),
+                (5, Delete),
+                (5, Create),
+                (5, Update),
+                (6, Create),
+            ]
+        );
+        assert_eq!(
+            done,
+            Inserted {
+                created: 2,
+                replaced: 1,
+                updated: 1,
+                kept: 1,
+                refused: 1,
+                first_refusal: Some(16),
+            }
+        );
     }
 
     #[test]

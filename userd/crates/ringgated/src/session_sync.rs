@@ -347,7 +347,7 @@ pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
 
 /// The conntrack entries `sessions` need on node `me`, which just took or
 /// adopted the VIPs `fresh`, whichever node created or adopted them. An
-/// entry conntrack has already is updated where it may be stale: a session
+/// entry conntrack has already is replaced where it may be stale: a session
 /// another node owns (this node's entry, if any, is from when it last
 /// carried the connection), or one of a VIP in `fresh` (this node may have
 /// adopted it back in a read before this one). The entries of the

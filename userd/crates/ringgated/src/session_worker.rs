@@ -739,7 +739,7 @@ impl Worker {
         // drop the back-end's next packet as a new connection. So the
         // adopted sessions' entries are written now (helper-59's review:
         // 3 of 5 connections broke 35 s after a move with a 20 s
-        // established timeout). Entries conntrack still has are updated
+        // established timeout). Entries conntrack still has are replaced
         // where they may be stale (see `tracked_flows`); nothing is tried
         // again (the take's retry covers takes).
         if !adopted.is_empty() {
@@ -758,7 +758,7 @@ impl Worker {
     /// node's own sessions are written too: a periodic read between the
     /// module's take and the `Taken` request may already have adopted a
     /// dead node's sessions, making them this node's, and leaving them out
-    /// lost their entries. Entries conntrack has already are updated where
+    /// lost their entries. Entries conntrack has already are replaced where
     /// they may be stale and kept where this node carries the connection
     /// (see `session_sync::tracked_flows`). After the take, not before:
     /// the VIP is served at once, and a packet that races the entries is
@@ -815,12 +815,16 @@ impl Worker {
                 let first = done
                     .first_refusal
                     .map(|errno| std::io::Error::from_raw_os_error(errno).to_string());
+                let updated = match done.updated {
+                    0 => String::new(),
+                    n => format!(", {n} made again by a packet meanwhile and updated"),
+                };
                 let refused = first.as_ref().map_or(String::new(), |first| {
                     format!(", {} refused (the first: {first})", done.refused)
                 });
                 log(&format!(
-                    "{what}: conntrack entries: {} created, {} there already updated (may be stale), {} kept (connections this node carries){refused}",
-                    done.created, done.updated, done.kept
+                    "{what}: conntrack entries: {} created, {} there already replaced (may be stale), {} kept (connections this node carries){updated}{refused}",
+                    done.created, done.replaced, done.kept
                 ));
                 // Counted where the status shows the module's refusals
                 // (logged just above, so not again).
