@@ -101,10 +101,22 @@ pub struct TrackedFlow {
     pub tcp_state: Option<TcpState>,
     /// Seconds until conntrack forgets it unless a packet refreshes it.
     pub timeout_secs: u32,
-    /// An entry conntrack has already may be stale (this node last carried
-    /// the connection before another node did): it is replaced. Otherwise
-    /// it is kept as it is.
-    pub update_existing: bool,
+    /// What becomes of an entry conntrack has already.
+    pub existing: Existing,
+}
+
+/// What `Conntrack::insert` does with an entry conntrack has already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// It is right (this node carries the connection): left as it is.
+    Keep,
+    /// It may be this node's own from when it last carried the connection,
+    /// or live (this node carries the connection's other direction):
+    /// brought to the same terms in place, which a live entry survives.
+    Update,
+    /// It is most likely stale (a VIP just taken or adopted here): deleted
+    /// and written anew (see the module's documentation).
+    Replace,
 }
 
 /// What `Conntrack::insert` did.
@@ -115,9 +127,9 @@ pub struct Inserted {
     /// Entries conntrack had already, deleted and written anew (see the
     /// module's documentation).
     pub replaced: u64,
-    /// Entries a packet made again between that deletion and the new
-    /// entry (conntrack meeting the connection mid-stream), updated in
-    /// place instead.
+    /// Entries conntrack had already, updated in place: `Existing::Update`,
+    /// or an entry a packet made again between a deletion and the new
+    /// entry (conntrack meeting the connection mid-stream).
     pub updated: u64,
     /// Entries conntrack had already, kept as they are.
     pub kept: u64,
@@ -192,43 +204,63 @@ fn insert_with(
 ) -> io::Result<Inserted> {
     let mut done = Inserted::default();
     for flow in flows {
-        let code = match write(flow, Write::Create)? {
-            0 => {
+        // Each arm ends counted, or in an error code to count as refused.
+        let code = match (write(flow, Write::Create)?, flow.existing) {
+            (0, _) => {
                 done.created += 1;
                 continue;
             }
-            e if e == -EEXIST && !flow.update_existing => {
+            (e, Existing::Keep) if e == -EEXIST => {
                 done.kept += 1;
                 continue;
             }
-            e if e == -EEXIST => match write(flow, Write::Delete)? {
-                // Deleted, or expired in between: written anew.
-                0 => match write(flow, Write::Create)? {
-                    0 => {
-                        done.replaced += 1;
-                        continue;
-                    }
-                    // A packet made it again meanwhile, from what it
-                    // carried: brought to the same terms in place.
-                    e if e == -EEXIST => match write(flow, Write::Update)? {
-                        0 => {
-                            done.updated += 1;
-                            continue;
-                        }
-                        e => e,
-                    },
-                    e => e,
-                },
+            (e, Existing::Update) if e == -EEXIST => match write(flow, Write::Update)? {
+                0 => {
+                    done.updated += 1;
+                    continue;
+                }
+                // It expired in between: written anew, or made again by a
+                // packet meanwhile, from what it carried.
                 e if e == -ENOENT => match write(flow, Write::Create)? {
                     0 => {
                         done.created += 1;
+                        continue;
+                    }
+                    e if e == -EEXIST => {
+                        done.kept += 1;
                         continue;
                     }
                     e => e,
                 },
                 e => e,
             },
-            e => e,
+            (e, Existing::Replace) if e == -EEXIST => match write(flow, Write::Delete)? {
+                // Deleted, or expired in between: written anew.
+                deleted if deleted == 0 || deleted == -ENOENT => {
+                    match write(flow, Write::Create)? {
+                        0 if deleted == 0 => {
+                            done.replaced += 1;
+                            continue;
+                        }
+                        0 => {
+                            done.created += 1;
+                            continue;
+                        }
+                        // A packet made it again meanwhile, from what it
+                        // carried: brought to the same terms in place.
+                        e if e == -EEXIST => match write(flow, Write::Update)? {
+                            0 => {
+                                done.updated += 1;
+                                continue;
+                            }
+                            e => e,
+                        },
+                        e => e,
+                    }
+                }
+                e => e,
+            },
+            (e, _) => e,
         };
         done.refused += 1;
         done.first_refusal.get_or_insert(-code);
@@ -313,7 +345,7 @@ mod tests {
             backend: "10.8.0.2:8080".parse().unwrap(),
             tcp_state: Some(TcpState::Established),
             timeout_secs: 900,
-            update_existing: true,
+            existing: Existing::Replace,
         };
         let bytes = request(&flow, Write::Create, 7, 99);
         // nlmsghdr: type, flags; then nfgenmsg: AF_INET, version 0, res_id 0.
@@ -370,7 +402,7 @@ mod tests {
             backend: "10.8.0.2:8080".parse().unwrap(),
             tcp_state: Some(TcpState::Established),
             timeout_secs: 900,
-            update_existing: true,
+            existing: Existing::Replace,
         };
         let bytes = request(&flow, Write::Delete, 3, 99);
         assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 0x102);
@@ -402,28 +434,33 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_entry_is_replaced_and_a_carried_one_kept() {
-        let flow = |port: u16, update_existing| TrackedFlow {
+    fn stale_entries_are_replaced_others_updated_and_carried_ones_kept() {
+        let flow = |port: u16, existing| TrackedFlow {
             proto: Proto::Tcp,
             client: SocketAddrV4::new([10, 9, 0, 1].into(), port),
             backend: "10.8.0.2:8080".parse().unwrap(),
             tcp_state: Some(TcpState::Established),
             timeout_secs: 900,
-            update_existing,
+            existing,
         };
         let (e, n) = (-EEXIST, -ENOENT);
+        use Existing::{Keep, Replace};
         use Write::*;
-        // New; kept; replaced; expired before the deletion; made again by
-        // a packet before the new entry; refused (EBUSY) on creation.
         let flows = [
-            flow(1, true),
-            flow(2, false),
-            flow(3, true),
-            flow(4, true),
-            flow(5, true),
-            flow(6, true),
+            flow(1, Replace),          // none there: created
+            flow(2, Keep),             // kept
+            flow(3, Replace),          // replaced
+            flow(4, Replace),          // expired before the deletion: created
+            flow(5, Replace),          // made again by a packet before the new entry
+            flow(6, Replace),          // expired, then made again by a packet
+            flow(7, Existing::Update), // updated in place
+            flow(8, Existing::Update), // expired, then made again: kept
+            flow(9, Replace),          // refused (EBUSY) on creation
         ];
-        let (done, sent) = scripted(&flows, &[0, e, e, 0, 0, e, n, 0, e, 0, e, 0, -16]);
+        let script = [
+            0, e, e, 0, 0, e, n, 0, e, 0, e, 0, e, n, e, 0, e, 0, e, n, e, -16,
+        ];
+        let (done, sent) = scripted(&flows, &script);
         assert_eq!(
             sent,
             [
@@ -440,6 +477,15 @@ mod tests {
                 (5, Create),
                 (5, Update),
                 (6, Create),
+                (6, Delete),
+                (6, Create),
+                (6, Update),
+                (7, Create),
+                (7, Update),
+                (8, Create),
+                (8, Update),
+                (8, Create),
+                (9, Create),
             ]
         );
         assert_eq!(
@@ -447,8 +493,8 @@ mod tests {
             Inserted {
                 created: 2,
                 replaced: 1,
-                updated: 1,
-                kept: 1,
+                updated: 3,
+                kept: 2,
                 refused: 1,
                 first_refusal: Some(16),
             }
@@ -463,7 +509,7 @@ mod tests {
             backend: "10.8.0.2:53".parse().unwrap(),
             tcp_state: None,
             timeout_secs: 0,
-            update_existing: false,
+            existing: Existing::Keep,
         };
         let bytes = request(&flow, Write::Create, 1, 1);
         let attrs: Vec<u16> = crate::wire::attrs(&bytes[20..]).map(|a| a.kind).collect();

@@ -50,7 +50,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use ringgate_cluster::model::Vip;
-use ringgate_netlink::ctnetlink::{TcpState, TrackedFlow};
+use ringgate_netlink::ctnetlink::{Existing, TcpState, TrackedFlow};
 use ringgate_netlink::{Proto, Session, Stage};
 
 /// How often the module's sessions are read, at most.
@@ -341,24 +341,37 @@ pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
         backend: answerer,
         tcp_state,
         timeout_secs: s.expires_ms.div_ceil(1000),
-        update_existing: false,
+        existing: Existing::Keep,
     })
 }
 
 /// The conntrack entries `sessions` need on node `me`, which just took or
-/// adopted the VIPs `fresh`, whichever node created or adopted them. An
-/// entry conntrack has already is replaced where it may be stale: a session
-/// another node owns (this node's entry, if any, is from when it last
-/// carried the connection), or one of a VIP in `fresh` (this node may have
-/// adopted it back in a read before this one). The entries of the
-/// connections this node carries stay as they are (`EEXIST`): they cost
-/// one refused request each.
+/// adopted the VIPs `fresh`, whichever node created or adopted them, and
+/// what becomes of an entry conntrack has already:
+/// - a session of a VIP in `fresh`: replaced. The entry is this node's own
+///   from when it last carried the connection (this node may have adopted
+///   it back in a read before this one), most likely stale: its window
+///   tracking and its retransmission count are of then (see
+///   `ringgate_netlink::ctnetlink`);
+/// - a session another node owns, of a VIP not just taken: updated in
+///   place. The entry may be stale the same way, or live: this node may
+///   carry the connection's other direction (it holds the back-ends'
+///   gateway address), and deleting it would drop that direction's
+///   packets until it is written again;
+/// - this node's own sessions otherwise: kept, the connections it carries
+///   (`EEXIST` costs one refused request each).
 pub fn tracked_flows(sessions: &[Session], me: u16, fresh: &BTreeSet<Vip>) -> Vec<TrackedFlow> {
     sessions
         .iter()
         .filter_map(|s| {
             let mut flow = tracked_flow(s)?;
-            flow.update_existing = s.owner != me || fresh.contains(s.vip.ip());
+            flow.existing = if fresh.contains(s.vip.ip()) {
+                Existing::Replace
+            } else if s.owner != me {
+                Existing::Update
+            } else {
+                Existing::Keep
+            };
             Some(flow)
         })
         .collect()
@@ -895,21 +908,26 @@ mod tests {
     }
 
     #[test]
-    fn entries_that_may_be_stale_are_updated_and_those_of_carried_connections_kept() {
+    fn stale_entries_are_replaced_possibly_live_ones_updated_and_carried_ones_kept() {
         // Node 3's own session of a VIP it held all along: its entry is
         // right. Node 1's session: an entry here is from when node 3 last
-        // carried it. Node 3's session of the VIP it just took back: it may
-        // have adopted it back in an earlier read, its entry stale.
+        // carried it, or live (node 3 carries its replies). Node 3's
+        // session of the VIP it just took back, and node 1's of it: it may
+        // have adopted them back in an earlier read, their entries stale.
         let own = session(40000, 3, 2, 1500);
         let others = session(40001, 1, 2, 1500);
         let mut taken_back = session(40002, 3, 2, 1500);
         taken_back.vip = "10.9.0.200:80".parse().unwrap();
+        let mut others_taken = session(40003, 1, 2, 1500);
+        others_taken.vip = "10.9.0.200:80".parse().unwrap();
         let fresh: BTreeSet<Vip> = ["10.9.0.200".parse().unwrap()].into();
-        let update: Vec<bool> = tracked_flows(&[own, others, taken_back], 3, &fresh)
-            .iter()
-            .map(|f| f.update_existing)
-            .collect();
-        assert_eq!(update, vec![false, true, true]);
+        let existing: Vec<Existing> =
+            tracked_flows(&[own, others, taken_back, others_taken], 3, &fresh)
+                .iter()
+                .map(|f| f.existing)
+                .collect();
+        use Existing::{Keep, Replace, Update};
+        assert_eq!(existing, vec![Keep, Update, Replace, Replace]);
     }
 
     #[test]

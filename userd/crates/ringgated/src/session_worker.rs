@@ -815,16 +815,12 @@ impl Worker {
                 let first = done
                     .first_refusal
                     .map(|errno| std::io::Error::from_raw_os_error(errno).to_string());
-                let updated = match done.updated {
-                    0 => String::new(),
-                    n => format!(", {n} made again by a packet meanwhile and updated"),
-                };
                 let refused = first.as_ref().map_or(String::new(), |first| {
                     format!(", {} refused (the first: {first})", done.refused)
                 });
                 log(&format!(
-                    "{what}: conntrack entries: {} created, {} there already replaced (may be stale), {} kept (connections this node carries){updated}{refused}",
-                    done.created, done.replaced, done.kept
+                    "{what}: conntrack entries: {} created, {} there already replaced (of VIPs just taken: stale), {} updated in place (other nodes' sessions), {} kept (connections this node carries){refused}",
+                    done.created, done.replaced, done.updated, done.kept
                 ));
                 // Counted where the status shows the module's refusals
                 // (logged just above, so not again).
@@ -835,7 +831,13 @@ impl Worker {
                     ));
                 }
             }
-            Err(e) => self.report(vec![format!("{what}: writing conntrack entries: {e}")]),
+            Err(e) => {
+                self.report(vec![format!("{what}: writing conntrack entries: {e}")]);
+                // The socket failed mid-way, perhaps between deleting a
+                // stale entry and writing it anew: a take writes them all
+                // again at the next read.
+                return false;
+            }
         }
         true
     }
