@@ -25,15 +25,18 @@
 //! out of window and marks it invalid, and a ruleset that drops invalid
 //! packets breaks every such connection at once. Updating it in place is
 //! not enough: ctnetlink sets the state, the flags and the window scale,
-//! but the entry keeps its count of retransmissions and the last window
-//! it saw, and with liberal tracking every packet of the connection is
-//! taken before conntrack looks at either again, so a count of three (the
-//! duplicate acknowledgements of the very loss a take-over causes) or a
-//! zero window would cap every refresh at conntrack's retransmission
-//! timeout (5 minutes) for the rest of the connection. So the entry is
-//! deleted and created anew. Only where the caller says an entry may be
-//! stale (`TrackedFlow::update_existing`): the entry of a connection this
-//! node carries is right, and stays as it is.
+//! but the entry keeps its window, its count of retransmissions and the
+//! last window it saw. Every packet then fails the stale window checks,
+//! liberal tracking accepts it right there (`nf_tcp_store_invalid`),
+//! before conntrack counts retransmissions again, so a count of three
+//! (the duplicate acknowledgements of the very loss a take-over causes) or
+//! a zero window would cap every refresh at conntrack's retransmission
+//! timeout (5 minutes) for the rest of the connection. A new entry has no
+//! window yet and takes one from the first packet each way. So an entry
+//! the caller deems stale is deleted and created anew
+//! (`Existing::Replace`); one that may be live as well is updated in place
+//! (`Existing::Update`), and the entry of a connection this node carries
+//! stays as it is (`Existing::Keep`).
 
 use std::io;
 use std::net::SocketAddrV4;
