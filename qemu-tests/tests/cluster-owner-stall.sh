@@ -11,9 +11,9 @@
 # its own entries of the connections from before: their window tracking
 # ends where that node last saw the connections, every packet since
 # acknowledges data it never saw, and conntrack found them all invalid;
-# the ruleset dropped them and all five connections broke. An adoption
-# now replaces such entries (deleted, then written anew: liberal, with
-# the session's state and timeout) instead of leaving them.
+# the ruleset dropped them and all five connections broke. A take now
+# replaces such entries (deleted, then written anew: liberal, with the
+# session's state and timeout) instead of leaving them.
 # Every connection must finish, every byte intact.
 . "$RG_REPO/qemu-tests/lib.sh"
 . "$RG_REPO/qemu-tests/cluster-lib.sh"

@@ -134,7 +134,8 @@ pub struct Inserted {
     /// or an entry a packet made again between a deletion and the new
     /// entry (conntrack meeting the connection mid-stream).
     pub updated: u64,
-    /// Entries conntrack had already, kept as they are.
+    /// Entries conntrack had already, kept as they are (`Existing::Keep`,
+    /// or one a packet made again after the old one expired).
     pub kept: u64,
     /// Flows conntrack refused to write (an expected connection's entry,
     /// one whose reply tuple clashes with another's), and the first
@@ -163,10 +164,11 @@ impl Conntrack {
     }
 
     /// Writes an entry for each flow, one request at a time: a new one, or
-    /// one replacing the entry already there where it may be stale. A flow
-    /// conntrack refuses is counted and the next one written; only an
-    /// error of the socket itself ends the writing (the entries written
-    /// stay).
+    /// for an entry already there what the flow's `existing` says (kept,
+    /// updated in place, or replaced). A flow conntrack refuses is counted
+    /// and the next one written (a refusal after a deletion leaves the
+    /// connection without an entry); only an error of the socket itself
+    /// ends the writing (the entries written stay).
     pub fn insert(&mut self, flows: &[TrackedFlow]) -> io::Result<Inserted> {
         insert_with(flows, |flow, write| self.write(flow, write))
     }
@@ -207,68 +209,67 @@ fn insert_with(
 ) -> io::Result<Inserted> {
     let mut done = Inserted::default();
     for flow in flows {
-        // Each arm ends counted, or in an error code to count as refused.
-        let code = match (write(flow, Write::Create)?, flow.existing) {
-            (0, _) => {
-                done.created += 1;
-                continue;
-            }
-            (e, Existing::Keep) if e == -EEXIST => {
-                done.kept += 1;
-                continue;
-            }
-            (e, Existing::Update) if e == -EEXIST => match write(flow, Write::Update)? {
-                0 => {
-                    done.updated += 1;
-                    continue;
-                }
-                // It expired in between: written anew, or made again by a
-                // packet meanwhile, from what it carried.
-                e if e == -ENOENT => match write(flow, Write::Create)? {
-                    0 => {
-                        done.created += 1;
-                        continue;
+        let code = match write(flow, Write::Create)? {
+            0 => Ok(Counted::Created),
+            e if e == -EEXIST => match flow.existing {
+                Existing::Keep => Ok(Counted::Kept),
+                Existing::Update => update_in_place(flow, &mut write)?,
+                Existing::Replace => match write(flow, Write::Delete)? {
+                    // Deleted, or expired in between: written anew, unless
+                    // a packet made it again meanwhile, from what it
+                    // carried: then it is brought to the same terms in
+                    // place.
+                    deleted if deleted == 0 || deleted == -ENOENT => {
+                        match write(flow, Write::Create)? {
+                            0 if deleted == 0 => Ok(Counted::Replaced),
+                            0 => Ok(Counted::Created),
+                            e if e == -EEXIST => update_in_place(flow, &mut write)?,
+                            e => Err(e),
+                        }
                     }
-                    e if e == -EEXIST => {
-                        done.kept += 1;
-                        continue;
-                    }
-                    e => e,
+                    e => Err(e),
                 },
-                e => e,
             },
-            (e, Existing::Replace) if e == -EEXIST => match write(flow, Write::Delete)? {
-                // Deleted, or expired in between: written anew.
-                deleted if deleted == 0 || deleted == -ENOENT => {
-                    match write(flow, Write::Create)? {
-                        0 if deleted == 0 => {
-                            done.replaced += 1;
-                            continue;
-                        }
-                        0 => {
-                            done.created += 1;
-                            continue;
-                        }
-                        // A packet made it again meanwhile, from what it
-                        // carried: brought to the same terms in place.
-                        e if e == -EEXIST => match write(flow, Write::Update)? {
-                            0 => {
-                                done.updated += 1;
-                                continue;
-                            }
-                            e => e,
-                        },
-                        e => e,
-                    }
-                }
-                e => e,
-            },
-            (e, _) => e,
+            e => Err(e),
         };
-        done.refused += 1;
-        done.first_refusal.get_or_insert(-code);
+        match code {
+            Ok(Counted::Created) => done.created += 1,
+            Ok(Counted::Replaced) => done.replaced += 1,
+            Ok(Counted::Updated) => done.updated += 1,
+            Ok(Counted::Kept) => done.kept += 1,
+            Err(e) => {
+                done.refused += 1;
+                done.first_refusal.get_or_insert(-e);
+            }
+        }
     }
     Ok(done)
+}
+
+/// How one flow's entry was written, or the error code that refused it.
+enum Counted {
+    Created,
+    Replaced,
+    Updated,
+    Kept,
+}
+
+/// Brings an entry conntrack has to the flow's terms in place; one that
+/// expired in between is written anew, and one a packet made again after
+/// that is left as the packet made it.
+fn update_in_place(
+    flow: &TrackedFlow,
+    write: &mut impl FnMut(&TrackedFlow, Write) -> io::Result<i32>,
+) -> io::Result<Result<Counted, i32>> {
+    Ok(match write(flow, Write::Update)? {
+        0 => Ok(Counted::Updated),
+        e if e == -ENOENT => match write(flow, Write::Create)? {
+            0 => Ok(Counted::Created),
+            e if e == -EEXIST => Ok(Counted::Kept),
+            e => Err(e),
+        },
+        e => Err(e),
+    })
 }
 
 /// What a request asks of conntrack.

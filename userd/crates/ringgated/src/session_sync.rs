@@ -345,32 +345,37 @@ pub fn tracked_flow(s: &Session) -> Option<TrackedFlow> {
     })
 }
 
-/// The conntrack entries `sessions` need on node `me`, which just took or
-/// adopted the VIPs `fresh`, whichever node created or adopted them, and
-/// what becomes of an entry conntrack has already:
-/// - a session of a VIP in `fresh`: replaced. The entry is this node's own
-///   from when it last carried the connection (this node may have adopted
-///   it back in a read before this one), most likely stale: its window
-///   tracking and its retransmission count are of then (see
-///   `ringgate_netlink::ctnetlink`);
-/// - a session another node owns, of a VIP not just taken: updated in
-///   place. The entry may be stale the same way, or live: this node may
-///   carry the connection's other direction (it holds the back-ends'
-///   gateway address), and deleting it would drop that direction's
-///   packets until it is written again;
+/// The conntrack entries `sessions` need on node `me`, which just took
+/// (`took` true) or adopted the VIPs `fresh`, whichever node created or
+/// adopted them, and what becomes of an entry conntrack has already:
+/// - a session of a VIP just taken: replaced. Before the take this node
+///   did not serve the VIP, so the entry is its own from when it last
+///   carried the connection, stale: its window tracking and its
+///   retransmission count are of then (see `ringgate_netlink::ctnetlink`);
+/// - a session of a VIP just adopted (the node served it already, it
+///   takes nothing), or one another node owns: updated in place. The
+///   entry may be stale the same way, or live: this node may carry the
+///   connection (it served the VIP) or its other direction (it holds the
+///   back-ends' gateway address), and deleting it would drop packets
+///   until it is written again. An adoption in the same read as the take
+///   thus leaves the entries the take just wrote in place;
 /// - this node's own sessions otherwise: kept, the connections it carries
 ///   (`EEXIST` costs one refused request each).
-pub fn tracked_flows(sessions: &[Session], me: u16, fresh: &BTreeSet<Vip>) -> Vec<TrackedFlow> {
+pub fn tracked_flows(
+    sessions: &[Session],
+    me: u16,
+    fresh: &BTreeSet<Vip>,
+    took: bool,
+) -> Vec<TrackedFlow> {
     sessions
         .iter()
         .filter_map(|s| {
             let mut flow = tracked_flow(s)?;
-            flow.existing = if fresh.contains(s.vip.ip()) {
-                Existing::Replace
-            } else if s.owner != me {
-                Existing::Update
-            } else {
-                Existing::Keep
+            flow.existing = match (fresh.contains(s.vip.ip()), took) {
+                (true, true) => Existing::Replace,
+                (true, false) => Existing::Update,
+                (false, _) if s.owner != me => Existing::Update,
+                (false, _) => Existing::Keep,
             };
             Some(flow)
         })
@@ -902,6 +907,7 @@ mod tests {
             &[adopted.clone(), created_elsewhere.clone(), handshake],
             3,
             &BTreeSet::new(),
+            true,
         );
         let clients: Vec<_> = flows.iter().map(|f| f.client).collect();
         assert_eq!(clients, vec![adopted.client, created_elsewhere.client]);
@@ -921,13 +927,23 @@ mod tests {
         let mut others_taken = session(40003, 1, 2, 1500);
         others_taken.vip = "10.9.0.200:80".parse().unwrap();
         let fresh: BTreeSet<Vip> = ["10.9.0.200".parse().unwrap()].into();
-        let existing: Vec<Existing> =
-            tracked_flows(&[own, others, taken_back, others_taken], 3, &fresh)
+        let existing = |took| -> Vec<Existing> {
+            let sessions = [
+                own.clone(),
+                others.clone(),
+                taken_back.clone(),
+                others_taken.clone(),
+            ];
+            tracked_flows(&sessions, 3, &fresh, took)
                 .iter()
                 .map(|f| f.existing)
-                .collect();
+                .collect()
+        };
         use Existing::{Keep, Replace, Update};
-        assert_eq!(existing, vec![Keep, Update, Replace, Replace]);
+        assert_eq!(existing(true), vec![Keep, Update, Replace, Replace]);
+        // Adopted, not taken: the node served the VIP already, and may
+        // carry those connections; their entries are not deleted.
+        assert_eq!(existing(false), vec![Keep, Update, Update, Update]);
     }
 
     #[test]

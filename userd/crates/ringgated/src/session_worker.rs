@@ -739,13 +739,14 @@ impl Worker {
         // drop the back-end's next packet as a new connection. So the
         // adopted sessions' entries are written now (helper-59's review:
         // 3 of 5 connections broke 35 s after a move with a 20 s
-        // established timeout). Entries conntrack still has are replaced
-        // where they may be stale (see `tracked_flows`); nothing is tried
+        // established timeout). Entries conntrack still has are updated
+        // in place, not replaced: this node served the VIP already and may
+        // carry those connections (see `tracked_flows`); nothing is tried
         // again (the take's retry covers takes).
         if !adopted.is_empty() {
             let vips: Vec<String> = adopted.iter().map(Vip::to_string).collect();
             let what = format!("adopted VIP {}'s sessions", vips.join(", "));
-            self.write_entries(module, &what, sessions, &adopted);
+            self.write_entries(module, &what, sessions, &adopted, false);
         }
     }
 
@@ -759,7 +760,8 @@ impl Worker {
     /// module's take and the `Taken` request may already have adopted a
     /// dead node's sessions, making them this node's, and leaving them out
     /// lost their entries. Entries conntrack has already are replaced where
-    /// they may be stale and kept where this node carries the connection
+    /// they are stale (of the VIPs taken), updated in place where they may
+    /// be stale or live (other nodes' sessions), and kept where this node carries the connection
     /// (see `session_sync::tracked_flows`). After the take, not before:
     /// the VIP is served at once, and a packet that races the entries is
     /// one conntrack meets mid-stream, as without them (or, where a stale
@@ -774,12 +776,12 @@ impl Worker {
     ) -> bool {
         let vips: Vec<String> = taken.iter().map(Vip::to_string).collect();
         let what = format!("took VIP {}", vips.join(", "));
-        self.write_entries(module, &what, sessions, taken)
+        self.write_entries(module, &what, sessions, taken, true)
     }
 
     /// In the module's tracked mode, writes conntrack entries for
-    /// `sessions` after the VIPs `fresh` were taken or adopted (see
-    /// `track_taken` and `session_sync::tracked_flows`); `what` names the
+    /// `sessions` after the VIPs `fresh` were taken (`took`) or adopted
+    /// (see `track_taken` and `session_sync::tracked_flows`); `what` names the
     /// occasion in the log. False if nothing could be written (to be tried
     /// again); entries conntrack refused are not.
     fn write_entries(
@@ -788,6 +790,7 @@ impl Worker {
         what: &str,
         sessions: &[Session],
         fresh: &BTreeSet<Vip>,
+        took: bool,
     ) -> bool {
         let tracked = match module.client().config() {
             Ok(config) => config.conntrack == ConntrackMode::Tracked,
@@ -799,7 +802,7 @@ impl Worker {
         if !tracked {
             return true;
         }
-        let flows = session_sync::tracked_flows(sessions, self.me, fresh);
+        let flows = session_sync::tracked_flows(sessions, self.me, fresh, took);
         if flows.is_empty() {
             return true;
         }
@@ -819,7 +822,7 @@ impl Worker {
                     format!(", {} refused (the first: {first})", done.refused)
                 });
                 log(&format!(
-                    "{what}: conntrack entries: {} created, {} there already replaced (of VIPs just taken: stale), {} updated in place (other nodes' sessions), {} kept (connections this node carries){refused}",
+                    "{what}: conntrack entries: {} created, {} there already replaced (stale: of VIPs just taken), {} updated in place (may be live), {} kept{refused}",
                     done.created, done.replaced, done.updated, done.kept
                 ));
                 // Counted where the status shows the module's refusals
@@ -831,13 +834,12 @@ impl Worker {
                     ));
                 }
             }
-            Err(e) => {
-                self.report(vec![format!("{what}: writing conntrack entries: {e}")]);
-                // The socket failed mid-way, perhaps between deleting a
-                // stale entry and writing it anew: a take writes them all
-                // again at the next read.
-                return false;
-            }
+            // Not tried again: a retry would replace anew the entries
+            // written before the error, which are live by then. (A socket
+            // error between deleting a stale entry and writing it anew
+            // leaves that connection without one, as before the entries
+            // were written at all.)
+            Err(e) => self.report(vec![format!("{what}: writing conntrack entries: {e}")]),
         }
         true
     }
