@@ -341,16 +341,21 @@ mod tests {
     use super::*;
     use crate::testbytes::{nest, nla};
 
-    #[test]
-    fn a_tcp_entry_is_both_tuples_status_timeout_and_liberal_state() {
-        let flow = TrackedFlow {
+    /// An established TCP flow from 10.9.0.1:`port` to 10.8.0.2:8080.
+    fn tcp_flow(port: u16, existing: Existing) -> TrackedFlow {
+        TrackedFlow {
             proto: Proto::Tcp,
-            client: "10.9.0.1:40000".parse().unwrap(),
+            client: SocketAddrV4::new([10, 9, 0, 1].into(), port),
             backend: "10.8.0.2:8080".parse().unwrap(),
             tcp_state: Some(TcpState::Established),
             timeout_secs: 900,
-            existing: Existing::Replace,
-        };
+            existing,
+        }
+    }
+
+    #[test]
+    fn a_tcp_entry_is_both_tuples_status_timeout_and_liberal_state() {
+        let flow = tcp_flow(40000, Existing::Replace);
         let bytes = request(&flow, Write::Create, 7, 99);
         // nlmsghdr: type, flags; then nfgenmsg: AF_INET, version 0, res_id 0.
         assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 0x100);
@@ -400,14 +405,7 @@ mod tests {
 
     #[test]
     fn a_deletion_names_the_original_tuple_only() {
-        let flow = TrackedFlow {
-            proto: Proto::Tcp,
-            client: "10.9.0.1:40000".parse().unwrap(),
-            backend: "10.8.0.2:8080".parse().unwrap(),
-            tcp_state: Some(TcpState::Established),
-            timeout_secs: 900,
-            existing: Existing::Replace,
-        };
+        let flow = tcp_flow(40000, Existing::Replace);
         let bytes = request(&flow, Write::Delete, 3, 99);
         assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 0x102);
         assert_eq!(u16::from_ne_bytes([bytes[6], bytes[7]]), 0x1 | 0x4);
@@ -439,14 +437,7 @@ mod tests {
 
     #[test]
     fn stale_entries_are_replaced_others_updated_and_carried_ones_kept() {
-        let flow = |port: u16, existing| TrackedFlow {
-            proto: Proto::Tcp,
-            client: SocketAddrV4::new([10, 9, 0, 1].into(), port),
-            backend: "10.8.0.2:8080".parse().unwrap(),
-            tcp_state: Some(TcpState::Established),
-            timeout_secs: 900,
-            existing,
-        };
+        let flow = tcp_flow;
         let (e, n) = (-EEXIST, -ENOENT);
         use Existing::{Keep, Replace};
         use Write::*;
